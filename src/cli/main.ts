@@ -1,0 +1,133 @@
+/**
+ * The `kmemsim` command line. Thin on purpose: it parses arguments, calls
+ * the kernel and CPU layers, and turns their typed results into output and
+ * exit statuses. No stack trace of ours reaches a user: every failure is a
+ * one-line message on stderr and a documented exit status.
+ *
+ * Exit statuses of `kmemsim run`: the guest's own status; 124 when the
+ * instruction budget ran out (like timeout(1)); 125 when the guest died of
+ * an unhandled fault, an unsupported instruction or a triple fault; 126
+ * when the file cannot be run (malformed or unsupported ELF); 127 when it
+ * does not exist; 2 for usage errors.
+ */
+import * as fs from 'node:fs';
+import yargs from 'yargs';
+import { runUserProgram } from '../kernel/process.js';
+import { ElfError } from '../elf/elf32.js';
+import { describeStop } from './describe.js';
+import { disassembleFile } from './disasm-command.js';
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const parser = yargs(argv)
+    .scriptName('kmemsim')
+    .usage('$0 <command> [options]\n\nA simulated IA-32 machine that runs real 32-bit x86 code and finds reads of uninitialized, unallocated and freed memory the way Linux\'s kmemcheck did.')
+    .command(
+      'run <file> [args..]',
+      'Run a static i386 ELF program (Linux int $0x80 ABI) on the simulated machine. Arguments after -- go to the guest.',
+      (y) =>
+        y
+          .positional('file', { type: 'string', describe: 'static i386 ELF executable', demandOption: true })
+          .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
+          .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
+          .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
+          .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument'),
+      (a) => {
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean);
+      },
+    )
+    .command(
+      'disasm <file>',
+      'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
+      (y) =>
+        y
+          .positional('file', { type: 'string', describe: 'ELF32 file (executable or object)', demandOption: true })
+          .option('function', { type: 'string', describe: 'only this function (symbol name)' }),
+      (a) => {
+        code = disasmCommand(a.file as string, a.function as string | undefined);
+      },
+    )
+    .demandCommand(1, 'Give a command: run or disasm (see --help).')
+    .strict()
+    .parserConfiguration({ 'populate--': true })
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      void y;
+      process.stderr.write(`kmemsim: ${msg}\nRun 'kmemsim --help' for usage.\n`);
+      code = 2;
+    });
+  await parser.parseAsync();
+  return code;
+}
+
+function readInput(file: string): Uint8Array | number {
+  try {
+    return new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    process.stderr.write(`kmemsim: cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}\n`);
+    return err.code === 'ENOENT' ? 127 : 126;
+  }
+}
+
+function runCommand(file: string, args: string[], budget: number, verbose: boolean): number {
+  const bytes = readInput(file);
+  if (typeof bytes === 'number') return bytes;
+  const write = (fd: number) => (b: Uint8Array): void => {
+    let off = 0;
+    while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+  };
+  try {
+    const r = runUserProgram(bytes, {
+      argv: [file, ...args],
+      env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
+      maxInstructions: budget,
+      verbose,
+      onStdout: write(1),
+      onStderr: write(2),
+      onDiagnostic: (line) => process.stderr.write(line + '\n'),
+      stdin: readStdin(),
+    });
+    if (r.stop.kind !== 'exited') process.stderr.write(describeStop(r.stop, r.instructions) + '\n');
+    if (verbose) process.stderr.write(`kmemsim: ${r.instructions} instructions executed\n`);
+    return r.exitCode;
+  } catch (e) {
+    if (e instanceof ElfError || (e instanceof Error && e.name === 'LoadError')) {
+      process.stderr.write(`kmemsim: cannot run ${file}: ${e.message}\n`);
+      return 126;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`kmemsim: internal error: ${msg}\n`);
+    return 125;
+  }
+}
+
+/** The guest's stdin: the host's, when it is a file or pipe (never blocks on a terminal). */
+function readStdin(): Uint8Array {
+  try {
+    const st = fs.fstatSync(0);
+    if (st.isFile() || st.isFIFO()) return new Uint8Array(fs.readFileSync(0));
+  } catch {
+    /* no stdin */
+  }
+  return new Uint8Array(0);
+}
+
+function disasmCommand(file: string, fn: string | undefined): number {
+  const bytes = readInput(file);
+  if (typeof bytes === 'number') return bytes;
+  try {
+    process.stdout.write(disassembleFile(bytes, fn));
+    return 0;
+  } catch (e) {
+    if (e instanceof ElfError || (e instanceof Error && e.name === 'DisasmError')) {
+      process.stderr.write(`kmemsim: ${e.message}\n`);
+      return e instanceof ElfError ? 126 : 2;
+    }
+    throw e;
+  }
+}

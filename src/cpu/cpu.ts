@@ -1,0 +1,940 @@
+import { PhysicalMemory } from './memory.js';
+import { ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, FIXED_ONE, PARITY, Lazy } from './flags.js';
+import { Instr, CS, SS, DS } from './instr.js';
+import type { StopReason } from './stop.js';
+import { Vec, vectorName } from './stop.js';
+import { decodeBlock, type Block } from './decoder.js';
+import { deliverException } from './exceptions.js';
+
+/** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
+export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+export const REG32_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+
+/** Thrown (never allocated anew) to unwind an instruction that faults. */
+export const FAULT = { fault: true } as const;
+
+/** A native routine bound to a guest address: runs on the CPU state and returns architecturally. */
+export type NativeRoutine = (cpu: CPU) => void;
+
+/** I/O port handler; `size` is 1, 2 or 4. */
+export interface PortHandler {
+  read?(port: number, size: number): number;
+  write?(port: number, value: number, size: number): void;
+}
+
+/**
+ * Observer for tracing. Off by default; when no observer is set the CPU
+ * pays one null check per delivered event, nothing per instruction.
+ */
+export interface CpuObserver {
+  onException?(ev: ExceptionEvent): void;
+}
+
+export interface ExceptionEvent {
+  vector: number;
+  errorCode: number | null;
+  eip: number;
+  cplBefore: number;
+  cplAfter: number;
+  oldStack: [number, number];
+  newStack: [number, number];
+  cr2: number;
+  software: boolean;
+}
+
+export interface CpuOptions {
+  memory?: PhysicalMemory;
+  memorySize?: number;
+}
+
+const PAGE = 4096;
+const TLB_ENTRIES = 1 << 20;
+const TLB_TRACK = 4096;
+
+/**
+ * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
+ * checkers: its outward surfaces are physical memory, I/O ports, native
+ * address bindings and the observer.
+ */
+export class CPU {
+  readonly mem: PhysicalMemory;
+  readonly mem32: Int32Array;
+  readonly mem8: Uint8Array;
+
+  // ---- architectural state -------------------------------------------------
+  readonly regs = new Int32Array(8);
+  eip = 0;
+  /** EFLAGS except the arithmetic bits that are pending in the lazy state. */
+  flags = FIXED_ONE;
+  lazyMask = 0;
+  lfKind: Lazy = Lazy.Logic;
+  lfDst = 0;
+  lfSrc = 0;
+  lfRes = 0;
+  lfMask = 0;
+  lfSign = 0;
+  lfCin = 0;
+
+  /** Segment selectors and descriptor caches (base, limit, access rights). */
+  readonly segSel = new Uint16Array(6);
+  readonly segBase = new Int32Array(6);
+  readonly segLimit = new Int32Array(6).fill(-1);
+  readonly segAttr = new Uint16Array(6);
+  cpl = 0;
+
+  cr0 = 0x00000011; // PE off until a loader enables it; ET set
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  gdtrBase = 0;
+  gdtrLimit = 0;
+  idtrBase = 0;
+  idtrLimit = 0;
+  ldtr = 0;
+  ldtBase = 0;
+  ldtLimit = 0;
+  tr = 0;
+  trBase = 0;
+  trLimit = 0;
+  /** CS.D: the default operand and address size of the code being fetched. */
+  codeSize32 = true;
+  /** MOV SS / POP SS / STI shadow: no single-step trap or interrupt after this instruction. */
+  shadow = false;
+  /** REP iterations per execution of a string instruction (1 while single-stepping). */
+  repChunk = 1 << 30;
+
+  // ---- execution bookkeeping ------------------------------------------------
+  /** Retired guest instructions (native routines excluded). Drives RDTSC and the timer. */
+  icount = 0;
+  stopReason: StopReason | null = null;
+  /** Set by anything that must end the current block early (stop, code write, TF, IRQ). */
+  breakLoop = false;
+  /** The instruction being executed (for faults). */
+  cur: Instr | null = null;
+  /** Exception being raised by the current instruction. */
+  excVector = 0;
+  excError = 0;
+  excHasError = false;
+  /** Set when #UD comes from a valid but unmodelled instruction (x87, SSE, ...). */
+  unsupported: Instr | null = null;
+  /** Exceptions being delivered, for the double/triple fault rules. */
+  deliveryChain: { vector: number; errorCode: number | null; eip: number }[] = [];
+
+  // ---- memory management ----------------------------------------------------
+  /** Software TLB: virtual page → (physical page base | 1), 0 for a miss. One pair per privilege class. */
+  private tlbRSup = new Int32Array(TLB_ENTRIES);
+  private tlbWSup = new Int32Array(TLB_ENTRIES);
+  private tlbRUsr = new Int32Array(TLB_ENTRIES);
+  private tlbWUsr = new Int32Array(TLB_ENTRIES);
+  tlbR = this.tlbRSup;
+  tlbW = this.tlbWSup;
+  private tlbUsed = new Int32Array(TLB_TRACK);
+  /** Virtual pages whose cached translation came from a global (G=1) entry: kept across CR3 writes. */
+  private tlbGlobal = new Uint8Array(TLB_ENTRIES);
+  private tlbUsedCount = 0;
+
+  /** Decoded blocks per physical page; `codePage[p]` is set while page p has cached code. */
+  private blocks: (Block[] | undefined)[];
+  private readonly codePage: Uint8Array;
+
+  private natives = new Map<number, NativeRoutine>();
+  private ports = new Map<number, PortHandler>();
+  observer: CpuObserver | null = null;
+
+  /** Hook for the #UD message of unmodelled instructions. */
+  constructor(opts: CpuOptions = {}) {
+    this.mem = opts.memory ?? new PhysicalMemory(opts.memorySize);
+    this.mem32 = this.mem.u32;
+    this.mem8 = this.mem.u8;
+    const pages = this.mem.size / PAGE;
+    this.blocks = new Array(pages);
+    this.codePage = new Uint8Array(pages);
+    this.segAttr.fill(0x93);
+    this.segAttr[CS] = 0x9b;
+    this.cr0 = 0x11;
+  }
+
+  // =========================================================================
+  // Flags
+  // =========================================================================
+
+  /** Record an arithmetic result; the six status flags are derived on demand. */
+  setLazy(kind: Lazy, dst: number, src: number, res: number, size: number): void {
+    this.lfKind = kind;
+    this.lfDst = dst;
+    this.lfSrc = src;
+    this.lfRes = res;
+    this.lfMask = size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
+    this.lfSign = size === 4 ? 0x80000000 | 0 : size === 2 ? 0x8000 : 0x80;
+    this.lazyMask = ARITH;
+  }
+
+  /** INC/DEC: like ADD/SUB of 1 but CF is kept (SDM: "CF flag is not affected"). */
+  setLazyKeepCF(kind: Lazy, dst: number, res: number, size: number): void {
+    if (this.lazyMask & CF) this.flags = (this.flags & ~CF) | this.getCF();
+    this.setLazy(kind, dst, 1, res, size);
+    this.lazyMask = ARITH & ~CF;
+  }
+
+  /** Shifts and others: ZF/SF/PF from the result, the rest set explicitly in `flags`. */
+  setLazyResult(res: number, size: number, explicit: number, explicitMask: number): void {
+    this.setLazy(Lazy.Logic, 0, 0, res, size);
+    this.lazyMask = ZF | SF | PF;
+    this.flags = (this.flags & ~explicitMask) | (explicit & explicitMask);
+  }
+
+  getCF(): number {
+    if (!(this.lazyMask & CF)) return this.flags & CF;
+    const m = this.lfMask;
+    switch (this.lfKind) {
+      case Lazy.Add: return (this.lfRes & m) >>> 0 < (this.lfDst & m) >>> 0 ? CF : 0;
+      case Lazy.Adc:
+        return this.lfCin
+          ? ((this.lfRes & m) >>> 0 <= (this.lfDst & m) >>> 0 ? CF : 0)
+          : ((this.lfRes & m) >>> 0 < (this.lfDst & m) >>> 0 ? CF : 0);
+      case Lazy.Sub: return (this.lfDst & m) >>> 0 < (this.lfSrc & m) >>> 0 ? CF : 0;
+      case Lazy.Sbb:
+        return this.lfCin
+          ? ((this.lfDst & m) >>> 0 <= (this.lfSrc & m) >>> 0 ? CF : 0)
+          : ((this.lfDst & m) >>> 0 < (this.lfSrc & m) >>> 0 ? CF : 0);
+      default: return 0;
+    }
+  }
+  getZF(): number {
+    if (!(this.lazyMask & ZF)) return this.flags & ZF;
+    return (this.lfRes & this.lfMask) === 0 ? ZF : 0;
+  }
+  getSF(): number {
+    if (!(this.lazyMask & SF)) return this.flags & SF;
+    return this.lfRes & this.lfSign ? SF : 0;
+  }
+  getPF(): number {
+    if (!(this.lazyMask & PF)) return this.flags & PF;
+    return PARITY[this.lfRes & 0xff];
+  }
+  getAF(): number {
+    if (!(this.lazyMask & AF)) return this.flags & AF;
+    return this.lfKind === Lazy.Logic ? 0 : (this.lfDst ^ this.lfSrc ^ this.lfRes) & 0x10;
+  }
+  getOF(): number {
+    if (!(this.lazyMask & OF)) return this.flags & OF;
+    const s = this.lfSign;
+    switch (this.lfKind) {
+      case Lazy.Add: case Lazy.Adc: case Lazy.Inc:
+        return (this.lfDst ^ this.lfRes) & (this.lfSrc ^ this.lfRes) & s ? OF : 0;
+      case Lazy.Sub: case Lazy.Sbb: case Lazy.Dec:
+        return (this.lfDst ^ this.lfSrc) & (this.lfDst ^ this.lfRes) & s ? OF : 0;
+      default: return 0;
+    }
+  }
+
+  /** The full EFLAGS value, lazy bits materialized. */
+  getEflags(): number {
+    let f = this.flags | FIXED_ONE;
+    const lm = this.lazyMask;
+    if (lm) {
+      f &= ~lm;
+      if (lm & CF) f |= this.getCF();
+      if (lm & PF) f |= this.getPF();
+      if (lm & AF) f |= this.getAF();
+      if (lm & ZF) f |= this.getZF();
+      if (lm & SF) f |= this.getSF();
+      if (lm & OF) f |= this.getOF();
+    }
+    return f;
+  }
+
+  /** Replace the bits of EFLAGS selected by `mask`. */
+  setEflags(value: number, mask: number): void {
+    if (this.lazyMask & ~mask) {
+      // Keep pending lazy flags that are not being replaced.
+      const keep = this.getEflags();
+      this.flags = keep;
+      this.lazyMask = 0;
+    }
+    this.lazyMask &= ~mask;
+    const old = this.flags;
+    this.flags = ((this.flags & ~mask) | (value & mask) | FIXED_ONE) & ~((1 << 3) | (1 << 5) | (1 << 15));
+    if ((old ^ this.flags) & (TF | IF)) this.breakLoop = true;
+  }
+
+  /** Condition codes (SDM Vol. 1 Appendix B): cc is the low nibble of Jcc/SETcc/CMOVcc. */
+  cond(cc: number): boolean {
+    let r: boolean;
+    switch (cc >> 1) {
+      case 0: r = this.getOF() !== 0; break;
+      case 1: r = this.getCF() !== 0; break;
+      case 2: r = this.getZF() !== 0; break;
+      case 3: r = (this.getCF() | this.getZF()) !== 0; break;
+      case 4: r = this.getSF() !== 0; break;
+      case 5: r = this.getPF() !== 0; break;
+      case 6: r = (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+      default: r = this.getZF() !== 0 || (this.getSF() !== 0) !== (this.getOF() !== 0); break;
+    }
+    return cc & 1 ? !r : r;
+  }
+
+  get df(): boolean {
+    return (this.flags & DF) !== 0;
+  }
+
+  // =========================================================================
+  // Registers
+  // =========================================================================
+
+  getReg8(r: number): number {
+    return r < 4 ? this.regs[r] & 0xff : (this.regs[r - 4] >> 8) & 0xff;
+  }
+  setReg8(r: number, v: number): void {
+    if (r < 4) this.regs[r] = (this.regs[r] & ~0xff) | (v & 0xff);
+    else this.regs[r - 4] = (this.regs[r - 4] & ~0xff00) | ((v & 0xff) << 8);
+  }
+  getReg(size: number, r: number): number {
+    if (size === 4) return this.regs[r];
+    if (size === 2) return this.regs[r] & 0xffff;
+    return this.getReg8(r);
+  }
+  setReg(size: number, r: number, v: number): void {
+    if (size === 4) this.regs[r] = v;
+    else if (size === 2) this.regs[r] = (this.regs[r] & ~0xffff) | (v & 0xffff);
+    else this.setReg8(r, v);
+  }
+
+  // =========================================================================
+  // Memory: linear addresses through segmentation and the software TLB
+  // =========================================================================
+
+  /** Effective address of a ModRM memory operand (offset within its segment). */
+  ea(ins: Instr): number {
+    let a = ins.disp;
+    if (ins.base >= 0) a += this.regs[ins.base];
+    if (ins.index >= 0) a += this.regs[ins.index] << ins.scale;
+    return ins.asize === 4 ? a | 0 : a & 0xffff;
+  }
+  /** Linear address of a ModRM memory operand. */
+  lin(ins: Instr): number {
+    return (this.segBase[ins.seg] + this.ea(ins)) | 0;
+  }
+
+  read8(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0) return this.mem8[(e & ~0xfff) | (lin & 0xfff)];
+    return this.mem.read8(this.translate(lin, false));
+  }
+  read16(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) !== 0xfff) {
+      const p = (e & ~0xfff) | (lin & 0xfff);
+      return this.mem8[p] | (this.mem8[p + 1] << 8);
+    }
+    return this.read16Slow(lin);
+  }
+  read32(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) <= 0xffc) {
+      const p = (e & ~0xfff) | (lin & 0xfff);
+      return (p & 3) === 0 ? this.mem32[p >> 2] : this.mem8[p] | (this.mem8[p + 1] << 8) | (this.mem8[p + 2] << 16) | (this.mem8[p + 3] << 24);
+    }
+    return this.read32Slow(lin);
+  }
+  write8(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0) this.mem8[(e & ~0xfff) | (lin & 0xfff)] = v;
+    else this.mem.write8(this.translate(lin, true), v);
+  }
+  write16(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) !== 0xfff) {
+      const p = (e & ~0xfff) | (lin & 0xfff);
+      this.mem8[p] = v;
+      this.mem8[p + 1] = v >> 8;
+      return;
+    }
+    this.write16Slow(lin, v);
+  }
+  write32(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) <= 0xffc) {
+      const p = (e & ~0xfff) | (lin & 0xfff);
+      if ((p & 3) === 0) this.mem32[p >> 2] = v;
+      else {
+        this.mem8[p] = v;
+        this.mem8[p + 1] = v >> 8;
+        this.mem8[p + 2] = v >> 16;
+        this.mem8[p + 3] = v >> 24;
+      }
+      return;
+    }
+    this.write32Slow(lin, v);
+  }
+
+  read(size: number, lin: number): number {
+    return size === 4 ? this.read32(lin) : size === 2 ? this.read16(lin) : this.read8(lin);
+  }
+  write(size: number, lin: number, v: number): void {
+    if (size === 4) this.write32(lin, v);
+    else if (size === 2) this.write16(lin, v);
+    else this.write8(lin, v);
+  }
+
+  private read16Slow(lin: number): number {
+    const p0 = this.translate(lin, false);
+    if ((lin & 0xfff) !== 0xfff) return this.mem.read16(p0);
+    const p1 = this.translate(lin + 1, false);
+    return this.mem.read8(p0) | (this.mem.read8(p1) << 8);
+  }
+  private read32Slow(lin: number): number {
+    const p0 = this.translate(lin, false);
+    if ((lin & 0xfff) <= 0xffc) return this.mem.read32(p0);
+    const p1 = this.translate((lin | 0xfff) + 1, false);
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const a = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + (((lin + i) & 0xfff));
+      v |= this.mem.read8(a) << (8 * i);
+    }
+    return v;
+  }
+  private write16Slow(lin: number, v: number): void {
+    const p0 = this.translate(lin, true);
+    if ((lin & 0xfff) !== 0xfff) return this.mem.write16(p0, v);
+    const p1 = this.translate(lin + 1, true);
+    this.mem.write8(p0, v);
+    this.mem.write8(p1, v >> 8);
+  }
+  private write32Slow(lin: number, v: number): void {
+    const p0 = this.translate(lin, true);
+    if ((lin & 0xfff) <= 0xffc) return this.mem.write32(p0, v);
+    // Both pages are checked before either is written (no partial store on #PF).
+    const p1 = this.translate((lin | 0xfff) + 1, true);
+    for (let i = 0; i < 4; i++) {
+      const a = ((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + ((lin + i) & 0xfff);
+      this.mem.write8(a, v >> (8 * i));
+    }
+  }
+
+  /**
+   * Check that a read-modify-write destination is writable before it is
+   * read, so the #PF error code says "write" as on hardware.
+   */
+  probeWrite(lin: number, size: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) <= 0x1000 - size) return;
+    this.translate(lin, true);
+    if ((lin & 0xfff) > 0x1000 - size) this.translate((lin | 0xfff) + 1, true);
+  }
+
+  /**
+   * Linear → physical, filling the TLB. With paging off the mapping is the
+   * identity. The page walk (SDM Vol. 3 §4.3) lives here too.
+   */
+  translate(lin: number, write: boolean): number {
+    lin |= 0;
+    const vpage = lin >>> 12;
+    let phys: number;
+    if (!(this.cr0 & 0x80000000)) {
+      phys = lin >>> 0;
+      this.tlbWritable = true;
+      this.lastGlobal = false;
+    } else {
+      phys = this.walk(lin, write);
+    }
+    if (this.systemAccess) return phys;
+    const ppage = Math.floor(phys / PAGE);
+    if (ppage < this.codePage.length) {
+      if (write && this.codePage[ppage]) this.invalidateCode(ppage);
+      const entry = (ppage * PAGE) | 1;
+      if (write) {
+        if (this.tlbWritable && !this.codePage[ppage]) this.tlbW[vpage] = entry;
+        this.tlbR[vpage] = entry;
+      } else {
+        this.tlbR[vpage] = entry;
+      }
+      this.trackTlb(vpage);
+      if (this.lastGlobal) this.tlbGlobal[vpage] = 1;
+    }
+    return phys;
+  }
+  /** Set false by the page walk when a write must keep taking the slow path. */
+  private tlbWritable = true;
+
+  /**
+   * 32-bit paging walk (SDM Vol. 3 §4.3): PDE then PTE, or a 4 MiB page
+   * when CR4.PSE and PDE.PS are set. Checks P, R/W (with CR0.WP for
+   * supervisor writes) and U/S at CPL 3, sets the accessed and dirty bits,
+   * and raises #PF with CR2 and the error code on failure.
+   */
+  walk(lin: number, write: boolean): number {
+    const user = this.cpl === 3 && !this.systemAccess;
+    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const pde = this.mem.read32(pdeAddr);
+    const err = (write ? 2 : 0) | (user ? 4 : 0);
+    if (!(pde & 1)) this.pageFault(lin, err);
+    const wp = (this.cr0 & 0x10000) !== 0;
+    if (pde & 0x80 && this.cr4 & 0x10) {
+      // 4 MiB page. Bits 21:13 are reserved without PSE-36.
+      if (pde & 0x3fe000) this.pageFault(lin, err | 1 | 8);
+      if (user && !(pde & 4)) this.pageFault(lin, err | 1);
+      if (write && !(pde & 2) && (user || wp)) this.pageFault(lin, err | 1);
+      const nv = pde | 0x20 | (write ? 0x40 : 0);
+      if (nv !== pde) this.mem.write32(pdeAddr, nv);
+      this.tlbWritable = write;
+      this.lastGlobal = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+      return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    }
+    const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+    const pte = this.mem.read32(pteAddr);
+    if (!(pte & 1)) this.pageFault(lin, err);
+    if (user && !(pde & pte & 4)) this.pageFault(lin, err | 1);
+    if (write && !(pde & pte & 2) && (user || wp)) this.pageFault(lin, err | 1);
+    if (!(pde & 0x20)) this.mem.write32(pdeAddr, pde | 0x20);
+    const nv = pte | 0x20 | (write ? 0x40 : 0);
+    if (nv !== pte) this.mem.write32(pteAddr, nv);
+    this.tlbWritable = write;
+    this.lastGlobal = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+    return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+  }
+  /** Set while the CPU itself reads descriptor tables or the TSS: those are supervisor accesses at any CPL. */
+  private systemAccess = false;
+  private lastGlobal = false;
+
+  pageFault(lin: number, errorCode: number): never {
+    this.cr2 = lin | 0;
+    return this.fault(Vec.PF, errorCode);
+  }
+
+  private trackTlb(vpage: number): void {
+    if (this.tlbUsedCount < TLB_TRACK) this.tlbUsed[this.tlbUsedCount] = vpage;
+    this.tlbUsedCount++;
+  }
+
+  /**
+   * Drop cached translations: all of them (CR0/CR4 paging changes), or all
+   * but global ones (MOV CR3 with CR4.PGE, SDM Vol. 3 §4.10.4.1).
+   */
+  flushTlb(keepGlobal = false): void {
+    const n = this.tlbUsedCount;
+    const kept: number[] = [];
+    const drop = (v: number): void => {
+      if (keepGlobal && this.tlbGlobal[v]) {
+        kept.push(v);
+        return;
+      }
+      this.tlbRSup[v] = 0; this.tlbWSup[v] = 0; this.tlbRUsr[v] = 0; this.tlbWUsr[v] = 0;
+      this.tlbGlobal[v] = 0;
+    };
+    if (n > TLB_TRACK) {
+      for (let v = 0; v < TLB_ENTRIES; v++) if (this.tlbRSup[v] | this.tlbWSup[v] | this.tlbRUsr[v] | this.tlbWUsr[v]) drop(v);
+    } else {
+      for (let i = 0; i < n; i++) drop(this.tlbUsed[i]);
+    }
+    this.tlbUsedCount = 0;
+    for (const v of kept) this.trackTlb(v);
+    this.breakLoop = true;
+  }
+  /** INVLPG. */
+  invalidatePage(lin: number): void {
+    const v = lin >>> 12;
+    this.tlbRSup[v] = 0; this.tlbWSup[v] = 0; this.tlbRUsr[v] = 0; this.tlbWUsr[v] = 0;
+    this.tlbGlobal[v] = 0;
+    this.breakLoop = true;
+  }
+
+  /** Supervisor-privilege accesses the processor makes itself (GDT, IDT, TSS), at any CPL, bypassing the TLB. */
+  readSystem32(lin: number): number {
+    this.systemAccess = true;
+    try {
+      let v = 0;
+      for (let i = 0; i < 4; i++) v |= this.mem.read8(this.translate((lin + i) | 0, false)) << (8 * i);
+      return v;
+    } finally {
+      this.systemAccess = false;
+    }
+  }
+  writeSystem32(lin: number, v: number): void {
+    this.systemAccess = true;
+    try {
+      for (let i = 0; i < 4; i++) {
+        const p = this.translate((lin + i) | 0, true);
+        this.mem.write8(p, v >> (8 * i));
+        const pp = Math.floor(p / PAGE);
+        if (pp < this.codePage.length && this.codePage[pp]) this.invalidateCode(pp);
+      }
+    } finally {
+      this.systemAccess = false;
+    }
+  }
+
+  /** MOV CRn, reg (SDM Vol. 3 §2.5). Paging-mode changes flush the TLB; CR3 keeps global entries. */
+  writeControlRegister(n: number, v: number): void {
+    if (n === 0) {
+      if ((v & 0x80000000) && !(v & 1)) this.fault(Vec.GP, 0);
+      const changed = this.cr0 ^ v;
+      this.cr0 = v | 0x10;
+      if (changed & (0x80010001 | 0)) this.flushTlb();
+    } else if (n === 2) {
+      this.cr2 = v;
+    } else if (n === 3) {
+      this.cr3 = v;
+      this.flushTlb((this.cr4 & 0x80) !== 0);
+    } else if (n === 4) {
+      if (v & ~0x1ff) this.fault(Vec.GP, 0);
+      const changed = this.cr4 ^ v;
+      this.cr4 = v;
+      if (changed & 0xb0) this.flushTlb();
+    } else {
+      this.fault(Vec.UD);
+    }
+    this.breakLoop = true;
+  }
+
+  /** MOV DRn, reg. Breakpoint matching is done by the debug unit on the slow path. */
+  writeDebugRegister(n: number, v: number): void {
+    this.dr[n] = v;
+    this.breakLoop = true;
+  }
+
+  /**
+   * I/O permission (SDM Vol. 1 §19.5): allowed when CPL <= IOPL, else every
+   * bit for the accessed ports in the TSS I/O bitmap must be clear.
+   */
+  ioAllowed(port: number, size: number): boolean {
+    if (this.cpl <= ((this.flags & 0x3000) >> 12)) return true;
+    if (this.trLimit < 0x67) this.fault(Vec.GP, 0);
+    const base = this.readSystem32((this.trBase + 0x64) | 0) >>> 16;
+    const byte = base + (port >> 3);
+    if (byte + 1 > this.trLimit) this.fault(Vec.GP, 0);
+    const w = this.readSystem32((this.trBase + byte) | 0) & 0xffff;
+    const mask = ((1 << size) - 1) << (port & 7);
+    if (w & mask) this.fault(Vec.GP, 0);
+    return true;
+  }
+
+  /** INT n / INT3 / INTO: a trap delivered with the gate-DPL check; EIP already points past it. */
+  softwareInterrupt(vector: number): void {
+    this.deliver(vector, -1, true);
+  }
+  /** INT1 and single-step: delivered like hardware events (no gate-DPL check). */
+  hardwareTrap(vector: number): void {
+    this.deliver(vector, -1, false);
+  }
+  /** MOV SS, POP SS, STI: hold off interrupts and single-step traps for one instruction. */
+  inhibitInterrupts(): void {
+    this.shadow = true;
+  }
+  /** HLT: with nothing that can wake the processor, the machine stops. */
+  halt(): void {
+    this.stop({ kind: 'halted' });
+  }
+  /** Select the TLB for the current privilege (CPL 3 is "user" for the U/S checks). */
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    const user = cpl === 3;
+    this.tlbR = user ? this.tlbRUsr : this.tlbRSup;
+    this.tlbW = user ? this.tlbWUsr : this.tlbWSup;
+  }
+
+  // =========================================================================
+  // Host-side access to guest memory (loaders, kernel routines, tests)
+  // =========================================================================
+
+  /**
+   * Translate without side effects (no fault, no TLB fill, no A/D bits):
+   * the host-side accessor uses this to read guest memory as a given
+   * privilege would see it. Returns -1 when the access would fault.
+   */
+  lookupPhys(lin: number, write: boolean, user: boolean): number {
+    if (!(this.cr0 & 0x80000000)) return lin >>> 0;
+    const pde = this.mem.read32(((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0);
+    if (!(pde & 1)) return -1;
+    const wp = (this.cr0 & 0x10000) !== 0;
+    if (pde & 0x80 && this.cr4 & 0x10) {
+      if ((user && !(pde & 4)) || (write && !(pde & 2) && (user || wp))) return -1;
+      return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    }
+    const pte = this.mem.read32(((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0);
+    if (!(pte & 1)) return -1;
+    if ((user && !(pde & pte & 4)) || (write && !(pde & pte & 2) && (user || wp))) return -1;
+    return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+  }
+
+  /** Physical bytes, bypassing translation: only loaders and the memory unit use this. */
+  writePhys(addr: number, data: Uint8Array): void {
+    if (addr < 0 || addr + data.length > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+${data.length} is outside memory`);
+    this.mem8.set(data, addr);
+    for (let p = Math.floor(addr / PAGE); p <= Math.floor((addr + data.length - 1) / PAGE); p++) {
+      if (this.codePage[p]) this.invalidateCode(p);
+    }
+  }
+
+  // =========================================================================
+  // Stack
+  // =========================================================================
+
+  /** SS.B selects ESP (32-bit) or SP (16-bit); flat kernels always use ESP. */
+  push32(v: number): void {
+    const sp = (this.regs[ESP] - 4) | 0;
+    this.write32((this.segBase[SS] + sp) | 0, v);
+    this.regs[ESP] = sp;
+  }
+  push16(v: number): void {
+    const sp = (this.regs[ESP] - 2) | 0;
+    this.write16((this.segBase[SS] + sp) | 0, v);
+    this.regs[ESP] = sp;
+  }
+  push(size: number, v: number): void {
+    if (size === 2) this.push16(v);
+    else this.push32(v);
+  }
+  pop32(): number {
+    const v = this.read32((this.segBase[SS] + this.regs[ESP]) | 0);
+    this.regs[ESP] = (this.regs[ESP] + 4) | 0;
+    return v;
+  }
+  pop16(): number {
+    const v = this.read16((this.segBase[SS] + this.regs[ESP]) | 0);
+    this.regs[ESP] = (this.regs[ESP] + 2) | 0;
+    return v;
+  }
+  pop(size: number): number {
+    return size === 2 ? this.pop16() : this.pop32();
+  }
+
+  // =========================================================================
+  // Operands
+  // =========================================================================
+
+  readE(ins: Instr): number {
+    if (ins.mod === 3) return this.getReg(ins.size, ins.rm);
+    return this.read(ins.size, this.lin(ins));
+  }
+  writeE(ins: Instr, v: number): void {
+    if (ins.mod === 3) this.setReg(ins.size, ins.rm, v);
+    else this.write(ins.size, this.lin(ins), v);
+  }
+
+  // =========================================================================
+  // Exceptions
+  // =========================================================================
+
+  /** Raise a fault from inside an instruction: unwinds to the run loop. */
+  fault(vector: number, errorCode?: number): never {
+    this.excVector = vector;
+    this.excHasError = errorCode !== undefined;
+    this.excError = errorCode ?? 0;
+    throw FAULT;
+  }
+
+  /** Stop the machine (exit, halt, fatal fault). */
+  stop(reason: StopReason): void {
+    if (!this.stopReason) this.stopReason = reason;
+    this.breakLoop = true;
+  }
+
+  // =========================================================================
+  // Natives and ports
+  // =========================================================================
+
+  /** Bind a host routine to a guest linear address (kernel routines, handlers). */
+  bindNative(addr: number, fn: NativeRoutine): void {
+    this.natives.set(addr | 0, fn);
+    this.flushCode();
+  }
+  nativeAt(addr: number): NativeRoutine | undefined {
+    return this.natives.get(addr | 0);
+  }
+  registerPort(port: number, h: PortHandler): void {
+    this.ports.set(port, h);
+  }
+  portIn(port: number, size: number): number {
+    const h = this.ports.get(port);
+    if (h?.read) return h.read(port, size);
+    return size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
+  }
+  portOut(port: number, v: number, size: number): void {
+    this.ports.get(port)?.write?.(port, v, size);
+  }
+
+  // =========================================================================
+  // Code cache
+  // =========================================================================
+
+  /** A write hit a page with decoded code: drop it (and the page before, whose last block may straddle). */
+  invalidateCode(ppage: number): void {
+    for (const p of [ppage, ppage - 1]) {
+      if (p >= 0 && this.codePage[p]) {
+        this.blocks[p] = undefined;
+        this.codePage[p] = 0;
+      }
+    }
+    this.breakLoop = true;
+  }
+  flushCode(): void {
+    this.blocks.fill(undefined);
+    this.codePage.fill(0);
+    this.breakLoop = true;
+  }
+
+  /** Find or decode the block starting at linear address `eip`. */
+  private getBlock(eip: number): Block {
+    let e = this.tlbR[eip >>> 12];
+    if (e === 0) {
+      this.translate(eip, false);
+      e = this.tlbR[eip >>> 12];
+      if (e === 0) return decodeBlock(this, eip, -1); // outside RAM: decodes to a fault
+    }
+    const ppage = e >>> 12;
+    const off = eip & 0xfff;
+    let page = this.blocks[ppage];
+    if (page !== undefined) {
+      const b = page[off];
+      if (b !== undefined) return b;
+    } else {
+      page = this.blocks[ppage] = [];
+    }
+    const b = decodeBlock(this, eip, ppage);
+    if (b.cacheable) {
+      if (!this.codePage[ppage]) {
+        this.codePage[ppage] = 1;
+        // Writes to this page must now take the slow path to invalidate.
+        this.flushWriteTlb();
+      }
+      if (b.straddles && ppage + 1 < this.codePage.length && !this.codePage[ppage + 1]) {
+        this.codePage[ppage + 1] = 1;
+        this.blocks[ppage + 1] ??= [];
+        this.flushWriteTlb();
+      }
+      page[off] = b;
+    }
+    return b;
+  }
+  private flushWriteTlb(): void {
+    const n = this.tlbUsedCount;
+    if (n > TLB_TRACK) {
+      this.tlbWSup.fill(0);
+      this.tlbWUsr.fill(0);
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = this.tlbUsed[i];
+        this.tlbWSup[v] = 0;
+        this.tlbWUsr[v] = 0;
+      }
+    }
+  }
+
+  // =========================================================================
+  // Execution
+  // =========================================================================
+
+  /** Execute one instruction (or deliver one pending event). */
+  step(): StopReason | null {
+    return this.run(1, true);
+  }
+
+  /**
+   * Run until the machine stops or `budget` more instructions have retired.
+   * Returns the stop reason; `{kind:'budget'}` when the budget ran out.
+   */
+  run(budget: number, single = false): StopReason | null {
+    const limit = this.icount + budget;
+    this.breakLoop = false;
+    while (this.stopReason === null) {
+      if (this.icount >= limit) {
+        return single ? null : { kind: 'budget', executed: this.icount };
+      }
+      if (this.flags & TF || single) {
+        this.stepSlow();
+        if (single) break;
+        continue;
+      }
+      const block = this.getBlock(this.eip);
+      const instrs = block.instrs;
+      const n = instrs.length;
+      let i = 0;
+      let ins: Instr = instrs[0];
+      try {
+        for (; i < n; i++) {
+          ins = instrs[i];
+          this.cur = ins;
+          this.eip = ins.next;
+          ins.exec(this, ins);
+          this.icount++;
+          if (this.eip !== ins.next || this.breakLoop || this.icount >= limit) break;
+        }
+      } catch (e) {
+        this.handleThrow(e, ins);
+      }
+      this.breakLoop = false;
+    }
+    return this.stopReason;
+  }
+
+  /** One instruction with the full per-instruction checks (TF single-step). */
+  private stepSlow(): void {
+    const tfBefore = (this.flags & TF) !== 0;
+    this.shadow = false;
+    const block = this.getBlock(this.eip);
+    const ins = block.instrs[0];
+    // While single-stepping, a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
+    this.repChunk = tfBefore ? 1 : 1 << 30;
+    try {
+      this.cur = ins;
+      this.eip = ins.next;
+      ins.exec(this, ins);
+      this.icount++;
+      // A single-step trap follows an instruction that began with TF set, unless it loaded SS.
+      if (tfBefore && !this.shadow && !this.stopReason) this.raiseTrap(Vec.DB);
+    } catch (e) {
+      this.handleThrow(e, ins);
+    }
+    this.repChunk = 1 << 30;
+  }
+
+  /** Deliver a trap-class exception after the current instruction. */
+  raiseTrap(vector: number): void {
+    this.dr[6] |= vector === Vec.DB ? 0x4000 : 0;
+    this.deliver(vector, -1, false);
+  }
+
+  private handleThrow(e: unknown, ins: Instr): void {
+    if (e === FAULT) {
+      // Faults report the address of the faulting instruction (SDM Vol. 3 §6.5).
+      this.eip = ins.addr;
+      this.deliver(this.excVector, this.excHasError ? this.excError : -1, false);
+    } else {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.stop({ kind: 'internal-error', eip: ins.addr, message: `internal error while executing at 0x${(ins.addr >>> 0).toString(16)}: ${msg}` });
+    }
+  }
+
+  /** Deliver through the single exception path, converting a nested throw into the SDM's rules. */
+  deliver(vector: number, errorCode: number, software: boolean): void {
+    try {
+      deliverException(this, vector, errorCode, software);
+    } catch (e) {
+      if (e !== FAULT) {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.stop({ kind: 'internal-error', eip: this.eip, message: `internal error delivering ${vectorName(vector)}: ${msg}` });
+      } else {
+        this.stop({ kind: 'internal-error', eip: this.eip, message: `unexpected nested fault delivering ${vectorName(vector)}` });
+      }
+    }
+  }
+
+  // =========================================================================
+  // Debug helpers
+  // =========================================================================
+
+  dumpRegisters(): string {
+    const h = (v: number) => (v >>> 0).toString(16).padStart(8, '0');
+    const r = this.regs;
+    return (
+      `EAX=${h(r[0])} EBX=${h(r[3])} ECX=${h(r[1])} EDX=${h(r[2])}\n` +
+      `ESI=${h(r[6])} EDI=${h(r[7])} EBP=${h(r[5])} ESP=${h(r[4])}\n` +
+      `EIP=${h(this.eip)} EFLAGS=${h(this.getEflags())} CPL=${this.cpl} CS=${this.segSel[CS].toString(16).padStart(4, '0')} SS=${this.segSel[SS].toString(16).padStart(4, '0')} DS=${this.segSel[DS].toString(16).padStart(4, '0')}\n` +
+      `CR0=${h(this.cr0)} CR2=${h(this.cr2)} CR3=${h(this.cr3)} CR4=${h(this.cr4)}`
+    );
+  }
+}
+
+export { IF, DF, TF };

@@ -1,0 +1,184 @@
+/**
+ * The one exception- and interrupt-delivery path (invariant 5). Faults,
+ * traps, INT n/INT3/INTO/INT1 and external interrupts all come here
+ * (Intel SDM Vol. 3 §6.12 "Exception and Interrupt Handling" and §6.15).
+ *
+ * - The IDT gate is read and checked (limit → #GP, not present → #NP,
+ *   software INT with gate DPL < CPL → #GP), with the EXT bit in the error
+ *   code for events not caused by INT n.
+ * - A gate to a more privileged non-conforming code segment switches to
+ *   the stack named in the TSS (SSn:ESPn for the new CPL) and pushes the old
+ *   SS:ESP there; then EFLAGS, CS, EIP and, where the SDM defines one, the
+ *   error code. Interrupt gates clear IF; both kinds clear TF, NT, RF.
+ * - A fault while delivering is classified by the SDM's table "Conditions
+ *   for Generating a Double Fault" (Table 6-5): benign second exceptions are
+ *   delivered serially, contributory-after-contributory and
+ *   page-fault-after-page-fault/contributory become #DF, and any fault
+ *   while delivering #DF is a triple fault: the machine stops.
+ */
+import type { CPU } from './cpu.js';
+import { FAULT } from './cpu.js';
+import { IF, NT, RF, TF, VM } from './flags.js';
+import { CS, SS } from './instr.js';
+import { readDescriptor, setSegmentCache, dplOf, isCode, DESC_P } from './segments.js';
+import { Vec, vectorName } from './stop.js';
+import { taskSwitchForGate } from './tasks.js';
+
+/** Vectors whose exception pushes an error code (SDM Table 6-1). */
+export function hasErrorCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
+}
+
+const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
+
+function classOf(v: number): 'benign' | 'contributory' | 'pf' | 'df' {
+  if (v === Vec.PF) return 'pf';
+  if (v === Vec.DF) return 'df';
+  return CONTRIBUTORY.has(v) ? 'contributory' : 'benign';
+}
+
+/**
+ * Deliver `vector`. `errorCode` is -1 when none is pushed. `software` marks
+ * INT n / INT3 / INTO (gate DPL check, no EXT bit); for those `cpu.eip`
+ * already points past the instruction, for faults at it.
+ */
+export function deliverException(cpu: CPU, vector: number, errorCode: number, software: boolean): void {
+  let v = vector;
+  let err = errorCode;
+  let sw = software;
+  cpu.deliveryChain = [];
+  for (;;) {
+    cpu.deliveryChain.push({ vector: v, errorCode: err < 0 ? null : err, eip: cpu.eip });
+    try {
+      deliverOnce(cpu, v, err, sw);
+      cpu.deliveryChain = [];
+      return;
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      // A fault raised by INT n itself (gate DPL, not-present gate) is reported at the INT instruction.
+      if (sw && cpu.cur) cpu.eip = cpu.cur.addr;
+      const second = cpu.excVector;
+      const secondErr = cpu.excHasError ? cpu.excError : -1;
+      const first = classOf(v);
+      const cls = classOf(second);
+      if (first === 'df') {
+        cpu.deliveryChain.push({ vector: second, errorCode: secondErr < 0 ? null : secondErr, eip: cpu.eip });
+        const chain = cpu.deliveryChain.map((c) => vectorName(c.vector)).join(' → ');
+        cpu.stop({ kind: 'triple-fault', chain: cpu.deliveryChain, message: `triple fault: ${chain}` });
+        return;
+      }
+      if ((first === 'contributory' && cls === 'contributory') || (first === 'pf' && (cls === 'contributory' || cls === 'pf'))) {
+        v = Vec.DF;
+        err = 0;
+      } else {
+        v = second;
+        err = secondErr;
+      }
+      sw = false;
+    }
+  }
+}
+
+function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: boolean): void {
+  const ext = software ? 0 : 1;
+  if (!(cpu.cr0 & 1) || cpu.idtrLimit === 0) {
+    // No protected-mode IDT: nothing can handle the event. Hardware would shut down; kmemsim stops with a typed reason.
+    cpu.stop({
+      kind: 'fault',
+      vector,
+      errorCode: errorCode < 0 ? null : errorCode,
+      eip: cpu.eip,
+      message: `unhandled ${vectorName(vector)}${errorCode >= 0 ? ` (error code 0x${errorCode.toString(16)})` : ''} at 0x${(cpu.eip >>> 0).toString(16)} with no IDT installed`,
+    });
+    return;
+  }
+  if (vector * 8 + 7 > cpu.idtrLimit) cpu.fault(Vec.GP, vector * 8 + 2 + ext);
+  const lo = cpu.readSystem32((cpu.idtrBase + vector * 8) | 0);
+  const hi = cpu.readSystem32((cpu.idtrBase + vector * 8 + 4) | 0);
+  const type = (hi >>> 8) & 0x1f;
+  const gateDpl = (hi >>> 13) & 3;
+  const present = (hi & 0x8000) !== 0;
+  // Only task gates (5) and 16/32-bit interrupt (6/14) and trap (7/15) gates are valid in the IDT.
+  if (type !== 5 && type !== 6 && type !== 7 && type !== 14 && type !== 15) cpu.fault(Vec.GP, vector * 8 + 2 + ext);
+  if (software && gateDpl < cpu.cpl) cpu.fault(Vec.GP, vector * 8 + 2);
+  if (!present) cpu.fault(Vec.NP, vector * 8 + 2 + ext);
+
+  const cplBefore = cpu.cpl;
+  const oldSS = cpu.segSel[SS];
+  const oldESP = cpu.regs[4];
+  if (type === 5) {
+    taskSwitchForGate(cpu, (lo >>> 16) & 0xffff, vector, errorCode);
+    cpu.observer?.onException?.({ vector, errorCode: errorCode < 0 ? null : errorCode, eip: cpu.eip, cplBefore, cplAfter: cpu.cpl, oldStack: [oldSS, oldESP], newStack: [cpu.segSel[SS], cpu.regs[4]], cr2: cpu.cr2, software });
+    return;
+  }
+  const gate32 = (type & 8) !== 0;
+  const sel = (lo >>> 16) & 0xffff;
+  const offset = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
+  if ((sel & ~3) === 0) cpu.fault(Vec.GP, ext);
+  const cs = readDescriptor(cpu, sel);
+  if (!isCode(cs) || dplOf(cs) > cpu.cpl) cpu.fault(Vec.GP, (sel & 0xfffc) + ext);
+  if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
+  const conforming = (cs.access & 4) !== 0;
+  const newCpl = conforming ? cpu.cpl : dplOf(cs);
+  const eflags = cpu.getEflags();
+  const eip = cpu.eip;
+  const size = gate32 ? 4 : 2;
+  const frameWords = (newCpl < cpu.cpl ? 5 : 3) + (errorCode >= 0 ? 1 : 0);
+  let ssBase: number;
+  let esp: number;
+  let newSS = oldSS;
+  let ssDesc = null;
+  if (newCpl < cpu.cpl) {
+    // Inter-privilege: the new stack comes from the TSS (SDM §6.12.1, §7.2.1).
+    const tssOff = 4 + newCpl * 8;
+    if (tssOff + 5 > cpu.trLimit) cpu.fault(Vec.TS, cpu.tr & 0xfffc);
+    esp = cpu.readSystem32((cpu.trBase + tssOff) | 0);
+    newSS = cpu.readSystem32((cpu.trBase + tssOff + 4) | 0) & 0xffff;
+    if ((newSS & ~3) === 0) cpu.fault(Vec.TS, ext);
+    ssDesc = readDescriptor(cpu, newSS, Vec.TS);
+    if ((newSS & 3) !== newCpl || dplOf(ssDesc) !== newCpl || !(ssDesc.access & 0x10) || ssDesc.access & 8 || !(ssDesc.access & 2)) cpu.fault(Vec.TS, (newSS & 0xfffc) + ext);
+    if (!(ssDesc.access & DESC_P)) cpu.fault(Vec.SS, (newSS & 0xfffc) + ext);
+    ssBase = ssDesc.base;
+  } else {
+    ssBase = cpu.segBase[SS];
+    esp = oldESP;
+  }
+  // Write the whole frame at supervisor privilege of the new CPL; any fault here is a fault during delivery.
+  const words: number[] = [];
+  if (newCpl < cpu.cpl) words.push(oldSS, oldESP);
+  words.push(eflags, cpu.segSel[CS], eip);
+  if (errorCode >= 0) words.push(errorCode);
+  const savedCpl = cpu.cpl;
+  cpu.setCpl(newCpl);
+  try {
+    let sp = esp;
+    for (const w of words) {
+      sp = (sp - size) | 0;
+      if (size === 4) cpu.write32((ssBase + sp) | 0, w);
+      else cpu.write16((ssBase + sp) | 0, w);
+    }
+    esp = sp;
+  } catch (e) {
+    cpu.setCpl(savedCpl);
+    throw e;
+  }
+  void frameWords;
+  if (newCpl !== savedCpl) setSegmentCache(cpu, SS, newSS, ssDesc);
+  cpu.regs[4] = esp;
+  setSegmentCache(cpu, CS, (sel & 0xfffc) | newCpl, cs);
+  cpu.eip = offset;
+  let clear = TF | NT | RF | VM;
+  if ((type & 7) === 6) clear |= IF; // interrupt gate
+  cpu.setEflags(0, clear);
+  cpu.observer?.onException?.({
+    vector,
+    errorCode: errorCode < 0 ? null : errorCode,
+    eip,
+    cplBefore,
+    cplAfter: newCpl,
+    oldStack: [oldSS, oldESP],
+    newStack: [cpu.segSel[SS], esp],
+    cr2: cpu.cr2,
+    software,
+  });
+}

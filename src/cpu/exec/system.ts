@@ -1,0 +1,522 @@
+/**
+ * System and privileged instructions: INT n/INT3/INTO/INT1, IRET, far
+ * JMP/CALL/RET, segment-register moves, HLT, CLI/STI, IN/OUT, CPUID, RDTSC,
+ * MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, INVLPG, CLTS,
+ * WBINVD/INVD, LMSW/SMSW (SDM Vol. 2 and Vol. 3 chapters 2, 5, 6).
+ */
+import type { CPU } from '../cpu.js';
+import type { Instr } from '../instr.js';
+import { CS, SS, DS, ES, FS, GS } from '../instr.js';
+import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
+import { Vec } from '../stop.js';
+import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, DESC_P } from '../segments.js';
+
+/** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
+function requireCpl0(cpu: CPU): void {
+  if (cpu.cpl !== 0) cpu.fault(Vec.GP, 0);
+}
+
+// ---- software interrupts ---------------------------------------------------
+
+/** CD ib: INT n. */
+export function intN(cpu: CPU, ins: Instr): void {
+  cpu.softwareInterrupt(ins.imm & 0xff);
+}
+/** CC: INT3 (a trap: EIP points past it). */
+export function int3(cpu: CPU): void {
+  cpu.softwareInterrupt(Vec.BP);
+}
+/** CE: INTO — #OF if OF is set. */
+export function into(cpu: CPU): void {
+  if (cpu.getOF()) cpu.softwareInterrupt(Vec.OF);
+}
+/** F1: INT1/ICEBP — a #DB delivered like a hardware event (no gate DPL check). */
+export function int1(cpu: CPU): void {
+  cpu.hardwareTrap(Vec.DB);
+}
+/** 0F 0B: UD2. */
+export function ud2(cpu: CPU): void {
+  cpu.fault(Vec.UD);
+}
+
+// ---- IRET -------------------------------------------------------------------
+
+/**
+ * CF: IRET/IRETD in protected mode (SDM "IRET/IRETD" operation): return to
+ * the same privilege level, or to an outer one popping SS:ESP as well.
+ * Nested-task returns (NT=1) and returns to virtual-8086 mode are not
+ * modelled and stop the machine with a message.
+ */
+export function iret(cpu: CPU, ins: Instr): void {
+  const size = ins.size;
+  if (!(cpu.cr0 & 1)) {
+    const eip = cpu.pop(size);
+    const cs = cpu.pop(size) & 0xffff;
+    const fl = cpu.pop(size);
+    cpu.segSel[CS] = cs;
+    cpu.segBase[CS] = cs << 4;
+    cpu.eip = eip;
+    cpu.setEflags(fl, size === 4 ? 0x257fd5 : 0x7fd5);
+    return;
+  }
+  if (cpu.flags & NT) {
+    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: 'IRET with EFLAGS.NT set (nested task return) is not modelled' });
+    return;
+  }
+  const ssb = cpu.segBase[SS];
+  const sp = cpu.regs[4];
+  const newEip = cpu.read(size, (ssb + sp) | 0);
+  const newCs = cpu.read(size, (ssb + sp + size) | 0) & 0xffff;
+  const newFlags = cpu.read(size, (ssb + sp + 2 * size) | 0);
+  if (size === 4 && newFlags & VM && cpu.cpl === 0) {
+    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: 'IRET to virtual-8086 mode is not modelled' });
+    return;
+  }
+  const rpl = newCs & 3;
+  if ((newCs & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const d = readDescriptor(cpu, newCs);
+  if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, newCs & 0xfffc);
+  const conforming = (d.access & 4) !== 0;
+  if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, newCs & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, newCs & 0xfffc);
+  const oldCpl = cpu.cpl;
+  let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
+  if (size === 4) mask |= RF | AC | ID;
+  if (oldCpl <= ((cpu.flags & IOPL) >> 12)) mask |= IF;
+  if (oldCpl === 0) {
+    mask |= IOPL;
+    if (size === 4) mask |= VIF | VIP;
+  }
+  if (rpl === oldCpl) {
+    cpu.regs[4] = (sp + 3 * size) | 0;
+    setSegmentCache(cpu, CS, newCs, d);
+    cpu.eip = size === 2 ? newEip & 0xffff : newEip;
+    cpu.setEflags(newFlags, mask);
+    return;
+  }
+  // Return to an outer privilege level: pop SS:ESP too and check SS against the new CPL.
+  const newEsp = cpu.read(size, (ssb + sp + 3 * size) | 0);
+  const newSs = cpu.read(size, (ssb + sp + 4 * size) | 0) & 0xffff;
+  if ((newSs & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const sd = readDescriptor(cpu, newSs);
+  if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
+  if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
+  setSegmentCache(cpu, CS, newCs, d);
+  cpu.setCpl(rpl);
+  setSegmentCache(cpu, SS, newSs, sd);
+  cpu.regs[4] = size === 2 ? (cpu.regs[4] & ~0xffff) | (newEsp & 0xffff) : newEsp;
+  cpu.eip = size === 2 ? newEip & 0xffff : newEip;
+  cpu.setEflags(newFlags, mask);
+  nullInaccessibleSegments(cpu);
+}
+
+/** After a return to an outer level, data segments the new CPL may not use are nulled (SDM "RET", "IRET"). */
+function nullInaccessibleSegments(cpu: CPU): void {
+  for (const s of [ES, DS, FS, GS]) {
+    const attr = cpu.segAttr[s];
+    const dpl = (attr >> 5) & 3;
+    const conformingCode = (attr & 0x1c) === 0x1c;
+    if ((cpu.segSel[s] & ~3) !== 0 && !conformingCode && dpl < cpu.cpl) setSegmentCache(cpu, s, 0, null);
+  }
+}
+
+// ---- far transfers ------------------------------------------------------------
+
+/** Check a far JMP/CALL target code segment (no gates) and load CS. */
+function farTarget(cpu: CPU, ins: Instr, sel: number): ReturnType<typeof readDescriptor> {
+  if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (!(d.access & 0x10)) {
+    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: ins.def?.name ?? 'far', message: `far ${ins.def?.name ?? 'transfer'} through a system descriptor (call gate or TSS, selector 0x${sel.toString(16)}) is not modelled yet` });
+    return d;
+  }
+  if (!isCode(d)) cpu.fault(Vec.GP, sel & 0xfffc);
+  const conforming = (d.access & 4) !== 0;
+  if (conforming ? dplOf(d) > cpu.cpl : (sel & 3) > cpu.cpl || dplOf(d) !== cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  return d;
+}
+
+function farJump(cpu: CPU, ins: Instr, sel: number, off: number): void {
+  if (!(cpu.cr0 & 1)) {
+    cpu.segSel[CS] = sel;
+    cpu.segBase[CS] = sel << 4;
+    cpu.eip = off;
+    return;
+  }
+  const d = farTarget(cpu, ins, sel);
+  if (cpu.stopReason) return;
+  setSegmentCache(cpu, CS, (sel & 0xfffc) | cpu.cpl, d);
+  cpu.eip = ins.size === 2 ? off & 0xffff : off;
+}
+function farCall(cpu: CPU, ins: Instr, sel: number, off: number): void {
+  const size = ins.size;
+  if (cpu.cr0 & 1) {
+    const d = farTarget(cpu, ins, sel);
+    if (cpu.stopReason) return;
+    const ssb = cpu.segBase[SS];
+    const sp = cpu.regs[4];
+    cpu.write(size, (ssb + sp - size) | 0, cpu.segSel[CS]);
+    cpu.write(size, (ssb + sp - 2 * size) | 0, ins.next);
+    cpu.regs[4] = (sp - 2 * size) | 0;
+    setSegmentCache(cpu, CS, (sel & 0xfffc) | cpu.cpl, d);
+  } else {
+    cpu.push(size, cpu.segSel[CS]);
+    cpu.push(size, ins.next);
+    cpu.segSel[CS] = sel;
+    cpu.segBase[CS] = sel << 4;
+  }
+  cpu.eip = size === 2 ? off & 0xffff : off;
+}
+
+/** EA: JMP ptr16:16/32. 9A: CALL ptr16:16/32. FF /5, FF /3: through m16:16/32. */
+export function jmpFarImm(cpu: CPU, ins: Instr): void {
+  farJump(cpu, ins, ins.imm2, ins.imm);
+}
+export function callFarImm(cpu: CPU, ins: Instr): void {
+  farCall(cpu, ins, ins.imm2, ins.imm);
+}
+export function jmpFarMem(cpu: CPU, ins: Instr): void {
+  const lin = cpu.lin(ins);
+  const off = cpu.read(ins.size, lin);
+  const sel = cpu.read16((lin + ins.size) | 0);
+  farJump(cpu, ins, sel, off);
+}
+export function callFarMem(cpu: CPU, ins: Instr): void {
+  const lin = cpu.lin(ins);
+  const off = cpu.read(ins.size, lin);
+  const sel = cpu.read16((lin + ins.size) | 0);
+  farCall(cpu, ins, sel, off);
+}
+
+/** CB / CA iw: far RET, to the same or an outer privilege level. */
+export function retFar(cpu: CPU, ins: Instr): void {
+  const size = ins.size;
+  const release = ins.op === 0xca ? ins.imm & 0xffff : 0;
+  const ssb = cpu.segBase[SS];
+  const sp = cpu.regs[4];
+  const off = cpu.read(size, (ssb + sp) | 0);
+  const sel = cpu.read(size, (ssb + sp + size) | 0) & 0xffff;
+  if (!(cpu.cr0 & 1)) {
+    cpu.regs[4] = (sp + 2 * size + release) | 0;
+    cpu.segSel[CS] = sel;
+    cpu.segBase[CS] = sel << 4;
+    cpu.eip = off;
+    return;
+  }
+  const rpl = sel & 3;
+  if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
+  const conforming = (d.access & 4) !== 0;
+  if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, sel & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  if (rpl === cpu.cpl) {
+    cpu.regs[4] = (sp + 2 * size + release) | 0;
+    setSegmentCache(cpu, CS, sel, d);
+    cpu.eip = size === 2 ? off & 0xffff : off;
+    return;
+  }
+  const at = (sp + 2 * size + release) | 0;
+  const newEsp = cpu.read(size, (ssb + at) | 0);
+  const newSs = cpu.read(size, (ssb + at + size) | 0) & 0xffff;
+  if ((newSs & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const sd = readDescriptor(cpu, newSs);
+  if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
+  if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
+  setSegmentCache(cpu, CS, sel, d);
+  cpu.setCpl(rpl);
+  setSegmentCache(cpu, SS, newSs, sd);
+  cpu.regs[4] = (newEsp + release) | 0;
+  cpu.eip = size === 2 ? off & 0xffff : off;
+  nullInaccessibleSegments(cpu);
+}
+
+// ---- segment registers --------------------------------------------------------
+
+/** 8E: MOV Sreg,Ew. Loading SS inhibits interrupts and single-step traps for one instruction. */
+export function movSregE(cpu: CPU, ins: Instr): void {
+  if (ins.reg === CS || ins.reg > GS) cpu.fault(Vec.UD);
+  const v = ins.mod === 3 ? cpu.regs[ins.rm] & 0xffff : cpu.read16(cpu.lin(ins));
+  loadSegment(cpu, ins.reg, v);
+  if (ins.reg === SS) cpu.inhibitInterrupts();
+}
+/** 8C: MOV Ev,Sreg — a register destination gets the selector zero-extended; memory gets 16 bits. */
+export function movESreg(cpu: CPU, ins: Instr): void {
+  if (ins.reg > GS) cpu.fault(Vec.UD);
+  const v = cpu.segSel[ins.reg];
+  if (ins.mod === 3) cpu.setReg(ins.size, ins.rm, v);
+  else cpu.write16(cpu.lin(ins), v);
+}
+const SREG_OF_OP: Record<number, number> = { 0x06: ES, 0x07: ES, 0x0e: CS, 0x16: SS, 0x17: SS, 0x1e: DS, 0x1f: DS, 0x1a0: FS, 0x1a1: FS, 0x1a8: GS, 0x1a9: GS };
+/** PUSH Sreg: a 32-bit push writes the selector in the low word (modern processors write 16 bits; kmemsim writes the zero-extended dword). */
+export function pushSreg(cpu: CPU, ins: Instr): void {
+  cpu.push(ins.size, cpu.segSel[SREG_OF_OP[ins.op]]);
+}
+export function popSreg(cpu: CPU, ins: Instr): void {
+  const s = SREG_OF_OP[ins.op];
+  const v = cpu.read(ins.size, (cpu.segBase[SS] + cpu.regs[4]) | 0) & 0xffff;
+  loadSegment(cpu, s, v);
+  cpu.regs[4] = (cpu.regs[4] + ins.size) | 0;
+  if (s === SS) cpu.inhibitInterrupts();
+}
+/** C5 LDS, C4 LES, 0F B2 LSS, 0F B4 LFS, 0F B5 LGS: load a far pointer. */
+export function loadFarPointer(cpu: CPU, ins: Instr): void {
+  const seg = ins.op === 0xc5 ? DS : ins.op === 0xc4 ? ES : ins.op === 0x1b2 ? SS : ins.op === 0x1b4 ? FS : GS;
+  const lin = cpu.lin(ins);
+  const off = cpu.read(ins.size, lin);
+  const sel = cpu.read16((lin + ins.size) | 0);
+  loadSegment(cpu, seg, sel);
+  cpu.setReg(ins.size, ins.reg, off);
+  if (seg === SS) cpu.inhibitInterrupts();
+}
+
+// ---- interrupts flag, halt, I/O --------------------------------------------------
+
+/** FA/FB: CLI/STI need CPL <= IOPL. STI delays interrupts by one instruction. */
+export function cli(cpu: CPU): void {
+  if (cpu.cpl > ((cpu.flags & IOPL) >> 12)) cpu.fault(Vec.GP, 0);
+  cpu.flags &= ~IF;
+}
+export function sti(cpu: CPU): void {
+  if (cpu.cpl > ((cpu.flags & IOPL) >> 12)) cpu.fault(Vec.GP, 0);
+  if (!(cpu.flags & IF)) cpu.inhibitInterrupts();
+  cpu.flags |= IF;
+  cpu.breakLoop = true;
+}
+/** F4: HLT. */
+export function hlt(cpu: CPU): void {
+  requireCpl0(cpu);
+  cpu.halt();
+}
+/** E4/E5/EC/ED: IN; E6/E7/EE/EF: OUT. */
+export function inImm(cpu: CPU, ins: Instr): void {
+  const port = ins.imm & 0xff;
+  if (cpu.ioAllowed(port, ins.size)) cpu.setReg(ins.size, 0, cpu.portIn(port, ins.size));
+}
+export function inDX(cpu: CPU, ins: Instr): void {
+  const port = cpu.regs[2] & 0xffff;
+  if (cpu.ioAllowed(port, ins.size)) cpu.setReg(ins.size, 0, cpu.portIn(port, ins.size));
+}
+export function outImm(cpu: CPU, ins: Instr): void {
+  const port = ins.imm & 0xff;
+  if (cpu.ioAllowed(port, ins.size)) cpu.portOut(port, cpu.getReg(ins.size, 0), ins.size);
+}
+export function outDX(cpu: CPU, ins: Instr): void {
+  const port = cpu.regs[2] & 0xffff;
+  if (cpu.ioAllowed(port, ins.size)) cpu.portOut(port, cpu.getReg(ins.size, 0), ins.size);
+}
+
+// ---- identification and time ---------------------------------------------------
+
+/**
+ * 0F A2: CPUID. kmemsim is an i686-class processor without x87, MMX or SSE:
+ * leaf 1 reports TSC, CX8, PSE, PGE and CMOV; everything else is absent.
+ */
+export function cpuid(cpu: CPU): void {
+  const r = cpu.regs;
+  const leaf = r[0] >>> 0;
+  if (leaf === 0) {
+    r[0] = 1;
+    // "GenuineIntel" as EBX, EDX, ECX.
+    r[3] = 0x756e6547;
+    r[2] = 0x49656e69;
+    r[1] = 0x6c65746e;
+  } else if (leaf === 1) {
+    r[0] = 0x00000611; // family 6, model 1, stepping 1 (Pentium Pro class)
+    r[3] = 0;
+    r[1] = 0;
+    r[2] = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15); // PSE TSC CX8 PGE CMOV
+  } else if (leaf === 0x80000000) {
+    r[0] = 0x80000000;
+    r[1] = r[2] = r[3] = 0;
+  } else {
+    r[0] = r[1] = r[2] = r[3] = 0;
+  }
+}
+
+/** 0F 31: RDTSC — the retired-instruction count, so runs are deterministic. CR4.TSD restricts it to CPL 0. */
+export function rdtsc(cpu: CPU): void {
+  if (cpu.cr4 & 4 && cpu.cpl !== 0) cpu.fault(Vec.GP, 0);
+  const t = cpu.icount;
+  cpu.regs[0] = t % 0x100000000 | 0;
+  cpu.regs[2] = Math.floor(t / 0x100000000) | 0;
+}
+
+// ---- control, debug and descriptor-table registers --------------------------------
+
+/** 0F 20/22: MOV r32,CRn / MOV CRn,r32 (ModRM.mod is ignored: always a register). */
+export function movRCr(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const n = ins.reg;
+  let v: number;
+  if (n === 0) v = cpu.cr0;
+  else if (n === 2) v = cpu.cr2;
+  else if (n === 3) v = cpu.cr3;
+  else if (n === 4) v = cpu.cr4;
+  else return cpu.fault(Vec.UD);
+  cpu.regs[ins.rm] = v;
+}
+export function movCrR(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  cpu.writeControlRegister(ins.reg, cpu.regs[ins.rm]);
+}
+/** 0F 21/23: MOV r32,DRn / MOV DRn,r32. DR4/DR5 alias DR6/DR7 (CR4.DE = 0). */
+export function movRDr(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const n = ins.reg === 4 ? 6 : ins.reg === 5 ? 7 : ins.reg;
+  cpu.regs[ins.rm] = cpu.dr[n];
+}
+export function movDrR(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const n = ins.reg === 4 ? 6 : ins.reg === 5 ? 7 : ins.reg;
+  cpu.writeDebugRegister(n, cpu.regs[ins.rm]);
+}
+
+/** 0F 01 /2, /3: LGDT/LIDT m16&32. /0, /1: SGDT/SIDT. */
+export function lgdt(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const lin = cpu.lin(ins);
+  const limit = cpu.read16(lin);
+  let base = cpu.read32((lin + 2) | 0);
+  if (ins.size === 2) base &= 0xffffff;
+  if (ins.reg === 2) {
+    cpu.gdtrLimit = limit;
+    cpu.gdtrBase = base;
+  } else {
+    cpu.idtrLimit = limit;
+    cpu.idtrBase = base;
+  }
+}
+export function sgdt(cpu: CPU, ins: Instr): void {
+  const lin = cpu.lin(ins);
+  const gdt = ins.reg === 0;
+  cpu.probeWrite(lin, 4);
+  cpu.probeWrite((lin + 2) | 0, 4);
+  cpu.write16(lin, gdt ? cpu.gdtrLimit : cpu.idtrLimit);
+  cpu.write32((lin + 2) | 0, gdt ? cpu.gdtrBase : cpu.idtrBase);
+}
+/** 0F 00 /2: LLDT; /3: LTR (marks the TSS busy); /0: SLDT; /1: STR. */
+export function lldt(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const sel = (ins.mod === 3 ? cpu.regs[ins.rm] : cpu.read16(cpu.lin(ins))) & 0xffff;
+  if ((sel & ~3) === 0) {
+    cpu.ldtr = 0;
+    cpu.ldtBase = 0;
+    cpu.ldtLimit = 0;
+    return;
+  }
+  if (sel & 4) cpu.fault(Vec.GP, sel & 0xfffc);
+  const d = readDescriptor(cpu, sel);
+  if (d.access & 0x10 || (d.access & 0xf) !== 2) cpu.fault(Vec.GP, sel & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  cpu.ldtr = sel;
+  cpu.ldtBase = d.base;
+  cpu.ldtLimit = d.limit;
+}
+export function ltr(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const sel = (ins.mod === 3 ? cpu.regs[ins.rm] : cpu.read16(cpu.lin(ins))) & 0xffff;
+  if ((sel & ~3) === 0 || sel & 4) cpu.fault(Vec.GP, sel & 0xfffc);
+  const d = readDescriptor(cpu, sel);
+  const type = d.access & 0xf;
+  if (d.access & 0x10 || (type !== 1 && type !== 9)) cpu.fault(Vec.GP, sel & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  // Mark the descriptor busy in the GDT.
+  const at = (cpu.gdtrBase + (sel & ~7) + 4) | 0;
+  cpu.writeSystem32(at, cpu.readSystem32(at) | 0x200);
+  cpu.tr = sel;
+  cpu.trBase = d.base;
+  cpu.trLimit = d.limit;
+}
+export function sldt(cpu: CPU, ins: Instr): void {
+  if (ins.mod === 3) cpu.setReg(ins.size, ins.rm, cpu.ldtr);
+  else cpu.write16(cpu.lin(ins), cpu.ldtr);
+}
+export function str(cpu: CPU, ins: Instr): void {
+  if (ins.mod === 3) cpu.setReg(ins.size, ins.rm, cpu.tr);
+  else cpu.write16(cpu.lin(ins), cpu.tr);
+}
+/** 0F 01 /7: INVLPG m — drops one TLB entry; without it a changed PTE stays invisible. */
+export function invlpg(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  cpu.invalidatePage(cpu.lin(ins));
+}
+/** 0F 01 /4: SMSW; /6: LMSW (sets PE, MP, EM, TS; cannot clear PE). */
+export function smsw(cpu: CPU, ins: Instr): void {
+  if (ins.mod === 3) cpu.setReg(ins.size, ins.rm, cpu.cr0 & 0xffff);
+  else cpu.write16(cpu.lin(ins), cpu.cr0 & 0xffff);
+}
+export function lmsw(cpu: CPU, ins: Instr): void {
+  requireCpl0(cpu);
+  const v = ins.mod === 3 ? cpu.regs[ins.rm] & 0xffff : cpu.read16(cpu.lin(ins));
+  cpu.writeControlRegister(0, (cpu.cr0 & ~0xe) | (v & 0xf) | (cpu.cr0 & 1));
+}
+/** 0F 06: CLTS. 0F 08/09: INVD/WBINVD (no caches are modelled: privilege check only). */
+export function clts(cpu: CPU): void {
+  requireCpl0(cpu);
+  cpu.cr0 &= ~8;
+}
+export function wbinvd(cpu: CPU): void {
+  requireCpl0(cpu);
+}
+
+/** 63: ARPL Ew,Gw — raise the RPL of a selector to the given one. */
+export function arpl(cpu: CPU, ins: Instr): void {
+  const d = ins.mod === 3 ? cpu.regs[ins.rm] & 0xffff : cpu.read16(cpu.lin(ins));
+  const s = cpu.regs[ins.reg] & 3;
+  if ((d & 3) < s) {
+    const nv = (d & ~3) | s;
+    if (ins.mod === 3) cpu.setReg(2, ins.rm, nv);
+    else cpu.write16(cpu.lin(ins), nv);
+    cpu.setEflags(ZF, ZF);
+  } else cpu.setEflags(0, ZF);
+}
+
+/** 62: BOUND Gv,Ma — #BR when the index is outside [lower, upper]. */
+export function bound(cpu: CPU, ins: Instr): void {
+  const lin = cpu.lin(ins);
+  const size = ins.size;
+  const sx = (v: number): number => (size === 2 ? (v << 16) >> 16 : v | 0);
+  const idx = sx(cpu.getReg(size, ins.reg));
+  const lo = sx(cpu.read(size, lin));
+  const hi = sx(cpu.read(size, (lin + size) | 0));
+  if (idx < lo || idx > hi) cpu.fault(Vec.BR);
+}
+
+/** 0F 02 LAR / 0F 03 LSL / 0F 00 /4 VERR / /5 VERW: descriptor probes that set ZF instead of faulting. */
+export function larLsl(cpu: CPU, ins: Instr): void {
+  const sel = (ins.mod === 3 ? cpu.regs[ins.rm] : cpu.read16(cpu.lin(ins))) & 0xffff;
+  const d = probeDescriptor(cpu, sel, ins.op === 0x102 ? 'lar' : 'lsl');
+  if (!d) return cpu.setEflags(0, ZF);
+  cpu.setEflags(ZF, ZF);
+  if (ins.op === 0x102) cpu.setReg(ins.size, ins.reg, (d.hi & 0x00f0ff00) & (ins.size === 2 ? 0xff00 : -1));
+  else cpu.setReg(ins.size, ins.reg, d.limit);
+}
+export function verrw(cpu: CPU, ins: Instr): void {
+  const sel = (ins.mod === 3 ? cpu.regs[ins.rm] : cpu.read16(cpu.lin(ins))) & 0xffff;
+  const d = probeDescriptor(cpu, sel, ins.reg === 4 ? 'verr' : 'verw');
+  cpu.setEflags(d ? ZF : 0, ZF);
+}
+function probeDescriptor(cpu: CPU, sel: number, kind: 'lar' | 'lsl' | 'verr' | 'verw'): ReturnType<typeof readDescriptor> | null {
+  if ((sel & ~3) === 0) return null;
+  const limit = sel & 4 ? cpu.ldtLimit : cpu.gdtrLimit;
+  if ((sel & ~7) + 7 > limit) return null;
+  const d = readDescriptor(cpu, sel);
+  const dpl = dplOf(d);
+  const code = isCode(d);
+  const conforming = code && (d.access & 4) !== 0;
+  if (!conforming && (dpl < cpu.cpl || dpl < (sel & 3))) return null;
+  if (!(d.access & 0x10)) {
+    const t = d.access & 0xf;
+    const okLar = [1, 2, 3, 4, 5, 9, 0xb, 0xc].includes(t);
+    const okLsl = [1, 2, 3, 9, 0xb].includes(t);
+    if (kind === 'lar' ? !okLar : kind === 'lsl' ? !okLsl : true) return null;
+    return d;
+  }
+  if (kind === 'verr' && code && !(d.access & 2)) return null;
+  if (kind === 'verw' && (code || !(d.access & 2))) return null;
+  return d;
+}
+
+export { VM, IOPL };

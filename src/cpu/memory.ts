@@ -1,0 +1,59 @@
+/**
+ * Physical memory: one flat byte array plus 16- and 32-bit views over it.
+ *
+ * This is the only place in kmemsim that touches the RAM array. Everything
+ * else reaches guest memory through the CPU's linear-address accessors (which
+ * translate and fault like hardware) or through the host-side accessor built
+ * on them, so that paging, hidden pages and shadow memory always apply.
+ */
+export class PhysicalMemory {
+  readonly size: number;
+  readonly u8: Uint8Array;
+  /** Aligned 32-bit view; index = physical address >> 2. */
+  readonly u32: Int32Array;
+  readonly u16: Uint16Array;
+
+  constructor(size = 64 * 1024 * 1024) {
+    if (size <= 0 || size % 4096 !== 0 || size > 1024 * 1024 * 1024) {
+      throw new RangeError(`physical memory size must be a positive multiple of 4096 up to 1 GiB (got ${size})`);
+    }
+    this.size = size;
+    const buf = new ArrayBuffer(size);
+    this.u8 = new Uint8Array(buf);
+    this.u32 = new Int32Array(buf);
+    this.u16 = new Uint16Array(buf);
+  }
+
+  /** Reads past the end of RAM return all ones, as an unpopulated bus does. */
+  read8(p: number): number {
+    return p < this.size ? this.u8[p] : 0xff;
+  }
+  read16(p: number): number {
+    if ((p & 1) === 0 && p < this.size) return this.u16[p >>> 1];
+    return this.read8(p) | (this.read8(p + 1) << 8);
+  }
+  read32(p: number): number {
+    if ((p & 3) === 0 && p < this.size) return this.u32[p >>> 2];
+    return this.read8(p) | (this.read8(p + 1) << 8) | (this.read8(p + 2) << 16) | (this.read8(p + 3) << 24);
+  }
+  /** Writes past the end of RAM are dropped. */
+  write8(p: number, v: number): void {
+    if (p < this.size) this.u8[p] = v;
+  }
+  write16(p: number, v: number): void {
+    if ((p & 1) === 0 && p < this.size) this.u16[p >>> 1] = v;
+    else {
+      this.write8(p, v & 0xff);
+      this.write8(p + 1, (v >>> 8) & 0xff);
+    }
+  }
+  write32(p: number, v: number): void {
+    if ((p & 3) === 0 && p < this.size) this.u32[p >>> 2] = v;
+    else {
+      this.write8(p, v & 0xff);
+      this.write8(p + 1, (v >>> 8) & 0xff);
+      this.write8(p + 2, (v >>> 16) & 0xff);
+      this.write8(p + 3, (v >>> 24) & 0xff);
+    }
+  }
+}

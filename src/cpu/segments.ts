@@ -1,0 +1,119 @@
+/**
+ * Segment descriptors and segment-register loads (Intel SDM Vol. 3
+ * §3.4–3.5 and §5.4–5.6). A load reads the 8-byte descriptor from the GDT or
+ * LDT, checks it, and fills the hidden descriptor cache (base, limit,
+ * access rights) that every later access uses.
+ */
+import type { CPU } from './cpu.js';
+import { CS, SS } from './instr.js';
+import { Vec } from './stop.js';
+
+export interface Descriptor {
+  base: number;
+  /** Limit in bytes, already scaled by the granularity bit. */
+  limit: number;
+  /** Access byte: P(7) DPL(6:5) S(4) Type(3:0). */
+  access: number;
+  /** Flags nibble: G(3) D/B(2) L(1) AVL(0). */
+  flags: number;
+  /** Raw words, for gates: [low dword, high dword]. */
+  lo: number;
+  hi: number;
+}
+
+export const DESC_P = 0x80;
+export const DESC_S = 0x10;
+
+/** Decode the two dwords of a descriptor. */
+export function parseDescriptor(lo: number, hi: number): Descriptor {
+  const base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  let limit = (lo & 0xffff) | (hi & 0xf0000);
+  const flags = (hi >>> 20) & 0xf;
+  if (flags & 8) limit = (limit * 4096 + 0xfff) | 0;
+  return { base, limit, access: (hi >>> 8) & 0xff, flags, lo, hi };
+}
+
+/** Build descriptor dwords (used by kernels and tests building GDTs). */
+export function makeDescriptor(base: number, limit: number, access: number, flags: number): [number, number] {
+  let l = limit >>> 0;
+  if (flags & 8) l = l >>> 12;
+  const lo = ((base & 0xffff) << 16) | (l & 0xffff);
+  const hi = (base & 0xff000000) | ((flags & 0xf) << 20) | (l & 0xf0000) | ((access & 0xff) << 8) | ((base >>> 16) & 0xff);
+  return [lo | 0, hi | 0];
+}
+
+/**
+ * Read the descriptor a selector names, or raise #GP(selector) when it
+ * lies beyond the table limit. Descriptor-table reads are supervisor
+ * accesses whatever the CPL.
+ */
+export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP): Descriptor {
+  const ti = sel & 4;
+  const index = sel & ~7;
+  const base = ti ? cpu.ldtBase : cpu.gdtrBase;
+  const limit = ti ? cpu.ldtLimit : cpu.gdtrLimit;
+  if (index + 7 > limit) cpu.fault(vectorOnLimit, sel & 0xfffc);
+  const lo = cpu.readSystem32((base + index) | 0);
+  const hi = cpu.readSystem32((base + index + 4) | 0);
+  return parseDescriptor(lo, hi);
+}
+
+export function isCode(d: Descriptor): boolean {
+  return (d.access & DESC_S) !== 0 && (d.access & 8) !== 0;
+}
+export function dplOf(d: Descriptor): number {
+  return (d.access >> 5) & 3;
+}
+
+/** Load the hidden cache without checks (the checks were done by the caller). */
+export function setSegmentCache(cpu: CPU, seg: number, sel: number, d: Descriptor | null): void {
+  cpu.segSel[seg] = sel;
+  if (d === null) {
+    cpu.segBase[seg] = 0;
+    cpu.segLimit[seg] = 0;
+    cpu.segAttr[seg] = 0;
+    return;
+  }
+  cpu.segBase[seg] = d.base;
+  cpu.segLimit[seg] = d.limit;
+  cpu.segAttr[seg] = d.access | (d.flags << 12);
+  if (seg === CS) {
+    cpu.codeSize32 = (d.flags & 4) !== 0;
+    cpu.breakLoop = true;
+  }
+}
+
+/**
+ * MOV/POP to a data or stack segment register in protected mode (SDM Vol.
+ * 3 §5.5 and "MOV—Move" protected-mode exceptions). CS is loaded only by
+ * far transfers, never here.
+ */
+export function loadSegment(cpu: CPU, seg: number, sel: number): void {
+  sel &= 0xffff;
+  if (!(cpu.cr0 & 1)) {
+    // Real-mode style load: base = selector << 4 (kmemsim runs protected mode; kept for completeness).
+    cpu.segSel[seg] = sel;
+    cpu.segBase[seg] = sel << 4;
+    return;
+  }
+  const rpl = sel & 3;
+  if ((sel & ~3) === 0) {
+    if (seg === SS) cpu.fault(Vec.GP, 0);
+    setSegmentCache(cpu, seg, sel, null);
+    return;
+  }
+  const d = readDescriptor(cpu, sel);
+  const dpl = dplOf(d);
+  if (seg === SS) {
+    // Writable data segment with RPL = DPL = CPL.
+    if (rpl !== cpu.cpl || dpl !== cpu.cpl || !(d.access & DESC_S) || d.access & 8 || !(d.access & 2)) cpu.fault(Vec.GP, sel & 0xfffc);
+    if (!(d.access & DESC_P)) cpu.fault(Vec.SS, sel & 0xfffc);
+  } else {
+    // Data or readable code; non-conforming needs max(CPL, RPL) <= DPL.
+    if (!(d.access & DESC_S) || ((d.access & 8) && !(d.access & 2))) cpu.fault(Vec.GP, sel & 0xfffc);
+    const conforming = (d.access & 0xc) === 0xc;
+    if (!conforming && (rpl > dpl || cpu.cpl > dpl)) cpu.fault(Vec.GP, sel & 0xfffc);
+    if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  }
+  setSegmentCache(cpu, seg, sel, d);
+}

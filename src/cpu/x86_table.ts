@@ -1,0 +1,468 @@
+/**
+ * The opcode table: one entry per opcode of the one-byte and 0F maps
+ * (Intel SDM Vol. 2 Appendix A, "Opcode Map"), naming the mnemonic, the
+ * operands in the SDM's notation and the executor. The decoder derives
+ * ModRM and immediate layout from the operand list, the disassembler prints
+ * from it, and the tests enumerate it — one table, three clients.
+ *
+ * Operand notation (Appendix A.2): E = ModRM r/m, G = ModRM reg, M = memory
+ * only, S = segment register in reg, C/D = control/debug register in reg,
+ * R = register in r/m; I = immediate (Ibs: sign-extended byte), J = relative
+ * offset, A = far pointer, O = moffs, Z = register in the opcode's low bits;
+ * size suffix b = byte, w = word, d = dword, v = 16/32 by operand size,
+ * z = like v for immediates, p = far pointer, q = qword, a = BOUND pair.
+ */
+import type { ExecFn, Instr } from './instr.js';
+import * as alu from './exec/alu.js';
+import * as shift from './exec/shift.js';
+import * as bits from './exec/bits.js';
+import * as md from './exec/muldiv.js';
+import * as data from './exec/data.js';
+import * as stack from './exec/stack.js';
+import * as ctl from './exec/control.js';
+import * as str from './exec/string.js';
+import * as sys from './exec/system.js';
+import * as bcd from './exec/bcd.js';
+
+export type Operand =
+  | 'Eb' | 'Ew' | 'Ed' | 'Ev' | 'Gb' | 'Gw' | 'Gd' | 'Gv' | 'M' | 'Mp' | 'Mq' | 'Ma' | 'Ms' | 'Mb' | 'Mx' | 'Ex'
+  | 'Sw' | 'Cd' | 'Dd' | 'Rd'
+  | 'Ib' | 'Ibs' | 'Iw' | 'Iz' | 'Iv' | 'Jb' | 'Jz' | 'Ap' | 'Ob' | 'Ov'
+  | 'AL' | 'CL' | 'DX' | 'eAX' | 'Zb' | 'Zv' | '1' | 'ES' | 'CS' | 'SS' | 'DS' | 'FS' | 'GS'
+  | 'Xb' | 'Xv' | 'Yb' | 'Yv';
+
+export interface OpDef {
+  name: string;
+  ops: Operand[];
+  exec: ExecFn;
+  modrm: boolean;
+  imms: Operand[];
+  /** Operand size class: b/w/d fixed, v from the operand-size attribute. */
+  osz: 'b' | 'w' | 'd' | 'v';
+  /** Bytes accessed through the memory operand ('v' = operand size, 'p' = far pointer, 'a' = BOUND pair). */
+  memSize?: number | 'v' | 'p' | 'a';
+  /** ModRM.reg selects the instruction (opcode extension). */
+  group?: (OpDef | undefined)[];
+  /** Group used instead when ModRM.mod = 3, if it differs. */
+  groupReg?: (OpDef | undefined)[];
+  /** With mod = 3, ModRM.rm selects the instruction (0F 01 C0.. forms). */
+  regForms?: (OpDef | undefined)[];
+  /** Variants selected by a mandatory prefix. */
+  prefixed?: { f3?: OpDef; f2?: OpDef; p66?: OpDef };
+  memOnly?: boolean;
+  lockable?: boolean;
+  /** A valid instruction kmemsim does not model: the #UD message. */
+  unsupported?: string;
+  /** Unconditional control transfer or mode change: the decoded block ends here. */
+  endsBlock?: boolean;
+  /** The immediate is a relative branch offset. */
+  rel?: boolean;
+  /** String instruction; with `repe`, F3/F2 mean REPE/REPNE. */
+  string?: boolean;
+  repe?: boolean;
+  /** Mnemonic per operand size [byte, word, dword] (cbw/cwde, movsb/movsw/movsd, ...). */
+  sizedName?: [string, string, string];
+  /** MOV to/from CRn/DRn: ModRM.mod is ignored and the operand is always a register. */
+  forceReg?: boolean;
+  /** 0F 38 / 0F 3A: one more opcode byte precedes the ModRM byte. */
+  threeByte?: boolean;
+  /** Pick a faster executor for common operand forms. */
+  specialize?: (ins: Instr) => ExecFn | undefined;
+}
+
+const IMM_OPS = new Set<Operand>(['Ib', 'Ibs', 'Iw', 'Iz', 'Iv', 'Jb', 'Jz', 'Ap', 'Ob', 'Ov']);
+const MODRM_OPERAND = /^(E[bwdvx]|G[bwdv]|M[pqasbx]?|Sw|Cd|Dd|Rd)$/;
+
+function sizeClass(o: Operand): 'b' | 'w' | 'd' | 'v' | null {
+  if (o === 'AL' || o === 'CL' || o === 'Zb' || o === 'Xb' || o === 'Yb' || o === 'Ob') return 'b';
+  if (o === 'eAX' || o === 'Zv' || o === 'Xv' || o === 'Yv' || o === 'Ov') return 'v';
+  if (o === 'Ib' || o === 'Ibs' || o === 'Iw' || o === 'Jb' || o === 'Jz' || o === 'DX' || o === '1' || o === 'Ap') return null;
+  if (/^[ES]|^G|^C|^D|^R/.test(o)) {
+    const c = o[1];
+    if (c === 'b') return 'b';
+    if (c === 'w') return 'w';
+    if (c === 'd') return 'd';
+    if (c === 'v' || c === 'z') return 'v';
+  }
+  if (o === 'Iz' || o === 'Iv') return 'v';
+  return null;
+}
+
+function memSizeOfOperand(o: Operand): OpDef['memSize'] {
+  switch (o) {
+    case 'Eb': case 'Ob': case 'Mb': return 1;
+    case 'Ew': return 2;
+    case 'Ed': return 4;
+    case 'Ev': case 'Ov': return 'v';
+    case 'Mp': return 'p';
+    case 'Mq': return 8;
+    case 'Ma': return 'a';
+    case 'Ms': return 6;
+    case 'M': case 'Mx': case 'Ex': return 0;
+    default: return undefined;
+  }
+}
+
+export function op(name: string, ops: string, exec: ExecFn, extra: Partial<OpDef> = {}): OpDef {
+  const list = (ops ? ops.split(',') : []) as Operand[];
+  let osz: OpDef['osz'] = 'v';
+  for (const o of list) {
+    const c = sizeClass(o);
+    if (c) {
+      osz = c;
+      break;
+    }
+  }
+  let memSize: OpDef['memSize'];
+  for (const o of list) {
+    const m = memSizeOfOperand(o);
+    if (m !== undefined) {
+      memSize = m;
+      break;
+    }
+  }
+  const def: OpDef = {
+    name,
+    ops: list,
+    exec,
+    modrm: list.some((o) => MODRM_OPERAND.test(o)),
+    imms: list.filter((o) => IMM_OPS.has(o)),
+    osz,
+    memSize,
+    rel: list.includes('Jb') || list.includes('Jz'),
+    memOnly: list.some((o) => o[0] === 'M'),
+    ...extra,
+  };
+  return def;
+}
+
+function group(ops: string, entries: (OpDef | undefined)[], extra: Partial<OpDef> = {}): OpDef {
+  return op('(group)', ops, ud, { group: entries, ...extra });
+}
+function ud(): void {}
+
+/** Placeholder executor for unsupported entries: never called (the decoder routes them to #UD). */
+const none: ExecFn = () => {};
+function unsupportedOp(name: string, ops: string, why: string): OpDef {
+  return op(name, ops, none, { unsupported: why, memOnly: false });
+}
+
+export const ONE_BYTE: (OpDef | undefined)[] = new Array(256);
+export const TWO_BYTE: (OpDef | undefined)[] = new Array(256);
+
+// ---- 00–3F: the eight ALU operations, segment pushes/pops, BCD adjusts ------------------
+const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
+for (let i = 0; i < 8; i++) {
+  const b = i << 3;
+  const lockable = i !== 7;
+  const name = ALU_NAMES[i];
+  ONE_BYTE[b] = op(name, 'Eb,Gb', alu.aluEG, { lockable });
+  ONE_BYTE[b + 1] = op(name, 'Ev,Gv', alu.aluEG, { lockable, specialize: (ins) => (ins.size === 4 && ins.mod === 3 ? alu.aluEG32reg : undefined) });
+  ONE_BYTE[b + 2] = op(name, 'Gb,Eb', alu.aluGE);
+  ONE_BYTE[b + 3] = op(name, 'Gv,Ev', alu.aluGE);
+  ONE_BYTE[b + 4] = op(name, 'AL,Ib', alu.aluAI);
+  ONE_BYTE[b + 5] = op(name, 'eAX,Iz', alu.aluAI);
+}
+ONE_BYTE[0x06] = op('push', 'ES', sys.pushSreg);
+ONE_BYTE[0x07] = op('pop', 'ES', sys.popSreg);
+ONE_BYTE[0x0e] = op('push', 'CS', sys.pushSreg);
+ONE_BYTE[0x16] = op('push', 'SS', sys.pushSreg);
+ONE_BYTE[0x17] = op('pop', 'SS', sys.popSreg);
+ONE_BYTE[0x1e] = op('push', 'DS', sys.pushSreg);
+ONE_BYTE[0x1f] = op('pop', 'DS', sys.popSreg);
+ONE_BYTE[0x27] = op('daa', '', bcd.daa);
+ONE_BYTE[0x2f] = op('das', '', bcd.das);
+ONE_BYTE[0x37] = op('aaa', '', bcd.aaa);
+ONE_BYTE[0x3f] = op('aas', '', bcd.aas);
+
+// ---- 40–6F ----------------------------------------------------------------------
+for (let r = 0; r < 8; r++) {
+  ONE_BYTE[0x40 + r] = op('inc', 'Zv', alu.incReg);
+  ONE_BYTE[0x48 + r] = op('dec', 'Zv', alu.decReg);
+  ONE_BYTE[0x50 + r] = op('push', 'Zv', stack.pushReg, { specialize: (ins) => (ins.size === 4 ? stack.pushReg32 : undefined) });
+  ONE_BYTE[0x58 + r] = op('pop', 'Zv', stack.popReg, { specialize: (ins) => (ins.size === 4 ? stack.popReg32 : undefined) });
+}
+ONE_BYTE[0x60] = op('pusha', '', stack.pusha, { sizedName: ['pusha', 'pusha', 'pushad'] });
+ONE_BYTE[0x61] = op('popa', '', stack.popa, { sizedName: ['popa', 'popa', 'popad'] });
+ONE_BYTE[0x62] = op('bound', 'Gv,Ma', sys.bound);
+ONE_BYTE[0x63] = op('arpl', 'Ew,Gw', sys.arpl);
+ONE_BYTE[0x68] = op('push', 'Iz', stack.pushImm);
+ONE_BYTE[0x69] = op('imul', 'Gv,Ev,Iz', md.imul3);
+ONE_BYTE[0x6a] = op('push', 'Ibs', stack.pushImm);
+ONE_BYTE[0x6b] = op('imul', 'Gv,Ev,Ibs', md.imul3);
+ONE_BYTE[0x6c] = op('insb', 'Yb,DX', str.insString, { string: true, osz: 'b' });
+ONE_BYTE[0x6d] = op('ins', 'Yv,DX', str.insString, { string: true, sizedName: ['insb', 'insw', 'insd'] });
+ONE_BYTE[0x6e] = op('outsb', 'DX,Xb', str.outsString, { string: true, osz: 'b' });
+ONE_BYTE[0x6f] = op('outs', 'DX,Xv', str.outsString, { string: true, sizedName: ['outsb', 'outsw', 'outsd'] });
+
+// ---- 70–7F: Jcc rel8 --------------------------------------------------------------
+export const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+for (let cc = 0; cc < 16; cc++) {
+  ONE_BYTE[0x70 + cc] = op('j' + CC_NAMES[cc], 'Jb', ctl.jcc);
+  TWO_BYTE[0x80 + cc] = op('j' + CC_NAMES[cc], 'Jz', ctl.jcc);
+  TWO_BYTE[0x90 + cc] = op('set' + CC_NAMES[cc], 'Eb', bits.setcc);
+  TWO_BYTE[0x40 + cc] = op('cmov' + CC_NAMES[cc], 'Gv,Ev', bits.cmovcc);
+}
+
+// ---- 80–8F ------------------------------------------------------------------------
+const grp1 = (ops: string): (OpDef | undefined)[] => ALU_NAMES.map((n, i) => op(n, ops, alu.aluEI, { lockable: i !== 7 }));
+ONE_BYTE[0x80] = group('Eb,Ib', grp1('Eb,Ib'));
+ONE_BYTE[0x81] = group('Ev,Iz', grp1('Ev,Iz'));
+ONE_BYTE[0x82] = group('Eb,Ib', grp1('Eb,Ib'));
+ONE_BYTE[0x83] = group('Ev,Ibs', grp1('Ev,Ibs'));
+ONE_BYTE[0x84] = op('test', 'Eb,Gb', alu.testEG);
+ONE_BYTE[0x85] = op('test', 'Ev,Gv', alu.testEG);
+ONE_BYTE[0x86] = op('xchg', 'Eb,Gb', data.xchgEG, { lockable: true });
+ONE_BYTE[0x87] = op('xchg', 'Ev,Gv', data.xchgEG, { lockable: true });
+ONE_BYTE[0x88] = op('mov', 'Eb,Gb', data.movEG);
+ONE_BYTE[0x89] = op('mov', 'Ev,Gv', data.movEG, { specialize: (ins) => (ins.size === 4 ? data.movEG32 : undefined) });
+ONE_BYTE[0x8a] = op('mov', 'Gb,Eb', data.movGE);
+ONE_BYTE[0x8b] = op('mov', 'Gv,Ev', data.movGE, { specialize: (ins) => (ins.size === 4 ? data.movGE32 : undefined) });
+ONE_BYTE[0x8c] = op('mov', 'Ev,Sw', sys.movESreg, { memSize: 2 });
+ONE_BYTE[0x8d] = op('lea', 'Gv,M', data.lea);
+ONE_BYTE[0x8e] = op('mov', 'Sw,Ew', sys.movSregE, { osz: 'w' });
+ONE_BYTE[0x8f] = group('Ev', [op('pop', 'Ev', stack.popE)]);
+
+// ---- 90–9F ------------------------------------------------------------------------
+ONE_BYTE[0x90] = op('nop', '', data.nop, { prefixed: { f3: op('pause', '', data.nop) } });
+for (let r = 1; r < 8; r++) ONE_BYTE[0x90 + r] = op('xchg', 'Zv,eAX', data.xchgAR);
+ONE_BYTE[0x98] = op('cwde', '', data.cbw, { sizedName: ['cbw', 'cbw', 'cwde'] });
+ONE_BYTE[0x99] = op('cdq', '', data.cwd, { sizedName: ['cwd', 'cwd', 'cdq'] });
+ONE_BYTE[0x9a] = op('call', 'Ap', sys.callFarImm, { endsBlock: true });
+// WAIT/FWAIT: with no FPU present and CR0.MP/TS clear it does nothing.
+ONE_BYTE[0x9b] = op('wait', '', data.nop);
+ONE_BYTE[0x9c] = op('pushf', '', stack.pushf, { sizedName: ['pushf', 'pushf', 'pushfd'] });
+ONE_BYTE[0x9d] = op('popf', '', stack.popf, { sizedName: ['popf', 'popf', 'popfd'] });
+ONE_BYTE[0x9e] = op('sahf', '', data.sahf);
+ONE_BYTE[0x9f] = op('lahf', '', data.lahf);
+
+// ---- A0–AF: moffs moves and string instructions -------------------------------------
+ONE_BYTE[0xa0] = op('mov', 'AL,Ob', data.movAO);
+ONE_BYTE[0xa1] = op('mov', 'eAX,Ov', data.movAO);
+ONE_BYTE[0xa2] = op('mov', 'Ob,AL', data.movOA);
+ONE_BYTE[0xa3] = op('mov', 'Ov,eAX', data.movOA);
+ONE_BYTE[0xa4] = op('movsb', 'Yb,Xb', str.movs, { string: true, memSize: 1 });
+ONE_BYTE[0xa5] = op('movs', 'Yv,Xv', str.movs, { string: true, sizedName: ['movsb', 'movsw', 'movsd'], memSize: 'v' });
+ONE_BYTE[0xa6] = op('cmpsb', 'Xb,Yb', str.cmps, { string: true, repe: true, memSize: 1 });
+ONE_BYTE[0xa7] = op('cmps', 'Xv,Yv', str.cmps, { string: true, repe: true, sizedName: ['cmpsb', 'cmpsw', 'cmpsd'], memSize: 'v' });
+ONE_BYTE[0xa8] = op('test', 'AL,Ib', alu.testAI);
+ONE_BYTE[0xa9] = op('test', 'eAX,Iz', alu.testAI);
+ONE_BYTE[0xaa] = op('stosb', 'Yb,AL', str.stos, { string: true, memSize: 1 });
+ONE_BYTE[0xab] = op('stos', 'Yv,eAX', str.stos, { string: true, sizedName: ['stosb', 'stosw', 'stosd'], memSize: 'v' });
+ONE_BYTE[0xac] = op('lodsb', 'AL,Xb', str.lods, { string: true, memSize: 1 });
+ONE_BYTE[0xad] = op('lods', 'eAX,Xv', str.lods, { string: true, sizedName: ['lodsb', 'lodsw', 'lodsd'], memSize: 'v' });
+ONE_BYTE[0xae] = op('scasb', 'AL,Yb', str.scas, { string: true, repe: true, memSize: 1 });
+ONE_BYTE[0xaf] = op('scas', 'eAX,Yv', str.scas, { string: true, repe: true, sizedName: ['scasb', 'scasw', 'scasd'], memSize: 'v' });
+
+// ---- B0–BF: MOV r,imm -----------------------------------------------------------------
+for (let r = 0; r < 8; r++) {
+  ONE_BYTE[0xb0 + r] = op('mov', 'Zb,Ib', data.movRI);
+  ONE_BYTE[0xb8 + r] = op('mov', 'Zv,Iv', data.movRI);
+}
+
+// ---- C0–CF ------------------------------------------------------------------------
+const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'];
+const grp2 = (ops: string, exec: ExecFn): (OpDef | undefined)[] => SHIFT_NAMES.map((n) => op(n, ops, exec));
+ONE_BYTE[0xc0] = group('Eb,Ib', grp2('Eb,Ib', shift.shiftEI));
+ONE_BYTE[0xc1] = group('Ev,Ib', grp2('Ev,Ib', shift.shiftEI));
+ONE_BYTE[0xc2] = op('ret', 'Iw', ctl.retImm, { endsBlock: true });
+ONE_BYTE[0xc3] = op('ret', '', ctl.ret, { endsBlock: true });
+ONE_BYTE[0xc4] = op('les', 'Gv,Mp', sys.loadFarPointer);
+ONE_BYTE[0xc5] = op('lds', 'Gv,Mp', sys.loadFarPointer);
+ONE_BYTE[0xc6] = group('Eb,Ib', [op('mov', 'Eb,Ib', data.movEI)]);
+ONE_BYTE[0xc7] = group('Ev,Iz', [op('mov', 'Ev,Iz', data.movEI)]);
+ONE_BYTE[0xc8] = op('enter', 'Iw,Ib', stack.enter);
+ONE_BYTE[0xc9] = op('leave', '', stack.leave);
+ONE_BYTE[0xca] = op('retf', 'Iw', sys.retFar, { endsBlock: true });
+ONE_BYTE[0xcb] = op('retf', '', sys.retFar, { endsBlock: true });
+ONE_BYTE[0xcc] = op('int3', '', sys.int3, { endsBlock: true });
+ONE_BYTE[0xcd] = op('int', 'Ib', sys.intN, { endsBlock: true });
+ONE_BYTE[0xce] = op('into', '', sys.into, { endsBlock: true });
+ONE_BYTE[0xcf] = op('iret', '', sys.iret, { endsBlock: true, sizedName: ['iret', 'iret', 'iretd'] });
+
+// ---- D0–DF ------------------------------------------------------------------------
+ONE_BYTE[0xd0] = group('Eb,1', grp2('Eb,1', shift.shiftE1));
+ONE_BYTE[0xd1] = group('Ev,1', grp2('Ev,1', shift.shiftE1));
+ONE_BYTE[0xd2] = group('Eb,CL', grp2('Eb,CL', shift.shiftECL));
+ONE_BYTE[0xd3] = group('Ev,CL', grp2('Ev,CL', shift.shiftECL));
+ONE_BYTE[0xd4] = op('aam', 'Ib', bcd.aam);
+ONE_BYTE[0xd5] = op('aad', 'Ib', bcd.aad);
+ONE_BYTE[0xd6] = op('salc', '', bcd.salc);
+ONE_BYTE[0xd7] = op('xlatb', '', data.xlat);
+
+/** x87 escapes: valid instructions, not modelled. Names of the memory forms (SDM Vol. 2 Table A-7..A-22). */
+const X87_MEM: string[][] = [
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
+  ['fld', '', 'fst', 'fstp', 'fldenv', 'fldcw', 'fnstenv', 'fnstcw'],
+  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'],
+  ['fild', 'fisttp', 'fist', 'fistp', '', 'fld', '', 'fstp'],
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
+  ['fld', 'fisttp', 'fst', 'fstp', 'frstor', '', 'fnsave', 'fnstsw'],
+  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'],
+  ['fild', 'fisttp', 'fist', 'fistp', 'fbld', 'fild', 'fbstp', 'fistp'],
+];
+for (let e = 0; e < 8; e++) {
+  const mem = X87_MEM[e].map((n) => (n ? unsupportedOp(n, 'Mx', `x87 FPU instruction ${n.toUpperCase()} is not modelled (kmemsim has no FPU)`) : undefined));
+  const reg = Array.from({ length: 8 }, () => unsupportedOp('x87', 'Ex', 'x87 FPU instruction is not modelled (kmemsim has no FPU)'));
+  ONE_BYTE[0xd8 + e] = op('(x87)', 'Ex', none, { group: mem, groupReg: reg });
+}
+
+// ---- E0–FF ------------------------------------------------------------------------
+ONE_BYTE[0xe0] = op('loopne', 'Jb', ctl.loopne);
+ONE_BYTE[0xe1] = op('loope', 'Jb', ctl.loope);
+ONE_BYTE[0xe2] = op('loop', 'Jb', ctl.loop);
+ONE_BYTE[0xe3] = op('jecxz', 'Jb', ctl.jecxz);
+ONE_BYTE[0xe4] = op('in', 'AL,Ib', sys.inImm);
+ONE_BYTE[0xe5] = op('in', 'eAX,Ib', sys.inImm);
+ONE_BYTE[0xe6] = op('out', 'Ib,AL', sys.outImm, { osz: 'b' });
+ONE_BYTE[0xe7] = op('out', 'Ib,eAX', sys.outImm, { osz: 'v' });
+ONE_BYTE[0xe8] = op('call', 'Jz', ctl.callRel, { endsBlock: true });
+ONE_BYTE[0xe9] = op('jmp', 'Jz', ctl.jmpRel, { endsBlock: true });
+ONE_BYTE[0xea] = op('jmp', 'Ap', sys.jmpFarImm, { endsBlock: true });
+ONE_BYTE[0xeb] = op('jmp', 'Jb', ctl.jmpRel, { endsBlock: true });
+ONE_BYTE[0xec] = op('in', 'AL,DX', sys.inDX);
+ONE_BYTE[0xed] = op('in', 'eAX,DX', sys.inDX);
+ONE_BYTE[0xee] = op('out', 'DX,AL', sys.outDX, { osz: 'b' });
+ONE_BYTE[0xef] = op('out', 'DX,eAX', sys.outDX, { osz: 'v' });
+ONE_BYTE[0xf1] = op('int1', '', sys.int1, { endsBlock: true });
+ONE_BYTE[0xf4] = op('hlt', '', sys.hlt, { endsBlock: true });
+ONE_BYTE[0xf5] = op('cmc', '', data.cmc);
+const grp3 = (s: 'b' | 'v'): (OpDef | undefined)[] => {
+  const E = s === 'b' ? 'Eb' : 'Ev';
+  const I = s === 'b' ? 'Ib' : 'Iz';
+  return [
+    op('test', `${E},${I}`, alu.testEI),
+    op('test', `${E},${I}`, alu.testEI),
+    op('not', E, alu.notE, { lockable: true }),
+    op('neg', E, alu.negE, { lockable: true }),
+    op('mul', E, md.mul),
+    op('imul', E, md.imul1),
+    op('div', E, md.div),
+    op('idiv', E, md.idiv),
+  ];
+};
+ONE_BYTE[0xf6] = group('Eb', grp3('b'));
+ONE_BYTE[0xf7] = group('Ev', grp3('v'));
+ONE_BYTE[0xf8] = op('clc', '', data.clc);
+ONE_BYTE[0xf9] = op('stc', '', data.stc);
+ONE_BYTE[0xfa] = op('cli', '', sys.cli);
+ONE_BYTE[0xfb] = op('sti', '', sys.sti);
+ONE_BYTE[0xfc] = op('cld', '', data.cld);
+ONE_BYTE[0xfd] = op('std', '', data.std);
+ONE_BYTE[0xfe] = group('Eb', [op('inc', 'Eb', alu.incE, { lockable: true }), op('dec', 'Eb', alu.decE, { lockable: true })]);
+ONE_BYTE[0xff] = group('Ev', [
+  op('inc', 'Ev', alu.incE, { lockable: true }),
+  op('dec', 'Ev', alu.decE, { lockable: true }),
+  op('call', 'Ev', ctl.callE, { endsBlock: true }),
+  op('call far', 'Mp', sys.callFarMem, { endsBlock: true }),
+  op('jmp', 'Ev', ctl.jmpE, { endsBlock: true }),
+  op('jmp far', 'Mp', sys.jmpFarMem, { endsBlock: true }),
+  op('push', 'Ev', stack.pushE),
+  undefined,
+]);
+
+// ---- 0F map ---------------------------------------------------------------------------
+TWO_BYTE[0x00] = group('Ew', [
+  op('sldt', 'Ew', sys.sldt),
+  op('str', 'Ew', sys.str),
+  op('lldt', 'Ew', sys.lldt),
+  op('ltr', 'Ew', sys.ltr),
+  op('verr', 'Ew', sys.verrw),
+  op('verw', 'Ew', sys.verrw),
+  undefined,
+  undefined,
+]);
+const sysRegForm = (name: string): OpDef => unsupportedOp(name, '', `${name.toUpperCase()} is not modelled`);
+TWO_BYTE[0x01] = group('Ms', [
+  op('sgdt', 'Ms', sys.sgdt, { regForms: [undefined, sysRegForm('vmcall'), sysRegForm('vmlaunch'), sysRegForm('vmresume'), sysRegForm('vmxoff'), undefined, undefined, undefined] }),
+  op('sidt', 'Ms', sys.sgdt, { regForms: [sysRegForm('monitor'), sysRegForm('mwait'), sysRegForm('clac'), sysRegForm('stac'), undefined, undefined, undefined, sysRegForm('encls')] }),
+  op('lgdt', 'Ms', sys.lgdt, { regForms: [sysRegForm('xgetbv'), sysRegForm('xsetbv'), undefined, undefined, sysRegForm('vmfunc'), sysRegForm('xend'), sysRegForm('xtest'), sysRegForm('enclu')] }),
+  op('lidt', 'Ms', sys.lgdt),
+  op('smsw', 'Ew', sys.smsw, { memOnly: false }),
+  undefined,
+  op('lmsw', 'Ew', sys.lmsw, { memOnly: false }),
+  op('invlpg', 'Mb', sys.invlpg, { memSize: 0, regForms: [sysRegForm('swapgs'), sysRegForm('rdtscp'), undefined, undefined, undefined, undefined, undefined, undefined] }),
+]);
+TWO_BYTE[0x02] = op('lar', 'Gv,Ew', sys.larLsl);
+TWO_BYTE[0x03] = op('lsl', 'Gv,Ew', sys.larLsl);
+TWO_BYTE[0x05] = unsupportedOp('syscall', '', 'SYSCALL is not modelled (use int $0x80)');
+TWO_BYTE[0x06] = op('clts', '', sys.clts);
+TWO_BYTE[0x07] = unsupportedOp('sysret', '', 'SYSRET is not modelled');
+TWO_BYTE[0x08] = op('invd', '', sys.wbinvd);
+TWO_BYTE[0x09] = op('wbinvd', '', sys.wbinvd);
+TWO_BYTE[0x0b] = op('ud2', '', sys.ud2, { endsBlock: true });
+TWO_BYTE[0x0d] = unsupportedOp('prefetch', 'Mx', '3DNow! PREFETCH is not modelled');
+for (const b of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f]) {
+  TWO_BYTE[b] = unsupportedOp('sse', 'Ex', `SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without SSE)`);
+}
+// 0F 18 prefetch hints and 0F 19–1F reserved hint NOPs (including the multi-byte NOP 0F 1F /0).
+TWO_BYTE[0x18] = op('prefetch', 'Mx', data.nop, { memSize: 0, memOnly: false });
+for (let b = 0x19; b <= 0x1f; b++) TWO_BYTE[b] = op('nop', 'Ev', data.nop, { memSize: 0 });
+TWO_BYTE[0x20] = op('mov', 'Rd,Cd', sys.movRCr, { osz: 'd', forceReg: true });
+TWO_BYTE[0x21] = op('mov', 'Rd,Dd', sys.movRDr, { osz: 'd', forceReg: true });
+TWO_BYTE[0x22] = op('mov', 'Cd,Rd', sys.movCrR, { osz: 'd', forceReg: true, endsBlock: true });
+TWO_BYTE[0x23] = op('mov', 'Dd,Rd', sys.movDrR, { osz: 'd', forceReg: true, endsBlock: true });
+TWO_BYTE[0x30] = unsupportedOp('wrmsr', '', 'WRMSR is not modelled (no MSRs)');
+TWO_BYTE[0x31] = op('rdtsc', '', sys.rdtsc);
+TWO_BYTE[0x32] = unsupportedOp('rdmsr', '', 'RDMSR is not modelled (no MSRs)');
+TWO_BYTE[0x33] = unsupportedOp('rdpmc', '', 'RDPMC is not modelled');
+TWO_BYTE[0x34] = unsupportedOp('sysenter', '', 'SYSENTER is not modelled (use int $0x80)');
+TWO_BYTE[0x35] = unsupportedOp('sysexit', '', 'SYSEXIT is not modelled');
+TWO_BYTE[0x37] = unsupportedOp('getsec', '', 'GETSEC is not modelled');
+for (let b = 0x50; b <= 0x7f; b++) {
+  if (b === 0x77) TWO_BYTE[b] = unsupportedOp('emms', '', 'MMX instruction EMMS is not modelled');
+  else if (b >= 0x70 && b <= 0x73) TWO_BYTE[b] = unsupportedOp('mmx', 'Ex,Ib', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled`);
+  else if (b === 0x78 || b === 0x79) TWO_BYTE[b] = unsupportedOp('vmx', 'Ex', `VMX instruction 0F ${b.toString(16).toUpperCase()} is not modelled`);
+  else if (b === 0x7a || b === 0x7b) continue;
+  else TWO_BYTE[b] = unsupportedOp('mmx', 'Ex', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without MMX/SSE)`);
+}
+TWO_BYTE[0xa0] = op('push', 'FS', sys.pushSreg);
+TWO_BYTE[0xa1] = op('pop', 'FS', sys.popSreg);
+TWO_BYTE[0xa2] = op('cpuid', '', sys.cpuid);
+TWO_BYTE[0xa3] = op('bt', 'Ev,Gv', bits.btEG);
+TWO_BYTE[0xa4] = op('shld', 'Ev,Gv,Ib', shift.shldI);
+TWO_BYTE[0xa5] = op('shld', 'Ev,Gv,CL', shift.shldCL);
+TWO_BYTE[0xa8] = op('push', 'GS', sys.pushSreg);
+TWO_BYTE[0xa9] = op('pop', 'GS', sys.popSreg);
+TWO_BYTE[0xaa] = unsupportedOp('rsm', '', 'RSM is not modelled (no SMM)');
+TWO_BYTE[0xab] = op('bts', 'Ev,Gv', bits.btEG, { lockable: true });
+TWO_BYTE[0xac] = op('shrd', 'Ev,Gv,Ib', shift.shrdI);
+TWO_BYTE[0xad] = op('shrd', 'Ev,Gv,CL', shift.shrdCL);
+TWO_BYTE[0xae] = unsupportedOp('fxsave', 'Ex', 'FXSAVE/FXRSTOR/LDMXCSR/fences (0F AE) are not modelled');
+TWO_BYTE[0xaf] = op('imul', 'Gv,Ev', md.imul2);
+TWO_BYTE[0xb0] = op('cmpxchg', 'Eb,Gb', data.cmpxchg, { lockable: true });
+TWO_BYTE[0xb1] = op('cmpxchg', 'Ev,Gv', data.cmpxchg, { lockable: true });
+TWO_BYTE[0xb2] = op('lss', 'Gv,Mp', sys.loadFarPointer);
+TWO_BYTE[0xb3] = op('btr', 'Ev,Gv', bits.btEG, { lockable: true });
+TWO_BYTE[0xb4] = op('lfs', 'Gv,Mp', sys.loadFarPointer);
+TWO_BYTE[0xb5] = op('lgs', 'Gv,Mp', sys.loadFarPointer);
+TWO_BYTE[0xb6] = op('movzx', 'Gv,Eb', data.movzxB);
+TWO_BYTE[0xb7] = op('movzx', 'Gv,Ew', data.movzxW);
+TWO_BYTE[0xb8] = unsupportedOp('jmpe', 'Ex', 'JMPE is not modelled', );
+TWO_BYTE[0xb8]!.prefixed = { f3: unsupportedOp('popcnt', 'Ex', 'POPCNT is not modelled (kmemsim is an i686)') };
+TWO_BYTE[0xb9] = op('ud1', 'Gv,Ev', sys.ud2, { endsBlock: true, memSize: 0 });
+TWO_BYTE[0xba] = group('Ev,Ib', [undefined, undefined, undefined, undefined,
+  op('bt', 'Ev,Ib', bits.btEI), op('bts', 'Ev,Ib', bits.btEI, { lockable: true }), op('btr', 'Ev,Ib', bits.btEI, { lockable: true }), op('btc', 'Ev,Ib', bits.btEI, { lockable: true })]);
+TWO_BYTE[0xbb] = op('btc', 'Ev,Gv', bits.btEG, { lockable: true });
+TWO_BYTE[0xbc] = op('bsf', 'Gv,Ev', bits.bsf, { prefixed: { f3: unsupportedOp('tzcnt', 'Ex', 'TZCNT is not modelled (kmemsim is an i686)') } });
+TWO_BYTE[0xbd] = op('bsr', 'Gv,Ev', bits.bsr, { prefixed: { f3: unsupportedOp('lzcnt', 'Ex', 'LZCNT is not modelled (kmemsim is an i686)') } });
+TWO_BYTE[0xbe] = op('movsx', 'Gv,Eb', data.movsxB);
+TWO_BYTE[0xbf] = op('movsx', 'Gv,Ew', data.movsxW);
+TWO_BYTE[0xc0] = op('xadd', 'Eb,Gb', data.xadd, { lockable: true });
+TWO_BYTE[0xc1] = op('xadd', 'Ev,Gv', data.xadd, { lockable: true });
+TWO_BYTE[0xc2] = unsupportedOp('sse', 'Ex,Ib', 'SSE instruction 0F C2 is not modelled');
+TWO_BYTE[0xc3] = unsupportedOp('movnti', 'Ex', 'SSE2 instruction MOVNTI is not modelled');
+TWO_BYTE[0xc4] = unsupportedOp('sse', 'Ex,Ib', 'MMX/SSE instruction 0F C4 is not modelled');
+TWO_BYTE[0xc5] = unsupportedOp('sse', 'Ex,Ib', 'MMX/SSE instruction 0F C5 is not modelled');
+TWO_BYTE[0xc6] = unsupportedOp('sse', 'Ex,Ib', 'SSE instruction 0F C6 is not modelled');
+TWO_BYTE[0xc7] = group('Mq', [undefined, op('cmpxchg8b', 'Mq', data.cmpxchg8b, { lockable: true })], {
+  groupReg: [undefined, undefined, undefined, undefined, undefined, undefined, sysRegForm('rdrand'), sysRegForm('rdseed')],
+});
+for (let r = 0; r < 8; r++) TWO_BYTE[0xc8 + r] = op('bswap', 'Zv', bits.bswap);
+for (let b = 0xd0; b <= 0xff; b++) {
+  TWO_BYTE[b] = unsupportedOp('mmx', 'Ex', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without MMX/SSE)`);
+}
+TWO_BYTE[0xff] = op('ud0', 'Gv,Ev', sys.ud2, { endsBlock: true, memSize: 0 });
+// Three-byte maps 0F 38 and 0F 3A (SSSE3 and later): valid on newer processors, not modelled.
+TWO_BYTE[0x38] = { ...unsupportedOp('sse', 'Ex', 'three-byte opcode 0F 38 (SSSE3/SSE4 and later) is not modelled'), threeByte: true };
+TWO_BYTE[0x3a] = { ...unsupportedOp('sse', 'Ex,Ib', 'three-byte opcode 0F 3A (SSSE3/SSE4 and later) is not modelled'), threeByte: true };

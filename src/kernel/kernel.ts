@@ -1,0 +1,209 @@
+/**
+ * The simulated kernel's boot: it builds its GDT, IDT, TSS and page tables
+ * in guest memory the way i386 Linux does (and as a real CPU expects them),
+ * then the CPU runs with paging on, the kernel at CPL 0 and user programs at
+ * CPL 3. Its handlers and routines are native: bound to addresses in the
+ * kernel's text page, they run in TypeScript against the CPU state and
+ * return architecturally (IRET for a handler, RET for a routine).
+ */
+import { CPU } from '../cpu/cpu.js';
+import { PhysicalMemory } from '../cpu/memory.js';
+import { Instr, CS, DS, ES, FS, GS, SS } from '../cpu/instr.js';
+import { makeDescriptor, parseDescriptor, setSegmentCache } from '../cpu/segments.js';
+import { iret as execIret } from '../cpu/exec/system.js';
+import { hasErrorCode } from '../cpu/exceptions.js';
+import { GuestMemory } from './guest-memory.js';
+import { PageFrameAllocator } from './pages.js';
+import { AddressSpace } from './paging.js';
+import {
+  GDT_ENTRIES, KERNEL_CS, KERNEL_DS, USER_CS, USER_DS, TSS_SEL, KERNEL1_CS, KERNEL1_DS,
+  PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_POOL_START, kva,
+} from './layout.js';
+
+/** What a trap handler sees: the hardware frame on the kernel stack. */
+export interface TrapFrame {
+  vector: number;
+  errorCode: number | null;
+  eip: number;
+  cs: number;
+  eflags: number;
+  /** The interrupted context was at CPL 3 (the frame holds its SS:ESP). */
+  fromUser: boolean;
+  userEsp: number;
+}
+
+export type TrapHandler = (k: Kernel, f: TrapFrame) => void;
+
+export interface KernelOptions {
+  memorySize?: number;
+}
+
+/** Access bytes: present, DPL, code/data, type. */
+const CODE = (dpl: number): number => 0x9a | (dpl << 5);
+const DATA = (dpl: number): number => 0x92 | (dpl << 5);
+
+export class Kernel {
+  readonly cpu: CPU;
+  readonly mem: GuestMemory;
+  readonly frames: PageFrameAllocator;
+  readonly as: AddressSpace;
+  private readonly handlers: (TrapHandler | undefined)[] = new Array(256);
+  private nextRoutine = kva(PHYS_NATIVE) + 0x800;
+
+  constructor(opts: KernelOptions = {}) {
+    const phys = new PhysicalMemory(opts.memorySize);
+    this.cpu = new CPU({ memory: phys });
+    this.mem = new GuestMemory(this.cpu);
+    this.frames = new PageFrameAllocator(PHYS_POOL_START, phys.size);
+    this.as = new AddressSpace(this.cpu, this.mem, this.frames, PHYS_PGDIR);
+    this.boot();
+  }
+
+  private boot(): void {
+    const cpu = this.cpu;
+    const m = this.mem;
+    // GDT: flat 4 GiB segments at DPL 0, 1 and 3, and the TSS.
+    const gdt: [number, number][] = new Array(GDT_ENTRIES).fill([0, 0]);
+    gdt[KERNEL_CS >> 3] = makeDescriptor(0, 0xffffffff, CODE(0), 0xc);
+    gdt[KERNEL_DS >> 3] = makeDescriptor(0, 0xffffffff, DATA(0), 0xc);
+    gdt[USER_CS >> 3] = makeDescriptor(0, 0xffffffff, CODE(3), 0xc);
+    gdt[USER_DS >> 3] = makeDescriptor(0, 0xffffffff, DATA(3), 0xc);
+    gdt[KERNEL1_CS >> 3] = makeDescriptor(0, 0xffffffff, CODE(1), 0xc);
+    gdt[KERNEL1_DS >> 3] = makeDescriptor(0, 0xffffffff, DATA(1), 0xc);
+    // 32-bit available TSS (type 9); the limit covers the I/O bitmap offset field and one byte past it.
+    gdt[TSS_SEL >> 3] = makeDescriptor(kva(PHYS_TSS), 0x67 + 0x2000 + 1, 0x89, 0);
+    gdt.forEach(([lo, hi], i) => {
+      m.writePhys32(PHYS_GDT + i * 8, lo);
+      m.writePhys32(PHYS_GDT + i * 8 + 4, hi);
+    });
+    // TSS: SS0:ESP0 for entries from ring 3; the I/O bitmap (all ones: no user port access) right after it.
+    m.writePhys32(PHYS_TSS + 4, kva(PHYS_KSTACK_TOP));
+    m.writePhys32(PHYS_TSS + 8, KERNEL_DS);
+    m.writePhys32(PHYS_TSS + 0x64, 0x68 << 16);
+    m.writePhys(PHYS_TSS + 0x68, new Uint8Array(0x2001).fill(0xff));
+    // IDT: every vector an interrupt gate to its native handler stub; int $0x80, int3 and into are
+    // DPL-3 trap gates ("system gates", as Linux's set_system_trap_gate()).
+    for (let v = 0; v < 256; v++) {
+      const off = this.handlerAddress(v);
+      const user = v === 0x80 || v === 3 || v === 4;
+      const type = user ? 0xf : 0xe;
+      const dpl = user ? 3 : 0;
+      m.writePhys32(PHYS_IDT + v * 8, ((KERNEL_CS << 16) | (off & 0xffff)) | 0);
+      m.writePhys32(PHYS_IDT + v * 8 + 4, ((off & 0xffff0000) | 0x8000 | (dpl << 13) | (type << 8)) | 0);
+      cpu.bindNative(off, (c) => this.dispatchTrap(c, v));
+    }
+    // Paging: the kernel direct map.
+    m.zeroPhysPage(PHYS_PGDIR);
+    this.as.mapKernelDirect(this.cpu.mem.size);
+
+    // Processor state as after the kernel's own startup code: protected mode, paging, WP, PSE, PGE.
+    cpu.gdtrBase = kva(PHYS_GDT);
+    cpu.gdtrLimit = GDT_ENTRIES * 8 - 1;
+    cpu.idtrBase = kva(PHYS_IDT);
+    cpu.idtrLimit = 256 * 8 - 1;
+    cpu.cr3 = PHYS_PGDIR;
+    cpu.cr4 = 0x10 | 0x80;
+    cpu.cr0 = 0x80010011 | 0x20;
+    cpu.flushTlb();
+    const load = (seg: number, sel: number): void => {
+      const lo = m.read32(cpu.gdtrBase + (sel & ~7));
+      const hi = m.read32(cpu.gdtrBase + (sel & ~7) + 4);
+      setSegmentCache(cpu, seg, sel, parseDescriptor(lo, hi));
+    };
+    cpu.setCpl(0);
+    load(CS, KERNEL_CS);
+    for (const s of [SS, DS, ES]) load(s, KERNEL_DS);
+    setSegmentCache(cpu, FS, 0, null);
+    setSegmentCache(cpu, GS, 0, null);
+    // LTR: the TSS descriptor becomes busy.
+    const tssHi = m.read32(cpu.gdtrBase + TSS_SEL + 4);
+    m.write32(cpu.gdtrBase + TSS_SEL + 4, tssHi | 0x200);
+    const tssDesc = parseDescriptor(m.read32(cpu.gdtrBase + TSS_SEL), tssHi);
+    cpu.tr = TSS_SEL;
+    cpu.trBase = tssDesc.base;
+    cpu.trLimit = tssDesc.limit;
+    cpu.regs[4] = kva(PHYS_KSTACK_TOP);
+  }
+
+  handlerAddress(vector: number): number {
+    return (kva(PHYS_NATIVE) + vector * 8) | 0;
+  }
+
+  /** Install the policy for a vector (page faults, system calls, ...). */
+  setTrapHandler(vector: number, h: TrapHandler): void {
+    this.handlers[vector] = h;
+  }
+
+  /** Bind a native routine (called with CALL, returns with RET) and return its guest address. */
+  bindRoutine(fn: (k: Kernel) => void): number {
+    const addr = this.nextRoutine;
+    this.nextRoutine += 8;
+    this.cpu.bindNative(addr, (cpu) => {
+      fn(this);
+      if (!cpu.stopReason) cpu.eip = cpu.pop32();
+    });
+    return addr;
+  }
+
+  /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */
+  enterUser(eip: number, esp: number): void {
+    const cpu = this.cpu;
+    cpu.push32(USER_DS);
+    cpu.push32(esp);
+    cpu.push32(0x202);
+    cpu.push32(USER_CS);
+    cpu.push32(eip);
+    const load = (seg: number, sel: number): void => {
+      const lo = this.mem.read32(cpu.gdtrBase + (sel & ~7));
+      const hi = this.mem.read32(cpu.gdtrBase + (sel & ~7) + 4);
+      setSegmentCache(cpu, seg, sel, parseDescriptor(lo, hi));
+    };
+    load(DS, USER_DS);
+    load(ES, USER_DS);
+    this.iret();
+  }
+
+  /** Return from a handler: pop the error code if the vector pushed one, then IRET. */
+  private dispatchTrap(cpu: CPU, vector: number): void {
+    const esp = cpu.regs[4];
+    const hasErr = hasErrorCode(vector) && !this.softwareVectors.has(vector);
+    const base = hasErr ? 4 : 0;
+    const rd = (o: number): number => this.mem.read32((cpu.segBase[SS] + esp + o) | 0);
+    const errorCode = hasErr ? rd(0) : null;
+    const cs = rd(base + 4) & 0xffff;
+    const fromUser = (cs & 3) === 3;
+    const frame: TrapFrame = {
+      vector,
+      errorCode,
+      eip: rd(base),
+      cs,
+      eflags: rd(base + 8),
+      fromUser,
+      userEsp: fromUser ? rd(base + 12) : (esp + base + 12) | 0,
+    };
+    const h = this.handlers[vector];
+    if (h) h(this, frame);
+    else {
+      cpu.stop({
+        kind: 'fault',
+        vector,
+        errorCode,
+        eip: frame.eip,
+        message: `unexpected interrupt ${vector} at 0x${(frame.eip >>> 0).toString(16)}`,
+      });
+    }
+    if (cpu.stopReason) return;
+    if (hasErr) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
+    this.iret();
+  }
+  /** Vectors reached only by INT n in this kernel never carry an error code even if numbered 8–17. */
+  private readonly softwareVectors = new Set<number>();
+
+  private iret(): void {
+    execIret(this.cpu, IRET32);
+  }
+}
+
+const IRET32 = new Instr();
+IRET32.size = 4;
+IRET32.op = 0xcf;

@@ -1,0 +1,49 @@
+/**
+ * Where the simulated kernel puts things. The numbers follow i386 Linux
+ * where a user could notice them: the 3G/1G split (PAGE_OFFSET =
+ * 0xC0000000, kernel direct map of physical memory above it), the GDT
+ * selectors of arch/x86/include/asm/segment.h, the int $0x80 vector.
+ */
+export const PAGE_SIZE = 4096;
+export const PAGE_OFFSET = 0xc0000000;
+/** Top of the user address space (TASK_SIZE) and of the initial stack. */
+export const TASK_SIZE = 0xc0000000;
+/** The stack may grow down this far before a fault is a segfault (RLIMIT_STACK). */
+export const STACK_LIMIT = 8 * 1024 * 1024;
+/** Top of the anonymous mmap area, which grows down (legacy i386 layout without randomization). */
+export const MMAP_TOP = 0xb7fff000;
+
+/** GDT entries as in Linux i386: GDT_ENTRY_KERNEL_CS = 12, ... (segment.h). */
+export const GDT_ENTRIES = 32;
+export const KERNEL_CS = 12 * 8; // 0x60
+export const KERNEL_DS = 13 * 8; // 0x68
+export const USER_CS = 14 * 8 + 3; // 0x73
+export const USER_DS = 15 * 8 + 3; // 0x7b
+export const TSS_SEL = 16 * 8; // 0x80
+/** Ring-1 kernel selectors (used by the CPL-1 layout). */
+export const KERNEL1_CS = 17 * 8 + 1;
+export const KERNEL1_DS = 18 * 8 + 1;
+
+export const SYSCALL_VECTOR = 0x80;
+
+/**
+ * Physical layout of the kernel's own structures (low memory, below the
+ * page allocator's pool): one page each unless noted.
+ */
+export const PHYS_GDT = 0x1000;
+export const PHYS_IDT = 0x2000;
+export const PHYS_TSS = 0x3000; // TSS plus I/O bitmap: 0x3000–0x5FFF
+export const PHYS_PGDIR = 0x6000;
+/** Native handler and routine entry points live in this page (kernel virtual PAGE_OFFSET + it). */
+export const PHYS_NATIVE = 0x7000;
+/** Kernel stack (ring 0), 16 KiB below PHYS_KSTACK_TOP. */
+export const PHYS_KSTACK_TOP = 0xc000;
+/** Everything from here up belongs to the page allocator. */
+export const PHYS_POOL_START = 0x100000;
+
+export function kva(phys: number): number {
+  return (PAGE_OFFSET + phys) | 0;
+}
+export function kpa(virt: number): number {
+  return (virt - PAGE_OFFSET) >>> 0;
+}

@@ -1,0 +1,225 @@
+/**
+ * User programs: load a static i386 ELF executable, build the initial stack
+ * as Linux's create_elf_tables() does (argc, argv, envp, auxv, the strings
+ * and AT_RANDOM bytes above them), enter it at CPL 3 with IRET, and serve
+ * its int $0x80 system calls until it exits.
+ */
+import type { StopReason } from '../cpu/stop.js';
+import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W } from '../elf/elf32.js';
+import { Kernel } from './kernel.js';
+import { installSyscalls, pageUp, type ProcessIO, type UserMemoryMap } from './syscalls.js';
+import { installUserTraps } from './traps.js';
+import { MMAP_TOP, PAGE_SIZE, TASK_SIZE } from './layout.js';
+
+export interface RunOptions {
+  /** argv[0] first. */
+  argv: string[];
+  env?: string[];
+  stdin?: Uint8Array;
+  /** Instruction budget; the run stops with kind 'budget' when it runs out. */
+  maxInstructions?: number;
+  verbose?: boolean;
+  /** Called with guest output as it is written; when absent, output is only collected. */
+  onStdout?(bytes: Uint8Array): void;
+  onStderr?(bytes: Uint8Array): void;
+  /** kmemsim's own diagnostics (--verbose). */
+  onDiagnostic?(line: string): void;
+  memorySize?: number;
+  /** Observe the machine before it runs (tracing, tests). */
+  onBoot?(k: Kernel): void;
+}
+
+export interface RunResult {
+  stop: StopReason;
+  /** The guest's exit status when stop.kind === 'exited', else 124 (budget) or 125 (fault, unsupported, triple fault). */
+  exitCode: number;
+  instructions: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+export const DEFAULT_BUDGET = 10_000_000_000;
+
+/** Auxiliary vector types (include/uapi/linux/auxvec.h). */
+const AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BASE = 7, AT_FLAGS = 8, AT_ENTRY = 9,
+  AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17,
+  AT_SECURE = 23, AT_RANDOM = 25, AT_EXECFN = 31;
+
+export class LoadError extends Error {}
+
+/** A loaded process ready to run: the kernel, its I/O and memory map. */
+export interface Process {
+  kernel: Kernel;
+  io: ProcessIO;
+  mm: UserMemoryMap;
+  stdout: Uint8Array[];
+  stderr: Uint8Array[];
+}
+
+export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
+  const elf = parseElf32(elfBytes);
+  if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
+  if (elf.interpreter !== null) throw new LoadError(`dynamically linked program (interpreter ${elf.interpreter}); kmemsim runs static executables only`);
+  validateLoadable(elf, { lo: PAGE_SIZE, hi: TASK_SIZE - 16 * 1024 * 1024 });
+  void PT_INTERP;
+
+  const k = new Kernel({ memorySize: opts.memorySize });
+  const stdout: Uint8Array[] = [];
+  const stderr: Uint8Array[] = [];
+  const io: ProcessIO = {
+    stdin: opts.stdin ?? new Uint8Array(0),
+    stdinPos: 0,
+    stdout: (b) => {
+      stdout.push(b);
+      opts.onStdout?.(b);
+    },
+    stderr: (b) => {
+      stderr.push(b);
+      opts.onStderr?.(b);
+    },
+    diagnostic: (line) => opts.onDiagnostic?.(line),
+    verbose: !!opts.verbose,
+  };
+
+  // Map the PT_LOAD segments (writable only where PF_W says so, as Linux's elf_map() does).
+  let end = 0;
+  for (const ph of elf.programHeaders) {
+    if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
+    const start = (ph.vaddr & ~(PAGE_SIZE - 1)) >>> 0;
+    const stop = ph.vaddr + ph.memsz;
+    for (let p = start; p < stop; p += PAGE_SIZE) {
+      if (!k.as.isMapped(p)) k.as.mapUser(p, true);
+    }
+    k.mem.write(ph.vaddr, elf.segmentData(ph));
+    end = Math.max(end, stop);
+  }
+  for (const ph of elf.programHeaders) {
+    if (ph.type !== PT_LOAD || ph.memsz === 0 || ph.flags & PF_W) continue;
+    for (let p = (ph.vaddr & ~(PAGE_SIZE - 1)) >>> 0; p < ph.vaddr + ph.memsz; p += PAGE_SIZE) {
+      // A page shared with a writable segment stays writable.
+      const sharedWithWritable = elf.programHeaders.some(
+        (o) => o.type === PT_LOAD && o.flags & PF_W && o.vaddr < p + PAGE_SIZE && p < o.vaddr + o.memsz,
+      );
+      if (!sharedWithWritable) k.as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
+    }
+  }
+  const mm: UserMemoryMap = { startBrk: pageUp(end), brk: pageUp(end), mmapTop: MMAP_TOP, mappings: new Map() };
+
+  installUserTraps(k);
+  installSyscalls(k, io, mm);
+
+  const sp = buildInitialStack(k, elf, opts);
+  k.enterUser(elf.header.entry, sp);
+  opts.onBoot?.(k);
+  return { kernel: k, io, mm, stdout, stderr };
+}
+
+/** The stack Linux's create_elf_tables() builds, from the top of the user address space down. */
+function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: RunOptions): number {
+  const top = TASK_SIZE;
+  k.as.mapRange(top - 32 * PAGE_SIZE, top, true);
+  let sp = top - 4;
+  const pushBytes = (b: Uint8Array): number => {
+    sp -= b.length;
+    k.mem.write(sp, b);
+    return sp;
+  };
+  const cstr = (s: string): Uint8Array => {
+    const b = Buffer.from(s, 'utf8');
+    const out = new Uint8Array(b.length + 1);
+    out.set(b);
+    return out;
+  };
+  const argv = opts.argv.length ? opts.argv : ['a.out'];
+  const env = opts.env ?? [];
+  const execfn = pushBytes(cstr(argv[0]));
+  const envPtrs = env.map((e) => pushBytes(cstr(e))).reverse().reverse();
+  const argPtrs = argv.map((a) => pushBytes(cstr(a)));
+  const platform = pushBytes(cstr('i686'));
+  // AT_RANDOM: 16 bytes. Deterministic (invariant 4): a fixed pattern, not host randomness.
+  const random = pushBytes(Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff));
+  sp = (sp & ~15) >>> 0;
+  const phdr = elf.programHeaders.length && elf.header.phoff
+    ? firstLoadAddress(elf) + elf.header.phoff
+    : 0;
+  const auxv: [number, number][] = [
+    [AT_HWCAP, (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15)],
+    [AT_PAGESZ, PAGE_SIZE],
+    [AT_CLKTCK, 100],
+    [AT_PHDR, phdr],
+    [AT_PHENT, elf.header.phentsize],
+    [AT_PHNUM, elf.header.phnum],
+    [AT_BASE, 0],
+    [AT_FLAGS, 0],
+    [AT_ENTRY, elf.header.entry],
+    [AT_UID, 1000],
+    [AT_EUID, 1000],
+    [AT_GID, 1000],
+    [AT_EGID, 1000],
+    [AT_SECURE, 0],
+    [AT_RANDOM, random],
+    [AT_EXECFN, execfn],
+    [AT_PLATFORM, platform],
+    [AT_NULL, 0],
+  ];
+  const words: number[] = [argv.length, ...argPtrs, 0, ...envPtrs, 0];
+  for (const [t, v] of auxv) words.push(t, v);
+  sp -= words.length * 4;
+  sp = (sp & ~15) >>> 0;
+  const buf = new Uint8Array(words.length * 4);
+  const dv = new DataView(buf.buffer);
+  words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, true));
+  k.mem.write(sp, buf);
+  return sp;
+}
+
+/** AT_PHDR: where the program headers are in memory (inside the first PT_LOAD that covers offset phoff). */
+function firstLoadAddress(elf: ReturnType<typeof parseElf32>): number {
+  for (const ph of elf.programHeaders) {
+    if (ph.type === PT_LOAD && ph.offset <= elf.header.phoff && elf.header.phoff < ph.offset + ph.filesz) return ph.vaddr - ph.offset;
+  }
+  return 0;
+}
+
+/** Exit status conventions of `kmemsim run` (like timeout(1) and valgrind). */
+export function exitCodeFor(stop: StopReason): number {
+  switch (stop.kind) {
+    case 'exited': return stop.status;
+    case 'budget': return 124;
+    case 'halted': return 0;
+    default: return 125;
+  }
+}
+
+/** Load and run a static ELF program to completion (or the budget). */
+export function runUserProgram(elf: Uint8Array, opts: RunOptions): RunResult {
+  const p = loadUserProgram(elf, opts);
+  const cpu = p.kernel.cpu;
+  const budget = opts.maxInstructions ?? DEFAULT_BUDGET;
+  let stop: StopReason | null = null;
+  try {
+    stop = cpu.run(budget);
+  } catch (e) {
+    // The CPU converts instruction-level errors itself; anything reaching here is a kmemsim bug, reported as such.
+    stop = { kind: 'internal-error', eip: cpu.eip, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  stop ??= { kind: 'budget', executed: cpu.icount };
+  return {
+    stop,
+    exitCode: exitCodeFor(stop),
+    instructions: cpu.icount,
+    stdout: concat(p.stdout),
+    stderr: concat(p.stderr),
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const n = parts.reduce((a, b) => a + b.length, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
