@@ -71,8 +71,7 @@ export class CPU {
   lfDst = 0;
   lfSrc = 0;
   lfRes = 0;
-  lfMask = 0;
-  lfSign = 0;
+  lfSize = 4;
   lfCin = 0;
 
   /** Segment selectors and descriptor caches (base, limit, access rights). */
@@ -110,6 +109,8 @@ export class CPU {
   stopReason: StopReason | null = null;
   /** Set by anything that must end the current block early (stop, code write, TF, IRQ). */
   breakLoop = false;
+  /** Bumped whenever an EIP may map to different code: invalidates block successor links. */
+  codeEpoch = 0;
   /** The instruction being executed (for faults). */
   cur: Instr | null = null;
   /** Exception being raised by the current instruction. */
@@ -165,9 +166,15 @@ export class CPU {
     this.lfDst = dst;
     this.lfSrc = src;
     this.lfRes = res;
-    this.lfMask = size === 4 ? -1 : size === 2 ? 0xffff : 0xff;
-    this.lfSign = size === 4 ? 0x80000000 | 0 : size === 2 ? 0x8000 : 0x80;
+    this.lfSize = size;
     this.lazyMask = ARITH;
+  }
+  /** Operand mask and sign bit of the recorded operation. */
+  get lfMask(): number {
+    return this.lfSize === 4 ? -1 : this.lfSize === 2 ? 0xffff : 0xff;
+  }
+  get lfSign(): number {
+    return this.lfSize === 4 ? 0x80000000 | 0 : this.lfSize === 2 ? 0x8000 : 0x80;
   }
 
   /** INC/DEC: like ADD/SUB of 1 but CF is kept (SDM: "CF flag is not affected"). */
@@ -261,6 +268,26 @@ export class CPU {
 
   /** Condition codes (SDM Vol. 1 Appendix B): cc is the low nibble of Jcc/SETcc/CMOVcc. */
   cond(cc: number): boolean {
+    // Fast path: every status flag pending from a SUB/CMP or a logic op, the usual case before Jcc.
+    if (this.lazyMask === ARITH && (this.lfKind === Lazy.Sub || this.lfKind === Lazy.Logic)) {
+      const size = this.lfSize;
+      const sub = this.lfKind === Lazy.Sub;
+      const sh = 32 - size * 8;
+      let r: boolean;
+      switch (cc >> 1) {
+        case 2: r = (this.lfRes << sh) === 0; break;
+        case 1: r = sub && (this.lfDst << sh) >>> 0 < (this.lfSrc << sh) >>> 0; break;
+        case 3: r = (this.lfRes << sh) === 0 || (sub && (this.lfDst << sh) >>> 0 < (this.lfSrc << sh) >>> 0); break;
+        case 6: r = sub ? this.lfDst << sh < this.lfSrc << sh : this.lfRes << sh < 0; break;
+        case 7: r = sub ? this.lfDst << sh <= this.lfSrc << sh : this.lfRes << sh <= 0; break;
+        case 4: r = this.lfRes << sh < 0; break;
+        default: return this.condSlow(cc);
+      }
+      return cc & 1 ? !r : r;
+    }
+    return this.condSlow(cc);
+  }
+  private condSlow(cc: number): boolean {
     let r: boolean;
     switch (cc >> 1) {
       case 0: r = this.getOF() !== 0; break;
@@ -531,6 +558,7 @@ export class CPU {
     this.tlbUsedCount = 0;
     for (const v of kept) this.trackTlb(v);
     this.breakLoop = true;
+    this.codeEpoch++;
   }
   /** INVLPG. */
   invalidatePage(lin: number): void {
@@ -538,6 +566,7 @@ export class CPU {
     this.tlbRSup[v] = 0; this.tlbWSup[v] = 0; this.tlbRUsr[v] = 0; this.tlbWUsr[v] = 0;
     this.tlbGlobal[v] = 0;
     this.breakLoop = true;
+    this.codeEpoch++;
   }
 
   /** Supervisor-privilege accesses the processor makes itself (GDT, IDT, TSS), at any CPL, bypassing the TLB. */
@@ -628,6 +657,7 @@ export class CPU {
   }
   /** Select the TLB for the current privilege (CPL 3 is "user" for the U/S checks). */
   setCpl(cpl: number): void {
+    if (cpl !== this.cpl) this.codeEpoch++;
     this.cpl = cpl;
     const user = cpl === 3;
     this.tlbR = user ? this.tlbRUsr : this.tlbRSup;
@@ -768,11 +798,13 @@ export class CPU {
       }
     }
     this.breakLoop = true;
+    this.codeEpoch++;
   }
   flushCode(): void {
     this.blocks.fill(undefined);
     this.codePage.fill(0);
     this.breakLoop = true;
+    this.codeEpoch++;
   }
 
   /** Find or decode the block starting at linear address `eip`. */
@@ -838,31 +870,57 @@ export class CPU {
   run(budget: number, single = false): StopReason | null {
     const limit = this.icount + budget;
     this.breakLoop = false;
+    let prev: Block | null = null;
     while (this.stopReason === null) {
       if (this.icount >= limit) {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
-      if (this.flags & TF || single) {
+      if (this.flags & TF || single || this.shadow) {
         this.stepSlow();
+        prev = null;
         if (single) break;
         continue;
       }
-      const block = this.getBlock(this.eip);
+      const eip = this.eip;
+      let block: Block;
+      if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip) block = prev.link1!;
+      else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip) block = prev.link2!;
+      else {
+        block = this.getBlock(eip);
+        if (prev !== null && block.cacheable) {
+          if (prev.epoch !== this.codeEpoch) {
+            prev.epoch = this.codeEpoch;
+            prev.linkEip1 = prev.linkEip2 = -1;
+          }
+          if (prev.linkEip1 === -1) {
+            prev.linkEip1 = eip;
+            prev.link1 = block;
+          } else {
+            prev.linkEip2 = eip;
+            prev.link2 = block;
+          }
+        }
+      }
       const instrs = block.instrs;
-      const n = instrs.length;
-      let i = 0;
+      let n = instrs.length;
+      if (this.icount + n > limit) n = limit - this.icount;
       let ins: Instr = instrs[0];
+      // The retired count is kept in a local inside the block and written back at its end; an
+      // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
+      let i = 0;
       try {
-        for (; i < n; i++) {
-          ins = instrs[i];
-          this.cur = ins;
+        while (i < n) {
+          ins = instrs[i++];
           this.eip = ins.next;
           ins.exec(this, ins);
-          this.icount++;
-          if (this.eip !== ins.next || this.breakLoop || this.icount >= limit) break;
+          if (this.eip !== ins.next || this.breakLoop) break;
         }
+        this.icount += i;
+        prev = this.breakLoop || !block.cacheable ? null : block;
       } catch (e) {
+        this.icount += i - 1;
         this.handleThrow(e, ins);
+        prev = null;
       }
       this.breakLoop = false;
     }
@@ -878,7 +936,6 @@ export class CPU {
     // While single-stepping, a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
     this.repChunk = tfBefore ? 1 : 1 << 30;
     try {
-      this.cur = ins;
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;
@@ -897,6 +954,7 @@ export class CPU {
   }
 
   private handleThrow(e: unknown, ins: Instr): void {
+    this.cur = ins;
     if (e === FAULT) {
       // Faults report the address of the faulting instruction (SDM Vol. 3 §6.5).
       this.eip = ins.addr;

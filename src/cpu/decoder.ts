@@ -13,11 +13,24 @@ import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec
 import { formatInstr } from './disasm.js';
 
 /** A straight-line run of decoded instructions ending at a control transfer or page end. */
-export interface Block {
-  instrs: Instr[];
-  cacheable: boolean;
-  /** The last instruction continues on the next physical page. */
-  straddles: boolean;
+export class Block {
+  /**
+   * Successor links: the block last reached from this one at each exit,
+   * valid while `epoch` matches the CPU's code epoch (bumped by anything
+   * that could change what an EIP maps to: TLB flushes, INVLPG, CPL
+   * changes, code invalidation). Saves a cache lookup per block.
+   */
+  linkEip1 = -1;
+  link1: Block | null = null;
+  linkEip2 = -1;
+  link2: Block | null = null;
+  epoch = -1;
+  constructor(
+    readonly instrs: Instr[],
+    readonly cacheable: boolean,
+    /** The last instruction continues on the next physical page. */
+    readonly straddles: boolean,
+  ) {}
 }
 
 const MAX_BLOCK = 64;
@@ -301,14 +314,16 @@ export function decodeBlock(cpu: CPU, eip: number, ppage: number): Block {
       f.next = addr;
       f.exec = execFetchFault;
       f.imm = addr;
-      return { instrs: [f], cacheable: false, straddles: false };
+      return new Block([f], false, false);
     }
     if (cpuFetch.straddled) straddles = true;
+    // Instructions that read the retired-instruction count start their own block (see CPU.run).
+    if (ins.def?.startsBlock && instrs.length > 0) break;
     instrs.push(ins);
     if (ins.def === null || ins.def.endsBlock || straddles || ins.next >>> 12 !== startPage) break;
     addr = ins.next;
   }
-  return { instrs, cacheable: ppage >= 0, straddles };
+  return new Block(instrs, ppage >= 0, straddles);
 }
 
 /** Byte source over a plain array; -1 past the end means "truncated". */

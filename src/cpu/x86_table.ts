@@ -55,6 +55,8 @@ export interface OpDef {
   unsupported?: string;
   /** Unconditional control transfer or mode change: the decoded block ends here. */
   endsBlock?: boolean;
+  /** Must be the first instruction of a block (it reads the exact retired-instruction count). */
+  startsBlock?: boolean;
   /** The immediate is a relative branch offset. */
   rel?: boolean;
   /** String instruction; with `repe`, F3/F2 mean REPE/REPNE. */
@@ -403,7 +405,7 @@ TWO_BYTE[0x21] = op('mov', 'Rd,Dd', sys.movRDr, { osz: 'd', forceReg: true });
 TWO_BYTE[0x22] = op('mov', 'Cd,Rd', sys.movCrR, { osz: 'd', forceReg: true, endsBlock: true });
 TWO_BYTE[0x23] = op('mov', 'Dd,Rd', sys.movDrR, { osz: 'd', forceReg: true, endsBlock: true });
 TWO_BYTE[0x30] = unsupportedOp('wrmsr', '', 'WRMSR is not modelled (no MSRs)');
-TWO_BYTE[0x31] = op('rdtsc', '', sys.rdtsc);
+TWO_BYTE[0x31] = op('rdtsc', '', sys.rdtsc, { startsBlock: true });
 TWO_BYTE[0x32] = unsupportedOp('rdmsr', '', 'RDMSR is not modelled (no MSRs)');
 TWO_BYTE[0x33] = unsupportedOp('rdpmc', '', 'RDPMC is not modelled');
 TWO_BYTE[0x34] = unsupportedOp('sysenter', '', 'SYSENTER is not modelled (use int $0x80)');

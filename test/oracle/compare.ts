@@ -9,7 +9,8 @@
  *     memory-access size (iced's size mapped by `expectedMemSize`).
  *  3. kmemsim unsupported -> iced valid, and the instruction is not a core
  *     integer instruction: it belongs to x87/MMX/SSE/3DNow!/AVX or another
- *     CPUID-gated extension, or it is a system instruction (SYSTEM below).
+ *     CPUID-gated extension, or it is a system instruction (SYSTEM below),
+ *     or a register form of 0F 0D / 0F 18 (see rule 4).
  *  4. iced valid and core (8086..486, CMOV, CX8, CPUID, multi-byte NOP,
  *     and the "hint" encodings every IA-32 CPU executes: ENDBR32 (a NOP
  *     without CET), PAUSE (REP NOP), TZCNT/LZCNT (REP BSF/BSR)) -> kmemsim
@@ -111,6 +112,11 @@ export function unsupportedIsPlausible(iced: IcedVerdict): boolean {
   if (!isCore(iced)) return true; // x87, MMX, SSE*, AVX, 3DNow!, other extensions
   if (iced.privileged) return true;
   return SYSTEM_MNEMONICS.has(iced.mnemonic);
+}
+
+/** Rule 3 with the byte-level exceptions (register forms of 0F 0D / 0F 18). */
+export function unsupportedIsPlausibleAt(bytes: Uint8Array, iced: IcedVerdict): boolean {
+  return unsupportedIsPlausible(iced) || isHintNopOutsideCore(bytes, iced);
 }
 
 // ---------------------------------------------------------------------------
@@ -225,6 +231,7 @@ export const ACCEPTED_PAIRS = new Set([
   'nop|endbr32', // F3 0F 1E FB is a reserved NOP without CET
   'bsf|tzcnt', // F3 0F BC is REP BSF before BMI1
   'bsr|lzcnt', // F3 0F BD is REP BSR before LZCNT/ABM
+  'prefetch|nop', // 0F 18 hint group: /4-/7 and register forms are reserved NOPs (iced), kmemsim names the group PREFETCH; both do nothing
 ]);
 
 const PREFIX_WORDS = new Set(['rep', 'repe', 'repz', 'repne', 'repnz', 'lock', 'data16', 'addr16', 'bnd', 'notrack', 'xacquire', 'xrelease']);
@@ -398,7 +405,7 @@ export class DiffCollector {
         c.kmUnsupportedLengthDiffers++;
         this.note(this.unsupportedLength, groupSignature(bytes), () => `${hexBytes(bytes, Math.max(km.length, iced.length))}: kmemsim len ${km.length}, iced len ${iced.length} (${iced.text})`);
       }
-      if (!unsupportedIsPlausible(iced)) {
+      if (!unsupportedIsPlausibleAt(bytes, iced)) {
         this.fail('unsupported-core', source, bytes, km, '', iced, 'kmemsim calls a core integer instruction unsupported');
       }
       return false;

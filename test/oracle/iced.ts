@@ -72,6 +72,10 @@ const MEMORY_OP_KINDS = new Set<number>([
  *    (plus the 0F 0D/0F 18 ModRM forms iced calls Reservednop) never touch
  *    memory: iced reports the operand width (UInt16/UInt32);
  *  - INVLPG takes an address, not data (iced already reports Unknown);
+ *  - UD0 / UD1 (0F FF / 0F B9 with ModRM) raise #UD before touching memory;
+ *  - the hint space 0F 18..0F 1F: any memory form iced attributes to a newer
+ *    extension (CLDEMOTE 0F 1C /0, ...) is a reserved NOP on a CPU without
+ *    that extension, which is what kmemsim models;
  *  - software prefetches (0F 18 /0-/3 PREFETCHh, 0F 0D PREFETCH/PREFETCHW)
  *    are hints: they never fault and never deliver data, so they are not a
  *    memory access kmemcheck could see. iced reports UInt8.
@@ -95,13 +99,14 @@ function noAccessReason(code: Code, mnemonic: string): string {
   if (mnemonic === 'lea') return 'LEA computes an address only';
   if (mnemonic === 'nop' || mnemonic === 'reservednop') return 'multi-byte/reserved NOP does not access memory';
   if (mnemonic === 'invlpg') return 'INVLPG takes an address, not data';
+  if (mnemonic === 'ud0' || mnemonic === 'ud1') return 'UD0/UD1 raise #UD before any access';
   if (mnemonic.startsWith('prefetch')) return 'software prefetch is a hint: no access, never faults';
   void code;
   return '';
 }
 
 /** The memory-access size kmemsim should report, from iced's view of the instruction. */
-export function expectedMemSize(instr: Instruction, mnemonic: string): { hasMem: boolean; size: number; icedSize: number; icedName: string; note: string } {
+export function expectedMemSize(instr: Instruction, mnemonic: string, hintSpace = false): { hasMem: boolean; size: number; icedSize: number; icedName: string; note: string } {
   let hasMem = false;
   const n = instr.opCount;
   for (let i = 0; i < n; i++) {
@@ -114,9 +119,18 @@ export function expectedMemSize(instr: Instruction, mnemonic: string): { hasMem:
   const icedSize = hasMem ? MemorySizeExt.size(ms) : 0;
   const icedName = hasMem ? MemorySize[ms] : 'none';
   if (!hasMem) return { hasMem, size: 0, icedSize, icedName, note: '' };
-  const reason = noAccessReason(instr.code, mnemonic);
+  const reason = noAccessReason(instr.code, mnemonic) || (hintSpace ? 'hint space 0F 18..0F 1F: a reserved NOP without the extension' : '');
   if (reason) return { hasMem, size: 0, icedSize, icedName, note: reason };
   return { hasMem, size: icedSize, icedSize, icedName, note: '' };
+}
+
+const LEGACY_PREFIXES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
+
+/** The instruction's opcode is 0F 18..0F 1F (after legacy prefixes). */
+function inHintSpace(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && i < 15 && LEGACY_PREFIXES.has(bytes[i])) i++;
+  return i + 1 < bytes.length && bytes[i] === 0x0f && bytes[i + 1] >= 0x18 && bytes[i + 1] <= 0x1f;
 }
 
 function mnemonicName(m: Mnemonic): string {
@@ -154,7 +168,7 @@ export class IcedOracle {
       const err = dec.lastError;
       const invalid = instr.code === Code.INVALID || instr.isInvalid;
       const mnemonic = invalid ? '(bad)' : mnemonicName(instr.mnemonic);
-      const mem = invalid ? { hasMem: false, size: 0, icedSize: 0, icedName: 'none', note: '' } : expectedMemSize(instr, mnemonic);
+      const mem = invalid ? { hasMem: false, size: 0, icedSize: 0, icedName: 'none', note: '' } : expectedMemSize(instr, mnemonic, inHintSpace(bytes));
       const features = invalid ? [] : this.featuresOf(instr);
       return {
         invalid,

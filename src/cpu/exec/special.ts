@@ -26,6 +26,6 @@ export function execFetchFault(cpu: CPU, ins: Instr): void {
 
 /** Run the host routine bound here; it returns architecturally (RET/IRET) by itself. */
 export function execNative(cpu: CPU, ins: Instr): void {
-  cpu.icount--; // native routines are not guest instructions
+  cpu.icount--; // native routines are not guest instructions (the run loop counts every executed entry)
   ins.native!(cpu);
 }

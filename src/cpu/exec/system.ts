@@ -20,14 +20,17 @@ function requireCpl0(cpu: CPU): void {
 
 /** CD ib: INT n. */
 export function intN(cpu: CPU, ins: Instr): void {
+  cpu.cur = ins;
   cpu.softwareInterrupt(ins.imm & 0xff);
 }
 /** CC: INT3 (a trap: EIP points past it). */
-export function int3(cpu: CPU): void {
+export function int3(cpu: CPU, ins: Instr): void {
+  cpu.cur = ins;
   cpu.softwareInterrupt(Vec.BP);
 }
 /** CE: INTO — #OF if OF is set. */
-export function into(cpu: CPU): void {
+export function into(cpu: CPU, ins: Instr): void {
+  cpu.cur = ins;
   if (cpu.getOF()) cpu.softwareInterrupt(Vec.OF);
 }
 /** F1: INT1/ICEBP — a #DB delivered like a hardware event (no gate DPL check). */
