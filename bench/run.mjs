@@ -13,7 +13,8 @@
  * native run (the workload ends with "checksum: XXXXXXXX"), and prints guest
  * instructions, wall seconds, guest MIPS, the ratio to native and to plain
  * kmemsim, plus the Node version and CPU model. --json prints the same data
- * as one JSON object instead.
+ * as one JSON object instead. Native wall times include process start-up
+ * (a millisecond or so); kmemsim times are runUserProgram calls in this process.
  *
  * Adding a checking mode (kmemcheck, CPL-1 stack tracking, ...) is one more
  * entry in MODES with the extra runUserProgram options it needs.

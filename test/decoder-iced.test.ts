@@ -13,9 +13,14 @@
  *  - a systematic sweep: every one-byte opcode, every 0F xx opcode and
  *    every 0F 38 xx / 0F 3A xx opcode, with ModRM/SIB/displacement variants
  *    under prefix combinations (66, 67, F2, F3, F0, segment overrides);
- *  - LOCK on every opcode and ModRM (part of the sweep) plus a table of
- *    hand-checked hardware verdicts;
+ *  - LOCK (F0, F0 66, 66 F0) on every 1-byte and 0F opcode with every ModRM;
+ *  - a table of hand-checked hardware verdicts (lengths, access sizes,
+ *    #UD cases), checked against both decoders;
  *  - the 15-byte limit and truncated encodings.
+ *
+ * Each test prints its coverage (decodes compared, kmemsim-unsupported,
+ * mismatches, mnemonic agreement) and up to 60 mismatch groups; with
+ * KMEMSIM_DECODE_REPORT=<file> every group is appended to that file.
  */
 import { appendFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -245,7 +250,8 @@ describe('kmemsim decoder vs iced-x86', () => {
     const buf = new Uint8Array(16);
     // Every ModRM byte under the prefixes that change decoding the most;
     // a representative ModRM set (every mod x reg, rm in {0,4,5,6}) under the rest.
-    const FULL: number[][] = [[], [0x66], [0x67], [0xf0], [0xf3], [0xf2]];
+    // (LOCK alone is swept by its own test below.)
+    const FULL: number[][] = [[], [0x66], [0x67], [0xf3], [0xf2]];
     const PARTIAL: number[][] = [
       [0x26], [0x2e], [0x36], [0x3e], [0x64], [0x65],
       [0x66, 0x67], [0xf0, 0x66], [0xf3, 0x66], [0x66, 0xf2], [0x67, 0xf0], [0xf0, 0x2e], [0x2e, 0x3e, 0x66], [0xf2, 0xf3], [0xf3, 0xf2],
@@ -284,6 +290,38 @@ describe('kmemsim decoder vs iced-x86', () => {
     }
     console.log(`systematic sweep: ${col.counts.compared} encodings (${perMap.join(', ')}), kmemsim unsupported ${col.counts.kmUnsupported}, mismatches ${col.totalMismatches}`);
     finish(col, 'systematic sweep');
+  });
+
+  it('LOCK prefix on every opcode and every ModRM (1-byte and 0F maps)', () => {
+    // LOCK is #UD unless the instruction is one of the lockable read-modify-write
+    // forms AND its destination is memory (SDM Vol. 2 "LOCK"). iced (with
+    // DecoderOptions.None) applies exactly that rule; kmemsim must agree.
+    const col = new DiffCollector();
+    const buf = new Uint8Array(16);
+    const TAIL = [0x78, 0x56, 0x34, 0x12, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a];
+    let lockValid = 0;
+    for (const pre of [[0xf0], [0xf0, 0x66], [0x66, 0xf0]]) {
+      for (const esc of [[], [0x0f]]) {
+        for (let op = 0; op < 256; op++) {
+          for (let modrm = 0; modrm < 256; modrm++) {
+            let i = 0;
+            for (const p of pre) buf[i++] = p;
+            for (const e of esc) buf[i++] = e;
+            buf[i++] = op;
+            buf[i++] = modrm;
+            buf[i++] = 0x24;
+            for (let t = 0; i < buf.length; t++) buf[i++] = TAIL[t];
+            if (check(col, `lock ${hexBytes(pre)}`, buf).agreeValid) lockValid++;
+          }
+        }
+      }
+    }
+    const c = col.counts;
+    console.log(
+      `LOCK sweep: ${c.compared} lock-prefixed encodings, both invalid ${c.bothInvalid}, both valid ${lockValid}, ` +
+        `kmemsim unsupported ${c.kmUnsupported}, mismatches ${col.totalMismatches}`,
+    );
+    finish(col, 'LOCK prefix sweep');
   });
 
   it('15-byte limit and truncated encodings', () => {

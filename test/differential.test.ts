@@ -9,6 +9,7 @@
  *   KMEMSIM_DIFF_FIRST_SEED=1000 first seed (default 0)
  *   KMEMSIM_DIFF_SEED=17,42      only these seeds
  *   KMEMSIM_DIFF_KEEP=1          keep the generated sources/executables (path is printed)
+ *   KMEMSIM_DIFF_EXCLUDE=bcd,smc leave these template groups out (to look past a known bug)
  *
  * Skipped, with a warning naming the reason, where the host cannot assemble
  * or run static i386 executables.
@@ -23,7 +24,7 @@ import {
   REQUIRED_GROUPS, REQUIRED_TAGS, TEMPLATES, assembleAndLink, assembleAndLinkAsync, generateProgram,
 } from './differential/generator.js';
 import type { GeneratedProgram } from './differential/generator.js';
-import { canRunNativeI386, runNative, runNativeAsync } from './differential/native.js';
+import { canRunLowBuffer, canRunNativeI386, runNative, runNativeAsync } from './differential/native.js';
 import type { NativeResult } from './differential/native.js';
 import { diffOutputs } from './differential/compare.js';
 import type { SimOutcome } from './differential/compare.js';
@@ -32,10 +33,15 @@ const N = Number(process.env.KMEMSIM_DIFF_PROGRAMS ?? 500);
 const FIRST = Number(process.env.KMEMSIM_DIFF_FIRST_SEED ?? 0);
 const ONLY = process.env.KMEMSIM_DIFF_SEED;
 const KEEP = !!process.env.KMEMSIM_DIFF_KEEP;
+const EXCLUDE = process.env.KMEMSIM_DIFF_EXCLUDE ? process.env.KMEMSIM_DIFF_EXCLUDE.split(',').map((s) => s.trim()) : undefined;
 const SEEDS = ONLY ? ONLY.split(',').map((s) => Number(s.trim())) : Array.from({ length: N }, (_, i) => FIRST + i);
 /** Programs with 16-bit addressing into a buffer below 64 KiB use their own seed range. */
 const ADDR16_SEED_BASE = 1_000_000;
-const ADDR16_SEEDS = ONLY ? [] : Array.from({ length: Math.max(1, Math.ceil(N / 10)) }, (_, i) => ADDR16_SEED_BASE + FIRST + i);
+const probe = canRunNativeI386();
+if (!probe.ok) console.warn(`[differential] kmemsim-vs-host tests skipped: ${probe.why}`);
+const lowProbe = probe.ok ? canRunLowBuffer() : probe;
+if (probe.ok && !lowProbe.ok) console.warn(`[differential] programs with 16-bit addressing skipped: ${lowProbe.why}`);
+const ADDR16_SEEDS = ONLY || !lowProbe.ok ? [] : Array.from({ length: Math.max(1, Math.ceil(N / 10)) }, (_, i) => ADDR16_SEED_BASE + FIRST + i);
 const CHUNK = 50;
 const MAX_INSTRUCTIONS = 10_000_000;
 const DETAILED = 3;
@@ -93,9 +99,11 @@ function check(c: Case, dir: string): string | null {
   const sim = runSim(c.elf);
   const first = diffOutputs(c.prog, c.elf, c.native, sim);
   if (first === null) return null;
+  // Already down to one step: a denser run would say the same.
+  if (/^\S+( \(addr16\))?: after step/.test(first)) return `${first}\nsource: ${c.exe}.s`;
   let precise = '';
   try {
-    const dense = generateProgram(c.prog.seed, { addr16: c.prog.addr16, dumpProbability: 1 });
+    const dense = generateProgram(c.prog.seed, { addr16: c.prog.addr16, dumpProbability: 1, exclude: EXCLUDE });
     const exe = assembleAndLink(dense.source, dir, `dense${c.prog.seed}`);
     const elf = new Uint8Array(readFileSync(exe));
     const d = diffOutputs(dense, elf, runNative(exe), runSim(elf));
@@ -107,9 +115,6 @@ function check(c: Case, dir: string): string | null {
   }
   return `${first}${precise}\nsource: ${c.exe}.s`;
 }
-
-const probe = canRunNativeI386();
-if (!probe.ok) console.warn(`[differential] kmemsim-vs-host tests skipped: ${probe.why}`);
 
 describe('differential generator', () => {
   it('covers every instruction group and form within the first 500 programs', () => {
@@ -154,7 +159,7 @@ describe.skipIf(!probe.ok)('differential: kmemsim CPU vs host CPU', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kmemsim-diff-'));
-    const progs = [...SEEDS, ...ADDR16_SEEDS].map((s) => generateProgram(s, { addr16: s >= ADDR16_SEED_BASE }));
+    const progs = [...SEEDS, ...ADDR16_SEEDS].map((s) => generateProgram(s, { addr16: s >= ADDR16_SEED_BASE, exclude: EXCLUDE }));
     const par = Math.max(2, availableParallelism() * 2);
     const built = await pool(progs, par, async (prog) => {
       const exe = await assembleAndLinkAsync(prog.source, dir, `s${prog.seed}`);
@@ -192,9 +197,11 @@ describe.skipIf(!probe.ok)('differential: kmemsim CPU vs host CPU', () => {
     const name = chunk[0]! >= ADDR16_SEED_BASE
       ? `kmemsim matches the host on ${chunk.length} programs with 16-bit addressing (seeds ${chunk[0]}..${chunk[chunk.length - 1]})`
       : `kmemsim matches the host (seeds ${chunk.length === 1 ? chunk[0] : `${chunk[0]}..${chunk[chunk.length - 1]}`})`;
-    it(name, () => {
+    it(name, async () => {
       const failures: { seed: number; msg: string }[] = [];
       for (const seed of chunk) {
+        // Let vitest's worker RPC breathe between the synchronous runs.
+        await new Promise((resolve) => setImmediate(resolve));
         const c = cases.get(seed)!;
         if (c.native.status !== 0) continue; // reported by the native test
         const msg = failures.length < DETAILED ? check(c, dir) : diffOutputs(c.prog, c.elf, c.native, runSim(c.elf));

@@ -174,15 +174,8 @@ describe('example guests', () => {
       }
 
       for (const t of levels) {
-        it(`kmemsim -O${t.opt}`, (ctx) => {
-          let out: ReturnType<typeof runInKmemsim>;
-          try {
-            out = runInKmemsim(t, spec);
-          } catch (e) {
-            // Transitional: src/kernel/process.ts is a stub until the loader lands.
-            if (e instanceof Error && e.message === 'not implemented yet') ctx.skip('kmemsim: runUserProgram not implemented yet');
-            throw e;
-          }
+        it(`kmemsim -O${t.opt}`, () => {
+          const out = runInKmemsim(t, spec);
           expect(out.stop).toBe('exited');
           expect(out.stdout).toBe(expected);
           expect(out.status).toBe(spec.status);

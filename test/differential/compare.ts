@@ -91,6 +91,14 @@ export function describeRecordDiff(prog: GeneratedProgram, nat: Uint8Array, sim:
   return { summary: summary.join(', '), lines };
 }
 
+/** Registers and EFLAGS of one dump record, on one line. */
+export function describeState(prog: GeneratedProgram, rec: Uint8Array): string {
+  const L = prog.layout;
+  const regs = REG_NAMES.map((n, r) => `${n}=${hex8(u32(rec, L.regsOffset + 4 * r))}`).join(' ');
+  const mask = u32(rec, L.maskOffset);
+  return `${regs} EFLAGS=${hex8(u32(rec, L.eflagsOffset))} (status flags compared: ${flagNames(mask & 0x8d5) || 'none'})`;
+}
+
 function stepsBetween(prog: GeneratedProgram, afterDump: number, uptoStep: number): Step[] {
   const from = afterDump < 0 ? 0 : prog.dumps[afterDump]!.afterStep + 1;
   return prog.steps.slice(from, uptoStep + 1);
@@ -133,6 +141,7 @@ export function diffOutputs(prog: GeneratedProgram, elf: Uint8Array, nat: Native
       return [
         `${head}: ${one} step ${dump.afterStep} \`${mainInstruction(last)}\`: ${d.summary}`,
         ...d.lines.map((l) => '  ' + l),
+        ...(k > 0 ? [`state at the previous dump: ${describeState(prog, a.subarray((k - 1) * R, k * R))}`] : []),
         `steps since the previous dump (${k === 0 ? 'program start' : `dump after step ${prog.dumps[k - 1]!.afterStep}`}, which matched):`,
         formatSteps(steps),
       ].join('\n');

@@ -18,10 +18,18 @@
  * flag. Register results the SDM leaves undefined (BSF/BSR of zero, 16-bit
  * SHLD/SHRD by more than 16) are avoided by construction.
  *
- * Not covered: 16-bit *addressing* (0x67) of data memory is only generated
- * when `addr16` is set, because it needs a buffer below 64 KiB, which the
- * program places in a `.lowbuf` section linked at LOW_BUF_ADDR. LEA, LOOP and
- * JCXZ use the 0x67 prefix in every program (they touch no memory).
+ * The buffer straddles a page boundary at buf+128 (where EBP points) and the
+ * stack area has one 16 bytes below the initial ESP, so unaligned and string
+ * accesses cross pages. Self-modifying code (patch, jump, re-execute, as SDM
+ * Vol. 3 §8.1.3 prescribes) runs from a writable+executable `.smc` section.
+ *
+ * 16-bit *addressing* (0x67) of data memory is only generated when `addr16`
+ * is set, because it needs a buffer below 64 KiB, which the program places in
+ * a `.lowbuf` section linked at LOW_BUF_ADDR (hosts with vm.mmap_min_addr =
+ * 65536 cannot run those). LEA, LOOP and JCXZ use the 0x67 prefix in every
+ * program (they touch no memory). Not generated: anything that faults or
+ * traps (#DE, #UD, INT, signals), x87/MMX/SSE, far transfers, segment loads
+ * other than POP of the selector just pushed, CPUID/RDTSC (host-specific).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -95,6 +103,8 @@ export const BUF_SIZE = 256;
 export const STACK_SIZE = 512;
 /** Offset of the initial ESP inside the stack area. */
 export const ESP0 = 384;
+/** A page boundary lies this far below the initial ESP. */
+const STACK_PAGE_BELOW_ESP0 = 16;
 /** Deepest the random code may push (keeps room below for the dump's CALL and PUSHF). */
 const MAX_DEPTH = ESP0 - 64;
 /** Highest the random code may pop above the initial ESP. */
@@ -105,7 +115,8 @@ export const LOW_BUF_SIZE = 256;
 
 /**
  * One dump record: [dump id][EAX ECX EDX EBX ESP EBP ESI EDI][EFLAGS & mask][mask]
- * [buf: 256 bytes][stack area: 512 bytes] and, with `addr16`, [lowbuf: 256 bytes].
+ * [buf: 256 bytes][stack area: 512 bytes] and, with `addr16`, [lowbuf: 256 bytes]
+ * (written with two or three write calls).
  */
 export interface DumpLayout {
   recordSize: number;
@@ -311,7 +322,12 @@ class Emitter {
         return `${seg}${t - 128}(%ebp)`;
       case 'base': {
         const b = this.regSetup(avoid);
-        const d = disp();
+        let d = disp();
+        if (rng.chance(0.1)) {
+          // base + disp wraps around 2^32 (disp32 = -2^31, base above 2^31).
+          d = -0x80000000;
+          this.tag('addrwrap');
+        }
         this.emit(`movl $${bufAt(t - d)}, ${R32[b]}`);
         return `${seg}${d0(d)}(${R32[b]})`;
       }
@@ -320,7 +336,13 @@ class Emitter {
         const i = this.regSetup(avoid);
         const [s, iv] = scaleIdx();
         const d = disp();
-        this.emit(`movl ${imm(iv)}, ${R32[i]}`);
+        if (s > 1 && rng.chance(0.12)) {
+          // index*scale wraps around 2^32: index = 2^32/scale + iv.
+          this.tag('addrwrap');
+          this.emit(`movl ${imm((0x100000000 / s + iv) >>> 0)}, ${R32[i]}`);
+        } else {
+          this.emit(`movl ${imm(iv)}, ${R32[i]}`);
+        }
         this.emit(`movl $${bufAt(t - d - iv * s)}, ${R32[b]}`);
         this.tag('sib');
         return `${seg}${d0(d)}(${R32[b]},${R32[i]},${s})`;
@@ -393,6 +415,18 @@ class Emitter {
     return { text: regName(size, r), isMem: false, reg: r };
   }
 
+  /**
+   * Sometimes put a redundant segment prefix in front of an instruction: a
+   * no-op (or a branch hint / CET notrack on jumps) that the decoder must
+   * skip. CS is only used when the instruction has no memory operand.
+   */
+  pfx(line: string, hasMem: boolean): string {
+    if (/%[cdes]s:/.test(line) || !this.rng.chance(0.06)) return line;
+    const p = this.rng.pick(hasMem ? [0x3e, 0x26, 0x36] : [0x2e, 0x3e, 0x26, 0x36]);
+    this.tag('redundant-prefix');
+    return `.byte ${hex(p)}; ${line}`;
+  }
+
   lock(isMem: boolean): string {
     if (isMem && this.rng.chance(0.15)) {
       this.tag('lock');
@@ -406,6 +440,9 @@ interface GenState {
   rng: Rng;
   labels: number;
   addr16: boolean;
+  /** Templates to pick from (all, or all but the excluded groups). */
+  all: Template[];
+  simple: Template[];
 }
 
 // ---------------------------------------------------------------------------
@@ -463,25 +500,25 @@ function alu(op: string): Template {
           const src = e.regR(size), d = dst();
           const pre = op !== 'test' && rng.chance(0.3) ? rng.pick(['{load} ', '{store} ']) : '';
           e.tag('reg');
-          e.emit(`${pre}${op}${s} ${regName(size, src)}, ${regName(size, d)}`, f);
+          e.emit(e.pfx(`${pre}${op}${s} ${regName(size, src)}, ${regName(size, d)}`, false), f);
           break;
         }
         case 'rm': { // register ← register op memory
           const m = e.mem(size);
           const d = dst();
-          e.emit(`${op}${s} ${m}, ${regName(size, d)}`, f);
+          e.emit(e.pfx(`${op}${s} ${m}, ${regName(size, d)}`, true), f);
           break;
         }
         case 'mr': { // memory ← memory op register
           const m = e.mem(size);
           const src = e.regR(size);
-          e.emit(`${noWrite ? '' : e.lock(true)}${op}${s} ${regName(size, src)}, ${m}`, f);
+          e.emit(e.pfx(`${noWrite ? '' : e.lock(true)}${op}${s} ${regName(size, src)}, ${m}`, true), f);
           break;
         }
         case 'ir': {
           const d = dst();
           e.tag('reg', 'imm');
-          e.emit(`${op}${s} ${imm(randImm(e, size), size)}, ${regName(size, d)}`, f);
+          e.emit(e.pfx(`${op}${s} ${imm(randImm(e, size), size)}, ${regName(size, d)}`, false), f);
           break;
         }
         case 'im': {
@@ -508,7 +545,7 @@ function unary(op: 'inc' | 'dec' | 'neg' | 'not'): Template {
     gen(e) {
       const size = e.size();
       const d = e.rmW(size);
-      e.emit(`${e.lock(d.isMem)}${op}${SUF[size]} ${d.text}`, f);
+      e.emit(e.pfx(`${e.lock(d.isMem)}${op}${SUF[size]} ${d.text}`, d.isMem), f);
     },
   };
 }
@@ -560,7 +597,7 @@ function shift(ops: string[], group: string): Template {
       if (kind === '1') {
         const d = e.rmW(size);
         e.tag('count1');
-        e.emit(`${op}${s} ${d.text}`, shiftFlags(op, size, 1));
+        e.emit(e.pfx(`${op}${s} ${d.text}`, d.isMem), shiftFlags(op, size, 1));
       } else if (kind === 'imm') {
         const { raw, c } = shiftCount(e, size);
         const d = e.rmW(size);
@@ -572,7 +609,7 @@ function shift(ops: string[], group: string): Template {
           e.tag('c1-count1');
           e.emit(`.byte ${bytes.map(hex).join(', ')}   # ${op}${s} $1, ${d.text} (C1 form)`, shiftFlags(op, size, 1));
         } else {
-          e.emit(`${op}${s} ${imm(raw, 1)}, ${d.text}`, shiftFlags(op, size, c));
+          e.emit(e.pfx(`${op}${s} ${imm(raw, 1)}, ${d.text}`, d.isMem), shiftFlags(op, size, c));
         }
       } else {
         const { raw, c } = shiftCount(e, size);
@@ -582,7 +619,7 @@ function shift(ops: string[], group: string): Template {
         else e.emit(`movl ${imm(((rng.u32() & 0xffffff00) | raw) >>> 0)}, %ecx`);
         const d = e.rmW(size);
         e.tag('countcl');
-        e.emit(`${op}${s} %cl, ${d.text}`, shiftFlags(op, size, c));
+        e.emit(e.pfx(`${op}${s} %cl, ${d.text}`, d.isMem), shiftFlags(op, size, c));
       }
     },
   };
@@ -625,7 +662,7 @@ const mul1: Template = {
     if (size > 1) e.wr(EDX);
     const src = e.rmR(size);
     e.tag(op === 'imul' ? 'imul1' : 'mul1');
-    e.emit(`${op}${SUF[size]} ${src.text}`, MULF);
+    e.emit(e.pfx(`${op}${SUF[size]} ${src.text}`, src.isMem), MULF);
   },
 };
 
@@ -768,9 +805,12 @@ function bsf(op: 'bsf' | 'bsr'): Template {
     gen(e) {
       const rng = e.rng;
       const size = e.size([2, 4]);
-      // A zero source leaves the destination undefined: always load a nonzero one.
-      let v = rng.interesting32();
-      if ((size === 2 ? v & 0xffff : v) === 0) v |= 1 << rng.int(0, size * 8 - 1);
+      // A zero source leaves the destination undefined (only ZF = 1 is
+      // defined): load a nonzero one, except in the "zero" variant, where
+      // the destination is overwritten right after.
+      const zero = rng.chance(0.1);
+      let v = zero ? (size === 2 ? rng.u32() & 0xffff0000 : 0) : rng.interesting32();
+      if (!zero && (size === 2 ? v & 0xffff : v) === 0) v |= 1 << rng.int(0, size * 8 - 1);
       let src: string;
       if (rng.chance(0.4)) {
         src = e.mem(size);
@@ -782,6 +822,10 @@ function bsf(op: 'bsf' | 'bsr'): Template {
       }
       const d = e.regW(size);
       e.emit(`${op}${SUF[size]} ${src}, ${regName(size, d)}`, { w: ZF, u: CF | OF | SF | AF | PF });
+      if (zero) {
+        e.tag('bsf-zero');
+        e.emit(`movl ${imm(rng.interesting32())}, ${R32[d]}`);
+      }
     },
   };
 }
@@ -821,7 +865,7 @@ function movx(op: 'movz' | 'movs'): Template {
       const [from, to] = e.rng.pick<[Size, Size]>([[1, 2], [1, 4], [2, 4]]);
       e.tag(`o${to * 8}`);
       const src = e.rmR(from);
-      e.emit(`${op}${SUF[from]}${SUF[to]} ${src.text}, ${regName(to, e.regW(to))}`);
+      e.emit(e.pfx(`${op}${SUF[from]}${SUF[to]} ${src.text}, ${regName(to, e.regW(to))}`, src.isMem));
     },
   };
 }
@@ -920,7 +964,7 @@ const setcc: Template = {
   gen(e) {
     const cc = pickCC(e);
     const d = e.rmW(1);
-    e.emit(`set${cc.name} ${d.text}`, { r: cc.r });
+    e.emit(e.pfx(`set${cc.name} ${d.text}`, d.isMem), { r: cc.r });
   },
 };
 
@@ -930,7 +974,7 @@ const cmovcc: Template = {
     const cc = pickCC(e);
     const size = e.size([2, 4]);
     const src = e.rmR(size);
-    e.emit(`cmov${cc.name} ${src.text}, ${regName(size, e.regW(size))}`, { r: cc.r });
+    e.emit(e.pfx(`cmov${cc.name} ${src.text}, ${regName(size, e.regW(size))}`, src.isMem), { r: cc.r });
   },
 };
 
@@ -1021,7 +1065,7 @@ const pushT: Template = {
     const rng = e.rng;
     const size = e.size([2, 4, 4]);
     const s = SUF[size];
-    switch (rng.int(0, 3)) {
+    switch (rng.int(0, 4)) {
       case 0: e.tag('reg'); e.push(size); e.emit(`push${s} ${regName(size, e.regR(size))}`); break;
       case 1: e.tag('imm'); e.push(size); e.emit(`push${s} ${imm(randImm(e, size), size)}`); break;
       case 2: {
@@ -1031,7 +1075,18 @@ const pushT: Template = {
         e.emit(`push${s} ${m}`);
         break;
       }
-      default: e.tag('push-esp'); e.push(size); e.emit(size === 4 ? 'pushl %esp' : 'pushw %sp');
+      case 3: e.tag('push-esp'); e.push(size); e.emit(size === 4 ? 'pushl %esp' : 'pushw %sp'); break;
+      default: {
+        // PUSH sreg; POP sreg. The selector values are the kernel's business
+        // (Linux and kmemsim may differ), so the stack slot is scrubbed.
+        const sr = rng.pick(['%ds', '%es', '%ss', '%fs', '%gs']);
+        e.tag('segreg');
+        e.push(size);
+        e.emit(`push${s} ${sr}`);
+        e.pop(size);
+        e.emit(`pop${s} ${sr}`);
+        e.emit(`mov${s} $0, -${size}(%esp)`);
+      }
     }
   },
 };
@@ -1139,7 +1194,7 @@ const pushfT: Template = {
 function genSimple(c: Emitter, ok: (c: Emitter) => boolean): void {
   for (let attempt = 0; attempt < 40; attempt++) {
     const cp = c.checkpoint();
-    const t = pickTemplate(c.rng, true);
+    const t = pickTemplate(c.g, true);
     try {
       c.tag(`inner:${t.group}`);
       t.gen(c);
@@ -1169,7 +1224,7 @@ const jccT: Template = {
     const L = e.label();
     const near = rng.chance(0.3);
     e.tag(near ? 'jcc-near' : 'jcc-short');
-    e.emit(`${near ? '{disp32} ' : ''}j${cc.name} ${L}`, { r: cc.r });
+    e.emit(e.pfx(`${near ? '{disp32} ' : ''}j${cc.name} ${L}`, false), { r: cc.r });
     const D0 = e.D, depth0 = e.depth;
     const c = e.child({});
     genSimple(c, (x) => x.depth === depth0);
@@ -1187,7 +1242,7 @@ const jmpT: Template = {
     switch (rng.int(0, 3)) {
       case 0: e.emit(`jmp ${L}`); e.tag('jmp-short'); break;
       case 1: e.emit(`{disp32} jmp ${L}`); e.tag('jmp-near'); break;
-      case 2: { const r = e.regSetup(); e.emit(`movl $${L}, ${R32[r]}`); e.emit(`jmp *${R32[r]}`); e.tag('jmp-indirect'); break; }
+      case 2: { const r = e.regSetup(); e.emit(`movl $${L}, ${R32[r]}`); e.emit(e.pfx(`jmp *${R32[r]}`, false)); e.tag('jmp-indirect'); break; }
       default: { const m = e.mem(4); e.emit(`movl $${L}, ${m}`); e.emit(`jmp *${m}`); e.tag('jmp-indirect'); }
     }
     // Never executed: its effects on the generator's knowledge are discarded.
@@ -1292,7 +1347,7 @@ const callT: Template = {
       const r = e.regSetup();
       e.emit(`movl $${F}, ${R32[r]}`);
       e.push(4);
-      e.emit(`call *${R32[r]}`);
+      e.emit(e.pfx(`call *${R32[r]}`, false));
       e.tag('call-indirect');
     } else if (how === 3) {
       const m = e.mem(4);
@@ -1311,7 +1366,12 @@ const callT: Template = {
     genSimple(c, (x) => x.depth === depth0);
     e.absorb(c);
     e.pop(4 + args);
-    e.emit(args || rng.chance(0.2) ? `ret $${args}` : 'ret');
+    if (!args && rng.chance(0.15)) {
+      e.tag('rep-ret');
+      e.emit('repz ret'); // F3 C3, as GCC emits for AMD's branch predictor
+    } else {
+      e.emit(args || rng.chance(0.2) ? `ret $${args}` : 'ret');
+    }
     e.place(E);
   },
 };
@@ -1354,7 +1414,7 @@ const stringT: Template = {
     const usesDst = op !== 'lods';
     const prefix = rng.chance(0.25) ? ''
       : op === 'cmps' || op === 'scas' ? rng.pick(['repe', 'repz', 'repne', 'repnz', 'rep']) : 'rep';
-    const n = prefix ? rng.weighted([0, 1, rng.int(2, 8)], [1, 2, 6]) : 1;
+    const n = prefix ? rng.weighted([0, 1, rng.int(2, 8), rng.int(9, BUF_SIZE / size / 2)], [1, 2, 6, 2]) : 1;
     const down = rng.chance(0.35);
     const cmpLike = op === 'cmps' || op === 'scas';
     const kind = prefix === '' ? 'norep'
@@ -1398,6 +1458,97 @@ const stringT: Template = {
   },
 };
 
+/** BOUND (never out of range), ARPL, INTO (with OF known to be 0). */
+const misc: Template = {
+  group: 'bound/arpl/into', weight: 0.6,
+  gen(e) {
+    const rng = e.rng;
+    switch (rng.int(0, 2)) {
+      case 0: {
+        // Bounds [min, max] of the signed range: any index is inside.
+        const size = e.size([2, 4]);
+        const t = rng.int(0, BUF_SIZE - 2 * size);
+        const at = (o: number): string => (e.ctx.ebpBuf && rng.chance(0.5) ? `${o - 128}(%ebp)` : `buf+${o}`);
+        e.emit(`mov${SUF[size]} ${imm(size === 2 ? 0x8000 : 0x80000000, size)}, ${at(t)}`);
+        e.emit(`mov${SUF[size]} ${imm(size === 2 ? 0x7fff : 0x7fffffff, size)}, ${at(t + size)}`);
+        e.tag('bound', 'mem');
+        e.emit(`bound${SUF[size]} ${regName(size, e.regR(size))}, ${at(t)}`);
+        break;
+      }
+      case 1: {
+        e.tag('arpl', 'o16');
+        const d = e.rmW(2);
+        e.emit(`arpl ${regName(2, e.regR(2))}, ${d.text}`, { w: ZF });
+        break;
+      }
+      default: {
+        const size = e.size();
+        e.tag('into');
+        e.emit(`test${SUF[size]} ${regName(size, e.regR(size))}, ${regName(size, e.regR(size))}`, { w: STATUS & ~AF, u: AF });
+        e.emit('into', { r: OF }); // OF = 0 after TEST: no #OF
+      }
+    }
+  },
+};
+
+/** The opcodes an SMC step may patch `addl %src, %dst` (01 /r) into, with their flag effects. */
+const SMC_OPS: { byte: number; name: string; w: number; u: number }[] = [
+  { byte: 0x29, name: 'sub', w: STATUS, u: 0 },
+  { byte: 0x31, name: 'xor', w: STATUS & ~AF, u: AF },
+  { byte: 0x09, name: 'or', w: STATUS & ~AF, u: AF },
+  { byte: 0x21, name: 'and', w: STATUS & ~AF, u: AF },
+  { byte: 0x89, name: 'mov', w: 0, u: 0 },
+  { byte: 0x11, name: 'adc', w: STATUS, u: 0 },
+];
+
+/**
+ * Self-modifying code, the way SDM Vol. 3 §8.1.3 allows it: run a snippet
+ * (so a decoded copy may be cached), store new code bytes over it, jump to
+ * it again. The snippet lives in a writable+executable `.smc` section.
+ */
+const smcT: Template = {
+  group: 'smc', weight: 0.6, compound: true,
+  gen(e) {
+    const rng = e.rng;
+    const F = e.label();
+    const r1 = e.regW(4), r2 = e.regW(4, 1 << r1);
+    const patchImm = rng.chance(0.5);
+    const old = rng.interesting32();
+    const lines = patchImm
+      ? [`${F}:`, `	movl ${imm(old)}, ${R32[r1]}`, '	ret']
+      : [`${F}:`, `	addl ${R32[r2]}, ${R32[r1]}`, '	ret'];
+    e.lines.push('	.pushsection .smc, "awx"', ...lines, '	.popsection');
+    e.push(4);
+    e.emit(`call ${F}`, patchImm ? {} : { w: STATUS });
+    e.pop(4);
+    let f: { r?: number; w?: number; u?: number } = {};
+    if (patchImm) {
+      e.emit(`movl ${R32[r1]}, ${R32[r2]}`);
+      const how = rng.int(0, 2);
+      const v = rng.interesting32();
+      if (how === 0) e.emit(`movl ${imm(v)}, ${F}+1`);
+      else if (how === 1) e.emit(`movw ${imm(v, 2)}, ${F}+${rng.int(1, 3)}`);
+      else {
+        const p = e.regSetup(1 << r1 | 1 << r2);
+        e.emit(`movl $${F}, ${R32[p]}`);
+        e.emit(`movb ${imm(v, 1)}, ${rng.int(1, 4)}(${R32[p]})`);
+      }
+      e.tag('smc-imm');
+    } else {
+      const op = rng.pick(SMC_OPS);
+      e.emit(`movb ${imm(op.byte, 1)}, ${F}`);
+      f = { r: op.byte === 0x11 ? CF : 0, w: op.w, u: op.u };
+      e.tag('smc-opcode');
+    }
+    const J = e.label();
+    e.emit(`jmp ${J}`); // the jump the SDM asks for between the store and the new code
+    e.place(J);
+    e.push(4);
+    e.emit(`call ${F}`, f);
+    e.pop(4);
+  },
+};
+
 export const TEMPLATES: Template[] = [
   mov, movx('movz'), movx('movs'), lea, xchg, cmpxchg, cmpxchg8b, xadd, bswap,
   ...['add', 'adc', 'sub', 'sbb', 'and', 'or', 'xor', 'cmp', 'test'].map(alu),
@@ -1407,7 +1558,7 @@ export const TEMPLATES: Template[] = [
   bt('bt'), bt('bts'), bt('btr'), bt('btc'), bsf('bsf'), bsf('bsr'),
   setcc, cmovcc, jccT, jmpT, loopT, jecxzT,
   pushT, popT, pushaT, pushfT, enterT, callT,
-  stringT, conv, lahfsahf, flagops, bcd, nop, xlat,
+  stringT, conv, lahfsahf, flagops, bcd, nop, xlat, misc, smcT,
 ];
 
 /** Every group the generator must produce (checked by the coverage test). */
@@ -1422,16 +1573,14 @@ export const REQUIRED_TAGS: string[] = [
   'loop', 'loope', 'loopne', 'decjnz', 'jecxz', 'jcxz', 'loop-addr16', 'addr16', 'lea16',
   'enter-level0', 'enter-level1', 'enter-level2', 'pushf', 'popf', 'popf-privileged-bits', 'push-esp',
   'cbtw', 'cwtl', 'cwtd', 'cltd', 'lahf', 'sahf', 'clc', 'stc', 'cmc', 'cld', 'std',
-  'daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'nop0f1f', 'cmpxchg-equal', 'xchg-acc',
+  'daa', 'das', 'aaa', 'aas', 'aam', 'aad', 'nop0f1f', 'cmpxchg-equal', 'xchg-acc', 'redundant-prefix', 'rep-ret',
+  'addrwrap', 'segreg', 'bsf-zero', 'bound', 'arpl', 'into', 'smc-imm', 'smc-opcode',
 ];
 
-function pickTemplate(rng: Rng, simpleOnly: boolean): Template {
-  const list = simpleOnly ? SIMPLE : TEMPLATES;
-  return rng.weighted(list, simpleOnly ? SIMPLE_W : ALL_W);
+function pickTemplate(g: GenState, simpleOnly: boolean): Template {
+  const list = simpleOnly ? g.simple : g.all;
+  return g.rng.weighted(list, list.map((t) => t.weight));
 }
-const SIMPLE = TEMPLATES.filter((t) => !t.compound);
-const SIMPLE_W = SIMPLE.map((t) => t.weight);
-const ALL_W = TEMPLATES.map((t) => t.weight);
 
 // ---------------------------------------------------------------------------
 // Programs
@@ -1466,10 +1615,20 @@ export interface GeneratedProgram {
 export interface GenOptions {
   /** Number of steps (default: 20..60, from the seed). */
   steps?: number;
-  /** Probability of a dump after each step (the last step is always dumped). */
+  /**
+   * Probability of a dump after each step (the last step is always dumped).
+   * Default: 0.15, 0.4 or 1, drawn from the seed. The instruction stream does
+   * not depend on it, so a failing seed can be re-run with 1 to find the
+   * exact instruction.
+   */
   dumpProbability?: number;
   /** Generate data accesses with 16-bit addressing into a buffer at LOW_BUF_ADDR. */
   addr16?: boolean;
+  /**
+   * Template groups to leave out, e.g. ['bcd'] to look past a known bug.
+   * (Changes the instruction stream of every seed.)
+   */
+  exclude?: string[];
 }
 
 function dataBytes(rng: Rng, n: number): string {
@@ -1489,9 +1648,15 @@ function dataBytes(rng: Rng, n: number): string {
 export function generateProgram(seed: number, opts: GenOptions = {}): GeneratedProgram {
   const rng = new Rng(seed);
   const addr16 = opts.addr16 ?? false;
-  const g: GenState = { rng, labels: 0, addr16 };
+  const all = TEMPLATES.filter((t) => !opts.exclude?.includes(t.group));
+  const g: GenState = { rng, labels: 0, addr16, all, simple: all.filter((t) => !t.compound) };
   const nSteps = opts.steps ?? rng.int(20, 60);
-  const pDump = opts.dumpProbability ?? 0.2;
+  // Sparse dumps keep long instruction sequences intact (lazily computed
+  // flags, partial-register writes…); dense ones catch a wrong value before a
+  // later instruction overwrites it. Each program gets one of three densities.
+  // (Drawn even when overridden, so overriding keeps the instruction stream.)
+  const seededDensity = rng.pick([0.15, 0.4, 1]);
+  const pDump = opts.dumpProbability ?? seededDensity;
   const layout = dumpLayout(addr16);
 
   const initialEflags = 0x202 | (rng.u32() & (STATUS | DF));
@@ -1518,7 +1683,7 @@ export function generateProgram(seed: number, opts: GenOptions = {}): GeneratedP
       if (attempt > 200) throw new Error(`generator stuck at seed ${seed}, step ${i}`);
       const cp = e.checkpoint();
       e.pinned = 0;
-      const t = pickTemplate(rng, false);
+      const t = pickTemplate(g, false);
       try {
         t.gen(e);
         group = t.group;
@@ -1566,7 +1731,12 @@ export function generateProgram(seed: number, opts: GenOptions = {}): GeneratedP
     '\tmovl $4, %eax',
     '\tmovl $1, %ebx',
     '\tmovl $rec, %ecx',
-    `\tmovl $${44 + BUF_SIZE + STACK_SIZE}, %edx`,
+    `\tmovl $${44 + BUF_SIZE}, %edx`,
+    '\tint $0x80',
+    '\tmovl $4, %eax',
+    '\tmovl $1, %ebx',
+    '\tmovl $stk, %ecx',
+    `\tmovl $${STACK_SIZE}, %edx`,
     '\tint $0x80',
     ...(addr16 ? ['\tmovl $4, %eax', '\tmovl $1, %ebx', '\tmovl $lowbuf, %ecx', `\tmovl $${LOW_BUF_SIZE}, %edx`, '\tint $0x80'] : []),
     '\tpushl rawfl',
@@ -1582,13 +1752,19 @@ export function generateProgram(seed: number, opts: GenOptions = {}): GeneratedP
     '\tret',
     '',
     '\t.data',
-    '\t.balign 16',
+    '# buf+128 (where EBP points) is the start of a page, so that accesses around',
+    '# EBP cross a page boundary.',
+    '\t.balign 4096',
+    `\t.skip ${4096 - 44 - 128}`,
     'rec:\t.fill 11, 4, 0',
     'buf:',
     dataBytes(rng, BUF_SIZE),
+    'rawfl:\t.long 0',
+    `# A page starts ${STACK_PAGE_BELOW_ESP0} bytes below the initial ESP: pushes cross it.`,
+    '\t.balign 4096',
+    `\t.skip ${4096 - (ESP0 - STACK_PAGE_BELOW_ESP0)}`,
     'stk:',
     dataBytes(rng, STACK_SIZE),
-    'rawfl:\t.long 0',
   ];
   if (addr16) tail.push('', '\t.section .lowbuf, "aw"', 'lowbuf:', dataBytes(rng, LOW_BUF_SIZE));
   const source = [...head, ...body, ...tail, ''].join('\n');

@@ -6,10 +6,10 @@
  * would happily "run" the binaries, but then we would be testing qemu).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assembleAndLink } from './generator.js';
+import { LOW_BUF_ADDR, assembleAndLink } from './generator.js';
 
 export interface NativeResult {
   stdout: Buffer;
@@ -102,6 +102,42 @@ function probe(): { ok: boolean; why: string } {
       return { ok: false, why: `i386 probe program misbehaved: status ${r.status}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout.toString())}` };
     }
     return { ok: true, why: 'host runs static i386 executables natively' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let lowProbe: { ok: boolean; why: string } | undefined;
+
+/**
+ * Can the host map the `.lowbuf` section at LOW_BUF_ADDR (below 64 KiB, for
+ * 16-bit addressing)? Linux refuses mappings below vm.mmap_min_addr, which
+ * many distributions set to 65536.
+ */
+export function canRunLowBuffer(): { ok: boolean; why: string } {
+  if (lowProbe) return lowProbe;
+  const base = canRunNativeI386();
+  if (!base.ok) return (lowProbe = base);
+  const dir = mkdtempSync(join(tmpdir(), 'kmemsim-probe-'));
+  try {
+    const src = [
+      '\t.text', '\t.globl _start', '_start:',
+      '\tmovl $4, %eax', '\tmovl $1, %ebx', '\tmovl $lowbuf, %ecx', '\tmovl $3, %edx', '\tint $0x80',
+      '\tmovl $1, %eax', '\tmovl $0, %ebx', '\tint $0x80',
+      '\t.section .lowbuf, "aw"', 'lowbuf:\t.ascii "ok\\n"', '',
+    ].join('\n');
+    const r = runNative(assembleAndLink(src, dir), 10_000);
+    if (r.status === 0 && r.stdout.toString() === 'ok\n') return (lowProbe = { ok: true, why: 'low buffer can be mapped' });
+    let minAddr = '?';
+    try {
+      minAddr = readFileSync('/proc/sys/vm/mmap_min_addr', 'utf8').trim();
+    } catch { /* not Linux procfs */ }
+    return (lowProbe = {
+      ok: false,
+      why: `cannot map a segment at 0x${LOW_BUF_ADDR.toString(16)} (vm.mmap_min_addr = ${minAddr}; status ${r.status}, signal ${r.signal}${r.error ? `, ${r.error}` : ''})`,
+    });
+  } catch (err) {
+    return (lowProbe = { ok: false, why: (err as Error).message });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -155,3 +155,38 @@ export function flagNames(value: number, mask = ARITH): string {
 export function stopStr(stop: StopReason | null): string {
   return JSON.stringify(stop);
 }
+
+const FLAG_BITS: Record<string, number> = {
+  CF: 1 << 0, PF: 1 << 2, AF: 1 << 4, ZF: 1 << 6, SF: 1 << 7, TF: 1 << 8, IF: 1 << 9, DF: 1 << 10, OF: 1 << 11,
+};
+/** Parse "OF SF AF PF" into a flag mask ('' or '-' is 0). */
+export function F(names: string): number {
+  let m = 0;
+  for (const n of names.split(/[\s|,]+/)) {
+    if (!n || n === '-') continue;
+    const b = FLAG_BITS[n.toUpperCase()];
+    if (b === undefined) throw new Error(`unknown flag ${n}`);
+    m |= b;
+  }
+  return m;
+}
+
+/** Run `src` followed by `hlt`; throws with the stop reason if the snippet did not halt. */
+export function runHalted(src: string, setup?: Setup, opts: SnippetOptions = {}): CPU {
+  const { cpu, stop } = runSnippet(`${src}\nhlt`, setup, opts);
+  if (stop?.kind !== 'halted') throw new Error(`snippet did not halt: ${stopStr(stop)}\n${src}\n${cpu.dumpRegisters()}`);
+  return cpu;
+}
+
+/** Bytes of guest memory at a linear address. */
+export function readBytes(cpu: CPU, lin: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => cpu.read8(lin + i));
+}
+export function writeBytes(cpu: CPU, lin: number, bytes: number[]): void {
+  bytes.forEach((b, i) => cpu.write8(lin + i, b));
+}
+
+/** Unsigned dword of guest memory (cpu.read32 returns a signed int32). */
+export function rd32(cpu: CPU, lin: number): number {
+  return cpu.read32(lin) >>> 0;
+}
