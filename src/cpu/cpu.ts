@@ -2,7 +2,7 @@ import { PhysicalMemory } from './memory.js';
 import { ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, FIXED_ONE, PARITY, Lazy } from './flags.js';
 import { Instr, CS, SS, DS } from './instr.js';
 import type { StopReason } from './stop.js';
-import { Vec, vectorName } from './stop.js';
+import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 
@@ -10,8 +10,7 @@ import { deliverException } from './exceptions.js';
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
 export const REG32_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
 
-/** Thrown (never allocated anew) to unwind an instruction that faults. */
-export const FAULT = { fault: true } as const;
+export { FAULT } from './stop.js';
 
 /** A native routine bound to a guest address: runs on the CPU state and returns architecturally. */
 export type NativeRoutine = (cpu: CPU) => void;
@@ -50,6 +49,12 @@ export interface CpuOptions {
 const PAGE = 4096;
 const TLB_ENTRIES = 1 << 20;
 const TLB_TRACK = 4096;
+/**
+ * REP iterations per execution outside single-step: a longer string
+ * instruction leaves EIP on itself and resumes, like an interrupted REP on
+ * hardware, so the budget and pending interrupts are checked in between.
+ */
+export const REP_CHUNK = 0x10000;
 
 /**
  * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
@@ -101,7 +106,7 @@ export class CPU {
   /** MOV SS / POP SS / STI shadow: no single-step trap or interrupt after this instruction. */
   shadow = false;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
-  repChunk = 1 << 30;
+  repChunk = REP_CHUNK;
 
   // ---- execution bookkeeping ------------------------------------------------
   /** Retired guest instructions (native routines excluded). Drives RDTSC and the timer. */
@@ -811,7 +816,13 @@ export class CPU {
   private getBlock(eip: number): Block {
     let e = this.tlbR[eip >>> 12];
     if (e === 0) {
-      this.translate(eip, false);
+      try {
+        this.translate(eip, false);
+      } catch (err) {
+        if (err !== FAULT) throw err;
+        // The fetch faults: decoding again yields a block that raises the #PF when executed.
+        return decodeBlock(this, eip, -1);
+      }
       e = this.tlbR[eip >>> 12];
       if (e === 0) return decodeBlock(this, eip, -1); // outside RAM: decodes to a fault
     }
@@ -868,7 +879,10 @@ export class CPU {
    * Returns the stop reason; `{kind:'budget'}` when the budget ran out.
    */
   run(budget: number, single = false): StopReason | null {
-    const limit = this.icount + budget;
+    let limit = this.icount + budget;
+    // An exception delivered before any instruction retired since the previous one (a handler that
+    // faults again, a fault storm) consumes one unit of budget, so run() always returns.
+    let lastFaultAt = -1;
     this.breakLoop = false;
     let prev: Block | null = null;
     while (this.stopReason === null) {
@@ -876,18 +890,24 @@ export class CPU {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
       if (this.flags & TF || single || this.shadow) {
+        const before = this.icount;
         this.stepSlow();
+        if (this.icount === before) {
+          if (lastFaultAt === before) limit--;
+          lastFaultAt = before;
+        }
         prev = null;
         if (single) break;
         continue;
       }
       const eip = this.eip;
       let block: Block;
-      if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip) block = prev.link1!;
-      else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip) block = prev.link2!;
+      // linkEip is -1 when empty, and -1 is also a real EIP (0xFFFFFFFF): that one never links.
+      if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip && eip !== -1) block = prev.link1!;
+      else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip && eip !== -1) block = prev.link2!;
       else {
         block = this.getBlock(eip);
-        if (prev !== null && block.cacheable) {
+        if (prev !== null && block.cacheable && eip !== -1) {
           if (prev.epoch !== this.codeEpoch) {
             prev.epoch = this.codeEpoch;
             prev.linkEip1 = prev.linkEip2 = -1;
@@ -920,6 +940,8 @@ export class CPU {
       } catch (e) {
         this.icount += i - 1;
         this.handleThrow(e, ins);
+        if (lastFaultAt === this.icount) limit--;
+        lastFaultAt = this.icount;
         prev = null;
       }
       this.breakLoop = false;
@@ -934,7 +956,7 @@ export class CPU {
     const block = this.getBlock(this.eip);
     const ins = block.instrs[0];
     // While single-stepping, a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
-    this.repChunk = tfBefore ? 1 : 1 << 30;
+    this.repChunk = tfBefore ? 1 : REP_CHUNK;
     try {
       this.eip = ins.next;
       ins.exec(this, ins);
@@ -944,7 +966,7 @@ export class CPU {
     } catch (e) {
       this.handleThrow(e, ins);
     }
-    this.repChunk = 1 << 30;
+    this.repChunk = REP_CHUNK;
   }
 
   /** Deliver a trap-class exception after the current instruction. */

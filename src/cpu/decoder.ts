@@ -11,6 +11,7 @@ import { Instr, CS, DS, SS, REP_E, REP_NE, REP_NONE } from './instr.js';
 import { ONE_BYTE, TWO_BYTE, type OpDef, type Operand } from './x86_table.js';
 import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec/special.js';
 import { formatInstr } from './disasm.js';
+import { FAULT } from './stop.js';
 
 /** A straight-line run of decoded instructions ending at a control transfer or page end. */
 export class Block {
@@ -266,8 +267,11 @@ class CpuFetch implements ByteSource {
   limitPage = -1;
   straddled = false;
   startPage = 0;
+  /** The byte being fetched: when it faults, the re-raising block reads exactly this one. */
+  lastAddr = 0;
   fetch(addr: number): number {
     if (addr >>> 12 !== this.startPage) this.straddled = true;
+    this.lastAddr = addr;
     return this.cpu.read8(addr);
   }
 }
@@ -304,6 +308,7 @@ export function decodeBlock(cpu: CPU, eip: number, ppage: number): Block {
     try {
       ins = decodeInstr(cpuFetch, addr, defaultSize);
     } catch (e) {
+      if (e !== FAULT) throw e;
       if (instrs.length > 0) {
         cpu.cr2 = savedCr2;
         break;
@@ -313,7 +318,10 @@ export function decodeBlock(cpu: CPU, eip: number, ppage: number): Block {
       f.addr = addr;
       f.next = addr;
       f.exec = execFetchFault;
-      f.imm = addr;
+      // The byte that faulted, which is on the next page for an instruction that straddles into
+      // a not-present one (CR2 then names that page, as on hardware).
+      f.imm = cpuFetch.lastAddr;
+
       return new Block([f], false, false);
     }
     if (cpuFetch.straddled) straddles = true;

@@ -24,3 +24,6 @@ export const VECTOR_NAMES: Record<number, string> = {
 export function vectorName(v: number): string {
   return VECTOR_NAMES[v] ?? `vector ${v}`;
 }
+
+/** Thrown (never allocated anew) to unwind an instruction that faults. */
+export const FAULT = { fault: true } as const;

@@ -446,8 +446,9 @@ TWO_BYTE[0xb9] = op('ud1', 'Gv,Ev', sys.ud2, { endsBlock: true, memSize: 0 });
 TWO_BYTE[0xba] = group('Ev,Ib', [undefined, undefined, undefined, undefined,
   op('bt', 'Ev,Ib', bits.btEI), op('bts', 'Ev,Ib', bits.btEI, { lockable: true }), op('btr', 'Ev,Ib', bits.btEI, { lockable: true }), op('btc', 'Ev,Ib', bits.btEI, { lockable: true })]);
 TWO_BYTE[0xbb] = op('btc', 'Ev,Gv', bits.btEG, { lockable: true });
-TWO_BYTE[0xbc] = op('bsf', 'Gv,Ev', bits.bsf, { prefixed: { f3: unsupportedOp('tzcnt', 'Ex', 'TZCNT is not modelled (kmemsim is an i686)') } });
-TWO_BYTE[0xbd] = op('bsr', 'Gv,Ev', bits.bsr, { prefixed: { f3: unsupportedOp('lzcnt', 'Ex', 'LZCNT is not modelled (kmemsim is an i686)') } });
+// F3 0F BC/BD are TZCNT/LZCNT only on CPUs that report them; on an i686 the F3 is ignored and they run as BSF/BSR.
+TWO_BYTE[0xbc] = op('bsf', 'Gv,Ev', bits.bsf);
+TWO_BYTE[0xbd] = op('bsr', 'Gv,Ev', bits.bsr);
 TWO_BYTE[0xbe] = op('movsx', 'Gv,Eb', data.movsxB);
 TWO_BYTE[0xbf] = op('movsx', 'Gv,Ew', data.movsxW);
 TWO_BYTE[0xc0] = op('xadd', 'Eb,Gb', data.xadd, { lockable: true });

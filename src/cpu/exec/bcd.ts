@@ -63,11 +63,8 @@ export function aaa(cpu: CPU): void {
 export function aas(cpu: CPU): void {
   let ax = cpu.regs[0] & 0xffff;
   const adjust = (ax & 0xf) > 9 || cpu.getAF() !== 0;
-  if (adjust) {
-    const al = ((ax & 0xff) - 6) & 0xff;
-    const ah = ((ax >> 8) - 1) & 0xff;
-    ax = (ah << 8) | al;
-  }
+  // SDM: AX ← AX − 6; AH ← AH − 1 (the borrow out of AL reaches AH too).
+  if (adjust) ax = (((ax - 6) & 0xffff) - 0x100) & 0xffff;
   ax &= 0xff0f;
   cpu.setReg(2, 0, ax);
   cpu.setLazyResult(ax & 0xff, 1, adjust ? CF | AF : 0, CF | AF | OF);

@@ -131,22 +131,28 @@ export function outsString(cpu: CPU, ins: Instr): void {
  * architectural path.
  */
 function fastMovsd(cpu: CPU, ins: Instr): boolean {
-  if (cpu.df || cpu.repChunk < 0x10000) return false;
+  if (cpu.df || cpu.repChunk < 0x1000) return false;
   let c = cpu.regs[ECX] >>> 0;
+  let chunk = cpu.repChunk;
   while (c !== 0) {
+    if (chunk <= 0) {
+      cpu.eip = ins.addr;
+      return true;
+    }
     const src = (cpu.segBase[ins.seg] + cpu.regs[ESI]) | 0;
     const dst = (cpu.segBase[ES] + cpu.regs[EDI]) | 0;
     if ((src | dst) & 3) return false;
     const es = cpu.tlbR[src >>> 12];
     const ed = cpu.tlbW[dst >>> 12];
     if (es === 0 || ed === 0) return false;
-    const n = Math.min(c, (0x1000 - (src & 0xfff)) >> 2, (0x1000 - (dst & 0xfff)) >> 2);
+    const n = Math.min(c, chunk, (0x1000 - (src & 0xfff)) >> 2, (0x1000 - (dst & 0xfff)) >> 2);
     const ps = ((es & ~0xfff) | (src & 0xfff)) >> 2;
     const pd = ((ed & ~0xfff) | (dst & 0xfff)) >> 2;
     // A forward element-by-element copy onto an overlapping later destination replicates; leave that to the slow path.
     if (pd > ps && pd < ps + n) return false;
     cpu.mem32.copyWithin(pd, ps, ps + n);
     c -= n;
+    chunk -= n;
     cpu.regs[ECX] = c;
     cpu.regs[ESI] = (cpu.regs[ESI] + 4 * n) | 0;
     cpu.regs[EDI] = (cpu.regs[EDI] + 4 * n) | 0;

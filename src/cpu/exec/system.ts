@@ -318,7 +318,9 @@ export function outDX(cpu: CPU, ins: Instr): void {
  */
 export function cpuid(cpu: CPU): void {
   const r = cpu.regs;
-  const leaf = r[0] >>> 0;
+  let leaf = r[0] >>> 0;
+  // A leaf above the highest basic or extended one returns the highest basic leaf's data (SDM CPUID).
+  if ((leaf > 1 && leaf < 0x80000000) || leaf > 0x80000000) leaf = 1;
   if (leaf === 0) {
     r[0] = 1;
     // "GenuineIntel" as EBX, EDX, ECX.
@@ -330,11 +332,9 @@ export function cpuid(cpu: CPU): void {
     r[3] = 0;
     r[1] = 0;
     r[2] = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15); // PSE TSC CX8 PGE CMOV
-  } else if (leaf === 0x80000000) {
-    r[0] = 0x80000000;
-    r[1] = r[2] = r[3] = 0;
   } else {
-    r[0] = r[1] = r[2] = r[3] = 0;
+    r[0] = 0x80000000 | 0; // no extended leaves
+    r[1] = r[2] = r[3] = 0;
   }
 }
 
