@@ -10,7 +10,8 @@ import type { CPU } from './cpu.js';
 import { Instr, CS, DS, SS, REP_E, REP_NE, REP_NONE } from './instr.js';
 import { ONE_BYTE, TWO_BYTE, type OpDef, type Operand } from './x86_table.js';
 import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec/special.js';
-import { formatInstr } from './disasm.js';
+import { formatInstr, mnemonicOf } from './disasm.js';
+export { mnemonicOf };
 import { FAULT } from './stop.js';
 
 /** A straight-line run of decoded instructions ending at a control transfer or page end. */
@@ -170,6 +171,12 @@ function decodeInto(ins: Instr, next: () => number, defaultSize: 2 | 4): void {
   if (ins.lock && !(def.lockable && ins.mem)) {
     ins.exec = execInvalid;
     ins.invalidReason = 'LOCK prefix not allowed here';
+    return;
+  }
+  const bad = def.invalidWhen?.(ins);
+  if (bad !== undefined) {
+    ins.exec = execInvalid;
+    ins.invalidReason = bad;
     return;
   }
   if (def.unsupported) {
@@ -377,19 +384,15 @@ export function decodeAt(bytes: Uint8Array, eip = 0): Instr {
   return decodeInstr(arrayFetch, eip | 0, 4);
 }
 
-export function mnemonicOf(ins: Instr): string {
-  const def = ins.def;
-  if (!def) return '(bad)';
-  let name = def.name;
-  if (def.sizedName) name = def.sizedName[ins.size === 1 ? 0 : ins.size === 2 ? 1 : 2];
-  if (def.string && ins.rep !== REP_NONE) name = (def.repe ? (ins.rep === REP_E ? 'repe ' : 'repne ') : 'rep ') + name;
-  return name;
-}
 
 /** Bytes accessed through the ModRM/moffs memory operand (0 when none is accessed). */
 export function memSizeOf(ins: Instr): number {
   const def = ins.def;
-  if (!def || !ins.mem) return 0;
+  if (!def) return 0;
+  // String instructions and XLAT address memory implicitly (ESI/EDI, EBX+AL): one element.
+  if (def.string) return ins.size;
+  if (def.name === 'xlatb') return 1;
+  if (!ins.mem) return 0;
   const ms = def.memSize;
   if (ms === undefined) return ins.size;
   if (ms === 'v') return ins.size;

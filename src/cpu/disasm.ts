@@ -80,12 +80,22 @@ function operandText(ins: Instr, o: Operand, immIndex: { i: number }): string {
   }
 }
 
+/** The mnemonic with its REP prefix, sized by operand (movsd) or address size (jcxz). */
+export function mnemonicOf(ins: Instr): string {
+  const def = ins.def;
+  if (!def) return '(bad)';
+  let name = def.name;
+  if (def.sizedName) name = def.sizedName[ins.size === 1 ? 0 : ins.size === 2 ? 1 : 2];
+  if (name === 'jecxz' && ins.asize === 2) name = 'jcxz'; // 67 E3 tests CX
+  if (def.string && ins.rep !== REP_NONE) name = (def.repe ? (ins.rep === REP_E ? 'repe ' : 'repne ') : 'rep ') + name;
+  return name;
+}
+
 /** One instruction as Intel syntax, e.g. `add dword ptr [eax+ecx*4+0x10], 0x5`. */
 export function formatInstr(ins: Instr): string {
   const def = ins.def;
   if (!def || ins.invalidReason && !def.unsupported) return '(bad)';
-  let name = def.sizedName ? def.sizedName[ins.size === 1 ? 0 : ins.size === 2 ? 1 : 2] : def.name;
-  if (def.string && ins.rep !== REP_NONE) name = (def.repe ? (ins.rep === REP_E ? 'repe ' : 'repne ') : 'rep ') + name;
+  let name = mnemonicOf(ins);
   if (ins.lock) name = 'lock ' + name;
   if (def.string) return name;
   const idx = { i: 0 };

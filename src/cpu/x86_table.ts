@@ -68,6 +68,8 @@ export interface OpDef {
   forceReg?: boolean;
   /** 0F 38 / 0F 3A: one more opcode byte precedes the ModRM byte. */
   threeByte?: boolean;
+  /** Encodings the table cannot express as invalid (a ModRM.reg value that names no register): the #UD reason. */
+  invalidWhen?: (ins: Instr) => string | undefined;
   /** Pick a faster executor for common operand forms. */
   specialize?: (ins: Instr) => ExecFn | undefined;
 }
@@ -220,9 +222,11 @@ ONE_BYTE[0x88] = op('mov', 'Eb,Gb', data.movEG);
 ONE_BYTE[0x89] = op('mov', 'Ev,Gv', data.movEG, { specialize: (ins) => (ins.size === 4 ? data.movEG32 : undefined) });
 ONE_BYTE[0x8a] = op('mov', 'Gb,Eb', data.movGE);
 ONE_BYTE[0x8b] = op('mov', 'Gv,Ev', data.movGE, { specialize: (ins) => (ins.size === 4 ? data.movGE32 : undefined) });
-ONE_BYTE[0x8c] = op('mov', 'Ev,Sw', sys.movESreg, { memSize: 2 });
+const noSreg = (ins: Instr) => (ins.reg > 5 ? 'there is no segment register 6 or 7' : undefined);
+ONE_BYTE[0x8c] = op('mov', 'Ev,Sw', sys.movESreg, { memSize: 2, invalidWhen: noSreg });
 ONE_BYTE[0x8d] = op('lea', 'Gv,M', data.lea);
-ONE_BYTE[0x8e] = op('mov', 'Sw,Ew', sys.movSregE, { osz: 'w' });
+// MOV to CS is #UD (SDM Vol. 2 MOV): CS changes only through far transfers.
+ONE_BYTE[0x8e] = op('mov', 'Sw,Ew', sys.movSregE, { osz: 'w', invalidWhen: (ins) => (ins.reg === 1 ? 'MOV to CS is invalid' : noSreg(ins)) });
 ONE_BYTE[0x8f] = group('Ev', [op('pop', 'Ev', stack.popE)]);
 
 // ---- 90–9F ------------------------------------------------------------------------
@@ -400,9 +404,11 @@ for (const b of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2
 // 0F 18 prefetch hints and 0F 19–1F reserved hint NOPs (including the multi-byte NOP 0F 1F /0).
 TWO_BYTE[0x18] = op('prefetch', 'Mx', data.nop, { memSize: 0, memOnly: false });
 for (let b = 0x19; b <= 0x1f; b++) TWO_BYTE[b] = op('nop', 'Ev', data.nop, { memSize: 0 });
-TWO_BYTE[0x20] = op('mov', 'Rd,Cd', sys.movRCr, { osz: 'd', forceReg: true });
+// CR1, CR5–CR7 are reserved: #UD (SDM Vol. 2 "MOV—Move to/from Control Registers").
+const noCr = (ins: Instr) => (ins.reg === 1 || ins.reg > 4 ? `CR${ins.reg} is reserved` : undefined);
+TWO_BYTE[0x20] = op('mov', 'Rd,Cd', sys.movRCr, { osz: 'd', forceReg: true, invalidWhen: noCr });
 TWO_BYTE[0x21] = op('mov', 'Rd,Dd', sys.movRDr, { osz: 'd', forceReg: true });
-TWO_BYTE[0x22] = op('mov', 'Cd,Rd', sys.movCrR, { osz: 'd', forceReg: true, endsBlock: true });
+TWO_BYTE[0x22] = op('mov', 'Cd,Rd', sys.movCrR, { osz: 'd', forceReg: true, endsBlock: true, invalidWhen: noCr });
 TWO_BYTE[0x23] = op('mov', 'Dd,Rd', sys.movDrR, { osz: 'd', forceReg: true, endsBlock: true });
 TWO_BYTE[0x30] = unsupportedOp('wrmsr', '', 'WRMSR is not modelled (no MSRs)');
 TWO_BYTE[0x31] = op('rdtsc', '', sys.rdtsc, { startsBlock: true });
