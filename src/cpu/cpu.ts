@@ -923,7 +923,10 @@ export class CPU {
       }
       const instrs = block.instrs;
       let n = instrs.length;
-      if (this.icount + n > limit) n = limit - this.icount;
+      const left = limit - this.icount;
+      if (n > left) n = left;
+      // A REP instruction near the end of the budget runs no more iterations than the budget has left.
+      this.repChunk = left < REP_CHUNK ? left : REP_CHUNK;
       let ins: Instr = instrs[0];
       // The retired count is kept in a local inside the block and written back at its end; an
       // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
