@@ -41,6 +41,29 @@ export interface ExceptionEvent {
   software: boolean;
 }
 
+/**
+ * The INTR line and the interrupt-acknowledge cycle (SDM Vol. 3 §6.3.1):
+ * an 8259 PIC pair plugs in here. The CPU asks only when it could accept a
+ * maskable interrupt (IF=1, no STI/MOV SS shadow), between instructions.
+ */
+export interface InterruptController {
+  /** INTR asserted: an unmasked request is waiting. */
+  intr(): boolean;
+  /** INTA: the vector to deliver (and the request moves to in-service). */
+  acknowledge(): number;
+}
+
+/**
+ * A device that acts at an instruction count (the 8254 timer): time is the
+ * retired-instruction count, so runs are deterministic (invariant 4).
+ */
+export interface TimedDevice {
+  /** Instruction count of the next event, Infinity when idle. */
+  nextEventAt: number;
+  /** Called once icount has reached nextEventAt. */
+  onTime(icount: number): void;
+}
+
 export interface CpuOptions {
   memory?: PhysicalMemory;
   memorySize?: number;
@@ -103,8 +126,16 @@ export class CPU {
   trLimit = 0;
   /** CS.D: the default operand and address size of the code being fetched. */
   codeSize32 = true;
-  /** MOV SS / POP SS / STI shadow: no single-step trap or interrupt after this instruction. */
+  /** MOV SS / POP SS shadow: no single-step trap or interrupt after this instruction (SDM Vol. 3 §6.8.3). */
   shadow = false;
+  /** STI shadow: no maskable interrupt before the next instruction completes (SDM STI). */
+  stiShadow = false;
+  /** HLT executed with interrupts enabled: waiting for one. */
+  halted = false;
+  interruptController: InterruptController | null = null;
+  readonly timedDevices: TimedDevice[] = [];
+  /** The run loop looks at devices and interrupts once icount reaches this. */
+  attentionAt = Infinity;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk = REP_CHUNK;
 
@@ -268,7 +299,11 @@ export class CPU {
     this.lazyMask &= ~mask;
     const old = this.flags;
     this.flags = ((this.flags & ~mask) | (value & mask) | FIXED_ONE) & ~((1 << 3) | (1 << 5) | (1 << 15));
-    if ((old ^ this.flags) & (TF | IF)) this.breakLoop = true;
+    if ((old ^ this.flags) & (TF | IF)) {
+      this.breakLoop = true;
+      // IF just set with a request waiting: take it after this instruction.
+      if (this.flags & IF && this.interruptController !== null) this.attentionAt = 0;
+    }
   }
 
   /** Condition codes (SDM Vol. 1 Appendix B): cc is the low nibble of Jcc/SETcc/CMOVcc. */
@@ -652,13 +687,76 @@ export class CPU {
   hardwareTrap(vector: number): void {
     this.deliver(vector, -1, false);
   }
-  /** MOV SS, POP SS, STI: hold off interrupts and single-step traps for one instruction. */
+  /** MOV SS, POP SS: hold off interrupts and single-step traps for one instruction. */
   inhibitInterrupts(): void {
     this.shadow = true;
   }
-  /** HLT: with nothing that can wake the processor, the machine stops. */
+  /** STI: hold off maskable interrupts until after the next instruction. */
+  inhibitInterruptsAfterSti(): void {
+    this.stiShadow = true;
+    this.requestAttention();
+  }
+  /**
+   * HLT. With IF=1 and a device that can raise an interrupt the processor
+   * waits (time skips to the next timer event); with IF=0, or nothing that
+   * could ever wake it, the machine stops with 'halted'.
+   */
   halt(): void {
-    this.stop({ kind: 'halted' });
+    const canWake = (this.flags & IF) !== 0 && this.interruptController !== null && (this.interruptController.intr() || this.timedDevices.some((d) => d.nextEventAt !== Infinity));
+    if (!canWake) {
+      this.stop({ kind: 'halted' });
+      return;
+    }
+    this.halted = true;
+    this.requestAttention();
+  }
+  /** A device changed state (IRQ raised, timer reprogrammed): look at it before the next block. */
+  requestAttention(): void {
+    this.attentionAt = 0;
+    this.breakLoop = true;
+  }
+  addTimedDevice(d: TimedDevice): void {
+    this.timedDevices.push(d);
+    this.requestAttention();
+  }
+
+  /**
+   * Between instructions: run due timer events, then take a pending
+   * maskable interrupt if IF=1 and no shadow (SDM Vol. 3 §6.8.1). While
+   * halted with nothing pending, time advances to the next timer event.
+   */
+  private serviceAttention(limit: number): void {
+    for (;;) {
+      let next = Infinity;
+      for (const d of this.timedDevices) {
+        if (d.nextEventAt <= this.icount) d.onTime(this.icount);
+        if (d.nextEventAt < next) next = d.nextEventAt;
+      }
+      this.attentionAt = next;
+      const pic = this.interruptController;
+      if (pic !== null && pic.intr()) {
+        if (this.flags & IF && !this.stiShadow && !this.shadow) {
+          this.halted = false;
+          this.deliver(pic.acknowledge(), -1, false);
+          this.attentionAt = 0; // another request may be waiting behind this one
+          return;
+        }
+        // Masked for now: look again after the next instruction.
+        if (this.attentionAt > this.icount + 1) this.attentionAt = this.icount + 1;
+      }
+      if (!this.halted || this.stopReason) return;
+      if (next === Infinity || !(this.flags & IF)) {
+        this.halted = false;
+        this.stop({ kind: 'halted' });
+        return;
+      }
+      // Halted: time passes until the next timer event (or the budget ends).
+      if (next >= limit) {
+        this.icount = limit;
+        return;
+      }
+      this.icount = next;
+    }
   }
   /** Select the TLB for the current privilege (CPL 3 is "user" for the U/S checks). */
   setCpl(cpl: number): void {
@@ -886,10 +984,19 @@ export class CPU {
     this.breakLoop = false;
     let prev: Block | null = null;
     while (this.stopReason === null) {
+      if (this.icount >= this.attentionAt) {
+        this.serviceAttention(limit);
+        prev = null;
+        if (this.stopReason !== null) break;
+        if (this.halted) {
+          if (this.icount >= limit) return single ? null : { kind: 'budget', executed: this.icount };
+          continue;
+        }
+      }
       if (this.icount >= limit) {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
-      if (this.flags & TF || single || this.shadow) {
+      if (this.flags & TF || single || this.shadow || this.stiShadow) {
         const before = this.icount;
         this.stepSlow();
         if (this.icount === before) {
@@ -956,6 +1063,7 @@ export class CPU {
   private stepSlow(): void {
     const tfBefore = (this.flags & TF) !== 0;
     this.shadow = false;
+    this.stiShadow = false;
     const block = this.getBlock(this.eip);
     const ins = block.instrs[0];
     // While single-stepping, a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).

@@ -283,7 +283,7 @@ export function cli(cpu: CPU): void {
 }
 export function sti(cpu: CPU): void {
   if (cpu.cpl > ((cpu.flags & IOPL) >> 12)) cpu.fault(Vec.GP, 0);
-  if (!(cpu.flags & IF)) cpu.inhibitInterrupts();
+  if (!(cpu.flags & IF)) cpu.inhibitInterruptsAfterSti();
   cpu.flags |= IF;
   cpu.breakLoop = true;
 }
