@@ -5,6 +5,7 @@ import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
+import { compileBlock, JIT_THRESHOLD } from './jit.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -136,6 +137,10 @@ export class CPU {
   readonly timedDevices: TimedDevice[] = [];
   /** The run loop looks at devices and interrupts once icount reaches this. */
   attentionAt = Infinity;
+  /** Executions before a block is compiled to JavaScript (jit.ts); 0 compiles at once, Infinity never. */
+  jitThreshold = JIT_THRESHOLD;
+  /** Index of the faulting instruction inside a compiled block. */
+  jitIndex = -1;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk = REP_CHUNK;
 
@@ -1038,16 +1043,30 @@ export class CPU {
       // The retired count is kept in a local inside the block and written back at its end; an
       // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
       let i = 0;
+      let compiled = block.compiled;
+      if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
+        compiled = block.compiled = compileBlock(instrs);
+        if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
+      }
       try {
-        while (i < n) {
-          ins = instrs[i++];
-          this.eip = ins.next;
-          ins.exec(this, ins);
-          if (this.eip !== ins.next || this.breakLoop) break;
+        if (compiled !== null && n === instrs.length) {
+          this.jitIndex = -1;
+          i = compiled(this);
+        } else {
+          while (i < n) {
+            ins = instrs[i++];
+            this.eip = ins.next;
+            ins.exec(this, ins);
+            if (this.eip !== ins.next || this.breakLoop) break;
+          }
         }
         this.icount += i;
         prev = this.breakLoop || !block.cacheable ? null : block;
       } catch (e) {
+        if (compiled !== null && this.jitIndex >= 0 && n === instrs.length) {
+          i = this.jitIndex + 1;
+          ins = instrs[this.jitIndex];
+        }
         this.icount += i - 1;
         this.handleThrow(e, ins);
         if (lastFaultAt === this.icount) limit--;

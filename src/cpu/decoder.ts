@@ -13,6 +13,7 @@ import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec
 import { formatInstr, mnemonicOf } from './disasm.js';
 export { mnemonicOf };
 import { FAULT } from './stop.js';
+import type { CompiledBlock } from './jit.js';
 
 /** A straight-line run of decoded instructions ending at a control transfer or page end. */
 export class Block {
@@ -27,6 +28,9 @@ export class Block {
   linkEip2 = -1;
   link2: Block | null = null;
   epoch = -1;
+  /** Executions so far, and the compiled form once hot (see jit.ts). */
+  hits = 0;
+  compiled: CompiledBlock | null = null;
   constructor(
     readonly instrs: Instr[],
     readonly cacheable: boolean,

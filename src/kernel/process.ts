@@ -25,6 +25,8 @@ export interface RunOptions {
   /** kmemsim's own diagnostics (--verbose). */
   onDiagnostic?(line: string): void;
   memorySize?: number;
+  /** Block-compiler threshold (CPU.jitThreshold): tests use 0 to run every block compiled, Infinity to interpret. */
+  jitThreshold?: number;
   /** Observe the machine before it runs (tracing, tests). */
   onBoot?(k: Kernel): void;
 }
@@ -110,6 +112,7 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
 
   const sp = buildInitialStack(k, elf, opts);
   k.enterUser(elf.header.entry, sp);
+  if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
   opts.onBoot?.(k);
   return { kernel: k, io, mm, stdout, stderr };
 }

@@ -1,0 +1,223 @@
+/**
+ * Block compiler: a decoded block that has run often enough becomes one
+ * JavaScript function (`new Function`), which V8 then compiles to machine
+ * code. The semantics stay in the executors: the hottest integer forms
+ * (32-bit MOV, ALU, LEA, PUSH/POP, Jcc, CALL, ...) are emitted inline from
+ * the same rules their executors follow, and every other instruction is a
+ * direct call of its executor. Direct calls from a function made for this
+ * block alone are monomorphic, so V8 can inline them — the interpreter's one
+ * indirect `ins.exec(...)` call site cannot be.
+ *
+ * The generated code keeps the interpreter's contract (see CPU.run):
+ * - it returns how many instructions retired, having left EIP at the next
+ *   one to execute;
+ * - it stops after any instruction that changed EIP or set `breakLoop`
+ *   (a write to a code page, a mode change);
+ * - on a fault it records the faulting instruction's index in
+ *   `cpu.jitIndex` and rethrows, so the run loop delivers the exception
+ *   exactly as it does for interpreted code.
+ * Memory accesses go through the CPU's read/write functions (TLB, paging,
+ * faults, code-page invalidation), never to RAM directly.
+ */
+import type { CPU } from './cpu.js';
+import type { Instr, ExecFn } from './instr.js';
+import { ARITH, Lazy } from './flags.js';
+import * as data from './exec/data.js';
+import * as alu from './exec/alu.js';
+import * as stack from './exec/stack.js';
+import * as ctl from './exec/control.js';
+
+/** Executions before a block is compiled: cold code is not worth the compile time. */
+export const JIT_THRESHOLD = 50;
+
+export type CompiledBlock = (cpu: CPU) => number;
+
+const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
+
+/** Result expression and lazy kind of an ALU op on int32 operands `d`, `s` (ADC/SBB are not inlined). */
+function aluExpr(op: number): [string, number] | null {
+  switch (op) {
+    case ADD: return ['(d + s) | 0', Lazy.Add];
+    case OR: return ['d | s', Lazy.Logic];
+    case AND: return ['d & s', Lazy.Logic];
+    case XOR: return ['d ^ s', Lazy.Logic];
+    case SUB: case CMP: return ['(d - s) | 0', Lazy.Sub];
+    default: return null;
+  }
+}
+
+/** Record the flags of `res = d op s` the way CPU.setLazy does. */
+function lazy(kind: number, res: string): string {
+  return `cpu.lfKind = ${kind}; cpu.lfDst = d; cpu.lfSrc = s; cpu.lfRes = ${res}; cpu.lfSize = 4; cpu.lazyMask = ${ARITH};`;
+}
+
+/** The linear address of a 32-bit-address-size memory operand, or null when not inlinable. */
+function linExpr(ins: Instr): string | null {
+  if (ins.asize !== 4) return null;
+  let e = `sb[${ins.seg}] + ${ins.disp | 0}`;
+  if (ins.base >= 0) e += ` + r[${ins.base}]`;
+  if (ins.index >= 0) e += ins.scale ? ` + (r[${ins.index}] << ${ins.scale})` : ` + r[${ins.index}]`;
+  return `((${e}) | 0)`;
+}
+
+function eaExpr(ins: Instr): string | null {
+  if (ins.asize !== 4) return null;
+  let e = `${ins.disp | 0}`;
+  if (ins.base >= 0) e += ` + r[${ins.base}]`;
+  if (ins.index >= 0) e += ins.scale ? ` + (r[${ins.index}] << ${ins.scale})` : ` + r[${ins.index}]`;
+  return `((${e}) | 0)`;
+}
+
+/** Source of the 32-bit E operand as a read, or null. */
+function readE32(ins: Instr): string | null {
+  if (ins.mod === 3) return `r[${ins.rm}]`;
+  const l = linExpr(ins);
+  return l && `cpu.read32(${l})`;
+}
+
+/** One inlined instruction: the code and whether it may write memory (then breakLoop must be checked). */
+interface Emitted {
+  code: string;
+  writesMemory: boolean;
+  /** Ends the block by itself (sets EIP and returns). */
+  transfers: boolean;
+}
+
+type Template = (ins: Instr, k: number) => Emitted | null;
+
+const plain = (code: string, writesMemory = false): Emitted => ({ code, writesMemory, transfers: false });
+
+function aluTo(op: number, dst: string, src: string, write: (v: string) => string): string | null {
+  const a = aluExpr(op);
+  if (!a) return null;
+  const [expr, kind] = a;
+  const store = op === CMP ? '' : write('res');
+  return `{ const d = ${dst}, s = ${src}, res = ${expr}; ${lazy(kind, 'res')} ${store} }`;
+}
+
+/** Executor → inline template; a template returns null (or '') to leave the instruction to its executor. */
+const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null][] = [
+  [data.movGE32, (ins) => {
+    const src = readE32(ins);
+    return src && plain(`r[${ins.reg}] = ${src};`);
+  }],
+  [data.movEG32, (ins) => {
+    if (ins.mod === 3) return plain(`r[${ins.rm}] = r[${ins.reg}];`);
+    const l = linExpr(ins);
+    return l && plain(`cpu.write32(${l}, r[${ins.reg}]);`, true);
+  }],
+  [data.movRI, (ins) => (ins.size === 4 ? plain(`r[${ins.op & 7}] = ${ins.imm | 0};`) : null)],
+  [data.movEI, (ins) => {
+    if (ins.size !== 4) return null;
+    if (ins.mod === 3) return plain(`r[${ins.rm}] = ${ins.imm | 0};`);
+    const l = linExpr(ins);
+    return l && plain(`cpu.write32(${l}, ${ins.imm | 0});`, true);
+  }],
+  [data.lea, (ins) => {
+    const ea = ins.size === 4 ? eaExpr(ins) : null;
+    return ea && plain(`r[${ins.reg}] = ${ea};`);
+  }],
+  [data.movzxB, (ins) => {
+    if (ins.size !== 4) return null;
+    if (ins.mod === 3) return plain(ins.rm < 4 ? `r[${ins.reg}] = r[${ins.rm}] & 0xff;` : `r[${ins.reg}] = (r[${ins.rm - 4}] >> 8) & 0xff;`);
+    const l = linExpr(ins);
+    return l && plain(`r[${ins.reg}] = cpu.read8(${l});`);
+  }],
+  [alu.aluEG32reg, (ins) => {
+    const op = (ins.op >> 3) & 7;
+    const c = aluTo(op, `r[${ins.rm}]`, `r[${ins.reg}]`, (v) => `r[${ins.rm}] = ${v};`);
+    return c && plain(c);
+  }],
+  [alu.aluGE, (ins) => {
+    if (ins.size !== 4) return null;
+    const src = readE32(ins);
+    const c = src && aluTo((ins.op >> 3) & 7, `r[${ins.reg}]`, src, (v) => `r[${ins.reg}] = ${v};`);
+    return c && plain(c);
+  }],
+  [alu.aluAI, (ins) => {
+    if (ins.size !== 4) return null;
+    const c = aluTo((ins.op >> 3) & 7, 'r[0]', `${ins.imm | 0}`, (v) => `r[0] = ${v};`);
+    return c && plain(c);
+  }],
+  [alu.aluEI, (ins) => {
+    if (ins.size !== 4) return null;
+    if (ins.mod === 3) {
+      const c = aluTo(ins.reg, `r[${ins.rm}]`, `${ins.imm | 0}`, (v) => `r[${ins.rm}] = ${v};`);
+      return c && plain(c);
+    }
+    // A memory destination other than CMP needs the write probe first: left to the executor.
+    if (ins.reg !== CMP) return null;
+    const src = readE32(ins);
+    const c = src && aluTo(CMP, src, `${ins.imm | 0}`, () => '');
+    return c && plain(c);
+  }],
+  [alu.testEG, (ins) => {
+    if (ins.size !== 4) return null;
+    const src = readE32(ins);
+    return src && plain(`{ const d = ${src}, s = r[${ins.reg}], res = d & s; ${lazy(Lazy.Logic, 'res')} }`);
+  }],
+  [alu.incReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, false)) : null)],
+  [alu.decReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, true)) : null)],
+  [stack.pushReg32, (ins) => plain(`cpu.push32(r[${ins.op & 7}]);`, true)],
+  [stack.popReg32, (ins) => plain(`{ const v = cpu.pop32(); r[${ins.op & 7}] = v; }`)],
+  [ctl.jcc, (ins, k) => ({ code: `if (cpu.cond(${ins.op & 0xf})) { cpu.eip = ${ins.imm | 0}; return ${k + 1}; }`, writesMemory: false, transfers: false })],
+  [ctl.jmpRel, (ins, k) => ({ code: `cpu.eip = ${ins.imm | 0}; return ${k + 1};`, writesMemory: false, transfers: true })],
+  [ctl.callRel, (ins, k) => (ins.size === 4 ? { code: `cpu.push32(${ins.next | 0}); cpu.eip = ${ins.imm | 0}; return ${k + 1};`, writesMemory: true, transfers: true } : null)],
+  [ctl.ret, (ins, k) => (ins.size === 4 ? { code: `cpu.eip = cpu.pop32(); return ${k + 1};`, writesMemory: false, transfers: true } : null)],
+];
+const TEMPLATES = new Map<ExecFn, Template>(
+  TEMPLATE_LIST.map(([f, t]): [ExecFn, Template] => [f, (ins, k) => {
+    const e = t(ins, k);
+    return typeof e === 'string' || e === null ? null : e;
+  }]),
+);
+
+/** INC/DEC r32 keep CF (CPU.setLazyKeepCF), as the executor does. */
+function incDec(reg: number, dec: boolean): string {
+  return `{ const d = r[${reg}], res = (d ${dec ? '-' : '+'} 1) | 0; cpu.setLazyKeepCF(${dec ? Lazy.Dec : Lazy.Inc}, d, res, 4); r[${reg}] = res; }`;
+}
+
+let serial = 0;
+
+/**
+ * Compile `instrs` (a whole block) into a function. Returns null for
+ * blocks that contain something the compiler leaves to the interpreter
+ * (native routines).
+ */
+export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
+  const names: string[] = [];
+  const values: unknown[] = [];
+  const lines: string[] = [];
+  // A unique comment keeps V8 from sharing one compiled factory (and its type feedback) between blocks.
+  lines.push(`// kmemsim block at 0x${(instrs[0].addr >>> 0).toString(16)} #${serial++}`);
+  lines.push('const r = cpu.regs, sb = cpu.segBase;');
+  lines.push('let k = 0;');
+  lines.push('try {');
+  const n = instrs.length;
+  for (let k = 0; k < n; k++) {
+    const ins = instrs[k];
+    if (ins.native !== null) return null;
+    const last = k === n - 1;
+    lines.push(`k = ${k};`);
+    const t = TEMPLATES.get(ins.exec);
+    const e = t ? t(ins, k) : null;
+    if (e !== null) {
+      lines.push(e.code);
+      if (e.transfers) break;
+      if (e.writesMemory && !last) lines.push(`if (cpu.breakLoop) { cpu.eip = ${ins.next | 0}; return ${k + 1}; }`);
+      if (last) lines.push(`cpu.eip = ${ins.next | 0};`);
+      continue;
+    }
+    names.push(`f${k}`, `i${k}`);
+    values.push(ins.exec, ins);
+    lines.push(`cpu.eip = ${ins.next | 0};`);
+    lines.push(`f${k}(cpu, i${k});`);
+    if (!last) lines.push(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return ${k + 1};`);
+  }
+  lines.push(`return ${n};`);
+  lines.push('} catch (e) { cpu.jitIndex = k; throw e; }');
+  const body = `return function block(cpu) {\n${lines.join('\n')}\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
+  return factory(...values);
+}
