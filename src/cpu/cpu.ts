@@ -5,7 +5,7 @@ import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
-import { compileBlock, JIT_THRESHOLD } from './jit.js';
+import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -139,8 +139,9 @@ export class CPU {
   attentionAt = Infinity;
   /** Executions before a block is compiled to JavaScript (jit.ts); 0 compiles at once, Infinity never. */
   jitThreshold = JIT_THRESHOLD;
-  /** Index of the faulting instruction inside a compiled block. */
+  /** Index of the faulting instruction inside a compiled block, and instructions it retired before (loops). */
   jitIndex = -1;
+  jitDone = 0;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk = REP_CHUNK;
 
@@ -695,6 +696,7 @@ export class CPU {
   /** MOV SS, POP SS: hold off interrupts and single-step traps for one instruction. */
   inhibitInterrupts(): void {
     this.shadow = true;
+    this.breakLoop = true;
   }
   /** STI: hold off maskable interrupts until after the next instruction. */
   inhibitInterruptsAfterSti(): void {
@@ -1012,63 +1014,77 @@ export class CPU {
         if (single) break;
         continue;
       }
-      const eip = this.eip;
-      let block: Block;
-      // linkEip is -1 when empty, and -1 is also a real EIP (0xFFFFFFFF): that one never links.
-      if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip && eip !== -1) block = prev.link1!;
-      else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip && eip !== -1) block = prev.link2!;
-      else {
-        block = this.getBlock(eip);
-        if (prev !== null && block.cacheable && eip !== -1) {
-          if (prev.epoch !== this.codeEpoch) {
-            prev.epoch = this.codeEpoch;
-            prev.linkEip1 = prev.linkEip2 = -1;
-          }
-          if (prev.linkEip1 === -1) {
-            prev.linkEip1 = eip;
-            prev.link1 = block;
-          } else {
-            prev.linkEip2 = eip;
-            prev.link2 = block;
-          }
-        }
-      }
-      const instrs = block.instrs;
-      let n = instrs.length;
-      const left = limit - this.icount;
-      if (n > left) n = left;
-      // A REP instruction near the end of the budget runs no more iterations than the budget has left.
-      this.repChunk = left < REP_CHUNK ? left : REP_CHUNK;
-      let ins: Instr = instrs[0];
-      // The retired count is kept in a local inside the block and written back at its end; an
-      // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
+      // The fast path: block after block until something needs the loop above (a stop, TF, a mode
+      // change, a code write: all set breakLoop), the budget ends or a device wants attention.
+      const stopAt = limit < this.attentionAt ? limit : this.attentionAt;
+      let block: Block | null = null;
+      let compiled: CompiledBlock | null = null;
+      let ins: Instr | null = null;
       let i = 0;
-      let compiled = block.compiled;
-      if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-        compiled = block.compiled = compileBlock(instrs);
-        if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
-      }
       try {
-        if (compiled !== null && n === instrs.length) {
-          this.jitIndex = -1;
-          i = compiled(this);
-        } else {
-          while (i < n) {
-            ins = instrs[i++];
-            this.eip = ins.next;
-            ins.exec(this, ins);
-            if (this.eip !== ins.next || this.breakLoop) break;
+        for (;;) {
+          const eip = this.eip;
+          // linkEip is -1 when empty, and -1 is also a real EIP (0xFFFFFFFF): that one never links.
+          if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip && eip !== -1) block = prev.link1!;
+          else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip && eip !== -1) block = prev.link2!;
+          else {
+            block = this.getBlock(eip);
+            if (prev !== null && block.cacheable && eip !== -1) {
+              if (prev.epoch !== this.codeEpoch) {
+                prev.epoch = this.codeEpoch;
+                prev.linkEip1 = prev.linkEip2 = -1;
+              }
+              if (prev.linkEip1 === -1) {
+                prev.linkEip1 = eip;
+                prev.link1 = block;
+              } else {
+                prev.linkEip2 = eip;
+                prev.link2 = block;
+              }
+            }
           }
+          const instrs = block.instrs;
+          let n = instrs.length;
+          const left = limit - this.icount;
+          if (n > left) n = left;
+          // A REP instruction near the end of the budget runs no more iterations than the budget has left.
+          this.repChunk = left < REP_CHUNK ? left : REP_CHUNK;
+          i = 0;
+          ins = null;
+          compiled = block.compiled;
+          if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
+            compiled = block.compiled = compileBlock(instrs);
+            if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
+          }
+          if (compiled !== null && n === instrs.length) {
+            this.jitIndex = -1;
+            i = compiled(this, stopAt - this.icount);
+          } else {
+            compiled = null;
+            // The retired count is kept in a local inside the block and written back at its end; an
+            // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
+            while (i < n) {
+              ins = instrs[i++];
+              this.eip = ins.next;
+              ins.exec(this, ins);
+              if (this.eip !== ins.next || this.breakLoop) break;
+            }
+          }
+          this.icount += i;
+          if (this.breakLoop || !block.cacheable) {
+            prev = null;
+            break;
+          }
+          prev = block;
+          if (this.icount >= stopAt) break;
         }
-        this.icount += i;
-        prev = this.breakLoop || !block.cacheable ? null : block;
       } catch (e) {
-        if (compiled !== null && this.jitIndex >= 0 && n === instrs.length) {
-          i = this.jitIndex + 1;
-          ins = instrs[this.jitIndex];
+        if (compiled !== null && this.jitIndex >= 0) {
+          i = this.jitDone + this.jitIndex + 1;
+          ins = block!.instrs[this.jitIndex];
         }
         this.icount += i - 1;
-        this.handleThrow(e, ins);
+        this.handleThrow(e, ins ?? block!.instrs[0]);
         if (lastFaultAt === this.icount) limit--;
         lastFaultAt = this.icount;
         prev = null;

@@ -30,7 +30,12 @@ import * as ctl from './exec/control.js';
 /** Executions before a block is compiled: cold code is not worth the compile time. */
 export const JIT_THRESHOLD = 50;
 
-export type CompiledBlock = (cpu: CPU) => number;
+/**
+ * `room` is how many instructions may retire before the run loop must look
+ * at the budget or the devices again; a block that loops onto itself keeps
+ * looping inside the function while a whole further iteration fits.
+ */
+export type CompiledBlock = (cpu: CPU, room: number) => number;
 
 const ADD = 0, OR = 1, ADC = 2, SBB = 3, AND = 4, SUB = 5, XOR = 6, CMP = 7;
 
@@ -160,10 +165,10 @@ const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null
   [alu.decReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, true)) : null)],
   [stack.pushReg32, (ins) => plain(`cpu.push32(r[${ins.op & 7}]);`, true)],
   [stack.popReg32, (ins) => plain(`{ const v = cpu.pop32(); r[${ins.op & 7}] = v; }`)],
-  [ctl.jcc, (ins, k) => ({ code: `if (cpu.cond(${ins.op & 0xf})) { cpu.eip = ${ins.imm | 0}; return ${k + 1}; }`, writesMemory: false, transfers: false })],
-  [ctl.jmpRel, (ins, k) => ({ code: `cpu.eip = ${ins.imm | 0}; return ${k + 1};`, writesMemory: false, transfers: true })],
-  [ctl.callRel, (ins, k) => (ins.size === 4 ? { code: `cpu.push32(${ins.next | 0}); cpu.eip = ${ins.imm | 0}; return ${k + 1};`, writesMemory: true, transfers: true } : null)],
-  [ctl.ret, (ins, k) => (ins.size === 4 ? { code: `cpu.eip = cpu.pop32(); return ${k + 1};`, writesMemory: false, transfers: true } : null)],
+  [ctl.jcc, (ins, k) => ({ code: `if (cpu.cond(${ins.op & 0xf})) { cpu.eip = ${ins.imm | 0}; return done + ${k + 1}; }`, writesMemory: false, transfers: false })],
+  [ctl.jmpRel, (ins, k) => ({ code: `cpu.eip = ${ins.imm | 0}; return done + ${k + 1};`, writesMemory: false, transfers: true })],
+  [ctl.callRel, (ins, k) => (ins.size === 4 ? { code: `cpu.push32(${ins.next | 0}); cpu.eip = ${ins.imm | 0}; return done + ${k + 1};`, writesMemory: true, transfers: true } : null)],
+  [ctl.ret, (ins, k) => (ins.size === 4 ? { code: `cpu.eip = cpu.pop32(); return done + ${k + 1};`, writesMemory: false, transfers: true } : null)],
 ];
 const TEMPLATES = new Map<ExecFn, Template>(
   TEMPLATE_LIST.map(([f, t]): [ExecFn, Template] => [f, (ins, k) => {
@@ -188,23 +193,37 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
   const names: string[] = [];
   const values: unknown[] = [];
   const lines: string[] = [];
-  // A unique comment keeps V8 from sharing one compiled factory (and its type feedback) between blocks.
-  lines.push(`// kmemsim block at 0x${(instrs[0].addr >>> 0).toString(16)} #${serial++}`);
-  lines.push('const r = cpu.regs, sb = cpu.segBase;');
-  lines.push('let k = 0;');
-  lines.push('try {');
   const n = instrs.length;
+  const start = instrs[0].addr | 0;
+  // A unique comment keeps V8 from sharing one compiled factory (and its type feedback) between blocks.
+  lines.push(`// kmemsim block at 0x${(start >>> 0).toString(16)} #${serial++}`);
+  lines.push('const r = cpu.regs, sb = cpu.segBase;');
+  lines.push('let k = 0, done = 0;');
+  lines.push('try {');
+  lines.push('loop: for (;;) {');
+  /** A branch back to this block's first instruction: go round again inside the function if it fits. */
+  const again = (k: number) =>
+    `done += ${k + 1}; if (done + ${n} > room || cpu.breakLoop) { cpu.eip = ${start}; return done; } continue loop;`;
   for (let k = 0; k < n; k++) {
     const ins = instrs[k];
     if (ins.native !== null) return null;
     const last = k === n - 1;
     lines.push(`k = ${k};`);
+    if (ins.exec === ctl.jcc && (ins.imm | 0) === start) {
+      lines.push(`if (cpu.cond(${ins.op & 0xf})) { ${again(k)} }`);
+      if (last) lines.push(`cpu.eip = ${ins.next | 0};`);
+      continue;
+    }
+    if (ins.exec === ctl.jmpRel && (ins.imm | 0) === start) {
+      lines.push(again(k));
+      break;
+    }
     const t = TEMPLATES.get(ins.exec);
     const e = t ? t(ins, k) : null;
     if (e !== null) {
       lines.push(e.code);
       if (e.transfers) break;
-      if (e.writesMemory && !last) lines.push(`if (cpu.breakLoop) { cpu.eip = ${ins.next | 0}; return ${k + 1}; }`);
+      if (e.writesMemory && !last) lines.push(`if (cpu.breakLoop) { cpu.eip = ${ins.next | 0}; return done + ${k + 1}; }`);
       if (last) lines.push(`cpu.eip = ${ins.next | 0};`);
       continue;
     }
@@ -212,12 +231,12 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
     values.push(ins.exec, ins);
     lines.push(`cpu.eip = ${ins.next | 0};`);
     lines.push(`f${k}(cpu, i${k});`);
-    if (!last) lines.push(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return ${k + 1};`);
+    if (!last) lines.push(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${k + 1};`);
   }
-  lines.push(`return ${n};`);
-  lines.push('} catch (e) { cpu.jitIndex = k; throw e; }');
-  const body = `return function block(cpu) {\n${lines.join('\n')}\n};`;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  lines.push(`return done + ${n};`);
+  lines.push('}');
+  lines.push('} catch (e) { cpu.jitIndex = k; cpu.jitDone = done; throw e; }');
+  const body = `return function block(cpu, room) {\n${lines.join('\n')}\n};`;
   const factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
   return factory(...values);
 }
