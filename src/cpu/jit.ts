@@ -101,6 +101,25 @@ function aluTo(op: number, dst: string, src: string, write: (v: string) => strin
 }
 
 /** Executor → inline template; a template returns null (or '') to leave the instruction to its executor. */
+/** AL..BH as an expression (SDM register encoding: 4–7 are the high bytes of EAX..EBX). */
+function reg8(n: number): string {
+  return n < 4 ? `(r[${n}] & 0xff)` : `((r[${n - 4}] >> 8) & 0xff)`;
+}
+
+/**
+ * op [mem32], src. A destination that is written is probed for write
+ * before it is read, so a not-present page reports a write fault, as the
+ * executor (aluToE) does.
+ */
+function aluToMem(ins: Instr, op: number, src: string): Emitted | null {
+  const l = linExpr(ins);
+  const a = aluExpr(op);
+  if (!l || !a) return null;
+  const [expr, kind] = a;
+  if (op === CMP) return plain(`{ const d = cpu.read32(${l}), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} }`);
+  return plain(`{ const l = ${l}; cpu.probeWrite(l, 4); const d = cpu.read32(l), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} cpu.write32(l, res); }`, true);
+}
+
 const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null][] = [
   [data.movGE32, (ins) => {
     const src = readE32(ins);
@@ -150,11 +169,20 @@ const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null
       const c = aluTo(ins.reg, `r[${ins.rm}]`, `${ins.imm | 0}`, (v) => `r[${ins.rm}] = ${v};`);
       return c && plain(c);
     }
-    // A memory destination other than CMP needs the write probe first: left to the executor.
-    if (ins.reg !== CMP) return null;
-    const src = readE32(ins);
-    const c = src && aluTo(CMP, src, `${ins.imm | 0}`, () => '');
-    return c && plain(c);
+    return aluToMem(ins, ins.reg, `${ins.imm | 0}`);
+  }],
+  [alu.aluEG, (ins) => (ins.size === 4 && ins.mod !== 3 ? aluToMem(ins, (ins.op >> 3) & 7, `r[${ins.reg}]`) : null)],
+  [data.movEG, (ins) => {
+    if (ins.size !== 1) return null;
+    if (ins.mod === 3) return plain(`cpu.setReg8(${ins.rm}, ${reg8(ins.reg)});`);
+    const l = linExpr(ins);
+    return l && plain(`cpu.write8(${l}, ${reg8(ins.reg)});`, true);
+  }],
+  [data.movGE, (ins) => {
+    if (ins.size !== 1) return null;
+    if (ins.mod === 3) return plain(`cpu.setReg8(${ins.reg}, ${reg8(ins.rm)});`);
+    const l = linExpr(ins);
+    return l && plain(`cpu.setReg8(${ins.reg}, cpu.read8(${l}));`);
   }],
   [alu.testEG, (ins) => {
     if (ins.size !== 4) return null;
