@@ -73,6 +73,9 @@ export interface CpuOptions {
 const PAGE = 4096;
 const TLB_ENTRIES = 1 << 20;
 const TLB_TRACK = 4096;
+/** DR7 LEN encodings: 00 = 1 byte, 01 = 2, 10 = 8 (undefined on IA-32, treated as 8), 11 = 4. */
+const DR_LEN = [1, 2, 8, 4];
+const RF_BIT = 1 << 16;
 /**
  * REP iterations per execution outside single-step: a longer string
  * instruction leaves EIP on itself and resumes, like an interrupted REP on
@@ -127,6 +130,13 @@ export class CPU {
   trLimit = 0;
   /** CS.D: the default operand and address size of the code being fetched. */
   codeSize32 = true;
+  /** Any debug-register breakpoint enabled in DR7: execution takes the per-instruction path. */
+  debugActive = false;
+  /** A data breakpoint is enabled; its pages are never cached in the TLB. */
+  dataBpActive = false;
+  private watchedPages: Set<number> | null = null;
+  /** DR6 B0–B3 bits of data breakpoints hit by the current instruction. */
+  private dataBpHits = 0;
   /** MOV SS / POP SS shadow: no single-step trap or interrupt after this instruction (SDM Vol. 3 §6.8.3). */
   shadow = false;
   /** STI shadow: no maskable interrupt before the next instruction completes (SDM STI). */
@@ -393,7 +403,9 @@ export class CPU {
   read8(lin: number): number {
     const e = this.tlbR[lin >>> 12];
     if (e !== 0) return this.mem8[(e & ~0xfff) | (lin & 0xfff)];
-    return this.mem.read8(this.translate(lin, false));
+    const v = this.mem.read8(this.translate(lin, false));
+    if (this.dataBpActive) this.checkDataBreakpoints(lin, 1, false);
+    return v;
   }
   read16(lin: number): number {
     const e = this.tlbR[lin >>> 12];
@@ -414,7 +426,10 @@ export class CPU {
   write8(lin: number, v: number): void {
     const e = this.tlbW[lin >>> 12];
     if (e !== 0) this.mem8[(e & ~0xfff) | (lin & 0xfff)] = v;
-    else this.mem.write8(this.translate(lin, true), v);
+    else {
+      this.mem.write8(this.translate(lin, true), v);
+      if (this.dataBpActive) this.checkDataBreakpoints(lin, 1, true);
+    }
   }
   write16(lin: number, v: number): void {
     const e = this.tlbW[lin >>> 12];
@@ -452,12 +467,14 @@ export class CPU {
   }
 
   private read16Slow(lin: number): number {
+    if (this.dataBpActive) this.checkDataBreakpoints(lin, 2, false);
     const p0 = this.translate(lin, false);
     if ((lin & 0xfff) !== 0xfff) return this.mem.read16(p0);
     const p1 = this.translate(lin + 1, false);
     return this.mem.read8(p0) | (this.mem.read8(p1) << 8);
   }
   private read32Slow(lin: number): number {
+    if (this.dataBpActive) this.checkDataBreakpoints(lin, 4, false);
     const p0 = this.translate(lin, false);
     if ((lin & 0xfff) <= 0xffc) return this.mem.read32(p0);
     const p1 = this.translate((lin | 0xfff) + 1, false);
@@ -469,6 +486,7 @@ export class CPU {
     return v;
   }
   private write16Slow(lin: number, v: number): void {
+    if (this.dataBpActive) this.checkDataBreakpoints(lin, 2, true);
     const p0 = this.translate(lin, true);
     if ((lin & 0xfff) !== 0xfff) return this.mem.write16(p0, v);
     const p1 = this.translate(lin + 1, true);
@@ -476,6 +494,7 @@ export class CPU {
     this.mem.write8(p1, v >> 8);
   }
   private write32Slow(lin: number, v: number): void {
+    if (this.dataBpActive) this.checkDataBreakpoints(lin, 4, true);
     const p0 = this.translate(lin, true);
     if ((lin & 0xfff) <= 0xffc) return this.mem.write32(p0, v);
     // Both pages are checked before either is written (no partial store on #PF).
@@ -513,6 +532,8 @@ export class CPU {
       phys = this.walk(lin, write);
     }
     if (this.systemAccess) return phys;
+    // Pages holding a data breakpoint stay out of the TLB so every access reaches checkDataBreakpoints.
+    if (this.dataBpActive && this.watchedPages!.has(vpage)) return phys;
     const ppage = Math.floor(phys / PAGE);
     if (ppage < this.codePage.length) {
       if (write && this.codePage[ppage]) this.invalidateCode(ppage);
@@ -663,10 +684,63 @@ export class CPU {
     this.breakLoop = true;
   }
 
-  /** MOV DRn, reg. Breakpoint matching is done by the debug unit on the slow path. */
+  /**
+   * MOV DRn, reg (SDM Vol. 3 §17.2). DR7 enables DR0–DR3 as instruction
+   * breakpoints (R/W = 00, faults before the instruction) or data
+   * breakpoints (R/W = 01 write, 11 read/write; LEN 1, 2 or 4 bytes; traps
+   * after the access). While any is enabled the CPU runs instruction by
+   * instruction (stepSlow), and pages with a data breakpoint are kept out of
+   * the TLB so that their accesses take the checked slow path.
+   */
   writeDebugRegister(n: number, v: number): void {
     this.dr[n] = v;
+    if (n === 4) this.dr[6] = v; // DR4/DR5 alias DR6/DR7 when CR4.DE = 0
+    if (n === 5) this.dr[7] = v;
+    const dr7 = this.dr[7];
+    let exec = false;
+    const watched = new Set<number>();
+    for (let i = 0; i < 4; i++) {
+      if (!((dr7 >>> (i * 2)) & 3)) continue;
+      const rw = (dr7 >>> (16 + i * 4)) & 3;
+      if (rw === 0) exec = true;
+      else if (rw === 1 || rw === 3) {
+        const len = DR_LEN[(dr7 >>> (18 + i * 4)) & 3];
+        const a = this.dr[i] & ~(len - 1);
+        watched.add(a >>> 12);
+        watched.add(((a + len - 1) | 0) >>> 12);
+      }
+    }
+    this.debugActive = exec || watched.size > 0;
+    this.dataBpActive = watched.size > 0;
+    this.watchedPages = watched;
+    this.flushTlb();
     this.breakLoop = true;
+  }
+
+  /** A slow-path access overlapping an enabled data breakpoint: remember it for the #DB after the instruction. */
+  private checkDataBreakpoints(lin: number, size: number, write: boolean): void {
+    if (this.systemAccess) return;
+    const dr7 = this.dr[7];
+    for (let i = 0; i < 4; i++) {
+      if (!((dr7 >>> (i * 2)) & 3)) continue;
+      const rw = (dr7 >>> (16 + i * 4)) & 3;
+      if (rw === 0 || rw === 2 || (rw === 1 && !write)) continue;
+      const len = DR_LEN[(dr7 >>> (18 + i * 4)) & 3];
+      const a = (this.dr[i] & ~(len - 1)) >>> 0;
+      const l = lin >>> 0;
+      if (l < a + len && a < l + size) this.dataBpHits |= 1 << i;
+    }
+  }
+
+  /** An enabled instruction breakpoint at this EIP (RF clear): its DR6 B-bit mask, else 0. */
+  private instructionBreakpoint(eip: number): number {
+    if (this.flags & RF_BIT) return 0;
+    const dr7 = this.dr[7];
+    let hits = 0;
+    for (let i = 0; i < 4; i++) {
+      if ((dr7 >>> (i * 2)) & 3 && ((dr7 >>> (16 + i * 4)) & 3) === 0 && this.dr[i] === eip) hits |= 1 << i;
+    }
+    return hits;
   }
 
   /**
@@ -1003,7 +1077,7 @@ export class CPU {
       if (this.icount >= limit) {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
-      if (this.flags & TF || single || this.shadow || this.stiShadow) {
+      if (this.flags & TF || single || this.shadow || this.stiShadow || this.debugActive) {
         const before = this.icount;
         this.stepSlow();
         if (this.icount === before) {
@@ -1099,17 +1173,36 @@ export class CPU {
     const tfBefore = (this.flags & TF) !== 0;
     this.shadow = false;
     this.stiShadow = false;
+    if (this.debugActive) {
+      // Instruction breakpoints are faults: #DB before the instruction runs, unless RF is set (SDM §17.3.1.1).
+      const hits = this.instructionBreakpoint(this.eip);
+      if (hits) {
+        this.dr[6] = (this.dr[6] & ~0xf) | hits;
+        this.deliver(Vec.DB, -1, false);
+        return;
+      }
+    }
     const block = this.getBlock(this.eip);
     const ins = block.instrs[0];
-    // While single-stepping, a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
-    this.repChunk = tfBefore ? 1 : REP_CHUNK;
+    // While single-stepping (or watching data), a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
+    this.repChunk = tfBefore || this.dataBpActive ? 1 : REP_CHUNK;
+    this.dataBpHits = 0;
     try {
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;
+      // RF is cleared once an instruction completes (POPF/IRET loading it are the exception).
+      if (this.flags & RF_BIT && ins.def?.name !== 'popf' && ins.def?.name !== 'iret') this.flags &= ~RF_BIT;
+      // Data breakpoints and the single-step trap are reported together, after the instruction.
       // A single-step trap follows an instruction that began with TF set, unless it loaded SS.
-      if (tfBefore && !this.shadow && !this.stopReason) this.raiseTrap(Vec.DB);
+      const step = tfBefore && !this.shadow;
+      if ((step || this.dataBpHits) && !this.stopReason) {
+        this.dr[6] = (this.dr[6] & ~0xf) | this.dataBpHits | (step ? 0x4000 : 0);
+        this.dataBpHits = 0;
+        this.deliver(Vec.DB, -1, false);
+      }
     } catch (e) {
+      this.dataBpHits = 0;
       this.handleThrow(e, ins);
     }
     this.repChunk = REP_CHUNK;
