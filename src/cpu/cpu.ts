@@ -153,7 +153,7 @@ export class CPU {
   jitIndex = -1;
   jitDone = 0;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
-  repChunk = REP_CHUNK;
+  repChunk: number = REP_CHUNK;
 
   // ---- execution bookkeeping ------------------------------------------------
   /** Retired guest instructions (native routines excluded). Drives RDTSC and the timer. */
@@ -187,6 +187,7 @@ export class CPU {
   private tlbGlobal = new Uint8Array(TLB_ENTRIES);
   private tlbUsedCount = 0;
 
+  private codeCached = false;
   /** Decoded blocks per physical page; `codePage[p]` is set while page p has cached code. */
   private blocks: (Block[] | undefined)[];
   private readonly codePage: Uint8Array;
@@ -985,6 +986,10 @@ export class CPU {
     this.codeEpoch++;
   }
   flushCode(): void {
+    this.breakLoop = true;
+    this.codeEpoch++;
+    if (!this.codeCached) return; // nothing decoded yet (kernel boot binding its natives)
+    this.codeCached = false;
     this.blocks.fill(undefined);
     this.codePage.fill(0);
     this.breakLoop = true;
@@ -1016,6 +1021,7 @@ export class CPU {
     }
     const b = decodeBlock(this, eip, ppage);
     if (b.cacheable) {
+      this.codeCached = true;
       if (!this.codePage[ppage]) {
         this.codePage[ppage] = 1;
         // Writes to this page must now take the slow path to invalidate.
