@@ -53,7 +53,43 @@ function aluExpr(op: number): [string, number] | null {
 
 /** Record the flags of `res = d op s` the way CPU.setLazy does. */
 function lazy(kind: number, res: string): string {
-  return `cpu.lfKind = ${kind}; cpu.lfDst = d; cpu.lfSrc = s; cpu.lfRes = ${res}; cpu.lfSize = 4; cpu.lazyMask = ${ARITH};`;
+  // fd/fs/fr keep the operands in locals too, for a Jcc right after (see fusedCondition).
+  return `cpu.lfKind = ${kind}; cpu.lfDst = d; cpu.lfSrc = s; cpu.lfRes = ${res}; cpu.lfSize = 4; cpu.lazyMask = ${ARITH}; fd = d; fs = s; fr = ${res};`;
+}
+
+/**
+ * Jcc condition computed from the operands of the 32-bit ALU instruction
+ * just before it (still in fd/fs/fr), instead of from the lazy flags: the
+ * same answers CPU.cond gives (SDM Vol. 1 Appendix B), for the kinds where
+ * they are simple. Null to fall back to cpu.cond.
+ */
+function fusedCondition(kind: number, cc: number): string | null {
+  const neg = cc & 1;
+  let e: string | null = null;
+  if (kind === Lazy.Sub) {
+    switch (cc >> 1) {
+      case 1: e = '(fd >>> 0) < (fs >>> 0)'; break; // B: CF
+      case 2: e = 'fr === 0'; break; // E: ZF
+      case 3: e = '(fd >>> 0) <= (fs >>> 0)'; break; // BE: CF | ZF
+      case 4: e = 'fr < 0'; break; // S
+      case 6: e = 'fd < fs'; break; // L: SF != OF
+      case 7: e = 'fd <= fs'; break; // LE
+    }
+  } else if (kind === Lazy.Logic) {
+    switch (cc >> 1) {
+      case 1: e = 'false'; break; // CF = 0
+      case 2: e = 'fr === 0'; break;
+      case 3: e = 'fr === 0'; break;
+      case 4: e = 'fr < 0'; break;
+      case 6: e = 'fr < 0'; break; // OF = 0
+      case 7: e = 'fr <= 0'; break;
+    }
+  } else if (kind === Lazy.Add) {
+    if (cc >> 1 === 2) e = 'fr === 0';
+    else if (cc >> 1 === 4) e = 'fr < 0';
+  }
+  if (e === null) return null;
+  return neg ? `!(${e})` : `(${e})`;
 }
 
 /** The linear address of a 32-bit-address-size memory operand, or null when not inlinable. */
@@ -83,6 +119,8 @@ function readE32(ins: Instr): string | null {
 /** One inlined instruction: the code and whether it may write memory (then breakLoop must be checked). */
 interface Emitted {
   code: string;
+  /** The lazy-flag kind a 32-bit ALU template recorded (its operands are in fd/fs/fr). */
+  flagKind?: number;
   writesMemory: boolean;
   /** Ends the block by itself (sets EIP and returns). */
   transfers: boolean;
@@ -92,12 +130,12 @@ type Template = (ins: Instr, k: number) => Emitted | null;
 
 const plain = (code: string, writesMemory = false): Emitted => ({ code, writesMemory, transfers: false });
 
-function aluTo(op: number, dst: string, src: string, write: (v: string) => string): string | null {
+function aluTo(op: number, dst: string, src: string, write: (v: string) => string): Emitted | null {
   const a = aluExpr(op);
   if (!a) return null;
   const [expr, kind] = a;
   const store = op === CMP ? '' : write('res');
-  return `{ const d = ${dst}, s = ${src}, res = ${expr}; ${lazy(kind, 'res')} ${store} }`;
+  return { code: `{ const d = ${dst}, s = ${src}, res = ${expr}; ${lazy(kind, 'res')} ${store} }`, writesMemory: false, transfers: false, flagKind: kind };
 }
 
 /** Executor → inline template; a template returns null (or '') to leave the instruction to its executor. */
@@ -116,8 +154,8 @@ function aluToMem(ins: Instr, op: number, src: string): Emitted | null {
   const a = aluExpr(op);
   if (!l || !a) return null;
   const [expr, kind] = a;
-  if (op === CMP) return plain(`{ const d = cpu.read32(${l}), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} }`);
-  return plain(`{ const l = ${l}; cpu.probeWrite(l, 4); const d = cpu.read32(l), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} cpu.write32(l, res); }`, true);
+  if (op === CMP) return { ...plain(`{ const d = cpu.read32(${l}), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} }`), flagKind: kind };
+  return { ...plain(`{ const l = ${l}; cpu.probeWrite(l, 4); const d = cpu.read32(l), s = ${src}, res = ${expr}; ${lazy(kind, 'res')} cpu.write32(l, res); }`, true), flagKind: kind };
 }
 
 const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null][] = [
@@ -150,24 +188,24 @@ const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null
   [alu.aluEG32reg, (ins) => {
     const op = (ins.op >> 3) & 7;
     const c = aluTo(op, `r[${ins.rm}]`, `r[${ins.reg}]`, (v) => `r[${ins.rm}] = ${v};`);
-    return c && plain(c);
+    return c;
   }],
   [alu.aluGE, (ins) => {
     if (ins.size !== 4) return null;
     const src = readE32(ins);
     const c = src && aluTo((ins.op >> 3) & 7, `r[${ins.reg}]`, src, (v) => `r[${ins.reg}] = ${v};`);
-    return c && plain(c);
+    return c;
   }],
   [alu.aluAI, (ins) => {
     if (ins.size !== 4) return null;
     const c = aluTo((ins.op >> 3) & 7, 'r[0]', `${ins.imm | 0}`, (v) => `r[0] = ${v};`);
-    return c && plain(c);
+    return c;
   }],
   [alu.aluEI, (ins) => {
     if (ins.size !== 4) return null;
     if (ins.mod === 3) {
       const c = aluTo(ins.reg, `r[${ins.rm}]`, `${ins.imm | 0}`, (v) => `r[${ins.rm}] = ${v};`);
-      return c && plain(c);
+      return c;
     }
     return aluToMem(ins, ins.reg, `${ins.imm | 0}`);
   }],
@@ -187,13 +225,12 @@ const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null
   [alu.testEG, (ins) => {
     if (ins.size !== 4) return null;
     const src = readE32(ins);
-    return src && plain(`{ const d = ${src}, s = r[${ins.reg}], res = d & s; ${lazy(Lazy.Logic, 'res')} }`);
+    return src && { ...plain(`{ const d = ${src}, s = r[${ins.reg}], res = d & s; ${lazy(Lazy.Logic, 'res')} }`), flagKind: Lazy.Logic };
   }],
   [alu.incReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, false)) : null)],
   [alu.decReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, true)) : null)],
   [stack.pushReg32, (ins) => plain(`cpu.push32(r[${ins.op & 7}]);`, true)],
   [stack.popReg32, (ins) => plain(`{ const v = cpu.pop32(); r[${ins.op & 7}] = v; }`)],
-  [ctl.jcc, (ins, k) => ({ code: `if (cpu.cond(${ins.op & 0xf})) { cpu.eip = ${ins.imm | 0}; return done + ${k + 1}; }`, writesMemory: false, transfers: false })],
   [ctl.jmpRel, (ins, k) => ({ code: `cpu.eip = ${ins.imm | 0}; return done + ${k + 1};`, writesMemory: false, transfers: true })],
   [ctl.callRel, (ins, k) => (ins.size === 4 ? { code: `cpu.push32(${ins.next | 0}); cpu.eip = ${ins.imm | 0}; return done + ${k + 1};`, writesMemory: true, transfers: true } : null)],
   [ctl.ret, (ins, k) => (ins.size === 4 ? { code: `cpu.eip = cpu.pop32(); return done + ${k + 1};`, writesMemory: false, transfers: true } : null)],
@@ -226,19 +263,24 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
   // A unique comment keeps V8 from sharing one compiled factory (and its type feedback) between blocks.
   lines.push(`// kmemsim block at 0x${(start >>> 0).toString(16)} #${serial++}`);
   lines.push('const r = cpu.regs, sb = cpu.segBase;');
-  lines.push('let k = 0, done = 0;');
+  lines.push('let k = 0, done = 0, fd = 0, fs = 0, fr = 0;');
   lines.push('try {');
   lines.push('loop: for (;;) {');
   /** A branch back to this block's first instruction: go round again inside the function if it fits. */
   const again = (k: number) =>
     `done += ${k + 1}; if (done + ${n} > room || cpu.breakLoop) { cpu.eip = ${start}; return done; } continue loop;`;
+  let prevKind = -1;
   for (let k = 0; k < n; k++) {
     const ins = instrs[k];
     if (ins.native !== null) return null;
     const last = k === n - 1;
+    const kind = prevKind;
+    prevKind = -1;
     lines.push(`k = ${k};`);
-    if (ins.exec === ctl.jcc && (ins.imm | 0) === start) {
-      lines.push(`if (cpu.cond(${ins.op & 0xf})) { ${again(k)} }`);
+    if (ins.exec === ctl.jcc) {
+      const cond = (kind >= 0 && fusedCondition(kind, ins.op & 0xf)) || `cpu.cond(${ins.op & 0xf})`;
+      const target = ins.imm | 0;
+      lines.push(target === start ? `if (${cond}) { ${again(k)} }` : `if (${cond}) { cpu.eip = ${target}; return done + ${k + 1}; }`);
       if (last) lines.push(`cpu.eip = ${ins.next | 0};`);
       continue;
     }
@@ -250,6 +292,7 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
     const e = t ? t(ins, k) : null;
     if (e !== null) {
       lines.push(e.code);
+      if (e.flagKind !== undefined) prevKind = e.flagKind;
       if (e.transfers) break;
       if (e.writesMemory && !last) lines.push(`if (cpu.breakLoop) { cpu.eip = ${ins.next | 0}; return done + ${k + 1}; }`);
       if (last) lines.push(`cpu.eip = ${ins.next | 0};`);

@@ -115,4 +115,34 @@ describe('block compiler agrees with the interpreter', () => {
     const ins = decodeAt(bytes, 0x1000);
     expect(typeof compileBlock([ins])).toBe('function');
   });
+
+  it('Jcc fused with the CMP/TEST/ADD before it takes the same branches as the lazy flags, for every condition', () => {
+    const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+    const pairs = [[0, 0], [1, 2], [2, 1], [-1, 1], [1, -1], [0x7fffffff, -1], [-0x80000000, 1], [-0x80000000, -0x80000000], [5, 5], [-7, -7]];
+    for (const cc of CC) {
+      let body = `mov edi, ${DATA}\n`;
+      pairs.forEach(([a, b], i) => {
+        body += `
+          xor edx, edx
+          mov eax, ${a}
+          mov ebx, ${b}
+          cmp eax, ebx
+          j${cc} 1f
+          or edx, 1
+        1:
+          test eax, ebx
+          j${cc} 2f
+          or edx, 2
+        2:
+          add eax, ebx
+          j${cc} 3f
+          or edx, 4
+        3:
+          mov [edi + ${i * 4}], edx
+        `;
+      });
+      const { interpreted, compiled } = both(`${body}\nhlt`);
+      expect(compiled, `j${cc}`).toEqual(interpreted);
+    }
+  });
 });
