@@ -20,7 +20,7 @@ import type { CPU } from './cpu.js';
 import { FAULT } from './cpu.js';
 import { IF, NT, RF, TF, VM } from './flags.js';
 import { CS, SS } from './instr.js';
-import { readDescriptor, setSegmentCache, dplOf, isCode, DESC_P } from './segments.js';
+import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P } from './segments.js';
 import { Vec, vectorName } from './stop.js';
 import { taskSwitchForGate } from './tasks.js';
 
@@ -31,7 +31,14 @@ export function hasErrorCode(vector: number): boolean {
 
 const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
 
-function classOf(v: number): 'benign' | 'contributory' | 'pf' | 'df' {
+/**
+ * Class of an event for Table 6-5 (SDM Vol. 3 §6.15, Interrupt 8). INT n,
+ * INT3 and INTO are not exceptions, and neither is an external interrupt
+ * that happens to use an exception vector (it pushes no error code, §6.3.2):
+ * both are benign, so a fault while delivering them is simply delivered.
+ */
+function classOf(v: number, software = false, errorCode = 0): 'benign' | 'contributory' | 'pf' | 'df' {
+  if (software || (hasErrorCode(v) && errorCode < 0)) return 'benign';
   if (v === Vec.PF) return 'pf';
   if (v === Vec.DF) return 'df';
   return CONTRIBUTORY.has(v) ? 'contributory' : 'benign';
@@ -59,7 +66,7 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
       if (sw && cpu.cur) cpu.eip = cpu.cur.addr;
       const second = cpu.excVector;
       const secondErr = cpu.excHasError ? cpu.excError : -1;
-      const first = classOf(v);
+      const first = classOf(v, sw, err);
       const cls = classOf(second);
       if (first === 'df') {
         cpu.deliveryChain.push({ vector: second, errorCode: secondErr < 0 ? null : secondErr, eip: cpu.eip });
@@ -92,6 +99,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     });
     return;
   }
+  // Error codes name the IDT entry (IDT bit = 2) and carry EXT for events not caused by INT n (SDM §6.13).
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.fault(Vec.GP, vector * 8 + 2 + ext);
   const lo = cpu.readSystem32((cpu.idtrBase + vector * 8) | 0);
   const hi = cpu.readSystem32((cpu.idtrBase + vector * 8 + 4) | 0);
@@ -115,7 +123,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const sel = (lo >>> 16) & 0xffff;
   const offset = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
   if ((sel & ~3) === 0) cpu.fault(Vec.GP, ext);
-  const cs = readDescriptor(cpu, sel);
+  const cs = readDescriptor(cpu, sel, Vec.GP, ext);
   if (!isCode(cs) || dplOf(cs) > cpu.cpl) cpu.fault(Vec.GP, (sel & 0xfffc) + ext);
   if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
   const conforming = (cs.access & 4) !== 0;
@@ -123,29 +131,35 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const eflags = cpu.getEflags();
   const eip = cpu.eip;
   const size = gate32 ? 4 : 2;
-  const frameWords = (newCpl < cpu.cpl ? 5 : 3) + (errorCode >= 0 ? 1 : 0);
+  const inter = newCpl < cpu.cpl;
+  const frameBytes = size * ((inter ? 5 : 3) + (errorCode >= 0 ? 1 : 0));
   let ssBase: number;
   let esp: number;
   let newSS = oldSS;
   let ssDesc = null;
-  if (newCpl < cpu.cpl) {
+  if (inter) {
     // Inter-privilege: the new stack comes from the TSS (SDM §6.12.1, §7.2.1).
     const tssOff = 4 + newCpl * 8;
-    if (tssOff + 5 > cpu.trLimit) cpu.fault(Vec.TS, cpu.tr & 0xfffc);
+    if (tssOff + 5 > cpu.trLimit) cpu.fault(Vec.TS, (cpu.tr & 0xfffc) + ext);
     esp = cpu.readSystem32((cpu.trBase + tssOff) | 0);
     newSS = cpu.readSystem32((cpu.trBase + tssOff + 4) | 0) & 0xffff;
     if ((newSS & ~3) === 0) cpu.fault(Vec.TS, ext);
-    ssDesc = readDescriptor(cpu, newSS, Vec.TS);
+    ssDesc = readDescriptor(cpu, newSS, Vec.TS, ext);
     if ((newSS & 3) !== newCpl || dplOf(ssDesc) !== newCpl || !(ssDesc.access & 0x10) || ssDesc.access & 8 || !(ssDesc.access & 2)) cpu.fault(Vec.TS, (newSS & 0xfffc) + ext);
     if (!(ssDesc.access & DESC_P)) cpu.fault(Vec.SS, (newSS & 0xfffc) + ext);
+    // The whole frame must fit below ESPn within the new stack segment.
+    if (!inSegment(ssDesc.access, ssDesc.flags, ssDesc.limit, (esp - frameBytes) | 0, frameBytes)) cpu.fault(Vec.SS, (newSS & 0xfffc) + ext);
     ssBase = ssDesc.base;
   } else {
     ssBase = cpu.segBase[SS];
     esp = oldESP;
+    if (!inSegmentCache(cpu, SS, (esp - frameBytes) | 0, frameBytes)) cpu.fault(Vec.SS, ext);
   }
+  // The handler's first instruction must lie within the code segment (SDM "INT n" operation: #GP(EXT)).
+  if ((offset >>> 0) > (cs.limit >>> 0)) cpu.fault(Vec.GP, ext);
   // Write the whole frame at supervisor privilege of the new CPL; any fault here is a fault during delivery.
   const words: number[] = [];
-  if (newCpl < cpu.cpl) words.push(oldSS, oldESP);
+  if (inter) words.push(oldSS, oldESP);
   words.push(eflags, cpu.segSel[CS], eip);
   if (errorCode >= 0) words.push(errorCode);
   const savedCpl = cpu.cpl;
@@ -158,12 +172,14 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
       else cpu.write16((ssBase + sp) | 0, w);
     }
     esp = sp;
+    // Loading CS (and SS) sets the descriptors' accessed bits.
+    markAccessed(cpu, sel, cs);
+    if (ssDesc) markAccessed(cpu, newSS, ssDesc);
   } catch (e) {
     cpu.setCpl(savedCpl);
     throw e;
   }
-  void frameWords;
-  if (newCpl !== savedCpl) setSegmentCache(cpu, SS, newSS, ssDesc);
+  if (inter) setSegmentCache(cpu, SS, newSS, ssDesc);
   cpu.regs[4] = esp;
   setSegmentCache(cpu, CS, (sel & 0xfffc) | newCpl, cs);
   cpu.eip = offset;

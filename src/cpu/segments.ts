@@ -43,19 +43,63 @@ export function makeDescriptor(base: number, limit: number, access: number, flag
 }
 
 /**
- * Read the descriptor a selector names, or raise #GP(selector) when it
- * lies beyond the table limit. Descriptor-table reads are supervisor
+ * Read the descriptor a selector names, or raise #GP(selector) (or
+ * `vectorOnLimit`, with EXT added for events external to the program) when
+ * it lies beyond the table limit. Descriptor-table reads are supervisor
  * accesses whatever the CPL.
  */
-export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP): Descriptor {
+export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP, ext = 0): Descriptor {
   const ti = sel & 4;
-  const index = sel & ~7;
+  const index = sel & 0xfff8;
   const base = ti ? cpu.ldtBase : cpu.gdtrBase;
   const limit = ti ? cpu.ldtLimit : cpu.gdtrLimit;
-  if (index + 7 > limit) cpu.fault(vectorOnLimit, sel & 0xfffc);
+  if (index + 7 > limit >>> 0) cpu.fault(vectorOnLimit, (sel & 0xfffc) + ext);
   const lo = cpu.readSystem32((base + index) | 0);
   const hi = cpu.readSystem32((base + index + 4) | 0);
   return parseDescriptor(lo, hi);
+}
+
+/**
+ * Set the accessed bit of a code/data descriptor in its table, as the
+ * processor does when it loads the selector into a segment register (SDM
+ * Vol. 3 §3.4.5.1, type bit 0). A supervisor write: it can #PF at any CPL
+ * when the table sits on a read-only or missing page.
+ */
+export function markAccessed(cpu: CPU, sel: number, d: Descriptor): void {
+  if (!(d.access & DESC_S) || d.access & 1) return;
+  const base = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
+  // One byte, the access-rights byte at offset 5, written with supervisor privilege (so a #PF reports U/S = 0 and CR2 = that byte).
+  const cpl = cpu.cpl;
+  if (cpl === 3) cpu.setCpl(0);
+  try {
+    cpu.write8((base + (sel & 0xfff8) + 5) | 0, (d.access | 1) & 0xff);
+  } finally {
+    if (cpl === 3) cpu.setCpl(3);
+  }
+  d.access |= 1;
+  d.hi |= 0x100;
+}
+
+/**
+ * Is [offset, offset+size-1] inside the segment (SDM Vol. 3 §3.4.5.1,
+ * §5.3)? Expand-up: every byte ≤ limit. Expand-down: every byte above the
+ * limit and ≤ the upper bound (0xFFFFFFFF with B = 1, 0xFFFF with B = 0).
+ * `access`/`flags` as in a Descriptor (or the cache: segAttr = access | flags << 12).
+ */
+export function inSegment(access: number, flags: number, limit: number, offset: number, size: number): boolean {
+  const first = offset >>> 0;
+  const last = (offset + size - 1) >>> 0;
+  const lim = limit >>> 0;
+  const expandDown = (access & 0x1c) === 0x14; // data segment with E = 1
+  if (!expandDown) return first <= lim && last <= lim;
+  const upper = flags & 4 ? 0xffffffff : 0xffff;
+  return first > lim && last > lim && first <= upper && last <= upper && first <= last;
+}
+
+/** The same check against a loaded segment register's hidden cache. */
+export function inSegmentCache(cpu: CPU, seg: number, offset: number, size: number): boolean {
+  const attr = cpu.segAttr[seg];
+  return inSegment(attr & 0xff, (attr >> 12) & 0xf, cpu.segLimit[seg], offset, size);
 }
 
 export function isCode(d: Descriptor): boolean {
@@ -115,5 +159,6 @@ export function loadSegment(cpu: CPU, seg: number, sel: number): void {
     if (!conforming && (rpl > dpl || cpu.cpl > dpl)) cpu.fault(Vec.GP, sel & 0xfffc);
     if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
   }
+  markAccessed(cpu, sel, d);
   setSegmentCache(cpu, seg, sel, d);
 }

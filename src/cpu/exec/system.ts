@@ -1,6 +1,8 @@
 /**
  * System and privileged instructions: INT n/INT3/INTO/INT1, IRET, far
- * JMP/CALL/RET, segment-register moves, HLT, CLI/STI, IN/OUT, CPUID, RDTSC,
+ * JMP/CALL/RET (incl. call gates with the TSS stack switch and parameter
+ * copying; task gates and TSS targets stop with a typed reason),
+ * segment-register moves, HLT, CLI/STI, IN/OUT, CPUID, RDTSC,
  * MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, INVLPG, CLTS,
  * WBINVD/INVD, LMSW/SMSW (SDM Vol. 2 and Vol. 3 chapters 2, 5, 6).
  */
@@ -9,7 +11,7 @@ import type { Instr } from '../instr.js';
 import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
 import { Vec } from '../stop.js';
-import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, DESC_P } from '../segments.js';
+import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
 
 /** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
 function requireCpl0(cpu: CPU): void {
@@ -82,6 +84,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   const conforming = (d.access & 4) !== 0;
   if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, newCs & 0xfffc);
   if (!(d.access & DESC_P)) cpu.fault(Vec.NP, newCs & 0xfffc);
+  const eip = size === 2 ? newEip & 0xffff : newEip;
   const oldCpl = cpu.cpl;
   let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
   if (size === 4) mask |= RF | AC | ID;
@@ -91,9 +94,11 @@ export function iret(cpu: CPU, ins: Instr): void {
     if (size === 4) mask |= VIF | VIP;
   }
   if (rpl === oldCpl) {
+    if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+    markAccessed(cpu, newCs, d);
     cpu.regs[4] = (sp + 3 * size) | 0;
     setSegmentCache(cpu, CS, newCs, d);
-    cpu.eip = size === 2 ? newEip & 0xffff : newEip;
+    cpu.eip = eip;
     cpu.setEflags(newFlags, mask);
     return;
   }
@@ -104,11 +109,14 @@ export function iret(cpu: CPU, ins: Instr): void {
   const sd = readDescriptor(cpu, newSs);
   if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
   if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
+  if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+  markAccessed(cpu, newCs, d);
+  markAccessed(cpu, newSs, sd);
   setSegmentCache(cpu, CS, newCs, d);
   cpu.setCpl(rpl);
   setSegmentCache(cpu, SS, newSs, sd);
   cpu.regs[4] = size === 2 ? (cpu.regs[4] & ~0xffff) | (newEsp & 0xffff) : newEsp;
-  cpu.eip = size === 2 ? newEip & 0xffff : newEip;
+  cpu.eip = eip;
   cpu.setEflags(newFlags, mask);
   nullInaccessibleSegments(cpu);
 }
@@ -125,19 +133,158 @@ function nullInaccessibleSegments(cpu: CPU): void {
 
 // ---- far transfers ------------------------------------------------------------
 
-/** Check a far JMP/CALL target code segment (no gates) and load CS. */
-function farTarget(cpu: CPU, ins: Instr, sel: number): ReturnType<typeof readDescriptor> {
+type Desc = ReturnType<typeof readDescriptor>;
+
+/** Stop for a far transfer to a TSS or through a task gate (hardware task switches are not modelled). */
+function taskSwitchUnsupported(cpu: CPU, ins: Instr, sel: number, what: string): void {
+  cpu.stop({
+    kind: 'unsupported',
+    eip: ins.addr,
+    bytes: ins.bytes,
+    mnemonic: ins.def?.name ?? 'far',
+    message: `far ${ins.def?.name ?? 'transfer'} to ${what} (selector 0x${sel.toString(16)}): hardware task switches are not modelled`,
+  });
+}
+
+/**
+ * Far JMP/CALL with a segment selector operand in protected mode (SDM
+ * "JMP" and "CALL" operation, Vol. 3 §5.8): a code segment directly, a
+ * call gate, or a TSS / task gate (task switch, not modelled).
+ */
+function farTransfer(cpu: CPU, ins: Instr, sel: number, off: number, call: boolean): void {
+  sel &= 0xffff;
   if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
   const d = readDescriptor(cpu, sel);
-  if (!(d.access & 0x10)) {
-    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: ins.def?.name ?? 'far', message: `far ${ins.def?.name ?? 'transfer'} through a system descriptor (call gate or TSS, selector 0x${sel.toString(16)}) is not modelled yet` });
-    return d;
+  const err = sel & 0xfffc;
+  const cpl = cpu.cpl;
+  if (d.access & DESC_S) {
+    // A code segment: conforming needs DPL <= CPL; non-conforming RPL <= CPL and DPL = CPL (§5.8.1.1).
+    if (!isCode(d)) cpu.fault(Vec.GP, err);
+    const conforming = (d.access & 4) !== 0;
+    if (conforming ? dplOf(d) > cpl : (sel & 3) > cpl || dplOf(d) !== cpl) cpu.fault(Vec.GP, err);
+    if (!(d.access & DESC_P)) cpu.fault(Vec.NP, err);
+    const size = ins.size;
+    const eip = size === 2 ? off & 0xffff : off;
+    if (call) {
+      const sp = cpu.regs[4];
+      if (!inSegmentCache(cpu, SS, (sp - 2 * size) | 0, 2 * size)) cpu.fault(Vec.SS, 0);
+      if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+      const ssb = cpu.segBase[SS];
+      cpu.write(size, (ssb + sp - size) | 0, cpu.segSel[CS]);
+      cpu.write(size, (ssb + sp - 2 * size) | 0, ins.next);
+      markAccessed(cpu, sel, d);
+      cpu.regs[4] = (sp - 2 * size) | 0;
+    } else {
+      if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+      markAccessed(cpu, sel, d);
+    }
+    setSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, d);
+    cpu.eip = eip;
+    return;
   }
-  if (!isCode(d)) cpu.fault(Vec.GP, sel & 0xfffc);
-  const conforming = (d.access & 4) !== 0;
-  if (conforming ? dplOf(d) > cpu.cpl : (sel & 3) > cpu.cpl || dplOf(d) !== cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
-  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
-  return d;
+  const type = d.access & 0xf;
+  const dpl = dplOf(d);
+  switch (type) {
+    case 4: case 0xc: // call gate
+      if (dpl < cpl || dpl < (sel & 3)) cpu.fault(Vec.GP, err);
+      if (!(d.access & DESC_P)) cpu.fault(Vec.NP, err);
+      throughCallGate(cpu, ins, d, call);
+      return;
+    case 5: // task gate
+    case 1: case 9: // available TSS
+      if (dpl < cpl || dpl < (sel & 3)) cpu.fault(Vec.GP, err);
+      if (!(d.access & DESC_P)) cpu.fault(Vec.NP, err);
+      taskSwitchUnsupported(cpu, ins, sel, type === 5 ? 'a task gate' : 'a TSS');
+      return;
+    default: // busy TSS, LDT, interrupt/trap gates, reserved types
+      cpu.fault(Vec.GP, err);
+  }
+}
+
+/**
+ * CALL or JMP through a call gate (SDM §5.8.4–5.8.5 and "CALL" operation).
+ * The gate names the target code segment and entry point; the far
+ * pointer's offset is ignored. A CALL to a more privileged non-conforming
+ * segment switches to the stack for the new CPL from the TSS, pushes the
+ * caller's SS:ESP, copies `param count` dwords (words for a 16-bit gate)
+ * from the caller's stack, then pushes CS:EIP. JMP never changes CPL.
+ */
+function throughCallGate(cpu: CPU, ins: Instr, gate: Desc, call: boolean): void {
+  const cpl = cpu.cpl;
+  const gate32 = (gate.access & 0xf) === 0xc;
+  const size = gate32 ? 4 : 2;
+  const csSel = (gate.lo >>> 16) & 0xffff;
+  const offset = gate32 ? (gate.hi & 0xffff0000) | (gate.lo & 0xffff) : gate.lo & 0xffff;
+  const paramCount = gate.hi & 0x1f;
+  if ((csSel & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const cs = readDescriptor(cpu, csSel);
+  const csErr = csSel & 0xfffc;
+  const conforming = (cs.access & 4) !== 0;
+  if (!isCode(cs) || dplOf(cs) > cpl) cpu.fault(Vec.GP, csErr);
+  if (!call && !conforming && dplOf(cs) !== cpl) cpu.fault(Vec.GP, csErr);
+  if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, csErr);
+  if (!call) {
+    if ((offset >>> 0) > (cs.limit >>> 0)) cpu.fault(Vec.GP, 0);
+    markAccessed(cpu, csSel, cs);
+    setSegmentCache(cpu, CS, csErr | cpl, cs);
+    cpu.eip = offset;
+    return;
+  }
+  const oldSS = cpu.segSel[SS];
+  const oldESP = cpu.regs[4];
+  const oldCS = cpu.segSel[CS];
+  const retEip = ins.next;
+  if (!conforming && dplOf(cs) < cpl) {
+    // MORE-PRIVILEGE: new stack from the TSS, checked as the SDM lists (#TS for a bad SS, #SS for not present or no room).
+    const newCpl = dplOf(cs);
+    const tssOff = 4 + newCpl * 8;
+    if (tssOff + 5 > cpu.trLimit >>> 0) cpu.fault(Vec.TS, cpu.tr & 0xfffc);
+    const newESP = cpu.readSystem32((cpu.trBase + tssOff) | 0);
+    const newSS = cpu.readSystem32((cpu.trBase + tssOff + 4) | 0) & 0xffff;
+    if ((newSS & ~3) === 0) cpu.fault(Vec.TS, 0);
+    const ss = readDescriptor(cpu, newSS, Vec.TS);
+    if ((newSS & 3) !== newCpl || dplOf(ss) !== newCpl || !(ss.access & DESC_S) || ss.access & 8 || !(ss.access & 2)) cpu.fault(Vec.TS, newSS & 0xfffc);
+    if (!(ss.access & DESC_P)) cpu.fault(Vec.SS, newSS & 0xfffc);
+    const frameBytes = size * (4 + paramCount);
+    if (!inSegment(ss.access, ss.flags, ss.limit, (newESP - frameBytes) | 0, frameBytes)) cpu.fault(Vec.SS, newSS & 0xfffc);
+    if ((offset >>> 0) > (cs.limit >>> 0)) cpu.fault(Vec.GP, 0);
+    // Parameters are read from the caller's stack before anything is written (a #PF here restarts cleanly).
+    const params: number[] = [];
+    const oldBase = cpu.segBase[SS];
+    for (let i = 0; i < paramCount; i++) params.push(cpu.read(size, (oldBase + oldESP + i * size) | 0));
+    // New stack, top down: SS, ESP, params (last first, so they keep their order), CS, EIP.
+    const words = [oldSS, oldESP];
+    for (let i = paramCount - 1; i >= 0; i--) words.push(params[i]);
+    words.push(oldCS, retEip);
+    cpu.setCpl(newCpl);
+    let sp = newESP;
+    try {
+      for (const w of words) {
+        sp = (sp - size) | 0;
+        cpu.write(size, (ss.base + sp) | 0, w);
+      }
+      markAccessed(cpu, newSS, ss);
+      markAccessed(cpu, csSel, cs);
+    } catch (e) {
+      cpu.setCpl(cpl);
+      throw e;
+    }
+    setSegmentCache(cpu, SS, newSS, ss);
+    cpu.regs[4] = ss.flags & 4 ? sp : (newESP & ~0xffff) | (sp & 0xffff);
+    setSegmentCache(cpu, CS, csErr | newCpl, cs);
+    cpu.eip = offset;
+    return;
+  }
+  // SAME-PRIVILEGE (conforming target, or DPL = CPL): push CS:EIP with the gate's size.
+  if (!inSegmentCache(cpu, SS, (oldESP - 2 * size) | 0, 2 * size)) cpu.fault(Vec.SS, 0);
+  if ((offset >>> 0) > (cs.limit >>> 0)) cpu.fault(Vec.GP, 0);
+  const ssb = cpu.segBase[SS];
+  cpu.write(size, (ssb + oldESP - size) | 0, oldCS);
+  cpu.write(size, (ssb + oldESP - 2 * size) | 0, retEip);
+  markAccessed(cpu, csSel, cs);
+  cpu.regs[4] = (oldESP - 2 * size) | 0;
+  setSegmentCache(cpu, CS, csErr | cpl, cs);
+  cpu.eip = offset;
 }
 
 function farJump(cpu: CPU, ins: Instr, sel: number, off: number): void {
@@ -147,28 +294,18 @@ function farJump(cpu: CPU, ins: Instr, sel: number, off: number): void {
     cpu.eip = off;
     return;
   }
-  const d = farTarget(cpu, ins, sel);
-  if (cpu.stopReason) return;
-  setSegmentCache(cpu, CS, (sel & 0xfffc) | cpu.cpl, d);
-  cpu.eip = ins.size === 2 ? off & 0xffff : off;
+  farTransfer(cpu, ins, sel, off, false);
 }
 function farCall(cpu: CPU, ins: Instr, sel: number, off: number): void {
-  const size = ins.size;
   if (cpu.cr0 & 1) {
-    const d = farTarget(cpu, ins, sel);
-    if (cpu.stopReason) return;
-    const ssb = cpu.segBase[SS];
-    const sp = cpu.regs[4];
-    cpu.write(size, (ssb + sp - size) | 0, cpu.segSel[CS]);
-    cpu.write(size, (ssb + sp - 2 * size) | 0, ins.next);
-    cpu.regs[4] = (sp - 2 * size) | 0;
-    setSegmentCache(cpu, CS, (sel & 0xfffc) | cpu.cpl, d);
-  } else {
-    cpu.push(size, cpu.segSel[CS]);
-    cpu.push(size, ins.next);
-    cpu.segSel[CS] = sel;
-    cpu.segBase[CS] = sel << 4;
+    farTransfer(cpu, ins, sel, off, true);
+    return;
   }
+  const size = ins.size;
+  cpu.push(size, cpu.segSel[CS]);
+  cpu.push(size, ins.next);
+  cpu.segSel[CS] = sel;
+  cpu.segBase[CS] = sel << 4;
   cpu.eip = size === 2 ? off & 0xffff : off;
 }
 
@@ -214,10 +351,13 @@ export function retFar(cpu: CPU, ins: Instr): void {
   const conforming = (d.access & 4) !== 0;
   if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, sel & 0xfffc);
   if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  const eip = size === 2 ? off & 0xffff : off;
   if (rpl === cpu.cpl) {
+    if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+    markAccessed(cpu, sel, d);
     cpu.regs[4] = (sp + 2 * size + release) | 0;
     setSegmentCache(cpu, CS, sel, d);
-    cpu.eip = size === 2 ? off & 0xffff : off;
+    cpu.eip = eip;
     return;
   }
   const at = (sp + 2 * size + release) | 0;
@@ -227,11 +367,15 @@ export function retFar(cpu: CPU, ins: Instr): void {
   const sd = readDescriptor(cpu, newSs);
   if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
   if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
+  if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
+  markAccessed(cpu, sel, d);
+  markAccessed(cpu, newSs, sd);
   setSegmentCache(cpu, CS, sel, d);
   cpu.setCpl(rpl);
   setSegmentCache(cpu, SS, newSs, sd);
-  cpu.regs[4] = (newEsp + release) | 0;
-  cpu.eip = size === 2 ? off & 0xffff : off;
+  // RET imm16 releases the parameters on both stacks (SDM "RET" operation).
+  cpu.regs[4] = size === 2 ? (cpu.regs[4] & ~0xffff) | ((newEsp + release) & 0xffff) : (newEsp + release) | 0;
+  cpu.eip = eip;
   nullInaccessibleSegments(cpu);
 }
 
