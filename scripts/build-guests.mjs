@@ -11,6 +11,9 @@
  *   examples  examples/*.c  → build/examples/<name>-O<level>   (static i386 ELF,
  *             one per optimization level in OPT_LEVELS, linked with examples/lib)
  *   bench     bench/*.c     → build/bench/<name>               (static i386 ELF, -O2)
+ *   kernels   test/kernels/*.S → build/kernels/<name>.elf      (Multiboot kernels for
+ *             `kmemsim boot`: `as --32` then `ld -m elf_i386 -T test/kernels/kernel.ld`,
+ *             loaded at 1 MiB; needs only binutils, not gcc)
  *
  * The runtime in examples/lib/ is compiled once per optimization level into
  * build/lib/user-O<level>/*.o and linked into every user program.
@@ -23,13 +26,16 @@
  * When gcc is missing, or cannot produce static i386 code (no binutils, a
  * non-x86 host, ...), it prints why and exits 0: installing kmemsim must not
  * fail over example guests, and the tests that need them skip with a message.
+ * The same goes for the kernels when `as`/`ld` cannot produce i386 ELF (each
+ * kind has its own probe, so kernels still build where gcc is missing).
  * A real compile error exits 1.
  *
  * It also writes build/guests.json, a manifest of every target
  * ({ kind, name, opt, path, sources, and for examples expected + spec}),
  * which test/examples.test.ts reads.
  *
- * Plain Node ESM, no dependencies. CC overrides the compiler (default gcc).
+ * Plain Node ESM, no dependencies. CC overrides the compiler (default gcc);
+ * AS and LD override the assembler and linker used for kernels.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs';
@@ -40,6 +46,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
 const CC = process.env.CC || 'gcc';
+const AS = process.env.AS || 'as';
+const LD = process.env.LD || 'ld';
 
 /** Optimization levels every example is built at; they must all behave identically. */
 const OPT_LEVELS = ['0', '1', '2', '3', 's'];
@@ -126,7 +134,42 @@ const KINDS = {
       return userProgram({ kind: 'bench', name, opt: '2', sources: [`bench/${f}`], out: `build/bench/${name}` });
     });
   },
+  kernels() {
+    return kernelTargets();
+  },
 };
+
+/**
+ * Multiboot test kernels: each test/kernels/<name>.S is assembled on its own
+ * (`as` directly, no C preprocessor; shared code comes in with `.include`
+ * from test/kernels/*.inc) and linked by test/kernels/kernel.ld at 1 MiB.
+ */
+const KERNEL_DIR = 'test/kernels';
+const KERNEL_LDSCRIPT = `${KERNEL_DIR}/kernel.ld`;
+
+function kernelTargets() {
+  const includes = listFiles(KERNEL_DIR, (f) => f.endsWith('.inc')).map((f) => `${KERNEL_DIR}/${f}`);
+  return listFiles(KERNEL_DIR, (f) => f.endsWith('.S')).flatMap((f) => {
+    const name = f.slice(0, -2);
+    const obj = `build/kernels/obj/${name}.o`;
+    return [
+      {
+        out: obj,
+        deps: [`${KERNEL_DIR}/${f}`, ...includes, SELF],
+        cmd: [AS, '--32', '-I', KERNEL_DIR, `${KERNEL_DIR}/${f}`, '-o'],
+        internal: true,
+      },
+      {
+        kind: 'kernels', name, opt: null, out: `build/kernels/${name}.elf`,
+        deps: [obj, KERNEL_LDSCRIPT, `${KERNEL_DIR}/${f}`, SELF],
+        cmd: [LD, '-m', 'elf_i386', '-T', KERNEL_LDSCRIPT, '--build-id=none', '-z', 'noexecstack', obj, '-o'],
+      },
+    ];
+  });
+}
+
+/** Which probe a kind needs before building (default: the C compiler). */
+const PROBES = { kernels: probeAssembler };
 
 // ---------------------------------------------------------------------------
 
@@ -154,7 +197,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--kind=')) opts.kinds = a.slice(7).split(',');
     else if (a.startsWith('--jobs=')) opts.jobs = Math.max(1, Number(a.slice(7)) || 1);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node scripts/build-guests.mjs [--force] [--quiet|--verbose] [--kind=examples,bench] [--jobs=N] [--list]');
+      console.log('usage: node scripts/build-guests.mjs [--force] [--quiet|--verbose] [--kind=examples,bench,kernels] [--jobs=N] [--list]');
       process.exit(0);
     } else {
       console.error(`build-guests: unknown option ${a}`);
@@ -186,6 +229,29 @@ function probeCompiler() {
     if (r.error || r.status !== 0) {
       const msg = (r.stderr || String(r.error || '')).trim().split('\n').slice(0, 3).join(' | ');
       return { missing: false, why: `${CC} cannot build static i386 programs (${msg || `exit status ${r.status}`})` };
+    }
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Can AS and LD build an i386 ELF executable here? Returns null or the reason they cannot. */
+function probeAssembler() {
+  for (const tool of [AS, LD]) {
+    const v = spawnSync(tool, ['--version'], { encoding: 'utf8' });
+    if (v.error) return { missing: true, why: v.error.code === 'ENOENT' ? `${tool} not found` : `${tool}: ${v.error.message}` };
+  }
+  const dir = join(tmpdir(), `kmemsim-probe-as-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const src = join(dir, 'probe.s');
+    writeFileSync(src, '.text\n.globl _start\n_start: hlt\n');
+    const a = spawnSync(AS, ['--32', src, '-o', join(dir, 'probe.o')], { encoding: 'utf8' });
+    const l = a.status === 0 ? spawnSync(LD, ['-m', 'elf_i386', join(dir, 'probe.o'), '-o', join(dir, 'probe')], { encoding: 'utf8' }) : a;
+    if (l.error || l.status !== 0) {
+      const msg = (l.stderr || String(l.error || '')).trim().split('\n').slice(0, 3).join(' | ');
+      return { missing: false, why: `${AS}/${LD} cannot build i386 ELF files (${msg || `exit status ${l.status}`})` };
     }
     return null;
   } finally {
@@ -266,7 +332,7 @@ function writeManifest(targets) {
     ...old.targets.filter((e) => !kindsBuilt.has(e.kind)),
     ...targets
       .filter((t) => !t.internal)
-      .map((t) => ({ kind: t.kind, name: t.name, opt: t.opt, path: t.out, sources: t.deps.filter((d) => /\.(c|S)$/.test(d) && !d.startsWith(LIB_DIR)), ...t.info })),
+      .map((t) => ({ kind: t.kind, name: t.name, opt: t.opt, path: t.out, sources: [...new Set(t.deps.filter((d) => /\.(c|S)$/.test(d) && !d.startsWith(LIB_DIR)))], ...t.info })),
   ];
   const manifest = {
     note: 'written by scripts/build-guests.mjs; paths are relative to the repository root',
@@ -283,17 +349,32 @@ function writeManifest(targets) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const targets = opts.kinds.flatMap((k) => KINDS[k]());
   if (opts.list) {
-    for (const t of targets) if (!t.internal) console.log(`${t.kind}\t${t.out}`);
+    for (const t of opts.kinds.flatMap((k) => KINDS[k]())) if (!t.internal) console.log(`${t.kind}\t${t.out}`);
     return 0;
   }
-  const problem = probeCompiler();
-  if (problem) {
-    const hint = problem.missing ? '' : ' (gcc -m32 on an x86 host)';
-    console.log(`${problem.why}: example guests not built; install gcc and binutils${hint}`);
-    return 0;
+  // Each kind needs its tools; kinds whose tools are missing are skipped with the reason (one line per probe).
+  const probed = new Map();
+  const skipped = new Map();
+  const kinds = opts.kinds.filter((k) => {
+    const probe = PROBES[k] ?? probeCompiler;
+    if (!probed.has(probe)) probed.set(probe, probe());
+    if (!probed.get(probe)) return true;
+    skipped.set(probe, [...(skipped.get(probe) ?? []), k]);
+    return false;
+  });
+  for (const [probe, names] of skipped) {
+    const problem = probed.get(probe);
+    if (probe === probeCompiler) {
+      const hint = problem.missing ? '' : ' (gcc -m32 on an x86 host)';
+      const what = names.map((n) => (n === 'examples' ? 'example' : n)).join(' and ');
+      console.log(`${problem.why}: ${what} guests not built; install gcc and binutils${hint}`);
+    } else {
+      console.log(`${problem.why}: test ${names.join(' and ')} not built; install binutils (as, ld with i386 support)`);
+    }
   }
+  if (kinds.length === 0) return 0;
+  const targets = kinds.flatMap((k) => KINDS[k]());
   const t0 = Date.now();
   const { built, failed, total } = await buildAll(targets, opts);
   if (failed) {

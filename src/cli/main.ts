@@ -8,7 +8,8 @@
  * instruction budget ran out (like timeout(1)); 125 when the guest died of
  * an unhandled fault, an unsupported instruction or a triple fault; 126
  * when the file cannot be run (malformed or unsupported ELF); 127 when it
- * does not exist; 2 for usage errors.
+ * does not exist; 2 for usage errors. `kmemsim boot` (src/cli/boot-command.ts)
+ * documents its own.
  */
 import * as fs from 'node:fs';
 import yargs from 'yargs';
@@ -16,6 +17,9 @@ import { runUserProgram } from '../kernel/process.js';
 import { ElfError } from '../elf/elf32.js';
 import { describeStop } from './describe.js';
 import { disassembleFile } from './disasm-command.js';
+import { bootCommand } from './boot-command.js';
+import { eventTracer } from '../trace/events.js';
+import { DEFAULT_BOOT_MEMORY_MIB } from '../boot/machine.js';
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -31,9 +35,50 @@ export async function main(argv: string[]): Promise<number> {
           .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
           .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
-          .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument'),
+          .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+          .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
+          .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80'),
       (a) => {
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean);
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean);
+      },
+    )
+    .command(
+      'boot <kernel>',
+      'Boot a Multiboot kernel on a bare simulated PC, as qemu-system-i386 -kernel does',
+      (y) =>
+        y
+          .epilogue(
+            [
+              'Boot a Multiboot (v1) kernel (an i386 ELF executable, or an image with the header\'s',
+              'address fields) on a bare simulated PC, as qemu-system-i386 -kernel does. The debug',
+              'console (port 0xE9) and COM1 go to stdout.',
+              '',
+              'Exit status:',
+              '  (v << 1) | 1  the kernel wrote v to isa-debug-exit (port 0xF4)',
+              '  0             HLT with nothing left to wake the processor',
+              '  124           the instruction budget ran out',
+              '  125           triple fault, unhandled exception, unsupported instruction (explained on stderr)',
+              '  126           not a bootable Multiboot kernel',
+              '  127           no such file',
+              '  2             usage error',
+            ].join('\n'),
+          )
+          .positional('kernel', { type: 'string', describe: 'Multiboot kernel image (i386 ELF executable)', demandOption: true })
+          .option('memory', { type: 'number', describe: 'RAM in MiB (2 to 1024)', default: DEFAULT_BOOT_MEMORY_MIB })
+          .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
+          .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+          .option('append', { type: 'string', describe: 'kernel command line (Multiboot cmdline)' })
+          .option('verbose', { type: 'boolean', describe: 'say how the machine stopped, on stderr', default: false })
+          .example('$0 boot build/kernels/hello.elf', 'exits with status 33')
+          .example('$0 boot k.elf --trace-events', 'trace interrupts'),
+      (a) => {
+        code = bootCommand(a.kernel as string, {
+          memoryMiB: a.memory as number,
+          maxInstructions: a['max-instructions'] as number,
+          traceEvents: a['trace-events'] as boolean,
+          verbose: a.verbose as boolean,
+          cmdline: a.append as string | undefined,
+        });
       },
     )
     .command(
@@ -47,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
         code = disasmCommand(a.file as string, a.function as string | undefined);
       },
     )
-    .demandCommand(1, 'Give a command: run or disasm (see --help).')
+    .demandCommand(1, 'Give a command: run, boot or disasm (see --help).')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .help()
@@ -57,12 +102,21 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err, y) => {
       if (err) throw err;
       void y;
-      process.stderr.write(`kmemsim: ${msg}\nRun 'kmemsim --help' for usage.\n`);
-      code = 2;
+      // Throwing stops yargs here: the command's handler must not run with missing arguments.
+      throw new UsageError(msg);
     });
-  await parser.parseAsync();
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`kmemsim: ${e.message}\nRun 'kmemsim --help' for usage.\n`);
+    return 2;
+  }
   return code;
 }
+
+/** A command-line mistake: one message, exit status 2. */
+class UsageError extends Error {}
 
 function readInput(file: string): Uint8Array | number {
   try {
@@ -74,7 +128,7 @@ function readInput(file: string): Uint8Array | number {
   }
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean): number {
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
   const write = (fd: number) => (b: Uint8Array): void => {
@@ -91,6 +145,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       onStderr: write(2),
       onDiagnostic: (line) => process.stderr.write(line + '\n'),
       stdin: readStdin(),
+      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, (line) => write(2)(Buffer.from(line + '\n', 'utf8'))) : undefined,
     });
     if (r.stop.kind !== 'exited') process.stderr.write(describeStop(r.stop, r.instructions) + '\n');
     if (verbose) process.stderr.write(`kmemsim: ${r.instructions} instructions executed\n`);

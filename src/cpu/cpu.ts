@@ -1,10 +1,12 @@
 import { PhysicalMemory } from './memory.js';
 import { ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, FIXED_ONE, PARITY, Lazy } from './flags.js';
-import { Instr, CS, SS, DS } from './instr.js';
+import { Instr, CS, SS, DS, FS, GS } from './instr.js';
+import type { OpDef } from './x86_table.js';
 import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
-import { decodeBlock, type Block } from './decoder.js';
+import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
+import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
@@ -83,6 +85,24 @@ const RF_BIT = 1 << 16;
  */
 export const REP_CHUNK = 0x10000;
 
+const READ_ONLY_FIRST_OPERAND = new Set([
+  'cmp', 'test', 'bt', 'push', 'call', 'jmp', 'lgdt', 'lidt', 'lldt', 'ltr', 'verr', 'verw',
+  'mul', 'imul', 'div', 'idiv', 'lmsw', 'invlpg', 'nop', 'prefetch', 'ud0', 'ud1', 'clflush',
+]);
+const writesCache = new Map<OpDef, boolean>();
+/** Whether an instruction writes its ModRM/moffs memory operand: it is the first operand and not one only read. */
+function writesMemoryOperand(ins: Instr): boolean {
+  const def = ins.def;
+  if (def === null) return false;
+  let w = writesCache.get(def);
+  if (w === undefined) {
+    const first = def.ops[0] ?? '';
+    w = (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
+    writesCache.set(def, w);
+  }
+  return w;
+}
+
 /**
  * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
  * checkers: its outward surfaces are physical memory, I/O ports, native
@@ -130,6 +150,8 @@ export class CPU {
   trLimit = 0;
   /** CS.D: the default operand and address size of the code being fetched. */
   codeSize32 = true;
+  /** Some segment is not flat: accesses are checked and execution takes the per-instruction path (segmentsChanged). */
+  segChecks = false;
   /** Any debug-register breakpoint enabled in DR7: execution takes the per-instruction path. */
   debugActive = false;
   /** A data breakpoint is enabled; its pages are never cached in the TLB. */
@@ -398,7 +420,52 @@ export class CPU {
   }
   /** Linear address of a ModRM memory operand. */
   lin(ins: Instr): number {
-    return (this.segBase[ins.seg] + this.ea(ins)) | 0;
+    const off = this.ea(ins);
+    // FS and GS are often null (user programs): their accesses are always checked; the rest only when not flat.
+    if (this.segChecks || ins.seg >= 4) this.checkSegment(ins.seg, off, memSizeOf(ins) || ins.size, writesMemoryOperand(ins));
+    return (this.segBase[ins.seg] + off) | 0;
+  }
+  /** seg:offset → linear for implicit operands (string instructions, XLAT), with the segment checks. */
+  segLin(seg: number, off: number, size: number, write: boolean): number {
+    if (this.segChecks || seg >= 4) this.checkSegment(seg, off, size, write);
+    return (this.segBase[seg] + off) | 0;
+  }
+
+  /**
+   * Protection checks on a segment access (SDM Vol. 3 §5.3–5.4): a null
+   * selector, a write to a read-only or code segment, a read of an
+   * execute-only code segment, or an offset range outside the limit
+   * (expand-down aware) is #GP(0) — #SS(0) through SS.
+   */
+  checkSegment(seg: number, off: number, size: number, write: boolean): void {
+    const a = this.segAttr[seg];
+    const vec = seg === SS ? Vec.SS : Vec.GP;
+    if (a === 0) this.fault(Vec.GP, 0);
+    if (write ? (a & 0xa) !== 0x2 : (a & 0xa) === 0x8) this.fault(vec, 0);
+    if (!inSegmentCache(this, seg, off, size)) this.fault(vec, 0);
+  }
+
+  /**
+   * Recompute whether segment checks are needed: some loaded segment is
+   * not flat (base 0, limit 4 GiB, writable expand-up data or readable
+   * code), or DS/ES/SS is null. With every segment flat the checks could
+   * never fail, so the fast paths skip them; otherwise the CPU runs
+   * instruction by instruction through the checked paths.
+   */
+  segmentsChanged(): void {
+    let checks = false;
+    for (let s = 0; s < 6; s++) {
+      const a = this.segAttr[s];
+      if (a === 0) {
+        if (s !== FS && s !== GS) checks = true;
+      } else if (this.segBase[s] !== 0 || this.segLimit[s] !== -1) checks = true;
+      else if (s === CS ? (a & 0x1a) !== 0x1a : (a & 0x1e) !== 0x12) checks = true;
+    }
+    if (checks !== this.segChecks) {
+      this.segChecks = checks;
+      this.breakLoop = true;
+      this.codeEpoch++;
+    }
   }
 
   read8(lin: number): number {
@@ -889,11 +956,13 @@ export class CPU {
   /** SS.B selects ESP (32-bit) or SP (16-bit); flat kernels always use ESP. */
   push32(v: number): void {
     const sp = (this.regs[ESP] - 4) | 0;
+    if (this.segChecks) this.checkSegment(SS, sp, 4, true);
     this.write32((this.segBase[SS] + sp) | 0, v);
     this.regs[ESP] = sp;
   }
   push16(v: number): void {
     const sp = (this.regs[ESP] - 2) | 0;
+    if (this.segChecks) this.checkSegment(SS, sp, 2, true);
     this.write16((this.segBase[SS] + sp) | 0, v);
     this.regs[ESP] = sp;
   }
@@ -902,11 +971,13 @@ export class CPU {
     else this.push32(v);
   }
   pop32(): number {
+    if (this.segChecks) this.checkSegment(SS, this.regs[ESP], 4, false);
     const v = this.read32((this.segBase[SS] + this.regs[ESP]) | 0);
     this.regs[ESP] = (this.regs[ESP] + 4) | 0;
     return v;
   }
   pop16(): number {
+    if (this.segChecks) this.checkSegment(SS, this.regs[ESP], 2, false);
     const v = this.read16((this.segBase[SS] + this.regs[ESP]) | 0);
     this.regs[ESP] = (this.regs[ESP] + 2) | 0;
     return v;
@@ -1083,7 +1154,7 @@ export class CPU {
       if (this.icount >= limit) {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
-      if (this.flags & TF || single || this.shadow || this.stiShadow || this.debugActive) {
+      if (this.flags & TF || single || this.shadow || this.stiShadow || this.debugActive || this.segChecks) {
         const before = this.icount;
         this.stepSlow();
         if (this.icount === before) {
@@ -1188,8 +1259,8 @@ export class CPU {
         return;
       }
     }
-    const block = this.getBlock(this.eip);
-    const ins = block.instrs[0];
+    const ins = this.segChecks ? this.fetchChecked() : this.getBlock(this.eip).instrs[0];
+    if (ins === null) return;
     // While single-stepping (or watching data), a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
     this.repChunk = tfBefore || this.dataBpActive ? 1 : REP_CHUNK;
     this.dataBpHits = 0;
@@ -1212,6 +1283,33 @@ export class CPU {
       this.handleThrow(e, ins);
     }
     this.repChunk = REP_CHUNK;
+  }
+
+  /**
+   * Instruction fetch through CS (SDM Vol. 3 §3.4.3): at CS.base + EIP, and
+   * #GP(0) when the instruction runs past the CS limit. Code in a segment
+   * with a non-zero base is decoded afresh each time and its addresses
+   * turned back into EIP values (blocks are cached by linear address only
+   * for flat code).
+   */
+  private fetchChecked(): Instr | null {
+    const base = this.segBase[CS];
+    const eip = this.eip;
+    let ins: Instr;
+    if (base === 0) ins = this.getBlock(eip).instrs[0];
+    else {
+      ins = decodeBlock(this, (base + eip) | 0, -1).instrs[0];
+      ins.addr = (ins.addr - base) | 0;
+      ins.next = (ins.next - base) | 0;
+      if (ins.def?.rel) ins.imm = (ins.imm - base) | 0;
+    }
+    const last = ins.len > 0 ? ins.len - 1 : 0;
+    if ((eip >>> 0) + last > this.segLimit[CS] >>> 0) {
+      this.eip = eip;
+      this.deliver(Vec.GP, 0, false);
+      return null;
+    }
+    return ins;
   }
 
   /** Deliver a trap-class exception after the current instruction. */

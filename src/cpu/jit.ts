@@ -94,7 +94,8 @@ function fusedCondition(kind: number, cc: number): string | null {
 
 /** The linear address of a 32-bit-address-size memory operand, or null when not inlinable. */
 function linExpr(ins: Instr): string | null {
-  if (ins.asize !== 4) return null;
+  // FS/GS may be null and are always checked (CPU.lin); compiled code runs only while the others are flat.
+  if (ins.asize !== 4 || ins.seg >= 4) return null;
   let e = `sb[${ins.seg}] + ${ins.disp | 0}`;
   if (ins.base >= 0) e += ` + r[${ins.base}]`;
   if (ins.index >= 0) e += ins.scale ? ` + (r[${ins.index}] << ${ins.scale})` : ` + r[${ins.index}]`;

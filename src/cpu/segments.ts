@@ -116,6 +116,7 @@ export function setSegmentCache(cpu: CPU, seg: number, sel: number, d: Descripto
     cpu.segBase[seg] = 0;
     cpu.segLimit[seg] = 0;
     cpu.segAttr[seg] = 0;
+    cpu.segmentsChanged();
     return;
   }
   cpu.segBase[seg] = d.base;
@@ -125,6 +126,7 @@ export function setSegmentCache(cpu: CPU, seg: number, sel: number, d: Descripto
     cpu.codeSize32 = (d.flags & 4) !== 0;
     cpu.breakLoop = true;
   }
+  cpu.segmentsChanged();
 }
 
 /**

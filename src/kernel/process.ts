@@ -5,6 +5,7 @@
  * its int $0x80 system calls until it exits.
  */
 import type { StopReason } from '../cpu/stop.js';
+import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W } from '../elf/elf32.js';
 import { Kernel } from './kernel.js';
 import { installSyscalls, pageUp, type ProcessIO, type UserMemoryMap } from './syscalls.js';
@@ -29,6 +30,12 @@ export interface RunOptions {
   jitThreshold?: number;
   /** Observe the machine before it runs (tracing, tests). */
   onBoot?(k: Kernel): void;
+  /**
+   * Exception/interrupt tracing (`kmemsim run --trace-events`): called once
+   * with the CPU before the program runs; the observer it returns (the
+   * tracer of src/trace/events.ts) becomes `cpu.observer`.
+   */
+  traceEvents?(cpu: CPU): CpuObserver;
 }
 
 export interface RunResult {
@@ -113,6 +120,7 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
   const sp = buildInitialStack(k, elf, opts);
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
+  if (opts.traceEvents) k.cpu.observer = opts.traceEvents(k.cpu);
   opts.onBoot?.(k);
   return { kernel: k, io, mm, stdout, stderr };
 }

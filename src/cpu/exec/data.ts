@@ -187,7 +187,7 @@ export function std(cpu: CPU): void {
 /** D7: XLAT — AL = [seg:EBX + AL]. */
 export function xlat(cpu: CPU, ins: Instr): void {
   const off = ins.asize === 4 ? (cpu.regs[3] + (cpu.regs[0] & 0xff)) | 0 : (cpu.regs[3] + (cpu.regs[0] & 0xff)) & 0xffff;
-  cpu.setReg8(0, cpu.read8((cpu.segBase[ins.seg] + off) | 0));
+  cpu.setReg8(0, cpu.read8(cpu.segLin(ins.seg, off, 1, false)));
 }
 
 export function nop(): void {}

@@ -35,41 +35,41 @@ type Iteration = (cpu: CPU, ins: Instr, delta: number) => void;
 
 const movsIt: Iteration = (cpu, ins, d) => {
   const size = ins.size;
-  const v = cpu.read(size, (cpu.segBase[ins.seg] + getIdx(cpu, ins, ESI)) | 0);
-  cpu.write(size, (cpu.segBase[ES] + getIdx(cpu, ins, EDI)) | 0, v);
+  const v = cpu.read(size, cpu.segLin(ins.seg, getIdx(cpu, ins, ESI), ins.size, false));
+  cpu.write(size, cpu.segLin(ES, getIdx(cpu, ins, EDI), ins.size, true), v);
   advance(cpu, ins, ESI, d);
   advance(cpu, ins, EDI, d);
 };
 const stosIt: Iteration = (cpu, ins, d) => {
-  cpu.write(ins.size, (cpu.segBase[ES] + getIdx(cpu, ins, EDI)) | 0, cpu.getReg(ins.size, 0));
+  cpu.write(ins.size, cpu.segLin(ES, getIdx(cpu, ins, EDI), ins.size, true), cpu.getReg(ins.size, 0));
   advance(cpu, ins, EDI, d);
 };
 const lodsIt: Iteration = (cpu, ins, d) => {
-  cpu.setReg(ins.size, 0, cpu.read(ins.size, (cpu.segBase[ins.seg] + getIdx(cpu, ins, ESI)) | 0));
+  cpu.setReg(ins.size, 0, cpu.read(ins.size, cpu.segLin(ins.seg, getIdx(cpu, ins, ESI), ins.size, false)));
   advance(cpu, ins, ESI, d);
 };
 const cmpsIt: Iteration = (cpu, ins, d) => {
   const size = ins.size;
-  const a = cpu.read(size, (cpu.segBase[ins.seg] + getIdx(cpu, ins, ESI)) | 0);
-  const b = cpu.read(size, (cpu.segBase[ES] + getIdx(cpu, ins, EDI)) | 0);
+  const a = cpu.read(size, cpu.segLin(ins.seg, getIdx(cpu, ins, ESI), ins.size, false));
+  const b = cpu.read(size, cpu.segLin(ES, getIdx(cpu, ins, EDI), ins.size, false));
   alu(cpu, CMP, a, b, size);
   advance(cpu, ins, ESI, d);
   advance(cpu, ins, EDI, d);
 };
 const scasIt: Iteration = (cpu, ins, d) => {
   const size = ins.size;
-  const b = cpu.read(size, (cpu.segBase[ES] + getIdx(cpu, ins, EDI)) | 0);
+  const b = cpu.read(size, cpu.segLin(ES, getIdx(cpu, ins, EDI), ins.size, false));
   alu(cpu, CMP, cpu.getReg(size, 0), b, size);
   advance(cpu, ins, EDI, d);
 };
 const insIt: Iteration = (cpu, ins, d) => {
-  const lin = (cpu.segBase[ES] + getIdx(cpu, ins, EDI)) | 0;
+  const lin = cpu.segLin(ES, getIdx(cpu, ins, EDI), ins.size, true);
   cpu.probeWrite(lin, ins.size);
   cpu.write(ins.size, lin, cpu.portIn(cpu.regs[2] & 0xffff, ins.size));
   advance(cpu, ins, EDI, d);
 };
 const outsIt: Iteration = (cpu, ins, d) => {
-  const v = cpu.read(ins.size, (cpu.segBase[ins.seg] + getIdx(cpu, ins, ESI)) | 0);
+  const v = cpu.read(ins.size, cpu.segLin(ins.seg, getIdx(cpu, ins, ESI), ins.size, false));
   cpu.portOut(cpu.regs[2] & 0xffff, v, ins.size);
   advance(cpu, ins, ESI, d);
 };
@@ -131,7 +131,7 @@ export function outsString(cpu: CPU, ins: Instr): void {
  * architectural path.
  */
 function fastMovsd(cpu: CPU, ins: Instr): boolean {
-  if (cpu.df || cpu.repChunk < 0x1000) return false;
+  if (cpu.df || cpu.repChunk < 0x1000 || cpu.segChecks) return false;
   let c = cpu.regs[ECX] >>> 0;
   let chunk = cpu.repChunk;
   while (c !== 0) {

@@ -1,0 +1,106 @@
+/**
+ * `kmemsim boot <kernel.elf>`: read the file, boot it (src/boot/machine.ts),
+ * pass the console through to stdout, explain on stderr why the machine
+ * stopped when it was not a clean exit, and return the exit status:
+ *
+ * - (v << 1) | 1 when the kernel wrote v to isa-debug-exit (port 0xF4), as QEMU;
+ * - 0 when it halted with interrupts disabled;
+ * - 124 when the instruction budget ran out;
+ * - 125 triple fault (with the chain of exceptions), unhandled exception,
+ *   unsupported instruction, internal error (with EIP, the bytes there and
+ *   the registers);
+ * - 126 the file is not a bootable Multiboot kernel; 127 it does not exist;
+ *   2 bad options.
+ */
+import * as fs from 'node:fs';
+import type { StopReason } from '../cpu/stop.js';
+import { vectorName } from '../cpu/stop.js';
+import { hexBytes } from '../cpu/disasm.js';
+import { bootMultiboot, codeBytesAt, BootOptionError, type BootResult } from '../boot/machine.js';
+import { MultibootError } from '../boot/multiboot.js';
+import { describeStop } from './describe.js';
+
+export interface BootCommandOptions {
+  memoryMiB?: number;
+  maxInstructions?: number;
+  traceEvents?: boolean;
+  verbose?: boolean;
+  cmdline?: string;
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+function stderrLine(line: string): void {
+  writeAll(2, Buffer.from(line + '\n', 'utf8'));
+}
+
+const h8 = (v: number): string => '0x' + (v >>> 0).toString(16).padStart(8, '0');
+
+/** What `kmemsim boot` prints on stderr for a stop that is not a clean exit. */
+export function explainBootStop(r: Pick<BootResult, 'stop' | 'instructions' | 'cpu'>): string {
+  const stop: StopReason = r.stop;
+  const lines = [describeStop(stop, r.instructions)];
+  if (stop.kind === 'triple-fault') {
+    lines.push('  exceptions, each raised while delivering the one before:');
+    for (const c of stop.chain) {
+      lines.push(`    ${vectorName(c.vector)}${c.errorCode !== null ? ` (error code 0x${c.errorCode.toString(16)})` : ''} at EIP ${h8(c.eip)}`);
+    }
+  }
+  if (stop.kind === 'fault' || stop.kind === 'triple-fault' || stop.kind === 'unsupported' || stop.kind === 'internal-error' || stop.kind === 'budget') {
+    const eip = r.cpu.eip;
+    const bytes = codeBytesAt(r.cpu, eip);
+    lines.push(`  at EIP ${h8(eip)}: ${bytes.length ? hexBytes(bytes) : '(not in memory)'}`);
+    for (const l of r.cpu.dumpRegisters().split('\n')) lines.push('  ' + l);
+  }
+  return lines.join('\n');
+}
+
+function readKernel(file: string): Uint8Array | number {
+  try {
+    return new Uint8Array(fs.readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    stderrLine(`kmemsim: cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
+    return err.code === 'ENOENT' ? 127 : 126;
+  }
+}
+
+export function bootCommand(file: string, opts: BootCommandOptions): number {
+  const bytes = readKernel(file);
+  if (typeof bytes === 'number') return bytes;
+  let r: BootResult;
+  try {
+    r = bootMultiboot(bytes, {
+      memoryMiB: opts.memoryMiB,
+      maxInstructions: opts.maxInstructions,
+      traceEvents: opts.traceEvents ? stderrLine : undefined,
+      stdout: (b) => writeAll(1, b),
+      cmdline: opts.cmdline,
+    });
+  } catch (e) {
+    if (e instanceof MultibootError) {
+      stderrLine(`kmemsim: cannot boot ${file}: ${e.message}`);
+      return 126;
+    }
+    if (e instanceof BootOptionError) {
+      stderrLine(`kmemsim: ${e.message}`);
+      return 2;
+    }
+    stderrLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    return 125;
+  }
+  const clean = r.stop.kind === 'exited' || r.stop.kind === 'halted';
+  if (!clean) stderrLine(explainBootStop(r));
+  if (opts.verbose) {
+    if (r.stop.kind === 'exited') {
+      stderrLine(`kmemsim: the kernel wrote 0x${r.devices.debugExit.lastValue.toString(16)} to isa-debug-exit: exit status ${r.exitCode}`);
+    } else if (r.stop.kind === 'halted') {
+      stderrLine('kmemsim: HLT with interrupts disabled: the machine halted (exit status 0)');
+    }
+    stderrLine(`kmemsim: ${r.instructions} instructions executed`);
+  }
+  return r.exitCode;
+}
