@@ -17,7 +17,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 function ev(p: Partial<ExceptionEvent>): ExceptionEvent {
   return {
-    vector: 14, errorCode: null, eip: 0, cplBefore: 0, cplAfter: 0, oldStack: [0x10, 0x1000], newStack: [0x10, 0xff0], cr2: 0, software: false,
+    vector: 14, errorCode: null, eip: 0, cplBefore: 0, cplAfter: 0, oldStack: [0x10, 0x1000], newStack: [0x10, 0xff0], cr2: 0, software: false, external: false,
     ...p,
   };
 }

@@ -42,6 +42,8 @@ export interface ExceptionEvent {
   newStack: [number, number];
   cr2: number;
   software: boolean;
+  /** An external interrupt (from the interrupt controller), not an exception or INT n. */
+  external: boolean;
 }
 
 /**
@@ -150,6 +152,15 @@ export class CPU {
   trLimit = 0;
   /** CS.D: the default operand and address size of the code being fetched. */
   codeSize32 = true;
+  /**
+   * LIDT has run. Until then an IDT limit of 0 means "no IDT installed" and
+   * an exception stops the machine with a message (bare snippets, a kernel
+   * before its own LIDT); after an explicit LIDT with limit 0 the hardware
+   * rules apply (#GP, #DF, triple fault).
+   */
+  idtLoaded = false;
+  /** Set while an external interrupt from the interrupt controller is being delivered (for observers). */
+  deliveringExternal = false;
   /** Some segment is not flat: accesses are checked and execution takes the per-instruction path (segmentsChanged). */
   segChecks = false;
   /** Any debug-register breakpoint enabled in DR7: execution takes the per-instruction path. */
@@ -886,7 +897,9 @@ export class CPU {
       if (pic !== null && pic.intr()) {
         if (this.flags & IF && !this.stiShadow && !this.shadow) {
           this.halted = false;
+          this.deliveringExternal = true;
           this.deliver(pic.acknowledge(), -1, false);
+          this.deliveringExternal = false;
           this.attentionAt = 0; // another request may be waiting behind this one
           return;
         }

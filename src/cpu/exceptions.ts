@@ -88,7 +88,7 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
 
 function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: boolean): void {
   const ext = software ? 0 : 1;
-  if (!(cpu.cr0 & 1) || cpu.idtrLimit === 0) {
+  if (!(cpu.cr0 & 1) || (cpu.idtrLimit === 0 && !cpu.idtLoaded)) {
     // No protected-mode IDT: nothing can handle the event. Hardware would shut down; kmemsim stops with a typed reason.
     cpu.stop({
       kind: 'fault',
@@ -116,7 +116,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const oldESP = cpu.regs[4];
   if (type === 5) {
     taskSwitchForGate(cpu, (lo >>> 16) & 0xffff, vector, errorCode);
-    cpu.observer?.onException?.({ vector, errorCode: errorCode < 0 ? null : errorCode, eip: cpu.eip, cplBefore, cplAfter: cpu.cpl, oldStack: [oldSS, oldESP], newStack: [cpu.segSel[SS], cpu.regs[4]], cr2: cpu.cr2, software });
+    cpu.observer?.onException?.({ vector, errorCode: errorCode < 0 ? null : errorCode, eip: cpu.eip, cplBefore, cplAfter: cpu.cpl, oldStack: [oldSS, oldESP], newStack: [cpu.segSel[SS], cpu.regs[4]], cr2: cpu.cr2, software, external: cpu.deliveringExternal });
     return;
   }
   const gate32 = (type & 8) !== 0;
@@ -196,5 +196,6 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     newStack: [cpu.segSel[SS], esp],
     cr2: cpu.cr2,
     software,
+    external: cpu.deliveringExternal,
   });
 }

@@ -55,7 +55,7 @@ export interface OpDef {
   unsupported?: string;
   /** Unconditional control transfer or mode change: the decoded block ends here. */
   endsBlock?: boolean;
-  /** Must be the first instruction of a block (it reads the exact retired-instruction count). */
+  /** Must be the first instruction of a block: it, or a device or observer it reaches (I/O, INT n), reads the exact retired-instruction count. */
   startsBlock?: boolean;
   /** The immediate is a relative branch offset. */
   rel?: boolean;
@@ -194,10 +194,10 @@ ONE_BYTE[0x68] = op('push', 'Iz', stack.pushImm);
 ONE_BYTE[0x69] = op('imul', 'Gv,Ev,Iz', md.imul3);
 ONE_BYTE[0x6a] = op('push', 'Ibs', stack.pushImm);
 ONE_BYTE[0x6b] = op('imul', 'Gv,Ev,Ibs', md.imul3);
-ONE_BYTE[0x6c] = op('insb', 'Yb,DX', str.insString, { string: true, osz: 'b' });
-ONE_BYTE[0x6d] = op('ins', 'Yv,DX', str.insString, { string: true, sizedName: ['insb', 'insw', 'insd'] });
-ONE_BYTE[0x6e] = op('outsb', 'DX,Xb', str.outsString, { string: true, osz: 'b' });
-ONE_BYTE[0x6f] = op('outs', 'DX,Xv', str.outsString, { string: true, sizedName: ['outsb', 'outsw', 'outsd'] });
+ONE_BYTE[0x6c] = op('insb', 'Yb,DX', str.insString, { startsBlock: true, string: true, osz: 'b' });
+ONE_BYTE[0x6d] = op('ins', 'Yv,DX', str.insString, { startsBlock: true, string: true, sizedName: ['insb', 'insw', 'insd'] });
+ONE_BYTE[0x6e] = op('outsb', 'DX,Xb', str.outsString, { startsBlock: true, string: true, osz: 'b' });
+ONE_BYTE[0x6f] = op('outs', 'DX,Xv', str.outsString, { startsBlock: true, string: true, sizedName: ['outsb', 'outsw', 'outsd'] });
 
 // ---- 70–7F: Jcc rel8 --------------------------------------------------------------
 export const CC_NAMES = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
@@ -281,9 +281,9 @@ ONE_BYTE[0xc8] = op('enter', 'Iw,Ib', stack.enter);
 ONE_BYTE[0xc9] = op('leave', '', stack.leave);
 ONE_BYTE[0xca] = op('retf', 'Iw', sys.retFar, { endsBlock: true });
 ONE_BYTE[0xcb] = op('retf', '', sys.retFar, { endsBlock: true });
-ONE_BYTE[0xcc] = op('int3', '', sys.int3, { endsBlock: true });
-ONE_BYTE[0xcd] = op('int', 'Ib', sys.intN, { endsBlock: true });
-ONE_BYTE[0xce] = op('into', '', sys.into, { endsBlock: true });
+ONE_BYTE[0xcc] = op('int3', '', sys.int3, { startsBlock: true, endsBlock: true });
+ONE_BYTE[0xcd] = op('int', 'Ib', sys.intN, { startsBlock: true, endsBlock: true });
+ONE_BYTE[0xce] = op('into', '', sys.into, { startsBlock: true, endsBlock: true });
 ONE_BYTE[0xcf] = op('iret', '', sys.iret, { endsBlock: true, sizedName: ['iret', 'iret', 'iretd'] });
 
 // ---- D0–DF ------------------------------------------------------------------------
@@ -318,19 +318,19 @@ ONE_BYTE[0xe0] = op('loopne', 'Jb', ctl.loopne);
 ONE_BYTE[0xe1] = op('loope', 'Jb', ctl.loope);
 ONE_BYTE[0xe2] = op('loop', 'Jb', ctl.loop);
 ONE_BYTE[0xe3] = op('jecxz', 'Jb', ctl.jecxz);
-ONE_BYTE[0xe4] = op('in', 'AL,Ib', sys.inImm);
-ONE_BYTE[0xe5] = op('in', 'eAX,Ib', sys.inImm);
-ONE_BYTE[0xe6] = op('out', 'Ib,AL', sys.outImm, { osz: 'b' });
-ONE_BYTE[0xe7] = op('out', 'Ib,eAX', sys.outImm, { osz: 'v' });
+ONE_BYTE[0xe4] = op('in', 'AL,Ib', sys.inImm, { startsBlock: true });
+ONE_BYTE[0xe5] = op('in', 'eAX,Ib', sys.inImm, { startsBlock: true });
+ONE_BYTE[0xe6] = op('out', 'Ib,AL', sys.outImm, { startsBlock: true, osz: 'b' });
+ONE_BYTE[0xe7] = op('out', 'Ib,eAX', sys.outImm, { startsBlock: true, osz: 'v' });
 ONE_BYTE[0xe8] = op('call', 'Jz', ctl.callRel, { endsBlock: true });
 ONE_BYTE[0xe9] = op('jmp', 'Jz', ctl.jmpRel, { endsBlock: true });
 ONE_BYTE[0xea] = op('jmp', 'Ap', sys.jmpFarImm, { endsBlock: true });
 ONE_BYTE[0xeb] = op('jmp', 'Jb', ctl.jmpRel, { endsBlock: true });
-ONE_BYTE[0xec] = op('in', 'AL,DX', sys.inDX);
-ONE_BYTE[0xed] = op('in', 'eAX,DX', sys.inDX);
-ONE_BYTE[0xee] = op('out', 'DX,AL', sys.outDX, { osz: 'b' });
-ONE_BYTE[0xef] = op('out', 'DX,eAX', sys.outDX, { osz: 'v' });
-ONE_BYTE[0xf1] = op('int1', '', sys.int1, { endsBlock: true });
+ONE_BYTE[0xec] = op('in', 'AL,DX', sys.inDX, { startsBlock: true });
+ONE_BYTE[0xed] = op('in', 'eAX,DX', sys.inDX, { startsBlock: true });
+ONE_BYTE[0xee] = op('out', 'DX,AL', sys.outDX, { startsBlock: true, osz: 'b' });
+ONE_BYTE[0xef] = op('out', 'DX,eAX', sys.outDX, { startsBlock: true, osz: 'v' });
+ONE_BYTE[0xf1] = op('int1', '', sys.int1, { startsBlock: true, endsBlock: true });
 ONE_BYTE[0xf4] = op('hlt', '', sys.hlt, { endsBlock: true });
 ONE_BYTE[0xf5] = op('cmc', '', data.cmc);
 const grp3 = (s: 'b' | 'v'): (OpDef | undefined)[] => {

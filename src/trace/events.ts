@@ -77,7 +77,7 @@ export function eventTracer(cpu: CPU, write: (line: string) => void, irqs: IrqSo
         // An INTA happened since the last event: this delivery is that interrupt, unless delivering it
         // faulted (a bad gate): then the event is the fault, with another vector, and is shown as such.
         seenAck = irqs.ackSeq;
-        if (!ev.software && ev.vector === irqs.lastAckVector) irq = irqs.lastAckIrq >= 0 ? irqs.lastAckIrq : -2;
+        if (ev.external && ev.vector === irqs.lastAckVector) irq = irqs.lastAckIrq >= 0 ? irqs.lastAckIrq : -2;
       }
       write(formatEvent(ev, cpu.icount, irq));
       previous?.onException?.(ev);

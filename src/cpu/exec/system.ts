@@ -533,6 +533,7 @@ export function lgdt(cpu: CPU, ins: Instr): void {
   } else {
     cpu.idtrLimit = limit;
     cpu.idtrBase = base;
+    cpu.idtLoaded = true;
   }
 }
 export function sgdt(cpu: CPU, ins: Instr): void {
