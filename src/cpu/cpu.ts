@@ -1181,12 +1181,14 @@ export class CPU {
       // The fast path: block after block until something needs the loop above (a stop, TF, a mode
       // change, a code write: all set breakLoop), the budget ends or a device wants attention.
       const stopAt = limit < this.attentionAt ? limit : this.attentionAt;
+      this.repChunk = REP_CHUNK;
       let block: Block | null = null;
       let compiled: CompiledBlock | null = null;
       let ins: Instr | null = null;
       let i = 0;
       try {
         for (;;) {
+          compiled = null;
           const eip = this.eip;
           // linkEip is -1 when empty, and -1 is also a real EIP (0xFFFFFFFF): that one never links.
           if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip1 === eip && eip !== -1) block = prev.link1!;
@@ -1212,7 +1214,7 @@ export class CPU {
           const left = limit - this.icount;
           if (n > left) n = left;
           // A REP instruction near the end of the budget runs no more iterations than the budget has left.
-          this.repChunk = left < REP_CHUNK ? left : REP_CHUNK;
+          if (left < REP_CHUNK) this.repChunk = left;
           i = 0;
           ins = null;
           compiled = block.compiled;
@@ -1221,7 +1223,6 @@ export class CPU {
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
           }
           if (compiled !== null && n === instrs.length) {
-            this.jitIndex = -1;
             i = compiled(this, stopAt - this.icount);
           } else {
             compiled = null;
@@ -1243,7 +1244,8 @@ export class CPU {
           if (this.icount >= stopAt) break;
         }
       } catch (e) {
-        if (compiled !== null && this.jitIndex >= 0) {
+        // A throw from compiled code always comes through its catch, which records where.
+        if (compiled !== null) {
           i = this.jitDone + this.jitIndex + 1;
           ins = block!.instrs[this.jitIndex];
         }

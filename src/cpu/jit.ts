@@ -21,7 +21,8 @@
  */
 import type { CPU } from './cpu.js';
 import type { Instr, ExecFn } from './instr.js';
-import { ARITH, Lazy } from './flags.js';
+import { ARITH, Lazy, CF, OF, AF } from './flags.js';
+import * as shift from './exec/shift.js';
 import * as data from './exec/data.js';
 import * as alu from './exec/alu.js';
 import * as stack from './exec/stack.js';
@@ -227,6 +228,27 @@ const TEMPLATE_LIST: [ExecFn, (ins: Instr, k: number) => Emitted | string | null
     if (ins.size !== 4) return null;
     const src = readE32(ins);
     return src && { ...plain(`{ const d = ${src}, s = r[${ins.reg}], res = d & s; ${lazy(Lazy.Logic, 'res')} }`), flagKind: Lazy.Logic };
+  }],
+  [shift.shiftEI, (ins) => {
+    // SHL/SHR/SAR r32, imm8 with a non-zero masked count: the executor's result and flags, inlined.
+    const c = ins.imm & 0x1f;
+    if (ins.size !== 4 || ins.mod !== 3 || c === 0) return null;
+    const d = `r[${ins.rm}]`;
+    let code: string;
+    switch (ins.reg) {
+      case 4: case 6:
+        code = `const d = ${d}, res = d << ${c}, cf = (d >>> ${32 - c}) & 1, of = (res >>> 31) ^ cf; cpu.setLazyResult(res, 4, cf | (of << 11), ${CF | OF | AF});`;
+        break;
+      case 5:
+        code = `const d = ${d}, res = (d >>> ${c}) | 0, cf = (d >>> ${c - 1}) & 1; cpu.setLazyResult(res, 4, cf | ((d >>> 31) << 11), ${CF | OF | AF});`;
+        break;
+      case 7:
+        code = `const d = ${d}, res = d >> ${c}, cf = (d >> ${c - 1}) & 1; cpu.setLazyResult(res, 4, cf, ${CF | OF | AF});`;
+        break;
+      default:
+        return null;
+    }
+    return plain(`{ ${code} ${d} = res; }`);
   }],
   [alu.incReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, false)) : null)],
   [alu.decReg, (ins) => (ins.size === 4 ? plain(incDec(ins.op & 7, true)) : null)],

@@ -100,10 +100,11 @@ function runString(cpu: CPU, ins: Instr, it: Iteration, cond: boolean): void {
 }
 
 export function movs(cpu: CPU, ins: Instr): void {
-  if (ins.rep !== REP_NONE && ins.size === 4 && ins.asize === 4 && fastMovsd(cpu, ins)) return;
+  if (ins.rep !== REP_NONE && fastRep(cpu, ins, false)) return;
   runString(cpu, ins, movsIt, false);
 }
 export function stos(cpu: CPU, ins: Instr): void {
+  if (ins.rep !== REP_NONE && fastRep(cpu, ins, true)) return;
   runString(cpu, ins, stosIt, false);
 }
 export function lods(cpu: CPU, ins: Instr): void {
@@ -125,37 +126,49 @@ export function outsString(cpu: CPU, ins: Instr): void {
 }
 
 /**
- * REP MOVSD over whole dwords within one page on each side, forward: the
- * loop above, unrolled onto the physical arrays. Falls back (returns
- * false) whenever a translation is missing so faults still come from the
- * architectural path.
+ * REP MOVS / REP STOS forward, whole elements within one page on each
+ * side: the loop above done on the physical arrays, chunk by chunk. Falls
+ * back (returns false) whenever a translation is missing, segments need
+ * checks, or a forward element-by-element copy would overlap its own
+ * output (that replicates, which a block copy would not), so faults and
+ * corner cases still come from the architectural path. A page that holds
+ * decoded code is never in the write TLB, so code writes take the slow path too.
  */
-function fastMovsd(cpu: CPU, ins: Instr): boolean {
-  if (cpu.df || cpu.repChunk < 0x1000 || cpu.segChecks) return false;
+function fastRep(cpu: CPU, ins: Instr, store: boolean): boolean {
+  if (cpu.df || cpu.repChunk < 0x1000 || cpu.segChecks || ins.asize !== 4) return false;
+  const size = ins.size;
   let c = cpu.regs[ECX] >>> 0;
   let chunk = cpu.repChunk;
+  const fill = store ? cpu.getReg(size, 0) : 0;
   while (c !== 0) {
     if (chunk <= 0) {
       cpu.eip = ins.addr;
       return true;
     }
-    const src = (cpu.segBase[ins.seg] + cpu.regs[ESI]) | 0;
     const dst = (cpu.segBase[ES] + cpu.regs[EDI]) | 0;
-    if ((src | dst) & 3) return false;
-    const es = cpu.tlbR[src >>> 12];
     const ed = cpu.tlbW[dst >>> 12];
-    if (es === 0 || ed === 0) return false;
-    const n = Math.min(c, chunk, (0x1000 - (src & 0xfff)) >> 2, (0x1000 - (dst & 0xfff)) >> 2);
-    const ps = ((es & ~0xfff) | (src & 0xfff)) >> 2;
-    const pd = ((ed & ~0xfff) | (dst & 0xfff)) >> 2;
-    // A forward element-by-element copy onto an overlapping later destination replicates; leave that to the slow path.
-    if (pd > ps && pd < ps + n) return false;
-    cpu.mem32.copyWithin(pd, ps, ps + n);
+    if (ed === 0 || (dst & (size - 1)) !== 0) return false;
+    const pd = (ed & ~0xfff) | (dst & 0xfff);
+    let n = Math.min(c, chunk, (0x1000 - (dst & 0xfff)) / size);
+    if (store) {
+      if (size === 1) cpu.mem8.fill(fill, pd, pd + n);
+      else if (size === 4) cpu.mem32.fill(fill, pd >> 2, (pd >> 2) + n);
+      else return false;
+    } else {
+      const src = (cpu.segBase[ins.seg] + cpu.regs[ESI]) | 0;
+      const es = cpu.tlbR[src >>> 12];
+      if (es === 0 || (src & (size - 1)) !== 0) return false;
+      n = Math.min(n, (0x1000 - (src & 0xfff)) / size);
+      const ps = (es & ~0xfff) | (src & 0xfff);
+      const bytes = n * size;
+      if (pd > ps && pd < ps + bytes) return false;
+      cpu.mem8.copyWithin(pd, ps, ps + bytes);
+      cpu.regs[ESI] = (cpu.regs[ESI] + bytes) | 0;
+    }
     c -= n;
     chunk -= n;
     cpu.regs[ECX] = c;
-    cpu.regs[ESI] = (cpu.regs[ESI] + 4 * n) | 0;
-    cpu.regs[EDI] = (cpu.regs[EDI] + 4 * n) | 0;
+    cpu.regs[EDI] = (cpu.regs[EDI] + n * size) | 0;
   }
   return true;
 }
