@@ -7,7 +7,7 @@
  * Runs build/bench/workload (bench/workload.c, static i386, -O2):
  *   - natively (the host runs i386 binaries directly): median wall time of
  *     --native-runs (default 5);
- *   - in kmemsim, once per mode in MODES (median of --runs, default 3, after
+ *   - in kmemsim, once per mode in MODES (median of --runs, default 5, after
  *     one small warm-up run so V8 has compiled the interpreter),
  * checks that every run printed the same stdout and exit status as the
  * native run (the workload ends with "checksum: XXXXXXXX"), and prints guest
@@ -44,7 +44,7 @@ const MODES = [
 ];
 
 function parseArgs(argv) {
-  const o = { rounds: DEFAULT_ROUNDS, runs: 3, nativeRuns: 5, json: false, modes: MODES.map((m) => m.name) };
+  const o = { rounds: DEFAULT_ROUNDS, runs: 5, nativeRuns: 5, json: false, modes: MODES.map((m) => m.name) };
   for (const a of argv) {
     const [k, v] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, ''];
     const num = () => {

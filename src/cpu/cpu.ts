@@ -1232,7 +1232,7 @@ export class CPU {
               ins = instrs[i++];
               this.eip = ins.next;
               ins.exec(this, ins);
-              if (this.eip !== ins.next || this.breakLoop) break;
+              if (this.eip !== ins.cont || this.breakLoop) break;
             }
           }
           this.icount += i;

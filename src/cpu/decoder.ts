@@ -13,6 +13,7 @@ import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec
 import { formatInstr, mnemonicOf } from './disasm.js';
 export { mnemonicOf };
 import { FAULT } from './stop.js';
+import { jmpRel, callRel } from './exec/control.js';
 import type { CompiledBlock } from './jit.js';
 
 /** A straight-line run of decoded instructions ending at a control transfer or page end. */
@@ -339,7 +340,19 @@ export function decodeBlock(cpu: CPU, eip: number, ppage: number): Block {
     // Instructions that read the retired-instruction count start their own block (see CPU.run).
     if (ins.def?.startsBlock && instrs.length > 0) break;
     instrs.push(ins);
-    if (ins.def === null || ins.def.endsBlock || straddles || ins.next >>> 12 !== startPage) break;
+    ins.cont = ins.next;
+    if (ins.def === null || straddles) break;
+    if (ins.def.endsBlock) {
+      // A direct JMP or near CALL to elsewhere on this page: the block goes on at the target, so
+      // calls and jumps cost no trip through the run loop (the target's page is this one, so
+      // invalidation still covers every instruction of the block).
+      const follow = (ins.exec === jmpRel || (ins.exec === callRel && ins.size === 4)) && ins.imm >>> 12 === startPage && !instrs.some((x) => x.addr === ins.imm);
+      if (!follow) break;
+      ins.cont = ins.imm;
+      addr = ins.imm;
+      continue;
+    }
+    if (ins.next >>> 12 !== startPage) break;
     addr = ins.next;
   }
   return new Block(instrs, ppage >= 0, straddles);

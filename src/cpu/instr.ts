@@ -19,6 +19,11 @@ export class Instr {
   /** Linear address of the first byte, and of the next instruction. */
   addr = 0;
   next = 0;
+  /**
+   * Where the decoded block continues after this instruction: `next`, or
+   * the target of a direct JMP/CALL the block follows (decodeBlock).
+   */
+  cont = 0;
   len = 0;
   /** Opcode: 0x00–0xFF for the one-byte map, 0x100–0x1FF for the 0F map. */
   op = 0;

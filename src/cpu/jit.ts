@@ -270,7 +270,9 @@ function incDec(reg: number, dec: boolean): string {
   return `{ const d = r[${reg}], res = (d ${dec ? '-' : '+'} 1) | 0; cpu.setLazyKeepCF(${dec ? Lazy.Dec : Lazy.Inc}, d, res, 4); r[${reg}] = res; }`;
 }
 
-let serial = 0;
+/** Compiled block factories by source text, shared by every CPU in the process. */
+const factories = new Map<string, (...a: unknown[]) => CompiledBlock>();
+const MAX_FACTORIES = 50_000;
 
 /**
  * Compile `instrs` (a whole block) into a function. Returns null for
@@ -283,8 +285,7 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
   const lines: string[] = [];
   const n = instrs.length;
   const start = instrs[0].addr | 0;
-  // A unique comment keeps V8 from sharing one compiled factory (and its type feedback) between blocks.
-  lines.push(`// kmemsim block at 0x${(start >>> 0).toString(16)} #${serial++}`);
+  lines.push(`// kmemsim block at 0x${(start >>> 0).toString(16)}`);
   lines.push('const r = cpu.regs, sb = cpu.segBase;');
   lines.push('let k = 0, done = 0, fd = 0, fs = 0, fr = 0;');
   lines.push('try {');
@@ -311,6 +312,11 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
       lines.push(again(k));
       break;
     }
+    if (ins.cont !== ins.next && !last) {
+      // A JMP or CALL the block follows (decodeBlock): only the CALL's push remains.
+      if (ins.exec === ctl.callRel) lines.push(`cpu.push32(${ins.next | 0});`, `if (cpu.breakLoop) { cpu.eip = ${ins.imm | 0}; return done + ${k + 1}; }`);
+      continue;
+    }
     const t = TEMPLATES.get(ins.exec);
     const e = t ? t(ins, k) : null;
     if (e !== null) {
@@ -331,6 +337,14 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
   lines.push('}');
   lines.push('} catch (e) { cpu.jitIndex = k; cpu.jitDone = done; throw e; }');
   const body = `return function block(cpu, room) {\n${lines.join('\n')}\n};`;
-  const factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
+  // The same code (same addresses, same instructions) in another run or another CPU of this
+  // process reuses the factory, and with it V8's optimized code and type feedback.
+  const key = `${names.join(',')}\n${body}`;
+  let factory = factories.get(key);
+  if (factory === undefined) {
+    if (factories.size >= MAX_FACTORIES) factories.clear();
+    factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
+    factories.set(key, factory);
+  }
   return factory(...values);
 }
