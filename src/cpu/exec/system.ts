@@ -12,6 +12,7 @@ import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
 import { Vec } from '../stop.js';
 import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
+import type { Descriptor } from '../segments.js';
 
 /** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
 function requireCpl0(cpu: CPU): void {
@@ -47,6 +48,22 @@ export function ud2(cpu: CPU): void {
 // ---- IRET -------------------------------------------------------------------
 
 /**
+ * The CS a far RET or IRET returns to (SDM Vol. 2 RET/IRET, protected mode):
+ * not null, a code segment, RPL not more privileged than CPL, DPL equal
+ * to RPL (at most RPL if conforming), present.
+ */
+function returnCodeSegment(cpu: CPU, sel: number): Descriptor {
+  const rpl = sel & 3;
+  if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
+  const d = readDescriptor(cpu, sel);
+  if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
+  const conforming = (d.access & 4) !== 0;
+  if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, sel & 0xfffc);
+  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  return d;
+}
+
+/**
  * CF: IRET/IRETD in protected mode (SDM "IRET/IRETD" operation): return to
  * the same privilege level, or to an outer one popping SS:ESP as well.
  * Nested-task returns (NT=1) and returns to virtual-8086 mode are not
@@ -78,12 +95,7 @@ export function iret(cpu: CPU, ins: Instr): void {
     return;
   }
   const rpl = newCs & 3;
-  if ((newCs & ~3) === 0) cpu.fault(Vec.GP, 0);
-  const d = readDescriptor(cpu, newCs);
-  if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, newCs & 0xfffc);
-  const conforming = (d.access & 4) !== 0;
-  if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, newCs & 0xfffc);
-  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, newCs & 0xfffc);
+  const d = returnCodeSegment(cpu, newCs);
   const eip = size === 2 ? newEip & 0xffff : newEip;
   const oldCpl = cpu.cpl;
   let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
@@ -345,12 +357,7 @@ export function retFar(cpu: CPU, ins: Instr): void {
     return;
   }
   const rpl = sel & 3;
-  if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
-  const d = readDescriptor(cpu, sel);
-  if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
-  const conforming = (d.access & 4) !== 0;
-  if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, sel & 0xfffc);
-  if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
+  const d = returnCodeSegment(cpu, sel);
   const eip = size === 2 ? off & 0xffff : off;
   if (rpl === cpu.cpl) {
     if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
