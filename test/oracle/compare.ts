@@ -22,15 +22,9 @@
  *  Also: kmemsim's decodeOne must never throw.
  */
 
-/** Structural copy of kmemsim's DecodeInfo (src/cpu/decoder.ts). */
-export interface KmDecode {
-  length: number;
-  invalid: boolean;
-  unsupported: boolean;
-  mnemonic: string;
-  memSize: number;
-  text: string;
-}
+/** kmemsim's own verdict on one encoding. */
+export type KmDecode = DecodeInfo;
+import type { DecodeInfo } from '../../src/cpu/decoder.js';
 
 import type { IcedVerdict } from './iced.js';
 
