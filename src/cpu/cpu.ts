@@ -159,6 +159,13 @@ export class CPU {
    * rules apply (#GP, #DF, triple fault).
    */
   idtLoaded = false;
+  /**
+   * Set while a fault raised by an instruction is delivered: the EFLAGS image
+   * pushed has RF set, so the restarted instruction does not hit its own
+   * instruction breakpoint again (SDM Vol. 3 §17.3.1.1; not for the
+   * instruction-breakpoint #DB itself).
+   */
+  deliveringFault = false;
   /** Set while an external interrupt from the interrupt controller is being delivered (for observers). */
   deliveringExternal = false;
   /** Some segment is not flat: accesses are checked and execution takes the per-instruction path (segmentsChanged). */
@@ -1167,7 +1174,8 @@ export class CPU {
       if (this.icount >= limit) {
         return single ? null : { kind: 'budget', executed: this.icount };
       }
-      if (this.flags & TF || single || this.shadow || this.stiShadow || this.debugActive || this.segChecks) {
+      // RF (set by an IRET from a fault handler) lasts one instruction: the per-instruction path clears it.
+      if (this.flags & (TF | RF_BIT) || single || this.shadow || this.stiShadow || this.debugActive || this.segChecks) {
         const before = this.icount;
         this.stepSlow();
         if (this.icount === before) {
@@ -1279,12 +1287,14 @@ export class CPU {
     // While single-stepping (or watching data), a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
     this.repChunk = tfBefore || this.dataBpActive ? 1 : REP_CHUNK;
     this.dataBpHits = 0;
+    const rfBefore = (this.flags & RF_BIT) !== 0;
     try {
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;
-      // RF is cleared once an instruction completes (POPF/IRET loading it are the exception).
-      if (this.flags & RF_BIT && ins.def?.name !== 'popf' && ins.def?.name !== 'iret') this.flags &= ~RF_BIT;
+      // RF is cleared once an instruction that began with it set completes (SDM §17.3.1.1); an IRET or
+      // POPF loads it (a native routine returns with IRET).
+      if (rfBefore && ins.native === null && ins.def?.name !== 'popf' && ins.def?.name !== 'iret') this.flags &= ~RF_BIT;
       // Data breakpoints and the single-step trap are reported together, after the instruction.
       // A single-step trap follows an instruction that began with TF set, unless it loaded SS.
       const step = tfBefore && !this.shadow;
@@ -1338,7 +1348,9 @@ export class CPU {
     if (e === FAULT) {
       // Faults report the address of the faulting instruction (SDM Vol. 3 §6.5).
       this.eip = ins.addr;
+      this.deliveringFault = true;
       this.deliver(this.excVector, this.excHasError ? this.excError : -1, false);
+      this.deliveringFault = false;
     } else {
       const msg = e instanceof Error ? e.message : String(e);
       this.stop({ kind: 'internal-error', eip: ins.addr, message: `internal error while executing at 0x${(ins.addr >>> 0).toString(16)}: ${msg}` });

@@ -128,7 +128,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
   const conforming = (cs.access & 4) !== 0;
   const newCpl = conforming ? cpu.cpl : dplOf(cs);
-  const eflags = cpu.getEflags();
+  const eflags = cpu.getEflags() | (cpu.deliveringFault ? RF : 0);
   const eip = cpu.eip;
   const size = gate32 ? 4 : 2;
   const inter = newCpl < cpu.cpl;

@@ -13,7 +13,7 @@ import { GDT_INDEX, L, SEL, SystemMachine, idtErr } from './machine.js';
 
 const DE = 0, DB = 1, BP = 3, OF = 4, UD = 6, DF = 8, TS = 10, NP = 11, SSF = 12, GP = 13, PF = 14;
 const FREE = GDT_INDEX.FREE;
-const IF = 0x200, TF = 0x100, NT = 0x4000;
+const IF = 0x200, TF = 0x100, NT = 0x4000, RF_FLAG = 0x10000;
 
 describe('INT n', () => {
   it('from CPL 3 through a DPL-3 interrupt gate: ring-0 stack from the TSS, frame SS, ESP, EFLAGS, CS, EIP; IF and TF cleared', () => {
@@ -184,12 +184,13 @@ describe('exception frames: error codes, fault vs trap addresses', () => {
   it('#DE: a fault without error code, EIP at the DIV', () => {
     const m = new SystemMachine();
     expect(m.runAt(3, 'xor ecx, ecx\ndiv ecx')).toMatchObject({ kind: 'fault', vector: DE, errorCode: null, eip: L.CODE + 2 });
-    expect(m.events[0].frame.slice(0, 5)).toEqual([L.CODE + 2, SEL.CODE3, 0x246, L.STACK3, SEL.DATA3]); // ZF PF from the XOR
+    // ZF PF from the XOR; RF set in the image of a fault (SDM Vol. 3 §17.3.1.1).
+    expect(m.events[0].frame.slice(0, 5)).toEqual([L.CODE + 2, SEL.CODE3, 0x246 | RF_FLAG, L.STACK3, SEL.DATA3]);
   });
   it('#GP from CPL 3 (CLI with IOPL 0): error code 0 below EIP, then CS, EFLAGS, ESP, SS', () => {
     const m = new SystemMachine();
     m.runAt(3, 'nop\ncli');
-    expect(m.events[0].frame.slice(0, 6)).toEqual([0, L.CODE + 1, SEL.CODE3, 0x202, L.STACK3, SEL.DATA3]);
+    expect(m.events[0].frame.slice(0, 6)).toEqual([0, L.CODE + 1, SEL.CODE3, 0x202 | RF_FLAG, L.STACK3, SEL.DATA3]);
     expect(m.events[0].esp).toBe(L.STACK0 - 24);
   });
   it('#PF from CPL 3: error code U/S|P for a supervisor page, CR2 = the address, EIP at the access', () => {
@@ -251,7 +252,7 @@ describe('double fault and triple fault (SDM Table 6-5)', () => {
     expect(m.runAt(3, `mov eax, [${L.DATA}]`)).toMatchObject({ kind: 'fault', vector: DF, errorCode: 0, eip: L.CODE });
     const d = m.events[0];
     expect([d.cpl, d.ss, d.esp]).toEqual([1, SEL.DATA1, L.STACK1 - 24]);
-    expect(d.frame.slice(0, 6)).toEqual([0, L.CODE, SEL.CODE3, 0x202, L.STACK3, SEL.DATA3]);
+    expect(d.frame.slice(0, 6)).toEqual([0, L.CODE, SEL.CODE3, 0x202 | RF_FLAG, L.STACK3, SEL.DATA3]);
     expect(d.cr2).toBe(L.STACK0 - 4); // the second #PF's address
   });
   it('a fault while delivering #DF is a triple fault: the machine stops with the chain #PF → #DF → #PF', () => {
@@ -299,5 +300,38 @@ describe('EFLAGS on delivery', () => {
     expect(d.savedEflags & NT).toBe(NT);
     expect(d.eflags & (NT | 0x10000 | 0x20000 | TF)).toBe(0);
     expect(d.eflags & IF).toBe(IF);
+  });
+});
+
+describe('RF in the stacked EFLAGS (SDM Vol. 3 §17.3.1.1)', () => {
+  const RF = 1 << 16;
+  it('a fault pushes EFLAGS with RF set; an INT n (a trap) does not', () => {
+    const m = new SystemMachine();
+    m.runAt(0, 'xor ecx, ecx\ndiv ecx');
+    expect(m.of(0)[0].savedEflags & RF).toBe(RF);
+    const n = new SystemMachine();
+    n.runAt(0, 'int 0x40');
+    expect(n.of(0x40)[0].savedEflags & RF).toBe(0);
+  });
+  it('IRET with RF set runs the faulting instruction once past its own instruction breakpoint; RF then clears', () => {
+    const m = new SystemMachine();
+    // The breakpoint sits on the instruction after the first one; the first faulting attempt is
+    // the breakpoint's #DB (a fault, RF not set by it), the handler sets RF and returns.
+    m.onVector(1, (mm, d) => {
+      mm.cpu.writeDebugRegister(6, 0);
+      // Set RF in the frame's EFLAGS image, then return (what a debugger's #DB handler does).
+      const c = mm.cpu;
+      c.write32((c.segBase[2] + c.regs[4] + 8) | 0, d.savedEflags | RF);
+      mm.iret(false);
+    });
+    const code = 'mov eax, 1\nadd eax, 1\nadd eax, 1\njmp EXIT';
+    const bpAddr = L.CODE + 5; // after the 5-byte mov eax, imm32
+    m.cpu.writeDebugRegister(0, bpAddr);
+    m.cpu.writeDebugRegister(7, 1);
+    const stop = m.runAt(0, code);
+    expect(m.of(1).length).toBe(1);
+    expect(m.of(1)[0].eip).toBe(bpAddr);
+    expect(stop).toEqual({ kind: 'exited', status: 3 });
+    expect(m.cpu.getEflags() & RF).toBe(0);
   });
 });
