@@ -14,6 +14,10 @@
  *   kernels   test/kernels/*.S → build/kernels/<name>.elf      (Multiboot kernels for
  *             `kmemsim boot`: `as --32` then `ld -m elf_i386 -T test/kernels/kernel.ld`,
  *             loaded at 1 MiB; needs only binutils, not gcc)
+ *   runtime   guest/runtime/*.{c,S} → build/runtime/runtime.o (the guest runtime linked
+ *             into every kernel module: memcpy, memset, strlen, ...; each source compiled
+ *             with the module flags MODULE_CFLAGS, then `ld -m elf_i386 -r` into one
+ *             relocatable object)
  *
  * The runtime in examples/lib/ is compiled once per optimization level into
  * build/lib/user-O<level>/*.o and linked into every user program.
@@ -35,7 +39,7 @@
  * which test/examples.test.ts reads.
  *
  * Plain Node ESM, no dependencies. CC overrides the compiler (default gcc);
- * AS and LD override the assembler and linker used for kernels.
+ * AS and LD override the assembler and linker used for kernels (LD also for the runtime).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs';
@@ -77,6 +81,22 @@ const USER_CFLAGS = [
 const LIB_CFLAGS = ['-fno-tree-loop-distribute-patterns'];
 /** Static, non-PIE ELF executable at the classic 0x08048000, nothing from the host toolchain. */
 const USER_LDFLAGS = ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,--build-id=none', '-Wl,-z,noexecstack'];
+
+/**
+ * Code generation for kernel modules and the guest runtime linked into them:
+ * i386 Linux's kernel flags (-mregparm=3, freestanding, no PIC), limited to
+ * the i686 kmemsim models. Keep in sync with MODULE_CFLAGS in
+ * src/cli/compile.ts (`kmemsim run mod.c`), which test/module checks.
+ */
+const MODULE_CFLAGS = [
+  '-m32', '-ffreestanding', '-fno-pic', '-mregparm=3', '-fno-builtin', '-g', '-O2',
+  '-march=i686', '-mno-sse', '-mno-mmx', '-fno-stack-protector', '-fcf-protection=none',
+  '-fno-asynchronous-unwind-tables',
+];
+/** The runtime is kmemsim's own code: warnings on, and no loops turned into memset/memcpy calls (see LIB_CFLAGS). */
+const RUNTIME_CFLAGS = ['-Wall', '-Wextra', '-fno-tree-loop-distribute-patterns', '-I', 'include'];
+const RUNTIME_DIR = 'guest/runtime';
+const MODULE_HEADERS = ['include/kmemsim/kernel.h'];
 
 const LIB_DIR = 'examples/lib';
 const LIB_SOURCES = listFiles(LIB_DIR, (f) => f.endsWith('.c') || f.endsWith('.S')).map((f) => `${LIB_DIR}/${f}`);
@@ -137,6 +157,9 @@ const KINDS = {
   kernels() {
     return kernelTargets();
   },
+  runtime() {
+    return runtimeTargets();
+  },
 };
 
 /**
@@ -168,6 +191,32 @@ function kernelTargets() {
   });
 }
 
+/**
+ * The guest runtime for kernel modules: every guest/runtime source compiled
+ * with the module flags, then partially linked (`ld -r`) into one
+ * relocatable object that the module loader (src/kernel/module.ts) loads
+ * next to each module.
+ */
+function runtimeTargets() {
+  const sources = listFiles(RUNTIME_DIR, (f) => f.endsWith('.c') || f.endsWith('.S')).map((f) => `${RUNTIME_DIR}/${f}`);
+  if (sources.length === 0) return [];
+  const objects = sources.map((src) => ({
+    kind: 'runtime', name: basename(src), opt: '2',
+    out: `build/runtime/obj/${basename(src).replace(/\.[cS]$/, '.o')}`,
+    deps: [src, ...MODULE_HEADERS, SELF],
+    cmd: [CC, ...MODULE_CFLAGS, ...RUNTIME_CFLAGS, '-c', src, '-o'],
+    internal: true,
+  }));
+  return [
+    ...objects,
+    {
+      kind: 'runtime', name: 'runtime', opt: '2', out: 'build/runtime/runtime.o',
+      deps: [...objects.map((o) => o.out), ...sources, SELF],
+      cmd: [LD, '-m', 'elf_i386', '-r', ...objects.map((o) => o.out), '-o'],
+    },
+  ];
+}
+
 /** Which probe a kind needs before building (default: the C compiler). */
 const PROBES = { kernels: probeAssembler };
 
@@ -197,7 +246,7 @@ function parseArgs(argv) {
     else if (a.startsWith('--kind=')) opts.kinds = a.slice(7).split(',');
     else if (a.startsWith('--jobs=')) opts.jobs = Math.max(1, Number(a.slice(7)) || 1);
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node scripts/build-guests.mjs [--force] [--quiet|--verbose] [--kind=examples,bench,kernels] [--jobs=N] [--list]');
+      console.log('usage: node scripts/build-guests.mjs [--force] [--quiet|--verbose] [--kind=examples,bench,kernels,runtime] [--jobs=N] [--list]');
       process.exit(0);
     } else {
       console.error(`build-guests: unknown option ${a}`);
@@ -367,7 +416,7 @@ async function main() {
     const problem = probed.get(probe);
     if (probe === probeCompiler) {
       const hint = problem.missing ? '' : ' (gcc -m32 on an x86 host)';
-      const what = names.map((n) => (n === 'examples' ? 'example' : n)).join(' and ');
+      const what = names.map((n) => (n === 'examples' ? 'example' : n === 'runtime' ? 'kernel-module runtime' : n)).join(' and ');
       console.log(`${problem.why}: ${what} guests not built; install gcc and binutils${hint}`);
     } else {
       console.log(`${problem.why}: test ${names.join(' and ')} not built; install binutils (as, ld with i386 support)`);

@@ -10,10 +10,21 @@
  * when the file cannot be run (malformed or unsupported ELF); 127 when it
  * does not exist; 2 for usage errors. `kmemsim boot` (src/cli/boot-command.ts)
  * documents its own.
+ *
+ * `kmemsim run` also runs kernel modules: a relocatable object (ET_REL,
+ * whatever its name) or a .c file, compiled first (src/cli/compile.ts). A
+ * module exits 0 when it loaded and unloaded, 1 when init_module returned
+ * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
+ * compiled or loaded (unresolved symbols, unsupported relocations).
  */
 import * as fs from 'node:fs';
 import yargs from 'yargs';
+import { basename } from 'node:path';
 import { runUserProgram } from '../kernel/process.js';
+import { runModule } from '../kernel/module-run.js';
+import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import { ModuleLoadError } from '../kernel/module.js';
+import { compileModule, CompileError } from './compile.js';
 import { ElfError } from '../elf/elf32.js';
 import { describeStop } from './describe.js';
 import { disassembleFile } from './disasm-command.js';
@@ -28,16 +39,17 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nA simulated IA-32 machine that runs real 32-bit x86 code and finds reads of uninitialized, unallocated and freed memory the way Linux\'s kmemcheck did.')
     .command(
       'run <file> [args..]',
-      'Run a static i386 ELF program (Linux int $0x80 ABI) on the simulated machine. Arguments after -- go to the guest.',
+      'Run a static i386 ELF program (Linux int $0x80 ABI) on the simulated machine, or a kernel module (a relocatable .o, or a .c file compiled with gcc) like insmod + rmmod. Arguments after -- go to the guest program.',
       (y) =>
         y
-          .positional('file', { type: 'string', describe: 'static i386 ELF executable', demandOption: true })
+          .positional('file', { type: 'string', describe: 'static i386 ELF executable, kernel module object (.o) or module source (.c)', demandOption: true })
           .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
           .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
-          .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80'),
+          .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80')
+          .example('$0 run mymodule.c', 'compile a kernel module, call init_module and cleanup_module'),
       (a) => {
         code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean);
       },
@@ -131,6 +143,7 @@ function readInput(file: string): Uint8Array | number {
 function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
+  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents);
   const write = (fd: number) => (b: Uint8Array): void => {
     let off = 0;
     while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
@@ -157,6 +170,61 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     }
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`kmemsim: internal error: ${msg}\n`);
+    return 125;
+  }
+}
+
+/** ELF with e_type ET_REL: a kernel module object. */
+function isRelocatable(b: Uint8Array): boolean {
+  return b.length >= 18 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46 && b[16] === 1 && b[17] === 0;
+}
+
+/** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean): number {
+  if (args.length) {
+    process.stderr.write(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported\n`);
+    return 2;
+  }
+  let object = bytes;
+  if (file.endsWith('.c')) {
+    try {
+      const c = compileModule(file);
+      if (c.warnings) process.stderr.write(c.warnings);
+      object = c.object;
+    } catch (e) {
+      if (!(e instanceof CompileError)) throw e;
+      if (e.output) process.stderr.write(e.output);
+      process.stderr.write(`kmemsim: ${e.message}\n`);
+      return 126;
+    }
+  }
+  const err = (line: string): void => void process.stderr.write(line + '\n');
+  let api: KernelApi | null = null;
+  try {
+    const r = runModule(object, {
+      name: basename(file),
+      // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
+      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
+      onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
+      maxInstructions: budget,
+      verbose,
+      onConsole: (text) => {
+        const b = Buffer.from(text, 'latin1');
+        let off = 0;
+        while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
+      },
+      onDiagnostic: err,
+      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, err) : undefined,
+    });
+    if (r.stop) err(describeStop(r.stop, r.instructions));
+    if (verbose) err(`kmemsim: ${r.instructions} instructions executed`);
+    return r.exitCode;
+  } catch (e) {
+    if (e instanceof ModuleLoadError) {
+      err(`kmemsim: cannot load module ${e.message}`);
+      return 126;
+    }
+    err(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
 }

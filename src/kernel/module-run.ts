@@ -1,0 +1,272 @@
+/**
+ * Running a kernel module from start to end, as `insmod mod.ko; rmmod mod`
+ * does on Linux: boot the simulated kernel, install its exported API, load
+ * the module (src/kernel/module.ts: load_module()), call init_module()
+ * (do_init_module()), and if that succeeded call cleanup_module()
+ * (delete_module()) and free the module.
+ *
+ * What init_module()'s return value means follows do_init_module():
+ *  - negative: the load fails (insmod prints "could not insert module:
+ *    <strerror>"); the module is freed without cleanup_module(), and the
+ *    run's exit status is 1;
+ *  - positive: Linux warns "'init' suspiciously returned N, it should
+ *    follow 0/-E convention" and loads the module anyway; so does kmemsim
+ *    (with the warning, exit status 0 if nothing else goes wrong);
+ *  - 0: loaded.
+ * A module without init_module() loads (Linux allows it); without
+ * cleanup_module() it is simply not called (Linux would refuse rmmod).
+ * With neither, the run says there was nothing to run (a .c file without
+ * module_init() is the usual cause).
+ *
+ * Faults in module code are kernel oopses: the machine stops with a
+ * 'fault' stop whose message names the fault and the function
+ * ("init_module+0x12/0x40 [hello]"), exit status 125. The instruction
+ * budget covers init and cleanup together (124 when it runs out).
+ */
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { StopReason } from '../cpu/stop.js';
+import type { CPU, CpuObserver } from '../cpu/cpu.js';
+import { Vec, vectorName } from '../cpu/stop.js';
+import { hexBytes } from '../cpu/disasm.js';
+import { Kernel } from './kernel.js';
+import { ExportTable } from './exports.js';
+import { callGuest } from './call.js';
+import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from './module.js';
+import { describePageFault } from './traps.js';
+import { exitCodeFor, DEFAULT_BUDGET } from './process.js';
+
+/** Where `npm run build` puts the guest runtime (scripts/build-guests.mjs, kind "runtime"). */
+export const DEFAULT_RUNTIME_PATH = fileURLToPath(new URL('../../build/runtime/runtime.o', import.meta.url));
+
+/** The module's ways to the outside, handed to the export installer (printk's console). */
+export interface ModuleIO {
+  /** Kernel console output (what printk prints, after its log-level prefix is handled). */
+  console(text: string): void;
+  /** kmemsim's own messages about the run ("init_module returned -12 (ENOMEM)"). */
+  diagnostic(line: string): void;
+}
+
+/** Exported symbols: name → guest address (what `installKernelApi()` returns). */
+export type ExportSource = ReadonlyMap<string, number> | Iterable<readonly [string, number]>;
+
+export interface ModuleRunOptions {
+  /** Module name in messages (default: the file's base name, or "module"). */
+  name?: string;
+  /**
+   * The kernel's exported symbols. Either ready-made (when `kernel` is
+   * given and its routines are already bound there), or a function that
+   * installs them in the fresh kernel and returns the map, e.g.
+   * `(k, io) => installKernelApi(k, { ... })`. Default: nothing exported.
+   */
+  exports?: ExportSource | ((kernel: Kernel, io: ModuleIO) => ExportSource);
+  /** Run in this kernel instead of booting a new one. */
+  kernel?: Kernel;
+  /**
+   * The guest runtime object: bytes, a path, or null for none. Default:
+   * DEFAULT_RUNTIME_PATH if it exists, else none (a module that needs it
+   * then fails to load with a message saying the runtime is not built).
+   */
+  runtime?: Uint8Array | { path: string } | null;
+  /** Instruction budget for init_module() and cleanup_module() together (default 10^10). */
+  maxInstructions?: number;
+  memorySize?: number;
+  /** Say where the module was loaded (diagnostics). */
+  verbose?: boolean;
+  onConsole?(text: string): void;
+  onDiagnostic?(line: string): void;
+  /** After loading, before init_module(): attach checkers or tracers, replace trap handlers. */
+  onLoad?(kernel: Kernel, mod: LoadedModule): void;
+  /** Exception/interrupt tracing (`--trace-events`): the observer becomes `cpu.observer`. */
+  traceEvents?(cpu: CPU): CpuObserver;
+  /** Block-compiler threshold (tests: 0 = compile every block, Infinity = interpret). */
+  jitThreshold?: number;
+}
+
+export interface ModuleRunResult {
+  kernel: Kernel;
+  module: LoadedModule;
+  /** init_module() exists and was called. */
+  initCalled: boolean;
+  /** Its return value as a C int, when it returned. */
+  initReturn: number | undefined;
+  /** cleanup_module() was called (it exists and init succeeded). */
+  cleanupCalled: boolean;
+  /** It returned (void: there is no value). */
+  cleanupReturned: boolean;
+  /** Why the machine stopped inside the module; null when every call returned. */
+  stop: StopReason | null;
+  /** 0 loaded and unloaded; 1 init_module failed (< 0); 124 budget; 125 oops, unsupported instruction, triple fault. */
+  exitCode: number;
+  /** Everything printed on the kernel console. */
+  console: string;
+  /** kmemsim's messages (also passed to onDiagnostic). */
+  diagnostics: string[];
+  /** Instructions retired in module code (and the kernel routines it called). */
+  instructions: number;
+}
+
+/** Names for the errno values init functions return most (asm-generic/errno-base.h), with insmod's strerror text. */
+const ERRNO: Record<number, [string, string]> = {
+  1: ['EPERM', 'Operation not permitted'], 2: ['ENOENT', 'No such file or directory'], 5: ['EIO', 'Input/output error'],
+  6: ['ENXIO', 'No such device or address'], 7: ['E2BIG', 'Argument list too long'], 11: ['EAGAIN', 'Resource temporarily unavailable'],
+  12: ['ENOMEM', 'Cannot allocate memory'], 13: ['EACCES', 'Permission denied'], 14: ['EFAULT', 'Bad address'],
+  16: ['EBUSY', 'Device or resource busy'], 17: ['EEXIST', 'File exists'], 19: ['ENODEV', 'No such device'],
+  22: ['EINVAL', 'Invalid argument'], 28: ['ENOSPC', 'No space left on device'], 34: ['ERANGE', 'Numerical result out of range'],
+  38: ['ENOSYS', 'Function not implemented'],
+};
+
+/**
+ * Load `object` into a kernel and run it like insmod + rmmod. Throws
+ * ModuleLoadError when the module cannot be loaded (nothing ran then);
+ * everything that happens once guest code runs is in the result.
+ */
+export function runModule(object: Uint8Array | { path: string }, opts: ModuleRunOptions = {}): ModuleRunResult {
+  const name = opts.name ?? ('path' in object ? baseName(object.path) : 'module');
+  const bytes = 'path' in object ? readObject(object.path, name) : object;
+  const diagnostics: string[] = [];
+  const consoleParts: string[] = [];
+  const io: ModuleIO = {
+    console: (text) => {
+      consoleParts.push(text);
+      opts.onConsole?.(text);
+    },
+    diagnostic: (line) => {
+      diagnostics.push(line);
+      opts.onDiagnostic?.(line);
+    },
+  };
+
+  const kernel = opts.kernel ?? new Kernel({ memorySize: opts.memorySize });
+  let mod: LoadedModule | null = null;
+  installKernelOops(kernel, (addr) => mod?.describe(addr) ?? null);
+  const src = typeof opts.exports === 'function' ? opts.exports(kernel, io) : opts.exports;
+  const exports = ExportTable.from(src ?? []);
+
+  let runtime: Uint8Array | null = null;
+  let hint: string | undefined;
+  if (opts.runtime === undefined) {
+    if (fs.existsSync(DEFAULT_RUNTIME_PATH)) runtime = readObject(DEFAULT_RUNTIME_PATH, 'runtime');
+    else hint = `the guest runtime (memcpy, memset, strlen, ...) is not built: ${DEFAULT_RUNTIME_PATH} is missing (run npm run build with gcc installed)`;
+  } else if (opts.runtime !== null) {
+    runtime = 'path' in opts.runtime ? readObject(opts.runtime.path, 'runtime') : opts.runtime;
+  }
+  const loaded = loadModule(kernel, bytes, { name, exports, runtime, runtimeMissingHint: hint });
+  mod = loaded;
+  if (opts.verbose) {
+    const secs = loaded.object.sections.filter((s) => s.size > 0).map((s) => `${s.name} 0x${s.address.toString(16)}`).join(', ');
+    io.diagnostic(`kmemsim: loaded ${name} at 0x${loaded.object.base.toString(16)} (${loaded.object.size} bytes${secs ? `: ${secs}` : ''})`);
+  }
+
+  if (opts.jitThreshold !== undefined) kernel.cpu.jitThreshold = opts.jitThreshold;
+  if (opts.traceEvents) kernel.cpu.observer = opts.traceEvents(kernel.cpu);
+  opts.onLoad?.(kernel, loaded);
+
+  const budget = opts.maxInstructions ?? DEFAULT_BUDGET;
+  let used = 0;
+  const result = (partial: Pick<ModuleRunResult, 'initCalled' | 'initReturn' | 'cleanupCalled' | 'cleanupReturned' | 'stop' | 'exitCode'>): ModuleRunResult => ({
+    kernel, module: loaded, ...partial, console: consoleParts.join(''), diagnostics, instructions: used,
+  });
+
+  // insmod: do_init_module() → do_one_initcall(mod->init)
+  const init = loaded.object.globals.get('init_module');
+  if (init === undefined && !loaded.object.globals.has('cleanup_module')) {
+    io.diagnostic(`kmemsim: ${name} defines neither init_module nor cleanup_module: nothing to run (name them with module_init() and module_exit())`);
+  }
+  let initReturn: number | undefined;
+  if (init !== undefined) {
+    const r = callGuest(kernel, init, [], budget);
+    used += r.instructions;
+    if (!r.returned) {
+      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+    }
+    initReturn = r.value;
+    if (initReturn < 0) {
+      const e = ERRNO[-initReturn];
+      io.diagnostic(
+        `kmemsim: ${name}: init_module returned ${initReturn}${e ? ` (-${e[0]})` : ''}: insmod fails${e ? ` ("${e[1]}")` : ''}; the module is freed without calling cleanup_module`,
+      );
+      unloadModule(kernel, loaded);
+      return result({ initCalled: true, initReturn, cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 1 });
+    }
+    if (initReturn > 0) {
+      io.diagnostic(`kmemsim: ${name}: init_module suspiciously returned ${initReturn}, it should follow 0/-E convention; loading module anyway (as Linux does)`);
+    }
+  }
+
+  // rmmod: delete_module() → mod->exit()
+  const cleanup = loaded.object.globals.get('cleanup_module');
+  if (cleanup === undefined) {
+    unloadModule(kernel, loaded);
+    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 0 });
+  }
+  const r = callGuest(kernel, cleanup, [], Math.max(0, budget - used));
+  used += r.instructions;
+  if (!r.returned) {
+    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+  }
+  unloadModule(kernel, loaded);
+  return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
+}
+
+/**
+ * The kernel's answer to an exception in kernel code with nobody to fix
+ * it up: an oops (Linux's die() from do_page_fault()/do_general_protection()
+ * ...). The machine stops with a 'fault' stop naming the fault, the address
+ * for a page fault, and the function via `describe` (%pS style). An
+ * unsupported instruction (#UD raised for an instruction kmemsim does not
+ * model) stops as 'unsupported'. Checkers install their own #PF/#DB
+ * handlers over these afterwards (ModuleRunOptions.onLoad).
+ */
+export function installKernelOops(kernel: Kernel, describe: (addr: number) => string | null): void {
+  for (let v = 0; v < 32; v++) {
+    kernel.setTrapHandler(v, (k, f) => {
+      const cpu = k.cpu;
+      if (f.vector === Vec.UD && cpu.unsupported) {
+        const ins = cpu.unsupported;
+        cpu.unsupported = null;
+        cpu.stop({
+          kind: 'unsupported', eip: f.eip, bytes: ins.bytes, mnemonic: ins.def?.name ?? '?',
+          message: `unsupported instruction ${hexBytes(ins.bytes)} at 0x${(f.eip >>> 0).toString(16)}${where(describe, f.eip)}: ${ins.invalidReason}`,
+        });
+        return;
+      }
+      let what: string;
+      if (f.vector === Vec.PF) {
+        const addr = cpu.cr2 >>> 0;
+        what = `BUG: unable to handle kernel ${addr < 4096 ? 'NULL pointer dereference' : 'paging request'} at 0x${addr.toString(16).padStart(8, '0')} (${describePageFault(f.errorCode ?? 0)})`;
+      } else {
+        what = `${vectorName(f.vector)}${f.errorCode !== null ? ` (error code 0x${f.errorCode.toString(16)})` : ''}`;
+      }
+      let bytes: string;
+      try {
+        bytes = hexBytes([...k.mem.read(f.eip, 8)]);
+      } catch {
+        bytes = '(unreadable)';
+      }
+      cpu.stop({
+        kind: 'fault', vector: f.vector, errorCode: f.errorCode, eip: f.eip,
+        message: `Oops: ${what} at EIP 0x${(f.eip >>> 0).toString(16)}${where(describe, f.eip)} (bytes ${bytes}) in kernel mode (CPL ${f.cs & 3})`,
+      });
+    });
+  }
+}
+
+function where(describe: (addr: number) => string | null, eip: number): string {
+  const d = describe(eip);
+  return d ? ` ${d}` : '';
+}
+
+function baseName(path: string): string {
+  const parts = path.split(/[\\/]/);
+  return parts[parts.length - 1] || 'module';
+}
+
+function readObject(path: string, who: string): Uint8Array {
+  try {
+    return new Uint8Array(fs.readFileSync(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ModuleLoadError('unreadable', `${who}: cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+  }
+}
