@@ -1,0 +1,605 @@
+/**
+ * The page-hiding service: the one mechanism behind kmemcheck, the CPL-1
+ * stack tracker, the watch framework and MMIO tracing (DESIGN.md), the way
+ * Linux's kmemcheck and kmmio shared the same trick.
+ *
+ * A client hides a page it owns: the PTE's P bit is cleared, the software
+ * bit PTE_HIDDEN set (the frame bits keep the mapping) and the TLB entry
+ * invalidated, so the next supervisor access to the page raises #PF. The
+ * kernel's #PF handler asks this service first. When the fault is on a
+ * hidden page the service
+ *
+ *   1. decodes the faulting instruction and, through the access decoder a
+ *      client installed (src/shadow/access.ts), every memory access it is
+ *      about to make (up to four addresses, each possibly straddling two
+ *      pages);
+ *   2. calls the owner of every hidden page involved, once, with the EIP,
+ *      CR2, error code, decoded instruction and accesses (kmemcheck's
+ *      kmemcheck_fault() → kmemcheck_access());
+ *   3. shows every hidden page the instruction touches, sets TF and clears
+ *      IF in the EFLAGS image of the trap frame, remembering the old TF and
+ *      IF (kmemcheck_show()), and IRETs: the instruction runs again, now
+ *      without faulting, and only it;
+ *
+ * and the #DB handler, on the single-step trap (DR6.BS) that follows it,
+ * hides the pages again and restores TF and IF in the frame
+ * (kmemcheck_hide() from kmemcheck_trap()), then IRETs.
+ *
+ * Faults that are not ours (user faults, protection faults, faults on pages
+ * nobody hid) and #DB traps that are not our single step go to the handler
+ * that was installed before (chained). An access the decoder did not
+ * predict faults once more during the step: the service shows that page
+ * too (counted in `stats.extraFaults`), so the protocol is correct for any
+ * instruction, only slower.
+ *
+ * Everything here runs in trap handlers, never on the CPU's fast path.
+ */
+import type { CPU } from '../cpu/cpu.js';
+import { decodeInstr, type ByteSource } from '../cpu/decoder.js';
+import { DF, IF, TF } from '../cpu/flags.js';
+import { Instr, SS } from '../cpu/instr.js';
+import { Vec } from '../cpu/stop.js';
+import type { Kernel, TrapFrame, TrapHandler } from './kernel.js';
+import { PTE_HIDDEN, PTE_P } from './paging.js';
+
+// ---------------------------------------------------------------------------
+// Accesses of one instruction
+// ---------------------------------------------------------------------------
+
+/** Access kinds (bit set): a read, a write, both (read-modify-write), or an address translation without data (ENTER's probe of the new ESP). */
+export const ACCESS_READ = 1, ACCESS_WRITE = 2, ACCESS_RMW = 3, ACCESS_PROBE = 4;
+
+/**
+ * The memory accesses of one instruction (one iteration of a REP string
+ * instruction): linear address, size in bytes and kind. Preallocated and
+ * reused: filling it allocates nothing.
+ */
+export class AccessList {
+  static readonly CAPACITY = 8;
+  count = 0;
+  readonly addr = new Int32Array(AccessList.CAPACITY);
+  readonly size = new Int32Array(AccessList.CAPACITY);
+  readonly kind = new Uint8Array(AccessList.CAPACITY);
+  /** For a write that copies memory to memory (MOVS, PUSH m, POP m): the index of the read it copies; else -1. */
+  readonly copyOf = new Int8Array(AccessList.CAPACITY);
+
+  clear(): void {
+    this.count = 0;
+  }
+  /** Append an access; returns its index. Zero-sized accesses are dropped (-1). */
+  add(addr: number, size: number, kind: number, copyOf = -1): number {
+    if (size <= 0) return -1;
+    const i = this.count;
+    if (i >= AccessList.CAPACITY) throw new RangeError('more than 8 memory accesses for one instruction');
+    this.addr[i] = addr | 0;
+    this.size[i] = size;
+    this.kind[i] = kind;
+    this.copyOf[i] = copyOf;
+    this.count = i + 1;
+    return i;
+  }
+  /** The index of an access whose bytes include `lin`, or -1. */
+  find(lin: number): number {
+    for (let i = 0; i < this.count; i++) {
+      if ((((lin - this.addr[i]) | 0) >>> 0) < this.size[i]) return i;
+    }
+    return -1;
+  }
+}
+
+/**
+ * The register state of the interrupted code as the access decoder needs
+ * it: general registers (ESP as it was before the exception, not the
+ * handler's), segment bases (SS of the interrupted code), EFLAGS (DF), CPL.
+ */
+export class InterruptedContext {
+  readonly regs = new Int32Array(8);
+  readonly segBase = new Int32Array(6);
+  eflags = 0;
+  eip = 0;
+  cs = 0;
+  ss = 0;
+  cpl = 0;
+
+  get df(): boolean {
+    return (this.eflags & DF) !== 0;
+  }
+
+  /** The CPU's current state as the context (tests, and decoding outside a trap). */
+  fromCpu(cpu: CPU): this {
+    this.regs.set(cpu.regs);
+    this.segBase.set(cpu.segBase);
+    this.eflags = cpu.getEflags();
+    this.eip = cpu.eip;
+    this.cs = cpu.segSel[1];
+    this.ss = cpu.segSel[SS];
+    this.cpl = cpu.cpl;
+    return this;
+  }
+}
+
+/** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
+export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
+
+// ---------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------
+
+/** What a client is told about a fault on one of its hidden pages. One object, reused. */
+export class HiddenFault {
+  /** Faulting instruction's EIP, CR2 and the #PF error code. */
+  eip = 0;
+  cr2 = 0;
+  errorCode = 0;
+  /** The decoded instruction (def === null when it could not be decoded). */
+  ins: Instr = new Instr();
+  readonly context = new InterruptedContext();
+  /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
+  readonly accesses = new AccessList();
+  frame: TrapFrame | null = null;
+  /**
+   * A further fault of the instruction already being single-stepped: an
+   * access the decoder did not predict (CR2 names it). The client should
+   * handle the access at CR2 only.
+   */
+  repeat = false;
+}
+
+export interface PageHidingClient {
+  readonly name: string;
+  /** A supervisor access to a page this client hid; the service shows the pages and single-steps afterwards. */
+  onFault(f: HiddenFault): void;
+  /** The single step is over (#DB), just before the pages are hidden again. */
+  onStepDone?(f: HiddenFault): void;
+}
+
+export interface PageHidingStats {
+  /** #PF on hidden pages handled. */
+  faults: number;
+  /** Single steps completed (#DB handled). */
+  steps: number;
+  /** Faults during a step on a page the decoder did not predict. */
+  extraFaults: number;
+  /** A hidden-page fault at another EIP while a step was pending (Linux's kmemcheck_error_save_bug case). */
+  unbalanced: number;
+}
+
+const BS = 0x4000;
+const MAX_REVEALED = 64;
+
+/** The trap handler installed before ours for a vector (the kernel keeps them privately). */
+function installedHandler(k: Kernel, vector: number): TrapHandler | undefined {
+  const withGetter = k as unknown as { getTrapHandler?: (v: number) => TrapHandler | undefined };
+  if (typeof withGetter.getTrapHandler === 'function') return withGetter.getTrapHandler(vector);
+  return (k as unknown as { handlers?: (TrapHandler | undefined)[] }).handlers?.[vector];
+}
+
+/** Instruction bytes through the page tables, hidden pages included (no faults, no TLB fills). */
+class PeekSource implements ByteSource {
+  svc!: PageHidingService;
+  fetch(addr: number): number {
+    return this.svc.peek8(addr);
+  }
+}
+
+export class PageHidingService {
+  readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0 };
+  private readonly cpu: CPU;
+  private readonly owners = new Map<number, PageHidingClient>();
+  private readonly clients: PageHidingClient[] = [];
+  private readonly suspended = new Set<PageHidingClient>();
+  private decoder: AccessDecoder | null = null;
+  private installed = false;
+  private prevPF: TrapHandler | undefined;
+  private prevDB: TrapHandler | undefined;
+
+  // ---- the pending single step (kmemcheck_context) ----
+  private stepping = false;
+  private savedFlags = 0;
+  private stepEip = 0;
+  private readonly revealed = new Int32Array(MAX_REVEALED);
+  private revealedCount = 0;
+  private readonly notified: PageHidingClient[] = [];
+  private readonly fault = new HiddenFault();
+  /** Pages of the current fault (scratch). */
+  private readonly pages = new Int32Array(2 * AccessList.CAPACITY + 4);
+  private pageCount = 0;
+
+  private readonly peekSource = new PeekSource();
+  private readonly decoded = new Map<number, Instr>();
+
+  constructor(readonly kernel: Kernel) {
+    this.cpu = kernel.cpu;
+    this.peekSource.svc = this;
+  }
+
+  /**
+   * Take over #PF and #DB, chaining to the handlers installed before.
+   * Install after the kernel's own trap policy (installUserTraps); calling
+   * it again re-reads the handlers to chain to.
+   */
+  install(): void {
+    const k = this.kernel;
+    const pf = installedHandler(k, Vec.PF);
+    const db = installedHandler(k, Vec.DB);
+    if (pf !== this.onPageFault) this.prevPF = pf;
+    if (db !== this.onDebug) this.prevDB = db;
+    k.setTrapHandler(Vec.PF, this.onPageFault);
+    k.setTrapHandler(Vec.DB, this.onDebug);
+    this.installed = true;
+  }
+
+  get isInstalled(): boolean {
+    return this.installed;
+  }
+
+  register(client: PageHidingClient): void {
+    if (!this.clients.includes(client)) this.clients.push(client);
+  }
+
+  /** Forget a client: every page it hid is shown. */
+  unregister(client: PageHidingClient): void {
+    for (const p of this.pagesOf(client)) this.showPage(p * 4096);
+    const i = this.clients.indexOf(client);
+    if (i >= 0) this.clients.splice(i, 1);
+    this.suspended.delete(client);
+  }
+
+  /** The decoder that says which pages an instruction touches (kmemcheck installs src/shadow/access.ts). */
+  setAccessDecoder(d: AccessDecoder | null): void {
+    this.decoder = d;
+  }
+
+  // ---- hiding and showing --------------------------------------------------
+
+  /**
+   * Hide the 4 KiB page holding `virt` for `owner` (kmemcheck_hide_pages()):
+   * P cleared, PTE_HIDDEN set, INVLPG. A 4 MiB direct-map page is split
+   * first, keeping the mapping identical. Hiding a page again for the same
+   * owner does nothing; a page has one owner.
+   */
+  hidePage(virt: number, owner: PageHidingClient): void {
+    if (!this.clients.includes(owner)) throw new Error(`page-hiding client ${owner.name} is not registered`);
+    const page = virt >>> 12;
+    const cur = this.owners.get(page);
+    if (cur === owner) return;
+    if (cur !== undefined) throw new Error(`page 0x${(page * 4096).toString(16)} is already hidden by ${cur.name}`);
+    const as = this.kernel.as;
+    const pte = as.readPte(virt);
+    if (pte < 0 || !(pte & PTE_P)) throw new Error(`cannot hide unmapped page 0x${(page * 4096).toString(16)}`);
+    this.owners.set(page, owner);
+    // A suspended owner's pages stay present (and marked) until it resumes.
+    as.writePte(virt, this.suspended.has(owner) ? pte | PTE_HIDDEN : (pte & ~PTE_P) | PTE_HIDDEN);
+  }
+
+  /** Make the page present for good and forget its owner (kmemcheck_show_pages()). */
+  showPage(virt: number): void {
+    const page = virt >>> 12;
+    if (!this.owners.has(page)) return;
+    this.owners.delete(page);
+    const as = this.kernel.as;
+    const pte = as.readPte(virt);
+    if (pte >= 0) as.writePte(virt, (pte | PTE_P) & ~PTE_HIDDEN);
+  }
+
+  /** The page is hidden by some client (whether or not it is shown for a single step right now). */
+  isHidden(virt: number): boolean {
+    return this.owners.has(virt >>> 12);
+  }
+
+  ownerOf(virt: number): PageHidingClient | null {
+    return this.owners.get(virt >>> 12) ?? null;
+  }
+
+  /** Page numbers (virt >>> 12) hidden by `owner`. */
+  pagesOf(owner: PageHidingClient): number[] {
+    const out: number[] = [];
+    for (const [p, o] of this.owners) if (o === owner) out.push(p);
+    return out;
+  }
+
+  /** Stop faulting on `owner`'s pages (they become present, still owned): a checker switched off at run time. */
+  suspend(owner: PageHidingClient): void {
+    if (this.suspended.has(owner)) return;
+    this.suspended.add(owner);
+    for (const p of this.pagesOf(owner)) this.setPresent(p, true);
+  }
+
+  /** Hide `owner`'s pages again after suspend(). */
+  resume(owner: PageHidingClient): void {
+    if (!this.suspended.delete(owner)) return;
+    for (const p of this.pagesOf(owner)) if (!this.isRevealed(p)) this.setPresent(p, false);
+  }
+
+  isSuspended(owner: PageHidingClient): boolean {
+    return this.suspended.has(owner);
+  }
+
+  /** A single step is pending (pages shown, TF set in the frame). */
+  get stepPending(): boolean {
+    return this.stepping;
+  }
+
+  /**
+   * Abandon a pending step (the stepped code will not resume, e.g. the
+   * program was killed by another fault): hide the shown pages again.
+   */
+  abortStep(): void {
+    this.concealRevealed();
+    this.stepping = false;
+    this.notified.length = 0;
+  }
+
+  private isRevealed(page: number): boolean {
+    for (let i = 0; i < this.revealedCount; i++) if (this.revealed[i] === page) return true;
+    return false;
+  }
+
+  private setPresent(page: number, present: boolean): void {
+    const virt = (page * 4096) | 0;
+    const as = this.kernel.as;
+    const pte = as.readPte(virt);
+    if (pte < 0) return;
+    const nv = present ? pte | PTE_P : pte & ~PTE_P;
+    if (nv !== pte) as.writePte(virt, nv);
+  }
+
+  // ---- host-side access to hidden pages ------------------------------------
+
+  /**
+   * Physical address of `lin` through the current page tables, treating
+   * hidden pages as mapped; -1 when unmapped or outside RAM.
+   */
+  physOf(lin: number): number {
+    const m = this.kernel.mem;
+    const cpu = this.cpu;
+    if (!(cpu.cr0 & 0x80000000)) return lin >>> 0;
+    const pde = m.readPhys32(((cpu.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0);
+    if (!(pde & PTE_P)) return -1;
+    let p: number;
+    if (pde & 0x80 && cpu.cr4 & 0x10) p = ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    else {
+      const pte = m.readPhys32(((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0);
+      if (!(pte & (PTE_P | PTE_HIDDEN))) return -1;
+      p = ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+    }
+    return p < cpu.mem.size ? p : -1;
+  }
+
+  /** One byte of guest memory, hidden pages included; -1 when unmapped. */
+  peek8(lin: number): number {
+    const p = this.physOf(lin | 0);
+    if (p < 0) return -1;
+    return (this.kernel.mem.readPhys32(p & ~3) >>> ((p & 3) * 8)) & 0xff;
+  }
+
+  /** A little-endian dword, hidden pages included; null when any byte is unmapped. */
+  peek32(lin: number): number | null {
+    let v = 0;
+    for (let i = 0; i < 4; i++) {
+      const b = this.peek8((lin + i) | 0);
+      if (b < 0) return null;
+      v |= b << (8 * i);
+    }
+    return v;
+  }
+
+  /** Write guest memory, hidden pages included (no shadow semantics); false when a byte is unmapped. */
+  poke(lin: number, data: Uint8Array): boolean {
+    for (let i = 0; i < data.length; i++) if (this.physOf((lin + i) | 0) < 0) return false;
+    let i = 0;
+    while (i < data.length) {
+      const a = (lin + i) | 0;
+      const n = Math.min(data.length - i, 4096 - (a & 0xfff));
+      this.kernel.mem.writePhys(this.physOf(a), data.subarray(i, i + n));
+      i += n;
+    }
+    return true;
+  }
+
+  /** Decode the instruction at `eip` (hidden pages readable), cached per EIP and checked against memory. */
+  decodeAt(eip: number): Instr {
+    const hit = this.decoded.get(eip | 0);
+    if (hit !== undefined) {
+      let same = hit.len > 0;
+      for (let i = 0; same && i < hit.len; i++) same = this.peek8((eip + i) | 0) === hit.bytes[i];
+      if (same) return hit;
+    }
+    const ins = decodeInstr(this.peekSource, eip | 0, 4);
+    if (this.decoded.size > 4096) this.decoded.clear();
+    this.decoded.set(eip | 0, ins);
+    return ins;
+  }
+
+  // ---- the trap handlers ---------------------------------------------------
+
+  /** #PF: a supervisor access to a hidden, not-present page is ours (kmemcheck_fault()). */
+  readonly onPageFault: TrapHandler = (k, f) => {
+    const cpu = this.cpu;
+    const err = f.errorCode ?? 0;
+    const cr2 = cpu.cr2 | 0;
+    // Only not-present supervisor faults (no P, U/S, RSVD bits) from supervisor code can be on a hidden page.
+    const owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    if (owner === undefined || this.suspended.has(owner) || this.isRevealed(cr2 >>> 12)) {
+      this.chain(this.prevPF, k, f);
+      return;
+    }
+    this.stats.faults++;
+    const fault = this.fault;
+    // A fault of the instruction being stepped: an access the decoder did not predict. At another EIP
+    // (which a correct kernel never produces) the step is restarted for the new instruction.
+    const repeat = this.stepping && f.eip === this.stepEip;
+    if (repeat) this.stats.extraFaults++;
+    else if (this.stepping) this.stats.unbalanced++;
+    fault.eip = f.eip;
+    fault.cr2 = cr2;
+    fault.errorCode = err;
+    fault.frame = f;
+    fault.repeat = repeat;
+    this.fillContext(fault.context, f);
+    if (!repeat) {
+      fault.ins = this.decodeAt(f.eip);
+      fault.accesses.clear();
+      if (this.decoder !== null && fault.ins.def !== null) {
+        try {
+          this.decoder(fault.ins, fault.context, fault.accesses);
+        } catch {
+          fault.accesses.clear();
+        }
+      }
+    }
+    // Pages to show: the faulting one, every page of every predicted access, the instruction's own bytes.
+    this.pageCount = 0;
+    this.addPage(cr2 >>> 12);
+    if (!repeat) {
+      const a = fault.accesses;
+      for (let i = 0; i < a.count; i++) {
+        this.addPage(a.addr[i] >>> 12);
+        this.addPage(((a.addr[i] + a.size[i] - 1) | 0) >>> 12);
+      }
+      const len = fault.ins.len > 0 ? fault.ins.len : 1;
+      this.addPage(f.eip >>> 12);
+      this.addPage(((f.eip + len - 1) | 0) >>> 12);
+      this.notified.length = 0;
+    }
+    // The owners of the hidden pages involved handle the access, each once per step (a repeat fault
+    // goes to the owner of the page the decoder missed).
+    for (let i = 0; i < this.pageCount; i++) {
+      const o = this.owners.get(this.pages[i]);
+      if (o === undefined || this.suspended.has(o)) continue;
+      if (repeat ? i !== 0 : this.notified.includes(o)) continue;
+      if (!this.notified.includes(o)) this.notified.push(o);
+      o.onFault(fault);
+    }
+    // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
+    for (let i = 0; i < this.pageCount; i++) {
+      const p = this.pages[i];
+      const o = this.owners.get(p);
+      if (o === undefined || this.suspended.has(o) || this.isRevealed(p)) continue;
+      if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
+      this.setPresent(p, true);
+    }
+    // TF on, IF off in the frame: the instruction runs alone, then #DB. The original TF/IF are kept from the
+    // first fault of the step (a repeat fault sees our TF already).
+    if (!this.stepping) {
+      this.stepping = true;
+      this.savedFlags = f.eflags & (TF | IF);
+    }
+    this.stepEip = f.eip;
+    this.setFrameEflags(f, (f.eflags | TF) & ~IF);
+  };
+
+  /** #DB: the single step after a hidden-page access is over — hide again, restore TF/IF (kmemcheck_trap()). */
+  readonly onDebug: TrapHandler = (k, f) => {
+    const cpu = this.cpu;
+    const dr6 = cpu.dr[6];
+    if (!this.stepping || !(dr6 & BS)) {
+      this.chain(this.prevDB, k, f);
+      return;
+    }
+    const fault = this.fault;
+    for (const o of this.notified) o.onStepDone?.(fault);
+    const ins = fault.ins;
+    const saved = this.savedFlags;
+    // PUSHF ran with our TF set and IF clear: the image it pushed must say what the program had.
+    if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(f, ins.size, saved);
+    this.concealRevealed();
+    this.stepping = false;
+    this.notified.length = 0;
+    this.stats.steps++;
+    // POPF and IRET load TF and IF themselves: what they loaded stands.
+    if (!(ins.op === 0x9d || ins.op === 0xcf)) this.setFrameEflags(f, (f.eflags & ~(TF | IF)) | saved);
+    if (saved & TF) {
+      // The interrupted code was being single-stepped itself: this trap is its trap too.
+      this.chain(this.prevDB, k, f);
+      return;
+    }
+    cpu.dr[6] = dr6 & ~BS;
+    // Breakpoints that hit during the step are reported by whoever handled #DB before us.
+    if (dr6 & 0xf) this.chain(this.prevDB, k, f);
+  };
+
+  private addPage(p: number): void {
+    for (let i = 0; i < this.pageCount; i++) if (this.pages[i] === p) return;
+    if (this.pageCount < this.pages.length) this.pages[this.pageCount++] = p;
+  }
+
+  private concealRevealed(): void {
+    for (let i = 0; i < this.revealedCount; i++) {
+      const p = this.revealed[i];
+      const o = this.owners.get(p);
+      if (o !== undefined && !this.suspended.has(o)) this.setPresent(p, false);
+    }
+    this.revealedCount = 0;
+  }
+
+  private chain(h: TrapHandler | undefined, k: Kernel, f: TrapFrame): void {
+    if (h) {
+      h(k, f);
+      return;
+    }
+    // What the kernel does for a vector without a handler.
+    this.cpu.stop({
+      kind: 'fault',
+      vector: f.vector,
+      errorCode: f.errorCode,
+      eip: f.eip,
+      message: `unexpected interrupt ${f.vector} at 0x${(f.eip >>> 0).toString(16)}`,
+    });
+  }
+
+  /** Linear address of the EFLAGS image in the frame the handler was entered with. */
+  private frameEflagsAddress(f: TrapFrame): number {
+    const cpu = this.cpu;
+    return (cpu.segBase[SS] + cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 8) | 0;
+  }
+
+  private setFrameEflags(f: TrapFrame, v: number): void {
+    this.kernel.mem.write32(this.frameEflagsAddress(f), v);
+    f.eflags = v;
+  }
+
+  /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and, from an outer ring, SS:ESP. */
+  private fillContext(ctx: InterruptedContext, f: TrapFrame): void {
+    const cpu = this.cpu;
+    ctx.regs.set(cpu.regs);
+    ctx.segBase.set(cpu.segBase);
+    ctx.eflags = f.eflags;
+    ctx.eip = f.eip;
+    ctx.cs = f.cs;
+    ctx.cpl = f.cs & 3;
+    const top = (cpu.segBase[SS] + cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 12) | 0;
+    if (ctx.cpl === cpu.cpl) {
+      ctx.regs[4] = (cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 12) | 0;
+      ctx.ss = cpu.segSel[SS];
+    } else {
+      const m = this.kernel.mem;
+      ctx.regs[4] = m.read32(top);
+      ctx.ss = m.read32((top + 4) | 0) & 0xffff;
+      ctx.segBase[SS] = this.descriptorBase(ctx.ss);
+    }
+  }
+
+  private descriptorBase(sel: number): number {
+    const cpu = this.cpu;
+    const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
+    try {
+      const lo = this.kernel.mem.read32((table + (sel & ~7)) | 0);
+      const hi = this.kernel.mem.read32((table + (sel & ~7) + 4) | 0);
+      return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private fixPushedFlags(f: TrapFrame, size: number, saved: number): void {
+    const ctx = new InterruptedContext();
+    this.fillContext(ctx, f);
+    const at = (ctx.segBase[SS] + ctx.regs[4]) | 0;
+    const v = this.peek32(at);
+    if (v === null) return;
+    const fixed = (v & ~(TF | IF)) | saved;
+    const bytes = new Uint8Array([fixed, fixed >> 8, fixed >> 16, fixed >> 24]);
+    this.poke(at, bytes.subarray(0, size === 2 ? 2 : 4));
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The kmemcheck engine: Linux's kmemcheck (Vegard Nossum, 2008) on
+ * kmemsim's page-hiding service.
+ *
+ * Tracked memory lives on hidden pages. Every access to one faults; the
+ * page-hiding service decodes the instruction and calls `onFault`
+ * (kmemcheck_fault() → kmemcheck_access()), which checks and updates the
+ * shadow for each access the instruction makes:
+ *
+ * - a read of bytes that are not initialized (uninitialized, unallocated
+ *   or freed) queues an error (kmemcheck_error_save()) and then marks the
+ *   bytes initialized so the same bytes do not report again, as Linux did;
+ *   with `partialOk` (Linux's default, CONFIG_KMEMCHECK_PARTIAL_OK=y) a
+ *   read passes when any of its bytes is initialized — gcc loads
+ *   neighbouring bytes it then ignores; without it every byte must be;
+ * - a write marks the bytes initialized;
+ * - a memory-to-memory copy (MOVS, PUSH m, POP m) copies the shadow from
+ *   source to destination and reports only the bytes whose destination is
+ *   not tracked (kmemcheck_copy()), so memcpy() of a partly initialized
+ *   struct between tracked objects is silent until someone reads the copy;
+ * - read-modify-write instructions (ADD [m], OR [m], INC [m], XCHG, ...)
+ *   raised a write fault in Linux and were treated as writes, which also
+ *   kept bitfield updates quiet; that is the default here
+ *   (`checkReadModifyWrite: false`); with it set their read is checked first.
+ *
+ * Then the service shows the pages and single-steps the instruction; the
+ * #DB hides them again (kmemcheck_show()/kmemcheck_hide()).
+ *
+ * Switching the engine off at run time (`setEnabled(false)`, Linux's
+ * kmemcheck=0 through /proc/sys/kernel/kmemcheck) makes its pages present:
+ * no more faults, no more shadow updates; switching it on hides them again
+ * — accesses made in between are unknown to the shadow, which may cause
+ * false positives (Linux documented the same). One-shot mode (kmemcheck=2,
+ * Linux's default boot mode) switches the engine off after the first
+ * report.
+ */
+import type { Kernel } from '../kernel/kernel.js';
+import { memSizeOf } from '../cpu/decoder.js';
+import {
+  ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, PageHidingService, type HiddenFault, type PageHidingClient,
+} from '../kernel/page-hiding.js';
+import { decodeAccesses } from './access.js';
+import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type Symbolizer } from './report.js';
+import {
+  SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState,
+} from './shadow.js';
+
+export interface KmemcheckOptions {
+  /** A read passes when any of its bytes is initialized (default true, Linux's CONFIG_KMEMCHECK_PARTIAL_OK). */
+  partialOk?: boolean;
+  /** Check the read half of read-modify-write instructions (default false: Linux treated them as writes). */
+  checkReadModifyWrite?: boolean;
+  /** Switch off after the first report (kmemcheck=2). Default false. */
+  oneShot?: boolean;
+  /** Start enabled (default true). */
+  enabled?: boolean;
+  /** Error queue size (default 64, CONFIG_KMEMCHECK_QUEUE_SIZE). */
+  queueSize?: number;
+}
+
+export interface KmemcheckStats {
+  /** Faults on kmemcheck's pages handled. */
+  faults: number;
+  /** Reads checked (accesses that touched tracked bytes). */
+  reads: number;
+  writes: number;
+  copies: number;
+  /** Invalid reads found (reported, suppressed or lost). */
+  errors: number;
+}
+
+const MAX_COPY = 16;
+
+export class Kmemcheck implements PageHidingClient {
+  readonly name = 'kmemcheck';
+  readonly shadow = new Shadow();
+  readonly errors: ErrorQueue;
+  partialOk: boolean;
+  checkReadModifyWrite: boolean;
+  oneShot: boolean;
+  readonly stats: KmemcheckStats = { faults: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
+  private on = true;
+  private readonly copyStates = new Int8Array(MAX_COPY);
+
+  constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, opts: KmemcheckOptions = {}) {
+    this.partialOk = opts.partialOk ?? true;
+    this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
+    this.oneShot = opts.oneShot ?? false;
+    this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
+    hiding.register(this);
+    hiding.setAccessDecoder(decodeAccesses);
+    if (!hiding.isInstalled) hiding.install();
+    if (opts.enabled === false) this.setEnabled(false);
+  }
+
+  /** Build a page-hiding service on `kernel`, install it and attach a new engine. */
+  static attach(kernel: Kernel, opts: KmemcheckOptions = {}): Kmemcheck {
+    const svc = new PageHidingService(kernel);
+    svc.install();
+    return new Kmemcheck(kernel, svc, opts);
+  }
+
+  get enabled(): boolean {
+    return this.on;
+  }
+
+  /** Run-time on/off: off makes tracked pages present (no faults, no shadow updates). */
+  setEnabled(on: boolean): void {
+    this.on = on;
+    if (on) this.hiding.resume(this);
+    else this.hiding.suspend(this);
+  }
+
+  // ---- tracking (for the allocator hooks) -----------------------------------
+
+  /**
+   * Track [virt, virt + bytes): its bytes get `initial` (default
+   * uninitialized), the other bytes of newly tracked pages are initialized,
+   * and every page is hidden (kmemcheck_alloc_shadow() + kmemcheck_hide_pages()).
+   */
+  track(virt: number, bytes: number, initial: ShadowState = SHADOW_UNINITIALIZED): void {
+    if (bytes <= 0) return;
+    this.shadow.track(virt, bytes, initial);
+    for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      this.hiding.hidePage((p * 4096) | 0, this);
+      if (p === last) break;
+    }
+  }
+
+  /** Stop tracking the pages [virt, virt + bytes) touches: shown, shadow dropped (kmemcheck_free_shadow()). */
+  untrack(virt: number, bytes: number): void {
+    if (bytes <= 0) return;
+    for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      if (this.hiding.ownerOf((p * 4096) | 0) === this) this.hiding.showPage((p * 4096) | 0);
+      if (p === last) break;
+    }
+    this.shadow.untrack(virt, bytes);
+  }
+
+  markUnallocated(virt: number, n: number): void {
+    this.shadow.markUnallocated(virt, n);
+  }
+  markUninitialized(virt: number, n: number): void {
+    this.shadow.markUninitialized(virt, n);
+  }
+  markInitialized(virt: number, n: number): void {
+    this.shadow.markInitialized(virt, n);
+  }
+  markFreed(virt: number, n: number): void {
+    this.shadow.markFreed(virt, n);
+  }
+
+  /**
+   * Host-side write to guest memory with kmemcheck's semantics: the bytes
+   * become initialized. Works on hidden pages (native kernel routines such
+   * as the allocator writing into tracked memory).
+   */
+  hostWrite(virt: number, data: Uint8Array): boolean {
+    if (!this.hiding.poke(virt, data)) return false;
+    this.shadow.markInitialized(virt, data.length);
+    return true;
+  }
+
+  /** Host-side read (no checking: the kernel's own bookkeeping reads are not uses). Null when unmapped. */
+  hostRead(virt: number, n: number): Uint8Array | null {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const b = this.hiding.peek8((virt + i) | 0);
+      if (b < 0) return null;
+      out[i] = b;
+    }
+    return out;
+  }
+
+  // ---- the fault path -------------------------------------------------------
+
+  /** kmemcheck_access(): check and update the shadow for every access of the faulting instruction. */
+  onFault(f: HiddenFault): void {
+    this.stats.faults++;
+    const a = f.accesses;
+    if (f.repeat || a.count === 0) {
+      // An access the decoder did not predict: CR2 and the error code say where and how (Linux's
+      // fallback_address / fallback_method), with the instruction's operand size.
+      this.fallback(f);
+      return;
+    }
+    for (let i = 0; i < a.count; i++) {
+      const kind = a.kind[i];
+      if (kind & ACCESS_PROBE) continue;
+      const src = a.copyOf[i];
+      if (src >= 0) {
+        this.copy(a.addr[src], a.addr[i], a.size[i], f);
+        continue;
+      }
+      if (kind === ACCESS_READ) {
+        if (!this.isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
+      } else if (kind === ACCESS_WRITE) {
+        this.write(a.addr[i], a.size[i]);
+      } else {
+        // Read-modify-write.
+        if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
+        this.write(a.addr[i], a.size[i]);
+      }
+    }
+    // CR2 outside every predicted access (and not an instruction fetch from a hidden page): handle it too.
+    if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
+  }
+
+  private isCopySource(f: HiddenFault, i: number): boolean {
+    const a = f.accesses;
+    for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
+    return false;
+  }
+
+  private fallback(f: HiddenFault): void {
+    if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return; // fetching code from a tracked page is not a data access
+    const size = memSizeOf(f.ins) || f.ins.size || 1;
+    if (f.errorCode & 2) this.write(f.cr2, size);
+    else this.read(f.cr2, size, f);
+  }
+
+  /** Any byte of [addr, addr + n) tracked? */
+  private touchesTracked(addr: number, n: number): boolean {
+    return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
+  }
+
+  /** kmemcheck_read(): the whole access, across pages. */
+  private read(addr: number, n: number, f: HiddenFault): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.reads++;
+    const state = this.shadow.test(addr, n, this.partialOk);
+    if (state === SHADOW_INITIALIZED) return;
+    this.error(state, addr, n, 'read', f);
+    // Don't warn about it again.
+    this.shadow.markInitialized(addr, n);
+  }
+
+  /** kmemcheck_write(). */
+  private write(addr: number, n: number): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.writes++;
+    this.shadow.markInitialized(addr, n);
+  }
+
+  /**
+   * kmemcheck_copy(): the destination's tracked bytes take the source's
+   * states; bytes landing on untracked memory are what is checked (an
+   * untracked source byte counts as initialized), and an error names the
+   * source.
+   */
+  private copy(src: number, dst: number, n: number, f: HiddenFault): void {
+    if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
+    this.stats.copies++;
+    const st = this.copyStates;
+    const len = Math.min(n, MAX_COPY);
+    for (let i = 0; i < len; i++) {
+      const s = this.shadow.get((src + i) | 0);
+      st[i] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
+    }
+    for (let i = 0; i < len; i++) {
+      const d = (dst + i) | 0;
+      if (this.shadow.isTracked(d)) {
+        this.shadow.set(d, st[i] as ShadowState);
+        st[i] = SHADOW_INITIALIZED;
+      }
+    }
+    let bad: number = SHADOW_INITIALIZED;
+    for (let i = 0; i < len; i++) {
+      if (st[i] === SHADOW_INITIALIZED) {
+        if (this.partialOk) return;
+      } else if (bad === SHADOW_INITIALIZED) bad = st[i];
+    }
+    if (bad !== SHADOW_INITIALIZED) this.error(bad, src, n, 'read', f);
+  }
+
+  private error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
+    this.stats.errors++;
+    if (!this.on) return;
+    this.errors.save(state, addr, n, access, f, this.hiding, this.shadow);
+    if (this.oneShot) this.setEnabled(false);
+  }
+
+  // ---- draining ------------------------------------------------------------
+
+  /** kmemcheck_error_recall() for everything queued: the errors, oldest first. */
+  recall(): KmemcheckError[] {
+    return this.errors.drain();
+  }
+
+  /**
+   * Drain the queue as printed text: every report, then the "Lost N error
+   * reports" line if the queue overflowed.
+   */
+  recallText(symbolize?: Symbolizer): string {
+    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize }));
+    const lost = this.errors.takeLost();
+    if (lost > 0) parts.push(formatLost(lost));
+    return parts.join('\n\n');
+  }
+
+  /** Drain the queue as JSON findings. */
+  recallFindings(symbolize?: Symbolizer): Finding[] {
+    return this.errors.drain().map((e) => toFinding(e, symbolize));
+  }
+}
+
+// ---- the allocator hooks ------------------------------------------------------
+
+/** What kmemcheck needs to know about a slab cache. */
+export interface SlabCacheInfo {
+  name?: string;
+  /** SLAB_NOTRACK: the cache's pages are never tracked. */
+  notrack?: boolean;
+  /** A constructor: objects keep the state the constructor gave them across free and allocation. */
+  ctor?: unknown;
+}
+
+export interface ObjectAllocation {
+  /** __GFP_ZERO: the object was zeroed. */
+  zeroed?: boolean;
+  /** __GFP_NOTRACK: initialized from the start, never reported. */
+  notrack?: boolean;
+  cache?: SlabCacheInfo;
+}
+
+export interface PageAllocation {
+  zeroed?: boolean;
+  notrack?: boolean;
+}
+
+/** The hooks the slab and page allocators call (mm/kmemcheck.c's kmemcheck_slab_alloc() and friends). */
+export interface KmemcheckAllocatorHooks {
+  /** A slab got fresh pages: tracked, unallocated, hidden. */
+  newSlabPages(virt: number, bytes: number, cache?: SlabCacheInfo): void;
+  /** An object was handed out: uninitialized (initialized if zeroed or notrack). */
+  objectAllocated(virt: number, size: number, opts?: ObjectAllocation): void;
+  /** An object was given back: freed. */
+  objectFreed(virt: number, size: number, cache?: SlabCacheInfo): void;
+  /** Pages from the page allocator (not for a slab): tracked uninitialized (initialized if zeroed) unless notrack. */
+  pagesAllocated(virt: number, bytes: number, opts?: PageAllocation): void;
+  /** Pages given back to the page allocator: no longer tracked. */
+  pagesFreed(virt: number, bytes: number): void;
+}
+
+/** The allocator hooks bound to an engine. */
+export function kmemcheckSlabHooks(engine: Kmemcheck): KmemcheckAllocatorHooks {
+  return {
+    newSlabPages(virt, bytes, cache) {
+      if (cache?.notrack) return;
+      engine.track(virt, bytes, SHADOW_UNALLOCATED);
+    },
+    objectAllocated(virt, size, opts = {}) {
+      if (!engine.shadow.isTracked(virt) || opts.cache?.notrack) return;
+      if (opts.zeroed || opts.notrack || !engine.enabled) engine.markInitialized(virt, size);
+      // An object from a cache with a constructor keeps what the constructor wrote.
+      else if (!opts.cache?.ctor) engine.markUninitialized(virt, size);
+    },
+    objectFreed(virt, size, cache) {
+      if (!engine.shadow.isTracked(virt) || cache?.notrack || cache?.ctor) return;
+      engine.markFreed(virt, size);
+    },
+    pagesAllocated(virt, bytes, opts = {}) {
+      if (opts.notrack) return;
+      engine.track(virt, bytes, opts.zeroed ? SHADOW_INITIALIZED : SHADOW_UNINITIALIZED);
+    },
+    pagesFreed(virt, bytes) {
+      engine.untrack(virt, bytes);
+    },
+  };
+}
+
+export { SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED };

@@ -1,0 +1,158 @@
+/**
+ * kmemcheck's reports, as kmemcheck_error_recall() printed them on i386:
+ *
+ *   WARNING: kmemcheck: Caught 32-bit read from uninitialized memory (c1a2b3c4)
+ *   0000000011111111222222223333333344444444555555556666666677777777
+ *    i i i i u u u u i i i i i i i i u u u u u u u u u u u u u u u u
+ *            ^
+ *
+ *   EIP: 0060:[<c1000123>] EFLAGS: 00000046 CPU: 0
+ *   EIP is at copy_thing+0x13/0x40
+ *   EAX: ... (registers, segment and control registers, as __show_regs())
+ *    [<c1000456>] caller+0x1a/0x40
+ *
+ * The dump is the 32 bytes around the address (aligned down to 32), the
+ * second line their shadow (a = unallocated, u = uninitialized,
+ * i = initialized, f = freed; `-` where the page is not tracked) and the
+ * caret marks the accessed byte. Stack traces name functions through a
+ * pluggable symbolizer.
+ *
+ * Also a JSON finding per error, for the report/ layer and the fuzzer.
+ */
+import { SHADOW_LETTERS, SHADOW_NAMES, UNTRACKED } from './shadow.js';
+import { SHADOW_COPY_SIZE, type KmemcheckError } from './errors.js';
+
+export interface SymbolInfo {
+  function: string;
+  /** Offset of the address from the function's start. */
+  offset: number;
+  /** The function's size in bytes. */
+  size: number;
+}
+/** Address → symbol, or null when the address is in no known function. */
+export type Symbolizer = (addr: number) => SymbolInfo | null;
+
+export interface ReportOptions {
+  symbolize?: Symbolizer;
+  /** CPU number printed in the EIP line (kmemsim has one CPU). */
+  cpu?: number;
+}
+
+const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+const hex4 = (v: number): string => (v & 0xffff).toString(16).padStart(4, '0');
+
+/** `function+0x1a/0x40`, or the bare address when unknown. */
+export function formatSymbol(addr: number, symbolize?: Symbolizer): string {
+  const s = symbolize?.(addr >>> 0) ?? null;
+  if (s === null) return `0x${hex8(addr)}`;
+  return `${s.function}+0x${s.offset.toString(16)}/0x${s.size.toString(16)}`;
+}
+
+/** The header line: "WARNING: kmemcheck: Caught 32-bit read from uninitialized memory (c1a2b3c4)". */
+export function formatHeader(e: KmemcheckError): string {
+  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} from ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'} memory (${hex8(e.address)})`;
+}
+
+/** The three dump lines: memory, shadow letters, caret. */
+export function formatDump(e: KmemcheckError): string[] {
+  let mem = '';
+  let sh = '';
+  for (let i = 0; i < SHADOW_COPY_SIZE; i++) {
+    const b = e.memory[i];
+    mem += b === null || b === undefined ? '??' : b.toString(16).padStart(2, '0');
+    const s = e.shadow[i];
+    sh += ' ' + (s === UNTRACKED ? '-' : (SHADOW_LETTERS[s] ?? '?'));
+  }
+  const col = 1 + 2 * (e.address & (SHADOW_COPY_SIZE - 1));
+  return [mem, sh, ' '.repeat(col) + '^'];
+}
+
+/** The register block, as i386 __show_regs() printed it. */
+export function formatRegisters(e: KmemcheckError, opts: ReportOptions = {}): string[] {
+  const r = e.regs;
+  const s = e.sregs;
+  const lines = [
+    `EIP: ${hex4(s.cs)}:[<${hex8(e.eip)}>] EFLAGS: ${hex8(e.eflags)} CPU: ${opts.cpu ?? 0}`,
+    `EIP is at ${formatSymbol(e.eip, opts.symbolize)}`,
+    `EAX: ${hex8(r.eax)} EBX: ${hex8(r.ebx)} ECX: ${hex8(r.ecx)} EDX: ${hex8(r.edx)}`,
+    `ESI: ${hex8(r.esi)} EDI: ${hex8(r.edi)} EBP: ${hex8(r.ebp)} ESP: ${hex8(r.esp)}`,
+    ` DS: ${hex4(s.ds)} ES: ${hex4(s.es)} FS: ${hex4(s.fs)} GS: ${hex4(s.gs)} SS: ${hex4(s.ss)}`,
+    `CR0: ${hex8(e.cr.cr0)} CR2: ${hex8(e.cr.cr2)} CR3: ${hex8(e.cr.cr3)} CR4: ${hex8(e.cr.cr4)}`,
+    `DR0: ${hex8(e.dr[0])} DR1: ${hex8(e.dr[1])} DR2: ${hex8(e.dr[2])} DR3: ${hex8(e.dr[3])}`,
+    `DR6: ${hex8(e.dr[6])} DR7: ${hex8(e.dr[7])}`,
+  ];
+  return lines;
+}
+
+export interface TraceEntry {
+  address: number;
+  /** Not from the frame-pointer chain: a stack word that happens to point into a function ("? " in Linux). */
+  reliable: boolean;
+}
+
+/**
+ * The backtrace of an error: the frame-pointer chain when there is one;
+ * otherwise, with a symbolizer, the stack words that point into a known
+ * function (unreliable, printed with "? " as Linux's stack dumper did).
+ */
+export function backtrace(e: KmemcheckError, symbolize?: Symbolizer): TraceEntry[] {
+  if (e.trace.length > 0) return e.trace.map((address) => ({ address, reliable: true }));
+  if (!symbolize) return [];
+  const out: TraceEntry[] = [];
+  for (const w of e.stack) {
+    if (symbolize(w) !== null) out.push({ address: w, reliable: false });
+    if (out.length >= 32) break;
+  }
+  return out;
+}
+
+/** ` [<c1234567>] function+0x1a/0x40` lines. */
+export function formatTrace(e: KmemcheckError, symbolize?: Symbolizer): string[] {
+  return backtrace(e, symbolize).map((t) => ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}${formatSymbol(t.address, symbolize)}`);
+}
+
+/** The whole report for one error, lines joined with '\n' (no trailing newline). */
+export function formatReport(e: KmemcheckError, opts: ReportOptions = {}): string {
+  return [formatHeader(e), ...formatDump(e), '', ...formatRegisters(e, opts), ...formatTrace(e, opts.symbolize)].join('\n');
+}
+
+/** What the drain prints when the queue overflowed. */
+export function formatLost(n: number): string {
+  return `kmemcheck: Lost ${n} error reports because the queue was too small`;
+}
+
+/** A kmemcheck finding as JSON. `function`/`offset` are null when the symbolizer does not know the address. */
+export interface Finding {
+  kind: 'uninitialized' | 'unallocated' | 'freed';
+  region: 'heap';
+  checker: 'kmemcheck';
+  access: 'read' | 'write';
+  size: number;
+  address: number;
+  eip: number;
+  function: string | null;
+  offset: number | null;
+  /** The faulting location first, then the callers. */
+  stack: { function: string | null; offset: number | null; address: number }[];
+}
+
+export function toFinding(e: KmemcheckError, symbolize?: Symbolizer): Finding {
+  const at = (addr: number): { function: string | null; offset: number | null; address: number } => {
+    const s = symbolize?.(addr) ?? null;
+    return { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
+  };
+  const top = at(e.eip);
+  const kind = e.stateName === 'unallocated' || e.stateName === 'freed' ? e.stateName : 'uninitialized';
+  return {
+    kind,
+    region: 'heap',
+    checker: 'kmemcheck',
+    access: e.access,
+    size: e.size,
+    address: e.address >>> 0,
+    eip: e.eip >>> 0,
+    function: top.function,
+    offset: top.offset,
+    stack: [top, ...backtrace(e, symbolize).map((t) => at(t.address))],
+  };
+}

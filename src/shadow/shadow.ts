@@ -1,0 +1,151 @@
+/**
+ * Shadow memory: one state byte per byte of tracked memory, with
+ * kmemcheck's four states (arch/x86/mm/kmemcheck/shadow.h):
+ *
+ *   unallocated   — the allocator owns the memory, nobody was given it yet
+ *   uninitialized — allocated, never written
+ *   initialized   — written (or allocated zeroed)
+ *   freed         — given back to the allocator
+ *
+ * Memory is tracked a page at a time (a Uint8Array of 4096 states per
+ * tracked virtual page, created when the page is tracked); bytes on pages
+ * that are not tracked have no shadow (`get` returns UNTRACKED).
+ */
+export const SHADOW_UNALLOCATED = 0;
+export const SHADOW_UNINITIALIZED = 1;
+export const SHADOW_INITIALIZED = 2;
+export const SHADOW_FREED = 3;
+/** What `get` returns for an address on a page that is not tracked. */
+export const UNTRACKED = -1;
+
+export type ShadowState = typeof SHADOW_UNALLOCATED | typeof SHADOW_UNINITIALIZED | typeof SHADOW_INITIALIZED | typeof SHADOW_FREED;
+
+export const SHADOW_NAMES = ['unallocated', 'uninitialized', 'initialized', 'freed'] as const;
+/** The letters of kmemcheck's shadow dump. */
+export const SHADOW_LETTERS = ['a', 'u', 'i', 'f'] as const;
+
+const PAGE = 4096;
+
+export class Shadow {
+  private readonly pages = new Map<number, Uint8Array>();
+
+  /** Number of tracked pages. */
+  get trackedPages(): number {
+    return this.pages.size;
+  }
+
+  /**
+   * Start tracking every page that [virt, virt + n) touches. Bytes of the
+   * range get `state`; the other bytes of a page tracked anew are
+   * initialized (they never report). Pages already tracked keep the shadow
+   * of bytes outside the range.
+   */
+  track(virt: number, n: number, state: ShadowState): void {
+    if (n <= 0) return;
+    for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      if (!this.pages.has(p)) this.pages.set(p, new Uint8Array(PAGE).fill(SHADOW_INITIALIZED));
+      if (p === last) break;
+    }
+    this.mark(virt, n, state);
+  }
+
+  /** Stop tracking the pages that [virt, virt + n) touches (whole pages). */
+  untrack(virt: number, n: number): void {
+    if (n <= 0) return;
+    for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      this.pages.delete(p);
+      if (p === last) break;
+    }
+  }
+
+  /** Virtual page numbers (virt >>> 12) that are tracked. */
+  trackedPageNumbers(): number[] {
+    return [...this.pages.keys()];
+  }
+
+  isTracked(virt: number): boolean {
+    return this.pages.has(virt >>> 12);
+  }
+
+  /** The shadow page holding `virt`, or undefined (kmemcheck_shadow_lookup(), per page). */
+  page(virt: number): Uint8Array | undefined {
+    return this.pages.get(virt >>> 12);
+  }
+
+  /** The state of one byte, or UNTRACKED. */
+  get(virt: number): number {
+    const s = this.pages.get(virt >>> 12);
+    return s === undefined ? UNTRACKED : s[virt & 0xfff];
+  }
+
+  /** Set one byte's state (no-op when untracked). */
+  set(virt: number, state: ShadowState): void {
+    const s = this.pages.get(virt >>> 12);
+    if (s !== undefined) s[virt & 0xfff] = state;
+  }
+
+  /** Set [virt, virt + n) to `state` where tracked (mark_shadow()); crosses pages. */
+  mark(virt: number, n: number, state: ShadowState): void {
+    let a = virt | 0;
+    let left = n;
+    while (left > 0) {
+      const off = a & 0xfff;
+      const chunk = Math.min(left, PAGE - off);
+      const s = this.pages.get(a >>> 12);
+      if (s !== undefined) s.fill(state, off, off + chunk);
+      a = (a + chunk) | 0;
+      left -= chunk;
+    }
+  }
+
+  markUnallocated(virt: number, n: number): void {
+    this.mark(virt, n, SHADOW_UNALLOCATED);
+  }
+  markUninitialized(virt: number, n: number): void {
+    this.mark(virt, n, SHADOW_UNINITIALIZED);
+  }
+  markInitialized(virt: number, n: number): void {
+    this.mark(virt, n, SHADOW_INITIALIZED);
+  }
+  markFreed(virt: number, n: number): void {
+    this.mark(virt, n, SHADOW_FREED);
+  }
+
+  /**
+   * Shadow propagation for a memory-to-memory copy (MOVS, memcpy): each
+   * tracked destination byte takes the state of its source byte (an
+   * untracked source byte counts as initialized). Byte by byte in copy
+   * order, so overlapping copies propagate as a forward MOVSB would.
+   */
+  copy(dst: number, src: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const d = this.pages.get(((dst + i) | 0) >>> 12);
+      if (d === undefined) continue;
+      const s = this.get((src + i) | 0);
+      d[(dst + i) & 0xfff] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
+    }
+  }
+
+  /**
+   * Test an access of n bytes at virt, kmemcheck_shadow_test(): with
+   * `partialOk`, INITIALIZED when any tracked byte is initialized (gcc
+   * often loads neighbouring bytes it then ignores); otherwise the first
+   * state that is not initialized. With no tracked byte at all:
+   * INITIALIZED. When no byte is initialized the result is the state of
+   * the first tracked byte (in partial mode) — what the report names.
+   */
+  test(virt: number, n: number, partialOk: boolean): number {
+    let firstBad = UNTRACKED;
+    for (let i = 0; i < n; i++) {
+      const s = this.get((virt + i) | 0);
+      if (s === UNTRACKED) continue;
+      if (s === SHADOW_INITIALIZED) {
+        if (partialOk) return SHADOW_INITIALIZED;
+        continue;
+      }
+      if (!partialOk) return s;
+      if (firstBad === UNTRACKED) firstBad = s;
+    }
+    return firstBad === UNTRACKED ? SHADOW_INITIALIZED : firstBad;
+  }
+}
