@@ -133,6 +133,10 @@ export class Kernel {
   setTrapHandler(vector: number, h: TrapHandler): void {
     this.handlers[vector] = h;
   }
+  /** The current policy for a vector, so a new one can chain to it (the page-hiding service does). */
+  getTrapHandler(vector: number): TrapHandler | undefined {
+    return this.handlers[vector];
+  }
 
   /** Bind a native routine (called with CALL, returns with RET) and return its guest address. */
   bindRoutine(fn: (k: Kernel) => void): number {

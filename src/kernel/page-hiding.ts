@@ -167,11 +167,9 @@ export interface PageHidingStats {
 const BS = 0x4000;
 const MAX_REVEALED = 64;
 
-/** The trap handler installed before ours for a vector (the kernel keeps them privately). */
+/** The trap handler installed before ours for a vector. */
 function installedHandler(k: Kernel, vector: number): TrapHandler | undefined {
-  const withGetter = k as unknown as { getTrapHandler?: (v: number) => TrapHandler | undefined };
-  if (typeof withGetter.getTrapHandler === 'function') return withGetter.getTrapHandler(vector);
-  return (k as unknown as { handlers?: (TrapHandler | undefined)[] }).handlers?.[vector];
+  return k.getTrapHandler(vector);
 }
 
 /** Instruction bytes through the page tables, hidden pages included (no faults, no TLB fills). */
