@@ -214,6 +214,14 @@ char *strchr(const char *s, int c);
 void kmemcheck_mark_initialized(void *addr, unsigned int n);
 
 /*
+ * Switch kmemcheck off and on at run time (Linux: echo 0/1 >
+ * /proc/sys/kernel/kmemcheck). Accesses made while it is off are unknown
+ * to it. Without --kmemcheck both do nothing.
+ */
+void kmemcheck_enable(void);
+void kmemcheck_disable(void);
+
+/*
  * Bitfields are written with read-modify-write instructions, so the first
  * store to one bit "reads" the uninitialized bits around it. Linux brackets
  * such bitfields with two zero-length markers and, right after allocating

@@ -31,6 +31,15 @@ import { disassembleFile } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { DEFAULT_BOOT_MEMORY_MIB } from '../boot/machine.js';
+import { DEFAULT_ERROR_EXITCODE, kmemcheckCommand } from './kmemcheck-report.js';
+
+/** `kmemsim run --kmemcheck`'s options (null: no kmemcheck). */
+interface KmemcheckCliOptions {
+  errorExitcode: number;
+  reportJson: string | undefined;
+  oneShot: boolean;
+  partialOk: boolean;
+}
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
@@ -47,11 +56,31 @@ export async function main(argv: string[]): Promise<number> {
           .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+          .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
+          .option('error-exitcode', { type: 'number', describe: 'with --kmemcheck: exit status when there are findings', default: DEFAULT_ERROR_EXITCODE })
+          .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
+          .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
+          .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
           .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80')
-          .example('$0 run mymodule.c', 'compile a kernel module, call init_module and cleanup_module'),
+          .example('$0 run mymodule.c', 'compile a kernel module, call init_module and cleanup_module')
+          .example('$0 run mymodule.c --kmemcheck --report-json out.json', 'the same under kmemcheck'),
       (a) => {
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean);
+        const kmem: KmemcheckCliOptions | null = a.kmemcheck
+          ? {
+            errorExitcode: a['error-exitcode'] as number,
+            reportJson: a['report-json'] as string | undefined,
+            oneShot: a['kmemcheck-one-shot'] as boolean,
+            partialOk: a['kmemcheck-partial-ok'] as boolean,
+          }
+          : null;
+        if (!a.kmemcheck && (a['report-json'] !== undefined || a['kmemcheck-one-shot'])) {
+          throw new UsageError('--report-json and --kmemcheck-one-shot need --kmemcheck');
+        }
+        if (a.kmemcheck && (!Number.isInteger(a['error-exitcode']) || (a['error-exitcode'] as number) < 0 || (a['error-exitcode'] as number) > 255)) {
+          throw new UsageError('--error-exitcode must be an integer from 0 to 255');
+        }
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem);
       },
     )
     .command(
@@ -140,10 +169,14 @@ function readInput(file: string): Uint8Array | number {
   }
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean): number {
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: KmemcheckCliOptions | null = null): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
-  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents);
+  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
+  if (kmem) {
+    process.stderr.write(`kmemsim: --kmemcheck checks kernel modules (a .c file or a relocatable .o); ${file} is a program\n`);
+    return 2;
+  }
   const write = (fd: number) => (b: Uint8Array): void => {
     let off = 0;
     while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
@@ -180,7 +213,7 @@ function isRelocatable(b: Uint8Array): boolean {
 }
 
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean): number {
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: KmemcheckCliOptions | null): number {
   if (args.length) {
     process.stderr.write(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported\n`);
     return 2;
@@ -199,6 +232,26 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
   }
   const err = (line: string): void => void process.stderr.write(line + '\n');
+  const writeConsole = (text: string): void => {
+    const b = Buffer.from(text, 'latin1');
+    let off = 0;
+    while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
+  };
+  if (kmem) {
+    return kmemcheckCommand(object, {
+      ...kmem,
+      verbose,
+      err,
+      run: {
+        name: basename(file),
+        maxInstructions: budget,
+        verbose,
+        onConsole: writeConsole,
+        onDiagnostic: err,
+        traceEvents: traceEvents ? (cpu) => eventTracer(cpu, err) : undefined,
+      },
+    });
+  }
   let api: KernelApi | null = null;
   try {
     const r = runModule(object, {

@@ -39,6 +39,8 @@
  * | sprintf | `int sprintf(char *buf, const char *fmt, ...)` | stack |
  * | vsprintf | `int vsprintf(char *buf, const char *fmt, va_list args)` | EAX, EDX, ECX |
  * | panic | `void panic(const char *fmt, ...)` (does not return) | stack |
+ * | kmemcheck_mark_initialized | `void kmemcheck_mark_initialized(void *addr, unsigned int n)` | EAX, EDX |
+ * | kmemcheck_enable, kmemcheck_disable | `void kmemcheck_enable(void)` (kmemsim's; Linux switched with a sysctl) | — |
  * | BUG | `void BUG(void)` (a macro around ud2 in Linux; here a call; does not return) | — |
  *
  * `struct page *` is the address of the page's entry in the buddy zone's
@@ -100,6 +102,19 @@ export interface KernelApiOptions {
    * semantics to these host-side accesses).
    */
   memory?: GuestAccessor;
+  /**
+   * What kmemcheck_mark_initialized(), kmemcheck_enable() and
+   * kmemcheck_disable() do (src/shadow/session.ts passes the engine's).
+   * Without it the three are exported and do nothing, as in a kernel built
+   * without CONFIG_KMEMCHECK.
+   */
+  kmemcheck?: KmemcheckAnnotations;
+}
+
+/** The kmemcheck calls guest code can make (include/linux/kmemcheck.h, /proc/sys/kernel/kmemcheck). */
+export interface KmemcheckAnnotations {
+  markInitialized(addr: number, n: number): void;
+  setEnabled(on: boolean): void;
 }
 
 const EAX = 0, ECX = 1, EDX = 2, ESP = 4;
@@ -353,6 +368,14 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
   };
   bind('sprintf', (cpu) => ret(cpu, storeAll(stackArg(cpu, 0), format(stackArg(cpu, 1), stackArgs(cpu, 2)))));
   bind('vsprintf', (cpu) => ret(cpu, storeAll(arg(cpu, 0), format(arg(cpu, 1), new GuestVarArgs(mem, arg(cpu, 2))))));
+
+  // ---- kmemcheck annotations ----------------------------------------------------------------------
+
+  // void kmemcheck_mark_initialized(void *addr, unsigned int n): regparm, EAX and EDX.
+  bind('kmemcheck_mark_initialized', (cpu) => opts.kmemcheck?.markInitialized(arg(cpu, 0), arg(cpu, 1)));
+  // void kmemcheck_enable(void) / kmemcheck_disable(void): run-time on/off (Linux: the kmemcheck sysctl).
+  bind('kmemcheck_enable', () => opts.kmemcheck?.setEnabled(true));
+  bind('kmemcheck_disable', () => opts.kmemcheck?.setEnabled(false));
 
   // ---- panic and BUG ----------------------------------------------------------------------------
 

@@ -1,0 +1,93 @@
+/**
+ * `kmemsim run mod.c --kmemcheck`: run the module under kmemcheck
+ * (src/shadow/session.ts), print every report on stderr in kmemcheck's text
+ * format, optionally write them as JSON (`--report-json FILE`), and choose
+ * the exit status: the module's own when there is nothing to report,
+ * `--error-exitcode` (default 99, like valgrind) when there is.
+ */
+import * as fs from 'node:fs';
+import { ModuleLoadError } from '../kernel/module.js';
+import { runModuleWithKmemcheck, type KmemcheckRunOptions, type KmemcheckRunResult, type KmemcheckSummary } from '../shadow/session.js';
+import type { Finding } from '../shadow/report.js';
+import type { StopReason } from '../cpu/stop.js';
+import { describeStop } from './describe.js';
+
+/** valgrind's convention: a distinct status when the checker found something. */
+export const DEFAULT_ERROR_EXITCODE = 99;
+
+export interface KmemcheckCommandOptions {
+  /** Exit status when there are findings (default 99). */
+  errorExitcode?: number;
+  /** Write the JSON report here. */
+  reportJson?: string;
+  oneShot?: boolean;
+  partialOk?: boolean;
+  verbose?: boolean;
+  /** Passed to the module runner (name, budget, output callbacks, tracing). */
+  run: Omit<KmemcheckRunOptions, 'kmemcheck'>;
+  /** stderr lines. */
+  err(line: string): void;
+}
+
+/** A finding in the JSON report: the engine's, with the source position (not resolved yet: DWARF is not read). */
+export type JsonFinding = Finding & { file: string | null; line: number | null };
+
+export interface JsonReport {
+  findings: JsonFinding[];
+  summary: KmemcheckSummary;
+  exit: { status: number; stop: { kind: StopReason['kind']; message: string } | null };
+}
+
+/** The JSON document for a finished run. */
+export function jsonReport(r: KmemcheckRunResult, status: number): JsonReport {
+  const stop = r.run?.stop ?? null;
+  return {
+    findings: r.findings.map(({ stack, ...f }) => ({ ...f, file: null, line: null, stack })),
+    summary: r.summary,
+    exit: {
+      status,
+      stop: stop ? { kind: stop.kind, message: 'message' in stop ? stop.message : describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
+    },
+  };
+}
+
+/** The run, the reports on stderr, the JSON file; returns the exit status. */
+export function kmemcheckCommand(object: Uint8Array, opts: KmemcheckCommandOptions): number {
+  const r = runModuleWithKmemcheck(object, {
+    ...opts.run,
+    kmemcheck: { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true },
+  });
+  const { err } = opts;
+  let status: number;
+  if (r.error !== null) {
+    if (r.error instanceof ModuleLoadError) {
+      err(`kmemsim: cannot load module ${r.error.message}`);
+      status = 126;
+    } else {
+      err(`kmemsim: internal error: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
+      status = 125;
+    }
+  } else {
+    const run = r.run!;
+    if (run.stop) {
+      err(describeStop(run.stop, run.instructions));
+    }
+    if (opts.verbose) err(`kmemsim: ${run.instructions} instructions executed`);
+    status = run.exitCode;
+  }
+  // Reports come after the run, as kmemcheck's tasklet printed them after the fact.
+  for (const text of r.reports) err(text + '\n');
+  if (opts.verbose || r.summary.findings + r.summary.lost > 0) {
+    err(`kmemsim: kmemcheck: ${r.summary.findings} error${r.summary.findings === 1 ? '' : 's'} reported${r.summary.lost ? `, ${r.summary.lost} lost` : ''} (${r.summary.faults} faults on tracked pages, ${r.summary.singleSteps} single steps)`);
+  }
+  if (r.summary.findings + r.summary.lost > 0) status = opts.errorExitcode ?? DEFAULT_ERROR_EXITCODE;
+  if (opts.reportJson) {
+    try {
+      fs.writeFileSync(opts.reportJson, JSON.stringify(jsonReport(r, status), null, 2) + '\n');
+    } catch (e) {
+      err(`kmemsim: cannot write ${opts.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
+      if (status === 0) status = 2;
+    }
+  }
+  return status;
+}

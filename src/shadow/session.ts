@@ -1,0 +1,178 @@
+/**
+ * A kernel-module run with kmemcheck: the wiring between the module runner
+ * (src/kernel/module-run.ts), the kernel API (src/kernel/kapi.ts) and the
+ * kmemcheck engine (./kmemcheck.ts), as `kmemsim run mod.c --kmemcheck`
+ * uses it.
+ *
+ * The order matters:
+ *  1. runModule() creates the kernel and installs the oops handlers
+ *     (installKernelOops) for every vector;
+ *  2. then, in the `exports` step, Kmemcheck.attach() installs the
+ *     page-hiding service, which takes over #PF and #DB and chains to the
+ *     handlers installed before it (the oops handlers): a fault that is not
+ *     on a hidden page still oopses;
+ *  3. installKernelApi() starts the memory manager with the engine's
+ *     allocator hooks (kmemcheckSlabHooks), so the hooks see every slab
+ *     from the first; the natives read and write guest pointers through an
+ *     accessor that can reach hidden pages, and their writes (snprintf into
+ *     a kmalloc'd buffer) mark the bytes initialized as kernel code writing
+ *     them would;
+ *  4. the module is loaded (with the runtime object), init_module() and
+ *     cleanup_module() run;
+ *  5. the error queue is drained (also when the run stopped abnormally or
+ *     threw), each error symbolized with the module's symbols (module, then
+ *     runtime) and the kernel API's routine names.
+ *
+ * Without kmemcheck (`kmemcheck: false`) the same runner installs the same
+ * API (the kmemcheck_* exports do nothing), for comparing runs.
+ */
+import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
+import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import { GuestFault } from '../kernel/guest-memory.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { GuestAccessor } from '../kernel/printk.js';
+import type { LoadedModule } from '../kernel/module.js';
+import { Kmemcheck, kmemcheckSlabHooks, type KmemcheckOptions } from './kmemcheck.js';
+import type { KmemcheckError } from './errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type SymbolInfo, type Symbolizer } from './report.js';
+
+export interface KmemcheckRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
+  /** Run with kmemcheck (default true); options for the engine, or false for a plain run. */
+  kmemcheck?: boolean | KmemcheckOptions;
+}
+
+export interface KmemcheckSummary {
+  /** Reports drained from the queue. */
+  findings: number;
+  /** Errors that did not fit in the queue. */
+  lost: number;
+  /** Faults on hidden pages handled. */
+  faults: number;
+  /** Single steps completed after them. */
+  singleSteps: number;
+}
+
+export interface KmemcheckRunResult {
+  /** The module run; null when it threw (the error is in `error`). */
+  run: ModuleRunResult | null;
+  /** What runModule() threw (a ModuleLoadError, or an internal error), after the queue was drained. */
+  error: unknown;
+  /** The engine (null without kmemcheck or when the run threw before it was attached). */
+  engine: Kmemcheck | null;
+  api: KernelApi | null;
+  module: LoadedModule | null;
+  /** The drained errors, oldest first. */
+  errors: KmemcheckError[];
+  /** The same as JSON findings. */
+  findings: Finding[];
+  /** Each report in kmemcheck's text format, then the "Lost N error reports" line if any. */
+  reports: string[];
+  summary: KmemcheckSummary;
+  symbolize: Symbolizer;
+}
+
+/**
+ * The accessor the kernel API's natives use under kmemcheck: the normal
+ * page walk first (it checks write permission), the hidden-page path when
+ * that fails; writes mark the bytes initialized either way.
+ */
+export function kmemcheckAccessor(kernel: Kernel, engine: Kmemcheck): GuestAccessor {
+  const read = (lin: number, len: number): Uint8Array => {
+    try {
+      return kernel.mem.read(lin, len);
+    } catch (e) {
+      if (!(e instanceof GuestFault)) throw e;
+      const b = engine.hostRead(lin, len);
+      if (b === null) throw e;
+      return b;
+    }
+  };
+  return {
+    read,
+    read32(lin) {
+      const b = read(lin, 4);
+      return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
+    },
+    write(lin, data) {
+      try {
+        kernel.mem.write(lin, data);
+        engine.markInitialized(lin, data.length);
+      } catch (e) {
+        if (!(e instanceof GuestFault)) throw e;
+        if (!engine.hostWrite(lin, data)) throw e;
+      }
+    },
+  };
+}
+
+/** Module symbols (module, runtime), then the kernel API's routines (with offsets), then exact export names. */
+export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: () => KernelApi | null): Symbolizer {
+  return (addr: number): SymbolInfo | null => {
+    const a = addr >>> 0;
+    const mod = getModule();
+    const m = mod?.symbolize(a);
+    if (m) return { function: m.name, offset: m.offset, size: m.size };
+    const h = getApi()?.symbolize(a);
+    if (h) return { function: h.name, offset: h.offset, size: h.size };
+    const name = mod?.exports.nameAt(a);
+    if (name) return { function: name, offset: 0, size: 0 };
+    return null;
+  };
+}
+
+/** Run a module like runModule(), with kmemcheck attached, and drain its reports. Never throws for the run itself: see `error`. */
+export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, opts: KmemcheckRunOptions = {}): KmemcheckRunResult {
+  const { kmemcheck = true, ...runOpts } = opts;
+  const engineOpts: KmemcheckOptions | null = kmemcheck === false ? null : kmemcheck === true ? {} : kmemcheck;
+  let engine: Kmemcheck | null = null;
+  let api: KernelApi | null = null;
+  let mod: LoadedModule | null = null;
+  const symbolize = moduleSymbolizer(() => mod, () => api);
+
+  let run: ModuleRunResult | null = null;
+  let error: unknown = null;
+  try {
+    run = runModule(object, {
+      ...runOpts,
+      exports: (k, io) => {
+        // The oops handlers are installed by now: the page-hiding service chains to them.
+        if (engineOpts) engine = Kmemcheck.attach(k, engineOpts);
+        const e = engine as Kmemcheck | null;
+        api = installKernelApi(k, {
+          console: (text) => io.console(text),
+          hooks: e ? kmemcheckSlabHooks(e) : undefined,
+          memory: e ? kmemcheckAccessor(k, e) : undefined,
+          kmemcheck: e ? { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) } : undefined,
+        });
+        return api;
+      },
+      onLoad: (k, m) => {
+        mod = m;
+        api?.symbolizers.push((a) => m.symbolize(a));
+        runOpts.onLoad?.(k, m);
+      },
+    });
+  } catch (e) {
+    error = e;
+  }
+
+  // Drain the queue whatever happened.
+  const eng = engine as Kmemcheck | null;
+  const errors = eng ? eng.recall() : [];
+  const lost = eng ? eng.errors.takeLost() : 0;
+  const reports = errors.map((e) => formatReport(e, { symbolize }));
+  if (lost > 0) reports.push(formatLost(lost));
+  const hs = eng?.hiding.stats;
+  return {
+    run,
+    error,
+    engine: eng,
+    api,
+    module: mod,
+    errors,
+    findings: errors.map((e) => toFinding(e, symbolize)),
+    reports,
+    summary: { findings: errors.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 },
+    symbolize,
+  };
+}
