@@ -187,13 +187,21 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
   let size = 0;
   let maxAlign = PAGE_SIZE;
   const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
+  let prevCategory = 0;
   for (const s of ordered) {
     const a = s.addralign || 1;
     maxAlign = Math.max(maxAlign, a);
+    // Each category starts on its own page, as with CONFIG_STRICT_MODULE_RWX: code never shares a
+    // page with data the module writes (which would also invalidate its decoded code on every store).
+    const cat = category(s.flags);
+    if (cat !== prevCategory) size = alignUp(size, PAGE_SIZE);
+    prevCategory = cat;
     size = alignUp(size, a);
     offsets.set(s.index, size);
     size += s.size;
   }
+  // COMMON symbols are writable data too.
+  if (prevCategory !== 2) size = alignUp(size, PAGE_SIZE);
   const symbols = elf.symbols;
   const commonSyms: { sym: Elf32Symbol; offset: number; align: number }[] = [];
   for (const sym of symbols) {
