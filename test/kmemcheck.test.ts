@@ -3,7 +3,8 @@
  * uses (compileModule, runModuleWithKmemcheck, kmemcheckCommand): every
  * examples/kmemcheck/<name>.c against <name>.expected.json (console output,
  * init_module's return, the exit status without kmemcheck, and the
- * findings: kind, access, size, function), the architectural results with
+ * findings: kind, access, size, function, and the source file and line from
+ * the module's DWARF line table), the architectural results with
  * and without kmemcheck, the exit status and JSON report, and the engine
  * options.
  *
@@ -21,9 +22,11 @@
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { compileModule } from '../src/cli/compile.js';
 import { runModuleWithKmemcheck } from '../src/shadow/session.js';
+import { formatReport, toFinding } from '../src/shadow/report.js';
 import { kmemcheckCommand, DEFAULT_ERROR_EXITCODE, type JsonReport } from '../src/cli/kmemcheck-report.js';
 import { runModule } from '../src/kernel/module-run.js';
 import { installKernelApi } from '../src/kernel/kapi.js';
@@ -38,7 +41,8 @@ interface Expected {
   initReturn: number | null;
   exitCode: number;
   stop: string | null;
-  findings: { kind: string; access: string; size: number; function: string }[];
+  /** `file`: the source's base name; `line`: the line of the faulting read. */
+  findings: { kind: string; access: string; size: number; function: string; file: string; line: number }[];
 }
 
 const examples = readdirSync(DIR).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
@@ -78,7 +82,8 @@ describe.skipIf(!hasGcc)('examples/kmemcheck', () => {
         expect(r.stop?.kind ?? null).toBe(exp.stop);
       }
 
-      expect(on.findings.map((f) => ({ kind: f.kind, access: f.access, size: f.size, function: f.function }))).toEqual(exp.findings);
+      expect(on.findings.map((f) => ({ kind: f.kind, access: f.access, size: f.size, function: f.function, file: f.file ? basename(f.file) : f.file, line: f.line })))
+        .toEqual(exp.findings);
       expect(on.summary.findings).toBe(exp.findings.length);
       expect(on.summary.lost).toBe(0);
       for (const f of on.findings) {
@@ -93,12 +98,38 @@ describe.skipIf(!hasGcc)('examples/kmemcheck', () => {
         const f = exp.findings[i]!;
         const text = on.reports[i]!;
         expect(text).toMatch(new RegExp(`^WARNING: kmemcheck: Caught ${8 * f.size}-bit read from ${f.kind} memory \\([0-9a-f]{8}\\)\n[0-9a-f]{64}\n( [iuaf-]){32}\n *\\^\n`));
-        expect(text).toMatch(new RegExp(`\nEIP is at ${f.function}\\+0x[0-9a-f]+/0x[0-9a-f]+\n`));
+        expect(text).toMatch(new RegExp(`\nEIP is at ${f.function}\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[(?:[^\\]]*/)?${f.file.replace(/\./g, '\\.')}:${f.line}\\]\n`));
         expect(text).toMatch(/\nEAX: [0-9a-f]{8} EBX: [0-9a-f]{8} ECX: [0-9a-f]{8} EDX: [0-9a-f]{8}\n/);
-        expect(text).toMatch(/\n \[<[0-9a-f]{8}>\] \?? ?init_module\+0x/);
+        expect(text).toMatch(new RegExp(`\n \\[<[0-9a-f]{8}>\\] \\?? ?init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[(?:[^\\]]*/)?${f.file.replace(/\./g, '\\.')}:\\d+\\]`));
       }
     });
   }
+
+  it.skipIf(spawnSync('addr2line', ['--version']).error)('file:line of every finding and caller agree with addr2line on the object (.text offsets; callers one byte back, in the call)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-lines-'));
+    try {
+      let checked = 0;
+      for (const name of examples) {
+        const r = runModuleWithKmemcheck(object(name), { name: `${name}.c`, runtime: runtimeObject() });
+        if (r.findings.length === 0) continue;
+        const path = join(dir, `${name}.o`);
+        writeFileSync(path, object(name));
+        const text = r.module!.object.sections.find((s) => s.name === '.text')!;
+        for (const f of r.findings) {
+          f.stack.forEach((fr, i) => {
+            if (!r.module!.object.contains(fr.address)) return;
+            const off = fr.address - text.address - (i === 0 ? 0 : 1);
+            const want = execFileSync('addr2line', ['-e', path, off.toString(16)], { encoding: 'utf8' }).trim().replace(/ \(discriminator \d+\)$/, '');
+            expect(`${basename(fr.file!)}:${fr.line}`, `${name} frame ${i}`).toBe(`${basename(want.replace(/:\d+$/, ''))}:${want.replace(/^.*:/, '')}`);
+            checked++;
+          });
+        }
+      }
+      expect(checked).toBeGreaterThanOrEqual(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('memcpy-shadow: the copy itself is silent (memcpy ran on tracked pages, but the report is in use_copy)', () => {
     const r = runModuleWithKmemcheck(object('memcpy-shadow'), { name: 'memcpy-shadow.c', runtime: runtimeObject() });
@@ -167,7 +198,10 @@ describe.skipIf(!hasGcc)('kmemcheckCommand (kmemsim run --kmemcheck)', () => {
     expect(j.findings).toHaveLength(1);
     const f = j.findings[0]!;
     expect(Object.keys(f)).toEqual(['kind', 'region', 'checker', 'access', 'size', 'address', 'eip', 'function', 'offset', 'file', 'line', 'stack']);
-    expect(f).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, function: 'read_config', offset: 0, file: null, line: null });
+    expect(f).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, function: 'read_config', offset: 0, line: 16 });
+    expect(basename(f.file!)).toBe('uninit-kmalloc.c');
+    expect(f.stack.map((s) => [s.file === null ? null : basename(s.file), s.line])).toEqual([['uninit-kmalloc.c', 16], ['uninit-kmalloc.c', 25]]);
+    expect(Object.keys(f.stack[0]!)).toEqual(['function', 'offset', 'address', 'file', 'line']);
     expect(f.address).toBeGreaterThanOrEqual(0xc0000000);
     expect(f.stack.map((s) => s.function)).toEqual(['read_config', 'init_module']);
     expect(j.summary.findings).toBe(1);
@@ -256,5 +290,28 @@ int init_module(void)
     expect(one.findings.map((f) => f.function)).toEqual(['first']);
     expect(one.engine!.enabled).toBe(false);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!hasGcc)('source positions in the reports (report.ts with a locator)', () => {
+  it('EIP looked up as is, callers one byte back; without a locator no position and no file/line keys', () => {
+    const r = runModuleWithKmemcheck(object('uninit-kmalloc'), { name: 'uninit-kmalloc.c', runtime: runtimeObject() });
+    const e = r.errors[0]!;
+    const asked: number[] = [];
+    const locate = (a: number) => {
+      asked.push(a);
+      return { file: 'x.c', line: a & 0xff };
+    };
+    const lines = formatReport(e, { symbolize: r.symbolize, locate }).split('\n');
+    const caller = r.findings[0]!.stack[1]!.address;
+    expect(lines).toContain(`EIP is at read_config+0x0/0x4 [x.c:${e.eip & 0xff}]`);
+    expect(lines.at(-1)).toMatch(new RegExp(`init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[x\\.c:${(caller - 1) & 0xff}\\]$`));
+    expect(asked).toEqual([e.eip, caller - 1]);
+    expect(formatReport(e, { symbolize: r.symbolize })).not.toMatch(/\.c:\d+\]/);
+    const plain = toFinding(e, r.symbolize);
+    expect('file' in plain).toBe(false);
+    expect(Object.keys(plain.stack[0]!)).toEqual(['function', 'offset', 'address']);
+    const located = toFinding(e, r.symbolize, () => null);
+    expect([located.file, located.line, located.stack[1]!.file, located.stack[1]!.line]).toEqual([null, null, null, null]);
   });
 });

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { ModuleLoadError } from '../kernel/module.js';
 import { runModuleWithKmemcheck, type KmemcheckRunOptions, type KmemcheckRunResult, type KmemcheckSummary } from '../shadow/session.js';
-import type { Finding } from '../shadow/report.js';
+import type { Finding, FindingFrame } from '../shadow/report.js';
 import type { StopReason } from '../cpu/stop.js';
 import { describeStop } from './describe.js';
 
@@ -29,8 +29,12 @@ export interface KmemcheckCommandOptions {
   err(line: string): void;
 }
 
-/** A finding in the JSON report: the engine's, with the source position (not resolved yet: DWARF is not read). */
-export type JsonFinding = Finding & { file: string | null; line: number | null };
+/** A finding in the JSON report: the engine's, with the source position from the module's DWARF line table (null when unknown), also per stack frame. */
+export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack'> & {
+  file: string | null;
+  line: number | null;
+  stack: (Omit<FindingFrame, 'file' | 'line'> & { file: string | null; line: number | null })[];
+};
 
 export interface JsonReport {
   findings: JsonFinding[];
@@ -42,7 +46,12 @@ export interface JsonReport {
 export function jsonReport(r: KmemcheckRunResult, status: number): JsonReport {
   const stop = r.run?.stop ?? null;
   return {
-    findings: r.findings.map(({ stack, ...f }) => ({ ...f, file: null, line: null, stack })),
+    findings: r.findings.map(({ stack, ...f }) => ({
+      ...f,
+      file: f.file ?? null,
+      line: f.line ?? null,
+      stack: stack.map((s) => ({ ...s, file: s.file ?? null, line: s.line ?? null })),
+    })),
     summary: r.summary,
     exit: {
       status,

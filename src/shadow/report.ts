@@ -17,6 +17,17 @@
  * caret marks the accessed byte. Stack traces name functions through a
  * pluggable symbolizer.
  *
+ * With a source locator (the module's DWARF line table, see
+ * src/elf/dwarf-line.ts) the "EIP is at" line and each stack line end in
+ * ` [file:line]`, the path as the compiler recorded it:
+ *
+ *   EIP is at copy_thing+0x13/0x40 [/src/thing.c:42]
+ *    [<c1000456>] ? caller+0x1a/0x40 [/src/thing.c:57]
+ *
+ * The EIP is looked up as it is; a stack entry is a return address, so it
+ * is looked up one byte back, in the call instruction (what the kernel's
+ * %pB and addr2line users do): the line of the call, not of what follows.
+ *
  * Also a JSON finding per error, for the report/ layer and the fuzzer.
  */
 import { SHADOW_LETTERS, SHADOW_NAMES, UNTRACKED } from './shadow.js';
@@ -32,10 +43,30 @@ export interface SymbolInfo {
 /** Address → symbol, or null when the address is in no known function. */
 export type Symbolizer = (addr: number) => SymbolInfo | null;
 
+export interface SourcePosition {
+  /** The source file's path as recorded in the line table. */
+  file: string;
+  line: number;
+}
+/** Code address → source position (from DWARF line info), or null when unknown. */
+export type SourceLocator = (addr: number) => SourcePosition | null;
+
+/** A return address's position: that of the call instruction before it. */
+export function locateReturn(addr: number, locate?: SourceLocator): SourcePosition | null {
+  return locate?.((addr - 1) >>> 0) ?? null;
+}
+
+/** ` [file:line]`, or '' when unknown. */
+export function formatPosition(p: SourcePosition | null): string {
+  return p ? ` [${p.file}:${p.line}]` : '';
+}
+
 export interface ReportOptions {
   symbolize?: Symbolizer;
   /** CPU number printed in the EIP line (kmemsim has one CPU). */
   cpu?: number;
+  /** Source positions for the "EIP is at" and stack lines (` [file:line]`). */
+  locate?: SourceLocator;
 }
 
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
@@ -73,7 +104,7 @@ export function formatRegisters(e: KmemcheckError, opts: ReportOptions = {}): st
   const s = e.sregs;
   const lines = [
     `EIP: ${hex4(s.cs)}:[<${hex8(e.eip)}>] EFLAGS: ${hex8(e.eflags)} CPU: ${opts.cpu ?? 0}`,
-    `EIP is at ${formatSymbol(e.eip, opts.symbolize)}`,
+    `EIP is at ${formatSymbol(e.eip, opts.symbolize)}${formatPosition(opts.locate?.(e.eip >>> 0) ?? null)}`,
     `EAX: ${hex8(r.eax)} EBX: ${hex8(r.ebx)} ECX: ${hex8(r.ecx)} EDX: ${hex8(r.edx)}`,
     `ESI: ${hex8(r.esi)} EDI: ${hex8(r.edi)} EBP: ${hex8(r.ebp)} ESP: ${hex8(r.esp)}`,
     ` DS: ${hex4(s.ds)} ES: ${hex4(s.es)} FS: ${hex4(s.fs)} GS: ${hex4(s.gs)} SS: ${hex4(s.ss)}`,
@@ -106,14 +137,16 @@ export function backtrace(e: KmemcheckError, symbolize?: Symbolizer): TraceEntry
   return out;
 }
 
-/** ` [<c1234567>] function+0x1a/0x40` lines. */
-export function formatTrace(e: KmemcheckError, symbolize?: Symbolizer): string[] {
-  return backtrace(e, symbolize).map((t) => ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}${formatSymbol(t.address, symbolize)}`);
+/** ` [<c1234567>] function+0x1a/0x40` lines, with ` [file:line]` when `locate` knows the call. */
+export function formatTrace(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
+  return backtrace(e, symbolize).map(
+    (t) => ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}${formatSymbol(t.address, symbolize)}${formatPosition(locateReturn(t.address, locate))}`,
+  );
 }
 
 /** The whole report for one error, lines joined with '\n' (no trailing newline). */
 export function formatReport(e: KmemcheckError, opts: ReportOptions = {}): string {
-  return [formatHeader(e), ...formatDump(e), '', ...formatRegisters(e, opts), ...formatTrace(e, opts.symbolize)].join('\n');
+  return [formatHeader(e), ...formatDump(e), '', ...formatRegisters(e, opts), ...formatTrace(e, opts.symbolize, opts.locate)].join('\n');
 }
 
 /** What the drain prints when the queue overflowed. */
@@ -121,7 +154,21 @@ export function formatLost(n: number): string {
   return `kmemcheck: Lost ${n} error reports because the queue was too small`;
 }
 
-/** A kmemcheck finding as JSON. `function`/`offset` are null when the symbolizer does not know the address. */
+/** One location of a finding's stack. `file`/`line`: present when the finding was made with a locator (null when it does not know the address). */
+export interface FindingFrame {
+  function: string | null;
+  offset: number | null;
+  address: number;
+  file?: string | null;
+  line?: number | null;
+}
+
+/**
+ * A kmemcheck finding as JSON. `function`/`offset` are null when the
+ * symbolizer does not know the address; `file`/`line` (the source position
+ * of the EIP; for callers, of the call) are there when toFinding() was given
+ * a locator, null when it does not know the address.
+ */
 export interface Finding {
   kind: 'uninitialized' | 'unallocated' | 'freed';
   region: 'heap';
@@ -132,16 +179,24 @@ export interface Finding {
   eip: number;
   function: string | null;
   offset: number | null;
+  file?: string | null;
+  line?: number | null;
   /** The faulting location first, then the callers. */
-  stack: { function: string | null; offset: number | null; address: number }[];
+  stack: FindingFrame[];
 }
 
-export function toFinding(e: KmemcheckError, symbolize?: Symbolizer): Finding {
-  const at = (addr: number): { function: string | null; offset: number | null; address: number } => {
+export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): Finding {
+  const at = (addr: number, returnAddress: boolean): FindingFrame => {
     const s = symbolize?.(addr) ?? null;
-    return { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
+    const frame: FindingFrame = { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
+    if (locate) {
+      const p = returnAddress ? locateReturn(addr, locate) : locate(addr >>> 0);
+      frame.file = p?.file ?? null;
+      frame.line = p?.line ?? null;
+    }
+    return frame;
   };
-  const top = at(e.eip);
+  const top = at(e.eip, false);
   const kind = e.stateName === 'unallocated' || e.stateName === 'freed' ? e.stateName : 'uninitialized';
   return {
     kind,
@@ -153,6 +208,7 @@ export function toFinding(e: KmemcheckError, symbolize?: Symbolizer): Finding {
     eip: e.eip >>> 0,
     function: top.function,
     offset: top.offset,
-    stack: [top, ...backtrace(e, symbolize).map((t) => at(t.address))],
+    ...(locate ? { file: top.file ?? null, line: top.line ?? null } : {}),
+    stack: [top, ...backtrace(e, symbolize).map((t) => at(t.address, true))],
   };
 }

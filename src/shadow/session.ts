@@ -21,7 +21,8 @@
  *     cleanup_module() run;
  *  5. the error queue is drained (also when the run stopped abnormally or
  *     threw), each error symbolized with the module's symbols (module, then
- *     runtime) and the kernel API's routine names.
+ *     runtime) and the kernel API's routine names, and located with their
+ *     DWARF line tables (`file:line`, see moduleLocator) when they have one.
  *
  * Without kmemcheck (`kmemcheck: false`) the same runner installs the same
  * API (the kmemcheck_* exports do nothing), for comparing runs.
@@ -34,7 +35,8 @@ import type { GuestAccessor } from '../kernel/printk.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { Kmemcheck, kmemcheckSlabHooks, type KmemcheckOptions } from './kmemcheck.js';
 import type { KmemcheckError } from './errors.js';
-import { formatLost, formatReport, toFinding, type Finding, type SymbolInfo, type Symbolizer } from './report.js';
+import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type SymbolInfo, type Symbolizer } from './report.js';
+import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
 
 export interface KmemcheckRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
   /** Run with kmemcheck (default true); options for the engine, or false for a plain run. */
@@ -69,6 +71,8 @@ export interface KmemcheckRunResult {
   reports: string[];
   summary: KmemcheckSummary;
   symbolize: Symbolizer;
+  /** Source positions from the module's (and runtime's) DWARF line tables. */
+  locate: SourceLocator;
 }
 
 /**
@@ -120,6 +124,31 @@ export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: (
   };
 }
 
+/**
+ * Code address → `file:line` from the DWARF line tables of the module's
+ * object and of the runtime (each read once, on first use, from the
+ * relocated .debug_line: its addresses are load addresses). Null for an
+ * address no table covers (an object compiled without -g, the kernel API).
+ */
+export function moduleLocator(getModule: () => LoadedModule | null): SourceLocator {
+  const tables = new Map<object, LineTable | null>();
+  const tableOf = (o: { debugSection(name: string): Uint8Array | null }): LineTable | null => {
+    if (!tables.has(o)) tables.set(o, lineTableFor(o));
+    return tables.get(o)!;
+  };
+  return (addr: number) => {
+    const mod = getModule();
+    if (!mod) return null;
+    const a = addr >>> 0;
+    for (const o of [mod.object, mod.runtime]) {
+      if (!o || !o.contains(a)) continue;
+      const p = tableOf(o)?.lookup(a) ?? null;
+      if (p) return { file: p.file, line: p.line };
+    }
+    return null;
+  };
+}
+
 /** Run a module like runModule(), with kmemcheck attached, and drain its reports. Never throws for the run itself: see `error`. */
 export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, opts: KmemcheckRunOptions = {}): KmemcheckRunResult {
   const { kmemcheck = true, ...runOpts } = opts;
@@ -128,6 +157,7 @@ export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, op
   let api: KernelApi | null = null;
   let mod: LoadedModule | null = null;
   const symbolize = moduleSymbolizer(() => mod, () => api);
+  const locate = moduleLocator(() => mod);
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -160,7 +190,7 @@ export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, op
   const eng = engine as Kmemcheck | null;
   const errors = eng ? eng.recall() : [];
   const lost = eng ? eng.errors.takeLost() : 0;
-  const reports = errors.map((e) => formatReport(e, { symbolize }));
+  const reports = errors.map((e) => formatReport(e, { symbolize, locate }));
   if (lost > 0) reports.push(formatLost(lost));
   const hs = eng?.hiding.stats;
   return {
@@ -170,9 +200,10 @@ export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, op
     api,
     module: mod,
     errors,
-    findings: errors.map((e) => toFinding(e, symbolize)),
+    findings: errors.map((e) => toFinding(e, symbolize, locate)),
     reports,
     summary: { findings: errors.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 },
     symbolize,
+    locate,
   };
 }

@@ -1,0 +1,341 @@
+/**
+ * The precise inline checker: kmemcheck's shadow semantics (./kmemcheck.ts)
+ * applied to every guest memory access directly, without hidden pages or
+ * faults.
+ *
+ * While attached, the CPU runs one instruction at a time (the checker
+ * replaces `cpu.run` on the instance with a loop of `run(1, true)`), and
+ * before each instruction its accesses are decoded (decodeAccesses, the
+ * same decoder the page-hiding service uses) and checked against the
+ * shadow, exactly as Kmemcheck.onFault() does for a faulting instruction:
+ *
+ * - a read of bytes that are not initialized queues an error (same
+ *   ErrorQueue: same-EIP suppression, 64 records, lost count) and marks
+ *   the bytes initialized; `partialOk` as in kmemcheck;
+ * - a write marks the bytes initialized;
+ * - MOVS, PUSH m, POP m copy the shadow and report only bytes whose
+ *   destination is untracked;
+ * - read-modify-write instructions count as writes unless
+ *   `checkReadModifyWrite`.
+ *
+ * REP string instructions run one iteration per step (the CPU's REP chunk
+ * is pinned to 1 while attached, as when single-stepping with TF), so each
+ * iteration is decoded and checked, as under kmemcheck, where every
+ * iteration faults. Native kernel routines are not guest instructions:
+ * their accesses go through the kernel API's accessor (writes initialize).
+ *
+ * What the fault-driven engine can do and this cannot: handle accesses the
+ * decoder does not predict (kmemcheck's CR2 fallback). The decoder covers
+ * every data access module code makes; see src/shadow/access.ts.
+ */
+import type { CPU } from '../cpu/cpu.js';
+import { REP_CHUNK } from '../cpu/cpu.js';
+import type { StopReason } from '../cpu/stop.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
+import type { MmHooks } from '../kernel/mm/hooks.js';
+import { decodeAccesses } from './access.js';
+import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
+import {
+  SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState,
+} from './shadow.js';
+
+export interface InlineOptions {
+  /** A read passes when any of its bytes is initialized (default true, as kmemcheck). */
+  partialOk?: boolean;
+  /** Check the read half of read-modify-write instructions (default false, as kmemcheck). */
+  checkReadModifyWrite?: boolean;
+  /** Switch off after the first report (default false). */
+  oneShot?: boolean;
+  /** Start enabled (default true). */
+  enabled?: boolean;
+  /** Error queue size (default 64). */
+  queueSize?: number;
+}
+
+export interface InlineStats {
+  /** Instructions decoded and checked. */
+  instructions: number;
+  /** Reads that touched tracked bytes. */
+  reads: number;
+  writes: number;
+  copies: number;
+  /** Invalid reads found (reported, suppressed or lost). */
+  errors: number;
+}
+
+/** A finding of the inline checker: kmemcheck's JSON format with `checker: "inline"`. */
+export type InlineFinding = Omit<Finding, 'checker'> & { checker: 'inline' };
+
+const MAX_COPY = 16;
+const CS = 1;
+
+type RunFn = (budget: number, single?: boolean) => StopReason | null;
+
+export class InlineChecker {
+  readonly name = 'inline';
+  readonly shadow = new Shadow();
+  readonly errors: ErrorQueue;
+  partialOk: boolean;
+  checkReadModifyWrite: boolean;
+  oneShot: boolean;
+  readonly stats: InlineStats = { instructions: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
+  /**
+   * A page-hiding service that is never installed and hides nothing: used
+   * only for its instruction decoder cache and its page-table peeks (what
+   * ErrorQueue.save() reads the memory dump and the stack with).
+   */
+  readonly peeker: PageHidingService;
+  private on = true;
+  private readonly fault = new HiddenFault();
+  private readonly copyStates = new Int8Array(MAX_COPY);
+  private origRun: RunFn | null = null;
+
+  constructor(readonly kernel: Kernel, opts: InlineOptions = {}) {
+    this.partialOk = opts.partialOk ?? true;
+    this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
+    this.oneShot = opts.oneShot ?? false;
+    this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
+    this.peeker = new PageHidingService(kernel);
+    if (opts.enabled === false) this.on = false;
+  }
+
+  /** A new checker on `kernel`, attached (the CPU single-steps through it from now on). */
+  static attach(kernel: Kernel, opts: InlineOptions = {}): InlineChecker {
+    const c = new InlineChecker(kernel, opts);
+    c.attach();
+    return c;
+  }
+
+  get enabled(): boolean {
+    return this.on;
+  }
+
+  /** Run-time on/off: off, no checks and no shadow updates (as kmemcheck switched off). */
+  setEnabled(on: boolean): void {
+    this.on = on;
+  }
+
+  get attached(): boolean {
+    return this.origRun !== null;
+  }
+
+  /** Replace the CPU's run loop with the checking single-step loop. */
+  attach(): void {
+    if (this.origRun !== null) return;
+    const cpu = this.kernel.cpu;
+    const orig = cpu.run.bind(cpu) as RunFn;
+    this.origRun = orig;
+    // One REP iteration per step, as with TF set.
+    Object.defineProperty(cpu, 'repChunk', { configurable: true, enumerable: true, get: () => 1, set: () => {} });
+    (cpu as { run: RunFn }).run = (budget: number, single = false) => this.run(cpu, orig, budget, single);
+  }
+
+  /** Give the CPU its own run loop back. */
+  detach(): void {
+    if (this.origRun === null) return;
+    const cpu = this.kernel.cpu;
+    delete (cpu as unknown as Record<string, unknown>)['run'];
+    delete (cpu as unknown as Record<string, unknown>)['repChunk'];
+    cpu.repChunk = REP_CHUNK;
+    this.origRun = null;
+  }
+
+  /** cpu.run() with a check before every instruction. Same budget and stop semantics. */
+  private run(cpu: CPU, orig: RunFn, budget: number, single: boolean): StopReason | null {
+    let limit = cpu.icount + budget;
+    let lastNoProgress = -1;
+    while (cpu.stopReason === null) {
+      if (cpu.icount >= limit) return single ? null : { kind: 'budget', executed: cpu.icount };
+      // Deliver pending device events first, so the instruction checked is the one that runs.
+      for (let g = 0; g < 16 && cpu.icount >= cpu.attentionAt && cpu.stopReason === null; g++) orig(0, true);
+      if (cpu.stopReason !== null) break;
+      const before = cpu.icount;
+      if (this.on) this.check(cpu);
+      orig(1, true);
+      if (cpu.icount === before) {
+        // Nothing retired (an exception delivered): as cpu.run, a fault storm still uses budget.
+        if (lastNoProgress === before) limit--;
+        lastNoProgress = before;
+      }
+      if (single) break;
+    }
+    return cpu.stopReason;
+  }
+
+  /** Decode the instruction at CS:EIP and check/update the shadow for its accesses. */
+  private check(cpu: CPU): void {
+    if (this.shadow.trackedPages === 0) return;
+    const lin = (cpu.segBase[CS] + cpu.eip) | 0;
+    if (cpu.nativeAt(lin)) return; // a native kernel routine: its accesses go through the accessor
+    const f = this.fault;
+    const ins = this.peeker.decodeAt(lin);
+    if (ins.def === null) return;
+    f.ins = ins;
+    f.eip = cpu.eip;
+    f.errorCode = 0;
+    f.context.fromCpu(cpu);
+    f.accesses.clear();
+    try {
+      decodeAccesses(ins, f.context, f.accesses);
+    } catch {
+      f.accesses.clear();
+    }
+    this.stats.instructions++;
+    this.apply(f);
+  }
+
+  /** The shadow work for one instruction (Kmemcheck.onFault() without the CR2 fallback). */
+  apply(f: HiddenFault): void {
+    const a = f.accesses;
+    for (let i = 0; i < a.count; i++) {
+      const kind = a.kind[i];
+      if (kind & ACCESS_PROBE) continue;
+      f.cr2 = a.addr[i];
+      const src = a.copyOf[i];
+      if (src >= 0) {
+        this.copy(a.addr[src], a.addr[i], a.size[i], f);
+        continue;
+      }
+      if (kind === ACCESS_READ) {
+        if (!isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
+      } else if (kind === ACCESS_WRITE) {
+        this.write(a.addr[i], a.size[i]);
+      } else {
+        if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
+        this.write(a.addr[i], a.size[i]);
+      }
+    }
+  }
+
+  private touchesTracked(addr: number, n: number): boolean {
+    return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
+  }
+
+  private read(addr: number, n: number, f: HiddenFault): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.reads++;
+    const state = this.shadow.test(addr, n, this.partialOk);
+    if (state === SHADOW_INITIALIZED) return;
+    this.error(state, addr, n, 'read', f);
+    this.shadow.markInitialized(addr, n);
+  }
+
+  private write(addr: number, n: number): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.writes++;
+    this.shadow.markInitialized(addr, n);
+  }
+
+  private copy(src: number, dst: number, n: number, f: HiddenFault): void {
+    if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
+    this.stats.copies++;
+    const st = this.copyStates;
+    const len = Math.min(n, MAX_COPY);
+    for (let i = 0; i < len; i++) {
+      const s = this.shadow.get((src + i) | 0);
+      st[i] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
+    }
+    for (let i = 0; i < len; i++) {
+      const d = (dst + i) | 0;
+      if (this.shadow.isTracked(d)) {
+        this.shadow.set(d, st[i] as ShadowState);
+        st[i] = SHADOW_INITIALIZED;
+      }
+    }
+    let bad: number = SHADOW_INITIALIZED;
+    for (let i = 0; i < len; i++) {
+      if (st[i] === SHADOW_INITIALIZED) {
+        if (this.partialOk) return;
+      } else if (bad === SHADOW_INITIALIZED) bad = st[i];
+    }
+    if (bad !== SHADOW_INITIALIZED) {
+      f.cr2 = src;
+      this.error(bad, src, n, 'read', f);
+    }
+  }
+
+  private error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
+    this.stats.errors++;
+    if (!this.on) return;
+    this.errors.save(state, addr, n, access, f, this.peeker, this.shadow);
+    if (this.oneShot) this.setEnabled(false);
+  }
+
+  // ---- tracking -----------------------------------------------------------------
+
+  /** Track [virt, virt + bytes) with `initial` (other bytes of new pages initialized). Nothing is hidden. */
+  track(virt: number, bytes: number, initial: ShadowState = SHADOW_UNINITIALIZED): void {
+    this.shadow.track(virt, bytes, initial);
+  }
+  untrack(virt: number, bytes: number): void {
+    this.shadow.untrack(virt, bytes);
+  }
+  markUnallocated(virt: number, n: number): void {
+    this.shadow.markUnallocated(virt, n);
+  }
+  markUninitialized(virt: number, n: number): void {
+    this.shadow.markUninitialized(virt, n);
+  }
+  markInitialized(virt: number, n: number): void {
+    this.shadow.markInitialized(virt, n);
+  }
+  markFreed(virt: number, n: number): void {
+    this.shadow.markFreed(virt, n);
+  }
+
+  // ---- draining -----------------------------------------------------------------
+
+  recall(): KmemcheckError[] {
+    return this.errors.drain();
+  }
+
+  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
+    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate }));
+    const lost = this.errors.takeLost();
+    if (lost > 0) parts.push(formatLost(lost));
+    return parts.join('\n\n');
+  }
+
+  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): InlineFinding[] {
+    return this.errors.drain().map((e) => toInlineFinding(e, symbolize, locate));
+  }
+}
+
+function isCopySource(f: HiddenFault, i: number): boolean {
+  const a = f.accesses;
+  for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
+  return false;
+}
+
+/** A drained error as an inline-checker finding. */
+export function toInlineFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): InlineFinding {
+  return { ...toFinding(e, symbolize, locate), checker: 'inline' };
+}
+
+/** The allocator hooks for the inline checker: kmemcheckSlabHooks()'s policy, without hiding pages. */
+export function inlineSlabHooks(c: InlineChecker): MmHooks {
+  return {
+    newSlabPages(virt, bytes, cache) {
+      if (cache?.notrack) return;
+      c.track(virt, bytes, SHADOW_UNALLOCATED);
+    },
+    objectAllocated(virt, size, info) {
+      if (!c.shadow.isTracked(virt) || info.cache?.notrack) return;
+      if (info.zeroed || info.notrack || !c.enabled) c.markInitialized(virt, size);
+      else if (!info.cache?.hasCtor) c.markUninitialized(virt, size);
+    },
+    objectFreed(virt, size, cache) {
+      if (!c.shadow.isTracked(virt) || cache?.notrack || cache?.hasCtor) return;
+      c.markFreed(virt, size);
+    },
+    pagesAllocated(virt, bytes, info) {
+      if (info.notrack) return;
+      c.track(virt, bytes, info.zeroed ? SHADOW_INITIALIZED : SHADOW_UNINITIALIZED);
+    },
+    pagesFreed(virt, bytes) {
+      c.untrack(virt, bytes);
+    },
+  };
+}
