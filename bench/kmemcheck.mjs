@@ -31,7 +31,7 @@ for (const a of args) {
   }
 }
 
-const need = ['dist/cli/compile.js', 'dist/shadow/session.js'];
+const need = ['dist/cli/compile.js', 'dist/shadow/session.js', 'dist/shadow/inline-session.js'];
 for (const f of need) {
   if (!existsSync(join(ROOT, f))) {
     console.error(`bench: ${f} missing: run npm run build`);
@@ -40,6 +40,7 @@ for (const f of need) {
 }
 const { compileModule } = await import(pathToFileURL(join(ROOT, 'dist/cli/compile.js')).href);
 const { runModuleWithKmemcheck } = await import(pathToFileURL(join(ROOT, 'dist/shadow/session.js')).href);
+const { runModuleWithInlineChecker } = await import(pathToFileURL(join(ROOT, 'dist/shadow/inline-session.js')).href);
 
 let object;
 try {
@@ -59,10 +60,12 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-function measure(kmemcheck) {
+function measure(kmemcheck, inline = false) {
   const once = () => {
     const t0 = now();
-    const r = runModuleWithKmemcheck(object, { kmemcheck, name: 'kmalloc-workload' });
+    const r = inline
+      ? runModuleWithInlineChecker(object, { inline: true, name: 'kmalloc-workload' })
+      : runModuleWithKmemcheck(object, { kmemcheck, name: 'kmalloc-workload' });
     return { seconds: now() - t0, r };
   };
   once();
@@ -77,21 +80,24 @@ function measure(kmemcheck) {
     instructions: first.run.instructions,
     checksum,
     findings: first.findings.length,
-    faults: first.summary.faults,
-    singleSteps: first.summary.singleSteps,
+    faults: first.summary.faults ?? 0,
+    singleSteps: first.summary.singleSteps ?? 0,
   };
 }
 
 const plain = measure(false);
 const checked = measure(true);
+const inlineRun = measure(false, true);
 // Instruction counts may differ slightly: a REP string instruction single-stepped over tracked
 // memory retires once per iteration (see the README).
-const ok = plain.checksum !== null && plain.checksum === checked.checksum && checked.findings === 0;
+const ok = plain.checksum !== null && plain.checksum === checked.checksum && checked.findings === 0 && inlineRun.checksum === plain.checksum && inlineRun.findings === 0;
 const out = {
   workload: 'bench/kmalloc-workload.c',
   plain,
   kmemcheck: checked,
+  inline: inlineRun,
   slowdown: checked.seconds / plain.seconds,
+  slowdownVsInline: checked.seconds / inlineRun.seconds,
   trackedAccessesPerSecond: checked.faults / checked.seconds,
   singleStepsPerTrackedAccess: checked.faults ? checked.singleSteps / checked.faults : 0,
   ok,
@@ -103,6 +109,8 @@ else {
   console.log('mode        guest instructions  wall s  guest MIPS  tracked accesses  slowdown  checksum');
   console.log(`plain       ${String(plain.instructions).padStart(18)}  ${f(plain.seconds).padStart(6)}  ${f(plain.instructions / plain.seconds / 1e6, 1).padStart(10)}  ${'-'.padStart(16)}  ${'1.0x'.padStart(8)}  ${plain.checksum}`);
   console.log(`kmemcheck   ${String(checked.instructions).padStart(18)}  ${f(checked.seconds).padStart(6)}  ${f(checked.instructions / checked.seconds / 1e6, 2).padStart(10)}  ${String(checked.faults).padStart(16)}  ${(f(out.slowdown, 0) + 'x').padStart(8)}  ${checked.checksum} ${ok ? 'ok' : 'MISMATCH'}`);
+  console.log(`inline      ${String(inlineRun.instructions).padStart(18)}  ${f(inlineRun.seconds).padStart(6)}  ${f(inlineRun.instructions / inlineRun.seconds / 1e6, 2).padStart(10)}  ${'-'.padStart(16)}  ${(f(inlineRun.seconds / plain.seconds, 0) + 'x').padStart(8)}  ${inlineRun.checksum}`);
+  console.log(`kmemcheck vs the inline checker: ${f(out.slowdownVsInline, 2)}x`);
   console.log(`tracked accesses (faults on hidden pages) per second: ${f(out.trackedAccessesPerSecond, 0)}; single steps per tracked access: ${f(out.singleStepsPerTrackedAccess, 2)}; findings: ${checked.findings}`);
 }
 process.exit(ok ? 0 : 1);
