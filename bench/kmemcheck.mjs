@@ -5,7 +5,7 @@
  *
  *   node bench/kmemcheck.mjs [--runs=N] [--json]
  *
- * Compiles bench/kmalloc-workload.c as a kernel module with the flags
+ * Compiles bench/modules/kmalloc-workload.c as a kernel module with the flags
  * `kmemsim run FILE.c` uses, runs it plain and with kmemcheck (median of
  * --runs, default 1, after a warm-up run of each), checks both print the
  * same checksum and that kmemcheck reports nothing, and prints guest
@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE = join(ROOT, 'bench/kmalloc-workload.c');
+const SOURCE = join(ROOT, 'bench/modules/kmalloc-workload.c');
 
 const args = process.argv.slice(2);
 let runs = 1;
@@ -92,7 +92,7 @@ const inlineRun = measure(false, true);
 // memory retires once per iteration (see the README).
 const ok = plain.checksum !== null && plain.checksum === checked.checksum && checked.findings === 0 && inlineRun.checksum === plain.checksum && inlineRun.findings === 0;
 const out = {
-  workload: 'bench/kmalloc-workload.c',
+  workload: 'bench/modules/kmalloc-workload.c',
   plain,
   kmemcheck: checked,
   inline: inlineRun,

@@ -1,5 +1,5 @@
 /*
- * bench/kmalloc-workload.c — the kmemcheck benchmark's kernel module: a
+ * bench/modules/kmalloc-workload.c — the kmemcheck benchmark's kernel module: a
  * kmalloc-heavy workload (lists of objects of mixed sizes, filled, walked,
  * copied with memcpy and freed), deterministic, ending with a checksum
  * printed through printk. Every byte it reads was written first, so a
