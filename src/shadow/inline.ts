@@ -32,27 +32,18 @@ import type { CPU } from '../cpu/cpu.js';
 import { REP_CHUNK } from '../cpu/cpu.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { Kernel } from '../kernel/kernel.js';
-import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
+import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import type { MmHooks } from '../kernel/mm/hooks.js';
 import { decodeAccesses } from './access.js';
-import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
+import { ShadowRules, type ShadowRuleOptions } from './rules.js';
+import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
 import {
-  SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState,
+  SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, type ShadowState,
 } from './shadow.js';
 
-export interface InlineOptions {
-  /** A read passes when any of its bytes is initialized (default true, as kmemcheck). */
-  partialOk?: boolean;
-  /** Check the read half of read-modify-write instructions (default false, as kmemcheck). */
-  checkReadModifyWrite?: boolean;
-  /** Switch off after the first report (default false). */
-  oneShot?: boolean;
-  /** Start enabled (default true). */
-  enabled?: boolean;
-  /** Error queue size (default 64). */
-  queueSize?: number;
-}
+/** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (see ShadowRuleOptions in rules.ts). */
+export type InlineOptions = ShadowRuleOptions;
 
 export interface InlineStats {
   /** Instructions decoded and checked. */
@@ -68,18 +59,12 @@ export interface InlineStats {
 /** A finding of the inline checker: kmemcheck's JSON format with `checker: "inline"`. */
 export type InlineFinding = Omit<Finding, 'checker'> & { checker: 'inline' };
 
-const MAX_COPY = 16;
 const CS = 1;
 
 type RunFn = (budget: number, single?: boolean) => StopReason | null;
 
-export class InlineChecker {
+export class InlineChecker extends ShadowRules {
   readonly name = 'inline';
-  readonly shadow = new Shadow();
-  readonly errors: ErrorQueue;
-  partialOk: boolean;
-  checkReadModifyWrite: boolean;
-  oneShot: boolean;
   readonly stats: InlineStats = { instructions: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
   /**
    * A page-hiding service that is never installed and hides nothing: used
@@ -87,16 +72,11 @@ export class InlineChecker {
    * ErrorQueue.save() reads the memory dump and the stack with).
    */
   readonly peeker: PageHidingService;
-  private on = true;
   private readonly fault = new HiddenFault();
-  private readonly copyStates = new Int8Array(MAX_COPY);
   private origRun: RunFn | null = null;
 
   constructor(readonly kernel: Kernel, opts: InlineOptions = {}) {
-    this.partialOk = opts.partialOk ?? true;
-    this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
-    this.oneShot = opts.oneShot ?? false;
-    this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
+    super(opts);
     this.peeker = new PageHidingService(kernel);
     if (opts.enabled === false) this.on = false;
   }
@@ -188,79 +168,11 @@ export class InlineChecker {
 
   /** The shadow work for one instruction (Kmemcheck.onFault() without the CR2 fallback). */
   apply(f: HiddenFault): void {
-    const a = f.accesses;
-    for (let i = 0; i < a.count; i++) {
-      const kind = a.kind[i];
-      if (kind & ACCESS_PROBE) continue;
-      f.cr2 = a.addr[i];
-      const src = a.copyOf[i];
-      if (src >= 0) {
-        this.copy(a.addr[src], a.addr[i], a.size[i], f);
-        continue;
-      }
-      if (kind === ACCESS_READ) {
-        if (!isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
-      } else if (kind === ACCESS_WRITE) {
-        this.write(a.addr[i], a.size[i]);
-      } else {
-        if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
-        this.write(a.addr[i], a.size[i]);
-      }
-    }
+    this.applyAccesses(f, true);
   }
 
-  private touchesTracked(addr: number, n: number): boolean {
-    return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
-  }
-
-  private read(addr: number, n: number, f: HiddenFault): void {
-    if (!this.touchesTracked(addr, n)) return;
-    this.stats.reads++;
-    const state = this.shadow.test(addr, n, this.partialOk);
-    if (state === SHADOW_INITIALIZED) return;
-    this.error(state, addr, n, 'read', f);
-    this.shadow.markInitialized(addr, n);
-  }
-
-  private write(addr: number, n: number): void {
-    if (!this.touchesTracked(addr, n)) return;
-    this.stats.writes++;
-    this.shadow.markInitialized(addr, n);
-  }
-
-  private copy(src: number, dst: number, n: number, f: HiddenFault): void {
-    if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
-    this.stats.copies++;
-    const st = this.copyStates;
-    const len = Math.min(n, MAX_COPY);
-    for (let i = 0; i < len; i++) {
-      const s = this.shadow.get((src + i) | 0);
-      st[i] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
-    }
-    for (let i = 0; i < len; i++) {
-      const d = (dst + i) | 0;
-      if (this.shadow.isTracked(d)) {
-        this.shadow.set(d, st[i] as ShadowState);
-        st[i] = SHADOW_INITIALIZED;
-      }
-    }
-    let bad: number = SHADOW_INITIALIZED;
-    for (let i = 0; i < len; i++) {
-      if (st[i] === SHADOW_INITIALIZED) {
-        if (this.partialOk) return;
-      } else if (bad === SHADOW_INITIALIZED) bad = st[i];
-    }
-    if (bad !== SHADOW_INITIALIZED) {
-      f.cr2 = src;
-      this.error(bad, src, n, 'read', f);
-    }
-  }
-
-  private error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
-    this.stats.errors++;
-    if (!this.on) return;
-    this.errors.save(state, addr, n, access, f, this.peeker, this.shadow);
-    if (this.oneShot) this.setEnabled(false);
+  protected memorySource(): PageHidingService {
+    return this.peeker;
   }
 
   // ---- tracking -----------------------------------------------------------------
@@ -301,12 +213,6 @@ export class InlineChecker {
   recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): InlineFinding[] {
     return this.errors.drain().map((e) => toInlineFinding(e, symbolize, locate));
   }
-}
-
-function isCopySource(f: HiddenFault, i: number): boolean {
-  const a = f.accesses;
-  for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
-  return false;
 }
 
 /** A drained error as an inline-checker finding. */

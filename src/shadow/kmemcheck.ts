@@ -37,27 +37,18 @@
 import type { Kernel } from '../kernel/kernel.js';
 import { memSizeOf } from '../cpu/decoder.js';
 import {
-  ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, PageHidingService, type HiddenFault, type PageHidingClient,
+  PageHidingService, type HiddenFault, type PageHidingClient,
 } from '../kernel/page-hiding.js';
 import { decodeAccesses } from './access.js';
-import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
+import { ShadowRules, type ShadowRuleOptions } from './rules.js';
+import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type Symbolizer } from './report.js';
 import {
-  SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState,
+  SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, type ShadowState,
 } from './shadow.js';
 
-export interface KmemcheckOptions {
-  /** A read passes when any of its bytes is initialized (default true, Linux's CONFIG_KMEMCHECK_PARTIAL_OK). */
-  partialOk?: boolean;
-  /** Check the read half of read-modify-write instructions (default false: Linux treated them as writes). */
-  checkReadModifyWrite?: boolean;
-  /** Switch off after the first report (kmemcheck=2). Default false. */
-  oneShot?: boolean;
-  /** Start enabled (default true). */
-  enabled?: boolean;
-  /** Error queue size (default 64, CONFIG_KMEMCHECK_QUEUE_SIZE). */
-  queueSize?: number;
-}
+/** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (see ShadowRuleOptions in rules.ts). */
+export type KmemcheckOptions = ShadowRuleOptions;
 
 export interface KmemcheckStats {
   /** Faults on kmemcheck's pages handled. */
@@ -70,24 +61,12 @@ export interface KmemcheckStats {
   errors: number;
 }
 
-const MAX_COPY = 16;
-
-export class Kmemcheck implements PageHidingClient {
+export class Kmemcheck extends ShadowRules implements PageHidingClient {
   readonly name = 'kmemcheck';
-  readonly shadow = new Shadow();
-  readonly errors: ErrorQueue;
-  partialOk: boolean;
-  checkReadModifyWrite: boolean;
-  oneShot: boolean;
   readonly stats: KmemcheckStats = { faults: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
-  private on = true;
-  private readonly copyStates = new Int8Array(MAX_COPY);
 
   constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, opts: KmemcheckOptions = {}) {
-    this.partialOk = opts.partialOk ?? true;
-    this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
-    this.oneShot = opts.oneShot ?? false;
-    this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
+    super(opts);
     hiding.register(this);
     hiding.setAccessDecoder(decodeAccesses);
     if (!hiding.isInstalled) hiding.install();
@@ -185,32 +164,13 @@ export class Kmemcheck implements PageHidingClient {
       this.fallback(f);
       return;
     }
-    for (let i = 0; i < a.count; i++) {
-      const kind = a.kind[i];
-      if (kind & ACCESS_PROBE) continue;
-      const src = a.copyOf[i];
-      if (src >= 0) {
-        this.copy(a.addr[src], a.addr[i], a.size[i], f);
-        continue;
-      }
-      if (kind === ACCESS_READ) {
-        if (!this.isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
-      } else if (kind === ACCESS_WRITE) {
-        this.write(a.addr[i], a.size[i]);
-      } else {
-        // Read-modify-write.
-        if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
-        this.write(a.addr[i], a.size[i]);
-      }
-    }
+    this.applyAccesses(f, false);
     // CR2 outside every predicted access (and not an instruction fetch from a hidden page): handle it too.
     if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
   }
 
-  private isCopySource(f: HiddenFault, i: number): boolean {
-    const a = f.accesses;
-    for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
-    return false;
+  protected memorySource(): PageHidingService {
+    return this.hiding;
   }
 
   private fallback(f: HiddenFault): void {
@@ -218,67 +178,6 @@ export class Kmemcheck implements PageHidingClient {
     const size = memSizeOf(f.ins) || f.ins.size || 1;
     if (f.errorCode & 2) this.write(f.cr2, size);
     else this.read(f.cr2, size, f);
-  }
-
-  /** Any byte of [addr, addr + n) tracked? */
-  private touchesTracked(addr: number, n: number): boolean {
-    return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
-  }
-
-  /** kmemcheck_read(): the whole access, across pages. */
-  private read(addr: number, n: number, f: HiddenFault): void {
-    if (!this.touchesTracked(addr, n)) return;
-    this.stats.reads++;
-    const state = this.shadow.test(addr, n, this.partialOk);
-    if (state === SHADOW_INITIALIZED) return;
-    this.error(state, addr, n, 'read', f);
-    // Don't warn about it again.
-    this.shadow.markInitialized(addr, n);
-  }
-
-  /** kmemcheck_write(). */
-  private write(addr: number, n: number): void {
-    if (!this.touchesTracked(addr, n)) return;
-    this.stats.writes++;
-    this.shadow.markInitialized(addr, n);
-  }
-
-  /**
-   * kmemcheck_copy(): the destination's tracked bytes take the source's
-   * states; bytes landing on untracked memory are what is checked (an
-   * untracked source byte counts as initialized), and an error names the
-   * source.
-   */
-  private copy(src: number, dst: number, n: number, f: HiddenFault): void {
-    if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
-    this.stats.copies++;
-    const st = this.copyStates;
-    const len = Math.min(n, MAX_COPY);
-    for (let i = 0; i < len; i++) {
-      const s = this.shadow.get((src + i) | 0);
-      st[i] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
-    }
-    for (let i = 0; i < len; i++) {
-      const d = (dst + i) | 0;
-      if (this.shadow.isTracked(d)) {
-        this.shadow.set(d, st[i] as ShadowState);
-        st[i] = SHADOW_INITIALIZED;
-      }
-    }
-    let bad: number = SHADOW_INITIALIZED;
-    for (let i = 0; i < len; i++) {
-      if (st[i] === SHADOW_INITIALIZED) {
-        if (this.partialOk) return;
-      } else if (bad === SHADOW_INITIALIZED) bad = st[i];
-    }
-    if (bad !== SHADOW_INITIALIZED) this.error(bad, src, n, 'read', f);
-  }
-
-  private error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
-    this.stats.errors++;
-    if (!this.on) return;
-    this.errors.save(state, addr, n, access, f, this.hiding, this.shadow);
-    if (this.oneShot) this.setEnabled(false);
   }
 
   // ---- draining ------------------------------------------------------------

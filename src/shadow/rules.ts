@@ -1,0 +1,158 @@
+/**
+ * kmemcheck's shadow rules, shared by the fault-driven engine (kmemcheck.ts,
+ * run from the #PF handler) and the precise inline checker (inline.ts, run
+ * before every instruction): one place for what a read, a write and a copy
+ * do to the shadow and when they are an error (Linux's kmemcheck_access(),
+ * kmemcheck_read(), kmemcheck_write(), kmemcheck_copy()).
+ */
+import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, type HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
+import { ErrorQueue, QUEUE_SIZE, type AccessKind } from './errors.js';
+import { SHADOW_INITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
+
+/** Options both checkers take. */
+export interface ShadowRuleOptions {
+  /** A read passes when any of its bytes is initialized (default true, Linux's CONFIG_KMEMCHECK_PARTIAL_OK). */
+  partialOk?: boolean;
+  /** Check the read half of read-modify-write instructions (default false: Linux treated them as writes). */
+  checkReadModifyWrite?: boolean;
+  /** Switch off after the first report (kmemcheck=2). Default false. */
+  oneShot?: boolean;
+  /** Start enabled (default true). */
+  enabled?: boolean;
+  /** Error queue size (default 64, CONFIG_KMEMCHECK_QUEUE_SIZE). */
+  queueSize?: number;
+}
+
+/** The counters the rules keep. */
+export interface RuleStats {
+  /** Reads checked (accesses that touched tracked bytes). */
+  reads: number;
+  writes: number;
+  copies: number;
+  /** Invalid reads found (reported, suppressed or lost). */
+  errors: number;
+}
+
+const MAX_COPY = 16;
+
+export abstract class ShadowRules {
+  readonly shadow = new Shadow();
+  readonly errors: ErrorQueue;
+  partialOk: boolean;
+  checkReadModifyWrite: boolean;
+  oneShot: boolean;
+  abstract readonly stats: RuleStats;
+  protected on = true;
+  private readonly copyStates = new Int8Array(MAX_COPY);
+
+  constructor(opts: ShadowRuleOptions) {
+    this.partialOk = opts.partialOk ?? true;
+    this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
+    this.oneShot = opts.oneShot ?? false;
+    this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
+  }
+
+  /** Run-time on/off. */
+  abstract setEnabled(on: boolean): void;
+  /** Where an error's memory dump and stack are read from. */
+  protected abstract memorySource(): PageHidingService;
+
+  /**
+   * Apply every predicted access of one instruction. With `simulateCr2`
+   * (the inline checker, which takes no fault) each access sets the CR2 an
+   * error records to its own address, as the fault would have.
+   */
+  protected applyAccesses(f: HiddenFault, simulateCr2: boolean): void {
+    const a = f.accesses;
+    for (let i = 0; i < a.count; i++) {
+      const kind = a.kind[i];
+      if (kind & ACCESS_PROBE) continue;
+      if (simulateCr2) f.cr2 = a.addr[i];
+      const src = a.copyOf[i];
+      if (src >= 0) {
+        this.copy(a.addr[src], a.addr[i], a.size[i], f, simulateCr2);
+        continue;
+      }
+      if (kind === ACCESS_READ) {
+        if (!isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
+      } else if (kind === ACCESS_WRITE) {
+        this.write(a.addr[i], a.size[i]);
+      } else {
+        // Read-modify-write.
+        if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
+        this.write(a.addr[i], a.size[i]);
+      }
+    }
+  }
+
+  /** Any byte of [addr, addr + n) tracked? */
+  protected touchesTracked(addr: number, n: number): boolean {
+    return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
+  }
+
+  /** kmemcheck_read(): the whole access, across pages. */
+  protected read(addr: number, n: number, f: HiddenFault): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.reads++;
+    const state = this.shadow.test(addr, n, this.partialOk);
+    if (state === SHADOW_INITIALIZED) return;
+    this.error(state, addr, n, 'read', f);
+    // Don't warn about it again.
+    this.shadow.markInitialized(addr, n);
+  }
+
+  /** kmemcheck_write(). */
+  protected write(addr: number, n: number): void {
+    if (!this.touchesTracked(addr, n)) return;
+    this.stats.writes++;
+    this.shadow.markInitialized(addr, n);
+  }
+
+  /**
+   * kmemcheck_copy(): the destination's tracked bytes take the source's
+   * states; bytes landing on untracked memory are what is checked (an
+   * untracked source byte counts as initialized), and an error names the
+   * source.
+   */
+  protected copy(src: number, dst: number, n: number, f: HiddenFault, simulateCr2: boolean): void {
+    if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
+    this.stats.copies++;
+    const st = this.copyStates;
+    const len = Math.min(n, MAX_COPY);
+    for (let i = 0; i < len; i++) {
+      const s = this.shadow.get((src + i) | 0);
+      st[i] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
+    }
+    for (let i = 0; i < len; i++) {
+      const d = (dst + i) | 0;
+      if (this.shadow.isTracked(d)) {
+        this.shadow.set(d, st[i] as ShadowState);
+        st[i] = SHADOW_INITIALIZED;
+      }
+    }
+    let bad: number = SHADOW_INITIALIZED;
+    for (let i = 0; i < len; i++) {
+      if (st[i] === SHADOW_INITIALIZED) {
+        if (this.partialOk) return;
+      } else if (bad === SHADOW_INITIALIZED) bad = st[i];
+    }
+    if (bad !== SHADOW_INITIALIZED) {
+      if (simulateCr2) f.cr2 = src;
+      this.error(bad, src, n, 'read', f);
+    }
+  }
+
+  /** kmemcheck_error_save(), unless switched off; one-shot switches off after the first. */
+  protected error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
+    this.stats.errors++;
+    if (!this.on) return;
+    this.errors.save(state, addr, n, access, f, this.memorySource(), this.shadow);
+    if (this.oneShot) this.setEnabled(false);
+  }
+}
+
+function isCopySource(f: HiddenFault, i: number): boolean {
+  const a = f.accesses;
+  for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
+  return false;
+}
