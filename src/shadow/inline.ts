@@ -184,18 +184,6 @@ export class InlineChecker extends ShadowRules {
   untrack(virt: number, bytes: number): void {
     this.shadow.untrack(virt, bytes);
   }
-  markUnallocated(virt: number, n: number): void {
-    this.shadow.markUnallocated(virt, n);
-  }
-  markUninitialized(virt: number, n: number): void {
-    this.shadow.markUninitialized(virt, n);
-  }
-  markInitialized(virt: number, n: number): void {
-    this.shadow.markInitialized(virt, n);
-  }
-  markFreed(virt: number, n: number): void {
-    this.shadow.markFreed(virt, n);
-  }
 
   // ---- draining -----------------------------------------------------------------
 

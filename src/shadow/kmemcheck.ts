@@ -117,18 +117,6 @@ export class Kmemcheck extends ShadowRules implements PageHidingClient {
     this.shadow.untrack(virt, bytes);
   }
 
-  markUnallocated(virt: number, n: number): void {
-    this.shadow.markUnallocated(virt, n);
-  }
-  markUninitialized(virt: number, n: number): void {
-    this.shadow.markUninitialized(virt, n);
-  }
-  markInitialized(virt: number, n: number): void {
-    this.shadow.markInitialized(virt, n);
-  }
-  markFreed(virt: number, n: number): void {
-    this.shadow.markFreed(virt, n);
-  }
 
   /**
    * Host-side write to guest memory with kmemcheck's semantics: the bytes

@@ -54,6 +54,20 @@ export abstract class ShadowRules {
 
   /** Run-time on/off. */
   abstract setEnabled(on: boolean): void;
+
+  /** Set the states of n bytes (the allocator hooks and the guest's kmemcheck_mark_initialized()). */
+  markUnallocated(virt: number, n: number): void {
+    this.shadow.markUnallocated(virt, n);
+  }
+  markUninitialized(virt: number, n: number): void {
+    this.shadow.markUninitialized(virt, n);
+  }
+  markInitialized(virt: number, n: number): void {
+    this.shadow.markInitialized(virt, n);
+  }
+  markFreed(virt: number, n: number): void {
+    this.shadow.markFreed(virt, n);
+  }
   /** Where an error's memory dump and stack are read from. */
   protected abstract memorySource(): PageHidingService;
 
