@@ -133,11 +133,10 @@ describe.skipIf(skipCli !== null)('kmemsim run FILE.c / FILE.o (the built CLI)',
       }
       writeFileSync(join(dir, 'bitfield.o'), compiled('bitfield'));
       const u = cli(['run', join(dir, 'bitfield.o')]);
-      // kmemcheck_mark_initialized is not exported yet by the kernel API: the load fails, naming it.
-      if (u.status !== 0) {
-        expect(u.status).toBe(126);
-        expect(u.stderr).toMatch(/kmemsim: cannot load module bitfield\.o: unknown symbol kmemcheck_mark_initialized/);
-      }
+      // The kmemcheck annotations link against the kernel's kmemcheck_mark_initialized; init_module
+      // returns the bitfield's offset (8), which Linux warns about and loads anyway.
+      expect(u.status).toBe(0);
+      expect(u.stderr).toMatch(/init_module suspiciously returned 8/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
