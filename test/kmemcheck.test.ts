@@ -189,6 +189,18 @@ describe.skipIf(!hasGcc)('kmemcheckCommand (kmemsim run --kmemcheck)', () => {
     expect(command('uninit-kmalloc', { errorExitcode: 3 }).status).toBe(3);
   });
 
+  it('--kmemcheck-inline: the inline checker gives the same findings and status, checker "inline"', () => {
+    for (const name of ['uninit-kmalloc', 'use-after-free', 'kzalloc', 'memcpy-shadow']) {
+      const a = command(name);
+      const b = command(name, { inline: true });
+      expect(b.status, name).toBe(a.status);
+      const strip = (j: JsonReport | null) => j!.findings.map(({ checker: _c, ...f }) => f);
+      expect(strip(b.json), name).toEqual(strip(a.json));
+      for (const f of b.json!.findings) expect(f.checker).toBe('inline');
+      if (a.json!.findings.length) expect(b.stderr).toMatch(/\(inline checker\)/);
+    }
+  });
+
   it('prints the reports on stderr and writes the JSON report', () => {
     const r = command('uninit-kmalloc');
     expect(r.stderr).toMatch(/WARNING: kmemcheck: Caught 32-bit read from uninitialized memory \([0-9a-f]{8}\)/);

@@ -7,7 +7,9 @@
  */
 import * as fs from 'node:fs';
 import { ModuleLoadError } from '../kernel/module.js';
-import { runModuleWithKmemcheck, type KmemcheckRunOptions, type KmemcheckRunResult, type KmemcheckSummary } from '../shadow/session.js';
+import { runModuleWithKmemcheck, type KmemcheckRunOptions, type KmemcheckSummary } from '../shadow/session.js';
+import { runModuleWithInlineChecker } from '../shadow/inline-session.js';
+import type { ModuleRunResult } from '../kernel/module-run.js';
 import type { Finding, FindingFrame } from '../shadow/report.js';
 import type { StopReason } from '../cpu/stop.js';
 import { describeStop } from './describe.js';
@@ -22,6 +24,8 @@ export interface KmemcheckCommandOptions {
   reportJson?: string;
   oneShot?: boolean;
   partialOk?: boolean;
+  /** Use the precise inline checker (every instruction checked, no hidden pages) instead of the fault path. */
+  inline?: boolean;
   verbose?: boolean;
   /** Passed to the module runner (name, budget, output callbacks, tracing). */
   run: Omit<KmemcheckRunOptions, 'kmemcheck'>;
@@ -30,7 +34,9 @@ export interface KmemcheckCommandOptions {
 }
 
 /** A finding in the JSON report: the engine's, with the source position from the module's DWARF line table (null when unknown), also per stack frame. */
-export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack'> & {
+export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack' | 'checker'> & {
+  /** "kmemcheck" (the fault-driven path) or "inline" (--kmemcheck-inline). */
+  checker: 'kmemcheck' | 'inline';
   file: string | null;
   line: number | null;
   stack: (Omit<FindingFrame, 'file' | 'line'> & { file: string | null; line: number | null })[];
@@ -43,7 +49,16 @@ export interface JsonReport {
 }
 
 /** The JSON document for a finished run. */
-export function jsonReport(r: KmemcheckRunResult, status: number): JsonReport {
+/** What the command needs from a checked run, whichever checker made it. */
+export interface CheckedRun {
+  run: ModuleRunResult | null;
+  error: unknown;
+  findings: (Omit<Finding, 'checker'> & { checker: 'kmemcheck' | 'inline' })[];
+  reports: string[];
+  summary: KmemcheckSummary;
+}
+
+export function jsonReport(r: CheckedRun, status: number): JsonReport {
   const stop = r.run?.stop ?? null;
   return {
     findings: r.findings.map(({ stack, ...f }) => ({
@@ -62,10 +77,14 @@ export function jsonReport(r: KmemcheckRunResult, status: number): JsonReport {
 
 /** The run, the reports on stderr, the JSON file; returns the exit status. */
 export function kmemcheckCommand(object: Uint8Array, opts: KmemcheckCommandOptions): number {
-  const r = runModuleWithKmemcheck(object, {
-    ...opts.run,
-    kmemcheck: { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true },
-  });
+  const engineOpts = { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true };
+  let r: CheckedRun;
+  if (opts.inline) {
+    const i = runModuleWithInlineChecker(object, { ...opts.run, inline: engineOpts });
+    r = { ...i, summary: { findings: i.summary.findings, lost: i.summary.lost, faults: 0, singleSteps: 0 } };
+  } else {
+    r = runModuleWithKmemcheck(object, { ...opts.run, kmemcheck: engineOpts });
+  }
   const { err } = opts;
   let status: number;
   if (r.error !== null) {
@@ -87,7 +106,8 @@ export function kmemcheckCommand(object: Uint8Array, opts: KmemcheckCommandOptio
   // Reports come after the run, as kmemcheck's tasklet printed them after the fact.
   for (const text of r.reports) err(text + '\n');
   if (opts.verbose || r.summary.findings + r.summary.lost > 0) {
-    err(`kmemsim: kmemcheck: ${r.summary.findings} error${r.summary.findings === 1 ? '' : 's'} reported${r.summary.lost ? `, ${r.summary.lost} lost` : ''} (${r.summary.faults} faults on tracked pages, ${r.summary.singleSteps} single steps)`);
+    const how = opts.inline ? 'inline checker' : `${r.summary.faults} faults on tracked pages, ${r.summary.singleSteps} single steps`;
+    err(`kmemsim: kmemcheck: ${r.summary.findings} error${r.summary.findings === 1 ? '' : 's'} reported${r.summary.lost ? `, ${r.summary.lost} lost` : ''} (${how})`);
   }
   if (r.summary.findings + r.summary.lost > 0) status = opts.errorExitcode ?? DEFAULT_ERROR_EXITCODE;
   if (opts.reportJson) {

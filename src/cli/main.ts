@@ -39,6 +39,7 @@ interface KmemcheckCliOptions {
   reportJson: string | undefined;
   oneShot: boolean;
   partialOk: boolean;
+  inline: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('error-exitcode', { type: 'number', describe: 'with --kmemcheck: exit status when there are findings', default: DEFAULT_ERROR_EXITCODE })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
+          .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
           .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80')
@@ -72,10 +74,11 @@ export async function main(argv: string[]): Promise<number> {
             reportJson: a['report-json'] as string | undefined,
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
+            inline: a['kmemcheck-inline'] as boolean,
           }
           : null;
-        if (!a.kmemcheck && (a['report-json'] !== undefined || a['kmemcheck-one-shot'])) {
-          throw new UsageError('--report-json and --kmemcheck-one-shot need --kmemcheck');
+        if (!a.kmemcheck && (a['report-json'] !== undefined || a['kmemcheck-one-shot'] || a['kmemcheck-inline'])) {
+          throw new UsageError('--report-json, --kmemcheck-one-shot and --kmemcheck-inline need --kmemcheck');
         }
         if (a.kmemcheck && (!Number.isInteger(a['error-exitcode']) || (a['error-exitcode'] as number) < 0 || (a['error-exitcode'] as number) > 255)) {
           throw new UsageError('--error-exitcode must be an integer from 0 to 255');
