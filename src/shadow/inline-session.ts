@@ -6,15 +6,15 @@
  * `exports` step and single-steps every guest instruction, checking its
  * accesses before it runs.
  */
-import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
-import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import type { ModuleRunOptions, ModuleRunResult } from '../kernel/module-run.js';
+import type { KernelApi } from '../kernel/kapi.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { GuestAccessor } from '../kernel/printk.js';
 import type { LoadedModule } from '../kernel/module.js';
-import { InlineChecker, inlineSlabHooks, toInlineFinding, type InlineFinding, type InlineOptions } from './inline.js';
+import { InlineChecker, toInlineFinding, type InlineFinding, type InlineOptions } from './inline.js';
 import type { KmemcheckError } from './errors.js';
-import { formatLost, formatReport, type SourceLocator, type Symbolizer } from './report.js';
-import { moduleLocator, moduleSymbolizer } from './session.js';
+import type { SourceLocator, Symbolizer } from './report.js';
+import { runCheckedModule } from './session.js';
 
 export interface InlineRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
   /** Run with the inline checker (default true); its options, or false for a plain run. */
@@ -62,55 +62,22 @@ export function inlineAccessor(kernel: Kernel, c: InlineChecker): GuestAccessor 
 export function runModuleWithInlineChecker(object: Uint8Array | { path: string }, opts: InlineRunOptions = {}): InlineRunResult {
   const { inline = true, ...runOpts } = opts;
   const checkerOpts: InlineOptions | null = inline === false ? null : inline === true ? {} : inline;
-  let engine: InlineChecker | null = null;
-  let api: KernelApi | null = null;
-  let mod: LoadedModule | null = null;
-  const symbolize = moduleSymbolizer(() => mod, () => api);
-  const locate = moduleLocator(() => mod);
-
-  let run: ModuleRunResult | null = null;
-  let error: unknown = null;
-  try {
-    run = runModule(object, {
-      ...runOpts,
-      exports: (k, io) => {
-        if (checkerOpts) engine = InlineChecker.attach(k, checkerOpts);
-        const e = engine as InlineChecker | null;
-        api = installKernelApi(k, {
-          console: (text) => io.console(text),
-          hooks: e ? inlineSlabHooks(e) : undefined,
-          memory: e ? inlineAccessor(k, e) : undefined,
-          kmemcheck: e ? { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) } : undefined,
-        });
-        return api;
-      },
-      onLoad: (k, m) => {
-        mod = m;
-        api?.symbolizers.push((a) => m.symbolize(a));
-        runOpts.onLoad?.(k, m);
-      },
-    });
-  } catch (e) {
-    error = e;
-  }
-
-  const eng = engine as InlineChecker | null;
-  eng?.detach();
-  const errors = eng ? eng.recall() : [];
-  const lost = eng ? eng.errors.takeLost() : 0;
-  const reports = errors.map((e) => formatReport(e, { symbolize, locate }));
-  if (lost > 0) reports.push(formatLost(lost));
+  const r = runCheckedModule(object, runOpts, {
+    attach: (k) => (checkerOpts ? InlineChecker.attach(k, checkerOpts) : null),
+    accessor: inlineAccessor,
+    finish: (c) => c.detach(),
+  });
   return {
-    run,
-    error,
-    engine: eng,
-    api,
-    module: mod,
-    errors,
-    findings: errors.map((e) => toInlineFinding(e, symbolize, locate)),
-    reports,
-    summary: { findings: errors.length, lost, instructions: eng?.stats.instructions ?? 0 },
-    symbolize,
-    locate,
+    run: r.run,
+    error: r.error,
+    engine: r.engine,
+    api: r.api,
+    module: r.module,
+    errors: r.errors,
+    findings: r.errors.map((e) => toInlineFinding(e, r.symbolize, r.locate)),
+    reports: r.reports,
+    summary: { findings: r.errors.length, lost: r.lost, instructions: r.engine?.stats.instructions ?? 0 },
+    symbolize: r.symbolize,
+    locate: r.locate,
   };
 }

@@ -33,13 +33,12 @@ import { REP_CHUNK } from '../cpu/cpu.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
-import type { MmHooks } from '../kernel/mm/hooks.js';
 import { decodeAccesses } from './access.js';
 import { ShadowRules, type ShadowRuleOptions } from './rules.js';
 import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
 import {
-  SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, type ShadowState,
+  SHADOW_UNINITIALIZED, type ShadowState,
 } from './shadow.js';
 
 /** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (see ShadowRuleOptions in rules.ts). */
@@ -86,10 +85,6 @@ export class InlineChecker extends ShadowRules {
     const c = new InlineChecker(kernel, opts);
     c.attach();
     return c;
-  }
-
-  get enabled(): boolean {
-    return this.on;
   }
 
   /** Run-time on/off: off, no checks and no shadow updates (as kmemcheck switched off). */
@@ -206,30 +201,4 @@ export class InlineChecker extends ShadowRules {
 /** A drained error as an inline-checker finding. */
 export function toInlineFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): InlineFinding {
   return { ...toFinding(e, symbolize, locate), checker: 'inline' };
-}
-
-/** The allocator hooks for the inline checker: kmemcheckSlabHooks()'s policy, without hiding pages. */
-export function inlineSlabHooks(c: InlineChecker): MmHooks {
-  return {
-    newSlabPages(virt, bytes, cache) {
-      if (cache?.notrack) return;
-      c.track(virt, bytes, SHADOW_UNALLOCATED);
-    },
-    objectAllocated(virt, size, info) {
-      if (!c.shadow.isTracked(virt) || info.cache?.notrack) return;
-      if (info.zeroed || info.notrack || !c.enabled) c.markInitialized(virt, size);
-      else if (!info.cache?.hasCtor) c.markUninitialized(virt, size);
-    },
-    objectFreed(virt, size, cache) {
-      if (!c.shadow.isTracked(virt) || cache?.notrack || cache?.hasCtor) return;
-      c.markFreed(virt, size);
-    },
-    pagesAllocated(virt, bytes, info) {
-      if (info.notrack) return;
-      c.track(virt, bytes, info.zeroed ? SHADOW_INITIALIZED : SHADOW_UNINITIALIZED);
-    },
-    pagesFreed(virt, bytes) {
-      c.untrack(virt, bytes);
-    },
-  };
 }

@@ -80,10 +80,6 @@ export class Kmemcheck extends ShadowRules implements PageHidingClient {
     return new Kmemcheck(kernel, svc, opts);
   }
 
-  get enabled(): boolean {
-    return this.on;
-  }
-
   /** Run-time on/off: off makes tracked pages present (no faults, no shadow updates). */
   setEnabled(on: boolean): void {
     this.on = on;
@@ -192,69 +188,8 @@ export class Kmemcheck extends ShadowRules implements PageHidingClient {
   }
 }
 
-// ---- the allocator hooks ------------------------------------------------------
+// ---- the allocator hooks (one policy for both checkers: rules.ts) ---------------
 
-/** What kmemcheck needs to know about a slab cache. */
-export interface SlabCacheInfo {
-  name?: string;
-  /** SLAB_NOTRACK: the cache's pages are never tracked. */
-  notrack?: boolean;
-  /** A constructor: objects keep the state the constructor gave them across free and allocation. */
-  ctor?: unknown;
-}
-
-export interface ObjectAllocation {
-  /** __GFP_ZERO: the object was zeroed. */
-  zeroed?: boolean;
-  /** __GFP_NOTRACK: initialized from the start, never reported. */
-  notrack?: boolean;
-  cache?: SlabCacheInfo;
-}
-
-export interface PageAllocation {
-  zeroed?: boolean;
-  notrack?: boolean;
-}
-
-/** The hooks the slab and page allocators call (mm/kmemcheck.c's kmemcheck_slab_alloc() and friends). */
-export interface KmemcheckAllocatorHooks {
-  /** A slab got fresh pages: tracked, unallocated, hidden. */
-  newSlabPages(virt: number, bytes: number, cache?: SlabCacheInfo): void;
-  /** An object was handed out: uninitialized (initialized if zeroed or notrack). */
-  objectAllocated(virt: number, size: number, opts?: ObjectAllocation): void;
-  /** An object was given back: freed. */
-  objectFreed(virt: number, size: number, cache?: SlabCacheInfo): void;
-  /** Pages from the page allocator (not for a slab): tracked uninitialized (initialized if zeroed) unless notrack. */
-  pagesAllocated(virt: number, bytes: number, opts?: PageAllocation): void;
-  /** Pages given back to the page allocator: no longer tracked. */
-  pagesFreed(virt: number, bytes: number): void;
-}
-
-/** The allocator hooks bound to an engine. */
-export function kmemcheckSlabHooks(engine: Kmemcheck): KmemcheckAllocatorHooks {
-  return {
-    newSlabPages(virt, bytes, cache) {
-      if (cache?.notrack) return;
-      engine.track(virt, bytes, SHADOW_UNALLOCATED);
-    },
-    objectAllocated(virt, size, opts = {}) {
-      if (!engine.shadow.isTracked(virt) || opts.cache?.notrack) return;
-      if (opts.zeroed || opts.notrack || !engine.enabled) engine.markInitialized(virt, size);
-      // An object from a cache with a constructor keeps what the constructor wrote.
-      else if (!opts.cache?.ctor) engine.markUninitialized(virt, size);
-    },
-    objectFreed(virt, size, cache) {
-      if (!engine.shadow.isTracked(virt) || cache?.notrack || cache?.ctor) return;
-      engine.markFreed(virt, size);
-    },
-    pagesAllocated(virt, bytes, opts = {}) {
-      if (opts.notrack) return;
-      engine.track(virt, bytes, opts.zeroed ? SHADOW_INITIALIZED : SHADOW_UNINITIALIZED);
-    },
-    pagesFreed(virt, bytes) {
-      engine.untrack(virt, bytes);
-    },
-  };
-}
+export { kmemcheckSlabHooks, type SlabCacheInfo, type ObjectAllocation, type PageAllocation, type KmemcheckAllocatorHooks } from './rules.js';
 
 export { SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED };

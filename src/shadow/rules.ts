@@ -7,7 +7,7 @@
  */
 import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, type HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
 import { ErrorQueue, QUEUE_SIZE, type AccessKind } from './errors.js';
-import { SHADOW_INITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
+import { SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
 
 /** Options both checkers take. */
 export interface ShadowRuleOptions {
@@ -52,8 +52,15 @@ export abstract class ShadowRules {
     this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
   }
 
+  get enabled(): boolean {
+    return this.on;
+  }
   /** Run-time on/off. */
   abstract setEnabled(on: boolean): void;
+  /** Start tracking [virt, virt + bytes) in state `initial` (kmemcheck also hides the pages). */
+  abstract track(virt: number, bytes: number, initial?: ShadowState): void;
+  /** Stop tracking the pages [virt, virt + bytes) touches. */
+  abstract untrack(virt: number, bytes: number): void;
 
   /** Set the states of n bytes (the allocator hooks and the guest's kmemcheck_mark_initialized()). */
   markUnallocated(virt: number, n: number): void {
@@ -169,4 +176,72 @@ function isCopySource(f: HiddenFault, i: number): boolean {
   const a = f.accesses;
   for (let j = 0; j < a.count; j++) if (a.copyOf[j] === i) return true;
   return false;
+}
+
+// ---- the allocator hooks ------------------------------------------------------
+
+/** What kmemcheck needs to know about a slab cache. */
+export interface SlabCacheInfo {
+  name?: string;
+  /** SLAB_NOTRACK: the cache's pages are never tracked. */
+  notrack?: boolean;
+  /** A constructor: objects keep the state the constructor gave them across free and allocation. */
+  ctor?: unknown;
+}
+
+export interface ObjectAllocation {
+  /** __GFP_ZERO: the object was zeroed. */
+  zeroed?: boolean;
+  /** __GFP_NOTRACK: initialized from the start, never reported. */
+  notrack?: boolean;
+  cache?: SlabCacheInfo;
+}
+
+export interface PageAllocation {
+  zeroed?: boolean;
+  notrack?: boolean;
+}
+
+/** The hooks the slab and page allocators call (mm/kmemcheck.c's kmemcheck_slab_alloc() and friends). */
+export interface KmemcheckAllocatorHooks {
+  /** A slab got fresh pages: tracked, unallocated, hidden. */
+  newSlabPages(virt: number, bytes: number, cache?: SlabCacheInfo): void;
+  /** An object was handed out: uninitialized (initialized if zeroed or notrack). */
+  objectAllocated(virt: number, size: number, opts?: ObjectAllocation): void;
+  /** An object was given back: freed. */
+  objectFreed(virt: number, size: number, cache?: SlabCacheInfo): void;
+  /** Pages from the page allocator (not for a slab): tracked uninitialized (initialized if zeroed) unless notrack. */
+  pagesAllocated(virt: number, bytes: number, opts?: PageAllocation): void;
+  /** Pages given back to the page allocator: no longer tracked. */
+  pagesFreed(virt: number, bytes: number): void;
+}
+
+/**
+ * The allocator hooks bound to a checker (mm/kmemcheck.c's kmemcheck_slab_alloc() and friends): the
+ * one policy for kmemcheck, which hides the pages it tracks, and the inline checker, which does not.
+ */
+export function kmemcheckSlabHooks(engine: ShadowRules): KmemcheckAllocatorHooks {
+  return {
+    newSlabPages(virt, bytes, cache) {
+      if (cache?.notrack) return;
+      engine.track(virt, bytes, SHADOW_UNALLOCATED);
+    },
+    objectAllocated(virt, size, opts = {}) {
+      if (!engine.shadow.isTracked(virt) || opts.cache?.notrack) return;
+      if (opts.zeroed || opts.notrack || !engine.enabled) engine.markInitialized(virt, size);
+      // An object from a cache with a constructor keeps what the constructor wrote.
+      else if (!opts.cache?.ctor) engine.markUninitialized(virt, size);
+    },
+    objectFreed(virt, size, cache) {
+      if (!engine.shadow.isTracked(virt) || cache?.notrack || cache?.ctor) return;
+      engine.markFreed(virt, size);
+    },
+    pagesAllocated(virt, bytes, opts = {}) {
+      if (opts.notrack) return;
+      engine.track(virt, bytes, opts.zeroed ? SHADOW_INITIALIZED : SHADOW_UNINITIALIZED);
+    },
+    pagesFreed(virt, bytes) {
+      engine.untrack(virt, bytes);
+    },
+  };
 }

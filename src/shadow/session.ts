@@ -33,7 +33,8 @@ import { GuestFault } from '../kernel/guest-memory.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { GuestAccessor } from '../kernel/printk.js';
 import type { LoadedModule } from '../kernel/module.js';
-import { Kmemcheck, kmemcheckSlabHooks, type KmemcheckOptions } from './kmemcheck.js';
+import { Kmemcheck, type KmemcheckOptions } from './kmemcheck.js';
+import { kmemcheckSlabHooks, type ShadowRules } from './rules.js';
 import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type SymbolInfo, type Symbolizer } from './report.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
@@ -149,11 +150,39 @@ export function moduleLocator(getModule: () => LoadedModule | null): SourceLocat
   };
 }
 
-/** Run a module like runModule(), with kmemcheck attached, and drain its reports. Never throws for the run itself: see `error`. */
-export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, opts: KmemcheckRunOptions = {}): KmemcheckRunResult {
-  const { kmemcheck = true, ...runOpts } = opts;
-  const engineOpts: KmemcheckOptions | null = kmemcheck === false ? null : kmemcheck === true ? {} : kmemcheck;
-  let engine: Kmemcheck | null = null;
+/** What a checked module run gives whichever checker it used. */
+export interface CheckedModuleRun<E> {
+  run: ModuleRunResult | null;
+  error: unknown;
+  engine: E | null;
+  api: KernelApi | null;
+  module: LoadedModule | null;
+  errors: KmemcheckError[];
+  lost: number;
+  reports: string[];
+  symbolize: Symbolizer;
+  locate: SourceLocator;
+}
+
+/**
+ * Run a module like runModule() with a shadow checker attached before the
+ * kernel API is installed (so the allocator hooks see every slab), then
+ * drain its reports whatever happened. The one runner behind
+ * runModuleWithKmemcheck() and runModuleWithInlineChecker().
+ */
+export function runCheckedModule<E extends ShadowRules>(
+  object: Uint8Array | { path: string },
+  runOpts: Omit<ModuleRunOptions, 'exports' | 'kernel'>,
+  checker: {
+    /** Create and attach the checker (null: a plain run). */
+    attach(k: Kernel): E | null;
+    /** How the kernel API's natives read and write guest memory under this checker. */
+    accessor(k: Kernel, e: E): GuestAccessor;
+    /** Called before the queue is drained. */
+    finish?(e: E): void;
+  },
+): CheckedModuleRun<E> {
+  let engine: E | null = null;
   let api: KernelApi | null = null;
   let mod: LoadedModule | null = null;
   const symbolize = moduleSymbolizer(() => mod, () => api);
@@ -165,13 +194,12 @@ export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, op
     run = runModule(object, {
       ...runOpts,
       exports: (k, io) => {
-        // The oops handlers are installed by now: the page-hiding service chains to them.
-        if (engineOpts) engine = Kmemcheck.attach(k, engineOpts);
-        const e = engine as Kmemcheck | null;
+        // The oops handlers are installed by now: kmemcheck's page-hiding service chains to them.
+        const e = (engine = checker.attach(k));
         api = installKernelApi(k, {
           console: (text) => io.console(text),
           hooks: e ? kmemcheckSlabHooks(e) : undefined,
-          memory: e ? kmemcheckAccessor(k, e) : undefined,
+          memory: e ? checker.accessor(k, e) : undefined,
           kmemcheck: e ? { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) } : undefined,
         });
         return api;
@@ -187,23 +215,35 @@ export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, op
   }
 
   // Drain the queue whatever happened.
-  const eng = engine as Kmemcheck | null;
-  const errors = eng ? eng.recall() : [];
+  const eng = engine as E | null;
+  if (eng) checker.finish?.(eng);
+  const errors = eng ? eng.errors.drain() : [];
   const lost = eng ? eng.errors.takeLost() : 0;
   const reports = errors.map((e) => formatReport(e, { symbolize, locate }));
   if (lost > 0) reports.push(formatLost(lost));
-  const hs = eng?.hiding.stats;
+  return { run, error, engine: eng, api, module: mod, errors, lost, reports, symbolize, locate };
+}
+
+/** Run a module like runModule(), with kmemcheck attached, and drain its reports. Never throws for the run itself: see `error`. */
+export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, opts: KmemcheckRunOptions = {}): KmemcheckRunResult {
+  const { kmemcheck = true, ...runOpts } = opts;
+  const engineOpts: KmemcheckOptions | null = kmemcheck === false ? null : kmemcheck === true ? {} : kmemcheck;
+  const r = runCheckedModule(object, runOpts, {
+    attach: (k) => (engineOpts ? Kmemcheck.attach(k, engineOpts) : null),
+    accessor: kmemcheckAccessor,
+  });
+  const hs = r.engine?.hiding.stats;
   return {
-    run,
-    error,
-    engine: eng,
-    api,
-    module: mod,
-    errors,
-    findings: errors.map((e) => toFinding(e, symbolize, locate)),
-    reports,
-    summary: { findings: errors.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 },
-    symbolize,
-    locate,
+    run: r.run,
+    error: r.error,
+    engine: r.engine,
+    api: r.api,
+    module: r.module,
+    errors: r.errors,
+    findings: r.errors.map((e) => toFinding(e, r.symbolize, r.locate)),
+    reports: r.reports,
+    summary: { findings: r.errors.length, lost: r.lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 },
+    symbolize: r.symbolize,
+    locate: r.locate,
   };
 }
