@@ -1337,12 +1337,6 @@ export class CPU {
     return ins;
   }
 
-  /** Deliver a trap-class exception after the current instruction. */
-  raiseTrap(vector: number): void {
-    this.dr[6] |= vector === Vec.DB ? 0x4000 : 0;
-    this.deliver(vector, -1, false);
-  }
-
   private handleThrow(e: unknown, ins: Instr): void {
     this.cur = ins;
     if (e === FAULT) {
