@@ -34,9 +34,7 @@ export interface KmemcheckCommandOptions {
 }
 
 /** A finding in the JSON report: the engine's, with the source position from the module's DWARF line table (null when unknown), also per stack frame. */
-export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack' | 'checker'> & {
-  /** "kmemcheck" (the fault-driven path) or "inline" (--kmemcheck-inline). */
-  checker: 'kmemcheck' | 'inline';
+export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack'> & {
   file: string | null;
   line: number | null;
   stack: (Omit<FindingFrame, 'file' | 'line'> & { file: string | null; line: number | null })[];
@@ -53,7 +51,7 @@ export interface JsonReport {
 export interface CheckedRun {
   run: ModuleRunResult | null;
   error: unknown;
-  findings: (Omit<Finding, 'checker'> & { checker: 'kmemcheck' | 'inline' })[];
+  findings: Finding[];
   reports: string[];
   summary: KmemcheckSummary;
 }

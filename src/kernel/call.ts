@@ -38,11 +38,26 @@ export interface CallResult {
   instructions: number;
 }
 
+/**
+ * Who wants to know about host calls into the guest: the stack checkers
+ * (the host's pushes are initialized stack words; the CPL-1 tracker shows
+ * its hidden stack for the pushes and hides it again for the call).
+ */
+export interface GuestCallHooks {
+  /** Before the arguments and return address are pushed. */
+  beforePush?(kernel: Kernel): void;
+  /** After the pushes: ESP now, and how many bytes were pushed (stack arguments + return address). */
+  pushed?(kernel: Kernel, esp: number, bytes: number): void;
+  /** The call is over (returned or stopped). */
+  finished?(kernel: Kernel): void;
+}
+
 /** Per-kernel state: the return stub's address and whether it was reached. */
 interface CallState {
   stub: number;
   returned: boolean;
   active: boolean;
+  hooks: GuestCallHooks[];
 }
 
 const states = new WeakMap<Kernel, CallState>();
@@ -50,7 +65,7 @@ const states = new WeakMap<Kernel, CallState>();
 function stateOf(kernel: Kernel): CallState {
   let s = states.get(kernel);
   if (!s) {
-    const st: CallState = { stub: 0, returned: false, active: false };
+    const st: CallState = { stub: 0, returned: false, active: false, hooks: [] };
     st.stub = kernel.bindRoutine((k) => {
       st.returned = true;
       k.cpu.stop({ kind: 'exited', status: k.cpu.regs[0]! | 0 });
@@ -59,6 +74,11 @@ function stateOf(kernel: Kernel): CallState {
     s = st;
   }
   return s;
+}
+
+/** Register hooks called around every callGuest() on `kernel`. */
+export function addGuestCallHooks(kernel: Kernel, hooks: GuestCallHooks): void {
+  stateOf(kernel).hooks.push(hooks);
 }
 
 /** The return stub's guest address for `kernel` (guest code that sees it on the stack is returning to the host). */
@@ -92,8 +112,10 @@ export function callGuest(kernel: Kernel, addr: number, args: readonly number[] 
   let stop: StopReason | null;
   try {
     // Stack arguments right to left, then the return address, as CALL leaves them.
+    for (const h of st.hooks) h.beforePush?.(kernel);
     for (let i = args.length - 1; i >= 3; i--) cpu.push32(args[i]! | 0);
     cpu.push32(st.stub);
+    for (const h of st.hooks) h.pushed?.(kernel, cpu.regs[4]!, (savedEsp - cpu.regs[4]!) | 0);
     cpu.regs[0] = (args[0] ?? 0) | 0;
     cpu.regs[2] = (args[1] ?? 0) | 0;
     cpu.regs[1] = (args[2] ?? 0) | 0;
@@ -108,6 +130,7 @@ export function callGuest(kernel: Kernel, addr: number, args: readonly number[] 
     stop ??= { kind: 'budget', executed: cpu.icount };
   } finally {
     st.active = false;
+    for (const h of st.hooks) h.finished?.(kernel);
   }
   const eax = cpu.regs[0]! >>> 0;
   const instructions = cpu.icount - before;

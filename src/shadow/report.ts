@@ -67,6 +67,8 @@ export interface ReportOptions {
   cpu?: number;
   /** Source positions for the "EIP is at" and stack lines (` [file:line]`). */
   locate?: SourceLocator;
+  /** A stack tracker's report says "stack memory" (default: the heap, kmemcheck's own wording). */
+  region?: FindingRegion;
 }
 
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
@@ -80,8 +82,9 @@ export function formatSymbol(addr: number, symbolize?: Symbolizer): string {
 }
 
 /** The header line: "WARNING: kmemcheck: Caught 32-bit read from uninitialized memory (c1a2b3c4)". */
-export function formatHeader(e: KmemcheckError): string {
-  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} from ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'} memory (${hex8(e.address)})`;
+export function formatHeader(e: KmemcheckError, region: FindingRegion = 'heap'): string {
+  const where = region === 'stack' ? ' stack' : '';
+  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} from ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'}${where} memory (${hex8(e.address)})`;
 }
 
 /** The three dump lines: memory, shadow letters, caret. */
@@ -146,7 +149,7 @@ export function formatTrace(e: KmemcheckError, symbolize?: Symbolizer, locate?: 
 
 /** The whole report for one error, lines joined with '\n' (no trailing newline). */
 export function formatReport(e: KmemcheckError, opts: ReportOptions = {}): string {
-  return [formatHeader(e), ...formatDump(e), '', ...formatRegisters(e, opts), ...formatTrace(e, opts.symbolize, opts.locate)].join('\n');
+  return [formatHeader(e, opts.region), ...formatDump(e), '', ...formatRegisters(e, opts), ...formatTrace(e, opts.symbolize, opts.locate)].join('\n');
 }
 
 /** What the drain prints when the queue overflowed. */
@@ -170,9 +173,10 @@ export interface FindingFrame {
  * a locator, null when it does not know the address.
  */
 export interface Finding {
-  kind: 'uninitialized' | 'unallocated' | 'freed';
-  region: 'heap';
-  checker: 'kmemcheck';
+  /** `poisoned`: ftrace's stack poisoning saw its poison pattern arrive as a function argument. */
+  kind: FindingKind;
+  region: FindingRegion;
+  checker: CheckerName;
   access: 'read' | 'write';
   size: number;
   address: number;
@@ -185,7 +189,19 @@ export interface Finding {
   stack: FindingFrame[];
 }
 
-export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): Finding {
+export type FindingKind = 'uninitialized' | 'unallocated' | 'freed' | 'poisoned';
+/** Where the memory was: the slab/page allocator's (kmemcheck) or a kernel stack (the stack trackers). */
+export type FindingRegion = 'heap' | 'stack';
+/** Which checker found it: kmemcheck, the inline checker, or a stack strategy (`--stack cpl1|ftrace|precise`). */
+export type CheckerName = 'kmemcheck' | 'inline' | 'cpl1' | 'ftrace' | 'precise';
+
+/** Who made a finding (toFinding's default: kmemcheck on the heap). */
+export interface FindingOrigin {
+  checker?: CheckerName;
+  region?: FindingRegion;
+}
+
+export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator, origin: FindingOrigin = {}): Finding {
   const at = (addr: number, returnAddress: boolean): FindingFrame => {
     const s = symbolize?.(addr) ?? null;
     const frame: FindingFrame = { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
@@ -200,8 +216,8 @@ export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: So
   const kind = e.stateName === 'unallocated' || e.stateName === 'freed' ? e.stateName : 'uninitialized';
   return {
     kind,
-    region: 'heap',
-    checker: 'kmemcheck',
+    region: origin.region ?? 'heap',
+    checker: origin.checker ?? 'kmemcheck',
     access: e.access,
     size: e.size,
     address: e.address >>> 0,

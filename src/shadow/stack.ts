@@ -1,0 +1,83 @@
+/**
+ * Stack shadow: kmemcheck's shadow rules (./rules.ts) applied to a kernel
+ * stack, plus the one rule the heap does not have — bytes below ESP are
+ * dead. A frame's bytes die when the stack pointer moves above them
+ * (RET, POP, ADD ESP, LEAVE) and are uninitialized when the stack grows
+ * over them again; writes initialize, and a read of bytes that are not
+ * initialized is a finding with `region: "stack"`.
+ *
+ * The two stack strategies that see stack accesses share this class:
+ *
+ *  - the CPL-1 tracker (src/rings/stack-tracker.ts, Vegard Nossum's plan)
+ *    hides the stack pages, so it learns ESP at every instruction that
+ *    touches the stack (from the fault) and right after it (from the #DB
+ *    of the single step);
+ *  - the precise oracle (./stack-precise.ts) observes ESP after every
+ *    instruction.
+ *
+ * Both call `espChanged()` with each ESP they see and `applyAccesses()`
+ * with each instruction's decoded accesses. Liveness costs time in
+ * proportion to how far ESP moves (`liveLow` remembers the lowest live
+ * byte), not to the stack's size.
+ *
+ * The stack is tracked as [low, high): `beginStack()` makes every byte
+ * dead (uninitialized) and live from `high`. The words the host pushes
+ * when it calls into the guest (callGuest: stack arguments and the return
+ * address) are initialized through `hostPushed()`.
+ */
+import type { CheckerName } from './report.js';
+import { ShadowRules, type ShadowRuleOptions } from './rules.js';
+import { SHADOW_UNINITIALIZED } from './shadow.js';
+
+export abstract class StackRules extends ShadowRules {
+  /** Which strategy this is, for findings and reports. */
+  abstract readonly checker: CheckerName;
+  /** The tracked stack, [low, high) (unsigned). 0/0 until beginStack(). */
+  low = 0;
+  high = 0;
+  /** Lowest byte that may be live: ESP as last observed (unsigned). */
+  private liveLow = 0;
+  /** Times ESP rose and killed bytes (a measure of the work, for `kmemsim compare`). */
+  kills = 0;
+
+  constructor(opts: ShadowRuleOptions) {
+    super(opts);
+  }
+
+  /** Track the stack [low, high): every byte dead, nothing live yet. */
+  beginStack(low: number, high: number): void {
+    this.low = low >>> 0;
+    this.high = high >>> 0;
+    this.track(this.low, this.high - this.low, SHADOW_UNINITIALIZED);
+    this.liveLow = this.high;
+  }
+
+  /** Does [addr, addr + n) touch the tracked stack? */
+  onStack(addr: number, n = 1): boolean {
+    const a = addr >>> 0;
+    return a + n > this.low && a < this.high;
+  }
+
+  /**
+   * ESP was observed at `esp`: the bytes below it are dead. When ESP rose
+   * above the lowest live byte, the bytes in between die now (they become
+   * uninitialized, so a frame that reuses them sees garbage as the program
+   * would); when it fell, the new bytes are already dead.
+   * An ESP outside the stack (a handler on another stack) changes nothing.
+   */
+  espChanged(esp: number): void {
+    const e = esp >>> 0;
+    if (e < this.low || e > this.high) return;
+    if (e > this.liveLow) {
+      this.shadow.markUninitialized(this.liveLow, e - this.liveLow);
+      this.kills++;
+    }
+    this.liveLow = e;
+  }
+
+  /** The host pushed `bytes` at `esp` (the arguments and return address of a guest call): initialized and live. */
+  hostPushed(esp: number, bytes: number): void {
+    this.espChanged(esp);
+    if (bytes > 0) this.shadow.markInitialized(esp, bytes);
+  }
+}
