@@ -180,6 +180,8 @@ class PeekSource implements ByteSource {
   }
 }
 
+const services = new WeakMap<Kernel, PageHidingService>();
+
 export class PageHidingService {
   readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0 };
   private readonly cpu: CPU;
@@ -209,6 +211,21 @@ export class PageHidingService {
   constructor(readonly kernel: Kernel) {
     this.cpu = kernel.cpu;
     this.peekSource.svc = this;
+  }
+
+  /**
+   * The kernel's page-hiding service, created and installed on first use:
+   * every client on one kernel (kmemcheck, the CPL-1 stack tracker, ...)
+   * registers with the same one, so one #PF/#DB path serves them all.
+   */
+  static of(kernel: Kernel): PageHidingService {
+    let svc = services.get(kernel);
+    if (svc === undefined) {
+      svc = new PageHidingService(kernel);
+      svc.install();
+      services.set(kernel, svc);
+    }
+    return svc;
   }
 
   /**

@@ -73,11 +73,9 @@ export class Kmemcheck extends ShadowRules implements PageHidingClient {
     if (opts.enabled === false) this.setEnabled(false);
   }
 
-  /** Build a page-hiding service on `kernel`, install it and attach a new engine. */
+  /** Attach a new engine to the kernel's page-hiding service (created and installed on first use). */
   static attach(kernel: Kernel, opts: KmemcheckOptions = {}): Kmemcheck {
-    const svc = new PageHidingService(kernel);
-    svc.install();
-    return new Kmemcheck(kernel, svc, opts);
+    return new Kmemcheck(kernel, PageHidingService.of(kernel), opts);
   }
 
   /** Run-time on/off: off makes tracked pages present (no faults, no shadow updates). */
