@@ -969,6 +969,16 @@ export class CPU {
     }
   }
 
+  /** One physical dword (a host-side store into a frame or page table: no allocation). */
+  writePhys32(addr: number, v: number): void {
+    if (addr < 0 || addr + 4 > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+4 is outside memory`);
+    this.mem.write32(addr, v);
+    const p = Math.floor(addr / PAGE);
+    if (this.codePage[p]) this.invalidateCode(p);
+    const q = Math.floor((addr + 3) / PAGE);
+    if (q !== p && this.codePage[q]) this.invalidateCode(q);
+  }
+
   // =========================================================================
   // Stack
   // =========================================================================

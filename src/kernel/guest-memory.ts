@@ -51,11 +51,18 @@ export class GuestMemory {
     }
   }
 
+  // The dword accessors are what trap handlers use on every fault (frames, EFLAGS images): within a
+  // page they translate once and allocate nothing.
   read32(lin: number, user = false): number {
+    if ((lin & 0xfff) <= 0xffc) return this.cpu.mem.read32(this.phys(lin, false, user));
     const b = this.read(lin, 4, user);
     return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
   }
   write32(lin: number, v: number, user = false): void {
+    if ((lin & 0xfff) <= 0xffc) {
+      this.cpu.writePhys32(this.phys(lin, true, user), v);
+      return;
+    }
     this.write(lin, new Uint8Array([v, v >> 8, v >> 16, v >> 24]), user);
   }
   read16(lin: number, user = false): number {
@@ -85,7 +92,7 @@ export class GuestMemory {
     return this.cpu.mem.read32(phys);
   }
   writePhys32(phys: number, v: number): void {
-    this.cpu.writePhys(phys, new Uint8Array([v, v >> 8, v >> 16, v >> 24]));
+    this.cpu.writePhys32(phys, v);
   }
   zeroPhysPage(phys: number): void {
     this.cpu.writePhys(phys, ZERO_PAGE);
