@@ -1,6 +1,6 @@
 /**
  * `kmemsim run mod.c --kmemcheck` end to end, through the functions the CLI
- * uses (compileModule, runModuleWithKmemcheck, kmemcheckCommand): every
+ * uses (compileModule, runModuleWithKmemcheck, checkCommand): every
  * examples/kmemcheck/<name>.c against <name>.expected.json (console output,
  * init_module's return, the exit status without kmemcheck, and the
  * findings: kind, access, size, function, and the source file and line from
@@ -27,7 +27,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { compileModule } from '../src/cli/compile.js';
 import { runModuleWithKmemcheck } from '../src/shadow/session.js';
 import { formatReport, toFinding } from '../src/shadow/report.js';
-import { kmemcheckCommand, DEFAULT_ERROR_EXITCODE, type JsonReport } from '../src/cli/kmemcheck-report.js';
+import { checkCommand, DEFAULT_ERROR_EXITCODE, type JsonReport } from '../src/cli/check-command.js';
 import { runModule } from '../src/kernel/module-run.js';
 import { installKernelApi } from '../src/kernel/kapi.js';
 import { hasGcc, ROOT, runtimeObject } from './module/helpers.js';
@@ -158,13 +158,14 @@ describe.skipIf(!hasGcc)('examples/kmemcheck', () => {
   });
 });
 
-describe.skipIf(!hasGcc)('kmemcheckCommand (kmemsim run --kmemcheck)', () => {
-  const command = (name: string, extra: Partial<Parameters<typeof kmemcheckCommand>[1]> = {}): { status: number; stderr: string; json: JsonReport | null } => {
+describe.skipIf(!hasGcc)('checkCommand (kmemsim run --kmemcheck)', () => {
+  const command = (name: string, extra: Partial<Parameters<typeof checkCommand>[1]> = {}): { status: number; stderr: string; json: JsonReport | null } => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-kmemcheck-'));
     try {
       const lines: string[] = [];
       const out = join(dir, 'report.json');
-      const status = kmemcheckCommand(object(name), {
+      const status = checkCommand(object(name), {
+        heap: 'kmemcheck',
         reportJson: out,
         ...extra,
         err: (l) => lines.push(l),
@@ -192,7 +193,7 @@ describe.skipIf(!hasGcc)('kmemcheckCommand (kmemsim run --kmemcheck)', () => {
   it('--kmemcheck-inline: the inline checker gives the same findings and status, checker "inline"', () => {
     for (const name of ['uninit-kmalloc', 'use-after-free', 'kzalloc', 'memcpy-shadow']) {
       const a = command(name);
-      const b = command(name, { inline: true });
+      const b = command(name, { heap: 'inline' });
       expect(b.status, name).toBe(a.status);
       const strip = (j: JsonReport | null) => j!.findings.map(({ checker: _c, ...f }) => f);
       expect(strip(b.json), name).toEqual(strip(a.json));
@@ -238,7 +239,7 @@ describe.skipIf(!hasGcc)('kmemcheckCommand (kmemsim run --kmemcheck)', () => {
     try {
       const lines: string[] = [];
       const out = join(dir, 'r.json');
-      const status = kmemcheckCommand(new Uint8Array([1, 2, 3]), { reportJson: out, err: (l) => lines.push(l), run: { name: 'bad.o', runtime: null } });
+      const status = checkCommand(new Uint8Array([1, 2, 3]), { heap: 'kmemcheck', reportJson: out, err: (l) => lines.push(l), run: { name: 'bad.o', runtime: null } });
       expect(status).toBe(126);
       expect(lines.join('\n')).toMatch(/cannot load module/);
       const j = JSON.parse(readFileSync(out, 'utf8')) as JsonReport;

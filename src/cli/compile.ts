@@ -10,7 +10,7 @@
  * "runtime"); test/module checks that the two lists agree.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,16 +45,41 @@ export interface CompileResult {
   warnings: string;
   /** The command that was run (argv, compiler first). */
   command: string[];
+  /**
+   * gcc's -fstack-usage output (the `.su` file: `file.c:LINE:COL:function<TAB>bytes<TAB>qualifiers`
+   * per function; bytes include the return address), '' when gcc wrote none. src/ftrace/stack-usage.ts parses it.
+   */
+  stackUsage: string;
 }
 
 export interface CompileOptions {
   /** The compiler (default: $CC, else gcc). */
   cc?: string;
+  /**
+   * Build for ftrace (src/ftrace): add `-pg -mfentry`, so that every function starts with
+   * `call __fentry__` (which the loader records and patches to a 5-byte NOP, as Linux's
+   * recordmcount + ftrace_init() do).
+   */
+  ftrace?: boolean;
+  /** More flags after the module flags (later ones win, e.g. `-O0` over the default `-O2`). */
+  cflags?: readonly string[];
 }
 
-/** The gcc command line for `source` writing `output`. */
-export function moduleCompileCommand(source: string, output: string, cc = process.env['CC'] || 'gcc'): string[] {
-  return [cc, ...MODULE_CFLAGS, `-I${INCLUDE_DIR}`, '-c', source, '-o', output];
+/** What `ftrace: true` adds to the module flags (Linux's CC_FLAGS_FTRACE with CONFIG_HAVE_FENTRY). */
+export const FTRACE_CFLAGS: readonly string[] = ['-pg', '-mfentry'];
+
+/**
+ * The gcc command line for `source` writing `output`. `ftrace` adds
+ * FTRACE_CFLAGS, `cflags` more flags after the module flags, `stackUsage`
+ * -fstack-usage (which changes no code; compileModule() always asks for it).
+ */
+export function moduleCompileCommand(
+  source: string,
+  output: string,
+  cc = process.env['CC'] || 'gcc',
+  opts: { ftrace?: boolean; cflags?: readonly string[]; stackUsage?: boolean } = {},
+): string[] {
+  return [cc, ...MODULE_CFLAGS, ...(opts.ftrace ? FTRACE_CFLAGS : []), ...(opts.cflags ?? []), ...(opts.stackUsage ? ['-fstack-usage'] : []), `-I${INCLUDE_DIR}`, '-c', source, '-o', output];
 }
 
 /** Compile one C file into a kernel-module object. Throws CompileError. */
@@ -62,7 +87,7 @@ export function compileModule(source: string, opts: CompileOptions = {}): Compil
   const dir = mkdtempSync(join(tmpdir(), 'kmemsim-cc-'));
   try {
     const out = join(dir, basename(source).replace(/\.c$/, '') + '.o');
-    const command = moduleCompileCommand(source, out, opts.cc);
+    const command = moduleCompileCommand(source, out, opts.cc, { ftrace: opts.ftrace, cflags: opts.cflags, stackUsage: true });
     const r = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
     if (r.error) {
       const err = r.error as NodeJS.ErrnoException;
@@ -77,7 +102,10 @@ export function compileModule(source: string, opts: CompileOptions = {}): Compil
       const why = r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
       throw new CompileError('failed', `compiling ${source} failed (${command[0]} ${why})`, r.stderr ?? '');
     }
-    return { object: new Uint8Array(readFileSync(out)), warnings: r.stderr ?? '', command };
+    // -fstack-usage writes the .su next to the -o output (its "auxiliary" name).
+    const su = out.replace(/\.o$/, '.su');
+    const stackUsage = existsSync(su) ? readFileSync(su, 'utf8') : '';
+    return { object: new Uint8Array(readFileSync(out)), warnings: r.stderr ?? '', command, stackUsage };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

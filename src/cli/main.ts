@@ -31,15 +31,20 @@ import { disassembleFile } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { DEFAULT_BOOT_MEMORY_MIB } from '../boot/machine.js';
-import { DEFAULT_ERROR_EXITCODE, kmemcheckCommand } from './kmemcheck-report.js';
+import { DEFAULT_ERROR_EXITCODE, checkCommand } from './check-command.js';
+import { STACK_MODES, type HeapMode, type StackMode } from '../harness/checked-run.js';
+import { compareCommand } from './compare-command.js';
 
-/** `kmemsim run --kmemcheck`'s options (null: no kmemcheck). */
-interface KmemcheckCliOptions {
+/** `kmemsim run`'s checker options (null: no checker). */
+interface CheckCliOptions {
+  heap: HeapMode | null;
+  stack: StackMode | null;
+  kernelRing: 0 | 1 | undefined;
+  poison: number | undefined;
   errorExitcode: number;
   reportJson: string | undefined;
   oneShot: boolean;
   partialOk: boolean;
-  inline: boolean;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -63,26 +68,44 @@ export async function main(argv: string[]): Promise<number> {
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
           .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
+          .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
+          .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
           .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80')
           .example('$0 run mymodule.c', 'compile a kernel module, call init_module and cleanup_module')
-          .example('$0 run mymodule.c --kmemcheck --report-json out.json', 'the same under kmemcheck'),
+          .example('$0 run mymodule.c --kmemcheck --report-json out.json', 'the same under kmemcheck')
+          .example('$0 run mymodule.c --stack cpl1', 'uninitialized stack reads, kernel at CPL 1'),
       (a) => {
-        const kmem: KmemcheckCliOptions | null = a.kmemcheck
+        const stack = (a.stack as StackMode | undefined) ?? null;
+        const checking = (a.kmemcheck as boolean) || stack !== null;
+        if (!a.kmemcheck && (a['kmemcheck-one-shot'] || a['kmemcheck-inline'])) {
+          throw new UsageError('--kmemcheck-one-shot and --kmemcheck-inline need --kmemcheck');
+        }
+        if (!checking && a['report-json'] !== undefined) throw new UsageError('--report-json needs --kmemcheck or --stack');
+        if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
+        if (a['ftrace-poison'] !== undefined && stack !== 'ftrace') throw new UsageError('--ftrace-poison needs --stack ftrace');
+        let poison: number | undefined;
+        if (a['ftrace-poison'] !== undefined) {
+          const t = String(a['ftrace-poison']);
+          if (!/^(0x)?[0-9a-f]{1,8}$/i.test(t)) throw new UsageError(`--ftrace-poison: ${t} is not a 32-bit hex word`);
+          poison = Number.parseInt(t.replace(/^0x/i, ''), 16) | 0;
+        }
+        if (checking && (!Number.isInteger(a['error-exitcode']) || (a['error-exitcode'] as number) < 0 || (a['error-exitcode'] as number) > 255)) {
+          throw new UsageError('--error-exitcode must be an integer from 0 to 255');
+        }
+        const kmem: CheckCliOptions | null = checking
           ? {
+            heap: a.kmemcheck ? (a['kmemcheck-inline'] ? 'inline' : 'kmemcheck') : null,
+            stack,
+            kernelRing: a['kernel-ring'] as 0 | 1 | undefined,
+            poison,
             errorExitcode: a['error-exitcode'] as number,
             reportJson: a['report-json'] as string | undefined,
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
-            inline: a['kmemcheck-inline'] as boolean,
           }
           : null;
-        if (!a.kmemcheck && (a['report-json'] !== undefined || a['kmemcheck-one-shot'] || a['kmemcheck-inline'])) {
-          throw new UsageError('--report-json, --kmemcheck-one-shot and --kmemcheck-inline need --kmemcheck');
-        }
-        if (a.kmemcheck && (!Number.isInteger(a['error-exitcode']) || (a['error-exitcode'] as number) < 0 || (a['error-exitcode'] as number) > 255)) {
-          throw new UsageError('--error-exitcode must be an integer from 0 to 255');
-        }
         code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem);
       },
     )
@@ -126,6 +149,30 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'compare <path>',
+      'Run kernel modules plain, with kmemcheck and with each stack strategy (cpl1, ftrace, precise); print findings, true and false positives against the precise oracle, faults, single steps, instructions, wall time and slowdown',
+      (y) =>
+        y
+          .positional('path', { type: 'string', describe: 'a module source (.c) or a directory of them', demandOption: true })
+          .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
+          .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
+          .option('runs', { type: 'number', describe: 'runs per strategy (the median wall time is reported)', default: 1 })
+          .option('max-instructions', { type: 'number', describe: 'instruction budget per run', default: 10_000_000_000 })
+          .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
+      (a) => {
+        const runs = a.runs as number;
+        if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs must be an integer from 1 to 100');
+        code = compareCommand(a.path as string, {
+          json: a.json as boolean,
+          svg: a.svg as string | undefined,
+          runs,
+          maxInstructions: a['max-instructions'] as number,
+          out: (t) => void process.stdout.write(t),
+          err: (l) => void process.stderr.write(l + '\n'),
+        });
+      },
+    )
+    .command(
       'disasm <file>',
       'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
       (y) =>
@@ -136,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
         code = disasmCommand(a.file as string, a.function as string | undefined);
       },
     )
-    .demandCommand(1, 'Give a command: run, boot or disasm (see --help).')
+    .demandCommand(1, 'Give a command: run, compare, boot or disasm (see --help).')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .help()
@@ -172,12 +219,12 @@ function readInput(file: string): Uint8Array | number {
   }
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: KmemcheckCliOptions | null = null): number {
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null = null): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
   if (kmem) {
-    process.stderr.write(`kmemsim: --kmemcheck checks kernel modules (a .c file or a relocatable .o); ${file} is a program\n`);
+    process.stderr.write(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o); ${file} is a program\n`);
     return 2;
   }
   const write = (fd: number) => (b: Uint8Array): void => {
@@ -216,17 +263,20 @@ function isRelocatable(b: Uint8Array): boolean {
 }
 
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: KmemcheckCliOptions | null): number {
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
   if (args.length) {
     process.stderr.write(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported\n`);
     return 2;
   }
   let object = bytes;
+  let stackUsage: string | null = null;
   if (file.endsWith('.c')) {
     try {
-      const c = compileModule(file);
+      // --stack ftrace needs the __fentry__ call sites (-pg -mfentry); the .su data sizes the frames it poisons.
+      const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace' });
       if (c.warnings) process.stderr.write(c.warnings);
       object = c.object;
+      stackUsage = c.stackUsage || null;
     } catch (e) {
       if (!(e instanceof CompileError)) throw e;
       if (e.output) process.stderr.write(e.output);
@@ -241,8 +291,9 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
   };
   if (kmem) {
-    return kmemcheckCommand(object, {
+    return checkCommand(object, {
       ...kmem,
+      stackUsage,
       verbose,
       err,
       run: {

@@ -17,8 +17,8 @@
  *
  * The function runs at the kernel's current privilege level with the
  * kernel's segments — CPL 0 after boot (Kernel leaves CS = __KERNEL_CS,
- * SS/DS/ES = __KERNEL_DS, ESP at the top of the kernel stack). Issue 5's
- * ring-1 kernel will run the same calls at CPL 1. DF and TF are cleared on
+ * SS/DS/ES = __KERNEL_DS, ESP at the top of the kernel stack), CPL 1 after
+ * src/rings/ring1.ts enterRing1() (CS = KERNEL1_CS, its own CPL-1 stack). DF and TF are cleared on
  * entry (the ABI requires DF = 0 at a call; TF belongs to the checkers).
  */
 import type { StopReason } from '../cpu/stop.js';
@@ -104,15 +104,17 @@ export function callGuest(kernel: Kernel, addr: number, args: readonly number[] 
   for (const a of args) {
     if (!Number.isInteger(a) || a < -0x8000_0000 || a > 0xffff_ffff) throw new RangeError(`callGuest: argument ${a} is not a 32-bit value`);
   }
-  const savedEsp = cpu.regs[4]!;
+  let savedEsp = cpu.regs[4]!;
   const before = cpu.icount;
   st.active = true;
   st.returned = false;
   cpu.stopReason = null;
   let stop: StopReason | null;
   try {
-    // Stack arguments right to left, then the return address, as CALL leaves them.
+    // Stack arguments right to left, then the return address, as CALL leaves them. A beforePush hook
+    // may switch stacks (the ring-1 layout re-enters CPL 1 after an oops left the CPU in a ring-0 handler).
     for (const h of st.hooks) h.beforePush?.(kernel);
+    savedEsp = cpu.regs[4]!;
     for (let i = args.length - 1; i >= 3; i--) cpu.push32(args[i]! | 0);
     cpu.push32(st.stub);
     for (const h of st.hooks) h.pushed?.(kernel, cpu.regs[4]!, (savedEsp - cpu.regs[4]!) | 0);

@@ -29,7 +29,24 @@ export interface TrapFrame {
   eflags: number;
   /** The interrupted context was at CPL 3 (the frame holds its SS:ESP). */
   fromUser: boolean;
+  /**
+   * The interrupted ESP: from the frame when the event came from an outer
+   * ring (CPL 3, or CPL 1 in the ring-1 layout: the gate's DPL-0 handler
+   * switched to SS0:ESP0, SDM Vol. 3 §6.12.1), else just above the frame.
+   */
   userEsp: number;
+  /** The interrupted SS (from the frame for an outer ring, else the handler's own). */
+  userSs: number;
+  /** Linear address of the EIP slot of the frame (handlers that resume elsewhere rewrite it, e.g. the ring-1 #GP emulation). */
+  frameAddress: number;
+}
+
+/** Called around every native routine bound with bindRoutine (the CPL-1 stack tracker shows its hidden stack to them). */
+export interface RoutineHooks {
+  /** Before the routine runs (ESP points at its return address). */
+  enter?(k: Kernel): void;
+  /** After it returned (its return address popped) or stopped the machine. */
+  exit?(k: Kernel): void;
 }
 
 export type TrapHandler = (k: Kernel, f: TrapFrame) => void;
@@ -48,6 +65,8 @@ export class Kernel {
   readonly frames: PageFrameAllocator;
   readonly as: AddressSpace;
   private readonly handlers: (TrapHandler | undefined)[] = new Array(256);
+  /** Hooks around native routines (see RoutineHooks); empty unless a stack tracker is attached. */
+  readonly routineHooks: RoutineHooks[] = [];
   private nextRoutine = kva(PHYS_NATIVE) + 0x800;
 
   constructor(opts: KernelOptions = {}) {
@@ -142,9 +161,15 @@ export class Kernel {
   bindRoutine(fn: (k: Kernel) => void): number {
     const addr = this.nextRoutine;
     this.nextRoutine += 8;
+    const hooks = this.routineHooks;
     this.cpu.bindNative(addr, (cpu) => {
-      fn(this);
-      if (!cpu.stopReason) cpu.eip = cpu.pop32();
+      for (let i = 0; i < hooks.length; i++) hooks[i]!.enter?.(this);
+      try {
+        fn(this);
+        if (!cpu.stopReason) cpu.eip = cpu.pop32();
+      } finally {
+        for (let i = hooks.length - 1; i >= 0; i--) hooks[i]!.exit?.(this);
+      }
     });
     return addr;
   }
@@ -176,6 +201,8 @@ export class Kernel {
     const errorCode = hasErr ? rd(0) : null;
     const cs = rd(base + 4) & 0xffff;
     const fromUser = (cs & 3) === 3;
+    // Every gate targets a DPL-0 handler: an event from CPL 1–3 switched stacks and pushed SS:ESP.
+    const outer = (cs & 3) > cpu.cpl;
     const frame: TrapFrame = {
       vector,
       errorCode,
@@ -183,7 +210,9 @@ export class Kernel {
       cs,
       eflags: rd(base + 8),
       fromUser,
-      userEsp: fromUser ? rd(base + 12) : (esp + base + 12) | 0,
+      userEsp: outer ? rd(base + 12) : (esp + base + 12) | 0,
+      userSs: outer ? rd(base + 16) & 0xffff : cpu.segSel[SS],
+      frameAddress: (cpu.segBase[SS] + esp + base) | 0,
     };
     const h = this.handlers[vector];
     if (h) h(this, frame);

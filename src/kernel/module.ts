@@ -108,6 +108,14 @@ export interface LoadedObject {
   readonly commons: readonly LoadedCommon[];
   /** Defined non-local symbols (global and weak): name → address. */
   readonly globals: ReadonlyMap<string, number>;
+  /**
+   * The `call __fentry__` sites (code compiled with -pg -mfentry), as load
+   * addresses of the 5-byte CALL, ascending: what Linux's recordmcount
+   * collects into __mcount_loc. The loader has already patched each one to
+   * the 5-byte NOP `0F 1F 44 00 00` (ftrace_init() → ftrace_make_nop());
+   * src/ftrace turns them into calls when tracing is enabled.
+   */
+  readonly fentrySites: readonly number[];
   /** Load address of section `shndx`, or undefined when it is not loaded (not SHF_ALLOC). Keep for DWARF line lookup. */
   sectionAddress(shndx: number): number | undefined;
   /** Address of a defined symbol of this object (global over weak over local), or undefined. */
@@ -136,7 +144,19 @@ export interface LoadObjectOptions {
   resolve?: SymbolResolver;
   /** Appended to the unresolved-symbols message (e.g. a hint that the runtime is missing). */
   unresolvedHint?: string;
+  /**
+   * Where `call __fentry__` goes (the address __fentry__ resolves to when
+   * neither `resolve` provides it: no export is needed, as the kernel's own
+   * __fentry__ is not a module's business). Default: 0; the sites are NOPed
+   * at load anyway.
+   */
+  fentryTarget?: number;
 }
+
+/** The symbol gcc's -pg -mfentry calls at the start of every function. */
+export const FENTRY_SYMBOL = '__fentry__';
+/** The 5-byte NOP (NOPL 0x0(%eax,%eax,1)) Linux's ftrace_make_nop() writes over `call __fentry__` (ideal_nops[5]). */
+export const FTRACE_NOP5: readonly number[] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
 const hex = (n: number): string => '0x' + (n >>> 0).toString(16);
 
@@ -278,7 +298,7 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
       }
       if (sym.name === '') throw new ModuleLoadError('bad-symbol', `${name}: undefined symbol ${sym.index} has no name`);
       if (sym.bind === STB_LOCAL) throw new ModuleLoadError('bad-symbol', `${name}: local symbol ${sym.name} is undefined`);
-      const addr = resolve(sym.name);
+      const addr = resolve(sym.name) ?? (sym.name === FENTRY_SYMBOL ? (opts.fentryTarget ?? 0) : undefined);
       if (addr !== undefined) where[sym.index] = { kind: 'abs', value: addr >>> 0 };
       else if (sym.bind === STB_WEAK) where[sym.index] = { kind: 'abs', value: 0 };
       else {
@@ -339,6 +359,24 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
     }
   }
 
+  // -- recordmcount + ftrace_init(): every `call __fentry__` (E8 + R_386_PC32/PLT32 against __fentry__ in
+  // code) is recorded and patched to the 5-byte NOP (ftrace_make_nop()); src/ftrace patches them back to calls.
+  const fentryOffsets: number[] = [];
+  for (const t of relTables) {
+    const target = elf.sections[t.targetSection]!;
+    if (!(target.flags & SHF_EXECINSTR)) continue;
+    const toff = offsets.get(t.targetSection)!;
+    for (const r of t.entries) {
+      if (r.type !== R_386_PC32 && r.type !== R_386_PLT32) continue;
+      if (r.symbol?.name !== FENTRY_SYMBOL || r.offset < 1) continue;
+      const site = toff + r.offset - 1;
+      if (image[site] !== 0xe8) continue; // not a CALL rel32 (the relocation leaves the opcode byte alone)
+      image.set(FTRACE_NOP5, site);
+      fentryOffsets.push(site);
+    }
+  }
+  fentryOffsets.sort((a, b) => a - b);
+
   // -- copy into guest memory (step 6; whole pages: fresh frames may hold old data)
   try {
     const full = new Uint8Array(pages * PAGE_SIZE);
@@ -379,6 +417,7 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
     sections,
     commons,
     globals,
+    fentrySites: fentryOffsets.map((o) => (base + o) >>> 0),
     sectionAddress: (i) => sectionAddr.get(i),
     symbolAddress(n) {
       const g = globals.get(n);
@@ -525,7 +564,7 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
   try {
     object = loadObject(kernel, bytes, {
       name,
-      resolve: (n) => runtime?.globals.get(n) ?? exports.resolve(n),
+      resolve: (n) => runtime?.globals.get(n) ?? exports.resolve(n) ?? (n === FENTRY_SYMBOL ? ftraceStub(kernel) : undefined),
       unresolvedHint: runtime ? undefined : opts.runtimeMissingHint,
     });
   } catch (e) {
@@ -550,6 +589,21 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
       return exports.nameAt(a) ?? null;
     },
   };
+}
+
+const stubs = new WeakMap<Kernel, number>();
+/**
+ * The kernel's `__fentry__` for modules: a native that returns at once
+ * (Linux's ftrace_stub), bound on first use. The call sites are NOPed at
+ * load, so it only runs if something restores a call to it.
+ */
+export function ftraceStub(kernel: Kernel): number {
+  let a = stubs.get(kernel);
+  if (a === undefined) {
+    a = kernel.bindRoutine(() => {});
+    stubs.set(kernel, a);
+  }
+  return a;
 }
 
 /** Free a module's memory and its runtime's (after cleanup_module, like rmmod). */

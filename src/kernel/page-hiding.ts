@@ -134,6 +134,11 @@ export class HiddenFault {
   /** The decoded instruction (def === null when it could not be decoded). */
   ins: Instr = new Instr();
   readonly context = new InterruptedContext();
+  /**
+   * The interrupted context after the single step (from the #DB frame):
+   * valid in onStepDone() only. The CPL-1 stack tracker reads ESP here.
+   */
+  readonly after = new InterruptedContext();
   /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
   readonly accesses = new AccessList();
   frame: TrapFrame | null = null;
@@ -226,6 +231,11 @@ export class PageHidingService {
       services.set(kernel, svc);
     }
     return svc;
+  }
+
+  /** Has a client created the kernel's service (are there hidden pages to reach)? */
+  static isInstalledOn(kernel: Kernel): boolean {
+    return services.has(kernel);
   }
 
   /**
@@ -513,6 +523,7 @@ export class PageHidingService {
       return;
     }
     const fault = this.fault;
+    this.fillContext(fault.after, f);
     for (const o of this.notified) o.onStepDone?.(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;

@@ -3,9 +3,10 @@
  * applied to every guest memory access directly, without hidden pages or
  * faults.
  *
- * While attached, the CPU runs one instruction at a time (the checker
- * replaces `cpu.run` on the instance with a loop of `run(1, true)`), and
- * before each instruction its accesses are decoded (decodeAccesses, the
+ * While attached, the CPU runs one instruction at a time (the kernel's
+ * SingleStepper replaces `cpu.run` on the instance with a loop of
+ * `run(1, true)`; the checker is one of its clients, the precise stack
+ * oracle in ./stack-precise.ts another), and before each instruction its accesses are decoded (decodeAccesses, the
  * same decoder the page-hiding service uses) and checked against the
  * shadow, exactly as Kmemcheck.onFault() does for a faulting instruction:
  *
@@ -28,7 +29,7 @@
  * decoder does not predict (kmemcheck's CR2 fallback). The decoder covers
  * every data access module code makes; see src/shadow/access.ts.
  */
-import type { CPU } from '../cpu/cpu.js';
+import type { CPU, CpuObserver, ExceptionEvent } from '../cpu/cpu.js';
 import { REP_CHUNK } from '../cpu/cpu.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -59,12 +60,52 @@ export interface InlineStats {
 export type InlineFinding = Omit<Finding, 'checker'> & { checker: 'inline' };
 
 const CS = 1;
+const ESP = 4;
 
 type RunFn = (budget: number, single?: boolean) => StopReason | null;
 
-export class InlineChecker extends ShadowRules {
-  readonly name = 'inline';
-  readonly stats: InlineStats = { instructions: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
+/**
+ * A per-instruction checker driven by the SingleStepper: it sees each
+ * instruction's decoded accesses before the instruction runs, and ESP
+ * before and after every step (instructions, native routine steps,
+ * exception and interrupt deliveries).
+ */
+export interface StepClient {
+  /** Does this client want the instruction at CS:EIP decoded now (the decode is shared and done at most once a step)? */
+  wantsDecode(): boolean;
+  /**
+   * Before one step. `f` holds the decoded instruction and its accesses
+   * (the CPU state in `f.context`) when some client wanted the decode and
+   * the step is a guest instruction; null for a native routine step or
+   * when nobody wanted it decoded.
+   */
+  beforeStep(cpu: CPU, f: HiddenFault | null): void;
+  /** After the step (the instruction retired, faulted, or a native ran; ESP may have moved). */
+  afterStep?(cpu: CPU): void;
+  /** An exception or interrupt was delivered (from the CPU's observer): the frame the hardware pushed. */
+  onException?(ev: ExceptionEvent): void;
+}
+
+export interface SingleStepperStats {
+  /** Steps taken (instructions, native routine steps, deliveries). */
+  steps: number;
+  /** Guest instructions decoded for the clients. */
+  decoded: number;
+}
+
+const steppers = new WeakMap<Kernel, SingleStepper>();
+
+/**
+ * The one single-step loop every precise checker shares: while it has
+ * clients, `cpu.run` is replaced by a loop of `run(1, true)` (REP chunk
+ * pinned to 1, as with TF), and each client is called before and after
+ * every step. The heap's InlineChecker and the precise stack oracle
+ * (./stack-precise.ts) are its clients; with the fault-driven kmemcheck on
+ * as well, kmemcheck's own #PF/#DB steps simply happen inside this loop.
+ */
+export class SingleStepper {
+  readonly clients: StepClient[] = [];
+  readonly stats: SingleStepperStats = { steps: 0, decoded: 0 };
   /**
    * A page-hiding service that is never installed and hides nothing: used
    * only for its instruction decoder cache and its page-table peeks (what
@@ -73,10 +114,144 @@ export class InlineChecker extends ShadowRules {
   readonly peeker: PageHidingService;
   private readonly fault = new HiddenFault();
   private origRun: RunFn | null = null;
+  private innerObserver: CpuObserver | null = null;
+  private readonly observer: CpuObserver;
+
+  constructor(readonly kernel: Kernel) {
+    this.peeker = new PageHidingService(kernel);
+    this.observer = {
+      onException: (ev) => {
+        for (const c of this.clients) c.onException?.(ev);
+        this.innerObserver?.onException?.(ev);
+      },
+    };
+  }
+
+  /** The kernel's stepper (created on first use; attached only while it has clients). */
+  static of(kernel: Kernel): SingleStepper {
+    let s = steppers.get(kernel);
+    if (!s) steppers.set(kernel, (s = new SingleStepper(kernel)));
+    return s;
+  }
+
+  get attached(): boolean {
+    return this.origRun !== null;
+  }
+
+  /** Add a client (attaching the loop if it is the first). */
+  add(c: StepClient): void {
+    if (!this.clients.includes(c)) this.clients.push(c);
+    this.attach();
+  }
+
+  /** Remove a client (giving the CPU its own loop back after the last). */
+  remove(c: StepClient): void {
+    const i = this.clients.indexOf(c);
+    if (i >= 0) this.clients.splice(i, 1);
+    if (this.clients.length === 0) this.detach();
+  }
+
+  has(c: StepClient): boolean {
+    return this.clients.includes(c);
+  }
+
+  private attach(): void {
+    if (this.origRun !== null) return;
+    const cpu = this.kernel.cpu;
+    const orig = cpu.run.bind(cpu) as RunFn;
+    this.origRun = orig;
+    // One REP iteration per step, as with TF set.
+    Object.defineProperty(cpu, 'repChunk', { configurable: true, enumerable: true, get: () => 1, set: () => {} });
+    (cpu as { run: RunFn }).run = (budget: number, single = false) => this.run(cpu, orig, budget, single);
+  }
+
+  private detach(): void {
+    if (this.origRun === null) return;
+    const cpu = this.kernel.cpu;
+    delete (cpu as unknown as Record<string, unknown>)['run'];
+    delete (cpu as unknown as Record<string, unknown>)['repChunk'];
+    cpu.repChunk = REP_CHUNK;
+    if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
+    this.innerObserver = null;
+    this.origRun = null;
+  }
+
+  /** cpu.run() with the clients called around every step. Same budget and stop semantics. */
+  private run(cpu: CPU, orig: RunFn, budget: number, single: boolean): StopReason | null {
+    // Watch exception deliveries, chaining to whatever observer is set (a tracer may be set after attaching).
+    if (cpu.observer !== this.observer) {
+      this.innerObserver = cpu.observer;
+      cpu.observer = this.observer;
+    }
+    const clients = this.clients;
+    let limit = cpu.icount + budget;
+    let lastNoProgress = -1;
+    while (cpu.stopReason === null) {
+      if (cpu.icount >= limit) return single ? null : { kind: 'budget', executed: cpu.icount };
+      // Deliver pending device events first, so the instruction checked is the one that runs.
+      for (let g = 0; g < 16 && cpu.icount >= cpu.attentionAt && cpu.stopReason === null; g++) {
+        orig(0, true);
+        for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
+      }
+      if (cpu.stopReason !== null) break;
+      const before = cpu.icount;
+      const f = this.decode(cpu);
+      for (let i = 0; i < clients.length; i++) clients[i]!.beforeStep(cpu, f);
+      orig(1, true);
+      this.stats.steps++;
+      for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
+      if (cpu.icount === before) {
+        // Nothing retired (an exception delivered): as cpu.run, a fault storm still uses budget.
+        if (lastNoProgress === before) limit--;
+        lastNoProgress = before;
+      }
+      if (single) break;
+    }
+    return cpu.stopReason;
+  }
+
+  /** Decode the instruction at CS:EIP and its accesses, when a client wants it and it is not a native routine. */
+  private decode(cpu: CPU): HiddenFault | null {
+    let want = false;
+    for (let i = 0; i < this.clients.length && !want; i++) want = this.clients[i]!.wantsDecode();
+    if (!want) return null;
+    const lin = (cpu.segBase[CS] + cpu.eip) | 0;
+    if (cpu.nativeAt(lin)) return null; // a native kernel routine: its accesses go through the accessor
+    const f = this.fault;
+    const ins = this.peeker.decodeAt(lin);
+    if (ins.def === null) return null;
+    f.ins = ins;
+    f.eip = cpu.eip;
+    f.errorCode = 0;
+    f.context.fromCpu(cpu);
+    f.accesses.clear();
+    try {
+      decodeAccesses(ins, f.context, f.accesses);
+    } catch {
+      f.accesses.clear();
+    }
+    this.stats.decoded++;
+    return f;
+  }
+}
+
+/** ESP now (for clients). */
+export function espOf(cpu: CPU): number {
+  return cpu.regs[ESP]! | 0;
+}
+
+export class InlineChecker extends ShadowRules implements StepClient {
+  readonly name = 'inline';
+  readonly stats: InlineStats = { instructions: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
+  /** The kernel's single-step loop (shared with the precise stack oracle). */
+  readonly stepper: SingleStepper;
+  /** The stepper's never-installed page-hiding service (decoder cache, page-table peeks). */
+  readonly peeker: PageHidingService;
 
   constructor(readonly kernel: Kernel, opts: InlineOptions = {}) {
     super(opts);
-    this.peeker = new PageHidingService(kernel);
+    this.stepper = SingleStepper.of(kernel);
+    this.peeker = this.stepper.peeker;
     if (opts.enabled === false) this.on = false;
   }
 
@@ -93,70 +268,25 @@ export class InlineChecker extends ShadowRules {
   }
 
   get attached(): boolean {
-    return this.origRun !== null;
+    return this.stepper.has(this);
   }
 
-  /** Replace the CPU's run loop with the checking single-step loop. */
+  /** Join the kernel's single-step loop (the CPU single-steps from now on). */
   attach(): void {
-    if (this.origRun !== null) return;
-    const cpu = this.kernel.cpu;
-    const orig = cpu.run.bind(cpu) as RunFn;
-    this.origRun = orig;
-    // One REP iteration per step, as with TF set.
-    Object.defineProperty(cpu, 'repChunk', { configurable: true, enumerable: true, get: () => 1, set: () => {} });
-    (cpu as { run: RunFn }).run = (budget: number, single = false) => this.run(cpu, orig, budget, single);
+    this.stepper.add(this);
   }
 
-  /** Give the CPU its own run loop back. */
+  /** Leave it (the CPU gets its own run loop back when no other client is left). */
   detach(): void {
-    if (this.origRun === null) return;
-    const cpu = this.kernel.cpu;
-    delete (cpu as unknown as Record<string, unknown>)['run'];
-    delete (cpu as unknown as Record<string, unknown>)['repChunk'];
-    cpu.repChunk = REP_CHUNK;
-    this.origRun = null;
+    this.stepper.remove(this);
   }
 
-  /** cpu.run() with a check before every instruction. Same budget and stop semantics. */
-  private run(cpu: CPU, orig: RunFn, budget: number, single: boolean): StopReason | null {
-    let limit = cpu.icount + budget;
-    let lastNoProgress = -1;
-    while (cpu.stopReason === null) {
-      if (cpu.icount >= limit) return single ? null : { kind: 'budget', executed: cpu.icount };
-      // Deliver pending device events first, so the instruction checked is the one that runs.
-      for (let g = 0; g < 16 && cpu.icount >= cpu.attentionAt && cpu.stopReason === null; g++) orig(0, true);
-      if (cpu.stopReason !== null) break;
-      const before = cpu.icount;
-      if (this.on) this.check(cpu);
-      orig(1, true);
-      if (cpu.icount === before) {
-        // Nothing retired (an exception delivered): as cpu.run, a fault storm still uses budget.
-        if (lastNoProgress === before) limit--;
-        lastNoProgress = before;
-      }
-      if (single) break;
-    }
-    return cpu.stopReason;
+  wantsDecode(): boolean {
+    return this.on && this.shadow.trackedPages !== 0;
   }
 
-  /** Decode the instruction at CS:EIP and check/update the shadow for its accesses. */
-  private check(cpu: CPU): void {
-    if (this.shadow.trackedPages === 0) return;
-    const lin = (cpu.segBase[CS] + cpu.eip) | 0;
-    if (cpu.nativeAt(lin)) return; // a native kernel routine: its accesses go through the accessor
-    const f = this.fault;
-    const ins = this.peeker.decodeAt(lin);
-    if (ins.def === null) return;
-    f.ins = ins;
-    f.eip = cpu.eip;
-    f.errorCode = 0;
-    f.context.fromCpu(cpu);
-    f.accesses.clear();
-    try {
-      decodeAccesses(ins, f.context, f.accesses);
-    } catch {
-      f.accesses.clear();
-    }
+  beforeStep(_cpu: CPU, f: HiddenFault | null): void {
+    if (f === null || !this.on || this.shadow.trackedPages === 0) return;
     this.stats.instructions++;
     this.apply(f);
   }

@@ -1,0 +1,278 @@
+/**
+ * One checked module run, whatever the combination of checkers: the wiring
+ * behind `kmemsim run FILE --kmemcheck --stack cpl1|ftrace|precise` and
+ * `kmemsim compare`.
+ *
+ * The order of attachment follows what each mechanism needs:
+ *  1. runModule() boots the kernel and installs the oops handlers;
+ *  2. with `kernelRing: 1` (the default for `--stack cpl1`), the kernel
+ *     switches to the ring-1 layout (src/rings/ring1.ts) before anything
+ *     else, so module code runs at CPL 1 and every trap switches stacks;
+ *  3. the heap checker attaches (kmemcheck to the kernel's page-hiding
+ *     service, or the inline checker to the single-step loop), then the
+ *     stack checker (the CPL-1 tracker hides the CPL-1 stack; the precise
+ *     oracle joins the single-step loop); both before the kernel API is
+ *     installed, so the allocator hooks see every slab;
+ *  4. the kernel API's natives get one accessor (`checkedAccessor`) that
+ *     reaches hidden pages and tells every checker about their reads and
+ *     writes;
+ *  5. after loading, ftrace patches the module's `__fentry__` sites and the
+ *     poisoner starts (it needs the module's functions and frame sizes);
+ *  6. init_module() and cleanup_module() run; every checker's queue is
+ *     drained whatever happened, and the findings are symbolized with the
+ *     module's symbols and DWARF line tables.
+ */
+import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
+import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import { GuestFault } from '../kernel/guest-memory.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { GuestAccessor } from '../kernel/printk.js';
+import type { LoadedModule } from '../kernel/module.js';
+import { PageHidingService } from '../kernel/page-hiding.js';
+import type { StopReason } from '../cpu/stop.js';
+import { Kmemcheck } from '../shadow/kmemcheck.js';
+import { InlineChecker } from '../shadow/inline.js';
+import { PreciseStack } from '../shadow/stack-precise.js';
+import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
+import type { KmemcheckError } from '../shadow/errors.js';
+import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
+import { moduleLocator, moduleSymbolizer } from '../shadow/session.js';
+import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
+import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
+import { StackPoisoner } from '../ftrace/poison.js';
+
+export type HeapMode = 'kmemcheck' | 'inline';
+export type StackMode = 'cpl1' | 'ftrace' | 'precise';
+export const STACK_MODES: readonly StackMode[] = ['cpl1', 'ftrace', 'precise'];
+
+export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
+  /** The heap checker: fault-driven kmemcheck, the inline checker, or none (null, the default). */
+  heap?: HeapMode | null;
+  /** The stack strategy, or none (null, the default). */
+  stack?: StackMode | null;
+  /** Privilege level of kernel code: 1 by default with `stack: 'cpl1'`, else 0. */
+  kernelRing?: 0 | 1;
+  /** Shadow rule options of the heap checker and the stack checkers (partialOk, oneShot). */
+  rules?: ShadowRuleOptions;
+  /** ftrace's poison word (default: the poisoner's). */
+  poison?: number;
+  /** gcc -fstack-usage output for the module (frame sizes for ftrace's poisoning). */
+  stackUsage?: string | null;
+}
+
+export interface CheckSummary {
+  /** Findings drained, all checkers. */
+  findings: number;
+  /** Errors that did not fit in a queue. */
+  lost: number;
+  /** #PF on hidden pages handled (kmemcheck and the CPL-1 tracker share the service). */
+  faults: number;
+  /** Single steps after them. */
+  singleSteps: number;
+  /** Privileged instructions the ring-0 #GP handler emulated for CPL-1 code. */
+  emulated: number;
+  /** Function entries ftrace saw. */
+  tracedCalls: number;
+}
+
+export interface CheckedRunResult {
+  /** The module run; null when it threw (see `error`). */
+  run: ModuleRunResult | null;
+  error: unknown;
+  module: LoadedModule | null;
+  api: KernelApi | null;
+  findings: Finding[];
+  /** Text reports (kmemcheck's format; ftrace's own lines), then "Lost N" lines. */
+  reports: string[];
+  summary: CheckSummary;
+  /** Why the machine stopped, when a strategy can explain it better than the stop itself (the #DF of cpl1 at ring 0). */
+  explanation: string | null;
+  symbolize: Symbolizer;
+  locate: SourceLocator;
+}
+
+/** A checker whose findings the run drains at the end. */
+interface Drainable {
+  checker: CheckerName;
+  region: FindingRegion;
+  rules: ShadowRules;
+}
+
+/** What natives' accesses mean to a checker (stack checkers look at stack arguments). */
+export interface NativeAccessObserver {
+  nativeRead?(lin: number, n: number): void;
+  nativeWrote?(lin: number, n: number): void;
+}
+
+/**
+ * The accessor the kernel API's natives use under any checker: the page
+ * walk first (it checks permissions), the page-hiding service's view when
+ * that fails on a hidden page; a write marks the bytes initialized in
+ * every shadow, and each observer hears of every read and write.
+ */
+export function checkedAccessor(kernel: Kernel, shadows: readonly ShadowRules[], observers: readonly NativeAccessObserver[]): GuestAccessor {
+  const hiding = (): PageHidingService | null => (PageHidingService.isInstalledOn(kernel) ? PageHidingService.of(kernel) : null);
+  const read = (lin: number, len: number): Uint8Array => {
+    let out: Uint8Array;
+    try {
+      out = kernel.mem.read(lin, len);
+    } catch (e) {
+      const svc = hiding();
+      if (!(e instanceof GuestFault) || svc === null) throw e;
+      out = new Uint8Array(len);
+      for (let i = 0; i < len; i++) {
+        const b = svc.peek8((lin + i) | 0);
+        if (b < 0) throw e;
+        out[i] = b;
+      }
+    }
+    for (const o of observers) o.nativeRead?.(lin, len);
+    return out;
+  };
+  return {
+    read,
+    read32(lin) {
+      const b = read(lin, 4);
+      return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+    },
+    write(lin, data) {
+      try {
+        kernel.mem.write(lin, data);
+      } catch (e) {
+        const svc = hiding();
+        if (!(e instanceof GuestFault) || svc === null || !svc.poke(lin, data)) throw e;
+      }
+      for (const s of shadows) s.markInitialized(lin, data.length);
+      for (const o of observers) o.nativeWrote?.(lin, data.length);
+    },
+  };
+}
+
+/** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
+export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, ...runOpts } = opts;
+  const kernelRing = opts.kernelRing ?? (stack === 'cpl1' ? 1 : 0);
+  delete (runOpts as { kernelRing?: number }).kernelRing;
+
+  let api: KernelApi | null = null;
+  let mod: LoadedModule | null = null;
+  const symbolize = moduleSymbolizer(() => mod, () => api);
+  const locate = moduleLocator(() => mod);
+  const drainables: Drainable[] = [];
+  let heapEngine: ShadowRules | null = null;
+  let preciseStack: PreciseStack | null = null;
+  let ring1: Ring1Layout | null = null;
+  let hiding: PageHidingService | null = null;
+  const finishers: (() => void)[] = [];
+  let poisoner: StackPoisoner | null = null;
+
+  let run: ModuleRunResult | null = null;
+  let error: unknown = null;
+  try {
+    run = runModule(object, {
+      ...runOpts,
+      exports: (k, io) => {
+        if (kernelRing === 1) ring1 = enterRing1(k);
+        if (heap === 'kmemcheck') {
+          const e = Kmemcheck.attach(k, rules);
+          hiding = e.hiding;
+          heapEngine = e;
+          drainables.push({ checker: 'kmemcheck', region: 'heap', rules: e });
+        } else if (heap === 'inline') {
+          const e = InlineChecker.attach(k, rules);
+          heapEngine = e;
+          drainables.push({ checker: 'inline', region: 'heap', rules: e });
+          finishers.push(() => e.detach());
+        }
+        const observers: NativeAccessObserver[] = [];
+        if (stack === 'precise') {
+          const s = PreciseStack.attach(k, { ...rules, ...(ring1 ? { low: (ring1 as Ring1Layout).stackLow, high: (ring1 as Ring1Layout).stackHigh } : {}) });
+          preciseStack = s;
+          observers.push(s);
+          drainables.push({ checker: 'precise', region: 'stack', rules: s });
+          finishers.push(() => s.detach());
+        } else if (stack === 'cpl1') {
+          // At ring 0 the tracker hides the ring-0 kernel stack: the demonstration of why the plan needs CPL 1.
+          const t = Cpl1StackTracker.attach(k, (ring1 as Ring1Layout | null) ?? ring0Stack(), rules);
+          hiding = t.hiding;
+          observers.push(t);
+          drainables.push({ checker: 'cpl1', region: 'stack', rules: t });
+          finishers.push(() => t.detach());
+        }
+        // --stack ftrace attaches in onLoad: it patches the module's __fentry__ sites.
+        const h = heapEngine as ShadowRules | null;
+        api = installKernelApi(k, {
+          console: (text) => io.console(text),
+          hooks: h ? kmemcheckSlabHooks(h) : undefined,
+          memory: h || observers.length ? checkedAccessor(k, h ? [h] : [], observers) : undefined,
+          kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
+        });
+        return api;
+      },
+      onLoad: (k, m) => {
+        mod = m;
+        api?.symbolizers.push((a) => m.symbolize(a));
+        if (stack === 'ftrace') {
+          const r1 = ring1 as Ring1Layout | null;
+          poisoner = StackPoisoner.attach(k, m, {
+            stackUsage,
+            ...(poison !== undefined ? { pattern: poison } : {}),
+            ...(r1 ? { stackBottom: r1.stackLow } : {}),
+            symbolize,
+            locate,
+          });
+        }
+      },
+    });
+  } catch (e) {
+    error = e;
+  }
+  for (const f of finishers) f();
+
+  const findings: Finding[] = [];
+  const reports: string[] = [];
+  let lost = 0;
+  for (const d of drainables) {
+    const errs: KmemcheckError[] = d.rules.errors.drain();
+    const l = d.rules.errors.takeLost();
+    lost += l;
+    for (const e of errs) {
+      findings.push(toFinding(e, symbolize, locate, { checker: d.checker, region: d.region }));
+      reports.push(formatReport(e, { symbolize, locate, region: d.region }));
+    }
+    if (l > 0) reports.push(formatLost(l));
+  }
+  const p = poisoner as StackPoisoner | null;
+  if (p) {
+    findings.push(...p.findings);
+    reports.push(...p.reports);
+    p.detach();
+  }
+  const hs = (hiding as PageHidingService | null)?.stats;
+  const r1 = ring1 as Ring1Layout | null;
+  return {
+    run,
+    error,
+    module: mod,
+    api,
+    findings,
+    reports,
+    summary: {
+      findings: findings.length,
+      lost,
+      faults: hs?.faults ?? 0,
+      singleSteps: hs?.steps ?? 0,
+      emulated: r1?.counters.total ?? 0,
+      tracedCalls: p?.stats.entries ?? 0,
+    },
+    explanation: explainStop(run?.stop ?? null, stack, kernelRing),
+    symbolize,
+    locate,
+  };
+}
+
+/** A stop a strategy explains: the triple fault of the CPL-1 tracker run with the kernel at ring 0. */
+function explainStop(stop: StopReason | null, stack: StackMode | null, ring: number): string | null {
+  if (stop === null || stack !== 'cpl1' || ring !== 0) return null;
+  return explainStackTripleFault(stop);
+}

@@ -1,0 +1,135 @@
+/**
+ * `kmemsim compare FILE|DIR`: every strategy on the same programs.
+ *
+ * Each program is compiled once, with the ftrace flags (`-pg -mfentry`,
+ * whose call sites the loader turns into 5-byte NOPs unless ftrace is on,
+ * as a CONFIG_DYNAMIC_FTRACE kernel does) and `-fstack-usage`, so every
+ * strategy runs the very same object. Then it runs
+ *
+ *   plain      no checker
+ *   kmemcheck  the fault-driven heap checker
+ *   cpl1       the kernel at CPL 1 with its stack pages hidden (Vegard's plan)
+ *   ftrace     function-graph tracing with stack-frame poisoning (Ingo's)
+ *   precise    the oracle: the inline heap checker and exact stack liveness
+ *
+ * and scores each against the oracle (./score.ts). Wall times are the
+ * median of `runs` runs (default 1) after one warm-up run of the program
+ * in plain mode, so the first strategy does not pay for JIT warm-up.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runChecked, type CheckedRunOptions, type CheckedRunResult } from './checked-run.js';
+import { score, type Strategy, STRATEGIES } from './score.js';
+import { aggregate, type CompareReport, type ProgramResult, type StrategyResult } from '../report/compare-output.js';
+
+export interface CompiledProgram {
+  /** Name in the tables (the path as given). */
+  name: string;
+  object: Uint8Array;
+  /** gcc's -fstack-usage output for the object (frame sizes for ftrace's poisoning). */
+  stackUsage: string | null;
+}
+
+export interface CompareOptions {
+  /** Runs per strategy (the median wall time is reported). Default 1. */
+  runs?: number;
+  /** Instruction budget per run. */
+  maxInstructions?: number;
+  strategies?: readonly Strategy[];
+  /** Progress lines (stderr). */
+  progress?(line: string): void;
+}
+
+/**
+ * The modules a FILE|DIR argument names: the file itself; for a directory,
+ * every *.c file under it (subdirectories included, in name order) that
+ * defines a module entry point (`init_module` or `module_init`), so
+ * `kmemsim compare examples/` skips the user-program examples beside the
+ * module ones.
+ */
+export function programsIn(path: string): string[] {
+  const st = statSync(path);
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  for (const e of readdirSync(path, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) out.push(...programsIn(p));
+    else if (e.name.endsWith('.c') && /\b(init_module|module_init)\b/.test(readFileSync(p, 'latin1'))) out.push(p);
+  }
+  return out;
+}
+
+/** The run options of each strategy. */
+export function strategyOptions(s: Strategy): Pick<CheckedRunOptions, 'heap' | 'stack'> {
+  switch (s) {
+    case 'plain': return { heap: null, stack: null };
+    case 'kmemcheck': return { heap: 'kmemcheck', stack: null };
+    case 'cpl1': return { heap: null, stack: 'cpl1' };
+    case 'ftrace': return { heap: null, stack: 'ftrace' };
+    case 'precise': return { heap: 'inline', stack: 'precise' };
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Run every strategy on one compiled program and score it. */
+export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): ProgramResult {
+  const runs = Math.max(1, opts.runs ?? 1);
+  const strategies = opts.strategies ?? STRATEGIES;
+  const once = (s: Strategy): { r: CheckedRunResult; ms: number } => {
+    const t0 = process.hrtime.bigint();
+    const r = runChecked(p.object, {
+      ...strategyOptions(s),
+      name: p.name,
+      stackUsage: p.stackUsage,
+      maxInstructions: opts.maxInstructions,
+    });
+    return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+  };
+  once('plain'); // warm-up
+  const measured = new Map<Strategy, { r: CheckedRunResult; ms: number }>();
+  for (const s of new Set<Strategy>(['plain', 'precise', ...strategies])) {
+    const times: number[] = [];
+    let last: CheckedRunResult | null = null;
+    for (let i = 0; i < runs; i++) {
+      const m = once(s);
+      times.push(m.ms);
+      last = m.r;
+    }
+    opts.progress?.(`kmemsim compare: ${p.name}: ${s} done`);
+    measured.set(s, { r: last!, ms: median(times) });
+  }
+  const plain = measured.get('plain')!;
+  const oracle = measured.get('precise')!.r.findings;
+  const failed = [...measured.values()].find((m) => m.r.error !== null);
+  if (failed) {
+    return { program: p.name, results: [], error: failed.r.error instanceof Error ? failed.r.error.message : String(failed.r.error) };
+  }
+  const results: StrategyResult[] = strategies.map((s) => {
+    const { r, ms } = measured.get(s)!;
+    return {
+      strategy: s,
+      findings: r.findings.length,
+      ...score(s, r.findings, oracle),
+      faults: r.summary.faults,
+      singleSteps: r.summary.singleSteps,
+      instructions: r.run?.instructions ?? 0,
+      wallMs: ms,
+      slowdown: plain.ms > 0 ? ms / plain.ms : 1,
+      exitCode: r.run?.exitCode ?? 125,
+      sameConsole: (r.run?.console ?? null) === (plain.r.run?.console ?? null),
+    };
+  });
+  return { program: p.name, results };
+}
+
+/** Compare every program; compile failures are reported per program, not fatal. */
+export function compare(programs: readonly (CompiledProgram | { name: string; error: string })[], opts: CompareOptions = {}): CompareReport {
+  const strategies = opts.strategies ?? STRATEGIES;
+  const results = programs.map((p) => ('error' in p ? { program: p.name, results: [], error: p.error } : compareProgram(p, opts)));
+  return { programs: results, aggregate: aggregate(results.filter((r) => !r.error), strategies) };
+}

@@ -1,0 +1,177 @@
+/**
+ * `kmemsim compare`'s outputs: the text tables (one per program and one
+ * for the aggregate), the JSON document, and the SVG chart of slowdown
+ * against recall per strategy. Pure functions of the measurements
+ * (src/harness/compare.ts makes them).
+ */
+import type { Score, Strategy } from '../harness/score.js';
+
+/** One strategy on one program. */
+export interface StrategyResult extends Score {
+  strategy: Strategy;
+  findings: number;
+  /** Faults on hidden pages (kmemcheck, cpl1) — the #PF/#DB round trips the strategy paid for. */
+  faults: number;
+  singleSteps: number;
+  /** Guest instructions retired (native routines count as one). */
+  instructions: number;
+  wallMs: number;
+  /** wallMs / the plain run's wallMs. */
+  slowdown: number;
+  /** Exit status of the run (the module's own; 99-style finding statuses are not applied here). */
+  exitCode: number;
+  /** Console output equals the plain run's (checkers are transparent; ftrace's poison may show through garbage reads). */
+  sameConsole: boolean;
+}
+
+export interface ProgramResult {
+  program: string;
+  results: StrategyResult[];
+  /** Why the program could not be compared (compile or load error); results is empty then. */
+  error?: string;
+}
+
+export interface AggregateResult extends Omit<StrategyResult, 'exitCode' | 'sameConsole'> {
+  /** Programs whose console output differed from the plain run. */
+  consoleDifferences: number;
+}
+
+export interface CompareReport {
+  programs: ProgramResult[];
+  aggregate: AggregateResult[];
+}
+
+/** Sum the per-program results per strategy; slowdown is total wall time over plain's total. */
+export function aggregate(programs: readonly ProgramResult[], strategies: readonly Strategy[]): AggregateResult[] {
+  const plainMs = sum(programs.flatMap((p) => p.results.filter((r) => r.strategy === 'plain').map((r) => r.wallMs)));
+  return strategies.map((s) => {
+    const rs = programs.flatMap((p) => p.results.filter((r) => r.strategy === s));
+    const tp = sum(rs.map((r) => r.truePositives));
+    const oracle = sum(rs.map((r) => r.oracleFindings));
+    const detected = sum(rs.map((r) => r.detected));
+    const findings = sum(rs.map((r) => r.findings));
+    const wallMs = sum(rs.map((r) => r.wallMs));
+    return {
+      strategy: s,
+      findings,
+      truePositives: tp,
+      falsePositives: sum(rs.map((r) => r.falsePositives)),
+      falseNegatives: sum(rs.map((r) => r.falseNegatives)),
+      oracleFindings: oracle,
+      detected,
+      recall: oracle ? detected / oracle : null,
+      precision: findings ? tp / findings : null,
+      faults: sum(rs.map((r) => r.faults)),
+      singleSteps: sum(rs.map((r) => r.singleSteps)),
+      instructions: sum(rs.map((r) => r.instructions)),
+      wallMs,
+      slowdown: plainMs > 0 ? wallMs / plainMs : 1,
+      consoleDifferences: rs.filter((r) => !r.sameConsole).length,
+    };
+  });
+}
+
+function sum(xs: readonly number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s;
+}
+
+const COLUMNS = ['strategy', 'findings', 'true', 'false', 'missed', 'recall', 'faults', 'single-steps', 'instructions', 'wall ms', 'slowdown'];
+
+function row(r: Omit<StrategyResult, 'exitCode' | 'sameConsole'>): string[] {
+  const scored = r.strategy !== 'plain' && r.strategy !== 'precise';
+  return [
+    r.strategy,
+    String(r.findings),
+    scored ? String(r.truePositives) : '-',
+    scored ? String(r.falsePositives) : '-',
+    scored ? String(r.falseNegatives) : '-',
+    scored && r.recall !== null ? `${Math.round(r.recall * 100)}%` : '-',
+    String(r.faults),
+    String(r.singleSteps),
+    String(r.instructions),
+    r.wallMs.toFixed(1),
+    `${r.slowdown.toFixed(1)}x`,
+  ];
+}
+
+function table(rows: string[][]): string {
+  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [fmt(COLUMNS), ...rows.map(fmt)].join('\n');
+}
+
+/** The text tables: one per program, then the aggregate. */
+export function formatCompareTable(report: CompareReport): string {
+  const out: string[] = [];
+  for (const p of report.programs) {
+    out.push(p.program);
+    if (p.error) out.push(`  not compared: ${p.error}`);
+    else {
+      out.push(table(p.results.map(row)));
+      const diff = p.results.filter((r) => !r.sameConsole).map((r) => r.strategy);
+      if (diff.length) out.push(`  console output differs from plain under: ${diff.join(', ')}`);
+    }
+    out.push('');
+  }
+  if (report.programs.length > 1) {
+    out.push(`aggregate (${report.programs.filter((p) => !p.error).length} programs)`);
+    out.push(table(report.aggregate.map(row)));
+    out.push('');
+  }
+  out.push('true/false/missed/recall: against the precise oracle (the inline heap checker and exact stack liveness),');
+  out.push('in the region each strategy watches: kmemcheck the heap, cpl1 and ftrace the stack.');
+  return out.join('\n') + '\n';
+}
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * The chart: slowdown against plain (x, log scale) and recall (y) of each
+ * strategy over all programs. plain and precise are drawn for reference
+ * (precise is the oracle: recall 100% by definition).
+ */
+export function formatCompareSvg(report: CompareReport): string {
+  const W = 640, H = 420, L = 70, R = 30, T = 40, B = 60;
+  // A strategy with nothing to find in its region (recall null) has no point; the note under the chart says so.
+  const pts = report.aggregate
+    .filter((a) => a.strategy !== 'plain' && (a.strategy === 'precise' || a.recall !== null))
+    .map((a) => ({ name: a.strategy, x: Math.max(1, a.slowdown), y: a.strategy === 'precise' ? 1 : a.recall! }));
+  const unplotted = report.aggregate.filter((a) => a.strategy !== 'plain' && a.strategy !== 'precise' && a.recall === null).map((a) => a.strategy);
+  const maxX = Math.max(10, ...pts.map((p) => p.x));
+  const decades = Math.ceil(Math.log10(maxX));
+  const sx = (x: number): number => L + ((W - L - R) * Math.log10(x)) / decades;
+  const sy = (y: number): number => H - B - (H - T - B) * y;
+  const colors: Record<string, string> = { kmemcheck: '#1f77b4', cpl1: '#d62728', ftrace: '#2ca02c', precise: '#7f7f7f' };
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">Slowdown against recall per strategy (${report.programs.filter((p) => !p.error).length} programs)</text>`);
+  // Axes and grid.
+  parts.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/>`);
+  parts.push(`<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`);
+  for (let d = 0; d <= decades; d++) {
+    const x = sx(10 ** d);
+    parts.push(`<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#ddd"/>`);
+    parts.push(`<text x="${x}" y="${H - B + 16}" text-anchor="middle">${10 ** d}x</text>`);
+  }
+  for (let i = 0; i <= 4; i++) {
+    const y = sy(i / 4);
+    parts.push(`<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/>`);
+    parts.push(`<text x="${L - 8}" y="${y + 4}" text-anchor="end">${i * 25}%</text>`);
+  }
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 20}" text-anchor="middle">slowdown against the plain run (wall time, log scale)</text>`);
+  parts.push(`<text x="18" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(T + H - B) / 2})">recall against the precise oracle</text>`);
+  for (const p of pts) {
+    const x = sx(p.x), y = sy(p.y);
+    const c = colors[p.name] ?? 'black';
+    parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="${c}"/>`);
+    parts.push(`<text x="${(x + 9).toFixed(1)}" y="${(y - 8).toFixed(1)}" fill="${c}">${esc(p.name)} (${p.x.toFixed(1)}x, ${Math.round(p.y * 100)}%)</text>`);
+  }
+  if (unplotted.length) {
+    parts.push(`<text x="${W - R}" y="${T - 6}" text-anchor="end" fill="#555">not plotted (nothing in their region to find): ${esc(unplotted.join(', '))}</text>`);
+  }
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}

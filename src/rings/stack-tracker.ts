@@ -1,0 +1,416 @@
+/**
+ * The CPL-1 stack tracker: step 5–6 of Vegard Nossum's 2008 plan
+ * (seeds/004) on kmemsim's page-hiding service.
+ *
+ * With the kernel at CPL 1 (./ring1.ts) its stack pages can be hidden:
+ * every instruction that touches the stack — PUSH/POP, CALL/RET,
+ * ENTER/LEAVE, PUSHA/POPA, PUSHF/POPF, IRET, any ESP/EBP-relative load or
+ * store, an access straddling two stack pages — raises #PF, and the #PF
+ * goes through a DPL-0 interrupt gate to the ring-0 stack (SS0:ESP0), so the
+ * CPU never needs the hidden stack to report it. The page-hiding service
+ * decodes the instruction (src/shadow/access.ts) and calls `onFault`:
+ *
+ *   1. `espChanged(ESP before the instruction)`: bytes below ESP are dead;
+ *      if ESP rose since the tracker last saw it, the bytes in between died
+ *      (they become uninitialized, so a frame that reuses them later reads
+ *      garbage as the program would);
+ *   2. the accesses are applied with kmemcheck's rules (ShadowRules): a
+ *      write initializes, a read of uninitialized bytes is a finding
+ *      (kind "uninitialized", region "stack", the function whose code did
+ *      the read), a stack-to-stack copy (PUSH m, POP m, MOVS) carries the
+ *      shadow; an access the decoder missed is taken from CR2 (Linux's
+ *      fallback_address);
+ *
+ * then the service single-steps the instruction, and on the #DB `onStepDone`
+ * calls `espChanged(ESP after the instruction)` — POP, RET, LEAVE and IRET
+ * kill what they popped right away.
+ *
+ * What it cannot see: ESP changes by instructions that do not touch the
+ * stack (SUB/ADD ESP, MOV ESP,EBP) are learnt only at the next stack access
+ * — a frame popped and pushed again between two stack accesses keeps its
+ * old shadow (the precise oracle sees every ESP change; `kmemsim compare`
+ * measures the difference).
+ *
+ * The host's side: callGuest() pushes the stack arguments and the return
+ * address with the pages shown (guest-call hooks; they count as initialized,
+ * `hostPushed`), native routines (kmalloc, printk, …) run with the stack
+ * pages shown (Kernel.routineHooks), and their reads of stack arguments go
+ * through `stackAccessor()`, which checks them: printk() of an
+ * uninitialized local that the caller pushed is a finding attributed to
+ * printk, with the caller in the stack.
+ *
+ * With the kernel at ring 0 (`--kernel-ring 0`) the same configuration
+ * cannot work: the #PF on the hidden stack is delivered without a privilege
+ * change, on the same hidden stack, which faults again → #DF → triple
+ * fault. `explainStackTripleFault()` turns that stop into the explanation.
+ */
+import type { StopReason } from '../cpu/stop.js';
+import { Vec, vectorName } from '../cpu/stop.js';
+import { SS } from '../cpu/instr.js';
+import { memSizeOf } from '../cpu/decoder.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { addGuestCallHooks } from '../kernel/call.js';
+import { GuestFault } from '../kernel/guest-memory.js';
+import type { GuestAccessor } from '../kernel/printk.js';
+import { HiddenFault, PageHidingService, type PageHidingClient } from '../kernel/page-hiding.js';
+import type { KernelApi } from '../kernel/kapi.js';
+import type { ModuleRunOptions, ModuleRunResult } from '../kernel/module-run.js';
+import type { LoadedModule } from '../kernel/module.js';
+import { decodeAccesses } from '../shadow/access.js';
+import { StackRules } from '../shadow/stack.js';
+import type { RuleStats, ShadowRuleOptions } from '../shadow/rules.js';
+import { SHADOW_UNINITIALIZED, type ShadowState } from '../shadow/shadow.js';
+import type { KmemcheckError } from '../shadow/errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from '../shadow/report.js';
+import { runCheckedModule } from '../shadow/session.js';
+import { enterRing1, ring0Stack, type Ring1Layout } from './ring1.js';
+import type { PrivilegedEmulation } from './privileged.js';
+
+/** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (ShadowRuleOptions). */
+export type Cpl1StackOptions = ShadowRuleOptions;
+
+export interface Cpl1StackStats extends RuleStats {
+  /** Faults on the hidden stack handled. */
+  faults: number;
+  /** Single steps completed after them. */
+  steps: number;
+  /** Stack dwords native routines read through stackAccessor(). */
+  nativeReads: number;
+  /** Native routine calls (the stack shown around each). */
+  nativeCalls: number;
+}
+
+/** The stack to track: a Ring1Layout, or ring0Stack() for the double-fault demonstration. */
+export interface TrackedStack {
+  stackLow: number;
+  stackHigh: number;
+  /** The ring-1 #GP emulation: given, it reads memory operands on the hidden stack through the service. */
+  emulation?: PrivilegedEmulation;
+}
+
+export class Cpl1StackTracker extends StackRules implements PageHidingClient {
+  readonly name = 'cpl1-stack';
+  readonly checker = 'cpl1' as const;
+  readonly stats: Cpl1StackStats = { faults: 0, steps: 0, reads: 0, writes: 0, copies: 0, errors: 0, nativeReads: 0, nativeCalls: 0 };
+  private attached = true;
+  private nativeEsp = 0;
+  private nativeEip = 0;
+  private inNative = false;
+  /** The "fault" a native routine's read is reported with (one object, reused). */
+  private readonly nativeFault = new HiddenFault();
+
+  constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, stack: TrackedStack, opts: Cpl1StackOptions = {}) {
+    super(opts);
+    hiding.register(this);
+    hiding.setAccessDecoder(decodeAccesses);
+    if (!hiding.isInstalled) hiding.install();
+    this.beginStack(stack.stackLow, stack.stackHigh);
+    if (stack.emulation) {
+      stack.emulation.peek = (lin) => hiding.peek8(lin);
+      stack.emulation.onRead = (lin, n, eip, esp) => this.checkedHostRead(lin, n, eip, esp);
+    }
+    const cpu = kernel.cpu;
+    // The host's pushes for a guest call land on the shown stack and are initialized (hostPushed).
+    addGuestCallHooks(kernel, {
+      beforePush: () => {
+        if (this.attached) this.hiding.suspend(this);
+      },
+      pushed: (_k, esp, bytes) => {
+        if (!this.attached) return;
+        this.hostPushed((cpu.segBase[SS] + esp) | 0, bytes);
+        if (this.on) this.hiding.resume(this);
+      },
+      finished: () => {
+        if (this.attached && this.on) this.hiding.resume(this);
+      },
+    });
+    // Native routines run on the CPU state with the stack shown: they pop their return address with the CPU's
+    // own POP, and the ctor trampoline of kmem_cache_alloc() pushes.
+    kernel.routineHooks.push({
+      enter: (k) => {
+        if (!this.attached) return;
+        this.stats.nativeCalls++;
+        this.inNative = true;
+        this.nativeEip = k.cpu.eip;
+        this.nativeEsp = (k.cpu.segBase[SS] + k.cpu.regs[4]) | 0;
+        this.hiding.suspend(this);
+      },
+      exit: (k) => {
+        if (!this.attached || !this.inNative) return;
+        this.inNative = false;
+        const esp = (k.cpu.segBase[SS] + k.cpu.regs[4]) | 0;
+        // What the native pushed (below the ESP it was entered with) is initialized; what it popped is dead.
+        if ((esp >>> 0) < (this.nativeEsp >>> 0) && this.onStack(esp, 1)) this.shadow.markInitialized(esp, (this.nativeEsp - esp) | 0);
+        this.espChanged(esp);
+        if (this.on) this.hiding.resume(this);
+      },
+    });
+    if (opts.enabled === false) this.setEnabled(false);
+  }
+
+  /**
+   * Track `stack` (a Ring1Layout, or ring0Stack() for the #DF demonstration) on the kernel's page-hiding
+   * service: its pages are hidden from now on, every byte dead until the host or the guest writes it.
+   */
+  static attach(kernel: Kernel, stack: TrackedStack, opts: Cpl1StackOptions = {}): Cpl1StackTracker {
+    return new Cpl1StackTracker(kernel, PageHidingService.of(kernel), stack, opts);
+  }
+
+  /** Stop tracking: the pages are shown for good; the queued errors stay. */
+  detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    this.hiding.unregister(this);
+    this.shadow.untrack(this.low, this.high - this.low);
+  }
+
+  setEnabled(on: boolean): void {
+    this.on = on;
+    if (on) this.hiding.resume(this);
+    else this.hiding.suspend(this);
+  }
+
+  /** Track [virt, virt + bytes) of the stack and hide its pages. Ranges outside the stack are ignored (the allocator hooks). */
+  track(virt: number, bytes: number, initial: ShadowState = SHADOW_UNINITIALIZED): void {
+    if (bytes <= 0 || !this.onStack(virt, bytes)) return;
+    this.shadow.track(virt, bytes, initial);
+    for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      this.hiding.hidePage((p * 4096) | 0, this);
+      if (p === last) break;
+    }
+  }
+
+  untrack(virt: number, bytes: number): void {
+    if (bytes <= 0 || !this.onStack(virt, bytes)) return;
+    for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      if (this.hiding.ownerOf((p * 4096) | 0) === this) this.hiding.showPage((p * 4096) | 0);
+      if (p === last) break;
+    }
+    this.shadow.untrack(virt, bytes);
+  }
+
+  protected memorySource(): PageHidingService {
+    return this.hiding;
+  }
+
+  // ---- the fault path (run in the ring-0 #PF and #DB handlers) ---------------------------------------
+
+  onFault(f: HiddenFault): void {
+    this.stats.faults++;
+    const ctx = f.context;
+    this.espChanged((ctx.segBase[SS] + ctx.regs[4]) | 0);
+    const a = f.accesses;
+    if (f.repeat || a.count === 0) {
+      this.fallback(f);
+      return;
+    }
+    this.applyAccesses(f, false);
+    if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
+  }
+
+  onStepDone(f: HiddenFault): void {
+    this.stats.steps++;
+    const ctx = f.after;
+    this.espChanged((ctx.segBase[SS] + ctx.regs[4]) | 0);
+  }
+
+  /** An access the decoder did not predict: CR2, the #PF error code's W bit and the operand size. */
+  private fallback(f: HiddenFault): void {
+    if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return;
+    const size = memSizeOf(f.ins) || f.ins.size || 1;
+    if (f.errorCode & 2) this.write(f.cr2, size);
+    else this.read(f.cr2, size, f);
+  }
+
+  // ---- native routines --------------------------------------------------------------------------------
+
+  /**
+   * A native routine read the stack dword(s) [lin, lin + n) (an argument): checked like a guest read,
+   * reported at the native's address with the guest's registers (so the caller is in the stack).
+   * Reads longer than 8 bytes (strings) are not checked.
+   */
+  nativeRead(lin: number, n: number): void {
+    // Only argument-sized reads: string reads (readGuestString) run past the NUL in page-sized chunks.
+    if (n > 8 || !this.attached || !this.on || !this.onStack(lin, n)) return;
+    this.stats.nativeReads++;
+    this.checkedHostRead(lin, n, this.inNative ? this.nativeEip : this.kernel.cpu.eip, -1);
+  }
+
+  /** A read the host makes for guest code (a native's argument, an emulated LGDT's operand), reported at `eip`. */
+  private checkedHostRead(lin: number, n: number, eip: number, esp: number): void {
+    if (!this.attached || !this.on || !this.onStack(lin, n)) return;
+    const f = this.nativeFault;
+    f.eip = eip;
+    f.cr2 = lin;
+    f.errorCode = 0;
+    f.accesses.clear();
+    f.context.fromCpu(this.kernel.cpu);
+    f.context.eip = eip;
+    if (esp !== -1) f.context.regs[4] = esp;
+    this.read(lin, n, f);
+  }
+
+  /** A native routine wrote [lin, lin + n): initialized if on the stack. */
+  nativeWrite(lin: number, n: number): void {
+    if (this.attached && this.onStack(lin, n)) this.shadow.markInitialized(lin, n);
+  }
+
+  /** nativeRead/nativeWrote make the tracker a NativeAccessObserver of src/harness's checkedAccessor(). */
+  nativeWrote(lin: number, n: number): void {
+    this.nativeWrite(lin, n);
+  }
+
+  // ---- draining ------------------------------------------------------------------------------------
+
+  recall(): KmemcheckError[] {
+    return this.errors.drain();
+  }
+
+  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
+    return this.errors.drain().map((e) => toFinding(e, symbolize, locate, { checker: 'cpl1', region: 'stack' }));
+  }
+
+  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
+    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate, region: 'stack' }));
+    const lost = this.errors.takeLost();
+    if (lost > 0) parts.push(formatLost(lost));
+    return parts.join('\n\n');
+  }
+}
+
+/**
+ * The accessor for installKernelApi's `memory` option under the tracker:
+ * `base` (default the page tables; kmemcheckAccessor() when kmemcheck runs
+ * too) with the stack's semantics on top — dword reads of the tracked stack
+ * (stack arguments, printk's varargs) are checked and attributed to the
+ * native, writes (snprintf into a local buffer) initialize. Reads of
+ * hidden stack bytes outside a native call go through the service's peek.
+ * Longer reads (strings) are not checked: readGuestString reads past the
+ * NUL in page-sized chunks.
+ */
+export function stackAccessor(kernel: Kernel, tracker: Cpl1StackTracker, base: GuestAccessor = kernel.mem): GuestAccessor {
+  const read = (lin: number, len: number): Uint8Array => {
+    try {
+      return base.read(lin, len);
+    } catch (e) {
+      if (!(e instanceof GuestFault) || !tracker.onStack(lin, len)) throw e;
+      const out = new Uint8Array(len);
+      for (let i = 0; i < len; i++) {
+        const b = tracker.hiding.peek8((lin + i) | 0);
+        if (b < 0) throw e;
+        out[i] = b;
+      }
+      return out;
+    }
+  };
+  return {
+    read,
+    read32(lin) {
+      tracker.nativeRead(lin, 4);
+      const b = read(lin, 4);
+      return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
+    },
+    write(lin, data) {
+      try {
+        base.write(lin, data);
+      } catch (e) {
+        if (!(e instanceof GuestFault) || !tracker.onStack(lin, data.length) || !tracker.hiding.poke(lin, data)) throw e;
+      }
+      tracker.nativeWrite(lin, data.length);
+    },
+  };
+}
+
+// ---- the ring-0 configuration: #DF ------------------------------------------------------------------
+
+/**
+ * The stop of a kernel whose stack is hidden while it runs at CPL 0 (`--stack cpl1 --kernel-ring 0`)
+ * explained; null when `stop` is not that triple fault (#PF then #DF in its chain).
+ */
+export function explainStackTripleFault(stop: StopReason | null, stack?: { stackLow: number; stackHigh: number }): string | null {
+  if (stop === null || stop.kind !== 'triple-fault') return null;
+  const chain = stop.chain;
+  const pf = chain.findIndex((c) => c.vector === Vec.PF);
+  const df = chain.findIndex((c) => c.vector === Vec.DF);
+  if (pf < 0 || df < pf) return null;
+  const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
+  const where = stack ? ` [${hex(stack.stackLow)}, ${hex(stack.stackHigh)})` : '';
+  return [
+    `triple fault: ${chain.map((c) => vectorName(c.vector)).join(' → ')} at EIP ${hex(chain[0]!.eip)}.`,
+    `The CPL-1 stack tracker hid the kernel stack pages${where}, but the kernel runs at CPL 0 (--kernel-ring 0).`,
+    `The first stack access raised a page fault. Its IDT gate leads to a DPL-0 handler, and the kernel already runs at`,
+    `CPL 0: no privilege change, so no stack switch (Intel SDM Vol. 3 §6.12.1) — the CPU must push the #PF frame onto the`,
+    `current stack, the hidden one, and that push faults too. A page fault while delivering a page fault is a double`,
+    `fault (SDM Vol. 3 §6.15, Table 6-5); the #DF frame cannot be pushed either, and a fault while delivering #DF shuts`,
+    `the processor down (triple fault). That is why Vegard Nossum's plan runs the kernel at CPL 1: every exception from`,
+    `CPL 1 switches to the ring-0 stack in TSS.SS0:ESP0 and never touches the hidden one. Use --kernel-ring 1.`,
+  ].join('\n');
+}
+
+// ---- a module run with the tracker (for the CLI and tests) -------------------------------------------
+
+export interface Cpl1RunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
+  /** 1 (default): enterRing1() first. 0: track the ring-0 stack at CPL 0 — the #DF demonstration. */
+  kernelRing?: 0 | 1;
+  /** Tracker options; false for a plain run (still at `kernelRing`). */
+  tracker?: boolean | Cpl1StackOptions;
+}
+
+export interface Cpl1RunResult {
+  run: ModuleRunResult | null;
+  error: unknown;
+  tracker: Cpl1StackTracker | null;
+  layout: Ring1Layout | null;
+  api: KernelApi | null;
+  module: LoadedModule | null;
+  errors: KmemcheckError[];
+  findings: Finding[];
+  reports: string[];
+  /** explainStackTripleFault() of the stop, when it is the ring-0 double fault. */
+  explanation: string | null;
+  summary: { findings: number; lost: number; faults: number; singleSteps: number; emulated: number };
+  symbolize: Symbolizer;
+  locate: SourceLocator;
+}
+
+/** Run a module like runModule() with the CPL-1 stack tracker (and the ring-1 layout), then drain its findings. */
+export function runModuleWithCpl1Stack(object: Uint8Array | { path: string }, opts: Cpl1RunOptions = {}): Cpl1RunResult {
+  const { kernelRing = 1, tracker = true, ...runOpts } = opts;
+  const trackerOpts: Cpl1StackOptions | null = tracker === false ? null : tracker === true ? {} : tracker;
+  let layout: Ring1Layout | null = null;
+  let stack: TrackedStack | null = null;
+  const r = runCheckedModule<Cpl1StackTracker>(object, runOpts, {
+    attach: (k) => {
+      layout = kernelRing === 1 ? enterRing1(k) : null;
+      stack = layout ?? ring0Stack();
+      return trackerOpts ? Cpl1StackTracker.attach(k, stack, trackerOpts) : null;
+    },
+    accessor: (k, e) => stackAccessor(k, e),
+  });
+  // runCheckedModule formats heap reports; these are stack reports.
+  const reports = r.errors.map((e) => formatReport(e, { symbolize: r.symbolize, locate: r.locate, region: 'stack' }));
+  if (r.lost > 0) reports.push(formatLost(r.lost));
+  const hs = r.engine?.hiding.stats;
+  const lay = layout as Ring1Layout | null;
+  const tracked = stack as TrackedStack | null;
+  const stop = r.run?.stop ?? null;
+  return {
+    run: r.run,
+    error: r.error,
+    tracker: r.engine,
+    layout: lay,
+    api: r.api,
+    module: r.module,
+    errors: r.errors,
+    findings: r.errors.map((e) => toFinding(e, r.symbolize, r.locate, { checker: 'cpl1', region: 'stack' })),
+    reports,
+    explanation: explainStackTripleFault(stop, tracked ?? undefined),
+    summary: {
+      findings: r.errors.length, lost: r.lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0,
+      emulated: lay?.counters.total ?? 0,
+    },
+    symbolize: r.symbolize,
+    locate: r.locate,
+  };
+}
+

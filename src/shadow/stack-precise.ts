@@ -1,0 +1,277 @@
+/**
+ * The precise stack oracle (`--stack precise`): the stack shadow of
+ * ./stack.ts with exact liveness, as the reference the two 2008 strategies
+ * (Vegard's CPL-1 tracker, Ingo's ftrace poisoning) are measured against.
+ *
+ * It is a client of the kernel's single-step loop (SingleStepper in
+ * ./inline.ts, shared with the heap's InlineChecker), so it sees
+ *
+ *  - ESP before and after every step: every guest instruction, every
+ *    native routine step (a CALL to kmalloc pushes the return address; the
+ *    native's RET pops it, and the popped word dies), every exception or
+ *    interrupt delivery and every IRET. When ESP rises over bytes they die
+ *    (StackRules.espChanged: uninitialized when the stack grows over them
+ *    again);
+ *  - every access of every guest instruction, decoded before it runs
+ *    (decodeAccesses, the decoder kmemcheck uses), applied with kmemcheck's
+ *    rules (ShadowRules.applyAccesses): writes initialize, a read of bytes
+ *    that are not initialized is a finding and initializes them, copies
+ *    (PUSH m, POP m, MOVS) carry the states, read-modify-write counts as a
+ *    write unless `checkReadModifyWrite`; errors go through kmemcheck's
+ *    ErrorQueue (same-EIP suppression, 64 records, lost count);
+ *  - the frame the CPU pushes when it delivers an exception or interrupt
+ *    onto the tracked stack (through the CPU observer): written by the
+ *    hardware, so initialized;
+ *  - the words the host pushes for a guest call (callGuest: stack
+ *    arguments, return address): initialized (addGuestCallHooks);
+ *  - native routines' reads of 32-bit stack arguments through the kernel
+ *    API's accessor (printk's varargs, stack arguments 4 and up): checked
+ *    like a guest read, attributed to the native (its bound address, so the
+ *    finding names `printk`). Natives' string reads (`%s` of a stack buffer)
+ *    are not checked: they read in chunks past the NUL.
+ *
+ * Only the stack is tracked: the allocator hooks may call track() with
+ * heap memory (the same hook policy as every checker), which is ignored.
+ * The stack is the ring-0 kernel stack, 16 KiB below kva(PHYS_KSTACK_TOP),
+ * unless `low`/`high` say otherwise.
+ *
+ * With the fault-driven kmemcheck on as well, kmemcheck's #PF/#DB round
+ * trips happen inside the single-step loop; an instruction that faults on
+ * a hidden heap page is checked here before its first attempt (a read
+ * error marks the bytes initialized, so the retry does not report again).
+ */
+import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { addGuestCallHooks } from '../kernel/call.js';
+import { HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
+import { PHYS_KSTACK_TOP, kva } from '../kernel/layout.js';
+import type { ShadowRuleOptions, RuleStats } from './rules.js';
+import { StackRules } from './stack.js';
+import { SingleStepper, espOf, type StepClient } from './inline.js';
+import { SHADOW_INITIALIZED, SHADOW_UNINITIALIZED, type ShadowState } from './shadow.js';
+import type { KmemcheckError } from './errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
+
+/** The ring-0 kernel stack's size (src/kernel/layout.ts). */
+export const KERNEL_STACK_SIZE = 16 * 1024;
+
+export interface PreciseStackOptions extends ShadowRuleOptions {
+  /** The tracked stack [low, high) (default: the ring-0 kernel stack). */
+  low?: number;
+  high?: number;
+  /** Check natives' 32-bit stack-argument reads (default true). */
+  checkNatives?: boolean;
+  /**
+   * Register the guest-call hooks in attach() (default true). Registering
+   * binds callGuest()'s return stub (src/kernel/call.ts binds it on first
+   * use), and binding it before the kernel API's natives gives it another
+   * address than in a plain run: a different return-address value on the
+   * stack. Runners that attach before installKernelApi() pass false and
+   * call hookGuestCalls() once the API is bound (runModuleWithPreciseStack
+   * does it in onLoad).
+   */
+  hookGuestCalls?: boolean;
+}
+
+export interface PreciseStackStats extends RuleStats {
+  /** Guest instructions whose accesses were checked. */
+  instructions: number;
+  /** Steps observed (instructions, native steps, deliveries). */
+  steps: number;
+  /** Times ESP rose and killed bytes. */
+  kills: number;
+  /** Natives' stack-argument reads checked. */
+  nativeReads: number;
+  /** Exception/interrupt frames the CPU pushed onto the tracked stack. */
+  exceptionFrames: number;
+  /** Host pushes for guest calls. */
+  hostPushes: number;
+}
+
+/** The ring-0 kernel stack's bounds, [low, high). */
+export function kernelStackBounds(): { low: number; high: number } {
+  const high = kva(PHYS_KSTACK_TOP) >>> 0;
+  return { low: (high - KERNEL_STACK_SIZE) >>> 0, high };
+}
+
+export class PreciseStack extends StackRules implements StepClient {
+  readonly checker = 'precise' as const;
+  readonly name = 'precise-stack';
+  readonly stats: PreciseStackStats = {
+    reads: 0, writes: 0, copies: 0, errors: 0, instructions: 0, steps: 0, kills: 0, nativeReads: 0, exceptionFrames: 0, hostPushes: 0,
+  };
+  readonly stepper: SingleStepper;
+  checkNatives: boolean;
+  /** The native routine being stepped (its linear address), or null. */
+  private nativeEip: number | null = null;
+  private readonly nativeFault = new HiddenFault();
+  private hooked = false;
+  private active = false;
+  private readonly hookOnAttach: boolean;
+
+  constructor(readonly kernel: Kernel, opts: PreciseStackOptions = {}) {
+    super(opts);
+    this.stepper = SingleStepper.of(kernel);
+    this.checkNatives = opts.checkNatives ?? true;
+    this.hookOnAttach = opts.hookGuestCalls ?? true;
+    const b = kernelStackBounds();
+    this.beginStack(opts.low ?? b.low, opts.high ?? b.high);
+    if (opts.enabled === false) this.on = false;
+  }
+
+  /** A new oracle on `kernel`'s ring-0 stack, attached. */
+  static attach(kernel: Kernel, opts: PreciseStackOptions = {}): PreciseStack {
+    const s = new PreciseStack(kernel, opts);
+    s.attach();
+    return s;
+  }
+
+  get attached(): boolean {
+    return this.active;
+  }
+
+  /** Join the single-step loop and the guest-call hooks. */
+  attach(): void {
+    if (this.active) return;
+    this.active = true;
+    this.stepper.add(this);
+    if (this.hookOnAttach) this.hookGuestCalls();
+  }
+
+  /** Hear of callGuest()'s pushes (stack arguments, return address): initialized. Once. */
+  hookGuestCalls(): void {
+    if (this.hooked) return;
+    this.hooked = true;
+    addGuestCallHooks(this.kernel, {
+      pushed: (_k, esp, bytes) => {
+        if (!this.active || !this.on) return;
+        this.stats.hostPushes++;
+        this.hostPushed(esp, bytes);
+      },
+    });
+  }
+
+  detach(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.stepper.remove(this);
+  }
+
+  /** Run-time on/off: off, no checks and no shadow updates. */
+  setEnabled(on: boolean): void {
+    this.on = on;
+  }
+
+  /** Only the stack is tracked: heap ranges from the allocator hooks are ignored. */
+  track(virt: number, bytes: number, initial: ShadowState = SHADOW_UNINITIALIZED): void {
+    if (bytes <= 0) return;
+    const a = virt >>> 0;
+    const lo = Math.max(a, this.low);
+    const hi = Math.min(a + bytes, this.high);
+    if (lo < hi) this.shadow.track(lo | 0, hi - lo, initial);
+  }
+
+  untrack(virt: number, bytes: number): void {
+    if (bytes <= 0 || !this.onStack(virt, bytes)) return;
+    this.shadow.untrack(virt, bytes);
+  }
+
+  protected memorySource(): PageHidingService {
+    return this.stepper.peeker;
+  }
+
+  // ---- the step client ---------------------------------------------------------
+
+  wantsDecode(): boolean {
+    return this.on;
+  }
+
+  beforeStep(cpu: CPU, f: HiddenFault | null): void {
+    if (!this.on) return;
+    this.stats.steps++;
+    this.espChanged(espOf(cpu));
+    if (f !== null) {
+      this.nativeEip = null;
+      this.stats.instructions++;
+      this.applyAccesses(f, true);
+    } else {
+      const lin = (cpu.segBase[1] + cpu.eip) | 0;
+      this.nativeEip = cpu.nativeAt(lin) ? lin : null;
+    }
+  }
+
+  afterStep(cpu: CPU): void {
+    this.nativeEip = null;
+    if (!this.on) return;
+    this.espChanged(espOf(cpu));
+    this.stats.kills = this.kills;
+  }
+
+  /** The CPU pushed an exception frame: if it is on the tracked stack, its bytes are initialized. */
+  onException(ev: ExceptionEvent): void {
+    if (!this.on) return;
+    const newEsp = ev.newStack[1] >>> 0;
+    const sameStack = ev.cplBefore === ev.cplAfter;
+    const bytes = sameStack ? ((ev.oldStack[1] - newEsp) | 0) : (ev.errorCode !== null ? 24 : 20);
+    if (bytes <= 0 || bytes > 64 || !this.onStack(newEsp, bytes)) return;
+    this.stats.exceptionFrames++;
+    this.espChanged(newEsp);
+    this.shadow.markInitialized(newEsp | 0, bytes);
+  }
+
+  /**
+   * A native routine read `n` bytes at `lin` through the kernel API's
+   * accessor: a 4-byte read (a stack argument, read32) that touches the
+   * tracked stack is checked as a guest read made by the native. Other
+   * sizes are ignored: string reads come in chunks that run past the NUL.
+   */
+  nativeRead(lin: number, n: number): void {
+    if (n !== 4 || !this.on || !this.checkNatives || this.nativeEip === null || !this.onStack(lin, n)) return;
+    const cpu = this.kernel.cpu;
+    const f = this.nativeFault;
+    f.eip = this.nativeEip;
+    f.cr2 = lin | 0;
+    f.errorCode = 0;
+    f.context.fromCpu(cpu);
+    f.context.eip = this.nativeEip;
+    this.stats.nativeReads++;
+    this.read(lin | 0, n, f);
+  }
+
+  /** A native wrote guest memory: stack bytes become initialized. */
+  nativeWrote(lin: number, n: number): void {
+    if (!this.on || !this.onStack(lin, n)) return;
+    this.shadow.markInitialized(lin | 0, n);
+  }
+
+  /** The state of one stack byte (tests). */
+  stateAt(addr: number): number {
+    return this.shadow.get(addr | 0);
+  }
+
+  isInitialized(addr: number, n = 1): boolean {
+    return this.shadow.test(addr | 0, n, false) === SHADOW_INITIALIZED;
+  }
+
+  // ---- draining -----------------------------------------------------------------
+
+  recall(): KmemcheckError[] {
+    return this.errors.drain();
+  }
+
+  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
+    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate, region: 'stack' }));
+    const lost = this.errors.takeLost();
+    if (lost > 0) parts.push(formatLost(lost));
+    return parts.join('\n\n');
+  }
+
+  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
+    return this.errors.drain().map((e) => toStackFinding(e, symbolize, locate));
+  }
+}
+
+/** A drained error as a precise-stack finding (`checker: "precise"`, `region: "stack"`). */
+export function toStackFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): Finding {
+  return toFinding(e, symbolize, locate, { checker: 'precise', region: 'stack' });
+}

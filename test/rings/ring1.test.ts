@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { runModule } from '../../src/kernel/module-run.js';
+import { installKernelApi } from '../../src/kernel/kapi.js';
+import { KERNEL1_CS } from '../../src/kernel/layout.js';
+import { enterRing1 } from '../../src/rings/ring1.js';
+import { Cpl1StackTracker, runModuleWithCpl1Stack, stackAccessor } from '../../src/rings/stack-tracker.js';
+import { Kmemcheck, kmemcheckSlabHooks } from '../../src/shadow/kmemcheck.js';
+import { kmemcheckAccessor } from '../../src/shadow/session.js';
+import { compiled, hasGcc, NO_GCC, runtimeObject } from '../module/helpers.js';
+
+describe.skipIf(!hasGcc)('ring-1 kernel running a real module', () => {
+  const run = (ring1: boolean) => {
+    let cs = -1;
+    let layout: ReturnType<typeof enterRing1> | null = null;
+    let api: ReturnType<typeof installKernelApi> | null = null;
+    const r = runModule(compiled('kapi'), {
+      runtime: runtimeObject(),
+      exports: (k, io) => {
+        if (ring1) layout = enterRing1(k);
+        return (api = installKernelApi(k, { console: (t) => io.console(t) }));
+      },
+      onLoad: (k, m) => {
+        cs = k.cpu.segSel[1];
+        api!.symbolizers.push((a) => m.symbolize(a));
+      },
+    });
+    return { r, cs, layout: layout as ReturnType<typeof enterRing1> | null };
+  };
+
+  it('kmalloc, kmem_cache_*, snprintf, printk, kfree called from CPL 1 behave exactly as from CPL 0', () => {
+    const a = run(false), b = run(true);
+    expect(b.cs).toBe(KERNEL1_CS);
+    expect(b.r.exitCode).toBe(0);
+    expect(b.r.stop).toBeNull();
+    expect(b.r.console).toBe(a.r.console);
+    expect(b.r.console).toMatch(/kapi: item-2\/10 from init_module\+0x0/);
+    expect([b.r.initReturn, b.r.cleanupReturned]).toEqual([a.r.initReturn, a.r.cleanupReturned]);
+    expect(b.r.instructions).toBe(a.r.instructions);
+    expect(b.layout!.counters.total).toBe(0);
+  });
+
+  it('runModuleWithCpl1Stack: the same module, stack tracked, clean, with faults and steps counted', () => {
+    const r = runModuleWithCpl1Stack(compiled('kapi'), { runtime: runtimeObject() });
+    expect(r.error).toBeNull();
+    expect(r.run!.exitCode).toBe(0);
+    expect(r.findings).toEqual([]);
+    expect(r.summary.faults).toBeGreaterThan(10);
+    expect(r.summary.singleSteps).toBe(r.summary.faults - r.tracker!.hiding.stats.extraFaults);
+    expect(r.run!.console).toBe(run(false).r.console);
+    expect(r.explanation).toBeNull();
+  });
+
+  it('runModuleWithCpl1Stack with kernelRing 0 stops with the triple fault and its explanation', () => {
+    const r = runModuleWithCpl1Stack(compiled('kapi'), { runtime: runtimeObject(), kernelRing: 0 });
+    expect(r.run!.stop?.kind).toBe('triple-fault');
+    expect(r.run!.exitCode).toBe(125);
+    expect(r.explanation).toMatch(/#PF page fault → #DF double fault/);
+  });
+
+  it('combined with kmemcheck on the same page-hiding service: both clean, same console as a plain run', () => {
+    let km: Kmemcheck | null = null;
+    let t: Cpl1StackTracker | null = null;
+    let api: ReturnType<typeof installKernelApi> | null = null;
+    const r = runModule(compiled('kapi'), {
+      runtime: runtimeObject(),
+      exports: (k, io) => {
+        const layout = enterRing1(k);
+        km = Kmemcheck.attach(k);
+        t = Cpl1StackTracker.attach(k, layout);
+        return (api = installKernelApi(k, {
+          console: (x) => io.console(x),
+          hooks: kmemcheckSlabHooks(km),
+          memory: stackAccessor(k, t, kmemcheckAccessor(k, km)),
+        }));
+      },
+      onLoad: (_k, m) => {
+        api!.symbolizers.push((a) => m.symbolize(a));
+      },
+    });
+    expect(r.exitCode).toBe(0);
+    expect(km!.recall()).toEqual([]);
+    expect(t!.recall()).toEqual([]);
+    expect(km!.stats.faults).toBeGreaterThan(0);
+    expect(t!.stats.faults).toBeGreaterThan(0);
+    expect(r.console).toBe(run(false).r.console);
+  });
+});
