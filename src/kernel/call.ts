@@ -57,7 +57,6 @@ interface CallState {
   stub: number;
   returned: boolean;
   active: boolean;
-  hooks: GuestCallHooks[];
 }
 
 const states = new WeakMap<Kernel, CallState>();
@@ -65,7 +64,7 @@ const states = new WeakMap<Kernel, CallState>();
 function stateOf(kernel: Kernel): CallState {
   let s = states.get(kernel);
   if (!s) {
-    const st: CallState = { stub: 0, returned: false, active: false, hooks: [] };
+    const st: CallState = { stub: 0, returned: false, active: false };
     st.stub = kernel.bindRoutine((k) => {
       st.returned = true;
       k.cpu.stop({ kind: 'exited', status: k.cpu.regs[0]! | 0 });
@@ -76,9 +75,21 @@ function stateOf(kernel: Kernel): CallState {
   return s;
 }
 
+/**
+ * Hooks per kernel, apart from the call state: registering hooks must not
+ * bind the return stub (binding it earlier than a plain run does would
+ * give it another address — a value that lands on the stack, so a checked
+ * run's garbage would differ from a plain run's).
+ */
+const callHooks = new WeakMap<Kernel, GuestCallHooks[]>();
+
+const NO_HOOKS: readonly GuestCallHooks[] = [];
+
 /** Register hooks called around every callGuest() on `kernel`. */
 export function addGuestCallHooks(kernel: Kernel, hooks: GuestCallHooks): void {
-  stateOf(kernel).hooks.push(hooks);
+  const list = callHooks.get(kernel);
+  if (list) list.push(hooks);
+  else callHooks.set(kernel, [hooks]);
 }
 
 /** The return stub's guest address for `kernel` (guest code that sees it on the stack is returning to the host). */
@@ -99,6 +110,7 @@ const EFLAGS_DF = 0x400;
 export function callGuest(kernel: Kernel, addr: number, args: readonly number[] = [], budget = 10_000_000_000): CallResult {
   const cpu = kernel.cpu;
   const st = stateOf(kernel);
+  const hooks = callHooks.get(kernel) ?? NO_HOOKS;
   if (st.active) throw new Error('callGuest: a guest call is already running (nested guest calls are not supported)');
   if (cpu.cpl === 3) throw new Error('callGuest: the CPU is at CPL 3; guest kernel functions are called from kernel mode');
   for (const a of args) {
@@ -113,11 +125,11 @@ export function callGuest(kernel: Kernel, addr: number, args: readonly number[] 
   try {
     // Stack arguments right to left, then the return address, as CALL leaves them. A beforePush hook
     // may switch stacks (the ring-1 layout re-enters CPL 1 after an oops left the CPU in a ring-0 handler).
-    for (const h of st.hooks) h.beforePush?.(kernel);
+    for (const h of hooks) h.beforePush?.(kernel);
     savedEsp = cpu.regs[4]!;
     for (let i = args.length - 1; i >= 3; i--) cpu.push32(args[i]! | 0);
     cpu.push32(st.stub);
-    for (const h of st.hooks) h.pushed?.(kernel, cpu.regs[4]!, (savedEsp - cpu.regs[4]!) | 0);
+    for (const h of hooks) h.pushed?.(kernel, cpu.regs[4]!, (savedEsp - cpu.regs[4]!) | 0);
     cpu.regs[0] = (args[0] ?? 0) | 0;
     cpu.regs[2] = (args[1] ?? 0) | 0;
     cpu.regs[1] = (args[2] ?? 0) | 0;
@@ -132,7 +144,7 @@ export function callGuest(kernel: Kernel, addr: number, args: readonly number[] 
     stop ??= { kind: 'budget', executed: cpu.icount };
   } finally {
     st.active = false;
-    for (const h of st.hooks) h.finished?.(kernel);
+    for (const h of hooks) h.finished?.(kernel);
   }
   const eax = cpu.regs[0]! >>> 0;
   const instructions = cpu.icount - before;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { compileModule, CompileError, MODULE_CFLAGS, moduleCompileCommand, INCLUDE_DIR } from '../../src/cli/compile.js';
 import { runModule } from '../../src/kernel/module-run.js';
 import { installKernelApi } from '../../src/kernel/kapi.js';
-import { compiled, hasGcc, MODULES, NO_GCC, ROOT, runtimeObject } from './helpers.js';
+import { builtCliState, cli, compiled, hasGcc, MODULES, NO_GCC, ROOT, runtimeObject } from './helpers.js';
 
 if (!hasGcc) console.log(`test/module/cli.test.ts: ${NO_GCC}`);
 
@@ -72,27 +72,11 @@ describe.skipIf(!hasGcc)('a module against the real kernel API (the functions be
   });
 });
 
-/** The built CLI can be run when dist/ is at least as new as the sources this feature uses. */
-function cliState(): string | null {
-  if (!hasGcc) return NO_GCC;
-  if (!existsSync(join(ROOT, 'dist/cli/compile.js'))) return 'dist/ has no module support: run `npm run build` first';
-  const sources = [
-    'src/cli/main.ts', 'src/cli/compile.ts', 'src/kernel/module.ts', 'src/kernel/module-run.ts',
-    'src/kernel/call.ts', 'src/kernel/exports.ts', 'src/kernel/kapi.ts',
-  ];
-  // Each source against its own compiled file (others may be edited and rebuilt at other times).
-  const outOf = (s: string): string => join(ROOT, s.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'));
-  const stale = sources.filter((s) => !existsSync(outOf(s)) || statSync(join(ROOT, s)).mtimeMs > statSync(outOf(s)).mtimeMs);
-  if (stale.length) return `dist/ is older than ${stale.join(', ')}: run \`npm run build\` to test the built CLI`;
-  return null;
-}
-const skipCli = cliState();
+const skipCli = builtCliState([
+  'src/cli/main.ts', 'src/cli/compile.ts', 'src/kernel/module.ts', 'src/kernel/module-run.ts',
+  'src/kernel/call.ts', 'src/kernel/exports.ts', 'src/kernel/kapi.ts',
+]);
 if (skipCli && hasGcc) console.log(`test/module/cli.test.ts: CLI tests skipped: ${skipCli}`);
-
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe.skipIf(skipCli !== null)('kmemsim run FILE.c / FILE.o (the built CLI)', () => {
   it('compiles and runs a module: printk to stdout, status 0', () => {

@@ -6,7 +6,7 @@
  * these tests depend only on the loader.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,4 +146,24 @@ export function fakeKernelApi(k: Kernel, onConsole?: (text: string) => void): Fa
     kern.cpu.regs[0] = 0x100;
   }));
   return api;
+}
+
+/**
+ * Why the built CLI (bin/kmemsim.js → dist/) cannot be tested now, or null:
+ * no gcc, or dist/ older than one of `sources` (each against its own
+ * compiled file: others may be edited and rebuilt at other times).
+ */
+export function builtCliState(sources: readonly string[]): string | null {
+  if (!hasGcc) return NO_GCC;
+  if (!existsSync(join(ROOT, 'dist/cli/compile.js'))) return 'dist/ has no module support: run `npm run build` first';
+  const outOf = (s: string): string => join(ROOT, s.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'));
+  const stale = sources.filter((s) => !existsSync(outOf(s)) || statSync(join(ROOT, s)).mtimeMs > statSync(outOf(s)).mtimeMs);
+  if (stale.length) return `dist/ is older than ${stale.join(', ')}: run \`npm run build\` to test the built CLI`;
+  return null;
+}
+
+/** Run the built CLI (node bin/kmemsim.js ARGS) from the project root. */
+export function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
