@@ -57,7 +57,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MODULE_CFLAGS, moduleCompileCommand } from '../src/cli/compile.js';
+import { FTRACE_CFLAGS, MODULE_CFLAGS, moduleCompileCommand } from '../src/cli/compile.js';
 import type { Finding } from '../src/shadow/report.js';
 
 // ---- the program model ---------------------------------------------------------------
@@ -519,6 +519,51 @@ export function compileStackModule(source: string, opts: CompileStackOptions = {
     writeFileSync(tmp, readFileSync(out));
     renameSync(tmp, file);
     return new Uint8Array(readFileSync(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface CompiledStackModule {
+  object: Uint8Array;
+  /** gcc's -fstack-usage output (the `.su` text; src/ftrace/stack-usage.ts), '' when none. */
+  stackUsage: string;
+}
+
+/**
+ * Compile generated C with the module flags, `opts`, and -fstack-usage, as
+ * `kmemsim run --stack ftrace` does (compileModule(..., {ftrace: true}) →
+ * CompileResult.stackUsage); `ftrace` adds `-pg -mfentry`. Cached in
+ * os.tmpdir() by hash (the object and its `.su`).
+ */
+export function compileStackModuleWithUsage(source: string, opts: CompileStackOptions & { ftrace?: boolean } = {}): CompiledStackModule {
+  const opt = opts.opt ?? STACK_GEN_OPT;
+  const flags = [...(opts.ftrace ? FTRACE_CFLAGS : []), ...(opts.flags ?? [])];
+  const name = opts.name ?? 'gen.c';
+  const hash = createHash('sha256').update('su\0').update(MODULE_CFLAGS.join(' ')).update(opt).update('\0').update(flags.join(' ')).update('\0').update(name).update(source).digest('hex').slice(0, 32);
+  mkdirSync(CACHE, { recursive: true });
+  const file = join(CACHE, `${hash}.o`);
+  const suFile = join(CACHE, `${hash}.su`);
+  if (existsSync(file) && existsSync(suFile)) return { object: new Uint8Array(readFileSync(file)), stackUsage: readFileSync(suFile, 'utf8') };
+  const dir = mkdtempSync(join(tmpdir(), 'kmemsim-stackgen-'));
+  try {
+    const c = join(dir, name);
+    writeFileSync(c, source);
+    const out = join(dir, 'gen.o');
+    const cmd = moduleCompileCommand(c, out, undefined, { stackUsage: true });
+    cmd.splice(cmd.indexOf('-c'), 0, opt, ...flags);
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+    if (r.error) throw r.error;
+    if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed:\n${r.stderr}\n${source}`);
+    const su = join(dir, 'gen.su');
+    const stackUsage = existsSync(su) ? readFileSync(su, 'utf8') : '';
+    const tmpSu = `${suFile}.${process.pid}.tmp`;
+    writeFileSync(tmpSu, stackUsage);
+    renameSync(tmpSu, suFile);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, readFileSync(out));
+    renameSync(tmp, file);
+    return { object: new Uint8Array(readFileSync(file)), stackUsage };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
