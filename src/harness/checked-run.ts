@@ -20,7 +20,9 @@
  *     poisoner starts (it needs the module's functions and frame sizes);
  *  6. init_module() and cleanup_module() run; every checker's queue is
  *     drained whatever happened, and the findings are symbolized with the
- *     module's symbols and DWARF line tables.
+ *     module's symbols and DWARF line tables, each tagged with its checker
+ *     and region (filter them to split heap from stack). The attached
+ *     objects are in the result's `checkers`, for their statistics.
  */
 import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
@@ -58,6 +60,8 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   poison?: number;
   /** gcc -fstack-usage output for the module (frame sizes for ftrace's poisoning). */
   stackUsage?: string | null;
+  /** The precise oracle checks natives' 32-bit stack-argument reads (printk's varargs); default true. */
+  checkNatives?: boolean;
 }
 
 export interface CheckSummary {
@@ -75,6 +79,22 @@ export interface CheckSummary {
   tracedCalls: number;
 }
 
+/**
+ * The objects the run attached, for their statistics and state after the
+ * run (each null when not chosen, or when the run threw before attaching
+ * it). Their queues are already drained into `findings`/`reports`.
+ */
+export interface CheckerHandles {
+  /** The heap checker: Kmemcheck (`heap: 'kmemcheck'`) or InlineChecker (`heap: 'inline'`). */
+  heap: Kmemcheck | InlineChecker | null;
+  /** The stack checker: Cpl1StackTracker (`stack: 'cpl1'`) or PreciseStack (`stack: 'precise'`). */
+  stack: Cpl1StackTracker | PreciseStack | null;
+  /** ftrace's stack poisoner (`stack: 'ftrace'`), detached after the run. */
+  poisoner: StackPoisoner | null;
+  /** The ring-1 layout when the kernel ran at CPL 1. */
+  ring1: Ring1Layout | null;
+}
+
 export interface CheckedRunResult {
   /** The module run; null when it threw (see `error`). */
   run: ModuleRunResult | null;
@@ -89,6 +109,7 @@ export interface CheckedRunResult {
   explanation: string | null;
   symbolize: Symbolizer;
   locate: SourceLocator;
+  checkers: CheckerHandles;
 }
 
 /** A checker whose findings the run drains at the end. */
@@ -150,7 +171,7 @@ export function checkedAccessor(kernel: Kernel, shadows: readonly ShadowRules[],
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, ...runOpts } = opts;
   const kernelRing = opts.kernelRing ?? (stack === 'cpl1' ? 1 : 0);
   delete (runOpts as { kernelRing?: number }).kernelRing;
 
@@ -159,8 +180,8 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   const symbolize = moduleSymbolizer(() => mod, () => api);
   const locate = moduleLocator(() => mod);
   const drainables: Drainable[] = [];
-  let heapEngine: ShadowRules | null = null;
-  let preciseStack: PreciseStack | null = null;
+  let heapEngine: Kmemcheck | InlineChecker | null = null;
+  let stackChecker: Cpl1StackTracker | PreciseStack | null = null;
   let ring1: Ring1Layout | null = null;
   let hiding: PageHidingService | null = null;
   const finishers: (() => void)[] = [];
@@ -186,21 +207,26 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         }
         const observers: NativeAccessObserver[] = [];
         if (stack === 'precise') {
-          const s = PreciseStack.attach(k, { ...rules, ...(ring1 ? { low: (ring1 as Ring1Layout).stackLow, high: (ring1 as Ring1Layout).stackHigh } : {}) });
-          preciseStack = s;
+          const s = PreciseStack.attach(k, {
+            ...rules,
+            ...(checkNatives !== undefined ? { checkNatives } : {}),
+            ...(ring1 ? { low: (ring1 as Ring1Layout).stackLow, high: (ring1 as Ring1Layout).stackHigh } : {}),
+          });
+          stackChecker = s;
           observers.push(s);
           drainables.push({ checker: 'precise', region: 'stack', rules: s });
           finishers.push(() => s.detach());
         } else if (stack === 'cpl1') {
           // At ring 0 the tracker hides the ring-0 kernel stack: the demonstration of why the plan needs CPL 1.
           const t = Cpl1StackTracker.attach(k, (ring1 as Ring1Layout | null) ?? ring0Stack(), rules);
+          stackChecker = t;
           hiding = t.hiding;
           observers.push(t);
           drainables.push({ checker: 'cpl1', region: 'stack', rules: t });
           finishers.push(() => t.detach());
         }
         // --stack ftrace attaches in onLoad: it patches the module's __fentry__ sites.
-        const h = heapEngine as ShadowRules | null;
+        const h = heapEngine as Kmemcheck | InlineChecker | null;
         api = installKernelApi(k, {
           console: (text) => io.console(text),
           hooks: h ? kmemcheckSlabHooks(h) : undefined,
@@ -268,6 +294,12 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     explanation: explainStop(run?.stop ?? null, stack, kernelRing),
     symbolize,
     locate,
+    checkers: {
+      heap: heapEngine as Kmemcheck | InlineChecker | null,
+      stack: stackChecker as Cpl1StackTracker | PreciseStack | null,
+      poisoner: p,
+      ring1: r1,
+    },
   };
 }
 

@@ -34,10 +34,13 @@
  * The host's side: callGuest() pushes the stack arguments and the return
  * address with the pages shown (guest-call hooks; they count as initialized,
  * `hostPushed`), native routines (kmalloc, printk, …) run with the stack
- * pages shown (Kernel.routineHooks), and their reads of stack arguments go
- * through `stackAccessor()`, which checks them: printk() of an
- * uninitialized local that the caller pushed is a finding attributed to
- * printk, with the caller in the stack.
+ * pages shown (Kernel.routineHooks), and their reads and writes through the
+ * kernel API's accessor (checkedAccessor() in src/harness/checked-run.ts,
+ * which reaches the hidden pages through the service) are reported to
+ * `nativeRead`/`nativeWrote`: argument-sized reads of the stack are checked
+ * — printk() of an uninitialized local that the caller pushed is a finding
+ * attributed to printk, with the caller in the stack — and writes
+ * initialize.
  *
  * With the kernel at ring 0 (`--kernel-ring 0`) the same configuration
  * cannot work: the #PF on the hidden stack is delivered without a privilege
@@ -47,23 +50,13 @@
 import type { StopReason } from '../cpu/stop.js';
 import { Vec, vectorName } from '../cpu/stop.js';
 import { SS } from '../cpu/instr.js';
-import { memSizeOf } from '../cpu/decoder.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { addGuestCallHooks } from '../kernel/call.js';
-import { GuestFault } from '../kernel/guest-memory.js';
-import type { GuestAccessor } from '../kernel/printk.js';
 import { HiddenFault, PageHidingService, type PageHidingClient } from '../kernel/page-hiding.js';
-import type { KernelApi } from '../kernel/kapi.js';
-import type { ModuleRunOptions, ModuleRunResult } from '../kernel/module-run.js';
-import type { LoadedModule } from '../kernel/module.js';
 import { decodeAccesses } from '../shadow/access.js';
 import { StackRules } from '../shadow/stack.js';
 import type { RuleStats, ShadowRuleOptions } from '../shadow/rules.js';
 import { SHADOW_UNINITIALIZED, type ShadowState } from '../shadow/shadow.js';
-import type { KmemcheckError } from '../shadow/errors.js';
-import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from '../shadow/report.js';
-import { runCheckedModule } from '../shadow/session.js';
-import { enterRing1, ring0Stack, type Ring1Layout } from './ring1.js';
 import type { PrivilegedEmulation } from './privileged.js';
 
 /** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (ShadowRuleOptions). */
@@ -74,7 +67,7 @@ export interface Cpl1StackStats extends RuleStats {
   faults: number;
   /** Single steps completed after them. */
   steps: number;
-  /** Stack dwords native routines read through stackAccessor(). */
+  /** Stack dwords native routines read through the kernel API's accessor (nativeRead). */
   nativeReads: number;
   /** Native routine calls (the stack shown around each). */
   nativeCalls: number;
@@ -199,13 +192,7 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     this.stats.faults++;
     const ctx = f.context;
     this.espChanged((ctx.segBase[SS] + ctx.regs[4]) | 0);
-    const a = f.accesses;
-    if (f.repeat || a.count === 0) {
-      this.fallback(f);
-      return;
-    }
-    this.applyAccesses(f, false);
-    if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
+    this.applyFault(f);
   }
 
   onStepDone(f: HiddenFault): void {
@@ -215,13 +202,6 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   }
 
   /** An access the decoder did not predict: CR2, the #PF error code's W bit and the operand size. */
-  private fallback(f: HiddenFault): void {
-    if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return;
-    const size = memSizeOf(f.ins) || f.ins.size || 1;
-    if (f.errorCode & 2) this.write(f.cr2, size);
-    else this.read(f.cr2, size, f);
-  }
-
   // ---- native routines --------------------------------------------------------------------------------
 
   /**
@@ -250,75 +230,13 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     this.read(lin, n, f);
   }
 
-  /** A native routine wrote [lin, lin + n): initialized if on the stack. */
-  nativeWrite(lin: number, n: number): void {
+  /**
+   * A native routine wrote [lin, lin + n): initialized if on the stack. (nativeRead/nativeWrote make the
+   * tracker a NativeAccessObserver of the natives' accessor, checkedAccessor() in src/harness/checked-run.ts.)
+   */
+  nativeWrote(lin: number, n: number): void {
     if (this.attached && this.onStack(lin, n)) this.shadow.markInitialized(lin, n);
   }
-
-  /** nativeRead/nativeWrote make the tracker a NativeAccessObserver of src/harness's checkedAccessor(). */
-  nativeWrote(lin: number, n: number): void {
-    this.nativeWrite(lin, n);
-  }
-
-  // ---- draining ------------------------------------------------------------------------------------
-
-  recall(): KmemcheckError[] {
-    return this.errors.drain();
-  }
-
-  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
-    return this.errors.drain().map((e) => toFinding(e, symbolize, locate, { checker: 'cpl1', region: 'stack' }));
-  }
-
-  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
-    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate, region: 'stack' }));
-    const lost = this.errors.takeLost();
-    if (lost > 0) parts.push(formatLost(lost));
-    return parts.join('\n\n');
-  }
-}
-
-/**
- * The accessor for installKernelApi's `memory` option under the tracker:
- * `base` (default the page tables; kmemcheckAccessor() when kmemcheck runs
- * too) with the stack's semantics on top — dword reads of the tracked stack
- * (stack arguments, printk's varargs) are checked and attributed to the
- * native, writes (snprintf into a local buffer) initialize. Reads of
- * hidden stack bytes outside a native call go through the service's peek.
- * Longer reads (strings) are not checked: readGuestString reads past the
- * NUL in page-sized chunks.
- */
-export function stackAccessor(kernel: Kernel, tracker: Cpl1StackTracker, base: GuestAccessor = kernel.mem): GuestAccessor {
-  const read = (lin: number, len: number): Uint8Array => {
-    try {
-      return base.read(lin, len);
-    } catch (e) {
-      if (!(e instanceof GuestFault) || !tracker.onStack(lin, len)) throw e;
-      const out = new Uint8Array(len);
-      for (let i = 0; i < len; i++) {
-        const b = tracker.hiding.peek8((lin + i) | 0);
-        if (b < 0) throw e;
-        out[i] = b;
-      }
-      return out;
-    }
-  };
-  return {
-    read,
-    read32(lin) {
-      tracker.nativeRead(lin, 4);
-      const b = read(lin, 4);
-      return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
-    },
-    write(lin, data) {
-      try {
-        base.write(lin, data);
-      } catch (e) {
-        if (!(e instanceof GuestFault) || !tracker.onStack(lin, data.length) || !tracker.hiding.poke(lin, data)) throw e;
-      }
-      tracker.nativeWrite(lin, data.length);
-    },
-  };
 }
 
 // ---- the ring-0 configuration: #DF ------------------------------------------------------------------
@@ -346,71 +264,3 @@ export function explainStackTripleFault(stop: StopReason | null, stack?: { stack
     `CPL 1 switches to the ring-0 stack in TSS.SS0:ESP0 and never touches the hidden one. Use --kernel-ring 1.`,
   ].join('\n');
 }
-
-// ---- a module run with the tracker (for the CLI and tests) -------------------------------------------
-
-export interface Cpl1RunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
-  /** 1 (default): enterRing1() first. 0: track the ring-0 stack at CPL 0 — the #DF demonstration. */
-  kernelRing?: 0 | 1;
-  /** Tracker options; false for a plain run (still at `kernelRing`). */
-  tracker?: boolean | Cpl1StackOptions;
-}
-
-export interface Cpl1RunResult {
-  run: ModuleRunResult | null;
-  error: unknown;
-  tracker: Cpl1StackTracker | null;
-  layout: Ring1Layout | null;
-  api: KernelApi | null;
-  module: LoadedModule | null;
-  errors: KmemcheckError[];
-  findings: Finding[];
-  reports: string[];
-  /** explainStackTripleFault() of the stop, when it is the ring-0 double fault. */
-  explanation: string | null;
-  summary: { findings: number; lost: number; faults: number; singleSteps: number; emulated: number };
-  symbolize: Symbolizer;
-  locate: SourceLocator;
-}
-
-/** Run a module like runModule() with the CPL-1 stack tracker (and the ring-1 layout), then drain its findings. */
-export function runModuleWithCpl1Stack(object: Uint8Array | { path: string }, opts: Cpl1RunOptions = {}): Cpl1RunResult {
-  const { kernelRing = 1, tracker = true, ...runOpts } = opts;
-  const trackerOpts: Cpl1StackOptions | null = tracker === false ? null : tracker === true ? {} : tracker;
-  let layout: Ring1Layout | null = null;
-  let stack: TrackedStack | null = null;
-  const r = runCheckedModule<Cpl1StackTracker>(object, runOpts, {
-    attach: (k) => {
-      layout = kernelRing === 1 ? enterRing1(k) : null;
-      stack = layout ?? ring0Stack();
-      return trackerOpts ? Cpl1StackTracker.attach(k, stack, trackerOpts) : null;
-    },
-    accessor: (k, e) => stackAccessor(k, e),
-  });
-  // runCheckedModule formats heap reports; these are stack reports.
-  const reports = r.errors.map((e) => formatReport(e, { symbolize: r.symbolize, locate: r.locate, region: 'stack' }));
-  if (r.lost > 0) reports.push(formatLost(r.lost));
-  const hs = r.engine?.hiding.stats;
-  const lay = layout as Ring1Layout | null;
-  const tracked = stack as TrackedStack | null;
-  const stop = r.run?.stop ?? null;
-  return {
-    run: r.run,
-    error: r.error,
-    tracker: r.engine,
-    layout: lay,
-    api: r.api,
-    module: r.module,
-    errors: r.errors,
-    findings: r.errors.map((e) => toFinding(e, r.symbolize, r.locate, { checker: 'cpl1', region: 'stack' })),
-    reports,
-    explanation: explainStackTripleFault(stop, tracked ?? undefined),
-    summary: {
-      findings: r.errors.length, lost: r.lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0,
-      emulated: lay?.counters.total ?? 0,
-    },
-    symbolize: r.symbolize,
-    locate: r.locate,
-  };
-}
-

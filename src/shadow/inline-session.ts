@@ -6,9 +6,13 @@
  * `exports` step and single-steps every guest instruction, checking its
  * accesses before it runs.
  *
- * Also the precise stack oracle's runner (runModuleWithPreciseStack,
- * `--stack precise`): the oracle alone, or with the inline checker (both
- * clients of one single-step loop) or the fault-driven kmemcheck.
+ * Also runModuleWithPreciseStack(): the precise stack oracle alone, or
+ * with the inline checker (both clients of one single-step loop) or the
+ * fault-driven kmemcheck, its findings split into stack and heap. `kmemsim
+ * run --stack precise` and the tests use src/harness/checked-run.ts's
+ * runChecked() instead (the one runner for every checker combination);
+ * this one stays for property-tests/stack.test.ts, and src/shadow cannot
+ * wrap runChecked (src/harness sits above it).
  */
 import type { ModuleRunOptions, ModuleRunResult } from '../kernel/module-run.js';
 import type { KernelApi } from '../kernel/kapi.js';

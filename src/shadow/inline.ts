@@ -37,7 +37,7 @@ import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { decodeAccesses } from './access.js';
 import { ShadowRules, type ShadowRuleOptions } from './rules.js';
 import type { KmemcheckError } from './errors.js';
-import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
+import { toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
 import {
   SHADOW_UNINITIALIZED, type ShadowState,
 } from './shadow.js';
@@ -241,6 +241,7 @@ export function espOf(cpu: CPU): number {
 }
 
 export class InlineChecker extends ShadowRules implements StepClient {
+  readonly origin = { checker: 'inline', region: 'heap' } as const;
   readonly name = 'inline';
   readonly stats: InlineStats = { instructions: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
   /** The kernel's single-step loop (shared with the precise stack oracle). */
@@ -308,23 +309,6 @@ export class InlineChecker extends ShadowRules implements StepClient {
   }
   untrack(virt: number, bytes: number): void {
     this.shadow.untrack(virt, bytes);
-  }
-
-  // ---- draining -----------------------------------------------------------------
-
-  recall(): KmemcheckError[] {
-    return this.errors.drain();
-  }
-
-  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
-    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate }));
-    const lost = this.errors.takeLost();
-    if (lost > 0) parts.push(formatLost(lost));
-    return parts.join('\n\n');
-  }
-
-  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): InlineFinding[] {
-    return this.errors.drain().map((e) => toInlineFinding(e, symbolize, locate));
   }
 }
 

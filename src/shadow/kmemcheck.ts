@@ -35,14 +35,11 @@
  * report.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import { memSizeOf } from '../cpu/decoder.js';
 import {
   PageHidingService, type HiddenFault, type PageHidingClient,
 } from '../kernel/page-hiding.js';
 import { decodeAccesses } from './access.js';
 import { ShadowRules, type ShadowRuleOptions } from './rules.js';
-import type { KmemcheckError } from './errors.js';
-import { formatLost, formatReport, toFinding, type Finding, type Symbolizer } from './report.js';
 import {
   SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, type ShadowState,
 } from './shadow.js';
@@ -63,6 +60,7 @@ export interface KmemcheckStats {
 
 export class Kmemcheck extends ShadowRules implements PageHidingClient {
   readonly name = 'kmemcheck';
+  readonly origin = { checker: 'kmemcheck', region: 'heap' } as const;
   readonly stats: KmemcheckStats = { faults: 0, reads: 0, writes: 0, copies: 0, errors: 0 };
 
   constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, opts: KmemcheckOptions = {}) {
@@ -139,50 +137,11 @@ export class Kmemcheck extends ShadowRules implements PageHidingClient {
   /** kmemcheck_access(): check and update the shadow for every access of the faulting instruction. */
   onFault(f: HiddenFault): void {
     this.stats.faults++;
-    const a = f.accesses;
-    if (f.repeat || a.count === 0) {
-      // An access the decoder did not predict: CR2 and the error code say where and how (Linux's
-      // fallback_address / fallback_method), with the instruction's operand size.
-      this.fallback(f);
-      return;
-    }
-    this.applyAccesses(f, false);
-    // CR2 outside every predicted access (and not an instruction fetch from a hidden page): handle it too.
-    if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
+    this.applyFault(f);
   }
 
   protected memorySource(): PageHidingService {
     return this.hiding;
-  }
-
-  private fallback(f: HiddenFault): void {
-    if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return; // fetching code from a tracked page is not a data access
-    const size = memSizeOf(f.ins) || f.ins.size || 1;
-    if (f.errorCode & 2) this.write(f.cr2, size);
-    else this.read(f.cr2, size, f);
-  }
-
-  // ---- draining ------------------------------------------------------------
-
-  /** kmemcheck_error_recall() for everything queued: the errors, oldest first. */
-  recall(): KmemcheckError[] {
-    return this.errors.drain();
-  }
-
-  /**
-   * Drain the queue as printed text: every report, then the "Lost N error
-   * reports" line if the queue overflowed.
-   */
-  recallText(symbolize?: Symbolizer): string {
-    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize }));
-    const lost = this.errors.takeLost();
-    if (lost > 0) parts.push(formatLost(lost));
-    return parts.join('\n\n');
-  }
-
-  /** Drain the queue as JSON findings. */
-  recallFindings(symbolize?: Symbolizer): Finding[] {
-    return this.errors.drain().map((e) => toFinding(e, symbolize));
   }
 }
 

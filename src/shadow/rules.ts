@@ -6,7 +6,9 @@
  * kmemcheck_read(), kmemcheck_write(), kmemcheck_copy()).
  */
 import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, type HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
-import { ErrorQueue, QUEUE_SIZE, type AccessKind } from './errors.js';
+import { memSizeOf } from '../cpu/decoder.js';
+import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
+import { formatLost, formatReport, toFinding, type Finding, type FindingOrigin, type SourceLocator, type Symbolizer } from './report.js';
 import { SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
 
 /** Options both checkers take. */
@@ -36,6 +38,8 @@ export interface RuleStats {
 const MAX_COPY = 16;
 
 export abstract class ShadowRules {
+  /** Who this checker is in findings and reports (checker name, heap or stack). */
+  abstract readonly origin: Required<FindingOrigin>;
   readonly shadow = new Shadow();
   readonly errors: ErrorQueue;
   partialOk: boolean;
@@ -104,6 +108,50 @@ export abstract class ShadowRules {
         this.write(a.addr[i], a.size[i]);
       }
     }
+  }
+
+  /**
+   * kmemcheck_access() for an instruction that faulted on a hidden page:
+   * its decoded accesses, plus Linux's CR2 fallback (fallback_address /
+   * fallback_method) for an access the decoder did not predict — a repeat
+   * fault during the step, no decoded access, or CR2 outside all of them —
+   * with the instruction's operand size.
+   */
+  protected applyFault(f: HiddenFault): void {
+    const a = f.accesses;
+    if (f.repeat || a.count === 0) {
+      this.fallback(f);
+      return;
+    }
+    this.applyAccesses(f, false);
+    if (a.find(f.cr2) < 0 && ((f.cr2 - f.eip) >>> 0) >= Math.max(f.ins.len, 1)) this.fallback(f);
+  }
+
+  private fallback(f: HiddenFault): void {
+    if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return; // fetching code from a tracked page is not a data access
+    const size = memSizeOf(f.ins) || f.ins.size || 1;
+    if (f.errorCode & 2) this.write(f.cr2, size);
+    else this.read(f.cr2, size, f);
+  }
+
+  // ---- draining (kmemcheck_error_recall()) ----------------------------------------
+
+  /** Everything queued, oldest first. */
+  recall(): KmemcheckError[] {
+    return this.errors.drain();
+  }
+
+  /** The queue as printed text: every report, then the "Lost N error reports" line if it overflowed. */
+  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
+    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate, region: this.origin.region }));
+    const lost = this.errors.takeLost();
+    if (lost > 0) parts.push(formatLost(lost));
+    return parts.join('\n\n');
+  }
+
+  /** The queue as JSON findings, tagged with this checker's origin. */
+  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
+    return this.errors.drain().map((e) => toFinding(e, symbolize, locate, this.origin));
   }
 
   /** Any byte of [addr, addr + n) tracked? */

@@ -50,7 +50,7 @@ import { StackRules } from './stack.js';
 import { SingleStepper, espOf, type StepClient } from './inline.js';
 import { SHADOW_INITIALIZED, SHADOW_UNINITIALIZED, type ShadowState } from './shadow.js';
 import type { KmemcheckError } from './errors.js';
-import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
+import { toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
 
 /** The ring-0 kernel stack's size (src/kernel/layout.ts). */
 export const KERNEL_STACK_SIZE = 16 * 1024;
@@ -251,23 +251,6 @@ export class PreciseStack extends StackRules implements StepClient {
 
   isInitialized(addr: number, n = 1): boolean {
     return this.shadow.test(addr | 0, n, false) === SHADOW_INITIALIZED;
-  }
-
-  // ---- draining -----------------------------------------------------------------
-
-  recall(): KmemcheckError[] {
-    return this.errors.drain();
-  }
-
-  recallText(symbolize?: Symbolizer, locate?: SourceLocator): string {
-    const parts = this.errors.drain().map((e) => formatReport(e, { symbolize, locate, region: 'stack' }));
-    const lost = this.errors.takeLost();
-    if (lost > 0) parts.push(formatLost(lost));
-    return parts.join('\n\n');
-  }
-
-  recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
-    return this.errors.drain().map((e) => toStackFinding(e, symbolize, locate));
   }
 }
 

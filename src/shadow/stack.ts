@@ -32,6 +32,9 @@ import { SHADOW_UNINITIALIZED } from './shadow.js';
 export abstract class StackRules extends ShadowRules {
   /** Which strategy this is, for findings and reports. */
   abstract readonly checker: CheckerName;
+  get origin(): { checker: CheckerName; region: 'stack' } {
+    return { checker: this.checker, region: 'stack' };
+  }
   /** The tracked stack, [low, high) (unsigned). 0/0 until beginStack(). */
   low = 0;
   high = 0;

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Ftrace } from '../../src/ftrace/ftrace.js';
 import { StackPoisoner, regparmLayout, DEFAULT_POISON, type StackPoisonerOptions } from '../../src/ftrace/poison.js';
-import { runModuleWithStackPoisoning } from '../../src/ftrace/run.js';
+import { runChecked } from '../../src/harness/checked-run.js';
 import { functionInfoFor } from '../../src/elf/dwarf-info.js';
 import { runModule } from '../../src/kernel/module-run.js';
 import { installKernelApi } from '../../src/kernel/kapi.js';
@@ -221,7 +221,7 @@ describe.skipIf(!hasGcc)('StackPoisoner: module runs', () => {
       const plainObj = ftraceModule('ftrace-clean', opt, false).object;
       const plain = runModule(plainObj, { exports: api });
       const nop = runModule(c.object, { exports: api });
-      const r = runModuleWithStackPoisoning(c.object, { stackUsage: c.stackUsage });
+      const r = runChecked(c.object, { stack: 'ftrace', stackUsage: c.stackUsage });
       expect(r.error).toBeNull();
       expect(r.findings).toEqual([]);
       expect(r.run!.exitCode).toBe(0);
@@ -231,7 +231,7 @@ describe.skipIf(!hasGcc)('StackPoisoner: module runs', () => {
       expect([...r.run!.kernel.cpu.regs]).toEqual([...nop.kernel.cpu.regs]);
       // Tracing changes no instruction count: the NOP and the CALL are one instruction each, natives are not counted.
       expect(r.run!.instructions).toBe(nop.instructions);
-      const st = r.poisoner!.stats;
+      const st = r.checkers.poisoner!.stats;
       expect(st.entries).toBeGreaterThan(100);
       expect(st.returns).toBe(st.entries);
       expect(st.framesPoisoned).toBe(st.entries);
@@ -240,7 +240,7 @@ describe.skipIf(!hasGcc)('StackPoisoner: module runs', () => {
 
     it(`${opt}: init_module's scenarios each give one finding; output identical to an untraced run`, () => {
       const c = ftraceModule('ftrace-poison', opt);
-      const r = runModuleWithStackPoisoning(c.object, { stackUsage: c.stackUsage });
+      const r = runChecked(c.object, { stack: 'ftrace', stackUsage: c.stackUsage });
       const plain = runModule(c.object, { exports: api });
       expect(r.error).toBeNull();
       expect(r.run!.console).toBe(plain.console);
@@ -248,9 +248,9 @@ describe.skipIf(!hasGcc)('StackPoisoner: module runs', () => {
       expect(r.findings.map((f) => f.function)).toEqual(['consume', 'consume', 'consume64', 'consume64s', 'vconsume', 'consume']);
       expect(r.findings.every((f) => f.stack.some((s) => s.function === 'init_module'))).toBe(true);
       expect(r.reports).toHaveLength(6);
-      expect([...r.frameSources.values()].every((s) => s?.source === 'su')).toBe(true);
+      expect([...r.checkers.poisoner!.frameSources.values()].every((s) => s?.source === 'su')).toBe(true);
       // A plain run through the same runner: no poisoner, no findings.
-      const off = runModuleWithStackPoisoning(c.object, { poison: false });
+      const off = runChecked(c.object, { stack: null });
       expect(off.findings).toEqual([]);
       expect(off.run!.console).toBe(plain.console);
     });
@@ -258,14 +258,12 @@ describe.skipIf(!hasGcc)('StackPoisoner: module runs', () => {
 });
 
 describe.skipIf(!hasGcc)('StackPoisoner with kmemcheck (--stack ftrace --kmemcheck)', () => {
-  it('attaches in a kmemcheck run\'s onLoad; both run, the poisoner finds its six', async () => {
-    const { runModuleWithKmemcheck } = await import('../../src/shadow/session.js');
+  it('attaches in a kmemcheck run\'s onLoad; both run, the poisoner finds its six', () => {
     const c = ftraceModule('ftrace-poison', '-O2');
-    let p: StackPoisoner | null = null;
-    const r = runModuleWithKmemcheck(c.object, { onLoad: (k, m) => void (p = StackPoisoner.attach(k, m, { stackUsage: c.stackUsage })) });
+    const r = runChecked(c.object, { heap: 'kmemcheck', stack: 'ftrace', stackUsage: c.stackUsage });
     expect(r.error).toBeNull();
     expect(r.run!.exitCode).toBe(0);
-    expect(r.findings).toEqual([]);
-    expect((p as StackPoisoner | null)!.findings).toHaveLength(6);
+    expect(r.findings.filter((f) => f.checker === 'kmemcheck')).toEqual([]);
+    expect(r.checkers.poisoner!.findings).toHaveLength(6);
   });
 });

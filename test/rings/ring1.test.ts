@@ -3,9 +3,9 @@ import { runModule } from '../../src/kernel/module-run.js';
 import { installKernelApi } from '../../src/kernel/kapi.js';
 import { KERNEL1_CS } from '../../src/kernel/layout.js';
 import { enterRing1 } from '../../src/rings/ring1.js';
-import { Cpl1StackTracker, runModuleWithCpl1Stack, stackAccessor } from '../../src/rings/stack-tracker.js';
-import { Kmemcheck, kmemcheckSlabHooks } from '../../src/shadow/kmemcheck.js';
-import { kmemcheckAccessor } from '../../src/shadow/session.js';
+import type { Cpl1StackTracker } from '../../src/rings/stack-tracker.js';
+import { runChecked } from '../../src/harness/checked-run.js';
+import type { Kmemcheck } from '../../src/shadow/kmemcheck.js';
 import { compiled, hasGcc, NO_GCC, runtimeObject } from '../module/helpers.js';
 
 describe.skipIf(!hasGcc)('ring-1 kernel running a real module', () => {
@@ -39,49 +39,32 @@ describe.skipIf(!hasGcc)('ring-1 kernel running a real module', () => {
     expect(b.layout!.counters.total).toBe(0);
   });
 
-  it('runModuleWithCpl1Stack: the same module, stack tracked, clean, with faults and steps counted', () => {
-    const r = runModuleWithCpl1Stack(compiled('kapi'), { runtime: runtimeObject() });
+  it('runChecked --stack cpl1: the same module, stack tracked, clean, with faults and steps counted', () => {
+    const r = runChecked(compiled('kapi'), { runtime: runtimeObject(), stack: 'cpl1' });
     expect(r.error).toBeNull();
     expect(r.run!.exitCode).toBe(0);
     expect(r.findings).toEqual([]);
     expect(r.summary.faults).toBeGreaterThan(10);
-    expect(r.summary.singleSteps).toBe(r.summary.faults - r.tracker!.hiding.stats.extraFaults);
+    expect(r.summary.singleSteps).toBe(r.summary.faults - (r.checkers.stack as Cpl1StackTracker).hiding.stats.extraFaults);
     expect(r.run!.console).toBe(run(false).r.console);
     expect(r.explanation).toBeNull();
   });
 
-  it('runModuleWithCpl1Stack with kernelRing 0 stops with the triple fault and its explanation', () => {
-    const r = runModuleWithCpl1Stack(compiled('kapi'), { runtime: runtimeObject(), kernelRing: 0 });
+  it('runChecked --stack cpl1 with kernelRing 0 stops with the triple fault and its explanation', () => {
+    const r = runChecked(compiled('kapi'), { runtime: runtimeObject(), stack: 'cpl1', kernelRing: 0 });
     expect(r.run!.stop?.kind).toBe('triple-fault');
     expect(r.run!.exitCode).toBe(125);
     expect(r.explanation).toMatch(/#PF page fault → #DF double fault/);
   });
 
   it('combined with kmemcheck on the same page-hiding service: both clean, same console as a plain run', () => {
-    let km: Kmemcheck | null = null;
-    let t: Cpl1StackTracker | null = null;
-    let api: ReturnType<typeof installKernelApi> | null = null;
-    const r = runModule(compiled('kapi'), {
-      runtime: runtimeObject(),
-      exports: (k, io) => {
-        const layout = enterRing1(k);
-        km = Kmemcheck.attach(k);
-        t = Cpl1StackTracker.attach(k, layout);
-        return (api = installKernelApi(k, {
-          console: (x) => io.console(x),
-          hooks: kmemcheckSlabHooks(km),
-          memory: stackAccessor(k, t, kmemcheckAccessor(k, km)),
-        }));
-      },
-      onLoad: (_k, m) => {
-        api!.symbolizers.push((a) => m.symbolize(a));
-      },
-    });
-    expect(r.exitCode).toBe(0);
-    expect(km!.recall()).toEqual([]);
-    expect(t!.recall()).toEqual([]);
-    expect(km!.stats.faults).toBeGreaterThan(0);
-    expect(t!.stats.faults).toBeGreaterThan(0);
-    expect(r.console).toBe(run(false).r.console);
+    const r = runChecked(compiled('kapi'), { runtime: runtimeObject(), heap: 'kmemcheck', stack: 'cpl1' });
+    expect(r.error).toBeNull();
+    expect(r.run!.exitCode).toBe(0);
+    expect(r.findings.filter((f) => f.checker === 'kmemcheck')).toEqual([]);
+    expect(r.findings.filter((f) => f.checker === 'cpl1')).toEqual([]);
+    expect((r.checkers.heap as Kmemcheck).stats.faults).toBeGreaterThan(0);
+    expect((r.checkers.stack as Cpl1StackTracker).stats.faults).toBeGreaterThan(0);
+    expect(r.run!.console).toBe(run(false).r.console);
   });
 });

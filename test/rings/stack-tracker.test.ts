@@ -8,7 +8,8 @@ import { ExportTable } from '../../src/kernel/exports.js';
 import { Vec } from '../../src/cpu/stop.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { enterRing1, ring0Stack } from '../../src/rings/ring1.js';
-import { Cpl1StackTracker, explainStackTripleFault, stackAccessor } from '../../src/rings/stack-tracker.js';
+import { Cpl1StackTracker, explainStackTripleFault } from '../../src/rings/stack-tracker.js';
+import { checkedAccessor } from '../../src/harness/checked-run.js';
 import { toFinding } from '../../src/shadow/report.js';
 import { assembled, hasAs, hasGcc, MODULES, NO_AS, NO_GCC, runtimeObject } from '../module/helpers.js';
 import { join } from 'node:path';
@@ -29,7 +30,7 @@ function setup(obj: Uint8Array, o: { ring?: 0 | 1; track?: boolean } = {}): Setu
   const layout = ring === 1 ? enterRing1(k) : null;
   const t = track ? Cpl1StackTracker.attach(k, layout ?? ring0Stack()) : null;
   const console: string[] = [];
-  const api = installKernelApi(k, { console: (s) => console.push(s), memory: t ? stackAccessor(k, t) : undefined });
+  const api = installKernelApi(k, { console: (s) => console.push(s), memory: t ? checkedAccessor(k, [], [t]) : undefined });
   const m = loadModule(k, obj, { name: 'm', exports: ExportTable.from(api), runtime: runtimeObject() });
   const sym = (a: number) => {
     const s = m.symbolize(a >>> 0) ?? api.symbolize(a >>> 0);

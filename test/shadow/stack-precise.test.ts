@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { moduleCompileCommand } from '../../src/cli/compile.js';
-import { runModuleWithPreciseStack, type PreciseRunResult } from '../../src/shadow/inline-session.js';
+import { runChecked, type CheckedRunResult } from '../../src/harness/checked-run.js';
 import { PreciseStack, kernelStackBounds } from '../../src/shadow/stack-precise.js';
 import { InlineChecker, SingleStepper } from '../../src/shadow/inline.js';
 import { Kernel } from '../../src/kernel/kernel.js';
@@ -58,8 +58,28 @@ function markers(name: string): { function: string; line: number }[] {
   return out;
 }
 
-function run(name: string, opt: Opt, heap: false | 'inline' | 'kmemcheck' = false, stack = true): PreciseRunResult {
-  return runModuleWithPreciseStack(object(name, opt), { name: `${name}.c`, runtime: runtimeObject(), heap, stack });
+/** A `--stack precise` run (runChecked, as `kmemsim run`), with the stack findings and the oracle split out. */
+interface PreciseRun extends CheckedRunResult {
+  /** The oracle's findings (region "stack"). */
+  stackFindings: CheckedRunResult['findings'];
+  /** The heap checker's (region "heap"). */
+  heapFindings: CheckedRunResult['findings'];
+  oracle: PreciseStack | null;
+}
+
+function precise(r: CheckedRunResult): PreciseRun {
+  return {
+    ...r,
+    stackFindings: r.findings.filter((f) => f.region === 'stack'),
+    heapFindings: r.findings.filter((f) => f.region === 'heap'),
+    oracle: r.checkers.stack as PreciseStack | null,
+  };
+}
+
+function run(name: string, opt: Opt, heap: false | 'inline' | 'kmemcheck' = false, stack = true, checkNatives?: boolean): PreciseRun {
+  return precise(runChecked(object(name, opt), {
+    name: `${name}.c`, runtime: runtimeObject(), heap: heap || null, stack: stack ? 'precise' : null, checkNatives,
+  }));
 }
 
 const key = (f: { kind: string; access: string; size: number; eip: number; address: number; function: string | null; line?: number | null }) => ({
@@ -67,7 +87,7 @@ const key = (f: { kind: string; access: string; size: number; eip: number; addre
 });
 
 /** Architectural results equal a plain run's. */
-function expectSameArchitecture(r: PreciseRunResult, plain: PreciseRunResult, what: string): void {
+function expectSameArchitecture(r: PreciseRun, plain: PreciseRun, what: string): void {
   expect(r.error, what).toBeNull();
   expect(r.run!.console, what).toBe(plain.run!.console);
   expect(r.run!.initReturn, what).toBe(plain.run!.initReturn);
@@ -96,8 +116,8 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
         expectSameArchitecture(r, plain, c.name);
         if (c.console) expect(plain.run!.console).toMatch(c.console);
         const want = markers(c.name);
-        expect(r.findings.map((f) => ({ function: f.function, line: f.line }))).toEqual(want);
-        for (const f of r.findings) {
+        expect(r.stackFindings.map((f) => ({ function: f.function, line: f.line }))).toEqual(want);
+        for (const f of r.stackFindings) {
           expect(f).toMatchObject({ kind: 'uninitialized', region: 'stack', checker: 'precise', access: 'read', size: 4 });
           expect(f.file).toMatch(new RegExp(`${c.name}\\.c$`));
           // The address is a byte of the ring-0 kernel stack; the caller is in the backtrace.
@@ -112,8 +132,8 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
         }
         expect(r.summary.findings).toBe(want.length);
         expect(r.summary.lost).toBe(0);
-        expect(r.summary.instructions).toBeGreaterThan(0);
-        expect(r.summary.kills).toBeGreaterThan(0);
+        expect(r.oracle!.stats.instructions).toBeGreaterThan(0);
+        expect(r.oracle!.kills).toBeGreaterThan(0);
         // The CPU's own run loop is back after the run.
         expect(Object.prototype.hasOwnProperty.call(r.run!.kernel.cpu, 'run')).toBe(false);
       });
@@ -122,16 +142,16 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
 
   it('recursion: only the innermost call reads uninitialized, and the repeat from the same EIP is dropped', () => {
     const r = run('stack-recursion', '-O0');
-    expect(r.findings).toHaveLength(1);
+    expect(r.stackFindings).toHaveLength(1);
     // depth(5) → ... → depth(0): six frames of depth, then init_module.
-    expect(r.findings[0]!.stack.filter((s) => s.function === 'depth')).toHaveLength(6);
-    expect(r.stack!.errors.suppressed).toBe(1);
+    expect(r.stackFindings[0]!.stack.filter((s) => s.function === 'depth')).toHaveLength(6);
+    expect(r.oracle!.errors.suppressed).toBe(1);
   });
 
   it('sibling -O0: a plain run sees the dead frame\'s old value; precise reports it', () => {
     const r = run('stack-sibling', '-O0');
     expect(r.run!.console).toBe('sibling: 4242\n');
-    expect(r.findings.map((f) => f.function)).toEqual(['reader']);
+    expect(r.stackFindings.map((f) => f.function)).toEqual(['reader']);
   });
 
   for (const name of ['stack-uninit', 'stack-cond', 'stack-arg', 'stack-sibling', 'stack-recursion', 'stack-deep']) {
@@ -142,9 +162,9 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
         for (const heap of ['inline', 'kmemcheck'] as const) {
           const both = run(name, opt, heap);
           expectSameArchitecture(both, plain, `${name} ${opt} ${heap}`);
-          expect(both.findings.map(key), `${name} ${opt} ${heap}`).toEqual(alone.findings.map(key));
+          expect(both.stackFindings.map(key), `${name} ${opt} ${heap}`).toEqual(alone.stackFindings.map(key));
           expect(both.heapFindings, `${name} ${opt} ${heap}`).toEqual([]);
-          expect(both.heap).not.toBeNull();
+          expect(both.checkers.heap).not.toBeNull();
         }
       }
     });
@@ -152,8 +172,8 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
 
   it('stack-deep with kmemcheck: its #PF/#DB frames land on the tracked stack and are initialized, no false findings', () => {
     const r = run('stack-deep', '-O0', 'kmemcheck');
-    expect(r.findings).toEqual([]);
-    expect(r.stack!.stats.exceptionFrames).toBeGreaterThan(0);
+    expect(r.stackFindings).toEqual([]);
+    expect(r.oracle!.stats.exceptionFrames).toBeGreaterThan(0);
   });
 
   it('stack-kmemcheck-frames: kmemcheck\'s fault frames change the stack garbage; the oracle\'s findings do not change', () => {
@@ -164,15 +184,15 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
       const inl = run('stack-kmemcheck-frames', opt, 'inline');
       const kmc = run('stack-kmemcheck-frames', opt, 'kmemcheck');
       // The 16 reads of the loop come from one EIP: one finding, 15 dropped.
-      expect(alone.findings.map((f) => ({ function: f.function, line: f.line })), opt).toEqual(markers('stack-kmemcheck-frames'));
-      expect(alone.stack!.errors.suppressed, opt).toBe(15);
-      for (const r of [inl, kmc]) expect(r.findings.map(key), opt).toEqual(alone.findings.map(key));
+      expect(alone.stackFindings.map((f) => ({ function: f.function, line: f.line })), opt).toEqual(markers('stack-kmemcheck-frames'));
+      expect(alone.oracle!.errors.suppressed, opt).toBe(15);
+      for (const r of [inl, kmc]) expect(r.stackFindings.map(key), opt).toEqual(alone.stackFindings.map(key));
       // The oracle and the inline checker are transparent; kmemcheck is not, with or without the oracle.
       expectSameArchitecture(alone, plain, opt);
       expectSameArchitecture(inl, plain, opt);
       expect(kmc.run!.console, opt).toBe(kmcOnly.run!.console);
       expect(kmcOnly.run!.console, opt).not.toBe(plain.run!.console);
-      expect(kmc.stack!.stats.exceptionFrames, opt).toBeGreaterThan(0);
+      expect(kmc.oracle!.stats.exceptionFrames, opt).toBeGreaterThan(0);
     }
   });
 
@@ -181,12 +201,12 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
       const plain = run('stack-native', opt, false, false);
       const r = run('stack-native', opt);
       expectSameArchitecture(r, plain, opt);
-      expect(r.findings.map((f) => f.function), opt).toEqual(['printk']);
-      expect(r.findings[0]).toMatchObject({ kind: 'uninitialized', region: 'stack', checker: 'precise', size: 4 });
-      expect(r.stack!.stats.nativeReads).toBeGreaterThan(0);
+      expect(r.stackFindings.map((f) => f.function), opt).toEqual(['printk']);
+      expect(r.stackFindings[0]).toMatchObject({ kind: 'uninitialized', region: 'stack', checker: 'precise', size: 4 });
+      expect(r.oracle!.stats.nativeReads).toBeGreaterThan(0);
       // Switched off: no finding.
-      const off = runModuleWithPreciseStack(object('stack-native', opt), { name: 'stack-native.c', runtime: runtimeObject(), stack: { checkNatives: false } });
-      expect(off.findings).toEqual([]);
+      const off = run('stack-native', opt, false, true, false);
+      expect(off.stackFindings).toEqual([]);
     }
   });
 });
