@@ -39,6 +39,9 @@ import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '..
 import type { KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../shadow/session.js';
+import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
+
+export { checkedAccessor, type NativeAccessObserver };
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
@@ -117,56 +120,6 @@ interface Drainable {
   checker: CheckerName;
   region: FindingRegion;
   rules: ShadowRules;
-}
-
-/** What natives' accesses mean to a checker (stack checkers look at stack arguments). */
-export interface NativeAccessObserver {
-  nativeRead?(lin: number, n: number): void;
-  nativeWrote?(lin: number, n: number): void;
-}
-
-/**
- * The accessor the kernel API's natives use under any checker: the page
- * walk first (it checks permissions), the page-hiding service's view when
- * that fails on a hidden page; a write marks the bytes initialized in
- * every shadow, and each observer hears of every read and write.
- */
-export function checkedAccessor(kernel: Kernel, shadows: readonly ShadowRules[], observers: readonly NativeAccessObserver[]): GuestAccessor {
-  const hiding = (): PageHidingService | null => (PageHidingService.isInstalledOn(kernel) ? PageHidingService.of(kernel) : null);
-  const read = (lin: number, len: number): Uint8Array => {
-    let out: Uint8Array;
-    try {
-      out = kernel.mem.read(lin, len);
-    } catch (e) {
-      const svc = hiding();
-      if (!(e instanceof GuestFault) || svc === null) throw e;
-      out = new Uint8Array(len);
-      for (let i = 0; i < len; i++) {
-        const b = svc.peek8((lin + i) | 0);
-        if (b < 0) throw e;
-        out[i] = b;
-      }
-    }
-    for (const o of observers) o.nativeRead?.(lin, len);
-    return out;
-  };
-  return {
-    read,
-    read32(lin) {
-      const b = read(lin, 4);
-      return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
-    },
-    write(lin, data) {
-      try {
-        kernel.mem.write(lin, data);
-      } catch (e) {
-        const svc = hiding();
-        if (!(e instanceof GuestFault) || svc === null || !svc.poke(lin, data)) throw e;
-      }
-      for (const s of shadows) s.markInitialized(lin, data.length);
-      for (const o of observers) o.nativeWrote?.(lin, data.length);
-    },
-  };
 }
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */

@@ -35,7 +35,7 @@
  * address with the pages shown (guest-call hooks; they count as initialized,
  * `hostPushed`), native routines (kmalloc, printk, …) run with the stack
  * pages shown (Kernel.routineHooks), and their reads and writes through the
- * kernel API's accessor (checkedAccessor() in src/harness/checked-run.ts,
+ * kernel API's accessor (checkedAccessor() in src/shadow/accessor.ts,
  * which reaches the hidden pages through the service) are reported to
  * `nativeRead`/`nativeWrote`: argument-sized reads of the stack are checked
  * — printk() of an uninitialized local that the caller pushed is a finding
@@ -232,7 +232,7 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
 
   /**
    * A native routine wrote [lin, lin + n): initialized if on the stack. (nativeRead/nativeWrote make the
-   * tracker a NativeAccessObserver of the natives' accessor, checkedAccessor() in src/harness/checked-run.ts.)
+   * tracker a NativeAccessObserver of the natives' accessor, checkedAccessor() in src/shadow/accessor.ts.)
    */
   nativeWrote(lin: number, n: number): void {
     if (this.attached && this.onStack(lin, n)) this.shadow.markInitialized(lin, n);

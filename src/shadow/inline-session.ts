@@ -23,6 +23,7 @@ import { InlineChecker, toInlineFinding, type InlineFinding, type InlineOptions 
 import type { KmemcheckError } from './errors.js';
 import type { SourceLocator, Symbolizer } from './report.js';
 import { kmemcheckAccessor, runCheckedModule, type CheckedModuleRun } from './session.js';
+import { checkedAccessor } from './accessor.js';
 import { Kmemcheck } from './kmemcheck.js';
 import type { ShadowRuleOptions, ShadowRules } from './rules.js';
 import { PreciseStack, toStackFinding, type PreciseStackOptions } from './stack-precise.js';
@@ -57,17 +58,7 @@ export interface InlineRunResult {
 
 /** The natives' accessor: the kernel's page walk; writes initialize the bytes. */
 export function inlineAccessor(kernel: Kernel, c: InlineChecker): GuestAccessor {
-  return {
-    read: (lin, len) => kernel.mem.read(lin, len),
-    read32(lin) {
-      const b = kernel.mem.read(lin, 4);
-      return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
-    },
-    write(lin, data) {
-      kernel.mem.write(lin, data);
-      c.markInitialized(lin, data.length);
-    },
-  };
+  return checkedAccessor(kernel, [c], []);
 }
 
 /** Run a module like runModuleWithKmemcheck(), with the inline checker. Never throws for the run itself. */

@@ -29,11 +29,11 @@
  */
 import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
-import { GuestFault } from '../kernel/guest-memory.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { GuestAccessor } from '../kernel/printk.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { Kmemcheck, type KmemcheckOptions } from './kmemcheck.js';
+import { checkedAccessor } from './accessor.js';
 import { kmemcheckSlabHooks, type ShadowRules } from './rules.js';
 import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type SymbolInfo, type Symbolizer } from './report.js';
@@ -77,37 +77,12 @@ export interface KmemcheckRunResult {
 }
 
 /**
- * The accessor the kernel API's natives use under kmemcheck: the normal
- * page walk first (it checks write permission), the hidden-page path when
- * that fails; writes mark the bytes initialized either way.
+ * The accessor the kernel API's natives use under kmemcheck: the one
+ * checked accessor (./accessor.ts), which reaches hidden pages; writes
+ * mark the bytes initialized.
  */
 export function kmemcheckAccessor(kernel: Kernel, engine: Kmemcheck): GuestAccessor {
-  const read = (lin: number, len: number): Uint8Array => {
-    try {
-      return kernel.mem.read(lin, len);
-    } catch (e) {
-      if (!(e instanceof GuestFault)) throw e;
-      const b = engine.hostRead(lin, len);
-      if (b === null) throw e;
-      return b;
-    }
-  };
-  return {
-    read,
-    read32(lin) {
-      const b = read(lin, 4);
-      return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
-    },
-    write(lin, data) {
-      try {
-        kernel.mem.write(lin, data);
-        engine.markInitialized(lin, data.length);
-      } catch (e) {
-        if (!(e instanceof GuestFault)) throw e;
-        if (!engine.hostWrite(lin, data)) throw e;
-      }
-    },
-  };
+  return checkedAccessor(kernel, [engine], []);
 }
 
 /** Module symbols (module, runtime), then the kernel API's routines (with offsets), then exact export names. */

@@ -9,7 +9,7 @@ import { Vec } from '../../src/cpu/stop.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { enterRing1, ring0Stack } from '../../src/rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../../src/rings/stack-tracker.js';
-import { checkedAccessor } from '../../src/harness/checked-run.js';
+import { checkedAccessor } from '../../src/shadow/accessor.js';
 import { toFinding } from '../../src/shadow/report.js';
 import { assembled, hasAs, hasGcc, MODULES, NO_AS, NO_GCC, runtimeObject } from '../module/helpers.js';
 import { join } from 'node:path';
