@@ -31,7 +31,7 @@ for (const a of args) {
   }
 }
 
-const need = ['dist/cli/compile.js', 'dist/shadow/session.js', 'dist/shadow/inline-session.js'];
+const need = ['dist/cli/compile.js', 'dist/harness/heap-runs.js'];
 for (const f of need) {
   if (!existsSync(join(ROOT, f))) {
     console.error(`bench: ${f} missing: run npm run build`);
@@ -39,8 +39,7 @@ for (const f of need) {
   }
 }
 const { compileModule } = await import(pathToFileURL(join(ROOT, 'dist/cli/compile.js')).href);
-const { runModuleWithKmemcheck } = await import(pathToFileURL(join(ROOT, 'dist/shadow/session.js')).href);
-const { runModuleWithInlineChecker } = await import(pathToFileURL(join(ROOT, 'dist/shadow/inline-session.js')).href);
+const { runModuleWithKmemcheck, runModuleWithInlineChecker } = await import(pathToFileURL(join(ROOT, 'dist/harness/heap-runs.js')).href);
 
 let object;
 try {

@@ -10,8 +10,8 @@
  * checksum of everything read and frees what is left. Every module is
  * compiled with gcc through src/cli/compile.ts (objects cached by source
  * hash in os.tmpdir()) and run three times: without a checker, with
- * kmemcheck (src/shadow/session.ts) and with the inline checker
- * (src/shadow/inline-session.ts). Properties:
+ * kmemcheck and with the inline checker (src/harness/heap-runs.ts: both
+ * are runChecked() with one heap checker). Properties:
  *
  * (a) both checkers report exactly the same findings (every field of the
  *     JSON finding but `checker`: kind, access, size, address, eip,
@@ -38,8 +38,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModule, MODULE_CFLAGS } from '../src/cli/compile.js';
-import { runModuleWithKmemcheck } from '../src/shadow/session.js';
-import { runModuleWithInlineChecker } from '../src/shadow/inline-session.js';
+import { runModuleWithInlineChecker, runModuleWithKmemcheck } from '../src/harness/heap-runs.js';
 import { hasGcc, runtimeObject } from '../test/module/helpers.js';
 
 const RUNS = Math.max(1, Number(process.env['KMEMSIM_KMEMCHECK_RUNS'] ?? 25) | 0);

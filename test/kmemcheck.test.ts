@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { compileModule } from '../src/cli/compile.js';
-import { runModuleWithKmemcheck } from '../src/shadow/session.js';
+import { runModuleWithKmemcheck } from '../src/harness/heap-runs.js';
 import { formatReport, toFinding } from '../src/shadow/report.js';
 import { checkCommand, DEFAULT_ERROR_EXITCODE, type JsonReport } from '../src/cli/check-command.js';
 import { runModule } from '../src/kernel/module-run.js';

@@ -105,6 +105,8 @@ export interface CheckedRunResult {
   module: LoadedModule | null;
   api: KernelApi | null;
   findings: Finding[];
+  /** The shadow checkers' drained error records (kmemcheck's queue format), oldest first per checker; the same errors as `findings` minus ftrace's. */
+  errors: KmemcheckError[];
   /** Text reports (kmemcheck's format; ftrace's own lines), then "Lost N" lines. */
   reports: string[];
   summary: CheckSummary;
@@ -211,8 +213,10 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   const findings: Finding[] = [];
   const reports: string[] = [];
   let lost = 0;
+  const allErrors: KmemcheckError[] = [];
   for (const d of drainables) {
     const errs: KmemcheckError[] = d.rules.errors.drain();
+    allErrors.push(...errs);
     const l = d.rules.errors.takeLost();
     lost += l;
     for (const e of errs) {
@@ -235,6 +239,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     module: mod,
     api,
     findings,
+    errors: allErrors,
     reports,
     summary: {
       findings: findings.length,

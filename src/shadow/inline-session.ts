@@ -29,65 +29,11 @@ import type { ShadowRuleOptions, ShadowRules } from './rules.js';
 import { PreciseStack, toStackFinding, type PreciseStackOptions } from './stack-precise.js';
 import { formatLost, formatReport, toFinding, type Finding } from './report.js';
 
-export interface InlineRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
-  /** Run with the inline checker (default true); its options, or false for a plain run. */
-  inline?: boolean | InlineOptions;
-}
-
-export interface InlineSummary {
-  findings: number;
-  lost: number;
-  /** Guest instructions decoded and checked. */
-  instructions: number;
-}
-
-export interface InlineRunResult {
-  run: ModuleRunResult | null;
-  error: unknown;
-  engine: InlineChecker | null;
-  api: KernelApi | null;
-  module: LoadedModule | null;
-  errors: KmemcheckError[];
-  findings: InlineFinding[];
-  reports: string[];
-  summary: InlineSummary;
-  symbolize: Symbolizer;
-  /** Source positions from the module's (and runtime's) DWARF line tables. */
-  locate: SourceLocator;
-}
-
-/** The natives' accessor: the kernel's page walk; writes initialize the bytes. */
+/** The natives' accessor under the inline checker: the one checked accessor, with the checker's shadow. */
 export function inlineAccessor(kernel: Kernel, c: InlineChecker): GuestAccessor {
   return checkedAccessor(kernel, [c], []);
 }
 
-/** Run a module like runModuleWithKmemcheck(), with the inline checker. Never throws for the run itself. */
-export function runModuleWithInlineChecker(object: Uint8Array | { path: string }, opts: InlineRunOptions = {}): InlineRunResult {
-  const { inline = true, ...runOpts } = opts;
-  const checkerOpts: InlineOptions | null = inline === false ? null : inline === true ? {} : inline;
-  const r = runCheckedModule(object, runOpts, {
-    attach: (k) => (checkerOpts ? InlineChecker.attach(k, checkerOpts) : null),
-    accessor: inlineAccessor,
-    finish: (c) => c.detach(),
-  });
-  return {
-    run: r.run,
-    error: r.error,
-    engine: r.engine,
-    api: r.api,
-    module: r.module,
-    errors: r.errors,
-    findings: r.errors.map((e) => toInlineFinding(e, r.symbolize, r.locate)),
-    reports: r.reports,
-    summary: { findings: r.errors.length, lost: r.lost, instructions: r.engine?.stats.instructions ?? 0 },
-    symbolize: r.symbolize,
-    locate: r.locate,
-  };
-}
-
-// ---- the precise stack oracle (`--stack precise`), alone or with a heap checker ----------
-
-/** Which heap checker runs alongside the stack oracle. */
 export type HeapCheckerChoice =
   | false
   | 'inline'

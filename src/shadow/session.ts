@@ -39,43 +39,6 @@ import type { KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type SymbolInfo, type Symbolizer } from './report.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
 
-export interface KmemcheckRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel'> {
-  /** Run with kmemcheck (default true); options for the engine, or false for a plain run. */
-  kmemcheck?: boolean | KmemcheckOptions;
-}
-
-export interface KmemcheckSummary {
-  /** Reports drained from the queue. */
-  findings: number;
-  /** Errors that did not fit in the queue. */
-  lost: number;
-  /** Faults on hidden pages handled. */
-  faults: number;
-  /** Single steps completed after them. */
-  singleSteps: number;
-}
-
-export interface KmemcheckRunResult {
-  /** The module run; null when it threw (the error is in `error`). */
-  run: ModuleRunResult | null;
-  /** What runModule() threw (a ModuleLoadError, or an internal error), after the queue was drained. */
-  error: unknown;
-  /** The engine (null without kmemcheck or when the run threw before it was attached). */
-  engine: Kmemcheck | null;
-  api: KernelApi | null;
-  module: LoadedModule | null;
-  /** The drained errors, oldest first. */
-  errors: KmemcheckError[];
-  /** The same as JSON findings. */
-  findings: Finding[];
-  /** Each report in kmemcheck's text format, then the "Lost N error reports" line if any. */
-  reports: string[];
-  summary: KmemcheckSummary;
-  symbolize: Symbolizer;
-  /** Source positions from the module's (and runtime's) DWARF line tables. */
-  locate: SourceLocator;
-}
-
 /**
  * The accessor the kernel API's natives use under kmemcheck: the one
  * checked accessor (./accessor.ts), which reaches hidden pages; writes
@@ -197,28 +160,4 @@ export function runCheckedModule<E extends ShadowRules>(
   const reports = errors.map((e) => formatReport(e, { symbolize, locate }));
   if (lost > 0) reports.push(formatLost(lost));
   return { run, error, engine: eng, api, module: mod, errors, lost, reports, symbolize, locate };
-}
-
-/** Run a module like runModule(), with kmemcheck attached, and drain its reports. Never throws for the run itself: see `error`. */
-export function runModuleWithKmemcheck(object: Uint8Array | { path: string }, opts: KmemcheckRunOptions = {}): KmemcheckRunResult {
-  const { kmemcheck = true, ...runOpts } = opts;
-  const engineOpts: KmemcheckOptions | null = kmemcheck === false ? null : kmemcheck === true ? {} : kmemcheck;
-  const r = runCheckedModule(object, runOpts, {
-    attach: (k) => (engineOpts ? Kmemcheck.attach(k, engineOpts) : null),
-    accessor: kmemcheckAccessor,
-  });
-  const hs = r.engine?.hiding.stats;
-  return {
-    run: r.run,
-    error: r.error,
-    engine: r.engine,
-    api: r.api,
-    module: r.module,
-    errors: r.errors,
-    findings: r.errors.map((e) => toFinding(e, r.symbolize, r.locate)),
-    reports: r.reports,
-    summary: { findings: r.errors.length, lost: r.lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 },
-    symbolize: r.symbolize,
-    locate: r.locate,
-  };
 }
