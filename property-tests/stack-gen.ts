@@ -19,7 +19,11 @@
  *
  * API: genStackModule(opts) → StackModule {source, truth, suppressed, lost,
  * uninitArgs, program, lines}; truth(program, lines) recomputes it;
- * compileStackModule(source, {opt, flags}) compiles (cached); ModeRunner /
+ * garbageFlow(program, lines) says where dead-stack garbage flows (whether
+ * init_module prints some, every call passing some: for ftrace's soundness
+ * and transparency properties); compileStackModule(source, {opt, flags})
+ * compiles (cached), compileStackModuleWithUsage(source, {ftrace}) also
+ * returns the -fstack-usage text (ftrace's frame sizes); ModeRunner /
  * ModeRun are the per-mode runner shape property-tests/stack.test.ts uses.
  *
  * Every function takes 1-3 int parameters: p0 is the control value (always
@@ -460,6 +464,98 @@ export function truth(p: StackProgram, lines: StackModule['lines'], maxCalls = 4
   const f0 = p.functions[0]!;
   invoke(0, p.ctl, [null, null, null].slice(0, Math.max(1, f0.params)) as Raw[]);
   if (out.calls > maxCalls) return null;
+  return out;
+}
+
+/** A call passing a value computed from dead-stack garbage (see garbageFlow). */
+export interface TaintedArg {
+  caller: string;
+  callee: string;
+  line: number;
+  param: number;
+}
+
+export interface GarbageFlow {
+  /** init_module prints a value computed from dead-stack garbage (its text depends on what the dead stack held). */
+  printsStackGarbage: boolean;
+  /**
+   * Every call one of whose data arguments depends on dead-stack garbage:
+   * a raw uninitialized value (each `uninitArgs` entry of origin local or
+   * return is here) or one computed from it (`acc = acc * 31 + l0` and
+   * `return acc`: with acc 0 the garbage passes unchanged).
+   */
+  taintedArgs: TaintedArg[];
+}
+
+/**
+ * Where dead-stack garbage flows, whatever the shadow says: a slot not
+ * written in the current invocation holds garbage, and so does anything
+ * computed from it (acc, returns, parameters, heap elements it is stored
+ * into). Heap garbage (a kmalloc'd object's unwritten elements) is not
+ * stack garbage: no stack strategy changes it. Null past `maxCalls`
+ * invocations.
+ */
+export function garbageFlow(p: StackProgram, lines: StackModule['lines'], maxCalls = MAX_CALLS): GarbageFlow | null {
+  const out: GarbageFlow = { printsStackGarbage: false, taintedArgs: [] };
+  let calls = 0;
+  const heap: boolean[][] = p.heap.map((h) => new Array<boolean>(h.length).fill(false));
+  const invoke = (fi: number, ctl: number, params: boolean[]): boolean | undefined => {
+    if (++calls > maxCalls) return undefined;
+    const f = p.functions[fi]!;
+    const name = fnName(fi);
+    const key = (s: Slot) => `${s.local}:${s.index ?? 0}`;
+    const slots = new Map<string, boolean>();
+    const get = (s: Slot): boolean => slots.get(key(s)) ?? true;
+    let acc = false;
+    const val = (v: Value): boolean => (v.t === 'const' ? false : v.t === 'param' ? params[v.i] ?? false : get(v.slot));
+    const call = (callee: number, c: number, arg: Value, line: number): boolean | undefined => {
+      const g = p.functions[callee]!;
+      const a1 = g.params > 1 ? val(arg) : false;
+      const a2 = g.params > 2 && f.params > 1 ? params[1] ?? false : false;
+      if (a1) out.taintedArgs.push({ caller: name, callee: fnName(callee), line, param: 1 });
+      if (a2) out.taintedArgs.push({ caller: name, callee: fnName(callee), line, param: 2 });
+      return invoke(callee, c, [false, a1, a2]);
+    };
+    for (let si = 0; si < f.body.length; si++) {
+      const s = f.body[si]!;
+      const line = lines.body[fi]![si]!;
+      switch (s.t) {
+        case 'write':
+          slots.set(key(s.slot), val(s.value));
+          break;
+        case 'cwrite':
+          if (ctl > s.k) slots.set(key(s.slot), false);
+          break;
+        case 'read':
+          acc ||= get(s.slot);
+          break;
+        case 'call': {
+          const r = call(s.callee, s.ctl, s.arg, line);
+          if (r === undefined) return undefined;
+          if (s.into) slots.set(key(s.into), r);
+          else acc ||= r;
+          break;
+        }
+        case 'rec':
+          if (ctl > 0) {
+            const r = call(fi, ctl - 1, s.arg, line);
+            if (r === undefined) return undefined;
+            acc ||= r;
+          }
+          break;
+        case 'hstore':
+          heap[s.heap]![s.idx] = get(s.slot);
+          break;
+        case 'hload':
+          slots.set(key(s.slot), heap[s.heap]![s.idx]!);
+          break;
+      }
+    }
+    return f.ret.t === 'acc' ? acc : f.ret.t === 'param' ? params[f.ret.i] ?? false : get(f.ret.slot);
+  };
+  const r = invoke(0, p.ctl, [false, false, false]);
+  if (r === undefined) return null;
+  out.printsStackGarbage = r;
   return out;
 }
 

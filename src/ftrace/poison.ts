@@ -38,7 +38,7 @@
  */
 import type { CPU } from '../cpu/cpu.js';
 import { SS } from '../cpu/instr.js';
-import type { Kernel } from '../kernel/kernel.js';
+import type { Kernel, RoutineHooks } from '../kernel/kernel.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { kva, PHYS_KSTACK_TOP } from '../kernel/layout.js';
 import { functionInfoFor, type DwarfFunction } from '../elf/dwarf-info.js';
@@ -207,6 +207,21 @@ export class StackPoisoner {
   private readonly symbolize: Symbolizer;
   private readonly locate: SourceLocator;
   private unregister: (() => void) | null;
+  /**
+   * Native kernel routines (kmalloc, printk, ...) are traced functions in
+   * Linux too, compiled with -pg; in kmemsim their whole frame is the return
+   * address their CALL pushed. When one returns, that dead word is poisoned
+   * like any returning frame — otherwise the return address a native leaves
+   * below a traced caller's frame would look like an initialized value to a
+   * later frame reusing the slot.
+   */
+  private readonly nativeHook: RoutineHooks = {
+    exit: (k) => {
+      if (this.unregister === null || k.cpu.stopReason) return;
+      const esp = (k.cpu.segBase[SS]! + k.cpu.regs[4]!) >>> 0;
+      this.poison((esp - 4) >>> 0, esp);
+    },
+  };
 
   private constructor(readonly kernel: Kernel, readonly module: LoadedModule, private readonly opts: StackPoisonerOptions) {
     this.pattern = (opts.pattern ?? DEFAULT_POISON) >>> 0;
@@ -234,6 +249,7 @@ export class StackPoisoner {
       entry: (ip, parent, slot, depth, cpu) => this.onEntry(ip, parent, slot, depth, cpu),
       return: (ip, _parent, slot, _depth, cpu) => this.onReturn(ip, slot, cpu),
     });
+    kernel.routineHooks.push(this.nativeHook);
   }
 
   /**
@@ -254,6 +270,8 @@ export class StackPoisoner {
   /** Stop poisoning and checking (the sites stay as they are; call ftrace.disable() to NOP them). */
   detach(): void {
     if (this.unregister) this.ftrace.fentrySlotFill = null;
+    const i = this.kernel.routineHooks.indexOf(this.nativeHook);
+    if (i >= 0) this.kernel.routineHooks.splice(i, 1);
     this.unregister?.();
     this.unregister = null;
   }

@@ -38,7 +38,7 @@ import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
 import type { KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
-import { moduleLocator, moduleSymbolizer } from '../shadow/session.js';
+import { moduleLocator, moduleSymbolizer } from '../shadow/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
 
 export { checkedAccessor, type NativeAccessObserver };

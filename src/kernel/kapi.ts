@@ -104,7 +104,7 @@ export interface KernelApiOptions {
   memory?: GuestAccessor;
   /**
    * What kmemcheck_mark_initialized(), kmemcheck_enable() and
-   * kmemcheck_disable() do (src/shadow/session.ts passes the engine's).
+   * kmemcheck_disable() do (src/harness/checked-run.ts passes the heap checker's).
    * Without it the three are exported and do nothing, as in a kernel built
    * without CONFIG_KMEMCHECK.
    */

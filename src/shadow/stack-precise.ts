@@ -61,16 +61,6 @@ export interface PreciseStackOptions extends ShadowRuleOptions {
   high?: number;
   /** Check natives' 32-bit stack-argument reads (default true). */
   checkNatives?: boolean;
-  /**
-   * Register the guest-call hooks in attach() (default true). Registering
-   * binds callGuest()'s return stub (src/kernel/call.ts binds it on first
-   * use), and binding it before the kernel API's natives gives it another
-   * address than in a plain run: a different return-address value on the
-   * stack. Runners that attach before installKernelApi() pass false and
-   * call hookGuestCalls() once the API is bound (runModuleWithPreciseStack
-   * does it in onLoad).
-   */
-  hookGuestCalls?: boolean;
 }
 
 export interface PreciseStackStats extends RuleStats {
@@ -107,13 +97,11 @@ export class PreciseStack extends StackRules implements StepClient {
   private readonly nativeFault = new HiddenFault();
   private hooked = false;
   private active = false;
-  private readonly hookOnAttach: boolean;
 
   constructor(readonly kernel: Kernel, opts: PreciseStackOptions = {}) {
     super(opts);
     this.stepper = SingleStepper.of(kernel);
     this.checkNatives = opts.checkNatives ?? true;
-    this.hookOnAttach = opts.hookGuestCalls ?? true;
     const b = kernelStackBounds();
     this.beginStack(opts.low ?? b.low, opts.high ?? b.high);
     if (opts.enabled === false) this.on = false;
@@ -135,11 +123,7 @@ export class PreciseStack extends StackRules implements StepClient {
     if (this.active) return;
     this.active = true;
     this.stepper.add(this);
-    if (this.hookOnAttach) this.hookGuestCalls();
-  }
-
-  /** Hear of callGuest()'s pushes (stack arguments, return address): initialized. Once. */
-  hookGuestCalls(): void {
+    // Hear of callGuest()'s pushes (stack arguments, return address): initialized. Once per oracle.
     if (this.hooked) return;
     this.hooked = true;
     addGuestCallHooks(this.kernel, {

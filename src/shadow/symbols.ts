@@ -1,0 +1,50 @@
+/**
+ * Names and source positions for findings: a module's functions (the
+ * module object, then the guest runtime linked with it), the kernel API's
+ * native routines, and `file:line` from the objects' DWARF line tables —
+ * what every checker's report and JSON finding is symbolized with.
+ */
+import type { KernelApi } from '../kernel/kapi.js';
+import type { LoadedModule } from '../kernel/module.js';
+import type { SourceLocator, SymbolInfo, Symbolizer } from './report.js';
+import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
+
+/** Module symbols (module, runtime), then the kernel API's routines (with offsets), then exact export names. */
+export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: () => KernelApi | null): Symbolizer {
+  return (addr: number): SymbolInfo | null => {
+    const a = addr >>> 0;
+    const mod = getModule();
+    const m = mod?.symbolize(a);
+    if (m) return { function: m.name, offset: m.offset, size: m.size };
+    const h = getApi()?.symbolize(a);
+    if (h) return { function: h.name, offset: h.offset, size: h.size };
+    const name = mod?.exports.nameAt(a);
+    if (name) return { function: name, offset: 0, size: 0 };
+    return null;
+  };
+}
+
+/**
+ * Code address → `file:line` from the DWARF line tables of the module's
+ * object and of the runtime (each read once, on first use, from the
+ * relocated .debug_line: its addresses are load addresses). Null for an
+ * address no table covers (an object compiled without -g, the kernel API).
+ */
+export function moduleLocator(getModule: () => LoadedModule | null): SourceLocator {
+  const tables = new Map<object, LineTable | null>();
+  const tableOf = (o: { debugSection(name: string): Uint8Array | null }): LineTable | null => {
+    if (!tables.has(o)) tables.set(o, lineTableFor(o));
+    return tables.get(o)!;
+  };
+  return (addr: number) => {
+    const mod = getModule();
+    if (!mod) return null;
+    const a = addr >>> 0;
+    for (const o of [mod.object, mod.runtime]) {
+      if (!o || !o.contains(a)) continue;
+      const p = tableOf(o)?.lookup(a) ?? null;
+      if (p) return { file: p.file, line: p.line };
+    }
+    return null;
+  };
+}
