@@ -25,7 +25,8 @@
  * R_386_32 relocations (against .text: load addresses; against
  * .debug_str / .debug_abbrev / .debug_line_str: section offsets).
  */
-import { DwarfError, type DebugSectionSource } from './dwarf-line.js';
+import type { DebugSectionSource } from './dwarf-line.js';
+import { DwarfError, DwarfReader } from './dwarf-reader.js';
 
 export interface DwarfParameter {
   name: string | null;
@@ -110,72 +111,6 @@ interface Abbrev {
   attrs: AbbrevAttr[];
 }
 
-class Reader {
-  pos = 0;
-  readonly dv: DataView;
-  constructor(readonly buf: Uint8Array, readonly what: string) {
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new DwarfError(`truncated ${this.what} at offset 0x${this.pos.toString(16)}`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.dv.getUint16(this.pos, true);
-    this.pos += 2;
-    return v;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.dv.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-  u64(): number {
-    const lo = this.u32();
-    const hi = this.u32();
-    return hi * 0x1_0000_0000 + lo;
-  }
-  uleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const b = this.u8();
-      result += (b & 0x7f) * mul;
-      mul *= 128;
-      if (!(b & 0x80)) return result;
-    }
-  }
-  sleb(): number {
-    let result = 0;
-    let mul = 1;
-    let b: number;
-    do {
-      b = this.u8();
-      result += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b & 0x80);
-    if (b & 0x40) result -= mul;
-    return result;
-  }
-  skip(n: number): void {
-    this.need(n);
-    this.pos += n;
-  }
-  cstr(): string {
-    const start = this.pos;
-    while (this.pos < this.buf.length && this.buf[this.pos] !== 0) this.pos++;
-    if (this.pos >= this.buf.length) throw new DwarfError(`unterminated string in ${this.what}`);
-    const s = Buffer.from(this.buf.subarray(start, this.pos)).toString('utf8');
-    this.pos++;
-    return s;
-  }
-}
-
 function strAt(sec: Uint8Array | null | undefined, off: number): string | null {
   if (!sec || off >= sec.length) return null;
   let end = off;
@@ -184,7 +119,7 @@ function strAt(sec: Uint8Array | null | undefined, off: number): string | null {
 }
 
 function parseAbbrevs(abbrev: Uint8Array, offset: number): Map<number, Abbrev> {
-  const r = new Reader(abbrev, '.debug_abbrev');
+  const r = new DwarfReader(abbrev, '.debug_abbrev');
   r.pos = offset;
   const out = new Map<number, Abbrev>();
   for (;;) {
@@ -216,7 +151,7 @@ export interface DebugInfoSections {
 export function parseDebugInfoFunctions(s: DebugInfoSections): DwarfFunction[] {
   const dies = new Map<number, Die>();
   const subprograms: number[] = [];
-  const r = new Reader(s.info, '.debug_info');
+  const r = new DwarfReader(s.info, '.debug_info');
   while (r.pos < s.info.length) {
     const unitStart = r.pos;
     let len = r.u32();
@@ -385,7 +320,7 @@ interface FormValue {
   ref: number | null;
 }
 
-function readForm(r: Reader, form: number, implicit: number, c: FormContext): FormValue {
+function readForm(r: DwarfReader, form: number, implicit: number, c: FormContext): FormValue {
   const num = (n: number): FormValue => ({ num: n, str: null, ref: null });
   const ref = (n: number): FormValue => ({ num: null, str: null, ref: n });
   const str = (s: string | null): FormValue => ({ num: null, str: s, ref: null });

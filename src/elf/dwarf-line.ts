@@ -28,12 +28,9 @@
  * the R_386_32 relocations against .text, so the rows carry load addresses.
  */
 
-export class DwarfError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DwarfError';
-  }
-}
+import { DwarfError, DwarfReader } from './dwarf-reader.js';
+
+export { DwarfError };
 
 // Standard opcodes
 const DW_LNS_copy = 1;
@@ -121,94 +118,6 @@ export interface DebugStrings {
   str?: Uint8Array | null;
 }
 
-class Reader {
-  pos: number;
-  readonly dv: DataView;
-  constructor(readonly buf: Uint8Array, pos = 0) {
-    this.pos = pos;
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-  need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new DwarfError(`truncated .debug_line at offset 0x${this.pos.toString(16)}`);
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-  i8(): number {
-    const v = this.u8();
-    return v >= 0x80 ? v - 0x100 : v;
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.dv.getUint16(this.pos, true);
-    this.pos += 2;
-    return v;
-  }
-  u24(): number {
-    return this.u16() | (this.u8() << 16);
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.dv.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-  u64(): number {
-    const lo = this.u32();
-    const hi = this.u32();
-    return hi * 0x1_0000_0000 + lo;
-  }
-  /** An offset: 4 bytes in 32-bit DWARF, 8 in 64-bit. */
-  offset(is64: boolean): number {
-    return is64 ? this.u64() : this.u32();
-  }
-  uleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const b = this.u8();
-      result += (b & 0x7f) * mul;
-      mul *= 128;
-      if (!(b & 0x80)) return result;
-    }
-  }
-  sleb(): number {
-    let result = 0;
-    let mul = 1;
-    for (;;) {
-      const b = this.u8();
-      result += (b & 0x7f) * mul;
-      mul *= 128;
-      if (!(b & 0x80)) {
-        if (b & 0x40) result -= mul;
-        return result;
-      }
-    }
-  }
-  cstr(): string {
-    const start = this.pos;
-    while (this.pos < this.buf.length && this.buf[this.pos] !== 0) this.pos++;
-    if (this.pos >= this.buf.length) throw new DwarfError('unterminated string in .debug_line');
-    const s = new TextDecoder().decode(this.buf.subarray(start, this.pos));
-    this.pos++;
-    return s;
-  }
-  addr(size: number): number {
-    switch (size) {
-      case 1: return this.u8();
-      case 2: return this.u16();
-      case 4: return this.u32();
-      case 8: return this.u64();
-      default: throw new DwarfError(`unsupported address size ${size}`);
-    }
-  }
-  skip(n: number): void {
-    this.need(n);
-    this.pos += n;
-  }
-}
-
 function strAt(sec: Uint8Array | null | undefined, off: number, what: string): string {
   if (!sec) throw new DwarfError(`${what} string at 0x${off.toString(16)} but no ${what} section`);
   if (off >= sec.length) throw new DwarfError(`${what} offset 0x${off.toString(16)} out of range`);
@@ -218,7 +127,7 @@ function strAt(sec: Uint8Array | null | undefined, off: number, what: string): s
 }
 
 /** One attribute value of a v5 entry: a string, a number, or null (blocks, MD5, strx without .debug_str_offsets). */
-function readForm(r: Reader, form: number, is64: boolean, strings: DebugStrings): string | number | null {
+function readForm(r: DwarfReader, form: number, is64: boolean, strings: DebugStrings): string | number | null {
   switch (form) {
     case DW_FORM_string: return r.cstr();
     case DW_FORM_line_strp: return strAt(strings.lineStr, r.offset(is64), '.debug_line_str');
@@ -245,7 +154,7 @@ function readForm(r: Reader, form: number, is64: boolean, strings: DebugStrings)
 }
 
 /** v5 directory or file table: the entry format, then the entries. */
-function readEntryTable(r: Reader, is64: boolean, strings: DebugStrings): { path: string; dir: number }[] {
+function readEntryTable(r: DwarfReader, is64: boolean, strings: DebugStrings): { path: string; dir: number }[] {
   const nfmt = r.u8();
   const fmt: [number, number][] = [];
   for (let i = 0; i < nfmt; i++) fmt.push([r.uleb(), r.uleb()]);
@@ -272,7 +181,7 @@ function joinPath(dir: string, name: string): string {
 
 /** Parse one unit at `offset`; returns it and the offset of the next. */
 export function parseLineUnit(data: Uint8Array, offset: number, strings: DebugStrings = {}): { unit: LineUnit; next: number } {
-  const r = new Reader(data, offset);
+  const r = new DwarfReader(data, '.debug_line', offset);
   let unitLength = r.u32();
   let is64 = false;
   if (unitLength === 0xffffffff) {
