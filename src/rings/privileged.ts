@@ -37,6 +37,7 @@
 import { decodeInstr, type ByteSource } from '../cpu/decoder.js';
 import { Instr, SS } from '../cpu/instr.js';
 import { FAULT, Vec, vectorName } from '../cpu/stop.js';
+import { loadDescriptorTableRegister } from '../cpu/exec/system.js';
 import type { Kernel, TrapFrame, TrapHandler } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
 
@@ -208,17 +209,7 @@ export class PrivilegedEmulation {
         case 'lgdt':
         case 'lidt': {
           const lin = this.linear(ins, interruptedEsp, ssBase);
-          const limit = this.read(lin, 2) & 0xffff;
-          let base = this.read((lin + 2) | 0, 4);
-          if (ins.size === 2) base &= 0xffffff;
-          if (what === 'lgdt') {
-            cpu.gdtrLimit = limit;
-            cpu.gdtrBase = base;
-          } else {
-            cpu.idtrLimit = limit;
-            cpu.idtrBase = base;
-            cpu.idtLoaded = true;
-          }
+          loadDescriptorTableRegister(cpu, what === 'lgdt', this.read(lin, 2), this.read((lin + 2) | 0, 4), ins.size);
           break;
         }
         case 'lldt':

@@ -531,15 +531,22 @@ export function movDrR(cpu: CPU, ins: Instr): void {
 export function lgdt(cpu: CPU, ins: Instr): void {
   requireCpl0(cpu);
   const lin = cpu.lin(ins);
-  const limit = cpu.read16(lin);
-  let base = cpu.read32((lin + 2) | 0);
-  if (ins.size === 2) base &= 0xffffff;
-  if (ins.reg === 2) {
-    cpu.gdtrLimit = limit;
-    cpu.gdtrBase = base;
+  loadDescriptorTableRegister(cpu, ins.reg === 2, cpu.read16(lin), cpu.read32((lin + 2) | 0), ins.size);
+}
+
+/**
+ * GDTR or IDTR ← limit:base, as LGDT/LIDT load them: with a 16-bit operand
+ * size only 24 bits of the base are used. (Also the ring-0 emulation of
+ * LGDT/LIDT for CPL-1 kernels, src/rings/privileged.ts.)
+ */
+export function loadDescriptorTableRegister(cpu: CPU, gdt: boolean, limit: number, base: number, operandSize: number): void {
+  if (operandSize === 2) base &= 0xffffff;
+  if (gdt) {
+    cpu.gdtrLimit = limit & 0xffff;
+    cpu.gdtrBase = base | 0;
   } else {
-    cpu.idtrLimit = limit;
-    cpu.idtrBase = base;
+    cpu.idtrLimit = limit & 0xffff;
+    cpu.idtrBase = base | 0;
     cpu.idtLoaded = true;
   }
 }
