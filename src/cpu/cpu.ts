@@ -85,6 +85,9 @@ const RF_BIT = 1 << 16;
  * instruction leaves EIP on itself and resumes, like an interrupted REP on
  * hardware, so the budget and pending interrupts are checked in between.
  */
+/** Exceptions out of a block's compiled form after which it is interpreted for good. */
+export const JIT_FAULT_LIMIT = 16;
+
 export const REP_CHUNK = 0x10000;
 
 const READ_ONLY_FIRST_OPERAND = new Set([
@@ -194,6 +197,15 @@ export class CPU {
   jitDone = 0;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk: number = REP_CHUNK;
+  /** The most REP iterations per execution at any time (a precise checker sets 1: one iteration per step, as with TF). */
+  repLimit: number = REP_CHUNK;
+  /**
+   * Who drives run(): null for the CPU's own loop; a precise checker's
+   * single-step loop (src/shadow/inline.ts) installs itself here and calls
+   * runDirect(). A field, not a replaced method, so every CPU keeps one
+   * shape and its call sites stay monomorphic.
+   */
+  runDriver: ((budget: number, single: boolean) => StopReason | null) | null = null;
 
   // ---- execution bookkeeping ------------------------------------------------
   /** Retired guest instructions (native routines excluded). Drives RDTSC and the timer. */
@@ -1165,6 +1177,12 @@ export class CPU {
    * Returns the stop reason; `{kind:'budget'}` when the budget ran out.
    */
   run(budget: number, single = false): StopReason | null {
+    const d = this.runDriver;
+    return d === null ? this.runDirect(budget, single) : d(budget, single);
+  }
+
+  /** run() without the driver: the CPU's own loop. */
+  runDirect(budget: number, single = false): StopReason | null {
     let limit = this.icount + budget;
     // An exception delivered before any instruction retired since the previous one (a handler that
     // faults again, a fault storm) consumes one unit of budget, so run() always returns.
@@ -1199,7 +1217,7 @@ export class CPU {
       // The fast path: block after block until something needs the loop above (a stop, TF, a mode
       // change, a code write: all set breakLoop), the budget ends or a device wants attention.
       const stopAt = limit < this.attentionAt ? limit : this.attentionAt;
-      this.repChunk = REP_CHUNK;
+      this.repChunk = this.repLimit;
       let block: Block | null = null;
       let compiled: CompiledBlock | null = null;
       let ins: Instr | null = null;
@@ -1232,7 +1250,7 @@ export class CPU {
           const left = limit - this.icount;
           if (n > left) n = left;
           // A REP instruction near the end of the budget runs no more iterations than the budget has left.
-          if (left < REP_CHUNK) this.repChunk = left;
+          if (left < this.repChunk) this.repChunk = left;
           i = 0;
           ins = null;
           compiled = block.compiled;
@@ -1266,6 +1284,13 @@ export class CPU {
         if (compiled !== null) {
           i = this.jitDone + this.jitIndex + 1;
           ins = block!.instrs[this.jitIndex];
+          // A block that keeps faulting (its data sits on pages kmemcheck hides, a watched buffer) is
+          // cheaper interpreted: every throw unwinds through the compiled function and makes V8
+          // deoptimize it — and compiled functions are shared between blocks of the same code.
+          if (++block!.jitFaults > JIT_FAULT_LIMIT) {
+            block!.compiled = null;
+            block!.hits = -Infinity;
+          }
         }
         this.icount += i - 1;
         this.handleThrow(e, ins ?? block!.instrs[0]);
@@ -1295,7 +1320,7 @@ export class CPU {
     const ins = this.segChecks ? this.fetchChecked() : this.getBlock(this.eip).instrs[0];
     if (ins === null) return;
     // While single-stepping (or watching data), a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
-    this.repChunk = tfBefore || this.dataBpActive ? 1 : REP_CHUNK;
+    this.repChunk = tfBefore || this.dataBpActive ? 1 : this.repLimit;
     this.dataBpHits = 0;
     const rfBefore = (this.flags & RF_BIT) !== 0;
     try {
@@ -1317,7 +1342,7 @@ export class CPU {
       this.dataBpHits = 0;
       this.handleThrow(e, ins);
     }
-    this.repChunk = REP_CHUNK;
+    this.repChunk = this.repLimit;
   }
 
   /**

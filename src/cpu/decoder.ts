@@ -32,6 +32,8 @@ export class Block {
   /** Executions so far, and the compiled form once hot (see jit.ts). */
   hits = 0;
   compiled: CompiledBlock | null = null;
+  /** Exceptions thrown out of the compiled form (see JIT_FAULT_LIMIT in cpu.ts). */
+  jitFaults = 0;
   constructor(
     readonly instrs: Instr[],
     readonly cacheable: boolean,

@@ -4,10 +4,10 @@
  * faults.
  *
  * While attached, the CPU runs one instruction at a time (the kernel's
- * SingleStepper replaces `cpu.run` on the instance with a loop of
- * `run(1, true)`; the checker is one of its clients, the precise stack
- * oracle in ./stack-precise.ts another), and before each instruction its accesses are decoded (decodeAccesses, the
- * same decoder the page-hiding service uses) and checked against the
+ * SingleStepper becomes `cpu.runDriver`: a loop of `runDirect(1, true)`;
+ * the checker is one of its clients, the precise stack oracle in
+ * ./stack-precise.ts another), and before each instruction its accesses
+ * are decoded (decodeAccesses, the same decoder the page-hiding service uses) and checked against the
  * shadow, exactly as Kmemcheck.onFault() does for a faulting instruction:
  *
  * - a read of bytes that are not initialized queues an error (same
@@ -19,8 +19,8 @@
  * - read-modify-write instructions count as writes unless
  *   `checkReadModifyWrite`.
  *
- * REP string instructions run one iteration per step (the CPU's REP chunk
- * is pinned to 1 while attached, as when single-stepping with TF), so each
+ * REP string instructions run one iteration per step (`cpu.repLimit` is
+ * 1 while attached, as when single-stepping with TF), so each
  * iteration is decoded and checked, as under kmemcheck, where every
  * iteration faults. Native kernel routines are not guest instructions:
  * their accesses go through the kernel API's accessor (writes initialize).
@@ -97,8 +97,8 @@ const steppers = new WeakMap<Kernel, SingleStepper>();
 
 /**
  * The one single-step loop every precise checker shares: while it has
- * clients, `cpu.run` is replaced by a loop of `run(1, true)` (REP chunk
- * pinned to 1, as with TF), and each client is called before and after
+ * clients, it is `cpu.runDriver`, a loop of `runDirect(1, true)` (REP
+ * limit 1, as with TF), and each client is called before and after
  * every step. The heap's InlineChecker and the precise stack oracle
  * (./stack-precise.ts) are its clients; with the fault-driven kmemcheck on
  * as well, kmemcheck's own #PF/#DB steps simply happen inside this loop.
@@ -158,18 +158,19 @@ export class SingleStepper {
   private attach(): void {
     if (this.origRun !== null) return;
     const cpu = this.kernel.cpu;
-    const orig = cpu.run.bind(cpu) as RunFn;
+    const orig: RunFn = (budget, single) => cpu.runDirect(budget, single);
     this.origRun = orig;
     // One REP iteration per step, as with TF set.
-    Object.defineProperty(cpu, 'repChunk', { configurable: true, enumerable: true, get: () => 1, set: () => {} });
-    (cpu as { run: RunFn }).run = (budget: number, single = false) => this.run(cpu, orig, budget, single);
+    cpu.repLimit = 1;
+    cpu.repChunk = 1;
+    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, orig, budget, single);
   }
 
   private detach(): void {
     if (this.origRun === null) return;
     const cpu = this.kernel.cpu;
-    delete (cpu as unknown as Record<string, unknown>)['run'];
-    delete (cpu as unknown as Record<string, unknown>)['repChunk'];
+    cpu.runDriver = null;
+    cpu.repLimit = REP_CHUNK;
     cpu.repChunk = REP_CHUNK;
     if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
     this.innerObserver = null;
