@@ -6,7 +6,8 @@
  * the tables, --json the same data, --svg the chart.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { compileModule } from '../src/cli/compile.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtCliState, cli, hasGcc } from './module/helpers.js';
@@ -53,6 +54,19 @@ describe.skipIf(skip !== null)('kmemsim run --stack', () => {
       expect(r.stderr, mode).toBe('');
       expect(r.stdout).toBe('deep-clean: 12294\n');
       expect(r.status).toBe(0);
+    }
+  });
+
+  it('--stack ftrace on an object built without -pg -mfentry says it traces nothing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-stack-cli-'));
+    try {
+      const o = join(dir, 'plain.o');
+      writeFileSync(o, compileModule('examples/stack/uninit-arg.c').object);
+      const r = cli(['run', o, '--stack', 'ftrace']);
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(/plain\.o: no __fentry__ call sites: --stack ftrace traces nothing \(compile the module with -pg -mfentry/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -194,6 +194,11 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         mod = m;
         api?.symbolizers.push((a) => m.symbolize(a));
         if (stack === 'ftrace') {
+          if (m.object.fentrySites.length === 0) {
+            runOpts.onDiagnostic?.(
+              `kmemsim: ${runOpts.name ?? 'module'}: no __fentry__ call sites: --stack ftrace traces nothing (compile the module with -pg -mfentry, as kmemsim run FILE.c --stack ftrace does)`,
+            );
+          }
           const r1 = ring1 as Ring1Layout | null;
           poisoner = StackPoisoner.attach(k, m, {
             stackUsage,
