@@ -7,7 +7,7 @@
  * disassembler and the tests, so the three cannot disagree.
  */
 import type { CPU } from './cpu.js';
-import { Instr, CS, DS, SS, REP_E, REP_NE, REP_NONE } from './instr.js';
+import { Instr, CS, DS, SS, REP_E, REP_NE } from './instr.js';
 import { ONE_BYTE, TWO_BYTE, type OpDef, type Operand } from './x86_table.js';
 import { execInvalid, execUnsupported, execFetchFault, execNative } from './exec/special.js';
 import { formatInstr, mnemonicOf } from './disasm.js';

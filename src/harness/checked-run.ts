@@ -26,9 +26,6 @@
  */
 import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
-import { GuestFault } from '../kernel/guest-memory.js';
-import type { Kernel } from '../kernel/kernel.js';
-import type { GuestAccessor } from '../kernel/printk.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
 import type { StopReason } from '../cpu/stop.js';
@@ -40,11 +37,11 @@ import type { KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../shadow/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
-
-export { checkedAccessor, type NativeAccessObserver };
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
+
+export { checkedAccessor, type NativeAccessObserver };
 
 export type HeapMode = 'kmemcheck' | 'inline';
 export type StackMode = 'cpl1' | 'ftrace' | 'precise';

@@ -12,6 +12,8 @@ import { callGuest } from '../../src/kernel/call.js';
 import { kva, PHYS_KSTACK_TOP } from '../../src/kernel/layout.js';
 import { hasGcc, NO_GCC, ftraceModule, loaded } from './helpers.js';
 
+if (!hasGcc) console.log(`test/ftrace/ftrace.test.ts: ${NO_GCC}`);
+
 const fibRef = (n: number): number => (n < 2 ? n : fibRef(n - 1) + fibRef(n - 2));
 
 describe.skipIf(!hasGcc)('ftrace: call sites', () => {

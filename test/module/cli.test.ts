@@ -4,14 +4,13 @@
  * through the built CLI (`node bin/kmemsim.js`, after `npm run build`).
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModule, CompileError, MODULE_CFLAGS, moduleCompileCommand, INCLUDE_DIR } from '../../src/cli/compile.js';
 import { runModule } from '../../src/kernel/module-run.js';
 import { installKernelApi } from '../../src/kernel/kapi.js';
-import { builtCliState, cli, compiled, hasGcc, MODULES, NO_GCC, ROOT, runtimeObject } from './helpers.js';
+import { builtCliState, cli, compiled, hasGcc, MODULES, NO_GCC, runtimeObject } from './helpers.js';
 
 if (!hasGcc) console.log(`test/module/cli.test.ts: ${NO_GCC}`);
 

@@ -7,6 +7,8 @@ import { KERNEL1_CS, KERNEL1_DS, TSS_SEL, kva, PHYS_KSTACK_TOP } from '../../src
 import { enterRing1 } from '../../src/rings/ring1.js';
 import { assembled, hasAs, NO_AS } from '../module/helpers.js';
 
+if (!hasAs) console.log(`test/rings/privileged.test.ts: ${NO_AS}`);
+
 function setup(ring1 = true) {
   const k = new Kernel();
   installKernelOops(k, () => null);

@@ -8,6 +8,8 @@ import { runChecked } from '../../src/harness/checked-run.js';
 import type { Kmemcheck } from '../../src/shadow/kmemcheck.js';
 import { compiled, hasGcc, NO_GCC, runtimeObject } from '../module/helpers.js';
 
+if (!hasGcc) console.log(`test/rings/ring1.test.ts: ${NO_GCC}`);
+
 describe.skipIf(!hasGcc)('ring-1 kernel running a real module', () => {
   const run = (ring1: boolean) => {
     let cs = -1;

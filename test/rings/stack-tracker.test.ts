@@ -14,6 +14,9 @@ import { toFinding } from '../../src/shadow/report.js';
 import { assembled, hasAs, hasGcc, MODULES, NO_AS, NO_GCC, runtimeObject } from '../module/helpers.js';
 import { join } from 'node:path';
 
+if (!hasAs) console.log(`test/rings/stack-tracker.test.ts: ${NO_AS}`);
+if (!hasGcc) console.log(`test/rings/stack-tracker.test.ts: ${NO_GCC}`);
+
 interface Setup {
   k: Kernel;
   t: Cpl1StackTracker | null;
