@@ -73,6 +73,12 @@ export interface GuestAccessor {
   read(lin: number, len: number): Uint8Array;
   write(lin: number, data: Uint8Array): void;
   read32(lin: number): number;
+  /**
+   * The routine consumed [lin, lin + n) as data — a `%s` string up to and
+   * including its NUL, as vsnprintf's string() reads it byte by byte —
+   * rather than merely reading ahead. Checkers check these bytes.
+   */
+  used?(lin: number, n: number): void;
 }
 
 /** The variadic arguments, one stack dword at a time (i386: every argument is 4-byte aligned). */
@@ -149,9 +155,13 @@ export function readGuestString(mem: GuestAccessor, ptr: number, max: number): s
     }
     const z = chunk.indexOf(0);
     out += Buffer.from(z < 0 ? chunk : chunk.subarray(0, z)).toString('latin1');
-    if (z >= 0) break;
+    if (z >= 0) {
+      mem.used?.(ptr, out.length + 1);
+      return out;
+    }
     a = (a + n) >>> 0;
   }
+  mem.used?.(ptr, out.length);
   return out;
 }
 

@@ -45,6 +45,9 @@ export function checkedAccessor(kernel: Kernel, shadows: readonly ShadowRules[],
       const b = read(lin, 4);
       return b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
     },
+    used(lin, n) {
+      for (const s of shadows) s.nativeUse(kernel.cpu, lin, n);
+    },
     write(lin, data) {
       try {
         kernel.mem.write(lin, data);

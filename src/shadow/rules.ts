@@ -5,7 +5,8 @@
  * do to the shadow and when they are an error (Linux's kmemcheck_access(),
  * kmemcheck_read(), kmemcheck_write(), kmemcheck_copy()).
  */
-import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, type HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
+import { ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
+import type { CPU } from '../cpu/cpu.js';
 import { memSizeOf } from '../cpu/decoder.js';
 import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type FindingOrigin, type SourceLocator, type Symbolizer } from './report.js';
@@ -48,6 +49,7 @@ export abstract class ShadowRules {
   abstract readonly stats: RuleStats;
   protected on = true;
   private readonly copyStates = new Int8Array(MAX_COPY);
+  private readonly useFault = new HiddenFault();
 
   constructor(opts: ShadowRuleOptions) {
     this.partialOk = opts.partialOk ?? true;
@@ -152,6 +154,26 @@ export abstract class ShadowRules {
   /** The queue as JSON findings, tagged with this checker's origin. */
   recallFindings(symbolize?: Symbolizer, locate?: SourceLocator): Finding[] {
     return this.errors.drain().map((e) => toFinding(e, symbolize, locate, this.origin));
+  }
+
+  /**
+   * A native kernel routine consumed [lin, lin + n) (GuestAccessor.used):
+   * checked as the C code it stands for would be — vsnprintf's string()
+   * reads a `%s` argument one byte at a time, so each byte is a 1-byte
+   * read at the routine's address (cpu.eip while a native runs), and a
+   * string with uninitialized bytes reports once (same-EIP suppression).
+   */
+  nativeUse(cpu: CPU, lin: number, n: number): void {
+    if (!this.on || n <= 0 || !this.touchesTracked(lin, n)) return;
+    const f = this.useFault;
+    f.eip = cpu.eip;
+    f.errorCode = 0;
+    f.context.fromCpu(cpu);
+    f.accesses.clear();
+    for (let i = 0; i < n; i++) {
+      f.cr2 = (lin + i) | 0;
+      this.read(f.cr2, 1, f);
+    }
   }
 
   /** Any byte of [addr, addr + n) tracked? */
