@@ -86,4 +86,14 @@ describe.skipIf(!hasGcc)('examples/stack', () => {
       }
     });
   }
+
+  it('printk reading an unterminated stack string (%s) is a finding in printk under precise and cpl1', () => {
+    const { object } = { object: compileModule(join(ROOT, 'test/modules/stack-string.c')).object };
+    for (const mode of ['precise', 'cpl1'] as const) {
+      const r = runChecked(object, { name: 'stack-string.c', runtime: runtimeObject(), stack: mode });
+      expect(r.error, mode).toBeNull();
+      expect(r.findings.map((f) => [f.kind, f.function, f.size, f.stack.some((s) => s.function === 'init_module')]), mode)
+        .toEqual([['uninitialized', 'printk', 1, true]]);
+    }
+  });
 });

@@ -201,16 +201,16 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     this.espChanged((ctx.segBase[SS] + ctx.regs[4]) | 0);
   }
 
-  /** An access the decoder did not predict: CR2, the #PF error code's W bit and the operand size. */
   // ---- native routines --------------------------------------------------------------------------------
 
   /**
    * A native routine read the stack dword(s) [lin, lin + n) (an argument): checked like a guest read,
    * reported at the native's address with the guest's registers (so the caller is in the stack).
-   * Reads longer than 8 bytes (strings) are not checked.
+   * Longer reads (strings) are checked by nativeUse() on the bytes the routine consumed.
    */
   nativeRead(lin: number, n: number): void {
-    // Only argument-sized reads: string reads (readGuestString) run past the NUL in page-sized chunks.
+    // Only argument-sized reads: string reads (readGuestString) run past the NUL in page-sized chunks and
+    // are checked through nativeUse() on the bytes actually consumed.
     if (n > 8 || !this.attached || !this.on || !this.onStack(lin, n)) return;
     this.stats.nativeReads++;
     this.checkedHostRead(lin, n, this.inNative ? this.nativeEip : this.kernel.cpu.eip, -1);

@@ -17,6 +17,8 @@ import type { ShadowRules } from './rules.js';
 export interface NativeAccessObserver {
   nativeRead?(lin: number, n: number): void;
   nativeWrote?(lin: number, n: number): void;
+  /** The routine consumed these bytes as data (a `%s` string): see ShadowRules.nativeUse. */
+  nativeUse?(cpu: Kernel['cpu'], lin: number, n: number): void;
 }
 
 /** Natives' accessor for `shadows` and `observers` (either may be empty). */
@@ -47,6 +49,7 @@ export function checkedAccessor(kernel: Kernel, shadows: readonly ShadowRules[],
     },
     used(lin, n) {
       for (const s of shadows) s.nativeUse(kernel.cpu, lin, n);
+      for (const o of observers) o.nativeUse?.(kernel.cpu, lin, n);
     },
     write(lin, data) {
       try {

@@ -28,7 +28,8 @@
  *    API's accessor (printk's varargs, stack arguments 4 and up): checked
  *    like a guest read, attributed to the native (its bound address, so the
  *    finding names `printk`). Natives' string reads (`%s` of a stack buffer)
- *    are not checked: they read in chunks past the NUL.
+ *    are checked byte by byte up to the NUL (GuestAccessor.used →
+ *    ShadowRules.nativeUse, through src/shadow/accessor.ts).
  *
  * Only the stack is tracked: the allocator hooks may call track() with
  * heap memory (the same hook policy as every checker), which is ignored.
