@@ -89,8 +89,6 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   private nativeEsp = 0;
   private nativeEip = 0;
   private inNative = false;
-  /** The "fault" a native routine's read is reported with (one object, reused). */
-  private readonly nativeFault = new HiddenFault();
 
   constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, stack: TrackedStack, opts: Cpl1StackOptions = {}) {
     super(opts);
@@ -100,7 +98,9 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     this.beginStack(stack.stackLow, stack.stackHigh);
     if (stack.emulation) {
       stack.emulation.peek = (lin) => hiding.peek8(lin);
-      stack.emulation.onRead = (lin, n, eip, esp) => this.checkedHostRead(lin, n, eip, esp);
+      stack.emulation.onRead = (lin, n, eip, esp) => {
+        if (this.attached && this.on && this.onStack(lin, n)) this.checkedHostRead(kernel.cpu, lin, n, eip, esp);
+      };
     }
     const cpu = kernel.cpu;
     // The host's pushes for a guest call land on the shown stack and are initialized (hostPushed).
@@ -213,21 +213,7 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     // are checked through nativeUse() on the bytes actually consumed.
     if (n > 8 || !this.attached || !this.on || !this.onStack(lin, n)) return;
     this.stats.nativeReads++;
-    this.checkedHostRead(lin, n, this.inNative ? this.nativeEip : this.kernel.cpu.eip, -1);
-  }
-
-  /** A read the host makes for guest code (a native's argument, an emulated LGDT's operand), reported at `eip`. */
-  private checkedHostRead(lin: number, n: number, eip: number, esp: number): void {
-    if (!this.attached || !this.on || !this.onStack(lin, n)) return;
-    const f = this.nativeFault;
-    f.eip = eip;
-    f.cr2 = lin;
-    f.errorCode = 0;
-    f.accesses.clear();
-    f.context.fromCpu(this.kernel.cpu);
-    f.context.eip = eip;
-    if (esp !== -1) f.context.regs[4] = esp;
-    this.read(lin, n, f);
+    this.checkedHostRead(this.kernel.cpu, lin, n, this.inNative ? this.nativeEip : this.kernel.cpu.eip);
   }
 
   /**

@@ -49,7 +49,8 @@ export abstract class ShadowRules {
   abstract readonly stats: RuleStats;
   protected on = true;
   private readonly copyStates = new Int8Array(MAX_COPY);
-  private readonly useFault = new HiddenFault();
+  /** The "fault" a host-side read for guest code is reported with (one object, reused). */
+  private readonly hostFault = new HiddenFault();
 
   constructor(opts: ShadowRuleOptions) {
     this.partialOk = opts.partialOk ?? true;
@@ -157,6 +158,24 @@ export abstract class ShadowRules {
   }
 
   /**
+   * A read the host makes on behalf of guest code — a native routine's
+   * stack argument, a string it consumes, an emulated instruction's memory
+   * operand — checked as a guest read of n bytes at `eip`, with the CPU's
+   * registers (ESP replaced by `esp` unless it is -1) for the report.
+   */
+  protected checkedHostRead(cpu: CPU, lin: number, n: number, eip: number, esp = -1): void {
+    const f = this.hostFault;
+    f.eip = eip;
+    f.cr2 = lin | 0;
+    f.errorCode = 0;
+    f.accesses.clear();
+    f.context.fromCpu(cpu);
+    f.context.eip = eip;
+    if (esp !== -1) f.context.regs[4] = esp;
+    this.read(lin | 0, n, f);
+  }
+
+  /**
    * A native kernel routine consumed [lin, lin + n) (GuestAccessor.used):
    * checked as the C code it stands for would be — vsnprintf's string()
    * reads a `%s` argument one byte at a time, so each byte is a 1-byte
@@ -165,15 +184,7 @@ export abstract class ShadowRules {
    */
   nativeUse(cpu: CPU, lin: number, n: number): void {
     if (!this.on || n <= 0 || !this.touchesTracked(lin, n)) return;
-    const f = this.useFault;
-    f.eip = cpu.eip;
-    f.errorCode = 0;
-    f.context.fromCpu(cpu);
-    f.accesses.clear();
-    for (let i = 0; i < n; i++) {
-      f.cr2 = (lin + i) | 0;
-      this.read(f.cr2, 1, f);
-    }
+    for (let i = 0; i < n; i++) this.checkedHostRead(cpu, (lin + i) | 0, 1, cpu.eip);
   }
 
   /** Any byte of [addr, addr + n) tracked? */

@@ -95,7 +95,6 @@ export class PreciseStack extends StackRules implements StepClient {
   checkNatives: boolean;
   /** The native routine being stepped (its linear address), or null. */
   private nativeEip: number | null = null;
-  private readonly nativeFault = new HiddenFault();
   private hooked = false;
   private active = false;
 
@@ -212,15 +211,8 @@ export class PreciseStack extends StackRules implements StepClient {
    */
   nativeRead(lin: number, n: number): void {
     if (n !== 4 || !this.on || !this.checkNatives || this.nativeEip === null || !this.onStack(lin, n)) return;
-    const cpu = this.kernel.cpu;
-    const f = this.nativeFault;
-    f.eip = this.nativeEip;
-    f.cr2 = lin | 0;
-    f.errorCode = 0;
-    f.context.fromCpu(cpu);
-    f.context.eip = this.nativeEip;
     this.stats.nativeReads++;
-    this.read(lin | 0, n, f);
+    this.checkedHostRead(this.kernel.cpu, lin, n, this.nativeEip);
   }
 
   /** A native wrote guest memory: stack bytes become initialized. */
