@@ -575,17 +575,12 @@ export class PageHidingService {
   }
 
   /** Linear address of the EFLAGS image in the frame the handler was entered with. */
-  private frameEflagsAddress(f: TrapFrame): number {
-    const cpu = this.cpu;
-    return (cpu.segBase[SS] + cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 8) | 0;
-  }
-
   private setFrameEflags(f: TrapFrame, v: number): void {
-    this.kernel.mem.write32(this.frameEflagsAddress(f), v);
+    this.kernel.mem.write32((f.frameAddress + 8) | 0, v);
     f.eflags = v;
   }
 
-  /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and, from an outer ring, SS:ESP. */
+  /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
   private fillContext(ctx: InterruptedContext, f: TrapFrame): void {
     const cpu = this.cpu;
     ctx.regs.set(cpu.regs);
@@ -594,16 +589,9 @@ export class PageHidingService {
     ctx.eip = f.eip;
     ctx.cs = f.cs;
     ctx.cpl = f.cs & 3;
-    const top = (cpu.segBase[SS] + cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 12) | 0;
-    if (ctx.cpl === cpu.cpl) {
-      ctx.regs[4] = (cpu.regs[4] + (f.errorCode !== null ? 4 : 0) + 12) | 0;
-      ctx.ss = cpu.segSel[SS];
-    } else {
-      const m = this.kernel.mem;
-      ctx.regs[4] = m.read32(top);
-      ctx.ss = m.read32((top + 4) | 0) & 0xffff;
-      ctx.segBase[SS] = this.descriptorBase(ctx.ss);
-    }
+    ctx.regs[4] = f.userEsp;
+    ctx.ss = f.userSs;
+    if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = this.descriptorBase(f.userSs);
   }
 
   private descriptorBase(sel: number): number {
