@@ -528,7 +528,7 @@ export class PageHidingService {
     const ins = fault.ins;
     const saved = this.savedFlags;
     // PUSHF ran with our TF set and IF clear: the image it pushed must say what the program had.
-    if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(f, ins.size, saved);
+    if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(fault.after, ins.size, saved);
     this.concealRevealed();
     this.stepping = false;
     this.notified.length = 0;
@@ -606,9 +606,8 @@ export class PageHidingService {
     }
   }
 
-  private fixPushedFlags(f: TrapFrame, size: number, saved: number): void {
-    const ctx = new InterruptedContext();
-    this.fillContext(ctx, f);
+  /** `ctx`: the context after the PUSHF (its ESP points at the image it pushed). */
+  private fixPushedFlags(ctx: InterruptedContext, size: number, saved: number): void {
     const at = (ctx.segBase[SS] + ctx.regs[4]) | 0;
     const v = this.peek32(at);
     if (v === null) return;
