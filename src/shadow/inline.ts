@@ -62,7 +62,6 @@ export type InlineFinding = Omit<Finding, 'checker'> & { checker: 'inline' };
 const CS = 1;
 const ESP = 4;
 
-type RunFn = (budget: number, single?: boolean) => StopReason | null;
 
 /**
  * A per-instruction checker driven by the SingleStepper: it sees each
@@ -113,7 +112,7 @@ export class SingleStepper {
    */
   readonly peeker: PageHidingService;
   private readonly fault = new HiddenFault();
-  private origRun: RunFn | null = null;
+  private driving = false;
   private innerObserver: CpuObserver | null = null;
   private readonly observer: CpuObserver;
 
@@ -135,7 +134,7 @@ export class SingleStepper {
   }
 
   get attached(): boolean {
-    return this.origRun !== null;
+    return this.driving;
   }
 
   /** Add a client (attaching the loop if it is the first). */
@@ -156,29 +155,28 @@ export class SingleStepper {
   }
 
   private attach(): void {
-    if (this.origRun !== null) return;
+    if (this.driving) return;
     const cpu = this.kernel.cpu;
-    const orig: RunFn = (budget, single) => cpu.runDirect(budget, single);
-    this.origRun = orig;
+    this.driving = true;
     // One REP iteration per step, as with TF set.
     cpu.repLimit = 1;
     cpu.repChunk = 1;
-    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, orig, budget, single);
+    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, budget, single);
   }
 
   private detach(): void {
-    if (this.origRun === null) return;
+    if (!this.driving) return;
     const cpu = this.kernel.cpu;
     cpu.runDriver = null;
     cpu.repLimit = REP_CHUNK;
     cpu.repChunk = REP_CHUNK;
     if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
     this.innerObserver = null;
-    this.origRun = null;
+    this.driving = false;
   }
 
   /** cpu.run() with the clients called around every step. Same budget and stop semantics. */
-  private run(cpu: CPU, orig: RunFn, budget: number, single: boolean): StopReason | null {
+  private run(cpu: CPU, budget: number, single: boolean): StopReason | null {
     // Watch exception deliveries, chaining to whatever observer is set (a tracer may be set after attaching).
     if (cpu.observer !== this.observer) {
       this.innerObserver = cpu.observer;
@@ -191,14 +189,14 @@ export class SingleStepper {
       if (cpu.icount >= limit) return single ? null : { kind: 'budget', executed: cpu.icount };
       // Deliver pending device events first, so the instruction checked is the one that runs.
       for (let g = 0; g < 16 && cpu.icount >= cpu.attentionAt && cpu.stopReason === null; g++) {
-        orig(0, true);
+        cpu.runDirect(0, true);
         for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
       }
       if (cpu.stopReason !== null) break;
       const before = cpu.icount;
       const f = this.decode(cpu);
       for (let i = 0; i < clients.length; i++) clients[i]!.beforeStep(cpu, f);
-      orig(1, true);
+      cpu.runDirect(1, true);
       this.stats.steps++;
       for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
       if (cpu.icount === before) {
