@@ -44,7 +44,7 @@ import { kva, PHYS_KSTACK_TOP } from '../kernel/layout.js';
 import { functionInfoFor, type DwarfFunction } from '../elf/dwarf-info.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
 import {
-  formatPosition, formatSymbol, locateReturn,
+  findingFrame, formatPosition, formatSymbol,
   type Finding, type FindingFrame, type SourceLocator, type Symbolizer,
 } from '../shadow/report.js';
 import { Ftrace } from './ftrace.js';
@@ -387,11 +387,7 @@ export class StackPoisoner {
   private report(ip: number, parent: number, slot: number, _depth: number, f: FunctionInfo, arg: ArgLocation, cpu: CPU): void {
     const first = arg.words[0]!;
     const address = first.reg >= 0 ? 0 : (cpu.segBase[SS]! + slot + 4 + first.stackOffset) >>> 0;
-    const frame = (addr: number, ret: boolean): FindingFrame => {
-      const s = this.symbolize(addr >>> 0);
-      const pos = ret ? locateReturn(addr, this.locate) : this.locate(addr >>> 0);
-      return { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0, file: pos?.file ?? null, line: pos?.line ?? null };
-    };
+    const frame = (addr: number, ret: boolean): FindingFrame => findingFrame(addr, ret, this.symbolize, this.locate);
     const callers = this.ftrace.stackTrace();
     if (callers.length === 0 || (callers[0]!.address !== parent >>> 0 && !callers[0]!.entry)) callers.unshift({ address: parent >>> 0, entry: false });
     const top = frame(ip, false);

@@ -201,17 +201,24 @@ export interface FindingOrigin {
   region?: FindingRegion;
 }
 
+/**
+ * One stack frame of a finding: the function (symbolized) and, with a
+ * locator, the source position — of the instruction itself, or for a
+ * return address of the call before it.
+ */
+export function findingFrame(addr: number, returnAddress: boolean, symbolize?: Symbolizer, locate?: SourceLocator): FindingFrame {
+  const s = symbolize?.(addr >>> 0) ?? null;
+  const frame: FindingFrame = { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
+  if (locate) {
+    const p = returnAddress ? locateReturn(addr, locate) : locate(addr >>> 0);
+    frame.file = p?.file ?? null;
+    frame.line = p?.line ?? null;
+  }
+  return frame;
+}
+
 export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator, origin: FindingOrigin = {}): Finding {
-  const at = (addr: number, returnAddress: boolean): FindingFrame => {
-    const s = symbolize?.(addr) ?? null;
-    const frame: FindingFrame = { function: s?.function ?? null, offset: s?.offset ?? null, address: addr >>> 0 };
-    if (locate) {
-      const p = returnAddress ? locateReturn(addr, locate) : locate(addr >>> 0);
-      frame.file = p?.file ?? null;
-      frame.line = p?.line ?? null;
-    }
-    return frame;
-  };
+  const at = (addr: number, returnAddress: boolean): FindingFrame => findingFrame(addr, returnAddress, symbolize, locate);
   const top = at(e.eip, false);
   const kind = e.stateName === 'unallocated' || e.stateName === 'freed' ? e.stateName : 'uninitialized';
   return {
