@@ -35,6 +35,8 @@
  * re-inject it.
  */
 import { decodeInstr, type ByteSource } from '../cpu/decoder.js';
+import { InterruptedContext } from '../kernel/page-hiding.js';
+import { operandAddress } from '../shadow/access.js';
 import { Instr, SS } from '../cpu/instr.js';
 import { FAULT, Vec, vectorName } from '../cpu/stop.js';
 import { loadDescriptorTableRegister } from '../cpu/exec/system.js';
@@ -86,6 +88,7 @@ export class PrivilegedEmulation {
   private readonly cache = new Map<number, Instr>();
   /** A register-form stand-in for LLDT/LTR/LMSW with a memory operand. */
   private readonly regForm = new Instr();
+  private readonly ctx = new InterruptedContext();
 
   constructor(readonly kernel: Kernel) {
     const by = {} as Record<EmulatedMnemonic, number>;
@@ -164,15 +167,12 @@ export class PrivilegedEmulation {
     }
   }
 
-  /** Linear address of the memory operand with the interrupted registers (only ESP differs from the handler's). */
+  /** The memory operand's linear address in the interrupted code's context (its ESP, not the handler's). */
   private linear(ins: Instr, interruptedEsp: number, ssBase: number): number {
-    const cpu = this.kernel.cpu;
-    const reg = (r: number): number => (r === ESP ? interruptedEsp : cpu.regs[r]!);
-    let a = ins.disp;
-    if (ins.base >= 0) a += reg(ins.base);
-    if (ins.index >= 0) a += reg(ins.index) << ins.scale;
-    a = ins.asize === 4 ? a | 0 : a & 0xffff;
-    return ((ins.seg === SS ? ssBase : cpu.segBase[ins.seg]!) + a) | 0;
+    const ctx = this.ctx.fromCpu(this.kernel.cpu);
+    ctx.regs[ESP] = interruptedEsp;
+    ctx.segBase[SS] = ssBase;
+    return operandAddress(ins, ctx);
   }
 
   readonly onGP: TrapHandler = (k, f) => {
