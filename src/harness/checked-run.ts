@@ -123,9 +123,8 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, ...runOpts } = opts;
-  const kernelRing = opts.kernelRing ?? (stack === 'cpl1' ? 1 : 0);
-  delete (runOpts as { kernelRing?: number }).kernelRing;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, ...runOpts } = opts;
+  const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
   let mod: LoadedModule | null = null;
