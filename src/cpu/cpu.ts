@@ -81,6 +81,15 @@ const TLB_TRACK = 4096;
 const DR_LEN = [1, 2, 8, 4];
 const RF_BIT = 1 << 16;
 /**
+ * DR6 and DR7 bits that read as 1 on P6-class processors whatever is written (SDM Vol. 3
+ * §17.2.3–17.2.4, Figure 17-2): DR6 bits 4–11 and 16–31, DR7 bit 10. Writable: DR6 B0–B3, BD, BS,
+ * BT (bit 12 reads 0, as on hardware and KVM); DR7 everything but bits 11, 12, 14 and 15.
+ */
+export const DR6_FIXED = 0xffff0ff0 | 0;
+export const DR7_FIXED = 0x400;
+const DR6_WRITABLE = 0xe00f;
+const DR7_WRITABLE = 0xffff23ff | 0;
+/**
  * REP iterations per execution outside single-step: a longer string
  * instruction leaves EIP on itself and resumes, like an interrupted REP on
  * hardware, so the budget and pending interrupts are checked in between.
@@ -169,6 +178,16 @@ export class CPU {
    * instruction-breakpoint #DB itself).
    */
   deliveringFault = false;
+  /**
+   * The current instruction called a handler (INT n, INT3, INTO, INT1) or switched tasks: no single-step
+   * trap follows it (SDM Vol. 3 §17.3.1.4); the handler runs with TF clear, or the new task with its own TF.
+   */
+  stepTrapSuppressed = false;
+  /**
+   * A fault raised after a task switch's commit point: it is delivered in the new task, at the new task's
+   * EIP (SDM Vol. 3 §7.3 step 13), so EIP is not wound back to the instruction or event that switched.
+   */
+  faultInNewTask = false;
   /** Set while an external interrupt from the interrupt controller is being delivered (for observers). */
   deliveringExternal = false;
   /** Some segment is not flat: accesses are checked and execution takes the per-instruction path (segmentsChanged). */
@@ -259,6 +278,8 @@ export class CPU {
     this.segAttr.fill(0x93);
     this.segAttr[CS] = 0x9b;
     this.cr0 = 0x11;
+    this.dr[6] = DR6_FIXED;
+    this.dr[7] = DR7_FIXED;
   }
 
   // =========================================================================
@@ -791,9 +812,7 @@ export class CPU {
    * the TLB so that their accesses take the checked slow path.
    */
   writeDebugRegister(n: number, v: number): void {
-    this.dr[n] = v;
-    if (n === 4) this.dr[6] = v; // DR4/DR5 alias DR6/DR7 when CR4.DE = 0
-    if (n === 5) this.dr[7] = v;
+    this.dr[n] = n === 6 ? (v & DR6_WRITABLE) | DR6_FIXED : n === 7 ? (v & DR7_WRITABLE) | DR7_FIXED : v;
     const dr7 = this.dr[7];
     let exec = false;
     const watched = new Set<number>();
@@ -859,10 +878,12 @@ export class CPU {
 
   /** INT n / INT3 / INTO: a trap delivered with the gate-DPL check; EIP already points past it. */
   softwareInterrupt(vector: number): void {
+    this.stepTrapSuppressed = true;
     this.deliver(vector, -1, true);
   }
-  /** INT1 and single-step: delivered like hardware events (no gate-DPL check). */
+  /** INT1: delivered like a hardware event (no gate-DPL check). */
   hardwareTrap(vector: number): void {
+    this.stepTrapSuppressed = true;
     this.deliver(vector, -1, false);
   }
   /** MOV SS, POP SS: hold off interrupts and single-step traps for one instruction. */
@@ -1312,7 +1333,7 @@ export class CPU {
       // Instruction breakpoints are faults: #DB before the instruction runs, unless RF is set (SDM §17.3.1.1).
       const hits = this.instructionBreakpoint(this.eip);
       if (hits) {
-        this.dr[6] = (this.dr[6] & ~0xf) | hits;
+        this.dr[6] = (this.dr[6] & ~0xf) | hits | DR6_FIXED;
         this.deliver(Vec.DB, -1, false);
         return;
       }
@@ -1323,6 +1344,7 @@ export class CPU {
     this.repChunk = tfBefore || this.dataBpActive ? 1 : this.repLimit;
     this.dataBpHits = 0;
     const rfBefore = (this.flags & RF_BIT) !== 0;
+    this.stepTrapSuppressed = false;
     try {
       this.eip = ins.next;
       ins.exec(this, ins);
@@ -1332,9 +1354,11 @@ export class CPU {
       if (rfBefore && ins.native === null && ins.def?.name !== 'popf' && ins.def?.name !== 'iret') this.flags &= ~RF_BIT;
       // Data breakpoints and the single-step trap are reported together, after the instruction.
       // A single-step trap follows an instruction that began with TF set, unless it loaded SS.
-      const step = tfBefore && !this.shadow;
+      // An instruction that entered a handler (INT n, INT3, INTO, INT1) or switched tasks has no trap of its
+      // own: TF is cleared for the handler, or is the new task's (SDM Vol. 3 §17.3.1.4).
+      const step = tfBefore && !this.shadow && !this.stepTrapSuppressed;
       if ((step || this.dataBpHits) && !this.stopReason) {
-        this.dr[6] = (this.dr[6] & ~0xf) | this.dataBpHits | (step ? 0x4000 : 0);
+        this.dr[6] = (this.dr[6] & ~0xf) | this.dataBpHits | (step ? 0x4000 : 0) | DR6_FIXED;
         this.dataBpHits = 0;
         this.deliver(Vec.DB, -1, false);
       }
@@ -1376,7 +1400,8 @@ export class CPU {
     this.cur = ins;
     if (e === FAULT) {
       // Faults report the address of the faulting instruction (SDM Vol. 3 §6.5).
-      this.eip = ins.addr;
+      if (!this.faultInNewTask) this.eip = ins.addr;
+      this.faultInNewTask = false;
       this.deliveringFault = true;
       this.deliver(this.excVector, this.excHasError ? this.excError : -1, false);
       this.deliveringFault = false;

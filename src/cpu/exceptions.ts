@@ -10,6 +10,8 @@
  *   the stack named in the TSS (SSn:ESPn for the new CPL) and pushes the old
  *   SS:ESP there; then EFLAGS, CS, EIP and, where the SDM defines one, the
  *   error code. Interrupt gates clear IF; both kinds clear TF, NT, RF.
+ * - A task gate switches to the handler task (task-switch.ts), which gets
+ *   the error code on its own stack.
  * - A fault while delivering is classified by the SDM's table "Conditions
  *   for Generating a Double Fault" (Table 6-5): benign second exceptions are
  *   delivered serially, contributory-after-contributory and
@@ -22,12 +24,14 @@ import { IF, NT, RF, TF, VM } from './flags.js';
 import { CS, SS } from './instr.js';
 import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P } from './segments.js';
 import { Vec, vectorName } from './stop.js';
-import { taskSwitchForGate } from './tasks.js';
+import { taskGateDelivery } from './task-switch.js';
 
 /** Vectors whose exception pushes an error code (SDM Table 6-1). */
 export function hasErrorCode(vector: number): boolean {
   return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
 }
+
+const DR7_GD = 0x2000;
 
 const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
 
@@ -53,6 +57,8 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
   let v = vector;
   let err = errorCode;
   let sw = software;
+  // Entering the debug-exception handler clears DR7.GD so that it may use the debug registers (SDM Vol. 3 §17.2.4).
+  if (v === Vec.DB && !sw) cpu.dr[7] &= ~DR7_GD;
   cpu.deliveryChain = [];
   for (;;) {
     cpu.deliveryChain.push({ vector: v, errorCode: err < 0 ? null : err, eip: cpu.eip });
@@ -62,8 +68,10 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
-      // A fault raised by INT n itself (gate DPL, not-present gate) is reported at the INT instruction.
-      if (sw && cpu.cur) cpu.eip = cpu.cur.addr;
+      // A fault raised by INT n itself (gate DPL, not-present gate) is reported at the INT instruction;
+      // one raised in a new task after a task switch's commit point, at that task's EIP.
+      if (sw && cpu.cur && !cpu.faultInNewTask) cpu.eip = cpu.cur.addr;
+      cpu.faultInNewTask = false;
       const second = cpu.excVector;
       const secondErr = cpu.excHasError ? cpu.excError : -1;
       const first = classOf(v, sw, err);
@@ -115,7 +123,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const oldSS = cpu.segSel[SS];
   const oldESP = cpu.regs[4];
   if (type === 5) {
-    taskSwitchForGate(cpu, (lo >>> 16) & 0xffff, vector, errorCode);
+    // A task gate: the handler is a task of its own (SDM §6.12.2, chapter 7).
+    taskGateDelivery(cpu, lo, errorCode, ext, cpu.deliveringFault);
     cpu.observer?.onException?.({ vector, errorCode: errorCode < 0 ? null : errorCode, eip: cpu.eip, cplBefore, cplAfter: cpu.cpl, oldStack: [oldSS, oldESP], newStack: [cpu.segSel[SS], cpu.regs[4]], cr2: cpu.cr2, software, external: cpu.deliveringExternal });
     return;
   }

@@ -284,10 +284,10 @@ describe('double fault and triple fault (SDM Table 6-5)', () => {
     expect(d.cr2).toBe(L.STACK1 - 4);
     expect(d.eflags & IF).toBe(0);
   });
-  it('a task gate in the IDT (how i386 Linux reached its #DF handler) is a typed stop: task switches are not modelled', () => {
+  it('a task gate in the IDT (how i386 Linux reached its #DF handler) switches tasks (tasks.test.ts): to the busy current task it is #GP(TSS selector)', () => {
     const m = new SystemMachine();
     m.setIdt(0x40, [(SEL.TSS << 16) | 0, 0x0000e500]);
-    expect(m.runAt(3, 'int 0x40')).toMatchObject({ kind: 'unsupported' });
+    expect(m.runAt(3, 'int 0x40')).toMatchObject({ kind: 'fault', vector: 13, errorCode: SEL.TSS, eip: L.CODE });
   });
 });
 

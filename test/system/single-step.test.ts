@@ -3,8 +3,9 @@
  * Vol. 2 POPF, IRET, MOV, INT n): the #DB trap follows every instruction
  * that began with TF set, with DR6.BS set; an instruction that sets TF
  * (POPF, IRET) is not followed by a trap, the next one is; MOV SS / POP SS
- * hold the trap off for one instruction; INT n clears TF so the handler
- * runs unstepped and its IRET restores TF; a REP string instruction traps
+ * hold the trap off for one instruction; INT n, INT3, INTO and INT1 take no
+ * trap of their own and clear TF so the handler runs unstepped, and its IRET
+ * restores TF; a REP string instruction traps
  * after every iteration; an instruction that faults is not followed by one.
  *
  * The #DB handler is native: it records the delivery, clears DR6 as a
@@ -73,18 +74,46 @@ describe('single-step traps', () => {
     expect(m.runAt(3, lines.join('\n'), { eflags: 0x202 | TF })).toEqual({ kind: 'exited', status: 3 });
     expect(trapEips(m)).toEqual([at[1], at[2], /* none at at[3] */ at[4], at[5], /* none at at[6] */ at[7], at[8], L.EXIT]);
   });
-  it('INT n clears TF: the #DB after INT n lands on the handler entry, the handler runs unstepped, its IRET restores TF', () => {
+  // SDM Vol. 3 §17.3.1.4 and §6.12.1.2: INT n, INT3 and INTO clear TF on entry to the handler and take no
+  // single-step trap themselves; the handler runs unstepped, its IRET restores TF (and, like POPF, takes no
+  // trap itself), so the next trap follows the first instruction after the return.
+  const softwareInterrupts: [string, number, string[]][] = [
+    ['INT n', 0x40, ['int 0x40']],
+    ['int $0x80', 0x80, ['int 0x80']],
+    ['INT3', 3, ['int3']],
+    ['INTO (OF set)', 4, ['mov al, 0x7f', 'add al, 1', 'into']],
+  ];
+  for (const [name, vector, intro] of softwareInterrupts) {
+    it(`${name} from CPL 3: no #DB at the handler's first instruction, the handler runs with TF clear, the trap comes after the instruction following the IRET`, () => {
+      const m = stepper();
+      m.setIdt(vector, interruptGate({ selector: SEL.CODE0, offset: L.CODE2, dpl: 3 }));
+      m.code('pushfd\npop dword ptr [DATA]\ninc ebx\ninc ebx\niretd', L.CODE2);
+      const lines = ['xor ebx, ebx', ...intro, 'nop', 'mov eax, ebx', 'jmp EXIT'];
+      const at = offsets(m, lines);
+      const n = intro.length;
+      expect(m.runAt(3, lines.join('\n'), { eflags: 0x202 | TF })).toEqual({ kind: 'exited', status: 2 });
+      // A trap after every instruction before the interrupt (the last of them, the interrupt itself, has none),
+      // none inside the handler, none after its IRET, then after the nop and onwards.
+      expect(trapEips(m)).toEqual([...at.slice(1, n + 1), at[n + 2], at[n + 3], L.EXIT]);
+      expect(m.of(DB).every((d) => d.savedCs === SEL.CODE3)).toBe(true);
+      expect(m.r32(L.DATA) & TF).toBe(0); // EFLAGS as the handler saw it
+    });
+  }
+  it('INT1 (ICEBP) is no different: its own #DB (no BS) is the only one until the instruction after its handler returns', () => {
     const m = stepper();
-    m.setIdt(0x40, interruptGate({ selector: SEL.CODE0, offset: L.CODE2, dpl: 3 }));
-    m.code('inc ebx\ninc ebx\niretd', L.CODE2);
-    const lines = ['int 0x40', 'nop', 'mov eax, ebx', 'jmp EXIT'];
+    const seen: number[] = [];
+    m.onVector(DB, (mm, d) => {
+      seen.push(d.dr6 & 0x4000);
+      mm.cpu.dr[6] = 0;
+      mm.iret(false);
+    });
+    const lines = ['nop', 'int1', 'nop', 'mov eax, 6', 'jmp EXIT'];
     const at = offsets(m, lines);
-    expect(m.runAt(3, lines.join('\n'), { eflags: 0x202 | TF })).toEqual({ kind: 'exited', status: 2 });
-    expect(trapEips(m)).toEqual([L.CODE2, at[2], at[3], L.EXIT]);
-    // The first #DB interrupted the ring-0 handler before its first instruction: TF was already clear.
-    expect(m.of(DB)[0]).toMatchObject({ savedCs: SEL.CODE0 });
-    expect(m.of(DB)[0].savedEflags & TF).toBe(0);
-    expect(m.of(DB)[0].savedSs).toBeUndefined();
+    expect(m.runAt(0, lines.join('\n'), { eflags: 0x202 | TF })).toEqual({ kind: 'exited', status: 6 });
+    // nop → BS trap; int1 → its own #DB only (EIP after it, no BS), no single-step trap at its handler; the
+    // handler's IRET restores TF with no trap of its own; then one trap per instruction again.
+    expect(trapEips(m)).toEqual([at[1], at[2], at[3], at[4], L.EXIT]);
+    expect(seen[1]).toBe(0);
   });
   it('a REP MOVSB traps after every iteration: ECX goes down by one per #DB, EIP stays on it until the last', () => {
     const m = stepper();

@@ -69,10 +69,10 @@ describe('far JMP to a code segment', () => {
     const m = new SystemMachine();
     expect(m.runAt(0, 'jmp 3:CODE2')).toMatchObject({ kind: 'fault', vector: GP, errorCode: 0, eip: L.CODE });
   });
-  it('JMP to a task gate or TSS is a task switch: not modelled, a typed stop', () => {
+  it('JMP to a task gate or TSS is a task switch (tasks.test.ts): to the current, busy task it is #GP(TSS selector)', () => {
     const m = new SystemMachine();
     m.setGdt(FREE, taskGate({ tssSelector: SEL.TSS, dpl: 0 }));
-    expect(m.runAt(0, `jmp ${G(0)}:0`)).toMatchObject({ kind: 'unsupported' });
+    expect(m.runAt(0, `jmp ${G(0)}:0`)).toMatchObject({ kind: 'fault', vector: GP, errorCode: SEL.TSS });
     const n = new SystemMachine();
     expect(n.runAt(0, `jmp ${SEL.TSS}:0`)).toMatchObject({ kind: 'fault', vector: GP, errorCode: SEL.TSS }); // the TSS is busy
   });
@@ -339,8 +339,8 @@ describe('IRET', () => {
     const s2 = n.runAt(0, `push 0x3002\npush ${SEL.CODE0}\npush offset t\niretd\nt: pushfd\npop eax\njmp EXIT`);
     expect((s2 as { status: number }).status & 0x3200).toBe(0x3000);
   });
-  it('with NT set (return from a nested task) is a typed stop: task switches are not modelled', () => {
+  it('with NT set it returns to the previous task (tasks.test.ts): a null back link is #TS(0)', () => {
     const m = new SystemMachine();
-    expect(m.runAt(0, 'pushfd\nor dword ptr [esp], 0x4000\npopfd\niretd')).toMatchObject({ kind: 'unsupported' });
+    expect(m.runAt(0, 'pushfd\nor dword ptr [esp], 0x4000\npopfd\niretd')).toMatchObject({ kind: 'fault', vector: TS, errorCode: 0 });
   });
 });

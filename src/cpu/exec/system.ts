@@ -1,18 +1,20 @@
 /**
  * System and privileged instructions: INT n/INT3/INTO/INT1, IRET, far
  * JMP/CALL/RET (incl. call gates with the TSS stack switch and parameter
- * copying; task gates and TSS targets stop with a typed reason),
+ * copying; task gates and TSS targets switch tasks, task-switch.ts),
  * segment-register moves, HLT, CLI/STI, IN/OUT, CPUID, RDTSC,
  * MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, INVLPG, CLTS,
  * WBINVD/INVD, LMSW/SMSW (SDM Vol. 2 and Vol. 3 chapters 2, 5, 6).
  */
 import type { CPU } from '../cpu.js';
+import { DR6_FIXED } from '../cpu.js';
 import type { Instr } from '../instr.js';
 import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
 import { Vec } from '../stop.js';
 import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
 import type { Descriptor } from '../segments.js';
+import { farTaskSwitch, nestedTaskReturn } from '../task-switch.js';
 
 /** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
 function requireCpl0(cpu: CPU): void {
@@ -65,9 +67,9 @@ function returnCodeSegment(cpu: CPU, sel: number): Descriptor {
 
 /**
  * CF: IRET/IRETD in protected mode (SDM "IRET/IRETD" operation): return to
- * the same privilege level, or to an outer one popping SS:ESP as well.
- * Nested-task returns (NT=1) and returns to virtual-8086 mode are not
- * modelled and stop the machine with a message.
+ * the same privilege level, or to an outer one popping SS:ESP as well; with
+ * NT set, a task switch back to the previous task (task-switch.ts). Returns
+ * to virtual-8086 mode are not modelled and stop the machine with a message.
  */
 export function iret(cpu: CPU, ins: Instr): void {
   const size = ins.size;
@@ -82,7 +84,7 @@ export function iret(cpu: CPU, ins: Instr): void {
     return;
   }
   if (cpu.flags & NT) {
-    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: 'IRET with EFLAGS.NT set (nested task return) is not modelled' });
+    nestedTaskReturn(cpu, ins);
     return;
   }
   const ssb = cpu.segBase[SS];
@@ -147,21 +149,10 @@ function nullInaccessibleSegments(cpu: CPU): void {
 
 type Desc = ReturnType<typeof readDescriptor>;
 
-/** Stop for a far transfer to a TSS or through a task gate (hardware task switches are not modelled). */
-function taskSwitchUnsupported(cpu: CPU, ins: Instr, sel: number, what: string): void {
-  cpu.stop({
-    kind: 'unsupported',
-    eip: ins.addr,
-    bytes: ins.bytes,
-    mnemonic: ins.def?.name ?? 'far',
-    message: `far ${ins.def?.name ?? 'transfer'} to ${what} (selector 0x${sel.toString(16)}): hardware task switches are not modelled`,
-  });
-}
-
 /**
  * Far JMP/CALL with a segment selector operand in protected mode (SDM
  * "JMP" and "CALL" operation, Vol. 3 §5.8): a code segment directly, a
- * call gate, or a TSS / task gate (task switch, not modelled).
+ * call gate, or a TSS / task gate (a task switch).
  */
 function farTransfer(cpu: CPU, ins: Instr, sel: number, off: number, call: boolean): void {
   sel &= 0xffff;
@@ -206,7 +197,7 @@ function farTransfer(cpu: CPU, ins: Instr, sel: number, off: number, call: boole
     case 1: case 9: // available TSS
       if (dpl < cpl || dpl < (sel & 3)) cpu.fault(Vec.GP, err);
       if (!(d.access & DESC_P)) cpu.fault(Vec.NP, err);
-      taskSwitchUnsupported(cpu, ins, sel, type === 5 ? 'a task gate' : 'a TSS');
+      farTaskSwitch(cpu, ins, sel, d, call);
       return;
     default: // busy TSS, LDT, interrupt/trap gates, reserved types
       cpu.fault(Vec.GP, err);
@@ -515,15 +506,37 @@ export function movCrR(cpu: CPU, ins: Instr): void {
   requireCpl0(cpu);
   cpu.writeControlRegister(ins.reg, cpu.regs[ins.rm]);
 }
-/** 0F 21/23: MOV r32,DRn / MOV DRn,r32. DR4/DR5 alias DR6/DR7 (CR4.DE = 0). */
-export function movRDr(cpu: CPU, ins: Instr): void {
+/** DR6.BD: the #DB was raised by general detect. DR7.GD: general detect enabled. CR4.DE: debugging extensions. */
+const DR6_BD = 0x2000, DR7_GD = 0x2000, CR4_DE = 8;
+
+/**
+ * The checks of MOV to or from a debug register, in the order hardware makes
+ * them (SDM Vol. 2 "MOV—Move to/from Debug Registers", Vol. 3 §17.2.2 and
+ * §17.2.4): #GP(0) at CPL > 0; DR4/DR5 are #UD with CR4.DE = 1 and aliases of
+ * DR6/DR7 without; with DR7.GD set the access is a #DB fault before it
+ * executes, with DR6.BD set (the delivery clears GD for the handler).
+ * Returns the register actually accessed.
+ */
+function debugRegister(cpu: CPU, ins: Instr): number {
   requireCpl0(cpu);
-  const n = ins.reg === 4 ? 6 : ins.reg === 5 ? 7 : ins.reg;
+  let n = ins.reg;
+  if (n === 4 || n === 5) {
+    if (cpu.cr4 & CR4_DE) cpu.fault(Vec.UD);
+    n += 2;
+  }
+  if (cpu.dr[7] & DR7_GD) {
+    cpu.dr[6] = (cpu.dr[6] & ~0xf) | DR6_BD | DR6_FIXED;
+    cpu.fault(Vec.DB);
+  }
+  return n;
+}
+/** 0F 21/23: MOV r32,DRn / MOV DRn,r32. */
+export function movRDr(cpu: CPU, ins: Instr): void {
+  const n = debugRegister(cpu, ins);
   cpu.regs[ins.rm] = cpu.dr[n];
 }
 export function movDrR(cpu: CPU, ins: Instr): void {
-  requireCpl0(cpu);
-  const n = ins.reg === 4 ? 6 : ins.reg === 5 ? 7 : ins.reg;
+  const n = debugRegister(cpu, ins);
   cpu.writeDebugRegister(n, cpu.regs[ins.rm]);
 }
 
