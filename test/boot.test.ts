@@ -63,6 +63,25 @@ const KERNELS: KernelSpec[] = [
   { name: 'triple', console: 'About to triple fault\n', status: 125, stop: 'triple-fault', qemuStatus: 0 },
   { name: 'timer', console: 'timer: waiting for 10 ticks ..........\ntimer: 10 ticks\n', status: 35, stop: 'exited', qemuStatus: 35 },
   { name: 'pagefault', console: 'paging on, touching 0x00300000\npage fault at 0x00300000 error 0x00000002\n', status: 37, stop: 'exited', qemuStatus: 37 },
+  {
+    name: 'tasks',
+    console:
+      'main: jmp to task1\n' +
+      'task1: entered by jmp, nt=0 tr=0x00000020\n' +
+      "main: back after task1's jmp, ebx=0x00001234 cr0.ts=1 busy=1,0\n" +
+      'main: call through the task gate\n' +
+      'task1: entered by call, nt=1 back link=0x00000018 busy=1,1\n' +
+      'main: back after iret, nt=0 busy=1,0\n' +
+      'main: int 0x40\n' +
+      'task1: entered by int 0x40, nt=1 back link=0x00000018\n' +
+      'main: back after iret, ebx=0x00005678 busy=1,0\n' +
+      'main: paging on, esp=0x00301000, pushing into the not-present page below\n' +
+      'double fault task: error code 0x00000000 back link=0x00000018 nt=1\n' +
+      'faulting task: esp=0x00301000 eip at fault_here: 1 cr2=0x00300ffc\n',
+    status: 41,
+    stop: 'exited',
+    qemuStatus: 41,
+  },
 ];
 
 describe.skipIf(skipKernels !== null)('test kernels under bootMultiboot', () => {
