@@ -82,6 +82,19 @@ const KERNELS: KernelSpec[] = [
     stop: 'exited',
     qemuStatus: 41,
   },
+  {
+    name: 'debug',
+    console:
+      'dr6=0xffff0ff0 dr7=0x00000400\n' +
+      // nop → trap at 1; int 0x41 (2 bytes) none, nor in its handler, nor after its IRET; nop → 4, nop → 5;
+      // int3 none; nop → 7; pushf → 8; and (7 bytes) → 15; the popf clearing TF began with it set → 16.
+      'traps at: 1 4 5 7 8 15 16\n' +
+      'handler ran 2 times, with tf=0; dr6 at the last trap=0xffff4ff0\n' +
+      '#UD count after mov from dr4 with cr4.de=1: 1\n',
+    status: 43,
+    stop: 'exited',
+    qemuStatus: 43,
+  },
 ];
 
 describe.skipIf(skipKernels !== null)('test kernels under bootMultiboot', () => {
