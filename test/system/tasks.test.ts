@@ -191,6 +191,25 @@ describe('CALL to a TSS and IRET back (nested tasks)', () => {
 });
 
 describe('interrupts and exceptions through task gates', () => {
+  it('a #DB handler task with its T bit set would make the processor loop (SDM §17.3.1.5): kmemsim stops with a message', () => {
+    const m = new SystemMachine();
+    task(m, TSS_A, IDX_A, { eip: L.CODE2, trap: true });
+    task(m, TSS_B, IDX_B, { eip: L.CODE3, trap: true, esp: STACK_B });
+    m.setIdt(DB, taskGate({ tssSelector: SEL_B }));
+    expect(m.runAt(0, `jmp ${SEL_A}:0`)).toMatchObject({ kind: 'unsupported', message: expect.stringContaining('loop') });
+    expect(m.cpu.tr).toBe(SEL_B);
+  });
+  it('a single-stepped task: an interrupt through a task gate takes no trap of its own; the handler task runs with its own TF (clear)', () => {
+    const m = new SystemMachine();
+    m.onVector(DB, 'iret');
+    task(m, TSS_A, IDX_A, { eip: L.CODE2 });
+    m.setIdt(0x40, taskGate({ tssSelector: SEL_A, dpl: 3 }));
+    m.code('inc ebx\niretd', L.CODE2);
+    expect(m.runAt(3, 'int 0x40\nnop\nmov eax, 8\njmp EXIT', { eflags: 0x202 | TF })).toEqual({ kind: 'exited', status: 8 });
+    // int 0x40 (2 bytes): none; the handler task: none; its IRET restores the user task's EFLAGS with TF:
+    // the nop runs, then a trap after it and after each instruction that follows.
+    expect(m.of(DB).map((d) => d.eip)).toEqual([L.CODE + 3, L.CODE + 8, L.EXIT]);
+  });
   it('INT n from CPL 3 through a DPL-3 task gate: the handler task runs nested; its IRET resumes the user task after the INT', () => {
     const m = new SystemMachine();
     task(m, TSS_A, IDX_A, { eip: L.CODE2 });
