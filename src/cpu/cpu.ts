@@ -8,6 +8,7 @@ import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
+import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -80,15 +81,6 @@ const TLB_TRACK = 4096;
 /** DR7 LEN encodings: 00 = 1 byte, 01 = 2, 10 = 8 (undefined on IA-32, treated as 8), 11 = 4. */
 const DR_LEN = [1, 2, 8, 4];
 const RF_BIT = 1 << 16;
-/**
- * DR6 and DR7 bits that read as 1 on P6-class processors whatever is written (SDM Vol. 3
- * §17.2.3–17.2.4, Figure 17-2): DR6 bits 4–11 and 16–31, DR7 bit 10. Writable: DR6 B0–B3, BD, BS,
- * BT (bit 12 reads 0, as on hardware and KVM); DR7 everything but bits 11, 12, 14 and 15.
- */
-export const DR6_FIXED = 0xffff0ff0 | 0;
-export const DR7_FIXED = 0x400;
-const DR6_WRITABLE = 0xe00f;
-const DR7_WRITABLE = 0xffff23ff | 0;
 /**
  * REP iterations per execution outside single-step: a longer string
  * instruction leaves EIP on itself and resumes, like an interrupted REP on
@@ -1358,7 +1350,7 @@ export class CPU {
       // own: TF is cleared for the handler, or is the new task's (SDM Vol. 3 §17.3.1.4).
       const step = tfBefore && !this.shadow && !this.stepTrapSuppressed;
       if ((step || this.dataBpHits) && !this.stopReason) {
-        this.dr[6] = (this.dr[6] & ~0xf) | this.dataBpHits | (step ? 0x4000 : 0) | DR6_FIXED;
+        this.dr[6] = (this.dr[6] & ~0xf) | this.dataBpHits | (step ? DR6_BS : 0) | DR6_FIXED;
         this.dataBpHits = 0;
         this.deliver(Vec.DB, -1, false);
       }

@@ -25,13 +25,12 @@ import { CS, SS } from './instr.js';
 import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P } from './segments.js';
 import { Vec, vectorName } from './stop.js';
 import { taskGateDelivery } from './task-switch.js';
+import { DR7_GD } from './debug-bits.js';
 
 /** Vectors whose exception pushes an error code (SDM Table 6-1). */
 export function hasErrorCode(vector: number): boolean {
   return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17;
 }
-
-const DR7_GD = 0x2000;
 
 const CONTRIBUTORY = new Set([0, 10, 11, 12, 13]);
 

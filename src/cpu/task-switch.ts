@@ -32,12 +32,12 @@
  * (virtual-8086 mode) stop the machine with a message saying so.
  */
 import type { CPU } from './cpu.js';
-import { DR6_FIXED } from './cpu.js';
 import { NT, RF, VM } from './flags.js';
 import { CS, SS, DS, ES, FS, GS } from './instr.js';
 import type { Instr } from './instr.js';
 import { readDescriptor, setSegmentCache, markAccessed, dplOf, isCode, DESC_P, DESC_S, type Descriptor } from './segments.js';
 import { Vec, FAULT } from './stop.js';
+import { DR6_BT, DR6_FIXED, DR7_LOCAL_ENABLES } from './debug-bits.js';
 
 /** Byte offsets of the 32-bit TSS fields the processor reads and writes (SDM Figure 7-2). */
 const TSS = { LINK: 0x00, CR3: 0x1c, EIP: 0x20, EFLAGS: 0x24, EAX: 0x28, ES: 0x48, LDT: 0x60, TRAP: 0x64 } as const;
@@ -48,8 +48,6 @@ const TSS32_AVAILABLE = 9, TSS32_BUSY = 0xb, TSS16_AVAILABLE = 1, TSS16_BUSY = 3
 /** The busy bit (type bit 1) in the high dword of a TSS descriptor. */
 const BUSY_BIT = 0x200;
 const CR0_PG = 0x80000000 | 0, CR0_TS = 8;
-/** DR7 L0–L3, cleared on every task switch; DR6.BT, the task-switch #DB. */
-const DR7_LOCAL_ENABLES = 0x55, DR6_BT = 0x8000;
 
 /** What starts a task switch: it decides the busy bits, NT and the back link (§7.3 steps 6–10). */
 export type TaskSwitchSource = 'jmp' | 'call' | 'iret' | 'interrupt';

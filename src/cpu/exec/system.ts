@@ -7,7 +7,7 @@
  * WBINVD/INVD, LMSW/SMSW (SDM Vol. 2 and Vol. 3 chapters 2, 5, 6).
  */
 import type { CPU } from '../cpu.js';
-import { DR6_FIXED } from '../cpu.js';
+import { DR6_BD, DR6_FIXED, DR7_GD } from '../debug-bits.js';
 import type { Instr } from '../instr.js';
 import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
@@ -506,8 +506,8 @@ export function movCrR(cpu: CPU, ins: Instr): void {
   requireCpl0(cpu);
   cpu.writeControlRegister(ins.reg, cpu.regs[ins.rm]);
 }
-/** DR6.BD: the #DB was raised by general detect. DR7.GD: general detect enabled. CR4.DE: debugging extensions. */
-const DR6_BD = 0x2000, DR7_GD = 0x2000, CR4_DE = 8;
+/** CR4.DE: debugging extensions. */
+const CR4_DE = 8;
 
 /**
  * The checks of MOV to or from a debug register, in the order hardware makes
