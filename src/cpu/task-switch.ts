@@ -107,8 +107,7 @@ export function taskGateDelivery(cpu: CPU, gateLo: number, errorCode: number, ex
   if (type === TSS16_AVAILABLE) return unsupported16(cpu, tssSel, cpu.eip);
   if (type !== TSS32_AVAILABLE) cpu.fault(Vec.GP, (tssSel & 0xfffc) + ext);
   if (!(tss.access & DESC_P)) cpu.fault(Vec.NP, (tssSel & 0xfffc) + ext);
-  if (!switchTasks(cpu, tssSel, tss, 'interrupt', ext, rf ? RF : 0)) return;
-  if (errorCode >= 0) inNewTask(cpu, () => cpu.push32(errorCode));
+  switchTasks(cpu, tssSel, tss, 'interrupt', ext, rf ? RF : 0, errorCode);
 }
 
 /**
@@ -129,11 +128,11 @@ export function nestedTaskReturn(cpu: CPU, ins: Instr): void {
 
 /**
  * Switch from the current task to the one whose TSS `sel` / `d` describe
- * (SDM §7.3 steps 3–14). `cpu.eip` is the EIP to save for the old task.
- * Returns false when the machine stopped instead (a 16-bit or virtual-8086
- * task).
+ * (SDM §7.3 steps 3–14). `cpu.eip` is the EIP to save for the old task,
+ * `savedFlagBits` are set in its saved EFLAGS, `errorCode` (≥ 0) is pushed
+ * on the new task's stack (an exception through a task gate, §6.12.2).
  */
-export function switchTasks(cpu: CPU, sel: number, d: Descriptor, source: TaskSwitchSource, ext: number, savedFlagBits: number): boolean {
+function switchTasks(cpu: CPU, sel: number, d: Descriptor, source: TaskSwitchSource, ext: number, savedFlagBits: number, errorCode = -1): void {
   const err = (sel & 0xfffc) + ext;
   if (d.limit >>> 0 < TSS32_MIN_LIMIT) cpu.fault(Vec.TS, err);
   if (cpu.trLimit >>> 0 < TSS32_MIN_LIMIT) cpu.fault(Vec.TS, (cpu.tr & 0xfffc) + ext);
@@ -145,7 +144,7 @@ export function switchTasks(cpu: CPU, sel: number, d: Descriptor, source: TaskSw
   if (nesting) probeWrite(cpu, (d.base + TSS.LINK) | 0);
   if (next.eflags & VM) {
     cpu.stop({ kind: 'unsupported', eip: cpu.eip, bytes: [], mnemonic: 'task switch', message: `task switch to TSS 0x${sel.toString(16)} whose EFLAGS has VM set: virtual-8086 mode is not modelled` });
-    return false;
+    return;
   }
   // Steps 6–8: the old task.
   if (source === 'jmp' || source === 'iret') setBusy(cpu, cpu.tr, false);
@@ -167,6 +166,7 @@ export function switchTasks(cpu: CPU, sel: number, d: Descriptor, source: TaskSw
   // Steps 12–13, in the new task's context.
   try {
     loadTask(cpu, next, newFlags, ext);
+    if (errorCode >= 0) cpu.push32(errorCode);
   } catch (e) {
     // Past the commit point the switch completes: what was not loaded yet is loaded without checks (§7.3),
     // and the fault is the new task's.
@@ -177,17 +177,6 @@ export function switchTasks(cpu: CPU, sel: number, d: Descriptor, source: TaskSw
     throw e;
   }
   if (next.trap) taskSwitchTrap(cpu);
-  return true;
-}
-
-/** Run `load` as part of the new task: a fault it raises is delivered there, at the new EIP. */
-function inNewTask(cpu: CPU, load: () => void): void {
-  try {
-    load();
-  } catch (e) {
-    if (e === FAULT) cpu.faultInNewTask = true;
-    throw e;
-  }
 }
 
 function readTaskImage(cpu: CPU, base: number): TaskImage {

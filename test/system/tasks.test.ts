@@ -239,6 +239,18 @@ describe('interrupts and exceptions through task gates', () => {
     expect(field(m, L.TSS, TSS32.EFLAGS) & 0x10000).toBe(0x10000);
     expect(m.cpu.getEflags() & NT).toBe(NT);
   });
+  it('an exception through a task gate to a task with T set: the error code is pushed first, then the #DB frame (DR6.BT) above it', () => {
+    const m = new SystemMachine();
+    m.onVector(DB, 'iret');
+    task(m, TSS_A, IDX_A, { eip: L.CODE2, esp: STACK_A, trap: true });
+    m.setIdt(GP, taskGate({ tssSelector: SEL_A }));
+    m.code('pop eax\njmp EXIT', L.CODE2);
+    expect(m.runAt(0, `mov eax, ${SEL_B}\nmov ds, ax`)).toEqual({ kind: 'exited', status: SEL_B });
+    const db = m.of(DB)[0];
+    expect(db.dr6 & 0x8000).toBe(0x8000);
+    expect(db.frame.slice(0, 4)).toEqual([L.CODE2, SEL.CODE0, db.savedEflags, SEL_B]);
+    expect(db.esp).toBe(STACK_A - 16);
+  });
   it('#DF on a bad stack switches to a known-good task (i386 Linux\'s doublefault_fn): the old task\'s ESP, EIP and CR2 are there to read', () => {
     const m = new SystemMachine({ paging: true });
     const BAD = 0x60000;
