@@ -15,8 +15,8 @@ import type { StopReason } from '../cpu/stop.js';
 import { runChecked, type CheckedRunOptions, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
 import { describeStop } from './describe.js';
 
-/** valgrind's convention: a distinct status when the checker found something. */
-export const DEFAULT_ERROR_EXITCODE = 99;
+import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
+export { DEFAULT_ERROR_EXITCODE };
 
 export interface CheckCommandOptions {
   /** The heap checker (`--kmemcheck`, `--kmemcheck-inline`), or none. */

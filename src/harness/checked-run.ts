@@ -43,9 +43,8 @@ import { StackPoisoner } from '../ftrace/poison.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
-export type HeapMode = 'kmemcheck' | 'inline';
-export type StackMode = 'cpl1' | 'ftrace' | 'precise';
-export const STACK_MODES: readonly StackMode[] = ['cpl1', 'ftrace', 'precise'];
+import type { HeapMode, StackMode } from './modes.js';
+export { STACK_MODES, type HeapMode, type StackMode } from './modes.js';
 
 export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
   /** The heap checker: fault-driven kmemcheck, the inline checker, or none (null, the default). */
