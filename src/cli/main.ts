@@ -190,12 +190,24 @@ export async function main(argv: string[]): Promise<number> {
       'Run kernel modules plain, with kmemcheck and with each stack strategy (cpl1, ftrace, precise); print findings, true and false positives against the precise oracle, faults, single steps, instructions, wall time and slowdown',
       (y) =>
         y
-          .positional('path', { type: 'string', describe: 'a module source (.c) or a directory of them', demandOption: true })
+          .epilogue(
+            [
+              'A .c file is compiled with -pg -mfentry -fstack-usage (so ftrace has call sites); a relocatable object (.o, .ko) runs as it is (without __fentry__ sites ftrace traces nothing: the table says so). A directory: every .c module under it.',
+              '',
+              'Exit status:',
+              '  0    every program compared (findings do not change the status)',
+              '  126  a program could not be compiled, loaded or compared, or the file is',
+              '       neither a .c module source nor a relocatable ELF object',
+              '  127  no such file or directory',
+              '  2    usage error, or a directory without .c modules',
+            ].join('\n'),
+          )
+          .positional('path', { type: 'string', describe: 'a module source (.c), a module object (.o, .ko) or a directory of .c modules', demandOption: true })
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'number', describe: 'runs per strategy (the median wall time is reported)', default: 1 })
           .option('max-instructions', { type: 'number', describe: 'instruction budget per run', default: 10_000_000_000 })
-          .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
+          .example('$0 compare examples/stack --svg chart.svg', ''),
       async (a) => {
         const runs = a.runs as number;
         if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs must be an integer from 1 to 100');

@@ -5,6 +5,7 @@
  * (src/harness/compare.ts makes them).
  */
 import type { Score, Strategy } from '../harness/score.js';
+import type { StopReason } from '../cpu/stop.js';
 
 /** One strategy on one program. */
 export interface StrategyResult extends Score {
@@ -22,18 +23,28 @@ export interface StrategyResult extends Score {
   exitCode: number;
   /** Console output equals the plain run's (checkers are transparent; ftrace's poison may show through garbage reads). */
   sameConsole: boolean;
+  /**
+   * Why the run did not finish (an oops, the instruction budget, ...: the module run's stop,
+   * src/cpu/stop.ts), null when init_module and cleanup_module returned. Its findings are
+   * those made before it stopped.
+   */
+  stop: { kind: StopReason['kind']; message: string } | null;
 }
 
 export interface ProgramResult {
   program: string;
   results: StrategyResult[];
+  /** What the reader must know to read the table (e.g. an object without __fentry__ sites: ftrace traced nothing). */
+  notes?: string[];
   /** Why the program could not be compared (compile or load error); results is empty then. */
   error?: string;
 }
 
-export interface AggregateResult extends Omit<StrategyResult, 'exitCode' | 'sameConsole'> {
+export interface AggregateResult extends Omit<StrategyResult, 'exitCode' | 'sameConsole' | 'stop'> {
   /** Programs whose console output differed from the plain run. */
   consoleDifferences: number;
+  /** Programs whose run stopped before init_module and cleanup_module returned (an oops, the budget, ...). */
+  stopped: number;
 }
 
 export interface CompareReport {
@@ -67,6 +78,7 @@ export function aggregate(programs: readonly ProgramResult[], strategies: readon
       wallMs,
       slowdown: plainMs > 0 ? wallMs / plainMs : 1,
       consoleDifferences: rs.filter((r) => !r.sameConsole).length,
+      stopped: rs.filter((r) => r.stop !== null).length,
     };
   });
 }
@@ -77,10 +89,31 @@ function sum(xs: readonly number[]): number {
   return s;
 }
 
-const COLUMNS = ['strategy', 'findings', 'true', 'false', 'missed', 'recall', 'faults', 'single-steps', 'instructions', 'wall ms', 'slowdown'];
+const COLUMNS = ['strategy', 'findings', 'true', 'false', 'missed', 'recall', 'faults', 'single-steps', 'instructions', 'wall ms', 'slowdown', 'stopped'];
 
-function row(r: Omit<StrategyResult, 'exitCode' | 'sameConsole'>): string[] {
+/** The `stopped` column's word for each way a module run can stop (src/cpu/stop.ts); a fault in module code is an oops. */
+const STOP_LABELS: Record<StopReason['kind'], string> = {
+  fault: 'oops',
+  budget: 'budget',
+  unsupported: 'unsupported',
+  'triple-fault': 'triple-fault',
+  halted: 'halted',
+  'internal-error': 'error',
+  exited: 'exited',
+};
+
+/** What the `stopped` labels mean (printed under the tables when a run stopped). */
+const STOP_LEGEND = [
+  'stopped: the run did not finish, and its findings are those made before it stopped:',
+  'oops = a fault in module code, BUG() or panic(); budget = the instruction budget (--max-instructions)',
+  'ran out, e.g. a loop that never ends; unsupported = an instruction kmemsim does not model;',
+  'triple-fault = the processor shut down; halted = HLT with nothing to wake it; error = internal error.',
+  'In the aggregate: the number of programs whose run stopped.',
+];
+
+function row(r: StrategyResult | AggregateResult): string[] {
   const scored = r.strategy !== 'plain' && r.strategy !== 'precise';
+  const stopped = 'stopped' in r ? (r.stopped ? String(r.stopped) : '-') : r.stop ? STOP_LABELS[r.stop.kind] : '-';
   return [
     r.strategy,
     String(r.findings),
@@ -93,6 +126,7 @@ function row(r: Omit<StrategyResult, 'exitCode' | 'sameConsole'>): string[] {
     String(r.instructions),
     r.wallMs.toFixed(1),
     `${r.slowdown.toFixed(1)}x`,
+    stopped,
   ];
 }
 
@@ -105,13 +139,23 @@ function table(rows: string[][]): string {
 /** The text tables: one per program, then the aggregate. */
 export function formatCompareTable(report: CompareReport): string {
   const out: string[] = [];
+  let anyStopped = false;
   for (const p of report.programs) {
     out.push(p.program);
     if (p.error) out.push(`  not compared: ${p.error}`);
     else {
       out.push(table(p.results.map(row)));
+      // One line per way of stopping: the strategies that stopped so, and the first one's message.
+      const byKind = new Map<string, StrategyResult[]>();
+      for (const r of p.results) if (r.stop) byKind.set(r.stop.kind, [...(byKind.get(r.stop.kind) ?? []), r]);
+      for (const [kind, rs] of byKind) {
+        const label = STOP_LABELS[kind as StopReason['kind']];
+        out.push(`  ${label} under ${rs.map((r) => r.strategy).join(', ')}: ${rs[0]!.stop!.message.split('\n')[0]}`);
+      }
+      anyStopped ||= p.results.some((r) => r.stop !== null);
       const diff = p.results.filter((r) => !r.sameConsole).map((r) => r.strategy);
       if (diff.length) out.push(`  console output differs from plain under: ${diff.join(', ')}`);
+      for (const n of p.notes ?? []) out.push(`  ${n}`);
     }
     out.push('');
   }
@@ -122,6 +166,7 @@ export function formatCompareTable(report: CompareReport): string {
   }
   out.push('true/false/missed/recall: against the precise oracle (the inline heap checker and exact stack liveness),');
   out.push('in the region each strategy watches: kmemcheck the heap, cpl1 and ftrace the stack.');
+  if (anyStopped) out.push(...STOP_LEGEND);
   return out.join('\n') + '\n';
 }
 
