@@ -45,7 +45,11 @@ import type { checkCommand as CheckCommand } from './check-command.js';
  * with wrap-ansi (whole words), its ES module build with a plain
  * character-count wrap that cuts words in two.
  */
-const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
+const require = createRequire(import.meta.url);
+const yargs = require('yargs') as typeof import('yargs').default;
+
+/** kmemsim's version, from its own package.json (dist/cli/ and dist/bundle/ are both two levels down), wherever it runs. */
+const VERSION = (require('../../package.json') as { version: string }).version;
 
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
@@ -238,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
     .parserConfiguration({ 'populate--': true })
     .help()
     .alias('h', 'help')
-    .version()
+    .version(VERSION)
     .wrap(helpWidth())
     .fail((msg, err, y) => {
       if (err) throw err;

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../module/helpers.js';
 
@@ -43,6 +44,11 @@ describe.skipIf(!built)('--help layout', () => {
     expect(t).toMatch(/Exit status, a program:\n(.*\n)*? {2}124 +the instruction budget/);
     expect(t).toMatch(/Exit status, a kernel module .*:\n(.*\n)*? {2}1 +init_module returned a negative errno/);
     for (const s of ['125', '126', '127', '99', '2']) expect(t).toMatch(new RegExp(`\\n  ${s} +\\S`));
+  });
+
+  it('--version is kmemsim\'s own, whatever the working directory', () => {
+    const r = spawnSync(process.execPath, [BIN, '--version'], { cwd: tmpdir(), encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
   });
 
   it('the width follows $COLUMNS when stdout is not a terminal', () => {
