@@ -62,7 +62,9 @@ describe.skipIf(skip !== null)('README commands', () => {
 
   for (const { section, command } of commands) {
     it(`${section}: ${command}`, () => {
-      const r = spawnSync('sh', ['-c', command], { cwd: ROOT, env, encoding: 'utf8', timeout: BUDGET_MS, input: '', maxBuffer: 64 << 20 });
+      // exec: sh's timeout signal must reach kmemsim itself (dash does not exec a lone command on its own).
+      const line = /[;&|]/.test(command.replace(/\s+#.*$/, '')) ? command : `exec ${command}`;
+      const r = spawnSync('sh', ['-c', line], { cwd: ROOT, env, encoding: 'utf8', timeout: BUDGET_MS, input: '', maxBuffer: 64 << 20 });
       const stderr = r.stderr ?? '';
       expect(stderr, 'a JavaScript stack trace').not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
       expect(stderr).not.toMatch(/Run 'kmemsim --help' for usage|command not found|No such file|cannot read/);
