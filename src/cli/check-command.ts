@@ -14,8 +14,8 @@ import type { Finding, FindingFrame } from '../shadow/report.js';
 import type { StopReason } from '../cpu/stop.js';
 import { runChecked, type CheckedRunOptions, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
 import { describeStop } from './describe.js';
-
 import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
+
 export { DEFAULT_ERROR_EXITCODE };
 
 export interface CheckCommandOptions {

@@ -40,10 +40,10 @@ import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.j
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
+import type { HeapMode, StackMode } from './modes.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
-import type { HeapMode, StackMode } from './modes.js';
 export { STACK_MODES, type HeapMode, type StackMode } from './modes.js';
 
 export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
