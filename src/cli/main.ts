@@ -250,6 +250,7 @@ export async function main(argv: string[]): Promise<number> {
       // Throwing stops yargs here: the command's handler must not run with missing arguments.
       throw new UsageError(msg);
     });
+  skipHelpCache(parser);
   try {
     await parser.parseAsync();
   } catch (e) {
@@ -258,6 +259,21 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   return code;
+}
+
+/**
+ * yargs 17 renders the whole help text after running a command's handler,
+ * to cache it for a `showHelp()` from inside the handler (lib/command.js,
+ * cacheHelpMessage). kmemsim never shows help from a handler, and the
+ * rendering (wrapping every description) is a third of a short run's
+ * start-up, so the cache is not filled: `--help` and usage errors render
+ * the text as before. Reached through yargs's internal methods, hence the
+ * checks; without them nothing changes.
+ */
+function skipHelpCache(parser: unknown): void {
+  const usage = (parser as { getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: unknown } } })
+    .getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = (): void => {};
 }
 
 /**
