@@ -36,10 +36,11 @@ import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } fr
 import type { checkCommand as CheckCommand } from './check-command.js';
 
 /*
- * Start-up time (README "Speed"): what only one command needs — the
+ * Start-up time (README "Start-up"): what only some commands need — the
  * checkers (check-command → src/harness, src/shadow, src/rings,
- * src/ftrace), compare, boot, disasm — is imported by that command's
- * handler, so `kmemsim run prog` loads the CPU, the kernel and yargs only.
+ * src/ftrace) and compare — is imported by the handler that needs it, so
+ * `kmemsim run prog` loads the CPU, the kernel, the ELF reader and yargs
+ * (boot and disasm are small and share those).
  *
  * yargs is loaded through require(): its CommonJS build lays help out
  * with wrap-ansi (whole words), its ES module build with a plain
