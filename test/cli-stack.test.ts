@@ -96,7 +96,7 @@ describe.skipIf(skip !== null)('kmemsim compare', () => {
     try {
       const t = cli(['compare', 'examples/stack']);
       expect(t.status).toBe(0);
-      expect(t.stdout).toMatch(/^examples\/stack\/conditional-init\.c\nstrategy +findings +true +false +missed +recall +faults +single-steps +instructions +wall ms +slowdown\n/);
+      expect(t.stdout).toMatch(/^examples\/stack\/conditional-init\.c\nstrategy +findings +true +false +missed +recall +faults +single-steps +instructions +wall ms +slowdown +stopped\n/);
       expect(t.stdout).toMatch(/\naggregate \(6 programs\)\n/);
       const svg = join(dir, 'chart.svg');
       const j = cli(['compare', 'examples/stack', '--json', '--svg', svg]);

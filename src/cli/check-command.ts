@@ -14,9 +14,9 @@ import type { Finding, FindingFrame } from '../shadow/report.js';
 import type { StopReason } from '../cpu/stop.js';
 import { runChecked, type CheckedRunOptions, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
 import { describeStop } from './describe.js';
+import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
 
-/** valgrind's convention: a distinct status when the checker found something. */
-export const DEFAULT_ERROR_EXITCODE = 99;
+export { DEFAULT_ERROR_EXITCODE };
 
 export interface CheckCommandOptions {
   /** The heap checker (`--kmemcheck`, `--kmemcheck-inline`), or none. */

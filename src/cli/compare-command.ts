@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { compileModule, CompileError } from './compile.js';
+import { readModuleInput, type ModuleInput } from './module-input.js';
 import { compare, programsIn, type CompiledProgram } from '../harness/compare.js';
 import { formatCompareSvg, formatCompareTable } from '../report/compare-output.js';
 
@@ -18,9 +19,23 @@ export interface CompareCommandOptions {
   err(line: string): void;
 }
 
-/** Compile every program with the ftrace flags and -fstack-usage; failures are kept as per-program errors. */
-export function compilePrograms(paths: readonly string[]): (CompiledProgram | { name: string; error: string })[] {
+/**
+ * Each program as the strategies run it: a `.c` file compiled with the ftrace
+ * flags and -fstack-usage; a relocatable object (`.o`, `.ko`, by its ELF
+ * type) as it is — when it was not built with -pg -mfentry, ftrace has no
+ * call sites to trace (the table says so). Failures are kept as per-program
+ * errors; `refused` marks a file that is no module at all.
+ */
+export function compilePrograms(paths: readonly string[]): (CompiledProgram | { name: string; error: string; refused?: true })[] {
   return paths.map((path) => {
+    let input: ModuleInput;
+    try {
+      input = readModuleInput(path);
+    } catch (e) {
+      return { name: path, error: `cannot read ${path}: ${(e as Error).message}` };
+    }
+    if (input.kind === 'other') return { name: path, error: input.reason, refused: true };
+    if (input.kind === 'object') return { name: path, object: input.bytes, stackUsage: null };
     try {
       const c = compileModule(path, { ftrace: true });
       return { name: path, object: c.object, stackUsage: c.stackUsage ?? null };
@@ -31,10 +46,16 @@ export function compilePrograms(paths: readonly string[]): (CompiledProgram | { 
   });
 }
 
-/** Returns the exit status: 0, 2 (usage: nothing to compare), 127 (no such path), 126 (a program could not be compared). */
+/**
+ * Returns the exit status: 0; 2 (usage: a directory with nothing to compare); 127 (no such path);
+ * 126 (the file is neither a .c module source nor a relocatable object, or a program could not be
+ * compiled, loaded or compared).
+ */
 export function compareCommand(path: string, opts: CompareCommandOptions): number {
   let paths: string[];
+  let directory: boolean;
   try {
+    directory = fs.statSync(path).isDirectory();
     paths = programsIn(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -46,6 +67,11 @@ export function compareCommand(path: string, opts: CompareCommandOptions): numbe
     return 2;
   }
   const programs = compilePrograms(paths);
+  const only = programs[0]!;
+  if (!directory && 'error' in only && only.refused) {
+    opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
+    return 126;
+  }
   const report = compare(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
   if (opts.json) opts.out(JSON.stringify(report, null, 2) + '\n');
   else opts.out(formatCompareTable(report));

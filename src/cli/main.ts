@@ -18,7 +18,7 @@
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
 import * as fs from 'node:fs';
-import yargs from 'yargs';
+import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { runUserProgram } from '../kernel/process.js';
 import { runModule } from '../kernel/module-run.js';
@@ -31,9 +31,29 @@ import { disassembleFile } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { DEFAULT_BOOT_MEMORY_MIB } from '../boot/machine.js';
-import { DEFAULT_ERROR_EXITCODE, checkCommand } from './check-command.js';
-import { STACK_MODES, type HeapMode, type StackMode } from '../harness/checked-run.js';
-import { compareCommand } from './compare-command.js';
+import { isRelocatable } from './module-input.js';
+import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
+import type { checkCommand as CheckCommand } from './check-command.js';
+
+/*
+ * Start-up time (README "Start-up"): what only some commands need — the
+ * checkers (check-command → src/harness, src/shadow, src/rings,
+ * src/ftrace) and compare — is imported by the handler that needs it, so
+ * `kmemsim run prog` loads the CPU, the kernel, the ELF reader and yargs
+ * (boot and disasm are small and share those).
+ *
+ * yargs is loaded through require(): its CommonJS build lays help out
+ * with wrap-ansi (whole words), its ES module build with a plain
+ * character-count wrap that cuts words in two.
+ */
+const require = createRequire(import.meta.url);
+const yargs = require('yargs') as typeof import('yargs').default;
+
+/** kmemsim's version, from its own package.json (dist/cli/ and dist/bundle/ are both two levels down), wherever it runs. */
+const VERSION = (require('../../package.json') as { version: string }).version;
+
+/** The checkers' entry point, loaded by `run` when a checker option is given. */
+let checkCommand: typeof CheckCommand | null = null;
 
 /** `kmemsim run`'s checker options (null: no checker). */
 interface CheckCliOptions {
@@ -57,6 +77,26 @@ export async function main(argv: string[]): Promise<number> {
       'Run a static i386 ELF program (Linux int $0x80 ABI) on the simulated machine, or a kernel module (a relocatable .o, or a .c file compiled with gcc) like insmod + rmmod. Arguments after -- go to the guest program.',
       (y) =>
         y
+          .epilogue(
+            [
+              'Exit status, a program:',
+              '  N    the guest called exit(N) / exit_group(N)',
+              '  124  the instruction budget (--max-instructions) ran out',
+              '  125  the guest died: unhandled fault, unsupported instruction, triple fault',
+              '  126  the file cannot be run (not a static i386 ELF executable)',
+              '  127  no such file',
+              '  2    usage error',
+              'Exit status, a kernel module (.c or relocatable .o):',
+              '  0    init_module returned 0 (or a positive value), cleanup_module returned',
+              '  1    init_module returned a negative errno (insmod fails)',
+              '  124  the instruction budget ran out',
+              '  125  an oops, BUG/panic, unsupported instruction or triple fault',
+              '  126  the module cannot be compiled or loaded',
+              '  127  no such file',
+              '  99   a checker (--kmemcheck, --stack) found something (--error-exitcode)',
+              '  2    usage error',
+            ].join('\n'),
+          )
           .positional('file', { type: 'string', describe: 'static i386 ELF executable, kernel module object (.o) or module source (.c)', demandOption: true })
           .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
           .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
@@ -71,12 +111,13 @@ export async function main(argv: string[]): Promise<number> {
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
-          .example('$0 run build/examples/hello-O2 -- world', 'run a program with one argument')
-          .example('$0 run build/examples/hello-O2 --trace-events', 'show every int $0x80')
-          .example('$0 run mymodule.c', 'compile a kernel module, call init_module and cleanup_module')
-          .example('$0 run mymodule.c --kmemcheck --report-json out.json', 'the same under kmemcheck')
-          .example('$0 run mymodule.c --stack cpl1', 'uninitialized stack reads, kernel at CPL 1'),
-      (a) => {
+          // Without descriptions: yargs gives a described example only half the width.
+          .example('$0 run build/examples/hello-O2 -- world', '')
+          .example('$0 run build/examples/hello-O2 --trace-events', '')
+          .example('$0 run examples/kmemcheck/uninit-kmalloc.c', '')
+          .example('$0 run examples/kmemcheck/uninit-kmalloc.c --kmemcheck', '')
+          .example('$0 run examples/stack/uninit-local.c --stack cpl1', ''),
+      async (a) => {
         const stack = (a.stack as StackMode | undefined) ?? null;
         const checking = (a.kmemcheck as boolean) || stack !== null;
         if (!a.kmemcheck && (a['kmemcheck-one-shot'] || a['kmemcheck-inline'])) {
@@ -106,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
             partialOk: a['kmemcheck-partial-ok'] as boolean,
           }
           : null;
+        if (kmem) ({ checkCommand } = await import('./check-command.js'));
         code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem);
       },
     )
@@ -153,15 +195,28 @@ export async function main(argv: string[]): Promise<number> {
       'Run kernel modules plain, with kmemcheck and with each stack strategy (cpl1, ftrace, precise); print findings, true and false positives against the precise oracle, faults, single steps, instructions, wall time and slowdown',
       (y) =>
         y
-          .positional('path', { type: 'string', describe: 'a module source (.c) or a directory of them', demandOption: true })
+          .epilogue(
+            [
+              'A .c file is compiled with -pg -mfentry -fstack-usage (so ftrace has call sites); a relocatable object (.o, .ko) runs as it is (without __fentry__ sites ftrace traces nothing: the table says so). A directory: every .c module under it.',
+              '',
+              'Exit status:',
+              '  0    every program compared (findings do not change the status)',
+              '  126  a program could not be compiled, loaded or compared, or the file is',
+              '       neither a .c module source nor a relocatable ELF object',
+              '  127  no such file or directory',
+              '  2    usage error, or a directory without .c modules',
+            ].join('\n'),
+          )
+          .positional('path', { type: 'string', describe: 'a module source (.c), a module object (.o, .ko) or a directory of .c modules', demandOption: true })
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'number', describe: 'runs per strategy (the median wall time is reported)', default: 1 })
           .option('max-instructions', { type: 'number', describe: 'instruction budget per run', default: 10_000_000_000 })
-          .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
-      (a) => {
+          .example('$0 compare examples/stack --svg chart.svg', ''),
+      async (a) => {
         const runs = a.runs as number;
         if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs must be an integer from 1 to 100');
+        const { compareCommand } = await import('./compare-command.js');
         code = compareCommand(a.path as string, {
           json: a.json as boolean,
           svg: a.svg as string | undefined,
@@ -188,14 +243,15 @@ export async function main(argv: string[]): Promise<number> {
     .parserConfiguration({ 'populate--': true })
     .help()
     .alias('h', 'help')
-    .version()
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .version(VERSION)
+    .wrap(helpWidth())
     .fail((msg, err, y) => {
       if (err) throw err;
       void y;
       // Throwing stops yargs here: the command's handler must not run with missing arguments.
       throw new UsageError(msg);
     });
+  skipHelpCache(parser);
   try {
     await parser.parseAsync();
   } catch (e) {
@@ -204,6 +260,31 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   return code;
+}
+
+/**
+ * yargs 17 renders the whole help text after running a command's handler,
+ * to cache it for a `showHelp()` from inside the handler (lib/command.js,
+ * cacheHelpMessage). kmemsim never shows help from a handler, and the
+ * rendering (wrapping every description) is a third of a short run's
+ * start-up, so the cache is not filled: `--help` and usage errors render
+ * the text as before. Reached through yargs's internal methods, hence the
+ * checks; without them nothing changes.
+ */
+function skipHelpCache(parser: unknown): void {
+  const usage = (parser as { getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?: unknown } } })
+    .getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = (): void => {};
+}
+
+/**
+ * Width of --help: the terminal's (at most 100 columns) when stdout is
+ * one; else $COLUMNS when set (as GNU ls and man use it), else 80.
+ */
+function helpWidth(): number {
+  if (process.stdout.isTTY && process.stdout.columns) return Math.max(40, Math.min(100, process.stdout.columns));
+  const env = Number.parseInt(process.env['COLUMNS'] ?? '', 10);
+  return Number.isInteger(env) && env >= 40 ? env : 80;
 }
 
 /** A command-line mistake: one message, exit status 2. */
@@ -257,11 +338,6 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   }
 }
 
-/** ELF with e_type ET_REL: a kernel module object. */
-function isRelocatable(b: Uint8Array): boolean {
-  return b.length >= 18 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46 && b[16] === 1 && b[17] === 0;
-}
-
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
 function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
   if (args.length) {
@@ -291,7 +367,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
   };
   if (kmem) {
-    return checkCommand(object, {
+    return checkCommand!(object, {
       ...kmem,
       stackUsage,
       verbose,

@@ -40,12 +40,11 @@ import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.j
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
+import type { HeapMode, StackMode } from './modes.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
-export type HeapMode = 'kmemcheck' | 'inline';
-export type StackMode = 'cpl1' | 'ftrace' | 'precise';
-export const STACK_MODES: readonly StackMode[] = ['cpl1', 'ftrace', 'precise'];
+export { STACK_MODES, type HeapMode, type StackMode } from './modes.js';
 
 export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
   /** The heap checker: fault-driven kmemcheck, the inline checker, or none (null, the default). */

@@ -20,6 +20,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChecked, type CheckedRunOptions, type CheckedRunResult } from './checked-run.js';
 import { score, type Strategy, STRATEGIES } from './score.js';
+import { describeStop } from '../cli/describe.js';
 import { aggregate, type CompareReport, type ProgramResult, type StrategyResult } from '../report/compare-output.js';
 
 export interface CompiledProgram {
@@ -122,9 +123,15 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
       slowdown: plain.ms > 0 ? ms / plain.ms : 1,
       exitCode: r.run?.exitCode ?? 125,
       sameConsole: (r.run?.console ?? null) === (plain.r.run?.console ?? null),
+      stop: r.run?.stop ? { kind: r.run.stop.kind, message: describeStop(r.run.stop, r.run.instructions).replace(/^kmemsim: /, '') } : null,
     };
   });
-  return { program: p.name, results };
+  const notes: string[] = [];
+  const ftrace = measured.get('ftrace')?.r.module;
+  if (ftrace && ftrace.object.fentrySites.length === 0) {
+    notes.push('ftrace: the object has no __fentry__ call sites (not built with -pg -mfentry): ftrace traced nothing');
+  }
+  return { program: p.name, results, ...(notes.length ? { notes } : {}) };
 }
 
 /** Compare every program; compile failures are reported per program, not fatal. */

@@ -5,6 +5,7 @@
  * (src/harness/compare.ts makes them).
  */
 import type { Score, Strategy } from '../harness/score.js';
+import type { StopReason } from '../cpu/stop.js';
 
 /** One strategy on one program. */
 export interface StrategyResult extends Score {
@@ -22,18 +23,28 @@ export interface StrategyResult extends Score {
   exitCode: number;
   /** Console output equals the plain run's (checkers are transparent; ftrace's poison may show through garbage reads). */
   sameConsole: boolean;
+  /**
+   * Why the run did not finish (an oops, the instruction budget, ...: the module run's stop,
+   * src/cpu/stop.ts), null when init_module and cleanup_module returned. Its findings are
+   * those made before it stopped.
+   */
+  stop: { kind: StopReason['kind']; message: string } | null;
 }
 
 export interface ProgramResult {
   program: string;
   results: StrategyResult[];
+  /** What the reader must know to read the table (e.g. an object without __fentry__ sites: ftrace traced nothing). */
+  notes?: string[];
   /** Why the program could not be compared (compile or load error); results is empty then. */
   error?: string;
 }
 
-export interface AggregateResult extends Omit<StrategyResult, 'exitCode' | 'sameConsole'> {
+export interface AggregateResult extends Omit<StrategyResult, 'exitCode' | 'sameConsole' | 'stop'> {
   /** Programs whose console output differed from the plain run. */
   consoleDifferences: number;
+  /** Programs whose run stopped before init_module and cleanup_module returned (an oops, the budget, ...). */
+  stopped: number;
 }
 
 export interface CompareReport {
@@ -67,6 +78,7 @@ export function aggregate(programs: readonly ProgramResult[], strategies: readon
       wallMs,
       slowdown: plainMs > 0 ? wallMs / plainMs : 1,
       consoleDifferences: rs.filter((r) => !r.sameConsole).length,
+      stopped: rs.filter((r) => r.stop !== null).length,
     };
   });
 }
@@ -77,10 +89,31 @@ function sum(xs: readonly number[]): number {
   return s;
 }
 
-const COLUMNS = ['strategy', 'findings', 'true', 'false', 'missed', 'recall', 'faults', 'single-steps', 'instructions', 'wall ms', 'slowdown'];
+const COLUMNS = ['strategy', 'findings', 'true', 'false', 'missed', 'recall', 'faults', 'single-steps', 'instructions', 'wall ms', 'slowdown', 'stopped'];
 
-function row(r: Omit<StrategyResult, 'exitCode' | 'sameConsole'>): string[] {
+/** The `stopped` column's word for each way a module run can stop (src/cpu/stop.ts); a fault in module code is an oops. */
+const STOP_LABELS: Record<StopReason['kind'], string> = {
+  fault: 'oops',
+  budget: 'budget',
+  unsupported: 'unsupported',
+  'triple-fault': 'triple-fault',
+  halted: 'halted',
+  'internal-error': 'error',
+  exited: 'exited',
+};
+
+/** What the `stopped` labels mean (printed under the tables when a run stopped). */
+const STOP_LEGEND = [
+  'stopped: the run did not finish, and its findings are those made before it stopped:',
+  'oops = a fault in module code, BUG() or panic(); budget = the instruction budget (--max-instructions)',
+  'ran out, e.g. a loop that never ends; unsupported = an instruction kmemsim does not model;',
+  'triple-fault = the processor shut down; halted = HLT with nothing to wake it; error = internal error.',
+  'In the aggregate: the number of programs whose run stopped.',
+];
+
+function row(r: StrategyResult | AggregateResult): string[] {
   const scored = r.strategy !== 'plain' && r.strategy !== 'precise';
+  const stopped = 'stopped' in r ? (r.stopped ? String(r.stopped) : '-') : r.stop ? STOP_LABELS[r.stop.kind] : '-';
   return [
     r.strategy,
     String(r.findings),
@@ -93,6 +126,7 @@ function row(r: Omit<StrategyResult, 'exitCode' | 'sameConsole'>): string[] {
     String(r.instructions),
     r.wallMs.toFixed(1),
     `${r.slowdown.toFixed(1)}x`,
+    stopped,
   ];
 }
 
@@ -105,13 +139,23 @@ function table(rows: string[][]): string {
 /** The text tables: one per program, then the aggregate. */
 export function formatCompareTable(report: CompareReport): string {
   const out: string[] = [];
+  let anyStopped = false;
   for (const p of report.programs) {
     out.push(p.program);
     if (p.error) out.push(`  not compared: ${p.error}`);
     else {
       out.push(table(p.results.map(row)));
+      // One line per way of stopping: the strategies that stopped so, and the first one's message.
+      const byKind = new Map<string, StrategyResult[]>();
+      for (const r of p.results) if (r.stop) byKind.set(r.stop.kind, [...(byKind.get(r.stop.kind) ?? []), r]);
+      for (const [kind, rs] of byKind) {
+        const label = STOP_LABELS[kind as StopReason['kind']];
+        out.push(`  ${label} under ${rs.map((r) => r.strategy).join(', ')}: ${rs[0]!.stop!.message.split('\n')[0]}`);
+      }
+      anyStopped ||= p.results.some((r) => r.stop !== null);
       const diff = p.results.filter((r) => !r.sameConsole).map((r) => r.strategy);
       if (diff.length) out.push(`  console output differs from plain under: ${diff.join(', ')}`);
+      for (const n of p.notes ?? []) out.push(`  ${n}`);
     }
     out.push('');
   }
@@ -122,6 +166,7 @@ export function formatCompareTable(report: CompareReport): string {
   }
   out.push('true/false/missed/recall: against the precise oracle (the inline heap checker and exact stack liveness),');
   out.push('in the region each strategy watches: kmemcheck the heap, cpl1 and ftrace the stack.');
+  if (anyStopped) out.push(...STOP_LEGEND);
   return out.join('\n') + '\n';
 }
 
@@ -163,15 +208,78 @@ export function formatCompareSvg(report: CompareReport): string {
   }
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 20}" text-anchor="middle">slowdown against the plain run (wall time, log scale)</text>`);
   parts.push(`<text x="18" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(T + H - B) / 2})">recall against the precise oracle</text>`);
-  for (const p of pts) {
-    const x = sx(p.x), y = sy(p.y);
-    const c = colors[p.name] ?? 'black';
-    parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="6" fill="${c}"/>`);
-    parts.push(`<text x="${(x + 9).toFixed(1)}" y="${(y - 8).toFixed(1)}" fill="${c}">${esc(p.name)} (${p.x.toFixed(1)}x, ${Math.round(p.y * 100)}%)</text>`);
-  }
+  const dots = pts.map((p) => ({ ...p, cx: Number(sx(p.x).toFixed(1)), cy: Number(sy(p.y).toFixed(1)), text: `${p.name} (${p.x.toFixed(1)}x, ${Math.round(p.y * 100)}%)` }));
+  for (const d of dots) parts.push(`<circle cx="${d.cx}" cy="${d.cy}" r="${DOT_RADIUS}" fill="${colors[d.name] ?? 'black'}"/>`);
+  const placed = layoutLabels(dots.map((d) => ({ x: d.cx, y: d.cy, text: d.text })), { left: 0, top: T - 4, right: W, bottom: H - B - 2 });
+  dots.forEach((d, i) => {
+    const l = placed[i]!;
+    const c = colors[d.name] ?? 'black';
+    if (l.leader) parts.push(`<line x1="${d.cx}" y1="${d.cy}" x2="${l.leader.x}" y2="${l.leader.y}" stroke="${c}" stroke-width="0.8"/>`);
+    parts.push(`<text class="label" x="${l.x}" y="${l.y}" fill="${c}">${esc(d.text)}</text>`);
+  });
   if (unplotted.length) {
     parts.push(`<text x="${W - R}" y="${T - 6}" text-anchor="end" fill="#555">not plotted (nothing in their region to find): ${esc(unplotted.join(', '))}</text>`);
   }
   parts.push('</svg>');
   return parts.join('\n') + '\n';
+}
+
+/** The chart's dots (radius in px) and its labels' font (12 px sans-serif). */
+export const DOT_RADIUS = 6;
+const LABEL_ADVANCE = 7; // px per character: 12 px sans-serif averages ≈ 0.55 em; 7 px errs wide
+const LABEL_ASCENT = 10;
+const LABEL_DESCENT = 3;
+
+export interface Box { x: number; y: number; w: number; h: number }
+
+/** The box a label drawn with `<text x y>` (text-anchor start, y the baseline) covers, generously. */
+export function labelBox(x: number, y: number, text: string): Box {
+  return { x, y: y - LABEL_ASCENT, w: text.length * LABEL_ADVANCE, h: LABEL_ASCENT + LABEL_DESCENT };
+}
+
+export function boxesIntersect(a: Box, b: Box): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/** A dot's square (for the label-overlap checks). */
+export function dotBox(cx: number, cy: number): Box {
+  return { x: cx - DOT_RADIUS, y: cy - DOT_RADIUS, w: 2 * DOT_RADIUS, h: 2 * DOT_RADIUS };
+}
+
+/**
+ * Places one label per point so that no two labels overlap and no label
+ * covers a dot, inside `area`: each label tries the spots next to its own
+ * dot (upper right, lower right, upper left, lower left), then the same
+ * sides one line further away at a time; a label not beside its dot gets a
+ * leader line to it. Points that coincide (strategies with the same
+ * slowdown and recall) get their labels stacked. Greedy, in the given order.
+ */
+export function layoutLabels(
+  points: readonly { x: number; y: number; text: string }[],
+  area: { left: number; top: number; right: number; bottom: number },
+): { x: number; y: number; leader: { x: number; y: number } | null }[] {
+  const LINE = LABEL_ASCENT + LABEL_DESCENT + 2;
+  const taken: Box[] = points.map((p) => dotBox(p.x, p.y));
+  const inside = (b: Box): boolean => b.x >= area.left && b.y >= area.top && b.x + b.w <= area.right && b.y + b.h <= area.bottom;
+  return points.map((p) => {
+    const w = p.text.length * LABEL_ADVANCE;
+    const sides = [
+      { dx: DOT_RADIUS + 3, up: true }, { dx: DOT_RADIUS + 3, up: false },
+      { dx: -(DOT_RADIUS + 3) - w, up: true }, { dx: -(DOT_RADIUS + 3) - w, up: false },
+    ];
+    for (let k = 0; k < 40; k++) {
+      for (const s of sides) {
+        // Baseline: just above the dot (up) or just below it, k lines further out.
+        const y = Number((s.up ? p.y - DOT_RADIUS - 2 - k * LINE : p.y + DOT_RADIUS + LABEL_ASCENT + 2 + k * LINE).toFixed(1));
+        const x = Number((p.x + s.dx).toFixed(1));
+        const box = labelBox(x, y, p.text);
+        if (!inside(box) || taken.some((t) => boxesIntersect(t, box))) continue;
+        taken.push(box);
+        const leader = k === 0 ? null : { x: s.dx > 0 ? x : x + w, y: s.up ? box.y + box.h : box.y };
+        return { x, y, leader };
+      }
+    }
+    // No free spot in the area (cannot happen with the chart's handful of strategies): keep it beside its dot.
+    return { x: Number((p.x + DOT_RADIUS + 3).toFixed(1)), y: Number((p.y - DOT_RADIUS - 2).toFixed(1)), leader: null };
+  });
 }

@@ -149,9 +149,10 @@ export function fakeKernelApi(k: Kernel, onConsole?: (text: string) => void): Fa
 }
 
 /**
- * Why the built CLI (bin/kmemsim.js → dist/) cannot be tested now, or null:
+ * Why the built CLI (bin/kmemsim.js → dist/bundle/ or dist/) cannot be tested now, or null:
  * no gcc, or dist/ older than one of `sources` (each against its own
- * compiled file: others may be edited and rebuilt at other times).
+ * compiled file: others may be edited and rebuilt at other times), or the
+ * bundle older than those compiled files.
  */
 export function builtCliState(sources: readonly string[]): string | null {
   if (!hasGcc) return NO_GCC;
@@ -159,6 +160,11 @@ export function builtCliState(sources: readonly string[]): string | null {
   const outOf = (s: string): string => join(ROOT, s.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'));
   const stale = sources.filter((s) => !existsSync(outOf(s)) || statSync(join(ROOT, s)).mtimeMs > statSync(outOf(s)).mtimeMs);
   if (stale.length) return `dist/ is older than ${stale.join(', ')}: run \`npm run build\` to test the built CLI`;
+  // bin/kmemsim.js runs the bundle (scripts/bundle.mjs) when there is one: it must not be older than what tsc wrote.
+  const bundle = join(ROOT, 'dist/bundle/main.js');
+  if (existsSync(bundle) && sources.some((s) => statSync(outOf(s)).mtimeMs > statSync(bundle).mtimeMs)) {
+    return 'dist/bundle/ is older than dist/: run `npm run build` to test the built CLI';
+  }
   return null;
 }
 

@@ -1,0 +1,75 @@
+/**
+ * The README's commands, as a newcomer copies them: every line of every
+ * ```sh block (backslash continuations joined) runs from the clone's root
+ * through sh, with `kmemsim` on PATH as `npm link` puts it there (a
+ * symlink to bin/kmemsim.js; `npx kmemsim` lines run the same way) —
+ * except the set-up's own `npm ...` lines. None may fail as a command
+ * that cannot work: usage error (2), not executable or not a kmemsim
+ * input (126), no such file or command (127), or a JavaScript stack trace.
+ * Statuses the README documents for the example (1, 33, 35, 99, 124) are
+ * fine. Each has a time budget; a command still running at the end of it
+ * (`compare bench/modules --runs 3`) has got past its arguments and files,
+ * and passes when it has printed no error by then.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hasGcc, ROOT } from './module/helpers.js';
+
+const BUDGET_MS = 20_000;
+
+/** The commands of the README's ```sh blocks, with the heading each is under. */
+export function readmeCommands(markdown: string): { section: string; command: string }[] {
+  const out: { section: string; command: string }[] = [];
+  let section = '';
+  let inSh = false;
+  let pending = '';
+  for (const line of markdown.split('\n')) {
+    if (!inSh && /^#+ /.test(line)) section = line.replace(/^#+ /, '');
+    if (/^```/.test(line)) {
+      inSh = !inSh && line.trim() === '```sh';
+      continue;
+    }
+    if (!inSh) continue;
+    const joined = pending + line;
+    if (joined.endsWith('\\')) {
+      pending = joined.slice(0, -1);
+      continue;
+    }
+    pending = '';
+    if (joined.trim() && !/^\s*npm /.test(joined)) out.push({ section, command: joined.trim().replace(/^npx kmemsim\b/, 'kmemsim') });
+  }
+  return out;
+}
+
+const built = existsSync(join(ROOT, 'dist/cli/main.js')) && existsSync(join(ROOT, 'build/examples'));
+const skip = !hasGcc ? 'gcc not found: the README commands need the built guests' : !built ? 'dist/ or build/ missing: run `npm install` (or `npm run build`)' : null;
+if (skip) console.log(`test/readme-commands.test.ts: skipped: ${skip}`);
+
+describe.skipIf(skip !== null)('README commands', () => {
+  const commands = readmeCommands(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+  const shim = mkdtempSync(join(tmpdir(), 'kmemsim-readme-'));
+  symlinkSync(join(ROOT, 'bin/kmemsim.js'), join(shim, 'kmemsim'));
+  const env = { ...process.env, PATH: `${shim}:${process.env['PATH'] ?? ''}` };
+
+  it('finds the commands of Use, the modules, kmemcheck, stack, compare and boot sections', () => {
+    const sections = new Set(commands.map((c) => c.section));
+    for (const s of ['Use', 'Kernel modules', 'Comparing the strategies: `kmemsim compare`', 'Booting a kernel: `kmemsim boot`']) expect(sections).toContain(s);
+    expect(commands.length).toBeGreaterThan(15);
+  });
+
+  for (const { section, command } of commands) {
+    it(`${section}: ${command}`, () => {
+      // exec: sh's timeout signal must reach kmemsim itself (dash does not exec a lone command on its own).
+      const line = /[;&|]/.test(command.replace(/\s+#.*$/, '')) ? command : `exec ${command}`;
+      const r = spawnSync('sh', ['-c', line], { cwd: ROOT, env, encoding: 'utf8', timeout: BUDGET_MS, input: '', maxBuffer: 64 << 20 });
+      const stderr = r.stderr ?? '';
+      expect(stderr, 'a JavaScript stack trace').not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
+      expect(stderr).not.toMatch(/Run 'kmemsim --help' for usage|command not found|No such file|cannot read/);
+      if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') return; // still running, no error so far
+      expect([2, 126, 127], `exit status ${r.status}\n${stderr}`).not.toContain(r.status);
+    }, BUDGET_MS + 10_000);
+  }
+});
