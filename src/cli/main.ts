@@ -75,7 +75,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .positional('file', { type: 'string', describe: 'static i386 ELF executable, kernel module object (.o) or module source (.c)', demandOption: true })
           .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
           .option('max-instructions', { type: 'string', describe: MAX_INSTRUCTIONS_HELP })
-          .option('memory', { type: 'string', describe: `programs: guest RAM, like qemu -m (256M, 1G; a plain number is MiB); default: what the program needs plus 64 MiB, at least 64 MiB, at most ${MAX_MEMORY_SIZE / 2 ** 20} MiB` })
+          .option('memory', { type: 'string', describe: `programs: guest RAM, like qemu -m (256M, 1G; a plain number is MiB); default 64 MiB, or what the program needs to load plus 64 MiB when that is more than half of it; at most ${MAX_MEMORY_SIZE / 2 ** 20} MiB` })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })

@@ -123,10 +123,12 @@ export function loadFootprint(elf: Elf32): number {
 }
 
 /**
- * The guest's RAM size: `requested` (`--memory`) when given, else what the
- * program needs plus MEMORY_HEADROOM, at least DEFAULT_MEMORY_SIZE, at most
- * MAX_MEMORY_SIZE; a 4 MiB multiple (the kernel direct map's page size).
- * LoadError (exit 126) when the program needs more than that.
+ * The guest's RAM size: `requested` (`--memory`) when given; else
+ * DEFAULT_MEMORY_SIZE while the program's load footprint leaves at least
+ * half of it free, and otherwise the footprint plus MEMORY_HEADROOM,
+ * rounded up to 4 MiB (the kernel direct map's page size), at most
+ * MAX_MEMORY_SIZE. LoadError (exit 126) when the program needs more than
+ * the memory it may have.
  */
 export function guestMemorySize(elf: Elf32, requested?: number): number {
   const need = loadFootprint(elf);
@@ -140,8 +142,8 @@ export function guestMemorySize(elf: Elf32, requested?: number): number {
   if (need > MAX_MEMORY_SIZE) {
     throw new LoadError(`the program needs ${mib(need)} of guest memory to load (its segments, .bss included), more than kmemsim's limit of ${mib(MAX_MEMORY_SIZE)}`);
   }
-  const want = Math.ceil((need + MEMORY_HEADROOM) / 0x400000) * 0x400000;
-  return Math.min(MAX_MEMORY_SIZE, Math.max(DEFAULT_MEMORY_SIZE, want));
+  if (need <= DEFAULT_MEMORY_SIZE / 2) return DEFAULT_MEMORY_SIZE;
+  return Math.min(MAX_MEMORY_SIZE, Math.ceil((need + MEMORY_HEADROOM) / 0x400000) * 0x400000);
 }
 
 export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
