@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import {
-  fuzzSelf, loadCorpora, standardClasses, violation, mutate, Rng, runCaptured, executableFromCode, randomCode,
+  fuzzSelf, loadCorpora, standardClasses, violation, mutate, Rng, runCaptured, executableFromCode, randomCode, wallClockFree,
 } from '../../src/fuzz/self.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,6 +44,14 @@ describe('the contract checker itself', () => {
     expect(violation('program', { status: 125, stdout: '', stderr: 'kmemsim: internal error: x is undefined\n' })).toMatch(/internal error/);
     expect(violation('module', { status: 126, stdout: '', stderr: 'kmemsim: oops\n    at loadModule (file:///a/b.js:12:5)\n' })).toMatch(/stack trace/);
     expect(violation('compare', { status: -1, stdout: '', stderr: 'UNCAUGHT Error' })).toMatch(/threw/);
+  });
+
+  it('compare\'s wall-clock columns are the only output masked for the determinism check', () => {
+    const a = 'plain             0     -     39    121.7      1.0x\nprecise  1  39     52.5      1.6x\n';
+    const b = 'plain             0     -     39     33.2      1.0x\nprecise  1  39    288.4      2.4x\n';
+    expect(wallClockFree('compare', a)).toBe(wallClockFree('compare', b));
+    expect(wallClockFree('compare', 'x 39 y')).not.toBe(wallClockFree('compare', 'x 40 y'));
+    expect(wallClockFree('program', a)).toBe(a);
   });
 
   it('mutations and random code are reproducible from the seed', () => {
@@ -88,7 +96,7 @@ describe('mutation fuzzing through the command line (fixed seed, CI budget)', ()
     try {
       const corpora = loadCorpora(ROOT, { maxExecutables: 0, maxModules: 3 });
       const classes = standardClasses({ ...corpora, executables: [], modules: [], kernels: [] }).filter((c) => c.command === 'compare');
-      const r = await fuzzSelf({ seed: SEED, classes, workDir: work, maxInputs: 6, determinismEvery: 0 });
+      const r = await fuzzSelf({ seed: SEED, classes, workDir: work, maxInputs: 6, determinismEvery: 2 });
       expect(r.violations.map((v) => `${v.cls}: ${v.reason}`)).toEqual([]);
       expect(r.counts['source/compare']!.runs).toBe(6);
     } finally {
