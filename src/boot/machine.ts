@@ -19,7 +19,7 @@
 import { CPU } from '../cpu/cpu.js';
 import type { StopReason } from '../cpu/stop.js';
 import { Vec } from '../cpu/stop.js';
-import { hexBytes } from '../cpu/disasm.js';
+import { unsupportedStop } from '../cpu/disasm.js';
 import { attachPcDevices, type PcDevices } from '../devices/pc.js';
 import { exitStatusFor } from '../devices/isa-debug-exit.js';
 import { attachEventTrace } from '../trace/events.js';
@@ -163,13 +163,7 @@ export function bootMultiboot(image: Uint8Array, opts: BootOptions = {}): BootRe
   // An unmodelled instruction (#UD with a reason) that nothing handled: say what it was, as `kmemsim run` does.
   if (stop.kind === 'fault' && stop.vector === Vec.UD && cpu.unsupported) {
     const ins = cpu.unsupported;
-    stop = {
-      kind: 'unsupported',
-      eip: stop.eip,
-      bytes: ins.bytes,
-      mnemonic: ins.def?.name ?? '?',
-      message: `unsupported instruction ${hexBytes(ins.bytes)} at 0x${(stop.eip >>> 0).toString(16)}: ${ins.invalidReason}`,
-    };
+    stop = unsupportedStop(ins, stop.eip);
   }
   return {
     stop,

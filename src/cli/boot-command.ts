@@ -12,7 +12,8 @@
  * - 126 the file is not a bootable Multiboot kernel; 127 it does not exist;
  *   2 bad options.
  */
-import * as fs from 'node:fs';
+import { readInputFile, InputError } from './input.js';
+import { errLine, out } from './io.js';
 import type { StopReason } from '../cpu/stop.js';
 import { vectorName } from '../cpu/stop.js';
 import { hexBytes } from '../cpu/disasm.js';
@@ -28,13 +29,8 @@ export interface BootCommandOptions {
   cmdline?: string;
 }
 
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
-}
-
 function stderrLine(line: string): void {
-  writeAll(2, Buffer.from(line + '\n', 'utf8'));
+  errLine(line);
 }
 
 const h8 = (v: number): string => '0x' + (v >>> 0).toString(16).padStart(8, '0');
@@ -60,11 +56,11 @@ export function explainBootStop(r: Pick<BootResult, 'stop' | 'instructions' | 'c
 
 function readKernel(file: string): Uint8Array | number {
   try {
-    return new Uint8Array(fs.readFileSync(file));
+    return readInputFile(file);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    stderrLine(`kmemsim: cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
-    return err.code === 'ENOENT' ? 127 : 126;
+    if (!(e instanceof InputError)) throw e;
+    stderrLine(`kmemsim: ${e.message}`);
+    return e.status;
   }
 }
 
@@ -77,7 +73,7 @@ export function bootCommand(file: string, opts: BootCommandOptions): number {
       memoryMiB: opts.memoryMiB,
       maxInstructions: opts.maxInstructions,
       traceEvents: opts.traceEvents ? stderrLine : undefined,
-      stdout: (b) => writeAll(1, b),
+      stdout: (b) => out(b),
       cmdline: opts.cmdline,
     });
   } catch (e) {

@@ -89,8 +89,25 @@ function checkerNames(opts: CheckCommandOptions): string {
   return names.join(' + ');
 }
 
-/** The run, the reports on stderr, the JSON file; returns the exit status. */
+/**
+ * The run, the reports on stderr, the JSON file; returns the exit status.
+ *
+ * `--report-json FILE` is created before the run, as valgrind creates its
+ * log and XML files before starting the program: a path that cannot be
+ * written is a usage error (2) and nothing runs. Should writing fail after
+ * the run anyway (a full disk), the message says so and the status is the
+ * findings' (`--error-exitcode`) when there are findings — they were printed
+ * on stderr, and a clean status must never hide them — else 2.
+ */
 export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): number {
+  if (opts.reportJson !== undefined) {
+    try {
+      fs.writeFileSync(opts.reportJson, '');
+    } catch (e) {
+      opts.err(`kmemsim: cannot write ${opts.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
   const r = runChecked(object, {
     ...opts.run,
     heap: opts.heap ?? null,
@@ -128,12 +145,12 @@ export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): num
     err(`kmemsim: ${checkerNames(opts)}: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${how.length ? ` (${how.join('; ')})` : ''}`);
   }
   if (s.findings + s.lost > 0) status = opts.errorExitcode ?? DEFAULT_ERROR_EXITCODE;
-  if (opts.reportJson) {
+  if (opts.reportJson !== undefined) {
     try {
       fs.writeFileSync(opts.reportJson, JSON.stringify(jsonReport(r, status), null, 2) + '\n');
     } catch (e) {
       err(`kmemsim: cannot write ${opts.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
-      if (status === 0) status = 2;
+      if (s.findings + s.lost === 0) status = 2;
     }
   }
   return status;

@@ -1,8 +1,6 @@
 /** Human text for a stop reason: the short explanation `kmemsim run` prints on stderr. */
 import type { StopReason } from '../cpu/stop.js';
-import { hexBytes } from '../cpu/disasm.js';
 
-const hex = (v: number): string => '0x' + (v >>> 0).toString(16).padStart(8, '0');
 
 export function describeStop(stop: StopReason, instructions: number): string {
   switch (stop.kind) {
@@ -10,7 +8,7 @@ export function describeStop(stop: StopReason, instructions: number): string {
     case 'halted': return 'kmemsim: machine halted';
     case 'budget': return `kmemsim: instruction budget exhausted after ${instructions} instructions (use --max-instructions to raise it)`;
     case 'fault': return `kmemsim: guest killed: ${stop.message}`;
-    case 'unsupported': return `kmemsim: ${stop.message}${stop.bytes.length ? ` [${hexBytes(stop.bytes)}]` : ''} at ${hex(stop.eip)}`;
+    case 'unsupported': return `kmemsim: ${stop.message}`;
     case 'triple-fault': return `kmemsim: ${stop.message} (the machine shut down)`;
     case 'internal-error': return `kmemsim: ${stop.message}`;
   }

@@ -3,7 +3,7 @@
  * function, in Intel syntax from kmemsim's own decoder, objdump-style:
  * symbol labels, addresses, raw bytes, instruction text.
  */
-import { parseElf32, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_NOTYPE, type Elf32, type Elf32Section } from '../elf/elf32.js';
+import { parseElf32, ET_REL, PF_X, PT_LOAD, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_NOTYPE, type Elf32, type Elf32Section } from '../elf/elf32.js';
 import { decodeOne } from '../cpu/decoder.js';
 import { hexBytes } from '../cpu/disasm.js';
 
@@ -19,8 +19,19 @@ function sectionBase(s: Elf32Section): number {
   return s.addr;
 }
 
-export function disassembleFile(bytes: Uint8Array, fn?: string): string {
-  const elf = parseElf32(bytes);
+/**
+ * The listing, and why the section headers were ignored (null when they were
+ * fine). An executable with damaged section headers is still disassembled,
+ * from its executable PT_LOAD segments and without symbols, as a program
+ * loads without them (src/kernel/process.ts); an object file needs them.
+ */
+export function disassembleFile(bytes: Uint8Array, fn?: string): { text: string; sectionError: string | null } {
+  const rel = bytes.length > 17 && bytes[16] === ET_REL && bytes[17] === 0;
+  const elf = parseElf32(bytes, { sectionHeaders: rel ? 'required' : 'optional' });
+  return { text: listing(elf, fn), sectionError: elf.sectionError };
+}
+
+function listing(elf: Elf32, fn: string | undefined): string {
   const out: string[] = [];
   const sections = elf.sections.filter((s) => s.flags & SHF_EXECINSTR && s.type !== SHT_NOBITS && s.size > 0);
   if (fn !== undefined) {
@@ -33,6 +44,15 @@ export function disassembleFile(bytes: Uint8Array, fn?: string): string {
     const end = sym.size ? start + sym.size : nextLabel(elf, sec.index, sym.value) - base;
     out.push(`${hex(sym.value)} <${sym.name}>:`);
     disassembleRange(out, data, start, Math.min(end, data.length), base, labelsFor(elf, sec.index));
+    return out.join('\n') + '\n';
+  }
+  if (elf.sectionError !== null) {
+    for (const ph of elf.programHeaders) {
+      if (ph.type !== PT_LOAD || !(ph.flags & PF_X) || ph.filesz === 0) continue;
+      out.push(`Disassembly of segment ${ph.index} (PT_LOAD, executable):`);
+      disassembleRange(out, elf.segmentData(ph), 0, ph.filesz, ph.vaddr, new Map());
+      out.push('');
+    }
     return out.join('\n') + '\n';
   }
   for (const sec of sections) {

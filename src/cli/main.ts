@@ -17,20 +17,18 @@
  * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import { runUserProgram } from '../kernel/process.js';
+import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE } from '../kernel/process.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import { ModuleLoadError } from '../kernel/module.js';
 import { compileModule, CompileError } from './compile.js';
 import { ElfError } from '../elf/elf32.js';
 import { describeStop } from './describe.js';
-import { disassembleFile } from './disasm-command.js';
+import { disassembleFile, DisasmError } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
-import { DEFAULT_BOOT_MEMORY_MIB } from '../boot/machine.js';
 import { isRelocatable } from './module-input.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand } from './check-command.js';
@@ -55,6 +53,14 @@ const VERSION = (require('../../package.json') as { version: string }).version;
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
 
+import { parseCount, parseSize, UsageError } from './options.js';
+import { readInputFile, InputError } from './input.js';
+import { processIO, withCliIO, out, errOut, errLine, stdinBytes, type CliIO } from './io.js';
+import { DEFAULT_BUDGET } from '../kernel/process.js';
+import { DEFAULT_BOOT_MEMORY_MIB, MIN_BOOT_MEMORY_MIB, MAX_BOOT_MEMORY_MIB } from '../boot/machine.js';
+
+const MAX_INSTRUCTIONS_HELP = 'stop after N guest instructions (exit status 124); N is a whole number: 1000000, 1e9, or with a decimal suffix K/M/G/T (10M, 2G); default 10G';
+
 /** `kmemsim run`'s checker options (null: no checker). */
 interface CheckCliOptions {
   heap: HeapMode | null;
@@ -67,7 +73,16 @@ interface CheckCliOptions {
   partialOk: boolean;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run the command line `argv` (without `node kmemsim`); returns the exit
+ * status. `io` receives stdout and stderr and supplies the guest's stdin
+ * (default: the process's own).
+ */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  return withCliIO(io, () => mainWithIO(argv));
+}
+
+async function mainWithIO(argv: string[]): Promise<number> {
   let code = 0;
   const parser = yargs(argv)
     .scriptName('kmemsim')
@@ -99,11 +114,12 @@ export async function main(argv: string[]): Promise<number> {
           )
           .positional('file', { type: 'string', describe: 'static i386 ELF executable, kernel module object (.o) or module source (.c)', demandOption: true })
           .positional('args', { type: 'string', array: true, describe: 'arguments passed to the guest (argv[1..])' })
-          .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
+          .option('max-instructions', { type: 'string', describe: MAX_INSTRUCTIONS_HELP })
+          .option('memory', { type: 'string', describe: `programs: guest RAM, like qemu -m (256M, 1G; a plain number is MiB); default 64 MiB, or what the program needs to load plus 64 MiB when that is more than half of it; at most ${MAX_MEMORY_SIZE / 2 ** 20} MiB` })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
-          .option('error-exitcode', { type: 'number', describe: 'with --kmemcheck: exit status when there are findings', default: DEFAULT_ERROR_EXITCODE })
+          .option('error-exitcode', { type: 'string', describe: 'with --kmemcheck: exit status when there are findings', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
           .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
@@ -132,23 +148,25 @@ export async function main(argv: string[]): Promise<number> {
           if (!/^(0x)?[0-9a-f]{1,8}$/i.test(t)) throw new UsageError(`--ftrace-poison: ${t} is not a 32-bit hex word`);
           poison = Number.parseInt(t.replace(/^0x/i, ''), 16) | 0;
         }
-        if (checking && (!Number.isInteger(a['error-exitcode']) || (a['error-exitcode'] as number) < 0 || (a['error-exitcode'] as number) > 255)) {
-          throw new UsageError('--error-exitcode must be an integer from 0 to 255');
-        }
+        const errorExitcode = parseCount(a['error-exitcode'], '--error-exitcode', { max: 255 });
+        const budget = a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions');
+        const memory = a.memory === undefined ? undefined : parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE });
+        if (a['report-json'] !== undefined && String(a['report-json']) === '') throw new UsageError('--report-json needs a file name (got an empty string)');
         const kmem: CheckCliOptions | null = checking
           ? {
             heap: a.kmemcheck ? (a['kmemcheck-inline'] ? 'inline' : 'kmemcheck') : null,
             stack,
             kernelRing: a['kernel-ring'] as 0 | 1 | undefined,
             poison,
-            errorExitcode: a['error-exitcode'] as number,
+            errorExitcode,
             reportJson: a['report-json'] as string | undefined,
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
           }
           : null;
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem);
+        if (memory !== undefined && checking) throw new UsageError('--memory sizes a program\'s guest RAM; kernel modules run in the kernel\'s');
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, memory);
       },
     )
     .command(
@@ -173,17 +191,19 @@ export async function main(argv: string[]): Promise<number> {
             ].join('\n'),
           )
           .positional('kernel', { type: 'string', describe: 'Multiboot kernel image (i386 ELF executable)', demandOption: true })
-          .option('memory', { type: 'number', describe: 'RAM in MiB (2 to 1024)', default: DEFAULT_BOOT_MEMORY_MIB })
-          .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
+          .option('memory', { type: 'string', describe: `RAM, like qemu -m: 128M, 1G, or a plain number of MiB (${MIN_BOOT_MEMORY_MIB} MiB to ${MAX_BOOT_MEMORY_MIB} MiB, whole MiB)`, default: String(DEFAULT_BOOT_MEMORY_MIB) })
+          .option('max-instructions', { type: 'string', describe: MAX_INSTRUCTIONS_HELP })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .option('append', { type: 'string', describe: 'kernel command line (Multiboot cmdline)' })
           .option('verbose', { type: 'boolean', describe: 'say how the machine stopped, on stderr', default: false })
           .example('$0 boot build/kernels/hello.elf', 'exits with status 33')
           .example('$0 boot k.elf --trace-events', 'trace interrupts'),
       (a) => {
+        const memory = parseSize(a.memory, '--memory', { min: MIN_BOOT_MEMORY_MIB * 2 ** 20, max: MAX_BOOT_MEMORY_MIB * 2 ** 20 });
+        if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB (got ${String(a.memory)})`);
         code = bootCommand(a.kernel as string, {
-          memoryMiB: a.memory as number,
-          maxInstructions: a['max-instructions'] as number,
+          memoryMiB: memory / 2 ** 20,
+          maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           traceEvents: a['trace-events'] as boolean,
           verbose: a.verbose as boolean,
           cmdline: a.append as string | undefined,
@@ -210,20 +230,19 @@ export async function main(argv: string[]): Promise<number> {
           .positional('path', { type: 'string', describe: 'a module source (.c), a module object (.o, .ko) or a directory of .c modules', demandOption: true })
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
-          .option('runs', { type: 'number', describe: 'runs per strategy (the median wall time is reported)', default: 1 })
-          .option('max-instructions', { type: 'number', describe: 'instruction budget per run', default: 10_000_000_000 })
-          .example('$0 compare examples/stack --svg chart.svg', ''),
+          .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
+          .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
+          .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
-        const runs = a.runs as number;
-        if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new UsageError('--runs must be an integer from 1 to 100');
+        const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
         const { compareCommand } = await import('./compare-command.js');
         code = compareCommand(a.path as string, {
           json: a.json as boolean,
           svg: a.svg as string | undefined,
           runs,
-          maxInstructions: a['max-instructions'] as number,
-          out: (t) => void process.stdout.write(t),
-          err: (l) => void process.stderr.write(l + '\n'),
+          maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
+          out: (t) => out(t),
+          err: (l) => errLine(l),
         });
       },
     )
@@ -256,7 +275,7 @@ export async function main(argv: string[]): Promise<number> {
     await parser.parseAsync();
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`kmemsim: ${e.message}\nRun 'kmemsim --help' for usage.\n`);
+    errOut(`kmemsim: ${e.message}\nRun 'kmemsim --help' for usage.\n`);
     return 2;
   }
   return code;
@@ -287,53 +306,55 @@ function helpWidth(): number {
   return Number.isInteger(env) && env >= 40 ? env : 80;
 }
 
-/** A command-line mistake: one message, exit status 2. */
-class UsageError extends Error {}
-
+/** The input file through the one reader (src/cli/input.ts); on failure the message is printed and its status returned. */
 function readInput(file: string): Uint8Array | number {
   try {
-    return new Uint8Array(fs.readFileSync(file));
+    return readInputFile(file);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    process.stderr.write(`kmemsim: cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}\n`);
-    return err.code === 'ENOENT' ? 127 : 126;
+    if (!(e instanceof InputError)) throw e;
+    errLine(`kmemsim: ${e.message}`);
+    return e.status;
   }
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null = null): number {
+/** "kmemsim: warning: FILE: ..." when a program's section headers were unusable (it still runs, without symbols). */
+function warnSections(file: string, sectionError: string | null): void {
+  if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
+}
+
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, memorySize: number | undefined): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
-  if (kmem) {
-    process.stderr.write(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o); ${file} is a program\n`);
-    return 2;
-  }
-  const write = (fd: number) => (b: Uint8Array): void => {
-    let off = 0;
-    while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
-  };
   try {
+    // The same checks with or without checker options: a file that cannot run is 126 either way.
+    const elf = parseUserProgram(bytes);
+    if (kmem) {
+      errLine(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o); ${file} is a program`);
+      return 2;
+    }
+    warnSections(file, elf.sectionError);
     const r = runUserProgram(bytes, {
       argv: [file, ...args],
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
       maxInstructions: budget,
+      memorySize,
       verbose,
-      onStdout: write(1),
-      onStderr: write(2),
-      onDiagnostic: (line) => process.stderr.write(line + '\n'),
-      stdin: readStdin(),
-      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, (line) => write(2)(Buffer.from(line + '\n', 'utf8'))) : undefined,
+      onStdout: out,
+      onStderr: errOut,
+      onDiagnostic: errLine,
+      stdin: stdinBytes(),
+      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
     });
-    if (r.stop.kind !== 'exited') process.stderr.write(describeStop(r.stop, r.instructions) + '\n');
-    if (verbose) process.stderr.write(`kmemsim: ${r.instructions} instructions executed\n`);
+    if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
+    if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;
   } catch (e) {
-    if (e instanceof ElfError || (e instanceof Error && e.name === 'LoadError')) {
-      process.stderr.write(`kmemsim: cannot run ${file}: ${e.message}\n`);
+    if (e instanceof ElfError || e instanceof LoadError) {
+      errLine(`kmemsim: cannot run ${file}: ${e.message}`);
       return 126;
     }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`kmemsim: internal error: ${msg}\n`);
+    errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
 }
@@ -341,7 +362,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
 function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
   if (args.length) {
-    process.stderr.write(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported\n`);
+    errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
     return 2;
   }
   let object = bytes;
@@ -350,35 +371,30 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     try {
       // --stack ftrace needs the __fentry__ call sites (-pg -mfentry); the .su data sizes the frames it poisons.
       const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace' });
-      if (c.warnings) process.stderr.write(c.warnings);
+      if (c.warnings) errOut(c.warnings);
       object = c.object;
       stackUsage = c.stackUsage || null;
     } catch (e) {
       if (!(e instanceof CompileError)) throw e;
-      if (e.output) process.stderr.write(e.output);
-      process.stderr.write(`kmemsim: ${e.message}\n`);
+      if (e.output) errOut(e.output);
+      errLine(`kmemsim: ${e.message}`);
       return 126;
     }
   }
-  const err = (line: string): void => void process.stderr.write(line + '\n');
-  const writeConsole = (text: string): void => {
-    const b = Buffer.from(text, 'latin1');
-    let off = 0;
-    while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
-  };
+  const writeConsole = (text: string): void => out(Buffer.from(text, 'latin1'));
   if (kmem) {
     return checkCommand!(object, {
       ...kmem,
       stackUsage,
       verbose,
-      err,
+      err: errLine,
       run: {
         name: basename(file),
         maxInstructions: budget,
         verbose,
         onConsole: writeConsole,
-        onDiagnostic: err,
-        traceEvents: traceEvents ? (cpu) => eventTracer(cpu, err) : undefined,
+        onDiagnostic: errLine,
+        traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       },
     });
   }
@@ -391,47 +407,34 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
       maxInstructions: budget,
       verbose,
-      onConsole: (text) => {
-        const b = Buffer.from(text, 'latin1');
-        let off = 0;
-        while (off < b.length) off += fs.writeSync(1, b, off, b.length - off);
-      },
-      onDiagnostic: err,
-      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, err) : undefined,
+      onConsole: writeConsole,
+      onDiagnostic: errLine,
+      traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
     });
-    if (r.stop) err(describeStop(r.stop, r.instructions));
-    if (verbose) err(`kmemsim: ${r.instructions} instructions executed`);
+    if (r.stop) errLine(describeStop(r.stop, r.instructions));
+    if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;
   } catch (e) {
     if (e instanceof ModuleLoadError) {
-      err(`kmemsim: cannot load module ${e.message}`);
+      errLine(`kmemsim: cannot load module ${e.message}`);
       return 126;
     }
-    err(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
-}
-
-/** The guest's stdin: the host's, when it is a file or pipe (never blocks on a terminal). */
-function readStdin(): Uint8Array {
-  try {
-    const st = fs.fstatSync(0);
-    if (st.isFile() || st.isFIFO()) return new Uint8Array(fs.readFileSync(0));
-  } catch {
-    /* no stdin */
-  }
-  return new Uint8Array(0);
 }
 
 function disasmCommand(file: string, fn: string | undefined): number {
   const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
   try {
-    process.stdout.write(disassembleFile(bytes, fn));
+    const r = disassembleFile(bytes, fn);
+    warnSections(file, r.sectionError);
+    out(r.text);
     return 0;
   } catch (e) {
-    if (e instanceof ElfError || (e instanceof Error && e.name === 'DisasmError')) {
-      process.stderr.write(`kmemsim: ${e.message}\n`);
+    if (e instanceof ElfError || e instanceof DisasmError) {
+      errLine(`kmemsim: ${e.message}`);
       return e instanceof ElfError ? 126 : 2;
     }
     throw e;

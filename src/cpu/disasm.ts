@@ -5,6 +5,7 @@
 import type { Instr } from './instr.js';
 import { REP_NONE, REP_E, SEG_NAMES } from './instr.js';
 import type { Operand } from './x86_table.js';
+import type { StopReason } from './stop.js';
 
 const R32 = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
 const R16 = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
@@ -84,7 +85,7 @@ function operandText(ins: Instr, o: Operand, immIndex: { i: number }): string {
 export function mnemonicOf(ins: Instr): string {
   const def = ins.def;
   if (!def) return '(bad)';
-  let name = def.name;
+  let name = def.groupName?.[ins.reg] ?? def.name;
   if (def.sizedName) name = def.sizedName[ins.size === 1 ? 0 : ins.size === 2 ? 1 : 2];
   if (name === 'jecxz' && ins.asize === 2) name = 'jcxz'; // 67 E3 tests CX
   if (def.string && ins.rep !== REP_NONE) name = (def.repe ? (ins.rep === REP_E ? 'repe ' : 'repne ') : 'rep ') + name;
@@ -106,4 +107,25 @@ export function formatInstr(ins: Instr): string {
 /** Raw bytes as "0F A6". */
 export function hexBytes(bytes: number[]): string {
   return bytes.map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+}
+
+/**
+ * The stop for an instruction kmemsim does not model (#UD with a reason
+ * that nothing handled): one line naming the instruction, its bytes, where
+ * it is (`where`: " in func+0x12" when the caller can symbolize) and why:
+ * "unsupported instruction ADDPS (0F 58 C1) at 0x08049020: an MMX/SSE
+ * instruction; kmemsim models an i686 without MMX/SSE". Every layer that
+ * stops on one (user programs, modules, `boot`) builds it here.
+ */
+export function unsupportedStop(ins: Instr, eip: number, where = ''): Extract<StopReason, { kind: 'unsupported' }> {
+  const name = ins.def ? mnemonicOf(ins).toUpperCase() : '';
+  const bytes = hexBytes(ins.bytes);
+  const what = name ? `${name} (${bytes})` : bytes;
+  return {
+    kind: 'unsupported',
+    eip,
+    bytes: ins.bytes,
+    mnemonic: name.toLowerCase() || '?',
+    message: `unsupported instruction ${what} at 0x${(eip >>> 0).toString(16).padStart(8, '0')}${where}: ${ins.invalidReason}`,
+  };
 }

@@ -51,8 +51,10 @@ export interface OpDef {
   prefixed?: { f3?: OpDef; f2?: OpDef; p66?: OpDef };
   memOnly?: boolean;
   lockable?: boolean;
-  /** A valid instruction kmemsim does not model: the #UD message. */
+  /** A valid instruction kmemsim does not model: why, for the #UD message (its name is `name`). */
   unsupported?: string;
+  /** For an unmodelled opcode whose ModRM.reg selects the instruction without changing its decoding: the names by reg. */
+  groupName?: string[];
   /** Unconditional control transfer or mode change: the decoded block ends here. */
   endsBlock?: boolean;
   /** Must be the first instruction of a block: it, or a device or observer it reaches (I/O, INT n), reads the exact retired-instruction count. */
@@ -149,6 +151,67 @@ function ud(): void {}
 const none: ExecFn = () => {};
 function unsupportedOp(name: string, ops: string, why: string): OpDef {
   return op(name, ops, none, { unsupported: why, memOnly: false });
+}
+
+/**
+ * MMX/SSE/SSE2/SSE3 mnemonics of the 0F map (SDM Vol. 2 Table A-3), per
+ * mandatory prefix: [none, 66, F3, F2] ('' where that prefix gives nothing
+ * of its own). kmemsim's i686 runs none of them; the names are for the #UD
+ * message ("unsupported instruction ADDPS (0F 58 C1) ...") and the
+ * disassembler. 0F 71..73 are named per ModRM.reg.
+ */
+const SIMD_NAMES: Record<number, string[]> = {
+  0x10: ['movups', 'movupd', 'movss', 'movsd'], 0x11: ['movups', 'movupd', 'movss', 'movsd'],
+  0x12: ['movlps', 'movlpd', 'movsldup', 'movddup'], 0x13: ['movlps', 'movlpd'],
+  0x14: ['unpcklps', 'unpcklpd'], 0x15: ['unpckhps', 'unpckhpd'],
+  0x16: ['movhps', 'movhpd', 'movshdup'], 0x17: ['movhps', 'movhpd'],
+  0x28: ['movaps', 'movapd'], 0x29: ['movaps', 'movapd'],
+  0x2a: ['cvtpi2ps', 'cvtpi2pd', 'cvtsi2ss', 'cvtsi2sd'], 0x2b: ['movntps', 'movntpd'],
+  0x2c: ['cvttps2pi', 'cvttpd2pi', 'cvttss2si', 'cvttsd2si'], 0x2d: ['cvtps2pi', 'cvtpd2pi', 'cvtss2si', 'cvtsd2si'],
+  0x2e: ['ucomiss', 'ucomisd'], 0x2f: ['comiss', 'comisd'],
+  0x50: ['movmskps', 'movmskpd'], 0x51: ['sqrtps', 'sqrtpd', 'sqrtss', 'sqrtsd'],
+  0x52: ['rsqrtps', '', 'rsqrtss'], 0x53: ['rcpps', '', 'rcpss'],
+  0x54: ['andps', 'andpd'], 0x55: ['andnps', 'andnpd'], 0x56: ['orps', 'orpd'], 0x57: ['xorps', 'xorpd'],
+  0x58: ['addps', 'addpd', 'addss', 'addsd'], 0x59: ['mulps', 'mulpd', 'mulss', 'mulsd'],
+  0x5a: ['cvtps2pd', 'cvtpd2ps', 'cvtss2sd', 'cvtsd2ss'], 0x5b: ['cvtdq2ps', 'cvtps2dq', 'cvttps2dq'],
+  0x5c: ['subps', 'subpd', 'subss', 'subsd'], 0x5d: ['minps', 'minpd', 'minss', 'minsd'],
+  0x5e: ['divps', 'divpd', 'divss', 'divsd'], 0x5f: ['maxps', 'maxpd', 'maxss', 'maxsd'],
+  0x60: ['punpcklbw'], 0x61: ['punpcklwd'], 0x62: ['punpckldq'], 0x63: ['packsswb'],
+  0x64: ['pcmpgtb'], 0x65: ['pcmpgtw'], 0x66: ['pcmpgtd'], 0x67: ['packuswb'],
+  0x68: ['punpckhbw'], 0x69: ['punpckhwd'], 0x6a: ['punpckhdq'], 0x6b: ['packssdw'],
+  0x6c: ['', 'punpcklqdq'], 0x6d: ['', 'punpckhqdq'], 0x6e: ['movd'], 0x6f: ['movq', 'movdqa', 'movdqu'],
+  0x70: ['pshufw', 'pshufd', 'pshufhw', 'pshuflw'],
+  0x74: ['pcmpeqb'], 0x75: ['pcmpeqw'], 0x76: ['pcmpeqd'],
+  0x7c: ['', 'haddpd', '', 'haddps'], 0x7d: ['', 'hsubpd', '', 'hsubps'],
+  0x7e: ['movd', 'movd', 'movq'], 0x7f: ['movq', 'movdqa', 'movdqu'],
+  0xc2: ['cmpps', 'cmppd', 'cmpss', 'cmpsd'], 0xc3: ['movnti'], 0xc4: ['pinsrw'], 0xc5: ['pextrw'], 0xc6: ['shufps', 'shufpd'],
+  0xd0: ['', 'addsubpd', '', 'addsubps'], 0xd1: ['psrlw'], 0xd2: ['psrld'], 0xd3: ['psrlq'], 0xd4: ['paddq'],
+  0xd5: ['pmullw'], 0xd6: ['', 'movq', 'movq2dq', 'movdq2q'], 0xd7: ['pmovmskb'],
+  0xd8: ['psubusb'], 0xd9: ['psubusw'], 0xda: ['pminub'], 0xdb: ['pand'], 0xdc: ['paddusb'], 0xdd: ['paddusw'], 0xde: ['pmaxub'], 0xdf: ['pandn'],
+  0xe0: ['pavgb'], 0xe1: ['psraw'], 0xe2: ['psrad'], 0xe3: ['pavgw'], 0xe4: ['pmulhuw'], 0xe5: ['pmulhw'],
+  0xe6: ['', 'cvttpd2dq', 'cvtdq2pd', 'cvtpd2dq'], 0xe7: ['movntq', 'movntdq'],
+  0xe8: ['psubsb'], 0xe9: ['psubsw'], 0xea: ['pminsw'], 0xeb: ['por'], 0xec: ['paddsb'], 0xed: ['paddsw'], 0xee: ['pmaxsw'], 0xef: ['pxor'],
+  0xf0: ['', '', '', 'lddqu'], 0xf1: ['psllw'], 0xf2: ['pslld'], 0xf3: ['psllq'], 0xf4: ['pmuludq'], 0xf5: ['pmaddwd'], 0xf6: ['psadbw'],
+  0xf7: ['maskmovq', 'maskmovdqu'], 0xf8: ['psubb'], 0xf9: ['psubw'], 0xfa: ['psubd'], 0xfb: ['psubq'], 0xfc: ['paddb'], 0xfd: ['paddw'], 0xfe: ['paddd'],
+};
+/** 0F 71/72/73 shift groups by ModRM.reg (66-prefixed forms use the same names on XMM registers). */
+const SIMD_SHIFT_NAMES: Record<number, string[]> = {
+  0x71: ['', '', 'psrlw', '', 'psraw', '', 'psllw', ''],
+  0x72: ['', '', 'psrld', '', 'psrad', '', 'pslld', ''],
+  0x73: ['', '', 'psrlq', 'psrldq', '', '', 'psllq', 'pslldq'],
+};
+const SIMD_REASON = 'an MMX/SSE instruction; kmemsim models an i686 without MMX/SSE';
+/** An unmodelled 0F-map MMX/SSE opcode with its names per mandatory prefix (decoding unchanged: ModRM, same operands). */
+function simdOp(b: number, ops: string): OpDef {
+  const names = SIMD_NAMES[b] ?? [];
+  const fallback = `${names[0] || names[1] || 'mmx/sse'}`;
+  const d = unsupportedOp(names[0] || fallback, ops, SIMD_REASON);
+  const shifts = SIMD_SHIFT_NAMES[b];
+  if (shifts) d.groupName = shifts.map((n) => n || fallback);
+  const variant = (n: string | undefined): OpDef | undefined => (n ? unsupportedOp(n, ops, SIMD_REASON) : undefined);
+  const p66 = variant(names[1]), f3 = variant(names[2]), f2 = variant(names[3]);
+  if (p66 || f3 || f2) d.prefixed = { p66, f3, f2 };
+  return d;
 }
 
 export const ONE_BYTE: (OpDef | undefined)[] = new Array(256);
@@ -307,9 +370,30 @@ const X87_MEM: string[][] = [
   ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'],
   ['fild', 'fisttp', 'fist', 'fistp', 'fbld', 'fild', 'fbstp', 'fistp'],
 ];
+/** Names of the register forms (ModRM.mod = 3), SDM Vol. 2 Tables A-7..A-22: per ModRM.reg a name, or eight by ModRM.rm. */
+const X87_REG: (string | string[])[][] = [
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
+  ['fld', 'fxch', ['fnop', '', '', '', '', '', '', ''], 'fstp1', ['fchs', 'fabs', '', '', 'ftst', 'fxam', '', ''],
+    ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', ''],
+    ['f2xm1', 'fyl2x', 'fptan', 'fpatan', 'fxtract', 'fprem1', 'fdecstp', 'fincstp'],
+    ['fprem', 'fyl2xp1', 'fsqrt', 'fsincos', 'frndint', 'fscale', 'fsin', 'fcos']],
+  ['fcmovb', 'fcmove', 'fcmovbe', 'fcmovu', '', ['', 'fucompp', '', '', '', '', '', ''], '', ''],
+  ['fcmovnb', 'fcmovne', 'fcmovnbe', 'fcmovnu', ['fneni', 'fndisi', 'fnclex', 'fninit', 'fnsetpm', '', '', ''], 'fucomi', 'fcomi', ''],
+  ['fadd', 'fmul', 'fcom2', 'fcomp3', 'fsubr', 'fsub', 'fdivr', 'fdiv'],
+  ['ffree', 'fxch4', 'fst', 'fstp', 'fucom', 'fucomp', '', ''],
+  ['faddp', 'fmulp', 'fcomp5', ['', 'fcompp', '', '', '', '', '', ''], 'fsubrp', 'fsubp', 'fdivrp', 'fdivp'],
+  ['ffreep', 'fxch7', 'fstp8', 'fstp9', ['fnstsw', '', '', '', '', '', '', ''], 'fucomip', 'fcomip', ''],
+];
+const X87_REASON = 'an x87 FPU instruction; kmemsim has no FPU';
 for (let e = 0; e < 8; e++) {
-  const mem = X87_MEM[e].map((n) => (n ? unsupportedOp(n, 'Mx', `x87 FPU instruction ${n.toUpperCase()} is not modelled (kmemsim has no FPU)`) : undefined));
-  const reg = Array.from({ length: 8 }, () => unsupportedOp('x87', 'Ex', 'x87 FPU instruction is not modelled (kmemsim has no FPU)'));
+  const mem = X87_MEM[e].map((n) => (n ? unsupportedOp(n, 'Mx', X87_REASON) : undefined));
+  const reg = X87_REG[e].map((n) => {
+    const names = typeof n === 'string' ? [n, n, n, n, n, n, n, n] : n;
+    const d = unsupportedOp(names[0] || 'x87', 'Ex', X87_REASON);
+    // Forms chosen by ModRM.rm (D9 E0 FCHS, DE D9 FCOMPP, ...): every encoding stays valid, as before.
+    if (typeof n !== 'string') d.regForms = names.map((m) => unsupportedOp(m || 'x87 (reserved form)', 'Ex', X87_REASON));
+    return d;
+  });
   ONE_BYTE[0xd8 + e] = op('(x87)', 'Ex', none, { group: mem, groupReg: reg });
 }
 
@@ -378,7 +462,7 @@ TWO_BYTE[0x00] = group('Ew', [
   undefined,
   undefined,
 ]);
-const sysRegForm = (name: string): OpDef => unsupportedOp(name, '', `${name.toUpperCase()} is not modelled`);
+const sysRegForm = (name: string): OpDef => unsupportedOp(name, '', 'not modelled');
 TWO_BYTE[0x01] = group('Ms', [
   op('sgdt', 'Ms', sys.sgdt, { regForms: [undefined, sysRegForm('vmcall'), sysRegForm('vmlaunch'), sysRegForm('vmresume'), sysRegForm('vmxoff'), undefined, undefined, undefined] }),
   op('sidt', 'Ms', sys.sgdt, { regForms: [sysRegForm('monitor'), sysRegForm('mwait'), sysRegForm('clac'), sysRegForm('stac'), undefined, undefined, undefined, sysRegForm('encls')] }),
@@ -391,16 +475,14 @@ TWO_BYTE[0x01] = group('Ms', [
 ]);
 TWO_BYTE[0x02] = op('lar', 'Gv,Ew', sys.larLsl);
 TWO_BYTE[0x03] = op('lsl', 'Gv,Ew', sys.larLsl);
-TWO_BYTE[0x05] = unsupportedOp('syscall', '', 'SYSCALL is not modelled (use int $0x80)');
+TWO_BYTE[0x05] = unsupportedOp('syscall', '', 'not modelled (use int $0x80)');
 TWO_BYTE[0x06] = op('clts', '', sys.clts);
-TWO_BYTE[0x07] = unsupportedOp('sysret', '', 'SYSRET is not modelled');
+TWO_BYTE[0x07] = unsupportedOp('sysret', '', 'not modelled');
 TWO_BYTE[0x08] = op('invd', '', sys.wbinvd);
 TWO_BYTE[0x09] = op('wbinvd', '', sys.wbinvd);
 TWO_BYTE[0x0b] = op('ud2', '', sys.ud2, { endsBlock: true });
-TWO_BYTE[0x0d] = unsupportedOp('prefetch', 'Mx', '3DNow! PREFETCH is not modelled');
-for (const b of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f]) {
-  TWO_BYTE[b] = unsupportedOp('sse', 'Ex', `SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without SSE)`);
-}
+TWO_BYTE[0x0d] = unsupportedOp('prefetch', 'Mx', 'a 3DNow! instruction, not modelled');
+for (const b of [0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f]) TWO_BYTE[b] = simdOp(b, 'Ex');
 // 0F 18 prefetch hints and 0F 19–1F reserved hint NOPs (including the multi-byte NOP 0F 1F /0).
 TWO_BYTE[0x18] = op('prefetch', 'Mx', data.nop, { memSize: 0, memOnly: false });
 for (let b = 0x19; b <= 0x1f; b++) TWO_BYTE[b] = op('nop', 'Ev', data.nop, { memSize: 0 });
@@ -410,19 +492,19 @@ TWO_BYTE[0x20] = op('mov', 'Rd,Cd', sys.movRCr, { osz: 'd', forceReg: true, inva
 TWO_BYTE[0x21] = op('mov', 'Rd,Dd', sys.movRDr, { osz: 'd', forceReg: true });
 TWO_BYTE[0x22] = op('mov', 'Cd,Rd', sys.movCrR, { osz: 'd', forceReg: true, endsBlock: true, invalidWhen: noCr });
 TWO_BYTE[0x23] = op('mov', 'Dd,Rd', sys.movDrR, { osz: 'd', forceReg: true, endsBlock: true });
-TWO_BYTE[0x30] = unsupportedOp('wrmsr', '', 'WRMSR is not modelled (no MSRs)');
+TWO_BYTE[0x30] = unsupportedOp('wrmsr', '', 'not modelled (no MSRs)');
 TWO_BYTE[0x31] = op('rdtsc', '', sys.rdtsc, { startsBlock: true });
-TWO_BYTE[0x32] = unsupportedOp('rdmsr', '', 'RDMSR is not modelled (no MSRs)');
-TWO_BYTE[0x33] = unsupportedOp('rdpmc', '', 'RDPMC is not modelled');
-TWO_BYTE[0x34] = unsupportedOp('sysenter', '', 'SYSENTER is not modelled (use int $0x80)');
-TWO_BYTE[0x35] = unsupportedOp('sysexit', '', 'SYSEXIT is not modelled');
-TWO_BYTE[0x37] = unsupportedOp('getsec', '', 'GETSEC is not modelled');
+TWO_BYTE[0x32] = unsupportedOp('rdmsr', '', 'not modelled (no MSRs)');
+TWO_BYTE[0x33] = unsupportedOp('rdpmc', '', 'not modelled');
+TWO_BYTE[0x34] = unsupportedOp('sysenter', '', 'not modelled (use int $0x80)');
+TWO_BYTE[0x35] = unsupportedOp('sysexit', '', 'not modelled');
+TWO_BYTE[0x37] = unsupportedOp('getsec', '', 'not modelled');
 for (let b = 0x50; b <= 0x7f; b++) {
-  if (b === 0x77) TWO_BYTE[b] = unsupportedOp('emms', '', 'MMX instruction EMMS is not modelled');
-  else if (b >= 0x70 && b <= 0x73) TWO_BYTE[b] = unsupportedOp('mmx', 'Ex,Ib', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled`);
-  else if (b === 0x78 || b === 0x79) TWO_BYTE[b] = unsupportedOp('vmx', 'Ex', `VMX instruction 0F ${b.toString(16).toUpperCase()} is not modelled`);
+  if (b === 0x77) TWO_BYTE[b] = unsupportedOp('emms', '', SIMD_REASON);
+  else if (b >= 0x70 && b <= 0x73) TWO_BYTE[b] = simdOp(b, 'Ex,Ib');
+  else if (b === 0x78 || b === 0x79) TWO_BYTE[b] = unsupportedOp(b === 0x78 ? 'vmread' : 'vmwrite', 'Ex', 'a VMX instruction, not modelled');
   else if (b === 0x7a || b === 0x7b) continue;
-  else TWO_BYTE[b] = unsupportedOp('mmx', 'Ex', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without MMX/SSE)`);
+  else TWO_BYTE[b] = simdOp(b, 'Ex');
 }
 TWO_BYTE[0xa0] = op('push', 'FS', sys.pushSreg);
 TWO_BYTE[0xa1] = op('pop', 'FS', sys.popSreg);
@@ -432,11 +514,11 @@ TWO_BYTE[0xa4] = op('shld', 'Ev,Gv,Ib', shift.shldI);
 TWO_BYTE[0xa5] = op('shld', 'Ev,Gv,CL', shift.shldCL);
 TWO_BYTE[0xa8] = op('push', 'GS', sys.pushSreg);
 TWO_BYTE[0xa9] = op('pop', 'GS', sys.popSreg);
-TWO_BYTE[0xaa] = unsupportedOp('rsm', '', 'RSM is not modelled (no SMM)');
+TWO_BYTE[0xaa] = unsupportedOp('rsm', '', 'not modelled (no SMM)');
 TWO_BYTE[0xab] = op('bts', 'Ev,Gv', bits.btEG, { lockable: true });
 TWO_BYTE[0xac] = op('shrd', 'Ev,Gv,Ib', shift.shrdI);
 TWO_BYTE[0xad] = op('shrd', 'Ev,Gv,CL', shift.shrdCL);
-TWO_BYTE[0xae] = unsupportedOp('fxsave', 'Ex', 'FXSAVE/FXRSTOR/LDMXCSR/fences (0F AE) are not modelled');
+TWO_BYTE[0xae] = unsupportedOp('fxsave', 'Ex', '0F AE (FXSAVE/FXRSTOR/LDMXCSR/STMXCSR and the fences) is not modelled');
 TWO_BYTE[0xaf] = op('imul', 'Gv,Ev', md.imul2);
 TWO_BYTE[0xb0] = op('cmpxchg', 'Eb,Gb', data.cmpxchg, { lockable: true });
 TWO_BYTE[0xb1] = op('cmpxchg', 'Ev,Gv', data.cmpxchg, { lockable: true });
@@ -446,8 +528,8 @@ TWO_BYTE[0xb4] = op('lfs', 'Gv,Mp', sys.loadFarPointer);
 TWO_BYTE[0xb5] = op('lgs', 'Gv,Mp', sys.loadFarPointer);
 TWO_BYTE[0xb6] = op('movzx', 'Gv,Eb', data.movzxB);
 TWO_BYTE[0xb7] = op('movzx', 'Gv,Ew', data.movzxW);
-TWO_BYTE[0xb8] = unsupportedOp('jmpe', 'Ex', 'JMPE is not modelled', );
-TWO_BYTE[0xb8]!.prefixed = { f3: unsupportedOp('popcnt', 'Ex', 'POPCNT is not modelled (kmemsim is an i686)') };
+TWO_BYTE[0xb8] = unsupportedOp('jmpe', 'Ex', 'not modelled');
+TWO_BYTE[0xb8]!.prefixed = { f3: unsupportedOp('popcnt', 'Ex', 'not modelled (kmemsim is an i686)') };
 TWO_BYTE[0xb9] = op('ud1', 'Gv,Ev', sys.ud2, { endsBlock: true, memSize: 0 });
 TWO_BYTE[0xba] = group('Ev,Ib', [undefined, undefined, undefined, undefined,
   op('bt', 'Ev,Ib', bits.btEI), op('bts', 'Ev,Ib', bits.btEI, { lockable: true }), op('btr', 'Ev,Ib', bits.btEI, { lockable: true }), op('btc', 'Ev,Ib', bits.btEI, { lockable: true })]);
@@ -459,19 +541,17 @@ TWO_BYTE[0xbe] = op('movsx', 'Gv,Eb', data.movsxB);
 TWO_BYTE[0xbf] = op('movsx', 'Gv,Ew', data.movsxW);
 TWO_BYTE[0xc0] = op('xadd', 'Eb,Gb', data.xadd, { lockable: true });
 TWO_BYTE[0xc1] = op('xadd', 'Ev,Gv', data.xadd, { lockable: true });
-TWO_BYTE[0xc2] = unsupportedOp('sse', 'Ex,Ib', 'SSE instruction 0F C2 is not modelled');
-TWO_BYTE[0xc3] = unsupportedOp('movnti', 'Ex', 'SSE2 instruction MOVNTI is not modelled');
-TWO_BYTE[0xc4] = unsupportedOp('sse', 'Ex,Ib', 'MMX/SSE instruction 0F C4 is not modelled');
-TWO_BYTE[0xc5] = unsupportedOp('sse', 'Ex,Ib', 'MMX/SSE instruction 0F C5 is not modelled');
-TWO_BYTE[0xc6] = unsupportedOp('sse', 'Ex,Ib', 'SSE instruction 0F C6 is not modelled');
+TWO_BYTE[0xc2] = simdOp(0xc2, 'Ex,Ib');
+TWO_BYTE[0xc3] = simdOp(0xc3, 'Ex');
+TWO_BYTE[0xc4] = simdOp(0xc4, 'Ex,Ib');
+TWO_BYTE[0xc5] = simdOp(0xc5, 'Ex,Ib');
+TWO_BYTE[0xc6] = simdOp(0xc6, 'Ex,Ib');
 TWO_BYTE[0xc7] = group('Mq', [undefined, op('cmpxchg8b', 'Mq', data.cmpxchg8b, { lockable: true })], {
   groupReg: [undefined, undefined, undefined, undefined, undefined, undefined, sysRegForm('rdrand'), sysRegForm('rdseed')],
 });
 for (let r = 0; r < 8; r++) TWO_BYTE[0xc8 + r] = op('bswap', 'Zv', bits.bswap);
-for (let b = 0xd0; b <= 0xff; b++) {
-  TWO_BYTE[b] = unsupportedOp('mmx', 'Ex', `MMX/SSE instruction 0F ${b.toString(16).toUpperCase()} is not modelled (kmemsim is an i686 without MMX/SSE)`);
-}
+for (let b = 0xd0; b <= 0xff; b++) TWO_BYTE[b] = simdOp(b, 'Ex');
 TWO_BYTE[0xff] = op('ud0', 'Gv,Ev', sys.ud2, { endsBlock: true, memSize: 0 });
 // Three-byte maps 0F 38 and 0F 3A (SSSE3 and later): valid on newer processors, not modelled.
-TWO_BYTE[0x38] = { ...unsupportedOp('sse', 'Ex', 'three-byte opcode 0F 38 (SSSE3/SSE4 and later) is not modelled'), threeByte: true };
-TWO_BYTE[0x3a] = { ...unsupportedOp('sse', 'Ex,Ib', 'three-byte opcode 0F 3A (SSSE3/SSE4 and later) is not modelled'), threeByte: true };
+TWO_BYTE[0x38] = { ...unsupportedOp('0f38', 'Ex', 'a three-byte opcode 0F 38 (SSSE3/SSE4 and later), not modelled'), threeByte: true };
+TWO_BYTE[0x3a] = { ...unsupportedOp('0f3a', 'Ex,Ib', 'a three-byte opcode 0F 3A (SSSE3/SSE4 and later), not modelled'), threeByte: true };

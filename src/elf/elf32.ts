@@ -177,6 +177,11 @@ export interface Elf32 {
   /** The PT_INTERP path (dynamically linked program), or null. */
   readonly interpreter: string | null;
   /**
+   * With `sectionHeaders: 'optional'`: why the section headers (and so the
+   * names, symbols and relocations) were dropped, or null when they were fine.
+   */
+  readonly sectionError: string | null;
+  /**
    * A copy of a section's file contents. SHT_NOBITS (.bss) and SHT_NULL
    * sections occupy no file space (gABI), so they give an empty array; a
    * loader allocates `size` zeroed bytes and copies this in.
@@ -186,6 +191,18 @@ export interface Elf32 {
   segmentData(segment: Elf32ProgramHeader | number): Uint8Array;
   /** The first section with this name, or null. */
   sectionByName(name: string): Elf32Section | null;
+}
+
+export interface ParseOptions {
+  /**
+   * 'required' (default): the whole file must be well formed, as a linker
+   * needs it (modules). 'optional': like Linux's binfmt_elf, which loads a
+   * program from its ELF header and program headers alone, a damaged section
+   * header table, string table, symbol table or relocation section does not
+   * fail the file: `sections`, `symbols` and `relocations` are then empty and
+   * `sectionError` says why.
+   */
+  sectionHeaders?: 'required' | 'optional';
 }
 
 // ---- helpers -----------------------------------------------------------------
@@ -278,7 +295,14 @@ const MAGIC = [0x7f, 0x45, 0x4c, 0x46] as const; // "\x7fELF"
  * Parse and validate an i386 ELF32 file. Throws `ElfError` (and nothing
  * else) for anything that is not a well-formed ELF32/LSB/EM_386 file.
  */
-export function parseElf32(input: Uint8Array): Elf32 {
+export function parseElf32(input: Uint8Array, opts: ParseOptions = {}): Elf32 {
+  const lenient = opts.sectionHeaders === 'optional';
+  let sectionError: string | null = null;
+  /** With sectionHeaders 'optional', a damaged section part is dropped (and said why) instead of failing the file. */
+  const dropSections = (e: unknown): void => {
+    if (!lenient || !(e instanceof ElfError)) throw e;
+    sectionError = e.message;
+  };
   if (!(input instanceof Uint8Array)) throw new ElfError('not an ELF file (input is not a byte array)');
   // Private copy: also normalizes Node Buffers that share a pooled ArrayBuffer.
   const bytes = new Uint8Array(input);
@@ -348,20 +372,28 @@ export function parseElf32(input: Uint8Array): Elf32 {
   let shnum = rawShnum;
   let shstrndx = rawShstrndx;
   let phnum = rawPhnum;
-  if (shoff === 0) {
-    if (rawShnum !== 0) throw new ElfError(`e_shnum is ${rawShnum} but there is no section header table (e_shoff is 0)`);
-  } else {
-    if (shentsize < ELF32_SHDR_SIZE) {
-      throw new ElfError(`section header entry size e_shentsize=${shentsize} is smaller than Elf32_Shdr (${ELF32_SHDR_SIZE} bytes)`);
+  try {
+    if (shoff === 0) {
+      if (rawShnum !== 0) throw new ElfError(`e_shnum is ${rawShnum} but there is no section header table (e_shoff is 0)`);
+    } else {
+      if (shentsize < ELF32_SHDR_SIZE) {
+        throw new ElfError(`section header entry size e_shentsize=${shentsize} is smaller than Elf32_Shdr (${ELF32_SHDR_SIZE} bytes)`);
+      }
+      if (shoff < ehsize) {
+        throw new ElfError(`section header table at offset ${hex(shoff)} overlaps the ELF header (${ehsize} bytes)`);
+      }
+      checkRange('section header 0', shoff, ELF32_SHDR_SIZE, fileSize);
+      if (rawShnum === 0) shnum = r.u32(shoff + 20); // sh_size
+      if (rawShstrndx === SHN_XINDEX) shstrndx = r.u32(shoff + 24); // sh_link
+      if (rawPhnum === PN_XNUM) phnum = r.u32(shoff + 28); // sh_info
+      checkRange(`section header table (${shnum} entries of ${shentsize} bytes)`, shoff, shnum * shentsize, fileSize);
     }
-    if (shoff < ehsize) {
-      throw new ElfError(`section header table at offset ${hex(shoff)} overlaps the ELF header (${ehsize} bytes)`);
-    }
-    checkRange('section header 0', shoff, ELF32_SHDR_SIZE, fileSize);
-    if (rawShnum === 0) shnum = r.u32(shoff + 20); // sh_size
-    if (rawShstrndx === SHN_XINDEX) shstrndx = r.u32(shoff + 24); // sh_link
-    if (rawPhnum === PN_XNUM) phnum = r.u32(shoff + 28); // sh_info
-    checkRange(`section header table (${shnum} entries of ${shentsize} bytes)`, shoff, shnum * shentsize, fileSize);
+  } catch (e) {
+    // Without section 0 an extended program header count cannot be known: that stays fatal.
+    if (rawPhnum === PN_XNUM) throw e;
+    dropSections(e);
+    shnum = 0;
+    shstrndx = 0;
   }
   if (rawPhnum === PN_XNUM && shoff === 0) {
     throw new ElfError('e_phnum is PN_XNUM (0xffff) but there is no section 0 holding the real count');
@@ -414,200 +446,210 @@ export function parseElf32(input: Uint8Array): Elf32 {
     }
   }
 
-  // -- section headers (gABI "Sections")
   const sections: Elf32Section[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const o = shoff + i * shentsize;
-    const sec: Elf32Section = {
-      index: i,
-      name: '',
-      type: r.u32(o + 4),
-      typeName: '',
-      flags: r.u32(o + 8),
-      addr: r.u32(o + 12),
-      offset: r.u32(o + 16),
-      size: r.u32(o + 20),
-      link: r.u32(o + 24),
-      info: r.u32(o + 28),
-      addralign: r.u32(o + 32),
-      entsize: r.u32(o + 36),
-    };
-    sec.typeName = sectionTypeName(sec.type);
-    sections.push(sec);
-  }
-  // Section 0 is the null section; under extended numbering its sh_size/sh_link/sh_info
-  // hold counts, not a file range, so only the others are range-checked.
-  const hasFileData = (s: Elf32Section): boolean => s.index !== 0 && s.type !== SHT_NOBITS && s.type !== SHT_NULL;
-
-  // Names, through the section header string table.
-  if (shstrndx !== SHN_UNDEF) {
-    if (shstrndx >= shnum) {
-      throw new ElfError(`section header string table index e_shstrndx=${shstrndx} is out of range (${shnum} sections)`);
-    }
-    const strsec = sections[shstrndx]!;
-    if (strsec.type !== SHT_STRTAB) {
-      throw new ElfError(`section header string table (section ${shstrndx}) has type ${strsec.typeName}, expected SHT_STRTAB`);
-    }
-    checkRange(`section header string table (section ${shstrndx})`, strsec.offset, strsec.size, fileSize);
-    const shstrtab = new StringTable(bytes, `the section header string table`, strsec);
-    for (const sec of sections) {
-      const nameOff = r.u32(shoff + sec.index * shentsize);
-      if (sec.index === 0 && nameOff === 0) continue;
-      sec.name = shstrtab.get(nameOff, `section ${sec.index}`);
-    }
-  }
-  for (const sec of sections) {
-    if (hasFileData(sec)) checkRange(sectionLabel(sec), sec.offset, sec.size, fileSize);
-  }
-
-  const sectionAt = (index: number, who: string, what: string): Elf32Section => {
-    const s = sections[index];
-    if (index === 0) throw new ElfError(`${who}: ${what} is 0 (SHN_UNDEF)`);
-    if (s === undefined) throw new ElfError(`${who}: ${what} ${index} is out of range (${shnum} sections)`);
-    return s;
-  };
-
-  // -- symbol tables (gABI "Symbol Table")
-  const stringTables = new Map<number, StringTable>();
-  const stringTableAt = (index: number, who: string): StringTable => {
-    const sec = sectionAt(index, who, 'string table section');
-    if (sec.type !== SHT_STRTAB) {
-      throw new ElfError(`${who}: linked string table ${sectionLabel(sec)} has type ${sec.typeName}, expected SHT_STRTAB`);
-    }
-    let t = stringTables.get(index);
-    if (!t) {
-      t = new StringTable(bytes, `string table ${sectionLabel(sec)}`, sec);
-      stringTables.set(index, t);
-    }
-    return t;
-  };
-
   const symbolTables = new Map<number, Elf32Symbol[]>();
-  for (const sec of sections) {
-    if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
-    const who = `symbol table ${sectionLabel(sec)}`;
-    if (sec.entsize !== ELF32_SYM_SIZE && sec.entsize !== 0) {
-      throw new ElfError(`${who} has sh_entsize ${sec.entsize}, expected ${ELF32_SYM_SIZE} (sizeof Elf32_Sym)`);
-    }
-    if (sec.size % ELF32_SYM_SIZE !== 0) {
-      throw new ElfError(`${who} size ${hex(sec.size)} is not a multiple of ${ELF32_SYM_SIZE} (sizeof Elf32_Sym)`);
-    }
-    const strtab = stringTableAt(sec.link, who);
-    const count = sec.size / ELF32_SYM_SIZE;
-    // gABI "Extended Section Indexes": st_shndx == SHN_XINDEX means look in the
-    // SHT_SYMTAB_SHNDX section whose sh_link names this table.
-    let xindex: Elf32Section | null | undefined;
-    const syms: Elf32Symbol[] = [];
-    for (let i = 0; i < count; i++) {
-      const o = sec.offset + i * ELF32_SYM_SIZE;
-      const info = r.u8(o + 12);
-      const other = r.u8(o + 13);
-      let shndx = r.u16(o + 14);
-      const symWho = `${who}, symbol ${i}`;
-      const name = strtab.get(r.u32(o), symWho);
-      let extended = false;
-      if (shndx === SHN_XINDEX) {
-        if (xindex === undefined) {
-          xindex = sections.find((s) => s.type === SHT_SYMTAB_SHNDX && s.link === sec.index) ?? null;
-        }
-        if (xindex === null) {
-          throw new ElfError(`${symWho} (${name}) has st_shndx SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section for this table`);
-        }
-        if (xindex.size < (i + 1) * 4) {
-          throw new ElfError(`${symWho} (${name}) has st_shndx SHN_XINDEX but ${sectionLabel(xindex)} has no entry for it`);
-        }
-        shndx = r.u32(xindex.offset + i * 4);
-        extended = true;
-      }
-      const regular = shndx !== SHN_UNDEF && (extended || shndx < SHN_LORESERVE);
-      if (regular && shndx >= shnum) {
-        throw new ElfError(`${symWho} (${name}) has section index ${shndx}, but the file has only ${shnum} sections`);
-      }
-      syms.push({
-        index: i,
-        name,
-        value: r.u32(o + 4),
-        size: r.u32(o + 8),
-        type: info & 0xf,
-        bind: info >> 4,
-        other,
-        visibility: other & 3,
-        shndx,
-        sectionName: regular ? sections[shndx]!.name : null,
-        table: sec.index,
-      });
-    }
-    symbolTables.set(sec.index, syms);
-  }
-  const primary =
-    sections.find((s) => s.type === SHT_SYMTAB) ?? sections.find((s) => s.type === SHT_DYNSYM);
-  const symbols: readonly Elf32Symbol[] = primary ? symbolTables.get(primary.index)! : [];
-
-  // -- relocations (gABI "Relocation"; i386 psABI uses Elf32_Rel only)
+  let symbols: readonly Elf32Symbol[] = [];
   const relocations: Elf32RelocationTable[] = [];
-  for (const sec of sections) {
-    if (sec.type !== SHT_REL && sec.type !== SHT_RELA) continue;
-    const rela = sec.type === SHT_RELA;
-    const entSize = rela ? ELF32_RELA_SIZE : ELF32_REL_SIZE;
-    const who = `relocation ${sectionLabel(sec)}`;
-    if (sec.entsize !== entSize && sec.entsize !== 0) {
-      throw new ElfError(`${who} has sh_entsize ${sec.entsize}, expected ${entSize} (sizeof ${rela ? 'Elf32_Rela' : 'Elf32_Rel'})`);
+  // Names, symbols and relocations all hang off the section headers.
+  const hasFileData = (s: Elf32Section): boolean => s.index !== 0 && s.type !== SHT_NOBITS && s.type !== SHT_NULL;
+  try {
+    // -- section headers (gABI "Sections")
+    for (let i = 0; i < shnum; i++) {
+      const o = shoff + i * shentsize;
+      const sec: Elf32Section = {
+        index: i,
+        name: '',
+        type: r.u32(o + 4),
+        typeName: '',
+        flags: r.u32(o + 8),
+        addr: r.u32(o + 12),
+        offset: r.u32(o + 16),
+        size: r.u32(o + 20),
+        link: r.u32(o + 24),
+        info: r.u32(o + 28),
+        addralign: r.u32(o + 32),
+        entsize: r.u32(o + 36),
+      };
+      sec.typeName = sectionTypeName(sec.type);
+      sections.push(sec);
     }
-    if (sec.size % entSize !== 0) {
-      throw new ElfError(`${who} size ${hex(sec.size)} is not a multiple of ${entSize}`);
+    // Section 0 is the null section; under extended numbering its sh_size/sh_link/sh_info
+    // hold counts, not a file range, so only the others are range-checked.
+
+    // Names, through the section header string table.
+    if (shstrndx !== SHN_UNDEF) {
+      if (shstrndx >= shnum) {
+        throw new ElfError(`section header string table index e_shstrndx=${shstrndx} is out of range (${shnum} sections)`);
+      }
+      const strsec = sections[shstrndx]!;
+      if (strsec.type !== SHT_STRTAB) {
+        throw new ElfError(`section header string table (section ${shstrndx}) has type ${strsec.typeName}, expected SHT_STRTAB`);
+      }
+      checkRange(`section header string table (section ${shstrndx})`, strsec.offset, strsec.size, fileSize);
+      const shstrtab = new StringTable(bytes, `the section header string table`, strsec);
+      for (const sec of sections) {
+        const nameOff = r.u32(shoff + sec.index * shentsize);
+        if (sec.index === 0 && nameOff === 0) continue;
+        sec.name = shstrtab.get(nameOff, `section ${sec.index}`);
+      }
     }
-    let target: Elf32Section | null = null;
-    if (sec.info !== 0) {
-      target = sectionAt(sec.info, who, 'target section (sh_info)');
+    for (const sec of sections) {
+      if (hasFileData(sec)) checkRange(sectionLabel(sec), sec.offset, sec.size, fileSize);
     }
-    let syms: readonly Elf32Symbol[] | null = null;
-    if (sec.link !== 0) {
-      const symsec = sectionAt(sec.link, who, 'symbol table section (sh_link)');
-      const t = symbolTables.get(sec.link);
+
+    const sectionAt = (index: number, who: string, what: string): Elf32Section => {
+      const s = sections[index];
+      if (index === 0) throw new ElfError(`${who}: ${what} is 0 (SHN_UNDEF)`);
+      if (s === undefined) throw new ElfError(`${who}: ${what} ${index} is out of range (${shnum} sections)`);
+      return s;
+    };
+
+    // -- symbol tables (gABI "Symbol Table")
+    const stringTables = new Map<number, StringTable>();
+    const stringTableAt = (index: number, who: string): StringTable => {
+      const sec = sectionAt(index, who, 'string table section');
+      if (sec.type !== SHT_STRTAB) {
+        throw new ElfError(`${who}: linked string table ${sectionLabel(sec)} has type ${sec.typeName}, expected SHT_STRTAB`);
+      }
+      let t = stringTables.get(index);
       if (!t) {
-        throw new ElfError(`${who}: linked ${sectionLabel(symsec)} has type ${symsec.typeName}, expected SHT_SYMTAB or SHT_DYNSYM`);
+        t = new StringTable(bytes, `string table ${sectionLabel(sec)}`, sec);
+        stringTables.set(index, t);
       }
-      syms = t;
+      return t;
+    };
+
+    for (const sec of sections) {
+      if (sec.type !== SHT_SYMTAB && sec.type !== SHT_DYNSYM) continue;
+      const who = `symbol table ${sectionLabel(sec)}`;
+      if (sec.entsize !== ELF32_SYM_SIZE && sec.entsize !== 0) {
+        throw new ElfError(`${who} has sh_entsize ${sec.entsize}, expected ${ELF32_SYM_SIZE} (sizeof Elf32_Sym)`);
+      }
+      if (sec.size % ELF32_SYM_SIZE !== 0) {
+        throw new ElfError(`${who} size ${hex(sec.size)} is not a multiple of ${ELF32_SYM_SIZE} (sizeof Elf32_Sym)`);
+      }
+      const strtab = stringTableAt(sec.link, who);
+      const count = sec.size / ELF32_SYM_SIZE;
+      // gABI "Extended Section Indexes": st_shndx == SHN_XINDEX means look in the
+      // SHT_SYMTAB_SHNDX section whose sh_link names this table.
+      let xindex: Elf32Section | null | undefined;
+      const syms: Elf32Symbol[] = [];
+      for (let i = 0; i < count; i++) {
+        const o = sec.offset + i * ELF32_SYM_SIZE;
+        const info = r.u8(o + 12);
+        const other = r.u8(o + 13);
+        let shndx = r.u16(o + 14);
+        const symWho = `${who}, symbol ${i}`;
+        const name = strtab.get(r.u32(o), symWho);
+        let extended = false;
+        if (shndx === SHN_XINDEX) {
+          if (xindex === undefined) {
+            xindex = sections.find((s) => s.type === SHT_SYMTAB_SHNDX && s.link === sec.index) ?? null;
+          }
+          if (xindex === null) {
+            throw new ElfError(`${symWho} (${name}) has st_shndx SHN_XINDEX but there is no SHT_SYMTAB_SHNDX section for this table`);
+          }
+          if (xindex.size < (i + 1) * 4) {
+            throw new ElfError(`${symWho} (${name}) has st_shndx SHN_XINDEX but ${sectionLabel(xindex)} has no entry for it`);
+          }
+          shndx = r.u32(xindex.offset + i * 4);
+          extended = true;
+        }
+        const regular = shndx !== SHN_UNDEF && (extended || shndx < SHN_LORESERVE);
+        if (regular && shndx >= shnum) {
+          throw new ElfError(`${symWho} (${name}) has section index ${shndx}, but the file has only ${shnum} sections`);
+        }
+        syms.push({
+          index: i,
+          name,
+          value: r.u32(o + 4),
+          size: r.u32(o + 8),
+          type: info & 0xf,
+          bind: info >> 4,
+          other,
+          visibility: other & 3,
+          shndx,
+          sectionName: regular ? sections[shndx]!.name : null,
+          table: sec.index,
+        });
+      }
+      symbolTables.set(sec.index, syms);
     }
-    // In a relocatable file r_offset is an offset in the target section (gABI), so the
-    // patched field must lie inside it; in executables it is an address.
-    const checkTarget = type === ET_REL && target !== null;
-    const count = sec.size / entSize;
-    const entries: Elf32Relocation[] = [];
-    for (let i = 0; i < count; i++) {
-      const o = sec.offset + i * entSize;
-      const offset = r.u32(o);
-      const info = r.u32(o + 4);
-      const relType = info & 0xff;
-      const symbolIndex = info >>> 8;
-      const typeName = relocationTypeName(relType);
-      let symbol: Elf32Symbol | null = null;
-      if (symbolIndex !== 0) {
-        if (syms === null) {
-          throw new ElfError(`${who}, entry ${i} (${typeName}) refers to symbol ${symbolIndex} but the section links no symbol table`);
-        }
-        symbol = syms[symbolIndex] ?? null;
-        if (symbol === null) {
-          throw new ElfError(`${who}, entry ${i} (${typeName}) refers to symbol ${symbolIndex}, but the symbol table has ${syms.length} entries`);
-        }
+    const primary =
+      sections.find((s) => s.type === SHT_SYMTAB) ?? sections.find((s) => s.type === SHT_DYNSYM);
+    symbols = primary ? symbolTables.get(primary.index)! : [];
+
+    // -- relocations (gABI "Relocation"; i386 psABI uses Elf32_Rel only)
+    for (const sec of sections) {
+      if (sec.type !== SHT_REL && sec.type !== SHT_RELA) continue;
+      const rela = sec.type === SHT_RELA;
+      const entSize = rela ? ELF32_RELA_SIZE : ELF32_REL_SIZE;
+      const who = `relocation ${sectionLabel(sec)}`;
+      if (sec.entsize !== entSize && sec.entsize !== 0) {
+        throw new ElfError(`${who} has sh_entsize ${sec.entsize}, expected ${entSize} (sizeof ${rela ? 'Elf32_Rela' : 'Elf32_Rel'})`);
       }
-      if (checkTarget) {
-        const width = relocationWidth(relType) ?? 0;
-        if (offset + width > target!.size) {
-          throw new ElfError(
-            `${who}, entry ${i} (${typeName}): offset ${hex(offset)} + ${width} is past the end of ${sectionLabel(target!)} (${hex(target!.size)} bytes)`,
-          );
-        }
+      if (sec.size % entSize !== 0) {
+        throw new ElfError(`${who} size ${hex(sec.size)} is not a multiple of ${entSize}`);
       }
-      entries.push({
-        offset, type: relType, typeName, symbolIndex, symbol,
-        addend: rela ? r.i32(o + 8) : undefined,
+      let target: Elf32Section | null = null;
+      if (sec.info !== 0) {
+        target = sectionAt(sec.info, who, 'target section (sh_info)');
+      }
+      let syms: readonly Elf32Symbol[] | null = null;
+      if (sec.link !== 0) {
+        const symsec = sectionAt(sec.link, who, 'symbol table section (sh_link)');
+        const t = symbolTables.get(sec.link);
+        if (!t) {
+          throw new ElfError(`${who}: linked ${sectionLabel(symsec)} has type ${symsec.typeName}, expected SHT_SYMTAB or SHT_DYNSYM`);
+        }
+        syms = t;
+      }
+      // In a relocatable file r_offset is an offset in the target section (gABI), so the
+      // patched field must lie inside it; in executables it is an address.
+      const checkTarget = type === ET_REL && target !== null;
+      const count = sec.size / entSize;
+      const entries: Elf32Relocation[] = [];
+      for (let i = 0; i < count; i++) {
+        const o = sec.offset + i * entSize;
+        const offset = r.u32(o);
+        const info = r.u32(o + 4);
+        const relType = info & 0xff;
+        const symbolIndex = info >>> 8;
+        const typeName = relocationTypeName(relType);
+        let symbol: Elf32Symbol | null = null;
+        if (symbolIndex !== 0) {
+          if (syms === null) {
+            throw new ElfError(`${who}, entry ${i} (${typeName}) refers to symbol ${symbolIndex} but the section links no symbol table`);
+          }
+          symbol = syms[symbolIndex] ?? null;
+          if (symbol === null) {
+            throw new ElfError(`${who}, entry ${i} (${typeName}) refers to symbol ${symbolIndex}, but the symbol table has ${syms.length} entries`);
+          }
+        }
+        if (checkTarget) {
+          const width = relocationWidth(relType) ?? 0;
+          if (offset + width > target!.size) {
+            throw new ElfError(
+              `${who}, entry ${i} (${typeName}): offset ${hex(offset)} + ${width} is past the end of ${sectionLabel(target!)} (${hex(target!.size)} bytes)`,
+            );
+          }
+        }
+        entries.push({
+          offset, type: relType, typeName, symbolIndex, symbol,
+          addend: rela ? r.i32(o + 8) : undefined,
+        });
+      }
+      relocations.push({
+        section: sec.index, name: sec.name, kind: rela ? 'rela' : 'rel',
+        targetSection: sec.info, symbolTable: sec.link, entries,
       });
     }
-    relocations.push({
-      section: sec.index, name: sec.name, kind: rela ? 'rela' : 'rel',
-      targetSection: sec.info, symbolTable: sec.link, entries,
-    });
+  } catch (e) {
+    dropSections(e);
+    sections.length = 0;
+    symbolTables.clear();
+    symbols = [];
+    relocations.length = 0;
   }
 
   // -- PT_INTERP: a NUL-terminated path (gABI "Program Interpreter").
@@ -643,6 +685,7 @@ export function parseElf32(input: Uint8Array): Elf32 {
     symbolTables,
     relocations,
     interpreter,
+    sectionError,
     sectionData(s) {
       const sec = sectionFor(s);
       if (!hasFileData(sec)) return new Uint8Array(0);

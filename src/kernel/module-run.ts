@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { Vec, vectorName } from '../cpu/stop.js';
-import { hexBytes } from '../cpu/disasm.js';
+import { hexBytes, unsupportedStop } from '../cpu/disasm.js';
 import { Kernel } from './kernel.js';
 import { ExportTable } from './exports.js';
 import { callGuest } from './call.js';
@@ -225,10 +225,7 @@ export function installKernelOops(kernel: Kernel, describe: (addr: number) => st
       if (f.vector === Vec.UD && cpu.unsupported) {
         const ins = cpu.unsupported;
         cpu.unsupported = null;
-        cpu.stop({
-          kind: 'unsupported', eip: f.eip, bytes: ins.bytes, mnemonic: ins.def?.name ?? '?',
-          message: `unsupported instruction ${hexBytes(ins.bytes)} at 0x${(f.eip >>> 0).toString(16)}${where(describe, f.eip)}: ${ins.invalidReason}`,
-        });
+        cpu.stop(unsupportedStop(ins, f.eip, where(describe, f.eip)));
         return;
       }
       let what: string;

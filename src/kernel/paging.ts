@@ -51,9 +51,10 @@ export class AddressSpace {
 
   /** Map one user page to a fresh zeroed frame (or the given one). */
   mapUser(lin: number, writable: boolean, frame?: number): number {
+    // The page table first: if the frames run out there, no frame has been taken yet.
+    const pteAddr = this.pte(lin, true);
     const f = frame ?? this.frames.alloc();
     if (frame === undefined) this.mem.zeroPhysPage(f);
-    const pteAddr = this.pte(lin, true);
     const old = this.mem.readPhys32(pteAddr);
     this.mem.writePhys32(pteAddr, f | PTE_P | PTE_US | (writable ? PTE_RW : 0));
     if (old & PTE_P) this.cpu.invalidatePage(lin);
@@ -132,10 +133,24 @@ export class AddressSpace {
     this.cpu.invalidatePage(lin);
   }
 
-  /** Map [start, end) page by page, skipping pages already mapped. */
+  /**
+   * Map [start, end) page by page, skipping pages already mapped. All or
+   * nothing: when the frames run out (OutOfMemory) the pages mapped so far
+   * are unmapped again before the error propagates, so a failed brk or mmap
+   * leaves the address space as it was (the caller returns -ENOMEM).
+   */
   mapRange(start: number, end: number, writable: boolean): void {
-    for (let p = (start & ~(PAGE_SIZE - 1)) >>> 0; p < end; p += PAGE_SIZE) {
-      if (!this.isMapped(p)) this.mapUser(p, writable);
+    const mapped: number[] = [];
+    try {
+      for (let p = (start & ~(PAGE_SIZE - 1)) >>> 0; p < end; p += PAGE_SIZE) {
+        if (!this.isMapped(p)) {
+          this.mapUser(p, writable);
+          mapped.push(p);
+        }
+      }
+    } catch (e) {
+      for (const p of mapped) this.unmap(p);
+      throw e;
     }
   }
 }

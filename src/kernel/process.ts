@@ -6,11 +6,11 @@
  */
 import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
-import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W } from '../elf/elf32.js';
+import { parseElf32, ElfError, validateLoadable, ET_DYN, ET_EXEC, PT_LOAD, PF_W, type Elf32 } from '../elf/elf32.js';
 import { Kernel } from './kernel.js';
 import { installSyscalls, pageUp, type ProcessIO, type UserMemoryMap } from './syscalls.js';
 import { installUserTraps } from './traps.js';
-import { MMAP_TOP, PAGE_SIZE, TASK_SIZE } from './layout.js';
+import { MMAP_TOP, PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -25,6 +25,7 @@ export interface RunOptions {
   onStderr?(bytes: Uint8Array): void;
   /** kmemsim's own diagnostics (--verbose). */
   onDiagnostic?(line: string): void;
+  /** Guest RAM in bytes (`--memory`); default: sized from the program (guestMemorySize). */
   memorySize?: number;
   /** Block-compiler threshold (CPU.jitThreshold): tests use 0 to run every block compiled, Infinity to interpret. */
   jitThreshold?: number;
@@ -54,7 +55,24 @@ const AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BA
   AT_UID = 11, AT_EUID = 12, AT_GID = 13, AT_EGID = 14, AT_PLATFORM = 15, AT_HWCAP = 16, AT_CLKTCK = 17,
   AT_SECURE = 23, AT_RANDOM = 25, AT_EXECFN = 31;
 
-export class LoadError extends Error {}
+/** The file is an ELF executable kmemsim cannot run (dynamically linked, too big for guest memory, ...): exit status 126. */
+export class LoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoadError';
+  }
+}
+
+/** Guest RAM when the program needs less, as before `--memory` existed. */
+export const DEFAULT_MEMORY_SIZE = 64 * 1024 * 1024;
+/**
+ * The most guest RAM `kmemsim run` gives a program (`--memory` included):
+ * the kernel maps all of it at PAGE_OFFSET, and the 3G/1G split leaves 1 GiB
+ * there (i386 Linux kept 128 MiB of it for vmalloc: its lowmem is 896 MiB).
+ */
+export const MAX_MEMORY_SIZE = 1024 * 1024 * 1024;
+/** Room the kernel keeps for what a program allocates at run time (brk, mmap, stack) when sizing memory itself. */
+export const MEMORY_HEADROOM = 64 * 1024 * 1024;
 
 /** A loaded process ready to run: the kernel, its I/O and memory map. */
 export interface Process {
@@ -65,14 +83,72 @@ export interface Process {
   stderr: Uint8Array[];
 }
 
-export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
-  const elf = parseElf32(elfBytes);
+/**
+ * What Linux's load_elf_binary() checks before it commits to a file, from
+ * the ELF header and program headers only (section headers are never
+ * needed to run a program; damaged ones only cost symbols): an i386
+ * ET_EXEC, no PT_INTERP (kmemsim has no dynamic loader), loadable segments
+ * inside the user address space. Throws ElfError or LoadError (exit 126).
+ */
+export function parseUserProgram(elfBytes: Uint8Array): Elf32 {
+  const elf = parseElf32(elfBytes, { sectionHeaders: 'optional' });
+  if (elf.interpreter !== null) {
+    const interp = elf.interpreter === '' ? 'with an empty PT_INTERP path' : `interpreter ${elf.interpreter}`;
+    throw new LoadError(`dynamically linked program (${interp}); kmemsim runs static executables only (link with -static)`);
+  }
+  if (elf.header.type === ET_DYN) {
+    throw new LoadError('ELF type ET_DYN (a position-independent executable or shared object) is not supported; kmemsim runs static ET_EXEC executables (link with -static -no-pie)');
+  }
   if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
-  if (elf.interpreter !== null) throw new LoadError(`dynamically linked program (interpreter ${elf.interpreter}); kmemsim runs static executables only`);
   validateLoadable(elf, { lo: PAGE_SIZE, hi: TASK_SIZE - 16 * 1024 * 1024 });
-  void PT_INTERP;
+  return elf;
+}
 
-  const k = new Kernel({ memorySize: opts.memorySize });
+/**
+ * Guest RAM the program needs at load time: the kernel's own low memory,
+ * one frame per page its PT_LOAD segments cover (.bss included: the loader
+ * maps it, zeroed, as Linux's set_brk() does), their page tables, and the
+ * initial stack.
+ */
+export function loadFootprint(elf: Elf32): number {
+  const pages = new Set<number>();
+  const tables = new Set<number>();
+  for (const ph of elf.programHeaders) {
+    if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
+    for (let p = Math.floor(ph.vaddr / PAGE_SIZE); p * PAGE_SIZE < ph.vaddr + ph.memsz; p++) pages.add(p);
+    for (let t = Math.floor(ph.vaddr / 0x400000); t * 0x400000 < ph.vaddr + ph.memsz; t++) tables.add(t);
+  }
+  const stackPages = 32 + 1;
+  return PHYS_POOL_START + (pages.size + tables.size + stackPages) * PAGE_SIZE;
+}
+
+/**
+ * The guest's RAM size: `requested` (`--memory`) when given; else
+ * DEFAULT_MEMORY_SIZE while the program's load footprint leaves at least
+ * half of it free, and otherwise the footprint plus MEMORY_HEADROOM,
+ * rounded up to 4 MiB (the kernel direct map's page size), at most
+ * MAX_MEMORY_SIZE. LoadError (exit 126) when the program needs more than
+ * the memory it may have.
+ */
+export function guestMemorySize(elf: Elf32, requested?: number): number {
+  const need = loadFootprint(elf);
+  const mib = (n: number): string => `${Math.ceil(n / (1024 * 1024))} MiB`;
+  if (requested !== undefined) {
+    if (need > requested) {
+      throw new LoadError(`the program needs ${mib(need)} of guest memory to load (its segments, .bss included), more than --memory ${mib(requested)}`);
+    }
+    return requested;
+  }
+  if (need > MAX_MEMORY_SIZE) {
+    throw new LoadError(`the program needs ${mib(need)} of guest memory to load (its segments, .bss included), more than kmemsim's limit of ${mib(MAX_MEMORY_SIZE)}`);
+  }
+  if (need <= DEFAULT_MEMORY_SIZE / 2) return DEFAULT_MEMORY_SIZE;
+  return Math.min(MAX_MEMORY_SIZE, Math.ceil((need + MEMORY_HEADROOM) / 0x400000) * 0x400000);
+}
+
+export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
+  const elf = parseUserProgram(elfBytes);
+  const k = new Kernel({ memorySize: guestMemorySize(elf, opts.memorySize) });
   const stdout: Uint8Array[] = [];
   const stderr: Uint8Array[] = [];
   const io: ProcessIO = {

@@ -6,8 +6,9 @@
  */
 import type { Kernel, TrapFrame } from './kernel.js';
 import { Vec, vectorName } from '../cpu/stop.js';
-import { hexBytes } from '../cpu/disasm.js';
+import { hexBytes, unsupportedStop } from '../cpu/disasm.js';
 import { PAGE_SIZE, STACK_LIMIT, TASK_SIZE } from './layout.js';
+import { OutOfMemory } from './pages.js';
 
 const SIGNALS: Record<number, string> = {
   0: 'SIGFPE', 1: 'SIGTRAP', 3: 'SIGTRAP', 4: 'SIGSEGV', 5: 'SIGSEGV', 6: 'SIGILL', 7: 'SIGSEGV',
@@ -29,13 +30,7 @@ export function installUserTraps(k: Kernel, stackTop = TASK_SIZE): void {
     if (v === Vec.UD && cpu.unsupported) {
       const ins = cpu.unsupported;
       cpu.unsupported = null;
-      cpu.stop({
-        kind: 'unsupported',
-        eip: f.eip,
-        bytes: ins.bytes,
-        mnemonic: ins.def?.name ?? '?',
-        message: `unsupported instruction ${hexBytes(ins.bytes)} at 0x${(f.eip >>> 0).toString(16)}: ${ins.invalidReason}`,
-      });
+      cpu.stop(unsupportedStop(ins, f.eip));
       return;
     }
     let detail = '';
@@ -61,7 +56,16 @@ export function installUserTraps(k: Kernel, stackTop = TASK_SIZE): void {
     const err = f.errorCode ?? 0;
     // Stack growth: a not-present user fault inside the stack rlimit below the stack top.
     if (f.fromUser && !(err & 1) && addr < stackTop && addr >= stackTop - STACK_LIMIT && addr >= ((f.userEsp >>> 0) - 65536 - 32 * 4)) {
-      kern.as.mapUser(addr & ~(PAGE_SIZE - 1), true);
+      try {
+        kern.as.mapUser(addr & ~(PAGE_SIZE - 1), true);
+      } catch (e) {
+        if (!(e instanceof OutOfMemory)) throw e;
+        // No frame left for the stack page: Linux's page-fault path ends in the OOM killer (SIGKILL).
+        kern.cpu.stop({
+          kind: 'fault', vector: Vec.PF, errorCode: err, eip: f.eip,
+          message: `SIGKILL: out of memory: no free page frame to grow the stack at 0x${addr.toString(16)} (guest RAM is ${kern.cpu.mem.size >>> 20} MiB: see --memory) at EIP 0x${(f.eip >>> 0).toString(16)}`,
+        });
+      }
       return;
     }
     fatal(kern, f);

@@ -6,6 +6,7 @@
  * MOV CRn/DRn, LGDT/LIDT/SGDT/SIDT, LLDT/SLDT/LTR/STR, INVLPG, CLTS,
  * WBINVD/INVD, LMSW/SMSW (SDM Vol. 2 and Vol. 3 chapters 2, 5, 6).
  */
+import { hexBytes } from '../disasm.js';
 import type { CPU } from '../cpu.js';
 import { DR6_BD, DR6_FIXED, DR7_GD } from '../debug-bits.js';
 import type { Instr } from '../instr.js';
@@ -93,7 +94,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   const newCs = cpu.read(size, (ssb + sp + size) | 0) & 0xffff;
   const newFlags = cpu.read(size, (ssb + sp + 2 * size) | 0);
   if (size === 4 && newFlags & VM && cpu.cpl === 0) {
-    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: 'IRET to virtual-8086 mode is not modelled' });
+    cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: `unsupported instruction IRET (${hexBytes(ins.bytes)}) at 0x${(ins.addr >>> 0).toString(16).padStart(8, '0')}: a return to virtual-8086 mode is not modelled` });
     return;
   }
   const rpl = newCs & 3;

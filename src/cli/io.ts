@@ -1,0 +1,67 @@
+/**
+ * Where the `kmemsim` command's output goes. By default the process's file
+ * descriptors 1 and 2 (written synchronously, so guest output and kmemsim's
+ * messages interleave in order) and its stdin; `main(argv, io)` can run the
+ * whole command in-process against other sinks (the robustness suite in
+ * src/fuzz/self.ts captures both streams this way).
+ */
+import * as fs from 'node:fs';
+
+export interface CliIO {
+  stdout(bytes: Uint8Array): void;
+  stderr(bytes: Uint8Array): void;
+  /** The guest's stdin (`kmemsim run`). */
+  stdin(): Uint8Array;
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+/** The host's stdin, when it is a file or pipe (never blocks on a terminal). */
+function hostStdin(): Uint8Array {
+  try {
+    const st = fs.fstatSync(0);
+    if (st.isFile() || st.isFIFO()) return new Uint8Array(fs.readFileSync(0));
+  } catch {
+    /* no stdin */
+  }
+  return new Uint8Array(0);
+}
+
+export const processIO: CliIO = {
+  stdout: (b) => writeAll(1, b),
+  stderr: (b) => writeAll(2, b),
+  stdin: hostStdin,
+};
+
+let current: CliIO = processIO;
+
+/** Run `fn` with the command's output going to `io`. */
+export async function withCliIO<T>(io: CliIO, fn: () => Promise<T>): Promise<T> {
+  const saved = current;
+  current = io;
+  try {
+    return await fn();
+  } finally {
+    current = saved;
+  }
+}
+
+/** Bytes or text (UTF-8) to the command's stdout. */
+export function out(data: Uint8Array | string): void {
+  current.stdout(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+}
+/** Bytes or text (UTF-8) to the command's stderr. */
+export function errOut(data: Uint8Array | string): void {
+  current.stderr(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+}
+/** One line of kmemsim's own to stderr. */
+export function errLine(line: string): void {
+  errOut(line + '\n');
+}
+/** The guest's stdin. */
+export function stdinBytes(): Uint8Array {
+  return current.stdin();
+}

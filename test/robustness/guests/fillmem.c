@@ -1,0 +1,55 @@
+/*
+ * Fills guest memory at run time through brk and then mmap2, until the
+ * kernel says no: under kmemsim (--memory 64M) both must fail with -ENOMEM
+ * (brk by returning the old break), as on Linux, never stop the machine.
+ * With the argument "stack" it keeps the mappings and then recurses: the
+ * stack cannot grow, and Linux's OOM killer would end it with SIGKILL.
+ */
+#include "libc.h"
+
+#define STEP (1 << 20)
+
+static int deep(int n)
+{
+	volatile char frame[4096];
+	frame[0] = (char)n;
+	return deep(n + 1) + frame[0];
+}
+
+int main(int argc, char **argv)
+{
+	char *start = (char *)sys_brk(0);
+	char *end = start;
+	unsigned brk_mib = 0, mmap_mib = 0;
+	long last = 0;
+	for (;;) {
+		char *want = end + STEP;
+		if ((char *)sys_brk(want) != want)
+			break;
+		end = want;
+		end[-1] = 1;
+		brk_mib++;
+	}
+	sys_brk(start);
+	for (;;) {
+		long p = sys_mmap2(0, STEP, 3, 0x22, -1, 0);
+		if (p < 0 && p > -4096) {
+			last = p;
+			break;
+		}
+		((char *)p)[STEP - 1] = 1;
+		mmap_mib++;
+	}
+	if (argc > 1 && !strcmp(argv[1], "stack")) {
+		for (;;) {
+			/* the last pages, one at a time */
+			long p = sys_mmap2(0, 4096, 3, 0x22, -1, 0);
+			if (p < 0 && p > -4096)
+				break;
+		}
+	}
+	if (argc > 1 && !strcmp(argv[1], "stack"))
+		return deep(0);
+	printf("brk stopped after %u MiB, mmap2 after %u MiB with %ld\n", brk_mib, mmap_mib, last);
+	return 0;
+}
