@@ -75,7 +75,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
     summary: r.summary,
     exit: {
       status,
-      stop: stop ? { kind: stop.kind, message: 'message' in stop ? stop.message : describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
+      stop: stop ? { kind: stop.kind, message: ('message' in stop ? stop.message : undefined) ?? describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
     },
   };
 }

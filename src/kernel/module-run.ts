@@ -21,7 +21,9 @@
  * Faults in module code are kernel oopses: the machine stops with a
  * 'fault' stop whose message names the fault and the function
  * ("init_module+0x12/0x40 [hello]"), exit status 125. The instruction
- * budget covers init and cleanup together (124 when it runs out).
+ * budget covers init and cleanup together (124 when it runs out). A HLT
+ * nothing can end is "init_module never returned" (neverReturned()):
+ * 125 with interrupts disabled, 124 with them enabled.
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -139,7 +141,8 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
 
   const kernel = opts.kernel ?? new Kernel({ memorySize: opts.memorySize });
   let mod: LoadedModule | null = null;
-  installKernelOops(kernel, (addr) => mod?.describe(addr) ?? null);
+  const describe = (addr: number): string | null => mod?.describe(addr) ?? null;
+  installKernelOops(kernel, describe);
   const src = typeof opts.exports === 'function' ? opts.exports(kernel, io) : opts.exports;
   const exports = ExportTable.from(src ?? []);
 
@@ -178,7 +181,8 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
     const r = callGuest(kernel, init, [], budget);
     used += r.instructions;
     if (!r.returned) {
-      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+      const stop = neverReturned(kernel, 'init_module', r.stop!, describe);
+      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
     }
     initReturn = r.value;
     if (initReturn < 0) {
@@ -203,10 +207,49 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
   const r = callGuest(kernel, cleanup, [], Math.max(0, budget - used));
   used += r.instructions;
   if (!r.returned) {
-    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+    const stop = neverReturned(kernel, 'cleanup_module', r.stop!, describe);
+    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
   }
   unloadModule(kernel, loaded);
   return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
+}
+
+/**
+ * A guest call that stopped on a HLT nothing can end. The CPU stops
+ * with 'halted' when no interrupt could ever wake it: IF = 0 (`cli; hlt`),
+ * or IF = 1 with no interrupt source — the module kernel has no timer or
+ * other device, so `sti; hlt` would wait forever. On Linux the first is a
+ * hard lockup (the NMI watchdog's "Watchdog detected hard LOCKUP"), the
+ * second idles until the next timer tick. Either way init_module never
+ * returns, which is not a successful load:
+ *  - IF = 0: the guest is dead, exit status 125 ("the CPU halted with
+ *    interrupts disabled");
+ *  - IF = 1: a hung task waiting for an interrupt that cannot come, exit
+ *    status 124 — what waiting until the instruction budget runs out would
+ *    give, detected at once instead of burning the budget.
+ */
+function neverReturned(kernel: Kernel, fn: string, stop: StopReason, describe: (addr: number) => string | null): StopReason {
+  if (stop.kind !== 'halted' || stop.message !== undefined) return stop;
+  const cpu = kernel.cpu;
+  // The saved EIP is past the HLT (F4), as after any trap.
+  let eip = cpu.eip >>> 0;
+  try {
+    if (kernel.mem.read(eip - 1, 1)[0] === 0xf4) eip = (eip - 1) >>> 0;
+  } catch {
+    /* unreadable: keep the EIP after it */
+  }
+  const at = `EIP 0x${eip.toString(16).padStart(8, '0')}${where(describe, eip)}`;
+  const ifSet = (cpu.getEflags() & 0x200) !== 0;
+  const message = ifSet
+    ? `${fn} never returned: the CPU halted at ${at} with interrupts enabled, waiting for an interrupt, and the kernel has no interrupt source (no timer): it would wait forever (a hung task; exit status 124, as when the budget runs out)`
+    : `${fn} never returned: the CPU halted with interrupts disabled at ${at}: nothing can wake it (a hard lockup)`;
+  return { kind: 'halted', message, eip, interruptsEnabled: ifSet };
+}
+
+/** A module run's exit status for a stop: a halt that cannot end is 124 (waiting, IF = 1) or 125 (dead, IF = 0). */
+function moduleExitCode(stop: StopReason): number {
+  if (stop.kind === 'halted' && stop.message !== undefined) return stop.interruptsEnabled ? 124 : 125;
+  return exitCodeFor(stop);
 }
 
 /**
