@@ -215,10 +215,11 @@ describe.skipIf(!hasGcc)('checkCommand (kmemsim run --kmemcheck)', () => {
     expect(Object.keys(f)).toEqual(['kind', 'region', 'checker', 'access', 'size', 'address', 'eip', 'function', 'offset', 'file', 'line', 'stack']);
     expect(f).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, function: 'read_config', offset: 0, line: 16 });
     expect(basename(f.file!)).toBe('uninit-kmalloc.c');
-    expect(f.stack.map((s) => [s.file === null ? null : basename(s.file), s.line])).toEqual([['uninit-kmalloc.c', 16], ['uninit-kmalloc.c', 25]]);
+    // The bottom frame is kmemsim's guest-call return stub (named, no source position).
+    expect(f.stack.map((s) => [s.file === null ? null : basename(s.file), s.line])).toEqual([['uninit-kmalloc.c', 16], ['uninit-kmalloc.c', 25], [null, null]]);
     expect(Object.keys(f.stack[0]!)).toEqual(['function', 'offset', 'address', 'file', 'line']);
     expect(f.address).toBeGreaterThanOrEqual(0xc0000000);
-    expect(f.stack.map((s) => s.function)).toEqual(['read_config', 'init_module']);
+    expect(f.stack.map((s) => s.function)).toEqual(['read_config', 'init_module', 'kmemsim_call_stub']);
     expect(j.summary.findings).toBe(1);
     expect(j.summary.lost).toBe(0);
     expect(j.summary.faults).toBeGreaterThan(0);
@@ -320,8 +321,10 @@ describe.skipIf(!hasGcc)('source positions in the reports (report.ts with a loca
     const lines = formatReport(e, { symbolize: r.symbolize, locate }).split('\n');
     const caller = r.findings[0]!.stack[1]!.address;
     expect(lines).toContain(`EIP is at read_config+0x0/0x4 [x.c:${e.eip & 0xff}]`);
-    expect(lines.at(-1)).toMatch(new RegExp(`init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[x\\.c:${(caller - 1) & 0xff}\\]$`));
-    expect(asked).toEqual([e.eip, caller - 1]);
+    expect(lines.at(-2)).toMatch(new RegExp(`init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[x\\.c:${(caller - 1) & 0xff}\\]$`));
+    const stub = r.findings[0]!.stack[2]!.address;
+    expect(lines.at(-1)).toMatch(new RegExp(`kmemsim_call_stub\\+0x0/0x8 \\[x\\.c:${(stub - 1) & 0xff}\\]$`));
+    expect(asked).toEqual([e.eip, caller - 1, stub - 1]);
     expect(formatReport(e, { symbolize: r.symbolize })).not.toMatch(/\.c:\d+\]/);
     const plain = toFinding(e, r.symbolize);
     expect('file' in plain).toBe(false);
