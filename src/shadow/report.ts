@@ -56,7 +56,7 @@ const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
 /** The header line: "WARNING: kmemcheck: Caught 32-bit read from uninitialized memory (c1a2b3c4)". */
 export function formatHeader(e: KmemcheckError, region: FindingRegion = 'heap'): string {
   const where = region === 'stack' ? ' stack' : '';
-  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} from ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'}${where} memory (${hex8(e.address)})`;
+  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} ${e.access === 'write' ? 'to' : 'from'} ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'}${where} memory (${hex8(e.address)})`;
 }
 
 /** The three dump lines: memory, shadow letters, caret. */
