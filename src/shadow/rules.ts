@@ -250,7 +250,10 @@ export abstract class ShadowRules {
    * kmemcheck_copy(): the destination's tracked bytes take the source's
    * states; bytes landing on untracked memory are what is checked (an
    * untracked source byte counts as initialized), and an error names the
-   * source.
+   * source. With `checkWrites`, "freed" and "unallocated" must keep meaning
+   * the allocator's state (what a write is checked against), so they are
+   * not carried into allocated bytes: copied there, they arrive as
+   * uninitialized (garbage), and a read of them reports that.
    */
   protected copy(src: number, dst: number, n: number, f: HiddenFault, simulateCr2: boolean): void {
     if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
@@ -265,7 +268,12 @@ export abstract class ShadowRules {
     for (let i = 0; i < len; i++) {
       const d = (dst + i) | 0;
       if (this.shadow.isTracked(d)) {
-        this.shadow.set(d, st[i] as ShadowState);
+        let v = st[i] as ShadowState;
+        if (this.checkWrites && (v === SHADOW_FREED || v === SHADOW_UNALLOCATED)) {
+          const cur = this.shadow.get(d);
+          if (cur !== SHADOW_FREED && cur !== SHADOW_UNALLOCATED) v = SHADOW_UNINITIALIZED;
+        }
+        this.shadow.set(d, v);
         st[i] = SHADOW_INITIALIZED;
       }
     }
