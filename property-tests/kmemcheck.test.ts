@@ -23,7 +23,10 @@
  *     initializes its bytes — the partial-ok rule), in program order, with
  *     the address computed from the printed object addresses; (a) and
  *     (b) are checked a second time with `partialOk: false` (a read is a
- *     finding when any of its bytes is not initialized);
+ *     finding when any of its bytes is not initialized), and a third time
+ *     with `checkWrites` (`--kmemcheck-writes`): writes into freed objects
+ *     (the generator makes some) are findings of kind "freed", access
+ *     "write", in the model too;
  * (c) a checked run's console output, init_module return and exit status
  *     equal the unchecked run's.
  *
@@ -73,7 +76,12 @@ const arbProgram: fc.Arbitrary<Program> = fc.record({
   ),
 });
 
-/** Turn raw choices into valid operations: nothing is written to or copied into a freed object, nothing is freed twice. */
+/**
+ * Turn raw choices into valid operations: nothing is copied into a freed
+ * object, nothing is freed twice; a write may land in a freed object (a
+ * use after free the shadow sees; `--kmemcheck-writes` reports it, and the
+ * slab keeps no metadata in guest memory, so it changes nothing else).
+ */
 function resolve(p: Program): Op[] {
   const n = p.objs.length;
   const freed = new Array<boolean>(n).fill(false);
@@ -84,8 +92,7 @@ function resolve(p: Program): Op[] {
     const off = r.b % (size - r.sz + 1);
     const read: Op = { t: 'r', o, off, sz: r.sz };
     if (r.t === 'w') {
-      if (freed[o]) ops.push(read);
-      else ops.push({ t: 'w', o, off, sz: r.sz, value: (Math.imul(i + 1, 0x1f3d5b79) & (r.sz === 4 ? -1 : (1 << (8 * r.sz)) - 1)) >>> 0 });
+      ops.push({ t: 'w', o, off, sz: r.sz, value: (Math.imul(i + 1, 0x1f3d5b79) & (r.sz === 4 ? -1 : (1 << (8 * r.sz)) - 1)) >>> 0 });
     } else if (r.t === 'r') {
       ops.push(read);
     } else if (r.t === 'f') {
@@ -148,14 +155,24 @@ function source(p: Program, ops: Op[]): string {
 // ---- ground truth -------------------------------------------------------------------
 
 const U = 'uninitialized', I = 'initialized', F = 'freed';
-interface Expect { kind: string; size: number; address: number }
+interface Expect { kind: string; size: number; address: number; access?: 'write' }
 
-function groundTruth(p: Program, ops: Op[], bases: number[], partialOk = true): Expect[] {
+/**
+ * The model's findings in program order. With `checkWrites`
+ * (`--kmemcheck-writes`), a write touching a freed byte is a finding of
+ * kind "freed" too (access "write"); every write then initializes its
+ * bytes; and a copy does not carry "freed" into a live object (the bytes
+ * arrive uninitialized).
+ */
+function groundTruth(p: Program, ops: Op[], bases: number[], partialOk = true, checkWrites = false): Expect[] {
   const sh = p.objs.map((o) => new Array<string>(o.size).fill(o.zeroed ? I : U));
   const out: Expect[] = [];
   for (const op of ops) {
     switch (op.t) {
       case 'w':
+        if (checkWrites && sh[op.o]!.slice(op.off, op.off + op.sz).includes(F)) {
+          out.push({ kind: F, size: op.sz, address: (bases[op.o]! + op.off) >>> 0, access: 'write' });
+        }
         for (let i = 0; i < op.sz; i++) sh[op.o]![op.off + i] = I;
         break;
       case 'r': {
@@ -168,8 +185,9 @@ function groundTruth(p: Program, ops: Op[], bases: number[], partialOk = true): 
         break;
       }
       case 'c': {
+        // With checkWrites a copied "freed" state arrives as uninitialized (src/shadow/rules.ts copy()).
         const s = sh[op.src]!.slice(op.sOff, op.sOff + op.n);
-        for (let i = 0; i < op.n; i++) sh[op.dst]![op.dOff + i] = s[i]!;
+        for (let i = 0; i < op.n; i++) sh[op.dst]![op.dOff + i] = checkWrites && s[i] === F ? U : s[i]!;
         break;
       }
       case 'f':
@@ -212,7 +230,7 @@ describe.skipIf(!hasGcc)('kmemcheck vs inline checker on random modules', () => 
   it(`agree with each other and with the ground truth (${RUNS} modules)`, () => {
     const runtime = runtimeObject();
     const deadline = Date.now() + TIME_MS;
-    let modules = 0, withFindings = 0, findings = 0;
+    let modules = 0, withFindings = 0, findings = 0, writeFindings = 0;
     fc.assert(
       fc.property(arbProgram, (p) => {
         const ops = resolve(p);
@@ -252,13 +270,21 @@ describe.skipIf(!hasGcc)('kmemcheck vs inline checker on random modules', () => 
         const strictInl = runModuleWithInlineChecker(obj, { name, runtime, inline: { partialOk: false } });
         expect(strictInl.findings.map(strip), src).toEqual(strictFault.findings.map(strip));
         expect(strictInl.findings.map((f) => ({ kind: f.kind, size: f.size, address: f.address })), src).toEqual(groundTruth(p, ops, bases, false));
+        // (a) and (b) with --kmemcheck-writes: writes into freed objects are findings as well.
+        const wFault = runModuleWithKmemcheck(obj, { name, runtime, kmemcheck: { checkWrites: true } });
+        const wInl = runModuleWithInlineChecker(obj, { name, runtime, inline: { checkWrites: true } });
+        expect(wInl.findings.map(strip), src).toEqual(wFault.findings.map(strip));
+        const asModel = (f: { kind: string; size: number; address: number; access: string }): Expect =>
+          (f.access === 'write' ? { kind: f.kind, size: f.size, address: f.address, access: 'write' } : { kind: f.kind, size: f.size, address: f.address });
+        expect(wInl.findings.map(asModel), src).toEqual(groundTruth(p, ops, bases, true, true));
+        writeFindings += wInl.findings.filter((f) => f.access === 'write').length;
         modules++;
         findings += want.length;
         if (want.length > 0) withFindings++;
       }),
       { numRuns: RUNS, interruptAfterTimeLimit: Math.max(1000, deadline - Date.now()) },
     );
-    console.log(`property-tests/kmemcheck.test.ts: ${modules} modules checked, ${withFindings} with findings (${findings} findings)`);
+    console.log(`property-tests/kmemcheck.test.ts: ${modules} modules checked, ${withFindings} with findings (${findings} findings; ${writeFindings} writes into freed objects with --kmemcheck-writes)`);
     expect(modules).toBeGreaterThan(0);
   }, TIME_MS + 90_000);
 });

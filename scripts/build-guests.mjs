@@ -45,7 +45,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -84,15 +84,16 @@ const USER_LDFLAGS = ['-m32', '-nostdlib', '-static', '-no-pie', '-Wl,--build-id
 
 /**
  * Code generation for kernel modules and the guest runtime linked into them:
- * i386 Linux's kernel flags (-mregparm=3, freestanding, no PIC), limited to
- * the i686 kmemsim models. Keep in sync with MODULE_CFLAGS in
- * src/cli/compile.ts (`kmemsim run mod.c`), which test/module checks.
+ * MODULE_CFLAGS, defined once in src/cli/compile.ts (`kmemsim run mod.c`
+ * compiles with it too) and read here from its compiled form in dist/
+ * (`npm run build` runs tsc before this script).
  */
-const MODULE_CFLAGS = [
-  '-m32', '-ffreestanding', '-fno-pic', '-mregparm=3', '-fno-builtin', '-g', '-O2',
-  '-march=i686', '-mno-sse', '-mno-mmx', '-fno-stack-protector', '-fcf-protection=none',
-  '-fno-asynchronous-unwind-tables',
-];
+const COMPILE_JS = join(ROOT, 'dist/cli/compile.js');
+if (!existsSync(COMPILE_JS)) {
+  console.error(`build-guests: ${COMPILE_JS} is missing: run tsc first (npm run build does)`);
+  process.exit(1);
+}
+const { MODULE_CFLAGS } = await import(pathToFileURL(COMPILE_JS).href);
 /** The runtime is kmemsim's own code: warnings on, and no loops turned into memset/memcpy calls (see LIB_CFLAGS). */
 const RUNTIME_CFLAGS = ['-Wall', '-Wextra', '-fno-tree-loop-distribute-patterns', '-I', 'include'];
 const RUNTIME_DIR = 'guest/runtime';
@@ -203,7 +204,7 @@ function runtimeTargets() {
   const objects = sources.map((src) => ({
     kind: 'runtime', name: basename(src), opt: '2',
     out: `build/runtime/obj/${basename(src).replace(/\.[cS]$/, '.o')}`,
-    deps: [src, ...MODULE_HEADERS, SELF],
+    deps: [src, ...MODULE_HEADERS, SELF, 'src/cli/compile.ts'],
     cmd: [CC, ...MODULE_CFLAGS, ...RUNTIME_CFLAGS, '-c', src, '-o'],
     internal: true,
   }));

@@ -16,8 +16,11 @@
  * (notrack: clean), a padded struct copied byte by byte (padding: reported —
  * kmemcheck's known false-positive class, the padding is never used),
  * kmemcheck_disable/enable and kmemcheck_mark_initialized from guest code
- * (enable-disable), and an oops after a finding (oops-after-read: the
- * queue is drained although the run stopped abnormally).
+ * (enable-disable), an oops after a finding (oops-after-read: the
+ * queue is drained although the run stopped abnormally), and writes past
+ * an object and after kfree (write-past-and-after-free: silent, as Linux's
+ * kmemcheck, unless --kmemcheck-writes; every example is also run with it,
+ * with kmemcheck and the inline checker).
  */
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { compileModule } from '../src/cli/compile.js';
-import { runModuleWithKmemcheck } from '../src/harness/heap-runs.js';
+import { runModuleWithInlineChecker, runModuleWithKmemcheck } from '../src/harness/heap-runs.js';
 import { formatReport, toFinding } from '../src/shadow/report.js';
 import { checkCommand, DEFAULT_ERROR_EXITCODE, type JsonReport } from '../src/cli/check-command.js';
 import { runModule } from '../src/kernel/module-run.js';
@@ -42,8 +45,11 @@ interface Expected {
   exitCode: number;
   stop: string | null;
   /** `file`: the source's base name; `line`: the line of the faulting read. */
-  findings: { kind: string; access: string; size: number; function: string; file: string | null; line: number | null }[];
+  findings: ExpectedFinding[];
+  /** With `--kmemcheck-writes` (checkWrites): the findings then, writes to unallocated and freed memory included (default: `findings`). */
+  findingsWithWrites?: ExpectedFinding[];
 }
+type ExpectedFinding = { kind: string; access: string; size: number; function: string; file: string | null; line: number | null };
 
 const examples = readdirSync(DIR).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
 const objects = new Map<string, Uint8Array>();
@@ -104,6 +110,25 @@ describe.skipIf(!hasGcc)('examples/kmemcheck', () => {
         expect(text).toMatch(/\nEAX: [0-9a-f]{8} EBX: [0-9a-f]{8} ECX: [0-9a-f]{8} EDX: [0-9a-f]{8}\n/);
         expect(text).toMatch(new RegExp(`\n \\[<[0-9a-f]{8}>\\] \\?? ?init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[(?:[^\\]]*/)?${name}\\.c:\\d+\\]`));
       }
+    });
+  }
+
+  for (const name of examples) {
+    it(`${name}: with --kmemcheck-writes, kmemcheck and the inline checker report the expected reads and writes`, () => {
+      const exp = expected(name);
+      const want = exp.findingsWithWrites ?? exp.findings;
+      const runtime = runtimeObject();
+      const k = runModuleWithKmemcheck(object(name), { name: `${name}.c`, runtime, kmemcheck: { checkWrites: true } });
+      const i = runModuleWithInlineChecker(object(name), { name: `${name}.c`, runtime, inline: { checkWrites: true } });
+      for (const r of [k, i]) {
+        expect(r.error).toBeNull();
+        expect(r.run!.console).toBe(exp.console);
+        expect(r.findings.map((f) => ({ kind: f.kind, access: f.access, size: f.size, function: f.function, file: f.file ? basename(f.file) : f.file, line: f.line }))).toEqual(want);
+      }
+      want.forEach((f, n) => {
+        const dir = f.access === 'write' ? 'to' : 'from';
+        expect(k.reports[n]!).toMatch(new RegExp(`^WARNING: kmemcheck: Caught ${8 * f.size}-bit ${f.access} ${dir} ${f.kind} memory \\([0-9a-f]{8}\\)\n`));
+      });
     });
   }
 
@@ -215,15 +240,27 @@ describe.skipIf(!hasGcc)('checkCommand (kmemsim run --kmemcheck)', () => {
     expect(Object.keys(f)).toEqual(['kind', 'region', 'checker', 'access', 'size', 'address', 'eip', 'function', 'offset', 'file', 'line', 'stack']);
     expect(f).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, function: 'read_config', offset: 0, line: 16 });
     expect(basename(f.file!)).toBe('uninit-kmalloc.c');
-    expect(f.stack.map((s) => [s.file === null ? null : basename(s.file), s.line])).toEqual([['uninit-kmalloc.c', 16], ['uninit-kmalloc.c', 25]]);
+    // The bottom frame is kmemsim's guest-call return stub (named, no source position).
+    expect(f.stack.map((s) => [s.file === null ? null : basename(s.file), s.line])).toEqual([['uninit-kmalloc.c', 16], ['uninit-kmalloc.c', 25], [null, null]]);
     expect(Object.keys(f.stack[0]!)).toEqual(['function', 'offset', 'address', 'file', 'line']);
     expect(f.address).toBeGreaterThanOrEqual(0xc0000000);
-    expect(f.stack.map((s) => s.function)).toEqual(['read_config', 'init_module']);
+    expect(f.stack.map((s) => s.function)).toEqual(['read_config', 'init_module', 'kmemsim_call_stub']);
     expect(j.summary.findings).toBe(1);
     expect(j.summary.lost).toBe(0);
     expect(j.summary.faults).toBeGreaterThan(0);
     expect(j.summary.singleSteps).toBe(j.summary.faults);
     expect(j.exit).toEqual({ status: 99, stop: null });
+  });
+
+  it('--kmemcheck-writes: writes into unallocated and freed memory are findings (text and JSON, access "write"); off by default', () => {
+    expect(command('write-past-and-after-free').status).toBe(0);
+    const r = command('write-past-and-after-free', { checkWrites: true });
+    expect(r.status).toBe(99);
+    expect(r.stderr).toMatch(/WARNING: kmemcheck: Caught 32-bit write to unallocated memory \([0-9a-f]{8}\)/);
+    expect(r.stderr).toMatch(/WARNING: kmemcheck: Caught 32-bit write to freed memory \([0-9a-f]{8}\)/);
+    expect(r.json!.findings.map((f) => [f.kind, f.access, f.function])).toEqual([['unallocated', 'write', 'fill_counters'], ['freed', 'write', 'reset_after_free']]);
+    const inline = command('write-past-and-after-free', { checkWrites: true, heap: 'inline' });
+    expect(inline.json!.findings.map((f) => [f.kind, f.access, f.function, f.checker])).toEqual([['unallocated', 'write', 'fill_counters', 'inline'], ['freed', 'write', 'reset_after_free', 'inline']]);
   });
 
   it('drains the queue when the run stops abnormally (oops)', () => {
@@ -320,8 +357,10 @@ describe.skipIf(!hasGcc)('source positions in the reports (report.ts with a loca
     const lines = formatReport(e, { symbolize: r.symbolize, locate }).split('\n');
     const caller = r.findings[0]!.stack[1]!.address;
     expect(lines).toContain(`EIP is at read_config+0x0/0x4 [x.c:${e.eip & 0xff}]`);
-    expect(lines.at(-1)).toMatch(new RegExp(`init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[x\\.c:${(caller - 1) & 0xff}\\]$`));
-    expect(asked).toEqual([e.eip, caller - 1]);
+    expect(lines.at(-2)).toMatch(new RegExp(`init_module\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[x\\.c:${(caller - 1) & 0xff}\\]$`));
+    const stub = r.findings[0]!.stack[2]!.address;
+    expect(lines.at(-1)).toMatch(new RegExp(`kmemsim_call_stub\\+0x0/0x8 \\[x\\.c:${(stub - 1) & 0xff}\\]$`));
+    expect(asked).toEqual([e.eip, caller - 1, stub - 1]);
     expect(formatReport(e, { symbolize: r.symbolize })).not.toMatch(/\.c:\d+\]/);
     const plain = toFinding(e, r.symbolize);
     expect('file' in plain).toBe(false);

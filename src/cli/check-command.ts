@@ -35,6 +35,8 @@ export interface CheckCommandOptions {
   reportJson?: string;
   oneShot?: boolean;
   partialOk?: boolean;
+  /** `--kmemcheck-writes`: also report writes into unallocated and freed heap memory. */
+  checkWrites?: boolean;
   verbose?: boolean;
   /** Passed to the module runner (name, budget, output callbacks, tracing). */
   run: Omit<CheckedRunOptions, 'heap' | 'stack' | 'kernelRing' | 'rules' | 'poison' | 'stackUsage'>;
@@ -75,7 +77,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
     summary: r.summary,
     exit: {
       status,
-      stop: stop ? { kind: stop.kind, message: 'message' in stop ? stop.message : describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
+      stop: stop ? { kind: stop.kind, message: ('message' in stop ? stop.message : undefined) ?? describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
     },
   };
 }
@@ -115,7 +117,7 @@ export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): num
     kernelRing: opts.kernelRing,
     poison: opts.poison,
     stackUsage: opts.stackUsage,
-    rules: { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true },
+    rules: { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true, checkWrites: opts.checkWrites ?? false },
   });
   const { err } = opts;
   let status: number;

@@ -7,7 +7,7 @@
  * temporary directory that is removed afterwards; only its bytes are kept.
  *
  * The same flags build the guest runtime (scripts/build-guests.mjs, kind
- * "runtime"); test/module checks that the two lists agree.
+ * "runtime", imports MODULE_CFLAGS from here).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,9 +15,20 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The compiler flags for kernel modules, in order (README "Kernel modules" lists them). */
+/**
+ * The compiler flags for kernel modules and the guest runtime, in order
+ * (README "Kernel modules" lists them) — the one definition:
+ * scripts/build-guests.mjs imports it from dist/. The first line is
+ * i386 Linux's (arch/x86/Makefile, 32-bit branch): regparm(3) calls, no FPU
+ * (-msoft-float: a `double` becomes calls to libgcc's __adddf3 ..., which
+ * the kernel does not export, so such a module fails to link, as on Linux),
+ * small structs returned in registers, and a 4-byte stack alignment
+ * (frames as Linux's). The rest keeps gcc to the i686 integer instructions
+ * kmemsim models and away from %gs-based canaries and endbr32.
+ */
 export const MODULE_CFLAGS: readonly string[] = [
   '-m32', '-ffreestanding', '-fno-pic', '-mregparm=3', '-fno-builtin', '-g', '-O2',
+  '-msoft-float', '-freg-struct-return', '-mpreferred-stack-boundary=2',
   '-march=i686', '-mno-sse', '-mno-mmx', '-fno-stack-protector', '-fcf-protection=none',
   '-fno-asynchronous-unwind-tables',
 ];

@@ -5,7 +5,7 @@ import type { StopReason } from '../cpu/stop.js';
 export function describeStop(stop: StopReason, instructions: number): string {
   switch (stop.kind) {
     case 'exited': return `kmemsim: guest exited with status ${stop.status}`;
-    case 'halted': return 'kmemsim: machine halted';
+    case 'halted': return `kmemsim: ${stop.message ?? 'machine halted'}`;
     case 'budget': return `kmemsim: instruction budget exhausted after ${instructions} instructions (use --max-instructions to raise it)`;
     case 'fault': return `kmemsim: guest killed: ${stop.message}`;
     case 'unsupported': return `kmemsim: ${stop.message}`;

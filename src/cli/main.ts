@@ -71,6 +71,7 @@ interface CheckCliOptions {
   reportJson: string | undefined;
   oneShot: boolean;
   partialOk: boolean;
+  checkWrites: boolean;
 }
 
 /**
@@ -123,6 +124,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
           .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
+          .option('kmemcheck-writes', { type: 'boolean', describe: 'with --kmemcheck: also report writes into unallocated and freed heap memory (beyond Linux\'s kmemcheck, which checked reads; KASAN reports them)', default: false })
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
@@ -136,8 +138,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
       async (a) => {
         const stack = (a.stack as StackMode | undefined) ?? null;
         const checking = (a.kmemcheck as boolean) || stack !== null;
-        if (!a.kmemcheck && (a['kmemcheck-one-shot'] || a['kmemcheck-inline'])) {
-          throw new UsageError('--kmemcheck-one-shot and --kmemcheck-inline need --kmemcheck');
+        if (!a.kmemcheck && (a['kmemcheck-one-shot'] || a['kmemcheck-inline'] || a['kmemcheck-writes'])) {
+          throw new UsageError('--kmemcheck-one-shot, --kmemcheck-inline and --kmemcheck-writes need --kmemcheck');
         }
         if (!checking && a['report-json'] !== undefined) throw new UsageError('--report-json needs --kmemcheck or --stack');
         if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
@@ -162,6 +164,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
             reportJson: a['report-json'] as string | undefined,
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
+            checkWrites: a['kmemcheck-writes'] as boolean,
           }
           : null;
         if (kmem) ({ checkCommand } = await import('./check-command.js'));

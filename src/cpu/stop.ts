@@ -1,7 +1,12 @@
 /** Why the machine stopped running. Every way out of `CPU.run` is one of these. */
 export type StopReason =
   | { kind: 'exited'; status: number }
-  | { kind: 'halted' }
+  /**
+   * HLT with nothing that could wake the processor. A kernel that expected
+   * the call to return says why it never will (`message`, the HLT's `eip`,
+   * whether IF was set) — the module runner does.
+   */
+  | { kind: 'halted'; message?: string; eip?: number; interruptsEnabled?: boolean }
   | { kind: 'budget'; executed: number }
   | { kind: 'fault'; vector: number; errorCode: number | null; eip: number; message: string }
   | { kind: 'unsupported'; eip: number; bytes: number[]; mnemonic: string; message: string }

@@ -46,9 +46,11 @@ export interface DwarfFunction {
   /** `...`: a DW_TAG_unspecified_parameters child. */
   variadic: boolean;
   /**
-   * It returns a struct or union: i386 (without -freg-struct-return, as
-   * kmemsim compiles) returns those in memory through a hidden pointer
-   * passed as the first argument (in EAX under regparm).
+   * It returns a struct or union in memory: through a hidden pointer
+   * passed as the first argument (in EAX under regparm). With
+   * -freg-struct-return (Linux's and kmemsim's module flags) gcc returns
+   * one of 1, 2, 4 or 8 bytes in EAX (EDX:EAX) instead; other sizes still
+   * go through memory.
    */
   returnsAggregate: boolean;
 }
@@ -267,6 +269,8 @@ export function parseDebugInfoFunctions(s: DebugInfoSections): DwarfFunction[] {
     return { size: 0, float: false };
   };
 
+  /** A struct or union returned through memory under -freg-struct-return: sizes other than 1, 2, 4, 8 (gcc's ix86_return_in_memory). */
+  const returnsInMemory = (typeRef: number | null): boolean => isAggregate(typeRef) && ![1, 2, 4, 8].includes(sizeOf(typeRef).size);
   const isAggregate = (typeRef: number | null): boolean => {
     let t = typeRef !== null ? dies.get(typeRef) : undefined;
     for (let i = 0; t && i < 32; i++) {
@@ -300,7 +304,7 @@ export function parseDebugInfoFunctions(s: DebugInfoSections): DwarfFunction[] {
       } else if (cd.tag === TAG_unspecified_parameters) variadic = true;
     }
     const highPc = d.highPc === null ? null : d.highPcIsLength ? (d.lowPc! + d.highPc) >>> 0 : d.highPc >>> 0;
-    out.push({ name: nameOf(d), lowPc: d.lowPc!, highPc, params, variadic, returnsAggregate: isAggregate(typeOf(d)) });
+    out.push({ name: nameOf(d), lowPc: d.lowPc!, highPc, params, variadic, returnsAggregate: returnsInMemory(typeOf(d)) });
   }
   return out;
 }

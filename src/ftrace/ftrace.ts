@@ -124,9 +124,9 @@ export class Ftrace {
 
   private constructor(readonly kernel: Kernel) {
     // Routine addresses of our own, rebound to natives that set EIP themselves (no RET after them).
-    this.callerAddress = kernel.bindRoutine(() => {});
+    this.callerAddress = kernel.bindRoutine(() => {}, 'ftrace_caller');
     kernel.cpu.bindNative(this.callerAddress, () => this.ftraceCaller());
-    this.trampolineAddress = kernel.bindRoutine(() => {});
+    this.trampolineAddress = kernel.bindRoutine(() => {}, 'return_to_handler');
     kernel.cpu.bindNative(this.trampolineAddress, (cpu) => this.returnToHandler(cpu));
   }
 

@@ -111,7 +111,8 @@ const REGPARM_ORDER = [0, 2, 1];
  *  - a variadic function takes every argument on the stack;
  *  - a function returning a struct or union takes the hidden return
  *    pointer as its first argument (EAX), as i386 returns aggregates in
- *    memory (kmemsim does not compile with -freg-struct-return);
+ *    memory (under -freg-struct-return only those of other sizes than 1, 2, 4, 8:
+ *    DwarfFunction.returnsAggregate says which);
  *  - stack arguments are in order, each at a 4-byte-aligned offset.
  */
 export function regparmLayout(fn: Pick<DwarfFunction, 'params' | 'variadic' | 'returnsAggregate'>, regparm = 3): ArgLocation[] {

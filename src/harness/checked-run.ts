@@ -35,7 +35,7 @@ import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
 import type { KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
-import { moduleLocator, moduleSymbolizer } from '../shadow/symbols.js';
+import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';

@@ -65,10 +65,11 @@ function stateOf(kernel: Kernel): CallState {
   let s = states.get(kernel);
   if (!s) {
     const st: CallState = { stub: 0, returned: false, active: false };
+    // Named for stack traces: it is the bottom frame of every module call (where do_one_initcall() would be on Linux).
     st.stub = kernel.bindRoutine((k) => {
       st.returned = true;
       k.cpu.stop({ kind: 'exited', status: k.cpu.regs[0]! | 0 });
-    });
+    }, 'kmemsim_call_stub');
     states.set(kernel, st);
     s = st;
   }

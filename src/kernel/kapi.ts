@@ -152,6 +152,8 @@ export class KernelApi extends Map<string, number> {
         if (addr >= a && addr < a + ROUTINE_SIZE) return { name, offset: addr - a, size: ROUTINE_SIZE };
       }
     }
+    const own = this.kernel.routineSymbol(addr);
+    if (own) return own;
     for (const s of this.symbolizers) {
       const hit = s(addr);
       if (hit) return hit;

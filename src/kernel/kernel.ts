@@ -17,7 +17,7 @@ import { PageFrameAllocator } from './pages.js';
 import { AddressSpace } from './paging.js';
 import {
   GDT_ENTRIES, KERNEL_CS, KERNEL_DS, USER_CS, USER_DS, TSS_SEL, KERNEL1_CS, KERNEL1_DS,
-  PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_POOL_START, kva,
+  PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_KSTACK_GUARD, PHYS_LOW_PT, KERNEL_STACK_SIZE, PHYS_POOL_START, kva,
 } from './layout.js';
 
 /** What a trap handler sees: the hardware frame on the kernel stack. */
@@ -58,6 +58,8 @@ export interface KernelOptions {
 /** Access bytes: present, DPL, code/data, type. */
 const CODE = (dpl: number): number => 0x9a | (dpl << 5);
 const DATA = (dpl: number): number => 0x92 | (dpl << 5);
+/** Bytes between bound routines (each is a native entry point, not code). */
+const ROUTINE_SLOT = 8;
 
 export class Kernel {
   readonly cpu: CPU;
@@ -68,6 +70,14 @@ export class Kernel {
   /** Hooks around native routines (see RoutineHooks); empty unless a stack tracker is attached. */
   readonly routineHooks: RoutineHooks[] = [];
   private nextRoutine = kva(PHYS_NATIVE) + 0x800;
+  /** Names of bound routines that are not exported functions (the guest-call return stub, ftrace's trampolines), for stack traces. */
+  private readonly routineNames = new Map<number, string>();
+  /**
+   * Kernel stacks with an unmapped guard page below them: the ring-0 stack
+   * from boot, and any other kernel stack (the ring-1 layout's). A page
+   * fault in a guard page is a stack overflow (handle_stack_overflow()).
+   */
+  readonly stackGuards: { guard: number; low: number; high: number }[] = [];
 
   constructor(opts: KernelOptions = {}) {
     const phys = new PhysicalMemory(opts.memorySize);
@@ -114,6 +124,11 @@ export class Kernel {
     // Paging: the kernel direct map.
     m.zeroPhysPage(PHYS_PGDIR);
     this.as.mapKernelDirect(this.cpu.mem.size);
+    // The kernel stack's guard page: the first 4 MiB in 4 KiB pages (the table is a fixed low page,
+    // so the allocator's pool is untouched) and the page below the stack not present.
+    this.as.splitLargePage(kva(PHYS_KSTACK_GUARD), PHYS_LOW_PT);
+    this.as.writePte(kva(PHYS_KSTACK_GUARD), 0);
+    this.stackGuards.push({ guard: kva(PHYS_KSTACK_GUARD) >>> 0, low: (kva(PHYS_KSTACK_TOP) - KERNEL_STACK_SIZE) >>> 0, high: kva(PHYS_KSTACK_TOP) >>> 0 });
 
     // Processor state as after the kernel's own startup code: protected mode, paging, WP, PSE, PGE.
     cpu.gdtrBase = kva(PHYS_GDT);
@@ -157,10 +172,28 @@ export class Kernel {
     return this.handlers[vector];
   }
 
-  /** Bind a native routine (called with CALL, returns with RET) and return its guest address. */
-  bindRoutine(fn: (k: Kernel) => void): number {
+  /**
+   * The kernel stack whose guard page holds `lin`, or null (handle_stack_overflow()'s
+   * question: did this fault hit a guard page?).
+   */
+  stackGuardAt(lin: number): { guard: number; low: number; high: number } | null {
+    const a = lin >>> 0;
+    return this.stackGuards.find((g) => a - g.guard < 4096 && a >= g.guard) ?? null;
+  }
+
+  /** The name a bound routine was given (bindRoutine's `name`) and the offset into it, or null. */
+  routineSymbol(addr: number): { name: string; offset: number; size: number } | null {
+    const a = addr >>> 0;
+    const base = (a - ((a - (kva(PHYS_NATIVE) >>> 0)) & 7)) >>> 0;
+    const name = this.routineNames.get(base);
+    return name === undefined ? null : { name, offset: a - base, size: ROUTINE_SLOT };
+  }
+
+  /** Bind a native routine (called with CALL, returns with RET) and return its guest address; `name` labels it in stack traces. */
+  bindRoutine(fn: (k: Kernel) => void, name?: string): number {
     const addr = this.nextRoutine;
-    this.nextRoutine += 8;
+    this.nextRoutine += ROUTINE_SLOT;
+    if (name !== undefined) this.routineNames.set(addr >>> 0, name);
     const hooks = this.routineHooks;
     this.cpu.bindNative(addr, (cpu) => {
       for (let i = 0; i < hooks.length; i++) hooks[i]!.enter?.(this);

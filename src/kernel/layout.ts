@@ -34,10 +34,19 @@ export const PHYS_GDT = 0x1000;
 export const PHYS_IDT = 0x2000;
 export const PHYS_TSS = 0x3000; // TSS plus I/O bitmap: 0x3000–0x5FFF
 export const PHYS_PGDIR = 0x6000;
-/** Native handler and routine entry points live in this page (kernel virtual PAGE_OFFSET + it). */
-export const PHYS_NATIVE = 0x7000;
-/** Kernel stack (ring 0), 16 KiB below PHYS_KSTACK_TOP. */
+/**
+ * The kernel stack's guard page: not present in the direct map, so a stack
+ * that overflows faults there instead of running over the structures below
+ * it (Linux's CONFIG_VMAP_STACK guard pages; handle_stack_overflow()).
+ */
+export const PHYS_KSTACK_GUARD = 0x7000;
+/** Kernel stack (ring 0), 16 KiB below PHYS_KSTACK_TOP, above its guard page. */
 export const PHYS_KSTACK_TOP = 0xc000;
+export const KERNEL_STACK_SIZE = 16 * 1024;
+/** Native handler and routine entry points live in this page (kernel virtual PAGE_OFFSET + it). */
+export const PHYS_NATIVE = 0xc000;
+/** The page table that maps the direct map's first 4 MiB in 4 KiB pages (so the guard page can be unmapped). */
+export const PHYS_LOW_PT = 0xd000;
 /** Everything from here up belongs to the page allocator. */
 export const PHYS_POOL_START = 0x100000;
 

@@ -21,7 +21,9 @@
  * Faults in module code are kernel oopses: the machine stops with a
  * 'fault' stop whose message names the fault and the function
  * ("init_module+0x12/0x40 [hello]"), exit status 125. The instruction
- * budget covers init and cleanup together (124 when it runs out).
+ * budget covers init and cleanup together (124 when it runs out). A HLT
+ * nothing can end is "init_module never returned" (neverReturned()):
+ * 125 with interrupts disabled, 124 with them enabled.
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +36,10 @@ import { ExportTable } from './exports.js';
 import { callGuest } from './call.js';
 import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from './module.js';
 import { describePageFault } from './traps.js';
+import { formatRegisters, formatTrace, readStackWords, walkFramePointers, TRACE_DEPTH, type RegisterDump, type SourceLocator, type Symbolizer } from './dumpstack.js';
+import { moduleLocator, moduleSymbolizer } from './symbols.js';
+import type { TrapFrame } from './kernel.js';
+import { PageHidingService } from './page-hiding.js';
 import { exitCodeFor, DEFAULT_BUDGET } from './process.js';
 
 /** Where `npm run build` puts the guest runtime (scripts/build-guests.mjs, kind "runtime"). */
@@ -139,7 +145,13 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
 
   const kernel = opts.kernel ?? new Kernel({ memorySize: opts.memorySize });
   let mod: LoadedModule | null = null;
-  installKernelOops(kernel, (addr) => mod?.describe(addr) ?? null);
+  const describe = (addr: number): string | null => mod?.describe(addr) ?? null;
+  const dump: OopsDump = {
+    symbolize: moduleSymbolizer(() => mod, () => null, kernel),
+    locate: moduleLocator(() => mod),
+    print: (text) => io.diagnostic(text),
+  };
+  installKernelOops(kernel, describe, dump);
   const src = typeof opts.exports === 'function' ? opts.exports(kernel, io) : opts.exports;
   const exports = ExportTable.from(src ?? []);
 
@@ -178,7 +190,8 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
     const r = callGuest(kernel, init, [], budget);
     used += r.instructions;
     if (!r.returned) {
-      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+      const stop = neverReturned(kernel, 'init_module', stackOverflowStop(kernel, r.stop!, describe, dump), describe);
+      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
     }
     initReturn = r.value;
     if (initReturn < 0) {
@@ -203,22 +216,170 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
   const r = callGuest(kernel, cleanup, [], Math.max(0, budget - used));
   used += r.instructions;
   if (!r.returned) {
-    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop: r.stop, exitCode: exitCodeFor(r.stop!) });
+    const stop = neverReturned(kernel, 'cleanup_module', stackOverflowStop(kernel, r.stop!, describe, dump), describe);
+    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
   }
   unloadModule(kernel, loaded);
   return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
 }
 
 /**
+ * A guest call that stopped on a HLT nothing can end. The CPU stops
+ * with 'halted' when no interrupt could ever wake it: IF = 0 (`cli; hlt`),
+ * or IF = 1 with no interrupt source — the module kernel has no timer or
+ * other device, so `sti; hlt` would wait forever. On Linux the first is a
+ * hard lockup (the NMI watchdog's "Watchdog detected hard LOCKUP"), the
+ * second idles until the next timer tick. Either way init_module never
+ * returns, which is not a successful load:
+ *  - IF = 0: the guest is dead, exit status 125 ("the CPU halted with
+ *    interrupts disabled");
+ *  - IF = 1: a hung task waiting for an interrupt that cannot come, exit
+ *    status 124 — what waiting until the instruction budget runs out would
+ *    give, detected at once instead of burning the budget.
+ */
+function neverReturned(kernel: Kernel, fn: string, stop: StopReason, describe: (addr: number) => string | null): StopReason {
+  if (stop.kind !== 'halted' || stop.message !== undefined) return stop;
+  const cpu = kernel.cpu;
+  // The saved EIP is past the HLT (F4), as after any trap.
+  let eip = cpu.eip >>> 0;
+  try {
+    if (kernel.mem.read(eip - 1, 1)[0] === 0xf4) eip = (eip - 1) >>> 0;
+  } catch {
+    /* unreadable: keep the EIP after it */
+  }
+  const at = `EIP 0x${eip.toString(16).padStart(8, '0')}${where(describe, eip)}`;
+  const ifSet = (cpu.getEflags() & 0x200) !== 0;
+  const message = ifSet
+    ? `${fn} never returned: the CPU halted at ${at} with interrupts enabled, waiting for an interrupt, and the kernel has no interrupt source (no timer): it would wait forever (a hung task; exit status 124, as when the budget runs out)`
+    : `${fn} never returned: the CPU halted with interrupts disabled at ${at}: nothing can wake it (a hard lockup)`;
+  return { kind: 'halted', message, eip, interruptsEnabled: ifSet };
+}
+
+/** A module run's exit status for a stop: a halt that cannot end is 124 (waiting, IF = 1) or 125 (dead, IF = 0). */
+function moduleExitCode(stop: StopReason): number {
+  if (stop.kind === 'halted' && stop.message !== undefined) return stop.interruptsEnabled ? 124 : 125;
+  return exitCodeFor(stop);
+}
+
+/**
+ * Where an oops report goes, and how its addresses are named: the module's
+ * symbols and DWARF line table (./symbols.ts), the kernel's routines.
+ */
+export interface OopsDump {
+  symbolize?: Symbolizer;
+  locate?: SourceLocator;
+  /** The report, lines joined with '\n' (the module runner's diagnostics: stderr). */
+  print(text: string): void;
+}
+
+/** Linux's die() titles (arch/x86/kernel/traps.c DO_ERROR names) for the exceptions that are not page faults. */
+const DIE_NAMES: Record<number, string> = {
+  0: 'divide error', 1: 'debug', 3: 'int3', 4: 'overflow', 5: 'bounds', 6: 'invalid opcode', 7: 'device not available',
+  8: 'double fault', 10: 'invalid TSS', 11: 'segment not present', 12: 'stack segment', 13: 'general protection fault',
+  16: 'coprocessor error', 17: 'alignment check', 18: 'machine check',
+};
+
+const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+
+/**
+ * A dword of guest memory, or null where it cannot be read (the stack walk
+ * stops there); through the page-hiding service when one is installed, so a
+ * stack hidden by a tracker is still readable.
+ */
+function peek32(kernel: Kernel): (lin: number) => number | null {
+  if (PageHidingService.isInstalledOn(kernel)) return PageHidingService.of(kernel).peek32Fn;
+  return (lin) => {
+    try {
+      return kernel.mem.read32(lin | 0);
+    } catch {
+      return null;
+    }
+  };
+}
+
+/**
+ * The register dump and call trace of the interrupted code (i386 Linux's
+ * show_regs() in die()): the registers as the CPU left them, with the
+ * frame's EIP, CS, EFLAGS and the interrupted SS:ESP.
+ */
+function oopsBody(kernel: Kernel, regs: { eip: number; cs: number; eflags: number; esp: number; ss: number }, dump: OopsDump): string[] {
+  const cpu = kernel.cpu;
+  const r = cpu.regs;
+  const u = (v: number): number => v >>> 0;
+  const d: RegisterDump = {
+    eip: u(regs.eip),
+    eflags: u(regs.eflags),
+    regs: { eax: u(r[0]!), ecx: u(r[1]!), edx: u(r[2]!), ebx: u(r[3]!), esp: u(regs.esp), ebp: u(r[5]!), esi: u(r[6]!), edi: u(r[7]!) },
+    sregs: { es: cpu.segSel[0]!, cs: regs.cs & 0xffff, ss: regs.ss & 0xffff, ds: cpu.segSel[3]!, fs: cpu.segSel[4]!, gs: cpu.segSel[5]! },
+    cr: { cr0: u(cpu.cr0), cr2: u(cpu.cr2), cr3: u(cpu.cr3), cr4: u(cpu.cr4) },
+    dr: Array.from(cpu.dr, u),
+  };
+  // Flat kernel segments: SS's base is 0 (the ring-1 layout's too).
+  const trace = new Int32Array(TRACE_DEPTH);
+  const words = new Int32Array(256);
+  // An ESP in a guard page (the overflow) is unreadable: the frames start at the stack's bottom.
+  const from = kernel.stackGuardAt(regs.esp) ? ((regs.esp | 0xfff) + 1) >>> 0 : regs.esp >>> 0;
+  const nt = walkFramePointers(peek32(kernel), r[5]!, from, 0, trace);
+  const nw = readStackWords(peek32(kernel), from, 0, words);
+  const stack = { trace: Array.from(trace.subarray(0, nt), u), stack: Array.from(words.subarray(0, nw), u) };
+  const lines = formatRegisters(d, dump);
+  const calls = formatTrace(stack, dump.symbolize, dump.locate);
+  if (calls.length) lines.push('Call Trace:', ...calls);
+  return lines;
+}
+
+/** handle_stack_overflow()'s first line: "BUG: stack guard page was hit at … (stack is …)". */
+function guardPageHit(addr: number, g: { low: number; high: number }): string {
+  return `BUG: stack guard page was hit at ${hex8(addr)} (stack is ${hex8(g.low)}..${hex8(g.high - 1)})`;
+}
+
+/** The one-line stop message of a stack overflow. */
+function overflowMessage(addr: number, g: { low: number; high: number }, eip: number, describe: (addr: number) => string | null): string {
+  return `kernel stack overflow: stack guard page was hit at 0x${hex8(addr)} (stack is 0x${hex8(g.low)}..0x${hex8(g.high - 1)}) at EIP 0x${hex8(eip)}${where(describe, eip)}`;
+}
+
+/**
+ * A module that recurses until its stack overflows, on the ring-0 kernel:
+ * the push that runs into the guard page raises #PF, and delivering it at
+ * CPL 0 pushes onto the same stack — #DF, whose frame cannot be pushed
+ * either: the processor shuts down (SDM Vol. 3 §6.15, interrupt 8). i386
+ * Linux takes #DF through a task gate onto a known-good stack and reports
+ * "BUG: stack guard page was hit" (handle_stack_overflow()); kmemsim has no
+ * task switches, so it recognizes the chain instead: a triple fault that
+ * began with a #PF in a kernel stack's guard page is reported as that
+ * stack overflow, with the registers and the frames (a 'fault' stop, exit
+ * status 125). Any other stop is returned as it is.
+ */
+function stackOverflowStop(kernel: Kernel, stop: StopReason, describe: (addr: number) => string | null, dump: OopsDump): StopReason {
+  if (stop.kind !== 'triple-fault') return stop;
+  const first = stop.chain[0];
+  const cpu = kernel.cpu;
+  const g = kernel.stackGuardAt(cpu.cr2);
+  if (!first || first.vector !== Vec.PF || g === null) return stop;
+  const cr2 = cpu.cr2 >>> 0;
+  dump.print([
+    guardPageHit(cr2, g),
+    'kernel stack overflow (double-fault): 0000 [#1]',
+    ...oopsBody(kernel, { eip: first.eip, cs: cpu.segSel[1]!, eflags: cpu.getEflags(), esp: cpu.regs[4]!, ss: cpu.segSel[2]! }, dump),
+  ].join('\n'));
+  return { kind: 'fault', vector: Vec.DF, errorCode: 0, eip: first.eip, message: overflowMessage(cr2, g, first.eip, describe) };
+}
+
+/**
  * The kernel's answer to an exception in kernel code with nobody to fix
  * it up: an oops (Linux's die() from do_page_fault()/do_general_protection()
  * ...). The machine stops with a 'fault' stop naming the fault, the address
- * for a page fault, and the function via `describe` (%pS style). An
- * unsupported instruction (#UD raised for an instruction kmemsim does not
- * model) stops as 'unsupported'. Checkers install their own #PF/#DB
- * handlers over these afterwards (ModuleRunOptions.onLoad).
+ * for a page fault, and the function via `describe` (%pS style); with
+ * `dump`, the oops report — the fault, the registers and the call trace
+ * with `file:line` (./dumpstack.ts, the same dump kmemcheck's reports use)
+ * — is printed first. A page fault in a kernel stack's guard page is a
+ * stack overflow ("BUG: stack guard page was hit at …", as
+ * handle_stack_overflow()). An unsupported instruction (#UD raised for an
+ * instruction kmemsim does not model) stops as 'unsupported'. Checkers
+ * install their own #PF/#DB handlers over these afterwards
+ * (ModuleRunOptions.onLoad).
  */
-export function installKernelOops(kernel: Kernel, describe: (addr: number) => string | null): void {
+export function installKernelOops(kernel: Kernel, describe: (addr: number) => string | null, dump?: OopsDump): void {
   for (let v = 0; v < 32; v++) {
     kernel.setTrapHandler(v, (k, f) => {
       const cpu = k.cpu;
@@ -228,12 +389,22 @@ export function installKernelOops(kernel: Kernel, describe: (addr: number) => st
         cpu.stop(unsupportedStop(ins, f.eip, where(describe, f.eip)));
         return;
       }
+      const guard = f.vector === Vec.PF ? k.stackGuardAt(cpu.cr2) : null;
+      if (guard !== null) {
+        const cr2 = cpu.cr2 >>> 0;
+        dump?.print([guardPageHit(cr2, guard), `stack guard page: ${(f.errorCode ?? 0).toString(16).padStart(4, '0')} [#1]`, ...oopsBody(k, frameRegs(f), dump)].join('\n'));
+        cpu.stop({ kind: 'fault', vector: f.vector, errorCode: f.errorCode, eip: f.eip, message: overflowMessage(cr2, guard, f.eip, describe) });
+        return;
+      }
       let what: string;
+      let title: string;
       if (f.vector === Vec.PF) {
         const addr = cpu.cr2 >>> 0;
         what = `BUG: unable to handle kernel ${addr < 4096 ? 'NULL pointer dereference' : 'paging request'} at 0x${addr.toString(16).padStart(8, '0')} (${describePageFault(f.errorCode ?? 0)})`;
+        title = `BUG: unable to handle kernel ${addr < 4096 ? 'NULL pointer dereference' : 'paging request'} at ${hex8(addr)}\nOops: ${(f.errorCode ?? 0).toString(16).padStart(4, '0')} [#1]`;
       } else {
         what = `${vectorName(f.vector)}${f.errorCode !== null ? ` (error code 0x${f.errorCode.toString(16)})` : ''}`;
+        title = `${DIE_NAMES[f.vector] ?? vectorName(f.vector)}: ${(f.errorCode ?? 0).toString(16).padStart(4, '0')} [#1]`;
       }
       let bytes: string;
       try {
@@ -241,12 +412,18 @@ export function installKernelOops(kernel: Kernel, describe: (addr: number) => st
       } catch {
         bytes = '(unreadable)';
       }
+      dump?.print([title, ...oopsBody(k, frameRegs(f), dump)].join('\n'));
       cpu.stop({
         kind: 'fault', vector: f.vector, errorCode: f.errorCode, eip: f.eip,
         message: `Oops: ${what} at EIP 0x${(f.eip >>> 0).toString(16)}${where(describe, f.eip)} (bytes ${bytes}) in kernel mode (CPL ${f.cs & 3})`,
       });
     });
   }
+}
+
+/** The interrupted code's EIP, CS, EFLAGS and SS:ESP from a trap frame. */
+function frameRegs(f: TrapFrame): { eip: number; cs: number; eflags: number; esp: number; ss: number } {
+  return { eip: f.eip, cs: f.cs, eflags: f.eflags, esp: f.userEsp, ss: f.userSs };
 }
 
 function where(describe: (addr: number) => string | null, eip: number): string {

@@ -315,7 +315,7 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
   if (missing.length) {
     throw new ModuleLoadError(
       'unresolved-symbols',
-      `${name}: unknown symbol${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (not exported by the kernel${opts.unresolvedHint ? `; ${opts.unresolvedHint}` : ''})`,
+      `${name}: unknown symbol${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (not exported by the kernel${opts.unresolvedHint ? `; ${opts.unresolvedHint}` : ''})${floatingPointHint(missing)}`,
       missing,
     );
   }
@@ -610,4 +610,19 @@ export function ftraceStub(kernel: Kernel): number {
 export function unloadModule(kernel: Kernel, mod: LoadedModule): void {
   unloadObject(kernel, mod.object);
   if (mod.runtime) unloadObject(kernel, mod.runtime);
+}
+
+/**
+ * libgcc's soft-float routines (gcc's libgcc2/soft-fp names: __adddf3,
+ * __fixdfsi, __floatsidf, __extendsfdf2, __ltdf2, ...): what `double` and
+ * `float` arithmetic becomes under -msoft-float, the flag Linux builds i386
+ * kernel code with (arch/x86/Makefile). The kernel exports none of them.
+ */
+const SOFT_FLOAT = /^__(?:(?:add|sub|mul|div|neg|cmp|unord|eq|ne|gt|ge|lt|le)[sdxt]f[23]|(?:fix|fixuns)[sdxt]f[sd]i|float(?:un)?[sd]i[sdxt]f|(?:extend|trunc)[sdxt]f[sdxt]f2|pow[sdxt]f2)$/;
+
+/** The explanation appended when missing symbols are soft-float routines: the module uses floating point. */
+export function floatingPointHint(missing: readonly string[]): string {
+  const fp = missing.filter((n) => SOFT_FLOAT.test(n));
+  if (fp.length === 0) return '';
+  return `: ${fp.join(', ')} ${fp.length > 1 ? 'are' : 'is'} libgcc's software floating point — kernel code may not use floating point (float/double), as on Linux, which builds modules with -msoft-float`;
 }

@@ -398,6 +398,9 @@ export class PageHidingService {
     return (this.kernel.mem.readPhys32(p & ~3) >>> ((p & 3) * 8)) & 0xff;
   }
 
+  /** peek32 as a function value (the stack walkers of ./dumpstack.ts take one; made once). */
+  readonly peek32Fn = (lin: number): number | null => this.peek32(lin);
+
   /** A little-endian dword, hidden pages included; null when any byte is unmapped. */
   peek32(lin: number): number | null {
     let v = 0;

@@ -97,19 +97,23 @@ export class AddressSpace {
     return ((pde & ~0xfff) + ((lin >>> 12) & 0x3ff) * 4) >>> 0;
   }
 
-  /** Replace the 4 MiB PDE covering `lin` by a page table with an identical mapping; no-op if it is not one. */
-  splitLargePage(lin: number): void {
+  /**
+   * Replace the 4 MiB PDE covering `lin` by a page table with an identical
+   * mapping; no-op if it is not one. The table is a new frame, or the
+   * physical page `table` (boot's fixed low-memory table).
+   */
+  splitLargePage(lin: number, table?: number): void {
     const pdeAddr = this.pgdir + (lin >>> 22) * 4;
     const pde = this.mem.readPhys32(pdeAddr);
     if (!(pde & PTE_P) || !(pde & PTE_PS)) return;
-    const pt = this.frames.alloc();
+    const pt = table ?? this.frames.alloc();
     const base = pde & 0xffc00000;
     // PAT (bit 12 of a 4 MiB PDE) is not modelled; the remaining attribute bits mean the same in a PTE.
     const attrs = pde & (PTE_P | PTE_RW | PTE_US | 0x8 | 0x10 | PTE_A | PTE_D | PTE_G);
-    const table = new Uint8Array(4096);
-    const dv = new DataView(table.buffer);
+    const entries = new Uint8Array(4096);
+    const dv = new DataView(entries.buffer);
     for (let i = 0; i < 1024; i++) dv.setUint32(i * 4, (base + i * 4096 + attrs) >>> 0, true);
-    this.mem.writePhys(pt, table);
+    this.mem.writePhys(pt, entries);
     // The directory entry points to the table: present, writable, and as user-accessible as the page was
     // (a PDE's R/W and U/S combine with the PTE's; the PTEs carry the real rights).
     this.mem.writePhys32(pdeAddr, pt | PTE_P | PTE_RW | (pde & PTE_US) | PTE_A);

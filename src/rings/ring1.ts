@@ -110,6 +110,7 @@ export function enterRing1(kernel: Kernel, opts: Ring1Options = {}): Ring1Layout
   for (let i = 1; i <= pages; i++) kernel.mem.zeroPhysPage(frames[i]!);
   // Unmap the guard page (splits the 4 MiB direct-map page; INVLPG): an overflow faults, a clean oops.
   kernel.as.writePte(guardPage, 0);
+  kernel.stackGuards.push({ guard: guardPage, low: stackLow, high: stackHigh });
 
   // TSS.SS1:ESP1 (SDM Vol. 3 §7.2.1). SS0:ESP0 stays: every gate is DPL 0 and switches there.
   kernel.mem.write32((cpu.trBase + TSS_ESP1) | 0, stackHigh | 0);

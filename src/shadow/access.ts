@@ -165,7 +165,13 @@ export function decodeAccesses(ins: Instr, ctx: InterruptedContext, out: AccessL
       return;
   }
 
-  if (!ins.mem) return;
+  if (!ins.mem) {
+    // Register forms of the ModRM stack instructions: no operand in memory, but the stack access
+    // stays (CALL r32 pushes its return address, PUSH r/m32 and POP r/m32 with a register operand).
+    if (op === 0xff && (ins.reg === 2 || ins.reg === 6)) out.add(stackLin(ctx, esp - size), size, ACCESS_WRITE);
+    else if (op === 0x8f) out.add(stackLin(ctx, esp), size, ACCESS_READ);
+    return;
+  }
   const msize = memSizeOf(ins);
   if (msize === 0) return; // LEA, hint NOPs, INVLPG: an address, no access
   const ea = operandAddress(ins, ctx);

@@ -19,12 +19,13 @@
  */
 import type { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { SHADOW_NAMES, UNTRACKED, type Shadow } from './shadow.js';
+import { TRACE_DEPTH, readStackWords, walkFramePointers } from '../kernel/dumpstack.js';
 
 export const QUEUE_SIZE = 64;
 /** Bytes of memory and shadow copied around the address (1 << CONFIG_KMEMCHECK_SHADOW_COPY_SHIFT). */
 export const SHADOW_COPY_SIZE = 32;
 /** Return addresses kept from the frame-pointer chain (Linux kept 32 trace entries). */
-export const TRACE_DEPTH = 32;
+export { TRACE_DEPTH };
 /** Raw stack words kept from the interrupted ESP up. */
 export const STACK_WORDS = 64;
 
@@ -169,28 +170,11 @@ export class ErrorQueue {
       e.memoryValid[i] = b < 0 ? 0 : 1;
       e.shadow[i] = shadow.get(a);
     }
-    // Backtrace: follow saved EBPs (kmemcheck selected FRAME_POINTER) while they climb the stack.
-    e.traceCount = 0;
-    let ebp = ctx.regs[5] >>> 0;
+    // Backtrace: follow saved EBPs (kmemcheck selected FRAME_POINTER), and the raw words for a scan.
     const esp = ctx.regs[4] >>> 0;
     const ssBase = ctx.segBase[2];
-    if (ebp >= esp && ebp - esp < 0x10000) {
-      while (e.traceCount < TRACE_DEPTH && ebp !== 0 && (ebp & 3) === 0) {
-        const ret = hiding.peek32((ssBase + ebp + 4) | 0);
-        const next = hiding.peek32((ssBase + ebp) | 0);
-        if (ret === null || next === null) break;
-        e.trace[e.traceCount++] = ret;
-        const n = next >>> 0;
-        if (n <= ebp || n - ebp > 0x10000) break;
-        ebp = n;
-      }
-    }
-    e.stackCount = 0;
-    for (let i = 0; i < STACK_WORDS; i++) {
-      const w = hiding.peek32((ssBase + esp + 4 * i) | 0);
-      if (w === null) break;
-      e.stack[e.stackCount++] = w;
-    }
+    e.traceCount = walkFramePointers(hiding.peek32Fn, ctx.regs[5], esp, ssBase, e.trace);
+    e.stackCount = readStackWords(hiding.peek32Fn, esp, ssBase, e.stack);
     return true;
   }
 

@@ -14,8 +14,9 @@
  * The dump is the 32 bytes around the address (aligned down to 32), the
  * second line their shadow (a = unallocated, u = uninitialized,
  * i = initialized, f = freed; `-` where the page is not tracked) and the
- * caret marks the accessed byte. Stack traces name functions through a
- * pluggable symbolizer.
+ * caret marks the accessed byte. The registers and the stack trace are
+ * the kernel's own dump (src/kernel/dumpstack.ts, shared with the oops);
+ * stack traces name functions through a pluggable symbolizer.
  *
  * With a source locator (the module's DWARF line table, see
  * src/elf/dwarf-line.ts) the "EIP is at" line and each stack line end in
@@ -31,35 +32,14 @@
  * Also a JSON finding per error, for the report/ layer and the fuzzer.
  */
 import { SHADOW_LETTERS, SHADOW_NAMES, UNTRACKED } from './shadow.js';
+import {
+  backtrace as stackBacktrace, formatRegisters as showRegisters, formatTrace as showTrace, locateReturn,
+  type SourceLocator, type Symbolizer, type TraceEntry,
+} from '../kernel/dumpstack.js';
 import { SHADOW_COPY_SIZE, type KmemcheckError } from './errors.js';
 
-export interface SymbolInfo {
-  function: string;
-  /** Offset of the address from the function's start. */
-  offset: number;
-  /** The function's size in bytes. */
-  size: number;
-}
-/** Address → symbol, or null when the address is in no known function. */
-export type Symbolizer = (addr: number) => SymbolInfo | null;
-
-export interface SourcePosition {
-  /** The source file's path as recorded in the line table. */
-  file: string;
-  line: number;
-}
-/** Code address → source position (from DWARF line info), or null when unknown. */
-export type SourceLocator = (addr: number) => SourcePosition | null;
-
-/** A return address's position: that of the call instruction before it. */
-export function locateReturn(addr: number, locate?: SourceLocator): SourcePosition | null {
-  return locate?.((addr - 1) >>> 0) ?? null;
-}
-
-/** ` [file:line]`, or '' when unknown. */
-export function formatPosition(p: SourcePosition | null): string {
-  return p ? ` [${p.file}:${p.line}]` : '';
-}
+export type { SymbolInfo, Symbolizer, SourcePosition, SourceLocator, TraceEntry } from '../kernel/dumpstack.js';
+export { locateReturn, formatPosition, formatSymbol } from '../kernel/dumpstack.js';
 
 export interface ReportOptions {
   symbolize?: Symbolizer;
@@ -72,19 +52,11 @@ export interface ReportOptions {
 }
 
 const hex8 = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
-const hex4 = (v: number): string => (v & 0xffff).toString(16).padStart(4, '0');
-
-/** `function+0x1a/0x40`, or the bare address when unknown. */
-export function formatSymbol(addr: number, symbolize?: Symbolizer): string {
-  const s = symbolize?.(addr >>> 0) ?? null;
-  if (s === null) return `0x${hex8(addr)}`;
-  return `${s.function}+0x${s.offset.toString(16)}/0x${s.size.toString(16)}`;
-}
 
 /** The header line: "WARNING: kmemcheck: Caught 32-bit read from uninitialized memory (c1a2b3c4)". */
 export function formatHeader(e: KmemcheckError, region: FindingRegion = 'heap'): string {
   const where = region === 'stack' ? ' stack' : '';
-  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} from ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'}${where} memory (${hex8(e.address)})`;
+  return `WARNING: kmemcheck: Caught ${8 * e.size}-bit ${e.access} ${e.access === 'write' ? 'to' : 'from'} ${SHADOW_NAMES[e.state] ?? '(invalid shadow state)'}${where} memory (${hex8(e.address)})`;
 }
 
 /** The three dump lines: memory, shadow letters, caret. */
@@ -101,50 +73,19 @@ export function formatDump(e: KmemcheckError): string[] {
   return [mem, sh, ' '.repeat(col) + '^'];
 }
 
-/** The register block, as i386 __show_regs() printed it. */
+/** The register block, as i386 __show_regs() printed it (src/kernel/dumpstack.ts). */
 export function formatRegisters(e: KmemcheckError, opts: ReportOptions = {}): string[] {
-  const r = e.regs;
-  const s = e.sregs;
-  const lines = [
-    `EIP: ${hex4(s.cs)}:[<${hex8(e.eip)}>] EFLAGS: ${hex8(e.eflags)} CPU: ${opts.cpu ?? 0}`,
-    `EIP is at ${formatSymbol(e.eip, opts.symbolize)}${formatPosition(opts.locate?.(e.eip >>> 0) ?? null)}`,
-    `EAX: ${hex8(r.eax)} EBX: ${hex8(r.ebx)} ECX: ${hex8(r.ecx)} EDX: ${hex8(r.edx)}`,
-    `ESI: ${hex8(r.esi)} EDI: ${hex8(r.edi)} EBP: ${hex8(r.ebp)} ESP: ${hex8(r.esp)}`,
-    ` DS: ${hex4(s.ds)} ES: ${hex4(s.es)} FS: ${hex4(s.fs)} GS: ${hex4(s.gs)} SS: ${hex4(s.ss)}`,
-    `CR0: ${hex8(e.cr.cr0)} CR2: ${hex8(e.cr.cr2)} CR3: ${hex8(e.cr.cr3)} CR4: ${hex8(e.cr.cr4)}`,
-    `DR0: ${hex8(e.dr[0])} DR1: ${hex8(e.dr[1])} DR2: ${hex8(e.dr[2])} DR3: ${hex8(e.dr[3])}`,
-    `DR6: ${hex8(e.dr[6])} DR7: ${hex8(e.dr[7])}`,
-  ];
-  return lines;
+  return showRegisters(e, opts);
 }
 
-export interface TraceEntry {
-  address: number;
-  /** Not from the frame-pointer chain: a stack word that happens to point into a function ("? " in Linux). */
-  reliable: boolean;
-}
-
-/**
- * The backtrace of an error: the frame-pointer chain when there is one;
- * otherwise, with a symbolizer, the stack words that point into a known
- * function (unreliable, printed with "? " as Linux's stack dumper did).
- */
+/** The backtrace of an error (src/kernel/dumpstack.ts: frame pointers, else a scan of the stack words). */
 export function backtrace(e: KmemcheckError, symbolize?: Symbolizer): TraceEntry[] {
-  if (e.trace.length > 0) return e.trace.map((address) => ({ address, reliable: true }));
-  if (!symbolize) return [];
-  const out: TraceEntry[] = [];
-  for (const w of e.stack) {
-    if (symbolize(w) !== null) out.push({ address: w, reliable: false });
-    if (out.length >= 32) break;
-  }
-  return out;
+  return stackBacktrace(e, symbolize);
 }
 
 /** ` [<c1234567>] function+0x1a/0x40` lines, with ` [file:line]` when `locate` knows the call. */
 export function formatTrace(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
-  return backtrace(e, symbolize).map(
-    (t) => ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}${formatSymbol(t.address, symbolize)}${formatPosition(locateReturn(t.address, locate))}`,
-  );
+  return showTrace(e, symbolize, locate);
 }
 
 /** The whole report for one error, lines joined with '\n' (no trailing newline). */

@@ -10,7 +10,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { memSizeOf } from '../cpu/decoder.js';
 import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type FindingOrigin, type SourceLocator, type Symbolizer } from './report.js';
-import { SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
+import { SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
 
 /** Options both checkers take. */
 export interface ShadowRuleOptions {
@@ -20,6 +20,13 @@ export interface ShadowRuleOptions {
   checkReadModifyWrite?: boolean;
   /** Switch off after the first report (kmemcheck=2). Default false. */
   oneShot?: boolean;
+  /**
+   * Also report writes into unallocated and freed memory (`--kmemcheck-writes`,
+   * default false): beyond Linux's kmemcheck, which checked reads only; KASAN
+   * reports such writes. The write still initializes the bytes, as a
+   * reported read does, so one bad access reports once.
+   */
+  checkWrites?: boolean;
   /** Start enabled (default true). */
   enabled?: boolean;
   /** Error queue size (default 64, CONFIG_KMEMCHECK_QUEUE_SIZE). */
@@ -46,6 +53,7 @@ export abstract class ShadowRules {
   partialOk: boolean;
   checkReadModifyWrite: boolean;
   oneShot: boolean;
+  checkWrites: boolean;
   abstract readonly stats: RuleStats;
   protected on = true;
   private readonly copyStates = new Int8Array(MAX_COPY);
@@ -56,6 +64,7 @@ export abstract class ShadowRules {
     this.partialOk = opts.partialOk ?? true;
     this.checkReadModifyWrite = opts.checkReadModifyWrite ?? false;
     this.oneShot = opts.oneShot ?? false;
+    this.checkWrites = opts.checkWrites ?? false;
     this.errors = new ErrorQueue(opts.queueSize ?? QUEUE_SIZE);
   }
 
@@ -104,11 +113,11 @@ export abstract class ShadowRules {
       if (kind === ACCESS_READ) {
         if (!isCopySource(f, i)) this.read(a.addr[i], a.size[i], f);
       } else if (kind === ACCESS_WRITE) {
-        this.write(a.addr[i], a.size[i]);
+        this.write(a.addr[i], a.size[i], f);
       } else {
         // Read-modify-write.
         if (this.checkReadModifyWrite) this.read(a.addr[i], a.size[i], f);
-        this.write(a.addr[i], a.size[i]);
+        this.write(a.addr[i], a.size[i], f);
       }
     }
   }
@@ -133,7 +142,7 @@ export abstract class ShadowRules {
   private fallback(f: HiddenFault): void {
     if (((f.cr2 - f.eip) >>> 0) < Math.max(f.ins.len, 1)) return; // fetching code from a tracked page is not a data access
     const size = memSizeOf(f.ins) || f.ins.size || 1;
-    if (f.errorCode & 2) this.write(f.cr2, size);
+    if (f.errorCode & 2) this.write(f.cr2, size, f);
     else this.read(f.cr2, size, f);
   }
 
@@ -192,33 +201,64 @@ export abstract class ShadowRules {
     return this.shadow.isTracked(addr) || this.shadow.isTracked((addr + n - 1) | 0);
   }
 
+  /**
+   * The faulting instruction is a load whose value is never used (the
+   * stack rules' dead-load rule, ./dead-load.ts): its read of bytes that
+   * are not initialized is not an error, and the bytes keep their state.
+   * The heap rules have no such rule (Linux's kmemcheck reported every read).
+   */
+  protected loadIsDead(_f: HiddenFault): boolean {
+    return false;
+  }
+
   /** kmemcheck_read(): the whole access, across pages. */
   protected read(addr: number, n: number, f: HiddenFault): void {
     if (!this.touchesTracked(addr, n)) return;
     this.stats.reads++;
     const state = this.shadow.test(addr, n, this.partialOk);
     if (state === SHADOW_INITIALIZED) return;
+    if (this.loadIsDead(f)) return;
     this.error(state, addr, n, 'read', f);
     // Don't warn about it again.
     this.shadow.markInitialized(addr, n);
   }
 
-  /** kmemcheck_write(). */
-  protected write(addr: number, n: number): void {
+  /**
+   * kmemcheck_write(): the bytes become initialized. With `checkWrites`, a
+   * write of `f`'s instruction touching unallocated or freed bytes is an
+   * error first (access "write", the state of the first such byte).
+   */
+  protected write(addr: number, n: number, f?: HiddenFault): void {
     if (!this.touchesTracked(addr, n)) return;
     this.stats.writes++;
+    if (this.checkWrites && f) this.checkWrite(addr, n, f);
     this.shadow.markInitialized(addr, n);
+  }
+
+  /** `--kmemcheck-writes`: report a write into unallocated or freed bytes. */
+  private checkWrite(addr: number, n: number, f: HiddenFault): void {
+    for (let i = 0; i < n; i++) {
+      const s = this.shadow.get((addr + i) | 0);
+      if (s === SHADOW_UNALLOCATED || s === SHADOW_FREED) {
+        this.error(s, addr, n, 'write', f);
+        return;
+      }
+    }
   }
 
   /**
    * kmemcheck_copy(): the destination's tracked bytes take the source's
    * states; bytes landing on untracked memory are what is checked (an
    * untracked source byte counts as initialized), and an error names the
-   * source.
+   * source. With `checkWrites`, "freed" and "unallocated" must keep meaning
+   * the allocator's state (what a write is checked against), so they are
+   * not carried into allocated bytes: copied there, they arrive as
+   * uninitialized (garbage), and a read of them reports that.
    */
   protected copy(src: number, dst: number, n: number, f: HiddenFault, simulateCr2: boolean): void {
     if (!this.touchesTracked(src, n) && !this.touchesTracked(dst, n)) return;
     this.stats.copies++;
+    if (this.checkWrites) this.checkWrite(dst, n, f);
     const st = this.copyStates;
     const len = Math.min(n, MAX_COPY);
     for (let i = 0; i < len; i++) {
@@ -228,7 +268,12 @@ export abstract class ShadowRules {
     for (let i = 0; i < len; i++) {
       const d = (dst + i) | 0;
       if (this.shadow.isTracked(d)) {
-        this.shadow.set(d, st[i] as ShadowState);
+        let v = st[i] as ShadowState;
+        if (this.checkWrites && (v === SHADOW_FREED || v === SHADOW_UNALLOCATED)) {
+          const cur = this.shadow.get(d);
+          if (cur !== SHADOW_FREED && cur !== SHADOW_UNALLOCATED) v = SHADOW_UNINITIALIZED;
+        }
+        this.shadow.set(d, v);
         st[i] = SHADOW_INITIALIZED;
       }
     }

@@ -45,7 +45,7 @@ import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { addGuestCallHooks } from '../kernel/call.js';
 import { HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
-import { PHYS_KSTACK_TOP, kva } from '../kernel/layout.js';
+import { KERNEL_STACK_SIZE, PHYS_KSTACK_TOP, kva } from '../kernel/layout.js';
 import type { ShadowRuleOptions, RuleStats } from './rules.js';
 import { StackRules } from './stack.js';
 import { SingleStepper, espOf, type StepClient } from './inline.js';
@@ -54,7 +54,7 @@ import type { KmemcheckError } from './errors.js';
 import { toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
 
 /** The ring-0 kernel stack's size (src/kernel/layout.ts). */
-export const KERNEL_STACK_SIZE = 16 * 1024;
+export { KERNEL_STACK_SIZE };
 
 export interface PreciseStackOptions extends ShadowRuleOptions {
   /** The tracked stack [low, high) (default: the ring-0 kernel stack). */

@@ -20,11 +20,19 @@
  * proportion to how far ESP moves (`liveLow` remembers the lowest live
  * byte), not to the stack's size.
  *
+ * A load whose value is never used — gcc's `pop %eax` releasing stack
+ * padding — is not reported (`loadIsDead`, the rule in ./dead-load.ts):
+ * both strategies apply it, only to an instruction's own decoded accesses
+ * (not to native routines' reads).
+ *
  * The stack is tracked as [low, high): `beginStack()` makes every byte
  * dead (uninitialized) and live from `high`. The words the host pushes
  * when it calls into the guest (callGuest: stack arguments and the return
  * address) are initialized through `hostPushed()`.
  */
+import type { ByteSource } from '../cpu/decoder.js';
+import type { HiddenFault } from '../kernel/page-hiding.js';
+import { isDeadLoad } from './dead-load.js';
 import type { CheckerName } from './report.js';
 import { ShadowRules, type ShadowRuleOptions } from './rules.js';
 import { SHADOW_UNINITIALIZED } from './shadow.js';
@@ -76,6 +84,24 @@ export abstract class StackRules extends ShadowRules {
       this.kills++;
     }
     this.liveLow = e;
+  }
+
+  /** Loads of uninitialized stack bytes not reported because the value was dead (./dead-load.ts). */
+  deadLoads = 0;
+  /** Code bytes for the dead-load scan, through the checker's memory source (throws where unreadable). */
+  private readonly code: ByteSource = {
+    fetch: (addr: number): number => {
+      const b = this.memorySource().peek8(addr | 0);
+      if (b < 0) throw new RangeError('unreadable code');
+      return b;
+    },
+  };
+
+  protected override loadIsDead(f: HiddenFault): boolean {
+    if (f.accesses.count === 0 || f.ins.def === null || f.ins.addr !== f.eip) return false;
+    if (!isDeadLoad(f.ins, this.code)) return false;
+    this.deadLoads++;
+    return true;
   }
 
   /** The host pushed `bytes` at `esp` (the arguments and return address of a guest call): initialized and live. */

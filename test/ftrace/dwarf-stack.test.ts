@@ -27,6 +27,7 @@ describe.skipIf(!hasGcc)('dwarf-info: parameters of each function', () => {
       expect(of('f_csii')).toEqual({ sizes: [1, 2, 4, 4], variadic: false, agg: false });
       expect(of('f_v')).toEqual({ sizes: [4, 4], variadic: true, agg: false });
       expect(of('f_ret')).toEqual({ sizes: [4, 4, 4], variadic: false, agg: true });
+      expect(of('f_ret8')).toEqual({ sizes: [4, 4], variadic: false, agg: false }); // EDX:EAX under -freg-struct-return
       expect(of('drive')).toEqual({ sizes: [], variadic: false, agg: false });
       expect(info.get(fn('f_ili'))!.params.map((p) => p.name)).toEqual(['a', 'b', 'c']);
       const d = info.get(fn('drive'))!;

@@ -62,6 +62,7 @@ describe.skipIf(!hasGcc)('regparmLayout against gcc-compiled calls (DWARF parame
     f_csii: [[null], [null], [W(2, 0)], [W(3, 0)]],
     f_v: [[W(0, 0)], [W(1, 0)]],
     f_ret: [[null], [W(1, 0)], [W(2, 0)], [W(3, 0)]],
+    f_ret8: [[W(0, 0)], [W(1, 0)]],
   };
   for (const opt of ['-O0', '-O2']) {
     it(`${opt}: every argument word is where regparmLayout says`, () => {

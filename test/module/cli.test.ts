@@ -125,6 +125,13 @@ describe.skipIf(skipCli !== null)('kmemsim run FILE.c / FILE.o (the built CLI)',
     }
   });
 
+  it('refuses a module that uses floating point (126): the message names libgcc\'s soft-float routines and says kernel code may not use floating point', () => {
+    const r = cli(['run', 'test/modules/float.c']);
+    expect(r.status).toBe(126);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^kmemsim: cannot load module float\.c: unknown symbols .*__adddf3.*__fixdfsi.* \(not exported by the kernel\): .* libgcc's software floating point — kernel code may not use floating point \(float\/double\), as on Linux, which builds modules with -msoft-float\n$/);
+  });
+
   it('shows gcc\'s errors and exits 126 when the module does not compile; 127 when it does not exist', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-test-'));
     try {

@@ -28,6 +28,9 @@ noinline int f_dii(double x, int a, int b, int c, int d) { (void)x; sink += a + 
 noinline int f_csii(char a, short b, int c, int d) { sink += a + b + c + d; return 0; }
 noinline int f_v(int a, int b, ...) { sink += a + b; return 0; }
 noinline struct s3 f_ret(int a, int b, int c) { struct s3 s = { a, b, c }; return s; }
+/* 8 bytes: -freg-struct-return returns it in EDX:EAX, no hidden pointer (sizes 1, 2, 4, 8). */
+struct s8 { int a, b; };
+noinline struct s8 f_ret8(int a, int b) { struct s8 s = { a, b }; return s; }
 
 int drive(void)
 {
@@ -51,5 +54,6 @@ int drive(void)
 	f_csii(0x11, 0x2222, W(2, 0), W(3, 0));
 	f_v(W(0, 0), W(1, 0), 5, 6);
 	struct s3 r = f_ret(W(1, 0), W(2, 0), W(3, 0));
-	return r.a + sink;
+	struct s8 r8 = f_ret8(W(0, 0), W(1, 0));
+	return r.a + r8.b + sink;
 }

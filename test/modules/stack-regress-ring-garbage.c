@@ -1,12 +1,12 @@
 /*
  * Shrunk by property-tests/stack.test.ts (transparency of cpl1): f1 reads
- * a3[0], never written, and the sum is printed. The dead stack below f1
- * holds what earlier frames left there (f0's recursion, f2's), and the
- * ring-1 layout runs the kernel on its own CPL-1 stack, where the garbage
- * differs from the ring-0 stack's: --stack cpl1 prints what a plain run
- * with --kernel-ring 1 prints (the tracker itself is transparent), not
- * what a ring-0 run prints. The read (line 35) is found by cpl1 and
- * precise alike, on either ring.
+ * a3[5] (a3[0] before Linux's 4-byte stack alignment), never written; the
+ * sum is printed. The dead stack below f1 holds what earlier frames left
+ * (f0's recursion, f2's): a stack address, and the ring-1 layout runs the
+ * kernel on its own CPL-1 stack, where that garbage differs from the ring-0
+ * stack's: --stack cpl1 prints what a plain run with --kernel-ring 1
+ * prints (the tracker itself is transparent), not what a ring-0 run
+ * prints. The read (line 35) is found by cpl1 and precise, either ring.
  */
 #include <kmemsim/kernel.h>
 
@@ -32,7 +32,7 @@ static __attribute__((noinline)) int f1(int p0)
 	int a3[6];
 
 	acc = acc * 31 + f2(1);
-	acc = acc * 31 + a3[0];
+	acc = acc * 31 + a3[5];
 	l0 = 1;
 	return acc;
 }

@@ -71,7 +71,8 @@ export function popa(cpu: CPU, ins: Instr): void {
   const sp = r[ESP];
   const ss = cpu.segBase[SS];
   const vals = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < 8; i++) vals[7 - i] = cpu.read(size, (ss + sp + size * i) | 0);
+  // The stored ESP slot is skipped, not read (SDM "POPA/POPAD": ESP ← ESP + 4 (* skip next 4 bytes *)).
+  for (let i = 0; i < 8; i++) if (7 - i !== ESP) vals[7 - i] = cpu.read(size, (ss + sp + size * i) | 0);
   for (let i = 0; i < 8; i++) if (i !== ESP) cpu.setReg(size, i, vals[i]);
   r[ESP] = (sp + 8 * size) | 0;
 }

@@ -1,16 +1,23 @@
 /**
  * Names and source positions for findings: a module's functions (the
  * module object, then the guest runtime linked with it), the kernel API's
- * native routines, and `file:line` from the objects' DWARF line tables —
- * what every checker's report and JSON finding is symbolized with.
+ * native routines, the kernel's own named routines (the guest-call return
+ * stub, ftrace's trampolines), and `file:line` from the objects' DWARF line
+ * tables — what every checker's report and JSON finding, and the oops, are
+ * symbolized with.
  */
-import type { KernelApi } from '../kernel/kapi.js';
-import type { LoadedModule } from '../kernel/module.js';
-import type { SourceLocator, SymbolInfo, Symbolizer } from './report.js';
+import type { KernelApi } from './kapi.js';
+import type { Kernel } from './kernel.js';
+import type { LoadedModule } from './module.js';
+import type { SourceLocator, SymbolInfo, Symbolizer } from './dumpstack.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
 
-/** Module symbols (module, runtime), then the kernel API's routines (with offsets), then exact export names. */
-export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: () => KernelApi | null): Symbolizer {
+/**
+ * Module symbols (module, runtime), then the kernel API's routines (with
+ * offsets), then exact export names, then the kernel's named routines
+ * (`kernel`, else the API's kernel).
+ */
+export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: () => KernelApi | null, kernel?: Kernel): Symbolizer {
   return (addr: number): SymbolInfo | null => {
     const a = addr >>> 0;
     const mod = getModule();
@@ -20,6 +27,8 @@ export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: (
     if (h) return { function: h.name, offset: h.offset, size: h.size };
     const name = mod?.exports.nameAt(a);
     if (name) return { function: name, offset: 0, size: 0 };
+    const r = (kernel ?? getApi()?.kernel)?.routineSymbol(a);
+    if (r) return { function: r.name, offset: r.offset, size: r.size };
     return null;
   };
 }
