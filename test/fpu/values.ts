@@ -31,7 +31,9 @@ export function randomSig(rng: Rng): bigint {
 
 export function specialF80(rng: Rng): Float80 {
   const s = rng.int(0, 1);
-  switch (rng.int(0, 15)) {
+  switch (rng.int(0, 16)) {
+    case 16: // near the float32/float64 range limits (FST m32fp/m64fp)
+      return f80(s, BIAS + rng.pick([-126, -127, -128, -149, -150, -151, 127, 128, -1022, -1023, -1024, -1074, -1075, -1076, 1023, 1024]), rng.chance(0.5) ? (1n << 64n) - 1n - BigInt(rng.int(0, 3) << rng.int(0, 42)) : randomSig(rng));
     case 0: return f80(s, 0, 0n);
     case 1: return f80(s, EXP_MAX, 1n << 63n);
     case 2: return f80(s, EXP_MAX, (3n << 62n) | (rng.chance(0.5) ? 0n : u64(rng) >> BigInt(rng.int(2, 63)))); // QNaN
@@ -64,6 +66,13 @@ export function relatedF80(rng: Rng, a: Float80): Float80 {
   const r = rng.int(0, 9);
   if (r < 4 || a.exp === 0 || a.exp === EXP_MAX) return randomF80(rng);
   const s = rng.int(0, 1);
+  const clamp = (e: number): number => Math.min(EXP_MAX - 1, Math.max(1, e));
+  if (r === 9 && rng.chance(0.7)) {
+    // Products/quotients near the underflow and overflow thresholds.
+    const target = rng.chance(0.7) ? 0 : EXP_MAX - 1;
+    const e = rng.chance(0.5) ? BIAS + target - a.exp : a.exp - target + BIAS;
+    return f80(s, clamp(e + rng.int(-1, 1)), rng.chance(0.5) ? (1n << 64n) - 1n - BigInt(rng.int(0, 3)) : randomSig(rng));
+  }
   if (r < 6) return f80(s, a.exp, a.sig ^ BigInt(rng.int(0, 255)) | (1n << 63n));
   const e = Math.min(EXP_MAX - 1, Math.max(1, a.exp + rng.int(-70, 70)));
   return f80(s, e, randomSig(rng));

@@ -289,9 +289,18 @@ const W = 128;
 const WB = BigInt(W);
 
 /**
- * The x87 detects tininess before rounding (SDM Vol. 1, 4.9.1.5): a result is tiny when its exact
- * value is below the smallest normal, whatever rounding would make of it.
+ * Tininess (SDM Vol. 1, 4.9.1.5) is detected after rounding, as measured on the host: a result is
+ * tiny when, rounded to the target precision with an unbounded exponent, it is still below the
+ * smallest normal. Only a value just below 2^(1−bias) that rounds up to it differs from "before
+ * rounding"; rounding it as a denormal gives that same smallest normal, so only the UE flag (and
+ * the unmasked bias-adjusted response) depend on the choice.
  */
+function carriesOut(sign: number, m: bigint, p: number, rc: number): boolean {
+  const d = BigInt(W - p);
+  const q = m >> d;
+  if (q !== (1n << BigInt(p)) - 1n) return false;
+  return roundsUp(sign, q, m & ((1n << d) - 1n), 1n << (d - 1n), rc);
+}
 
 /** Round the exact value and pack it: the raw result of roundPack. */
 export interface Rounded {
@@ -326,7 +335,7 @@ export function roundPack(
   }
   e = e + (W - 1) - 63 - frac - s;
   const p = fmt.p;
-  const tiny = e < 1;
+  const tiny = e < 1 && !(e === 0 && carriesOut(sign, m, p, rc));
   const unmaskedU = (masks & FE_UNDERFLOW) === 0;
   const unmaskedO = (masks & FE_OVERFLOW) === 0;
   if (tiny && unmaskedU && biasAdjust) {
