@@ -30,7 +30,7 @@ import {
 } from './x87-state.js';
 import { readM80, writeM80, readM64, writeM64, storeEnv, loadEnv, storeState, loadState } from './x87-env.js';
 import {
-  type Float80, type FpEnv, type FpStatus, f80, f80FromParts, INDEFINITE, ONE, POS_ZERO, add, sub, mul, div, negate, abs,
+  type Float80, type FpEnv, type FpStatus, Kind, kindOf, f80, f80FromParts, INDEFINITE, SIG_QUIET, ONE, POS_ZERO, add, sub, mul, div, negate, abs,
 } from './floatx80.js';
 import { f80FromInt, f80ToInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64 } from './convert.js';
 import { Relation, compare, conditionCodes, eflagsCodes, examine, examineEmpty } from './compare.js';
@@ -51,9 +51,10 @@ export interface X87Kind {
   /** FNINIT, FNCLEX, FNSTSW, FNSTCW, FNSTENV, FNSAVE (and the 8087/287 no-ops): no pending-exception check. */
   noWait?: boolean;
   /**
-   * A control instruction (SDM Vol. 1 §5.2.6): it does not update the
+   * A control instruction (SDM Vol. 1 §8.1.8): it does not update the
    * last-instruction opcode and pointers (FINIT, FCLEX, FLDCW, FSTCW, FSTSW,
-   * FLDENV, FSTENV, FRSTOR, FSAVE, FINCSTP, FDECSTP, FFREE, FNOP).
+   * FLDENV, FSTENV, FRSTOR, FSAVE; FNOP, FINCSTP, FDECSTP and FFREE do, as
+   * on the host x87).
    */
   control?: boolean;
 }
@@ -203,11 +204,27 @@ function pushResult(f: X87State, v: Float80, st: FpStatus): void {
 function memOperand(cpu: CPU, ins: Instr, st: FpStatus): Float80 {
   const lin = cpu.lin(ins);
   switch (ins.op) {
-    case 0xd8: return f80FromF32(cpu.read32(lin) >>> 0, st);
-    case 0xdc: return f80FromF64(readM64(cpu, lin), st);
+    case 0xd8: return realOperand(f80FromF32(cpu.read32(lin) >>> 0, st), st);
+    case 0xdc: return realOperand(f80FromF64(readM64(cpu, lin), st), st);
     case 0xda: return f80FromInt(BigInt(cpu.read32(lin)));
     default: return f80FromInt(BigInt((cpu.read16(lin) << 16) >> 16)); // DE: m16int
   }
+}
+
+/**
+ * A converted m32/m64 source operand of an arithmetic or compare
+ * instruction. The conversion quiets an SNaN and reports IE, as FLD must;
+ * an operand of FADD & co. must stay signalling so that the NaN rules see
+ * it (SDM Vol. 1 Table 4-7: an SNaN and a QNaN give the QNaN operand), and
+ * the operation itself reports IE. DE of a denormal is kept: the extended
+ * form of a single/double denormal is normal, so only the conversion sees it.
+ */
+function realOperand(v: Float80, st: FpStatus): Float80 {
+  if (st.flags & SW_IE && v.exp === 0x7fff) {
+    st.flags &= ~SW_IE;
+    return f80(v.sign, v.exp, v.sig & ~SIG_QUIET);
+  }
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,9 +409,22 @@ export const farithMem = x87((cpu, ins, f) => {
     if (underflow(f)) setST(f, 0, INDEFINITE);
     return;
   }
-  const r = arith(ins.reg, getST(f, 0), src, envOf(f), st);
+  const dst = getST(f, 0);
+  denormalOperand(st, dst);
+  const r = arith(ins.reg, dst, src, envOf(f), st);
   if (raise(f, st)) setST(f, 0, r);
 });
+
+/**
+ * The DE a denormal m32/m64 operand raised in its conversion stands only
+ * when the operation goes ahead on numbers: a NaN or unsupported ST(0)
+ * decides the result first (SDM Vol. 1 §4.9.2, exception priority: invalid
+ * operation and QNaN operands before denormal operands).
+ */
+function denormalOperand(st: FpStatus, other: Float80): void {
+  const k = kindOf(other);
+  if (k === Kind.QNaN || k === Kind.SNaN || k === Kind.Unsupported) st.flags &= ~SW_DE;
+}
 
 /**
  * Register forms: D8 (ST(0) ← ST(0) op ST(i)), DC (ST(i) ← ST(i) op ST(0))
@@ -459,10 +489,12 @@ function stOrNull(f: X87State, i: number): Float80 | null {
 
 /** FCOM/FCOMP m32fp/m64fp (D8/DC /2 /3) and FICOM/FICOMP m16int/m32int (DE/DA /2 /3). */
 export const fcomMem = x87((cpu, ins, f) => {
-  // The conversion's exceptions (IE for an SNaN, DE for a denormal m32/m64) count as the comparison's.
+  // The conversion's DE for a denormal m32/m64 counts as the comparison's (see denormalOperand).
   const st = status();
   const src = memOperand(cpu, ins, st);
-  compareCC(f, stOrNull(f, 0), src, true, ins.reg === 3 ? 1 : 0, st);
+  const a = stOrNull(f, 0);
+  if (a !== null) denormalOperand(st, a);
+  compareCC(f, a, src, true, ins.reg === 3 ? 1 : 0, st);
 });
 
 /**
@@ -517,12 +549,11 @@ const FCMOV_CC = [0x2, 0x4, 0x6, 0xa];
 export const fcmov = x87((cpu, ins, f) => {
   const cc = FCMOV_CC[ins.reg] | (ins.op === 0xdb ? 1 : 0);
   if (f.isEmpty(0) || f.isEmpty(ins.rm)) {
-    if (!underflow(f)) return;
-    if (cpu.cond(cc)) setST(f, 0, f.isEmpty(ins.rm) ? INDEFINITE : getST(f, ins.rm));
+    // Masked stack underflow: ST(0) becomes the real indefinite whatever the condition (as the host x87 does).
+    if (underflow(f)) setST(f, 0, INDEFINITE);
     return;
   }
-  setC1(f, 0);
-  if (cpu.cond(cc)) setST(f, 0, getST(f, ins.rm));
+  if (cpu.cond(cc)) setST(f, 0, getST(f, ins.rm)); // C1 only changes on an underflow (SDM FCMOVcc)
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -550,16 +581,16 @@ export const fxch = x87((_cpu, ins, f) => {
 export const ffree = x87((_cpu, ins, f) => {
   f.free(ins.rm);
   if (ins.op === 0xdf) f.top = (f.top + 1) & 7;
-}, { control: true });
+});
 
 /** FDECSTP (D9 F6) and FINCSTP (D9 F7): TOP ∓ 1, tags unchanged, C1 = 0. */
 export const fincdecstp = x87((_cpu, ins, f) => {
   f.top = (f.top + (ins.rm === 7 ? 1 : -1)) & 7;
   setC1(f, 0);
-}, { control: true });
+});
 
 /** FNOP (D9 D0), and FNENI/FNDISI/FNSETPM (DB E0, E1, E4), which a 387 and later ignore. */
-export const fnop = x87(() => {}, { control: true });
+export const fnop = x87(() => {});
 export const fnopNoWait = x87(() => {}, { control: true, noWait: true });
 
 // ---------------------------------------------------------------------------------------------
