@@ -12,6 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../differential/rng.js';
 import { f80ToBytes } from '../../src/cpu/fpu/floatx80.js';
+import { f80FromInt } from '../../src/cpu/fpu/convert.js';
 import { hex, oracleAvailable, runOracle } from './oracle.js';
 import type { OracleCase } from './oracle.js';
 import { model } from './model.js';
@@ -53,6 +54,20 @@ const floatBytes = (n: number): Gen => (rng) => {
   for (let i = 0; i < n; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
   return { a: out, b: new Uint8Array(10), allMasked: true };
 };
+const noOperand: Gen = () => ({ a: new Uint8Array(10), b: new Uint8Array(10) });
+const bcdBytes: Gen = (rng) => {
+  const out = new Uint8Array(10);
+  const n = rng.int(0, 9);
+  for (let i = 0; i < n; i++) out[i] = rng.chance(0.9) ? rng.int(0, 9) * 16 + rng.int(0, 9) : rng.int(0, 255);
+  out[9] = rng.chance(0.5) ? 0x80 : rng.chance(0.9) ? 0 : rng.int(0, 255);
+  return { a: out, b: new Uint8Array(10), allMasked: true };
+};
+/** FSCALE: a random a, b mostly a small integer or a huge/tiny scale. */
+const scalePair: Gen = (rng) => {
+  const a = randomF80(rng);
+  const b = rng.chance(0.5) ? f80FromInt(BigInt(rng.int(-70000, 70000) >> rng.int(0, 16))) : randomF80(rng);
+  return { a: f80ToBytes(a), b: f80ToBytes(b) };
+};
 const f80one: Gen = (rng) => ({ a: f80ToBytes(randomF80(rng)), b: new Uint8Array(10) });
 
 const OPS: Array<[string, Gen]> = [
@@ -61,6 +76,9 @@ const OPS: Array<[string, Gen]> = [
   ['fild16', intBytes(2)], ['fild32', intBytes(4)], ['fild64', intBytes(8)],
   ['fld32', floatBytes(4)], ['fld64', floatBytes(8)],
   ['fist16', f80one], ['fist32', f80one], ['fist64', f80one], ['fst32', f80one], ['fst64', f80one],
+  ['sqrt', f80one], ['rndint', f80one], ['scale', scalePair], ['xtract', f80one], ['prem', f80pair], ['prem1', f80pair],
+  ['fbld', bcdBytes], ['fbstp', f80one],
+  ['ldpi', noOperand], ['ldl2e', noOperand], ['ldl2t', noOperand], ['ldlg2', noOperand], ['ldln2', noOperand], ['ld1', noOperand],
 ];
 
 /** Hand-picked corners (op, control word, A, B as memory images) checked against the host too. */

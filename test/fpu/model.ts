@@ -8,9 +8,12 @@ import {
 } from '../../src/cpu/fpu/floatx80.js';
 import type { Float80, FpEnv, FpStatus } from '../../src/cpu/fpu/floatx80.js';
 import {
-  f80FromF32, f80FromF64, f80FromInt, f80ToF32, f80ToF64, f80ToInt,
+  f80FromBcd, f80ToBcd, f80FromF32, f80FromF64, f80FromInt, f80ToF32, f80ToF64, f80ToInt,
 } from '../../src/cpu/fpu/convert.js';
-import { SW_C1, compare, conditionCodes, examine } from '../../src/cpu/fpu/compare.js';
+import { rem, roundToInt, scale, sqrt, xtract } from '../../src/cpu/fpu/ops.js';
+import { loadConstant } from '../../src/cpu/fpu/constants.js';
+import type { ConstantName } from '../../src/cpu/fpu/constants.js';
+import { SW_C0, SW_C2, SW_C3, SW_C1, compare, conditionCodes, examine } from '../../src/cpu/fpu/compare.js';
 import { POS_ZERO } from '../../src/cpu/fpu/floatx80.js';
 import type { OracleResult } from './oracle.js';
 
@@ -90,7 +93,39 @@ export function model(op: string, cw: number, ab: Uint8Array, bb: Uint8Array): M
       const r1 = unmasked(NO_STORE_MEM) ? new Uint8Array(10).fill(0xee) : bytesLE(v, bits / 8);
       return { r1, r2: new Uint8Array(10), sw: sw(st), swMask: SW_FLAGS | SW_C1, cmpR1: true, cmpR2: false };
     }
+    case 'sqrt':
+      return reg(sqrt(a, env, st));
+    case 'rndint':
+      return reg(roundToInt(a, env, st));
+    case 'scale':
+      return { ...reg(scale(a, b, env, st)), cmpR2: true };
+    case 'prem':
+    case 'prem1': {
+      const r = rem(a, b, op === 'prem1', env, st);
+      const cc = (r.c2 ? SW_C2 : 0) | (r.q & 4 ? SW_C0 : 0) | (r.q & 2 ? SW_C3 : 0);
+      if (r.q & 1) st.c1 = 1;
+      return {
+        r1: f80ToBytes(unmasked(NO_STORE_REG) ? a : r.value), r2: bb, sw: sw(st, cc), swMask: SW_FLAGS | SW_CC, cmpR1: true, cmpR2: true,
+      };
+    }
+    case 'xtract': {
+      const r = xtract(a, env, st);
+      // ST(0) = significand, ST(1) = exponent; unmasked IE/ZE/DE: nothing pushed, ST(0) = a.
+      if (unmasked(NO_STORE_REG)) return { r1: ab, r2: bb, sw: sw(st), swMask: SW_FLAGS, cmpR1: true, cmpR2: true };
+      return { r1: f80ToBytes(r.significand), r2: f80ToBytes(r.exponent), sw: sw(st), swMask: SW_FLAGS, cmpR1: true, cmpR2: true };
+    }
+    case 'fbld':
+      return reg(f80FromBcd(ab));
+    case 'fbstp': {
+      const out = f80ToBcd(a, env, st);
+      const r1 = unmasked(NO_STORE_MEM) ? new Uint8Array(10).fill(0xee) : out;
+      return { r1, r2: new Uint8Array(10), sw: sw(st), swMask: SW_FLAGS | SW_C1, cmpR1: true, cmpR2: false };
+    }
     default:
+      if (op.startsWith('ld')) {
+        const c = loadConstant(op.slice(2) as ConstantName, env.rc);
+        return { r1: f80ToBytes(c), r2: new Uint8Array(10), sw: 0, swMask: SW_FLAGS | SW_C1, cmpR1: true, cmpR2: false };
+      }
       throw new Error(`model: unknown op ${op}`);
   }
 }

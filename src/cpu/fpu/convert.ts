@@ -179,3 +179,61 @@ export function f80ToF32(a: Float80, env: FpEnv, st: FpStatus): number {
 export function f80ToF64(a: Float80, env: FpEnv, st: FpStatus): bigint {
   return toIeee(a, F64, env, st);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Packed BCD (SDM Vol. 1, 4.7; Vol. 2 FBLD, FBSTP)
+// ---------------------------------------------------------------------------------------------
+
+/** 10^18: packed BCD holds 18 digits. */
+const BCD_LIMIT = 10n ** 18n;
+
+/**
+ * FBLD: the 10-byte packed BCD image (bytes 0–8: 18 digits, two per byte, least significant first;
+ * byte 9 bit 7: sign) to floatx80, exactly. Digits above 9 are "undefined" in the SDM; like the
+ * hardware, each nibble simply counts with its weight (0xA at position i adds 10·10^i).
+ */
+export function f80FromBcd(b: Uint8Array, off = 0): Float80 {
+  let v = 0n;
+  for (let i = 8; i >= 0; i--) {
+    const byte = b[off + i]!;
+    v = v * 100n + BigInt((byte >> 4) * 10 + (byte & 15));
+  }
+  const neg = (b[off + 9]! & 0x80) !== 0;
+  if (v === 0n) return neg ? NEG_ZERO : POS_ZERO;
+  return f80FromInt(neg ? -v : v);
+}
+
+/** The packed BCD indefinite FBSTP stores on an invalid operation: FFFF C000000000000000. */
+export const BCD_INDEFINITE: readonly number[] = [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff];
+
+/**
+ * FBSTP: round per `env.rc` to an integer and encode as packed BCD into `out` (10 bytes). NaNs,
+ * infinities, unsupported encodings and values of 18+ digits give IE and the BCD indefinite.
+ */
+export function f80ToBcd(a: Float80, env: FpEnv, st: FpStatus, out: Uint8Array = new Uint8Array(10), off = 0): Uint8Array {
+  st.c1 = 0;
+  const k = kindOf(a);
+  let mag = 0n;
+  let ok = k !== Kind.Unsupported && k !== Kind.QNaN && k !== Kind.SNaN && k !== Kind.Infinity;
+  if (ok) {
+    const r = roundToIntegerMag(a, env.rc);
+    mag = r.mag;
+    if (mag >= BCD_LIMIT) ok = false;
+    else {
+      if (r.inexact) st.flags |= FE_INEXACT;
+      if (r.up) st.c1 = 1;
+    }
+  }
+  if (!ok) {
+    st.flags |= FE_INVALID;
+    for (let i = 0; i < 10; i++) out[off + i] = BCD_INDEFINITE[i]!;
+    return out;
+  }
+  for (let i = 0; i < 9; i++) {
+    const two = Number(mag % 100n);
+    mag /= 100n;
+    out[off + i] = ((Math.floor(two / 10) << 4) | (two % 10)) & 0xff;
+  }
+  out[off + 9] = a.sign ? 0x80 : 0;
+  return out;
+}

@@ -341,6 +341,11 @@ export function roundPack(
   if (tiny && unmaskedU && biasAdjust) {
     e += BIAS_ADJUST;
     st.flags |= FE_UNDERFLOW;
+    if (e < 1) {
+      // Too small even for the bias-adjusted response (only FSCALE gets here): a signed zero.
+      st.flags |= FE_INEXACT;
+      return { sign, exp: 0, q: 0n };
+    }
     return roundNormal(sign, e, m, fmt, rc, masks, st, biasAdjust);
   }
   if (!tiny) return roundNormal(sign, e, m, fmt, rc, masks, st, biasAdjust);
@@ -405,6 +410,11 @@ function roundNormal(
     if ((masks & FE_OVERFLOW) === 0 && biasAdjust) {
       e -= BIAS_ADJUST;
       if (e < fmt.expMax) return { sign, exp: e, q };
+      // Too large even for the bias-adjusted response (only FSCALE gets here): a signed infinity,
+      // whatever the rounding control.
+      st.flags |= FE_INEXACT;
+      st.c1 = 1;
+      return { sign, exp: fmt.expMax, q: 1n << BigInt(p - 1) };
     }
     // Masked response (SDM Vol. 1, Table 4-10): ∞ or the largest finite number.
     st.flags |= FE_INEXACT;
