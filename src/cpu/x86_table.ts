@@ -317,7 +317,7 @@ ONE_BYTE[0xd7] = op('xlatb', '', data.xlat);
  * DD C8+i, FXCH7 DF C8+i, FSTP1 D9 D8+i, FSTP8 DF D0+i, FSTP9 DF D8+i,
  * FFREEP DF C0+i). FISTTP (DB/DD/DF /1) is SSE3: #UD on this i686.
  */
-/** Not yet modelled x87 instructions (transcendental, FSQRT/FPREM/FSCALE/FXTRACT/FRNDINT, BCD). */
+/** Not yet modelled x87 instructions (the transcendental ones). */
 const x87Op = (name: string, ops = '', extra: Partial<OpDef> = {}): OpDef => ({ ...unsupportedOp(name, ops, `x87 FPU instruction ${name.toUpperCase()} is not modelled`), ...extra });
 const X87_R = { memAccess: 'r' as const };
 const X87_W = { memAccess: 'w' as const };
@@ -353,8 +353,8 @@ ONE_BYTE[0xd9] = op('(x87)', 'Ex', none, {
     op('fstp', 'STi', fpu.fstReg),
     regForms([op('fchs', '', fpu.fchsAbs), op('fabs', '', fpu.fchsAbs), undefined, undefined, op('ftst', '', fpu.ftst), op('fxam', '', fpu.fxam)]),
     regForms(X87_CONST.map((n) => op(n, '', fpu.fldConst))),
-    regForms([...['f2xm1', 'fyl2x', 'fptan', 'fpatan', 'fxtract', 'fprem1'].map((n) => x87Op(n)), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
-    regForms(['fprem', 'fyl2xp1', 'fsqrt', 'fsincos', 'frndint', 'fscale', 'fsin', 'fcos'].map((n) => x87Op(n))),
+    regForms([...['f2xm1', 'fyl2x', 'fptan', 'fpatan'].map((n) => x87Op(n)), op('fxtract', '', fpu.fxtract), op('fprem1', '', fpu.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
+    regForms([op('fprem', '', fpu.fprem), x87Op('fyl2xp1'), op('fsqrt', '', fpu.fsqrt), x87Op('fsincos'), op('frndint', '', fpu.frndint), op('fscale', '', fpu.fscale), x87Op('fsin'), x87Op('fcos')]),
   ],
 });
 ONE_BYTE[0xda] = op('(x87)', 'Ex', none, {
@@ -393,7 +393,7 @@ ONE_BYTE[0xdd] = op('(x87)', 'Ex', none, {
 ONE_BYTE[0xdf] = op('(x87)', 'Ex', none, {
   group: [
     op('fild', 'Mw', fpu.fild, X87_R), fisttp('Mw'), op('fist', 'Mw', fpu.fist, X87_W), op('fistp', 'Mw', fpu.fist, X87_W),
-    x87Op('fbld', 'Mt', X87_R), op('fild', 'Mq', fpu.fild, X87_R), x87Op('fbstp', 'Mt', X87_W), op('fistp', 'Mq', fpu.fist, X87_W),
+    op('fbld', 'Mt', fpu.fbld, X87_R), op('fild', 'Mq', fpu.fild, X87_R), op('fbstp', 'Mt', fpu.fbstp, X87_W), op('fistp', 'Mq', fpu.fist, X87_W),
   ],
   groupReg: [
     op('ffreep', 'STi', fpu.ffree), op('fxch', 'STi', fpu.fxch), op('fstp', 'STi', fpu.fstReg), op('fstp', 'STi', fpu.fstReg),

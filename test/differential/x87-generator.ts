@@ -48,8 +48,9 @@ const POOL = {
   i64: 24 * 16 + 24 * 12, // 24 × 8
   i32: 24 * 16 + 24 * 20, // 24 × 4
   i16: 24 * 16 + 24 * 24, // 24 × 2
+  bcd: 24 * 16 + 24 * 26, // 24 × 16 (10 used)
 };
-const POOL_SIZE = 24 * 16 + 24 * 26;
+const POOL_SIZE = 24 * 16 + 24 * 26 + 24 * 16;
 
 export interface X87Step {
   group: string;
@@ -134,6 +135,10 @@ const TEMPLATES: Template[] = [
   { group: 'fld-const', weight: 2, delta: 1, gen: (r) => r.pick(['fld1', 'fldz', 'fldpi', 'fldl2t', 'fldl2e', 'fldlg2', 'fldln2']) },
   { group: 'arith-mem', weight: 8, delta: 0, gen: memArith },
   { group: 'arith-reg', weight: 8, delta: -0.3, gen: regArith },
+  { group: 'fsqrt/frndint', weight: 3, delta: 0, gen: (r) => r.pick(['fsqrt', 'frndint', 'fabs\nfsqrt']) },
+  { group: 'fscale/fxtract', weight: 2, delta: 0.3, gen: (r) => r.pick(['fscale', 'fxtract']) },
+  { group: 'fprem', weight: 3, delta: 0, gen: (r) => `${r.pick(['fprem', 'fprem1'])}\nfnstsw %ax\nmovw %ax, ${scratch(r, 2)}` },
+  { group: 'bcd', weight: 2, delta: 0, gen: (r) => r.pick([`fbld ${slot(r, 'bcd', 16)}`, `fbstp ${scratch(r, 2)}`]) },
   { group: 'fchs/fabs', weight: 2, delta: 0, gen: (r) => r.pick(['fchs', 'fabs']) },
   { group: 'fxch', weight: 2, delta: 0, gen: (r) => `fxch ${near(r)}` },
   { group: 'stack', weight: 1, delta: 0, gen: (r) => r.pick(['fincstp', 'fdecstp', `ffree ${sti(r)}`, 'fnop']) },
@@ -182,6 +187,7 @@ function poolBytes(rng: Rng): Uint8Array {
     dv.setBigInt64(POOL.i64 + 8 * i, int64(rng), true);
     dv.setInt32(POOL.i32 + 4 * i, rng.interesting32() | 0, true);
     dv.setInt16(POOL.i16 + 2 * i, rng.interesting32() & 0xffff, true);
+    b.set(bcd(rng), POOL.bcd + 16 * i);
   }
   return b;
 }
@@ -210,6 +216,20 @@ function ieee32(rng: Rng): number {
     default: return (s | (rng.int(127 - 20, 127 + 20) << 23) | frac) >>> 0;
   }
 }
+/** Packed BCD: mostly valid digits, sometimes a nibble above 9, any sign byte. */
+function bcd(rng: Rng): Uint8Array {
+  const b = new Uint8Array(10);
+  const digits = rng.int(0, 18);
+  for (let i = 0; i < 9; i++) {
+    const lo = 2 * i < digits ? rng.int(0, 9) : 0, hi = 2 * i + 1 < digits ? rng.int(0, 9) : 0;
+    b[i] = (hi << 4) | lo;
+  }
+  if (rng.chance(0.05)) b[rng.int(0, 8)] = rng.int(0, 255);
+  b[9] = rng.chance(0.5) ? 0x80 : 0;
+  if (rng.chance(0.05)) b[9] = rng.int(0, 255);
+  return b;
+}
+
 function int64(rng: Rng): bigint {
   switch (rng.int(0, 4)) {
     case 0: return BigInt(rng.interesting32() | 0);

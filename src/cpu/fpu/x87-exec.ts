@@ -30,9 +30,11 @@ import {
 } from './x87-state.js';
 import { readM80, writeM80, readM64, writeM64, storeEnv, loadEnv, storeState, loadState } from './x87-env.js';
 import {
-  type Float80, type FpEnv, type FpStatus, Kind, kindOf, f80, f80FromParts, INDEFINITE, SIG_QUIET, ONE, POS_ZERO, add, sub, mul, div, negate, abs,
+  type Float80, type FpEnv, type FpStatus, Kind, kindOf, f80, f80FromParts, INDEFINITE, SIG_QUIET, POS_ZERO, add, sub, mul, div, negate, abs,
 } from './floatx80.js';
-import { f80FromInt, f80ToInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64 } from './convert.js';
+import { f80FromInt, f80ToInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80FromBcd, f80ToBcd, BCD_INDEFINITE } from './convert.js';
+import { type ConstantName, loadConstant } from './constants.js';
+import { sqrt, roundToInt, scale, xtract, rem } from './ops.js';
 import { Relation, compare, conditionCodes, eflagsCodes, examine, examineEmpty } from './compare.js';
 
 const CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_NE = 1 << 5;
@@ -258,46 +260,26 @@ export const fild = x87((cpu, ins, f) => {
 /** FLD ST(i) (D9 C0+i): the value of ST(i) before the push. */
 export const fldReg = x87((_cpu, ins, f) => {
   if (f.isEmpty(ins.rm)) {
-    if (!f.isEmpty(7)) {
-      if (overflow(f)) pushF(f, INDEFINITE);
-      return;
-    }
+    // An empty source is reported as an underflow even when the push would also overflow (as the host x87 does).
     if (underflow(f)) pushF(f, INDEFINITE);
     return;
   }
   pushResult(f, getST(f, ins.rm), status());
 });
 
-/** The load-constant instructions D9 E8..EE (SDM Vol. 2 FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2/FLDZ). */
+/** The load-constant instructions D9 E8..EE, rounded by RC (SDM Vol. 2 FLD1/FLDL2T/FLDL2E/FLDPI/FLDLG2/FLDLN2/FLDZ). */
+const CONSTANT_NAMES: ConstantName[] = ['1', 'l2t', 'l2e', 'pi', 'lg2', 'ln2', 'z'];
 export const fldConst = x87((_cpu, ins, f) => {
-  pushResult(f, loadConstant(ins.rm, f.rc), status());
+  pushResult(f, loadConstant(CONSTANT_NAMES[ins.rm]!, f.rc), status());
 });
 
-/**
- * The constants' 64-bit significands as rounded to nearest, and whether the
- * exact value lies above them (so rounding up or down moves by one ulp).
- * The processor rounds its internal 66-bit constants by RC, not by PC
- * (SDM Vol. 1 §8.3.8).
- */
-const CONSTANTS: [exp: number, sig: bigint, exactAbove: boolean][] = [
-  [0x3fff, 0x8000000000000000n, false], // 1
-  [0x4000, 0xd49a784bcd1b8afen, true], // log2(10) = 0xD49A784BCD1B8AFE 492B...
-  [0x3fff, 0xb8aa3b295c17f0bcn, false], // log2(e) = 0xB8AA3B295C17F0BB BE87...
-  [0x4000, 0xc90fdaa22168c235n, false], // pi = 0xC90FDAA22168C234 C4C6...
-  [0x3ffd, 0x9a209a84fbcff799n, false], // log10(2) = 0x9A209A84FBCFF798 8F89...
-  [0x3ffe, 0xb17217f7d1cf79acn, false], // ln(2) = 0xB17217F7D1CF79AB C9E3...
-  [0, 0n, false], // +0
-];
-
-function loadConstant(k: number, rc: number): Float80 {
-  const [exp, sig, above] = CONSTANTS[k];
-  if (k === 0 || k === 6) return f80(0, exp, sig);
-  // Round down / toward zero take the truncated value, round up the next one (positive constants).
-  let s = sig;
-  if (rc === 1 || rc === 3) s = above ? sig : sig - 1n;
-  else if (rc === 2) s = above ? sig + 1n : sig;
-  return f80(0, exp, s);
-}
+/** FBLD m80bcd (DF /4): 18 packed BCD digits, exactly. */
+export const fbld = x87((cpu, ins, f) => {
+  const lin = cpu.lin(ins);
+  const b = new Uint8Array(10);
+  for (let i = 0; i < 10; i++) b[i] = cpu.read8((lin + i) | 0);
+  pushResult(f, f80FromBcd(b), status());
+});
 
 // ---------------------------------------------------------------------------------------------
 // Stores
@@ -410,7 +392,7 @@ export const farithMem = x87((cpu, ins, f) => {
     return;
   }
   const dst = getST(f, 0);
-  denormalOperand(st, dst);
+  if (denormalOperand(f, st, dst)) return;
   const r = arith(ins.reg, dst, src, envOf(f), st);
   if (raise(f, st)) setST(f, 0, r);
 });
@@ -419,11 +401,18 @@ export const farithMem = x87((cpu, ins, f) => {
  * The DE a denormal m32/m64 operand raised in its conversion stands only
  * when the operation goes ahead on numbers: a NaN or unsupported ST(0)
  * decides the result first (SDM Vol. 1 §4.9.2, exception priority: invalid
- * operation and QNaN operands before denormal operands).
+ * operation and QNaN operands before denormal operands). Returns true when
+ * an unmasked DE ends the instruction.
  */
-function denormalOperand(st: FpStatus, other: Float80): void {
+function denormalOperand(f: X87State, st: FpStatus, other: Float80): boolean {
   const k = kindOf(other);
   if (k === Kind.QNaN || k === Kind.SNaN || k === Kind.Unsupported) st.flags &= ~SW_DE;
+  // With DE unmasked the instruction stops there: DE is the only exception, nothing changes (§8.5.2).
+  if (st.flags & SW_DE && !(f.cw & SW_DE)) {
+    raise(f, st);
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -461,6 +450,99 @@ export const fchsAbs = x87((_cpu, ins, f) => {
   setC1(f, 0);
 });
 
+/** FBSTP m80bcd (DF /6): ST(0) rounded by RC to 18 packed BCD digits, then pop; invalid → IE and the BCD indefinite. */
+export const fbstp = x87((cpu, ins, f) => {
+  const lin = cpu.lin(ins);
+  const out = new Uint8Array(10);
+  const st = status();
+  if (f.isEmpty(0)) {
+    if (!(f.cw & SW_IE)) {
+      underflow(f);
+      return;
+    }
+    out.set(BCD_INDEFINITE);
+  } else {
+    f80ToBcd(getST(f, 0), envOf(f), st, out);
+    if (storeSuppressed(f, st)) {
+      raiseStore(f, st);
+      return;
+    }
+  }
+  cpu.probeWrite(lin, 10);
+  for (let i = 0; i < 10; i++) cpu.write8((lin + i) | 0, out[i]!);
+  if (f.isEmpty(0)) underflow(f);
+  else raiseStore(f, st);
+  f.pop();
+});
+
+/** ST(0) ← op(ST(0)): FSQRT (D9 FA), FRNDINT (D9 FC). */
+function unaryOp(op: (a: Float80, env: FpEnv, st: FpStatus) => Float80): (cpu: CPU, ins: Instr, f: X87State) => void {
+  return (_cpu, _ins, f) => {
+    if (f.isEmpty(0)) {
+      if (underflow(f)) setST(f, 0, INDEFINITE);
+      return;
+    }
+    const st = status();
+    const r = op(getST(f, 0), envOf(f), st);
+    if (raise(f, st)) setST(f, 0, r);
+  };
+}
+export const fsqrt = x87(unaryOp(sqrt));
+export const frndint = x87(unaryOp(roundToInt));
+
+/** FSCALE (D9 FD): ST(0) ← ST(0) · 2^trunc(ST(1)). */
+export const fscale = x87((_cpu, _ins, f) => {
+  if (f.isEmpty(0) || f.isEmpty(1)) {
+    if (underflow(f)) setST(f, 0, INDEFINITE);
+    return;
+  }
+  const st = status();
+  const r = scale(getST(f, 0), getST(f, 1), envOf(f), st);
+  if (raise(f, st)) setST(f, 0, r);
+});
+
+/**
+ * FXTRACT (D9 F4): ST(0) ← exponent, then push the significand. An empty
+ * ST(0) (underflow) or a full ST(7) (overflow): masked, both become the
+ * real indefinite.
+ */
+export const fxtract = x87((_cpu, _ins, f) => {
+  if (f.isEmpty(0) || !f.isEmpty(7)) {
+    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
+    if (masked) {
+      setST(f, 0, INDEFINITE);
+      pushF(f, INDEFINITE);
+    }
+    return;
+  }
+  const st = status();
+  const r = xtract(getST(f, 0), envOf(f), st);
+  if (!raise(f, st)) return;
+  setST(f, 0, r.exponent);
+  pushF(f, r.significand);
+});
+
+/**
+ * FPREM (D9 F8) and FPREM1 (D9 F5): ST(0) ← partial remainder of ST(0) by
+ * ST(1); C2 = reduction incomplete, C0/C3/C1 = quotient bits Q2/Q1/Q0.
+ */
+export const fprem = x87((_cpu, ins, f) => {
+  if (f.isEmpty(0) || f.isEmpty(1)) {
+    f.sw &= ~SW_C2; // C2 cleared, C0 and C3 kept (as the host x87 does)
+    if (underflow(f)) setST(f, 0, INDEFINITE);
+    return;
+  }
+  const st = status();
+  const r = rem(getST(f, 0), getST(f, 1), ins.rm === 5, envOf(f), st);
+  if (!raise(f, st)) return;
+  setST(f, 0, r.value);
+  const q = r.q;
+  // A NaN result (a NaN operand, or an invalid one: ∞ rem y, x rem 0) leaves C0 and C3 as they were and
+  // clears C2 and C1, as the host x87 does; the SDM leaves them undefined then.
+  const keep = kindOf(r.value) === Kind.QNaN ? SW_C0 | SW_C3 : 0;
+  f.sw = (f.sw & ~(SW_CC & ~keep)) | (r.c2 ? SW_C2 : 0) | (q & 4 ? SW_C0 : 0) | (q & 2 ? SW_C3 : 0) | (q & 1 ? SW_C1 : 0);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Comparisons
 // ---------------------------------------------------------------------------------------------
@@ -493,7 +575,7 @@ export const fcomMem = x87((cpu, ins, f) => {
   const st = status();
   const src = memOperand(cpu, ins, st);
   const a = stOrNull(f, 0);
-  if (a !== null) denormalOperand(st, a);
+  if (a !== null && denormalOperand(f, st, a)) return;
   compareCC(f, a, src, true, ins.reg === 3 ? 1 : 0, st);
 });
 
