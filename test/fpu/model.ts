@@ -11,10 +11,11 @@ import {
   f80FromBcd, f80ToBcd, f80FromF32, f80FromF64, f80FromInt, f80ToF32, f80ToF64, f80ToInt,
 } from '../../src/cpu/fpu/convert.js';
 import { rem, roundToInt, scale, sqrt, xtract } from '../../src/cpu/fpu/ops.js';
+import { f2xm1, fcos, fpatan, fptan, fsin, fsincos, fyl2x, fyl2xp1 } from '../../src/cpu/fpu/transcendental.js';
 import { loadConstant } from '../../src/cpu/fpu/constants.js';
 import type { ConstantName } from '../../src/cpu/fpu/constants.js';
 import { SW_C0, SW_C2, SW_C3, SW_C1, compare, conditionCodes, examine } from '../../src/cpu/fpu/compare.js';
-import { POS_ZERO } from '../../src/cpu/fpu/floatx80.js';
+import { ONE, POS_ZERO } from '../../src/cpu/fpu/floatx80.js';
 import type { OracleResult } from './oracle.js';
 
 export const SW_FLAGS = 0x3f;
@@ -113,6 +114,38 @@ export function model(op: string, cw: number, ab: Uint8Array, bb: Uint8Array): M
       // ST(0) = significand, ST(1) = exponent; unmasked IE/ZE/DE: nothing pushed, ST(0) = a.
       if (unmasked(NO_STORE_REG)) return { r1: ab, r2: bb, sw: sw(st), swMask: SW_FLAGS, cmpR1: true, cmpR2: true };
       return { r1: f80ToBytes(r.significand), r2: f80ToBytes(r.exponent), sw: sw(st), swMask: SW_FLAGS, cmpR1: true, cmpR2: true };
+    }
+    case 'sin':
+    case 'cos':
+    case 'ptan':
+    case 'sincos': {
+      const fn = op === 'sin' ? fsin : op === 'cos' ? fcos : fptan;
+      if (op === 'sincos') {
+        const r = fsincos(a, env, st);
+        const cc = r.c2 ? SW_C2 : 0;
+        if (r.c2 || unmasked(NO_STORE_REG)) return { r1: ab, r2: bb, sw: sw(st, cc), swMask: SW_FLAGS | SW_C1 | SW_C2, cmpR1: true, cmpR2: false };
+        return { r1: f80ToBytes(r.cos), r2: f80ToBytes(r.sin), sw: sw(st, cc), swMask: SW_FLAGS | SW_C1 | SW_C2, cmpR1: true, cmpR2: true };
+      }
+      const r = fn(a, env, st);
+      const cc = r.c2 ? SW_C2 : 0;
+      const keep = r.c2 || unmasked(NO_STORE_REG);
+      if (op === 'ptan') {
+        // ST(0) = 1.0 pushed over ST(1) = tan x.
+        if (keep) return { r1: ab, r2: bb, sw: sw(st, cc), swMask: SW_FLAGS | SW_C1 | SW_C2, cmpR1: true, cmpR2: false };
+        const push = (r as ReturnType<typeof fptan>).push;
+        return { r1: f80ToBytes(push), r2: f80ToBytes(r.value), sw: sw(st, cc), swMask: SW_FLAGS | SW_C1 | SW_C2, cmpR1: true, cmpR2: true };
+      }
+      return { r1: keep ? ab : f80ToBytes(r.value), r2: bb, sw: sw(st, cc), swMask: SW_FLAGS | SW_C1 | SW_C2, cmpR1: true, cmpR2: false };
+    }
+    case 'f2xm1':
+      return reg(f2xm1(a, env, st));
+    case 'patan':
+    case 'yl2x':
+    case 'yl2xp1': {
+      // ST(0) = a = x, ST(1) = b = y; the result replaces ST(1) and the stack pops.
+      const fn = op === 'patan' ? fpatan : op === 'yl2x' ? fyl2x : fyl2xp1;
+      const r = fn(a, b, env, st);
+      return { r1: f80ToBytes(unmasked(NO_STORE_REG) ? a : r), r2: bb, sw: sw(st), swMask: SW_FLAGS | SW_C1, cmpR1: true, cmpR2: false };
     }
     case 'fbld':
       return reg(f80FromBcd(ab));

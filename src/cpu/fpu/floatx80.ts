@@ -251,10 +251,15 @@ export function invalid(st: FpStatus): Float80 {
 // ---------------------------------------------------------------------------------------------
 
 export function bitLength(m: bigint): number {
-  // Number(m) loses precision but its exponent is right, except near powers of two.
   if (m <= 0xffffffffn) {
     const n = Number(m);
     return n === 0 ? 0 : 32 - Math.clz32(n);
+  }
+  const f = Number(m);
+  if (f !== Infinity) {
+    // Number(m) is m rounded, so its exponent may be one too high just below a power of two.
+    const len = Math.floor(Math.log2(f)) + 1;
+    return m >> BigInt(len - 1) === 0n ? len - 1 : len;
   }
   let len = m.toString(16).length * 4;
   const top = Number(m >> BigInt(len - 4));
@@ -270,6 +275,30 @@ export interface Format {
   expMax: number;
   /** Significand bits kept, including the integer bit. */
   p: number;
+}
+
+/** A Format with the bigint constants roundPack needs, computed once. */
+interface FormatConstants {
+  /** Bits dropped from the W-bit working significand: W − p. */
+  drop: bigint;
+  dropMask: bigint;
+  half: bigint;
+  /** 2^p (carry out), 2^(p−1) (integer bit), 2^p − 1 (all ones). */
+  carry: bigint;
+  intBit: bigint;
+  allOnes: bigint;
+}
+
+const formatConstants = new WeakMap<Format, FormatConstants>();
+function constantsOf(fmt: Format): FormatConstants {
+  let c = formatConstants.get(fmt);
+  if (!c) {
+    const drop = BigInt(W - fmt.p);
+    const carry = 1n << BigInt(fmt.p);
+    c = { drop, dropMask: (1n << drop) - 1n, half: 1n << (drop - 1n), carry, intBit: carry >> 1n, allOnes: carry - 1n };
+    formatConstants.set(fmt, c);
+  }
+  return c;
 }
 
 export const FMT_F32: Format = { bias: 127, expMax: 0xff, p: 24 };
@@ -295,11 +324,11 @@ const WB = BigInt(W);
  * rounding"; rounding it as a denormal gives that same smallest normal, so only the UE flag (and
  * the unmasked bias-adjusted response) depend on the choice.
  */
-function carriesOut(sign: number, m: bigint, p: number, rc: number): boolean {
-  const d = BigInt(W - p);
-  const q = m >> d;
-  if (q !== (1n << BigInt(p)) - 1n) return false;
-  return roundsUp(sign, q, m & ((1n << d) - 1n), 1n << (d - 1n), rc);
+function carriesOut(sign: number, m: bigint, fmt: Format, rc: number): boolean {
+  const c = constantsOf(fmt);
+  const q = m >> c.drop;
+  if (q !== c.allOnes) return false;
+  return roundsUp(sign, q, m & c.dropMask, c.half, rc);
 }
 
 /** Round the exact value and pack it: the raw result of roundPack. */
@@ -314,9 +343,9 @@ export interface Rounded {
 /**
  * Round `(−1)^sign × m × 2^(e − bias − 63 − frac)` (m ≥ 0 exact, any width; `e` is an unbounded
  * biased exponent relative to `fmt.bias`) to `fmt`, with rounding control `rc`, raising
- * OE/UE/PE into `st` and setting `st.c1`. `unmaskedOU` asks for the x87's unmasked overflow/
- * underflow response (the exponent wrapped by ∓{@link BIAS_ADJUST}); only the 80-bit register
- * format does that.
+ * OE/UE/PE into `st` and setting `st.c1`. `biasAdjust` asks for the x87's unmasked overflow/
+ * underflow response (the exponent wrapped by ∓{@link BIAS_ADJUST}) when `masks` leaves OE/UE
+ * unmasked; only results for the 80-bit registers get it.
  */
 export function roundPack(
   sign: 0 | 1, e: number, m: bigint, frac: number, fmt: Format, rc: number, masks: number, st: FpStatus,
@@ -335,9 +364,8 @@ export function roundPack(
   }
   e = e + (W - 1) - 63 - frac - s;
   const p = fmt.p;
-  const tiny = e < 1 && !(e === 0 && carriesOut(sign, m, p, rc));
+  const tiny = e < 1 && !(e === 0 && carriesOut(sign, m, fmt, rc));
   const unmaskedU = (masks & FE_UNDERFLOW) === 0;
-  const unmaskedO = (masks & FE_OVERFLOW) === 0;
   if (tiny && unmaskedU && biasAdjust) {
     e += BIAS_ADJUST;
     st.flags |= FE_UNDERFLOW;
@@ -371,7 +399,7 @@ export function roundPack(
   }
   if (inexact) st.flags |= FE_INEXACT | FE_UNDERFLOW;
   else if (unmaskedU) st.flags |= FE_UNDERFLOW;
-  return { sign, exp: q >= 1n << BigInt(p - 1) ? 1 : 0, q };
+  return { sign, exp: q >= constantsOf(fmt).intBit ? 1 : 0, q };
 }
 
 function roundsUp(sign: number, q: bigint, rem: bigint, half: bigint, rc: number): boolean {
@@ -391,15 +419,14 @@ function roundsUp(sign: number, q: bigint, rem: bigint, half: bigint, rc: number
 function roundNormal(
   sign: 0 | 1, e: number, m: bigint, fmt: Format, rc: number, masks: number, st: FpStatus, biasAdjust: boolean,
 ): Rounded {
-  const p = fmt.p;
-  const d = BigInt(W - p);
-  let q = m >> d;
-  const rem = m & ((1n << d) - 1n);
+  const c = constantsOf(fmt);
+  let q = m >> c.drop;
+  const rem = m & c.dropMask;
   const inexact = rem !== 0n;
-  if (roundsUp(sign, q, rem, 1n << (d - 1n), rc)) {
+  if (roundsUp(sign, q, rem, c.half, rc)) {
     q += 1n;
     st.c1 = 1;
-    if (q === 1n << BigInt(p)) {
+    if (q === c.carry) {
       q >>= 1n;
       e += 1;
     }
@@ -414,17 +441,17 @@ function roundNormal(
       // whatever the rounding control.
       st.flags |= FE_INEXACT;
       st.c1 = 1;
-      return { sign, exp: fmt.expMax, q: 1n << BigInt(p - 1) };
+      return { sign, exp: fmt.expMax, q: c.intBit };
     }
     // Masked response (SDM Vol. 1, Table 4-10): ∞ or the largest finite number.
     st.flags |= FE_INEXACT;
     const toInf = rc === RC_NEAREST || (rc === RC_UP && sign === 0) || (rc === RC_DOWN && sign === 1);
     if (toInf) {
       st.c1 = 1;
-      return { sign, exp: fmt.expMax, q: 1n << BigInt(p - 1) };
+      return { sign, exp: fmt.expMax, q: c.intBit };
     }
     st.c1 = 0;
-    return { sign, exp: fmt.expMax - 1, q: (1n << BigInt(p)) - 1n };
+    return { sign, exp: fmt.expMax - 1, q: c.allOnes };
   }
   return { sign, exp: e, q };
 }
@@ -434,7 +461,7 @@ export function roundPackX80(sign: 0 | 1, e: number, m: bigint, frac: number, en
   const fmt = formatX80(pc);
   const r = roundPack(sign, e, m, frac, fmt, env.rc, env.masks, st, true);
   if (r.exp === EXP_MAX) return r.sign ? NEG_INF : POS_INF;
-  return { sign: r.sign, exp: r.exp, sig: r.q << BigInt(64 - fmt.p) };
+  return { sign: r.sign, exp: r.exp, sig: fmt.p === 64 ? r.q : r.q << BigInt(64 - fmt.p) };
 }
 
 // ---------------------------------------------------------------------------------------------
