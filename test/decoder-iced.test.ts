@@ -298,6 +298,32 @@ describe('kmemsim decoder vs iced-x86', () => {
     finish(col, 'systematic sweep');
   });
 
+  it('x87 escapes D8–DF: every ModRM, with and without 66, agree on validity, length, access size and mnemonic', () => {
+    // kmemsim decodes the undocumented FSTP1 alias D9 D8+i as FSTP (iced: FSTPNCE); FISTTP is SSE3 (#UD here).
+    const SAME = new Map([['fstpnce', 'fstp']]);
+    const bad: string[] = [];
+    let compared = 0;
+    for (let esc = 0xd8; esc <= 0xdf; esc++) {
+      for (let modrm = 0; modrm < 256; modrm++) {
+        for (const pre of [[], [0x66], [0x67], [0x26]]) {
+          const bytes = Uint8Array.from([...pre, esc, modrm, 0x24, 0x11, 0x22, 0x33, 0x44, 0x55]);
+          const k = decodeOne(bytes, EIP);
+          const v = iced.decode(bytes, EIP);
+          compared++;
+          const hex = hexBytes(bytes, Math.max(k.length, v.length));
+          if (v.invalid !== k.invalid) bad.push(`${hex}: kmemsim ${k.invalid ? 'invalid' : k.mnemonic}, iced ${v.invalid ? 'invalid' : v.mnemonic}`);
+          else if (!v.invalid && k.unsupported && v.mnemonic !== 'fisttp') bad.push(`${hex}: ${v.mnemonic} is not modelled`);
+          else if (!v.invalid && !k.unsupported) {
+            if (k.length !== v.length || k.memSize !== v.memSize) bad.push(`${hex}: kmemsim len ${k.length} mem ${k.memSize}, iced len ${v.length} mem ${v.memSize} (${v.text})`);
+            else if ((SAME.get(v.mnemonic) ?? v.mnemonic) !== k.mnemonic) bad.push(`${hex}: kmemsim ${k.mnemonic}, iced ${v.mnemonic}`);
+          }
+        }
+      }
+    }
+    console.log(`x87 sweep: ${compared} encodings compared, ${bad.length} mismatches`);
+    expect(bad.slice(0, 40), bad.slice(0, 40).join('\n')).toEqual([]);
+  });
+
   it('LOCK prefix on every opcode and every ModRM (1-byte and 0F maps)', () => {
     // LOCK is #UD unless the instruction is one of the lockable read-modify-write
     // forms AND its destination is memory (SDM Vol. 2 "LOCK"). iced (with

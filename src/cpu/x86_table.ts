@@ -317,8 +317,6 @@ ONE_BYTE[0xd7] = op('xlatb', '', data.xlat);
  * DD C8+i, FXCH7 DF C8+i, FSTP1 D9 D8+i, FSTP8 DF D0+i, FSTP9 DF D8+i,
  * FFREEP DF C0+i). FISTTP (DB/DD/DF /1) is SSE3: #UD on this i686.
  */
-/** Not yet modelled x87 instructions (the transcendental ones). */
-const x87Op = (name: string, ops = '', extra: Partial<OpDef> = {}): OpDef => ({ ...unsupportedOp(name, ops, `x87 FPU instruction ${name.toUpperCase()} is not modelled`), ...extra });
 const X87_R = { memAccess: 'r' as const };
 const X87_W = { memAccess: 'w' as const };
 const fisttp = (m: string): OpDef => unsupportedOp('fisttp', m, 'FISTTP is an SSE3 instruction (kmemsim is an i686 without SSE3)');
@@ -353,8 +351,8 @@ ONE_BYTE[0xd9] = op('(x87)', 'Ex', none, {
     op('fstp', 'STi', fpu.fstReg),
     regForms([op('fchs', '', fpu.fchsAbs), op('fabs', '', fpu.fchsAbs), undefined, undefined, op('ftst', '', fpu.ftst), op('fxam', '', fpu.fxam)]),
     regForms(X87_CONST.map((n) => op(n, '', fpu.fldConst))),
-    regForms([...['f2xm1', 'fyl2x', 'fptan', 'fpatan'].map((n) => x87Op(n)), op('fxtract', '', fpu.fxtract), op('fprem1', '', fpu.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
-    regForms([op('fprem', '', fpu.fprem), x87Op('fyl2xp1'), op('fsqrt', '', fpu.fsqrt), x87Op('fsincos'), op('frndint', '', fpu.frndint), op('fscale', '', fpu.fscale), x87Op('fsin'), x87Op('fcos')]),
+    regForms([op('f2xm1', '', fpu.f2xm1), op('fyl2x', '', fpu.fyl2xAtan), op('fptan', '', fpu.fsincosTan), op('fpatan', '', fpu.fyl2xAtan), op('fxtract', '', fpu.fxtract), op('fprem1', '', fpu.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
+    regForms([op('fprem', '', fpu.fprem), op('fyl2xp1', '', fpu.fyl2xAtan), op('fsqrt', '', fpu.fsqrt), op('fsincos', '', fpu.fsincosTan), op('frndint', '', fpu.frndint), op('fscale', '', fpu.fscale), op('fsin', '', fpu.fsinCos), op('fcos', '', fpu.fsinCos)]),
   ],
 });
 ONE_BYTE[0xda] = op('(x87)', 'Ex', none, {

@@ -399,3 +399,23 @@ describe('faults restart cleanly', () => {
     expect(cpu.fpu.fop).toBe(0x1e8);
   });
 });
+
+describe('transcendental instruction forms', () => {
+  it('FPTAN pushes 1.0; FSINCOS leaves the sine in ST(1) and the cosine in ST(0); FSIN of |x| ≥ 2^63 sets C2 and keeps ST(0)', () => {
+    const cpu = run('fninit\nfldz\nfptan\nfstp qword ptr [eax]\nfstp qword ptr [eax+8]\nfldz\nfsincos\nfstp qword ptr [eax+16]\nfstp qword ptr [eax+24]\nfld tbyte ptr [eax+40]\nfsin\nfnstsw word ptr [eax+32]', (c) => {
+      writeBytes(c, DATA + 40, [0, 0, 0, 0, 0, 0, 0, 0x80, 0x3e, 0x40]); // 2^63
+    });
+    expect([f64At(cpu, DATA), f64At(cpu, DATA + 8), f64At(cpu, DATA + 16), f64At(cpu, DATA + 24)]).toEqual([1, 0, 1, 0]);
+    expect(rd16(cpu, DATA + 32) & 0x400).toBe(0x400);
+    expect(st(cpu, 0)).toEqual([0x403e, '8000000000000000']);
+  });
+  it('FYL2X (D9 F1) and FYL2XP1 (D9 F9) differ only in ModRM.reg; FPATAN pops into ST(1)', () => {
+    const cpu = run('fninit\nfld1\nfild dword ptr [eax+48]\nfyl2x\nfstp qword ptr [eax]\nfld1\nfild dword ptr [eax+48]\nfld1\nfsubp st(1), st\nfyl2xp1\nfstp qword ptr [eax+8]\nfld1\nfld1\nfpatan\nfstp qword ptr [eax+16]\nfnstsw word ptr [eax+24]', (c) => {
+      c.write32(DATA + 48, 8);
+    });
+    expect(f64At(cpu, DATA)).toBe(3); // 1 · log2(8)
+    expect(f64At(cpu, DATA + 8)).toBe(Math.log2(8)); // 1 · log2(7 + 1)
+    expect(f64At(cpu, DATA + 16)).toBe(Math.PI / 4);
+    expect((rd16(cpu, DATA + 24) >> 11) & 7).toBe(0); // everything popped
+  });
+});

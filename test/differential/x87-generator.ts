@@ -301,6 +301,92 @@ export function maskRecord(record: Uint8Array, fresh: { ip: boolean; dp: boolean
   return r;
 }
 
+/**
+ * Programs for the transcendental instructions: independent groups of
+ * FNINIT, FLDCW (random RC/PC), one or two operands from the pool, one of
+ * FSIN/FCOS/FSINCOS/FPTAN/FPATAN/F2XM1/FYL2X/FYL2XP1, and a dump. Their
+ * results are compared within one unit in the last place (see
+ * `compareTranscendental`): floatx80 rounds the exact value once, the
+ * host's microcode is not always correctly rounded (README "x87 arithmetic").
+ */
+export const TRANSCENDENTAL = ['fsin', 'fcos', 'fsincos', 'fptan', 'fpatan', 'f2xm1', 'fyl2x', 'fyl2xp1'];
+
+export function generateX87TranscendentalProgram(seed: number, groups = 40): X87Program {
+  const rng = new Rng(seed ^ 0x7a5c3);
+  const pool = poolBytes(rng);
+  const steps: X87Step[] = [];
+  const dumps: number[] = [];
+  const fresh: { ip: boolean; dp: boolean }[] = [];
+  const lines: string[] = ['.globl _start', '.text', '_start:'];
+  const operand = (): string => rng.pick([`fldt ${slot(rng, 'm80', 16)}`, `fldl ${slot(rng, 'm64', 8)}`, `filds ${slot(rng, 'i16', 2)}`, 'fldpi', 'fld1\nfchs']);
+  for (let i = 0; i < groups; i++) {
+    const op = rng.pick(TRANSCENDENTAL);
+    const two = op === 'fpatan' || op === 'fyl2x' || op === 'fyl2xp1';
+    // Mostly small arguments, where the instructions are defined; the pool's specials for the rest.
+    const scaleDown = rng.chance(0.5) ? `\nfld1\nfxch\nfscale\nfstp %st(1)` : '';
+    const asm = [
+      'fninit',
+      `movw $0x${controlWord(rng).toString(16)}, ctlword`,
+      'fldcw ctlword',
+      ...(two ? [operand()] : []),
+      operand() + (op === 'f2xm1' && rng.chance(0.8) ? '\nfld1\nfchs\nfxch\nfprem\nfstp %st(1)' : '') + (op === 'fsin' || op === 'fcos' ? scaleDown : '') +
+        // FYL2XP1 is defined for |x| < 1 − √2/2 only (SDM Vol. 2 FYL2XP1; outside, the host's results are its own): x rem 0.25.
+        (op === 'fyl2xp1' ? '\nflds quarter\nfxch\nfprem\nfstp %st(1)' : ''),
+      op,
+    ].join('\n');
+    steps.push({ group: op, asm });
+    lines.push(`# group ${i}: ${op}`, asm, 'call dump');
+    dumps.push(i);
+    fresh.push({ ip: true, dp: false });
+  }
+  lines.push('movl $1, %eax', 'xorl %ebx, %ebx', 'int $0x80');
+  lines.push('dump:', 'fnsave save', 'frstor save', 'movl $4, %eax', 'movl $1, %ebx', 'movl $save, %ecx', `movl $${RECORD_SIZE}, %edx`, 'int $0x80', 'ret');
+  lines.push('.data', '.align 16', 'pool:');
+  for (let i = 0; i < pool.length; i += 16) lines.push(`.byte ${Array.from(pool.subarray(i, i + 16)).join(',')}`);
+  lines.push('.align 16', `save: .space ${SAVE_SIZE}`, `scratch: .space ${SCRATCH_SIZE}`, 'ctlword: .word 0x37f', 'quarter: .float 0.25', '');
+  return { seed, source: lines.join('\n'), steps, dumps, fresh };
+}
+
+/**
+ * Compare two transcendental dump records: everything bit for bit except
+ * registers within 1 ulp (same sign and exponent field, or adjacent across
+ * a binade) and C1 (the rounding direction). Returns null when they agree,
+ * else the differences; `ulps` counts the 1-ulp differences seen.
+ */
+export function compareTranscendental(a: Uint8Array, b: Uint8Array, stats: { ulps: number }): string | null {
+  const ma = Uint8Array.from(a), mb = Uint8Array.from(b);
+  ma[5] &= ~0x02;
+  mb[5] &= ~0x02; // C1 (status word bit 9)
+  let ulps = 0;
+  for (let i = 0; i < 8; i++) {
+    const o = 28 + 10 * i;
+    if (oneUlp(ma, mb, o)) {
+      ulps++;
+      ma.set(mb.subarray(o, o + 10), o);
+    }
+  }
+  if (Buffer.from(ma).equals(Buffer.from(mb))) {
+    stats.ulps += ulps;
+    return null;
+  }
+  return describeRecordDiff(ma, mb);
+}
+
+/** Whether two 80-bit register images are adjacent values of the same sign (one unit in the last place apart). */
+function oneUlp(a: Uint8Array, b: Uint8Array, o: number): boolean {
+  const se = (u: Uint8Array): number => u[o + 8]! | (u[o + 9]! << 8);
+  const sig = (u: Uint8Array): bigint => {
+    let v = 0n;
+    for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(u[o + i]!);
+    return v;
+  };
+  const [ea, eb, sa, sb] = [se(a), se(b), sig(a), sig(b)];
+  if (ea === eb) return sa - sb === 1n || sb - sa === 1n;
+  const MAX = (1n << 64n) - 1n, MIN = 1n << 63n;
+  // Across a binade: 1.11…1 × 2^e next to 1.00…0 × 2^(e+1).
+  return (ea + 1 === eb && sa === MAX && sb === MIN) || (eb + 1 === ea && sb === MAX && sa === MIN);
+}
+
 /** Describe the first difference between two dump records. */
 export function describeRecordDiff(a: Uint8Array, b: Uint8Array): string {
   const out: string[] = [];

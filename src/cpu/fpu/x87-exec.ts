@@ -35,6 +35,9 @@ import {
 import { f80FromInt, f80ToInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80FromBcd, f80ToBcd, BCD_INDEFINITE } from './convert.js';
 import { type ConstantName, loadConstant } from './constants.js';
 import { sqrt, roundToInt, scale, xtract, rem } from './ops.js';
+import {
+  f2xm1 as f2xm1Op, fyl2x as fyl2xOp, fyl2xp1 as fyl2xp1Op, fpatan as fpatanOp, fsin as fsinOp, fcos as fcosOp, fsincos as fsincosOp, fptan as fptanOp,
+} from './transcendental.js';
 import { Relation, compare, conditionCodes, eflagsCodes, examine, examineEmpty } from './compare.js';
 
 const CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_NE = 1 << 5;
@@ -541,6 +544,78 @@ export const fprem = x87((_cpu, ins, f) => {
   // clears C2 and C1, as the host x87 does; the SDM leaves them undefined then.
   const keep = kindOf(r.value) === Kind.QNaN ? SW_C0 | SW_C3 : 0;
   f.sw = (f.sw & ~(SW_CC & ~keep)) | (r.c2 ? SW_C2 : 0) | (q & 4 ? SW_C0 : 0) | (q & 2 ? SW_C3 : 0) | (q & 1 ? SW_C1 : 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Transcendental instructions
+// ---------------------------------------------------------------------------------------------
+
+export const f2xm1 = x87(unaryOp(f2xm1Op));
+
+/** FSIN (D9 FE), FCOS (D9 FF): C2 = 1 and ST(0) unchanged when |ST(0)| ≥ 2^63 (SDM Vol. 2 FSIN). */
+export const fsinCos = x87((_cpu, ins, f) => {
+  if (f.isEmpty(0)) {
+    f.sw &= ~SW_C2;
+    if (underflow(f)) setST(f, 0, INDEFINITE);
+    return;
+  }
+  const st = status();
+  const r = (ins.rm === 6 ? fsinOp : fcosOp)(getST(f, 0), envOf(f), st);
+  if (!raise(f, st)) return;
+  f.sw = r.c2 ? f.sw | SW_C2 : f.sw & ~SW_C2;
+  if (!r.c2) setST(f, 0, r.value);
+});
+
+/**
+ * FSINCOS (D9 FB): ST(0) ← sin, then cos is pushed; FPTAN (D9 F2): ST(0) ←
+ * tan, then 1.0 is pushed. Out of range (C2 = 1): nothing changes. An empty
+ * ST(0) or a full ST(7): masked, both become the real indefinite.
+ */
+export const fsincosTan = x87((_cpu, ins, f) => {
+  if (f.isEmpty(0) || !f.isEmpty(7)) {
+    f.sw &= ~SW_C2;
+    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
+    if (masked) {
+      setST(f, 0, INDEFINITE);
+      pushF(f, INDEFINITE);
+    }
+    return;
+  }
+  const st = status();
+  const a = getST(f, 0);
+  let top: Float80, pushed: Float80, c2: number;
+  if (ins.rm === 3) {
+    const r = fsincosOp(a, envOf(f), st);
+    top = r.sin;
+    pushed = r.cos;
+    c2 = r.c2;
+  } else {
+    const r = fptanOp(a, envOf(f), st);
+    top = r.value;
+    pushed = r.push;
+    c2 = r.c2;
+  }
+  if (!raise(f, st)) return;
+  f.sw = c2 ? f.sw | SW_C2 : f.sw & ~SW_C2;
+  if (c2) return;
+  setST(f, 0, top);
+  pushF(f, pushed);
+});
+
+/** FYL2X (D9 F1), FYL2XP1 (D9 F9), FPATAN (D9 F3): x = ST(0), y = ST(1); ST(1) ← result, then pop. */
+export const fyl2xAtan = x87((_cpu, ins, f) => {
+  if (f.isEmpty(0) || f.isEmpty(1)) {
+    if (!underflow(f)) return;
+    setST(f, 1, INDEFINITE);
+    f.pop();
+    return;
+  }
+  const st = status();
+  const op = ins.reg === 7 ? fyl2xp1Op : ins.rm === 1 ? fyl2xOp : fpatanOp; // D9 F9, D9 F1, D9 F3
+  const r = op(getST(f, 0), getST(f, 1), envOf(f), st);
+  if (!raise(f, st)) return;
+  setST(f, 1, r);
+  f.pop();
 });
 
 // ---------------------------------------------------------------------------------------------
