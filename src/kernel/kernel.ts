@@ -125,6 +125,7 @@ export class Kernel {
     cpu.cr3 = PHYS_PGDIR;
     cpu.cr4 = 0x10 | 0x80;
     cpu.cr0 = 0x80010011 | 0x20 | 0x2;
+    cpu.fpu.init(); // FNINIT, as Linux's fpu__init_cpu() does at boot
     cpu.flushTlb();
     const load = (seg: number, sel: number): void => {
       const lo = m.read32(cpu.gdtrBase + (sel & ~7));
