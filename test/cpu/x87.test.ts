@@ -419,3 +419,23 @@ describe('transcendental instruction forms', () => {
     expect((rd16(cpu, DATA + 24) >> 11) & 7).toBe(0); // everything popped
   });
 });
+
+describe('disassembly', () => {
+  it('names x87 instructions in Intel syntax', async () => {
+    const { decodeOne } = await import('../../src/cpu/decoder.js');
+    const text = (hex: string): string => decodeOne(Uint8Array.from(hex.split(' '), (x) => parseInt(x, 16))).text;
+    expect(text('d9 00')).toBe('fld dword ptr [eax]');
+    expect(text('db 2b')).toBe('fld tbyte ptr [ebx]');
+    expect(text('dd 44 24 08')).toBe('fld qword ptr [esp+0x8]');
+    expect(text('de 0e')).toBe('fimul word ptr [esi]');
+    expect(text('d8 c1')).toBe('fadd st, st(1)');
+    expect(text('dc e9')).toBe('fsub st(1), st');
+    expect(text('de f9')).toBe('fdivp st(1), st');
+    expect(text('df e0')).toBe('fnstsw ax');
+    expect(text('dd 30')).toBe('fnsave [eax]');
+    expect(text('db e9')).toBe('fucomi st, st(1)');
+    expect(text('da c2')).toBe('fcmovb st, st(2)');
+    expect(text('d9 eb')).toBe('fldpi');
+    expect(text('df 3c 24')).toBe('fistp qword ptr [esp]');
+  });
+});
