@@ -439,3 +439,21 @@ describe('disassembly', () => {
     expect(text('df 3c 24')).toBe('fistp qword ptr [esp]');
   });
 });
+
+describe('FERR# on a PC (CR0.NE = 0)', () => {
+  it('a pending x87 error raises IRQ13 and the waiting instruction waits; OUT 0xF0 lowers the line', async () => {
+    const { attachPcDevices } = await import('../../src/devices/pc.js');
+    const unmask = 'mov word ptr [eax+100], 0x037e\nfldcw word ptr [eax+100]\n';
+    let devices: ReturnType<typeof attachPcDevices> | null = null;
+    const { cpu, stop } = runSnippet(`fninit\n${unmask}fld1\nfadd st, st(3)\nfwait\nhlt`, (c) => {
+      c.regs[0] = DATA;
+      devices = attachPcDevices(c, () => {}, { rawPic: true });
+    }, { budget: 100 });
+    expect(stop).toMatchObject({ kind: 'budget' });
+    expect(cpu.eip).toBe(CODE_BASE + 2 + 6 + 3 + 2 + 2); // still at the FWAIT
+    expect(devices!.pic.slave.irr & 0x20).toBe(0x20);
+    cpu.portOut(0xf0, 0, 1);
+    cpu.fpu.sw &= ~0xff; // what the handler's FNCLEX does
+    expect(cpu.run(10)).toEqual({ kind: 'halted' });
+  });
+});
