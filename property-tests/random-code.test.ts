@@ -113,7 +113,8 @@ function execute(input: Input): Outcome {
     const stop = cpu.run(BUDGET);
     let state = '';
     try {
-      state = cpu.dumpRegisters();
+      const f = cpu.fpu;
+      state = `${cpu.dumpRegisters()}\nFPU ${f.statusWord()} ${f.cw} ${f.tagWord()} ${Array.from(f.se)} ${Array.from(f.sig).join(',')} ${f.fip} ${f.fop} ${f.fdp}`;
     } catch (e) {
       state = `dumpRegisters threw: ${e instanceof Error ? e.message : String(e)}`;
     }
@@ -257,8 +258,14 @@ const SNIPPETS: string[] = [
   'ff e0', 'ff d0', 'ff e3', 'ff 20', 'ff 10', 'e8 00 00 00 00', 'e9 00 00 f0 ff', 'eb fe', 'e3 fe', 'e2 fe',
   // atomics
   'f0 0f b1 08', 'f0 0f c7 08', 'f0 0f c1 00', 'f0 87 00', 'f0 ff 00', 'f0 01 c0',
-  // x87 / MMX / SSE / AVX (unsupported) and invalid
-  'd9 00', 'db e3', 'dd 30', '9b', '0f 6f 00', '0f 28 00', '66 0f ef c0', 'c5 f8 77', 'c4 e2 79 18 00', '62 f1 7c 48 10 00', '0f a6', '0f 0f 00 00', 'f0 90',
+  // x87: loads, arithmetic, compares, stores, control, environment images (memory operands land anywhere),
+  // CR0.EM/TS/NE flips for #NM and #MF, and unmasking the exceptions for #MF at the next waiting instruction
+  'd9 00', 'db e3', 'dd 30', 'dd 20', 'd9 30', 'd9 20', '66 dd 30', '9b', 'd9 e8', 'd9 eb', 'd9 ee', 'de c1', 'd8 30', 'dc 38', 'da 08', 'de 30',
+  'd9 fa', 'd9 fc', 'd9 fd', 'd9 f4', 'd9 f8', 'd9 f5', 'd9 c9', 'dd d9', 'de d9', 'db f1', 'df e9', 'da c1', 'db d2', 'd9 e5', 'd9 e4', 'd9 f7', 'd9 f6',
+  'dd c3', 'df c1', 'df e0', 'dd 38', 'd9 38', 'd9 28', 'db 28', 'db 38', 'df 20', 'df 30', 'df 28', 'df 38', 'db 18', 'dd 18', 'd9 18',
+  'c7 04 24 40 03 00 00 d9 2c 24', '0f 20 c0 83 c8 08 0f 22 c0', '0f 20 c0 83 c8 24 0f 22 c0', '0f 20 c0 83 e0 d1 0f 22 c0', '0f 06',
+  // MMX / SSE / AVX (unsupported) and invalid
+  '0f 6f 00', '0f 28 00', '66 0f ef c0', 'c5 f8 77', 'c4 e2 79 18 00', '62 f1 7c 48 10 00', '0f a6', '0f 0f 00 00', 'f0 90',
   // self-modifying code and writes near the code
   'c6 05 00 10 00 00 90', 'c7 05 02 10 00 00 cc cc cc cc', 'a3 00 10 00 00', '88 05 08 10 00 00', 'f3 aa',
   // set TF / single-step, resume flag

@@ -53,6 +53,12 @@ const TEMPLATES: Line[][] = [
     'not dword ptr [ebx+12]', 'neg byte ptr [ebx+9]', 'shl dword ptr [ebx+20], 3', 'rcl word ptr [ebx+22], 1',
     'bts dword ptr [ebx+24], 7', 'cmpxchg [ebx+48], ecx', 'xadd [ebx+56], edx', 'setnz byte ptr [ebx+40]',
     'cmovl eax, [ebx+44]', 'or [ebx+100], ebp', 'sbb edi, [ebx+120]', 'imul esi, [ebx+8], -3'].map((a) => plain(a)),
+  // x87 through EBX (the FPU state is compared too)
+  ...['fld1', 'fldpi', 'fld dword ptr [ebx+16]', 'fild dword ptr [ebx+32]', 'fadd st, st(1)', 'fmul qword ptr [ebx+40]', 'fdivrp st(1), st',
+    'fsqrt', 'fxch st(2)', 'fcomi st, st(1)', 'fucomip st, st(1)', 'fcmovb st, st(1)', 'fstp tbyte ptr [ebx+64]', 'fst qword ptr [ebx+80]',
+    'fistp dword ptr [ebx+96]', 'fnstsw ax', 'fnstenv [ebx+128]', 'fldenv [ebx+128]', 'fprem', 'fxam', 'fincstp', 'ffree st(3)'].map((a) => plain(a)),
+  plain('fnsave [ebx+100]', 'frstor [ebx+100]'),
+  plain('fninit', 'fld1', 'fldz'),
   // stack
   ...['push eax', 'pop ecx', 'push 0x1234', 'push -5', 'pop dword ptr [ebx+28]', 'push dword ptr [ebx+8]', 'pop edx'].map((a) => plain(a)),
   plain('pushad', 'popad'),
@@ -142,6 +148,7 @@ function state(m: SystemMachine): object {
     cpl: c.cpl,
     buf: Array.from(c.mem.u8.subarray(BUF, BUF + BUF_SIZE)),
     stack: Array.from(c.mem.u8.subarray(ESP_START - 0x300, ESP_START + 0x100)),
+    fpu: [c.fpu.statusWord(), c.fpu.cw, c.fpu.tagWord(), Array.from(c.fpu.se), Array.from(c.fpu.sig, String), c.fpu.fip, c.fpu.fop, c.fpu.fdp],
   };
 }
 

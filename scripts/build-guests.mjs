@@ -58,8 +58,8 @@ const OPT_LEVELS = ['0', '1', '2', '3', 's'];
 
 /**
  * Code generation for user-space guests:
- * - i386 with no MMX/SSE (kmemsim models the integer ISA, not x87/SSE state;
- *   the examples use no floating point), no PIC (plain absolute addresses),
+ * - i686 with no MMX/SSE (kmemsim models the integer ISA and the x87, not
+ *   MMX/SSE state: floating point compiles to x87 code), no PIC (plain absolute addresses),
  * - freestanding, no builtins: the only library is examples/lib,
  * - no stack protector (it reads %gs:0x14, i.e. TLS we do not set up), no CET
  *   endbr32 markers, no unwind tables (smaller binaries),

@@ -280,10 +280,10 @@ describe('the a.out kludge (Multiboot header flag bit 16)', () => {
   });
 
   it('an unmodelled instruction is named, as under kmemsim run', () => {
-    const r = bootMultiboot(aoutKernel({ body: 'fld dword ptr [0x200000]' }));
+    const r = bootMultiboot(aoutKernel({ body: 'movaps xmm0, [0x200000]' }));
     expect(r.stop.kind).toBe('unsupported');
     expect(r.exitCode).toBe(125);
-    if (r.stop.kind === 'unsupported') expect(r.stop.message).toMatch(/^unsupported instruction FLD \(D9 05 00 00 20 00\) at 0x00200020: .*x87/);
+    if (r.stop.kind === 'unsupported') expect(r.stop.message).toMatch(/^unsupported instruction MOVAPS \(0F 28 05 00 00 20 00\) at 0x00200020: .*SSE/);
   });
 
   it('rejects address fields that point outside the file', () => {

@@ -149,8 +149,14 @@ const TABLE: [hex: string, expect: Expect, note: string][] = [
   ['e8 00 00', { v: 'invalid' }, 'truncated call rel32'],
   ['66 66 66 66 66 66 66 66 66 66 66 66 66 66 66 90', { v: 'invalid' }, '16 bytes: over the 15-byte limit'],
   // valid but not modelled by kmemsim
-  ['d9 00', { v: 'unsupported' }, 'fld dword [eax] (x87)'],
-  ['db e3', { v: 'unsupported' }, 'fninit (x87)'],
+  ['d9 00', { v: 'valid', len: 2, mem: 4, mn: 'fld' }, 'fld dword [eax] (x87)'],
+  ['db e3', { v: 'valid', len: 2, mem: 0, mn: 'fninit' }, 'fninit (x87)'],
+  ['db 28', { v: 'valid', len: 2, mem: 10, mn: 'fld' }, 'fld tbyte [eax]'],
+  ['dd 30', { v: 'valid', len: 2, mem: 108, mn: 'fnsave' }, 'fnsave [eax]: the 108-byte image'],
+  ['66 d9 20', { v: 'valid', len: 3, mem: 14, mn: 'fldenv' }, 'fldenv [eax] with 66: the 14-byte image'],
+  ['df e0', { v: 'valid', len: 2, mem: 0, mn: 'fnstsw' }, 'fnstsw ax'],
+  ['db 08', { v: 'unsupported' }, 'fisttp dword [eax] (SSE3)'],
+  ['d9 08', { v: 'invalid' }, 'D9 /1 has no memory form'],
   ['0f 6f 00', { v: 'unsupported' }, 'movq mm0,[eax] (MMX)'],
   ['0f 28 00', { v: 'unsupported' }, 'movaps xmm0,[eax] (SSE)'],
   ['f3 0f 10 00', { v: 'unsupported' }, 'movss xmm0,[eax] (SSE)'],
@@ -290,6 +296,32 @@ describe('kmemsim decoder vs iced-x86', () => {
     }
     console.log(`systematic sweep: ${col.counts.compared} encodings (${perMap.join(', ')}), kmemsim unsupported ${col.counts.kmUnsupported}, mismatches ${col.totalMismatches}`);
     finish(col, 'systematic sweep');
+  });
+
+  it('x87 escapes D8–DF: every ModRM, with and without 66, agree on validity, length, access size and mnemonic', () => {
+    // kmemsim decodes the undocumented FSTP1 alias D9 D8+i as FSTP (iced: FSTPNCE); FISTTP is SSE3 (#UD here).
+    const SAME = new Map([['fstpnce', 'fstp']]);
+    const bad: string[] = [];
+    let compared = 0;
+    for (let esc = 0xd8; esc <= 0xdf; esc++) {
+      for (let modrm = 0; modrm < 256; modrm++) {
+        for (const pre of [[], [0x66], [0x67], [0x26]]) {
+          const bytes = Uint8Array.from([...pre, esc, modrm, 0x24, 0x11, 0x22, 0x33, 0x44, 0x55]);
+          const k = decodeOne(bytes, EIP);
+          const v = iced.decode(bytes, EIP);
+          compared++;
+          const hex = hexBytes(bytes, Math.max(k.length, v.length));
+          if (v.invalid !== k.invalid) bad.push(`${hex}: kmemsim ${k.invalid ? 'invalid' : k.mnemonic}, iced ${v.invalid ? 'invalid' : v.mnemonic}`);
+          else if (!v.invalid && k.unsupported && v.mnemonic !== 'fisttp') bad.push(`${hex}: ${v.mnemonic} is not modelled`);
+          else if (!v.invalid && !k.unsupported) {
+            if (k.length !== v.length || k.memSize !== v.memSize) bad.push(`${hex}: kmemsim len ${k.length} mem ${k.memSize}, iced len ${v.length} mem ${v.memSize} (${v.text})`);
+            else if ((SAME.get(v.mnemonic) ?? v.mnemonic) !== k.mnemonic) bad.push(`${hex}: kmemsim ${k.mnemonic}, iced ${v.mnemonic}`);
+          }
+        }
+      }
+    }
+    console.log(`x87 sweep: ${compared} encodings compared, ${bad.length} mismatches`);
+    expect(bad.slice(0, 40), bad.slice(0, 40).join('\n')).toEqual([]);
   });
 
   it('LOCK prefix on every opcode and every ModRM (1-byte and 0F maps)', () => {

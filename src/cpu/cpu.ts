@@ -9,6 +9,7 @@ import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
+import { X87State } from './fpu/x87-state.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -103,7 +104,7 @@ function writesMemoryOperand(ins: Instr): boolean {
   let w = writesCache.get(def);
   if (w === undefined) {
     const first = def.ops[0] ?? '';
-    w = (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
+    w = def.memAccess !== undefined ? def.memAccess === 'w' : (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
     writesCache.set(def, w);
   }
   return w;
@@ -154,6 +155,15 @@ export class CPU {
   tr = 0;
   trBase = 0;
   trLimit = 0;
+  /** The x87 FPU (SDM Vol. 1 ch. 8): registers, control/status/tag words, last-instruction pointers. */
+  readonly fpu = new X87State();
+  /**
+   * FERR# (SDM Vol. 3 §6.15 "Interrupt 16", Vol. 1 §8.7): with CR0.NE = 0 a
+   * pending unmasked x87 exception is signalled on this line instead of as
+   * #MF (a PC routes it to IRQ13). Null: not wired, the error is ignored as
+   * if IGNNE# were asserted.
+   */
+  fpuError: (() => void) | null = null;
   /** CS.D: the default operand and address size of the code being fetched. */
   codeSize32 = true;
   /**

@@ -417,6 +417,8 @@ export function memSizeOf(ins: Instr): number {
   if (ms === 'v') return ins.size;
   if (ms === 'p') return ins.size + 2;
   if (ms === 'a') return ins.size * 2;
+  if (ms === 'env') return ins.size === 2 ? 14 : 28;
+  if (ms === 'save') return ins.size === 2 ? 94 : 108;
   return ms;
 }
 

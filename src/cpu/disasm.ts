@@ -24,6 +24,7 @@ function ptrName(n: number): string {
     case 4: return 'dword ptr ';
     case 6: return 'fword ptr ';
     case 8: return 'qword ptr ';
+    case 10: return 'tbyte ptr ';
     default: return '';
   }
 }
@@ -78,6 +79,13 @@ function operandText(ins: Instr, o: Operand, immIndex: { i: number }): string {
     case '1': return '1';
     case 'ES': case 'CS': case 'SS': case 'DS': case 'FS': case 'GS': return o.toLowerCase();
     case 'Xb': case 'Xv': case 'Yb': case 'Yv': return '';
+    case 'ST': return 'st';
+    case 'STi': return `st(${ins.rm})`;
+    case 'AX': return 'ax';
+    case 'Mw': return memText(ins, 2);
+    case 'Md': return memText(ins, 4);
+    case 'Mt': return memText(ins, 10);
+    case 'Menv': case 'Msave': return memText(ins, 0);
   }
 }
 

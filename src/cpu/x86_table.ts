@@ -23,13 +23,17 @@ import * as ctl from './exec/control.js';
 import * as str from './exec/string.js';
 import * as sys from './exec/system.js';
 import * as bcd from './exec/bcd.js';
+import * as fpu from './fpu/x87-exec.js';
 
 export type Operand =
   | 'Eb' | 'Ew' | 'Ed' | 'Ev' | 'Gb' | 'Gw' | 'Gd' | 'Gv' | 'M' | 'Mp' | 'Mq' | 'Ma' | 'Ms' | 'Mb' | 'Mx' | 'Ex'
   | 'Sw' | 'Cd' | 'Dd' | 'Rd'
   | 'Ib' | 'Ibs' | 'Iw' | 'Iz' | 'Iv' | 'Jb' | 'Jz' | 'Ap' | 'Ob' | 'Ov'
   | 'AL' | 'CL' | 'DX' | 'eAX' | 'Zb' | 'Zv' | '1' | 'ES' | 'CS' | 'SS' | 'DS' | 'FS' | 'GS'
-  | 'Xb' | 'Xv' | 'Yb' | 'Yv';
+  | 'Xb' | 'Xv' | 'Yb' | 'Yv'
+  // x87 (SDM Vol. 2 Appendix A.4): ST(0), ST(ModRM.rm), AX of FNSTSW AX; memory m16/m32/m64/m80,
+  // the environment (14/28 bytes) and the FSAVE image (94/108 bytes).
+  | 'ST' | 'STi' | 'AX' | 'Mw' | 'Md' | 'Mt' | 'Menv' | 'Msave';
 
 export interface OpDef {
   name: string;
@@ -39,8 +43,13 @@ export interface OpDef {
   imms: Operand[];
   /** Operand size class: b/w/d fixed, v from the operand-size attribute. */
   osz: 'b' | 'w' | 'd' | 'v';
-  /** Bytes accessed through the memory operand ('v' = operand size, 'p' = far pointer, 'a' = BOUND pair). */
-  memSize?: number | 'v' | 'p' | 'a';
+  /**
+   * Bytes accessed through the memory operand ('v' = operand size, 'p' = far pointer, 'a' = BOUND
+   * pair, 'env'/'save' = the x87 environment/FSAVE image of the operand size).
+   */
+  memSize?: number | 'v' | 'p' | 'a' | 'env' | 'save';
+  /** How the memory operand is accessed, where the operand list does not say (x87: the first operand is the only one). */
+  memAccess?: 'r' | 'w';
   /** ModRM.reg selects the instruction (opcode extension). */
   group?: (OpDef | undefined)[];
   /** Group used instead when ModRM.mod = 3, if it differs. */
@@ -77,7 +86,7 @@ export interface OpDef {
 }
 
 const IMM_OPS = new Set<Operand>(['Ib', 'Ibs', 'Iw', 'Iz', 'Iv', 'Jb', 'Jz', 'Ap', 'Ob', 'Ov']);
-const MODRM_OPERAND = /^(E[bwdvx]|G[bwdv]|M[pqasbx]?|Sw|Cd|Dd|Rd)$/;
+const MODRM_OPERAND = /^(E[bwdvx]|G[bwdv]|M(|[pqasbxwdt]|env|save)|Sw|Cd|Dd|Rd|STi)$/;
 
 function sizeClass(o: Operand): 'b' | 'w' | 'd' | 'v' | null {
   if (o === 'AL' || o === 'CL' || o === 'Zb' || o === 'Xb' || o === 'Yb' || o === 'Ob') return 'b';
@@ -97,8 +106,11 @@ function sizeClass(o: Operand): 'b' | 'w' | 'd' | 'v' | null {
 function memSizeOfOperand(o: Operand): OpDef['memSize'] {
   switch (o) {
     case 'Eb': case 'Ob': case 'Mb': return 1;
-    case 'Ew': return 2;
-    case 'Ed': return 4;
+    case 'Ew': case 'Mw': return 2;
+    case 'Ed': case 'Md': return 4;
+    case 'Mt': return 10;
+    case 'Menv': return 'env';
+    case 'Msave': return 'save';
     case 'Ev': case 'Ov': return 'v';
     case 'Mp': return 'p';
     case 'Mq': return 8;
@@ -298,8 +310,8 @@ for (let r = 1; r < 8; r++) ONE_BYTE[0x90 + r] = op('xchg', 'Zv,eAX', data.xchgA
 ONE_BYTE[0x98] = op('cwde', '', data.cbw, { sizedName: ['cbw', 'cbw', 'cwde'] });
 ONE_BYTE[0x99] = op('cdq', '', data.cwd, { sizedName: ['cwd', 'cwd', 'cdq'] });
 ONE_BYTE[0x9a] = op('call', 'Ap', sys.callFarImm, { endsBlock: true });
-// WAIT/FWAIT: with no FPU present and CR0.MP/TS clear it does nothing.
-ONE_BYTE[0x9b] = op('wait', '', data.nop);
+// WAIT/FWAIT: #NM with CR0.MP and TS set, then any pending unmasked x87 exception (#MF).
+ONE_BYTE[0x9b] = op('wait', '', fpu.fwait);
 ONE_BYTE[0x9c] = op('pushf', '', stack.pushf, { sizedName: ['pushf', 'pushf', 'pushfd'] });
 ONE_BYTE[0x9d] = op('popf', '', stack.popf, { sizedName: ['popf', 'popf', 'popfd'] });
 ONE_BYTE[0x9e] = op('sahf', '', data.sahf);
@@ -359,43 +371,99 @@ ONE_BYTE[0xd5] = op('aad', 'Ib', bcd.aad);
 ONE_BYTE[0xd6] = op('salc', '', bcd.salc);
 ONE_BYTE[0xd7] = op('xlatb', '', data.xlat);
 
-/** x87 escapes: valid instructions, not modelled. Names of the memory forms (SDM Vol. 2 Table A-7..A-22). */
-const X87_MEM: string[][] = [
-  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
-  ['fld', '', 'fst', 'fstp', 'fldenv', 'fldcw', 'fnstenv', 'fnstcw'],
-  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'],
-  ['fild', 'fisttp', 'fist', 'fistp', '', 'fld', '', 'fstp'],
-  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
-  ['fld', 'fisttp', 'fst', 'fstp', 'frstor', '', 'fnsave', 'fnstsw'],
-  ['fiadd', 'fimul', 'ficom', 'ficomp', 'fisub', 'fisubr', 'fidiv', 'fidivr'],
-  ['fild', 'fisttp', 'fist', 'fistp', 'fbld', 'fild', 'fbstp', 'fistp'],
-];
-/** Names of the register forms (ModRM.mod = 3), SDM Vol. 2 Tables A-7..A-22: per ModRM.reg a name, or eight by ModRM.rm. */
-const X87_REG: (string | string[])[][] = [
-  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'],
-  ['fld', 'fxch', ['fnop', '', '', '', '', '', '', ''], 'fstp1', ['fchs', 'fabs', '', '', 'ftst', 'fxam', '', ''],
-    ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', ''],
-    ['f2xm1', 'fyl2x', 'fptan', 'fpatan', 'fxtract', 'fprem1', 'fdecstp', 'fincstp'],
-    ['fprem', 'fyl2xp1', 'fsqrt', 'fsincos', 'frndint', 'fscale', 'fsin', 'fcos']],
-  ['fcmovb', 'fcmove', 'fcmovbe', 'fcmovu', '', ['', 'fucompp', '', '', '', '', '', ''], '', ''],
-  ['fcmovnb', 'fcmovne', 'fcmovnbe', 'fcmovnu', ['fneni', 'fndisi', 'fnclex', 'fninit', 'fnsetpm', '', '', ''], 'fucomi', 'fcomi', ''],
-  ['fadd', 'fmul', 'fcom2', 'fcomp3', 'fsubr', 'fsub', 'fdivr', 'fdiv'],
-  ['ffree', 'fxch4', 'fst', 'fstp', 'fucom', 'fucomp', '', ''],
-  ['faddp', 'fmulp', 'fcomp5', ['', 'fcompp', '', '', '', '', '', ''], 'fsubrp', 'fsubp', 'fdivrp', 'fdivp'],
-  ['ffreep', 'fxch7', 'fstp8', 'fstp9', ['fnstsw', '', '', '', '', '', '', ''], 'fucomip', 'fcomip', ''],
-];
-const X87_REASON = 'an x87 FPU instruction; kmemsim has no FPU';
-for (let e = 0; e < 8; e++) {
-  const mem = X87_MEM[e].map((n) => (n ? unsupportedOp(n, 'Mx', X87_REASON) : undefined));
-  const reg = X87_REG[e].map((n) => {
-    const names = typeof n === 'string' ? [n, n, n, n, n, n, n, n] : n;
-    const d = unsupportedOp(names[0] || 'x87', 'Ex', X87_REASON);
-    // Forms chosen by ModRM.rm (D9 E0 FCHS, DE D9 FCOMPP, ...): every encoding stays valid, as before.
-    if (typeof n !== 'string') d.regForms = names.map((m) => unsupportedOp(m || 'x87 (reserved form)', 'Ex', X87_REASON));
-    return d;
+/**
+ * x87 escapes D8–DF (SDM Vol. 2 Appendix A.4, Tables A-7 to A-22): ModRM.reg
+ * selects the memory forms; with mod = 3, ModRM.reg selects the register
+ * forms and, for D9 E0.., DA E9, DB E0.., DE D9 and DF E0, ModRM.rm too.
+ * The undocumented aliases every P6-family processor executes are decoded
+ * as what they alias (FCOM2 DC D0+i, FCOMP3 DC D8+i, FCOMP5 DE D0+i, FXCH4
+ * DD C8+i, FXCH7 DF C8+i, FSTP1 D9 D8+i, FSTP8 DF D0+i, FSTP9 DF D8+i,
+ * FFREEP DF C0+i). FISTTP (DB/DD/DF /1) is SSE3: #UD on this i686.
+ */
+const X87_R = { memAccess: 'r' as const };
+const X87_W = { memAccess: 'w' as const };
+const fisttp = (m: string): OpDef => unsupportedOp('fisttp', m, 'FISTTP is an SSE3 instruction (kmemsim is an i686 without SSE3)');
+const regForms = (forms: (OpDef | undefined)[]): OpDef => op('(x87)', '', none, { regForms: forms });
+const X87_ARITH = ['fadd', 'fmul', 'fcom', 'fcomp', 'fsub', 'fsubr', 'fdiv', 'fdivr'];
+/** D8/DC/DA/DE memory forms: arithmetic and compare with a real (m32/m64) or integer (m32/m16) operand. */
+const x87ArithMem = (prefix: string, m: string): (OpDef | undefined)[] =>
+  X87_ARITH.map((n, r) => {
+    const name = prefix ? n.replace(/^f/, 'f' + prefix) : n;
+    return r === 2 || r === 3 ? op(name, m, fpu.fcomMem, X87_R) : op(name, m, fpu.farithMem, X87_R);
   });
-  ONE_BYTE[0xd8 + e] = op('(x87)', 'Ex', none, { group: mem, groupReg: reg });
+/** DC and DE register forms: ST(i) ← ST(i) op ST(0); /4../7 are FSUBR, FSUB, FDIVR, FDIV (Table A-10). */
+const x87ArithToSTi = (pop: boolean): (OpDef | undefined)[] =>
+  ['fadd', 'fmul', 'fcom', 'fcomp', 'fsubr', 'fsub', 'fdivr', 'fdiv'].map((n, r) =>
+    r === 2 || r === 3 ? op(pop ? 'fcomp' : n, 'STi', fpu.fcomReg) : op(pop ? n + 'p' : n, 'STi,ST', fpu.farithReg));
+const X87_CONST = ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'];
+const FCMOV = ['fcmovb', 'fcmove', 'fcmovbe', 'fcmovu', 'fcmovnb', 'fcmovne', 'fcmovnbe', 'fcmovnu'];
+
+ONE_BYTE[0xd8] = op('(x87)', 'Ex', none, {
+  group: x87ArithMem('', 'Md'),
+  groupReg: X87_ARITH.map((n, r) => (r === 2 || r === 3 ? op(n, 'STi', fpu.fcomReg) : op(n, 'ST,STi', fpu.farithReg))),
+});
+ONE_BYTE[0xd9] = op('(x87)', 'Ex', none, {
+  group: [
+    op('fld', 'Md', fpu.fldMem, X87_R), undefined, op('fst', 'Md', fpu.fstMem, X87_W), op('fstp', 'Md', fpu.fstMem, X87_W),
+    op('fldenv', 'Menv', fpu.fldenv, X87_R), op('fldcw', 'Mw', fpu.fldcw, X87_R), op('fnstenv', 'Menv', fpu.fnstenv, X87_W), op('fnstcw', 'Mw', fpu.fnstcw, X87_W),
+  ],
+  groupReg: [
+    op('fld', 'STi', fpu.fldReg),
+    op('fxch', 'STi', fpu.fxch),
+    regForms([op('fnop', '', fpu.fnop)]),
+    op('fstp', 'STi', fpu.fstReg),
+    regForms([op('fchs', '', fpu.fchsAbs), op('fabs', '', fpu.fchsAbs), undefined, undefined, op('ftst', '', fpu.ftst), op('fxam', '', fpu.fxam)]),
+    regForms(X87_CONST.map((n) => op(n, '', fpu.fldConst))),
+    regForms([op('f2xm1', '', fpu.f2xm1), op('fyl2x', '', fpu.fyl2xAtan), op('fptan', '', fpu.fsincosTan), op('fpatan', '', fpu.fyl2xAtan), op('fxtract', '', fpu.fxtract), op('fprem1', '', fpu.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
+    regForms([op('fprem', '', fpu.fprem), op('fyl2xp1', '', fpu.fyl2xAtan), op('fsqrt', '', fpu.fsqrt), op('fsincos', '', fpu.fsincosTan), op('frndint', '', fpu.frndint), op('fscale', '', fpu.fscale), op('fsin', '', fpu.fsinCos), op('fcos', '', fpu.fsinCos)]),
+  ],
+});
+ONE_BYTE[0xda] = op('(x87)', 'Ex', none, {
+  group: x87ArithMem('i', 'Md'),
+  groupReg: [...FCMOV.slice(0, 4).map((n) => op(n, 'ST,STi', fpu.fcmov)), undefined, regForms([undefined, op('fucompp', '', fpu.fcomReg)]), undefined, undefined],
+});
+ONE_BYTE[0xdb] = op('(x87)', 'Ex', none, {
+  group: [
+    op('fild', 'Md', fpu.fild, X87_R), fisttp('Md'), op('fist', 'Md', fpu.fist, X87_W), op('fistp', 'Md', fpu.fist, X87_W),
+    undefined, op('fld', 'Mt', fpu.fldMem, X87_R), undefined, op('fstp', 'Mt', fpu.fstMem, X87_W),
+  ],
+  groupReg: [
+    ...FCMOV.slice(4).map((n) => op(n, 'ST,STi', fpu.fcmov)),
+    regForms([op('fneni', '', fpu.fnopNoWait), op('fndisi', '', fpu.fnopNoWait), op('fnclex', '', fpu.fnclex), op('fninit', '', fpu.fninit), op('fnsetpm', '', fpu.fnopNoWait)]),
+    op('fucomi', 'ST,STi', fpu.fcomi),
+    op('fcomi', 'ST,STi', fpu.fcomi),
+    undefined,
+  ],
+});
+ONE_BYTE[0xdc] = op('(x87)', 'Ex', none, { group: x87ArithMem('', 'Mq'), groupReg: x87ArithToSTi(false) });
+ONE_BYTE[0xdd] = op('(x87)', 'Ex', none, {
+  group: [
+    op('fld', 'Mq', fpu.fldMem, X87_R), fisttp('Mq'), op('fst', 'Mq', fpu.fstMem, X87_W), op('fstp', 'Mq', fpu.fstMem, X87_W),
+    op('frstor', 'Msave', fpu.frstor, X87_R), undefined, op('fnsave', 'Msave', fpu.fnsave, X87_W), op('fnstsw', 'Mw', fpu.fnstsw, X87_W),
+  ],
+  groupReg: [
+    op('ffree', 'STi', fpu.ffree), op('fxch', 'STi', fpu.fxch), op('fst', 'STi', fpu.fstReg), op('fstp', 'STi', fpu.fstReg),
+    op('fucom', 'STi', fpu.fcomReg), op('fucomp', 'STi', fpu.fcomReg), undefined, undefined,
+  ],
+});
+{
+  const de = x87ArithToSTi(true);
+  de[3] = regForms([undefined, op('fcompp', '', fpu.fcomReg)]);
+  ONE_BYTE[0xde] = op('(x87)', 'Ex', none, { group: x87ArithMem('i', 'Mw'), groupReg: de });
 }
+ONE_BYTE[0xdf] = op('(x87)', 'Ex', none, {
+  group: [
+    op('fild', 'Mw', fpu.fild, X87_R), fisttp('Mw'), op('fist', 'Mw', fpu.fist, X87_W), op('fistp', 'Mw', fpu.fist, X87_W),
+    op('fbld', 'Mt', fpu.fbld, X87_R), op('fild', 'Mq', fpu.fild, X87_R), op('fbstp', 'Mt', fpu.fbstp, X87_W), op('fistp', 'Mq', fpu.fist, X87_W),
+  ],
+  groupReg: [
+    op('ffreep', 'STi', fpu.ffree), op('fxch', 'STi', fpu.fxch), op('fstp', 'STi', fpu.fstReg), op('fstp', 'STi', fpu.fstReg),
+    regForms([op('fnstsw', 'AX', fpu.fnstsw)]),
+    op('fucomip', 'ST,STi', fpu.fcomi),
+    op('fcomip', 'ST,STi', fpu.fcomi),
+    undefined,
+  ],
+});
 
 // ---- E0–FF ------------------------------------------------------------------------
 ONE_BYTE[0xe0] = op('loopne', 'Jb', ctl.loopne);

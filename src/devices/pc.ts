@@ -1,6 +1,7 @@
 /**
  * The I/O devices of kmemsim's PC: the 8259 pair, the 8254 timer on IRQ0,
- * QEMU's debug console (0xE9) and isa-debug-exit (0xF4), and a 16550 UART
+ * QEMU's debug console (0xE9) and isa-debug-exit (0xF4), the x87's FERR#
+ * on IRQ13 with its clear port 0xF0, and a 16550 UART
  * at COM1 — the set a Multiboot test kernel written for
  * `qemu-system-i386 -kernel` expects to find.
  *
@@ -101,6 +102,11 @@ export function attachPcDevices(cpu: CPU, consoleWrite: ConsoleWrite, opts: PcDe
 
   const uart = new Uart16550(sink(opts.serialWrite ?? consoleWrite), COM1_BASE);
   registerBytePorts(cpu, [0, 1, 2, 3, 4, 5, 6, 7].map((i) => COM1_BASE + i), uart);
+
+  // The x87's FERR# on a PC/AT: with CR0.NE = 0 an x87 error raises IRQ13 (the slave's IR5), and a write
+  // to port 0xF0 clears the latch (the handler's job before FNCLEX; SDM Vol. 1 §8.7 and Appendix D).
+  cpu.fpuError = () => pic.setIrq(13, true);
+  registerBytePorts(cpu, [0xf0], { read: () => 0xff, write: () => pic.setIrq(13, false) });
 
   const debugExit = new IsaDebugExit(cpu);
   const exitHandler: PortHandler = {

@@ -130,14 +130,17 @@ export class Kernel {
     this.as.writePte(kva(PHYS_KSTACK_GUARD), 0);
     this.stackGuards.push({ guard: kva(PHYS_KSTACK_GUARD) >>> 0, low: (kva(PHYS_KSTACK_TOP) - KERNEL_STACK_SIZE) >>> 0, high: kva(PHYS_KSTACK_TOP) >>> 0 });
 
-    // Processor state as after the kernel's own startup code: protected mode, paging, WP, PSE, PGE.
+    // Processor state as after the kernel's own startup code: protected mode, paging, WP, PSE, PGE;
+    // the FPU as i386 Linux sets it up (CR0.MP and NE set, EM clear: x87 instructions run and report
+    // their unmasked exceptions as #MF; TS stays clear, the FPU state is never switched lazily).
     cpu.gdtrBase = kva(PHYS_GDT);
     cpu.gdtrLimit = GDT_ENTRIES * 8 - 1;
     cpu.idtrBase = kva(PHYS_IDT);
     cpu.idtrLimit = 256 * 8 - 1;
     cpu.cr3 = PHYS_PGDIR;
     cpu.cr4 = 0x10 | 0x80;
-    cpu.cr0 = 0x80010011 | 0x20;
+    cpu.cr0 = 0x80010011 | 0x20 | 0x2;
+    cpu.fpu.init(); // FNINIT, as Linux's fpu__init_cpu() does at boot
     cpu.flushTlb();
     const load = (seg: number, sel: number): void => {
       const lo = m.read32(cpu.gdtrBase + (sel & ~7));
@@ -210,6 +213,8 @@ export class Kernel {
   /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */
   enterUser(eip: number, esp: number): void {
     const cpu = this.cpu;
+    // A new program starts with a freshly initialized FPU (Linux's fpu__clear at exec: FNINIT's state).
+    cpu.fpu.init();
     cpu.push32(USER_DS);
     cpu.push32(esp);
     cpu.push32(0x202);

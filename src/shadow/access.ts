@@ -71,6 +71,7 @@ const WRITES = new Set(['mov', 'sgdt', 'sidt', 'sldt', 'str', 'smsw']);
  */
 export function operandKind(ins: Instr): number {
   const def = ins.def!;
+  if (def.memAccess !== undefined) return def.memAccess === 'w' ? ACCESS_WRITE : ACCESS_READ;
   const first = def.ops[0] ?? '';
   if (!(first[0] === 'E' || first[0] === 'M' || first[0] === 'O')) return ACCESS_READ;
   if (READS.has(def.name)) return ACCESS_READ;

@@ -1,6 +1,6 @@
 /**
  * Miscellaneous: NOP forms (incl. the multi-byte 0F 1F /0), CPUID,
- * RDTSC, UD2, unmodelled x87 (#UD: kmemsim has no FPU), over-long
+ * RDTSC, UD2, FISTTP (SSE3: #UD on this i686), over-long
  * instructions (#GP(0), SDM Vol. 2 §2.3.11: the 15-byte limit), LOCK
  * rules (SDM "LOCK": #UD unless the destination is memory and the
  * instruction is lockable), INT3/INT n/INTO with no IDT.
@@ -45,12 +45,12 @@ describe('CPUID', () => {
     const vendor = [reg(cpu, 'ebx'), reg(cpu, 'edx'), reg(cpu, 'ecx')].map((v) => String.fromCharCode(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24)).join('');
     expect(vendor).toMatch(/^[\x20-\x7e]{12}$/);
   });
-  it('leaf 1: no FPU, MMX, SSE, SSE2, SSE3; CMOV, CX8, TSC present', () => {
+  it('leaf 1: FPU, CMOV (hence FCMOV/FCOMI), CX8, TSC present; no MMX, SSE, SSE2, SSE3', () => {
     const cpu = runHalted('cpuid', regs({ eax: 1 }));
     const edx = reg(cpu, 'edx');
     const ecx = reg(cpu, 'ecx');
     const bit = (v: number, b: number): number => (v >>> b) & 1;
-    expect({ fpu: bit(edx, 0), mmx: bit(edx, 23), sse: bit(edx, 25), sse2: bit(edx, 26), sse3: bit(ecx, 0), ssse3: bit(ecx, 9) }).toEqual({ fpu: 0, mmx: 0, sse: 0, sse2: 0, sse3: 0, ssse3: 0 });
+    expect({ fpu: bit(edx, 0), mmx: bit(edx, 23), sse: bit(edx, 25), sse2: bit(edx, 26), sse3: bit(ecx, 0), ssse3: bit(ecx, 9) }).toEqual({ fpu: 1, mmx: 0, sse: 0, sse2: 0, sse3: 0, ssse3: 0 });
     expect({ tsc: bit(edx, 4), cx8: bit(edx, 8), cmov: bit(edx, 15) }).toEqual({ tsc: 1, cx8: 1, cmov: 1 });
   });
 });
@@ -75,8 +75,8 @@ describe('invalid and unmodelled opcodes', () => {
     const { stop } = runSnippet('nop\nud2\nhlt');
     expect(stop).toMatchObject({ kind: 'fault', vector: 6, eip: CODE_BASE + 1 });
   });
-  it('fld dword ptr [eax] (x87) → vector 6', () => {
-    const { stop } = runSnippet('fld dword ptr [eax]\nhlt', regs({ eax: DATA }));
+  it('fisttp dword ptr [eax] (SSE3, not on this i686) → vector 6', () => {
+    const { stop } = runSnippet('fisttp dword ptr [eax]\nhlt', regs({ eax: DATA }));
     expect(stop).toMatchObject({ kind: 'fault', vector: 6, eip: CODE_BASE });
   });
   it('a 15-byte instruction (14 prefixes + NOP) is legal', () => {

@@ -48,6 +48,10 @@ export const CORE_FEATURES = new Set([
   'CX8',
   'CPUID',
   'MULTIBYTENOP',
+  // the x87 FPU (8087 to 387 and the P6's FCMOVcc/FCOMI, which iced files under CMOV)
+  'FPU',
+  'FPU287',
+  'FPU387',
 ]);
 
 /**
@@ -109,11 +113,10 @@ export function unsupportedIsPlausible(iced: IcedVerdict): boolean {
 }
 
 /** Rule 3 with the byte-level exceptions (register forms of 0F 0D / 0F 18). */
-/** x87 escapes (D8–DF) and the whole 0F map except its core integer opcodes: #UD on kmemsim either way. */
+/** The 0F map except its core integer opcodes: #UD on kmemsim either way. (The x87 escapes D8–DF are modelled.) */
 export function inExtensionSpace(bytes: Uint8Array): boolean {
   const k = opcodeKey(bytes);
-  if (k.map === '') return k.op >= 0xd8 && k.op <= 0xdf;
-  return true;
+  return k.map !== '';
 }
 
 export function unsupportedIsPlausibleAt(bytes: Uint8Array, iced: IcedVerdict): boolean {
@@ -232,6 +235,7 @@ export const ACCEPTED_PAIRS = new Set([
   'nop|endbr32', // F3 0F 1E FB is a reserved NOP without CET
   'bsf|tzcnt', // F3 0F BC is REP BSF before BMI1
   'bsr|lzcnt', // F3 0F BD is REP BSR before LZCNT/ABM
+  'fstp|fstpnce', // D9 D8+i: the undocumented FSTP alias (iced's name); kmemsim calls it FSTP
   'prefetch|nop', // 0F 18 hint group: /4-/7 and register forms are reserved NOPs (iced), kmemsim names the group PREFETCH; both do nothing
 ]);
 

@@ -456,8 +456,9 @@ export function outDX(cpu: CPU, ins: Instr): void {
 // ---- identification and time ---------------------------------------------------
 
 /**
- * 0F A2: CPUID. kmemsim is an i686-class processor without x87, MMX or SSE:
- * leaf 1 reports TSC, CX8, PSE, PGE and CMOV; everything else is absent.
+ * 0F A2: CPUID. kmemsim is an i686-class processor with an x87 FPU and
+ * without MMX or SSE: leaf 1 reports FPU, PSE, TSC, CX8, PGE and CMOV (with
+ * FPU, CMOV also means FCMOVcc and FCOMI, SDM CPUID); everything else is absent.
  */
 export function cpuid(cpu: CPU): void {
   const r = cpu.regs;
@@ -474,7 +475,7 @@ export function cpuid(cpu: CPU): void {
     r[0] = 0x00000611; // family 6, model 1, stepping 1 (Pentium Pro class)
     r[3] = 0;
     r[1] = 0;
-    r[2] = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15); // PSE TSC CX8 PGE CMOV
+    r[2] = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15); // FPU PSE TSC CX8 PGE CMOV
   } else {
     r[0] = 0x80000000 | 0; // no extended leaves
     r[1] = r[2] = r[3] = 0;
