@@ -338,6 +338,23 @@ describe('item 8: executables load from program headers only', () => {
   });
 });
 
+describe('item 8 for modules: damaged debug info degrades file:line with one warning', () => {
+  it.skipIf(!hasGcc)('a module whose .debug_line is damaged still loads and reports, without file:line, warning once', async () => {
+    const obj = new Uint8Array(compileModule(join(ROOT, 'examples/kmemcheck/uninit-kmalloc.c')).object);
+    const line = parseElf32(obj).sectionByName('.debug_line')!;
+    expect(line).not.toBeNull();
+    obj[line.offset + 4] = 99; // the first unit's version: no DWARF has 99
+    const p = file('badline.o', obj);
+    const o = await runCaptured(['run', p, '--kmemcheck']);
+    expect(o.status).toBe(99);
+    const warnings = o.stderr.split('\n').filter((l) => l.startsWith('kmemsim: warning:'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^kmemsim: warning: badline\.o: \.debug_line ignored \(.+\); no file:line$/);
+    expect(o.stderr).toMatch(/EIP is at read_config\+0x0\/0x[0-9a-f]+\n/);
+    expect(o.stderr).not.toMatch(/uninit-kmalloc\.c:\d+/);
+  });
+});
+
 describe('item 9: messages', () => {
   it.skipIf(!haveGuests)('an unsupported SSE instruction is one line naming it once: ADDPS, its bytes, where, why', async () => {
     const o = await runCaptured(['run', guest('sse')]);
