@@ -7,9 +7,13 @@
  * Exit statuses of `kmemsim run`: the guest's own status; 124 when the
  * instruction budget ran out (like timeout(1)); 125 when the guest died of
  * an unhandled fault, an unsupported instruction or a triple fault; 126
- * when the file cannot be run (malformed or unsupported ELF); 127 when it
- * does not exist; 2 for usage errors. `kmemsim boot` (src/cli/boot-command.ts)
- * documents its own.
+ * when the file cannot be run (not a regular file of at most 256 MiB,
+ * malformed or unsupported ELF, dynamically linked, more guest memory than
+ * it may have) — whatever the checker flags; 127 when it does not exist;
+ * 2 for usage errors (numeric options go through src/cli/options.ts).
+ * `kmemsim boot` (src/cli/boot-command.ts) documents its own. Every command
+ * reads its file with src/cli/input.ts and writes through src/cli/io.ts,
+ * so `main(argv, io)` also runs in-process with captured output.
  *
  * `kmemsim run` also runs kernel modules: a relocatable object (ET_REL,
  * whatever its name) or a .c file, compiled first (src/cli/compile.ts). A

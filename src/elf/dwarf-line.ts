@@ -437,14 +437,16 @@ export interface DebugSectionSource {
  * .debug_line_str/.debug_str); null when it has none or it cannot be read
  * (a report without file:line is better than no report).
  */
-export function lineTableFor(obj: DebugSectionSource): LineTable | null {
+export function lineTableFor(obj: DebugSectionSource, onDamaged?: (why: string) => void): LineTable | null {
   const line = obj.debugSection('.debug_line');
   if (!line) return null;
   try {
     const units = parseDebugLine(line, { lineStr: obj.debugSection('.debug_line_str'), str: obj.debugSection('.debug_str') });
     return new LineTable(units);
   } catch (e) {
-    if (e instanceof DwarfError) return null;
-    throw e;
+    if (!(e instanceof DwarfError)) throw e;
+    // Damaged line info costs file:line, nothing else (as with addr2line's "??:0").
+    onDamaged?.(e.message);
+    return null;
   }
 }

@@ -52,6 +52,8 @@ export async function runCaptured(argv: string[], stdin: Uint8Array = new Uint8A
     },
     stdin: () => stdin,
   };
+  // One event-loop turn first: callers run many of these back to back, and a test worker must answer its RPC.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   let status: number;
   try {
     status = await main(argv, io);

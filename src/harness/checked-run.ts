@@ -128,7 +128,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   let api: KernelApi | null = null;
   let mod: LoadedModule | null = null;
   const symbolize = moduleSymbolizer(() => mod, () => api);
-  const locate = moduleLocator(() => mod);
+  const locate = moduleLocator(() => mod, (line) => runOpts.onDiagnostic?.(line));
   const drainables: Drainable[] = [];
   let heapEngine: Kmemcheck | InlineChecker | null = null;
   let stackChecker: Cpl1StackTracker | PreciseStack | null = null;

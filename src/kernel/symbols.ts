@@ -37,12 +37,14 @@ export function moduleSymbolizer(getModule: () => LoadedModule | null, getApi: (
  * Code address → `file:line` from the DWARF line tables of the module's
  * object and of the runtime (each read once, on first use, from the
  * relocated .debug_line: its addresses are load addresses). Null for an
- * address no table covers (an object compiled without -g, the kernel API).
+ * address no table covers (an object compiled without -g, the kernel API,
+ * an object whose line table is damaged: `warn` hears of that once).
  */
-export function moduleLocator(getModule: () => LoadedModule | null): SourceLocator {
+export function moduleLocator(getModule: () => LoadedModule | null, warn?: (line: string) => void): SourceLocator {
   const tables = new Map<object, LineTable | null>();
-  const tableOf = (o: { debugSection(name: string): Uint8Array | null }): LineTable | null => {
-    if (!tables.has(o)) tables.set(o, lineTableFor(o));
+  const tableOf = (o: { name?: string; debugSection(name: string): Uint8Array | null }): LineTable | null => {
+    // A damaged .debug_line: one warning line, and findings without file:line.
+    if (!tables.has(o)) tables.set(o, lineTableFor(o, (why) => warn?.(`kmemsim: warning: ${o.name ?? 'module'}: .debug_line ignored (${why}); no file:line`)));
     return tables.get(o)!;
   };
   return (addr: number) => {

@@ -92,7 +92,13 @@ export function installSyscalls(k: Kernel, io: ProcessIO, mm: UserMemoryMap): vo
       const newEnd = pageUp(want);
       if (newEnd > oldEnd) {
         if (overlapsMapping(oldEnd, newEnd - oldEnd) || newEnd > mm.mmapTop) return mm.brk;
-        k.as.mapRange(oldEnd, newEnd, true);
+        try {
+          k.as.mapRange(oldEnd, newEnd, true);
+        } catch (e) {
+          // Out of page frames: brk(2) fails as Linux's does, by returning the unchanged break.
+          if (e instanceof OutOfMemory) return mm.brk;
+          throw e;
+        }
       } else {
         for (let p = newEnd; p < oldEnd; p += PAGE_SIZE) k.as.unmap(p);
       }

@@ -22,10 +22,14 @@ int main(int argc, char **argv)
 	char *end = start;
 	unsigned brk_mib = 0, mmap_mib = 0;
 	long last = 0;
+	int brk_kept = 0;
 	for (;;) {
 		char *want = end + STEP;
-		if ((char *)sys_brk(want) != want)
+		char *got = (char *)sys_brk(want);
+		if (got != want) {
+			brk_kept = got == end; /* Linux: a failed brk returns the unchanged break */
 			break;
+		}
 		end = want;
 		end[-1] = 1;
 		brk_mib++;
@@ -50,6 +54,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && !strcmp(argv[1], "stack"))
 		return deep(0);
-	printf("brk stopped after %u MiB, mmap2 after %u MiB with %ld\n", brk_mib, mmap_mib, last);
+	printf("brk stopped after %u MiB (%s), mmap2 after %u MiB with %ld\n", brk_mib,
+	       brk_kept ? "returned the old break" : "returned something else", mmap_mib, last);
 	return 0;
 }
