@@ -32,8 +32,13 @@
  * and the real indefinite; denormals and pseudo-denormals give DE and take part with exponent 1;
  * NaNs propagate as in SDM Vol. 1, Table 4-7 ({@link propagateNaN}).
  *
- * Related files: convert.ts (integers, float32/64, BCD), compare.ts (FCOM/FUCOM/FXAM),
- * ops.ts (FSQRT/FPREM/FRNDINT/FSCALE/FXTRACT), transcendental.ts, constants.ts.
+ * Related files: convert.ts (integers, float32/64, BCD), compare.ts (FCOM/FUCOM/FCOMI/FXAM),
+ * ops.ts (FSQRT/FPREM/FPREM1/FRNDINT/FSCALE/FXTRACT), constants.ts (FLDPI…), transcendental.ts
+ * (F2XM1/FYL2X/FYL2XP1/FPATAN/FSIN/FCOS/FSINCOS/FPTAN) on bigfloat.ts. Choices the SDM leaves
+ * open follow the host x87 the differential tests run on; README "x87 arithmetic" lists them.
+ * Operand order: two-operand functions take (ST(0)-side operand, other operand) as the
+ * mnemonic reads — sub(a, b) = a − b; FSUBR/FDIVR swap. FPATAN/FYL2X/FYL2XP1/FSCALE/FPREM take
+ * (ST(0), ST(1)).
  */
 
 export interface Float80 {
