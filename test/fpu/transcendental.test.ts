@@ -49,7 +49,7 @@ function ulps(a: Uint8Array, b: Uint8Array): number {
 
 function controlWord(rng: Rng): number {
   const rc = rng.int(0, 3);
-  const masks = rng.weighted([0x3f, 0x27, 0x20, 0x3e], [7, 1, 1, 1]);
+  const masks = rng.weighted([0x3f, 0x27, 0x20, 0x3e, 0x1f, 0x00], [14, 2, 2, 2, 1, 1]);
   return 0x1340 | (rc << 10) | masks;
 }
 
