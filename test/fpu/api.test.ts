@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BIAS, FE_DENORMAL, FE_INEXACT, FE_INVALID, INDEFINITE, Kind, NEG_ZERO, ONE, POS_INF, add, div, envFromControlWord,
+  BIAS, bitLength, FE_DENORMAL, FE_INEXACT, FE_INVALID, INDEFINITE, Kind, NEG_ZERO, ONE, POS_INF, add, div, envFromControlWord,
   f80, f80FromBytes, f80ToBytes, kindOf, mul, newStatus, sub,
 } from '../../src/cpu/fpu/floatx80.js';
 import { f80FromInt, f80ToInt } from '../../src/cpu/fpu/convert.js';
@@ -63,5 +63,17 @@ describe('floatx80 API', () => {
   it('rounds the constants per RC (FLDPI: …C235 to nearest, …C234 down)', () => {
     expect(loadConstant('pi', 0).sig).toBe(0xc90fdaa22168c235n);
     expect(loadConstant('pi', 1).sig).toBe(0xc90fdaa22168c234n);
+  });
+});
+
+describe('bitLength', () => {
+  it('is exact at and around every power of two up to 2^1100', () => {
+    for (let k = 0; k <= 1100; k++) {
+      const p = 1n << BigInt(k);
+      expect(bitLength(p)).toBe(k + 1);
+      if (k > 0) expect(bitLength(p - 1n)).toBe(k);
+      expect(bitLength(p + 1n)).toBe(k === 0 ? 2 : k + 1);
+    }
+    expect(bitLength(0n)).toBe(0);
   });
 });

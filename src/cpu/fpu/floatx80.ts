@@ -262,9 +262,12 @@ export function bitLength(m: bigint): number {
   }
   const f = Number(m);
   if (f !== Infinity) {
-    // Number(m) is m rounded, so its exponent may be one too high just below a power of two.
-    const len = Math.floor(Math.log2(f)) + 1;
-    return m >> BigInt(len - 1) === 0n ? len - 1 : len;
+    // Number(m) is m rounded, so its exponent may be one too high just below a power of two;
+    // and do not trust log2 to the last bit either way.
+    let len = Math.floor(Math.log2(f)) + 1;
+    if (m >> BigInt(len - 1) === 0n) len--;
+    else if (m >> BigInt(len) !== 0n) len++;
+    return len;
   }
   let len = m.toString(16).length * 4;
   const top = Number(m >> BigInt(len - 4));
