@@ -537,19 +537,25 @@ function addSub(a: Float80, b: Float80, negateB: 0 | 1, env: FpEnv, st: FpStatus
   if (kb === Kind.Zero) eb = ea;
   // Make |a| the one with the larger exponent.
   if (eb > ea || (eb === ea && mb > ma)) {
-    [ea, eb] = [eb, ea];
-    [ma, mb] = [mb, ma];
-    [sa, sgnb] = [sgnb, sa];
+    const e = ea;
+    ea = eb;
+    eb = e;
+    const m = ma;
+    ma = mb;
+    mb = m;
+    const s = sa;
+    sa = sgnb;
+    sgnb = s;
   }
   const shift = ea - eb;
   ma <<= ADD_GUARD_B;
-  if (shift > ADD_GUARD + 1) {
+  if (shift <= ADD_GUARD) {
+    mb <<= BigInt(ADD_GUARD - shift); // exact
+  } else if (shift > ADD_GUARD + 1) {
+    // Entirely below the guard bits: only its being nonzero (sticky) matters.
     mb = mb === 0n ? 0n : 1n;
   } else {
-    mb <<= ADD_GUARD_B;
-    const sh = BigInt(shift);
-    const lost = mb & ((1n << sh) - 1n);
-    mb = (mb >> sh) | (lost !== 0n ? 1n : 0n);
+    mb = (mb >> 1n) | (mb & 1n);
   }
   const m = sa === sgnb ? ma + mb : ma - mb;
   if (m === 0n) return env.rc === RC_DOWN ? NEG_ZERO : POS_ZERO;
