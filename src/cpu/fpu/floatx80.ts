@@ -20,10 +20,13 @@
  * - Unmasked exceptions (SDM Vol. 1, 8.5): the operation still returns a value, and the caller
  *   decides what to store:
  *     * IE, DE, ZE unmasked: the destination must be left unchanged (the returned value is the
- *       masked response and must be discarded);
+ *       masked response and must be discarded). An unmasked DE stops the operation before it
+ *       computes anything: DE is then the only flag and C1 is clear, as on the hardware;
  *     * OE, UE unmasked, register destination: the returned value is the x87's bias-adjusted
  *       result (exponent −24576 for overflow, +24576 for underflow, SDM 8.5.4/8.5.5); UE is then
- *       reported for every tiny result, exact or not.
+ *       reported for every tiny result, exact or not. A result out of range even after the
+ *       adjustment (only FSCALE can make one) is ±∞ (OE, PE, C1) or ±0 (UE, PE).
+ * - Tininess is detected after rounding (measured on the host; see roundPack).
  *     * OE, UE unmasked on a store to memory (f80ToF32/F64, integer/BCD stores): nothing is stored.
  * - Precision control applies only where the SDM says (FADD/FSUB/FMUL/FDIV/FSQRT); the other
  *   operations round to 64 bits whatever `pc` says.
