@@ -737,6 +737,7 @@ export const fxch = x87((_cpu, ins, f) => {
 /** FFREE ST(i) (DD C0+i) and FFREEP ST(i) (DF C0+i: also pops, as P6 and later processors do). */
 export const ffree = x87((_cpu, ins, f) => {
   f.free(ins.rm);
+  setC1(f, 0); // the SDM leaves C0–C3 undefined; the host x87 clears C1 and keeps the others
   if (ins.op === 0xdf) f.top = (f.top + 1) & 7;
 });
 
