@@ -180,8 +180,6 @@ export class Kernel {
   /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */
   enterUser(eip: number, esp: number): void {
     const cpu = this.cpu;
-    // A new program starts with a freshly initialized FPU (Linux's fpu__clear at exec: FNINIT's state).
-    cpu.fpu.init();
     cpu.push32(USER_DS);
     cpu.push32(esp);
     cpu.push32(0x202);
