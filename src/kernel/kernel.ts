@@ -125,7 +125,9 @@ export class Kernel {
     cpu.cr3 = PHYS_PGDIR;
     cpu.cr4 = 0x10 | 0x80;
     cpu.cr0 = 0x80010011 | 0x20 | 0x2;
-    cpu.fpu.init(); // FNINIT, as Linux's fpu__init_cpu() does at boot
+    // FNINIT, as Linux's fpu__init_cpu() does at boot; a kernel runs one program (runUserProgram), which thus
+    // starts with FNINIT's state as after Linux's fpu__clear() at exec.
+    cpu.fpu.init();
     cpu.flushTlb();
     const load = (seg: number, sel: number): void => {
       const lo = m.read32(cpu.gdtrBase + (sel & ~7));

@@ -118,8 +118,6 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
   installSyscalls(k, io, mm);
 
   const sp = buildInitialStack(k, elf, opts);
-  // A new program starts with a freshly initialized FPU (Linux's fpu__clear() at exec: FNINIT's state).
-  k.cpu.fpu.init();
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
   if (opts.traceEvents) k.cpu.observer = opts.traceEvents(k.cpu);
