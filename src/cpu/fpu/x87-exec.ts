@@ -395,6 +395,8 @@ export const farithMem = x87((cpu, ins, f) => {
     return;
   }
   const dst = getST(f, 0);
+  // FIDIVR/FDIVR: a denormal dividend over a zero ST(0) is a division by zero, decided before DE (as in div()).
+  if (ins.reg === 7 && kindOf(dst) === Kind.Zero) st.flags &= ~SW_DE;
   if (denormalOperand(f, st, dst)) return;
   const r = arith(ins.reg, dst, src, envOf(f), st);
   if (raise(f, st)) setST(f, 0, r);
