@@ -24,6 +24,7 @@ import * as str from './exec/string.js';
 import * as sys from './exec/system.js';
 import * as bcd from './exec/bcd.js';
 import * as fpu from './fpu/x87-exec.js';
+import * as fmath from './fpu/x87-math.js';
 
 export type Operand =
   | 'Eb' | 'Ew' | 'Ed' | 'Ev' | 'Gb' | 'Gw' | 'Gd' | 'Gv' | 'M' | 'Mp' | 'Mq' | 'Ma' | 'Ms' | 'Mb' | 'Mx' | 'Ex'
@@ -414,8 +415,8 @@ ONE_BYTE[0xd9] = op('(x87)', 'Ex', none, {
     op('fstp', 'STi', fpu.fstReg),
     regForms([op('fchs', '', fpu.fchsAbs), op('fabs', '', fpu.fchsAbs), undefined, undefined, op('ftst', '', fpu.ftst), op('fxam', '', fpu.fxam)]),
     regForms(X87_CONST.map((n) => op(n, '', fpu.fldConst))),
-    regForms([op('f2xm1', '', fpu.f2xm1), op('fyl2x', '', fpu.fyl2xAtan), op('fptan', '', fpu.fsincosTan), op('fpatan', '', fpu.fyl2xAtan), op('fxtract', '', fpu.fxtract), op('fprem1', '', fpu.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
-    regForms([op('fprem', '', fpu.fprem), op('fyl2xp1', '', fpu.fyl2xAtan), op('fsqrt', '', fpu.fsqrt), op('fsincos', '', fpu.fsincosTan), op('frndint', '', fpu.frndint), op('fscale', '', fpu.fscale), op('fsin', '', fpu.fsinCos), op('fcos', '', fpu.fsinCos)]),
+    regForms([op('f2xm1', '', fmath.f2xm1), op('fyl2x', '', fmath.fyl2xAtan), op('fptan', '', fmath.fsincosTan), op('fpatan', '', fmath.fyl2xAtan), op('fxtract', '', fmath.fxtract), op('fprem1', '', fmath.fprem), op('fdecstp', '', fpu.fincdecstp), op('fincstp', '', fpu.fincdecstp)]),
+    regForms([op('fprem', '', fmath.fprem), op('fyl2xp1', '', fmath.fyl2xAtan), op('fsqrt', '', fmath.fsqrt), op('fsincos', '', fmath.fsincosTan), op('frndint', '', fmath.frndint), op('fscale', '', fmath.fscale), op('fsin', '', fmath.fsinCos), op('fcos', '', fmath.fsinCos)]),
   ],
 });
 ONE_BYTE[0xda] = op('(x87)', 'Ex', none, {

@@ -140,7 +140,9 @@ export class Kernel {
     cpu.cr3 = PHYS_PGDIR;
     cpu.cr4 = 0x10 | 0x80;
     cpu.cr0 = 0x80010011 | 0x20 | 0x2;
-    cpu.fpu.init(); // FNINIT, as Linux's fpu__init_cpu() does at boot
+    // FNINIT, as Linux's fpu__init_cpu() does at boot; a kernel runs one program (runUserProgram), which thus
+    // starts with FNINIT's state as after Linux's fpu__clear() at exec.
+    cpu.fpu.init();
     cpu.flushTlb();
     const load = (seg: number, sel: number): void => {
       const lo = m.read32(cpu.gdtrBase + (sel & ~7));
@@ -213,8 +215,6 @@ export class Kernel {
   /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */
   enterUser(eip: number, esp: number): void {
     const cpu = this.cpu;
-    // A new program starts with a freshly initialized FPU (Linux's fpu__clear at exec: FNINIT's state).
-    cpu.fpu.init();
     cpu.push32(USER_DS);
     cpu.push32(esp);
     cpu.push32(0x202);

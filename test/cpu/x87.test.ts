@@ -457,3 +457,19 @@ describe('FERR# on a PC (CR0.NE = 0)', () => {
     expect(cpu.run(10)).toEqual({ kind: 'halted' });
   });
 });
+
+describe('state copies (context switches)', () => {
+  it('copyFrom keeps a whole FPU state aside and puts it back', async () => {
+    const { X87State } = await import('../../src/cpu/fpu/x87-state.js');
+    const cpu = run('fninit\nfld1\nfldpi\nfadd st, st(1)\nmov word ptr [eax], 0x0b7f\nfldcw word ptr [eax]\nfnsave [eax+0x10]\nfrstor [eax+0x10]');
+    const saved = new X87State().copyFrom(cpu.fpu);
+    const before = readBytes(cpu, DATA + 0x10, 108);
+    cpu.fpu.init();
+    cpu.fpu.copyFrom(saved);
+    cpu.eip = CODE_BASE;
+    writeBytes(cpu, CODE_BASE, [0xdd, 0x70, 0x10, 0xf4]); // fnsave [eax+0x10]; hlt
+    cpu.regs[0] = DATA;
+    expect(cpu.run(10)).toEqual({ kind: 'halted' });
+    expect(readBytes(cpu, DATA + 0x10, 108)).toEqual(before);
+  });
+});

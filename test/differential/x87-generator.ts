@@ -76,12 +76,18 @@ export interface X87Program {
 /** Control instructions (SDM Vol. 1 §8.1.8): they leave the last-instruction pointers alone. */
 const CONTROL = new Set(['fldcw', 'fnstsw', 'fnstcw', 'fnstenv', 'fnclex', 'fninit']);
 
-function pointerEffect(asm: string): { ip: boolean; dp: boolean } {
-  let ip = false, dp = false;
+/** The pointer state after `asm`: FLDENV/FRSTOR load pointers the host does not restore (see `X87Program.fresh`). */
+function pointerEffect(asm: string, before: { ip: boolean; dp: boolean }): { ip: boolean; dp: boolean } {
+  let { ip, dp } = before;
   for (const raw of asm.split('\n')) {
-    const line = raw.trim();
+    const line = raw.trim().replace(/^data16 /, '');
     if (!/^(f|\.byte)/.test(line)) continue;
-    if (CONTROL.has(line.split(/\s/)[0]!)) continue;
+    const name = line.split(/\s/)[0]!;
+    if (name === 'fldenv' || name === 'frstor') {
+      ip = dp = false;
+      continue;
+    }
+    if (CONTROL.has(name)) continue;
     ip = true;
     if (/pool\+|scratch\+/.test(line)) dp = true;
   }
@@ -158,6 +164,13 @@ const TEMPLATES: Template[] = [
     `fists ${scratch(r, 2)}`, `fistps ${scratch(r, 2)}`, `fistl ${scratch(r, 4)}`, `fistpl ${scratch(r, 4)}`, `fistpll ${scratch(r, 8)}`,
   ]) },
   { group: 'fst-reg', weight: 2, delta: -0.5, gen: (r) => r.pick([`fst ${sti(r)}`, `fstp ${sti(r)}`]) },
+  // The 16-bit environment (66 prefix): stored with its selectors and pointers cleared, and loaded back.
+  { group: 'env16', weight: 1, delta: 0, gen: (r) => {
+    const o = 2 * r.int(0, (SCRATCH_SIZE - 14) / 2);
+    return r.chance(0.5)
+      ? `data16 fnstenv scratch+${o}\nmovw $0, scratch+${o + 6}\nmovl $0, scratch+${o + 8}\nmovw $0, scratch+${o + 12}`
+      : 'data16 fnstenv envtmp\ndata16 fldenv envtmp';
+  } },
   { group: 'fstsw/fstcw', weight: 1, delta: 0, gen: (r) => r.pick([`fnstsw ${scratch(r, 2)}`, `fnstcw ${scratch(r, 2)}`]) },
   { group: 'fldcw', weight: 2, delta: 0, gen: (r) => `movw $0x${controlWord(r).toString(16)}, ctlword\nfldcw ctlword` },
   { group: 'unmasked', weight: 3, delta: 0, gen: (r) => {
@@ -259,9 +272,7 @@ export function generateX87Program(seed: number, opts: { steps?: number; dumpPro
     depth = Math.max(0, Math.min(8, depth + t.delta));
     steps.push({ group: t.group, asm });
     lines.push(`# step ${i}: ${t.group}`, asm);
-    const pe = pointerEffect(asm);
-    ip ||= pe.ip;
-    dp ||= pe.dp;
+    ({ ip, dp } = pointerEffect(asm, { ip, dp }));
     // The decision consumes the PRNG the same way whatever pDump is, so a denser variant has the same steps.
     const d = rng.chance(pDump);
     if (d || pDump >= 1 || i === nSteps - 1) {
@@ -285,7 +296,7 @@ export function generateX87Program(seed: number, opts: { steps?: number; dumpPro
   );
   lines.push('.data', '.align 16', 'pool:');
   for (let i = 0; i < pool.length; i += 16) lines.push(`.byte ${Array.from(pool.subarray(i, i + 16)).join(',')}`);
-  lines.push('.align 16', `save: .space ${SAVE_SIZE}`, `scratch: .space ${SCRATCH_SIZE}`, 'ctlword: .word 0x37f', '');
+  lines.push('.align 16', `save: .space ${SAVE_SIZE}`, `scratch: .space ${SCRATCH_SIZE}`, 'ctlword: .word 0x37f', 'envtmp: .space 28', '');
   return { seed, source: lines.join('\n'), steps, dumps, fresh };
 }
 

@@ -18,7 +18,9 @@
  *   and data pointers of every non-control instruction (§8.1.8).
  *
  * Every memory access is made (or probed) before any FPU state changes, so
- * an instruction whose operand faults restarts cleanly.
+ * an instruction whose operand faults restarts cleanly. FSQRT, FRNDINT,
+ * FSCALE, FXTRACT, FPREM/FPREM1 and the transcendental instructions are in
+ * x87-math.ts, on the helpers exported here.
  */
 import type { CPU } from '../cpu.js';
 import type { ExecFn, Instr } from '../instr.js';
@@ -34,10 +36,6 @@ import {
 } from './floatx80.js';
 import { f80FromInt, f80ToInt, f80FromF32, f80FromF64, f80ToF32, f80ToF64, f80FromBcd, f80ToBcd, BCD_INDEFINITE } from './convert.js';
 import { type ConstantName, loadConstant } from './constants.js';
-import { sqrt, roundToInt, scale, xtract, rem } from './ops.js';
-import {
-  f2xm1 as f2xm1Op, fyl2x as fyl2xOp, fyl2xp1 as fyl2xp1Op, fpatan as fpatanOp, fsin as fsinOp, fcos as fcosOp, fsincos as fsincosOp, fptan as fptanOp,
-} from './transcendental.js';
 import { Relation, compare, conditionCodes, eflagsCodes, examine, examineEmpty } from './compare.js';
 
 const CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_NE = 1 << 5;
@@ -130,25 +128,25 @@ export function fwait(cpu: CPU, ins: Instr): void {
 // Registers, status
 // ---------------------------------------------------------------------------------------------
 
-function envOf(f: X87State): FpEnv {
+export function envOf(f: X87State): FpEnv {
   return { rc: (f.cw >> 10) & 3, pc: (f.cw >> 8) & 3, masks: f.cw & EXC_MASK };
 }
-function status(): FpStatus {
+export function status(): FpStatus {
   return { flags: 0, c1: 0 };
 }
 
-function getST(f: X87State, i: number): Float80 {
+export function getST(f: X87State, i: number): Float80 {
   const p = f.phys(i);
   return f80FromParts(f.se[p], f.sig[p]);
 }
-function setST(f: X87State, i: number, v: Float80): void {
+export function setST(f: X87State, i: number, v: Float80): void {
   f.setST(i, (v.sign << 15) | v.exp, v.sig);
 }
-function pushF(f: X87State, v: Float80): void {
+export function pushF(f: X87State, v: Float80): void {
   f.push((v.sign << 15) | v.exp, v.sig);
 }
 
-function setC1(f: X87State, c1: number): void {
+export function setC1(f: X87State, c1: number): void {
   f.sw = c1 ? f.sw | SW_C1 : f.sw & ~SW_C1;
 }
 
@@ -156,7 +154,7 @@ function setC1(f: X87State, c1: number): void {
  * Merge an operation's exceptions and C1 into the status word. Returns
  * whether the result may be written: not when IE, DE or ZE is unmasked.
  */
-function raise(f: X87State, st: FpStatus): boolean {
+export function raise(f: X87State, st: FpStatus): boolean {
   f.sw |= st.flags;
   setC1(f, st.c1);
   f.updateES();
@@ -175,13 +173,13 @@ function storeSuppressed(f: X87State, st: FpStatus): boolean {
 }
 
 /** Stack underflow (an empty source register): IE, SF, C1 = 0. Returns whether IE is masked. */
-function underflow(f: X87State): boolean {
+export function underflow(f: X87State): boolean {
   f.sw = (f.sw | SW_IE | SW_SF) & ~SW_C1;
   f.updateES();
   return (f.cw & SW_IE) !== 0;
 }
 /** Stack overflow (a push onto a full register): IE, SF, C1 = 1. Returns whether IE is masked. */
-function overflow(f: X87State): boolean {
+export function overflow(f: X87State): boolean {
   f.sw |= SW_IE | SW_SF | SW_C1;
   f.updateES();
   return (f.cw & SW_IE) !== 0;
@@ -395,6 +393,8 @@ export const farithMem = x87((cpu, ins, f) => {
     return;
   }
   const dst = getST(f, 0);
+  // FIDIVR/FDIVR: a denormal dividend over a zero ST(0) is a division by zero, decided before DE (as in div()).
+  if (ins.reg === 7 && kindOf(dst) === Kind.Zero) st.flags &= ~SW_DE;
   if (denormalOperand(f, st, dst)) return;
   const r = arith(ins.reg, dst, src, envOf(f), st);
   if (raise(f, st)) setST(f, 0, r);
@@ -475,146 +475,6 @@ export const fbstp = x87((cpu, ins, f) => {
   for (let i = 0; i < 10; i++) cpu.write8((lin + i) | 0, out[i]!);
   if (f.isEmpty(0)) underflow(f);
   else raiseStore(f, st);
-  f.pop();
-});
-
-/** ST(0) ← op(ST(0)): FSQRT (D9 FA), FRNDINT (D9 FC). */
-function unaryOp(op: (a: Float80, env: FpEnv, st: FpStatus) => Float80): (cpu: CPU, ins: Instr, f: X87State) => void {
-  return (_cpu, _ins, f) => {
-    if (f.isEmpty(0)) {
-      if (underflow(f)) setST(f, 0, INDEFINITE);
-      return;
-    }
-    const st = status();
-    const r = op(getST(f, 0), envOf(f), st);
-    if (raise(f, st)) setST(f, 0, r);
-  };
-}
-export const fsqrt = x87(unaryOp(sqrt));
-export const frndint = x87(unaryOp(roundToInt));
-
-/** FSCALE (D9 FD): ST(0) ← ST(0) · 2^trunc(ST(1)). */
-export const fscale = x87((_cpu, _ins, f) => {
-  if (f.isEmpty(0) || f.isEmpty(1)) {
-    if (underflow(f)) setST(f, 0, INDEFINITE);
-    return;
-  }
-  const st = status();
-  const r = scale(getST(f, 0), getST(f, 1), envOf(f), st);
-  if (raise(f, st)) setST(f, 0, r);
-});
-
-/**
- * FXTRACT (D9 F4): ST(0) ← exponent, then push the significand. An empty
- * ST(0) (underflow) or a full ST(7) (overflow): masked, both become the
- * real indefinite.
- */
-export const fxtract = x87((_cpu, _ins, f) => {
-  if (f.isEmpty(0) || !f.isEmpty(7)) {
-    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
-    if (masked) {
-      setST(f, 0, INDEFINITE);
-      pushF(f, INDEFINITE);
-    }
-    return;
-  }
-  const st = status();
-  const r = xtract(getST(f, 0), envOf(f), st);
-  if (!raise(f, st)) return;
-  setST(f, 0, r.exponent);
-  pushF(f, r.significand);
-});
-
-/**
- * FPREM (D9 F8) and FPREM1 (D9 F5): ST(0) ← partial remainder of ST(0) by
- * ST(1); C2 = reduction incomplete, C0/C3/C1 = quotient bits Q2/Q1/Q0.
- */
-export const fprem = x87((_cpu, ins, f) => {
-  if (f.isEmpty(0) || f.isEmpty(1)) {
-    f.sw &= ~SW_C2; // C2 cleared, C0 and C3 kept (as the host x87 does)
-    if (underflow(f)) setST(f, 0, INDEFINITE);
-    return;
-  }
-  const st = status();
-  const r = rem(getST(f, 0), getST(f, 1), ins.rm === 5, envOf(f), st);
-  if (!raise(f, st)) return;
-  setST(f, 0, r.value);
-  const q = r.q;
-  // A NaN result (a NaN operand, or an invalid one: ∞ rem y, x rem 0) leaves C0 and C3 as they were and
-  // clears C2 and C1, as the host x87 does; the SDM leaves them undefined then.
-  const keep = kindOf(r.value) === Kind.QNaN ? SW_C0 | SW_C3 : 0;
-  f.sw = (f.sw & ~(SW_CC & ~keep)) | (r.c2 ? SW_C2 : 0) | (q & 4 ? SW_C0 : 0) | (q & 2 ? SW_C3 : 0) | (q & 1 ? SW_C1 : 0);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Transcendental instructions
-// ---------------------------------------------------------------------------------------------
-
-export const f2xm1 = x87(unaryOp(f2xm1Op));
-
-/** FSIN (D9 FE), FCOS (D9 FF): C2 = 1 and ST(0) unchanged when |ST(0)| ≥ 2^63 (SDM Vol. 2 FSIN). */
-export const fsinCos = x87((_cpu, ins, f) => {
-  if (f.isEmpty(0)) {
-    f.sw &= ~SW_C2;
-    if (underflow(f)) setST(f, 0, INDEFINITE);
-    return;
-  }
-  const st = status();
-  const r = (ins.rm === 6 ? fsinOp : fcosOp)(getST(f, 0), envOf(f), st);
-  if (!raise(f, st)) return;
-  f.sw = r.c2 ? f.sw | SW_C2 : f.sw & ~SW_C2;
-  if (!r.c2) setST(f, 0, r.value);
-});
-
-/**
- * FSINCOS (D9 FB): ST(0) ← sin, then cos is pushed; FPTAN (D9 F2): ST(0) ←
- * tan, then 1.0 is pushed. Out of range (C2 = 1): nothing changes. An empty
- * ST(0) or a full ST(7): masked, both become the real indefinite.
- */
-export const fsincosTan = x87((_cpu, ins, f) => {
-  if (f.isEmpty(0) || !f.isEmpty(7)) {
-    f.sw &= ~SW_C2;
-    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
-    if (masked) {
-      setST(f, 0, INDEFINITE);
-      pushF(f, INDEFINITE);
-    }
-    return;
-  }
-  const st = status();
-  const a = getST(f, 0);
-  let top: Float80, pushed: Float80, c2: number;
-  if (ins.rm === 3) {
-    const r = fsincosOp(a, envOf(f), st);
-    top = r.sin;
-    pushed = r.cos;
-    c2 = r.c2;
-  } else {
-    const r = fptanOp(a, envOf(f), st);
-    top = r.value;
-    pushed = r.push;
-    c2 = r.c2;
-  }
-  if (!raise(f, st)) return;
-  f.sw = c2 ? f.sw | SW_C2 : f.sw & ~SW_C2;
-  if (c2) return;
-  setST(f, 0, top);
-  pushF(f, pushed);
-});
-
-/** FYL2X (D9 F1), FYL2XP1 (D9 F9), FPATAN (D9 F3): x = ST(0), y = ST(1); ST(1) ← result, then pop. */
-export const fyl2xAtan = x87((_cpu, ins, f) => {
-  if (f.isEmpty(0) || f.isEmpty(1)) {
-    if (!underflow(f)) return;
-    setST(f, 1, INDEFINITE);
-    f.pop();
-    return;
-  }
-  const st = status();
-  const op = ins.reg === 7 ? fyl2xp1Op : ins.rm === 1 ? fyl2xOp : fpatanOp; // D9 F9, D9 F1, D9 F3
-  const r = op(getST(f, 0), getST(f, 1), envOf(f), st);
-  if (!raise(f, st)) return;
-  setST(f, 1, r);
   f.pop();
 });
 
@@ -737,6 +597,7 @@ export const fxch = x87((_cpu, ins, f) => {
 /** FFREE ST(i) (DD C0+i) and FFREEP ST(i) (DF C0+i: also pops, as P6 and later processors do). */
 export const ffree = x87((_cpu, ins, f) => {
   f.free(ins.rm);
+  setC1(f, 0); // the SDM leaves C0–C3 undefined; the host x87 clears C1 and keeps the others
   if (ins.op === 0xdf) f.top = (f.top + 1) & 7;
 });
 

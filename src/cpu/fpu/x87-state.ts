@@ -68,6 +68,26 @@ export class X87State {
     this.fip = this.fcs = this.fop = this.fdp = this.fds = 0;
   }
 
+  /**
+   * Copy another FPU's whole state into this one: what a kernel's context
+   * switch does with FNSAVE/FRSTOR (or FXSAVE), and fork() with the parent's
+   * state. `new X87State().copyFrom(cpu.fpu)` keeps a task's state aside.
+   */
+  copyFrom(o: X87State): this {
+    this.se.set(o.se);
+    this.sig.set(o.sig);
+    this.empty = o.empty;
+    this.top = o.top;
+    this.cw = o.cw;
+    this.sw = o.sw;
+    this.fip = o.fip;
+    this.fcs = o.fcs;
+    this.fop = o.fop;
+    this.fdp = o.fdp;
+    this.fds = o.fds;
+    return this;
+  }
+
   /** Physical register number of ST(i). */
   phys(i: number): number {
     return (this.top + i) & 7;
