@@ -11,12 +11,15 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { countsOf, figureBlocks, runKmemsim, selectOutput } from '../scripts/readme-figures.mjs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { countsOf, figureBlocks, selectOutput } from '../scripts/readme-figures.mjs';
 import { builtCliState, hasGcc, ROOT } from './module/helpers.js';
 
 const skip = builtCliState(['src/cli/main.ts', 'src/cli/compare-command.ts', 'src/harness/compare.ts', 'src/report/compare-output.ts']);
 if (skip && hasGcc) console.log(`test/readme-figures.test.ts: skipped: ${skip}`);
 
+const execFileAsync = promisify(execFile);
 const blocks = figureBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
 
 describe.skipIf(skip !== null)('README figures', () => {
@@ -25,9 +28,11 @@ describe.skipIf(skip !== null)('README figures', () => {
   });
 
   for (const b of blocks) {
-    it(`kmemsim ${b.args.join(' ')}: the counts are what the command prints`, () => {
+    it(`kmemsim ${b.args.join(' ')}: the counts are what the command prints`, async () => {
       const args = b.args.filter((a, i, all) => a !== '--svg' && all[i - 1] !== '--svg' && a !== '--runs' && all[i - 1] !== '--runs');
-      const fresh = selectOutput(runKmemsim(args, { timeout: 170_000 }), b.selector);
+      // Asynchronous, so that the test worker keeps answering vitest while compare runs.
+      const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), ...args], { cwd: ROOT, timeout: 170_000, maxBuffer: 64 << 20 });
+      const fresh = selectOutput(stdout, b.selector);
       expect(countsOf(b.text)).toEqual(countsOf(fresh));
       expect(countsOf(b.text).length).toBeGreaterThan(5);
     }, 180_000);

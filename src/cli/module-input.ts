@@ -31,6 +31,8 @@ export type ModuleInput =
  */
 export function readModuleInput(path: string): ModuleInput {
   if (path.endsWith('.c')) return { kind: 'source' };
+  // stat before open: opening a FIFO for reading would wait for a writer.
+  if (!fs.statSync(path).isFile()) return { kind: 'other', reason: 'not a regular file' };
   const fd = fs.openSync(path, 'r');
   try {
     const st = fs.fstatSync(fd);

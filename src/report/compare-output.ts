@@ -241,6 +241,16 @@ export function boxesIntersect(a: Box, b: Box): boolean {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
 
+/** Whether the segment from (x1, y1) to (x2, y2) passes through box `b` (sampled every pixel or so). */
+export function segmentCrossesBox(x1: number, y1: number, x2: number, y2: number, b: Box): boolean {
+  const n = Math.max(2, Math.ceil(Math.hypot(x2 - x1, y2 - y1)));
+  for (let i = 0; i <= n; i++) {
+    const x = x1 + ((x2 - x1) * i) / n, y = y1 + ((y2 - y1) * i) / n;
+    if (x > b.x && x < b.x + b.w && y > b.y && y < b.y + b.h) return true;
+  }
+  return false;
+}
+
 /** A dot's square (for the label-overlap checks). */
 export function dotBox(cx: number, cy: number): Box {
   return { x: cx - DOT_RADIUS, y: cy - DOT_RADIUS, w: 2 * DOT_RADIUS, h: 2 * DOT_RADIUS };
@@ -249,9 +259,10 @@ export function dotBox(cx: number, cy: number): Box {
 /**
  * Places one label per point so that no two labels overlap and no label
  * covers a dot, inside `area`: each label tries the spots next to its own
- * dot (upper right, lower right, upper left, lower left), then the same
- * sides one line further away at a time; a label not beside its dot gets a
- * leader line to it. Points that coincide (strategies with the same
+ * dot (upper right, lower right, upper left, lower left), then spots
+ * further away — a line up or down, or a step sideways, at a time; a label
+ * not beside its dot gets a leader line to it, which crosses no other
+ * label. Points that coincide (strategies with the same
  * slowdown and recall) get their labels stacked. Greedy, in the given order.
  */
 export function layoutLabels(
@@ -259,24 +270,30 @@ export function layoutLabels(
   area: { left: number; top: number; right: number; bottom: number },
 ): { x: number; y: number; leader: { x: number; y: number } | null }[] {
   const LINE = LABEL_ASCENT + LABEL_DESCENT + 2;
+  const STEP = 24;
   const taken: Box[] = points.map((p) => dotBox(p.x, p.y));
+  const labels: Box[] = [];
   const inside = (b: Box): boolean => b.x >= area.left && b.y >= area.top && b.x + b.w <= area.right && b.y + b.h <= area.bottom;
   return points.map((p) => {
     const w = p.text.length * LABEL_ADVANCE;
-    const sides = [
-      { dx: DOT_RADIUS + 3, up: true }, { dx: DOT_RADIUS + 3, up: false },
-      { dx: -(DOT_RADIUS + 3) - w, up: true }, { dx: -(DOT_RADIUS + 3) - w, up: false },
-    ];
-    for (let k = 0; k < 40; k++) {
-      for (const s of sides) {
-        // Baseline: just above the dot (up) or just below it, k lines further out.
-        const y = Number((s.up ? p.y - DOT_RADIUS - 2 - k * LINE : p.y + DOT_RADIUS + LABEL_ASCENT + 2 + k * LINE).toFixed(1));
-        const x = Number((p.x + s.dx).toFixed(1));
-        const box = labelBox(x, y, p.text);
-        if (!inside(box) || taken.some((t) => boxesIntersect(t, box))) continue;
-        taken.push(box);
-        const leader = k === 0 ? null : { x: s.dx > 0 ? x : x + w, y: s.up ? box.y + box.h : box.y };
-        return { x, y, leader };
+    const gap = DOT_RADIUS + 3;
+    // Spots ordered by distance from the dot: k lines up or down, j steps of STEP px sideways.
+    for (let d = 0; d <= 60; d++) {
+      for (let k = 0; k <= d; k++) {
+        const j = d - k;
+        for (const s of [{ right: true, up: true }, { right: true, up: false }, { right: false, up: true }, { right: false, up: false }]) {
+          const x = Number((s.right ? p.x + gap + j * STEP : p.x - gap - w - j * STEP).toFixed(1));
+          // Baseline: just above the dot (up) or just below it, k lines further out.
+          const y = Number((s.up ? p.y - DOT_RADIUS - 2 - k * LINE : p.y + DOT_RADIUS + LABEL_ASCENT + 2 + k * LINE).toFixed(1));
+          const box = labelBox(x, y, p.text);
+          if (!inside(box) || taken.some((t) => boxesIntersect(t, box))) continue;
+          const leader = d === 0 ? null : { x: s.right ? x : x + w, y: s.up ? box.y + box.h : box.y };
+          // A leader line must not cross another label either.
+          if (leader && labels.some((l) => segmentCrossesBox(p.x, p.y, leader.x, leader.y, l))) continue;
+          taken.push(box);
+          labels.push(box);
+          return { x, y, leader };
+        }
       }
     }
     // No free spot in the area (cannot happen with the chart's handful of strategies): keep it beside its dot.

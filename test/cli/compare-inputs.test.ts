@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileModule } from '../../src/cli/compile.js';
@@ -30,12 +31,15 @@ function cell(table: string, strategy: string, name: string): string {
 }
 
 describe.skipIf(skip !== null)('kmemsim compare: inputs', () => {
-  it('refuses a text file, a device and an executable with one line, status 126', () => {
+  it('refuses a text file, a FIFO, a device and an executable with one line, status 126, reading none of them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-compare-in-'));
     try {
       const text = join(dir, 'text.txt');
       writeFileSync(text, 'not a module\n');
+      const fifo = join(dir, 'pipe.o');
+      spawnSync('mkfifo', [fifo]);
       for (const [file, why] of [
+        [fifo, /not a regular file/],
         [text, /neither C source \(\.c\) nor a relocatable ELF object/],
         ['/dev/zero', /not a regular file/],
         [join(ROOT, 'build/examples/hello-O2'), /an ELF file but not a relocatable object/],

@@ -4,7 +4,7 @@
  * recall), and inside the chart.
  */
 import { describe, expect, it } from 'vitest';
-import { boxesIntersect, dotBox, formatCompareSvg, labelBox, type AggregateResult, type Box, type CompareReport } from '../../src/report/compare-output.js';
+import { boxesIntersect, dotBox, formatCompareSvg, labelBox, segmentCrossesBox, type AggregateResult, type Box, type CompareReport } from '../../src/report/compare-output.js';
 import type { Strategy } from '../../src/harness/score.js';
 
 function agg(strategy: Strategy, slowdown: number, recall: number | null): AggregateResult {
@@ -38,6 +38,14 @@ function expectNoOverlap(svg: string, n: number): void {
     for (let j = i + 1; j < labels.length; j++) expect(boxesIntersect(a, labels[j]!), `${a.text} / ${labels[j]!.text}`).toBe(false);
     for (const d of dots) expect(boxesIntersect(a, d), `${a.text} covers a dot`).toBe(false);
   }
+  for (const m of svg.matchAll(/<line x1="([-\d.]+)" y1="([-\d.]+)" x2="([-\d.]+)" y2="([-\d.]+)"[^>]*stroke-width="0.8"\/>/g)) {
+    const [x1, y1, x2, y2] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
+    for (const l of labels) {
+      // Its own label starts where the line ends: only a crossing inside another box counts.
+      const own = (x2 === l.x || x2 === l.x + l.w) && (y2 === l.y || y2 === l.y + l.h);
+      if (!own) expect(segmentCrossesBox(x1, y1, x2, y2, l), `leader to ${x2},${y2} crosses ${l.text}`).toBe(false);
+    }
+  }
 }
 
 describe('compare chart labels', () => {
@@ -50,6 +58,11 @@ describe('compare chart labels', () => {
 
   it('points close together, at the chart edges (1x, 0% and 100%, far right)', () => {
     const svg = formatCompareSvg(report([agg('plain', 1, null), agg('kmemcheck', 1, 0), agg('cpl1', 1.05, 0), agg('ftrace', 9.9, 1), agg('precise', 10, 1)]));
+    expectNoOverlap(svg, 4);
+  });
+
+  it('the README chart as measured (leader lines must pass the label of a point in between)', () => {
+    const svg = formatCompareSvg(report([agg('plain', 1, null), agg('kmemcheck', 1.1, 1), agg('cpl1', 1.4, 1), agg('ftrace', 1.0, 0.8), agg('precise', 1.0, 1)]));
     expectNoOverlap(svg, 4);
   });
 
