@@ -210,7 +210,7 @@ export function formatCompareSvg(report: CompareReport): string {
   parts.push(`<text x="18" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 18 ${(T + H - B) / 2})">recall against the precise oracle</text>`);
   const dots = pts.map((p) => ({ ...p, cx: Number(sx(p.x).toFixed(1)), cy: Number(sy(p.y).toFixed(1)), text: `${p.name} (${p.x.toFixed(1)}x, ${Math.round(p.y * 100)}%)` }));
   for (const d of dots) parts.push(`<circle cx="${d.cx}" cy="${d.cy}" r="${DOT_RADIUS}" fill="${colors[d.name] ?? 'black'}"/>`);
-  const placed = layoutLabels(dots.map((d) => ({ x: d.cx, y: d.cy, text: d.text })), { left: 0, top: T - 4, right: W, bottom: H - B - 2 });
+  const placed = layoutLabels(dots.map((d) => ({ x: d.cx, y: d.cy, text: d.text })), { left: L + 2, top: T - 4, right: W, bottom: H - B - 2 });
   dots.forEach((d, i) => {
     const l = placed[i]!;
     const c = colors[d.name] ?? 'black';
