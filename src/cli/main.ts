@@ -18,9 +18,11 @@
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
 import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import yargs from 'yargs';
 import { basename } from 'node:path';
 import { runUserProgram } from '../kernel/process.js';
+import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import { ModuleLoadError } from '../kernel/module.js';
@@ -62,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('max-instructions', { type: 'number', describe: 'stop after N guest instructions (exit status 124)', default: 10_000_000_000 })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+          .option('root', { type: 'string', describe: 'programs: confine the guest to this host directory (guest / is DIR; the program path is a guest path)' })
+          .option('read-only', { type: 'boolean', describe: 'programs: refuse every write to the host file system (EROFS)', default: false })
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
           .option('error-exitcode', { type: 'number', describe: 'with --kmemcheck: exit status when there are findings', default: DEFAULT_ERROR_EXITCODE })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
@@ -106,7 +110,17 @@ export async function main(argv: string[]): Promise<number> {
             partialOk: a['kmemcheck-partial-ok'] as boolean,
           }
           : null;
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem);
+        const root = a.root as string | undefined;
+        if (root !== undefined) {
+          let dir = false;
+          try {
+            dir = fs.statSync(root).isDirectory();
+          } catch {
+            /* reported below */
+          }
+          if (!dir) throw new UsageError(`--root ${root}: not a directory`);
+        }
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), a['max-instructions'] as number, a.verbose as boolean, a['trace-events'] as boolean, kmem, { root, readOnly: a['read-only'] as boolean });
       },
     )
     .command(
@@ -219,8 +233,18 @@ function readInput(file: string): Uint8Array | number {
   }
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null = null): number {
-  const bytes = readInput(file);
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null = null, fsOpts: { root?: string; readOnly?: boolean } = {}): number {
+  let hostFile = file;
+  if (fsOpts.root !== undefined) {
+    // Under --root the program is a guest path, resolved inside the root.
+    const h = hostPathInRoot(fsOpts.root, file);
+    if (h === null) {
+      process.stderr.write(`kmemsim: cannot read ${file} in ${fsOpts.root}: no such file\n`);
+      return 127;
+    }
+    hostFile = h;
+  }
+  const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
   if (kmem) {
@@ -235,6 +259,9 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     const r = runUserProgram(bytes, {
       argv: [file, ...args],
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
+      root: fsOpts.root,
+      readOnly: fsOpts.readOnly,
+      stdioIsTty: [0, 1, 2].map((fd) => tty.isatty(fd)) as [boolean, boolean, boolean],
       maxInstructions: budget,
       verbose,
       onStdout: write(1),

@@ -8,9 +8,9 @@ import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W } from '../elf/elf32.js';
 import { Kernel } from './kernel.js';
-import { installSyscalls, pageUp, type ProcessIO, type UserMemoryMap } from './syscalls.js';
 import { installUserTraps } from './traps.js';
-import { MMAP_TOP, PAGE_SIZE, TASK_SIZE } from './layout.js';
+import { PAGE_SIZE, TASK_SIZE } from './layout.js';
+import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -26,6 +26,16 @@ export interface RunOptions {
   /** kmemsim's own diagnostics (--verbose). */
   onDiagnostic?(line: string): void;
   memorySize?: number;
+  /** Host directory that is the guest's "/" (--root); `exePath` and file names are then guest paths. */
+  root?: string;
+  /** Refuse writes to the host file system with EROFS (--read-only). */
+  readOnly?: boolean;
+  /** The program's guest path (/proc/self/exe, AT_EXECFN); default argv[0] made absolute. */
+  exePath?: string;
+  /** The guest's initial working directory (default: the host's, or "/" under --root). */
+  cwd?: string;
+  /** Whether the host's stdin/stdout/stderr are terminals (the guest then sees a tty); default: not. */
+  stdioIsTty?: [boolean, boolean, boolean];
   /** Block-compiler threshold (CPU.jitThreshold): tests use 0 to run every block compiled, Infinity to interpret. */
   jitThreshold?: number;
   /** Observe the machine before it runs (tracing, tests). */
@@ -56,11 +66,10 @@ const AT_NULL = 0, AT_PHDR = 3, AT_PHENT = 4, AT_PHNUM = 5, AT_PAGESZ = 6, AT_BA
 
 export class LoadError extends Error {}
 
-/** A loaded process ready to run: the kernel, its I/O and memory map. */
+/** A loaded process ready to run: the kernel, the Linux personality serving it, and its collected output. */
 export interface Process {
   kernel: Kernel;
-  io: ProcessIO;
-  mm: UserMemoryMap;
+  linux: LinuxProcess;
   stdout: Uint8Array[];
   stderr: Uint8Array[];
 }
@@ -75,20 +84,6 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
   const k = new Kernel({ memorySize: opts.memorySize });
   const stdout: Uint8Array[] = [];
   const stderr: Uint8Array[] = [];
-  const io: ProcessIO = {
-    stdin: opts.stdin ?? new Uint8Array(0),
-    stdinPos: 0,
-    stdout: (b) => {
-      stdout.push(b);
-      opts.onStdout?.(b);
-    },
-    stderr: (b) => {
-      stderr.push(b);
-      opts.onStderr?.(b);
-    },
-    diagnostic: (line) => opts.onDiagnostic?.(line),
-    verbose: !!opts.verbose,
-  };
 
   // Map the PT_LOAD segments (writable only where PF_W says so, as Linux's elf_map() does).
   let end = 0;
@@ -112,23 +107,36 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
       if (!sharedWithWritable) k.as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
     }
   }
-  const mm: UserMemoryMap = { startBrk: pageUp(end), brk: pageUp(end), mmapTop: MMAP_TOP, mappings: new Map() };
+  void end;
 
   installUserTraps(k);
-  installSyscalls(k, io, mm);
+  const linux = startLinuxProcess(k, elf, opts, {
+    stdout: (b) => {
+      stdout.push(b);
+      opts.onStdout?.(b);
+    },
+    stderr: (b) => {
+      stderr.push(b);
+      opts.onStderr?.(b);
+    },
+  }, STACK_PAGES);
 
-  const sp = buildInitialStack(k, elf, opts);
+  const sp = buildInitialStack(k, elf, opts, linux);
+  linux.system.task.tls.load(k);
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
   if (opts.traceEvents) k.cpu.observer = opts.traceEvents(k.cpu);
   opts.onBoot?.(k);
-  return { kernel: k, io, mm, stdout, stderr };
+  return { kernel: k, linux, stdout, stderr };
 }
 
+/** Pages of initial stack mapped at exec time (the stack VMA grows below them on demand). */
+const STACK_PAGES = 32;
+
 /** The stack Linux's create_elf_tables() builds, from the top of the user address space down. */
-function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: RunOptions): number {
+function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: RunOptions, linux: LinuxProcess): number {
   const top = TASK_SIZE;
-  k.as.mapRange(top - 32 * PAGE_SIZE, top, true);
+  k.as.mapRange(top - STACK_PAGES * PAGE_SIZE, top, true);
   let sp = top - 4;
   const pushBytes = (b: Uint8Array): number => {
     sp -= b.length;
@@ -143,18 +151,19 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
   };
   const argv = opts.argv.length ? opts.argv : ['a.out'];
   const env = opts.env ?? [];
-  const execfn = pushBytes(cstr(argv[0]));
+  const execfn = pushBytes(cstr(linux.execfn));
   const envPtrs = env.map((e) => pushBytes(cstr(e))).reverse().reverse();
   const argPtrs = argv.map((a) => pushBytes(cstr(a)));
   const platform = pushBytes(cstr('i686'));
-  // AT_RANDOM: 16 bytes. Deterministic (invariant 4): a fixed pattern, not host randomness.
-  const random = pushBytes(Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff));
+  // AT_RANDOM: 16 bytes from the kernel's deterministic random stream (invariant 4), not host randomness.
+  const random = pushBytes(linux.system.random.bytes(16));
   sp = (sp & ~15) >>> 0;
   const phdr = elf.programHeaders.length && elf.header.phoff
     ? firstLoadAddress(elf) + elf.header.phoff
     : 0;
   const auxv: [number, number][] = [
-    [AT_HWCAP, (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15)],
+    // ELF_HWCAP on i386 is CPUID leaf 1's EDX: whatever the simulated processor reports.
+    [AT_HWCAP, linux.hwcap],
     [AT_PAGESZ, PAGE_SIZE],
     [AT_CLKTCK, 100],
     [AT_PHDR, phdr],
@@ -163,10 +172,10 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
     [AT_BASE, 0],
     [AT_FLAGS, 0],
     [AT_ENTRY, elf.header.entry],
-    [AT_UID, 1000],
-    [AT_EUID, 1000],
-    [AT_GID, 1000],
-    [AT_EGID, 1000],
+    [AT_UID, linux.uid],
+    [AT_EUID, linux.uid],
+    [AT_GID, linux.gid],
+    [AT_EGID, linux.gid],
     [AT_SECURE, 0],
     [AT_RANDOM, random],
     [AT_EXECFN, execfn],
