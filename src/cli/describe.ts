@@ -13,5 +13,6 @@ export function describeStop(stop: StopReason, instructions: number): string {
     case 'unsupported': return `kmemsim: ${stop.message}${stop.bytes.length ? ` [${hexBytes(stop.bytes)}]` : ''} at ${hex(stop.eip)}`;
     case 'triple-fault': return `kmemsim: ${stop.message} (the machine shut down)`;
     case 'internal-error': return `kmemsim: ${stop.message}`;
+    case 'yield': return 'kmemsim: the kernel yielded the processor';
   }
 }

@@ -6,11 +6,13 @@
  */
 import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
-import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W } from '../elf/elf32.js';
+import { parseElf32, ElfError, validateLoadable, ET_EXEC, PT_LOAD, PT_INTERP, PF_W, type Elf32 } from '../elf/elf32.js';
+import type { AddressSpace } from './paging.js';
 import { Kernel } from './kernel.js';
 import { installUserTraps } from './traps.js';
 import { PAGE_SIZE, TASK_SIZE } from './layout.js';
 import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
+import { signalForVector } from '../linux/linux.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -50,7 +52,7 @@ export interface RunOptions {
 
 export interface RunResult {
   stop: StopReason;
-  /** The guest's exit status when stop.kind === 'exited', else 124 (budget) or 125 (fault, unsupported, triple fault). */
+  /** The guest's exit status when stop.kind === 'exited'; 128+N for a fatal fault (its signal N); else 124 (budget) or 125 (unsupported instruction, deadlock, triple fault). */
   exitCode: number;
   instructions: number;
   stdout: Uint8Array;
@@ -74,28 +76,24 @@ export interface Process {
   stderr: Uint8Array[];
 }
 
-export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
-  const elf = parseElf32(elfBytes);
+/** Refuse what kmemsim cannot run: not ET_EXEC, dynamically linked, segments outside the user space. */
+export function checkLoadable(elf: Elf32): void {
   if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
   if (elf.interpreter !== null) throw new LoadError(`dynamically linked program (interpreter ${elf.interpreter}); kmemsim runs static executables only`);
   validateLoadable(elf, { lo: PAGE_SIZE, hi: TASK_SIZE - 16 * 1024 * 1024 });
   void PT_INTERP;
+}
 
-  const k = new Kernel({ memorySize: opts.memorySize });
-  const stdout: Uint8Array[] = [];
-  const stderr: Uint8Array[] = [];
-
-  // Map the PT_LOAD segments (writable only where PF_W says so, as Linux's elf_map() does).
-  let end = 0;
+/** Map the PT_LOAD segments into `as` (the current address space), writable only where PF_W says so, as Linux's elf_map() does. */
+export function mapSegments(k: Kernel, as: AddressSpace, elf: Elf32): void {
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
     const start = (ph.vaddr & ~(PAGE_SIZE - 1)) >>> 0;
     const stop = ph.vaddr + ph.memsz;
     for (let p = start; p < stop; p += PAGE_SIZE) {
-      if (!k.as.isMapped(p)) k.as.mapUser(p, true);
+      if (!as.isMapped(p)) as.mapUser(p, true);
     }
     k.mem.write(ph.vaddr, elf.segmentData(ph));
-    end = Math.max(end, stop);
   }
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_LOAD || ph.memsz === 0 || ph.flags & PF_W) continue;
@@ -104,10 +102,19 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
       const sharedWithWritable = elf.programHeaders.some(
         (o) => o.type === PT_LOAD && o.flags & PF_W && o.vaddr < p + PAGE_SIZE && p < o.vaddr + o.memsz,
       );
-      if (!sharedWithWritable) k.as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
+      if (!sharedWithWritable) as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
     }
   }
-  void end;
+}
+
+export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
+  const elf = parseElf32(elfBytes);
+  checkLoadable(elf);
+
+  const k = new Kernel({ memorySize: opts.memorySize });
+  const stdout: Uint8Array[] = [];
+  const stderr: Uint8Array[] = [];
+  mapSegments(k, k.as, elf);
 
   installUserTraps(k);
   const linux = startLinuxProcess(k, elf, opts, {
@@ -121,7 +128,7 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
     },
   }, STACK_PAGES);
 
-  const sp = buildInitialStack(k, elf, opts, linux);
+  const sp = buildInitialStack(k, k.as, elf, { argv: opts.argv, env: opts.env ?? [] }, linux);
   linux.system.task.tls.load(k);
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
@@ -131,12 +138,12 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
 }
 
 /** Pages of initial stack mapped at exec time (the stack VMA grows below them on demand). */
-const STACK_PAGES = 32;
+export const STACK_PAGES = 32;
 
 /** The stack Linux's create_elf_tables() builds, from the top of the user address space down. */
-function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: RunOptions, linux: LinuxProcess): number {
+export function buildInitialStack(k: Kernel, as: AddressSpace, elf: Elf32, opts: { argv: string[]; env: string[] }, linux: Pick<LinuxProcess, 'execfn' | 'hwcap' | 'uid' | 'gid' | 'system'>): number {
   const top = TASK_SIZE;
-  k.as.mapRange(top - STACK_PAGES * PAGE_SIZE, top, true);
+  as.mapRange(top - STACK_PAGES * PAGE_SIZE, top, true);
   let sp = top - 4;
   const pushBytes = (b: Uint8Array): number => {
     sp -= b.length;
@@ -194,7 +201,7 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
 }
 
 /** AT_PHDR: where the program headers are in memory (inside the first PT_LOAD that covers offset phoff). */
-function firstLoadAddress(elf: ReturnType<typeof parseElf32>): number {
+function firstLoadAddress(elf: Elf32): number {
   for (const ph of elf.programHeaders) {
     if (ph.type === PT_LOAD && ph.offset <= elf.header.phoff && elf.header.phoff < ph.offset + ph.filesz) return ph.vaddr - ph.offset;
   }
@@ -211,22 +218,25 @@ export function exitCodeFor(stop: StopReason): number {
   }
 }
 
-/** Load and run a static ELF program to completion (or the budget). */
+/** Load and run a static ELF program to completion (or the budget); every process it forks runs within the same budget. */
 export function runUserProgram(elf: Uint8Array, opts: RunOptions): RunResult {
   const p = loadUserProgram(elf, opts);
   const cpu = p.kernel.cpu;
   const budget = opts.maxInstructions ?? DEFAULT_BUDGET;
-  let stop: StopReason | null = null;
+  let stop: StopReason;
   try {
-    stop = cpu.run(budget);
+    stop = p.linux.system.run(budget);
   } catch (e) {
     // The CPU converts instruction-level errors itself; anything reaching here is a kmemsim bug, reported as such.
     stop = { kind: 'internal-error', eip: cpu.eip, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
   }
-  stop ??= { kind: 'budget', executed: cpu.icount };
+  // A fatal fault in the program ends the run with the status a shell shows for death by its signal (128 + N).
+  const exitCode = stop.kind === 'fault' && stop.vector < 32 && !stop.message.startsWith('deadlock')
+    ? 128 + signalForVector(stop.vector)
+    : exitCodeFor(stop);
   return {
     stop,
-    exitCode: exitCodeFor(stop),
+    exitCode,
     instructions: cpu.icount,
     stdout: concat(p.stdout),
     stderr: concat(p.stderr),

@@ -25,8 +25,12 @@ import type { Task } from './task.js';
 import { memorySyscalls } from './sys-mm.js';
 import { fileSyscalls } from './sys-fs.js';
 import { miscSyscalls } from './sys-misc.js';
-import { SIGPIPE, defaultAction, SIG_IGN, signalExitStatus } from './signals.js';
+import { processSyscalls } from './processes.js';
+import { SIGPIPE, SIGCHLD, SIGKILL, SIGCONT, SIGSTOP, defaultAction, SIG_IGN, SIG_DFL, signalExitStatus } from './signals.js';
 import { BrokenPipe } from './pipe.js';
+import { setupFrame, restoreFrame, SA_RESTART, type UserRegs, type FaultInfo } from './sigframe.js';
+import { runTasks, type Scheduler } from './sched.js';
+import type { StopReason } from '../cpu/stop.js';
 
 export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => number | typeof WOULD_BLOCK;
 export type SyscallTable = Record<number, Syscall>;
@@ -78,7 +82,169 @@ export class LinuxSystem {
         })],
       ]),
     });
-    this.table = { ...memorySyscalls(this), ...fileSyscalls(this), ...miscSyscalls(this) };
+    this.table = {
+      ...memorySyscalls(this), ...fileSyscalls(this), ...miscSyscalls(this), ...processSyscalls(this),
+      119: () => restoreFrame(this.k, this.ua, this.task.signals, this.frame!, false),
+      173: () => restoreFrame(this.k, this.ua, this.task.signals, this.frame!, true),
+    };
+  }
+
+  /** The user registers of the system call or fault being served (the trap frame on the kernel stack). */
+  frame: UserRegs | null = null;
+  private nextPid = 2;
+
+  allocPid(): number {
+    while (this.tasks.has(this.nextPid)) this.nextPid++;
+    return this.nextPid++;
+  }
+
+  /** The current call cannot complete: sleep until `ready()` (or the monotonic time `wakeAt`), then restart it. */
+  block(ready: () => boolean, wakeAt: number | null = null): typeof WOULD_BLOCK {
+    this.task.wakeWhen = ready;
+    this.task.wakeAt = wakeAt;
+    return WOULD_BLOCK;
+  }
+
+  /** A timed wait of `ns` from its first call (kept across restarts): 'expired', or sleep until then or `ready()`. */
+  sleepFor(ns: number, ready: () => boolean = () => false): 'expired' | typeof WOULD_BLOCK {
+    const t = this.task;
+    const now = this.clock.monotonicNs();
+    if (t.sleepUntil === null) t.sleepUntil = now + Math.max(0, ns);
+    if (now >= t.sleepUntil) {
+      t.sleepUntil = null;
+      return 'expired';
+    }
+    const until = t.sleepUntil;
+    return this.block(() => ready() || this.clock.monotonicNs() >= until, until);
+  }
+
+  /** Write a word into another task's memory (CLONE_CHILD_SETTID), through its page tables. */
+  writeInTask(t: Task, addr: number, v: number): void {
+    const pte = t.mm.as.readPte(addr & ~0xfff);
+    if (pte < 0 || !(pte & 1)) return;
+    this.k.mem.writePhys32((pte & ~0xfff) + (addr & 0xfff), v);
+  }
+
+  /** Post `sig` to task `t` (send_signal()): SIGKILL and SIGCONT act at once; ignored signals are dropped. */
+  sendSignal(t: Task, sig: number, fromPid: number): void {
+    void fromPid;
+    if (t.state === 'zombie') return;
+    if (sig === SIGKILL) {
+      this.exitTask(t, SIGKILL);
+      return;
+    }
+    if (sig === SIGCONT && t.state === 'stopped') {
+      t.state = t.context && t.wakeWhen ? 'blocked' : 'runnable';
+    }
+    const act = t.signals.actions[sig]!;
+    if (act.handler === SIG_IGN || (act.handler === SIG_DFL && (defaultAction(sig) === 'ign' || sig === SIGCONT))) return;
+    const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
+    t.pending[w] = (t.pending[w] | bit) >>> 0;
+    // A sleeping task with the signal unblocked is interrupted (EINTR, or restarted with SA_RESTART).
+    if (t.state === 'blocked' && !(t.signals.blocked[w] & bit)) {
+      t.state = 'runnable';
+      t.wakeWhen = null;
+      t.wakeAt = null;
+      t.sleepUntil = null;
+      if (t.context && t !== this.task) {
+        if (!(act.handler !== SIG_DFL && act.flags & SA_RESTART)) {
+          t.context.eip = (t.context.eip + 2) | 0;
+          t.context.regs[0] = -4; // -EINTR
+        }
+      }
+    }
+  }
+
+  /** Deliver the first pending unblocked signal of the current task into `u` (returning to user mode). */
+  deliverPending(u: UserRegs, fault: FaultInfo | null = null): void {
+    const t = this.task;
+    for (let sig = 1; sig <= 64; sig++) {
+      const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
+      if (!(t.pending[w] & bit) || t.signals.blocked[w] & bit) continue;
+      t.pending[w] = (t.pending[w] & ~bit) >>> 0;
+      const act = t.signals.actions[sig]!;
+      if (act.handler === SIG_IGN) continue;
+      if (act.handler === SIG_DFL) {
+        const d = defaultAction(sig);
+        if (d === 'ign' || d === 'cont') continue;
+        if (d === 'stop') {
+          t.state = 'stopped';
+          t.stopReport = sig;
+          if (t.context === null) this.k.cpu.stop({ kind: 'yield' });
+          return;
+        }
+        this.exitTask(t, sig | (d === 'core' ? 0x80 : 0));
+        return;
+      }
+      if (!setupFrame(this.k, this.ua, t.signals, sig, u, fault, t.pid)) this.exitTask(t, 11 /* SIGSEGV */);
+      return;
+    }
+  }
+
+  /** The task ends (exit_group, or killed: `status` is wait4's status word). */
+  exitTask(t: Task, status: number): void {
+    if (t.state === 'zombie') return;
+    if (t.clearChildTid && t === this.task) {
+      try {
+        this.ua.write32(t.clearChildTid, 0);
+      } catch {
+        /* gone */
+      }
+    }
+    t.files.closeAll();
+    t.mm.destroy(true);
+    t.state = 'zombie';
+    t.exitStatus = status;
+    t.context = null;
+    for (const c of this.tasks.values()) if (c.ppid === t.pid) c.ppid = 1;
+    const parent = this.tasks.get(t.ppid);
+    if (t.pid === this.initPid) {
+      const code = status & 0x7f ? signalExitStatus(status & 0x7f) : (status >> 8) & 0xff;
+      if (status & 0x7f && this.io.verbose) this.io.diagnostic(`kmemsim: killed by signal ${status & 0x7f}`);
+      this.k.cpu.stop({ kind: 'exited', status: code });
+      return;
+    }
+    if (parent) {
+      const act = parent.signals.actions[SIGCHLD]!;
+      if (act.handler === SIG_IGN || act.flags & 2 /* SA_NOCLDWAIT */) this.reap(t);
+      else this.sendSignal(parent, SIGCHLD, t.pid);
+    } else {
+      this.reap(t);
+    }
+    if (t === this.task) this.k.cpu.stop({ kind: 'yield' });
+  }
+
+  /** Release a zombie for good (wait4 collected it). */
+  reap(t: Task): void {
+    this.tasks.delete(t.pid);
+    if (t.mm.as.pgdir !== this.k.as.pgdir) this.k.frames.release(t.mm.as.pgdir);
+  }
+
+  /** The pid whose exit ends the run (the program kmemsim was asked to run). */
+  initPid = 1;
+
+  /** Run every task until the first one ends, the budget runs out, or the machine stops. */
+  run(budget: number): StopReason {
+    const sys = this;
+    const sched: Scheduler = {
+      tasks: () => [...sys.tasks.values()].sort((a, b) => a.pid - b.pid),
+      current: () => sys.task,
+      setCurrent: (t) => {
+        sys.task = t;
+      },
+      advanceClockTo: (ns) => sys.clock.advance(ns - sys.clock.monotonicNs()),
+      nowNs: () => sys.clock.monotonicNs(),
+      onSwitchIn: () => sys.deliverPending(liveRegs(sys.k)),
+    };
+    return runTasks(this.k, sched, budget, (t, stop) => {
+      if (stop.kind === 'exited') return stop;
+      if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
+        // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
+        this.exitTask(t, signalForVector(stop.vector) | 0x80);
+        return null;
+      }
+      return stop;
+    });
   }
 
   private procView(pid: number): ProcView | undefined {
@@ -90,16 +256,40 @@ export class LinuxSystem {
   /** Install the int $0x80 gate's handler and the demand-paging #PF handler (ahead of the fatal-fault policy). */
   install(): void {
     const k = this.k;
+    k.setTrapHandler(SYSCALL_VECTOR, (_k, f) => this.syscall(f));
+    // A fault in user mode with a handler installed for its signal runs the handler (force_sig_fault()).
+    for (let v = 0; v < 32; v++) {
+      const prev = k.getTrapHandler(v);
+      k.setTrapHandler(v, (kern, f) => {
+        if (f.fromUser && !(v === Vec.UD && kern.cpu.unsupported) && this.handleFaultSignal(f)) return;
+        prev?.(kern, f);
+      });
+    }
+    // Demand paging comes first: a fault the VMAs allow is no signal at all.
     const fallback = k.getTrapHandler(Vec.PF);
     k.setTrapHandler(Vec.PF, (kern, f: TrapFrame) => {
       if (f.fromUser && this.task.mm.handleFault(kern.cpu.cr2, ((f.errorCode ?? 0) & 2) !== 0, f.userEsp)) return;
       fallback?.(kern, f);
     });
-    k.setTrapHandler(SYSCALL_VECTOR, () => this.syscall());
   }
 
-  private syscall(): void {
+  private handleFaultSignal(f: TrapFrame): boolean {
+    const sig = signalForVector(f.vector);
+    const t = this.task;
+    const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
+    const act = t.signals.actions[sig]!;
+    if (act.handler === SIG_DFL || act.handler === SIG_IGN || t.signals.blocked[w] & bit) return false;
+    const u = frameRegs(this.k, f);
+    const cr2 = f.vector === Vec.PF ? this.k.cpu.cr2 : 0;
+    const code = f.vector === Vec.PF ? (t.mm.find(cr2) ? 2 /* SEGV_ACCERR */ : 1 /* SEGV_MAPERR */) : 0x80 /* SI_KERNEL */;
+    const fault: FaultInfo = { trapno: f.vector, err: f.errorCode ?? 0, cr2, code, addr: f.vector === Vec.PF ? cr2 : f.eip };
+    if (!setupFrame(this.k, this.ua, t.signals, sig, u, fault, 0)) return false;
+    return true;
+  }
+
+  private syscall(f: TrapFrame): void {
     const r = this.k.cpu.regs;
+    this.frame = frameRegs(this.k, f);
     const nr = r[0] >>> 0;
     const fn = this.table[nr];
     if (!fn) {
@@ -120,31 +310,64 @@ export class LinuxSystem {
       else if (e instanceof OutOfMemory) res = -ENOMEM;
       else throw e;
     }
+    const t = this.task;
     if (res === WOULD_BLOCK) {
-      // One task, nothing else to run: it would sleep forever, as it would on Linux. kmemsim stops instead of hanging.
-      this.k.cpu.stop({ kind: 'fault', vector: SYSCALL_VECTOR, errorCode: null, eip: this.k.cpu.eip, message: `deadlock: system call ${nr} would block forever (no other task can wake it)` });
+      // Sleep with the int $0x80 rewound: the call restarts when the task wakes (EAX still holds its number).
+      if (!t.wakeWhen) t.wakeWhen = () => true;
+      t.state = 'blocked';
+      this.frame.eip = (this.frame.eip - 2) | 0;
+      this.k.cpu.stop({ kind: 'yield' });
+      this.frame = null;
       return;
     }
-    if (!this.k.cpu.stopReason) r[0] = res;
+    t.sleepUntil = null;
+    if (this.k.cpu.stopReason?.kind === 'exited') return;
+    r[0] = res;
+    if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(this.frame);
+    this.frame = null;
   }
 
-  /** A signal to the current task with no handler run (stage without signal frames): default action or ignore. */
   sendSignalToSelf(sig: number): void {
-    const act = this.task.signals.actions[sig]!;
-    if (act.handler === SIG_IGN) return;
-    const def = defaultAction(sig);
-    if (act.handler !== 0) {
-      this.io.diagnostic(`kmemsim: signal ${sig} has a handler, but signal delivery to handlers is not modelled; terminating`);
-    } else if (def === 'ign' || def === 'cont' || def === 'stop') return;
-    this.exit(signalExitStatus(sig), `killed by signal ${sig}`);
+    this.sendSignal(this.task, sig, this.task.pid);
   }
+}
 
-  /** The process ends: exit_group(), or death by a signal (status 128+N as a shell shows it). */
-  exit(status: number, why?: string): void {
-    if (why && this.io.verbose) this.io.diagnostic(`kmemsim: ${why}`);
-    this.task.files.closeAll();
-    this.k.cpu.stop({ kind: 'exited', status: status & 0xff });
+/** The signal a processor exception raises in user mode (arch/x86/kernel/traps.c). */
+export function signalForVector(v: number): number {
+  switch (v) {
+    case Vec.DE: case Vec.MF: case 19: return 8; // SIGFPE
+    case Vec.DB: case Vec.BP: return 5; // SIGTRAP
+    case Vec.UD: return 4; // SIGILL
+    case Vec.NP: case Vec.SS: case Vec.AC: return 7; // SIGBUS
+    default: return 11; // SIGSEGV (#GP, #PF, #OF, #BR, ...)
   }
+}
+
+/** The user's EIP/ESP/EFLAGS in the hardware frame of a trap from CPL 3. */
+function frameRegs(k: Kernel, f: TrapFrame): UserRegs {
+  const a = f.frameAddress;
+  const m = k.mem;
+  return {
+    get eip() { return m.read32(a); },
+    set eip(v) { m.write32(a, v); },
+    get eflags() { return m.read32(a + 8); },
+    set eflags(v) { m.write32(a + 8, v); },
+    get esp() { return m.read32(a + 12); },
+    set esp(v) { m.write32(a + 12, v); },
+  };
+}
+
+/** The user's registers live in the CPU (at a user instruction boundary). */
+function liveRegs(k: Kernel): UserRegs {
+  const c = k.cpu;
+  return {
+    get eip() { return c.eip; },
+    set eip(v) { c.eip = v; },
+    get eflags() { return c.getEflags(); },
+    set eflags(v) { c.setEflags(v, 0x254fd5); },
+    get esp() { return c.regs[4]!; },
+    set esp(v) { c.regs[4] = v; },
+  };
 }
 
 /** CPUID leaf 1's EDX, as the simulated processor answers it (AT_HWCAP, /proc/cpuinfo flags). */
@@ -201,3 +424,4 @@ export function cpuinfo(k: Kernel): string {
 
 export const HOSTNAME = 'kmemsim';
 void os;
+void SIGSTOP; void SYSCALL_VECTOR;

@@ -10,8 +10,8 @@
  * Linux's _PAGE_PROTNONE.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import { PTE_P, PTE_RW, PTE_US } from '../kernel/paging.js';
-import { MMAP_TOP, PAGE_SIZE, STACK_LIMIT, TASK_SIZE } from '../kernel/layout.js';
+import { AddressSpace, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../kernel/paging.js';
+import { MMAP_TOP, PAGE_OFFSET, PAGE_SIZE, PHYS_PGDIR, STACK_LIMIT, TASK_SIZE } from '../kernel/layout.js';
 import { EINVAL, ENOMEM, LinuxError } from './errno.js';
 
 export const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
@@ -42,7 +42,62 @@ export class UserMm {
   startBrk = 0;
   brk = 0;
 
-  constructor(private readonly k: Kernel) {}
+  /** The page tables of this address space (each process has its own page directory). */
+  readonly as: AddressSpace;
+
+  constructor(private readonly k: Kernel, as?: AddressSpace) {
+    this.as = as ?? UserMm.newAddressSpace(k);
+  }
+
+  /** A fresh page directory with the kernel's half (the direct map) as every process has it. */
+  static newAddressSpace(k: Kernel): AddressSpace {
+    const pgdir = k.frames.alloc();
+    k.mem.zeroPhysPage(pgdir);
+    for (let i = PAGE_OFFSET >>> 22; i < 1024; i++) k.mem.writePhys32(pgdir + i * 4, k.mem.readPhys32(PHYS_PGDIR + i * 4));
+    return new AddressSpace(k.cpu, k.mem, k.frames, pgdir);
+  }
+
+  /**
+   * fork(): a copy of this address space — the same VMAs, every present page
+   * copied into a new frame (an eager copy instead of copy-on-write).
+   */
+  fork(): UserMm {
+    const child = new UserMm(this.k);
+    child.vmas = this.vmas.map((v) => ({ ...v }));
+    child.startBrk = this.startBrk;
+    child.brk = this.brk;
+    const ram = this.k.cpu.mem.u8;
+    for (const v of this.vmas) {
+      for (let p = v.start; p < v.end; p += PAGE_SIZE) {
+        const pte = this.as.readPte(p);
+        if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
+        const frame = child.as.mapUser(p, true);
+        const src = pte & ~0xfff;
+        this.k.mem.writePhys(frame, ram.subarray(src, src + PAGE_SIZE));
+        child.as.writePte(p, (frame | (pte & 0xfff)) >>> 0);
+      }
+    }
+    return child;
+  }
+
+  /** Free every user page and page table, and the page directory unless it is the boot one (exit, exec). */
+  destroy(keepDirectory = false): void {
+    for (const v of this.vmas) for (let p = v.start; p < v.end; p += PAGE_SIZE) this.freePage(p);
+    this.vmas = [];
+    const dir = this.as.pgdir;
+    for (let i = 0; i < PAGE_OFFSET >>> 22; i++) {
+      const pde = this.k.mem.readPhys32(dir + i * 4);
+      if (!(pde & PTE_P) || pde & PTE_PS) continue;
+      // Pages the VMAs no longer cover (the loader's own) go too.
+      for (let j = 0; j < 1024; j++) {
+        const pte = this.k.mem.readPhys32((pde & ~0xfff) + j * 4);
+        if (pte & (PTE_P | PTE_PROTNONE)) this.k.frames.release(pte & ~0xfff);
+      }
+      this.k.frames.release(pde & ~0xfff);
+      this.k.mem.writePhys32(dir + i * 4, 0);
+    }
+    if (!keepDirectory && dir !== PHYS_PGDIR) this.k.frames.release(dir);
+  }
 
   find(addr: number): Vma | undefined {
     for (const v of this.vmas) if (addr >= v.start && addr < v.end) return v;
@@ -85,9 +140,9 @@ export class UserMm {
     if (!(v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC))) return false;
     if (write && !(v.prot & PROT_WRITE)) return false;
     const page = pageDown(addr);
-    const pte = this.k.as.readPte(page);
+    const pte = this.as.readPte(page);
     if (pte >= 0 && pte & (PTE_P | PTE_PROTNONE)) return false; // present: a real protection fault
-    this.k.as.mapUser(page, (v.prot & PROT_WRITE) !== 0);
+    this.as.mapUser(page, (v.prot & PROT_WRITE) !== 0);
     return true;
   }
 
@@ -167,7 +222,7 @@ export class UserMm {
     });
     if (file && file.data.length) {
       // Copy the file's bytes in now (a private mapping's snapshot), then apply the protection.
-      for (let p = start; p < start + Math.min(size, pageUp(file.data.length)); p += PAGE_SIZE) this.k.as.mapUser(p, true);
+      for (let p = start; p < start + Math.min(size, pageUp(file.data.length)); p += PAGE_SIZE) this.as.mapUser(p, true);
       this.k.mem.write(start, file.data.subarray(0, Math.min(size, file.data.length)));
       this.protectPresent(start, start + size, prot);
     }
@@ -192,10 +247,10 @@ export class UserMm {
   }
 
   private freePage(p: number): void {
-    const pte = this.k.as.readPte(p);
+    const pte = this.as.readPte(p);
     if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) return;
-    if (!(pte & PTE_P)) this.k.as.writePte(p, (pte | PTE_P) & ~PTE_PROTNONE); // so unmap() frees the frame
-    this.k.as.unmap(p);
+    if (!(pte & PTE_P)) this.as.writePte(p, (pte | PTE_P) & ~PTE_PROTNONE); // so unmap() frees the frame
+    this.as.unmap(p);
   }
 
   /** madvise(MADV_DONTNEED): drop the pages of [start, end); the next touch demand-pages zeroes again. */
@@ -236,12 +291,12 @@ export class UserMm {
   /** Rewrite the PTEs of the present (or PROT_NONE) pages of [start, end) for `prot`. */
   private protectPresent(start: number, end: number, prot: number): void {
     for (let p = start; p < end; p += PAGE_SIZE) {
-      const pte = this.k.as.readPte(p);
+      const pte = this.as.readPte(p);
       if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
       const frame = pte & ~0xfff;
       const none = !(prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
       const v = none ? frame | PTE_US | PTE_PROTNONE : frame | PTE_P | PTE_US | (prot & PROT_WRITE ? PTE_RW : 0);
-      this.k.as.writePte(p, v);
+      this.as.writePte(p, v);
     }
   }
 
@@ -264,11 +319,11 @@ export class UserMm {
     const start = this.freeArea(newSize);
     // Move the frames: the new range takes over the old PTEs.
     for (let i = 0; i < oldSize; i += PAGE_SIZE) {
-      const pte = this.k.as.readPte(oldAddr + i);
+      const pte = this.as.readPte(oldAddr + i);
       if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
-      this.k.as.mapUser(start + i, true, pte & ~0xfff);
-      this.k.as.writePte(start + i, pte);
-      this.k.as.writePte(oldAddr + i, 0);
+      this.as.mapUser(start + i, true, pte & ~0xfff);
+      this.as.writePte(start + i, pte);
+      this.as.writePte(oldAddr + i, 0);
     }
     this.splitAt(oldAddr);
     this.splitAt(oldAddr + oldSize);

@@ -62,7 +62,7 @@ export function startLinuxProcess(
     /* a program given as bytes only: keep the name */
   }
 
-  const mm = new UserMm(k);
+  const mm = new UserMm(k, k.as);
   const segments: { start: number; end: number; prot: number; offset: number }[] = [];
   let prevEnd = 0;
   for (const ph of elf.programHeaders) {

@@ -87,7 +87,7 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     if (!f.readable) throw new LinuxError(EBADF);
     if ((count | 0) < 0) throw new LinuxError(EINVAL);
     const data = f.read(Math.min(count >>> 0, 1 << 24), at);
-    if (data === WOULD_BLOCK) return WOULD_BLOCK;
+    if (data === WOULD_BLOCK) return sys.block(() => { const s = f.poll(); return s.readable || s.hangup; });
     ua.write(buf, data);
     return data.length;
   }
@@ -95,7 +95,8 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     const f = files().get(fd);
     if (!f.writable) throw new LinuxError(EBADF);
     if ((count | 0) < 0) throw new LinuxError(EINVAL);
-    return f.write(ua.read(buf, count >>> 0), at);
+    const n = f.write(ua.read(buf, count >>> 0), at);
+    return n === WOULD_BLOCK ? sys.block(() => { const s = f.poll(); return s.writable || !!s.error; }) : n;
   }
   function iovecs(iov: number, cnt: number): [number, number][] {
     if (cnt < 0 || cnt > IOV_MAX) throw new LinuxError(EINVAL);
@@ -108,7 +109,7 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     if (!f.readable) throw new LinuxError(EBADF);
     const total = vecs.reduce((a, [, l]) => a + l, 0);
     const data = f.read(total);
-    if (data === WOULD_BLOCK) return WOULD_BLOCK;
+    if (data === WOULD_BLOCK) return sys.block(() => { const s = f.poll(); return s.readable || s.hangup; });
     let o = 0;
     for (const [base, len] of vecs) {
       if (o >= data.length) break;
@@ -123,7 +124,8 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     const f = files().get(fd);
     if (!f.writable) throw new LinuxError(EBADF);
     const data = Buffer.concat(vecs.map(([b, l]) => ua.read(b, l)));
-    return f.write(data);
+    const n = f.write(data);
+    return n === WOULD_BLOCK ? sys.block(() => { const s = f.poll(); return s.writable || !!s.error; }) : n;
   }
 
   function statPath(dirfd: number, pathAddr: number, flags: number): ReturnType<OpenFile['stat']> {
@@ -367,11 +369,13 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     const b = Buffer.from(ua.read(fdsAddr, nfds * 8));
     const fds = Array.from({ length: nfds }, (_, i) => b.readInt32LE(i * 8));
     const events = Array.from({ length: nfds }, (_, i) => b.readInt16LE(i * 8 + 4));
-    const rev = pollFiles(fds, events.map((e) => e | POLLERR | POLLHUP));
+    const all = events.map((e) => e | POLLERR | POLLHUP);
+    const rev = pollFiles(fds, all);
     const ready = rev.filter((r) => r !== 0).length;
     if (ready === 0) {
-      if (timeoutNs === null) return WOULD_BLOCK;
-      sys.clock.advance(timeoutNs);
+      const again = (): boolean => pollFiles(fds, all).some((r) => r !== 0);
+      if (timeoutNs === null) return sys.block(again);
+      if (sys.sleepFor(timeoutNs, again) === WOULD_BLOCK) return WOULD_BLOCK;
     }
     rev.forEach((r, i) => b.writeInt16LE(r, i * 8 + 6));
     ua.write(fdsAddr, b);
@@ -383,6 +387,7 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     const readSet = (a: number): Uint32Array | null => (a ? new Uint32Array(Buffer.from(ua.read(a, words * 4)).buffer.slice(0)) : null);
     const sets = [readSet(rd), readSet(wr), readSet(ex)];
     const out = sets.map(() => new Uint32Array(words));
+    const scan = (): number => {
     let count = 0;
     for (let fd = 0; fd < nfds; fd++) {
       const bit = 1 << (fd & 31), w = fd >> 5;
@@ -396,9 +401,18 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
         count++;
       }
     }
+    return count;
+    };
+    const count = scan();
     if (count === 0) {
-      if (timeoutNs === null) return WOULD_BLOCK;
-      sys.clock.advance(timeoutNs);
+      out.forEach((o) => o.fill(0));
+      const again = (): boolean => {
+        const n = scan();
+        out.forEach((o) => o.fill(0));
+        return n > 0;
+      };
+      if (timeoutNs === null) return sys.block(again);
+      if (sys.sleepFor(timeoutNs, again) === WOULD_BLOCK) return WOULD_BLOCK;
     }
     [rd, wr, ex].forEach((a, k) => a && ua.write(a, new Uint8Array(out[k]!.buffer)));
     return count;

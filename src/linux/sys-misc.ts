@@ -69,16 +69,16 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
   };
   /**
    * nanosleep/clock_nanosleep: the caller sleeps until the virtual clock
-   * reaches the deadline; with nothing else to run, the clock jumps there at
-   * once (never a host sleep).
+   * reaches the deadline while every other task runs; when all are idle the
+   * clock jumps to the next deadline (never a host sleep).
    */
-  const sleep = (id: number, flags: number, req: Timespec, rem: number, wide: boolean): number => {
+  const sleep = (id: number, flags: number, req: Timespec, rem: number, wide: boolean): number | typeof WOULD_BLOCK => {
     if (req.nsec < 0 || req.nsec >= 1e9 || req.sec < 0) throw new LinuxError(EINVAL);
     const now = sys.clock.read(id);
     if (!now) throw new LinuxError(EINVAL);
     const TIMER_ABSTIME = 1;
     const ns = flags & TIMER_ABSTIME ? (req.sec - now.sec) * 1e9 + (req.nsec - now.nsec) : req.sec * 1e9 + req.nsec;
-    sys.clock.advance(ns);
+    if (sys.sleepFor(ns) === WOULD_BLOCK) return WOULD_BLOCK;
     if (rem && !(flags & TIMER_ABSTIME)) (wide ? writeTimespec64 : writeTimespec32)(rem, { sec: 0, nsec: 0 });
     return 0;
   };
@@ -123,25 +123,20 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
     switch (cmd) {
       case FUTEX_WAIT: case FUTEX_WAIT_BITSET: {
         if ((ua.read32(uaddr) | 0) !== (val | 0)) throw new LinuxError(EAGAIN);
-        // One task: no one can wake it. With a timeout it times out (the clock jumps there); without, it sleeps forever.
+        // Processes are single-threaded and memory is not shared: no one can wake the waiter. With a timeout it
+        // times out; without one it sleeps for good (a run where every task does ends as a deadlock).
         if (timeout) {
           const ts = wide ? readTimespec64(timeout) : readTimespec32(timeout);
-          sys.clock.advance(ts.sec * 1e9 + ts.nsec);
+          if (sys.sleepFor(ts.sec * 1e9 + ts.nsec) === WOULD_BLOCK) return WOULD_BLOCK;
           throw new LinuxError(ETIMEDOUT);
         }
-        return WOULD_BLOCK;
+        return sys.block(() => false);
       }
       case FUTEX_WAKE: case FUTEX_WAKE_BITSET:
         return 0; // no waiters
       default:
         throw new LinuxError(38 /* ENOSYS */);
     }
-  };
-  const killSelf = (pid: number, sig: number): number => {
-    if (sig < 0 || sig > NSIG) throw new LinuxError(EINVAL);
-    if (pid !== t().pid && pid !== 0 && pid !== -1 && pid !== -t().pgid) throw new LinuxError(ESRCH);
-    if (sig !== 0) sys.sendSignalToSelf(sig);
-    return 0;
   };
   const times = (addr: number): number => {
     const ticks = Math.floor(sys.clock.cpuNs() / 1e7); // USER_HZ = 100
@@ -154,8 +149,6 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
   };
 
   return {
-    1: (status) => (sys.exit(status & 0xff), 0),
-    252: (status) => (sys.exit(status & 0xff), 0),
     20: () => t().pid,
     224: () => t().pid, // gettid: one thread per process
     64: () => t().ppid,
@@ -228,7 +221,7 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
     407: (id, flags, req, rem) => sleep(id, flags, readTimespec64(req), rem, true),
     // alarm: no timer signal is modelled; the previous alarm is always none.
     27: () => 0,
-    158: () => 0, // sched_yield: nothing else to run
+    158: () => (sys.k.cpu.stop({ kind: 'yield' }), 0), // sched_yield: the next task runs
     355: (buf, len) => {
       const n = Math.min(len >>> 0, 33554431);
       ua.write(buf, sys.random.bytes(n));
@@ -246,12 +239,6 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
     174: (sig, act, oact, size) => rtSigaction(ua, t().signals, sig, act, oact, size),
     175: (how, set, oset, size) => rtSigprocmask(ua, t().signals, how, set, oset, size),
     186: (ss, old) => sigaltstack(ua, t().signals, ss, old),
-    37: (pid, sig) => killSelf(pid, sig),
-    238: (tid, sig) => killSelf(tid, sig),
-    270: (tgid, tid, sig) => {
-      if (tgid !== t().pid) throw new LinuxError(ESRCH);
-      return killSelf(tid, sig);
-    },
     116: (addr) => { // sysinfo
       const b = Buffer.alloc(64);
       b.writeInt32LE(Math.floor(sys.clock.monotonicNs() / 1e9), 0);

@@ -37,6 +37,13 @@ describe.skipIf(missing !== null)('static glibc programs: native vs kmemsim', ()
     expect(kmemsim.stdout).toContain('getenv set-by-test');
   });
 
+  it('processes and signals: fork/wait statuses, a pipe between processes (writer blocks on a full pipe), execve, kill, a segfaulting child, SIGCHLD, raise, a handled SIGSEGV (siglongjmp, then a handler that returns), blocked signals', () => {
+    const { native, kmemsim } = differential({ exe: exe('processes'), args: [] });
+    expect(native.status).toBe(0);
+    expect(kmemsim).toEqual(native);
+    expect(kmemsim.stdout).toContain('segv handler returned, store retried: 7 count 2');
+  });
+
   it('the first unknown system call is only reported with --verbose, and returns -ENOSYS (rseq) without harm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-glibc-v-'));
     const r = runKmemsimIn(dir, { exe: exe('algorithms'), args: [] });

@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, constants as osConstants } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runUserProgram } from '../../src/kernel/process.js';
@@ -34,7 +34,9 @@ const BASE_ENV = ['PATH=/usr/bin:/bin', 'LC_ALL=C', 'HOME=/nonexistent', 'TZ=UTC
 export function runNativeIn(dir: string, spec: RunSpec): Outcome {
   const env = Object.fromEntries([...BASE_ENV, ...(spec.env ?? [])].map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   const r = spawnSync(spec.exe, spec.args, { cwd: dir, env, input: spec.stdin ?? '', maxBuffer: 64 << 20, timeout: 30_000 });
-  return { stdout: r.stdout?.toString('latin1') ?? '', stderr: r.stderr?.toString('latin1') ?? '', status: r.status ?? `signal ${r.signal}` };
+  // Death by a signal is compared as the status a shell shows for it (128 + N), which is what kmemsim run exits with.
+  const status = r.status ?? (r.signal && osConstants.signals[r.signal] ? 128 + osConstants.signals[r.signal] : `signal ${r.signal}`);
+  return { stdout: r.stdout?.toString('latin1') ?? '', stderr: r.stderr?.toString('latin1') ?? '', status };
 }
 
 export function runKmemsimIn(dir: string, spec: RunSpec): Outcome {
