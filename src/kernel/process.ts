@@ -78,8 +78,9 @@ export interface Process {
 
 /** Refuse what kmemsim cannot run: not ET_EXEC, dynamically linked, segments outside the user space. */
 export function checkLoadable(elf: Elf32): void {
-  if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
+  // The interpreter first: a default gcc build is a dynamically linked PIE (ET_DYN), and that is what to tell.
   if (elf.interpreter !== null) throw new LoadError(`dynamically linked program (interpreter ${elf.interpreter}); kmemsim runs static executables only`);
+  if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
   validateLoadable(elf, { lo: PAGE_SIZE, hi: TASK_SIZE - 16 * 1024 * 1024 });
   void PT_INTERP;
 }

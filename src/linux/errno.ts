@@ -9,11 +9,13 @@ export const EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EIO = 5, ENXIO = 6, E2
   ESPIPE = 29, EROFS = 30, EMLINK = 31, EPIPE = 32, EDOM = 33, ERANGE = 34, EDEADLK = 35, ENAMETOOLONG = 36,
   ENOSYS = 38, ENOTEMPTY = 39, ELOOP = 40, ENOTSUP = 95, ETIMEDOUT = 110;
 
-/** A failed system call: unwinds to the dispatcher, which returns -errno. */
-export class LinuxError extends Error {
-  constructor(readonly errno: number, message = `errno ${errno}`) {
-    super(message);
-  }
+/**
+ * A failed system call: unwinds to the dispatcher, which returns -errno. Not
+ * an Error subclass on purpose: failing calls are ordinary (a fork bomb makes
+ * thousands), and capturing a stack trace for each would dominate the run.
+ */
+export class LinuxError {
+  constructor(readonly errno: number, readonly message = `errno ${errno}`) {}
 }
 
 /** Node's error codes for host file-system calls → Linux errno (the host is Linux, so the names match). */

@@ -268,7 +268,15 @@ export class LinuxSystem {
     // Demand paging comes first: a fault the VMAs allow is no signal at all.
     const fallback = k.getTrapHandler(Vec.PF);
     k.setTrapHandler(Vec.PF, (kern, f: TrapFrame) => {
-      if (f.fromUser && this.task.mm.handleFault(kern.cpu.cr2, ((f.errorCode ?? 0) & 2) !== 0, f.userEsp)) return;
+      try {
+        if (f.fromUser && this.task.mm.handleFault(kern.cpu.cr2, ((f.errorCode ?? 0) & 2) !== 0, f.userEsp)) return;
+      } catch (e) {
+        if (!(e instanceof OutOfMemory)) throw e;
+        // No frame left for the page: the OOM killer ends the faulting process (SIGKILL), as Linux's would.
+        this.io.diagnostic(`kmemsim: out of memory: killed process ${this.task.pid} (simulated RAM is ${kern.cpu.mem.size >> 20} MiB; see --memory)`);
+        this.exitTask(this.task, SIGKILL);
+        return;
+      }
       fallback?.(kern, f);
     });
   }

@@ -62,7 +62,30 @@ export class UserMm {
    * copied into a new frame (an eager copy instead of copy-on-write).
    */
   fork(): UserMm {
+    // Fail before copying when the copy cannot fit (the pages, their page tables, the directory): fork's ENOMEM.
+    let pages = 0;
+    const tables = new Set<number>();
+    for (const v of this.vmas) {
+      for (let p = v.start; p < v.end; p += PAGE_SIZE) {
+        const pte = this.as.readPte(p);
+        if (pte >= 0 && pte & (PTE_P | PTE_PROTNONE)) {
+          pages++;
+          tables.add(p >>> 22);
+        }
+      }
+    }
+    if (pages + tables.size + 1 > this.k.frames.available()) throw new LinuxError(ENOMEM);
     const child = new UserMm(this.k);
+    try {
+      this.copyInto(child);
+    } catch (e) {
+      child.destroy(); // out of memory half way: give back what the copy took
+      throw e;
+    }
+    return child;
+  }
+
+  private copyInto(child: UserMm): void {
     child.vmas = this.vmas.map((v) => ({ ...v }));
     child.startBrk = this.startBrk;
     child.brk = this.brk;
@@ -77,7 +100,6 @@ export class UserMm {
         child.as.writePte(p, (frame | (pte & 0xfff)) >>> 0);
       }
     }
-    return child;
   }
 
   /** Free every user page and page table, and the page directory unless it is the boot one (exit, exec). */
