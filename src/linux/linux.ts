@@ -84,6 +84,7 @@ export class LinuxSystem {
     });
     this.table = {
       ...memorySyscalls(this), ...fileSyscalls(this), ...miscSyscalls(this), ...processSyscalls(this),
+      179: (mask, size) => this.sigsuspend(mask, size),
       119: () => restoreFrame(this.k, this.ua, this.task.signals, this.frame!, false),
       173: () => restoreFrame(this.k, this.ua, this.task.signals, this.frame!, true),
     };
@@ -133,30 +134,43 @@ export class LinuxSystem {
       this.exitTask(t, SIGKILL);
       return;
     }
-    if (sig === SIGCONT && t.state === 'stopped') {
-      t.state = t.context && t.wakeWhen ? 'blocked' : 'runnable';
+    // SIGCONT discards pending stop signals and resumes; a stop signal discards a pending SIGCONT (prepare_signal()).
+    const STOPS = (1 << (SIGSTOP - 1)) | (1 << 19) | (1 << 20) | (1 << 21); // SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
+    if (sig === SIGCONT) {
+      t.pending[0] = (t.pending[0] & ~STOPS) >>> 0;
+      if (t.state === 'stopped') t.state = t.context && t.wakeWhen ? 'blocked' : 'runnable';
+    } else if ((1 << (sig - 1)) & STOPS && sig <= 32) {
+      t.pending[0] = (t.pending[0] & ~(1 << (SIGCONT - 1))) >>> 0;
     }
     const act = t.signals.actions[sig]!;
     if (act.handler === SIG_IGN || (act.handler === SIG_DFL && (defaultAction(sig) === 'ign' || sig === SIGCONT))) return;
     const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
     t.pending[w] = (t.pending[w] | bit) >>> 0;
-    // A sleeping task with the signal unblocked is interrupted (EINTR, or restarted with SA_RESTART).
+    // A sleeping task with the signal unblocked wakes: its call restarts, and if it would sleep again it is
+    // interrupted (see syscall()) — a wait4 whose child just died returns the child, as do_wait() does.
     if (t.state === 'blocked' && !(t.signals.blocked[w] & bit)) {
       t.state = 'runnable';
       t.wakeWhen = null;
       t.wakeAt = null;
-      t.sleepUntil = null;
-      if (t.context && t !== this.task) {
-        if (!(act.handler !== SIG_DFL && act.flags & SA_RESTART)) {
-          t.context.eip = (t.context.eip + 2) | 0;
-          t.context.regs[0] = -4; // -EINTR
-        }
-      }
     }
   }
 
+  /** The lowest pending signal the task's mask lets through, or 0. */
+  nextDeliverable(t: Task): number {
+    for (let sig = 1; sig <= 64; sig++) {
+      const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
+      if (t.pending[w] & bit && !(t.signals.blocked[w] & bit)) return sig;
+    }
+    return 0;
+  }
+
+  /** Is a signal pending that the task's mask lets through? */
+  hasDeliverable(t: Task): boolean {
+    return ((t.pending[0] & ~t.signals.blocked[0]) | (t.pending[1] & ~t.signals.blocked[1])) !== 0;
+  }
+
   /** Deliver the first pending unblocked signal of the current task into `u` (returning to user mode). */
-  deliverPending(u: UserRegs, fault: FaultInfo | null = null): void {
+  deliverPending(u: UserRegs, fault: FaultInfo | null = null, savedMask: [number, number] | null = null): void {
     const t = this.task;
     for (let sig = 1; sig <= 64; sig++) {
       const w = sig <= 32 ? 0 : 1, bit = 1 << ((sig - 1) & 31);
@@ -176,9 +190,27 @@ export class LinuxSystem {
         this.exitTask(t, sig | (d === 'core' ? 0x80 : 0));
         return;
       }
-      if (!setupFrame(this.k, this.ua, t.signals, sig, u, fault, t.pid)) this.exitTask(t, 11 /* SIGSEGV */);
+      if (!setupFrame(this.k, this.ua, t.signals, sig, u, fault, t.pid, savedMask)) this.exitTask(t, 11 /* SIGSEGV */);
       return;
     }
+    if (savedMask) t.signals.blocked = savedMask;
+  }
+
+  /** rt_sigsuspend(mask): wait under `mask` for a signal; its handler returns to the old mask; the call returns EINTR. */
+  sigsuspend(maskAddr: number, size: number): number | typeof WOULD_BLOCK {
+    if (size !== 8) return -22;
+    const t = this.task;
+    if (t.suspendSaved === null) {
+      const b = Buffer.from(this.ua.read(maskAddr, 8));
+      t.suspendSaved = t.signals.blocked;
+      t.signals.blocked = [(b.readUInt32LE(0) & ~((1 << 8) | (1 << 18))) >>> 0, b.readUInt32LE(4)];
+    }
+    if (!this.hasDeliverable(t)) return this.block(() => this.hasDeliverable(t) || t.state === 'zombie');
+    const saved = t.suspendSaved;
+    t.suspendSaved = null;
+    this.k.cpu.regs[0] = -4;
+    this.deliverPending(this.frame!, null, saved);
+    return -4; // EINTR
   }
 
   /** The task ends (exit_group, or killed: `status` is wait4's status word). */
@@ -234,7 +266,9 @@ export class LinuxSystem {
       },
       advanceClockTo: (ns) => sys.clock.advance(ns - sys.clock.monotonicNs()),
       nowNs: () => sys.clock.monotonicNs(),
-      onSwitchIn: () => sys.deliverPending(liveRegs(sys.k)),
+      onSwitchIn: () => {
+        if (!sys.task.restarting && sys.hasDeliverable(sys.task)) sys.deliverPending(liveRegs(sys.k));
+      },
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
       if (stop.kind === 'exited') return stop;
@@ -298,6 +332,7 @@ export class LinuxSystem {
   private syscall(f: TrapFrame): void {
     const r = this.k.cpu.regs;
     this.frame = frameRegs(this.k, f);
+    this.task.restarting = false;
     const nr = r[0] >>> 0;
     const fn = this.table[nr];
     if (!fn) {
@@ -319,10 +354,29 @@ export class LinuxSystem {
       else throw e;
     }
     const t = this.task;
+    const sig = res === WOULD_BLOCK && t.suspendSaved === null ? this.nextDeliverable(t) : 0;
+    if (sig) {
+      // A signal interrupts the sleep. With SA_RESTART (or a stop signal, resumed by SIGCONT) the call runs again
+      // after the handler (its int $0x80 rewound, EAX its number); otherwise it fails with EINTR.
+      const act = t.signals.actions[sig]!;
+      const restart = act.handler === SIG_DFL ? defaultAction(sig) === 'stop' : (act.flags & SA_RESTART) !== 0;
+      t.wakeWhen = null;
+      t.wakeAt = null;
+      t.sleepUntil = null;
+      if (restart) {
+        this.frame.eip = (this.frame.eip - 2) | 0;
+        t.restarting = true;
+        this.deliverPending(this.frame);
+        this.frame = null;
+        return;
+      }
+      res = -4; // EINTR
+    }
     if (res === WOULD_BLOCK) {
       // Sleep with the int $0x80 rewound: the call restarts when the task wakes (EAX still holds its number).
       if (!t.wakeWhen) t.wakeWhen = () => true;
       t.state = 'blocked';
+      t.restarting = true;
       this.frame.eip = (this.frame.eip - 2) | 0;
       this.k.cpu.stop({ kind: 'yield' });
       this.frame = null;

@@ -65,7 +65,7 @@ function writeSigcontext(k: Kernel, u: UserRegs, fault: FaultInfo | null, oldmas
  * handler. Returns false when the frame cannot be written (the kernel then
  * kills the task with SIGSEGV, as force_sigsegv()).
  */
-export function setupFrame(k: Kernel, ua: UserAccess, s: SignalState, sig: number, u: UserRegs, fault: FaultInfo | null, senderPid: number): boolean {
+export function setupFrame(k: Kernel, ua: UserAccess, s: SignalState, sig: number, u: UserRegs, fault: FaultInfo | null, senderPid: number, savedMask: [number, number] | null = null): boolean {
   const act = s.actions[sig]!;
   const r = k.cpu.regs;
   let sp = u.esp >>> 0;
@@ -74,7 +74,8 @@ export function setupFrame(k: Kernel, ua: UserAccess, s: SignalState, sig: numbe
   const rt = (act.flags & SA_SIGINFO) !== 0;
   const size = rt ? 4 * 4 + 128 + 20 + SIGCONTEXT_SIZE + 8 + 8 : 4 * 2 + SIGCONTEXT_SIZE + 4 + 8;
   sp = (((sp - size) & ~15) - 4) >>> 0; // align_sigframe(): (sp + 4) is 16-byte aligned at handler entry
-  const [m0, m1] = s.blocked;
+  // The mask the handler's return restores: the task's, or the one sigsuspend() replaced.
+  const [m0, m1] = savedMask ?? s.blocked;
   const restorer = act.flags & SA_RESTORER ? act.restorer : 0;
   const f = Buffer.alloc(size);
   f.writeUInt32LE(restorer >>> 0, 0);

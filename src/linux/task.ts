@@ -32,6 +32,10 @@ export class Task {
   exitStatus = 0;
   /** Signals pending delivery (bit n-1 for signal n), as two words. */
   pending: [number, number] = [0, 0];
+  /** Its int $0x80 is rewound (it slept): signals wait for the restarted call's return to user mode. */
+  restarting = false;
+  /** While in rt_sigsuspend: the mask it replaced (restored by the handler's return). */
+  suspendSaved: [number, number] | null = null;
   /** The stop signal to report to a WUNTRACED waiter, once. */
   stopReport = 0;
   constructor(

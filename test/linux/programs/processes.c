@@ -116,5 +116,28 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_SETMASK, &old, NULL);
   printf("unblocked: %d\n", got_usr1);
   printf("getppid differs %d\n", getppid() != getpid());
+  /* SIGSTOP/SIGCONT: the stopped child is reported to WUNTRACED, continues, then dies of SIGTERM */
+  p = fork();
+  if (p == 0) { for (;;) ; }
+  kill(p, SIGSTOP);
+  waitpid(p, &st, WUNTRACED);
+  printf("stopped %d sig %d\n", WIFSTOPPED(st), WSTOPSIG(st));
+  kill(p, SIGCONT);
+  kill(p, SIGTERM);
+  waitpid(p, &st, 0);
+  printf("then terminated %d sig %d\n", WIFSIGNALED(st), WTERMSIG(st));
+  /* sigsuspend: wait with SIGUSR1 unblocked for a child to send it */
+  got_usr1 = 0;
+  sigprocmask(SIG_BLOCK, &set, &old);
+  pid_t me = getpid();
+  p = fork();
+  if (p == 0) { kill(me, SIGUSR1); _exit(0); }
+  sigset_t none;
+  sigemptyset(&none);
+  int sr = sigsuspend(&none);
+  printf("sigsuspend %d errno %d handler %d\n", sr, errno, got_usr1);
+  sigprocmask(SIG_SETMASK, NULL, &set);
+  printf("usr1 blocked again after sigsuspend %d\n", sigismember(&set, SIGUSR1));
+  waitpid(p, &st, 0);
   return 0;
 }
