@@ -287,7 +287,7 @@ export class LinuxSystem {
     return { pid, exe: t.exe, cwd: t.cwd, argv: t.argv, env: t.env, maps: () => t.mm.maps(), fds: () => t.files.entries() };
   }
 
-  /** Install the int $0x80 gate's handler and the demand-paging #PF handler (ahead of the fatal-fault policy). */
+  /** Install the int $0x80 handler, signal delivery for user faults, and demand paging ahead of both (and of the fatal-fault policy). */
   install(): void {
     const k = this.k;
     k.setTrapHandler(SYSCALL_VECTOR, (_k, f) => this.syscall(f));

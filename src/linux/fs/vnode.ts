@@ -4,7 +4,7 @@
  */
 import { EACCES, EROFS, LinuxError } from '../errno.js';
 import {
-  type DirEntry, type Stat, OpenFile, O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, S_IFREG, dtypeOf, seekPosition, syntheticStat,
+  type DirEntry, type Stat, OpenFile, O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, dtypeOf, seekPosition, syntheticStat,
 } from './file.js';
 
 export type VNode =
@@ -31,7 +31,7 @@ export class MemFile extends OpenFile {
     this.data = node.content();
   }
   stat(): Stat {
-    return { ...vnodeStat(this.node, this.dev), size: this.node.mode & S_IFREG ? 0 : 0 };
+    return vnodeStat(this.node, this.dev); // size 0, as procfs reports its generated files
   }
   override read(n: number, at?: number): Uint8Array {
     const p = at ?? this.pos;
