@@ -11,5 +11,6 @@ export function describeStop(stop: StopReason, instructions: number): string {
     case 'unsupported': return `kmemsim: ${stop.message}`;
     case 'triple-fault': return `kmemsim: ${stop.message} (the machine shut down)`;
     case 'internal-error': return `kmemsim: ${stop.message}`;
+    case 'yield': return 'kmemsim: the kernel yielded the processor';
   }
 }

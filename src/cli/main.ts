@@ -21,9 +21,12 @@
  * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
+import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE } from '../kernel/process.js';
+import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import { ModuleLoadError } from '../kernel/module.js';
@@ -123,6 +126,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('memory', { type: 'string', describe: `programs: guest RAM, like qemu -m (256M, 1G; a plain number is MiB); default 64 MiB, or what the program needs to load plus 64 MiB when that is more than half of it; at most ${MAX_MEMORY_SIZE / 2 ** 20} MiB` })
           .option('verbose', { type: 'boolean', describe: 'report kmemsim diagnostics (unimplemented system calls, instruction count) on stderr', default: false })
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+          .option('root', { type: 'string', describe: 'programs: confine the guest to this host directory (guest / is DIR; the program path is a guest path)' })
+          .option('read-only', { type: 'boolean', describe: 'programs: refuse every write to the host file system (EROFS)', default: false })
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
           .option('error-exitcode', { type: 'string', describe: 'with --kmemcheck: exit status when there are findings', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
@@ -171,9 +176,19 @@ async function mainWithIO(argv: string[]): Promise<number> {
             checkWrites: a['kmemcheck-writes'] as boolean,
           }
           : null;
-        if (kmem) ({ checkCommand } = await import('./check-command.js'));
         if (memory !== undefined && checking) throw new UsageError('--memory sizes a program\'s guest RAM; kernel modules run in the kernel\'s');
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, memory);
+        const root = a.root as string | undefined;
+        if (root !== undefined) {
+          let dir = false;
+          try {
+            dir = fs.statSync(root).isDirectory();
+          } catch {
+            /* reported below */
+          }
+          if (!dir) throw new UsageError(`--root ${root}: not a directory`);
+        }
+        if (kmem) ({ checkCommand } = await import('./check-command.js'));
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
       },
     )
     .command(
@@ -329,8 +344,25 @@ function warnSections(file: string, sectionError: string | null): void {
   if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, memorySize: number | undefined): number {
-  const bytes = readInput(file);
+/** How a program's guest sees memory and the host file system (--memory, --root, --read-only). */
+interface ProgramOptions {
+  memorySize?: number;
+  root?: string;
+  readOnly?: boolean;
+}
+
+function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
+  let hostFile = file;
+  if (prog.root !== undefined) {
+    // Under --root the program is a guest path, resolved inside the root.
+    const h = hostPathInRoot(prog.root, file);
+    if (h === null) {
+      errLine(`kmemsim: cannot read ${file} in ${prog.root}: no such file`);
+      return 127;
+    }
+    hostFile = h;
+  }
+  const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
   try {
@@ -344,8 +376,11 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     const r = runUserProgram(bytes, {
       argv: [file, ...args],
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
+      root: prog.root,
+      readOnly: prog.readOnly,
+      stdioIsTty: [0, 1, 2].map((fd) => tty.isatty(fd)) as [boolean, boolean, boolean],
       maxInstructions: budget,
-      memorySize,
+      memorySize: prog.memorySize,
       verbose,
       onStdout: out,
       onStderr: errOut,

@@ -11,7 +11,9 @@ export type StopReason =
   | { kind: 'fault'; vector: number; errorCode: number | null; eip: number; message: string }
   | { kind: 'unsupported'; eip: number; bytes: number[]; mnemonic: string; message: string }
   | { kind: 'triple-fault'; chain: { vector: number; errorCode: number | null; eip: number }[]; message: string }
-  | { kind: 'internal-error'; eip: number; message: string };
+  | { kind: 'internal-error'; eip: number; message: string }
+  /** The kernel handed the processor back to its caller between two instructions (a scheduler switches tasks); run() may go on. */
+  | { kind: 'yield' };
 
 /** Exception vectors (Intel SDM Vol. 3 §6.3.1, Table 6-1). */
 export const enum Vec {

@@ -6,7 +6,7 @@
  * (DESIGN invariant 4). The PIT's input clock is the PC's 1.193182 MHz
  * (14.31818 MHz / 12) and kmemsim's nominal processor speed is the
  * 100 million instructions per second the user-program kernel's clock
- * already uses (src/kernel/syscalls.ts, INSTRUCTIONS_PER_SECOND). One PIT
+ * already uses (src/linux/clock.ts, INSTRUCTIONS_PER_SECOND). One PIT
  * clock is therefore 100e6 / 1193182 ≈ 83.81 instructions; the conversion
  * is done exactly in integers: after `i` instructions the PIT has seen
  * floor(i × 596591 / 50000000) clocks (1193182/100e6 reduced). A 100 Hz
@@ -51,7 +51,7 @@ import type { TimedDevice } from '../cpu/cpu.js';
 
 /** PIT input clock, Hz. */
 export const PIT_HZ = 1193182;
-/** Nominal processor speed: the same clock as the user-program kernel (src/kernel/syscalls.ts). */
+/** Nominal processor speed: the same clock as the user-program kernel (src/linux/clock.ts). */
 export const INSTRUCTIONS_PER_SECOND = 100_000_000;
 // PIT_HZ / INSTRUCTIONS_PER_SECOND in lowest terms.
 const NUM = 596591;

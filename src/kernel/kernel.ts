@@ -212,12 +212,29 @@ export class Kernel {
     return addr;
   }
 
+  /**
+   * The processor as the kernel's own code has it (CPL 0, kernel segments, the empty kernel stack): where a
+   * task switch starts from, whatever the CPU was doing (a stopped handler, a user instruction boundary).
+   */
+  kernelMode(): void {
+    const cpu = this.cpu;
+    const load = (seg: number, sel: number): void => {
+      const lo = this.mem.read32(cpu.gdtrBase + (sel & ~7));
+      const hi = this.mem.read32(cpu.gdtrBase + (sel & ~7) + 4);
+      setSegmentCache(cpu, seg, sel, parseDescriptor(lo, hi));
+    };
+    cpu.setCpl(0);
+    load(CS, KERNEL_CS);
+    load(SS, KERNEL_DS);
+    cpu.regs[4] = kva(PHYS_KSTACK_TOP);
+  }
+
   /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */
-  enterUser(eip: number, esp: number): void {
+  enterUser(eip: number, esp: number, eflags = 0x202): void {
     const cpu = this.cpu;
     cpu.push32(USER_DS);
     cpu.push32(esp);
-    cpu.push32(0x202);
+    cpu.push32(eflags);
     cpu.push32(USER_CS);
     cpu.push32(eip);
     const load = (seg: number, sel: number): void => {
@@ -263,7 +280,8 @@ export class Kernel {
         message: `unexpected interrupt ${vector} at 0x${(frame.eip >>> 0).toString(16)}`,
       });
     }
-    if (cpu.stopReason) return;
+    // A handler that stopped the machine leaves it in the handler; one that yielded (a task switch) returns to the task first.
+    if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
     if (hasErr) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
     this.iret();
   }

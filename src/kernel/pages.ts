@@ -34,6 +34,11 @@ export class PageFrameAllocator {
     return p;
   }
 
+  /** Frames that alloc() can still hand out. */
+  available(): number {
+    return this.free.length + Math.floor((this.end - this.next) / PAGE_SIZE);
+  }
+
   release(phys: number): void {
     this.allocated--;
     this.free.push(phys);

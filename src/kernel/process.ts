@@ -7,10 +7,12 @@
 import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { parseElf32, ElfError, validateLoadable, ET_DYN, ET_EXEC, PT_LOAD, PF_W, type Elf32 } from '../elf/elf32.js';
+import type { AddressSpace } from './paging.js';
 import { Kernel } from './kernel.js';
-import { installSyscalls, pageUp, type ProcessIO, type UserMemoryMap } from './syscalls.js';
 import { installUserTraps } from './traps.js';
-import { MMAP_TOP, PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
+import { PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
+import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
+import { signalForVector } from '../linux/linux.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -27,6 +29,16 @@ export interface RunOptions {
   onDiagnostic?(line: string): void;
   /** Guest RAM in bytes (`--memory`); default: sized from the program (guestMemorySize). */
   memorySize?: number;
+  /** Host directory that is the guest's "/" (--root); `exePath` and file names are then guest paths. */
+  root?: string;
+  /** Refuse writes to the host file system with EROFS (--read-only). */
+  readOnly?: boolean;
+  /** The program's guest path (/proc/self/exe, AT_EXECFN); default argv[0] made absolute. */
+  exePath?: string;
+  /** The guest's initial working directory (default: the host's, or "/" under --root). */
+  cwd?: string;
+  /** Whether the host's stdin/stdout/stderr are terminals (the guest then sees a tty); default: not. */
+  stdioIsTty?: [boolean, boolean, boolean];
   /** Block-compiler threshold (CPU.jitThreshold): tests use 0 to run every block compiled, Infinity to interpret. */
   jitThreshold?: number;
   /** Observe the machine before it runs (tracing, tests). */
@@ -41,7 +53,7 @@ export interface RunOptions {
 
 export interface RunResult {
   stop: StopReason;
-  /** The guest's exit status when stop.kind === 'exited', else 124 (budget) or 125 (fault, unsupported, triple fault). */
+  /** The guest's exit status when stop.kind === 'exited'; 128+N for a fatal fault (its signal N); else 124 (budget) or 125 (unsupported instruction, deadlock, triple fault). */
   exitCode: number;
   instructions: number;
   stdout: Uint8Array;
@@ -74,11 +86,10 @@ export const MAX_MEMORY_SIZE = 1024 * 1024 * 1024;
 /** Room the kernel keeps for what a program allocates at run time (brk, mmap, stack) when sizing memory itself. */
 export const MEMORY_HEADROOM = 64 * 1024 * 1024;
 
-/** A loaded process ready to run: the kernel, its I/O and memory map. */
+/** A loaded process ready to run: the kernel, the Linux personality serving it, and its collected output. */
 export interface Process {
   kernel: Kernel;
-  io: ProcessIO;
-  mm: UserMemoryMap;
+  linux: LinuxProcess;
   stdout: Uint8Array[];
   stderr: Uint8Array[];
 }
@@ -92,6 +103,13 @@ export interface Process {
  */
 export function parseUserProgram(elfBytes: Uint8Array): Elf32 {
   const elf = parseElf32(elfBytes, { sectionHeaders: 'optional' });
+  checkLoadable(elf);
+  return elf;
+}
+
+/** Refuse what kmemsim cannot run (exec and execve alike): dynamically linked, not ET_EXEC, segments outside the user space. */
+export function checkLoadable(elf: Elf32): void {
+  // The interpreter first: a default gcc build is a dynamically linked PIE (ET_DYN), and that is what to tell.
   if (elf.interpreter !== null) {
     const interp = elf.interpreter === '' ? 'with an empty PT_INTERP path' : `interpreter ${elf.interpreter}`;
     throw new LoadError(`dynamically linked program (${interp}); kmemsim runs static executables only (link with -static)`);
@@ -101,7 +119,6 @@ export function parseUserProgram(elfBytes: Uint8Array): Elf32 {
   }
   if (elf.header.type !== ET_EXEC) throw new ElfError(`ELF type ${elf.header.typeName} is not a static executable (ET_EXEC)`);
   validateLoadable(elf, { lo: PAGE_SIZE, hi: TASK_SIZE - 16 * 1024 * 1024 });
-  return elf;
 }
 
 /**
@@ -146,37 +163,16 @@ export function guestMemorySize(elf: Elf32, requested?: number): number {
   return Math.min(MAX_MEMORY_SIZE, Math.ceil((need + MEMORY_HEADROOM) / 0x400000) * 0x400000);
 }
 
-export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
-  const elf = parseUserProgram(elfBytes);
-  const k = new Kernel({ memorySize: guestMemorySize(elf, opts.memorySize) });
-  const stdout: Uint8Array[] = [];
-  const stderr: Uint8Array[] = [];
-  const io: ProcessIO = {
-    stdin: opts.stdin ?? new Uint8Array(0),
-    stdinPos: 0,
-    stdout: (b) => {
-      stdout.push(b);
-      opts.onStdout?.(b);
-    },
-    stderr: (b) => {
-      stderr.push(b);
-      opts.onStderr?.(b);
-    },
-    diagnostic: (line) => opts.onDiagnostic?.(line),
-    verbose: !!opts.verbose,
-  };
-
-  // Map the PT_LOAD segments (writable only where PF_W says so, as Linux's elf_map() does).
-  let end = 0;
+/** Map the PT_LOAD segments into `as` (the current address space), writable only where PF_W says so, as Linux's elf_map() does. */
+export function mapSegments(k: Kernel, as: AddressSpace, elf: Elf32): void {
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
     const start = (ph.vaddr & ~(PAGE_SIZE - 1)) >>> 0;
     const stop = ph.vaddr + ph.memsz;
     for (let p = start; p < stop; p += PAGE_SIZE) {
-      if (!k.as.isMapped(p)) k.as.mapUser(p, true);
+      if (!as.isMapped(p)) as.mapUser(p, true);
     }
     k.mem.write(ph.vaddr, elf.segmentData(ph));
-    end = Math.max(end, stop);
   }
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_LOAD || ph.memsz === 0 || ph.flags & PF_W) continue;
@@ -185,26 +181,46 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
       const sharedWithWritable = elf.programHeaders.some(
         (o) => o.type === PT_LOAD && o.flags & PF_W && o.vaddr < p + PAGE_SIZE && p < o.vaddr + o.memsz,
       );
-      if (!sharedWithWritable) k.as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
+      if (!sharedWithWritable) as.mapUser(p, false, k.cpu.lookupPhys(p, false, false));
     }
   }
-  const mm: UserMemoryMap = { startBrk: pageUp(end), brk: pageUp(end), mmapTop: MMAP_TOP, mappings: new Map() };
+}
+
+export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process {
+  const elf = parseUserProgram(elfBytes);
+  const k = new Kernel({ memorySize: guestMemorySize(elf, opts.memorySize) });
+  const stdout: Uint8Array[] = [];
+  const stderr: Uint8Array[] = [];
+  mapSegments(k, k.as, elf);
 
   installUserTraps(k);
-  installSyscalls(k, io, mm);
+  const linux = startLinuxProcess(k, elf, opts, {
+    stdout: (b) => {
+      stdout.push(b);
+      opts.onStdout?.(b);
+    },
+    stderr: (b) => {
+      stderr.push(b);
+      opts.onStderr?.(b);
+    },
+  }, STACK_PAGES);
 
-  const sp = buildInitialStack(k, elf, opts);
+  const sp = buildInitialStack(k, k.as, elf, { argv: opts.argv, env: opts.env ?? [] }, linux);
+  linux.system.task.tls.load(k);
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
   if (opts.traceEvents) k.cpu.observer = opts.traceEvents(k.cpu);
   opts.onBoot?.(k);
-  return { kernel: k, io, mm, stdout, stderr };
+  return { kernel: k, linux, stdout, stderr };
 }
 
+/** Pages of initial stack mapped at exec time (the stack VMA grows below them on demand). */
+export const STACK_PAGES = 32;
+
 /** The stack Linux's create_elf_tables() builds, from the top of the user address space down. */
-function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: RunOptions): number {
+export function buildInitialStack(k: Kernel, as: AddressSpace, elf: Elf32, opts: { argv: string[]; env: string[] }, linux: Pick<LinuxProcess, 'execfn' | 'hwcap' | 'uid' | 'gid' | 'system'>): number {
   const top = TASK_SIZE;
-  k.as.mapRange(top - 32 * PAGE_SIZE, top, true);
+  as.mapRange(top - STACK_PAGES * PAGE_SIZE, top, true);
   let sp = top - 4;
   const pushBytes = (b: Uint8Array): number => {
     sp -= b.length;
@@ -219,18 +235,19 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
   };
   const argv = opts.argv.length ? opts.argv : ['a.out'];
   const env = opts.env ?? [];
-  const execfn = pushBytes(cstr(argv[0]));
+  const execfn = pushBytes(cstr(linux.execfn));
   const envPtrs = env.map((e) => pushBytes(cstr(e))).reverse().reverse();
   const argPtrs = argv.map((a) => pushBytes(cstr(a)));
   const platform = pushBytes(cstr('i686'));
-  // AT_RANDOM: 16 bytes. Deterministic (invariant 4): a fixed pattern, not host randomness.
-  const random = pushBytes(Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff));
+  // AT_RANDOM: 16 bytes from the kernel's deterministic random stream (invariant 4), not host randomness.
+  const random = pushBytes(linux.system.random.bytes(16));
   sp = (sp & ~15) >>> 0;
   const phdr = elf.programHeaders.length && elf.header.phoff
     ? firstLoadAddress(elf) + elf.header.phoff
     : 0;
   const auxv: [number, number][] = [
-    [AT_HWCAP, (1 << 3) | (1 << 4) | (1 << 8) | (1 << 13) | (1 << 15)],
+    // ELF_HWCAP on i386 is CPUID leaf 1's EDX: whatever the simulated processor reports.
+    [AT_HWCAP, linux.hwcap],
     [AT_PAGESZ, PAGE_SIZE],
     [AT_CLKTCK, 100],
     [AT_PHDR, phdr],
@@ -239,10 +256,10 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
     [AT_BASE, 0],
     [AT_FLAGS, 0],
     [AT_ENTRY, elf.header.entry],
-    [AT_UID, 1000],
-    [AT_EUID, 1000],
-    [AT_GID, 1000],
-    [AT_EGID, 1000],
+    [AT_UID, linux.uid],
+    [AT_EUID, linux.uid],
+    [AT_GID, linux.gid],
+    [AT_EGID, linux.gid],
     [AT_SECURE, 0],
     [AT_RANDOM, random],
     [AT_EXECFN, execfn],
@@ -261,7 +278,7 @@ function buildInitialStack(k: Kernel, elf: ReturnType<typeof parseElf32>, opts: 
 }
 
 /** AT_PHDR: where the program headers are in memory (inside the first PT_LOAD that covers offset phoff). */
-function firstLoadAddress(elf: ReturnType<typeof parseElf32>): number {
+function firstLoadAddress(elf: Elf32): number {
   for (const ph of elf.programHeaders) {
     if (ph.type === PT_LOAD && ph.offset <= elf.header.phoff && elf.header.phoff < ph.offset + ph.filesz) return ph.vaddr - ph.offset;
   }
@@ -278,22 +295,25 @@ export function exitCodeFor(stop: StopReason): number {
   }
 }
 
-/** Load and run a static ELF program to completion (or the budget). */
+/** Load and run a static ELF program to completion (or the budget); every process it forks runs within the same budget. */
 export function runUserProgram(elf: Uint8Array, opts: RunOptions): RunResult {
   const p = loadUserProgram(elf, opts);
   const cpu = p.kernel.cpu;
   const budget = opts.maxInstructions ?? DEFAULT_BUDGET;
-  let stop: StopReason | null = null;
+  let stop: StopReason;
   try {
-    stop = cpu.run(budget);
+    stop = p.linux.system.run(budget);
   } catch (e) {
     // The CPU converts instruction-level errors itself; anything reaching here is a kmemsim bug, reported as such.
     stop = { kind: 'internal-error', eip: cpu.eip, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
   }
-  stop ??= { kind: 'budget', executed: cpu.icount };
+  // A fatal fault in the program ends the run with the status a shell shows for death by its signal (128 + N).
+  const exitCode = stop.kind === 'fault' && stop.vector < 32 && !stop.message.startsWith('deadlock')
+    ? 128 + signalForVector(stop.vector)
+    : exitCodeFor(stop);
   return {
     stop,
-    exitCode: exitCodeFor(stop),
+    exitCode,
     instructions: cpu.icount,
     stdout: concat(p.stdout),
     stderr: concat(p.stderr),

@@ -98,6 +98,7 @@ const STOP_LABELS: Record<StopReason['kind'], string> = {
   unsupported: 'unsupported',
   'triple-fault': 'triple-fault',
   halted: 'halted',
+  yield: 'yield',
   'internal-error': 'error',
   exited: 'exited',
 };

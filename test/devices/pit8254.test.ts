@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Pit8254, pitTicksAt, icountForPitTick, PIT_HZ, INSTRUCTIONS_PER_SECOND } from '../../src/devices/pit8254.js';
-import { INSTRUCTIONS_PER_SECOND as KERNEL_IPS } from '../../src/kernel/syscalls.js';
+import { INSTRUCTIONS_PER_SECOND as KERNEL_IPS } from '../../src/linux/clock.js';
 import { attachPcDevices } from '../../src/devices/pc.js';
 import { assemble } from '../helpers/asm.js';
 import { tableMachine, LAYOUT } from '../oracle/machine.js';

@@ -1,0 +1,131 @@
+/**
+ * Tasks share the one simulated processor: each runs for a fixed quantum of
+ * instructions (the PIT's 100 Hz tick at the clock's 100 M instructions per
+ * second: 1,000,000), then the next runnable task in pid order gets it —
+ * round robin, so the same run always interleaves the same way. A task whose
+ * system call cannot complete sleeps with its int $0x80 rewound (the call
+ * restarts when it wakes, as -ERESTARTSYS does); a wake condition says when
+ * to retry. When nothing can run but a sleeper has a deadline, the clock
+ * jumps there (a tickless idle); when nothing can ever run, the run ends as
+ * a deadlock. The instruction budget counts every task.
+ */
+import type { Kernel } from '../kernel/kernel.js';
+import type { StopReason } from '../cpu/stop.js';
+import { DS, ES, FS, GS } from '../cpu/instr.js';
+import { loadSegment, setSegmentCache } from '../cpu/segments.js';
+import { FAULT } from '../cpu/stop.js';
+import type { Task } from './task.js';
+
+export const QUANTUM = 1_000_000;
+
+/** A task's user-mode registers while it does not run (what switch_to() and the entry code save). */
+export interface UserContext {
+  regs: Int32Array;
+  eip: number;
+  eflags: number;
+  /** DS, ES, FS, GS selectors. */
+  segs: [number, number, number, number];
+}
+
+/** The current user context; the CPU must be at a user instruction boundary (CPL 3). */
+export function saveContext(k: Kernel): UserContext {
+  const c = k.cpu;
+  return { regs: Int32Array.from(c.regs), eip: c.eip, eflags: c.getEflags(), segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]] };
+}
+
+/** Switch the processor to `t`: its page directory, its TLS slots, then IRET into its saved context. */
+export function restoreContext(k: Kernel, t: Task): void {
+  const c = k.cpu;
+  const ctx = t.context!;
+  k.kernelMode();
+  c.writeControlRegister(3, t.mm.as.pgdir);
+  t.tls.load(k);
+  k.enterUser(ctx.eip, ctx.regs[4]!, ctx.eflags);
+  for (let i = 0; i < 8; i++) if (i !== 4) c.regs[i] = ctx.regs[i]!;
+  const segs = [DS, ES, FS, GS];
+  segs.forEach((seg, i) => {
+    try {
+      loadSegment(c, seg, ctx.segs[i]!);
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      setSegmentCache(c, seg, 0, null); // a selector the new TLS slots no longer back reads as null, as Linux's lazy reload would fault
+    }
+  });
+  t.context = null;
+}
+
+export interface Scheduler {
+  /** Tasks in pid order. */
+  tasks(): Task[];
+  current(): Task;
+  setCurrent(t: Task): void;
+  /** Skip idle time to `ns` (monotonic). */
+  advanceClockTo(ns: number): void;
+  nowNs(): number;
+  /** After a task is switched in: deliver its pending signals. */
+  onSwitchIn(): void;
+}
+
+/** Pick the next task to run after `cur` (round robin by pid); null when none can run now. */
+export function pickNext(s: Scheduler, cur: Task): Task | null {
+  const all = s.tasks().filter((t) => t.state !== 'zombie');
+  const i = all.indexOf(cur);
+  const order = i < 0 ? all : [...all.slice(i + 1), ...all.slice(0, i + 1)];
+  for (const t of order) {
+    if (t.state === 'runnable') return t;
+    if (t.state === 'blocked' && t.wakeWhen?.()) {
+      t.state = 'runnable';
+      t.wakeWhen = null;
+      t.wakeAt = null;
+      return t;
+    }
+  }
+  return null;
+}
+
+/**
+ * Run tasks until the first one ends (its status is the run's), the budget
+ * runs out, or a stop that is not a task's business (an unsupported
+ * instruction in the kernel, an internal error).
+ */
+export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t: Task, stop: StopReason) => StopReason | null): StopReason {
+  const cpu = k.cpu;
+  const end = cpu.icount + budget;
+  for (;;) {
+    const left = end - cpu.icount;
+    if (left <= 0) return { kind: 'budget', executed: cpu.icount };
+    const stop = cpu.run(Math.min(QUANTUM, left));
+    const cur = s.current();
+    if (stop && stop.kind !== 'budget') {
+      cpu.stopReason = null;
+      if (stop.kind !== 'yield') {
+        const final = onTaskStop(cur, stop);
+        if (final) return final;
+      }
+    } else {
+      // The quantum ended: finish a trap in flight so the task is at a user instruction boundary.
+      let guard = 0;
+      while (cpu.cpl !== 3 && !cpu.stopReason && guard++ < 16) cpu.step();
+      if (cpu.stopReason) continue;
+    }
+    const next = pickNext(s, cur) ?? idle(s);
+    if (next === null) {
+      return { kind: 'fault', vector: 0x80, errorCode: null, eip: cpu.eip, message: 'deadlock: every task is blocked and none can be woken (a process waits for something that can never happen)' };
+    }
+    if (next === cur && cur.state === 'runnable' && cur.context === null) continue;
+    if (cur.state !== 'zombie' && cur.context === null) cur.context = saveContext(k);
+    s.setCurrent(next);
+    restoreContext(k, next);
+    s.onSwitchIn();
+  }
+}
+
+/** Nothing runnable: jump the clock to the earliest sleeper's deadline and try again. */
+function idle(s: Scheduler): Task | null {
+  const sleepers = s.tasks().filter((t) => t.state === 'blocked' && t.wakeAt !== null);
+  if (!sleepers.length) return null;
+  const at = Math.min(...sleepers.map((t) => t.wakeAt!));
+  if (at > s.nowNs()) s.advanceClockTo(at);
+  const first = s.tasks()[0]!;
+  return pickNext(s, first) ?? (first.state === 'blocked' && first.wakeWhen?.() ? (first.state = 'runnable', first) : null);
+}

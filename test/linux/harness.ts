@@ -1,0 +1,104 @@
+/**
+ * The differential harness for real Linux programs: the same i386 ELF run
+ * natively on the host and under kmemsim (in-process, src/kernel/process.ts),
+ * with the same argv, environment and stdin, each in its own scratch
+ * directory, compared byte for byte (stdout, stderr, exit status).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir, constants as osConstants } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runUserProgram } from '../../src/kernel/process.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface Outcome {
+  stdout: string;
+  stderr: string;
+  status: number | string;
+}
+
+export interface RunSpec {
+  exe: string;
+  args: string[];
+  env?: string[];
+  stdin?: string;
+  /** Files to create in each scratch directory first (name → contents); a name ending in / is a directory. */
+  setup?(dir: string): void;
+  maxInstructions?: number;
+}
+
+const BASE_ENV = ['PATH=/usr/bin:/bin', 'LC_ALL=C', 'HOME=/nonexistent', 'TZ=UTC'];
+
+export function runNativeIn(dir: string, spec: RunSpec): Outcome {
+  const env = Object.fromEntries([...BASE_ENV, ...(spec.env ?? [])].map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const r = spawnSync(spec.exe, spec.args, { cwd: dir, env, input: spec.stdin ?? '', maxBuffer: 64 << 20, timeout: 30_000 });
+  // Death by a signal is compared as the status a shell shows for it (128 + N), which is what kmemsim run exits with.
+  const status = r.status ?? (r.signal && osConstants.signals[r.signal] ? 128 + osConstants.signals[r.signal] : `signal ${r.signal}`);
+  return { stdout: r.stdout?.toString('latin1') ?? '', stderr: r.stderr?.toString('latin1') ?? '', status };
+}
+
+export function runKmemsimIn(dir: string, spec: RunSpec): Outcome {
+  const r = runUserProgram(new Uint8Array(readFileSync(spec.exe)), {
+    argv: [spec.exe, ...spec.args],
+    env: [...BASE_ENV, ...(spec.env ?? [])],
+    stdin: Buffer.from(spec.stdin ?? '', 'latin1'),
+    cwd: dir,
+    maxInstructions: spec.maxInstructions ?? 2_000_000_000,
+  });
+  const stderr = Buffer.from(r.stderr).toString('latin1');
+  return {
+    stdout: Buffer.from(r.stdout).toString('latin1'),
+    stderr: r.stop.kind === 'exited' ? stderr : `${stderr}[kmemsim stop: ${JSON.stringify(r.stop)}]`,
+    status: r.exitCode,
+  };
+}
+
+
+/** Run both ways in fresh scratch directories. */
+export function differential(spec: RunSpec): { native: Outcome; kmemsim: Outcome } {
+  const base = mkdtempSync(join(tmpdir(), 'kmemsim-linux-'));
+  const a = join(base, 'native'), b = join(base, 'kmemsim');
+  mkdirSync(a);
+  mkdirSync(b);
+  spec.setup?.(a);
+  spec.setup?.(b);
+  return { native: runNativeIn(a, spec), kmemsim: runKmemsimIn(b, spec) };
+}
+
+/** Why i386 programs cannot be built here, or null (gcc -m32 -static needs gcc-multilib). */
+export function gccM32Missing(): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'kmemsim-m32-'));
+  const r = spawnSync('sh', ['-c', `printf 'int main(void){return 0;}' | gcc -m32 -static -x c - -o ${dir}/t && ${dir}/t`]);
+  if (r.error || r.status !== 0) return 'gcc -m32 -static does not work here (install gcc-multilib on an x86 host)';
+  return null;
+}
+
+/** Compile test/linux/programs/<name>.c statically for i386 into `outDir`. */
+export function buildProgram(name: string, outDir: string): string {
+  const out = join(outDir, name);
+  const r = spawnSync('gcc', ['-m32', '-static', '-O2', '-o', out, join(ROOT, 'test/linux/programs', `${name}.c`)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gcc failed for ${name}: ${r.stderr}`);
+  return out;
+}
+
+/**
+ * Debian 12's busybox-static for i386: $KMEMSIM_BUSYBOX, or build/busybox-i386/bin/busybox
+ * (.ci/run unpacks it there as root), or fetched now with `apt-get download` when i386 is
+ * a dpkg architecture. Returns the path or a reason to skip.
+ */
+export function findBusybox(): { path?: string; skip?: string } {
+  const env = process.env.KMEMSIM_BUSYBOX;
+  if (env && existsSync(env)) return { path: env };
+  const dest = join(ROOT, 'build/busybox-i386');
+  const bin = join(dest, 'bin/busybox');
+  if (existsSync(bin)) return { path: bin };
+  const dl = mkdtempSync(join(tmpdir(), 'kmemsim-bb-'));
+  const r = spawnSync('apt-get', ['download', 'busybox-static:i386'], { cwd: dl, encoding: 'utf8', timeout: 120_000 });
+  const deb = r.status === 0 ? readdirSync(dl).find((f) => f.endsWith('.deb')) : undefined;
+  if (!deb) return { skip: 'busybox-static:i386 is not available (as root: dpkg --add-architecture i386 && apt-get update; .ci/run does this)' };
+  const x = spawnSync('dpkg-deb', ['-x', join(dl, deb), dest]);
+  if (x.status !== 0 || !existsSync(bin)) return { skip: 'dpkg-deb -x failed to unpack busybox-static:i386' };
+  return { path: bin };
+}
