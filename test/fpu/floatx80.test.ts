@@ -27,7 +27,7 @@ if (!probe.ok) console.warn(`[x87] floatx80-vs-host tests skipped: ${probe.why}`
 function controlWord(rng: Rng, allMasked = false): number {
   const rc = rng.int(0, 3);
   const pc = rng.pick([0, 2, 3, 3, 1]);
-  const masks = allMasked ? 0x3f : rng.weighted([0x3f, 0x27, 0x20, 0x3e], [6, 2, 1, 1]);
+  const masks = allMasked ? 0x3f : rng.weighted([0x3f, 0x27, 0x20, 0x3e, 0x1f, 0x00], [12, 4, 2, 2, 1, 1]);
   return 0x1040 | (rc << 10) | (pc << 8) | masks;
 }
 

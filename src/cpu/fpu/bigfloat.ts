@@ -7,7 +7,7 @@
 import { BIAS, FE_INEXACT, FE_UNDERFLOW, bitLength, normalized, roundPackX80 } from './floatx80.js';
 import type { Float80, FpEnv, FpStatus } from './floatx80.js';
 
-export const PREC = 256;
+export const PREC = 192;
 
 export interface BigFloat {
   m: bigint;

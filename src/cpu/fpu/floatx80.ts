@@ -20,10 +20,13 @@
  * - Unmasked exceptions (SDM Vol. 1, 8.5): the operation still returns a value, and the caller
  *   decides what to store:
  *     * IE, DE, ZE unmasked: the destination must be left unchanged (the returned value is the
- *       masked response and must be discarded);
+ *       masked response and must be discarded). An unmasked DE stops the operation before it
+ *       computes anything: DE is then the only flag and C1 is clear, as on the hardware;
  *     * OE, UE unmasked, register destination: the returned value is the x87's bias-adjusted
  *       result (exponent −24576 for overflow, +24576 for underflow, SDM 8.5.4/8.5.5); UE is then
- *       reported for every tiny result, exact or not.
+ *       reported for every tiny result, exact or not. A result out of range even after the
+ *       adjustment (only FSCALE can make one) is ±∞ (OE, PE, C1) or ±0 (UE, PE).
+ * - Tininess is detected after rounding (measured on the host; see roundPack).
  *     * OE, UE unmasked on a store to memory (f80ToF32/F64, integer/BCD stores): nothing is stored.
  * - Precision control applies only where the SDM says (FADD/FSUB/FMUL/FDIV/FSQRT); the other
  *   operations round to 64 bits whatever `pc` says.
@@ -32,8 +35,13 @@
  * and the real indefinite; denormals and pseudo-denormals give DE and take part with exponent 1;
  * NaNs propagate as in SDM Vol. 1, Table 4-7 ({@link propagateNaN}).
  *
- * Related files: convert.ts (integers, float32/64, BCD), compare.ts (FCOM/FUCOM/FXAM),
- * ops.ts (FSQRT/FPREM/FRNDINT/FSCALE/FXTRACT), transcendental.ts, constants.ts.
+ * Related files: convert.ts (integers, float32/64, BCD), compare.ts (FCOM/FUCOM/FCOMI/FXAM),
+ * ops.ts (FSQRT/FPREM/FPREM1/FRNDINT/FSCALE/FXTRACT), constants.ts (FLDPI…), transcendental.ts
+ * (F2XM1/FYL2X/FYL2XP1/FPATAN/FSIN/FCOS/FSINCOS/FPTAN) on bigfloat.ts. Choices the SDM leaves
+ * open follow the host x87 the differential tests run on; README "x87 arithmetic" lists them.
+ * Operand order: two-operand functions take (ST(0)-side operand, other operand) as the
+ * mnemonic reads — sub(a, b) = a − b; FSUBR/FDIVR swap. FPATAN/FYL2X/FYL2XP1/FSCALE/FPREM take
+ * (ST(0), ST(1)).
  */
 
 export interface Float80 {
@@ -257,9 +265,12 @@ export function bitLength(m: bigint): number {
   }
   const f = Number(m);
   if (f !== Infinity) {
-    // Number(m) is m rounded, so its exponent may be one too high just below a power of two.
-    const len = Math.floor(Math.log2(f)) + 1;
-    return m >> BigInt(len - 1) === 0n ? len - 1 : len;
+    // Number(m) is m rounded, so its exponent may be one too high just below a power of two;
+    // and do not trust log2 to the last bit either way.
+    let len = Math.floor(Math.log2(f)) + 1;
+    if (m >> BigInt(len - 1) === 0n) len--;
+    else if (m >> BigInt(len) !== 0n) len++;
+    return len;
   }
   let len = m.toString(16).length * 4;
   const top = Number(m >> BigInt(len - 4));
@@ -529,19 +540,25 @@ function addSub(a: Float80, b: Float80, negateB: 0 | 1, env: FpEnv, st: FpStatus
   if (kb === Kind.Zero) eb = ea;
   // Make |a| the one with the larger exponent.
   if (eb > ea || (eb === ea && mb > ma)) {
-    [ea, eb] = [eb, ea];
-    [ma, mb] = [mb, ma];
-    [sa, sgnb] = [sgnb, sa];
+    const e = ea;
+    ea = eb;
+    eb = e;
+    const m = ma;
+    ma = mb;
+    mb = m;
+    const s = sa;
+    sa = sgnb;
+    sgnb = s;
   }
   const shift = ea - eb;
   ma <<= ADD_GUARD_B;
-  if (shift > ADD_GUARD + 1) {
+  if (shift <= ADD_GUARD) {
+    mb <<= BigInt(ADD_GUARD - shift); // exact
+  } else if (shift > ADD_GUARD + 1) {
+    // Entirely below the guard bits: only its being nonzero (sticky) matters.
     mb = mb === 0n ? 0n : 1n;
   } else {
-    mb <<= ADD_GUARD_B;
-    const sh = BigInt(shift);
-    const lost = mb & ((1n << sh) - 1n);
-    mb = (mb >> sh) | (lost !== 0n ? 1n : 0n);
+    mb = (mb >> 1n) | (mb & 1n);
   }
   const m = sa === sgnb ? ma + mb : ma - mb;
   if (m === 0n) return env.rc === RC_DOWN ? NEG_ZERO : POS_ZERO;

@@ -96,16 +96,45 @@ function atanCore(r: BigFloat): BigFloat {
   return { ...a, e: a.e + doublings };
 }
 
-/** sin r and cos r for |r| ≤ π/4: r·(1 − r²·Σ (−r²)^k/(2k+3)!) and 1 − r²·Σ (−r²)^k/(2k+2)!. */
-function sinCosCore(r: BigFloat): { sin: BigFloat; cos: BigFloat } {
-  if (r.m === 0n) return { sin: r, cos: BF_ONE };
+/** sin r for |r| ≤ π/4: r·(1 − r²·Σ (−r²)^k/(2k+3)!). */
+function sinCore(r: BigFloat): BigFloat {
+  if (r.m === 0n) return r;
+  const r2 = bfMul(r, r);
+  return bfMul(r, onePlus(r2, sinSeries(toFixed(r2)), true));
+}
+
+/** Σ (−z)^k/(2k+2)!, the factor of cos r = 1 − r²·T. */
+function cosSeries(z: bigint): bigint {
+  let f = 1n;
+  return series(z, true, (k) => (f = k === 0n ? 2n : f * (2n * k + 1n) * (2n * k + 2n)));
+}
+
+/** Σ (−z)^k/(2k+3)!, the factor of sin r = r·(1 − r²·T). */
+function sinSeries(z: bigint): bigint {
+  let f = 1n;
+  return series(z, true, (k) => (f = k === 0n ? 6n : f * (2n * k + 2n) * (2n * k + 3n)));
+}
+
+/** cos r for |r| ≤ π/4: 1 − r²·Σ (−r²)^k/(2k+2)!. */
+function cosCore(r: BigFloat): BigFloat {
+  if (r.m === 0n) return BF_ONE;
+  const r2 = bfMul(r, r);
+  return onePlus(r2, cosSeries(toFixed(r2)), true);
+}
+
+/**
+ * tan r for |r| ≤ π/4 as r·(1 + r²·(Tc − Ts)/(1 − r²·Tc)) (sin/cos with their common factor
+ * taken out), so that for a tiny r the correction keeps its sign and relative precision.
+ */
+function tanCore(r: BigFloat): BigFloat {
+  if (r.m === 0n) return r;
   const r2 = bfMul(r, r);
   const z = toFixed(r2);
-  let fs = 1n;
-  const Ts = series(z, true, (k) => (fs = k === 0n ? 6n : fs * (2n * k + 2n) * (2n * k + 3n)));
-  let fc = 1n;
-  const Tc = series(z, true, (k) => (fc = k === 0n ? 2n : fc * (2n * k + 1n) * (2n * k + 2n)));
-  return { sin: bfMul(r, onePlus(r2, Ts, true)), cos: onePlus(r2, Tc, true) };
+  const tc = cosSeries(z);
+  const ts = sinSeries(z);
+  const num = bfMul(r2, bfFromFixed(tc - ts, F));
+  const den = bfSub(BF_ONE, bfMul(r2, bfFromFixed(tc, F)));
+  return bfMul(r, bfAdd(BF_ONE, bfDiv(num, den)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,19 +343,13 @@ function trigCheck(a: Float80, env: FpEnv, st: FpStatus): TrigResult | null {
   return null;
 }
 
-function sinCosOf(a: Float80): { sin: BigFloat; cos: BigFloat } {
+/** sin x (`wantSin`) or cos x, through the quadrant: only the one series needed is summed. */
+function trigOf(a: Float80, wantSin: boolean): BigFloat {
   const { r, q } = reduce(a);
-  const sc = sinCosCore(r);
-  switch (q) {
-    case 0:
-      return sc;
-    case 1:
-      return { sin: sc.cos, cos: bfNeg(sc.sin) };
-    case 2:
-      return { sin: bfNeg(sc.sin), cos: bfNeg(sc.cos) };
-    default:
-      return { sin: bfNeg(sc.cos), cos: sc.sin };
-  }
+  // sin(r + qπ/2) = sin r, cos r, −sin r, −cos r; cos(r + qπ/2) = sin(r + (q+1)π/2).
+  const k = (q + (wantSin ? 0 : 1)) & 3;
+  const v = k & 1 ? cosCore(r) : sinCore(r);
+  return k & 2 ? bfNeg(v) : v;
 }
 
 /** FSIN. */
@@ -334,7 +357,7 @@ export function fsin(a: Float80, env: FpEnv, st: FpStatus): TrigResult {
   const early = trigCheck(a, env, st);
   if (early) return early;
   if (a.sig === 0n) return { value: a, c2: 0 };
-  return { value: bfToF80(sinCosOf(a).sin, env, st), c2: 0 };
+  return { value: bfToF80(trigOf(a, true), env, st), c2: 0 };
 }
 
 /** FCOS. */
@@ -342,7 +365,7 @@ export function fcos(a: Float80, env: FpEnv, st: FpStatus): TrigResult {
   const early = trigCheck(a, env, st);
   if (early) return early;
   if (a.sig === 0n) return { value: ONE, c2: 0 };
-  return { value: bfToF80(sinCosOf(a).cos, env, st), c2: 0 };
+  return { value: bfToF80(trigOf(a, false), env, st), c2: 0 };
 }
 
 /**
@@ -353,9 +376,8 @@ export function fsincos(a: Float80, env: FpEnv, st: FpStatus): { sin: Float80; c
   const early = trigCheck(a, env, st);
   if (early) return { sin: early.value, cos: early.value, c2: early.c2 };
   if (a.sig === 0n) return { sin: a, cos: ONE, c2: 0 };
-  const sc = sinCosOf(a);
-  const cos = bfToF80(sc.cos, env, st);
-  const sin = bfToF80(sc.sin, env, st);
+  const cos = bfToF80(trigOf(a, false), env, st);
+  const sin = bfToF80(trigOf(a, true), env, st);
   return { sin, cos, c2: 0 };
 }
 
@@ -368,7 +390,9 @@ export function fptan(a: Float80, env: FpEnv, st: FpStatus): TrigResult & { push
   const early = trigCheck(a, env, st);
   if (early) return { ...early, push: early.value.exp === 0x7fff ? early.value : ONE };
   if (a.sig === 0n) return { value: a, c2: 0, push: ONE };
-  const sc = sinCosOf(a);
-  return { value: bfToF80(bfDiv(sc.sin, sc.cos), env, st), c2: 0, push: ONE };
+  // tan(r + qπ/2) = tan r for even q, −1/tan r for odd q.
+  const { r, q } = reduce(a);
+  const t = tanCore(r);
+  return { value: bfToF80(q & 1 ? bfNeg(bfDiv(BF_ONE, t)) : t, env, st), c2: 0, push: ONE };
 }
 
