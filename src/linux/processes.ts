@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { parseElf32, ElfError } from '../elf/elf32.js';
+import { X87State } from '../cpu/fpu/x87-state.js';
 import { buildInitialStack, parseUserProgram, mapSegments, LoadError } from '../kernel/process.js';
 import { TASK_SIZE, PAGE_SIZE, USER_DS } from '../kernel/layout.js';
 import { DS, ES, FS, GS } from '../cpu/instr.js';
@@ -48,7 +49,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     regs[0] = 0;
     regs[4] = newsp ? newsp : frame.esp;
     const c = sys.k.cpu;
-    child.context = { regs, eip: frame.eip, eflags: frame.eflags, segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]] };
+    child.context = { regs, eip: frame.eip, eflags: frame.eflags, segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]], fpu: new X87State().copyFrom(c.fpu) };
     sys.tasks.set(pid, child);
     if (flags & CLONE_SETTLS) {
       // The descriptor is read in the parent's memory and installed in the child's slots only.
@@ -158,6 +159,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     task.tls.load(k);
     task.signals.resetForExec();
     task.files.closeOnExec();
+    k.cpu.fpu.init(); // a new image starts with FNINIT's state (Linux's fpstate_init on exec)
     task.exe = exe;
     task.argv = argv;
     task.env = env;

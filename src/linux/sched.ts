@@ -15,6 +15,7 @@ import { DS, ES, FS, GS } from '../cpu/instr.js';
 import { loadSegment, setSegmentCache } from '../cpu/segments.js';
 import { FAULT } from '../cpu/stop.js';
 import type { Task } from './task.js';
+import { X87State } from '../cpu/fpu/x87-state.js';
 
 export const QUANTUM = 1_000_000;
 
@@ -25,12 +26,14 @@ export interface UserContext {
   eflags: number;
   /** DS, ES, FS, GS selectors. */
   segs: [number, number, number, number];
+  /** The task's x87 state (what switch_to()'s FPU save/restore keeps per task). */
+  fpu: X87State;
 }
 
 /** The current user context; the CPU must be at a user instruction boundary (CPL 3). */
 export function saveContext(k: Kernel): UserContext {
   const c = k.cpu;
-  return { regs: Int32Array.from(c.regs), eip: c.eip, eflags: c.getEflags(), segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]] };
+  return { regs: Int32Array.from(c.regs), eip: c.eip, eflags: c.getEflags(), segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]], fpu: new X87State().copyFrom(c.fpu) };
 }
 
 /** Switch the processor to `t`: its page directory, its TLS slots, then IRET into its saved context. */
@@ -40,6 +43,7 @@ export function restoreContext(k: Kernel, t: Task): void {
   k.kernelMode();
   c.writeControlRegister(3, t.mm.as.pgdir);
   t.tls.load(k);
+  c.fpu.copyFrom(ctx.fpu);
   k.enterUser(ctx.eip, ctx.regs[4]!, ctx.eflags);
   for (let i = 0; i < 8; i++) if (i !== 4) c.regs[i] = ctx.regs[i]!;
   const segs = [DS, ES, FS, GS];

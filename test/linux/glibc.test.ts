@@ -44,6 +44,13 @@ describe.skipIf(missing !== null)('static glibc programs: native vs kmemsim', ()
     expect(kmemsim.stdout).toContain('segv handler returned, store retried: 7 count 2');
   });
 
+  it('x87 state per task: two processes preempted mid-computation with values live in x87 registers, fork copying the parent\'s FPU state', () => {
+    const { native, kmemsim } = differential({ exe: exe('fpu-tasks'), args: [] });
+    expect(native.status).toBe(0);
+    expect(kmemsim).toEqual(native);
+    expect(kmemsim.stdout).toContain('status 0');
+  });
+
   it('the first unknown system call is only reported with --verbose, and returns -ENOSYS (rseq) without harm', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-glibc-v-'));
     const r = runKmemsimIn(dir, { exe: exe('algorithms'), args: [] });
