@@ -1,9 +1,12 @@
 /*
- * Fills guest memory at run time through brk and then mmap2, until the
- * kernel says no: under kmemsim (--memory 64M) both must fail with -ENOMEM
- * (brk by returning the old break), as on Linux, never stop the machine.
+ * Fills the guest's address space at run time through brk and then mmap2,
+ * touching one byte per MiB, until the kernel says no: as on Linux (which
+ * overcommits: untouched pages take no memory) both fail — brk by returning
+ * the old break, mmap2 with -ENOMEM — and the machine never stops.
  * With the argument "stack" it keeps the mappings and then recurses: the
- * stack cannot grow, and Linux's OOM killer would end it with SIGKILL.
+ * stack cannot grow into them, and the program dies of SIGSEGV as on Linux.
+ * With "touch" it writes every page it gets from brk: the simulated RAM runs
+ * out first, and the OOM killer ends the program with SIGKILL.
  */
 #include "libc.h"
 
@@ -32,6 +35,9 @@ int main(int argc, char **argv)
 		}
 		end = want;
 		end[-1] = 1;
+		if (argc > 1 && !strcmp(argv[1], "touch"))
+			for (char *q = want - STEP; q < want; q += 4096)
+				*q = 1;
 		brk_mib++;
 	}
 	sys_brk(start);
