@@ -2,8 +2,8 @@
  * Debian 12's busybox-static (i386) run natively and under kmemsim, applet
  * by applet, in scratch directories with the same files (fixed timestamps):
  * stdout, stderr and exit status must be identical, including sh with
- * pipes, redirections, loops, $(...) and #! scripts. `sort -n` and `awk`
- * need the x87 FPU (another branch) and are skipped until it lands.
+ * pipes, redirections, loops, $(...) and #! scripts; `sort -n` and `awk`
+ * run on the x87 FPU.
  */
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,9 +65,7 @@ const CASES: [string, string[], string?][] = [
 
 describe.skipIf(!bb.path)('busybox-static i386: native vs kmemsim', () => {
   for (const [name, argv, stdin] of CASES) {
-    // Not yet: $(...) forks (processes are not modelled); sort -n and awk use the x87 FPU (the x87 branch).
-    const pending = name === 'sort -n -k2' || name === 'awk' ? 'needs the x87 FPU' : null;
-    it.skipIf(pending !== null)(`${name}${pending ? ` (skipped: ${pending})` : ''}`, () => {
+    it(name, () => {
       const spec: RunSpec = { exe: bb.path!, args: argv, stdin, setup: files };
       const { native, kmemsim } = differential(spec);
       expect(kmemsim).toEqual(native);
