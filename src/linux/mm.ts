@@ -13,6 +13,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { AddressSpace, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../kernel/paging.js';
 import { MMAP_TOP, PAGE_OFFSET, PAGE_SIZE, PHYS_PGDIR, STACK_LIMIT, TASK_SIZE } from '../kernel/layout.js';
 import { EINVAL, ENOMEM, LinuxError } from './errno.js';
+import { PT_LOAD, type Elf32 } from '../elf/elf32.js';
 
 export const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20, MAP_GROWSDOWN = 0x100,
@@ -133,7 +134,7 @@ export class UserMm {
   }
 
   /** Record the program's segments (already mapped by the loader) and set up brk and the stack VMA. */
-  setupExec(segments: { start: number; end: number; prot: number; offset: number }[], exe: { path: string; dev: string; inode: number }, stackLow: number): void {
+  setupExec(segments: ElfSegmentVma[], exe: { path: string; dev: string; inode: number }, stackLow: number): void {
     let end = 0;
     for (const s of segments) {
       this.insert({ start: s.start, end: s.end, prot: s.prot, flags: MAP_PRIVATE, name: exe.path, offset: s.offset, dev: exe.dev, inode: exe.inode });
@@ -364,4 +365,28 @@ export class UserMm {
       return v.name ? `${head.padEnd(48)} ${v.name}\n` : `${head}\n`;
     }).join('');
   }
+}
+
+/** One PT_LOAD segment as a file-backed VMA (what load_elf_binary()'s elf_map() leaves in the mm). */
+export interface ElfSegmentVma {
+  start: number;
+  end: number;
+  prot: number;
+  offset: number;
+}
+
+/** The VMAs of a program's PT_LOAD segments, page-aligned, overlaps trimmed, prot from p_flags (PF_R/PF_W/PF_X). */
+export function elfSegmentVmas(elf: Elf32): ElfSegmentVma[] {
+  const segments: ElfSegmentVma[] = [];
+  let prevEnd = 0;
+  for (const ph of elf.programHeaders) {
+    if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
+    const start = Math.max(pageDown(ph.vaddr), prevEnd);
+    const end = pageUp(ph.vaddr + ph.memsz);
+    if (end <= start) continue;
+    const prot = (ph.flags & 4 ? PROT_READ : 0) | (ph.flags & 2 ? PROT_WRITE : 0) | (ph.flags & 1 ? PROT_EXEC : 0);
+    segments.push({ start, end, prot, offset: pageDown(ph.offset) + (start - pageDown(ph.vaddr)) });
+    prevEnd = end;
+  }
+  return segments;
 }

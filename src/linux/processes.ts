@@ -18,7 +18,7 @@ import { Task } from './task.js';
 import { TlsSlots, setThreadArea } from './tls.js';
 import { SIGCHLD, NSIG } from './signals.js';
 import { S_IFMT, S_IFREG, WOULD_BLOCK } from './fs/file.js';
-import { UserMm, pageDown, pageUp, PROT_EXEC, PROT_READ, PROT_WRITE } from './mm.js';
+import { UserMm, elfSegmentVmas } from './mm.js';
 import { devString } from './sys-mm.js';
 import { PT_LOAD } from '../elf/elf32.js';
 
@@ -144,16 +144,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     const mm = new UserMm(k, task.mm.as);
     task.mm = mm;
     mapSegments(k, mm.as, elf);
-    const segments: { start: number; end: number; prot: number; offset: number }[] = [];
-    let prevEnd = 0;
-    for (const ph of elf.programHeaders) {
-      if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
-      const start = Math.max(pageDown(ph.vaddr), prevEnd);
-      const end = pageUp(ph.vaddr + ph.memsz);
-      if (end <= start) continue;
-      segments.push({ start, end, prot: (ph.flags & 4 ? PROT_READ : 0) | (ph.flags & 2 ? PROT_WRITE : 0) | (ph.flags & 1 ? PROT_EXEC : 0), offset: pageDown(ph.offset) + (start - pageDown(ph.vaddr)) });
-      prevEnd = end;
-    }
+    const segments = elfSegmentVmas(elf);
     mm.setupExec(segments, { path: exe, dev: devString(st.dev), inode: st.ino }, TASK_SIZE - 32 * PAGE_SIZE);
     task.tls = new TlsSlots();
     task.tls.load(k);

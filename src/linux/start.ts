@@ -10,7 +10,7 @@ import type { Elf32 } from '../elf/elf32.js';
 import { PT_LOAD } from '../elf/elf32.js';
 import { PAGE_SIZE, TASK_SIZE } from '../kernel/layout.js';
 import { LinuxSystem, HOST_GID, HOST_UID, cpuidLeaf } from './linux.js';
-import { UserMm, pageDown, pageUp, PROT_EXEC, PROT_READ, PROT_WRITE } from './mm.js';
+import { UserMm, elfSegmentVmas } from './mm.js';
 import { FdTable } from './fd-table.js';
 import { TlsSlots } from './tls.js';
 import { SignalState } from './signals.js';
@@ -63,17 +63,7 @@ export function startLinuxProcess(
   }
 
   const mm = new UserMm(k, k.as);
-  const segments: { start: number; end: number; prot: number; offset: number }[] = [];
-  let prevEnd = 0;
-  for (const ph of elf.programHeaders) {
-    if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
-    const start = Math.max(pageDown(ph.vaddr), prevEnd);
-    const end = pageUp(ph.vaddr + ph.memsz);
-    if (end <= start) continue;
-    const prot = (ph.flags & 4 ? PROT_READ : 0) | (ph.flags & 2 ? PROT_WRITE : 0) | (ph.flags & 1 ? PROT_EXEC : 0);
-    segments.push({ start, end, prot, offset: pageDown(ph.offset) + (start - pageDown(ph.vaddr)) });
-    prevEnd = end;
-  }
+  const segments = elfSegmentVmas(elf);
   mm.setupExec(segments, { path: exe, dev, inode }, TASK_SIZE - stackPages * PAGE_SIZE);
 
   const files = new FdTable();

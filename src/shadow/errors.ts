@@ -19,7 +19,7 @@
  */
 import type { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { SHADOW_NAMES, UNTRACKED, type Shadow } from './shadow.js';
-import { TRACE_DEPTH, readStackWords, walkFramePointers } from '../kernel/dumpstack.js';
+import { TRACE_DEPTH, readStackWords, walkFramePointers, type RegisterDump } from '../kernel/dumpstack.js';
 
 export const QUEUE_SIZE = 64;
 /** Bytes of memory and shadow copied around the address (1 << CONFIG_KMEMCHECK_SHADOW_COPY_SHIFT). */
@@ -71,12 +71,6 @@ export interface KmemcheckError {
   address: number;
   size: number;
   access: AccessKind;
-  eip: number;
-  eflags: number;
-  regs: { eax: number; ebx: number; ecx: number; edx: number; esi: number; edi: number; ebp: number; esp: number };
-  sregs: { es: number; cs: number; ss: number; ds: number; fs: number; gs: number };
-  cr: { cr0: number; cr2: number; cr3: number; cr4: number };
-  dr: number[];
   icount: number;
   /** Address of the first byte of `memory` / `shadow` (address & ~31). */
   dumpBase: number;
