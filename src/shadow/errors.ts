@@ -63,8 +63,8 @@ export class ErrorRecord {
   stackCount = 0;
 }
 
-/** A drained error: a plain snapshot, safe to keep. */
-export interface KmemcheckError {
+/** A drained error: a plain snapshot, safe to keep; its registers are a RegisterDump, as the oops report prints them. */
+export interface KmemcheckError extends RegisterDump {
   state: number;
   /** unallocated | uninitialized | initialized | freed */
   stateName: string;
