@@ -42,6 +42,7 @@ const CASES: [string, string[], string?][] = [
   ['cut', ['cut', '-d', ' ', '-f', '2', 'd/sub/b.txt']],
   ['tr', ['tr', 'a-z', 'A-Z'], 'shout it\n'],
   ['expr', ['expr', '6', '*', '7']],
+  ['seq', ['seq', '-s', ',', '3', '2', '17']],
   ['printf', ['printf', '%s=%d %x\\n', 'answer', '42', '255']],
   ['md5sum', ['md5sum', 'd/a.txt', 'lines.txt']],
   ['sha256sum', ['sha256sum', 'lines.txt']],
