@@ -5,9 +5,8 @@
  * layout (src/fuzz/afl-output.ts).
  *
  * Exit status: 0 nothing found within the limits (or interrupted with
- * nothing found); --error-exitcode (99) a crash was found (at the first
- * one, or at the end with --keep-going; hangs count too with
- * --keep-going); 1 init_module returned a negative errno; 125 the module
+ * nothing found); --error-exitcode (99) a crash was found (stopping at the
+ * first one, or at the end with --keep-going) or a hang was saved; 1 init_module returned a negative errno; 125 the module
  * oopsed (or hung) in init_module/LLVMFuzzerInitialize; 126 the module
  * cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput;
  * 127 no such file; 2 usage errors, an unreadable -i directory or seed, a
@@ -164,7 +163,7 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       for (const l of firstCrashReport) err(l);
     }
     if (summary.interrupted) err('kmemsim fuzz: interrupted; the output directory is consistent (resume with -i -)');
-    return summary.crashes.length > 0 || (o.keepGoing && summary.hangs > 0) ? o.errorExitcode : 0;
+    return summary.crashes.length > 0 || summary.hangs > 0 ? o.errorExitcode : 0;
   } catch (e) {
     if (e instanceof OutputError || e instanceof SeedError) {
       err(`kmemsim: ${e.message}`);

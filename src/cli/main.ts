@@ -274,7 +274,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '',
               'Exit status:',
               '  0    nothing found within the limits',
-              '  99   a crash was found (--error-exitcode); with --keep-going also a hang',
+              '  99   a crash (or a hang) was found (--error-exitcode)',
               '  1    init_module returned a negative errno',
               '  124  init_module never returned within the budget',
               '  125  the module oopsed in init_module or LLVMFuzzerInitialize',

@@ -157,7 +157,9 @@ export function fuzzerStats(s: FuzzStats, version: string): string {
     ['last_crash', sec(s.lastCrash)],
     ['last_hang', sec(s.lastHang)],
     ['execs_since_crash', s.execsSinceCrash],
-    ['exec_timeout', s.timeoutInstructions],
+    // AFL++'s exec_timeout is milliseconds; kmemsim's budget is instructions, in a key of its own.
+    ['exec_timeout', 0],
+    ['exec_timeout_instructions', s.timeoutInstructions],
     ['slowest_exec_ms', 0],
     ['peak_rss_mb', Math.round(process.memoryUsage().rss / 2 ** 20)],
     ['cpu_affinity', -1],
