@@ -208,12 +208,12 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
 
   const limitReached = (): boolean => stopRequested || stopForCrash || execs >= opts.runs || now() - start >= opts.maxTimeMs;
   const maybeStatus = async (): Promise<void> => {
+    // After every input, let SIGINT/SIGTERM handlers run (the loop is otherwise synchronous).
+    await new Promise<void>((r) => setImmediate(r));
     if (now() - lastStatus < opts.statusIntervalMs) return;
     lastStatus = now();
     writeStats();
     opts.status(statusLine());
-    // Let SIGINT/SIGTERM handlers run (the loop is otherwise synchronous).
-    await new Promise<void>((r) => setImmediate(r));
   };
 
   try {

@@ -7,7 +7,7 @@
  * afl-whatsup reads the output directory when afl++ is installed.
  */
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,15 +30,17 @@ const tmp = (): string => mkdtempSync(join(tmpdir(), 'kmemsim-fuzz-test-'));
 const ids = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('id:') && !/\.(json|txt)$/.test(n)).sort() : []);
 
 describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
-  const cases: { name: string; args: string[]; signature: RegExp; kind: string }[] = [
-    { name: 'record-type', args: ['-x', join(EX, 'record-type.dict')], signature: /uninitialized heap read in emit\+0x/, kind: 'uninitialized' },
-    { name: 'padding', args: ['-x', join(EX, 'padding.dict')], signature: /uninitialized heap read in serialize\+0x/, kind: 'uninitialized' },
-    { name: 'use-after-free', args: ['-x', join(EX, 'use-after-free.dict'), '-i', join(EX, 'use-after-free.seeds')], signature: /freed heap read in LLVMFuzzerTestOneInput\+0x/, kind: 'freed' },
+  const KMEMCHECK = ['--kmemcheck'];
+  const cases: { name: string; checker: string[]; args: string[]; signature: RegExp; kind: string; region: string }[] = [
+    { name: 'record-type', checker: KMEMCHECK, args: ['-x', join(EX, 'record-type.dict')], signature: /uninitialized heap read in emit\+0x/, kind: 'uninitialized', region: 'heap' },
+    { name: 'padding', checker: KMEMCHECK, args: ['-x', join(EX, 'padding.dict')], signature: /uninitialized heap read in serialize\+0x/, kind: 'uninitialized', region: 'heap' },
+    { name: 'use-after-free', checker: KMEMCHECK, args: ['-x', join(EX, 'use-after-free.dict'), '-i', join(EX, 'use-after-free.seeds')], signature: /freed heap read in LLVMFuzzerTestOneInput\+0x/, kind: 'freed', region: 'heap' },
+    { name: 'stack-sum', checker: ['--stack', 'precise'], args: ['-x', join(EX, 'stack-sum.dict')], signature: /uninitialized stack read in average_of\+0x/, kind: 'uninitialized', region: 'stack' },
   ];
   for (const c of cases) {
-    it(`finds the planted bug of ${c.name}.c with kmemcheck, and the crash replays to the same report`, async () => {
+    it(`finds the planted bug of ${c.name}.c with ${c.checker.join(' ')}, and the crash replays to the same report`, async () => {
       const out = tmp();
-      const r = await kmemsim(['fuzz', join(EX, `${c.name}.c`), '--kmemcheck', '-o', out, '--seed', '1', '--runs', '300', ...c.args]);
+      const r = await kmemsim(['fuzz', join(EX, `${c.name}.c`), ...c.checker, '-o', out, '--seed', '1', '--runs', '300', ...c.args]);
       expect(r.status, r.stderr).toBe(99);
       expect(r.stderr).toMatch(c.signature);
       const crashes = join(out, 'default/crashes');
@@ -48,12 +50,13 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
       const path = join(crashes, found[0]!);
       const json = JSON.parse(readFileSync(`${path}.json`, 'utf8'));
       expect(json.findings[0].kind).toBe(c.kind);
+      expect(json.findings[0].region).toBe(c.region);
       expect(json.exit.status).toBe(99);
       const text = readFileSync(`${path}.txt`, 'utf8');
       expect(text).toMatch(/WARNING: kmemcheck: Caught/);
       expect(ids(join(out, 'default/queue')).length).toBeGreaterThan(0);
       // Replay: the same report, the same status.
-      const replay = await kmemsim(['run', join(EX, `${c.name}.c`), '--kmemcheck', '--input', path]);
+      const replay = await kmemsim(['run', join(EX, `${c.name}.c`), ...c.checker, '--input', path]);
       expect(replay.status).toBe(99);
       expect(replay.stderr).toBe(text);
       // Without the checker the bug is invisible: the input runs clean.
@@ -144,4 +147,28 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(r.stdout).toMatch(/padding\.c/);
     expect(r.stdout).toMatch(/Crashes saved : 1/);
   });
+});
+
+const builtCli = existsSync(join(ROOT, 'dist/cli/main.js'));
+describe.skipIf(skip !== null || !builtCli)('kmemsim fuzz: interrupted', () => {
+  it('SIGTERM ends the run after the current input; the output directory is consistent and resumes with -i -', async () => {
+    const out = tmp();
+    const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'fuzz', join(EX, 'clean.c'), '--kmemcheck', '-o', out, '--status-interval', '1'], { cwd: ROOT });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    // Wait for the first status line: the run is under way.
+    for (let i = 0; i < 300 && !/kmemsim fuzz: \d+s, /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/interrupted; the output directory is consistent/);
+    const queue = readdirSync(join(out, 'default/queue'));
+    expect(queue.filter((n) => n.startsWith('.'))).toEqual([]);
+    const stats = readFileSync(join(out, 'default/fuzzer_stats'), 'utf8');
+    const done = Number(/^execs_done +: (\d+)$/m.exec(stats)![1]);
+    expect(done).toBeGreaterThan(0);
+    const resumed = await kmemsim(['fuzz', join(EX, 'clean.c'), '--kmemcheck', '-i', '-', '-o', out, '--runs', String(queue.length + 3)]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(ids(join(out, 'default/queue')).slice(0, queue.length)).toEqual(queue.sort());
+  }, 60_000);
 });
