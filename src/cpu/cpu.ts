@@ -236,8 +236,11 @@ export class CPU {
    * and B→A, A→A and B→B count apart). The length must be a power of two.
    * Null (the default) costs one test per block. Run one instruction at a
    * time (TF, a precise checker's single-step loop), an instruction counts
-   * as a block entry when the one before did not fall through to it. Loops
-   * closed inside one compiled block are not block entries.
+   * as a block entry when the one before did not fall through to it. A
+   * block may run on past a conditional jump not taken (blocks are
+   * superblocks), so edges are between the entries of taken jumps, calls,
+   * returns and block boundaries; a compiled block looping onto itself
+   * counts each time round (jit.ts).
    */
   edgeCounts: Uint8Array | null = null;
   prevBlockId = 0;
@@ -1148,8 +1151,8 @@ export class CPU {
     this.codeEpoch++;
   }
 
-  /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`). */
-  private countEdge(edges: Uint8Array, eip: number): void {
+  /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`; compiled self-loops call it too). */
+  countEdge(edges: Uint8Array, eip: number): void {
     const cur = Math.imul(eip, 0x9e3779b1) >>> 16;
     const at = (cur ^ this.prevBlockId) & (edges.length - 1);
     edges[at] = edges[at]! + 1;
