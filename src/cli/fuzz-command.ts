@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
 import { checkCommand } from './check-command.js';
-import { ModuleTarget, FuzzTargetError, inputStep, type TargetRunOptions } from '../fuzz/target-module.js';
+import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
 import { fuzz, SeedError } from '../fuzz/fuzzer.js';
 import { OutputError } from '../fuzz/afl-output.js';
 import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
@@ -100,7 +100,7 @@ export function prepareModule(file: string, ftrace: boolean, err: (line: string)
  * TARGET --input FILE`) and, with `reportJson`, the JSON report. Returns
  * the exit status `kmemsim run` would give.
  */
-export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: { heap: HeapMode | null; stack: StackMode | null; timeout: number; errorExitcode: number; reportJson?: string }, line: (l: string) => void): number {
+export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: { heap: HeapMode | null; stack: StackMode | null; timeout: number; errorExitcode: number; reportJson?: string }, line: (l: string) => void, seen?: InputCall): number {
   return checkCommand(mod.object, {
     heap: o.heap,
     stack: o.stack,
@@ -113,7 +113,7 @@ export function replayInput(mod: PreparedModule, name: string, data: Uint8Array,
       maxInstructions: DEFAULT_BUDGET,
       memorySize: FUZZ_MEMORY_SIZE,
       onDiagnostic: line,
-      whileLoaded: inputStep(data, o.timeout, null),
+      whileLoaded: inputStep(data, o.timeout, null, seen),
     },
   });
 }
@@ -204,5 +204,11 @@ export function replayCommand(target: string, inputFile: string, o: { heap: Heap
   }
   const mod = prepareModule(target, o.stack === 'ftrace', o.err);
   if (typeof mod === 'number') return mod;
-  return replayInput(mod, basename(target), data, { heap: o.heap, stack: o.stack, timeout: o.budget, errorExitcode: o.errorExitcode, ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}) }, o.err);
+  const seen: InputCall = { reached: false, hang: false, instructions: 0 };
+  const status = replayInput(mod, basename(target), data, { heap: o.heap, stack: o.stack, timeout: o.budget, errorExitcode: o.errorExitcode, ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}) }, o.err, seen);
+  if (seen.loaded && !seen.reached) {
+    o.err(`kmemsim: ${basename(target)} defines no ${ENTRY}(const u8 *data, size_t size): --input has nothing to go to`);
+    return 126;
+  }
+  return status;
 }

@@ -56,7 +56,10 @@ export interface Execution {
 }
 
 /** What happened inside the `whileLoaded` step. */
-interface InputCall {
+export interface InputCall {
+  /** The step ran (init_module succeeded). */
+  loaded?: boolean;
+  /** The module has LLVMFuzzerTestOneInput (it was called, or LLVMFuzzerInitialize stopped first). */
   reached: boolean;
   hang: boolean;
   instructions: number;
@@ -70,6 +73,7 @@ interface InputCall {
 export function inputStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall = { reached: false, hang: false, instructions: 0 }) {
   return (ctx: LoadedContext, budget: number): { instructions: number; stop: StopReason | null; what?: string } => {
     const { kernel, module, api, memory, heap } = ctx;
+    seen.loaded = true;
     const entry = module.object.globals.get(ENTRY);
     if (entry === undefined) return { instructions: 0, stop: null };
     seen.reached = true;

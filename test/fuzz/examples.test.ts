@@ -135,7 +135,13 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(again.stderr).toMatch(/holds an earlier run: resume it with -i -/);
     const resumed = await kmemsim(['fuzz', join(EX, 'clean.c'), '-i', '-', '-o', out, '--runs', '4']);
     expect(resumed.status, resumed.stderr).toBe(0);
-    for (const r of [noEntry, oops, missing, seeds, again]) expect(r.stderr).not.toMatch(/\n\s+at /);
+    const replayNoEntry = await kmemsim(['run', join(ROOT, 'examples/kmemcheck/uninit-kmalloc.c'), '--input', notDir]);
+    expect(replayNoEntry.status).toBe(126);
+    expect(replayNoEntry.stderr).toMatch(/defines no LLVMFuzzerTestOneInput.*--input has nothing to go to/);
+    const replayMissing = await kmemsim(['run', join(EX, 'clean.c'), '--input', join(dir, 'no-such-input')]);
+    expect(replayMissing.status).toBe(127);
+    expect(replayMissing.stderr).toMatch(/^kmemsim: cannot read input .*: no such file$/m);
+    for (const r of [noEntry, oops, missing, seeds, again, replayNoEntry, replayMissing]) expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
   const whatsup = !spawnSync('afl-whatsup', ['-h']).error;
