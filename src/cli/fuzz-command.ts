@@ -22,6 +22,7 @@ import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type T
 import { fuzz, SeedError } from '../fuzz/fuzzer.js';
 import { OutputError } from '../fuzz/afl-output.js';
 import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
+import { minimize } from '../fuzz/minimize.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import type { HeapMode, StackMode } from '../harness/modes.js';
 
@@ -211,4 +212,44 @@ export function replayCommand(target: string, inputFile: string, o: { heap: Heap
     return 126;
   }
   return status;
+}
+
+/**
+ * `kmemsim tmin TARGET IN OUT [--kmemcheck] [--stack MODE]`: minimize a
+ * crashing input keeping its signature (src/fuzz/minimize.ts). Exit
+ * status: 0 written; 1 the input does not crash (nothing to keep); 2 the
+ * output cannot be written; 126/127/125/1 as for `kmemsim fuzz`'s target.
+ */
+export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(fs.readFileSync(input));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    o.err(`kmemsim: cannot read input ${input}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
+    return code === 'ENOENT' ? 127 : 126;
+  }
+  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
+  if (typeof mod === 'number') return mod;
+  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  let r;
+  try {
+    r = minimize(t, data);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    o.err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  if (r === null) {
+    o.err(`kmemsim: ${input} does not crash ${basename(target)} with these checkers: nothing to minimize`);
+    return 1;
+  }
+  try {
+    fs.writeFileSync(output, r.data);
+  } catch (e) {
+    o.err(`kmemsim: cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 2;
+  }
+  o.err(`kmemsim tmin: ${data.length} -> ${r.data.length} bytes in ${r.execs} executions, keeping ${r.signature}`);
+  return 0;
 }

@@ -323,6 +323,28 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'tmin <target> <input> <output>',
+      'Minimize a crashing input of a kmemsim fuzz target, keeping its crash signature (afl-tmin\'s block deletion and normalization)',
+      (y) =>
+        y
+          .epilogue('Exit status: 0 minimized input written; 1 the input does not crash the target with these checkers; 2 usage error or OUTPUT not writable; 125/126/127 as for kmemsim fuzz.')
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('input', { type: 'string', describe: 'the crashing input (a crashes/ file)', demandOption: true })
+          .positional('output', { type: 'string', describe: 'where the minimized input goes', demandOption: true })
+          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
+          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+      async (a) => {
+        const { tminCommand } = await import('./fuzz-command.js');
+        code = tminCommand(a.target as string, a.input as string, a.output as string, {
+          heap: a.kmemcheck ? 'kmemcheck' : null,
+          stack: (a.stack as StackMode | undefined) ?? null,
+          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+          err: errLine,
+        });
+      },
+    )
+    .command(
       'disasm <file>',
       'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
       (y) =>
@@ -333,7 +355,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
         code = disasmCommand(a.file as string, a.function as string | undefined);
       },
     )
-    .demandCommand(1, 'Give a command: run, fuzz, compare, boot or disasm (see --help).')
+    .demandCommand(1, 'Give a command: run, fuzz, tmin, compare, boot or disasm (see --help).')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .help()

@@ -65,6 +65,32 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     });
   }
 
+  it('kmemsim tmin minimizes a crash keeping its signature', async () => {
+    const dir = tmp();
+    // A crash with junk around the one record that matters.
+    writeFileSync(join(dir, 'crash'), Buffer.from('xyA\x01qqB\x07zzzzzzzz', 'latin1'));
+    const r = await kmemsim(['tmin', join(EX, 'record-type.c'), join(dir, 'crash'), join(dir, 'min'), '--kmemcheck']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/keeping crash: uninitialized heap read in emit\+0x/);
+    // The minimum: a type 'B' record (2 bytes), its value byte normalized to '0'.
+    expect(readFileSync(join(dir, 'min'), 'latin1')).toBe('B0');
+    const replay = await kmemsim(['run', join(EX, 'record-type.c'), '--kmemcheck', '--input', join(dir, 'min')]);
+    expect(replay.status).toBe(99);
+    writeFileSync(join(dir, 'fine'), 'AA');
+    const none = await kmemsim(['tmin', join(EX, 'record-type.c'), join(dir, 'fine'), join(dir, 'min2'), '--kmemcheck']);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/does not crash record-type\.c with these checkers/);
+  });
+
+  it('--max-time ends a run that has no other limit', async () => {
+    const out = tmp();
+    const t0 = Date.now();
+    const r = await kmemsim(['fuzz', join(EX, 'clean.c'), '-o', out, '--max-time', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(Number(/^execs_done +: (\d+)$/m.exec(readFileSync(join(out, 'default/fuzzer_stats'), 'utf8'))![1])).toBeGreaterThan(1);
+  });
+
   it('finds nothing in the clean target with kmemcheck and the precise stack checker', async () => {
     const out = tmp();
     const r = await kmemsim(['fuzz', join(EX, 'clean.c'), '--kmemcheck', '--stack', 'precise', '-o', out, '--seed', '3', '--runs', '40']);
