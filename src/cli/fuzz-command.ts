@@ -14,15 +14,15 @@
  * `-i -`).
  */
 import * as fs from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
 import { checkCommand } from './check-command.js';
 import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
-import { fuzz, SeedError } from '../fuzz/fuzzer.js';
+import { fuzz, readSeeds, SeedError } from '../fuzz/fuzzer.js';
 import { OutputError } from '../fuzz/afl-output.js';
 import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
-import { minimize } from '../fuzz/minimize.js';
+import { minimize, minimizeCorpus } from '../fuzz/minimize.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import type { HeapMode, StackMode } from '../harness/modes.js';
 
@@ -251,5 +251,48 @@ export function tminCommand(target: string, input: string, output: string, o: { 
     return 2;
   }
   o.err(`kmemsim tmin: ${data.length} -> ${r.data.length} bytes in ${r.execs} executions, keeping ${r.signature}`);
+  return 0;
+}
+
+/**
+ * `kmemsim cmin TARGET IN_DIR OUT_DIR [--kmemcheck] [--stack MODE]`: copy
+ * to OUT_DIR the smallest inputs of IN_DIR that keep its coverage
+ * (src/fuzz/minimize.ts). Exit status: 0 done; 2 IN_DIR unreadable or
+ * OUT_DIR not empty or not writable; 125/126/127/1 as for `kmemsim fuzz`'s
+ * target.
+ */
+export function cminCommand(target: string, inDir: string, outDir: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+  let inputs;
+  try {
+    if (!fs.existsSync(inDir)) throw new SeedError(`cannot read input directory ${inDir}: no such directory`);
+    inputs = readSeeds(inDir, 1 << 20).map((s) => ({ name: s.name, data: s.data }));
+  } catch (e) {
+    if (!(e instanceof SeedError)) throw e;
+    o.err(`kmemsim: ${e.message.replace('seed directory', 'input directory')}`);
+    return 2;
+  }
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) {
+    o.err(`kmemsim: ${outDir} is not empty: cmin writes into a new or empty directory`);
+    return 2;
+  }
+  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
+  if (typeof mod === 'number') return mod;
+  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  let r;
+  try {
+    r = minimizeCorpus(t, inputs);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    o.err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const k of r.kept) fs.writeFileSync(join(outDir, k.name), k.data);
+  } catch (e) {
+    o.err(`kmemsim: cannot write ${outDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 2;
+  }
+  o.err(`kmemsim cmin: ${inputs.length} -> ${r.kept.length} inputs${r.crashes ? ` (${r.crashes} crashing or hanging left out)` : ''}`);
   return 0;
 }

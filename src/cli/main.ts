@@ -345,6 +345,28 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'cmin <target> <input-dir> <output-dir>',
+      'Copy the smallest inputs of a corpus that keep its edge coverage (afl-cmin) for a kmemsim fuzz target',
+      (y) =>
+        y
+          .epilogue('Exit status: 0 done; 2 usage error, INPUT-DIR unreadable, OUTPUT-DIR not empty or not writable; 125/126/127 as for kmemsim fuzz. Crashing and hanging inputs are left out.')
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('input-dir', { type: 'string', describe: 'the corpus (e.g. OUT/default/queue)', demandOption: true })
+          .positional('output-dir', { type: 'string', describe: 'where the kept inputs go (new or empty)', demandOption: true })
+          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
+          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+      async (a) => {
+        const { cminCommand } = await import('./fuzz-command.js');
+        code = cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
+          heap: a.kmemcheck ? 'kmemcheck' : null,
+          stack: (a.stack as StackMode | undefined) ?? null,
+          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+          err: errLine,
+        });
+      },
+    )
+    .command(
       'disasm <file>',
       'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
       (y) =>
@@ -355,7 +377,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
         code = disasmCommand(a.file as string, a.function as string | undefined);
       },
     )
-    .demandCommand(1, 'Give a command: run, fuzz, tmin, compare, boot or disasm (see --help).')
+    .demandCommand(1, 'Give a command: run, fuzz, tmin, cmin, compare, boot or disasm (see --help).')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .help()

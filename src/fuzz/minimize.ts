@@ -3,9 +3,11 @@
  * algorithm, in its normal mode): block deletion with block sizes halving
  * from half the input down to one byte, repeated while it still removes
  * something, then normalization — every byte replaced by '0' where the
- * signature stays. Every candidate runs on a fresh machine, as in fuzzing.
+ * signature stays; and corpus minimization (afl-cmin). Every candidate
+ * runs on a fresh machine, as in fuzzing.
  */
 import type { FuzzTarget } from './fuzzer.js';
+import { MAP_SIZE, classifyCounts, hasNewBits, newVirginMap } from './coverage.js';
 
 export interface Minimized {
   data: Uint8Array;
@@ -48,4 +50,35 @@ export function minimize(target: FuzzTarget, input: Uint8Array): Minimized | nul
     if (signatureOf(cand) === want) cur = cand;
   }
   return { data: cur, signature: want, execs };
+}
+
+export interface CorpusInput {
+  name: string;
+  data: Uint8Array;
+}
+
+/**
+ * Corpus minimization (afl-cmin): the smallest input for every edge tuple
+ * (edge and hit-count bucket) any input covers. Inputs are taken smallest
+ * first (ties by name); one is kept when it covers a tuple no kept input
+ * covers — which makes it the smallest holder of that tuple, as afl-cmin
+ * chooses. Crashing and hanging inputs are left out, as afl-cmin does.
+ */
+export function minimizeCorpus(target: FuzzTarget, inputs: readonly CorpusInput[]): { kept: CorpusInput[]; crashes: number } {
+  const order = [...inputs].sort((a, b) => a.data.length - b.data.length || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const virgin = newVirginMap();
+  const trace = new Uint8Array(MAP_SIZE);
+  const kept: CorpusInput[] = [];
+  let crashes = 0;
+  for (const input of order) {
+    trace.fill(0);
+    const e = target.execute(input.data, trace);
+    if (e.outcome !== 'ok') {
+      crashes++;
+      continue;
+    }
+    classifyCounts(trace);
+    if (hasNewBits(virgin, trace) !== 0) kept.push(input);
+  }
+  return { kept, crashes };
 }

@@ -82,6 +82,31 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(none.stderr).toMatch(/does not crash record-type\.c with these checkers/);
   });
 
+  it('kmemsim cmin keeps the smallest input per edge tuple and leaves crashes out', async () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'in'));
+    const files: Record<string, string> = {
+      a: 'A1', // one type-A record
+      b: 'A2', // the same path as a: dropped
+      c: 'A1A2A3', // three records: new loop-count buckets, kept
+      d: 'A1A2A3A4', // four records: kept or not as its hit-count buckets decide (not asserted)
+      e: 'B1', // crashes: left out
+      f: 'zz', // no record: kept (a path of its own)
+    };
+    for (const [n, v] of Object.entries(files)) writeFileSync(join(dir, 'in', n), v);
+    const r = await kmemsim(['cmin', join(EX, 'record-type.c'), join(dir, 'in'), join(dir, 'out'), '--kmemcheck']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/6 -> \d+ inputs \(1 crashing or hanging left out\)/);
+    const kept = readdirSync(join(dir, 'out')).sort();
+    expect(kept).toContain('a');
+    expect(kept).toContain('f');
+    expect(kept).not.toContain('b');
+    expect(kept).not.toContain('e');
+    const again = await kmemsim(['cmin', join(EX, 'record-type.c'), join(dir, 'in'), join(dir, 'out')]);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/is not empty/);
+  });
+
   it('--max-time ends a run that has no other limit', async () => {
     const out = tmp();
     const t0 = Date.now();
