@@ -23,6 +23,7 @@ import { fuzz, readSeeds, SeedError } from '../fuzz/fuzzer.js';
 import { OutputError } from '../fuzz/afl-output.js';
 import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
 import { minimize, minimizeCorpus } from '../fuzz/minimize.js';
+import { autoDictionary } from '../fuzz/auto-dictionary.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import type { HeapMode, StackMode } from '../harness/modes.js';
 
@@ -49,6 +50,8 @@ export interface FuzzCommandOptions {
   keepGoing: boolean;
   timeoutInstructions: number;
   maxLength: number;
+  /** Add the constants the module's code compares with to the dictionary (src/fuzz/auto-dictionary.ts). */
+  autoDictionary: boolean;
   errorExitcode: number;
   commandLine: string;
   version: string;
@@ -133,6 +136,7 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       return 2;
     }
   }
+  if (o.autoDictionary) tokens = [...tokens, ...autoDictionary(mod.object)];
   const name = basename(o.target);
   const run: TargetRunOptions = { name, heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE };
   const target = new ModuleTarget(mod.object, run, o.timeoutInstructions);

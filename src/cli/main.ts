@@ -293,6 +293,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('x', { type: 'string', describe: 'dictionary in AFL\'s format (name="value" lines)' })
           .option('seed', { type: 'string', describe: 'seed of the mutation PRNG (same seed, same run)', default: '0' })
           .option('keep-going', { type: 'boolean', describe: 'do not stop at the first crash', default: false })
+          .option('auto-dict', { type: 'boolean', describe: 'add the 2- and 4-byte constants the module\'s code compares with to the dictionary (--no-auto-dict: only -x)', default: true })
           .option('timeout-instructions', { type: 'string', describe: 'instructions LLVMFuzzerTestOneInput may run per input before it is a hang', default: '10M' })
           .option('max-len', { type: 'string', describe: 'longest input in bytes', default: '4096' })
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
@@ -314,6 +315,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           keepGoing: a['keep-going'] as boolean,
           timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
           maxLength: parseCount(a['max-len'], '--max-len', { min: 1, max: 1 << 20 }),
+          autoDictionary: a['auto-dict'] as boolean,
           errorExitcode: parseCount(a['error-exitcode'], '--error-exitcode', { max: 255 }),
           statusInterval: parseCount(a['status-interval'], '--status-interval', { min: 1 }),
           commandLine: ['kmemsim', ...argv].join(' '),

@@ -116,6 +116,14 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(Number(/^execs_done +: (\d+)$/m.exec(readFileSync(join(out, 'default/fuzzer_stats'), 'utf8'))![1])).toBeGreaterThan(1);
   });
 
+  it('finds the 32-bit magic of padding.c through the automatic dictionary, not without it', async () => {
+    const auto = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '-o', tmp(), '--seed', '1', '--runs', '300']);
+    expect(auto.status, auto.stderr).toBe(99);
+    expect(auto.stderr).toMatch(/uninitialized heap read in serialize\+0x/);
+    const none = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '--no-auto-dict', '-o', tmp(), '--seed', '1', '--runs', '60']);
+    expect(none.status, none.stderr).toBe(0);
+  });
+
   it('finds nothing in the clean target with kmemcheck and the precise stack checker', async () => {
     const out = tmp();
     const r = await kmemsim(['fuzz', join(EX, 'clean.c'), '--kmemcheck', '--stack', 'precise', '-o', out, '--seed', '3', '--runs', '40']);

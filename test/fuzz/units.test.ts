@@ -8,6 +8,10 @@ import { classifyCounts, countEdges, hasNewBits, MAP_SIZE, newVirginMap } from '
 import { parseDictionary, DictionaryError } from '../../src/fuzz/dictionary.js';
 import { havoc, spliceInputs } from '../../src/fuzz/mutate.js';
 import { Rng } from '../../src/fuzz/random.js';
+import { join } from 'node:path';
+import { autoDictionary } from '../../src/fuzz/auto-dictionary.js';
+import { compileModule } from '../../src/cli/compile.js';
+import { hasGcc, ROOT } from '../module/helpers.js';
 import { fuzzerStats, plotLine, queueName, crashName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
 
 describe('coverage', () => {
@@ -76,6 +80,16 @@ describe('havoc', () => {
     expect(Array.from(s.subarray(0, at)).every((x) => x === 1)).toBe(true);
     expect(Array.from(s.subarray(at)).every((x) => x === 2)).toBe(true);
     expect(spliceInputs(a, a, new Rng(3))).toBeNull();
+  });
+});
+
+describe.skipIf(!hasGcc)('automatic dictionary', () => {
+  it('takes the 2- and 4-byte constants compared with from the module code, little-endian', () => {
+    const { object } = compileModule(join(ROOT, 'examples/fuzz/padding.c'));
+    const hexes = autoDictionary(object).map((t) => Buffer.from(t).toString('hex'));
+    expect(hexes).toContain('4b4d454d'); // "KMEM" (cmp ..., 0x4d454d4b)
+    expect(hexes.every((h) => h.length === 4 || h.length === 8)).toBe(true);
+    expect(autoDictionary(new Uint8Array([1, 2, 3]))).toEqual([]);
   });
 });
 
