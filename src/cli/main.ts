@@ -137,6 +137,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
+          .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
           .example('$0 run build/examples/hello-O2 -- world', '')
@@ -176,6 +177,19 @@ async function mainWithIO(argv: string[]): Promise<number> {
             checkWrites: a['kmemcheck-writes'] as boolean,
           }
           : null;
+        const input = a.input === undefined ? null : String(a.input);
+        if (input !== null) {
+          const { replayCommand } = await import('./fuzz-command.js');
+          code = replayCommand(a.file as string, input, {
+            heap: kmem?.heap ?? null,
+            stack: kmem?.stack ?? null,
+            errorExitcode,
+            budget,
+            reportJson: kmem?.reportJson,
+            err: errLine,
+          });
+          return;
+        }
         if (memory !== undefined && checking) throw new UsageError('--memory sizes a program\'s guest RAM; kernel modules run in the kernel\'s');
         const root = a.root as string | undefined;
         if (root !== undefined) {
@@ -269,6 +283,111 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'fuzz <target>',
+      'Fuzz a kernel module that defines libFuzzer\'s int LLVMFuzzerTestOneInput(const u8 *data, size_t size): coverage-guided (AFL edge counts), every checker as the oracle, AFL++\'s output layout',
+      (y) =>
+        y
+          .epilogue(
+            [
+              'Each input runs on a freshly booted machine: init_module, LLVMFuzzerInitialize (if defined), the input in a kmalloc(size) object whose tail past size is unallocated, LLVMFuzzerTestOneInput, cleanup_module. A checker finding, an oops, BUG, triple fault or unsupported instruction is a crash; running out of --timeout-instructions is a hang. Output: OUT/default/{queue,crashes,hangs}/, fuzzer_stats, plot_data (AFL++\'s formats); next to each crash FILE.json and FILE.txt, its report.',
+              '',
+              'Exit status:',
+              '  0    nothing found within the limits',
+              '  99   a crash (or a hang) was found (--error-exitcode)',
+              '  1    init_module returned a negative errno',
+              '  124  init_module never returned within the budget',
+              '  125  the module oopsed in init_module or LLVMFuzzerInitialize',
+              '  126  the module cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput',
+              '  127  no such file',
+              '  2    usage error, unreadable -i or seed, bad -x dictionary, -o holding an earlier run (resume with -i -)',
+            ].join('\n'),
+          )
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .option('i', { type: 'string', describe: 'seed directory (missing or empty: one generated input); - resumes OUT\'s earlier run' })
+          .option('o', { type: 'string', describe: 'output directory (AFL++ layout)', demandOption: true })
+          .option('kmemcheck', { type: 'boolean', describe: 'heap checker: uninitialized, unallocated and freed reads are crashes', default: false })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker: its findings are crashes' })
+          .option('max-time', { type: 'string', describe: 'stop after this many seconds (wall time)' })
+          .option('runs', { type: 'string', describe: 'stop after this many executions (seeds included; deterministic)' })
+          .option('x', { type: 'string', describe: 'dictionary in AFL\'s format (name="value" lines)' })
+          .option('seed', { type: 'string', describe: 'seed of the mutation PRNG (same seed, same run)', default: '0' })
+          .option('keep-going', { type: 'boolean', describe: 'do not stop at the first crash', default: false })
+          .option('auto-dict', { type: 'boolean', describe: 'add the 2- and 4-byte constants the module\'s code compares with to the dictionary (--no-auto-dict: only -x)', default: true })
+          .option('timeout-instructions', { type: 'string', describe: 'instructions LLVMFuzzerTestOneInput may run per input before it is a hang', default: '10M' })
+          .option('max-len', { type: 'string', describe: 'longest input in bytes', default: '4096' })
+          .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
+          .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
+          .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', ''),
+      async (a) => {
+        if (a.o === undefined || String(a.o) === '') throw new UsageError('fuzz needs -o DIR');
+        const { fuzzCommand } = await import('./fuzz-command.js');
+        code = await fuzzCommand({
+          target: a.target as string,
+          seeds: (a.i as string | undefined) ?? null,
+          out: String(a.o),
+          heap: a.kmemcheck ? 'kmemcheck' : null,
+          stack: (a.stack as StackMode | undefined) ?? null,
+          maxTimeSeconds: a['max-time'] === undefined ? Infinity : parseCount(a['max-time'], '--max-time'),
+          runs: a.runs === undefined ? Infinity : parseCount(a.runs, '--runs', { min: 1 }),
+          dictionary: (a.x as string | undefined) ?? null,
+          seed: parseCount(a.seed, '--seed', { max: 0xffff_ffff }),
+          keepGoing: a['keep-going'] as boolean,
+          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+          maxLength: parseCount(a['max-len'], '--max-len', { min: 1, max: 1 << 20 }),
+          autoDictionary: a['auto-dict'] as boolean,
+          errorExitcode: parseCount(a['error-exitcode'], '--error-exitcode', { max: 255 }),
+          statusInterval: parseCount(a['status-interval'], '--status-interval', { min: 1 }),
+          commandLine: ['kmemsim', ...argv].join(' '),
+          version: VERSION,
+          err: errLine,
+        });
+      },
+    )
+    .command(
+      'tmin <target> <input> <output>',
+      'Minimize a crashing input of a kmemsim fuzz target, keeping its crash signature (afl-tmin\'s block deletion and normalization)',
+      (y) =>
+        y
+          .epilogue('Exit status: 0 minimized input written; 1 the input does not crash the target with these checkers; 2 usage error or OUTPUT not writable; 125/126/127 as for kmemsim fuzz.')
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('input', { type: 'string', describe: 'the crashing input (a crashes/ file)', demandOption: true })
+          .positional('output', { type: 'string', describe: 'where the minimized input goes', demandOption: true })
+          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
+          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+      async (a) => {
+        const { tminCommand } = await import('./fuzz-command.js');
+        code = tminCommand(a.target as string, a.input as string, a.output as string, {
+          heap: a.kmemcheck ? 'kmemcheck' : null,
+          stack: (a.stack as StackMode | undefined) ?? null,
+          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+          err: errLine,
+        });
+      },
+    )
+    .command(
+      'cmin <target> <input-dir> <output-dir>',
+      'Copy the smallest inputs of a corpus that keep its edge coverage (afl-cmin) for a kmemsim fuzz target',
+      (y) =>
+        y
+          .epilogue('Exit status: 0 done; 2 usage error, INPUT-DIR unreadable, OUTPUT-DIR not empty or not writable; 125/126/127 as for kmemsim fuzz. Crashing and hanging inputs are left out.')
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('input-dir', { type: 'string', describe: 'the corpus (e.g. OUT/default/queue)', demandOption: true })
+          .positional('output-dir', { type: 'string', describe: 'where the kept inputs go (new or empty)', demandOption: true })
+          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
+          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
+          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+      async (a) => {
+        const { cminCommand } = await import('./fuzz-command.js');
+        code = cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
+          heap: a.kmemcheck ? 'kmemcheck' : null,
+          stack: (a.stack as StackMode | undefined) ?? null,
+          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+          err: errLine,
+        });
+      },
+    )
+    .command(
       'disasm <file>',
       'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
       (y) =>
@@ -279,7 +398,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
         code = disasmCommand(a.file as string, a.function as string | undefined);
       },
     )
-    .demandCommand(1, 'Give a command: run, compare, boot or disasm (see --help).')
+    .demandCommand(1, 'Give a command: run, fuzz, tmin, cmin, compare, boot or disasm (see --help).')
     .strict()
     .parserConfiguration({ 'populate--': true })
     .help()

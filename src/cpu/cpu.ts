@@ -228,6 +228,25 @@ export class CPU {
    */
   runDriver: ((budget: number, single: boolean) => StopReason | null) | null = null;
 
+  /**
+   * Block-entry edge counters (a coverage map; AFL's edge scheme): when set,
+   * every block the fast path enters bumps `edgeCounts[(cur ^ prevBlockId) &
+   * (length - 1)]`, where `cur` hashes the block's linear address and
+   * `prevBlockId` is the previous block's hash shifted right by one (so A→B
+   * and B→A, A→A and B→B count apart). The length must be a power of two.
+   * Null (the default) costs one test per block. Run one instruction at a
+   * time (TF, a precise checker's single-step loop), an instruction counts
+   * as a block entry when the one before did not fall through to it. A
+   * block may run on past a conditional jump not taken (blocks are
+   * superblocks), so edges are between the entries of taken jumps, calls,
+   * returns and block boundaries; a compiled block looping onto itself
+   * counts each time round (jit.ts).
+   */
+  edgeCounts: Uint8Array | null = null;
+  prevBlockId = 0;
+  /** Where the last single-stepped instruction falls through to (for `edgeCounts`). */
+  private stepCont = -1;
+
   // ---- execution bookkeeping ------------------------------------------------
   /** Retired guest instructions (native routines excluded). Drives RDTSC and the timer. */
   icount = 0;
@@ -1132,6 +1151,14 @@ export class CPU {
     this.codeEpoch++;
   }
 
+  /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`; compiled self-loops call it too). */
+  countEdge(edges: Uint8Array, eip: number): void {
+    const cur = Math.imul(eip, 0x9e3779b1) >>> 16;
+    const at = (cur ^ this.prevBlockId) & (edges.length - 1);
+    edges[at] = edges[at]! + 1;
+    this.prevBlockId = cur >>> 1;
+  }
+
   /** Find or decode the block starting at linear address `eip`. */
   private getBlock(eip: number): Block {
     let e = this.tlbR[eip >>> 12];
@@ -1268,6 +1295,8 @@ export class CPU {
               }
             }
           }
+          const edges = this.edgeCounts;
+          if (edges !== null) this.countEdge(edges, eip);
           const instrs = block.instrs;
           let n = instrs.length;
           const left = limit - this.icount;
@@ -1342,6 +1371,12 @@ export class CPU {
     }
     const ins = this.segChecks ? this.fetchChecked() : this.getBlock(this.eip).instrs[0];
     if (ins === null) return;
+    const edges = this.edgeCounts;
+    if (edges !== null) {
+      // One instruction at a time, a block entry is an EIP the previous instruction did not fall through to.
+      if (this.eip !== this.stepCont) this.countEdge(edges, this.eip);
+      this.stepCont = ins.cont;
+    }
     // While single-stepping (or watching data), a REP string instruction runs one iteration per step (SDM Vol. 3 §17.3.1.4).
     this.repChunk = tfBefore || this.dataBpActive ? 1 : this.repLimit;
     this.dataBpHits = 0;

@@ -34,7 +34,8 @@ export const JIT_THRESHOLD = 50;
 /**
  * `room` is how many instructions may retire before the run loop must look
  * at the budget or the devices again; a block that loops onto itself keeps
- * looping inside the function while a whole further iteration fits.
+ * looping inside the function while a whole further iteration fits (each
+ * time round counting its block-entry edge when `cpu.edgeCounts` is on).
  */
 export type CompiledBlock = (cpu: CPU, room: number) => number;
 
@@ -292,7 +293,7 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
   lines.push('loop: for (;;) {');
   /** A branch back to this block's first instruction: go round again inside the function if it fits. */
   const again = (k: number) =>
-    `done += ${k + 1}; if (done + ${n} > room || cpu.breakLoop) { cpu.eip = ${start}; return done; } continue loop;`;
+    `done += ${k + 1}; if (done + ${n} > room || cpu.breakLoop) { cpu.eip = ${start}; return done; } if (cpu.edgeCounts !== null) cpu.countEdge(cpu.edgeCounts, ${start}); continue loop;`;
   let prevKind = -1;
   for (let k = 0; k < n; k++) {
     const ins = instrs[k];

@@ -27,6 +27,8 @@
 import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import type { LoadedModule } from '../kernel/module.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { GuestAccessor } from '../kernel/printk.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
 import type { StopReason } from '../cpu/stop.js';
 import { Kmemcheck } from '../shadow/kmemcheck.js';
@@ -46,7 +48,20 @@ export { checkedAccessor, type NativeAccessObserver };
 
 export { STACK_MODES, type HeapMode, type StackMode } from './modes.js';
 
-export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
+/** What a `whileLoaded` client gets: the kernel, the module, its API, the checked accessor and the heap checker. */
+export interface LoadedContext {
+  kernel: Kernel;
+  module: LoadedModule;
+  api: KernelApi;
+  /** Guest memory as the natives see it: reaches hidden pages and tells the checkers (writes initialize). */
+  memory: GuestAccessor;
+  /** The heap checker, when one runs (its shadow: markUnallocated, markInitialized). */
+  heap: Kmemcheck | InlineChecker | null;
+}
+
+export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad' | 'whileLoaded'> {
+  /** After init_module() succeeded, before cleanup_module() (ModuleRunOptions.whileLoaded), with the checkers' context. */
+  whileLoaded?(ctx: LoadedContext, budget: number): { instructions: number; stop: StopReason | null; what?: string };
   /** The heap checker: fault-driven kmemcheck, the inline checker, or none (null, the default). */
   heap?: HeapMode | null;
   /** The stack strategy, or none (null, the default). */
@@ -122,7 +137,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -136,6 +151,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   let hiding: PageHidingService | null = null;
   const finishers: (() => void)[] = [];
   let poisoner: StackPoisoner | null = null;
+  let memory: GuestAccessor | null = null;
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -177,10 +193,11 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         }
         // --stack ftrace attaches in onLoad: it patches the module's __fentry__ sites.
         const h = heapEngine as Kmemcheck | InlineChecker | null;
+        memory = h || observers.length ? checkedAccessor(k, h ? [h] : [], observers) : null;
         api = installKernelApi(k, {
           console: (text) => io.console(text),
           hooks: h ? kmemcheckSlabHooks(h) : undefined,
-          memory: h || observers.length ? checkedAccessor(k, h ? [h] : [], observers) : undefined,
+          memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
         });
         return api;
@@ -204,6 +221,12 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
           });
         }
       },
+      ...(whileLoaded
+        ? {
+          whileLoaded: (k: Kernel, m: LoadedModule, budget: number) =>
+            whileLoaded({ kernel: k, module: m, api: api!, memory: memory ?? k.mem, heap: heapEngine as Kmemcheck | InlineChecker | null }, budget),
+        }
+        : {}),
     });
   } catch (e) {
     error = e;

@@ -34,7 +34,7 @@ interface HeapRunResult<E> {
   locate: SourceLocator;
 }
 
-export interface KmemcheckRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
+export interface KmemcheckRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad' | 'whileLoaded'> {
   /** Run with kmemcheck (default true); options for the engine, or false for a plain run. */
   kmemcheck?: boolean | KmemcheckOptions;
 }
@@ -52,7 +52,7 @@ export interface KmemcheckRunResult extends HeapRunResult<Kmemcheck> {
   summary: KmemcheckSummary;
 }
 
-export interface InlineRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad'> {
+export interface InlineRunOptions extends Omit<ModuleRunOptions, 'exports' | 'kernel' | 'onLoad' | 'whileLoaded'> {
   /** Run with the inline checker (default true); its options, or false for a plain run. */
   inline?: boolean | InlineOptions;
 }

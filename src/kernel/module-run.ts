@@ -83,6 +83,15 @@ export interface ModuleRunOptions {
   onDiagnostic?(line: string): void;
   /** After loading, before init_module(): attach checkers or tracers, replace trap handlers. */
   onLoad?(kernel: Kernel, mod: LoadedModule): void;
+  /**
+   * After init_module() succeeded (returned >= 0), before cleanup_module():
+   * the module's work while it is loaded — a fuzz input calling
+   * LLVMFuzzerTestOneInput() (src/fuzz/target-module.ts), a test poking an
+   * entry point. Gets the budget left; returns the instructions it used and
+   * the stop when the machine stopped (null: everything it called returned).
+   * A stop ends the run as a stop in init_module does (oops, 124/125).
+   */
+  whileLoaded?(kernel: Kernel, mod: LoadedModule, budget: number): { instructions: number; stop: StopReason | null; what?: string };
   /** Exception/interrupt tracing (`--trace-events`): the observer becomes `cpu.observer`. */
   traceEvents?(cpu: CPU): CpuObserver;
   /** Block-compiler threshold (tests: 0 = compile every block, Infinity = interpret). */
@@ -182,7 +191,7 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
 
   // insmod: do_init_module() → do_one_initcall(mod->init)
   const init = loaded.object.globals.get('init_module');
-  if (init === undefined && !loaded.object.globals.has('cleanup_module')) {
+  if (init === undefined && !loaded.object.globals.has('cleanup_module') && !opts.whileLoaded) {
     io.diagnostic(`kmemsim: ${name} defines neither init_module nor cleanup_module: nothing to run (name them with module_init() and module_exit())`);
   }
   let initReturn: number | undefined;
@@ -204,6 +213,15 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
     }
     if (initReturn > 0) {
       io.diagnostic(`kmemsim: ${name}: init_module suspiciously returned ${initReturn}, it should follow 0/-E convention; loading module anyway (as Linux does)`);
+    }
+  }
+
+  if (opts.whileLoaded) {
+    const w = opts.whileLoaded(kernel, loaded, Math.max(0, budget - used));
+    used += w.instructions;
+    if (w.stop) {
+      const stop = neverReturned(kernel, w.what ?? 'the module', stackOverflowStop(kernel, w.stop, describe, dump), describe);
+      return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
     }
   }
 

@@ -1,0 +1,302 @@
+/**
+ * `kmemsim fuzz TARGET -o OUT [-i DIR] [--kmemcheck] [--stack MODE] ...`:
+ * coverage-guided fuzzing of a kernel module with libFuzzer's entry point
+ * (src/fuzz/target-module.ts), every checker as the oracle, AFL++'s output
+ * layout (src/fuzz/afl-output.ts).
+ *
+ * Exit status: 0 nothing found within the limits (or interrupted with
+ * nothing found); --error-exitcode (99) a crash was found (stopping at the
+ * first one, or at the end with --keep-going) or a hang was saved; 1 init_module returned a negative errno; 125 the module
+ * oopsed (or hung) in init_module/LLVMFuzzerInitialize; 126 the module
+ * cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput;
+ * 127 no such file; 2 usage errors, an unreadable -i directory or seed, a
+ * bad dictionary, an -o directory holding an earlier run (resume it with
+ * `-i -`).
+ */
+import * as fs from 'node:fs';
+import { basename, join } from 'node:path';
+import { compileModule, CompileError } from './compile.js';
+import { readModuleInput } from './module-input.js';
+import { checkCommand } from './check-command.js';
+import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
+import { fuzz, readSeeds, SeedError } from '../fuzz/fuzzer.js';
+import { OutputError } from '../fuzz/afl-output.js';
+import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
+import { minimize, minimizeCorpus } from '../fuzz/minimize.js';
+import { autoDictionary } from '../fuzz/auto-dictionary.js';
+import { DEFAULT_BUDGET } from '../kernel/process.js';
+import type { HeapMode, StackMode } from '../harness/modes.js';
+
+/**
+ * The guest RAM of a fuzzing run, and of `kmemsim run --input` (the replay
+ * must lay memory out the same way, so its addresses match): 8 MiB, not a
+ * module run's default 64 MiB, because every input boots a machine and
+ * allocating and collecting its RAM was most of that (29 → 42 executions
+ * per second on examples/fuzz/clean.c with --kmemcheck). The kmalloc()
+ * pool is then about 3 MiB.
+ */
+export const FUZZ_MEMORY_SIZE = 8 * 2 ** 20;
+
+export interface FuzzCommandOptions {
+  target: string;
+  seeds: string | null;
+  out: string;
+  heap: HeapMode | null;
+  stack: StackMode | null;
+  maxTimeSeconds: number;
+  runs: number;
+  dictionary: string | null;
+  seed: number;
+  keepGoing: boolean;
+  timeoutInstructions: number;
+  maxLength: number;
+  /** Add the constants the module's code compares with to the dictionary (src/fuzz/auto-dictionary.ts). */
+  autoDictionary: boolean;
+  errorExitcode: number;
+  commandLine: string;
+  version: string;
+  /** Seconds between status lines. */
+  statusInterval: number;
+  err(line: string): void;
+}
+
+/** A module object ready to run: compiled when the target is C source. */
+export interface PreparedModule {
+  object: Uint8Array;
+  stackUsage: string | null;
+}
+
+/** Compile or read the target; on failure the message is printed and the status returned. */
+export function prepareModule(file: string, ftrace: boolean, err: (line: string) => void): PreparedModule | number {
+  try {
+    const input = readModuleInput(file);
+    if (input.kind === 'other') {
+      err(`kmemsim: ${file}: ${input.reason}`);
+      return 126;
+    }
+    if (input.kind === 'object') return { object: input.bytes, stackUsage: null };
+    if (!fs.existsSync(file)) {
+      err(`kmemsim: cannot read ${file}: no such file`);
+      return 127;
+    }
+    const c = compileModule(file, { ftrace });
+    if (c.warnings) err(c.warnings.replace(/\n$/, ''));
+    return { object: c.object, stackUsage: c.stackUsage || null };
+  } catch (e) {
+    if (e instanceof CompileError) {
+      if (e.output) err(e.output.replace(/\n$/, ''));
+      err(`kmemsim: ${e.message}`);
+      return 126;
+    }
+    const er = e as NodeJS.ErrnoException;
+    if (er.code === 'ENOENT') {
+      err(`kmemsim: cannot read ${file}: no such file`);
+      return 127;
+    }
+    err(`kmemsim: cannot read ${file}: ${er.code ?? er.message}`);
+    return 126;
+  }
+}
+
+/**
+ * Replay one input with the checkers through `kmemsim run`'s own report
+ * path (check-command.ts): the text report lines (stderr of `kmemsim run
+ * TARGET --input FILE`) and, with `reportJson`, the JSON report. Returns
+ * the exit status `kmemsim run` would give.
+ */
+export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: { heap: HeapMode | null; stack: StackMode | null; timeout: number; errorExitcode: number; reportJson?: string }, line: (l: string) => void, seen?: InputCall): number {
+  return checkCommand(mod.object, {
+    heap: o.heap,
+    stack: o.stack,
+    stackUsage: mod.stackUsage,
+    errorExitcode: o.errorExitcode,
+    ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}),
+    err: line,
+    run: {
+      name,
+      maxInstructions: DEFAULT_BUDGET,
+      memorySize: FUZZ_MEMORY_SIZE,
+      onDiagnostic: line,
+      whileLoaded: inputStep(data, o.timeout, null, seen),
+    },
+  });
+}
+
+export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
+  const { err } = o;
+  const mod = prepareModule(o.target, o.stack === 'ftrace', err);
+  if (typeof mod === 'number') return mod;
+  let tokens: Uint8Array[] = [];
+  if (o.dictionary !== null) {
+    try {
+      tokens = readDictionary(o.dictionary);
+    } catch (e) {
+      if (!(e instanceof DictionaryError)) throw e;
+      err(`kmemsim: ${e.message}`);
+      return 2;
+    }
+  }
+  if (o.autoDictionary) tokens = [...tokens, ...autoDictionary(mod.object)];
+  const name = basename(o.target);
+  const run: TargetRunOptions = { name, heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE };
+  const target = new ModuleTarget(mod.object, run, o.timeoutInstructions);
+  try {
+    // A first run before anything is written: a target that cannot be fuzzed fails here, with nothing in -o.
+    target.execute(new Uint8Array(0), null);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  let firstCrashReport: string[] = [];
+  try {
+    const summary = await fuzz(target, {
+      seeds: o.seeds,
+      out: o.out,
+      seed: o.seed,
+      runs: o.runs,
+      maxTimeMs: o.maxTimeSeconds * 1000,
+      tokens,
+      keepGoing: o.keepGoing,
+      maxLength: o.maxLength,
+      timeoutInstructions: o.timeoutInstructions,
+      commandLine: o.commandLine,
+      target: name,
+      version: o.version,
+      statusIntervalMs: o.statusInterval * 1000,
+      status: err,
+      crashSaved: (path, data, exec) => {
+        const lines: string[] = [];
+        replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode, reportJson: `${path}.json` }, (l) => lines.push(l));
+        const text = lines.join('\n') + '\n';
+        fs.writeFileSync(`${path}.txt`, text);
+        err(`kmemsim fuzz: crash: ${path} (${exec.signature})`);
+        if (firstCrashReport.length === 0) firstCrashReport = lines;
+      },
+    });
+    if (summary.crashes.length > 0 && !o.keepGoing) {
+      err(`kmemsim fuzz: stopped at the first crash (--keep-going continues); replay it with: kmemsim run ${o.target}${o.heap ? ' --kmemcheck' : ''}${o.stack ? ` --stack ${o.stack}` : ''} --input '${summary.crashes[0]!.path}'`);
+      for (const l of firstCrashReport) err(l);
+    }
+    if (summary.interrupted) err('kmemsim fuzz: interrupted; the output directory is consistent (resume with -i -)');
+    return summary.crashes.length > 0 || summary.hangs > 0 ? o.errorExitcode : 0;
+  } catch (e) {
+    if (e instanceof OutputError || e instanceof SeedError) {
+      err(`kmemsim: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof FuzzTargetError) {
+      err(`kmemsim: ${e.message}`);
+      return e.status;
+    }
+    throw e;
+  }
+}
+
+/**
+ * `kmemsim run TARGET --input FILE [--kmemcheck] [--stack MODE]`: one
+ * input as `kmemsim fuzz` runs it, with the same report (stderr) and exit
+ * status as `kmemsim run` with those checkers.
+ */
+export function replayCommand(target: string, inputFile: string, o: { heap: HeapMode | null; stack: StackMode | null; errorExitcode: number; budget: number; reportJson: string | undefined; err(line: string): void }): number {
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(fs.readFileSync(inputFile));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    o.err(`kmemsim: cannot read input ${inputFile}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code ?? (e as Error).message}`);
+    return code === 'ENOENT' ? 127 : 126;
+  }
+  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
+  if (typeof mod === 'number') return mod;
+  const seen: InputCall = { reached: false, hang: false, instructions: 0 };
+  const status = replayInput(mod, basename(target), data, { heap: o.heap, stack: o.stack, timeout: o.budget, errorExitcode: o.errorExitcode, ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}) }, o.err, seen);
+  if (seen.loaded && !seen.reached) {
+    o.err(`kmemsim: ${basename(target)} defines no ${ENTRY}(const u8 *data, size_t size): --input has nothing to go to`);
+    return 126;
+  }
+  return status;
+}
+
+/**
+ * `kmemsim tmin TARGET IN OUT [--kmemcheck] [--stack MODE]`: minimize a
+ * crashing input keeping its signature (src/fuzz/minimize.ts). Exit
+ * status: 0 written; 1 the input does not crash (nothing to keep); 2 the
+ * output cannot be written; 126/127/125/1 as for `kmemsim fuzz`'s target.
+ */
+export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(fs.readFileSync(input));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    o.err(`kmemsim: cannot read input ${input}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
+    return code === 'ENOENT' ? 127 : 126;
+  }
+  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
+  if (typeof mod === 'number') return mod;
+  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  let r;
+  try {
+    r = minimize(t, data);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    o.err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  if (r === null) {
+    o.err(`kmemsim: ${input} does not crash ${basename(target)} with these checkers: nothing to minimize`);
+    return 1;
+  }
+  try {
+    fs.writeFileSync(output, r.data);
+  } catch (e) {
+    o.err(`kmemsim: cannot write ${output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 2;
+  }
+  o.err(`kmemsim tmin: ${data.length} -> ${r.data.length} bytes in ${r.execs} executions, keeping ${r.signature}`);
+  return 0;
+}
+
+/**
+ * `kmemsim cmin TARGET IN_DIR OUT_DIR [--kmemcheck] [--stack MODE]`: copy
+ * to OUT_DIR the smallest inputs of IN_DIR that keep its coverage
+ * (src/fuzz/minimize.ts). Exit status: 0 done; 2 IN_DIR unreadable or
+ * OUT_DIR not empty or not writable; 125/126/127/1 as for `kmemsim fuzz`'s
+ * target.
+ */
+export function cminCommand(target: string, inDir: string, outDir: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+  let inputs;
+  try {
+    if (!fs.existsSync(inDir)) throw new SeedError(`cannot read input directory ${inDir}: no such directory`);
+    inputs = readSeeds(inDir, 1 << 20).map((s) => ({ name: s.name, data: s.data }));
+  } catch (e) {
+    if (!(e instanceof SeedError)) throw e;
+    o.err(`kmemsim: ${e.message.replace('seed directory', 'input directory')}`);
+    return 2;
+  }
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) {
+    o.err(`kmemsim: ${outDir} is not empty: cmin writes into a new or empty directory`);
+    return 2;
+  }
+  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
+  if (typeof mod === 'number') return mod;
+  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  let r;
+  try {
+    r = minimizeCorpus(t, inputs);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    o.err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const k of r.kept) fs.writeFileSync(join(outDir, k.name), k.data);
+  } catch (e) {
+    o.err(`kmemsim: cannot write ${outDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return 2;
+  }
+  o.err(`kmemsim cmin: ${inputs.length} -> ${r.kept.length} inputs${r.crashes ? ` (${r.crashes} crashing or hanging left out)` : ''}`);
+  return 0;
+}

@@ -1,0 +1,259 @@
+/**
+ * The fuzzing loop (afl-fuzz's main loop, simplified): run the seeds,
+ * then take queue entries round-robin and run havoc (and splicing)
+ * mutations of each; keep an input when its classified edge trace adds
+ * to the virgin map, save a crash when its signature is new, a hang when
+ * its trace adds to the hangs' own virgin map (afl-fuzz's virgin_tmout).
+ *
+ * Deterministic: every choice comes from the seeded Rng and every input
+ * runs on a machine in the same initial state, so the same seed, target
+ * and options give the same queue and crashes. The wall clock only decides
+ * when status lines are printed and when --max-time ends the run.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { MAP_SIZE, classifyCounts, countEdges, hasNewBits, newVirginMap } from './coverage.js';
+import { Corpus, type QueueEntry } from './corpus.js';
+import { havoc, spliceInputs } from './mutate.js';
+import { Rng } from './random.js';
+import { OutputDir, OutputError, PLOT_HEADER, crashName, fuzzerStats, hangName, plotLine, queueName, seedName, type FuzzStats, type Origin } from './afl-output.js';
+import type { Execution } from './target-module.js';
+
+/** What the loop needs of a target. */
+export interface FuzzTarget {
+  execute(data: Uint8Array, edges: Uint8Array | null): Execution;
+}
+
+export interface FuzzOptions {
+  /** Seed directory; '-' resumes from OUT's queue (afl-fuzz -i -); null: one generated input. */
+  seeds: string | null;
+  out: string;
+  seed: number;
+  /** Stop after this many executions (seeds included); Infinity: no limit. */
+  runs: number;
+  /** Stop after this many milliseconds of wall time; Infinity: no limit. */
+  maxTimeMs: number;
+  tokens: readonly Uint8Array[];
+  keepGoing: boolean;
+  /** Inputs never grow beyond this (AFL's MAX_FILE is 1 MiB; kmemsim's default is 4 KiB). */
+  maxLength: number;
+  timeoutInstructions: number;
+  commandLine: string;
+  target: string;
+  version: string;
+  /** Status lines (and fuzzer_stats/plot_data updates) at most this often. */
+  statusIntervalMs: number;
+  status(line: string): void;
+  /** A new crash was saved at `path`: write its reports next to it (`path`.json, `path`.txt). */
+  crashSaved(path: string, data: Uint8Array, exec: Execution): void;
+  /** The clock (tests may fix it); default Date.now. */
+  now?: () => number;
+}
+
+export interface SavedCrash {
+  path: string;
+  signature: string;
+}
+
+export interface FuzzSummary {
+  execs: number;
+  corpus: number;
+  edges: number;
+  crashes: SavedCrash[];
+  hangs: number;
+  interrupted: boolean;
+}
+
+export class SeedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SeedError';
+  }
+}
+
+/** AFL++'s default when -i has nothing: kmemsim starts from one small generated input. */
+const GENERATED_SEED = Uint8Array.from([0x30, 0x30, 0x30, 0x30]);
+
+/** The seed files of `dir` (regular files, sorted by name, hidden ones skipped), as afl-fuzz's read_testcases(). */
+export function readSeeds(dir: string, maxLength: number): { name: string; data: Uint8Array }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return [];
+    throw new SeedError(`cannot read seed directory ${dir}: ${err.code === 'ENOTDIR' ? 'not a directory' : err.code === 'EACCES' ? 'permission denied' : err.message}`);
+  }
+  const seeds: { name: string; data: Uint8Array }[] = [];
+  for (const n of names) {
+    if (n.startsWith('.')) continue;
+    const p = join(dir, n);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile()) continue;
+    if (st.size > maxLength) throw new SeedError(`seed ${p} is ${st.size} bytes, more than the ${maxLength}-byte input limit (--max-len)`);
+    try {
+      seeds.push({ name: n, data: new Uint8Array(fs.readFileSync(p)) });
+    } catch (e) {
+      throw new SeedError(`cannot read seed ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  return seeds;
+}
+
+/** Run the fuzzer; resolves when a limit is reached, a crash stops it, or SIGINT/SIGTERM arrives. */
+export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzSummary> {
+  const now = opts.now ?? Date.now;
+  const out = new OutputDir(opts.out);
+  const resume = opts.seeds === '-';
+  if (!resume && out.holdsEarlierRun()) {
+    throw new OutputError(`${out.dir} holds an earlier run: resume it with -i - or choose another -o directory`);
+  }
+  if (resume && !out.holdsEarlierRun()) throw new OutputError(`-i -: ${out.dir} holds no earlier run to resume`);
+  const seeds = resume
+    ? out.ids(out.queue).map((name) => ({ name, data: new Uint8Array(fs.readFileSync(join(out.queue, name))) }))
+    : opts.seeds === null ? [] : readSeeds(opts.seeds, opts.maxLength);
+  out.create();
+
+  const rng = new Rng(opts.seed);
+  const corpus = new Corpus();
+  const virgin = newVirginMap();
+  const virginHang = newVirginMap();
+  const trace = new Uint8Array(MAP_SIZE);
+  const signatures = new Set<string>();
+  const crashes: SavedCrash[] = [];
+  const start = now();
+  let crashIds = out.ids(out.crashes).length;
+  let hangIds = out.ids(out.hangs).length;
+  let hangs = hangIds;
+  let execs = 0;
+  let execsSinceCrash = 0;
+  let lastFind = 0, lastCrash = 0, lastHang = 0;
+  let stopRequested = false;
+  let stopForCrash = false;
+  let lastStatus = start;
+
+  const plotPath = join(out.dir, 'plot_data');
+  if (!resume || !fs.existsSync(plotPath)) fs.writeFileSync(plotPath, PLOT_HEADER);
+
+  const onSignal = (): void => void (stopRequested = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const stats = (): FuzzStats => ({
+    startTime: start, now: now(), lastFind, lastCrash, lastHang, execs, execsSinceCrash,
+    cyclesDone: corpus.cyclesDone, cyclesWithoutFinds: corpus.cyclesWithoutFinds, currentEntry: corpus.current,
+    corpusCount: corpus.entries.length, corpusFound: corpus.entries.filter((e) => e.depth > 1).length, corpusImported: 0,
+    maxDepth: corpus.maxDepth, edges: countEdges(virgin), crashes: crashIds, hangs,
+    timeoutInstructions: opts.timeoutInstructions, commandLine: opts.commandLine, target: opts.target,
+  });
+  const writeStats = (): void => {
+    const s = stats();
+    fs.writeFileSync(join(out.dir, 'fuzzer_stats'), fuzzerStats(s, opts.version));
+    fs.appendFileSync(plotPath, plotLine(s));
+  };
+  const statusLine = (): string => {
+    const s = stats();
+    const secs = Math.max(0.001, (s.now - start) / 1000);
+    const sinceEdge = lastFind ? `${Math.round((s.now - lastFind) / 1000)}s` : 'none yet';
+    return `kmemsim fuzz: ${Math.round(secs)}s, ${execs} execs (${(execs / secs).toFixed(1)}/s), corpus ${s.corpusCount}, edges ${s.edges}, crashes ${s.crashes}, hangs ${s.hangs}, last new edge ${sinceEdge}`;
+  };
+
+  /** Run one input and file it: queue, crash, hang or nothing. Returns the execution. */
+  const runOne = (data: Uint8Array, origin: Origin | null, seedFile: string | null, depth: number): Execution => {
+    trace.fill(0);
+    const exec = target.execute(data, trace);
+    execs++;
+    execsSinceCrash++;
+    classifyCounts(trace);
+    const t = now() - start;
+    if (exec.outcome === 'crash') {
+      if (!signatures.has(exec.signature!)) {
+        signatures.add(exec.signature!);
+        const o = origin ?? { src: 0, splicedWith: null, rep: 0 };
+        const name = seedFile !== null ? `id:${String(crashIds).padStart(6, '0')},sig:${String(exec.signal).padStart(2, '0')},orig:${seedFile.replace(/[,/]/g, '_')}` : crashName(crashIds, exec.signal, o, t, execs);
+        crashIds++;
+        const path = out.write(out.crashes, name, data);
+        opts.crashSaved(path, data, exec);
+        crashes.push({ path, signature: exec.signature! });
+        lastCrash = now();
+        execsSinceCrash = 0;
+        if (!opts.keepGoing) stopForCrash = true;
+      }
+      return exec;
+    }
+    if (exec.outcome === 'hang') {
+      if (hasNewBits(virginHang, trace)) {
+        out.write(out.hangs, hangName(hangIds++, origin ?? { src: 0, splicedWith: null, rep: 0 }, t, execs), data);
+        hangs++;
+        lastHang = now();
+      }
+      return exec;
+    }
+    const bits = hasNewBits(virgin, trace);
+    if (bits !== 0 || seedFile !== null) {
+      const id = corpus.entries.length;
+      const name = seedFile !== null ? (resume ? seedFile : seedName(id, seedFile)) : queueName(id, origin!, t, execs, bits === 2);
+      if (!resume || seedFile === null) out.write(out.queue, name, data);
+      const e: QueueEntry = { id, data, name, instructions: exec.instructions, newEdges: bits === 2, depth };
+      corpus.add(e);
+      if (bits !== 0 && seedFile === null) lastFind = now();
+    }
+    return exec;
+  };
+
+  const limitReached = (): boolean => stopRequested || stopForCrash || execs >= opts.runs || now() - start >= opts.maxTimeMs;
+  const maybeStatus = async (): Promise<void> => {
+    // After every input, let SIGINT/SIGTERM handlers run (the loop is otherwise synchronous).
+    await new Promise<void>((r) => setImmediate(r));
+    if (now() - lastStatus < opts.statusIntervalMs) return;
+    lastStatus = now();
+    writeStats();
+    opts.status(statusLine());
+  };
+
+  try {
+    const initial = seeds.length ? seeds : [{ name: 'generated', data: GENERATED_SEED }];
+    for (const s of initial) {
+      if (limitReached()) break;
+      runOne(s.data, null, s.name, 1);
+      await maybeStatus();
+    }
+    if (corpus.entries.length === 0 && !limitReached()) {
+      // Every seed crashed or hung: AFL refuses to start; kmemsim goes on from the generated input.
+      runOne(GENERATED_SEED, null, 'generated', 1);
+    }
+    while (!limitReached() && corpus.entries.length > 0) {
+      const entry = corpus.next();
+      const energy = corpus.energy(entry);
+      for (let i = 0; i < energy && !limitReached(); i++) {
+        let base = entry.data;
+        let splicedWith: number | null = null;
+        // Splicing once the queue has a partner (afl-fuzz splices after havoc; kmemsim mixes it in).
+        if (corpus.entries.length > 1 && rng.oneIn(8)) {
+          const other = corpus.entries[rng.below(corpus.entries.length)]!;
+          const s = other.id !== entry.id ? spliceInputs(entry.data, other.data, rng) : null;
+          if (s) {
+            base = s;
+            splicedWith = other.id;
+          }
+        }
+        const rep = { stacked: 0 };
+        const data = havoc(base, { rng, tokens: opts.tokens, maxLength: opts.maxLength }, rep);
+        runOne(data, { src: entry.id, splicedWith, rep: rep.stacked }, null, entry.depth + 1);
+        await maybeStatus();
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    writeStats();
+  }
+  opts.status(statusLine());
+  return { execs, corpus: corpus.entries.length, edges: countEdges(virgin), crashes, hangs, interrupted: stopRequested };
+}
+

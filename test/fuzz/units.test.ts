@@ -1,0 +1,115 @@
+/**
+ * The fuzzer's pure parts: AFL's hit-count buckets and has_new_bits(),
+ * the dictionary format, havoc's determinism and bounds, splicing, and
+ * the CPU's block-entry edge counters on a hand-assembled loop.
+ */
+import { describe, expect, it } from 'vitest';
+import { classifyCounts, countEdges, hasNewBits, MAP_SIZE, newVirginMap } from '../../src/fuzz/coverage.js';
+import { parseDictionary, DictionaryError } from '../../src/fuzz/dictionary.js';
+import { havoc, spliceInputs } from '../../src/fuzz/mutate.js';
+import { Rng } from '../../src/fuzz/random.js';
+import { join } from 'node:path';
+import { autoDictionary } from '../../src/fuzz/auto-dictionary.js';
+import { compileModule } from '../../src/cli/compile.js';
+import { hasGcc, ROOT } from '../module/helpers.js';
+import { fuzzerStats, plotLine, queueName, crashName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
+
+describe('coverage', () => {
+  it('classifies hit counts into AFL buckets', () => {
+    const t = Uint8Array.from([0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 127, 128, 255]);
+    classifyCounts(t);
+    expect(Array.from(t)).toEqual([0, 1, 2, 4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128]);
+  });
+  it('has_new_bits: 2 for a new edge, 1 for a new bucket, 0 for nothing new', () => {
+    const virgin = newVirginMap();
+    const t = new Uint8Array(MAP_SIZE);
+    t[5] = 1;
+    expect(hasNewBits(virgin, t)).toBe(2);
+    expect(hasNewBits(virgin, t)).toBe(0);
+    t[5] = 2;
+    expect(hasNewBits(virgin, t)).toBe(1);
+    expect(countEdges(virgin)).toBe(1);
+  });
+});
+
+describe('dictionary (AFL -x format)', () => {
+  it('parses names, escapes and comments; skips levels above 0', () => {
+    const d = parseDictionary('# c\nmagic="KMEM"\n"\\x00\\xffA\\"\\\\"\nx@1="skip"\nkw@0="ok"\n', 'd');
+    expect(d.map((t) => Array.from(t))).toEqual([[75, 77, 69, 77], [0, 255, 65, 34, 92], [111, 107]]);
+  });
+  it('rejects malformed lines with FILE:LINE', () => {
+    expect(() => parseDictionary('ok="a"\nbad line\n', 'x.dict')).toThrow(/x\.dict:2: not a dictionary line/);
+    expect(() => parseDictionary('"\\q"', 'x.dict')).toThrow(DictionaryError);
+    expect(() => parseDictionary('""', 'x.dict')).toThrow(/empty token/);
+  });
+});
+
+describe('havoc', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    const run = (seed: number): number[][] => {
+      const rng = new Rng(seed);
+      const out: number[][] = [];
+      for (let i = 0; i < 50; i++) out.push(Array.from(havoc(Uint8Array.from([1, 2, 3, 4, 5, 6]), { rng, tokens: [Uint8Array.from([9, 9])], maxLength: 64 })));
+      return out;
+    };
+    expect(run(7)).toEqual(run(7));
+    expect(run(7)).not.toEqual(run(8));
+  });
+  it('never exceeds maxLength, changes the input, and uses dictionary tokens', () => {
+    const rng = new Rng(1);
+    const token = Uint8Array.from([0xde, 0xad, 0xbe, 0xef]);
+    let changed = 0, withToken = 0;
+    for (let i = 0; i < 300; i++) {
+      const src = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0]);
+      const d = havoc(src, { rng, tokens: [token], maxLength: 16 });
+      expect(d.length).toBeLessThanOrEqual(16);
+      expect(Array.from(src)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+      if (d.length !== 8 || d.some((b) => b !== 0)) changed++;
+      if (Buffer.from(d).includes(Buffer.from(token))) withToken++;
+    }
+    expect(changed).toBeGreaterThan(280);
+    expect(withToken).toBeGreaterThan(10);
+  });
+  it('splices the head of one input with the tail of another', () => {
+    const a = Uint8Array.from([1, 1, 1, 1, 1, 1]);
+    const b = Uint8Array.from([2, 2, 2, 2, 2, 2, 2]);
+    const s = spliceInputs(a, b, new Rng(3))!;
+    expect(s.length).toBe(b.length);
+    const at = s.indexOf(2);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect(Array.from(s.subarray(0, at)).every((x) => x === 1)).toBe(true);
+    expect(Array.from(s.subarray(at)).every((x) => x === 2)).toBe(true);
+    expect(spliceInputs(a, a, new Rng(3))).toBeNull();
+  });
+});
+
+describe.skipIf(!hasGcc)('automatic dictionary', () => {
+  it('takes the 2- and 4-byte constants compared with from the module code, little-endian', () => {
+    const { object } = compileModule(join(ROOT, 'examples/fuzz/padding.c'));
+    const hexes = autoDictionary(object).map((t) => Buffer.from(t).toString('hex'));
+    expect(hexes).toContain('4b4d454d'); // "KMEM" (cmp ..., 0x4d454d4b)
+    expect(hexes.every((h) => h.length === 4 || h.length === 8)).toBe(true);
+    expect(autoDictionary(new Uint8Array([1, 2, 3]))).toEqual([]);
+  });
+});
+
+describe('AFL++ output formats', () => {
+  it('names queue entries and crashes as afl-fuzz does', () => {
+    expect(queueName(3, { src: 1, splicedWith: null, rep: 4 }, 120, 77, true)).toBe('id:000003,src:000001,time:120,execs:77,op:havoc,rep:4,+cov');
+    expect(crashName(0, 6, { src: 2, splicedWith: 5, rep: 2 }, 9, 10)).toBe('id:000000,sig:06,src:000002+000005,time:9,execs:10,op:splice,rep:2');
+  });
+  it('writes fuzzer_stats keys afl-whatsup reads and plot_data rows matching the header', () => {
+    const s = {
+      startTime: 1_000_000, now: 1_010_000, lastFind: 1_005_000, lastCrash: 0, lastHang: 0, execs: 500, execsSinceCrash: 500,
+      cyclesDone: 2, cyclesWithoutFinds: 0, currentEntry: 1, corpusCount: 4, corpusFound: 3, corpusImported: 0, maxDepth: 3,
+      edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c',
+    };
+    const text = fuzzerStats(s, '1.0');
+    for (const k of ['start_time', 'last_update', 'run_time', 'fuzzer_pid', 'cycles_done', 'execs_done', 'execs_per_sec', 'corpus_count', 'saved_crashes', 'saved_hangs', 'last_find', 'edges_found']) {
+      expect(text).toMatch(new RegExp(`^${k} +: `, 'm'));
+    }
+    expect(text).toMatch(/^execs_per_sec +: 50\.00$/m);
+    expect(text).toMatch(/^run_time +: 10$/m);
+    expect(plotLine(s).split(',').length).toBe(PLOT_HEADER.split(',').length);
+  });
+});
