@@ -43,19 +43,28 @@ export const fscale = x87((_cpu, _ins, f) => {
 });
 
 /**
+ * The stack fault of an instruction that replaces ST(0) and pushes one more
+ * value (FXTRACT, FSINCOS, FPTAN): an empty ST(0) is an underflow, a full
+ * ST(7) an overflow; masked, both results are the real indefinite.
+ * True when it handled the instruction.
+ */
+function replaceAndPushFault(f: X87State): boolean {
+  if (!f.isEmpty(0) && f.isEmpty(7)) return false;
+  const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
+  if (masked) {
+    setST(f, 0, INDEFINITE);
+    pushF(f, INDEFINITE);
+  }
+  return true;
+}
+
+/**
  * FXTRACT (D9 F4): ST(0) ← exponent, then push the significand. An empty
  * ST(0) (underflow) or a full ST(7) (overflow): masked, both become the
  * real indefinite.
  */
 export const fxtract = x87((_cpu, _ins, f) => {
-  if (f.isEmpty(0) || !f.isEmpty(7)) {
-    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
-    if (masked) {
-      setST(f, 0, INDEFINITE);
-      pushF(f, INDEFINITE);
-    }
-    return;
-  }
+  if (replaceAndPushFault(f)) return;
   const st = status();
   const r = xtract(getST(f, 0), envOf(f), st);
   if (!raise(f, st)) return;
@@ -110,15 +119,8 @@ export const fsinCos = x87((_cpu, ins, f) => {
  * ST(0) or a full ST(7): masked, both become the real indefinite.
  */
 export const fsincosTan = x87((_cpu, ins, f) => {
-  if (f.isEmpty(0) || !f.isEmpty(7)) {
-    f.sw &= ~SW_C2;
-    const masked = f.isEmpty(0) ? underflow(f) : overflow(f);
-    if (masked) {
-      setST(f, 0, INDEFINITE);
-      pushF(f, INDEFINITE);
-    }
-    return;
-  }
+  if (f.isEmpty(0) || !f.isEmpty(7)) f.sw &= ~SW_C2;
+  if (replaceAndPushFault(f)) return;
   const st = status();
   const a = getST(f, 0);
   let top: Float80, pushed: Float80, c2: number;
