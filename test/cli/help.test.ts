@@ -44,6 +44,7 @@ describe.skipIf(!built)('--help layout', () => {
     expect(t).toMatch(/Exit status, a program:\n(.*\n)*? {2}124 +the instruction budget/);
     expect(t).toMatch(/Exit status, a kernel module .*:\n(.*\n)*? {2}1 +init_module returned a negative errno/);
     for (const s of ['125', '126', '127', '99', '2']) expect(t).toMatch(new RegExp(`\\n  ${s} +\\S`));
+    expect(t).toMatch(/\n  128\+N died of signal N/);
   });
 
   it('--version is kmemsim\'s own, whatever the working directory', () => {
