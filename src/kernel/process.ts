@@ -9,10 +9,9 @@ import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { parseElf32, ElfError, validateLoadable, ET_DYN, ET_EXEC, PT_LOAD, PF_W, type Elf32 } from '../elf/elf32.js';
 import type { AddressSpace } from './paging.js';
 import { Kernel } from './kernel.js';
-import { installUserTraps } from './traps.js';
+import { installUserTraps, signalForVector } from './traps.js';
 import { PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
 import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
-import { signalForVector } from '../linux/linux.js';
 
 export interface RunOptions {
   /** argv[0] first. */

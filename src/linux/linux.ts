@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import type { Kernel, TrapFrame } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
 import { OutOfMemory } from '../kernel/pages.js';
+import { signalForVector } from '../kernel/traps.js';
 import { SYSCALL_VECTOR } from '../kernel/layout.js';
 import { Vec } from '../cpu/stop.js';
 import { cpuid } from '../cpu/exec/system.js';
@@ -391,17 +392,6 @@ export class LinuxSystem {
 
   sendSignalToSelf(sig: number): void {
     this.sendSignal(this.task, sig, this.task.pid);
-  }
-}
-
-/** The signal a processor exception raises in user mode (arch/x86/kernel/traps.c). */
-export function signalForVector(v: number): number {
-  switch (v) {
-    case Vec.DE: case Vec.MF: case 19: return 8; // SIGFPE
-    case Vec.DB: case Vec.BP: return 5; // SIGTRAP
-    case Vec.UD: return 4; // SIGILL
-    case Vec.NP: case Vec.SS: case Vec.AC: return 7; // SIGBUS
-    default: return 11; // SIGSEGV (#GP, #PF, #OF, #BR, ...)
   }
 }
 
