@@ -307,7 +307,8 @@ export function runUserProgram(elf: Uint8Array, opts: RunOptions): RunResult {
     stop = { kind: 'internal-error', eip: cpu.eip, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
   }
   // A fatal fault in the program ends the run with the status a shell shows for death by its signal (128 + N).
-  const exitCode = stop.kind === 'fault' && stop.vector < 32 && !stop.message.startsWith('deadlock')
+  // (A deadlock is a stop at the system-call vector 0x80, not an exception: it stays 125.)
+  const exitCode = stop.kind === 'fault' && stop.vector < 32
     ? 128 + signalForVector(stop.vector)
     : exitCodeFor(stop);
   return {
