@@ -78,12 +78,9 @@ export function farTaskSwitch(cpu: CPU, ins: Instr, sel: number, d: Descriptor, 
   if ((d.access & 0xf) === 5) {
     // Task gate: the TSS selector it names must be a GDT entry for an available TSS that is present.
     tssSel = (d.lo >>> 16) & 0xffff;
-    if (tssSel & 4) cpu.fault(Vec.GP, tssSel & 0xfffc);
-    tss = readDescriptor(cpu, tssSel, Vec.GP);
-    const type = tss.access & 0x1f; // S and type
-    if (type === TSS16_AVAILABLE) return unsupported16(cpu, tssSel, ins.addr);
-    if (type !== TSS32_AVAILABLE) cpu.fault(Vec.GP, tssSel & 0xfffc);
-    if (!(tss.access & DESC_P)) cpu.fault(Vec.NP, tssSel & 0xfffc);
+    const named = namedTss(cpu, tssSel, Vec.GP, TSS32_AVAILABLE, TSS16_AVAILABLE, 0, ins.addr);
+    if (!named) return;
+    tss = named;
   } else if ((d.access & 0xf) === TSS16_AVAILABLE) {
     return unsupported16(cpu, sel, ins.addr);
   }
@@ -101,12 +98,8 @@ export function farTaskSwitch(cpu: CPU, ins: Instr, sel: number, d: Descriptor, 
  */
 export function taskGateDelivery(cpu: CPU, gateLo: number, errorCode: number, ext: number, rf: boolean): void {
   const tssSel = (gateLo >>> 16) & 0xffff;
-  if (tssSel & 4) cpu.fault(Vec.GP, (tssSel & 0xfffc) + ext);
-  const tss = readDescriptor(cpu, tssSel, Vec.GP, ext);
-  const type = tss.access & 0x1f;
-  if (type === TSS16_AVAILABLE) return unsupported16(cpu, tssSel, cpu.eip);
-  if (type !== TSS32_AVAILABLE) cpu.fault(Vec.GP, (tssSel & 0xfffc) + ext);
-  if (!(tss.access & DESC_P)) cpu.fault(Vec.NP, (tssSel & 0xfffc) + ext);
+  const tss = namedTss(cpu, tssSel, Vec.GP, TSS32_AVAILABLE, TSS16_AVAILABLE, ext, cpu.eip);
+  if (!tss) return;
   switchTasks(cpu, tssSel, tss, 'interrupt', ext, rf ? RF : 0, errorCode);
 }
 
@@ -117,13 +110,28 @@ export function taskGateDelivery(cpu: CPU, gateLo: number, errorCode: number, ex
  */
 export function nestedTaskReturn(cpu: CPU, ins: Instr): void {
   const link = readSystem16(cpu, (cpu.trBase + TSS.LINK) | 0);
-  if (link & 4) cpu.fault(Vec.TS, link & 0xfffc);
-  const tss = readDescriptor(cpu, link, Vec.TS);
-  const type = tss.access & 0x1f;
-  if (type === TSS16_BUSY) return unsupported16(cpu, link, ins.addr);
-  if (type !== TSS32_BUSY) cpu.fault(Vec.TS, link & 0xfffc);
-  if (!(tss.access & DESC_P)) cpu.fault(Vec.NP, link & 0xfffc);
+  const tss = namedTss(cpu, link, Vec.TS, TSS32_BUSY, TSS16_BUSY, 0, ins.addr);
+  if (!tss) return;
   switchTasks(cpu, link, tss, 'iret', 0, 0);
+}
+
+/**
+ * The TSS a task gate or a back link names: a GDT selector (else `vec` with
+ * the selector and EXT), of the 32-bit `want` type (S and type bits; the
+ * 16-bit twin stops the machine, not modelled), present (else #NP). Null
+ * when the machine stopped.
+ */
+function namedTss(cpu: CPU, sel: number, vec: number, want: number, want16: number, ext: number, eip: number): Descriptor | null {
+  if (sel & 4) cpu.fault(vec, (sel & 0xfffc) + ext);
+  const tss = readDescriptor(cpu, sel, vec, ext);
+  const type = tss.access & 0x1f;
+  if (type === want16) {
+    unsupported16(cpu, sel, eip);
+    return null;
+  }
+  if (type !== want) cpu.fault(vec, (sel & 0xfffc) + ext);
+  if (!(tss.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
+  return tss;
 }
 
 /**
@@ -321,22 +329,23 @@ function descriptorInTable(cpu: CPU, sel: number): Descriptor | null {
  * new task's first instruction (SDM §17.3.1.5). A #DB handler task with T set
  * would switch to itself for ever ("the processor loops"): kmemsim stops.
  */
-let inTaskTrap = false;
+const inTaskTrap = new WeakSet<CPU>();
 function taskSwitchTrap(cpu: CPU): void {
-  if (inTaskTrap) {
+  if (inTaskTrap.has(cpu)) {
     cpu.stop({ kind: 'unsupported', eip: cpu.eip, bytes: [], mnemonic: 'task switch', message: `the #DB raised by a TSS T bit switched to a task whose T bit is set too (TSS 0x${cpu.tr.toString(16)}): the processor would loop for ever (SDM Vol. 3 §17.3.1.5)` });
     return;
   }
   cpu.dr[6] |= DR6_BT | DR6_FIXED;
-  inTaskTrap = true;
+  inTaskTrap.add(cpu);
   try {
     cpu.deliver(Vec.DB, -1, false);
   } finally {
-    inTaskTrap = false;
+    inTaskTrap.delete(cpu);
   }
 }
 
-function setBusy(cpu: CPU, sel: number, busy: boolean): void {
+/** Set or clear the busy bit of the TSS descriptor `sel` names in the GDT (LTR and task switches). */
+export function setBusy(cpu: CPU, sel: number, busy: boolean): void {
   const at = (cpu.gdtrBase + (sel & 0xfff8) + 4) | 0;
   const hi = cpu.readSystem32(at);
   cpu.writeSystem32(at, busy ? hi | BUSY_BIT : hi & ~BUSY_BIT);

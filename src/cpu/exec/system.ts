@@ -15,7 +15,7 @@ import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF 
 import { Vec } from '../stop.js';
 import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
 import type { Descriptor } from '../segments.js';
-import { farTaskSwitch, nestedTaskReturn } from '../task-switch.js';
+import { farTaskSwitch, nestedTaskReturn, setBusy } from '../task-switch.js';
 
 /** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
 function requireCpl0(cpu: CPU): void {
@@ -599,9 +599,7 @@ export function ltr(cpu: CPU, ins: Instr): void {
   const type = d.access & 0xf;
   if (d.access & 0x10 || (type !== 1 && type !== 9)) cpu.fault(Vec.GP, sel & 0xfffc);
   if (!(d.access & DESC_P)) cpu.fault(Vec.NP, sel & 0xfffc);
-  // Mark the descriptor busy in the GDT.
-  const at = (cpu.gdtrBase + (sel & ~7) + 4) | 0;
-  cpu.writeSystem32(at, cpu.readSystem32(at) | 0x200);
+  setBusy(cpu, sel, true);
   cpu.tr = sel;
   cpu.trBase = d.base;
   cpu.trLimit = d.limit;
