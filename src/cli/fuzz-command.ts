@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
-import { checkCommand } from './check-command.js';
+import { checkCommand, type CheckCommandOptions } from './check-command.js';
 import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
 import { fuzz, readSeeds, SeedError } from '../fuzz/fuzzer.js';
 import { OutputError } from '../fuzz/afl-output.js';
@@ -26,6 +26,7 @@ import { minimize, minimizeCorpus } from '../fuzz/minimize.js';
 import { autoDictionary } from '../fuzz/auto-dictionary.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import type { HeapMode, StackMode } from '../harness/modes.js';
+import { readInputFile, InputError } from './input.js';
 
 /**
  * The guest RAM of a fuzzing run, and of `kmemsim run --input` (the replay
@@ -104,13 +105,14 @@ export function prepareModule(file: string, ftrace: boolean, err: (line: string)
  * TARGET --input FILE`) and, with `reportJson`, the JSON report. Returns
  * the exit status `kmemsim run` would give.
  */
-export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: { heap: HeapMode | null; stack: StackMode | null; timeout: number; errorExitcode: number; reportJson?: string }, line: (l: string) => void, seen?: InputCall): number {
+/** The checker options a replay honours: those of `kmemsim run` (the fuzzer itself uses their defaults). */
+export type ReplayChecks = Pick<CheckCommandOptions, 'kernelRing' | 'poison' | 'oneShot' | 'partialOk' | 'checkWrites' | 'reportJson'> & { heap: HeapMode | null; stack: StackMode | null; errorExitcode: number };
+
+export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: ReplayChecks & { timeout: number }, line: (l: string) => void, seen?: InputCall): number {
+  const { timeout: _timeout, ...checks } = o;
   return checkCommand(mod.object, {
-    heap: o.heap,
-    stack: o.stack,
+    ...checks,
     stackUsage: mod.stackUsage,
-    errorExitcode: o.errorExitcode,
-    ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}),
     err: line,
     run: {
       name,
@@ -194,23 +196,33 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
 }
 
 /**
+ * One input file through the one input reader (src/cli/input.ts: regular
+ * files within its size limit; a FIFO or /dev/zero is refused, not read for
+ * ever); on failure the message is printed and the status returned.
+ */
+function readFuzzInput(file: string, err: (line: string) => void): Uint8Array | number {
+  try {
+    return readInputFile(file);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    err(`kmemsim: ${e.message.replace(/^cannot read /, 'cannot read input ')}`);
+    return e.status;
+  }
+}
+
+/**
  * `kmemsim run TARGET --input FILE [--kmemcheck] [--stack MODE]`: one
  * input as `kmemsim fuzz` runs it, with the same report (stderr) and exit
  * status as `kmemsim run` with those checkers.
  */
-export function replayCommand(target: string, inputFile: string, o: { heap: HeapMode | null; stack: StackMode | null; errorExitcode: number; budget: number; reportJson: string | undefined; err(line: string): void }): number {
-  let data: Uint8Array;
-  try {
-    data = new Uint8Array(fs.readFileSync(inputFile));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    o.err(`kmemsim: cannot read input ${inputFile}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code ?? (e as Error).message}`);
-    return code === 'ENOENT' ? 127 : 126;
-  }
+export function replayCommand(target: string, inputFile: string, o: ReplayChecks & { budget: number; err(line: string): void }): number {
+  const data = readFuzzInput(inputFile, o.err);
+  if (typeof data === 'number') return data;
   const mod = prepareModule(target, o.stack === 'ftrace', o.err);
   if (typeof mod === 'number') return mod;
   const seen: InputCall = { reached: false, hang: false, instructions: 0 };
-  const status = replayInput(mod, basename(target), data, { heap: o.heap, stack: o.stack, timeout: o.budget, errorExitcode: o.errorExitcode, ...(o.reportJson !== undefined ? { reportJson: o.reportJson } : {}) }, o.err, seen);
+  const { budget, err, ...checks } = o;
+  const status = replayInput(mod, basename(target), data, { ...checks, timeout: budget }, err, seen);
   if (seen.loaded && !seen.reached) {
     o.err(`kmemsim: ${basename(target)} defines no ${ENTRY}(const u8 *data, size_t size): --input has nothing to go to`);
     return 126;
@@ -225,14 +237,8 @@ export function replayCommand(target: string, inputFile: string, o: { heap: Heap
  * output cannot be written; 126/127/125/1 as for `kmemsim fuzz`'s target.
  */
 export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
-  let data: Uint8Array;
-  try {
-    data = new Uint8Array(fs.readFileSync(input));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    o.err(`kmemsim: cannot read input ${input}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
-    return code === 'ENOENT' ? 127 : 126;
-  }
+  const data = readFuzzInput(input, o.err);
+  if (typeof data === 'number') return data;
   const mod = prepareModule(target, o.stack === 'ftrace', o.err);
   if (typeof mod === 'number') return mod;
   const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);

@@ -181,12 +181,13 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const input = a.input === undefined ? null : String(a.input);
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
+          // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).
           code = replayCommand(a.file as string, input, {
+            ...kmem,
             heap: kmem?.heap ?? null,
             stack: kmem?.stack ?? null,
             errorExitcode,
             budget,
-            reportJson: kmem?.reportJson,
             err: errLine,
           });
           return;
