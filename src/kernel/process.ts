@@ -134,7 +134,7 @@ export function loadFootprint(elf: Elf32): number {
     for (let p = Math.floor(ph.vaddr / PAGE_SIZE); p * PAGE_SIZE < ph.vaddr + ph.memsz; p++) pages.add(p);
     for (let t = Math.floor(ph.vaddr / 0x400000); t * 0x400000 < ph.vaddr + ph.memsz; t++) tables.add(t);
   }
-  const stackPages = 32 + 1;
+  const stackPages = STACK_PAGES + 1; // and a page table for them
   return PHYS_POOL_START + (pages.size + tables.size + stackPages) * PAGE_SIZE;
 }
 
@@ -166,11 +166,7 @@ export function guestMemorySize(elf: Elf32, requested?: number): number {
 export function mapSegments(k: Kernel, as: AddressSpace, elf: Elf32): void {
   for (const ph of elf.programHeaders) {
     if (ph.type !== PT_LOAD || ph.memsz === 0) continue;
-    const start = (ph.vaddr & ~(PAGE_SIZE - 1)) >>> 0;
-    const stop = ph.vaddr + ph.memsz;
-    for (let p = start; p < stop; p += PAGE_SIZE) {
-      if (!as.isMapped(p)) as.mapUser(p, true);
-    }
+    as.mapRange(ph.vaddr, ph.vaddr + ph.memsz, true);
     k.mem.write(ph.vaddr, elf.segmentData(ph));
   }
   for (const ph of elf.programHeaders) {

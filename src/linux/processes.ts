@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { parseElf32, ElfError } from '../elf/elf32.js';
 import { X87State } from '../cpu/fpu/x87-state.js';
-import { buildInitialStack, parseUserProgram, mapSegments, LoadError } from '../kernel/process.js';
+import { buildInitialStack, parseUserProgram, mapSegments, LoadError, STACK_PAGES } from '../kernel/process.js';
 import { TASK_SIZE, PAGE_SIZE, USER_DS } from '../kernel/layout.js';
 import { DS, ES, FS, GS } from '../cpu/instr.js';
 import { loadSegment, setSegmentCache } from '../cpu/segments.js';
@@ -145,7 +145,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     task.mm = mm;
     mapSegments(k, mm.as, elf);
     const segments = elfSegmentVmas(elf);
-    mm.setupExec(segments, { path: exe, dev: devString(st.dev), inode: st.ino }, TASK_SIZE - 32 * PAGE_SIZE);
+    mm.setupExec(segments, { path: exe, dev: devString(st.dev), inode: st.ino }, TASK_SIZE - STACK_PAGES * PAGE_SIZE);
     task.tls = new TlsSlots();
     task.tls.load(k);
     task.signals.resetForExec();

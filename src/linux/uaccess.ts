@@ -4,6 +4,7 @@
  * user-mode checks, after faulting in the demand-paged pages the VMAs allow
  * (a read() into a fresh malloc'd buffer). Anything else is EFAULT.
  */
+import { TASK_SIZE } from '../kernel/layout.js';
 import type { Kernel } from '../kernel/kernel.js';
 import type { UserMm } from './mm.js';
 import { EFAULT, ENAMETOOLONG, LinuxError } from './errno.js';
@@ -15,7 +16,7 @@ export class UserAccess {
 
   private prepare(addr: number, len: number, write: boolean): void {
     if (len === 0) return;
-    if ((addr >>> 0) + len > 0xc0000000 || !this.mm().faultIn(addr, len, write)) throw new LinuxError(EFAULT);
+    if ((addr >>> 0) + len > TASK_SIZE || !this.mm().faultIn(addr, len, write)) throw new LinuxError(EFAULT);
   }
 
   read(addr: number, len: number): Uint8Array {
