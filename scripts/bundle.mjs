@@ -23,7 +23,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [join(root, 'dist/cli/main.js')],
+  // compare --jobs starts dist/bundle/compare-worker.js beside the chunks (src/harness/compare-jobs.ts).
+  entryPoints: { main: join(root, 'dist/cli/main.js'), 'compare-worker': join(root, 'dist/harness/compare-worker.js') },
   outdir,
   bundle: true,
   splitting: true,

@@ -7,16 +7,52 @@
 import * as fs from 'node:fs';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput, type ModuleInput } from './module-input.js';
-import { compare, programsIn, type CompiledProgram } from '../harness/compare.js';
+import { programsIn, type CompiledProgram, type ProgramProgress } from '../harness/compare.js';
+import { compareInWorkers } from '../harness/compare-jobs.js';
 import { formatCompareSvg, formatCompareTable } from '../report/compare-output.js';
+import { StatusLine } from './status-line.js';
 
 export interface CompareCommandOptions {
   json: boolean;
   svg: string | undefined;
   runs: number;
   maxInstructions: number;
+  /** Programs compared at once, each in a worker thread (1: in this thread). */
+  jobs?: number;
   out(text: string): void;
   err(line: string): void;
+  /** Raw stderr writes and its terminal width (null: not a terminal) for the live status line. */
+  errRaw?(text: string): void;
+  errColumns?: number | null;
+}
+
+/**
+ * What `compare` shows while it works: on a terminal a status line redrawn in
+ * place (which programs are running, on which strategy, how many are done);
+ * a line per finished program in every case, so a log without a terminal
+ * still shows where a long comparison is.
+ */
+function progressReporter(names: readonly string[], opts: CompareCommandOptions): (index: number, ev: ProgramProgress) => void {
+  const tty = opts.errColumns !== undefined && opts.errColumns !== null && opts.errRaw !== undefined;
+  const status = new StatusLine({ write: (t) => (opts.errRaw ?? opts.err)(t), tty, columns: opts.errColumns ?? 80 });
+  const running = new Map<number, ProgramProgress>();
+  let finished = 0;
+  const total = names.length;
+  return (index, ev) => {
+    if (ev.strategy === null) {
+      running.delete(index);
+      finished++;
+      const line = `kmemsim compare: [${finished}/${total}] ${names[index]} done`;
+      if (!tty) opts.err(line);
+      else {
+        if (running.size === 0) status.clear(); // nothing left to show under it
+        status.line(line);
+      }
+    } else running.set(index, ev);
+    if (!tty || running.size === 0) return;
+    const now = [...running].map(([i, e]) => `${names[i]}: ${e.strategy} (${e.step + 1}/${e.steps})`).join(', ');
+    status.update(`kmemsim compare: ${finished}/${total} done; ${now}`);
+  };
 }
 
 /**
@@ -51,7 +87,7 @@ export function compilePrograms(paths: readonly string[]): (CompiledProgram | { 
  * 126 (the file is neither a .c module source nor a relocatable object, or a program could not be
  * compiled, loaded or compared).
  */
-export function compareCommand(path: string, opts: CompareCommandOptions): number {
+export async function compareCommand(path: string, opts: CompareCommandOptions): Promise<number> {
   let paths: string[];
   let directory: boolean;
   try {
@@ -72,7 +108,12 @@ export function compareCommand(path: string, opts: CompareCommandOptions): numbe
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
     return 126;
   }
-  const report = compare(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
+  const report = await compareInWorkers(programs, {
+    jobs: opts.jobs ?? 1,
+    runs: opts.runs,
+    maxInstructions: opts.maxInstructions,
+    onProgram: progressReporter(programs.map((p) => p.name), opts),
+  });
   if (opts.json) opts.out(JSON.stringify(report, null, 2) + '\n');
   else opts.out(formatCompareTable(report));
   if (opts.svg) {

@@ -12,6 +12,8 @@ export interface CliIO {
   stderr(bytes: Uint8Array): void;
   /** The guest's stdin (`kmemsim run`). */
   stdin(): Uint8Array;
+  /** The width of the terminal stderr is, or null when it is none (then no status line is drawn). */
+  stderrColumns?(): number | null;
 }
 
 function writeAll(fd: number, b: Uint8Array): void {
@@ -34,6 +36,7 @@ export const processIO: CliIO = {
   stdout: (b) => writeAll(1, b),
   stderr: (b) => writeAll(2, b),
   stdin: hostStdin,
+  stderrColumns: () => (process.stderr.isTTY ? process.stderr.columns || 80 : null),
 };
 
 let current: CliIO = processIO;
@@ -60,6 +63,10 @@ export function errOut(data: Uint8Array | string): void {
 /** One line of kmemsim's own to stderr. */
 export function errLine(line: string): void {
   errOut(line + '\n');
+}
+/** The terminal width of the command's stderr, or null when it is not a terminal. */
+export function stderrColumns(): number | null {
+  return current.stderrColumns?.() ?? null;
 }
 /** The guest's stdin. */
 export function stdinBytes(): Uint8Array {

@@ -62,7 +62,7 @@ let checkCommand: typeof CheckCommand | null = null;
 
 import { parseCount, parseSize, UsageError } from './options.js';
 import { readInputFile, InputError } from './input.js';
-import { processIO, withCliIO, out, errOut, errLine, stdinBytes, type CliIO } from './io.js';
+import { processIO, withCliIO, out, errOut, errLine, stdinBytes, stderrColumns, type CliIO } from './io.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import { DEFAULT_BOOT_MEMORY_MIB, MIN_BOOT_MEMORY_MIB, MAX_BOOT_MEMORY_MIB } from '../boot/machine.js';
 
@@ -270,14 +270,19 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
+          .option('jobs', { alias: 'j', type: 'string', describe: 'compare this many programs at once, each in a worker thread (the tables keep the programs\' order; times measured side by side share the CPU: publish figures from --jobs 1)', default: '1' })
           .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
         const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
+        const jobs = parseCount(a.jobs, '--jobs', { min: 1, max: 64 });
         const { compareCommand } = await import('./compare-command.js');
-        code = compareCommand(a.path as string, {
+        code = await compareCommand(a.path as string, {
           json: a.json as boolean,
           svg: a.svg as string | undefined,
           runs,
+          jobs,
+          errRaw: (t) => errOut(t),
+          errColumns: stderrColumns(),
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           out: (t) => out(t),
           err: (l) => errLine(l),

@@ -37,8 +37,18 @@ export interface CompareOptions {
   /** Instruction budget per run. */
   maxInstructions?: number;
   strategies?: readonly Strategy[];
-  /** Progress lines (stderr). */
-  progress?(line: string): void;
+  /**
+   * Called as each run of a program begins: `strategy` is the one starting,
+   * `step` how many of the program's `steps` runs are done (the warm-up
+   * counts as one). Called once more with `strategy` null when it is done.
+   */
+  onProgress?(ev: ProgramProgress): void;
+}
+
+export interface ProgramProgress {
+  strategy: Strategy | 'warm-up' | null;
+  step: number;
+  steps: number;
 }
 
 /**
@@ -91,19 +101,24 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
     });
     return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
   };
+  const order = [...new Set<Strategy>(['plain', 'precise', ...strategies])];
+  const steps = 1 + order.length * runs;
+  let step = 0;
+  opts.onProgress?.({ strategy: 'warm-up', step: step++, steps });
   once('plain'); // warm-up
   const measured = new Map<Strategy, { r: CheckedRunResult; ms: number }>();
-  for (const s of new Set<Strategy>(['plain', 'precise', ...strategies])) {
+  for (const s of order) {
     const times: number[] = [];
     let last: CheckedRunResult | null = null;
     for (let i = 0; i < runs; i++) {
+      opts.onProgress?.({ strategy: s, step: step++, steps });
       const m = once(s);
       times.push(m.ms);
       last = m.r;
     }
-    opts.progress?.(`kmemsim compare: ${p.name}: ${s} done`);
     measured.set(s, { r: last!, ms: median(times) });
   }
+  opts.onProgress?.({ strategy: null, step, steps });
   const plain = measured.get('plain')!;
   const oracle = measured.get('precise')!.r.findings;
   const failed = [...measured.values()].find((m) => m.r.error !== null);
@@ -134,9 +149,23 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
   return { program: p.name, results, ...(notes.length ? { notes } : {}) };
 }
 
-/** Compare every program; compile failures are reported per program, not fatal. */
-export function compare(programs: readonly (CompiledProgram | { name: string; error: string })[], opts: CompareOptions = {}): CompareReport {
-  const strategies = opts.strategies ?? STRATEGIES;
-  const results = programs.map((p) => ('error' in p ? { program: p.name, results: [], error: p.error } : compareProgram(p, opts)));
+/** A program to compare, or the reason it cannot be (a compile failure: reported per program, not fatal). */
+export type CompareInput = CompiledProgram | { name: string; error: string };
+
+/** The result row of a program that could not be compiled. */
+export function failedProgram(p: { name: string; error: string }): ProgramResult {
+  return { program: p.name, results: [], error: p.error };
+}
+
+/** The report of per-program results, in the programs' order. */
+export function compareReport(results: ProgramResult[], strategies: readonly Strategy[] = STRATEGIES): CompareReport {
   return { programs: results, aggregate: aggregate(results.filter((r) => !r.error), strategies) };
+}
+
+/** Compare every program in this thread, one after another (`compareInWorkers` runs them in parallel). */
+export function compare(programs: readonly CompareInput[], opts: CompareOptions & { onProgram?(index: number, ev: ProgramProgress): void } = {}): CompareReport {
+  const results = programs.map((p, i) =>
+    'error' in p ? failedProgram(p) : compareProgram(p, { ...opts, onProgress: opts.onProgram && ((ev) => opts.onProgram!(i, ev)) }),
+  );
+  return compareReport(results, opts.strategies);
 }
