@@ -428,15 +428,26 @@ export class PageHidingService {
   /** Decode the instruction at `eip` (hidden pages readable), cached per EIP and checked against memory. */
   decodeAt(eip: number): Instr {
     const hit = this.decoded.get(eip | 0);
-    if (hit !== undefined) {
-      let same = hit.len > 0;
-      for (let i = 0; same && i < hit.len; i++) same = this.peek8((eip + i) | 0) === hit.bytes[i];
-      if (same) return hit;
-    }
+    if (hit !== undefined && hit.len > 0 && this.sameBytes(eip | 0, hit.bytes, hit.len)) return hit;
     const ins = decodeInstr(this.peekSource, eip | 0, 4);
     if (this.decoded.size > 4096) this.decoded.clear();
     this.decoded.set(eip | 0, ins);
     return ins;
+  }
+
+  /** Guest memory at `lin` (hidden pages included) holds `bytes[0..len)`: one translation per page. */
+  private sameBytes(lin: number, bytes: readonly number[], len: number): boolean {
+    const u8 = this.cpu.mem8;
+    let p = -1;
+    for (let i = 0; i < len; i++) {
+      const a = (lin + i) | 0;
+      if (i === 0 || (a & 0xfff) === 0) {
+        p = this.physOf(a);
+        if (p < 0) return false;
+      } else p++;
+      if (u8[p] !== bytes[i]) return false;
+    }
+    return true;
   }
 
   // ---- the trap handlers ---------------------------------------------------
