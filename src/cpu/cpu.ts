@@ -1210,7 +1210,8 @@ export class CPU {
       const b = page[off];
       if (b !== undefined) return b;
     } else {
-      page = this.blocks[ppage] = [];
+      // Sized up front: blocks start at any of the 4096 offsets, and a sparse array would fall back to a dictionary.
+      page = this.blocks[ppage] = new Array<Block>(PAGE);
     }
     const b = decodeBlock(this, eip, ppage);
     if (b.cacheable) {
@@ -1222,7 +1223,7 @@ export class CPU {
       }
       if (b.straddles && ppage + 1 < this.codePage.length && !this.codePage[ppage + 1]) {
         this.codePage[ppage + 1] = 1;
-        this.blocks[ppage + 1] ??= [];
+        this.blocks[ppage + 1] ??= new Array<Block>(PAGE);
         this.flushWriteTlb();
       }
       page[off] = b;
