@@ -4,7 +4,7 @@
  * first and runs this, then bench/checkers.mjs and bench/busybox.mjs).
  *
  *   node bench/run.mjs [--rounds=N] [--cold-rounds=N] [--runs=N] [--cold-runs=N]
- *                      [--native-runs=N] [--peer-runs=N] [--no-peers] [--json]
+ *                      [--native-runs=N] [--peer-runs=N] [--startup-runs=N] [--no-peers] [--json]
  *
  * The workload is build/bench/workload (bench/workload.c, static i386, -O2,
  * about 4.8 million instructions per round). It runs
@@ -18,6 +18,9 @@
  *     (node bin/kmemsim.js) with --cold-rounds (default 25, ≈ 120 M
  *     instructions), median of --cold-runs (default 3): start-up, boot and
  *     V8 warm-up included, what a user waits for.
+ * Start-up: `kmemsim run build/examples/hello-O2` in fresh processes
+ * (--startup-runs, default 11: CPU per run, median and best wall) beside
+ * `node -e 0`, Node's own start-up.
  * Every run must print the native run's output (the checksums). Each row
  * gives CPU seconds (user + system; see lib.mjs) and wall seconds, guest
  * MIPS per CPU second, and ratios to native and to kmemsim steady, by CPU
@@ -31,11 +34,11 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, fmtInt, fmtRatio, fmtSeconds, inProcess, kmemsimCold, machine, median, parseOptions, printTable, ratio, requireFile, runChild, runPeers } from './lib.mjs';
 
-const USAGE = 'usage: node bench/run.mjs [--rounds=N] [--cold-rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--json]';
+const USAGE = 'usage: node bench/run.mjs [--rounds=N] [--cold-rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--startup-runs=N] [--no-peers] [--json]';
 const WORKLOAD = join(ROOT, 'build/bench/workload');
 const PROCESS_JS = join(ROOT, 'dist/kernel/process.js');
 
-const opts = parseOptions(process.argv.slice(2), { rounds: 60, coldRounds: 25, runs: 5, coldRuns: 3, nativeRuns: 11, peerRuns: 3, noPeers: false, json: false }, USAGE);
+const opts = parseOptions(process.argv.slice(2), { rounds: 60, coldRounds: 25, runs: 5, coldRuns: 3, nativeRuns: 11, peerRuns: 3, startupRuns: 11, noPeers: false, json: false }, USAGE);
 requireFile(WORKLOAD, 'run npm run build (needs gcc and binutils)');
 requireFile(PROCESS_JS, 'run npm run build');
 
@@ -67,6 +70,14 @@ if (samples.some((s) => s.value.stdout !== steady.stdout || s.value.instructions
 // kmemsim cold: fresh processes; the instruction count from --verbose's last line.
 const cold = kmemsimCold(['run', relative(process.cwd(), WORKLOAD), '--verbose', '--', ...coldArgs], { runs: opts.coldRuns });
 const coldInstructions = Number(/([\d,]+) instructions executed/.exec(cold.stderr ?? '')?.[1]?.replace(/,/g, '') ?? NaN);
+
+// Start-up: a tiny program, fresh processes, against Node's own start-up.
+const HELLO = join(ROOT, 'build/examples/hello-O2');
+const startup = {
+  node: runChild(process.execPath, ['-e', '0'], { runs: opts.startupRuns }),
+  kmemsim: kmemsimCold(['run', relative(process.cwd(), HELLO)], { runs: opts.startupRuns }),
+};
+if (startup.kmemsim.error) problems.push(`start-up: ${startup.kmemsim.error}`);
 
 const rows = [];
 const add = (name, r, instructions, base) => {
@@ -100,6 +111,7 @@ const report = {
   machine: machine(),
   workload: { path: 'build/bench/workload', rounds: opts.rounds, coldRounds: opts.coldRounds, instructions: steady.instructions, coldInstructions },
   rows,
+  startup: Object.fromEntries(Object.entries(startup).map(([k, r]) => [k, r.error ? { error: r.error } : { cpu: r.cpu, wall: r.wall, bestWall: Math.min(...r.walls) }])),
   problems,
 };
 if (opts.json) console.log(JSON.stringify(report, null, 2));
@@ -115,7 +127,9 @@ else {
         : [r.name, fmtSeconds(r.cpu), fmtSeconds(r.wall), r.mips ? r.mips.toFixed(1) : '', r.vsNative ? `${fmtRatio(r.vsNative)} (${fmtRatio(r.vsNativeWall)})` : '', r.vsSteady ? fmtRatio(r.vsSteady) : '', `${r.checksum ?? '-'} ${r.ok ? 'ok' : 'MISMATCH'}`],
     ),
   );
-  console.log(`\nkmemsim steady runs, CPU s: ${samples.map((s) => s.cpu.toFixed(3)).join(' ')}; wall s: ${samples.map((s) => s.wall.toFixed(3)).join(' ')}`);
+  const st = report.startup;
+  console.log(`\nstart-up (${opts.startupRuns} fresh processes each): kmemsim run build/examples/hello-O2 ${fmtSeconds(st.kmemsim.cpu)} CPU s, wall median ${fmtSeconds(st.kmemsim.wall)} s, best ${fmtSeconds(st.kmemsim.bestWall)} s; node -e 0 ${fmtSeconds(st.node.cpu)} CPU s, wall median ${fmtSeconds(st.node.wall)} s, best ${fmtSeconds(st.node.bestWall)} s`);
+  console.log(`kmemsim steady runs, CPU s: ${samples.map((s) => s.cpu.toFixed(3)).join(' ')}; wall s: ${samples.map((s) => s.wall.toFixed(3)).join(' ')}`);
   for (const p of problems) console.log(`problem: ${p}`);
 }
 process.exit(problems.length ? 1 : 0);
