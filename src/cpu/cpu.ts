@@ -10,6 +10,7 @@ import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
+import { notePageFault, PREFLIGHT_AFTER } from './fault-preflight.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -671,19 +672,17 @@ export class CPU {
     } else {
       phys = this.walk(lin, write);
     }
-    if (this.systemAccess) return phys;
     // Pages holding a data breakpoint stay out of the TLB so every access reaches checkDataBreakpoints.
     if (this.dataBpActive && this.watchedPages!.has(vpage)) return phys;
     const ppage = Math.floor(phys / PAGE);
     if (ppage < this.codePage.length) {
       if (write && this.codePage[ppage]) this.invalidateCode(ppage);
       const entry = (ppage * PAGE) | 1;
-      if (write) {
-        if (this.tlbWritable && !this.codePage[ppage]) this.tlbW[vpage] = entry;
-        this.tlbR[vpage] = entry;
-      } else {
-        this.tlbR[vpage] = entry;
-      }
+      // The processor's own accesses (descriptor tables, TSS) are supervisor accesses at any CPL: their
+      // translations go to the supervisor TLB, flushed with it (MOV CR3, INVLPG, CR0/CR4 paging bits).
+      const tlbR = this.systemAccess ? this.tlbRSup : this.tlbR;
+      if (write && this.tlbWritable && !this.codePage[ppage]) (this.systemAccess ? this.tlbWSup : this.tlbW)[vpage] = entry;
+      tlbR[vpage] = entry;
       this.trackTlb(vpage);
       if (this.lastGlobal) this.tlbGlobal[vpage] = 1;
     }
@@ -699,17 +698,29 @@ export class CPU {
    * and raises #PF with CR2 and the error code on failure.
    */
   walk(lin: number, write: boolean): number {
+    const r = this.walkTry(lin, write);
+    if (r < 0) this.pageFault(lin, ~r);
+    return r;
+  }
+
+  /**
+   * The page walk's verdict without raising: the physical address (with the
+   * accessed and dirty bits set, as walk() does), or the one's complement of
+   * the #PF error code (negative) when the access faults — and then nothing
+   * has changed: no A/D bit, CR2 untouched.
+   */
+  walkTry(lin: number, write: boolean): number {
     const user = this.cpl === 3 && !this.systemAccess;
     const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
     const pde = this.mem.read32(pdeAddr);
     const err = (write ? 2 : 0) | (user ? 4 : 0);
-    if (!(pde & 1)) this.pageFault(lin, err);
+    if (!(pde & 1)) return ~err;
     const wp = (this.cr0 & 0x10000) !== 0;
     if (pde & 0x80 && this.cr4 & 0x10) {
       // 4 MiB page. Bits 21:13 are reserved without PSE-36.
-      if (pde & 0x3fe000) this.pageFault(lin, err | 1 | 8);
-      if (user && !(pde & 4)) this.pageFault(lin, err | 1);
-      if (write && !(pde & 2) && (user || wp)) this.pageFault(lin, err | 1);
+      if (pde & 0x3fe000) return ~(err | 1 | 8);
+      if (user && !(pde & 4)) return ~(err | 1);
+      if (write && !(pde & 2) && (user || wp)) return ~(err | 1);
       const nv = pde | 0x20 | (write ? 0x40 : 0);
       if (nv !== pde) this.mem.write32(pdeAddr, nv);
       this.tlbWritable = write;
@@ -718,9 +729,9 @@ export class CPU {
     }
     const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
     const pte = this.mem.read32(pteAddr);
-    if (!(pte & 1)) this.pageFault(lin, err);
-    if (user && !(pde & pte & 4)) this.pageFault(lin, err | 1);
-    if (write && !(pde & pte & 2) && (user || wp)) this.pageFault(lin, err | 1);
+    if (!(pte & 1)) return ~err;
+    if (user && !(pde & pte & 4)) return ~(err | 1);
+    if (write && !(pde & pte & 2) && (user || wp)) return ~(err | 1);
     if (!(pde & 0x20)) this.mem.write32(pdeAddr, pde | 0x20);
     const nv = pte | 0x20 | (write ? 0x40 : 0);
     if (nv !== pte) this.mem.write32(pteAddr, nv);
@@ -776,26 +787,45 @@ export class CPU {
     this.codeEpoch++;
   }
 
-  /** Supervisor-privilege accesses the processor makes itself (GDT, IDT, TSS), at any CPL, bypassing the TLB. */
+  /**
+   * Supervisor-privilege accesses the processor makes itself (GDT, LDT, IDT,
+   * TSS), at any CPL (SDM Vol. 3 §4.6.1 "implicit supervisor-mode accesses"):
+   * one translation per dword (two when it straddles a page), through the
+   * supervisor TLB like any supervisor access, so gate and descriptor reads
+   * cost a lookup once their pages are cached. No data breakpoint fires on
+   * them.
+   */
   readSystem32(lin: number): number {
-    this.systemAccess = true;
-    try {
-      let v = 0;
-      for (let i = 0; i < 4; i++) v |= this.mem.read8(this.translate((lin + i) | 0, false)) << (8 * i);
-      return v;
-    } finally {
-      this.systemAccess = false;
-    }
+    if ((lin & 0xfff) <= 0xffc) return this.mem.read32(this.translateSystem(lin, false));
+    // Straddling a page boundary: both pages are translated (the first first) before anything is read.
+    const p0 = this.translateSystem(lin, false);
+    const p1 = this.translateSystem((lin | 0xfff) + 1, false);
+    let v = 0;
+    for (let i = 0; i < 4; i++) v |= this.mem.read8(((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + ((lin + i) & 0xfff)) << (8 * i);
+    return v;
   }
   writeSystem32(lin: number, v: number): void {
+    if ((lin & 0xfff) <= 0xffc) {
+      this.mem.write32(this.translateSystem(lin, true), v);
+      return;
+    }
+    // Both pages are checked before either is written (no partial store on #PF).
+    const p0 = this.translateSystem(lin, true);
+    const p1 = this.translateSystem((lin | 0xfff) + 1, true);
+    for (let i = 0; i < 4; i++) this.mem.write8(((lin + i) & 0xfff) >= (lin & 0xfff) ? p0 + i : p1 + ((lin + i) & 0xfff), v >> (8 * i));
+  }
+  /**
+   * Linear → physical for a system access: a supervisor-TLB hit, else the
+   * page walk at supervisor privilege, filling the supervisor TLB (a page
+   * with decoded code is never in the write TLB: translate() drops its code
+   * first, so a descriptor write over code invalidates it).
+   */
+  private translateSystem(lin: number, write: boolean): number {
+    const e = (write ? this.tlbWSup : this.tlbRSup)[lin >>> 12];
+    if (e !== 0) return (e & ~0xfff) | (lin & 0xfff);
     this.systemAccess = true;
     try {
-      for (let i = 0; i < 4; i++) {
-        const p = this.translate((lin + i) | 0, true);
-        this.mem.write8(p, v >> (8 * i));
-        const pp = Math.floor(p / PAGE);
-        if (pp < this.codePage.length && this.codePage[pp]) this.invalidateCode(pp);
-      }
+      return this.translate(lin, write);
     } finally {
       this.systemAccess = false;
     }
@@ -1180,7 +1210,8 @@ export class CPU {
       const b = page[off];
       if (b !== undefined) return b;
     } else {
-      page = this.blocks[ppage] = [];
+      // Sized up front: blocks start at any of the 4096 offsets, and a sparse array would fall back to a dictionary.
+      page = this.blocks[ppage] = new Array<Block>(PAGE);
     }
     const b = decodeBlock(this, eip, ppage);
     if (b.cacheable) {
@@ -1192,7 +1223,7 @@ export class CPU {
       }
       if (b.straddles && ppage + 1 < this.codePage.length && !this.codePage[ppage + 1]) {
         this.codePage[ppage + 1] = 1;
-        this.blocks[ppage + 1] ??= [];
+        this.blocks[ppage + 1] ??= new Array<Block>(PAGE);
         this.flushWriteTlb();
       }
       page[off] = b;
@@ -1436,17 +1467,46 @@ export class CPU {
   private handleThrow(e: unknown, ins: Instr): void {
     this.cur = ins;
     if (e === FAULT) {
-      // Faults report the address of the faulting instruction (SDM Vol. 3 §6.5).
-      if (!this.faultInNewTask) this.eip = ins.addr;
-      this.faultInNewTask = false;
-      this.deliveringFault = true;
-      this.deliver(this.excVector, this.excHasError ? this.excError : -1, false);
-      this.deliveringFault = false;
+      if (this.excVector === Vec.PF) notePageFault(this, ins);
+      this.deliverFaultOf(ins, this.excVector, this.excHasError ? this.excError : -1);
     } else {
       const msg = e instanceof Error ? e.message : String(e);
       this.stop({ kind: 'internal-error', eip: ins.addr, message: `internal error while executing at 0x${(ins.addr >>> 0).toString(16)}: ${msg}` });
     }
   }
+
+  /** Deliver a fault `ins` raised: reported at the instruction (SDM Vol. 3 §6.5), RF set in the EFLAGS image. */
+  private deliverFaultOf(ins: Instr, vector: number, errorCode: number): void {
+    this.cur = ins;
+    if (!this.faultInNewTask) this.eip = ins.addr;
+    this.faultInNewTask = false;
+    this.deliveringFault = true;
+    this.deliver(vector, errorCode, false);
+    this.deliveringFault = false;
+  }
+
+  /**
+   * #PF at `lin` from an executor that found out before touching anything
+   * (fault-preflight.ts) and returns normally instead of throwing: the same
+   * delivery as a thrown fault's, and since the run loop and the single-step
+   * path count the executor's return as a retired instruction, the count is
+   * taken back and no single-step trap follows (a faulting instruction
+   * retires nothing, SDM Vol. 3 §17.3.1.4). `preflightFaultAt` keeps the
+   * thrown path — and its guard against fault storms — for a second fault
+   * before any instruction retired.
+   */
+  deliverPageFaultOf(ins: Instr, lin: number, errorCode: number): void {
+    this.cr2 = lin | 0;
+    this.preflightFaultAt = this.icount;
+    this.deliverFaultOf(ins, Vec.PF, errorCode);
+    this.icount--;
+    this.stepTrapSuppressed = true;
+    this.breakLoop = true;
+  }
+  /** icount at the last deliverPageFaultOf (-1: none). */
+  preflightFaultAt = -1;
+  /** Page faults after which an instruction's executor checks its page first (fault-preflight.ts); Infinity: never. */
+  preflightAfter = PREFLIGHT_AFTER;
 
   /** Deliver through the single exception path, converting a nested throw into the SDM's rules. */
   deliver(vector: number, errorCode: number, software: boolean): void {

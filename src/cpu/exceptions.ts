@@ -22,7 +22,7 @@ import type { CPU } from './cpu.js';
 import { FAULT } from './cpu.js';
 import { IF, NT, RF, TF, VM } from './flags.js';
 import { CS, SS } from './instr.js';
-import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P } from './segments.js';
+import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, scratchDescriptor, DESC_P } from './segments.js';
 import { Vec, vectorName } from './stop.js';
 import { taskGateDelivery } from './task-switch.js';
 import { DR7_GD } from './debug-bits.js';
@@ -58,15 +58,19 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
   let sw = software;
   // Entering the debug-exception handler clears DR7.GD so that it may use the debug registers (SDM Vol. 3 §17.2.4).
   if (v === Vec.DB && !sw) cpu.dr[7] &= ~DR7_GD;
-  cpu.deliveryChain = [];
+  // The events of this delivery, for the triple-fault report: built only once a delivery faults.
+  let chain: DeliveryChain | null = null;
+  if (cpu.deliveryChain.length) cpu.deliveryChain = [];
   for (;;) {
-    cpu.deliveryChain.push({ vector: v, errorCode: err < 0 ? null : err, eip: cpu.eip });
+    const eip = cpu.eip;
     try {
       deliverOnce(cpu, v, err, sw);
-      cpu.deliveryChain = [];
+      if (chain !== null) cpu.deliveryChain = [];
       return;
     } catch (e) {
       if (e !== FAULT) throw e;
+      chain ??= cpu.deliveryChain = [];
+      chain.push({ vector: v, errorCode: err < 0 ? null : err, eip });
       // A fault raised by INT n itself (gate DPL, not-present gate) is reported at the INT instruction;
       // one raised in a new task after a task switch's commit point, at that task's EIP.
       if (sw && cpu.cur && !cpu.faultInNewTask) cpu.eip = cpu.cur.addr;
@@ -76,9 +80,9 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
       const first = classOf(v, sw, err);
       const cls = classOf(second);
       if (first === 'df') {
-        cpu.deliveryChain.push({ vector: second, errorCode: secondErr < 0 ? null : secondErr, eip: cpu.eip });
-        const chain = cpu.deliveryChain.map((c) => vectorName(c.vector)).join(' → ');
-        cpu.stop({ kind: 'triple-fault', chain: cpu.deliveryChain, message: `triple fault: ${chain}` });
+        chain.push({ vector: second, errorCode: secondErr < 0 ? null : secondErr, eip: cpu.eip });
+        const names = chain.map((c) => vectorName(c.vector)).join(' → ');
+        cpu.stop({ kind: 'triple-fault', chain, message: `triple fault: ${names}` });
         return;
       }
       if ((first === 'contributory' && cls === 'contributory') || (first === 'pf' && (cls === 'contributory' || cls === 'pf'))) {
@@ -91,6 +95,20 @@ export function deliverException(cpu: CPU, vector: number, errorCode: number, so
       sw = false;
     }
   }
+}
+
+type DeliveryChain = { vector: number; errorCode: number | null; eip: number }[];
+
+/** The gate's code segment and the inner stack's, parsed into these (one delivery at a time: nothing allocated per event). */
+const gateCs = scratchDescriptor();
+const innerSs = scratchDescriptor();
+
+/** One word of the exception frame below `sp` on the handler's stack; returns the new stack pointer. */
+function pushFrameWord(cpu: CPU, ssBase: number, sp: number, size: number, w: number): number {
+  sp = (sp - size) | 0;
+  if (size === 4) cpu.write32((ssBase + sp) | 0, w);
+  else cpu.write16((ssBase + sp) | 0, w);
+  return sp;
 }
 
 function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: boolean): void {
@@ -131,7 +149,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const sel = (lo >>> 16) & 0xffff;
   const offset = gate32 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
   if ((sel & ~3) === 0) cpu.fault(Vec.GP, ext);
-  const cs = readDescriptor(cpu, sel, Vec.GP, ext);
+  const cs = readDescriptor(cpu, sel, Vec.GP, ext, gateCs);
   if (!isCode(cs) || dplOf(cs) > cpu.cpl) cpu.fault(Vec.GP, (sel & 0xfffc) + ext);
   if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
   const conforming = (cs.access & 4) !== 0;
@@ -152,7 +170,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     esp = cpu.readSystem32((cpu.trBase + tssOff) | 0);
     newSS = cpu.readSystem32((cpu.trBase + tssOff + 4) | 0) & 0xffff;
     if ((newSS & ~3) === 0) cpu.fault(Vec.TS, ext);
-    ssDesc = readDescriptor(cpu, newSS, Vec.TS, ext);
+    ssDesc = readDescriptor(cpu, newSS, Vec.TS, ext, innerSs);
     if ((newSS & 3) !== newCpl || dplOf(ssDesc) !== newCpl || !(ssDesc.access & 0x10) || ssDesc.access & 8 || !(ssDesc.access & 2)) cpu.fault(Vec.TS, (newSS & 0xfffc) + ext);
     if (!(ssDesc.access & DESC_P)) cpu.fault(Vec.SS, (newSS & 0xfffc) + ext);
     // The whole frame must fit below ESPn within the new stack segment.
@@ -166,19 +184,19 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   // The handler's first instruction must lie within the code segment (SDM "INT n" operation: #GP(EXT)).
   if ((offset >>> 0) > (cs.limit >>> 0)) cpu.fault(Vec.GP, ext);
   // Write the whole frame at supervisor privilege of the new CPL; any fault here is a fault during delivery.
-  const words: number[] = [];
-  if (inter) words.push(oldSS, oldESP);
-  words.push(eflags, cpu.segSel[CS], eip);
-  if (errorCode >= 0) words.push(errorCode);
   const savedCpl = cpu.cpl;
+  const oldCS = cpu.segSel[CS];
   cpu.setCpl(newCpl);
   try {
     let sp = esp;
-    for (const w of words) {
-      sp = (sp - size) | 0;
-      if (size === 4) cpu.write32((ssBase + sp) | 0, w);
-      else cpu.write16((ssBase + sp) | 0, w);
+    if (inter) {
+      sp = pushFrameWord(cpu, ssBase, sp, size, oldSS);
+      sp = pushFrameWord(cpu, ssBase, sp, size, oldESP);
     }
+    sp = pushFrameWord(cpu, ssBase, sp, size, eflags);
+    sp = pushFrameWord(cpu, ssBase, sp, size, oldCS);
+    sp = pushFrameWord(cpu, ssBase, sp, size, eip);
+    if (errorCode >= 0) sp = pushFrameWord(cpu, ssBase, sp, size, errorCode);
     esp = sp;
     // Loading CS (and SS) sets the descriptors' accessed bits.
     markAccessed(cpu, sel, cs);

@@ -61,6 +61,8 @@ export class Instr {
   invalidReason = '';
   /** A host routine bound at this address, run instead of guest code. */
   native: ((cpu: CPU) => void) | null = null;
+  /** Page faults this instruction raised (fault-preflight.ts wraps its executor after a few). */
+  pageFaults = 0;
 
 }
 

@@ -26,11 +26,26 @@ export const DESC_S = 0x10;
 
 /** Decode the two dwords of a descriptor. */
 export function parseDescriptor(lo: number, hi: number): Descriptor {
-  const base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  return parseDescriptorInto(lo, hi, { base: 0, limit: 0, access: 0, flags: 0, lo: 0, hi: 0 });
+}
+
+/** parseDescriptor into an existing object (exception delivery and IRET reuse one each: nothing allocated per event). */
+export function parseDescriptorInto(lo: number, hi: number, d: Descriptor): Descriptor {
   let limit = (lo & 0xffff) | (hi & 0xf0000);
   const flags = (hi >>> 20) & 0xf;
   if (flags & 8) limit = (limit * 4096 + 0xfff) | 0;
-  return { base, limit, access: (hi >>> 8) & 0xff, flags, lo, hi };
+  d.base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  d.limit = limit;
+  d.access = (hi >>> 8) & 0xff;
+  d.flags = flags;
+  d.lo = lo;
+  d.hi = hi;
+  return d;
+}
+
+/** A descriptor object to parse into (see parseDescriptorInto). */
+export function scratchDescriptor(): Descriptor {
+  return { base: 0, limit: 0, access: 0, flags: 0, lo: 0, hi: 0 };
 }
 
 /** Build descriptor dwords (used by kernels and tests building GDTs). */
@@ -48,7 +63,7 @@ export function makeDescriptor(base: number, limit: number, access: number, flag
  * it lies beyond the table limit. Descriptor-table reads are supervisor
  * accesses whatever the CPL.
  */
-export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP, ext = 0): Descriptor {
+export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP, ext = 0, into?: Descriptor): Descriptor {
   const ti = sel & 4;
   const index = sel & 0xfff8;
   const base = ti ? cpu.ldtBase : cpu.gdtrBase;
@@ -56,7 +71,7 @@ export function readDescriptor(cpu: CPU, sel: number, vectorOnLimit = Vec.GP, ex
   if (index + 7 > limit >>> 0) cpu.fault(vectorOnLimit, (sel & 0xfffc) + ext);
   const lo = cpu.readSystem32((base + index) | 0);
   const hi = cpu.readSystem32((base + index + 4) | 0);
-  return parseDescriptor(lo, hi);
+  return into === undefined ? parseDescriptor(lo, hi) : parseDescriptorInto(lo, hi, into);
 }
 
 /**
@@ -111,17 +126,24 @@ export function dplOf(d: Descriptor): number {
 
 /** Load the hidden cache without checks (the checks were done by the caller). */
 export function setSegmentCache(cpu: CPU, seg: number, sel: number, d: Descriptor | null): void {
-  cpu.segSel[seg] = sel;
   if (d === null) {
+    cpu.segSel[seg] = sel;
     cpu.segBase[seg] = 0;
     cpu.segLimit[seg] = 0;
     cpu.segAttr[seg] = 0;
     cpu.segmentsChanged();
     return;
   }
+  const attr = d.access | (d.flags << 12);
+  if (cpu.segSel[seg] === sel && cpu.segBase[seg] === d.base && cpu.segLimit[seg] === d.limit && cpu.segAttr[seg] === attr) {
+    // Reloaded with what it holds (an exception handler's CS, the IRET back): nothing to recompute.
+    if (seg === CS) cpu.breakLoop = true;
+    return;
+  }
+  cpu.segSel[seg] = sel;
   cpu.segBase[seg] = d.base;
   cpu.segLimit[seg] = d.limit;
-  cpu.segAttr[seg] = d.access | (d.flags << 12);
+  cpu.segAttr[seg] = attr;
   if (seg === CS) {
     cpu.codeSize32 = (d.flags & 4) !== 0;
     cpu.breakLoop = true;

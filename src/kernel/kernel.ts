@@ -252,7 +252,11 @@ export class Kernel {
     const esp = cpu.regs[4];
     const hasErr = hasErrorCode(vector) && !this.softwareVectors.has(vector);
     const base = hasErr ? 4 : 0;
-    const rd = (o: number): number => this.mem.read32((cpu.segBase[SS] + esp + o) | 0);
+    // The frame the CPU just pushed: translated once when it lies within one page (it always does but at a page's end).
+    const at = (cpu.segBase[SS] + esp) | 0;
+    let phys = (at & 0xfff) <= 0x1000 - 24 ? cpu.lookupPhys(at, false, false) : -1;
+    if (phys + 24 > cpu.mem.size) phys = -1;
+    const rd = (o: number): number => (phys >= 0 ? cpu.mem.read32(phys + o) : this.mem.read32((at + o) | 0));
     const errorCode = hasErr ? rd(0) : null;
     const cs = rd(base + 4) & 0xffff;
     const fromUser = (cs & 3) === 3;

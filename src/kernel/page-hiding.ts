@@ -204,7 +204,9 @@ export class PageHidingService {
   private stepEip = 0;
   private readonly revealed = new Int32Array(MAX_REVEALED);
   private revealedCount = 0;
+  /** The clients told of the current step: notified[0..notifiedCount) (a count, not length = 0: no reallocation per step). */
   private readonly notified: PageHidingClient[] = [];
+  private notifiedCount = 0;
   private readonly fault = new HiddenFault();
   /** Pages of the current fault (scratch). */
   private readonly pages = new Int32Array(2 * AccessList.CAPACITY + 4);
@@ -352,7 +354,7 @@ export class PageHidingService {
   abortStep(): void {
     this.concealRevealed();
     this.stepping = false;
-    this.notified.length = 0;
+    this.notifiedCount = 0;
   }
 
   private isRevealed(page: number): boolean {
@@ -428,15 +430,26 @@ export class PageHidingService {
   /** Decode the instruction at `eip` (hidden pages readable), cached per EIP and checked against memory. */
   decodeAt(eip: number): Instr {
     const hit = this.decoded.get(eip | 0);
-    if (hit !== undefined) {
-      let same = hit.len > 0;
-      for (let i = 0; same && i < hit.len; i++) same = this.peek8((eip + i) | 0) === hit.bytes[i];
-      if (same) return hit;
-    }
+    if (hit !== undefined && hit.len > 0 && this.sameBytes(eip | 0, hit.bytes, hit.len)) return hit;
     const ins = decodeInstr(this.peekSource, eip | 0, 4);
     if (this.decoded.size > 4096) this.decoded.clear();
     this.decoded.set(eip | 0, ins);
     return ins;
+  }
+
+  /** Guest memory at `lin` (hidden pages included) holds `bytes[0..len)`: one translation per page. */
+  private sameBytes(lin: number, bytes: readonly number[], len: number): boolean {
+    const u8 = this.cpu.mem8;
+    let p = -1;
+    for (let i = 0; i < len; i++) {
+      const a = (lin + i) | 0;
+      if (i === 0 || (a & 0xfff) === 0) {
+        p = this.physOf(a);
+        if (p < 0) return false;
+      } else p++;
+      if (u8[p] !== bytes[i]) return false;
+    }
+    return true;
   }
 
   // ---- the trap handlers ---------------------------------------------------
@@ -488,15 +501,16 @@ export class PageHidingService {
       const len = fault.ins.len > 0 ? fault.ins.len : 1;
       this.addPage(f.eip >>> 12);
       this.addPage(((f.eip + len - 1) | 0) >>> 12);
-      this.notified.length = 0;
+      this.notifiedCount = 0;
     }
     // The owners of the hidden pages involved handle the access, each once per step (a repeat fault
     // goes to the owner of the page the decoder missed).
     for (let i = 0; i < this.pageCount; i++) {
       const o = this.owners.get(this.pages[i]);
       if (o === undefined || this.suspended.has(o)) continue;
-      if (repeat ? i !== 0 : this.notified.includes(o)) continue;
-      if (!this.notified.includes(o)) this.notified.push(o);
+      const told = this.wasNotified(o);
+      if (repeat ? i !== 0 : told) continue;
+      if (!told) this.notified[this.notifiedCount++] = o;
       o.onFault(fault);
     }
     // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
@@ -527,14 +541,14 @@ export class PageHidingService {
     }
     const fault = this.fault;
     this.fillContext(fault.after, f);
-    for (const o of this.notified) o.onStepDone?.(fault);
+    for (let i = 0; i < this.notifiedCount; i++) this.notified[i]!.onStepDone?.(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;
     // PUSHF ran with our TF set and IF clear: the image it pushed must say what the program had.
     if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(fault.after, ins.size, saved);
     this.concealRevealed();
     this.stepping = false;
-    this.notified.length = 0;
+    this.notifiedCount = 0;
     this.stats.steps++;
     // POPF and IRET load TF and IF themselves: what they loaded stands.
     if (!(ins.op === 0x9d || ins.op === 0xcf)) this.setFrameEflags(f, (f.eflags & ~(TF | IF)) | saved);
@@ -547,6 +561,11 @@ export class PageHidingService {
     // Breakpoints that hit during the step are reported by whoever handled #DB before us.
     if (dr6 & 0xf) this.chain(this.prevDB, k, f);
   };
+
+  private wasNotified(o: PageHidingClient): boolean {
+    for (let i = 0; i < this.notifiedCount; i++) if (this.notified[i] === o) return true;
+    return false;
+  }
 
   private addPage(p: number): void {
     for (let i = 0; i < this.pageCount; i++) if (this.pages[i] === p) return;
@@ -586,8 +605,11 @@ export class PageHidingService {
   /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
   private fillContext(ctx: InterruptedContext, f: TrapFrame): void {
     const cpu = this.cpu;
-    ctx.regs.set(cpu.regs);
-    ctx.segBase.set(cpu.segBase);
+    // Element by element: TypedArray.prototype.set costs more than the copy for 8 and 6 elements.
+    const regs = cpu.regs;
+    const segBase = cpu.segBase;
+    for (let i = 0; i < 8; i++) ctx.regs[i] = regs[i]!;
+    for (let i = 0; i < 6; i++) ctx.segBase[i] = segBase[i]!;
     ctx.eflags = f.eflags;
     ctx.eip = f.eip;
     ctx.cs = f.cs;

@@ -13,7 +13,7 @@ import type { Instr } from '../instr.js';
 import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
 import { Vec } from '../stop.js';
-import { loadSegment, readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
+import { loadSegment, readDescriptor, scratchDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
 import type { Descriptor } from '../segments.js';
 import { farTaskSwitch, nestedTaskReturn, setBusy } from '../task-switch.js';
 
@@ -55,10 +55,14 @@ export function ud2(cpu: CPU): void {
  * not null, a code segment, RPL not more privileged than CPL, DPL equal
  * to RPL (at most RPL if conforming), present.
  */
+/** The CS and SS a return loads, parsed into these (nothing allocated per IRET or far RET). */
+const returnCs = scratchDescriptor();
+const returnSs = scratchDescriptor();
+
 function returnCodeSegment(cpu: CPU, sel: number): Descriptor {
   const rpl = sel & 3;
   if ((sel & ~3) === 0) cpu.fault(Vec.GP, 0);
-  const d = readDescriptor(cpu, sel);
+  const d = readDescriptor(cpu, sel, Vec.GP, 0, returnCs);
   if (!isCode(d) || rpl < cpu.cpl) cpu.fault(Vec.GP, sel & 0xfffc);
   const conforming = (d.access & 4) !== 0;
   if (conforming ? dplOf(d) > rpl : dplOf(d) !== rpl) cpu.fault(Vec.GP, sel & 0xfffc);
@@ -121,7 +125,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   const newEsp = cpu.read(size, (ssb + sp + 3 * size) | 0);
   const newSs = cpu.read(size, (ssb + sp + 4 * size) | 0) & 0xffff;
   if ((newSs & ~3) === 0) cpu.fault(Vec.GP, 0);
-  const sd = readDescriptor(cpu, newSs);
+  const sd = readDescriptor(cpu, newSs, Vec.GP, 0, returnSs);
   if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
   if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
   if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
@@ -363,7 +367,7 @@ export function retFar(cpu: CPU, ins: Instr): void {
   const newEsp = cpu.read(size, (ssb + at) | 0);
   const newSs = cpu.read(size, (ssb + at + size) | 0) & 0xffff;
   if ((newSs & ~3) === 0) cpu.fault(Vec.GP, 0);
-  const sd = readDescriptor(cpu, newSs);
+  const sd = readDescriptor(cpu, newSs, Vec.GP, 0, returnSs);
   if ((newSs & 3) !== rpl || dplOf(sd) !== rpl || !(sd.access & 0x10) || sd.access & 8 || !(sd.access & 2)) cpu.fault(Vec.GP, newSs & 0xfffc);
   if (!(sd.access & DESC_P)) cpu.fault(Vec.SS, newSs & 0xfffc);
   if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
