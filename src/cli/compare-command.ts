@@ -9,12 +9,17 @@ import { compileModule, CompileError } from './compile.js';
 import { readModuleInput, type ModuleInput } from './module-input.js';
 import { compare, programsIn, type CompiledProgram } from '../harness/compare.js';
 import { formatCompareSvg, formatCompareTable } from '../report/compare-output.js';
+import { formatSarif, type SarifFinding } from '../report/sarif.js';
+import type { Strategy } from '../harness/score.js';
 
 export interface CompareCommandOptions {
   json: boolean;
   svg: string | undefined;
   runs: number;
   maxInstructions: number;
+  /** `--report-sarif FILE`: the findings, one SARIF run per strategy. */
+  reportSarif?: string;
+  sarif?: { version: string; commandLine: string };
   out(text: string): void;
   err(line: string): void;
 }
@@ -72,9 +77,29 @@ export function compareCommand(path: string, opts: CompareCommandOptions): numbe
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
     return 126;
   }
-  const report = compare(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
+  const byStrategy = new Map<Strategy, SarifFinding[]>();
+  const report = compare(programs, {
+    runs: opts.runs,
+    maxInstructions: opts.maxInstructions,
+    progress: (l) => opts.err(l),
+    findings: (_program, strategy, findings) => {
+      if (strategy === 'plain') return;
+      if (!byStrategy.has(strategy)) byStrategy.set(strategy, []);
+      byStrategy.get(strategy)!.push(...findings.map((finding) => ({ finding })));
+    },
+  });
   if (opts.json) opts.out(JSON.stringify(report, null, 2) + '\n');
   else opts.out(formatCompareTable(report));
+  if (opts.reportSarif !== undefined) {
+    // One run per strategy, each its own category: a dashboard keeps their alerts apart.
+    const runs = [...byStrategy].map(([strategy, findings]) => ({ findings, category: `kmemsim/compare/${strategy}/`, commandLine: opts.sarif?.commandLine }));
+    try {
+      fs.writeFileSync(opts.reportSarif, formatSarif(runs, { version: opts.sarif?.version ?? '0.0.0' }));
+    } catch (e) {
+      opts.err(`kmemsim: cannot write ${opts.reportSarif}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
   if (opts.svg) {
     try {
       fs.writeFileSync(opts.svg, formatCompareSvg(report));

@@ -38,7 +38,9 @@ import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
-import type { checkCommand as CheckCommand } from './check-command.js';
+import type { checkCommand as CheckCommand, GenSuppressions } from './check-command.js';
+import type { SuppressionSet } from '../report/suppressions.js';
+import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
 
 /*
  * Start-up time (README "Start-up"): what only some commands need — the
@@ -79,6 +81,10 @@ interface CheckCliOptions {
   oneShot: boolean;
   partialOk: boolean;
   checkWrites: boolean;
+  reportSarif: string | undefined;
+  sarif: { version: string; commandLine: string };
+  suppressions: SuppressionSet | undefined;
+  genSuppressions: GenSuppressions;
 }
 
 /**
@@ -132,6 +138,9 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
           .option('error-exitcode', { type: 'string', describe: 'with --kmemcheck: exit status when there are findings', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
+          .option('report-sarif', { type: 'string', describe: `with --kmemcheck or --stack: ${REPORT_SARIF_HELP}` })
+          .option('suppressions', { type: 'string', array: true, describe: `with --kmemcheck or --stack: ${SUPPRESSIONS_HELP}` })
+          .option('gen-suppressions', { type: 'string', choices: GEN_SUPPRESSIONS as unknown as string[], describe: `with --kmemcheck or --stack: ${GEN_SUPPRESSIONS_HELP}`, default: 'no' })
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
           .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
           .option('kmemcheck-writes', { type: 'boolean', describe: 'with --kmemcheck: also report writes into unallocated and freed heap memory (beyond Linux\'s kmemcheck, which checked reads; KASAN reports them)', default: false })
@@ -153,6 +162,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
           throw new UsageError('--kmemcheck-one-shot, --kmemcheck-inline and --kmemcheck-writes need --kmemcheck');
         }
         if (!checking && a['report-json'] !== undefined) throw new UsageError('--report-json needs --kmemcheck or --stack');
+        for (const o of ['report-sarif', 'suppressions'] as const) if (!checking && a[o] !== undefined) throw new UsageError(`--${o} needs --kmemcheck or --stack`);
+        if (!checking && a['gen-suppressions'] !== 'no') throw new UsageError('--gen-suppressions needs --kmemcheck or --stack');
+        const reportSarif = sarifFile(a['report-sarif']);
+        const suppressions = loadSuppressions(a.suppressions);
         if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
         if (a['ftrace-poison'] !== undefined && stack !== 'ftrace') throw new UsageError('--ftrace-poison needs --stack ftrace');
         let poison: number | undefined;
@@ -176,6 +189,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
             checkWrites: a['kmemcheck-writes'] as boolean,
+            reportSarif,
+            sarif: { version: VERSION, commandLine: ['kmemsim', ...argv].join(' ') },
+            suppressions: suppressions ?? undefined,
+            genSuppressions: genSuppressions(a['gen-suppressions']),
           }
           : null;
         const input = a.input === undefined ? null : String(a.input);
@@ -270,6 +287,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
+          .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: one SARIF run per strategy (category kmemsim/compare/STRATEGY/)` })
           .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
         const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
@@ -281,6 +299,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           out: (t) => out(t),
           err: (l) => errLine(l),
+          reportSarif: sarifFile(a['report-sarif']),
+          sarif: { version: VERSION, commandLine: ['kmemsim', ...argv].join(' ') },
         });
       },
     )
@@ -319,6 +339,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('max-len', { type: 'string', describe: 'longest input in bytes', default: '4096' })
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
+          .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: every saved crash's findings, rewritten after each crash` })
           .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', ''),
       async (a) => {
         if (a.o === undefined || String(a.o) === '') throw new UsageError('fuzz needs -o DIR');
@@ -339,6 +360,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           autoDictionary: a['auto-dict'] as boolean,
           errorExitcode: parseCount(a['error-exitcode'], '--error-exitcode', { max: 255 }),
           statusInterval: parseCount(a['status-interval'], '--status-interval', { min: 1 }),
+          reportSarif: sarifFile(a['report-sarif']),
           commandLine: ['kmemsim', ...argv].join(' '),
           version: VERSION,
           err: errLine,

@@ -120,6 +120,8 @@ export interface CheckedRunResult {
   errors: KmemcheckError[];
   /** Text reports (kmemcheck's format; ftrace's own lines), then "Lost N" lines. */
   reports: string[];
+  /** The text report of each finding: `findingReports[i]` is `findings[i]`'s (suppressions drop both). */
+  findingReports: string[];
   summary: CheckSummary;
   /** Why the machine stopped, when a strategy can explain it better than the stop itself (the #DF of cpl1 at ring 0). */
   explanation: string | null;
@@ -235,6 +237,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
 
   const findings: Finding[] = [];
   const reports: string[] = [];
+  const findingReports: string[] = [];
   let lost = 0;
   const allErrors: KmemcheckError[] = [];
   for (const d of drainables) {
@@ -244,7 +247,9 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     lost += l;
     for (const e of errs) {
       findings.push(toFinding(e, symbolize, locate, { checker: d.checker, region: d.region }));
-      reports.push(formatReport(e, { symbolize, locate, region: d.region }));
+      const text = formatReport(e, { symbolize, locate, region: d.region });
+      reports.push(text);
+      findingReports.push(text);
     }
     if (l > 0) reports.push(formatLost(l));
   }
@@ -252,6 +257,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   if (p) {
     findings.push(...p.findings);
     reports.push(...p.reports);
+    findingReports.push(...p.reports);
     p.detach();
   }
   const hs = (hiding as PageHidingService | null)?.stats;
@@ -264,6 +270,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     findings,
     errors: allErrors,
     reports,
+    findingReports,
     summary: {
       findings: findings.length,
       lost,

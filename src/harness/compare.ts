@@ -16,6 +16,7 @@
  * median of `runs` runs (default 1) after one warm-up run of the program
  * in plain mode, so the first strategy does not pay for JIT warm-up.
  */
+import type { Finding } from '../shadow/report.js';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChecked, type CheckedRunOptions, type CheckedRunResult } from './checked-run.js';
@@ -39,6 +40,8 @@ export interface CompareOptions {
   strategies?: readonly Strategy[];
   /** Progress lines (stderr). */
   progress?(line: string): void;
+  /** Each compared strategy's findings on a program (the last run's), e.g. for a SARIF log. */
+  findings?(program: string, strategy: Strategy, findings: Finding[]): void;
 }
 
 /**
@@ -112,6 +115,7 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
   }
   const results: StrategyResult[] = strategies.map((s) => {
     const { r, ms } = measured.get(s)!;
+    opts.findings?.(p.name, s, r.findings);
     return {
       strategy: s,
       findings: r.findings.length,
