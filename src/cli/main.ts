@@ -40,6 +40,9 @@ import { isRelocatable } from './module-input.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand, GenSuppressions } from './check-command.js';
 import type { SuppressionSet } from '../report/suppressions.js';
+import type { GdbSession } from '../gdb/session.js';
+import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
+import { resolve as resolvePath } from 'node:path';
 import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
 
 /*
@@ -58,6 +61,9 @@ const yargs = require('yargs') as typeof import('yargs').default;
 
 /** kmemsim's version, from its own package.json (dist/cli/ and dist/bundle/ are both two levels down), wherever it runs. */
 const VERSION = (require('../../package.json') as { version: string }).version;
+
+/** `run --gdb PORT`: the debugging session (src/gdb), loaded only then. */
+let gdb: GdbSession | null = null;
 
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
@@ -147,6 +153,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
+          .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port) and wait for gdb before the first instruction (a module: before init_module; the add-symbol-file commands are printed)' })
+          .option('gdb-on-finding', { type: 'boolean', describe: 'with --gdb and a checker: stop at the instruction of each finding, its report printed', default: false })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
@@ -165,6 +173,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
         for (const o of ['report-sarif', 'suppressions'] as const) if (!checking && a[o] !== undefined) throw new UsageError(`--${o} needs --kmemcheck or --stack`);
         if (!checking && a['gen-suppressions'] !== 'no') throw new UsageError('--gen-suppressions needs --kmemcheck or --stack');
         const reportSarif = sarifFile(a['report-sarif']);
+        const gdbPort = a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
+        if (a['gdb-on-finding'] && (gdbPort === null || !checking)) throw new UsageError('--gdb-on-finding needs --gdb and --kmemcheck or --stack');
         const suppressions = loadSuppressions(a.suppressions);
         if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
         if (a['ftrace-poison'] !== undefined && stack !== 'ftrace') throw new UsageError('--ftrace-poison needs --stack ftrace');
@@ -196,6 +206,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
           : null;
         const input = a.input === undefined ? null : String(a.input);
+        if (input !== null && gdbPort !== null) throw new UsageError('--gdb does not combine with --input');
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
           // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).
@@ -221,7 +232,21 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        if (gdbPort !== null) {
+          const { GdbSession, GdbListenError } = await import('../gdb/session.js');
+          try {
+            gdb = GdbSession.listen({ port: gdbPort, onFinding: a['gdb-on-finding'] as boolean, log: errLine });
+          } catch (e) {
+            if (e instanceof GdbListenError) throw new UsageError(`--gdb: ${e.message}`);
+            throw e;
+          }
+        }
+        try {
+          code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        } finally {
+          gdb?.finish(code);
+          gdb = null;
+        }
       },
     )
     .command(
@@ -530,6 +555,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       onDiagnostic: errLine,
       stdin: stdinBytes(),
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
+      onBoot: gdb ? (k) => gdb!.attachProgram(k, hostFile) : undefined,
     });
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
@@ -552,7 +578,8 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   }
   let object = bytes;
   let stackUsage: string | null = null;
-  if (file.endsWith('.c')) {
+  const fromSource = file.endsWith('.c');
+  if (fromSource) {
     try {
       // --stack ftrace needs the __fentry__ call sites (-pg -mfentry); the .su data sizes the frames it poisons.
       const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace' });
@@ -567,6 +594,8 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
   }
   const writeConsole = (text: string): void => out(Buffer.from(text, 'latin1'));
+  const session = gdb;
+  const debugObject = { path: fromSource ? null : resolvePath(file), bytes: object };
   if (kmem) {
     return checkCommand!(object, {
       ...kmem,
@@ -580,6 +609,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
         onConsole: writeConsole,
         onDiagnostic: errLine,
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
+        onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : undefined,
       },
     });
   }
@@ -589,7 +619,10 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       name: basename(file),
       // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
       exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
-      onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
+      onLoad: (k, mod) => {
+        api?.symbolizers.push((a) => mod.symbolize(a));
+        session?.attachModule(k, mod, debugObject, null, DEFAULT_RUNTIME_PATH);
+      },
       maxInstructions: budget,
       verbose,
       onConsole: writeConsole,

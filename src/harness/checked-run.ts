@@ -35,7 +35,7 @@ import { Kmemcheck } from '../shadow/kmemcheck.js';
 import { InlineChecker } from '../shadow/inline.js';
 import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
-import type { KmemcheckError } from '../shadow/errors.js';
+import type { ErrorQueue, KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
@@ -76,6 +76,17 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   stackUsage?: string | null;
   /** The precise oracle checks natives' 32-bit stack-argument reads (printk's varargs); default true. */
   checkNatives?: boolean;
+  /** After the module is loaded and every checker attached, before init_module() runs (a debugger attaches here: src/gdb). */
+  onAttached?(ctx: AttachedContext): void;
+}
+
+/** What `onAttached` gets: the machine, the module, the checkers' error queues and the symbolizers reports use. */
+export interface AttachedContext {
+  kernel: Kernel;
+  module: LoadedModule;
+  queues: { checker: CheckerName; region: FindingRegion; errors: ErrorQueue }[];
+  symbolize: Symbolizer;
+  locate: SourceLocator;
 }
 
 export interface CheckSummary {
@@ -139,7 +150,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, onAttached, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -222,6 +233,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
             locate,
           });
         }
+        onAttached?.({ kernel: k, module: m, queues: drainables.map((d) => ({ checker: d.checker, region: d.region, errors: d.rules.errors })), symbolize, locate });
       },
       ...(whileLoaded
         ? {
