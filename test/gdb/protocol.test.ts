@@ -212,6 +212,28 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
     sock.destroy();
   });
 
+  it('Ctrl-C stops a running guest (T02, SIGINT); after D (detach) it finishes as without gdb', async () => {
+    const plain = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'build/examples/primes-O0'], { cwd: ROOT, encoding: 'latin1' });
+    const k = await startKmemsim(['build/examples/primes-O0']);
+    const sock = connect(k.port, '127.0.0.1');
+    let got = '';
+    sock.on('data', (d) => void (got += d.toString('latin1')));
+    await new Promise<void>((resolve) => sock.on('connect', () => resolve()));
+    sock.write(Buffer.from(pkt('QStartNoAckMode') + pkt('c'), 'latin1'));
+    await new Promise((r) => setTimeout(r, 300));
+    sock.write(Buffer.from('\x03', 'latin1'));
+    for (let i = 0; i < 200 && !got.includes('$T02'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toContain(pkt('T02thread:1;'));
+    sock.write(Buffer.from(pkt('g'), 'latin1')); // no ack needed any more
+    for (let i = 0; i < 100 && !/\$[0-9a-f]{100,}#/.test(got); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toMatch(/\$[0-9a-f]{100,}#/);
+    sock.write(Buffer.from(pkt('D'), 'latin1'));
+    expect(await finished(k, 120_000)).toBe(plain.status);
+    expect(k.stdout()).toBe(plain.stdout);
+    expect(k.stderr()).toMatch(/kmemsim: gdb detached; the guest runs on/);
+    sock.destroy();
+  }, 150_000);
+
   it('--gdb with a port in use is a usage error (2) before anything runs', async () => {
     const k = await startKmemsim(['examples/gdb/counter.c']);
     const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'examples/gdb/counter.c', '--gdb', String(k.port)], { cwd: ROOT, encoding: 'latin1' });
