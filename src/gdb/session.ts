@@ -113,7 +113,7 @@ export class GdbSession {
     }
     const stub = new GdbStub(this.conn, kernel.cpu, { peek8: (a) => peeker.peek8(a), poke: (a, d) => peeker.poke(a, d) }, {
       log: this.opts.log,
-      kill: () => kernel.cpu.stop({ kind: 'halted', message: 'kmemsim: gdb killed the guest' }),
+      kill: () => kernel.cpu.stop({ kind: 'halted', message: 'gdb killed the guest' }),
       newFinding,
     });
     this.stub = stub;

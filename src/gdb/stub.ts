@@ -227,14 +227,14 @@ export class GdbStub implements StepClient {
     }
   }
 
-  /** Drop every breakpoint and watchpoint: the guest runs on untouched. */
-  detach(why: string): void {
+  /** Drop every breakpoint and watchpoint: the guest runs on untouched (`why` is logged unless null). */
+  detach(why: string | null): void {
     if (this.detached) return;
     this.detached = true;
     this.breakpoints.clear();
     this.watchpoints.length = 0;
     this.pendingFinding = null;
-    this.opts.log?.(`kmemsim: ${why}; the guest runs on`);
+    if (why !== null) this.opts.log?.(`kmemsim: ${why}; the guest runs on`);
   }
 
   /** One packet; true when it resumes the guest. */
@@ -329,7 +329,7 @@ export class GdbStub implements StepClient {
         this.detach('gdb detached');
         return true;
       case 'k':
-        this.detach('gdb killed the guest');
+        this.detach(null);
         this.opts.kill?.();
         return true;
       case 'q':
@@ -370,7 +370,7 @@ export class GdbStub implements StepClient {
     }
     if (pkt.startsWith('vKill')) {
       this.send('OK');
-      this.detach('gdb killed the guest');
+      this.detach(null);
       this.opts.kill?.();
       return true;
     }
