@@ -175,7 +175,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const reportSarif = sarifFile(a['report-sarif']);
         const gdbPort = a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
         if (a['gdb-on-finding'] && (gdbPort === null || !checking)) throw new UsageError('--gdb-on-finding needs --gdb and --kmemcheck or --stack');
-        const suppressions = loadSuppressions(a.suppressions);
+        const suppressions = await loadSuppressions(a.suppressions);
         if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
         if (a['ftrace-poison'] !== undefined && stack !== 'ftrace') throw new UsageError('--ftrace-poison needs --stack ftrace');
         let poison: number | undefined;

@@ -6,7 +6,7 @@
  * or one that cannot be read, is a usage error (exit status 2) naming the
  * file and line, before anything runs.
  */
-import { SuppressionError, SuppressionSet } from '../report/suppressions.js';
+import type { SuppressionSet } from '../report/suppressions.js';
 import type { GenSuppressions } from './check-command.js';
 import { UsageError } from './options.js';
 
@@ -26,10 +26,11 @@ export function sarifFile(value: unknown): string | undefined {
 }
 
 /** `--suppressions FILE...` read and parsed (null when none was given). */
-export function loadSuppressions(value: unknown): SuppressionSet | null {
+export async function loadSuppressions(value: unknown): Promise<SuppressionSet | null> {
   if (value === undefined) return null;
   const files = (Array.isArray(value) ? value : [value]).map(String);
   if (files.some((f) => f === '')) throw new UsageError('--suppressions needs a file name (got an empty string)');
+  const { SuppressionError, SuppressionSet } = await import('../report/suppressions.js');
   try {
     return SuppressionSet.load(files);
   } catch (e) {
