@@ -39,6 +39,7 @@ import type { ErrorQueue, KmemcheckError } from '../shadow/errors.js';
 import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
+import { ObjectOwners } from '../shadow/object-owner.js';
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
@@ -165,6 +166,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   const finishers: (() => void)[] = [];
   let poisoner: StackPoisoner | null = null;
   let memory: GuestAccessor | null = null;
+  let owners: ObjectOwners | null = null;
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -213,6 +215,8 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
           memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
         });
+        // Heap findings name the object and the stacks that allocated and freed it.
+        if (h) owners = ObjectOwners.attach(k, api.mm.hooks);
         return api;
       },
       onLoad: (k, m) => {
@@ -258,8 +262,14 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     const l = d.rules.errors.takeLost();
     lost += l;
     for (const e of errs) {
-      findings.push(toFinding(e, symbolize, locate, { checker: d.checker, region: d.region }));
-      const text = formatReport(e, { symbolize, locate, region: d.region });
+      const finding = toFinding(e, symbolize, locate, { checker: d.checker, region: d.region });
+      let text = formatReport(e, { symbolize, locate, region: d.region });
+      const o = d.region === 'heap' ? (owners as ObjectOwners | null)?.describe(e.address, e.icount, symbolize, locate) ?? null : null;
+      if (o !== null) {
+        finding.object = o.object;
+        text += '\n' + o.lines.join('\n');
+      }
+      findings.push(finding);
       reports.push(text);
       findingReports.push(text);
     }

@@ -18,6 +18,9 @@
  *   access, its size and the function names of the stack — no addresses,
  *   no line numbers, so the fingerprint survives unrelated edits and is
  *   the same on every run;
+ * - a heap finding's allocation and free stacks (src/shadow/object-owner.ts)
+ *   are two more `stacks`, and the object (cache, size, offset) is in the
+ *   result's properties;
  * - a finding silenced by a suppression (src/report/suppressions.ts) stays
  *   in the log with `suppressions: [{ kind: "external", justification }]`,
  *   as SARIF records suppressed results (§3.27.23): dashboards hide it.
@@ -147,7 +150,12 @@ function runOf(input: SarifRunInput, opts: SarifOptions): Record<string, unknown
       message: { text: message(f) },
       locations: [location(top, uri)],
       partialFingerprints: { 'kmemsimFinding/v1': fingerprint(f) },
-      stacks: [{ message: { text: 'Call stack at the access' }, frames }],
+      stacks: [
+        { message: { text: 'Call stack at the access' }, frames },
+        // Heap findings: the stacks that allocated and freed the object (KASAN's "Allocated by" / "Freed by").
+        ...(f.object ? [{ text: `Allocated (instruction ${f.object.allocated.icount})`, stack: f.object.allocated.stack }] : []),
+        ...(f.object?.freed ? [{ text: `Freed (instruction ${f.object.freed.icount})`, stack: f.object.freed.stack }] : []),
+      ].map((st) => ('frames' in st ? st : { message: { text: st.text }, frames: st.stack.map((fr) => ({ location: location(fr, uri, frameName(fr)) })) })),
       codeFlows: [
         {
           threadFlows: [
@@ -162,7 +170,10 @@ function runOf(input: SarifRunInput, opts: SarifOptions): Record<string, unknown
         },
       ],
       ...(suppressedBy !== undefined ? { suppressions: [{ kind: 'external', justification: `kmemsim suppression ${suppressedBy}` }] } : {}),
-      properties: { checker: f.checker, region: f.region, kind: f.kind, access: f.access, size: f.size, address: f.address >>> 0, eip: f.eip >>> 0 },
+      properties: {
+        checker: f.checker, region: f.region, kind: f.kind, access: f.access, size: f.size, address: f.address >>> 0, eip: f.eip >>> 0,
+        ...(f.object ? { object: { address: f.object.address, cache: f.object.cache, size: f.object.size, requested: f.object.requested, offset: f.object.offset, freed: f.object.freed !== null } } : {}),
+      },
     };
   });
   return {

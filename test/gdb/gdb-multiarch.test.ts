@@ -15,11 +15,11 @@ if (skip) console.log(`test/gdb/gdb-multiarch.test.ts: skipped: ${skip}`);
 
 describe.skipIf(skip !== null)('gdb-multiarch against kmemsim run --gdb', () => {
   it('a module: break on a function, backtrace, variables, registers, step, continue to the end', async () => {
-    const k = await startKmemsim(['examples/gdb/counter.c']);
+    const k = await startKmemsim(['test/gdb/counter.c']);
     expect(k.symbolCommands[0]).toMatch(/^add-symbol-file \S+counter\.o -s \.text 0xc[0-9a-f]+ /);
     const out = await runGdb(k, ['break bump', 'continue', 'bt', 'print by', 'print *c', 'info registers eip', 'stepi', 'info registers eip', 'next', 'print c->hits', 'delete', 'continue']);
-    expect(out).toMatch(/Breakpoint 1, bump \(c=0x[0-9a-f]+, by=by@entry=1\) at examples\/gdb\/counter\.c:17/);
-    expect(out).toMatch(/#1 +0x[0-9a-f]+ in init_module \(\) at examples\/gdb\/counter\.c:35/);
+    expect(out).toMatch(/Breakpoint 1, bump \(c=0x[0-9a-f]+, by=by@entry=1\) at test\/gdb\/counter\.c:19/);
+    expect(out).toMatch(/#1 +0x[0-9a-f]+ in init_module \(\) at test\/gdb\/counter\.c:37/);
     expect(out).toContain('$1 = 1');
     expect(out).toContain('$2 = {hits = 0, limit = 0}');
     expect(out).toMatch(/eip +0xc[0-9a-f]+ +0xc[0-9a-f]+ <bump>/);
@@ -31,7 +31,7 @@ describe.skipIf(skip !== null)('gdb-multiarch against kmemsim run --gdb', () => 
   });
 
   it('a module: watch a field of a kmalloc\'d struct (stops after each write, old and new value)', async () => {
-    const k = await startKmemsim(['examples/gdb/counter.c']);
+    const k = await startKmemsim(['test/gdb/counter.c']);
     const out = await runGdb(k, ['break bump', 'continue', 'watch -l c->hits', 'delete 1', 'continue', 'continue', 'continue', 'delete', 'continue']);
     expect(out).toMatch(/Hardware watchpoint 2: -location c->hits/);
     expect(out).toMatch(/Old value = 0\nNew value = 1\n/);
@@ -41,10 +41,10 @@ describe.skipIf(skip !== null)('gdb-multiarch against kmemsim run --gdb', () => 
   });
 
   it('a checked module: --gdb-on-finding stops at the instruction kmemcheck reports, the report on gdb\'s console', async () => {
-    const k = await startKmemsim(['examples/gdb/counter.c', '--kmemcheck', '--gdb-on-finding']);
+    const k = await startKmemsim(['test/gdb/counter.c', '--kmemcheck', '--gdb-on-finding']);
     const out = await runGdb(k, ['continue', 'bt', 'x/i $pc', 'print c->hits', 'continue']);
     expect(out).toMatch(/WARNING: kmemcheck: Caught 32-bit read from uninitialized memory \(c[0-9a-f]+\)/);
-    expect(out).toMatch(/Program received signal SIGTRAP[^\n]*\n0x[0-9a-f]+ in total \(c=0x[0-9a-f]+\) at examples\/gdb\/counter\.c:23/);
+    expect(out).toMatch(/Program received signal SIGTRAP[^\n]*\n0x[0-9a-f]+ in total \(c=0x[0-9a-f]+\) at test\/gdb\/counter\.c:25/);
     expect(out).toMatch(/=> 0x[0-9a-f]+ <total\+\d+>:\tmov +0x4\(%eax\),/);
     expect(out).toContain('$1 = 6'); // the page kmemcheck hides is readable from gdb
     expect(out).toMatch(/exited with code 0143\]/); // 99, in octal

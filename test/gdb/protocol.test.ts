@@ -181,8 +181,8 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   }
 
   it('a malformed packet is NAKed, an unmapped address is E14; a disconnect mid-packet leaves the guest to finish as without gdb', async () => {
-    const plain = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'examples/gdb/counter.c'], { cwd: ROOT, encoding: 'latin1' });
-    const k = await startKmemsim(['examples/gdb/counter.c']);
+    const plain = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'test/gdb/counter.c'], { cwd: ROOT, encoding: 'latin1' });
+    const k = await startKmemsim(['test/gdb/counter.c']);
     const got = await talk(k.port, ['$g#00', pkt('m0,4'), pkt('qC'), '$mc000']);
     expect(got.startsWith('-')).toBe(true);
     expect(got).toContain(pkt('E0e'));
@@ -193,7 +193,7 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   });
 
   it('c runs to the end and gdb is told the exit status (W); a second client is refused while one is connected', async () => {
-    const k = await startKmemsim(['examples/gdb/counter.c']);
+    const k = await startKmemsim(['test/gdb/counter.c']);
     const sock = connect(k.port, '127.0.0.1');
     let got = '';
     sock.on('data', (d) => void (got += d.toString('latin1')));
@@ -235,8 +235,8 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   }, 150_000);
 
   it('--gdb with a port in use is a usage error (2) before anything runs', async () => {
-    const k = await startKmemsim(['examples/gdb/counter.c']);
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'examples/gdb/counter.c', '--gdb', String(k.port)], { cwd: ROOT, encoding: 'latin1' });
+    const k = await startKmemsim(['test/gdb/counter.c']);
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'test/gdb/counter.c', '--gdb', String(k.port)], { cwd: ROOT, encoding: 'latin1' });
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')[0]).toBe(`kmemsim: --gdb: cannot listen on 127.0.0.1:${k.port}: address already in use`);

@@ -1,7 +1,9 @@
 /*
  * A module to debug with gdb (README "Debugging with gdb"): bump() writes
  * a field of a kmalloc'd struct (watch it), total() reads a field that was
- * never written (kmemcheck reports it; --gdb-on-finding stops there).
+ * never written (kmemcheck reports it; --gdb-on-finding stops there). Kept
+ * under test/, so `kmemsim compare examples/` and its README figures stay
+ * as they are.
  */
 #include <kmemsim/kernel.h>
 
