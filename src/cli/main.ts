@@ -42,6 +42,8 @@ import type { checkCommand as CheckCommand, GenSuppressions } from './check-comm
 import type { SuppressionSet } from '../report/suppressions.js';
 import type { GdbSession } from '../gdb/session.js';
 import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
+import { addSymbolFileCommand } from '../gdb/symbol-file.js';
+import type { LoadedModule } from '../kernel/module.js';
 import { resolve as resolvePath } from 'node:path';
 import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
 
@@ -596,6 +598,13 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   const writeConsole = (text: string): void => out(Buffer.from(text, 'latin1'));
   const session = gdb;
   const debugObject = { path: fromSource ? null : resolvePath(file), bytes: object };
+  // --verbose without --gdb: the add-symbol-file commands (with --gdb the session prints them, with the object's file).
+  const printSymbolFiles = verbose && session === null
+    ? (mod: LoadedModule): void => {
+      errLine(`kmemsim: gdb: ${addSymbolFileCommand(debugObject.path ?? `${basename(file).replace(/\.c$/, '')}.o`, mod.object)}${fromSource ? ` (the object ${basename(file)} compiles to; --gdb writes it and prints its path)` : ''}`);
+      if (mod.runtime) errLine(`kmemsim: gdb: ${addSymbolFileCommand(DEFAULT_RUNTIME_PATH, mod.runtime)}`);
+    }
+    : null;
   if (kmem) {
     return checkCommand!(object, {
       ...kmem,
@@ -609,7 +618,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
         onConsole: writeConsole,
         onDiagnostic: errLine,
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
-        onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : undefined,
+        onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : printSymbolFiles ? (ctx) => printSymbolFiles(ctx.module) : undefined,
       },
     });
   }
@@ -622,6 +631,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       onLoad: (k, mod) => {
         api?.symbolizers.push((a) => mod.symbolize(a));
         session?.attachModule(k, mod, debugObject, null, DEFAULT_RUNTIME_PATH);
+        printSymbolFiles?.(mod);
       },
       maxInstructions: budget,
       verbose,

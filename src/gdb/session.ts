@@ -20,7 +20,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kernel } from '../kernel/kernel.js';
-import type { LoadedModule, LoadedObject } from '../kernel/module.js';
+import type { LoadedModule } from '../kernel/module.js';
+import { addSymbolFileCommand } from './symbol-file.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
 import { SingleStepper } from '../shadow/inline.js';
 import type { ErrorQueue } from '../shadow/errors.js';
@@ -45,11 +46,7 @@ export interface FindingSources {
   locate: SourceLocator;
 }
 
-/** The `add-symbol-file` command for an object loaded at its sections' addresses (gdb's syntax: `-s SECTION ADDR` each). */
-export function addSymbolFileCommand(path: string, object: LoadedObject): string {
-  const secs = object.sections.filter((s) => s.size > 0);
-  return `add-symbol-file ${path} ${secs.map((s) => `-s ${s.name} 0x${(s.address >>> 0).toString(16)}`).join(' ')}`;
-}
+export { addSymbolFileCommand };
 
 export class GdbSession {
   stub: GdbStub | null = null;

@@ -244,7 +244,8 @@ export class GdbStub implements StepClient {
     const body = pkt.slice(1);
     switch (c) {
       case '?':
-        this.send(this.stopReply(this.lastStop.kind === 'attach' ? { kind: 'interrupt' } : this.lastStop));
+        // Stopped before the first instruction: SIGTRAP, as gdbserver and QEMU report it.
+        this.send(this.stopReply(this.lastStop.kind === 'attach' ? { kind: 'step' } : this.lastStop));
         return false;
       case 'g':
         this.send(REGISTERS.map((_, n) => toHex(readRegister(cpu, n)!)).join(''));
