@@ -36,7 +36,8 @@ import { InlineChecker } from '../shadow/inline.js';
 import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
 import type { ErrorQueue, KmemcheckError } from '../shadow/errors.js';
-import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
+import { StackRules } from '../shadow/stack.js';
+import { findingFrame, formatPosition, formatSymbol, formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
 import { ObjectOwners } from '../shadow/object-owner.js';
@@ -268,6 +269,11 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
       if (o !== null) {
         finding.object = o.object;
         text += '\n' + o.lines.join('\n');
+      }
+      const originEip = d.region === 'stack' && finding.kind === 'uninitialized' && d.rules instanceof StackRules ? d.rules.originOf(e.address) : null;
+      if (originEip !== null) {
+        finding.origin = findingFrame(originEip, false, symbolize, locate);
+        text += `\nUninit was created at: the stack frame of ${finding.origin.function ?? '?'}, grown by\n [<${originEip.toString(16).padStart(8, '0')}>] ${formatSymbol(originEip, symbolize)}${formatPosition(locate(originEip))}`;
       }
       findings.push(finding);
       reports.push(text);

@@ -20,7 +20,8 @@
  *   the same on every run;
  * - a heap finding's allocation and free stacks (src/shadow/object-owner.ts)
  *   are two more `stacks`, and the object (cache, size, offset) is in the
- *   result's properties;
+ *   result's properties; the allocation and free calls, and a stack
+ *   finding's origin, are `relatedLocations`;
  * - a finding silenced by a suppression (src/report/suppressions.ts) stays
  *   in the log with `suppressions: [{ kind: "external", justification }]`,
  *   as SARIF records suppressed results (§3.27.23): dashboards hide it.
@@ -113,6 +114,18 @@ function location(fr: FindingFrame, uri: (file: string) => { uri: string; uriBas
   };
 }
 
+/** Where the memory came from, as related locations: the allocation and free calls, a stack origin. */
+function relatedOf(f: Finding, uri: (file: string) => { uri: string; uriBaseId?: string }): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  const add = (fr: FindingFrame | undefined, text: string): void => {
+    if (fr) out.push({ id: out.length, ...location(fr, uri, text) });
+  };
+  add(f.object?.allocated.stack[0], `allocated here (${f.object?.cache})`);
+  add(f.object?.freed?.stack[0], 'freed here');
+  if (f.origin) add(f.origin, `uninitialized since the stack frame of ${f.origin.function ?? '?'} grew over it`);
+  return out;
+}
+
 function runOf(input: SarifRunInput, opts: SarifOptions): Record<string, unknown> {
   const base = resolve(opts.baseDir ?? process.cwd());
   let usesBase = false;
@@ -149,6 +162,7 @@ function runOf(input: SarifRunInput, opts: SarifOptions): Record<string, unknown
       level: 'error',
       message: { text: message(f) },
       locations: [location(top, uri)],
+      ...(relatedOf(f, uri).length ? { relatedLocations: relatedOf(f, uri) } : {}),
       partialFingerprints: { 'kmemsimFinding/v1': fingerprint(f) },
       stacks: [
         { message: { text: 'Call stack at the access' }, frames },

@@ -135,6 +135,12 @@ export interface Finding {
    * and freed it (src/shadow/object-owner.ts). Absent when unknown.
    */
   object?: FindingObject;
+  /**
+   * Uninitialized stack reads (`--stack precise`): the instruction that
+   * grew the stack over the bytes read — the function whose stack frame
+   * they were (KMSAN's "Uninit was created at"). Absent when unknown.
+   */
+  origin?: FindingFrame;
 }
 
 export type FindingKind = 'uninitialized' | 'unallocated' | 'freed' | 'poisoned';

@@ -71,7 +71,8 @@ const finding = (over: Partial<Finding> = {}): Finding => ({
 
 describe('SARIF log (unit)', () => {
   it('is schema-valid, with rules per kind and region, locations, stacks and code flows', () => {
-    const log = sarifLog([{ findings: [{ finding: finding() }, { finding: finding({ kind: 'uninitialized', region: 'stack', checker: 'precise' }), suppressedBy: 'mine' }] }], { version: '1.2.3', baseDir: '/elsewhere' }) as unknown as Log;
+    const origin = { function: 'init_module', offset: 0, address: 0xc2000030, file: '/elsewhere/x.c', line: 10 };
+    const log = sarifLog([{ findings: [{ finding: finding() }, { finding: finding({ kind: 'uninitialized', region: 'stack', checker: 'precise', origin }), suppressedBy: 'mine' }] }], { version: '1.2.3', baseDir: '/elsewhere' }) as unknown as Log;
     expectValid(log);
     const run = log.runs[0]!;
     expect(run.tool.driver.rules.map((r) => r.id)).toEqual(['heap-freed', 'stack-uninitialized']);
@@ -86,6 +87,9 @@ describe('SARIF log (unit)', () => {
     expect(a!.suppressions).toBeUndefined();
     expect(b!.suppressions).toEqual([{ kind: 'external', justification: 'kmemsim suppression mine' }]);
     expect(a!.message.text).toBe('32-bit read from freed memory at 0xc1000010 in leaf+0x5 (kmemcheck)');
+    expect((b as unknown as { relatedLocations: { id: number; message: { text: string }; physicalLocation: { region: { startLine: number } } }[] }).relatedLocations).toEqual([
+      expect.objectContaining({ id: 0, message: { text: 'uninitialized since the stack frame of init_module grew over it' }, physicalLocation: expect.objectContaining({ region: { startLine: 10 } }) }),
+    ]);
   });
 
   it('a file outside the base directory is an absolute file: URI; a frame without a file gives its address', () => {
