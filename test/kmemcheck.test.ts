@@ -237,7 +237,8 @@ describe.skipIf(!hasGcc)('checkCommand (kmemsim run --kmemcheck)', () => {
     expect(Object.keys(j)).toEqual(['findings', 'summary', 'exit']);
     expect(j.findings).toHaveLength(1);
     const f = j.findings[0]!;
-    expect(Object.keys(f)).toEqual(['kind', 'region', 'checker', 'access', 'size', 'address', 'eip', 'function', 'offset', 'file', 'line', 'stack']);
+    // `object`: the slab object and its allocation stack (src/shadow/object-owner.ts).
+    expect(Object.keys(f)).toEqual(['kind', 'region', 'checker', 'access', 'size', 'address', 'eip', 'function', 'offset', 'file', 'line', 'object', 'stack']);
     expect(f).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, function: 'read_config', offset: 0, line: 16 });
     expect(basename(f.file!)).toBe('uninit-kmalloc.c');
     // The bottom frame is kmemsim's guest-call return stub (named, no source position).

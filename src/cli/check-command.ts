@@ -15,6 +15,9 @@ import type { StopReason } from '../cpu/stop.js';
 import { runChecked, type CheckedRunOptions, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
 import { describeStop } from './describe.js';
 import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
+import { formatSarif, type SarifFinding } from '../report/sarif.js';
+import { formatSuppression, KERNEL_OBJ, type SuppressionSet } from '../report/suppressions.js';
+import type { LoadedModule } from '../kernel/module.js';
 
 export { DEFAULT_ERROR_EXITCODE };
 
@@ -33,6 +36,16 @@ export interface CheckCommandOptions {
   errorExitcode?: number;
   /** Write the JSON report here. */
   reportJson?: string;
+  /** Write the findings as SARIF 2.1.0 here (src/report/sarif.ts). */
+  reportSarif?: string;
+  /** kmemsim's version and command line, for the SARIF log's tool and invocation. */
+  sarif?: { version: string; commandLine: string };
+  /** `--suppressions FILE...`, read already: matching findings are counted, not reported. */
+  suppressions?: SuppressionSet;
+  /** `--gen-suppressions`: print a ready suppression after each report (`yes`: ask first on a terminal). */
+  genSuppressions?: GenSuppressions;
+  /** Called with the run's findings (suppressed ones marked), e.g. to collect them into one SARIF log. */
+  onFindings?(findings: SarifFinding[]): void;
   oneShot?: boolean;
   partialOk?: boolean;
   /** `--kmemcheck-writes`: also report writes into unallocated and freed heap memory. */
@@ -51,17 +64,22 @@ export type JsonFinding = Omit<Finding, 'file' | 'line' | 'stack'> & {
   stack: (Omit<FindingFrame, 'file' | 'line'> & { file: string | null; line: number | null })[];
 };
 
+/** `--gen-suppressions=no|yes|all` (Valgrind's). */
+export type GenSuppressions = 'no' | 'yes' | 'all';
+
 export interface JsonReport {
   findings: JsonFinding[];
-  summary: CheckSummary;
+  /** `findings` counts the reported ones; `suppressed` those a suppression silenced (not in `findings`). */
+  summary: CheckSummary & { suppressed: number };
   exit: { status: number; stop: { kind: StopReason['kind']; message: string } | null };
 }
 
-/** What the JSON document is made from. */
+/** What the JSON document is made from: the reported findings (suppressed ones left out, counted in `suppressed`). */
 export interface CheckedRun {
   run: ModuleRunResult | null;
   findings: Finding[];
   summary: CheckSummary;
+  suppressed?: number;
 }
 
 /** The JSON document for a finished run. */
@@ -74,7 +92,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
       line: f.line ?? null,
       stack: stack.map((s) => ({ ...s, file: s.file ?? null, line: s.line ?? null })),
     })),
-    summary: r.summary,
+    summary: { ...r.summary, findings: r.findings.length, suppressed: r.suppressed ?? 0 },
     exit: {
       status,
       stop: stop ? { kind: stop.kind, message: ('message' in stop ? stop.message : undefined) ?? describeStop(stop, r.run?.instructions ?? 0).replace(/^kmemsim: /, '') } : null,
@@ -102,11 +120,12 @@ function checkerNames(opts: CheckCommandOptions): string {
  * on stderr, and a clean status must never hide them — else 2.
  */
 export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): number {
-  if (opts.reportJson !== undefined) {
+  for (const file of [opts.reportJson, opts.reportSarif]) {
+    if (file === undefined) continue;
     try {
-      fs.writeFileSync(opts.reportJson, '');
+      fs.writeFileSync(file, '');
     } catch (e) {
-      opts.err(`kmemsim: cannot write ${opts.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
+      opts.err(`kmemsim: cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
       return 2;
     }
   }
@@ -136,24 +155,81 @@ export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): num
     if (opts.verbose) err(`kmemsim: ${run.instructions} instructions executed`);
     status = run.exitCode;
   }
-  // Reports come after the run, as kmemcheck's tasklet printed them after the fact.
-  for (const text of r.reports) err(text + '\n');
+  // Suppressions (src/report/suppressions.ts): a silenced finding is counted, not printed or reported.
+  const objOf = moduleObjOf(r.module, opts.run.name ?? 'module');
+  const marked: SarifFinding[] = r.findings.map((finding) => {
+    const s = opts.suppressions?.match(finding, objOf) ?? null;
+    return s === null ? { finding } : { finding, suppressedBy: s.name };
+  });
+  const kept = marked.filter((m) => m.suppressedBy === undefined).map((m) => m.finding);
+  const suppressed = marked.length - kept.length;
+  // Reports come after the run, as kmemcheck's tasklet printed them after the fact. `findingReports` is
+  // the subsequence of `reports` that belongs to findings, in order; the rest are "Lost N" lines.
+  const ask = askForSuppressions(opts.genSuppressions ?? 'no', err);
+  let j = 0;
+  for (const text of r.reports) {
+    if (j < r.findingReports.length && text === r.findingReports[j]) {
+      const m = marked[j++]!;
+      if (m.suppressedBy !== undefined) continue;
+      err(text + '\n');
+      if (ask(m.finding)) err(formatSuppression(m.finding, objOf));
+    } else err(text + '\n');
+  }
   const s = r.summary;
-  if (opts.verbose || s.findings + s.lost > 0) {
+  const reported = kept.length;
+  if (opts.verbose || reported + s.lost + suppressed > 0) {
     const how: string[] = [];
     if (s.faults) how.push(`${s.faults} faults on hidden pages, ${s.singleSteps} single steps`);
     if (s.emulated) how.push(`${s.emulated} privileged instructions emulated for CPL 1`);
     if (s.tracedCalls) how.push(`${s.tracedCalls} traced calls`);
-    err(`kmemsim: ${checkerNames(opts)}: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${how.length ? ` (${how.join('; ')})` : ''}`);
+    err(`kmemsim: ${checkerNames(opts)}: ${reported} error${reported === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${suppressed ? `, ${suppressed} suppressed` : ''}${how.length ? ` (${how.join('; ')})` : ''}`);
   }
-  if (s.findings + s.lost > 0) status = opts.errorExitcode ?? DEFAULT_ERROR_EXITCODE;
-  if (opts.reportJson !== undefined) {
+  if (opts.verbose && opts.suppressions) for (const l of opts.suppressions.usedLines()) err(`kmemsim: ${l}`);
+  if (reported + s.lost > 0) status = opts.errorExitcode ?? DEFAULT_ERROR_EXITCODE;
+  opts.onFindings?.(marked);
+  const outputs: [string | undefined, () => string][] = [
+    [opts.reportJson, () => JSON.stringify(jsonReport({ run: r.run, findings: kept, summary: r.summary, suppressed }, status), null, 2) + '\n'],
+    [opts.reportSarif, () => formatSarif([{ findings: marked, commandLine: opts.sarif?.commandLine, exitCode: status }], { version: opts.sarif?.version ?? '0.0.0' })],
+  ];
+  for (const [file, text] of outputs) {
+    if (file === undefined) continue;
     try {
-      fs.writeFileSync(opts.reportJson, JSON.stringify(jsonReport(r, status), null, 2) + '\n');
+      fs.writeFileSync(file, text());
     } catch (e) {
-      err(`kmemsim: cannot write ${opts.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
-      if (s.findings + s.lost === 0) status = 2;
+      err(`kmemsim: cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      if (reported + s.lost === 0) status = 2;
     }
   }
   return status;
+}
+
+/** `obj:` of an address for suppressions: the module's name inside the module or its runtime, else the kernel. */
+export function moduleObjOf(mod: LoadedModule | null, name: string): (address: number) => string {
+  return (a) => (mod !== null && (mod.object.contains(a) || (mod.runtime?.contains(a) ?? false)) ? name : KERNEL_OBJ);
+}
+
+/**
+ * Whether to print a suppression after a report: `all` always; `yes` asks as
+ * Valgrind does ("---- Print suppression ? --- [Return/N/n/Y/y/C/c] ----",
+ * C: stop asking) when stdin is a terminal, and without one (no one to ask)
+ * prints every suppression like `all`.
+ */
+function askForSuppressions(mode: GenSuppressions, err: (line: string) => void): (f: Finding) => boolean {
+  if (mode === 'no') return () => false;
+  if (mode === 'all' || !process.stdin.isTTY) return () => true;
+  let cancelled = false;
+  return () => {
+    if (cancelled) return false;
+    err('---- Print suppression ? --- [Return/N/n/Y/y/C/c] ----');
+    const buf = Buffer.alloc(256);
+    let n = 0;
+    try {
+      n = fs.readSync(0, buf, 0, buf.length, null);
+    } catch {
+      return false;
+    }
+    const answer = buf.toString('utf8', 0, n).trim().toLowerCase();
+    if (answer === 'c') cancelled = true;
+    return answer === 'y';
+  };
 }

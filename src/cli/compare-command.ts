@@ -11,6 +11,9 @@ import { programsIn, type CompiledProgram, type ProgramProgress } from '../harne
 import { compareInWorkers } from '../harness/compare-jobs.js';
 import { formatCompareSvg, formatCompareTable } from '../report/compare-output.js';
 import { StatusLine } from './status-line.js';
+import { formatSarif, type SarifFinding } from '../report/sarif.js';
+import type { Strategy } from '../harness/score.js';
+import type { Finding } from '../shadow/report.js';
 
 export interface CompareCommandOptions {
   json: boolean;
@@ -19,6 +22,9 @@ export interface CompareCommandOptions {
   maxInstructions: number;
   /** Programs compared at once, each in a worker thread (1: in this thread). */
   jobs?: number;
+  /** `--report-sarif FILE`: the findings, one SARIF run per strategy. */
+  reportSarif?: string;
+  sarif?: { version: string; commandLine: string };
   out(text: string): void;
   err(line: string): void;
   /** Raw stderr writes and its terminal width (null: not a terminal) for the live status line. */
@@ -108,14 +114,38 @@ export async function compareCommand(path: string, opts: CompareCommandOptions):
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
     return 126;
   }
+  // Findings arrive per program (from worker threads in any order): kept by program, laid out in the programs' order.
+  const found = new Map<string, [Strategy, Finding[]][]>();
   const report = await compareInWorkers(programs, {
     jobs: opts.jobs ?? 1,
     runs: opts.runs,
     maxInstructions: opts.maxInstructions,
     onProgram: progressReporter(programs.map((p) => p.name), opts),
+    findings: opts.reportSarif === undefined ? undefined : (program, strategy, findings) => {
+      if (strategy === 'plain') return;
+      if (!found.has(program)) found.set(program, []);
+      found.get(program)!.push([strategy, findings]);
+    },
   });
+  const byStrategy = new Map<Strategy, SarifFinding[]>();
+  for (const p of programs) {
+    for (const [strategy, findings] of found.get(p.name) ?? []) {
+      if (!byStrategy.has(strategy)) byStrategy.set(strategy, []);
+      byStrategy.get(strategy)!.push(...findings.map((finding) => ({ finding })));
+    }
+  }
   if (opts.json) opts.out(JSON.stringify(report, null, 2) + '\n');
   else opts.out(formatCompareTable(report));
+  if (opts.reportSarif !== undefined) {
+    // One run per strategy, each its own category: a dashboard keeps their alerts apart.
+    const runs = [...byStrategy].map(([strategy, findings]) => ({ findings, category: `kmemsim/compare/${strategy}/`, commandLine: opts.sarif?.commandLine }));
+    try {
+      fs.writeFileSync(opts.reportSarif, formatSarif(runs, { version: opts.sarif?.version ?? '0.0.0' }));
+    } catch (e) {
+      opts.err(`kmemsim: cannot write ${opts.reportSarif}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
   if (opts.svg) {
     try {
       fs.writeFileSync(opts.svg, formatCompareSvg(report));

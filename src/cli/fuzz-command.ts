@@ -27,6 +27,7 @@ import { autoDictionary } from '../fuzz/auto-dictionary.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
 import type { HeapMode, StackMode } from '../harness/modes.js';
 import { readInputFile, InputError } from './input.js';
+import { formatSarif, type SarifFinding } from '../report/sarif.js';
 
 /**
  * The guest RAM of a fuzzing run, and of `kmemsim run --input` (the replay
@@ -58,6 +59,8 @@ export interface FuzzCommandOptions {
   version: string;
   /** Seconds between status lines. */
   statusInterval: number;
+  /** `--report-sarif FILE`: every saved crash's findings in one SARIF log, rewritten after each crash. */
+  reportSarif?: string;
   err(line: string): void;
 }
 
@@ -106,7 +109,7 @@ export function prepareModule(file: string, ftrace: boolean, err: (line: string)
  * the exit status `kmemsim run` would give.
  */
 /** The checker options a replay honours: those of `kmemsim run` (the fuzzer itself uses their defaults). */
-export type ReplayChecks = Pick<CheckCommandOptions, 'kernelRing' | 'poison' | 'oneShot' | 'partialOk' | 'checkWrites' | 'reportJson'> & { heap: HeapMode | null; stack: StackMode | null; errorExitcode: number };
+export type ReplayChecks = Pick<CheckCommandOptions, 'kernelRing' | 'poison' | 'oneShot' | 'partialOk' | 'checkWrites' | 'reportJson' | 'reportSarif' | 'sarif' | 'suppressions' | 'genSuppressions' | 'onFindings'> & { heap: HeapMode | null; stack: StackMode | null; errorExitcode: number };
 
 export function replayInput(mod: PreparedModule, name: string, data: Uint8Array, o: ReplayChecks & { timeout: number }, line: (l: string) => void, seen?: InputCall): number {
   const { timeout: _timeout, ...checks } = o;
@@ -151,6 +154,20 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
     return e.status;
   }
   let firstCrashReport: string[] = [];
+  // --report-sarif: written now (an empty log: nothing found yet, and a path that cannot be written fails
+  // before fuzzing), and again after each crash, so an interrupted run leaves a current log.
+  const sarifFindings: SarifFinding[] = [];
+  const writeSarif = (): boolean => {
+    if (o.reportSarif === undefined) return true;
+    try {
+      fs.writeFileSync(o.reportSarif, formatSarif([{ findings: sarifFindings, commandLine: o.commandLine }], { version: o.version }));
+      return true;
+    } catch (e) {
+      err(`kmemsim: cannot write ${o.reportSarif}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  };
+  if (!writeSarif()) return 2;
   try {
     const summary = await fuzz(target, {
       seeds: o.seeds,
@@ -169,7 +186,9 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       status: err,
       crashSaved: (path, data, exec) => {
         const lines: string[] = [];
-        replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode, reportJson: `${path}.json` }, (l) => lines.push(l));
+        const onFindings = (f: SarifFinding[]): void => void sarifFindings.push(...f);
+        replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode, reportJson: `${path}.json`, onFindings }, (l) => lines.push(l));
+        writeSarif();
         const text = lines.join('\n') + '\n';
         fs.writeFileSync(`${path}.txt`, text);
         err(`kmemsim fuzz: crash: ${path} (${exec.signature})`);

@@ -38,7 +38,14 @@ import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
-import type { checkCommand as CheckCommand } from './check-command.js';
+import type { checkCommand as CheckCommand, GenSuppressions } from './check-command.js';
+import type { SuppressionSet } from '../report/suppressions.js';
+import type { GdbSession } from '../gdb/session.js';
+import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
+import { addSymbolFileCommand } from '../gdb/symbol-file.js';
+import type { LoadedModule } from '../kernel/module.js';
+import { resolve as resolvePath } from 'node:path';
+import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
 
 /*
  * Start-up time (README "Start-up"): what only some commands need — the
@@ -56,6 +63,9 @@ const yargs = require('yargs') as typeof import('yargs').default;
 
 /** kmemsim's version, from its own package.json (dist/cli/ and dist/bundle/ are both two levels down), wherever it runs. */
 const VERSION = (require('../../package.json') as { version: string }).version;
+
+/** `run --gdb PORT`: the debugging session (src/gdb), loaded only then. */
+let gdb: GdbSession | null = null;
 
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
@@ -79,6 +89,10 @@ interface CheckCliOptions {
   oneShot: boolean;
   partialOk: boolean;
   checkWrites: boolean;
+  reportSarif: string | undefined;
+  sarif: { version: string; commandLine: string };
+  suppressions: SuppressionSet | undefined;
+  genSuppressions: GenSuppressions;
 }
 
 /**
@@ -132,12 +146,17 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kmemcheck', { type: 'boolean', describe: 'kernel modules: check reads of uninitialized, unallocated and freed heap memory (reports on stderr)', default: false })
           .option('error-exitcode', { type: 'string', describe: 'with --kmemcheck: exit status when there are findings', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('report-json', { type: 'string', describe: 'with --kmemcheck: write the findings as JSON to this file' })
+          .option('report-sarif', { type: 'string', describe: `with --kmemcheck or --stack: ${REPORT_SARIF_HELP}` })
+          .option('suppressions', { type: 'string', array: true, describe: `with --kmemcheck or --stack: ${SUPPRESSIONS_HELP}` })
+          .option('gen-suppressions', { type: 'string', choices: GEN_SUPPRESSIONS as unknown as string[], describe: `with --kmemcheck or --stack: ${GEN_SUPPRESSIONS_HELP}`, default: 'no' })
           .option('kmemcheck-one-shot', { type: 'boolean', describe: 'with --kmemcheck: stop checking after the first report (Linux kmemcheck=2)', default: false })
           .option('kmemcheck-inline', { type: 'boolean', describe: 'with --kmemcheck: use the precise inline checker (same shadow rules, every access checked before it runs, no hidden pages or faults) instead of the fault-driven path', default: false })
           .option('kmemcheck-writes', { type: 'boolean', describe: 'with --kmemcheck: also report writes into unallocated and freed heap memory (beyond Linux\'s kmemcheck, which checked reads; KASAN reports them)', default: false })
           .option('kmemcheck-partial-ok', { type: 'boolean', describe: 'with --kmemcheck: a read passes when any of its bytes is initialized (--no-kmemcheck-partial-ok: every byte must be)', default: true })
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
+          .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port) and wait for gdb before the first instruction (a module: before init_module; the add-symbol-file commands are printed)' })
+          .option('gdb-on-finding', { type: 'boolean', describe: 'with --gdb and a checker: stop at the instruction of each finding, its report printed', default: false })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
@@ -153,6 +172,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
           throw new UsageError('--kmemcheck-one-shot, --kmemcheck-inline and --kmemcheck-writes need --kmemcheck');
         }
         if (!checking && a['report-json'] !== undefined) throw new UsageError('--report-json needs --kmemcheck or --stack');
+        for (const o of ['report-sarif', 'suppressions'] as const) if (!checking && a[o] !== undefined) throw new UsageError(`--${o} needs --kmemcheck or --stack`);
+        if (!checking && a['gen-suppressions'] !== 'no') throw new UsageError('--gen-suppressions needs --kmemcheck or --stack');
+        const reportSarif = sarifFile(a['report-sarif']);
+        const gdbPort = a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
+        if (a['gdb-on-finding'] && (gdbPort === null || !checking)) throw new UsageError('--gdb-on-finding needs --gdb and --kmemcheck or --stack');
+        const suppressions = await loadSuppressions(a.suppressions);
         if (a['kernel-ring'] !== undefined && stack === null) throw new UsageError('--kernel-ring needs --stack');
         if (a['ftrace-poison'] !== undefined && stack !== 'ftrace') throw new UsageError('--ftrace-poison needs --stack ftrace');
         let poison: number | undefined;
@@ -176,9 +201,14 @@ async function mainWithIO(argv: string[]): Promise<number> {
             oneShot: a['kmemcheck-one-shot'] as boolean,
             partialOk: a['kmemcheck-partial-ok'] as boolean,
             checkWrites: a['kmemcheck-writes'] as boolean,
+            reportSarif,
+            sarif: { version: VERSION, commandLine: ['kmemsim', ...argv].join(' ') },
+            suppressions: suppressions ?? undefined,
+            genSuppressions: genSuppressions(a['gen-suppressions']),
           }
           : null;
         const input = a.input === undefined ? null : String(a.input);
+        if (input !== null && gdbPort !== null) throw new UsageError('--gdb does not combine with --input');
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
           // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).
@@ -204,7 +234,21 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        if (gdbPort !== null) {
+          const { GdbSession, GdbListenError } = await import('../gdb/session.js');
+          try {
+            gdb = GdbSession.listen({ port: gdbPort, onFinding: a['gdb-on-finding'] as boolean, log: errLine });
+          } catch (e) {
+            if (e instanceof GdbListenError) throw new UsageError(`--gdb: ${e.message}`);
+            throw e;
+          }
+        }
+        try {
+          code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        } finally {
+          gdb?.finish(code);
+          gdb = null;
+        }
       },
     )
     .command(
@@ -271,6 +315,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
           .option('jobs', { alias: 'j', type: 'string', describe: 'compare this many programs at once, each in a worker thread (the tables keep the programs\' order; times measured side by side share the CPU: publish figures from --jobs 1)', default: '1' })
+          .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: one SARIF run per strategy (category kmemsim/compare/STRATEGY/)` })
           .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
         const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
@@ -286,6 +331,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           out: (t) => out(t),
           err: (l) => errLine(l),
+          reportSarif: sarifFile(a['report-sarif']),
+          sarif: { version: VERSION, commandLine: ['kmemsim', ...argv].join(' ') },
         });
       },
     )
@@ -324,6 +371,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('max-len', { type: 'string', describe: 'longest input in bytes', default: '4096' })
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
+          .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: every saved crash's findings, rewritten after each crash` })
           .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', ''),
       async (a) => {
         if (a.o === undefined || String(a.o) === '') throw new UsageError('fuzz needs -o DIR');
@@ -344,6 +392,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           autoDictionary: a['auto-dict'] as boolean,
           errorExitcode: parseCount(a['error-exitcode'], '--error-exitcode', { max: 255 }),
           statusInterval: parseCount(a['status-interval'], '--status-interval', { min: 1 }),
+          reportSarif: sarifFile(a['report-sarif']),
           commandLine: ['kmemsim', ...argv].join(' '),
           version: VERSION,
           err: errLine,
@@ -513,6 +562,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       onDiagnostic: errLine,
       stdin: stdinBytes(),
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
+      onBoot: gdb ? (k) => gdb!.attachProgram(k, hostFile) : undefined,
     });
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
@@ -535,7 +585,8 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   }
   let object = bytes;
   let stackUsage: string | null = null;
-  if (file.endsWith('.c')) {
+  const fromSource = file.endsWith('.c');
+  if (fromSource) {
     try {
       // --stack ftrace needs the __fentry__ call sites (-pg -mfentry); the .su data sizes the frames it poisons.
       const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace' });
@@ -550,6 +601,15 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
   }
   const writeConsole = (text: string): void => out(Buffer.from(text, 'latin1'));
+  const session = gdb;
+  const debugObject = { path: fromSource ? null : resolvePath(file), bytes: object };
+  // --verbose without --gdb: the add-symbol-file commands (with --gdb the session prints them, with the object's file).
+  const printSymbolFiles = verbose && session === null
+    ? (mod: LoadedModule): void => {
+      errLine(`kmemsim: gdb: ${addSymbolFileCommand(debugObject.path ?? `${basename(file).replace(/\.c$/, '')}.o`, mod.object)}${fromSource ? ` (the object ${basename(file)} compiles to; --gdb writes it and prints its path)` : ''}`);
+      if (mod.runtime) errLine(`kmemsim: gdb: ${addSymbolFileCommand(DEFAULT_RUNTIME_PATH, mod.runtime)}`);
+    }
+    : null;
   if (kmem) {
     return checkCommand!(object, {
       ...kmem,
@@ -563,6 +623,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
         onConsole: writeConsole,
         onDiagnostic: errLine,
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
+        onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : printSymbolFiles ? (ctx) => printSymbolFiles(ctx.module) : undefined,
       },
     });
   }
@@ -572,7 +633,11 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       name: basename(file),
       // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
       exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
-      onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
+      onLoad: (k, mod) => {
+        api?.symbolizers.push((a) => mod.symbolize(a));
+        session?.attachModule(k, mod, debugObject, null, DEFAULT_RUNTIME_PATH);
+        printSymbolFiles?.(mod);
+      },
       maxInstructions: budget,
       verbose,
       onConsole: writeConsole,

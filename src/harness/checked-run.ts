@@ -35,10 +35,12 @@ import { Kmemcheck } from '../shadow/kmemcheck.js';
 import { InlineChecker } from '../shadow/inline.js';
 import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRules, type ShadowRuleOptions } from '../shadow/rules.js';
-import type { KmemcheckError } from '../shadow/errors.js';
-import { formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
+import type { ErrorQueue, KmemcheckError } from '../shadow/errors.js';
+import { StackRules } from '../shadow/stack.js';
+import { findingFrame, formatPosition, formatSymbol, formatLost, formatReport, toFinding, type CheckerName, type Finding, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.js';
+import { ObjectOwners } from '../shadow/object-owner.js';
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
@@ -76,6 +78,17 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   stackUsage?: string | null;
   /** The precise oracle checks natives' 32-bit stack-argument reads (printk's varargs); default true. */
   checkNatives?: boolean;
+  /** After the module is loaded and every checker attached, before init_module() runs (a debugger attaches here: src/gdb). */
+  onAttached?(ctx: AttachedContext): void;
+}
+
+/** What `onAttached` gets: the machine, the module, the checkers' error queues and the symbolizers reports use. */
+export interface AttachedContext {
+  kernel: Kernel;
+  module: LoadedModule;
+  queues: { checker: CheckerName; region: FindingRegion; errors: ErrorQueue }[];
+  symbolize: Symbolizer;
+  locate: SourceLocator;
 }
 
 export interface CheckSummary {
@@ -120,6 +133,8 @@ export interface CheckedRunResult {
   errors: KmemcheckError[];
   /** Text reports (kmemcheck's format; ftrace's own lines), then "Lost N" lines. */
   reports: string[];
+  /** The text report of each finding: `findingReports[i]` is `findings[i]`'s (suppressions drop both). */
+  findingReports: string[];
   summary: CheckSummary;
   /** Why the machine stopped, when a strategy can explain it better than the stop itself (the #DF of cpl1 at ring 0). */
   explanation: string | null;
@@ -137,7 +152,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, onAttached, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -152,6 +167,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   const finishers: (() => void)[] = [];
   let poisoner: StackPoisoner | null = null;
   let memory: GuestAccessor | null = null;
+  let owners: ObjectOwners | null = null;
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -200,6 +216,8 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
           memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
         });
+        // Heap findings name the object and the stacks that allocated and freed it.
+        if (h) owners = ObjectOwners.attach(k, api.mm.hooks);
         return api;
       },
       onLoad: (k, m) => {
@@ -220,6 +238,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
             locate,
           });
         }
+        onAttached?.({ kernel: k, module: m, queues: drainables.map((d) => ({ checker: d.checker, region: d.region, errors: d.rules.errors })), symbolize, locate });
       },
       ...(whileLoaded
         ? {
@@ -235,6 +254,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
 
   const findings: Finding[] = [];
   const reports: string[] = [];
+  const findingReports: string[] = [];
   let lost = 0;
   const allErrors: KmemcheckError[] = [];
   for (const d of drainables) {
@@ -243,8 +263,21 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     const l = d.rules.errors.takeLost();
     lost += l;
     for (const e of errs) {
-      findings.push(toFinding(e, symbolize, locate, { checker: d.checker, region: d.region }));
-      reports.push(formatReport(e, { symbolize, locate, region: d.region }));
+      const finding = toFinding(e, symbolize, locate, { checker: d.checker, region: d.region });
+      let text = formatReport(e, { symbolize, locate, region: d.region });
+      const o = d.region === 'heap' ? (owners as ObjectOwners | null)?.describe(e.address, e.icount, symbolize, locate) ?? null : null;
+      if (o !== null) {
+        finding.object = o.object;
+        text += '\n' + o.lines.join('\n');
+      }
+      const originEip = d.region === 'stack' && finding.kind === 'uninitialized' && d.rules instanceof StackRules ? d.rules.originOf(e.address) : null;
+      if (originEip !== null) {
+        finding.origin = findingFrame(originEip, false, symbolize, locate);
+        text += `\nUninit was created at: the stack frame of ${finding.origin.function ?? '?'}, grown by\n [<${originEip.toString(16).padStart(8, '0')}>] ${formatSymbol(originEip, symbolize)}${formatPosition(locate(originEip))}`;
+      }
+      findings.push(finding);
+      reports.push(text);
+      findingReports.push(text);
     }
     if (l > 0) reports.push(formatLost(l));
   }
@@ -252,6 +285,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   if (p) {
     findings.push(...p.findings);
     reports.push(...p.reports);
+    findingReports.push(...p.reports);
     p.detach();
   }
   const hs = (hiding as PageHidingService | null)?.stats;
@@ -264,6 +298,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     findings,
     errors: allErrors,
     reports,
+    findingReports,
     summary: {
       findings: findings.length,
       lost,

@@ -12,16 +12,21 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { compare, compareReport, failedProgram, type CompareInput, type CompareOptions, type CompiledProgram, type ProgramProgress } from './compare.js';
 import type { CompareReport, ProgramResult } from '../report/compare-output.js';
+import type { Strategy } from './score.js';
+import type { Finding } from '../shadow/report.js';
 
 /** One program for a worker. */
 export interface CompareJob {
   index: number;
   program: CompiledProgram;
-  options: Omit<CompareOptions, 'onProgress'>;
+  options: Omit<CompareOptions, 'onProgress' | 'findings'>;
+  /** Whether the worker sends each strategy's findings back (CompareOptions.findings is set). */
+  wantFindings: boolean;
 }
 
 export type CompareWorkerMessage =
   | { kind: 'progress'; index: number; ev: ProgramProgress }
+  | { kind: 'findings'; program: string; strategy: Strategy; findings: Finding[] }
   | { kind: 'result'; index: number; result: ProgramResult };
 
 export interface ParallelCompareOptions extends Omit<CompareOptions, 'onProgress'> {
@@ -42,10 +47,10 @@ export function compareWorkerScript(): URL | null {
 
 /** Compare the programs on `jobs` worker threads; the result is in the programs' order. */
 export async function compareInWorkers(programs: readonly CompareInput[], opts: ParallelCompareOptions): Promise<CompareReport> {
-  const { jobs, onProgram, ...options } = opts;
+  const { jobs, onProgram, findings, ...options } = opts;
   const script = compareWorkerScript();
-  const todo = programs.flatMap((p, index) => ('error' in p ? [] : [{ index, program: p, options }]));
-  if (jobs <= 1 || todo.length <= 1 || script === null) return compare(programs, { ...options, onProgram });
+  const todo = programs.flatMap((p, index) => ('error' in p ? [] : [{ index, program: p, options, wantFindings: findings !== undefined }]));
+  if (jobs <= 1 || todo.length <= 1 || script === null) return compare(programs, { ...options, onProgram, findings });
   const results: (ProgramResult | undefined)[] = programs.map((p) => ('error' in p ? failedProgram(p) : undefined));
   const workers = Array.from({ length: Math.min(jobs, todo.length) }, () => new Worker(script));
   try {
@@ -60,6 +65,7 @@ export async function compareInWorkers(programs: readonly CompareInput[], opts: 
             };
             w.on('message', (m: CompareWorkerMessage) => {
               if (m.kind === 'progress') onProgram?.(m.index, m.ev);
+              else if (m.kind === 'findings') findings?.(m.program, m.strategy, m.findings);
               else {
                 results[m.index] = m.result;
                 next();

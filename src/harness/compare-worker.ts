@@ -14,7 +14,11 @@ if (port === null) throw new Error('compare-worker runs only as a worker thread'
 
 port.on('message', (job: CompareJob) => {
   const post = (m: CompareWorkerMessage): void => port.postMessage(m);
-  const opts: CompareOptions = { ...job.options, onProgress: (ev) => post({ kind: 'progress', index: job.index, ev }) };
+  const opts: CompareOptions = {
+    ...job.options,
+    onProgress: (ev) => post({ kind: 'progress', index: job.index, ev }),
+    findings: job.wantFindings ? (program, strategy, findings) => post({ kind: 'findings', program, strategy, findings }) : undefined,
+  };
   try {
     post({ kind: 'result', index: job.index, result: compareProgram(job.program, opts) });
   } catch (e) {

@@ -16,6 +16,7 @@
  * median of `runs` runs (default 1) after one warm-up run of the program
  * in plain mode, so the first strategy does not pay for JIT warm-up.
  */
+import type { Finding } from '../shadow/report.js';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChecked, type CheckedRunOptions, type CheckedRunResult } from './checked-run.js';
@@ -43,6 +44,8 @@ export interface CompareOptions {
    * counts as one). Called once more with `strategy` null when it is done.
    */
   onProgress?(ev: ProgramProgress): void;
+  /** Each compared strategy's findings on a program (the last run's), e.g. for a SARIF log. */
+  findings?(program: string, strategy: Strategy, findings: Finding[]): void;
 }
 
 export interface ProgramProgress {
@@ -127,6 +130,7 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
   }
   const results: StrategyResult[] = strategies.map((s) => {
     const { r, ms } = measured.get(s)!;
+    opts.findings?.(p.name, s, r.findings);
     return {
       strategy: s,
       findings: r.findings.length,
@@ -165,7 +169,7 @@ export function compareReport(results: ProgramResult[], strategies: readonly Str
 /** Compare every program in this thread, one after another (`compareInWorkers` runs them in parallel). */
 export function compare(programs: readonly CompareInput[], opts: CompareOptions & { onProgram?(index: number, ev: ProgramProgress): void } = {}): CompareReport {
   const results = programs.map((p, i) =>
-    'error' in p ? failedProgram(p) : compareProgram(p, { ...opts, onProgress: opts.onProgram && ((ev) => opts.onProgram!(i, ev)) }),
+    'error' in p ? failedProgram(p) : compareProgram(p, { ...opts, onProgress: opts.onProgram && ((ev: ProgramProgress) => opts.onProgram!(i, ev)) }),
   );
   return compareReport(results, opts.strategies);
 }

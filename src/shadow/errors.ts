@@ -181,6 +181,15 @@ export class ErrorQueue {
     return snapshot(e);
   }
 
+  /**
+   * The most recently saved error as a snapshot, still queued (a debugger
+   * stopping at it: src/gdb); null when nothing is queued.
+   */
+  last(): KmemcheckError | null {
+    if (this.count === 0) return null;
+    return snapshot(this.ring[(this.wr + this.capacity - 1) % this.capacity]!);
+  }
+
   /** Every queued error, oldest first; the queue is empty afterwards (the lost count stays until takeLost). */
   drain(): KmemcheckError[] {
     const out: KmemcheckError[] = [];

@@ -37,6 +37,7 @@ import {
   type SourceLocator, type Symbolizer, type TraceEntry,
 } from '../kernel/dumpstack.js';
 import { SHADOW_COPY_SIZE, type KmemcheckError } from './errors.js';
+import type { FindingObject } from './object-owner.js';
 
 export type { SymbolInfo, Symbolizer, SourcePosition, SourceLocator, TraceEntry } from '../kernel/dumpstack.js';
 export { locateReturn, formatPosition, formatSymbol } from '../kernel/dumpstack.js';
@@ -128,6 +129,18 @@ export interface Finding {
   line?: number | null;
   /** The faulting location first, then the callers. */
   stack: FindingFrame[];
+  /**
+   * Heap findings: the slab object the address belongs to (or is just past),
+   * its cache, size, the offset of the access, and the stacks that allocated
+   * and freed it (src/shadow/object-owner.ts). Absent when unknown.
+   */
+  object?: FindingObject;
+  /**
+   * Uninitialized stack reads (`--stack precise`): the instruction that
+   * grew the stack over the bytes read — the function whose stack frame
+   * they were (KMSAN's "Uninit was created at"). Absent when unknown.
+   */
+  origin?: FindingFrame;
 }
 
 export type FindingKind = 'uninitialized' | 'unallocated' | 'freed' | 'poisoned';

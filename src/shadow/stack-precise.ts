@@ -174,6 +174,8 @@ export class PreciseStack extends StackRules implements StepClient {
     if (!this.on) return;
     this.stats.steps++;
     this.espChanged(espOf(cpu));
+    // What this step grows the stack over becomes this instruction's (its function's frame): the origin.
+    this.growEip = (cpu.segBase[1] + cpu.eip) >>> 0;
     if (f !== null) {
       this.nativeEip = null;
       this.stats.instructions++;

@@ -50,6 +50,16 @@ export abstract class StackRules extends ShadowRules {
   private liveLow = 0;
   /** Times ESP rose and killed bytes (a measure of the work, for `kmemsim compare`). */
   kills = 0;
+  /**
+   * Origins (KMSAN's "Uninit was created at", Memcheck's --track-origins):
+   * for each stack dword, the address of the instruction that last grew
+   * the stack over it — the function whose frame it became. Kept only
+   * when a checker says which instruction is running (`growEip`, set by
+   * the precise oracle before every step); 0 where unknown.
+   */
+  private origins: Int32Array | null = null;
+  /** The instruction now running, for `origins` (null: origins are not kept). */
+  protected growEip: number | null = null;
 
   constructor(opts: ShadowRuleOptions) {
     super(opts);
@@ -61,6 +71,15 @@ export abstract class StackRules extends ShadowRules {
     this.high = high >>> 0;
     this.track(this.low, this.high - this.low, SHADOW_UNINITIALIZED);
     this.liveLow = this.high;
+    this.origins = new Int32Array(Math.ceil((this.high - this.low) / 4));
+  }
+
+  /** The instruction that grew the stack over `addr` (its frame's function), or null when unknown. */
+  originOf(addr: number): number | null {
+    const a = addr >>> 0;
+    if (this.origins === null || a < this.low || a >= this.high) return null;
+    const eip = this.origins[(a - this.low) >>> 2]!;
+    return eip === 0 ? null : eip >>> 0;
   }
 
   /** Does [addr, addr + n) touch the tracked stack? */
@@ -82,6 +101,8 @@ export abstract class StackRules extends ShadowRules {
     if (e > this.liveLow) {
       this.shadow.markUninitialized(this.liveLow, e - this.liveLow);
       this.kills++;
+    } else if (e < this.liveLow && this.growEip !== null && this.origins !== null) {
+      this.origins.fill(this.growEip | 0, (e - this.low) >>> 2, (this.liveLow - this.low + 3) >>> 2);
     }
     this.liveLow = e;
   }

@@ -1,0 +1,183 @@
+/**
+ * Who allocated and who freed each slab object, for heap findings that say
+ * where the memory came from — KASAN's "Allocated by task N:" / "Freed by
+ * task N:" and "The buggy address belongs to the object at ... which
+ * belongs to the cache kmalloc-32 of size 32", Valgrind's "Address 0x... is
+ * 8 bytes inside a block of size 32 free'd" (mm/kasan/report.c,
+ * describe_object(); kasan_save_alloc_info()/kasan_save_free_info() keep
+ * the stacks, as this does).
+ *
+ * An MmHooks client of the memory manager (src/kernel/mm/hooks.ts): on
+ * every objectAllocated/objectFreed it saves the guest stack of the call —
+ * the return address the allocator's caller left at ESP, the frame-pointer
+ * chain, and the raw words above ESP for a symbolizing scan, as the error
+ * queue saves a report's stack — and the instruction count, then forgets
+ * nothing until the object is allocated again (a freed object keeps its
+ * free stack, as KASAN's quarantine keeps it). Stacks are symbolized only
+ * when a report asks. kmemsim's module runs have no tasks (module code
+ * runs in the simulated kernel between insmod and rmmod), so the events
+ * are told apart by their instruction count instead of a pid.
+ */
+import type { Kernel } from '../kernel/kernel.js';
+import type { MmHooks, SlabCacheInfo } from '../kernel/mm/hooks.js';
+import { PageHidingService } from '../kernel/page-hiding.js';
+import { TRACE_DEPTH, backtrace, formatTrace, readStackWords, walkFramePointers } from '../kernel/dumpstack.js';
+import { findingFrame, type FindingFrame, type SourceLocator, type Symbolizer } from './report.js';
+
+/** Stack words saved per event (as the error queue's STACK_WORDS). */
+const STACK_WORDS = 64;
+
+/** A saved call stack: the frame-pointer trace and the raw words from ESP up. */
+interface SavedStack {
+  icount: number;
+  trace: number[];
+  stack: number[];
+}
+
+interface ObjectRecord {
+  start: number;
+  /** The cache's object size (what kmemcheck tracks). */
+  size: number;
+  /** kmalloc()'s requested size (the cache's object size for kmem_cache_alloc()). */
+  requested: number;
+  cache: string;
+  allocated: SavedStack;
+  freed: SavedStack | null;
+}
+
+/** A stack event of a finding: the instruction count and the frames. */
+export interface StackEvent {
+  icount: number;
+  stack: FindingFrame[];
+}
+
+/** What a heap finding says about the object it hit. */
+export interface FindingObject {
+  /** The object's address, its cache's name and its object size. */
+  address: number;
+  cache: string;
+  size: number;
+  /** kmalloc()'s requested size. */
+  requested: number;
+  /** From the object's start to the accessed byte (at or past `size`: past the end). */
+  offset: number;
+  /** Allocation's stack (for an uninitialized read: where the memory became uninitialized, the origin). */
+  allocated: StackEvent;
+  /** Free's stack, when the object was freed. */
+  freed: StackEvent | null;
+}
+
+export class ObjectOwners implements MmHooks {
+  /** Every allocation, in order (an object allocated again is a new record: a report describes the object as it was when the error was caught). */
+  private readonly records: ObjectRecord[] = [];
+  private readonly peek: PageHidingService;
+  private readonly live = new Map<number, ObjectRecord>();
+  private readonly scratchTrace = new Int32Array(TRACE_DEPTH);
+  private readonly scratchStack = new Int32Array(STACK_WORDS);
+  private unregister: (() => void) | null = null;
+
+  constructor(readonly kernel: Kernel) {
+    this.peek = new PageHidingService(kernel);
+  }
+
+  /** Follow the memory manager's slab objects from now on. */
+  static attach(kernel: Kernel, hooks: { register(h: MmHooks): () => void }): ObjectOwners {
+    const o = new ObjectOwners(kernel);
+    o.unregister = hooks.register(o);
+    return o;
+  }
+
+  detach(): void {
+    this.unregister?.();
+    this.unregister = null;
+  }
+
+  /** The guest stack now: inside an allocator routine, [ESP] is its caller's return address. */
+  private save(): SavedStack {
+    const cpu = this.kernel.cpu;
+    const esp = cpu.regs[4]! >>> 0;
+    const ssBase = cpu.segBase[2]!;
+    const peek = this.peek.peek32Fn;
+    const ret = peek((ssBase + esp) | 0);
+    const n = walkFramePointers(peek, cpu.regs[5]!, esp, ssBase, this.scratchTrace);
+    const trace = n > 0 && ret !== null ? [ret >>> 0, ...Array.from(this.scratchTrace.subarray(0, Math.min(n, TRACE_DEPTH - 1)), (v) => v >>> 0)] : [];
+    const words = readStackWords(peek, esp, ssBase, this.scratchStack);
+    return { icount: cpu.icount, trace, stack: Array.from(this.scratchStack.subarray(0, words), (v) => v >>> 0) };
+  }
+
+  objectAllocated(virt: number, size: number, info: { cache: SlabCacheInfo; requested: number }): void {
+    const start = virt >>> 0;
+    const r: ObjectRecord = { start, size, requested: info.requested, cache: info.cache.name, allocated: this.save(), freed: null };
+    this.records.push(r);
+    this.live.set(start, r);
+  }
+
+  objectFreed(virt: number): void {
+    const r = this.live.get(virt >>> 0);
+    if (!r) return;
+    r.freed = this.save();
+    this.live.delete(virt >>> 0);
+  }
+
+  /**
+   * The object an address belongs to — the one containing it, or the
+   * nearest one below it in the same page (an access past its end) — with
+   * the report lines about it; null when none is known. `icount`: when the
+   * error was caught (its retired-instruction count): the object as it was
+   * then — allocated by then, freed only if freed by then.
+   */
+  describe(address: number, icount: number, symbolize?: Symbolizer, locate?: SourceLocator): { object: FindingObject; lines: string[] } | null {
+    const a = address >>> 0;
+    let best: ObjectRecord | null = null;
+    for (const r of this.records) {
+      if (r.allocated.icount > icount) break; // allocated after the error
+      if (r.start > a || (best !== null && r.start < best.start)) continue;
+      // Containing it, or the nearest object below it in the same page; a later allocation at the same address wins.
+      if (a < r.start + r.size || r.start >>> 12 === a >>> 12) best = r;
+    }
+    if (best === null) return null;
+    const freed = best.freed !== null && best.freed.icount <= icount ? best.freed : null;
+    const event = (s: SavedStack): StackEvent => ({
+      icount: s.icount,
+      stack: backtrace(s, symbolize).map((t) => findingFrame(t.address, true, symbolize, locate)),
+    });
+    const object: FindingObject = {
+      address: best.start,
+      cache: best.cache,
+      size: best.size,
+      requested: best.requested,
+      offset: a - best.start,
+      allocated: event(best.allocated),
+      freed: freed ? event(freed) : null,
+    };
+    return { object, lines: formatObject(object, best.allocated, freed, symbolize, locate) };
+  }
+}
+
+/**
+ * The lines a heap report ends with, KASAN's and Valgrind's way (the
+ * stacks as the report's own trace lines, src/kernel/dumpstack.ts):
+ *
+ *   The buggy address belongs to the object at c20be000
+ *    which belongs to the cache kmalloc-32 of size 32
+ *   The buggy address is located 4 bytes inside of
+ *    32-byte region [c20be000, c20be020), freed
+ *   Allocated (instruction 12):
+ *    [<c20c0020>] ? init_module+0x10/0x4b [uninit.c:21]
+ *   Freed (instruction 40):
+ *    [<c20c0050>] ? init_module+0x40/0x4b [uninit.c:24]
+ */
+function formatObject(o: FindingObject, allocated: SavedStack, freed: SavedStack | null, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
+  const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
+  const where = o.offset < o.size ? `${o.offset} bytes inside of` : `${o.offset - o.size} bytes to the right of`;
+  const lines = [
+    `The buggy address belongs to the object at ${hex(o.address)}`,
+    ` which belongs to the cache ${o.cache} of size ${o.size}`,
+    `The buggy address is located ${where}`,
+    ` ${o.size}-byte region [${hex(o.address)}, ${hex(o.address + o.size)})${o.freed ? ', freed' : ''}${o.requested !== o.size ? ` (kmalloc(${o.requested}))` : ''}`,
+    `Allocated (instruction ${allocated.icount}):`,
+    ...formatTrace(allocated, symbolize, locate),
+  ];
+  if (freed) lines.push(`Freed (instruction ${freed.icount}):`, ...formatTrace(freed, symbolize, locate));
+  return lines;
+}
