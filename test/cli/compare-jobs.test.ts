@@ -7,13 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { StatusLine } from '../../src/cli/status-line.js';
 import { compareCommand } from '../../src/cli/compare-command.js';
 import { builtCliState, cli, hasGcc, ROOT } from '../module/helpers.js';
 
 const skip = builtCliState([
   'src/cli/main.ts', 'src/cli/compare-command.ts', 'src/cli/status-line.ts', 'src/harness/compare.ts', 'src/harness/compare-jobs.ts',
-  'src/harness/compare-worker.ts', 'src/report/compare-output.ts',
+  'src/harness/compare-worker.ts', 'src/report/compare-output.ts', 'src/report/sarif.ts',
 ]);
 if (skip && hasGcc) console.log(`test/cli/compare-jobs.test.ts: skipped: ${skip}`);
 
@@ -39,6 +41,20 @@ describe.skipIf(skip !== null)('kmemsim compare --jobs', () => {
     expect(lines).toHaveLength(a.programs.length);
     lines.forEach((l, i) => expect(l).toMatch(new RegExp(`^kmemsim compare: \\[${i + 1}/${a.programs.length}\\] examples/stack/\\S+\\.c done$`)));
     expect(new Set(lines.map((l) => l.split(' ')[3])).size).toBe(a.programs.length);
+  });
+
+  it('writes the same SARIF log with --jobs 2 as with --jobs 1 (findings in the programs\' order)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-jobs-'));
+    try {
+      const a = join(dir, 'a.sarif'), b = join(dir, 'b.sarif');
+      expect(cli(['compare', 'examples/stack', '--json', '--report-sarif', a]).status).toBe(0);
+      expect(cli(['compare', 'examples/stack', '--json', '--jobs', '2', '--report-sarif', b]).status).toBe(0);
+      const log = JSON.parse(readFileSync(b, 'utf8'));
+      expect(log.runs.length).toBeGreaterThan(0);
+      expect(readFileSync(b, 'utf8')).toBe(readFileSync(a, 'utf8'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses --jobs 0 and --jobs x as usage errors', () => {
