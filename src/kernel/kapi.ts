@@ -76,12 +76,15 @@
 import type { CPU } from '../cpu/cpu.js';
 import { Vec } from '../cpu/stop.js';
 import { SS } from '../cpu/instr.js';
-import type { Kernel } from './kernel.js';
+import { FUNCTION_SLOT, type Kernel } from './kernel.js';
 import { GuestFault } from './guest-memory.js';
 import { PAGE_OFFSET } from './layout.js';
 import {
   KernelBug, __GFP_ZERO, createMemoryManager, hex, type MemoryManager, type MmHooks, type Slab, type SlabCache,
 } from './mm/index.js';
+import { kallsymsOf } from './kallsyms.js';
+import { installScheduler, type Scheduler } from './sched/index.js';
+import { installKprobes, type Kprobes } from './kprobes/index.js';
 import {
   GuestVarArgs, MAX_STRING, Printk, guestFormatEnv, readGuestString, vsprintf, type ConsoleSink, type GuestAccessor, type SymbolHit,
   type VarArgs,
@@ -109,6 +112,35 @@ export interface KernelApiOptions {
    * without CONFIG_KMEMCHECK.
    */
   kmemcheck?: KmemcheckAnnotations;
+}
+
+/**
+ * What installKernelApi() gives the kernel services that export more
+ * functions (./sched, ./kprobes): the binder and the regparm(3) argument
+ * readers its own natives use, so every exported function is bound, named,
+ * probe-able and reports its errors the same way.
+ */
+export interface KapiContext {
+  kernel: Kernel;
+  api: KernelApi;
+  mm: MemoryManager;
+  /** How natives read and write guest pointers (KernelApiOptions.memory). */
+  mem: GuestAccessor;
+  log: Printk;
+  /** Bind a native as an exported function (into `api`, with a kernel-text entry) or an internal routine (`api.internal`). */
+  bind(name: string, fn: (cpu: CPU) => void, table?: Map<string, number>): number;
+  /** Argument i of a regparm(3) function. */
+  arg(cpu: CPU, i: number): number;
+  /** Stack argument i ([ESP+4+4i]): variadic and asmlinkage functions. */
+  stackArg(cpu: CPU, i: number): number;
+  stackArgs(cpu: CPU, first: number): GuestVarArgs;
+  ret(cpu: CPU, v: number): void;
+  returnAddress(cpu: CPU): number | null;
+  /** The caller's return address, symbolized, for messages. */
+  caller(cpu: CPU): string;
+  /** vsprintf() of a guest format string. */
+  format(fmtPtr: number, args: VarArgs): string;
+  fmtString(ptr: number): string;
 }
 
 /** The kmemcheck calls guest code can make (include/linux/kmemcheck.h, /proc/sys/kernel/kmemcheck). */
@@ -139,6 +171,10 @@ export class KernelApi extends Map<string, number> {
   /** Extra symbol sources for %pS (e.g. a module loader's symbols), consulted after the kernel's own. */
   readonly symbolizers: ((addr: number) => SymbolHit | null)[] = [];
   ctorTrampoline = 0;
+  /** Tasks and the scheduler (./sched). */
+  sched!: Scheduler;
+  /** kprobes and kretprobes (./kprobes). */
+  kprobes!: Kprobes;
 
   constructor(readonly kernel: Kernel, readonly mm: MemoryManager, readonly log: Printk) {
     super();
@@ -147,9 +183,9 @@ export class KernelApi extends Map<string, number> {
   /** The kernel routine an address falls in, for %pS and reports. */
   symbolize(addr: number): SymbolHit | null {
     addr = addr >>> 0;
-    for (const table of [this, this.internal]) {
+    for (const [table, size] of [[this, FUNCTION_SLOT], [this.internal, ROUTINE_SIZE]] as const) {
       for (const [name, a] of table) {
-        if (addr >= a && addr < a + ROUTINE_SIZE) return { name, offset: addr - a, size: ROUTINE_SIZE };
+        if (addr >= a && addr < a + size) return { name, offset: addr - a, size };
       }
     }
     const own = this.kernel.routineSymbol(addr);
@@ -217,7 +253,9 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     return `${hex(r)}${sym ? ` (${sym.name}+0x${sym.offset.toString(16)})` : ''}`;
   };
   const bind = (name: string, fn: (cpu: CPU) => void, table: Map<string, number> = api): number => {
-    const addr = kernel.bindRoutine((k) => {
+    /** The function's address in reports (its entry for an exported function). */
+    let addr = 0;
+    const routine = (k: Kernel): void => {
       const cpu = k.cpu;
       try {
         fn(cpu);
@@ -232,7 +270,11 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
           cpu.stop({ kind: 'fault', vector: Vec.PF, errorCode: e.write ? 2 : 0, eip: addr, message });
         } else throw e;
       }
-    }) >>> 0;
+    };
+    // Exported functions get a real entry in kernel text (kprobes can probe them); internal ones are bare natives.
+    const native = kernel.bindRoutine(routine, table === api ? name : undefined) >>> 0;
+    addr = table === api ? kernel.functionEntry(native, name) >>> 0 : native;
+    if (table === api) kallsymsOf(kernel).addKernelFunction(name, addr, FUNCTION_SLOT);
     table.set(name, addr);
     return addr;
   };
@@ -378,6 +420,12 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
   // void kmemcheck_enable(void) / kmemcheck_disable(void): run-time on/off (Linux: the kmemcheck sysctl).
   bind('kmemcheck_enable', () => opts.kmemcheck?.setEnabled(true));
   bind('kmemcheck_disable', () => opts.kmemcheck?.setEnabled(false));
+
+  // ---- tasks, the scheduler, locks and delays; kprobes -------------------------------------------
+
+  const ctx: KapiContext = { kernel, api, mm, mem, log, bind, arg, stackArg, stackArgs, ret, returnAddress, caller, format, fmtString };
+  api.sched = installScheduler(ctx);
+  api.kprobes = installKprobes(ctx, api.sched);
 
   // ---- panic and BUG ----------------------------------------------------------------------------
 
