@@ -50,7 +50,7 @@ export function installKprobes(ctx: KapiContext, sched: Scheduler): Kprobes {
   /** kprobe_addr(): resolve p->symbol_name/offset/addr, write back p->addr. */
   const resolve = (fn: string, p: number): number => {
     const sym = r32(p + KP.symbolName);
-    const r = kp.resolve(sym ? fmtString(sym) : null, r32(p + KP.offset), sym ? 0 : r32(p + KP.addr));
+    const r = kp.resolve(sym ? fmtString(sym) : null, r32(p + KP.offset), r32(p + KP.addr));
     if ('errno' in r) return fail(fn, r.errno, r.why);
     return r.addr;
   };
