@@ -91,6 +91,13 @@ export class KernelTask {
   kthread: KthreadInfo | null = null;
   /** The icount when it was last switched in (its tick). */
   switchedInAt = 0;
+  /**
+   * The task runs with interrupts enabled unless it disabled them: kernel
+   * threads do (as Linux's); the first task runs as the kernel booted —
+   * the module runner's kernel has no interrupt source and runs with IF
+   * clear, which is not "interrupts disabled" by the module.
+   */
+  irqsOnByDefault = true;
   constructor(
     readonly pid: number,
     public comm: string,
@@ -133,6 +140,7 @@ export class Scheduler {
     this.percpu = mm.slab.kzalloc(8, 0xd0 | __GFP_NOTRACK);
     const struct = this.allocStruct();
     this.current = new KernelTask(1, 'insmod', struct, { ...bootStack, phys: null });
+    this.current.irqsOnByDefault = (kernel.cpu.getEflags() & IF) !== 0;
     this.initStruct(this.current, 0);
     this.tasks.push(this.current);
     this.publishCurrent();
@@ -220,10 +228,11 @@ export class Scheduler {
     const t = new KernelTask(this.nextPid++, comm, this.allocStruct(), { low, high, phys });
     t.kthread = { fn, data, shouldStop: false, started: false };
     this.initStruct(t, PF_KTHREAD);
-    // ESI, EDI, EBX, EBP (0: the end of the frame-pointer chain), then the return address.
-    t.sp = (high - 4 - 20) >>> 0;
-    for (let i = 0; i < 4; i++) write32(this.mem, t.sp + 4 * i, 0);
-    write32(this.mem, t.sp + 16, this.kthreadEntry);
+    // EFLAGS (interrupts on), ESI, EDI, EBX, EBP (0: the end of the frame-pointer chain), then the return address.
+    t.sp = (high - 4 - 24) >>> 0;
+    write32(this.mem, t.sp, 0x202);
+    for (let i = 1; i < 5; i++) write32(this.mem, t.sp + 4 * i, 0);
+    write32(this.mem, t.sp + 20, this.kthreadEntry);
     this.tasks.push(t);
     return t;
   }
@@ -316,9 +325,11 @@ export class Scheduler {
       cpu.push32(r[EBX]!);
       cpu.push32(r[EDI]!);
       cpu.push32(r[ESI]!);
+      cpu.push32(cpu.getEflags()); // pushfl, as i386's switch_to did
       prev.sp = r[ESP]! >>> 0;
     }
     r[ESP] = next.sp | 0;
+    cpu.setEflags(cpu.pop32(), 0x200 | 0x400 | 0xcd5);
     r[ESI] = cpu.pop32();
     r[EDI] = cpu.pop32();
     r[EBX] = cpu.pop32();
@@ -370,14 +381,14 @@ export class Scheduler {
    */
   mightSleep(cpu: CPU, where: string, caller: string): void {
     const pc = this.preemptCount();
-    const irqsOff = (cpu.getEflags() & IF) === 0;
-    if (pc === 0 && !irqsOff) return;
     const t = this.current;
+    const irqsOff = (cpu.getEflags() & IF) === 0 && t.irqsOnByDefault;
+    if (pc === 0 && !irqsOff) return;
     this.log.emit(
       `<3>BUG: sleeping function called from invalid context at ${where}\n` +
       `<3>in_atomic(): ${pc !== 0 ? 1 : 0}, irqs_disabled(): ${irqsOff ? 1 : 0}, non_block: 0, pid: ${t.pid}, name: ${t.comm}\n` +
       `<3>preempt_count: ${pc.toString(16)}, expected: 0\n` +
-      `<4>Call Trace:\n<4> ${caller}\n`,
+      `<4>Call Trace:\n<4>  ${caller}\n`,
     );
   }
 
