@@ -38,6 +38,7 @@ export function run(path: string, opts: ModuleRunOptions = {}): Run {
   const r = runModule(build(path), {
     name: path.split('/').pop(),
     exports: (k, io) => (api = installKernelApi(k, { console: (t) => io.console(t) })),
+    onLoad: (_k, mod) => void (api as KernelApi | null)?.symbolizers.push((a) => mod.symbolize(a)),
     maxInstructions: 200_000_000,
     ...opts,
   });

@@ -64,10 +64,8 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
       return;
     }
     if (owner === me.struct) {
-      log.emit(
-        `<4>============================================\n<4>WARNING: possible recursive locking detected\n` +
-        `<4>${me.comm}/${me.pid} is trying to acquire lock at ${hex(m)} but already holds it (${caller(cpu)})\n`,
-      );
+      log.emit('<4>WARNING: possible recursive locking detected\n');
+      log.emit(`<4>${me.comm}/${me.pid} is trying to acquire lock at ${hex(m)} but already holds it (${caller(cpu)})\n`);
     }
     waiters(m).push(me);
     s.checkScheduleAtomic();
@@ -89,7 +87,8 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
     const m = arg(cpu, 0);
     const owner = r32(m + MUTEX_OWNER);
     if (owner !== s.current.struct) {
-      log.emit(`<4>DEBUG_LOCKS_WARN_ON(__owner_task(owner) != current)\n<4>WARNING: mutex_unlock of ${hex(m)} by ${s.current.comm}/${s.current.pid}, which does not hold it (called from ${caller(cpu)})\n`);
+      log.emit('<4>DEBUG_LOCKS_WARN_ON(__owner_task(owner) != current)\n');
+      log.emit(`<4>WARNING: mutex_unlock of ${hex(m)} by ${s.current.comm}/${s.current.pid}, which does not hold it (called from ${caller(cpu)})\n`);
       if (owner === 0) return;
     }
     const next = waiters(m).shift();

@@ -384,12 +384,13 @@ export class Scheduler {
     const t = this.current;
     const irqsOff = (cpu.getEflags() & IF) === 0 && t.irqsOnByDefault;
     if (pc === 0 && !irqsOff) return;
-    this.log.emit(
-      `<3>BUG: sleeping function called from invalid context at ${where}\n` +
-      `<3>in_atomic(): ${pc !== 0 ? 1 : 0}, irqs_disabled(): ${irqsOff ? 1 : 0}, non_block: 0, pid: ${t.pid}, name: ${t.comm}\n` +
-      `<3>preempt_count: ${pc.toString(16)}, expected: 0\n` +
-      `<4>Call Trace:\n<4>  ${caller}\n`,
-    );
+    for (const line of [
+      `<3>BUG: sleeping function called from invalid context at ${where}`,
+      `<3>in_atomic(): ${pc !== 0 ? 1 : 0}, irqs_disabled(): ${irqsOff ? 1 : 0}, non_block: 0, pid: ${t.pid}, name: ${t.comm}`,
+      `<3>preempt_count: ${pc.toString(16)}, expected: 0`,
+      '<4>Call Trace:',
+      `<4>  ${caller}`,
+    ]) this.log.emit(`${line}\n`);
   }
 
   /** __schedule_bug(): schedule() with a non-zero preempt count. */
