@@ -60,3 +60,15 @@ describe('kprobe recursion and kretprobe instances', () => {
     ]);
   });
 });
+
+describe('kretprobes on the kernel functions the SO2 tracer probes', () => {
+  it('count every call per pid across 32 sleeping, contending kernel threads', () => {
+    const r = run('test/kprobes/modules/tracer-core.c');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.lines).toEqual([
+      'register_kretprobes: 0',
+      expect.stringMatching(/^32 of 32 threads counted right; kmalloc'd 95744 bytes; worker0: sched \d+$/),
+    ]);
+  });
+});

@@ -42,11 +42,10 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   /** A sleeping call: the might_sleep() check, then sleep (the native returns when the task runs again). */
   const sleepingCall = (cpu: CPU, where: string, state: number, wakeAt: number | null, resume: (() => number) | null): void => {
     s.mightSleep(cpu, where, caller(cpu));
-    s.checkScheduleAtomic();
-    s.sleep(state, wakeAt, resume);
+    s.sleepVia(cpu, state, wakeAt, resume);
   };
 
-  bind('schedule', () => {
+  s.scheduleEntry = bind('schedule', () => {
     s.checkScheduleAtomic();
     s.schedule();
   });
@@ -62,13 +61,12 @@ export function installScheduler(ctx: KapiContext): Scheduler {
       ret(cpu, 0);
       return;
     }
-    s.checkScheduleAtomic();
     if (timeout === MAX_SCHEDULE_TIMEOUT) {
-      s.sleep(st, null, () => MAX_SCHEDULE_TIMEOUT);
+      s.sleepVia(cpu, st, null, () => MAX_SCHEDULE_TIMEOUT);
       return;
     }
     const end = s.nowNs() + timeout * NS_PER_JIFFY;
-    s.sleep(st, st === 0 ? null : end, () => Math.max(0, Math.ceil((end - s.nowNs()) / NS_PER_JIFFY)));
+    s.sleepVia(cpu, st, st === 0 ? null : end, () => Math.max(0, Math.ceil((end - s.nowNs()) / NS_PER_JIFFY)));
   };
   bind('schedule_timeout', (cpu) => scheduleTimeout(cpu, arg(cpu, 0), null));
   bind('schedule_timeout_interruptible', (cpu) => scheduleTimeout(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE));
@@ -79,7 +77,7 @@ export function installScheduler(ctx: KapiContext): Scheduler {
       ret(cpu, 0);
       return;
     }
-    s.sleep(0, null, () => 1);
+    s.sleep(0, null, () => 1); // preempt_schedule_common() → __schedule(), not schedule()
   };
   bind('__cond_resched', condResched);
   bind('_cond_resched', condResched);

@@ -68,8 +68,7 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
       log.emit(`<4>${me.comm}/${me.pid} is trying to acquire lock at ${hex(m)} but already holds it (${caller(cpu)})\n`);
     }
     waiters(m).push(me);
-    s.checkScheduleAtomic();
-    s.sleep(state, null, () => 0);
+    s.sleepVia(cpu, state, null, () => 0);
   };
   bind('mutex_lock_nested', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock_nested'));
   bind('mutex_lock', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock'));
@@ -110,9 +109,8 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
     }
     const me = s.current;
     waiters(sem).push(me);
-    s.checkScheduleAtomic();
     const end = timeoutJiffies === null ? null : s.nowNs() + timeoutJiffies * NS_PER_JIFFY;
-    s.sleep(state, end, () => {
+    s.sleepVia(cpu, state, end, () => {
       const q = waiters(sem);
       const i = q.indexOf(me);
       if (i < 0) return 0; // up() handed it over

@@ -125,7 +125,9 @@ export class Scheduler {
   private nextPid = 2;
   /** Per-CPU variables in guest memory: current_task (+0) and __preempt_count (+4). */
   readonly percpu: number;
-  /** The native every new kernel thread starts in (set by ./kthread.ts). */
+  /** schedule()'s kernel-text entry (sleepVia() goes through it). */
+  scheduleEntry = 0;
+  /** The native every new kernel thread starts in (set by ./index.ts). */
   kthreadEntry = 0;
   /** Called when a task is switched in (kprobes keep per-task state). */
   readonly onSwitch: ((prev: KernelTask, next: KernelTask) => void)[] = [];
@@ -351,6 +353,23 @@ export class Scheduler {
     const message = `INFO: task ${prev.comm}:${prev.pid} blocked for ever: every task sleeps (${blocked}) and no timer or other task can wake one (a hung system; exit status 124, as when the budget runs out)`;
     this.log.emit(`<3>${message}\n`);
     cpu.stop({ kind: 'halted', message, eip: cpu.eip, interruptsEnabled: true });
+  }
+
+  /**
+   * The current task goes to sleep in `state` (optionally until `wakeAt`
+   * ns; `resume` gives what the sleeping call returns) through schedule():
+   * the calling native's RET goes to schedule()'s entry with the caller's
+   * return address still on the stack — a tail call — so every sleep is a
+   * call of the guest-visible schedule(), as in Linux (msleep(), down(),
+   * mutex_lock() … all end in schedule()), and a probe on schedule sees it.
+   */
+  sleepVia(cpu: CPU, state: number, wakeAt: number | null, resume: (() => number) | null): void {
+    const t = this.current;
+    this.setState(t, state);
+    t.wakeAt = wakeAt;
+    t.resume = resume;
+    if (this.scheduleEntry !== 0) cpu.push32(this.scheduleEntry);
+    else this.schedule();
   }
 
   /** The current task sleeps in `state` (optionally until `wakeAt` ns); resume gives what the call returns. */

@@ -172,7 +172,7 @@ export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
     const t = s.current;
     queue(x).push(t);
     const end = timeout === MAX_SCHEDULE_TIMEOUT ? null : s.nowNs() + timeout * NS_PER_JIFFY;
-    s.sleep(state, end, () => {
+    s.sleepVia(cpu, state, end, () => {
       const q = queue(x);
       const i = q.indexOf(t);
       if (i >= 0) {
