@@ -85,6 +85,7 @@ import {
 import { kallsymsOf } from './kallsyms.js';
 import { installScheduler, type Scheduler } from './sched/index.js';
 import { installKprobes, type Kprobes } from './kprobes/index.js';
+import { installPageOwner, type PageOwner } from './mm/page-owner.js';
 import {
   GuestVarArgs, MAX_STRING, Printk, guestFormatEnv, readGuestString, vsprintf, type ConsoleSink, type GuestAccessor, type SymbolHit,
   type VarArgs,
@@ -112,6 +113,8 @@ export interface KernelApiOptions {
    * without CONFIG_KMEMCHECK.
    */
   kmemcheck?: KmemcheckAnnotations;
+  /** Boot parameters (`--kernel-param`, the kernel command line): `page_owner=on`. */
+  kernelParams?: readonly string[];
 }
 
 /**
@@ -175,6 +178,8 @@ export class KernelApi extends Map<string, number> {
   sched!: Scheduler;
   /** kprobes and kretprobes (./kprobes). */
   kprobes!: Kprobes;
+  /** page_owner's records (./mm/page-owner.ts): /sys/kernel/debug/page_owner's text. */
+  pageOwner!: PageOwner;
 
   constructor(readonly kernel: Kernel, readonly mm: MemoryManager, readonly log: Printk) {
     super();
@@ -279,6 +284,9 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     return addr;
   };
 
+  const format = (fmtPtr: number, args: VarArgs): string => vsprintf(fmtString(fmtPtr), args, env);
+  const ctx: KapiContext = { kernel, api, mm, mem, log, bind, arg, stackArg, stackArgs, ret, returnAddress, caller, format, fmtString };
+
   // ---- slab ----------------------------------------------------------------------------------------
 
   const kmalloc = (cpu: CPU): void => ret(cpu, slab.kmalloc(arg(cpu, 0), arg(cpu, 1)));
@@ -353,28 +361,37 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     }
     return phys;
   };
+  // page_owner (mm/page-owner.ts): the allocation and free paths call the probe-able __set_page_owner and __reset_page_owner.
+  const pageOwner = installPageOwner(ctx, opts.kernelParams ?? []);
+  api.pageOwner = pageOwner.owner;
   bind('alloc_pages', (cpu) => {
-    const phys = buddy.allocPages(arg(cpu, 1), arg(cpu, 0));
-    ret(cpu, phys ? buddy.pageStruct(phys) : 0);
+    const gfp = arg(cpu, 0), order = arg(cpu, 1);
+    const phys = buddy.allocPages(order, gfp);
+    pageOwner.afterAlloc(cpu, phys ? buddy.pageStruct(phys) : 0, phys, order, gfp, 'alloc_pages');
   });
-  bind('__free_pages', (cpu) => buddy.freePages(buddy.pageFromStruct(arg(cpu, 0), '__free_pages'), arg(cpu, 1), '__free_pages'));
+  bind('__free_pages', (cpu) => {
+    const phys = buddy.pageFromStruct(arg(cpu, 0), '__free_pages'), order = arg(cpu, 1);
+    buddy.freePages(phys, order, '__free_pages');
+    pageOwner.afterFree(cpu, phys, order);
+  });
   bind('page_address', (cpu) => ret(cpu, buddy.pageAddress(buddy.pageFromStruct(arg(cpu, 0), 'page_address'))));
   bind('virt_to_page', (cpu) => ret(cpu, buddy.pageStruct(directMapPhys(arg(cpu, 0), 'virt_to_page'))));
-  const getFreePages = (cpu: CPU, gfp: number, order: number): void => {
+  const getFreePages = (cpu: CPU, gfp: number, order: number, fn: string): void => {
     const phys = buddy.allocPages(order, gfp);
-    ret(cpu, phys ? buddy.pageAddress(phys) : 0);
+    pageOwner.afterAlloc(cpu, phys ? buddy.pageAddress(phys) : 0, phys, order, gfp, fn);
   };
-  bind('__get_free_pages', (cpu) => getFreePages(cpu, arg(cpu, 0), arg(cpu, 1)));
-  bind('get_zeroed_page', (cpu) => getFreePages(cpu, arg(cpu, 0) | __GFP_ZERO, 0));
+  bind('__get_free_pages', (cpu) => getFreePages(cpu, arg(cpu, 0), arg(cpu, 1), '__get_free_pages'));
+  bind('get_zeroed_page', (cpu) => getFreePages(cpu, arg(cpu, 0) | __GFP_ZERO, 0, 'get_zeroed_page'));
   bind('free_pages', (cpu) => {
     const addr = arg(cpu, 0);
     if (addr === 0) return;
-    buddy.freePages(directMapPhys(addr, 'free_pages'), arg(cpu, 1), 'free_pages');
+    const phys = directMapPhys(addr, 'free_pages'), order = arg(cpu, 1);
+    buddy.freePages(phys, order, 'free_pages');
+    pageOwner.afterFree(cpu, phys, order);
   });
 
   // ---- printk and friends ---------------------------------------------------------------------
 
-  const format = (fmtPtr: number, args: VarArgs): string => vsprintf(fmtString(fmtPtr), args, env);
   bind('printk', (cpu) => ret(cpu, log.emit(format(stackArg(cpu, 0), stackArgs(cpu, 1)))));
   bind('vprintk', (cpu) => ret(cpu, log.emit(format(arg(cpu, 0), new GuestVarArgs(mem, arg(cpu, 1))))));
 
@@ -423,7 +440,6 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
 
   // ---- tasks, the scheduler, locks and delays; kprobes -------------------------------------------
 
-  const ctx: KapiContext = { kernel, api, mm, mem, log, bind, arg, stackArg, stackArgs, ret, returnAddress, caller, format, fmtString };
   api.sched = installScheduler(ctx);
   api.kprobes = installKprobes(ctx, api.sched);
 

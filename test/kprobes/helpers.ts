@@ -32,12 +32,12 @@ export interface Run extends ModuleRunResult {
   lines: string[];
 }
 
-/** Run a module with the kernel API, as `kmemsim run`. */
-export function run(path: string, opts: ModuleRunOptions = {}): Run {
+/** Run a module with the kernel API, as `kmemsim run` (`kernelParams`: --kernel-param). */
+export function run(path: string, opts: ModuleRunOptions & { kernelParams?: string[] } = {}): Run {
   let api: KernelApi | null = null;
   const r = runModule(build(path), {
     name: path.split('/').pop(),
-    exports: (k, io) => (api = installKernelApi(k, { console: (t) => io.console(t) })),
+    exports: (k, io) => (api = installKernelApi(k, { console: (t) => io.console(t), kernelParams: opts.kernelParams })),
     onLoad: (_k, mod) => void (api as KernelApi | null)?.symbolizers.push((a) => mod.symbolize(a)),
     maxInstructions: 200_000_000,
     ...opts,

@@ -37,6 +37,7 @@ export function installKprobes(ctx: KapiContext, sched: Scheduler): Kprobes {
   const calls = new TrapCalls(kernel, mem, internal);
   const kp = new Kprobes(kernel, sched, log, calls);
   const rets = new Kretprobes(kp, sched, ctx.mm, mem, internal);
+  kp.rets = rets;
   const r32 = (a: number): number => mem.read32(a | 0) >>> 0;
   const w32 = (a: number, v: number): void => calls.w32(a, v);
   /** Guest kprobes by struct address: their resolved address and client. */

@@ -105,6 +105,8 @@ interface Kcb {
 
 export class Kprobes {
   readonly calls: TrapCalls;
+  /** kretprobes (set by ./index.ts). */
+  rets!: import('./kretprobes.js').Kretprobes;
   private readonly probes = new Map<number, Probe>();
   private kcb: Kcb = { probe: null, status: Status.None, oldFlags: 0, regs: 0 };
   /** Saved control blocks while a re-entered probe steps (prev_kprobe). */

@@ -31,7 +31,11 @@ const KRETPROBE_MAXACTIVE_MAX = 4096;
 const DEFAULT_MAXACTIVE = 10;
 
 interface Registered {
+  /** The guest struct kretprobe; 0 for a host client's. */
   rp: number;
+  /** A host client's return handler (bpftrace): the CPU at the return, EAX the value. */
+  host?: (cpu: CPU) => void;
+  hostMissed?: () => void;
   addr: number;
   client: ProbeClient;
   free: number[];
@@ -113,6 +117,24 @@ export class Kretprobes {
     for (const a of reg.all) this.mm.slab.kfree(a);
   }
 
+  /**
+   * A host client's return probe on `addr` (bpftrace's kretprobe): `onReturn`
+   * runs when the function returns, with EAX its return value, on the
+   * returning task; at most `maxactive` calls in flight (the rest are
+   * counted by `missed`).
+   */
+  attachHost(addr: number, onReturn: (cpu: CPU) => void, missed: () => void, maxactive = 64): () => void {
+    const free = Array.from({ length: maxactive }, () => 0);
+    const reg: Registered = { rp: 0, host: onReturn, hostMissed: missed, addr, client: null as unknown as ProbeClient, free, all: [], live: true };
+    reg.client = { struct: 0, pre: (h, done) => this.onEntry(reg, h.regs, h.callGuest, done), missed };
+    const e = this.kp.arm(addr, reg.client);
+    if (e) throw new Error(`cannot arm a return probe at 0x${addr.toString(16)} (${e})`);
+    return () => {
+      this.kp.disarm(addr, reg.client);
+      reg.live = false;
+    };
+  }
+
   isRegistered(rp: number): boolean {
     return this.byStruct.has(rp);
   }
@@ -121,22 +143,24 @@ export class Kretprobes {
   private onEntry(reg: Registered, regs: number, callGuest: (fn: number, args: readonly number[], then: (r: number) => void) => void, done: (r: number) => void): void {
     const inst = reg.free.pop();
     if (inst === undefined) {
-      this.w32(reg.rp + RP.nmissed, this.r32(reg.rp + RP.nmissed) + 1);
+      if (reg.hostMissed) reg.hostMissed();
+      else this.w32(reg.rp + RP.nmissed, this.r32(reg.rp + RP.nmissed) + 1);
       done(0);
       return;
     }
     const sp = this.r32(regs + PT.sp);
     const retAddr = this.r32(sp);
+    if (reg.host) {
+      this.hook(reg, inst, sp, retAddr);
+      done(0);
+      return;
+    }
     this.w32(inst + RI.rp, reg.rp);
     this.w32(inst + RI.retAddr, retAddr);
     this.w32(inst + RI.task, this.sched.current.struct);
     this.w32(inst + RI.fp, sp);
     const hook = (): void => {
-      this.w32(sp, this.trampoline);
-      const t = this.sched.current;
-      let list = this.inFlight.get(t);
-      if (!list) this.inFlight.set(t, (list = []));
-      list.push({ reg, inst, retAddr });
+      this.hook(reg, inst, sp, retAddr);
       done(0);
     };
     const entry = this.r32(reg.rp + RP.entryHandler);
@@ -152,12 +176,35 @@ export class Kretprobes {
     });
   }
 
+  /** Replace the return address at `sp` with the trampoline; remember the real one for the current task. */
+  private hook(reg: Registered, inst: number, sp: number, retAddr: number): void {
+    this.w32(sp, this.trampoline);
+    const t = this.sched.current;
+    let list = this.inFlight.get(t);
+    if (!list) this.inFlight.set(t, (list = []));
+    list.push({ reg, inst, retAddr });
+  }
+
   /** trampoline_handler(): a hooked function returned (ESP just above the spent return address). */
   private onReturn(cpu: CPU): void {
     const t = this.sched.current;
     const rec = this.inFlight.get(t)?.pop();
     if (!rec) throw new Error(`kretprobe trampoline reached by ${t.comm}/${t.pid} with no hooked return in flight`);
     const sp = cpu.regs[4]! >>> 0;
+    if (rec.reg.host) {
+      if (rec.reg.live && !this.kp.isBusy()) {
+        this.kp.busyBegin(0);
+        try {
+          rec.reg.host(cpu);
+        } finally {
+          this.kp.busyEnd();
+        }
+      }
+      rec.reg.free.push(rec.inst);
+      cpu.regs[4] = (sp - 4) | 0;
+      this.w32(sp - 4, rec.retAddr);
+      return;
+    }
     const handler = rec.reg.live ? this.r32(rec.reg.rp + RP.handler) : 0;
     const calls = this.kp.calls;
     const release = (): void => {
