@@ -10,9 +10,9 @@
  * function), probe ("kprobe:NAME"), arg0–arg5 (regparm(3): ax, dx, cx, then
  * the stack), retval (a kretprobe's EAX), cpu (0), uid/gid (0). Maps keep
  * plain values and the aggregations count(), sum(), min(), max() and avg();
- * at the end they are printed as bpftrace prints them: `@name[key]: value`
- * lines sorted by value (by key for plain values), a blank line after each
- * map. printf() takes %d %i %u %ld %lu %lld %llu %x %lx %llx %s %p %c with
+ * at the end they are printed as bpftrace prints them: maps by name,
+ * `@name[key]: value` lines sorted by value (by key for plain values), a
+ * blank line after each map. printf() takes %d %i %u %ld %lu %lld %llu %x %lx %llx %s %p %c with
  * flags and widths.
  */
 import type { CPU } from '../cpu/cpu.js';
@@ -135,10 +135,20 @@ export class BpftraceRun {
     }
   }
 
+  /** A run-time error in an action (an undefined $variable, retval in a kprobe): the program stops, as bpftrace's verifier would have refused it. */
+  error: BpftraceError | null = null;
+
   private fire(group: ProbeGroup, env: HitEnv): void {
     if (this.done) return;
-    if (group.filter && !truthy(this.eval(group.filter, env))) return;
-    this.exec(group.body, env);
+    try {
+      if (group.filter && !truthy(this.eval(group.filter, env))) return;
+      this.exec(group.body, env);
+    } catch (e) {
+      if (!(e instanceof BpftraceError)) throw e;
+      this.error ??= e;
+      for (const d of this.detach.splice(0)) d();
+      this.done = true;
+    }
   }
 
   private runSpecial(kind: 'BEGIN' | 'END'): void {
@@ -337,7 +347,8 @@ export class BpftraceRun {
   // ---- output -----------------------------------------------------------------------------------
 
   private printMaps(): void {
-    const names = [...this.maps.keys()].filter((n) => this.maps.get(n)!.size > 0);
+    // By name, as bpftrace keeps its maps.
+    const names = [...this.maps.keys()].filter((n) => this.maps.get(n)!.size > 0).sort();
     if (names.length) this.opts.out('\n');
     for (const n of names) this.printMap(n);
   }

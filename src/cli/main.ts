@@ -21,6 +21,8 @@
  * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
+import { BpftraceRun } from '../bpftrace/run.js';
+import { BpftraceError } from '../bpftrace/parse.js';
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
@@ -139,6 +141,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
+          .option('bpftrace', { type: 'string', describe: 'kernel modules: run a bpftrace program (a .bt file, or the program text) on the simulated kernel while the module runs: kprobe:/kretprobe: probes with * wildcards, BEGIN/END, /filters/, printf, maps with count()/sum() printed at the end (README "bpftrace")' })
+          .option('kernel-param', { type: 'string', array: true, describe: 'kernel modules: a kernel boot parameter, e.g. page_owner=on (repeatable)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
           .example('$0 run build/examples/hello-O2 -- world', '')
@@ -203,8 +207,11 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
+        const bpftrace = a.bpftrace === undefined ? undefined : String(a.bpftrace);
+        const kernelParams = ((a['kernel-param'] as string[] | undefined) ?? []).map(String);
+        if (bpftrace !== undefined && checking) throw new UsageError('--bpftrace runs with plain module runs (not with --kmemcheck or --stack)');
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, bpftrace, kernelParams });
       },
     )
     .command(
@@ -470,6 +477,9 @@ interface ProgramOptions {
   memorySize?: number;
   root?: string;
   readOnly?: boolean;
+  /** Kernel modules: a bpftrace program (file or text) and boot parameters. */
+  bpftrace?: string;
+  kernelParams?: string[];
 }
 
 function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
@@ -485,7 +495,11 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   }
   const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
-  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
+  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog);
+  if (prog.bpftrace !== undefined || prog.kernelParams?.length) {
+    errLine(`kmemsim: --bpftrace and --kernel-param apply to kernel modules; ${file} is a program`);
+    return 2;
+  }
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
@@ -523,7 +537,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
 }
 
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions = {}): number {
   if (args.length) {
     errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
     return 2;
@@ -562,22 +576,46 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     });
   }
   let api: KernelApi | null = null;
+  let bt: BpftraceRun | null = null;
+  if (prog.bpftrace !== undefined) {
+    const src = readBpftraceSource(prog.bpftrace);
+    try {
+      bt = new BpftraceRun(src, { out: writeConsole });
+    } catch (e) {
+      if (!(e instanceof BpftraceError)) throw e;
+      errLine(`kmemsim: --bpftrace: ${e.message}`);
+      return 2;
+    }
+  }
   try {
     const r = runModule(object, {
       name: basename(file),
       // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
-      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
-      onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
+      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text), kernelParams: prog.kernelParams })),
+      onLoad: (_k, mod) => {
+        api?.symbolizers.push((a) => mod.symbolize(a));
+        // bpftrace attaches once the module's functions are in kallsyms, before init_module runs.
+        if (bt && api) bt.attach(api);
+      },
       maxInstructions: budget,
       verbose,
       onConsole: writeConsole,
       onDiagnostic: errLine,
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
     });
+    bt?.finish();
+    if (bt?.error) {
+      errLine(`kmemsim: --bpftrace: ${bt.error.message}`);
+      return 2;
+    }
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;
   } catch (e) {
+    if (e instanceof BpftraceError) {
+      errLine(`kmemsim: --bpftrace: ${e.message}`);
+      return 2;
+    }
     if (e instanceof ModuleLoadError) {
       errLine(`kmemsim: cannot load module ${e.message}`);
       return 126;
@@ -585,6 +623,16 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
+}
+
+/** --bpftrace's argument: a file's text when it names a readable file (as `bpftrace FILE.bt`), else the program itself (`bpftrace -e`). */
+function readBpftraceSource(arg: string): string {
+  try {
+    if (fs.statSync(arg).isFile()) return fs.readFileSync(arg, 'utf8');
+  } catch {
+    /* not a file: the program text */
+  }
+  return arg;
 }
 
 function disasmCommand(file: string, fn: string | undefined): number {
