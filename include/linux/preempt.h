@@ -30,6 +30,7 @@ void preempt_count_sub(int val);
 
 /* might_sleep(): __might_sleep() reports a sleeping call in atomic context (CONFIG_DEBUG_ATOMIC_SLEEP). */
 void __might_sleep(const char *file, int line);
+#undef might_sleep	/* <linux/kernel.h> may have defined the no-op */
 #define might_sleep() __might_sleep(__FILE__, __LINE__)
 #define might_sleep_if(cond) do { if (cond) might_sleep(); } while (0)
 

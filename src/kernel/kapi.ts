@@ -74,6 +74,7 @@
  * objects is refused with SLUB's KERN_ERR message and returns normally.
  */
 import type { CPU } from '../cpu/cpu.js';
+import { installModuleApi } from '../linux/module-api.js';
 import { Vec } from '../cpu/stop.js';
 import { SS } from '../cpu/instr.js';
 import { FUNCTION_SLOT, type Kernel } from './kernel.js';
@@ -180,6 +181,18 @@ export class KernelApi extends Map<string, number> {
   kprobes!: Kprobes;
   /** page_owner's records (./mm/page-owner.ts): /sys/kernel/debug/page_owner's text. */
   pageOwner!: PageOwner;
+  /**
+   * Bind a native routine as an exported kernel function (`table`: or an
+   * internal one) with the API's error handling: a KernelBug or a
+   * GuestFault thrown by `fn` stops the machine as an oops naming `name`
+   * and its caller. Other subsystems (src/linux/module-api.ts) add their
+   * exports with it.
+   */
+  bind!: (name: string, fn: (cpu: CPU) => void, table?: Map<string, number>) => number;
+  /** How the natives read and write guest pointers (KernelApiOptions.memory). */
+  memory!: GuestAccessor;
+  /** vsprintf() of a guest format string with its guest arguments (printk's formatter). */
+  format!: (fmtPtr: number, args: VarArgs) => string;
 
   constructor(readonly kernel: Kernel, readonly mm: MemoryManager, readonly log: Printk) {
     super();
@@ -283,6 +296,8 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     table.set(name, addr);
     return addr;
   };
+  api.bind = bind;
+  api.memory = mem;
 
   const format = (fmtPtr: number, args: VarArgs): string => vsprintf(fmtString(fmtPtr), args, env);
   const ctx: KapiContext = { kernel, api, mm, mem, log, bind, arg, stackArg, stackArgs, ret, returnAddress, caller, format, fmtString };
@@ -392,6 +407,7 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
 
   // ---- printk and friends ---------------------------------------------------------------------
 
+  api.format = format;
   bind('printk', (cpu) => ret(cpu, log.emit(format(stackArg(cpu, 0), stackArgs(cpu, 1)))));
   bind('vprintk', (cpu) => ret(cpu, log.emit(format(arg(cpu, 0), new GuestVarArgs(mem, arg(cpu, 1))))));
 
@@ -456,6 +472,10 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     log.emit(`<0>${message}\n`);
     cpu.stop({ kind: 'fault', vector: Vec.UD, errorCode: null, eip: returnAddress(cpu) ?? cpu.eip, message });
   });
+
+  // ---- the Linux module API: user memory, devices, /proc, time (src/linux/module-api.ts) ----------
+
+  installModuleApi(api);
 
   return api;
 }

@@ -267,6 +267,35 @@ export class Kernel {
   }
 
   /**
+   * Bind a native entry point without bindRoutine's RET epilogue: the
+   * routine leaves EIP (and the stack) where it wants them — a continuation
+   * that chains another call or returns from a trap (returnFromTrap()).
+   */
+  bindEntry(fn: (k: Kernel) => void, name?: string): number {
+    const addr = this.nextRoutine;
+    this.nextRoutine += ROUTINE_SLOT;
+    if (name !== undefined) this.routineNames.set(addr >>> 0, name);
+    this.cpu.bindNative(addr, () => fn(this));
+    return addr;
+  }
+
+  /**
+   * Called by a trap handler that sent the CPU into kernel code (a module's
+   * file operation called from a system call) instead of returning: the
+   * trap frame stays on the kernel stack, and whoever continues the work
+   * returns from the trap later with returnFromTrap().
+   */
+  deferTrapReturn(): void {
+    this.trapReturnDeferred = true;
+  }
+  private trapReturnDeferred = false;
+
+  /** IRET through the trap frame ESP points at (the end of a deferred trap return). */
+  returnFromTrap(): void {
+    this.iret();
+  }
+
+  /**
    * The processor as the kernel's own code has it (CPL 0, kernel segments, the empty kernel stack): where a
    * task switch starts from, whatever the CPU was doing (a stopped handler, a user instruction boundary).
    */
@@ -324,6 +353,7 @@ export class Kernel {
       frameAddress: (cpu.segBase[SS] + esp + base) | 0,
     };
     const h = this.handlers[vector];
+    this.trapReturnDeferred = false;
     if (h) h(this, frame);
     else {
       cpu.stop({
@@ -336,6 +366,10 @@ export class Kernel {
     }
     // A handler that stopped the machine leaves it in the handler; one that yielded (a task switch) returns to the task first.
     if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
+    if (this.trapReturnDeferred) {
+      this.trapReturnDeferred = false;
+      return;
+    }
     if (hasErr) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
     this.iret();
   }

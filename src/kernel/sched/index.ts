@@ -159,17 +159,6 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   bind('__ndelay', (cpu) => s.busyWait(arg(cpu, 0)));
   // __const_udelay(xloops): xloops = usecs * 0x10C7 (2^32 / 10^6).
   bind('__const_udelay', (cpu) => s.busyWait(Math.round((arg(cpu, 0) / 0x10c7) * 1000)));
-  bind('get_jiffies_64', (cpu) => {
-    const j = s.jiffies();
-    ret(cpu, j | 0);
-    cpu.regs[2] = Math.floor(j / 2 ** 32) | 0;
-  });
-  bind('ktime_get_ns', (cpu) => {
-    const ns = s.nowNs();
-    ret(cpu, ns % 2 ** 32);
-    cpu.regs[2] = Math.floor(ns / 2 ** 32) | 0;
-  });
-
   // __might_sleep(file, line): might_sleep()'s check (CONFIG_DEBUG_ATOMIC_SLEEP).
   bind('__might_sleep', (cpu) => s.mightSleep(cpu, `${ctx.fmtString(arg(cpu, 0))}:${arg(cpu, 1) | 0}`, caller(cpu)));
 
