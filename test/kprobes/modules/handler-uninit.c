@@ -1,7 +1,8 @@
 /* A pre_handler that reads a kmalloc'd word nobody wrote: kmemcheck reports it in the handler. */
 #include <linux/kprobes.h>
+#include <linux/slab.h>
 
-__attribute__((noinline)) int probed(int x) { return x + 1; }
+__attribute__((__noinline__)) int probed(int x) { return x + 1; }
 int (*volatile call_probed)(int) = probed;
 static int *state;
 static int hits;

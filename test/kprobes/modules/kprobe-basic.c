@@ -13,12 +13,12 @@ void *__kmalloc(size_t size, gfp_t flags);
 static int pre_hits, post_hits, kmalloc_hits;
 static unsigned long pre_ip, post_ip, args[4];
 
-__attribute__((noinline)) int target(int a, int b, int c, int d)
+__attribute__((__noinline__)) int target(int a, int b, int c, int d)
 {
 	return a * 1000 + b * 100 + c * 10 + d;
 }
 
-__attribute__((noinline)) int replacement(int a, int b, int c, int d)
+__attribute__((__noinline__)) int replacement(int a, int b, int c, int d)
 {
 	return -(a + b + c + d);
 }

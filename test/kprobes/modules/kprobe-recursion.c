@@ -6,8 +6,8 @@
  */
 #include <linux/kprobes.h>
 
-__attribute__((noinline)) int inner(int x) { return x + 1; }
-__attribute__((noinline)) int outer(int x) { return inner(x) * 2; }
+__attribute__((__noinline__)) int inner(int x) { return x + 1; }
+__attribute__((__noinline__)) int outer(int x) { return inner(x) * 2; }
 int (*volatile call_outer)(int) = outer;
 int (*volatile call_inner)(int) = inner;
 
@@ -27,7 +27,7 @@ static struct kprobe kp_outer = { .symbol_name = "outer", .pre_handler = outer_p
 int recurse(int n);
 int (*volatile call_recurse)(int) = recurse;
 /* Through the pointer: gcc cannot turn the recursion into a loop. */
-__attribute__((noinline)) int recurse(int n) { return n <= 0 ? 0 : 1 + call_recurse(n - 1); }
+__attribute__((__noinline__)) int recurse(int n) { return n <= 0 ? 0 : 1 + call_recurse(n - 1); }
 
 struct depth { int n; };
 static int rec_entry(struct kretprobe_instance *ri, struct pt_regs *regs)

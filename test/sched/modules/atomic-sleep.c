@@ -9,7 +9,7 @@ void _raw_spin_unlock(raw_spinlock_t *lock);
 
 static DEFINE_SPINLOCK(lock);
 
-__attribute__((noinline)) int probed(int x) { return x + 1; }
+__attribute__((__noinline__)) int probed(int x) { return x + 1; }
 int (*volatile call_probed)(int) = probed;
 
 static int sleepy_pre(struct kprobe *p, struct pt_regs *regs)
