@@ -172,6 +172,8 @@ interface PendingCtor {
 export class KernelApi extends Map<string, number> {
   /** Internal routines that are not link targets but should symbolize (the constructor trampoline). */
   readonly internal = new Map<string, number>();
+  /** Exported names that are variables, not functions (current_task, __preempt_count): not used to name code addresses. */
+  readonly dataSymbols = new Set<string>();
   /** Extra symbol sources for %pS (e.g. a module loader's symbols), consulted after the kernel's own. */
   readonly symbolizers: ((addr: number) => SymbolHit | null)[] = [];
   ctorTrampoline = 0;
@@ -203,6 +205,7 @@ export class KernelApi extends Map<string, number> {
     addr = addr >>> 0;
     for (const [table, size] of [[this, FUNCTION_SLOT], [this.internal, ROUTINE_SIZE]] as const) {
       for (const [name, a] of table) {
+        if (this.dataSymbols.has(name)) continue;
         if (addr >= a && addr < a + size) return { name, offset: addr - a, size };
       }
     }

@@ -45,6 +45,8 @@ import { PT, TF, IF, TrapCalls, type Continuation } from './trap-call.js';
 const DR6_BS = 0x4000;
 const SHF_EXECINSTR = 4;
 const INSN_SLOT = 16;
+/** Out-of-line slots: the first half of the PHYS_KPROBE_INSNS page (layout.ts). */
+const INSN_SLOTS = 128;
 const MAX_INSN_SIZE = 15;
 
 export const EINVAL = 22, ENOENT = 2, EILSEQ = 84, EEXIST = 17, ENOMEM = 12, E2BIG = 7;
@@ -121,7 +123,7 @@ export class Kprobes {
 
   constructor(readonly kernel: Kernel, readonly sched: Scheduler, readonly log: Printk, calls: TrapCalls) {
     this.calls = calls;
-    for (let i = 4096 / INSN_SLOT - 1; i >= 0; i--) this.freeSlots.push((kva(PHYS_KPROBE_INSNS) + i * INSN_SLOT) >>> 0);
+    for (let i = INSN_SLOTS - 1; i >= 0; i--) this.freeSlots.push((kva(PHYS_KPROBE_INSNS) + i * INSN_SLOT) >>> 0);
     this.installTraps();
   }
 

@@ -38,6 +38,7 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   const s = new Scheduler(kernel, mem, mm, log, { low: boot.low, high: boot.high });
   api.set('current_task', s.percpu);
   api.set('__preempt_count', (s.percpu + 4) >>> 0);
+  api.dataSymbols.add('current_task').add('__preempt_count');
 
   /** A sleeping call: the might_sleep() check, then sleep (the native returns when the task runs again). */
   const sleepingCall = (cpu: CPU, where: string, state: number, wakeAt: number | null, resume: (() => number) | null): void => {

@@ -30,6 +30,7 @@ import type { Kernel } from '../kernel.js';
 import type { GuestAccessor } from '../printk.js';
 import type { Printk } from '../printk.js';
 import { __GFP_NOTRACK, __GFP_ZERO, type MemoryManager } from '../mm/index.js';
+import { PHYS_KDATA, kva } from '../layout.js';
 
 export const TASK_RUNNING = 0;
 export const TASK_INTERRUPTIBLE = 1;
@@ -123,7 +124,7 @@ export class Scheduler {
   /** Idle time skipped (ns). */
   private skippedNs = 0;
   private nextPid = 2;
-  /** Per-CPU variables in guest memory: current_task (+0) and __preempt_count (+4). */
+  /** Per-CPU variables in guest memory (kernel static data): current_task (+0) and __preempt_count (+4); init_task at +64. */
   readonly percpu: number;
   /** schedule()'s kernel-text entry (sleepVia() goes through it). */
   scheduleEntry = 0;
@@ -139,8 +140,12 @@ export class Scheduler {
     readonly log: Printk,
     bootStack: { low: number; high: number },
   ) {
-    this.percpu = mm.slab.kzalloc(8, 0xd0 | __GFP_NOTRACK);
-    const struct = this.allocStruct();
+    // Static kernel data, as Linux's per-CPU area and init_task: booting takes nothing from the allocators.
+    this.percpu = kva(PHYS_KDATA) >>> 0;
+    const struct = (this.percpu + 64) >>> 0;
+    write32(mem, this.percpu, 0);
+    write32(mem, this.percpu + 4, 0);
+    mem.write(struct, new Uint8Array(TS.size));
     this.current = new KernelTask(1, 'insmod', struct, { ...bootStack, phys: null });
     this.current.irqsOnByDefault = (kernel.cpu.getEflags() & IF) !== 0;
     this.initStruct(this.current, 0);
