@@ -21,6 +21,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
+import { schedulerOf } from '../kernel/sched/scheduler.js';
 import { OutOfMemory } from '../kernel/pages.js';
 import { EFAULT, ENOMEM, LinuxError } from './errno.js';
 import { WOULD_BLOCK } from './fs/file.js';
@@ -67,6 +68,7 @@ export class KernelCalls {
 
   /** Start `req` from the system-call handler: the trap frame stays on the kernel stack. */
   start(req: GuestCallRequest): void {
+    schedulerOf(this.k)?.syncUserTask(); // `current` is this process
     if (this.saved === null) this.saved = Int32Array.from(this.k.cpu.regs);
     this.enter(req);
     this.k.deferTrapReturn();

@@ -63,6 +63,12 @@ export class LinuxModules {
       pid: () => sys.task?.pid ?? 0,
       queueTaskWork: (req) => sys.taskWork.push(req),
     };
+    // The scheduler's first task is the process whose system call runs module code (src/kernel/sched).
+    api.sched.userContext = {
+      pid: () => sys.task?.pid ?? 0,
+      comm: () => (sys.task?.exe ?? 'swapper').split('/').pop() || 'swapper',
+      allocPid: () => sys.allocPid(),
+    };
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
     return this.state;
   }

@@ -100,7 +100,7 @@ export class KernelTask {
    */
   irqsOnByDefault = true;
   constructor(
-    readonly pid: number,
+    public pid: number,
     public comm: string,
     /** Guest address of its struct task_struct. */
     readonly struct: number,
@@ -126,6 +126,13 @@ export class Scheduler {
   private nextPid = 2;
   /** Per-CPU variables in guest memory (kernel static data): current_task (+0) and __preempt_count (+4); init_task at +64. */
   readonly percpu: number;
+  /**
+   * In the Linux personality the first task stands for the process whose
+   * system call is running module code: its pid and name come from there
+   * (syncUserTask()), and kernel threads take pids from the personality's
+   * pid allocator, so user processes and kernel threads never share a pid.
+   */
+  userContext: { pid(): number; comm(): string; allocPid(): number } | null = null;
   /** schedule()'s kernel-text entry (sleepVia() goes through it). */
   scheduleEntry = 0;
   /** The native every new kernel thread starts in (set by ./index.ts). */
@@ -152,6 +159,23 @@ export class Scheduler {
     this.tasks.push(this.current);
     this.publishCurrent();
     schedulers.set(kernel, this);
+  }
+
+  /** Before module code runs in a system call: the first task's task_struct names the calling process. */
+  syncUserTask(): void {
+    const u = this.userContext;
+    const t = this.tasks[0]!;
+    if (!u || this.current !== t) return;
+    const pid = u.pid();
+    const comm = u.comm().slice(0, TASK_COMM_LEN - 1);
+    if (pid === t.pid && comm === t.comm) return;
+    t.pid = pid;
+    t.comm = comm;
+    write32(this.mem, t.struct + TS.pid, pid);
+    write32(this.mem, t.struct + TS.tgid, pid);
+    const b = new Uint8Array(TASK_COMM_LEN);
+    b.set(Buffer.from(comm, 'latin1'));
+    this.mem.write(t.struct + TS.comm, b);
   }
 
   /** Kernel threads that have not exited. */
@@ -232,7 +256,7 @@ export class Scheduler {
     if (!phys) return null;
     const low = buddy.pageAddress(phys) >>> 0;
     const high = (low + THREAD_SIZE) >>> 0;
-    const t = new KernelTask(this.nextPid++, comm, this.allocStruct(), { low, high, phys });
+    const t = new KernelTask(this.userContext ? this.userContext.allocPid() : this.nextPid++, comm, this.allocStruct(), { low, high, phys });
     t.kthread = { fn, data, shouldStop: false, started: false };
     this.initStruct(t, PF_KTHREAD);
     // EFLAGS (interrupts on), ESI, EDI, EBX, EBP (0: the end of the frame-pointer chain), then the return address.
