@@ -97,7 +97,7 @@ const { MODULE_CFLAGS } = await import(pathToFileURL(COMPILE_JS).href);
 /** The runtime is kmemsim's own code: warnings on, and no loops turned into memset/memcpy calls (see LIB_CFLAGS). */
 const RUNTIME_CFLAGS = ['-Wall', '-Wextra', '-fno-tree-loop-distribute-patterns', '-I', 'include'];
 const RUNTIME_DIR = 'guest/runtime';
-const MODULE_HEADERS = ['include/kmemsim/kernel.h'];
+const MODULE_HEADERS = ['include/kmemsim/kernel.h', ...listFiles('include/linux', (f) => f.endsWith('.h')).map((f) => `include/linux/${f}`)];
 
 const LIB_DIR = 'examples/lib';
 const LIB_SOURCES = listFiles(LIB_DIR, (f) => f.endsWith('.c') || f.endsWith('.S')).map((f) => `${LIB_DIR}/${f}`);

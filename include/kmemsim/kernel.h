@@ -137,6 +137,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list args);
 int vsprintf(char *buf, const char *fmt, va_list args);
 __printf(1, 2) __noreturn void panic(const char *fmt, ...);
 
+#ifndef KMEMSIM_LINUX_API /* <linux/printk.h> defines them with pr_fmt() */
 #define pr_emerg(fmt, ...)   printk(KERN_EMERG fmt, ##__VA_ARGS__)
 #define pr_alert(fmt, ...)   printk(KERN_ALERT fmt, ##__VA_ARGS__)
 #define pr_crit(fmt, ...)    printk(KERN_CRIT fmt, ##__VA_ARGS__)
@@ -145,6 +146,7 @@ __printf(1, 2) __noreturn void panic(const char *fmt, ...);
 #define pr_notice(fmt, ...)  printk(KERN_NOTICE fmt, ##__VA_ARGS__)
 #define pr_info(fmt, ...)    printk(KERN_INFO fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...)   printk(KERN_DEBUG fmt, ##__VA_ARGS__)
+#endif
 
 /*
  * Linux's BUG() is a ud2 with a bug-table entry; kmemsim's kernel exports
@@ -159,15 +161,18 @@ __noreturn void BUG(void);
 
 struct kmem_cache;
 
-void *kmalloc(size_t size, gfp_t flags);
 void kfree(const void *objp);
 size_t ksize(const void *objp);
+
+#ifndef KMEMSIM_LINUX_API /* <linux/slab.h> makes kmalloc() the inline function of Linux */
+void *kmalloc(size_t size, gfp_t flags);
 
 /* As in Linux, kzalloc() is kmalloc() asking for zeroed memory. */
 static inline void *kzalloc(size_t size, gfp_t flags)
 {
 	return kmalloc(size, flags | __GFP_ZERO);
 }
+#endif
 
 struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align,
 				     unsigned long flags, void (*ctor)(void *));
@@ -270,9 +275,11 @@ void kmemcheck_disable(void);
 #define __initdata
 
 /* Module metadata is accepted and ignored (Linux keeps it in .modinfo). */
+#ifndef KMEMSIM_LINUX_API /* <linux/module.h> puts them in .modinfo */
 #define MODULE_LICENSE(s) extern int __kmemsim_modinfo_ignored
 #define MODULE_AUTHOR(s) extern int __kmemsim_modinfo_ignored
 #define MODULE_DESCRIPTION(s) extern int __kmemsim_modinfo_ignored
 #define EXPORT_SYMBOL(sym) extern int __kmemsim_modinfo_ignored
+#endif
 
 #endif /* KMEMSIM_KERNEL_H */

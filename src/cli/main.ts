@@ -21,6 +21,8 @@
  * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
+import { BpftraceRun } from '../bpftrace/run.js';
+import { BpftraceError } from '../bpftrace/parse.js';
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
@@ -30,7 +32,9 @@ import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import { ModuleLoadError } from '../kernel/module.js';
-import { compileModule, CompileError } from './compile.js';
+import { compileModule, CompileError, FTRACE_CFLAGS } from './compile.js';
+import { buildModule, BuildError, modname } from './cc-command.js';
+import { ModulePreloadError, type PreloadModule } from '../linux/sys-module.js';
 import { ElfError } from '../elf/elf32.js';
 import { describeStop } from './describe.js';
 import { disassembleFile, DisasmError } from './disasm-command.js';
@@ -106,7 +110,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
 
 async function mainWithIO(argv: string[]): Promise<number> {
   let code = 0;
-  const parser = yargs(argv)
+  const parser = yargs(compilerStyleFlags(argv))
     .scriptName('kmemsim')
     .usage('$0 <command> [options]\n\nA simulated IA-32 machine that runs real 32-bit x86 code and finds reads of uninitialized, unallocated and freed memory the way Linux\'s kmemcheck did.')
     .command(
@@ -158,7 +162,14 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port) and wait for gdb before the first instruction (a module: before init_module; the add-symbol-file commands are printed)' })
           .option('gdb-on-finding', { type: 'boolean', describe: 'with --gdb and a checker: stop at the instruction of each finding, its report printed', default: false })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
+          .option('bpftrace', { type: 'string', describe: 'kernel modules: run a bpftrace program (a .bt file, or the program text) on the simulated kernel while the module runs: kprobe:/kretprobe: probes with * wildcards, BEGIN/END, /filters/, printf, maps with count()/sum() printed at the end (README "bpftrace")' })
+          .option('kernel-param', { type: 'string', array: true, describe: 'kernel modules: a kernel boot parameter, e.g. page_owner=on (repeatable)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
+          .option('module', { type: 'string', describe: 'programs: load this kernel module (.ko, .o or .c) before the program starts, as insmod does; "FILE NAME=VALUE ..." passes parameters; repeatable' })
+          .option('I', { type: 'string', describe: 'compiling modules: add an include directory' })
+          .option('D', { type: 'string', describe: 'compiling modules: define a macro, NAME or NAME=VALUE' })
+          .option('O', { type: 'string', describe: 'compiling modules: optimization level (default 2)' })
+          .option('cflags', { type: 'string', describe: 'compiling modules: more gcc flags, after the module flags' })
           // Without descriptions: yargs gives a described example only half the width.
           .example('$0 run build/examples/hello-O2 -- world', '')
           .example('$0 run build/examples/hello-O2 --trace-events', '')
@@ -233,7 +244,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
+        const bpftrace = a.bpftrace === undefined ? undefined : String(a.bpftrace);
+        const kernelParams = ((a['kernel-param'] as string[] | undefined) ?? []).map(String);
+        if (bpftrace !== undefined && checking) throw new UsageError('--bpftrace runs with plain module runs (not with --kmemcheck or --stack)');
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
+        const { userCflags } = await import('./cc-command.js');
+        const cflags = userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined });
         if (gdbPort !== null) {
           const { GdbSession, GdbListenError } = await import('../gdb/session.js');
           try {
@@ -244,7 +260,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
         }
         try {
-          code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+          code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
+            memorySize: memory, root, readOnly: a['read-only'] as boolean,
+            modules: list(a.module), cflags, bpftrace, kernelParams,
+          });
         } finally {
           gdb?.finish(code);
           gdb = null;
@@ -444,6 +463,32 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'cc [inputs..]',
+      'Build a kernel module like kbuild: C files (one module), or a directory with a Kbuild file or Makefile (obj-m += NAME.o, NAME-y := a.o b.o)',
+      (y) =>
+        y
+          .epilogue('Exit status: 0 built; 1 gcc or ld failed (their messages are shown); 2 usage error (no sources, a missing file, no obj-m); 127 gcc or ld not found.')
+          .positional('inputs', { type: 'string', array: true, describe: 'C files of one module, or one directory with a Kbuild/Makefile' })
+          .option('o', { type: 'string', describe: 'output file (default: NAME.ko, NAME from the first C file; DIR/NAME.ko for a directory)' })
+          .option('I', { type: 'string', describe: 'add an include directory (after kmemsim\'s include/)' })
+          .option('D', { type: 'string', describe: 'define a macro, NAME or NAME=VALUE' })
+          .option('O', { type: 'string', describe: 'optimization level (default 2: -O0, -O1, -O2, -O3, -Os, -Og)' })
+          .option('cflags', { type: 'string', describe: 'more compiler flags, after the module flags (quoted as in a shell)' })
+          .option('verbose', { type: 'boolean', describe: 'print each gcc and ld command', default: false })
+          .example('$0 cc hello.c -o hello.ko', '')
+          .example('$0 cc examples/linux/tracer', ''),
+      async (a) => {
+        const { ccCommand, userCflags } = await import('./cc-command.js');
+        code = ccCommand(((a.inputs as string[] | undefined) ?? []).map(String), {
+          output: a.o as string | undefined,
+          cflags: userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined }),
+          verbose: a.verbose as boolean,
+          err: errLine,
+          errOut,
+        });
+      },
+    )
+    .command(
       'disasm <file>',
       'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
       (y) =>
@@ -519,11 +564,40 @@ function warnSections(file: string, sectionError: string | null): void {
   if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
 }
 
+/**
+ * gcc's attached forms for `cc` and `run` (-Iinclude, -DNAME=1, -O0) as yargs reads them (-I include,
+ * -D NAME=1, -O 0): yargs would take -DNAME for a group of one-letter flags. Arguments after `--` stay.
+ */
+function compilerStyleFlags(argv: string[]): string[] {
+  if (argv[0] !== 'cc' && argv[0] !== 'run') return argv;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const m = /^-([IDO])(.+)$/.exec(a);
+    if (m) out.push(`-${m[1]}`, m[2]!);
+    else out.push(a);
+  }
+  return out;
+}
+
+/** A repeatable option's values (yargs gives one value as a string, several as an array). */
+function list(v: unknown): string[] {
+  return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String);
+}
+
 /** How a program's guest sees memory and the host file system (--memory, --root, --read-only). */
 interface ProgramOptions {
   memorySize?: number;
   root?: string;
   readOnly?: boolean;
+  /** --module FILE [PARAMS]: kernel modules loaded before the program. */
+  modules?: string[];
+  /** -I/-D/-O/--cflags for compiling modules (.c files). */
+  cflags?: string[];
+  /** Kernel modules: a bpftrace program (file or text) and boot parameters. */
+  bpftrace?: string;
+  kernelParams?: string[];
 }
 
 function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
@@ -539,7 +613,19 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   }
   const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
-  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
+  if (file.endsWith('.c') || isRelocatable(bytes)) {
+    if (prog.modules?.length) {
+      errLine('kmemsim: --module loads modules before a program; to run a module on its own give it as the file');
+      return 2;
+    }
+    return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog.cflags ?? [], prog);
+  }
+  if (prog.bpftrace !== undefined || prog.kernelParams?.length) {
+    errLine(`kmemsim: --bpftrace and --kernel-param apply to kernel modules run on their own; ${file} is a program`);
+    return 2;
+  }
+  const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
+  if (typeof modules === 'number') return modules;
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
@@ -563,6 +649,8 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       stdin: stdinBytes(),
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       onBoot: gdb ? (k) => gdb!.attachProgram(k, hostFile) : undefined,
+      modules,
+      onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
     });
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
@@ -572,24 +660,83 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       errLine(`kmemsim: cannot run ${file}: ${e.message}`);
       return 126;
     }
+    if (e instanceof ModulePreloadError) {
+      errLine(`kmemsim: ${e.message}`);
+      return e.status;
+    }
     errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
 }
 
-/** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
-  if (args.length) {
-    errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
+/**
+ * --module FILE [PARAM=VALUE ...]: each module read (a .c file built as `kmemsim cc` does), or the exit
+ * status when one cannot be.
+ */
+function preloadModules(specs: readonly string[], cflags: readonly string[], verbose: boolean): PreloadModule[] | number {
+  const out: PreloadModule[] = [];
+  for (const spec of specs) {
+    const m = /^\s*(\S+)\s*(.*)$/.exec(spec);
+    if (!m) {
+      errLine('kmemsim: --module needs a file');
+      return 2;
+    }
+    const [, file, params] = m as unknown as [string, string, string];
+    let bytes: Uint8Array;
+    if (file.endsWith('.c')) {
+      try {
+        const b = buildModule({ name: modname(file), sources: [file], cflags, onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
+        if (b.warnings) errOut(b.warnings);
+        bytes = b.object;
+      } catch (e) {
+        if (!(e instanceof BuildError)) throw e;
+        if (e.output) errOut(e.output);
+        errLine(`kmemsim: --module ${file}: ${e.message}`);
+        return e.status === 2 ? 127 : 126;
+      }
+    } else {
+      const r = readInput(file);
+      if (typeof r === 'number') return r;
+      bytes = r;
+    }
+    out.push({ name: basename(file), bytes, args: params });
+  }
+  return out;
+}
+
+/** `kmemsim run mod.c [more.c ...]|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, cflags: readonly string[], prog: ProgramOptions = {}): number {
+  // Several .c files are one module (issue 15): `kmemsim run a.c b.c`.
+  const sources = file.endsWith('.c') ? [file, ...args.filter((x) => x.endsWith('.c'))] : [file];
+  const params = file.endsWith('.c') ? args.filter((x) => !x.endsWith('.c')) : args;
+  if (params.length) {
+    errLine(`kmemsim: ${file} is a kernel module; module parameters (${params.join(' ')}) are not supported`);
     return 2;
   }
   let object = bytes;
   let stackUsage: string | null = null;
-  const fromSource = file.endsWith('.c');
-  if (fromSource) {
+  const fromSource = sources.length > 1 || file.endsWith('.c');
+  if (sources.length > 1) {
+    for (const s of sources.slice(1)) {
+      const r = readInput(s);
+      if (typeof r === 'number') return r;
+    }
+    try {
+      // kbuild's way: each file compiled with the module flags, linked with ld -r.
+      const b = buildModule({ name: modname(file), sources, cflags: [...(kmem?.stack === 'ftrace' ? FTRACE_CFLAGS : []), ...cflags], onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
+      if (b.warnings) errOut(b.warnings);
+      object = b.object;
+    } catch (e) {
+      if (!(e instanceof BuildError)) throw e;
+      if (e.output) errOut(e.output);
+      errLine(`kmemsim: ${e.message}`);
+      return 126;
+    }
+  } else if (fromSource) {
     try {
       // --stack ftrace needs the __fentry__ call sites (-pg -mfentry); the .su data sizes the frames it poisons.
-      const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace' });
+      const c = compileModule(file, { ftrace: kmem?.stack === 'ftrace', cflags });
+      if (verbose) errLine(c.command.join(' '));
       if (c.warnings) errOut(c.warnings);
       object = c.object;
       stackUsage = c.stackUsage || null;
@@ -628,15 +775,28 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     });
   }
   let api: KernelApi | null = null;
+  let bt: BpftraceRun | null = null;
+  if (prog.bpftrace !== undefined) {
+    const src = readBpftraceSource(prog.bpftrace);
+    try {
+      bt = new BpftraceRun(src, { out: writeConsole });
+    } catch (e) {
+      if (!(e instanceof BpftraceError)) throw e;
+      errLine(`kmemsim: --bpftrace: ${e.message}`);
+      return 2;
+    }
+  }
   try {
     const r = runModule(object, {
       name: basename(file),
       // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
-      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
+      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text), kernelParams: prog.kernelParams })),
       onLoad: (k, mod) => {
         api?.symbolizers.push((a) => mod.symbolize(a));
         session?.attachModule(k, mod, debugObject, null, DEFAULT_RUNTIME_PATH);
         printSymbolFiles?.(mod);
+        // bpftrace attaches once the module's functions are in kallsyms, before init_module runs.
+        if (bt && api) bt.attach(api);
       },
       maxInstructions: budget,
       verbose,
@@ -644,10 +804,19 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       onDiagnostic: errLine,
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
     });
+    bt?.finish();
+    if (bt?.error) {
+      errLine(`kmemsim: --bpftrace: ${bt.error.message}`);
+      return 2;
+    }
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;
   } catch (e) {
+    if (e instanceof BpftraceError) {
+      errLine(`kmemsim: --bpftrace: ${e.message}`);
+      return 2;
+    }
     if (e instanceof ModuleLoadError) {
       errLine(`kmemsim: cannot load module ${e.message}`);
       return 126;
@@ -655,6 +824,16 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
+}
+
+/** --bpftrace's argument: a file's text when it names a readable file (as `bpftrace FILE.bt`), else the program itself (`bpftrace -e`). */
+function readBpftraceSource(arg: string): string {
+  try {
+    if (fs.statSync(arg).isFile()) return fs.readFileSync(arg, 'utf8');
+  } catch {
+    /* not a file: the program text */
+  }
+  return arg;
 }
 
 function disasmCommand(file: string, fn: string | undefined): number {

@@ -51,6 +51,14 @@ export class ExportTable {
     if (!this.byAddress.has(a)) this.byAddress.set(a, name);
   }
 
+  /** Remove `name` (a module's EXPORT_SYMBOL()s leave the table when it is unloaded). */
+  undefine(name: string): void {
+    const a = this.byName.get(name);
+    if (a === undefined) return;
+    this.byName.delete(name);
+    if (this.byAddress.get(a) === name) this.byAddress.delete(a);
+  }
+
   /** Define every entry of `entries`. */
   defineAll(entries: Iterable<readonly [string, number]>): void {
     for (const [name, addr] of entries) this.define(name, addr);

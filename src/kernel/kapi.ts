@@ -74,14 +74,19 @@
  * objects is refused with SLUB's KERN_ERR message and returns normally.
  */
 import type { CPU } from '../cpu/cpu.js';
+import { installModuleApi } from '../linux/module-api.js';
 import { Vec } from '../cpu/stop.js';
 import { SS } from '../cpu/instr.js';
-import type { Kernel } from './kernel.js';
+import { FUNCTION_SLOT, type Kernel } from './kernel.js';
 import { GuestFault } from './guest-memory.js';
 import { PAGE_OFFSET } from './layout.js';
 import {
   KernelBug, __GFP_ZERO, createMemoryManager, hex, type MemoryManager, type MmHooks, type Slab, type SlabCache,
 } from './mm/index.js';
+import { kallsymsOf } from './kallsyms.js';
+import { installScheduler, type Scheduler } from './sched/index.js';
+import { installKprobes, type Kprobes } from './kprobes/index.js';
+import { installPageOwner, type PageOwner } from './mm/page-owner.js';
 import {
   GuestVarArgs, MAX_STRING, Printk, guestFormatEnv, readGuestString, vsprintf, type ConsoleSink, type GuestAccessor, type SymbolHit,
   type VarArgs,
@@ -109,6 +114,37 @@ export interface KernelApiOptions {
    * without CONFIG_KMEMCHECK.
    */
   kmemcheck?: KmemcheckAnnotations;
+  /** Boot parameters (`--kernel-param`, the kernel command line): `page_owner=on`. */
+  kernelParams?: readonly string[];
+}
+
+/**
+ * What installKernelApi() gives the kernel services that export more
+ * functions (./sched, ./kprobes): the binder and the regparm(3) argument
+ * readers its own natives use, so every exported function is bound, named,
+ * probe-able and reports its errors the same way.
+ */
+export interface KapiContext {
+  kernel: Kernel;
+  api: KernelApi;
+  mm: MemoryManager;
+  /** How natives read and write guest pointers (KernelApiOptions.memory). */
+  mem: GuestAccessor;
+  log: Printk;
+  /** Bind a native as an exported function (into `api`, with a kernel-text entry) or an internal routine (`api.internal`). */
+  bind(name: string, fn: (cpu: CPU) => void, table?: Map<string, number>): number;
+  /** Argument i of a regparm(3) function. */
+  arg(cpu: CPU, i: number): number;
+  /** Stack argument i ([ESP+4+4i]): variadic and asmlinkage functions. */
+  stackArg(cpu: CPU, i: number): number;
+  stackArgs(cpu: CPU, first: number): GuestVarArgs;
+  ret(cpu: CPU, v: number): void;
+  returnAddress(cpu: CPU): number | null;
+  /** The caller's return address, symbolized, for messages. */
+  caller(cpu: CPU): string;
+  /** vsprintf() of a guest format string. */
+  format(fmtPtr: number, args: VarArgs): string;
+  fmtString(ptr: number): string;
 }
 
 /** The kmemcheck calls guest code can make (include/linux/kmemcheck.h, /proc/sys/kernel/kmemcheck). */
@@ -136,9 +172,29 @@ interface PendingCtor {
 export class KernelApi extends Map<string, number> {
   /** Internal routines that are not link targets but should symbolize (the constructor trampoline). */
   readonly internal = new Map<string, number>();
+  /** Exported names that are variables, not functions (current_task, __preempt_count): not used to name code addresses. */
+  readonly dataSymbols = new Set<string>();
   /** Extra symbol sources for %pS (e.g. a module loader's symbols), consulted after the kernel's own. */
   readonly symbolizers: ((addr: number) => SymbolHit | null)[] = [];
   ctorTrampoline = 0;
+  /** Tasks and the scheduler (./sched). */
+  sched!: Scheduler;
+  /** kprobes and kretprobes (./kprobes). */
+  kprobes!: Kprobes;
+  /** page_owner's records (./mm/page-owner.ts): /sys/kernel/debug/page_owner's text. */
+  pageOwner!: PageOwner;
+  /**
+   * Bind a native routine as an exported kernel function (`table`: or an
+   * internal one) with the API's error handling: a KernelBug or a
+   * GuestFault thrown by `fn` stops the machine as an oops naming `name`
+   * and its caller. Other subsystems (src/linux/module-api.ts) add their
+   * exports with it.
+   */
+  bind!: (name: string, fn: (cpu: CPU) => void, table?: Map<string, number>) => number;
+  /** How the natives read and write guest pointers (KernelApiOptions.memory). */
+  memory!: GuestAccessor;
+  /** vsprintf() of a guest format string with its guest arguments (printk's formatter). */
+  format!: (fmtPtr: number, args: VarArgs) => string;
 
   constructor(readonly kernel: Kernel, readonly mm: MemoryManager, readonly log: Printk) {
     super();
@@ -147,9 +203,10 @@ export class KernelApi extends Map<string, number> {
   /** The kernel routine an address falls in, for %pS and reports. */
   symbolize(addr: number): SymbolHit | null {
     addr = addr >>> 0;
-    for (const table of [this, this.internal]) {
+    for (const [table, size] of [[this, FUNCTION_SLOT], [this.internal, ROUTINE_SIZE]] as const) {
       for (const [name, a] of table) {
-        if (addr >= a && addr < a + ROUTINE_SIZE) return { name, offset: addr - a, size: ROUTINE_SIZE };
+        if (this.dataSymbols.has(name)) continue;
+        if (addr >= a && addr < a + size) return { name, offset: addr - a, size };
       }
     }
     const own = this.kernel.routineSymbol(addr);
@@ -217,7 +274,9 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     return `${hex(r)}${sym ? ` (${sym.name}+0x${sym.offset.toString(16)})` : ''}`;
   };
   const bind = (name: string, fn: (cpu: CPU) => void, table: Map<string, number> = api): number => {
-    const addr = kernel.bindRoutine((k) => {
+    /** The function's address in reports (its entry for an exported function). */
+    let addr = 0;
+    const routine = (k: Kernel): void => {
       const cpu = k.cpu;
       try {
         fn(cpu);
@@ -232,10 +291,19 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
           cpu.stop({ kind: 'fault', vector: Vec.PF, errorCode: e.write ? 2 : 0, eip: addr, message });
         } else throw e;
       }
-    }) >>> 0;
+    };
+    // Exported functions get a real entry in kernel text (kprobes can probe them); internal ones are bare natives.
+    const native = kernel.bindRoutine(routine, table === api ? name : undefined) >>> 0;
+    addr = table === api ? kernel.functionEntry(native, name) >>> 0 : native;
+    if (table === api) kallsymsOf(kernel).addKernelFunction(name, addr, FUNCTION_SLOT);
     table.set(name, addr);
     return addr;
   };
+  api.bind = bind;
+  api.memory = mem;
+
+  const format = (fmtPtr: number, args: VarArgs): string => vsprintf(fmtString(fmtPtr), args, env);
+  const ctx: KapiContext = { kernel, api, mm, mem, log, bind, arg, stackArg, stackArgs, ret, returnAddress, caller, format, fmtString };
 
   // ---- slab ----------------------------------------------------------------------------------------
 
@@ -311,28 +379,38 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     }
     return phys;
   };
+  // page_owner (mm/page-owner.ts): the allocation and free paths call the probe-able __set_page_owner and __reset_page_owner.
+  const pageOwner = installPageOwner(ctx, opts.kernelParams ?? []);
+  api.pageOwner = pageOwner.owner;
   bind('alloc_pages', (cpu) => {
-    const phys = buddy.allocPages(arg(cpu, 1), arg(cpu, 0));
-    ret(cpu, phys ? buddy.pageStruct(phys) : 0);
+    const gfp = arg(cpu, 0), order = arg(cpu, 1);
+    const phys = buddy.allocPages(order, gfp);
+    pageOwner.afterAlloc(cpu, phys ? buddy.pageStruct(phys) : 0, phys, order, gfp, 'alloc_pages');
   });
-  bind('__free_pages', (cpu) => buddy.freePages(buddy.pageFromStruct(arg(cpu, 0), '__free_pages'), arg(cpu, 1), '__free_pages'));
+  bind('__free_pages', (cpu) => {
+    const phys = buddy.pageFromStruct(arg(cpu, 0), '__free_pages'), order = arg(cpu, 1);
+    buddy.freePages(phys, order, '__free_pages');
+    pageOwner.afterFree(cpu, phys, order);
+  });
   bind('page_address', (cpu) => ret(cpu, buddy.pageAddress(buddy.pageFromStruct(arg(cpu, 0), 'page_address'))));
   bind('virt_to_page', (cpu) => ret(cpu, buddy.pageStruct(directMapPhys(arg(cpu, 0), 'virt_to_page'))));
-  const getFreePages = (cpu: CPU, gfp: number, order: number): void => {
+  const getFreePages = (cpu: CPU, gfp: number, order: number, fn: string): void => {
     const phys = buddy.allocPages(order, gfp);
-    ret(cpu, phys ? buddy.pageAddress(phys) : 0);
+    pageOwner.afterAlloc(cpu, phys ? buddy.pageAddress(phys) : 0, phys, order, gfp, fn);
   };
-  bind('__get_free_pages', (cpu) => getFreePages(cpu, arg(cpu, 0), arg(cpu, 1)));
-  bind('get_zeroed_page', (cpu) => getFreePages(cpu, arg(cpu, 0) | __GFP_ZERO, 0));
+  bind('__get_free_pages', (cpu) => getFreePages(cpu, arg(cpu, 0), arg(cpu, 1), '__get_free_pages'));
+  bind('get_zeroed_page', (cpu) => getFreePages(cpu, arg(cpu, 0) | __GFP_ZERO, 0, 'get_zeroed_page'));
   bind('free_pages', (cpu) => {
     const addr = arg(cpu, 0);
     if (addr === 0) return;
-    buddy.freePages(directMapPhys(addr, 'free_pages'), arg(cpu, 1), 'free_pages');
+    const phys = directMapPhys(addr, 'free_pages'), order = arg(cpu, 1);
+    buddy.freePages(phys, order, 'free_pages');
+    pageOwner.afterFree(cpu, phys, order);
   });
 
   // ---- printk and friends ---------------------------------------------------------------------
 
-  const format = (fmtPtr: number, args: VarArgs): string => vsprintf(fmtString(fmtPtr), args, env);
+  api.format = format;
   bind('printk', (cpu) => ret(cpu, log.emit(format(stackArg(cpu, 0), stackArgs(cpu, 1)))));
   bind('vprintk', (cpu) => ret(cpu, log.emit(format(arg(cpu, 0), new GuestVarArgs(mem, arg(cpu, 1))))));
 
@@ -379,6 +457,11 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
   bind('kmemcheck_enable', () => opts.kmemcheck?.setEnabled(true));
   bind('kmemcheck_disable', () => opts.kmemcheck?.setEnabled(false));
 
+  // ---- tasks, the scheduler, locks and delays; kprobes -------------------------------------------
+
+  api.sched = installScheduler(ctx);
+  api.kprobes = installKprobes(ctx, api.sched);
+
   // ---- panic and BUG ----------------------------------------------------------------------------
 
   bind('panic', (cpu) => {
@@ -392,6 +475,10 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     log.emit(`<0>${message}\n`);
     cpu.stop({ kind: 'fault', vector: Vec.UD, errorCode: null, eip: returnAddress(cpu) ?? cpu.eip, message });
   });
+
+  // ---- the Linux module API: user memory, devices, /proc, time (src/linux/module-api.ts) ----------
+
+  installModuleApi(api);
 
   return api;
 }

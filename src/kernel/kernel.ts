@@ -17,7 +17,7 @@ import { PageFrameAllocator } from './pages.js';
 import { AddressSpace } from './paging.js';
 import {
   GDT_ENTRIES, KERNEL_CS, KERNEL_DS, USER_CS, USER_DS, TSS_SEL, KERNEL1_CS, KERNEL1_DS,
-  PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_KSTACK_GUARD, PHYS_LOW_PT, KERNEL_STACK_SIZE, PHYS_POOL_START, kva,
+  PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_KSTACK_GUARD, PHYS_LOW_PT, KERNEL_STACK_SIZE, PHYS_POOL_START, PHYS_KTEXT, kva,
 } from './layout.js';
 
 /** What a trap handler sees: the hardware frame on the kernel stack. */
@@ -60,6 +60,8 @@ const CODE = (dpl: number): number => 0x9a | (dpl << 5);
 const DATA = (dpl: number): number => 0x92 | (dpl << 5);
 /** Bytes between bound routines (each is a native entry point, not code). */
 const ROUTINE_SLOT = 8;
+/** Bytes of kernel text per function entry (bindFunction). */
+export const FUNCTION_SLOT = 16;
 
 export class Kernel {
   readonly cpu: CPU;
@@ -70,6 +72,9 @@ export class Kernel {
   /** Hooks around native routines (see RoutineHooks); empty unless a stack tracker is attached. */
   readonly routineHooks: RoutineHooks[] = [];
   private nextRoutine = kva(PHYS_NATIVE) + 0x800;
+  private nextFunction = kva(PHYS_KTEXT);
+  /** Function entries (bindFunction): entry address → name. */
+  private readonly functionNames = new Map<number, string>();
   /** Names of bound routines that are not exported functions (the guest-call return stub, ftrace's trampolines), for stack traces. */
   private readonly routineNames = new Map<number, string>();
   /**
@@ -189,6 +194,12 @@ export class Kernel {
   /** The name a bound routine was given (bindRoutine's `name`) and the offset into it, or null. */
   routineSymbol(addr: number): { name: string; offset: number; size: number } | null {
     const a = addr >>> 0;
+    const text = kva(PHYS_KTEXT) >>> 0;
+    if (a >= text && a < this.nextFunction >>> 0) {
+      const entry = (a - ((a - text) % FUNCTION_SLOT)) >>> 0;
+      const fname = this.functionNames.get(entry);
+      return fname === undefined ? null : { name: fname, offset: a - entry, size: FUNCTION_SLOT };
+    }
     const base = (a - ((a - (kva(PHYS_NATIVE) >>> 0)) & 7)) >>> 0;
     const name = this.routineNames.get(base);
     return name === undefined ? null : { name, offset: a - base, size: ROUTINE_SLOT };
@@ -210,6 +221,78 @@ export class Kernel {
       }
     });
     return addr;
+  }
+
+  /**
+   * Bind `fn` as a kernel function with a real entry in kernel text: the
+   * returned address holds i386 code — `push %ebp; mov %esp,%ebp; pop %ebp;
+   * jmp <native>` (a frame-pointer prologue, as gcc gives Linux's functions)
+   * — and the native routine runs when the jump reaches it. Callers see an
+   * ordinary function (arguments, return address, RET as bindRoutine's);
+   * what the entry adds is an instruction kprobes can replace with int3 and
+   * single-step out of line, as Linux's kprobes do with `push %ebp`.
+   */
+  bindFunction(fn: (k: Kernel) => void, name: string): number {
+    return this.functionEntry(this.bindRoutine(fn, name), name);
+  }
+
+  /** The kernel-text entry of bindFunction for a routine already bound at `native`. */
+  functionEntry(native: number, name: string): number {
+    const entry = this.nextFunction;
+    if ((entry >>> 0) + FUNCTION_SLOT > (kva(PHYS_KTEXT) >>> 0) + 4096) throw new Error(`kernel text is full: cannot bind ${name}`);
+    this.nextFunction += FUNCTION_SLOT;
+    const code = new Uint8Array(FUNCTION_SLOT).fill(0xcc); // int3 padding, as Linux's -fpatchable/alignment fill
+    code.set([0x55, 0x89, 0xe5, 0x5d, 0xe9]);
+    new DataView(code.buffer).setInt32(5, (native - (entry + 9)) | 0, true);
+    this.mem.write(entry, code);
+    this.functionNames.set(entry >>> 0, name);
+    return entry;
+  }
+
+  /** Put `code` (at most FUNCTION_SLOT bytes) in kernel text under `name`; returns its address (kprobes' IRET, trampolines). */
+  reserveText(code: Uint8Array, name: string): number {
+    const entry = this.nextFunction;
+    if ((entry >>> 0) + FUNCTION_SLOT > (kva(PHYS_KTEXT) >>> 0) + 4096 || code.length > FUNCTION_SLOT) throw new Error(`kernel text is full: cannot place ${name}`);
+    this.nextFunction += FUNCTION_SLOT;
+    const slot = new Uint8Array(FUNCTION_SLOT).fill(0xcc);
+    slot.set(code);
+    this.mem.write(entry, slot);
+    this.functionNames.set(entry >>> 0, name);
+    return entry;
+  }
+
+  /** Is `addr` the entry of a function bound with bindFunction (its first byte)? */
+  isFunctionEntry(addr: number): boolean {
+    return this.functionNames.has(addr >>> 0);
+  }
+
+  /**
+   * Bind a native entry point without bindRoutine's RET epilogue: the
+   * routine leaves EIP (and the stack) where it wants them — a continuation
+   * that chains another call or returns from a trap (returnFromTrap()).
+   */
+  bindEntry(fn: (k: Kernel) => void, name?: string): number {
+    const addr = this.nextRoutine;
+    this.nextRoutine += ROUTINE_SLOT;
+    if (name !== undefined) this.routineNames.set(addr >>> 0, name);
+    this.cpu.bindNative(addr, () => fn(this));
+    return addr;
+  }
+
+  /**
+   * Called by a trap handler that sent the CPU into kernel code (a module's
+   * file operation called from a system call) instead of returning: the
+   * trap frame stays on the kernel stack, and whoever continues the work
+   * returns from the trap later with returnFromTrap().
+   */
+  deferTrapReturn(): void {
+    this.trapReturnDeferred = true;
+  }
+  private trapReturnDeferred = false;
+
+  /** IRET through the trap frame ESP points at (the end of a deferred trap return). */
+  returnFromTrap(): void {
+    this.iret();
   }
 
   /**
@@ -274,6 +357,7 @@ export class Kernel {
       frameAddress: (cpu.segBase[SS] + esp + base) | 0,
     };
     const h = this.handlers[vector];
+    this.trapReturnDeferred = false;
     if (h) h(this, frame);
     else {
       cpu.stop({
@@ -286,6 +370,10 @@ export class Kernel {
     }
     // A handler that stopped the machine leaves it in the handler; one that yielded (a task switch) returns to the task first.
     if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
+    if (this.trapReturnDeferred) {
+      this.trapReturnDeferred = false;
+      return;
+    }
     if (hasErr) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
     this.iret();
   }

@@ -47,6 +47,22 @@ export const KERNEL_STACK_SIZE = 16 * 1024;
 export const PHYS_NATIVE = 0xc000;
 /** The page table that maps the direct map's first 4 MiB in 4 KiB pages (so the guard page can be unmapped). */
 export const PHYS_LOW_PT = 0xd000;
+/**
+ * Kernel text: the entries of the kernel's exported functions (real i386
+ * code each native routine is reached through, so kprobes can write int3
+ * into it: Kernel.bindFunction), then kprobes' out-of-line instruction slots
+ * (Linux's insn pages, arch/x86/kernel/kprobes/core.c): 128 slots of 16
+ * bytes, the first half of the page.
+ */
+export const PHYS_KTEXT = 0xe000;
+export const PHYS_KPROBE_INSNS = 0xf000;
+/**
+ * Kernel static data (Linux's .data and per-CPU sections; the second half
+ * of the kprobe slots' page): the per-CPU
+ * variables (current_task, __preempt_count) and init_task, the first
+ * task's task_struct — not from the slab, so booting allocates nothing.
+ */
+export const PHYS_KDATA = 0xf800;
 /** Everything from here up belongs to the page allocator. */
 export const PHYS_POOL_START = 0x100000;
 

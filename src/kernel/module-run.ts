@@ -34,6 +34,7 @@ import { hexBytes, unsupportedStop } from '../cpu/disasm.js';
 import { Kernel } from './kernel.js';
 import { ExportTable } from './exports.js';
 import { callGuest } from './call.js';
+import { schedulerOf } from './sched/scheduler.js';
 import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from './module.js';
 import { describePageFault } from './traps.js';
 import { formatRegisters, formatTrace, readStackWords, walkFramePointers, TRACE_DEPTH, type RegisterDump, type SourceLocator, type Symbolizer } from './dumpstack.js';
@@ -216,6 +217,14 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
     }
   }
 
+  // insmod has returned: the kernel threads the module started run until every task sleeps.
+  const settled = letTasksRun(kernel, Math.max(0, budget - used));
+  used += settled.instructions;
+  if (settled.stop) {
+    const stop = neverReturned(kernel, 'the kernel threads', stackOverflowStop(kernel, settled.stop, describe, dump), describe);
+    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
+  }
+
   if (opts.whileLoaded) {
     const w = opts.whileLoaded(kernel, loaded, Math.max(0, budget - used));
     used += w.instructions;
@@ -237,8 +246,24 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
     const stop = neverReturned(kernel, 'cleanup_module', stackOverflowStop(kernel, r.stop!, describe, dump), describe);
     return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
   }
+  const left = schedulerOf(kernel)?.liveKthreads() ?? [];
+  if (left.length) {
+    io.diagnostic(`kmemsim: ${name}: cleanup_module returned with kernel thread${left.length > 1 ? 's' : ''} ${left.map((t) => `${t.comm}/${t.pid}`).join(', ')} still alive: their code is freed with the module (kthread_stop() them in cleanup_module)`);
+  }
   unloadModule(kernel, loaded);
   return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
+}
+
+/**
+ * After init_module() returned: let the other tasks (kernel threads the
+ * module started) run until every one sleeps, as they would while insmod
+ * exits and before anything else happens — time does not skip ahead.
+ */
+function letTasksRun(kernel: Kernel, budget: number): { instructions: number; stop: StopReason | null } {
+  const sched = schedulerOf(kernel);
+  if (!sched || sched.tasks.length < 2 || sched.waitIdleRoutine === 0) return { instructions: 0, stop: null };
+  const r = callGuest(kernel, sched.waitIdleRoutine, [], budget);
+  return { instructions: r.instructions, stop: r.returned ? null : r.stop };
 }
 
 /**

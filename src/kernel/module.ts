@@ -35,6 +35,7 @@
  * what is wrong; nothing else escapes for any input bytes. On an error no
  * memory stays allocated.
  */
+import { kallsymsOf } from './kallsyms.js';
 import {
   parseElf32, makeSymbolizer, ElfError, ET_REL, EM_386,
   SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHF_TLS, SHT_NOBITS, SHT_NULL, SHT_PROGBITS, SHT_SYMTAB,
@@ -573,7 +574,7 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
   }
   const tag = name.replace(/\.(o|ko|c)$/, '');
   const fmt = (m: SymbolMatch, where: string): string => `${m.name}+${hex(m.offset)}/${hex(m.size)} [${where}]`;
-  return {
+  const mod: LoadedModule = {
     name,
     object,
     runtime,
@@ -589,6 +590,8 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
       return exports.nameAt(a) ?? null;
     },
   };
+  kallsymsOf(kernel).addModule(mod);
+  return mod;
 }
 
 const stubs = new WeakMap<Kernel, number>();
@@ -608,6 +611,7 @@ export function ftraceStub(kernel: Kernel): number {
 
 /** Free a module's memory and its runtime's (after cleanup_module, like rmmod). */
 export function unloadModule(kernel: Kernel, mod: LoadedModule): void {
+  kallsymsOf(kernel).removeModule(mod);
   unloadObject(kernel, mod.object);
   if (mod.runtime) unloadObject(kernel, mod.runtime);
 }

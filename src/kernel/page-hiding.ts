@@ -256,6 +256,24 @@ export class PageHidingService {
     this.installed = true;
   }
 
+  /**
+   * Put `h` under the service for #PF or #DB: the service keeps seeing the
+   * event first (its hidden pages and its single step come before anything
+   * else) and chains to `h` where it chained before; returns the handler
+   * `h` must chain to in turn. For kernel services that take #DB for their
+   * own single steps (kprobes), whichever of the two is installed first.
+   */
+  chainBelow(vector: 1 | 14, h: TrapHandler): TrapHandler | undefined {
+    if (vector === 14) {
+      const prev = this.prevPF;
+      this.prevPF = h;
+      return prev;
+    }
+    const prev = this.prevDB;
+    this.prevDB = h;
+    return prev;
+  }
+
   get isInstalled(): boolean {
     return this.installed;
   }

@@ -12,6 +12,7 @@ import { Kernel } from './kernel.js';
 import { installUserTraps, signalForVector } from './traps.js';
 import { PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
 import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
+import type { PreloadModule } from '../linux/sys-module.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -48,6 +49,10 @@ export interface RunOptions {
    * tracer of src/trace/events.ts) becomes `cpu.observer`.
    */
   traceEvents?(cpu: CPU): CpuObserver;
+  /** Kernel modules to load (insmod) before the first instruction of the program (`--module`). */
+  modules?: PreloadModule[];
+  /** The kernel console: printk of loaded modules (default: kmemsim's diagnostics, stderr). */
+  onConsole?(text: string): void;
 }
 
 export interface RunResult {
@@ -200,6 +205,11 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
     },
   }, STACK_PAGES);
 
+  if (opts.modules?.length) {
+    linux.system.modules.preload(opts.modules, opts.maxInstructions ?? DEFAULT_BUDGET);
+    // ELF_PLAT_INIT(): the program starts with zeroed registers (EDX is the rtld_fini glibc registers with atexit).
+    for (const r of [0, 1, 2, 3, 5, 6, 7]) k.cpu.regs[r] = 0;
+  }
   const sp = buildInitialStack(k, k.as, elf, { argv: opts.argv, env: opts.env ?? [] }, linux);
   linux.system.task.tls.load(k);
   k.enterUser(elf.header.entry, sp);

@@ -8,7 +8,6 @@
  */
 import * as os from 'node:os';
 import type { Kernel, TrapFrame } from '../kernel/kernel.js';
-import { GuestFault } from '../kernel/guest-memory.js';
 import { OutOfMemory } from '../kernel/pages.js';
 import { signalForVector } from '../kernel/traps.js';
 import { SYSCALL_VECTOR } from '../kernel/layout.js';
@@ -16,12 +15,14 @@ import { Vec } from '../cpu/stop.js';
 import { cpuid } from '../cpu/exec/system.js';
 import { Clock } from './clock.js';
 import { DeterministicRandom } from './random.js';
-import { ENOMEM, ENOSYS, EFAULT, LinuxError } from './errno.js';
+import { ENOSYS } from './errno.js';
 import { UserAccess } from './uaccess.js';
 import { Vfs } from './fs/vfs.js';
 import { devfs } from './fs/devfs.js';
 import { procfs, type ProcView } from './fs/procfs.js';
 import { WOULD_BLOCK } from './fs/file.js';
+import { LinuxModules } from './sys-module.js';
+import { GuestCallRequest, KernelCalls, errnoResult, type SyscallResult } from './kcall.js';
 import type { Task } from './task.js';
 import { memorySyscalls } from './sys-mm.js';
 import { fileSyscalls } from './sys-fs.js';
@@ -33,12 +34,14 @@ import { setupFrame, restoreFrame, SA_RESTART, type UserRegs, type FaultInfo } f
 import { runTasks, type Scheduler } from './sched.js';
 import type { StopReason } from '../cpu/stop.js';
 
-export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => number | typeof WOULD_BLOCK;
+export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => SyscallResult;
 export type SyscallTable = Record<number, Syscall>;
 
 export interface LinuxIO {
   diagnostic(line: string): void;
   verbose: boolean;
+  /** The kernel console (printk of loaded modules); default: kmemsim's stderr through diagnostic(). */
+  console?(text: string): void;
 }
 
 export interface LinuxOptions {
@@ -59,18 +62,23 @@ export class LinuxSystem {
   readonly ua: UserAccess;
   readonly tasks = new Map<number, Task>();
   task!: Task;
+  /** Loaded kernel modules, their devices and /proc entries. */
+  readonly modules: LinuxModules;
+  /** System calls waiting in guest kernel code (a module's file operations). */
+  readonly kcalls: KernelCalls;
   private readonly table: SyscallTable;
   private readonly reported = new Set<number>();
 
   constructor(readonly k: Kernel, readonly io: LinuxIO, opts: LinuxOptions = {}) {
     this.clock = new Clock(k.cpu);
     this.ua = new UserAccess(k, () => this.task.mm);
+    this.kcalls = new KernelCalls(k, (res) => this.complete(res));
     const sys = this;
     this.vfs = new Vfs({
       root: opts.root,
       readOnly: opts.readOnly,
       mounts: new Map([
-        ['dev', devfs(this.random)],
+        ['dev', devfs(this.random, () => sys.modules.devNodes())],
         ['proc', procfs({
           process: (pid) => sys.procView(pid),
           pids: () => [...sys.tasks.keys()],
@@ -80,10 +88,13 @@ export class LinuxSystem {
           uptimeSeconds: () => sys.clock.monotonicNs() / 1e9,
           memTotalKiB: k.cpu.mem.size / 1024,
           memFreeKiB: () => Math.max(0, k.cpu.mem.size / 1024 - k.frames.allocated * 4),
+          extra: () => sys.modules.procNodes(),
         })],
       ]),
     });
+    this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))));
     this.table = {
+      ...this.modules.syscalls(),
       ...memorySyscalls(this), ...fileSyscalls(this), ...miscSyscalls(this), ...processSyscalls(this),
       179: (mask, size) => this.sigsuspend(mask, size),
       119: () => restoreFrame(this.k, this.ua, this.task.signals, this.frame!, false),
@@ -272,6 +283,7 @@ export class LinuxSystem {
       },
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
+      this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       if (stop.kind === 'exited') return stop;
       if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
         // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
@@ -344,17 +356,40 @@ export class LinuxSystem {
       r[0] = -ENOSYS;
       return;
     }
-    let res: number | typeof WOULD_BLOCK;
+    let res: SyscallResult;
     try {
       res = fn(r[3], r[1], r[2], r[6], r[7], r[5]);
     } catch (e) {
       if (e instanceof BrokenPipe) this.sendSignalToSelf(SIGPIPE);
-      if (e instanceof LinuxError) res = -e.errno;
-      else if (e instanceof GuestFault) res = -EFAULT;
-      else if (e instanceof OutOfMemory) res = -ENOMEM;
-      else throw e;
+      res = errnoResult(e);
+    }
+    if (res instanceof GuestCallRequest) {
+      this.kcalls.start(res);
+      return;
+    }
+    this.complete(res);
+  }
+
+  /**
+   * Work to run in guest code before the next return to user mode (Linux's
+   * task_work: the ____fput() of a module file's last reference runs the
+   * driver's release() there, not inside close()).
+   */
+  readonly taskWork: GuestCallRequest[] = [];
+
+  /** The end of a system call (directly, or after its calls into guest code): sleep, signals, the result in EAX. */
+  private complete(res: number | typeof WOULD_BLOCK): void {
+    const r = this.k.cpu.regs;
+    if (res !== WOULD_BLOCK && this.taskWork.length) {
+      const w = this.taskWork.shift()!;
+      this.kcalls.start(new GuestCallRequest(w.fn, w.args, (eax, edx) => {
+        const next = w.then(eax, edx);
+        return next instanceof GuestCallRequest ? next : res;
+      }));
+      return;
     }
     const t = this.task;
+    const frame = this.frame!;
     const sig = res === WOULD_BLOCK && t.suspendSaved === null ? this.nextDeliverable(t) : 0;
     if (sig) {
       // A signal interrupts the sleep. With SA_RESTART (or a stop signal, resumed by SIGCONT) the call runs again
@@ -365,9 +400,9 @@ export class LinuxSystem {
       t.wakeAt = null;
       t.sleepUntil = null;
       if (restart) {
-        this.frame.eip = (this.frame.eip - 2) | 0;
+        frame.eip = (frame.eip - 2) | 0;
         t.restarting = true;
-        this.deliverPending(this.frame);
+        this.deliverPending(frame);
         this.frame = null;
         return;
       }
@@ -378,7 +413,7 @@ export class LinuxSystem {
       if (!t.wakeWhen) t.wakeWhen = () => true;
       t.state = 'blocked';
       t.restarting = true;
-      this.frame.eip = (this.frame.eip - 2) | 0;
+      frame.eip = (frame.eip - 2) | 0;
       this.k.cpu.stop({ kind: 'yield' });
       this.frame = null;
       return;
@@ -386,7 +421,7 @@ export class LinuxSystem {
     t.sleepUntil = null;
     if (this.k.cpu.stopReason?.kind === 'exited') return;
     r[0] = res;
-    if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(this.frame);
+    if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(frame);
     this.frame = null;
   }
 

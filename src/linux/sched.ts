@@ -18,6 +18,8 @@ import type { Task } from './task.js';
 import { X87State } from '../cpu/fpu/x87-state.js';
 
 export const QUANTUM = 1_000_000;
+/** Instructions run at a time while finishing kernel work after the quantum ended. */
+const KERNEL_SLICE = 1000;
 
 /** A task's user-mode registers while it does not run (what switch_to() and the entry code save). */
 export interface UserContext {
@@ -107,10 +109,11 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
         if (final) return final;
       }
     } else {
-      // The quantum ended: finish a trap in flight so the task is at a user instruction boundary.
-      let guard = 0;
-      while (cpu.cpl !== 3 && !cpu.stopReason && guard++ < 16) cpu.step();
+      // The quantum ended: finish the kernel work in flight (a trap, a module's file operation: the kernel
+      // is not preemptible) so the task is at a user instruction boundary.
+      while (cpu.cpl !== 3 && !cpu.stopReason && cpu.icount < end) cpu.run(Math.min(KERNEL_SLICE, end - cpu.icount));
       if (cpu.stopReason) continue;
+      if (cpu.cpl !== 3) return { kind: 'budget', executed: cpu.icount };
     }
     const next = pickNext(s, cur) ?? idle(s);
     if (next === null) {

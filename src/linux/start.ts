@@ -25,6 +25,8 @@ export interface LinuxStartOptions {
   stdin?: Uint8Array;
   verbose?: boolean;
   onDiagnostic?(line: string): void;
+  /** The kernel console (printk of loaded modules). */
+  onConsole?(text: string): void;
   root?: string;
   readOnly?: boolean;
   exePath?: string;
@@ -44,7 +46,11 @@ export function startLinuxProcess(
   k: Kernel, elf: Elf32, opts: LinuxStartOptions,
   sinks: { stdout(b: Uint8Array): void; stderr(b: Uint8Array): void }, stackPages: number,
 ): LinuxProcess {
-  const sys = new LinuxSystem(k, { diagnostic: (l) => opts.onDiagnostic?.(l), verbose: !!opts.verbose }, { root: opts.root, readOnly: opts.readOnly });
+  const sys = new LinuxSystem(k, {
+    diagnostic: (l) => opts.onDiagnostic?.(l),
+    verbose: !!opts.verbose,
+    ...(opts.onConsole ? { console: opts.onConsole } : {}),
+  }, { root: opts.root, readOnly: opts.readOnly });
   sys.install();
   const argv = opts.argv.length ? opts.argv : ['a.out'];
   const cwd = opts.cwd ?? (opts.root ? '/' : process.cwd());

@@ -18,6 +18,8 @@ import { encodeDirents, encodeDirents64, encodeOldStat, encodeStat, encodeStatx 
 import { Pipe, PipeEnd } from './pipe.js';
 import { FIONREAD } from './fs/stdio.js';
 import { PATH_MAX } from './uaccess.js';
+import { ModuleFile } from './module-file.js';
+import type { SyscallResult } from './kcall.js';
 
 export const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
   AT_EMPTY_PATH = 0x1000;
@@ -75,15 +77,21 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     return HostFile.open(r.host, r.guest, flags & ~O_CREAT, mode, vfs.readOnly);
   }
 
-  function openat(dirfd: number, pathAddr: number, flags: number, mode: number): number {
+  function openat(dirfd: number, pathAddr: number, flags: number, mode: number): SyscallResult {
     const p = path(pathAddr);
     const r = lookup(dirfd, p, !(flags & O_NOFOLLOW));
+    if (r.kind === 'virtual' && r.node.type === 'dev' && r.node.module) {
+      // A module's device or /proc file: the driver's open() runs before the descriptor exists.
+      if (flags & O_CREAT && flags & O_EXCL) throw new LinuxError(EEXIST);
+      return sys.modules.open(r.node.module(), flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), r.guest, (mf) => files().alloc(mf, 0, (flags & O_CLOEXEC) !== 0));
+    }
     const f = openResolved(r, flags, mode);
     return files().alloc(f, 0, (flags & O_CLOEXEC) !== 0);
   }
 
-  function read(fd: number, buf: number, count: number, at?: number): number | typeof WOULD_BLOCK {
+  function read(fd: number, buf: number, count: number, at?: number): SyscallResult {
     const f = files().get(fd);
+    if (f instanceof ModuleFile) return f.readUser(buf, count, at);
     if (!f.readable) throw new LinuxError(EBADF);
     if ((count | 0) < 0) throw new LinuxError(EINVAL);
     const data = f.read(Math.min(count >>> 0, 1 << 24), at);
@@ -91,8 +99,9 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     ua.write(buf, data);
     return data.length;
   }
-  function write(fd: number, buf: number, count: number, at?: number): number | typeof WOULD_BLOCK {
+  function write(fd: number, buf: number, count: number, at?: number): SyscallResult {
     const f = files().get(fd);
+    if (f instanceof ModuleFile) return f.writeUser(buf, count, at);
     if (!f.writable) throw new LinuxError(EBADF);
     if ((count | 0) < 0) throw new LinuxError(EINVAL);
     const n = f.write(ua.read(buf, count >>> 0), at);
@@ -208,8 +217,9 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     return 0;
   }
 
-  function ioctl(fd: number, req: number, arg: number): number {
+  function ioctl(fd: number, req: number, arg: number): SyscallResult {
     const f = files().get(fd);
+    if (f instanceof ModuleFile && req !== FIONREAD) return f.ioctlUser(req, arg);
     if (req === FIONREAD) {
       const st = f.stat();
       if (f instanceof PipeEnd) ua.write32(arg, f.pipe.size);
@@ -428,13 +438,17 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     return wide ? Number(b.readBigInt64LE(0)) * 1e9 + Number(b.readBigInt64LE(8)) : b.readInt32LE(0) * 1e9 + b.readInt32LE(4);
   };
 
-  function llseek(fd: number, hi: number, lo: number, result: number, whence: number): number {
+  function llseek(fd: number, hi: number, lo: number, result: number, whence: number): SyscallResult {
     const off = Number((BigInt(hi | 0) << 32n) | BigInt(lo >>> 0));
-    const pos = files().get(fd).seek(off, whence);
-    const b = Buffer.alloc(8);
-    b.writeBigInt64LE(BigInt(pos), 0);
-    ua.write(result, b);
-    return 0;
+    const f = files().get(fd);
+    const store = (pos: number): number => {
+      const b = Buffer.alloc(8);
+      b.writeBigInt64LE(BigInt(pos), 0);
+      ua.write(result, b);
+      return 0;
+    };
+    if (f instanceof ModuleFile) return f.llseekUser(off, whence, store);
+    return store(f.seek(off, whence));
   }
   const off64 = (lo: number, hi: number): number => Number((BigInt(hi | 0) << 32n) | BigInt(lo >>> 0));
 
@@ -458,7 +472,9 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
       return write(fd, buf, n, off64(lo, hi));
     },
     19: (fd, off, whence) => {
-      const pos = files().get(fd).seek(off | 0, whence);
+      const f = files().get(fd);
+      if (f instanceof ModuleFile) return f.llseekUser(off | 0, whence, (pos) => (pos > 0x7fffffff ? -75 /* EOVERFLOW */ : pos));
+      const pos = f.seek(off | 0, whence);
       if (pos > 0x7fffffff) throw new LinuxError(75 /* EOVERFLOW */);
       return pos;
     },

@@ -31,7 +31,8 @@ class CharDevice extends OpenFile {
   }
 }
 
-export function devfs(random: DeterministicRandom): VNode {
+/** `extra`: nodes made at run time (modules' devices, src/linux/sys-module.ts). */
+export function devfs(random: DeterministicRandom, extra: () => Map<string, VNode> = () => new Map()): VNode {
   const chr = (ino: number, major: number, minor: number, ops: { read(n: number): Uint8Array; write(d: Uint8Array): number }): VNode => ({
     type: 'dev', ino, mode: S_IFCHR | 0o666, rdev: mkdev(major, minor),
     open: (flags, path) => new CharDevice(ino, mkdev(major, minor), flags, path, ops),
@@ -62,5 +63,5 @@ export function devfs(random: DeterministicRandom): VNode {
     ['stderr', link(109, '/proc/self/fd/2')],
     ['fd', link(110, '/proc/self/fd')],
   ]);
-  return { type: 'dir', ino: 100, children: () => children };
+  return { type: 'dir', ino: 100, children: () => new Map([...children, ...extra()]) };
 }

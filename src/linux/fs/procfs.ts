@@ -30,6 +30,8 @@ export interface ProcSystem {
   uptimeSeconds(): number;
   memTotalKiB: number;
   memFreeKiB(): number;
+  /** Entries made at run time: modules' /proc files, /proc/modules (src/linux/sys-module.ts). */
+  extra?(): Map<string, VNode>;
 }
 
 const text = (s: string): Uint8Array => Buffer.from(s, 'utf8');
@@ -79,6 +81,7 @@ export function procfs(sys: ProcSystem): VNode {
         ['uptime', file(5, () => { const u = sys.uptimeSeconds(); return `${u.toFixed(2)} ${u.toFixed(2)}\n`; })],
         ['meminfo', file(6, () => `MemTotal:     ${String(sys.memTotalKiB).padStart(10)} kB\nMemFree:      ${String(sys.memFreeKiB()).padStart(10)} kB\n`)],
       ]);
+      for (const [name, n] of sys.extra?.() ?? []) m.set(name, n);
       for (const pid of sys.pids()) m.set(String(pid), processDir(sys, pid));
       return m;
     },

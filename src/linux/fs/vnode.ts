@@ -3,6 +3,7 @@
  * contents are generated when opened, character devices and symbolic links.
  */
 import { EACCES, EROFS, LinuxError } from '../errno.js';
+import type { ModuleNode } from '../module-file.js';
 import {
   type DirEntry, type Stat, OpenFile, O_ACCMODE, O_RDONLY, S_IFDIR, S_IFLNK, dtypeOf, seekPosition, syntheticStat,
 } from './file.js';
@@ -10,7 +11,11 @@ import {
 export type VNode =
   | { type: 'dir'; ino: number; children(): Map<string, VNode> }
   | { type: 'file'; ino: number; mode: number; content(): Uint8Array }
-  | { type: 'dev'; ino: number; mode: number; rdev: number; open(flags: number, path: string): OpenFile }
+  | {
+    type: 'dev'; ino: number; mode: number; rdev: number; open(flags: number, path: string): OpenFile;
+    /** A module's node (src/linux/sys-module.ts): opened through the driver's file operations, not open(). */
+    module?(): ModuleNode;
+  }
   | { type: 'link'; ino: number; target(): string; open?(flags: number, path: string): OpenFile };
 
 export function vnodeStat(n: VNode, dev: number): Stat {

@@ -1,0 +1,2 @@
+/* <asm/errno.h>: error numbers (<linux/errno.h>). */
+#include <linux/errno.h>

@@ -1,0 +1,2 @@
+/* <asm/irqflags.h>: the interrupt flag (<linux/irqflags.h>). */
+#include <linux/irqflags.h>

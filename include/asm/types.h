@@ -1,0 +1,2 @@
+/* <asm/types.h>: fixed-size types (<linux/types.h>). */
+#include <linux/types.h>

@@ -1,0 +1,2 @@
+/* <linux/stringify.h>: __stringify() (defined in <linux/compiler.h>). */
+#include <linux/compiler.h>

@@ -1,0 +1,135 @@
+/**
+ * Calls from a system call into kernel code that is guest code: a loaded
+ * module's file_operations (open, read, write, unlocked_ioctl, llseek,
+ * release), its init function (init_module(2)) and exit function
+ * (delete_module(2)).
+ *
+ * On Linux these are ordinary C calls made on the kernel stack of the task
+ * that made the system call. kmemsim does the same without nesting a host
+ * run loop: the system-call handler leaves the int $0x80 frame on the
+ * kernel stack, pushes the call's stack arguments and a return address — a
+ * native continuation, `kmemsim_syscall_continue` — loads EAX, EDX, ECX
+ * (-mregparm=3) and jumps to the function at CPL 0 (Kernel.deferTrapReturn()).
+ * When the function returns, the continuation runs the rest of the system
+ * call (`then`), which may make another call (seq_file's release after a
+ * failed open, the deferred fput()s) or finish: the user's registers are put
+ * back as the entry code's pt_regs would restore them, EAX gets the result,
+ * and the CPU returns from the trap with IRET.
+ *
+ * The kernel is not preemptible (no CONFIG_PREEMPT): a task in such a call
+ * keeps the processor until it returns to user mode (src/linux/sched.ts).
+ */
+import type { Kernel } from '../kernel/kernel.js';
+import { GuestFault } from '../kernel/guest-memory.js';
+import { schedulerOf } from '../kernel/sched/scheduler.js';
+import { OutOfMemory } from '../kernel/pages.js';
+import { EFAULT, ENOMEM, LinuxError } from './errno.js';
+import { WOULD_BLOCK } from './fs/file.js';
+
+/** A system call's next step: call guest function `fn` with `args` (regparm(3)), then continue with `then(EAX, EDX)`. */
+export class GuestCallRequest {
+  constructor(
+    readonly fn: number,
+    readonly args: readonly number[],
+    readonly then: (eax: number, edx: number) => SyscallResult,
+  ) {}
+}
+
+/** What a system call (or one of its continuations) produces: the result, a sleep, or a call into guest code first. */
+export type SyscallResult = number | typeof WOULD_BLOCK | GuestCallRequest;
+
+/** Registers the entry code saves in pt_regs and restores on the way out (EAX carries the result). */
+const SAVED = [1, 2, 3, 5, 6, 7]; // ECX, EDX, EBX, EBP, ESI, EDI
+
+interface Pending {
+  stackBytes: number;
+  then: (eax: number, edx: number) => SyscallResult;
+}
+
+const EFLAGS_DF = 0x400;
+
+export class KernelCalls {
+  private readonly pending: Pending[] = [];
+  private saved: Int32Array | null = null;
+  private readonly continuation: number;
+
+  /**
+   * `finish` completes the system call with a plain result (signals, EAX,
+   * sleeping); it is given the frame address so it can find the trap frame.
+   */
+  constructor(private readonly k: Kernel, private readonly finish: (res: number | typeof WOULD_BLOCK) => void) {
+    this.continuation = k.bindEntry(() => this.resume(), 'kmemsim_syscall_continue');
+  }
+
+  /** Is a system call waiting in guest code? */
+  get active(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Start `req` from the system-call handler: the trap frame stays on the kernel stack. */
+  start(req: GuestCallRequest): void {
+    schedulerOf(this.k)?.syncUserTask(); // `current` is this process
+    if (this.saved === null) this.saved = Int32Array.from(this.k.cpu.regs);
+    this.enter(req);
+    this.k.deferTrapReturn();
+  }
+
+  /** Forget calls in flight (the task died in one: an oops). */
+  reset(): void {
+    this.pending.length = 0;
+    this.saved = null;
+  }
+
+  private enter(req: GuestCallRequest): void {
+    const cpu = this.k.cpu;
+    const stackArgs = req.args.slice(3);
+    for (let i = stackArgs.length - 1; i >= 0; i--) cpu.push32(stackArgs[i]! | 0);
+    cpu.push32(this.continuation);
+    this.pending.push({ stackBytes: stackArgs.length * 4, then: req.then });
+    cpu.regs[0] = (req.args[0] ?? 0) | 0;
+    cpu.regs[2] = (req.args[1] ?? 0) | 0;
+    cpu.regs[1] = (req.args[2] ?? 0) | 0;
+    cpu.setEflags(0, EFLAGS_DF); // the entry code's CLD: the ABI wants DF clear at a call
+    cpu.eip = req.fn | 0;
+  }
+
+  private resume(): void {
+    const cpu = this.k.cpu;
+    const p = this.pending.pop();
+    if (!p) {
+      cpu.stop({ kind: 'internal-error', eip: cpu.eip, message: 'internal error: a system-call continuation was reached with no call in flight' });
+      return;
+    }
+    // The callee's RET popped the return address; the caller drops the stack arguments.
+    cpu.regs[4] = (cpu.regs[4] + p.stackBytes) | 0;
+    let r: SyscallResult;
+    try {
+      r = p.then(cpu.regs[0]! >>> 0, cpu.regs[2]! >>> 0);
+    } catch (e) {
+      r = errnoResult(e);
+    }
+    if (r instanceof GuestCallRequest) {
+      this.enter(r);
+      return;
+    }
+    if (this.pending.length) {
+      cpu.stop({ kind: 'internal-error', eip: cpu.eip, message: 'internal error: nested system-call continuations' });
+      return;
+    }
+    const saved = this.saved!;
+    this.saved = null;
+    for (const i of SAVED) cpu.regs[i] = saved[i]!;
+    this.finish(r);
+    if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
+    if (this.pending.length) return; // finish() started more work (the deferred fput()s)
+    this.k.returnFromTrap();
+  }
+}
+
+/** A host-side exception in a system call as its -errno (LinuxError, a bad user pointer, no memory). */
+export function errnoResult(e: unknown): number {
+  if (e instanceof LinuxError) return -e.errno;
+  if (e instanceof GuestFault) return -EFAULT;
+  if (e instanceof OutOfMemory) return -ENOMEM;
+  throw e;
+}

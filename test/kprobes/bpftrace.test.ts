@@ -1,0 +1,94 @@
+/**
+ * `kmemsim run MODULE --bpftrace PROGRAM`: bpftrace's language subset on
+ * the simulated kernel (src/bpftrace), through the CLI's main().
+ */
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { formatPrintf } from '../../src/bpftrace/run.js';
+import { parseProgram, BpftraceError } from '../../src/bpftrace/parse.js';
+
+async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = '', stderr = '';
+  const status = await main(args, {
+    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
+    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
+    stdin: () => new Uint8Array(0),
+  });
+  return { status, stdout, stderr };
+}
+
+const PAGES = 'test/kprobes/modules/pages.c';
+
+describe('bpftrace', () => {
+  it("runs seed 003's script as written: a line per page_owner event", async () => {
+    const r = await kmemsim(['run', PAGES, '--kernel-param', 'page_owner=on', '--bpftrace', 'examples/linux/page_owner/page_owner.bt']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    expect(lines[0]).toBe('Attaching 9 probes...');
+    const events = lines.filter((l) => l.startsWith('page_owner info'));
+    expect(events.map((l) => l.replace(/timestamp=\d+/, 'timestamp=T'))).toEqual([
+      ...Array(4).fill('page_owner info {set}: timestamp=T pid=1 proc_name=insmod'),
+      ...Array(2).fill('page_owner info {reset}: timestamp=T pid=1 proc_name=insmod'),
+    ]);
+    const ts = events.map((l) => Number(/timestamp=(\d+)/.exec(l)![1]));
+    expect([...ts].sort((a, b) => a - b)).toEqual(ts); // the clock only moves forward
+    expect(lines.at(-1)).toBe('pages done');
+  });
+
+  it('wildcards, filters, kretprobe retval, count() and sum() maps printed at exit as bpftrace prints them', async () => {
+    const prog = `
+      BEGIN { printf("tracing\\n"); }
+      kprobe:__*page_owner* { @calls[func] = count(); }
+      kprobe:__kmalloc /arg0 >= 200/ { @big = count(); @bytes = sum(arg0); }
+      kretprobe:__kmalloc { @ret[comm] = count(); $p = retval; if ($p == 0) { printf("NULL\\n"); } }
+      kprobe:alloc_pages { @orders[arg1] = count(); }
+      END { printf("end %s\\n", "now"); }
+    `;
+    const r = await kmemsim(['run', PAGES, '--kernel-param', 'page_owner=on', '--bpftrace', prog]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe([
+      // 6 page_owner functions match the wildcard (__set, __reset, __split, __copy, __dump, __set_..._migrate_reason),
+      // plus __kmalloc twice, alloc_pages, BEGIN and END.
+      'Attaching 11 probes...',
+      'tracing',
+      'pages done',
+      'end now',
+      '',
+      '@big: 2',
+      '',
+      '@bytes: 500',
+      '',
+      '@calls[__reset_page_owner]: 2',
+      '@calls[__set_page_owner]: 4',
+      '',
+      '@orders[0]: 1',
+      '@orders[1]: 1',
+      '@orders[2]: 1',
+      '@orders[3]: 1',
+      '',
+      '@ret[insmod]: 3',
+      '',
+      '',
+    ].join('\n'));
+  });
+
+  it('bad programs are usage errors (exit status 2) with bpftrace-style positions', async () => {
+    let r = await kmemsim(['run', PAGES, '--bpftrace', 'kprobe:__kmalloc { printf("x" }']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^kmemsim: --bpftrace: stdin:1:31: ERROR: syntax error, unexpected '}', expecting '\)'/);
+    r = await kmemsim(['run', PAGES, '--bpftrace', 'kprobe:no_such_function { printf("x\\n"); }']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('kmemsim: --bpftrace: ERROR: kprobe:no_such_function: no symbol no_such_function in the kernel or its modules\n');
+    r = await kmemsim(['run', PAGES, '--bpftrace', 'uprobe:/bin/sh:main { }']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/Invalid probe type: uprobe/);
+  });
+
+  it('printf formats as C and bpftrace do', () => {
+    expect(formatPrintf('%d %u %lu %llu %x %lx %s %5d|%-4s|%08x %p %c', [-1n, -1n, -1n, 5n, 255n, 4096n, 'ab', 42n, 'x', 48879n, 16n, 65n]))
+      .toBe('-1 4294967295 18446744073709551615 5 ff 1000 ab    42|x   |0000beef 0x10 A');
+    expect(() => parseProgram('BEGIN { @x = ; }')).toThrow(BpftraceError);
+  });
+});
