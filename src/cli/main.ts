@@ -37,6 +37,11 @@ import { disassembleFile, DisasmError } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
+import { openOverlaySave, type OverlaySave } from './overlay-save.js';
+import { finishWatch, installWatch } from '../watch/run.js';
+import { checkedAccessor } from '../shadow/accessor.js';
+import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
+import type { LoadedModule } from '../kernel/module.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand } from './check-command.js';
 
@@ -139,6 +144,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'kernel modules: track the kernel stack — cpl1 (the kernel at CPL 1, its stack pages hidden: Vegard Nossum\'s plan), ftrace (stack-frame poisoning on function return: Ingo Molnar\'s), precise (every access and ESP change checked: the oracle); combinable with --kmemcheck' })
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
+          .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
           .example('$0 run build/examples/hello-O2 -- world', '')
@@ -203,8 +209,9 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
+        if (a['overlay-save'] !== undefined && String(a['overlay-save']) === '') throw new UsageError('--overlay-save needs a file name (got an empty string)');
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean });
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, errorExitcode });
       },
     )
     .command(
@@ -470,6 +477,10 @@ interface ProgramOptions {
   memorySize?: number;
   root?: string;
   readOnly?: boolean;
+  /** Kernel modules: `--overlay-save FILE`. */
+  overlaySave?: string;
+  /** Kernel modules: the status when the watch framework reported overflows (--error-exitcode). */
+  errorExitcode?: number;
 }
 
 function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
@@ -485,7 +496,11 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   }
   const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
-  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem);
+  if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog);
+  if (prog.overlaySave !== undefined) {
+    errLine(`kmemsim: --overlay-save concerns kernel modules (kmcf_overlay); ${file} is a program`);
+    return 2;
+  }
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
@@ -523,11 +538,25 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
 }
 
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null): number {
+function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
   if (args.length) {
     errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
     return 2;
   }
+  let overlays: OverlaySave | null = null;
+  if (prog.overlaySave !== undefined) {
+    const o = openOverlaySave(prog.overlaySave);
+    if (typeof o === 'string') {
+      errLine(o);
+      return 2;
+    }
+    overlays = o;
+  }
+  const finishOverlays = (status: number): number => {
+    const e = overlays?.finish() ?? null;
+    if (e !== null) errLine(e);
+    return e !== null && status === 0 ? 2 : status;
+  };
   let object = bytes;
   let stackUsage: string | null = null;
   if (file.endsWith('.c')) {
@@ -546,12 +575,13 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   }
   const writeConsole = (text: string): void => out(Buffer.from(text, 'latin1'));
   if (kmem) {
-    return checkCommand!(object, {
+    return finishOverlays(checkCommand!(object, {
       ...kmem,
       stackUsage,
       verbose,
       err: errLine,
       run: {
+        watch: overlays ? { overlaySink: overlays.sink } : {},
         name: basename(file),
         maxInstructions: budget,
         verbose,
@@ -559,15 +589,24 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
         onDiagnostic: errLine,
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       },
-    });
+    }));
   }
   let api: KernelApi | null = null;
+  let mod: LoadedModule | null = null;
   try {
     const r = runModule(object, {
       name: basename(file),
-      // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
-      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text) })),
-      onLoad: (_k, mod) => void api?.symbolizers.push((a) => mod.symbolize(a)),
+      // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions. The natives reach
+      // pages the watch framework hides; the watch framework's kmcf_* calls are exported too.
+      exports: (k, io) => {
+        api = installKernelApi(k, { console: (text) => io.console(text), memory: checkedAccessor(k, [], []) });
+        installWatch(k, api, overlays ? { overlaySink: overlays.sink } : {});
+        return api;
+      },
+      onLoad: (_k, m) => {
+        mod = m;
+        api?.symbolizers.push((a) => m.symbolize(a));
+      },
       maxInstructions: budget,
       verbose,
       onConsole: writeConsole,
@@ -576,7 +615,11 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     });
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
-    return r.exitCode;
+    // The watch framework's overflow reports (kmcf_set_overflow_report), after the run as kmemcheck's.
+    const w = finishWatch(r.kernel, moduleSymbolizer(() => mod, () => api), moduleLocator(() => mod, errLine));
+    for (const text of w.reports) errLine(text + '\n');
+    const status = w.findings.length + w.lost > 0 ? (prog.errorExitcode ?? DEFAULT_ERROR_EXITCODE) : r.exitCode;
+    return finishOverlays(status);
   } catch (e) {
     if (e instanceof ModuleLoadError) {
       errLine(`kmemsim: cannot load module ${e.message}`);

@@ -43,6 +43,7 @@ import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
 import type { HeapMode, StackMode } from './modes.js';
+import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
@@ -76,6 +77,8 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   stackUsage?: string | null;
   /** The precise oracle checks natives' 32-bit stack-argument reads (printk's varargs); default true. */
   checkNatives?: boolean;
+  /** The watch framework's run options (`--overlay-save`). */
+  watch?: WatchRunOptions;
 }
 
 export interface CheckSummary {
@@ -137,7 +140,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, watch, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -152,6 +155,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   const finishers: (() => void)[] = [];
   let poisoner: StackPoisoner | null = null;
   let memory: GuestAccessor | null = null;
+  let kernel: Kernel | null = null;
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -159,6 +163,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     run = runModule(object, {
       ...runOpts,
       exports: (k, io) => {
+        kernel = k;
         if (kernelRing === 1) ring1 = enterRing1(k);
         if (heap === 'kmemcheck') {
           const e = Kmemcheck.attach(k, rules);
@@ -193,13 +198,15 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         }
         // --stack ftrace attaches in onLoad: it patches the module's __fentry__ sites.
         const h = heapEngine as Kmemcheck | InlineChecker | null;
-        memory = h || observers.length ? checkedAccessor(k, h ? [h] : [], observers) : null;
+        // Always the checked accessor: the watch framework may hide pages the natives read (printk of a watched buffer).
+        memory = checkedAccessor(k, h ? [h] : [], observers);
         api = installKernelApi(k, {
           console: (text) => io.console(text),
           hooks: h ? kmemcheckSlabHooks(h) : undefined,
           memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
         });
+        installWatch(k, api, watch);
         return api;
       },
       onLoad: (k, m) => {
@@ -248,6 +255,10 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     }
     if (l > 0) reports.push(formatLost(l));
   }
+  const w = finishWatch(kernel as Kernel | null, symbolize, locate);
+  findings.push(...w.findings);
+  reports.push(...w.reports);
+  lost += w.lost;
   const p = poisoner as StackPoisoner | null;
   if (p) {
     findings.push(...p.findings);

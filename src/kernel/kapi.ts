@@ -139,6 +139,13 @@ export class KernelApi extends Map<string, number> {
   /** Extra symbol sources for %pS (e.g. a module loader's symbols), consulted after the kernel's own. */
   readonly symbolizers: ((addr: number) => SymbolHit | null)[] = [];
   ctorTrampoline = 0;
+  /**
+   * Bind one more exported native with the API's error handling (KernelBug → BUG stop, GuestFault →
+   * "unable to handle kernel paging request"), for the kernel's other services (src/watch/guest-api.ts).
+   */
+  bind!: (name: string, fn: (cpu: CPU) => void) => number;
+  /** How the natives reach guest memory (KernelApiOptions.memory). */
+  memory!: GuestAccessor;
 
   constructor(readonly kernel: Kernel, readonly mm: MemoryManager, readonly log: Printk) {
     super();
@@ -236,6 +243,8 @@ export function installKernelApi(kernel: Kernel, opts: KernelApiOptions): Kernel
     table.set(name, addr);
     return addr;
   };
+  api.bind = (name, fn) => bind(name, fn);
+  api.memory = mem;
 
   // ---- slab ----------------------------------------------------------------------------------------
 

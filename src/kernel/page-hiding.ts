@@ -141,6 +141,7 @@ export class HiddenFault {
   readonly after = new InterruptedContext();
   /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
   readonly accesses = new AccessList();
+  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone(). */
   frame: TrapFrame | null = null;
   /**
    * A further fault of the instruction already being single-stepped: an
@@ -148,6 +149,13 @@ export class HiddenFault {
    * handle the access at CR2 only.
    */
   repeat = false;
+  /**
+   * Set by a client in onFault when it has rewritten the trap frame to run
+   * something before the access (the watch framework's guest pre-hook):
+   * the clients after it are not called, no page is shown and TF is not
+   * set; the instruction faults again when it is resumed. Reset per fault.
+   */
+  deferred = false;
 }
 
 export interface PageHidingClient {
@@ -156,6 +164,13 @@ export interface PageHidingClient {
   onFault(f: HiddenFault): void;
   /** The single step is over (#DB), just before the pages are hidden again. */
   onStepDone?(f: HiddenFault): void;
+  /**
+   * When several clients hide the same page (a watched buffer on a page
+   * kmemcheck tracks), they are called in increasing `order` (default 0),
+   * then in registration order: the watch framework (-10) sees an access
+   * before kmemcheck and the stack tracker check it.
+   */
+  readonly order?: number;
 }
 
 export interface PageHidingStats {
@@ -190,9 +205,14 @@ const services = new WeakMap<Kernel, PageHidingService>();
 export class PageHidingService {
   readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0 };
   private readonly cpu: CPU;
+  /** The first owner of every hidden page (the hot path's one lookup)... */
   private readonly owners = new Map<number, PageHidingClient>();
+  /** ...and its other owners, for the few pages more than one client hides. */
+  private readonly sharers = new Map<number, PageHidingClient[]>();
   private readonly clients: PageHidingClient[] = [];
   private readonly suspended = new Set<PageHidingClient>();
+  /** A client with an `order` registered: notify through notifyShared(). */
+  private ordered = false;
   private decoder: AccessDecoder | null = null;
   private installed = false;
   private prevPF: TrapHandler | undefined;
@@ -260,11 +280,12 @@ export class PageHidingService {
 
   register(client: PageHidingClient): void {
     if (!this.clients.includes(client)) this.clients.push(client);
+    if (client.order !== undefined) this.ordered = true;
   }
 
-  /** Forget a client: every page it hid is shown. */
+  /** Forget a client: every page it hid is shown (unless another client hides it too). */
   unregister(client: PageHidingClient): void {
-    for (const p of this.pagesOf(client)) this.showPage(p * 4096);
+    for (const p of this.pagesOf(client)) this.showPage(p * 4096, client);
     const i = this.clients.indexOf(client);
     if (i >= 0) this.clients.splice(i, 1);
     this.suspended.delete(client);
@@ -281,14 +302,23 @@ export class PageHidingService {
    * Hide the 4 KiB page holding `virt` for `owner` (kmemcheck_hide_pages()):
    * P cleared, PTE_HIDDEN set, INVLPG. A 4 MiB direct-map page is split
    * first, keeping the mapping identical. Hiding a page again for the same
-   * owner does nothing; a page has one owner.
+   * owner does nothing; a page another client hides gets a second owner
+   * (both are called on its faults, see PageHidingClient.order).
    */
   hidePage(virt: number, owner: PageHidingClient): void {
     if (!this.clients.includes(owner)) throw new Error(`page-hiding client ${owner.name} is not registered`);
     const page = virt >>> 12;
     const cur = this.owners.get(page);
     if (cur === owner) return;
-    if (cur !== undefined) throw new Error(`page 0x${(page * 4096).toString(16)} is already hidden by ${cur.name}`);
+    if (cur !== undefined) {
+      const list = this.sharers.get(page);
+      if (list === undefined) this.sharers.set(page, [owner]);
+      else if (!list.includes(owner)) list.push(owner);
+      else return;
+      // A page its first owner suspended is present: the new owner hides it.
+      if (!this.suspended.has(owner) && !this.isRevealed(page)) this.setPresent(page, false);
+      return;
+    }
     const as = this.kernel.as;
     const pte = as.readPte(virt);
     if (pte < 0 || !(pte & PTE_P)) throw new Error(`cannot hide unmapped page 0x${(page * 4096).toString(16)}`);
@@ -297,11 +327,27 @@ export class PageHidingService {
     as.writePte(virt, this.suspended.has(owner) ? pte | PTE_HIDDEN : (pte & ~PTE_P) | PTE_HIDDEN);
   }
 
-  /** Make the page present for good and forget its owner (kmemcheck_show_pages()). */
-  showPage(virt: number): void {
+  /**
+   * Make the page present for good and forget its owner (kmemcheck_show_pages()).
+   * With `owner`, only that owner lets it go: the page stays hidden while another client hides it too.
+   */
+  showPage(virt: number, owner?: PageHidingClient): void {
     const page = virt >>> 12;
-    if (!this.owners.has(page)) return;
+    const cur = this.owners.get(page);
+    if (cur === undefined) return;
+    const list = this.sharers.get(page);
+    if (owner !== undefined && list !== undefined) {
+      if (owner === cur) this.owners.set(page, list.shift()!);
+      else if (list.includes(owner)) list.splice(list.indexOf(owner), 1);
+      else return;
+      if (list.length === 0) this.sharers.delete(page);
+      // Present when every remaining owner is suspended.
+      if (this.activeOwner(page) === undefined) this.setPresent(page, true);
+      return;
+    }
+    if (owner !== undefined && owner !== cur) return;
     this.owners.delete(page);
+    this.sharers.delete(page);
     const as = this.kernel.as;
     const pte = as.readPte(virt);
     if (pte >= 0) as.writePte(virt, (pte | PTE_P) & ~PTE_HIDDEN);
@@ -312,22 +358,39 @@ export class PageHidingService {
     return this.owners.has(virt >>> 12);
   }
 
+  /** The page's first owner (see isHiddenBy for pages several clients hide). */
   ownerOf(virt: number): PageHidingClient | null {
     return this.owners.get(virt >>> 12) ?? null;
+  }
+
+  /** `owner` hides the page holding `virt` (alone or with other clients). */
+  isHiddenBy(virt: number, owner: PageHidingClient): boolean {
+    const page = virt >>> 12;
+    return this.owners.get(page) === owner || (this.sharers.get(page)?.includes(owner) ?? false);
   }
 
   /** Page numbers (virt >>> 12) hidden by `owner`. */
   pagesOf(owner: PageHidingClient): number[] {
     const out: number[] = [];
     for (const [p, o] of this.owners) if (o === owner) out.push(p);
+    for (const [p, list] of this.sharers) if (list.includes(owner)) out.push(p);
     return out;
+  }
+
+  /** An owner of `page` that is not suspended (the first such), or undefined. */
+  private activeOwner(page: number): PageHidingClient | undefined {
+    const o = this.owners.get(page);
+    if (o !== undefined && !this.suspended.has(o)) return o;
+    const list = this.sharers.get(page);
+    if (list !== undefined) for (const s of list) if (!this.suspended.has(s)) return s;
+    return undefined;
   }
 
   /** Stop faulting on `owner`'s pages (they become present, still owned): a checker switched off at run time. */
   suspend(owner: PageHidingClient): void {
     if (this.suspended.has(owner)) return;
     this.suspended.add(owner);
-    for (const p of this.pagesOf(owner)) this.setPresent(p, true);
+    for (const p of this.pagesOf(owner)) if (this.activeOwner(p) === undefined) this.setPresent(p, true);
   }
 
   /** Hide `owner`'s pages again after suspend(). */
@@ -447,7 +510,8 @@ export class PageHidingService {
     const err = f.errorCode ?? 0;
     const cr2 = cpu.cr2 | 0;
     // Only not-present supervisor faults (no P, U/S, RSVD bits) from supervisor code can be on a hidden page.
-    const owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    let owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    if (owner !== undefined && this.suspended.has(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
     if (owner === undefined || this.suspended.has(owner) || this.isRevealed(cr2 >>> 12)) {
       this.chain(this.prevPF, k, f);
       return;
@@ -464,6 +528,7 @@ export class PageHidingService {
     fault.errorCode = err;
     fault.frame = f;
     fault.repeat = repeat;
+    fault.deferred = false;
     this.fillContext(fault.context, f);
     if (!repeat) {
       fault.ins = this.decodeAt(f.eip);
@@ -491,19 +556,24 @@ export class PageHidingService {
       this.notified.length = 0;
     }
     // The owners of the hidden pages involved handle the access, each once per step (a repeat fault
-    // goes to the owner of the page the decoder missed).
-    for (let i = 0; i < this.pageCount; i++) {
-      const o = this.owners.get(this.pages[i]);
-      if (o === undefined || this.suspended.has(o)) continue;
-      if (repeat ? i !== 0 : this.notified.includes(o)) continue;
-      if (!this.notified.includes(o)) this.notified.push(o);
-      o.onFault(fault);
+    // goes to the owners of the page the decoder missed).
+    if (this.sharers.size === 0 && !this.ordered) {
+      for (let i = 0; i < this.pageCount; i++) {
+        const o = this.owners.get(this.pages[i]);
+        if (o === undefined || this.suspended.has(o)) continue;
+        if (repeat ? i !== 0 : this.notified.includes(o)) continue;
+        if (!this.notified.includes(o)) this.notified.push(o);
+        o.onFault(fault);
+      }
+    } else if (this.notifyShared(fault, repeat)) {
+      // A client runs something first (the frame now leads there); the instruction will fault again.
+      if (!repeat) this.notified.length = 0;
+      return;
     }
     // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
-      const o = this.owners.get(p);
-      if (o === undefined || this.suspended.has(o) || this.isRevealed(p)) continue;
+      if (this.activeOwner(p) === undefined || this.isRevealed(p)) continue;
       if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
       this.setPresent(p, true);
     }
@@ -527,6 +597,8 @@ export class PageHidingService {
     }
     const fault = this.fault;
     this.fillContext(fault.after, f);
+    // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
+    fault.frame = f;
     for (const o of this.notified) o.onStepDone?.(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;
@@ -548,6 +620,33 @@ export class PageHidingService {
     if (dr6 & 0xf) this.chain(this.prevDB, k, f);
   };
 
+  /**
+   * The notification when some pages have several owners: every active owner of the pages involved,
+   * once, in PageHidingClient.order then registration order. True when one of them deferred the access.
+   */
+  private notifyShared(fault: HiddenFault, repeat: boolean): boolean {
+    const todo: PageHidingClient[] = [];
+    const n = repeat ? 1 : this.pageCount;
+    for (let i = 0; i < n; i++) {
+      const p = this.pages[i];
+      const first = this.owners.get(p);
+      const list = this.sharers.get(p);
+      for (let j = -1; j < (list?.length ?? 0); j++) {
+        const o = j < 0 ? first : list![j];
+        if (o === undefined || this.suspended.has(o) || todo.includes(o)) continue;
+        if (!repeat && this.notified.includes(o)) continue;
+        todo.push(o);
+      }
+    }
+    todo.sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || this.clients.indexOf(a) - this.clients.indexOf(b));
+    for (const o of todo) {
+      if (!this.notified.includes(o)) this.notified.push(o);
+      o.onFault(fault);
+      if (fault.deferred) return true;
+    }
+    return false;
+  }
+
   private addPage(p: number): void {
     for (let i = 0; i < this.pageCount; i++) if (this.pages[i] === p) return;
     if (this.pageCount < this.pages.length) this.pages[this.pageCount++] = p;
@@ -556,8 +655,7 @@ export class PageHidingService {
   private concealRevealed(): void {
     for (let i = 0; i < this.revealedCount; i++) {
       const p = this.revealed[i];
-      const o = this.owners.get(p);
-      if (o !== undefined && !this.suspended.has(o)) this.setPresent(p, false);
+      if (this.activeOwner(p) !== undefined) this.setPresent(p, false);
     }
     this.revealedCount = 0;
   }
