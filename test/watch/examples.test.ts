@@ -13,7 +13,6 @@ import { basename, join } from 'node:path';
 import { compileModule } from '../../src/cli/compile.js';
 import { runChecked, type CheckedRunOptions } from '../../src/harness/checked-run.js';
 import { main } from '../../src/cli/main.js';
-import { withCliIO } from '../../src/cli/io.js';
 import { hasGcc, ROOT, runtimeObject } from '../module/helpers.js';
 
 const DIR = join(ROOT, 'examples/watch');
@@ -70,10 +69,12 @@ describe.skipIf(!hasGcc)('examples/watch', () => {
     try {
       const file = join(dir, 'ov.txt');
       const io = { out: [] as string[], err: [] as string[] };
-      const code = await withCliIO({ stdin: () => new Uint8Array(0), stdout: (b) => void io.out.push(Buffer.from(b).toString('latin1')), stderr: (b) => void io.err.push(Buffer.from(b).toString('latin1')) },
-        () => main(['run', join(DIR, 'overlay.c'), '--overlay-save', file]));
+      const cli = { stdin: () => new Uint8Array(0), stdout: (b: Uint8Array) => void io.out.push(Buffer.from(b).toString('latin1')), stderr: (b: Uint8Array) => void io.err.push(Buffer.from(b).toString('latin1')) };
+      const code = await main(['run', join(DIR, 'overlay.c'), '--overlay-save', file], cli);
       expect(io.err.join('')).toBe('');
       expect(code).toBe(0);
+      expect(io.out.join('')).toMatch(/^overlay: start /);
+      io.out.length = 0;
       expect(readFileSync(file, 'utf8').replace(/^buffer [0-9a-f]{8}/gm, 'buffer XXXXXXXX')).toBe([
         '# kmemsim overlay 1: buffer ADDRESS LENGTH WHY, then OFFSET ORIGINAL OVERLAY (hex)',
         'buffer XXXXXXXX 16 discarded',
@@ -83,8 +84,7 @@ describe.skipIf(!hasGcc)('examples/watch', () => {
         '000e 31 32',
         '',
       ].join('\n'));
-      const bad = await withCliIO({ stdin: () => new Uint8Array(0), stdout: () => {}, stderr: (b) => void io.err.push(Buffer.from(b).toString('latin1')) },
-        () => main(['run', join(DIR, 'overlay.c'), '--overlay-save', join(dir, 'no/such/dir/f')]));
+      const bad = await main(['run', join(DIR, 'overlay.c'), '--overlay-save', join(dir, 'no/such/dir/f')], cli);
       expect(bad).toBe(2);
       expect(io.err.join('')).toMatch(/^kmemsim: cannot write .*no\/such\/dir\/f: /);
     } finally {
