@@ -37,8 +37,9 @@ import { disassembleFile, DisasmError } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
-import { openOverlaySave, type OverlaySave } from './overlay-save.js';
-import { finishWatch, installWatch } from '../watch/run.js';
+import { openRunOutput, type RunOutputFile } from './run-output.js';
+import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
+import { finishModuleServices, installModuleServices, type ModuleServiceOptions } from '../harness/module-services.js';
 import { checkedAccessor } from '../shadow/accessor.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import type { LoadedModule } from '../kernel/module.js';
@@ -145,6 +146,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
+          .option('mmiotrace', { type: 'string', describe: 'kernel modules: write every access to ioremap()ped device windows to this file in Linux\'s mmiotrace format (MAP, R, W, UNMAP, MARK lines)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
           .example('$0 run build/examples/hello-O2 -- world', '')
@@ -209,9 +211,11 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
-        if (a['overlay-save'] !== undefined && String(a['overlay-save']) === '') throw new UsageError('--overlay-save needs a file name (got an empty string)');
+        for (const o of ['overlay-save', 'mmiotrace']) {
+          if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
+        }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, errorExitcode });
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, errorExitcode });
       },
     )
     .command(
@@ -479,6 +483,8 @@ interface ProgramOptions {
   readOnly?: boolean;
   /** Kernel modules: `--overlay-save FILE`. */
   overlaySave?: string;
+  /** Kernel modules: `--mmiotrace FILE`. */
+  mmiotrace?: string;
   /** Kernel modules: the status when the watch framework reported overflows (--error-exitcode). */
   errorExitcode?: number;
 }
@@ -497,8 +503,8 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog);
-  if (prog.overlaySave !== undefined) {
-    errLine(`kmemsim: --overlay-save concerns kernel modules (kmcf_overlay); ${file} is a program`);
+  if (prog.overlaySave !== undefined || prog.mmiotrace !== undefined) {
+    errLine(`kmemsim: --overlay-save and --mmiotrace concern kernel modules; ${file} is a program`);
     return 2;
   }
   try {
@@ -543,19 +549,36 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
     return 2;
   }
-  let overlays: OverlaySave | null = null;
-  if (prog.overlaySave !== undefined) {
-    const o = openOverlaySave(prog.overlaySave);
-    if (typeof o === 'string') {
-      errLine(o);
+  // --overlay-save and --mmiotrace: created now, written after the run.
+  const files: RunOutputFile[] = [];
+  const open = (path: string | undefined, header: string): RunOutputFile | null | string => {
+    if (path === undefined) return null;
+    const f = openRunOutput(path, header);
+    if (typeof f !== 'string') files.push(f);
+    return f;
+  };
+  const overlays = open(prog.overlaySave, OVERLAY_FILE_HEADER);
+  const trace = open(prog.mmiotrace, '');
+  for (const f of [overlays, trace]) {
+    if (typeof f === 'string') {
+      errLine(f);
       return 2;
     }
-    overlays = o;
   }
+  const services: ModuleServiceOptions = {
+    watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
+    mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
+  };
   const finishOverlays = (status: number): number => {
-    const e = overlays?.finish() ?? null;
-    if (e !== null) errLine(e);
-    return e !== null && status === 0 ? 2 : status;
+    let failed = false;
+    for (const f of files) {
+      const e = f.finish();
+      if (e !== null) {
+        errLine(e);
+        failed = true;
+      }
+    }
+    return failed && status === 0 ? 2 : status;
   };
   let object = bytes;
   let stackUsage: string | null = null;
@@ -581,7 +604,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       verbose,
       err: errLine,
       run: {
-        watch: overlays ? { overlaySink: overlays.sink } : {},
+        services,
         name: basename(file),
         maxInstructions: budget,
         verbose,
@@ -600,7 +623,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       // pages the watch framework hides; the watch framework's kmcf_* calls are exported too.
       exports: (k, io) => {
         api = installKernelApi(k, { console: (text) => io.console(text), memory: checkedAccessor(k, [], []) });
-        installWatch(k, api, overlays ? { overlaySink: overlays.sink } : {});
+        installModuleServices(k, api, services);
         return api;
       },
       onLoad: (_k, m) => {
@@ -616,7 +639,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     // The watch framework's overflow reports (kmcf_set_overflow_report), after the run as kmemcheck's.
-    const w = finishWatch(r.kernel, moduleSymbolizer(() => mod, () => api), moduleLocator(() => mod, errLine));
+    const w = finishModuleServices(r.kernel, moduleSymbolizer(() => mod, () => api), moduleLocator(() => mod, errLine));
     for (const text of w.reports) errLine(text + '\n');
     const status = w.findings.length + w.lost > 0 ? (prog.errorExitcode ?? DEFAULT_ERROR_EXITCODE) : r.exitCode;
     return finishOverlays(status);

@@ -43,7 +43,7 @@ import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
 import type { HeapMode, StackMode } from './modes.js';
-import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js';
+import { finishModuleServices, installModuleServices, type ModuleServiceOptions } from './module-services.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
@@ -77,8 +77,8 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   stackUsage?: string | null;
   /** The precise oracle checks natives' 32-bit stack-argument reads (printk's varargs); default true. */
   checkNatives?: boolean;
-  /** The watch framework's run options (`--overlay-save`). */
-  watch?: WatchRunOptions;
+  /** The watch framework's and virtual MMIO's options (`--overlay-save`, `--mmiotrace`). */
+  services?: ModuleServiceOptions;
 }
 
 export interface CheckSummary {
@@ -140,7 +140,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, watch, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, services, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -206,7 +206,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
           memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
         });
-        installWatch(k, api, watch);
+        installModuleServices(k, api, services);
         return api;
       },
       onLoad: (k, m) => {
@@ -255,7 +255,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     }
     if (l > 0) reports.push(formatLost(l));
   }
-  const w = finishWatch(kernel as Kernel | null, symbolize, locate);
+  const w = finishModuleServices(kernel as Kernel | null, symbolize, locate);
   findings.push(...w.findings);
   reports.push(...w.reports);
   lost += w.lost;

@@ -1,0 +1,28 @@
+/**
+ * The kernel services every module run exports besides the kernel API
+ * proper (src/kernel/kapi.ts): the watch framework's kmcf_* calls
+ * (src/watch) and virtual MMIO — ioremap/iounmap on the virtual board,
+ * mmiotrace (src/mmio). One place for `kmemsim run` with or without
+ * checkers (src/cli/main.ts, ./checked-run.ts) and for `compare`.
+ */
+import type { Kernel } from '../kernel/kernel.js';
+import type { KernelApi } from '../kernel/kapi.js';
+import type { Finding, SourceLocator, Symbolizer } from '../shadow/report.js';
+import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js';
+import { installMmioApi, type MmioRunOptions } from '../mmio/guest-api.js';
+
+export interface ModuleServiceOptions {
+  watch?: WatchRunOptions;
+  mmio?: MmioRunOptions;
+}
+
+/** Bind the services' natives into `api` (call right after installKernelApi). */
+export function installModuleServices(kernel: Kernel, api: KernelApi, opts: ModuleServiceOptions = {}): void {
+  installWatch(kernel, api, opts.watch);
+  installMmioApi(kernel, api, opts.mmio);
+}
+
+/** After the run: the watch framework's overflow reports (text and findings) and live overlays. */
+export function finishModuleServices(kernel: Kernel | null, symbolize?: Symbolizer, locate?: SourceLocator): { reports: string[]; findings: Finding[]; lost: number } {
+  return finishWatch(kernel, symbolize, locate);
+}
