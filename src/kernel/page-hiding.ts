@@ -121,6 +121,16 @@ export class InterruptedContext {
 /** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
 export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
 
+/** Completes a faulting instruction in the #PF handler instead of single-stepping it (`--access-size emulate`, src/watch/emulate.ts). */
+export interface FaultCompleter {
+  /** Before the clients: can the instruction be completed here? */
+  plan(fault: HiddenFault, svc: PageHidingService): boolean;
+  /** After them: do it (one iteration of a REP string instruction), set the frame's EIP, fill `fault.after`. */
+  complete(fault: HiddenFault, svc: PageHidingService): void;
+  /** Another iteration to do: `fault.context` and `fault.accesses` become its; false when done. */
+  next(fault: HiddenFault, svc: PageHidingService): boolean;
+}
+
 // ---------------------------------------------------------------------------
 // Clients
 // ---------------------------------------------------------------------------
@@ -182,6 +192,8 @@ export interface PageHidingStats {
   extraFaults: number;
   /** A hidden-page fault at another EIP while a step was pending (Linux's kmemcheck_error_save_bug case). */
   unbalanced: number;
+  /** Faulting instructions completed by the FaultCompleter (no single step). */
+  emulated: number;
 }
 
 const BS = 0x4000;
@@ -203,7 +215,8 @@ class PeekSource implements ByteSource {
 const services = new WeakMap<Kernel, PageHidingService>();
 
 export class PageHidingService {
-  readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0 };
+  readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0, emulated: 0 };
+  private completer: FaultCompleter | null = null;
   private readonly cpu: CPU;
   /** The first owner of every hidden page (the hot path's one lookup)... */
   private readonly owners = new Map<number, PageHidingClient>();
@@ -289,6 +302,11 @@ export class PageHidingService {
     const i = this.clients.indexOf(client);
     if (i >= 0) this.clients.splice(i, 1);
     this.suspended.delete(client);
+  }
+
+  /** Complete faulting instructions in the #PF handler when `c` can (null: always single-step). */
+  setFaultCompleter(c: FaultCompleter | null): void {
+    this.completer = c;
   }
 
   /** The decoder that says which pages an instruction touches (kmemcheck installs src/shadow/access.ts). */
@@ -541,33 +559,12 @@ export class PageHidingService {
         }
       }
     }
+    const emulate = !repeat && !this.stepping && this.completer !== null && fault.ins.def !== null && this.completer.plan(fault, this);
     // Pages to show: the faulting one, every page of every predicted access, the instruction's own bytes.
-    this.pageCount = 0;
-    this.addPage(cr2 >>> 12);
-    if (!repeat) {
-      const a = fault.accesses;
-      for (let i = 0; i < a.count; i++) {
-        this.addPage(a.addr[i] >>> 12);
-        this.addPage(((a.addr[i] + a.size[i] - 1) | 0) >>> 12);
-      }
-      const len = fault.ins.len > 0 ? fault.ins.len : 1;
-      this.addPage(f.eip >>> 12);
-      this.addPage(((f.eip + len - 1) | 0) >>> 12);
-      this.notified.length = 0;
-    }
-    // The owners of the hidden pages involved handle the access, each once per step (a repeat fault
-    // goes to the owners of the page the decoder missed).
-    if (this.sharers.size === 0 && !this.ordered) {
-      for (let i = 0; i < this.pageCount; i++) {
-        const o = this.owners.get(this.pages[i]);
-        if (o === undefined || this.suspended.has(o)) continue;
-        if (repeat ? i !== 0 : this.notified.includes(o)) continue;
-        if (!this.notified.includes(o)) this.notified.push(o);
-        o.onFault(fault);
-      }
-    } else if (this.notifyShared(fault, repeat)) {
-      // A client runs something first (the frame now leads there); the instruction will fault again.
-      if (!repeat) this.notified.length = 0;
+    this.collectPages(fault, repeat);
+    if (this.notify(fault, repeat)) return;
+    if (emulate) {
+      this.emulate(fault);
       return;
     }
     // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
@@ -619,6 +616,62 @@ export class PageHidingService {
     // Breakpoints that hit during the step are reported by whoever handled #DB before us.
     if (dr6 & 0xf) this.chain(this.prevDB, k, f);
   };
+
+  /** The pages of the fault (scratch `pages`): CR2's, every page of every predicted access, the instruction's own bytes. */
+  private collectPages(fault: HiddenFault, repeat: boolean): void {
+    this.pageCount = 0;
+    this.addPage(fault.cr2 >>> 12);
+    if (repeat) return;
+    const a = fault.accesses;
+    for (let i = 0; i < a.count; i++) {
+      this.addPage(a.addr[i] >>> 12);
+      this.addPage(((a.addr[i] + a.size[i] - 1) | 0) >>> 12);
+    }
+    const len = fault.ins.len > 0 ? fault.ins.len : 1;
+    this.addPage(fault.eip >>> 12);
+    this.addPage(((fault.eip + len - 1) | 0) >>> 12);
+    this.notified.length = 0;
+  }
+
+  /**
+   * The owners of the hidden pages involved handle the access, each once per step (a repeat fault
+   * goes to the owners of the page the decoder missed). True when one deferred it.
+   */
+  private notify(fault: HiddenFault, repeat: boolean): boolean {
+    if (this.sharers.size === 0 && !this.ordered) {
+      for (let i = 0; i < this.pageCount; i++) {
+        const o = this.owners.get(this.pages[i]);
+        if (o === undefined || this.suspended.has(o)) continue;
+        if (repeat ? i !== 0 : this.notified.includes(o)) continue;
+        if (!this.notified.includes(o)) this.notified.push(o);
+        o.onFault(fault);
+      }
+      return false;
+    }
+    if (!this.notifyShared(fault, repeat)) return false;
+    // A client runs something first (the frame now leads there); the instruction will fault again.
+    if (!repeat) this.notified.length = 0;
+    return true;
+  }
+
+  /**
+   * `--access-size emulate`: the completer does the instruction here, one iteration at a time for a
+   * REP string instruction, each iteration seen by the clients exactly as a single step would be
+   * (onFault before, onStepDone after); the IRET resumes past it — or at it, with the registers of
+   * the iterations done, when the completer stops early or a client defers the next iteration.
+   */
+  private emulate(fault: HiddenFault): void {
+    const c = this.completer!;
+    for (;;) {
+      c.complete(fault, this);
+      this.stats.emulated++;
+      for (const o of this.notified) o.onStepDone?.(fault);
+      this.notified.length = 0;
+      if (!c.next(fault, this)) return;
+      this.collectPages(fault, false);
+      if (this.notify(fault, false)) return;
+    }
+  }
 
   /**
    * The notification when some pages have several owners: every active owner of the pages involved,
