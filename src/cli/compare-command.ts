@@ -9,9 +9,12 @@ import { compileModule, CompileError } from './compile.js';
 import { readModuleInput, type ModuleInput } from './module-input.js';
 import { compare, programsIn, type CompiledProgram } from '../harness/compare.js';
 import { formatCompareSvg, formatCompareTable } from '../report/compare-output.js';
+import { compareAccessSize, formatAccessSizeTable } from '../harness/access-size-compare.js';
 
 export interface CompareCommandOptions {
   json: boolean;
+  /** `--access-size`: the access-size strategies' table instead of the stack strategies'. */
+  accessSize?: boolean;
   svg: string | undefined;
   runs: number;
   maxInstructions: number;
@@ -71,6 +74,11 @@ export function compareCommand(path: string, opts: CompareCommandOptions): numbe
   if (!directory && 'error' in only && only.refused) {
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
     return 126;
+  }
+  if (opts.accessSize) {
+    const rows = compareAccessSize(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
+    opts.out(opts.json ? JSON.stringify(rows, null, 2) + '\n' : formatAccessSizeTable(rows));
+    return rows.some((r) => r.error !== null) ? 126 : 0;
   }
   const report = compare(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
   if (opts.json) opts.out(JSON.stringify(report, null, 2) + '\n');

@@ -39,7 +39,7 @@ import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { openRunOutput, type RunOutputFile } from './run-output.js';
 import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
-import { finishModuleServices, installModuleServices, type ModuleServiceOptions } from '../harness/module-services.js';
+import { ACCESS_SIZE_STRATEGIES, finishModuleServices, installModuleServices, type AccessSizeStrategy, type ModuleServiceOptions } from '../harness/module-services.js';
 import { checkedAccessor } from '../shadow/accessor.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import type { LoadedModule } from '../kernel/module.js';
@@ -146,6 +146,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
+          .option('access-size', { type: 'string', choices: ACCESS_SIZE_STRATEGIES as unknown as string[], describe: 'kernel modules: how faults on hidden pages (kmemcheck, --stack cpl1, the watch framework, MMIO) learn an access\'s size — decode (the decoder, then a single step; default), emulate (the #PF handler completes MOV, MOVZX/MOVSX and whole REP MOVS/STOS/LODS itself, else decode)' })
           .option('mmiotrace', { type: 'string', describe: 'kernel modules: write every access to ioremap()ped device windows to this file in Linux\'s mmiotrace format (MAP, R, W, UNMAP, MARK lines)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
@@ -215,7 +216,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, errorExitcode });
+        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode });
       },
     )
     .command(
@@ -280,13 +281,16 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
+          .option('access-size', { type: 'boolean', describe: 'compare the access-size strategies (decode, emulate) instead, with kmemcheck and --stack cpl1 on: accesses, exceptions per access, accesses of unknown size, findings, host CPU µs per access', default: false })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
           .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
         const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
         const { compareCommand } = await import('./compare-command.js');
+        if (a['access-size'] && a.svg !== undefined) throw new UsageError('--svg charts the stack strategies; it does not go with --access-size');
         code = compareCommand(a.path as string, {
           json: a.json as boolean,
+          accessSize: a['access-size'] as boolean,
           svg: a.svg as string | undefined,
           runs,
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
@@ -485,6 +489,8 @@ interface ProgramOptions {
   overlaySave?: string;
   /** Kernel modules: `--mmiotrace FILE`. */
   mmiotrace?: string;
+  /** Kernel modules: `--access-size`. */
+  accessSize?: AccessSizeStrategy;
   /** Kernel modules: the status when the watch framework reported overflows (--error-exitcode). */
   errorExitcode?: number;
 }
@@ -503,8 +509,8 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   const bytes = readInput(hostFile);
   if (typeof bytes === 'number') return bytes;
   if (file.endsWith('.c') || isRelocatable(bytes)) return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog);
-  if (prog.overlaySave !== undefined || prog.mmiotrace !== undefined) {
-    errLine(`kmemsim: --overlay-save and --mmiotrace concern kernel modules; ${file} is a program`);
+  if (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined) {
+    errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program`);
     return 2;
   }
   try {
@@ -566,6 +572,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
   }
   const services: ModuleServiceOptions = {
+    accessSize: prog.accessSize,
     watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
     mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
   };

@@ -10,16 +10,28 @@ import type { KernelApi } from '../kernel/kapi.js';
 import type { Finding, SourceLocator, Symbolizer } from '../shadow/report.js';
 import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js';
 import { installMmioApi, type MmioRunOptions } from '../mmio/guest-api.js';
+import { PageHidingService } from '../kernel/page-hiding.js';
+import { AccessEmulator } from '../watch/emulate.js';
+
+/** How the page-hiding service learns an access's size (`--access-size`): the decoder and a single step, or emulation in the #PF handler. */
+export const ACCESS_SIZE_STRATEGIES = ['decode', 'emulate'] as const;
+export type AccessSizeStrategy = (typeof ACCESS_SIZE_STRATEGIES)[number];
 
 export interface ModuleServiceOptions {
   watch?: WatchRunOptions;
   mmio?: MmioRunOptions;
+  /** Default 'decode'. */
+  accessSize?: AccessSizeStrategy;
 }
 
-/** Bind the services' natives into `api` (call right after installKernelApi). */
+/**
+ * Bind the services' natives into `api` (call right after installKernelApi, after the checkers
+ * attached) and set the access-size strategy for every page-hiding client of the run.
+ */
 export function installModuleServices(kernel: Kernel, api: KernelApi, opts: ModuleServiceOptions = {}): void {
   installWatch(kernel, api, opts.watch);
   installMmioApi(kernel, api, opts.mmio);
+  if (opts.accessSize === 'emulate') PageHidingService.of(kernel).setFaultCompleter(new AccessEmulator());
 }
 
 /** After the run: the watch framework's overflow reports (text and findings) and live overlays. */
