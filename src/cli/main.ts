@@ -146,7 +146,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('kernel-ring', { type: 'number', choices: [0, 1], describe: 'privilege level of kernel code (default 1 with --stack cpl1, else 0); --stack cpl1 --kernel-ring 0 shows why the plan needs ring 1 (double fault)' })
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
-          .option('access-size', { type: 'string', choices: ACCESS_SIZE_STRATEGIES as unknown as string[], describe: 'kernel modules: how faults on hidden pages (kmemcheck, --stack cpl1, the watch framework, MMIO) learn an access\'s size — decode (the decoder, then a single step; default), emulate (the #PF handler completes MOV, MOVZX/MOVSX and whole REP MOVS/STOS/LODS itself, else decode)' })
+          .option('access-size', { type: 'string', choices: ACCESS_SIZE_STRATEGIES as unknown as string[], describe: 'kernel modules: how faults on hidden pages (kmemcheck, --stack cpl1, the watch framework, MMIO) learn an access\'s size — decode (the decoder, then a single step; default), debugreg (DR0–DR3 data breakpoints during the step tell the size: Brendan\'s scheme, more passes for sizes they cannot tell apart), emulate (the #PF handler completes MOV, MOVZX/MOVSX and whole REP MOVS/STOS/LODS itself, else decode)' })
           .option('mmiotrace', { type: 'string', describe: 'kernel modules: write every access to ioremap()ped device windows to this file in Linux\'s mmiotrace format (MAP, R, W, UNMAP, MARK lines)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           // Without descriptions: yargs gives a described example only half the width.
@@ -281,7 +281,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
-          .option('access-size', { type: 'boolean', describe: 'compare the access-size strategies (decode, emulate) instead, with kmemcheck and --stack cpl1 on: accesses, exceptions per access, accesses of unknown size, findings, host CPU µs per access', default: false })
+          .option('access-size', { type: 'boolean', describe: 'compare the access-size strategies (decode, debugreg, emulate) instead, with kmemcheck and --stack cpl1 on: accesses, exceptions per access, accesses of unknown size, findings, host CPU µs per access', default: false })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
           .example('$0 compare examples/stack --svg chart.svg', 'compare the strategies on the stack examples'),
       async (a) => {
@@ -573,6 +573,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   }
   const services: ModuleServiceOptions = {
     accessSize: prog.accessSize,
+    onDiagnostic: errLine,
     watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
     mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
   };

@@ -6,7 +6,8 @@
  *
  *   accesses   instructions (REP iterations) that touched a hidden page and
  *              were handled: single steps + emulated ones
- *   exc/acc    exceptions the guest took per access: #PF + #DB
+ *   exc/acc    exceptions the guest took per access: #PF + #DB (debugreg:
+ *              one #DB per pass)
  *   unknown    accesses whose size the strategy did not know in advance
  *              (a fault the decoder did not predict: handled with CR2 and
  *              the operand size, as Linux's fallback)
@@ -14,13 +15,16 @@
  *   µs/acc     host CPU time per access above the plain run's, median of
  *              `runs` interleaved runs (process.cpuUsage: user + system)
  *
- * Wrong sizes are not a column: both strategies take their sizes from the
- * same decoder, which the property test (property-tests/access-size.test.ts)
- * checks against the CPU; a strategy that could be wrong (Brendan's debug
- * registers) is not implemented.
+ *   wrong      accesses whose learned address or size differ from the
+ *              decoder's prediction (debugreg: what its breakpoints cannot
+ *              see — the bytes below CR2, a second operand)
+ *
+ * decode and emulate take their sizes from the decoder, which the property
+ * test (property-tests/access-size.test.ts) checks against the CPU.
  */
 import { runChecked, type CheckedRunResult } from './checked-run.js';
-import { ACCESS_SIZE_STRATEGIES, type AccessSizeStrategy } from './module-services.js';
+import { ACCESS_SIZE_STRATEGIES, accessSizeStrategyOf, type AccessSizeStrategy } from './module-services.js';
+import { DebugRegisterProbe } from '../watch/debugreg.js';
 import type { CompiledProgram } from './compare.js';
 
 export interface AccessSizeRow {
@@ -31,6 +35,8 @@ export interface AccessSizeRow {
   steps: number;
   emulated: number;
   unknown: number;
+  /** Accesses whose learned address or size differ from the decoder's (debugreg). */
+  wrong: number;
   exceptionsPerAccess: number;
   sameFindings: boolean;
   findings: number;
@@ -97,6 +103,8 @@ export function compareAccessSize(programs: readonly (CompiledProgram | { name: 
       const emulated = hs?.emulated ?? 0;
       const faults = hs?.faults ?? 0;
       const accesses = steps + emulated;
+      const strat = r.run ? accessSizeStrategyOf(r.run.kernel) : null;
+      const probe = strat instanceof DebugRegisterProbe ? strat.counters : null;
       rows.push({
         program: p.name,
         strategy,
@@ -104,7 +112,8 @@ export function compareAccessSize(programs: readonly (CompiledProgram | { name: 
         faults,
         steps,
         emulated,
-        unknown: hs?.extraFaults ?? 0,
+        unknown: (hs?.extraFaults ?? 0) + (probe?.unknown ?? 0),
+        wrong: probe?.wrong ?? 0,
         exceptionsPerAccess: accesses === 0 ? 0 : (faults + steps) / accesses,
         sameFindings: findingKey(r) === decodeKey,
         findings: r.findings.length,
@@ -117,22 +126,22 @@ export function compareAccessSize(programs: readonly (CompiledProgram | { name: 
 }
 
 function emptyRow(program: string, strategy: AccessSizeStrategy, error: string): AccessSizeRow {
-  return { program, strategy, accesses: 0, faults: 0, steps: 0, emulated: 0, unknown: 0, exceptionsPerAccess: 0, sameFindings: false, findings: 0, usPerAccess: 0, error };
+  return { program, strategy, accesses: 0, faults: 0, steps: 0, emulated: 0, unknown: 0, wrong: 0, exceptionsPerAccess: 0, sameFindings: false, findings: 0, usPerAccess: 0, error };
 }
 
 /** The table: one line per program and strategy, then the totals per strategy. */
 export function formatAccessSizeTable(rows: readonly AccessSizeRow[]): string {
-  const head = ['program', 'strategy', 'accesses', 'exc/acc', 'unknown', 'findings', 'same', 'µs/acc'];
+  const head = ['program', 'strategy', 'accesses', 'exc/acc', 'wrong', 'unknown', 'findings', 'same', 'µs/acc'];
   const line = (r: AccessSizeRow): string[] => r.error !== null
-    ? [r.program, r.strategy, `error: ${r.error}`, '', '', '', '', '']
-    : [r.program, r.strategy, String(r.accesses), r.exceptionsPerAccess.toFixed(2), String(r.unknown), String(r.findings), r.sameFindings ? 'yes' : 'NO', r.usPerAccess.toFixed(1)];
+    ? [r.program, r.strategy, `error: ${r.error}`, '', '', '', '', '', '']
+    : [r.program, r.strategy, String(r.accesses), r.exceptionsPerAccess.toFixed(2), String(r.wrong), String(r.unknown), String(r.findings), r.sameFindings ? 'yes' : 'NO', r.usPerAccess.toFixed(1)];
   const body = rows.map(line);
   for (const s of ACCESS_SIZE_STRATEGIES) {
     const rs = rows.filter((r) => r.strategy === s && r.error === null);
     const acc = rs.reduce((n, r) => n + r.accesses, 0);
     const exc = rs.reduce((n, r) => n + r.faults + r.steps, 0);
     const us = rs.reduce((n, r) => n + r.usPerAccess * r.accesses, 0);
-    body.push(['(all)', s, String(acc), acc ? (exc / acc).toFixed(2) : '0.00', String(rs.reduce((n, r) => n + r.unknown, 0)), String(rs.reduce((n, r) => n + r.findings, 0)), rs.every((r) => r.sameFindings) ? 'yes' : 'NO', acc ? (us / acc).toFixed(1) : '0.0']);
+    body.push(['(all)', s, String(acc), acc ? (exc / acc).toFixed(2) : '0.00', String(rs.reduce((n, r) => n + r.wrong, 0)), String(rs.reduce((n, r) => n + r.unknown, 0)), String(rs.reduce((n, r) => n + r.findings, 0)), rs.every((r) => r.sameFindings) ? 'yes' : 'NO', acc ? (us / acc).toFixed(1) : '0.0']);
   }
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();

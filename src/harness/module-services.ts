@@ -12,9 +12,10 @@ import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js
 import { installMmioApi, type MmioRunOptions } from '../mmio/guest-api.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
 import { AccessEmulator } from '../watch/emulate.js';
+import { DebugRegisterProbe } from '../watch/debugreg.js';
 
-/** How the page-hiding service learns an access's size (`--access-size`): the decoder and a single step, or emulation in the #PF handler. */
-export const ACCESS_SIZE_STRATEGIES = ['decode', 'emulate'] as const;
+/** How the page-hiding service learns an access's size (`--access-size`): the decoder and a single step, debug-register breakpoints during the step, or emulation in the #PF handler. */
+export const ACCESS_SIZE_STRATEGIES = ['decode', 'debugreg', 'emulate'] as const;
 export type AccessSizeStrategy = (typeof ACCESS_SIZE_STRATEGIES)[number];
 
 export interface ModuleServiceOptions {
@@ -22,6 +23,15 @@ export interface ModuleServiceOptions {
   mmio?: MmioRunOptions;
   /** Default 'decode'. */
   accessSize?: AccessSizeStrategy;
+  /** kmemsim's own messages (the debugreg strategy's refusal). */
+  onDiagnostic?: (line: string) => void;
+}
+
+const strategies = new WeakMap<Kernel, AccessEmulator | DebugRegisterProbe>();
+
+/** The access-size strategy object of a run's kernel (its counters), or null for decode. */
+export function accessSizeStrategyOf(kernel: Kernel): AccessEmulator | DebugRegisterProbe | null {
+  return strategies.get(kernel) ?? null;
 }
 
 /**
@@ -31,7 +41,17 @@ export interface ModuleServiceOptions {
 export function installModuleServices(kernel: Kernel, api: KernelApi, opts: ModuleServiceOptions = {}): void {
   installWatch(kernel, api, opts.watch);
   installMmioApi(kernel, api, opts.mmio);
-  if (opts.accessSize === 'emulate') PageHidingService.of(kernel).setFaultCompleter(new AccessEmulator());
+  if (opts.accessSize === 'emulate') {
+    const e = new AccessEmulator();
+    strategies.set(kernel, e);
+    PageHidingService.of(kernel).setFaultCompleter(e);
+  }
+  if (opts.accessSize === 'debugreg') {
+    const probe = new DebugRegisterProbe();
+    strategies.set(kernel, probe);
+    probe.onRefused = (why) => opts.onDiagnostic?.(`kmemsim: --access-size debugreg: ${why}`);
+    PageHidingService.of(kernel).setAccessProbe(probe);
+  }
 }
 
 /** After the run: the watch framework's overflow reports (text and findings) and live overlays. */

@@ -121,6 +121,17 @@ export class InterruptedContext {
 /** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
 export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
 
+/**
+ * Learns an access from the single step itself instead of the decoder (`--access-size debugreg`,
+ * src/watch/debugreg.ts): `arm` at the #PF (false: decode this one), `learn` at the #DB — fill
+ * `fault.accesses` and return true, or undo the step, arm another pass and return false (the
+ * instruction runs again). The clients are then called at the #DB, after the access (`fault.late`).
+ */
+export interface AccessProbe {
+  arm(fault: HiddenFault, svc: PageHidingService): boolean;
+  learn(fault: HiddenFault, svc: PageHidingService, dr6: number): boolean;
+}
+
 /** Completes a faulting instruction in the #PF handler instead of single-stepping it (`--access-size emulate`, src/watch/emulate.ts). */
 export interface FaultCompleter {
   /** Before the clients: can the instruction be completed here? */
@@ -166,6 +177,8 @@ export class HiddenFault {
    * set; the instruction faults again when it is resumed. Reset per fault.
    */
   deferred = false;
+  /** The clients are told after the access ran (the debugreg strategy learns it from the step): no deferral then. */
+  late = false;
 }
 
 export interface PageHidingClient {
@@ -181,6 +194,8 @@ export interface PageHidingClient {
    * before kmemcheck and the stack tracker check it.
    */
   readonly order?: number;
+  /** Must see an access before it runs (MMIO supplies the value a read loads): the debugreg strategy decodes its pages' accesses. */
+  readonly early?: boolean;
 }
 
 export interface PageHidingStats {
@@ -217,6 +232,10 @@ const services = new WeakMap<Kernel, PageHidingService>();
 export class PageHidingService {
   readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0, emulated: 0 };
   private completer: FaultCompleter | null = null;
+  private probe: AccessProbe | null = null;
+  /** The pending step is a probe's: the clients are called at its #DB. */
+  private probing = false;
+  private stepCr2 = 0;
   private readonly cpu: CPU;
   /** The first owner of every hidden page (the hot path's one lookup)... */
   private readonly owners = new Map<number, PageHidingClient>();
@@ -302,6 +321,11 @@ export class PageHidingService {
     const i = this.clients.indexOf(client);
     if (i >= 0) this.clients.splice(i, 1);
     this.suspended.delete(client);
+  }
+
+  /** Learn accesses with `p` during the step instead of decoding them first (null: decode). */
+  setAccessProbe(p: AccessProbe | null): void {
+    this.probe = p;
   }
 
   /** Complete faulting instructions in the #PF handler when `c` can (null: always single-step). */
@@ -395,6 +419,14 @@ export class PageHidingService {
     return out;
   }
 
+  /** An active owner of `page` must see its accesses before they run (PageHidingClient.early). */
+  private wantsEarly(page: number): boolean {
+    const o = this.owners.get(page);
+    if (o !== undefined && !this.suspended.has(o) && o.early) return true;
+    const list = this.sharers.get(page);
+    return list !== undefined && list.some((c) => !this.suspended.has(c) && c.early === true);
+  }
+
   /** An owner of `page` that is not suspended (the first such), or undefined. */
   private activeOwner(page: number): PageHidingClient | undefined {
     const o = this.owners.get(page);
@@ -431,6 +463,7 @@ export class PageHidingService {
    * program was killed by another fault): hide the shown pages again.
    */
   abortStep(): void {
+    this.probing = false;
     this.concealRevealed();
     this.stepping = false;
     this.notified.length = 0;
@@ -547,10 +580,20 @@ export class PageHidingService {
     fault.frame = f;
     fault.repeat = repeat;
     fault.deferred = false;
+    fault.late = false;
     this.fillContext(fault.context, f);
     if (!repeat) {
       fault.ins = this.decodeAt(f.eip);
       fault.accesses.clear();
+      this.probing = !this.stepping && this.probe !== null && !this.wantsEarly(cr2 >>> 12) && this.probe.arm(fault, this);
+      if (this.probing) {
+        // The step tells the sizes (debugreg): show CR2's page and the instruction's, tell the clients at the #DB.
+        fault.late = true;
+        this.stepCr2 = cr2;
+        this.collectPages(fault, false);
+        this.reveal(f);
+        return;
+      }
       if (this.decoder !== null && fault.ins.def !== null) {
         try {
           this.decoder(fault.ins, fault.context, fault.accesses);
@@ -558,6 +601,12 @@ export class PageHidingService {
           fault.accesses.clear();
         }
       }
+    }
+    if (repeat && this.probing && ((cr2 - this.stepCr2) >>> 0) < 128) {
+      // The rest of the access the probe measures (one straddling into the next page): shown, told at the #DB.
+      this.collectPages(fault, true);
+      this.reveal(f);
+      return;
     }
     const emulate = !repeat && !this.stepping && this.completer !== null && fault.ins.def !== null && this.completer.plan(fault, this);
     // Pages to show: the faulting one, every page of every predicted access, the instruction's own bytes.
@@ -567,7 +616,12 @@ export class PageHidingService {
       this.emulate(fault);
       return;
     }
-    // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
+    this.reveal(f);
+  };
+
+  /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
+  private reveal(f: TrapFrame): void {
+    // Clients may have shown pages for good or suspended themselves meanwhile.
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
       if (this.activeOwner(p) === undefined || this.isRevealed(p)) continue;
@@ -582,7 +636,7 @@ export class PageHidingService {
     }
     this.stepEip = f.eip;
     this.setFrameEflags(f, (f.eflags | TF) & ~IF);
-  };
+  }
 
   /** #DB: the single step after a hidden-page access is over — hide again, restore TF/IF (kmemcheck_trap()). */
   readonly onDebug: TrapHandler = (k, f) => {
@@ -596,6 +650,21 @@ export class PageHidingService {
     this.fillContext(fault.after, f);
     // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
     fault.frame = f;
+    let dr6Left = dr6;
+    if (this.probing) {
+      // The probe's own breakpoints are not the guest's.
+      dr6Left = dr6 & ~0xf;
+      // The access starts at the first fault's CR2 (a straddling one faulted again on the next page).
+      fault.cr2 = this.stepCr2;
+      if (!this.probe!.learn(fault, this, dr6)) {
+        // Another pass: the probe put the instruction back; it runs again, stepped, with the pages shown.
+        cpu.dr[6] = dr6 & ~(BS | 0xf);
+        return;
+      }
+      this.probing = false;
+      this.collectPages(fault, false);
+      this.notify(fault, false);
+    }
     for (const o of this.notified) o.onStepDone?.(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;
@@ -612,9 +681,9 @@ export class PageHidingService {
       this.chain(this.prevDB, k, f);
       return;
     }
-    cpu.dr[6] = dr6 & ~BS;
+    cpu.dr[6] = dr6Left & ~BS;
     // Breakpoints that hit during the step are reported by whoever handled #DB before us.
-    if (dr6 & 0xf) this.chain(this.prevDB, k, f);
+    if (dr6Left & 0xf) this.chain(this.prevDB, k, f);
   };
 
   /** The pages of the fault (scratch `pages`): CR2's, every page of every predicted access, the instruction's own bytes. */

@@ -61,6 +61,8 @@ const buses = new WeakMap<Kernel, MmioBus>();
 
 export class MmioBus implements PageHidingClient {
   readonly name = 'mmio';
+  /** A read's value goes into the scratch page before the instruction runs. */
+  readonly early = true;
   readonly counters = { reads: 0, writes: 0, irqs: 0 };
   trace: MmioTrace | null = null;
   private readonly devices: Attached[] = [];

@@ -118,6 +118,11 @@ const configs = new WeakMap<Kernel, { overlaySink?: (text: string) => void }>();
 export class WatchFramework implements PageHidingClient {
   readonly name = 'watch';
   readonly order = -10;
+
+  /** A guest handler's pre call and overlays need the access before it runs (see PageHidingClient.early). */
+  get early(): boolean {
+    return this.guest !== null || this.buffers.some((b) => b.overlay !== null);
+  }
   readonly hiding: PageHidingService;
   /** Whole-framework counters. */
   readonly counters = { faults: 0, watched: 0, foreign: 0, nested: 0, handlerCalls: 0, deferred: 0 };
@@ -331,7 +336,7 @@ export class WatchFramework implements PageHidingClient {
     }
     // The guest handler's pre call: divert this fault into it; the instruction faults again afterwards
     // (that fault is the one counted).
-    if (pieces.length > 0 && this.guest !== null && !nested && !f.repeat) {
+    if (pieces.length > 0 && this.guest !== null && !nested && !f.repeat && !f.late) {
       const pd = this.preDone;
       if (pd === null || pd.eip !== f.eip || pd.cr2 !== f.cr2) {
         this.preDone = { eip: f.eip, cr2: f.cr2 };

@@ -39,16 +39,20 @@ describe.skipIf(!hasGcc)('--access-size emulate', () => {
   it('kmemsim compare --access-size: one row per program and strategy, the totals, the same findings', () => {
     const p = { name: 'memcpy-shadow.c', object: compileModule(join(ROOT, 'examples/kmemcheck/memcpy-shadow.c')).object, stackUsage: null };
     const rows = compareAccessSize([p, { name: 'broken.c', error: 'cannot compile' }]);
-    expect(rows.map((r) => [r.program, r.strategy])).toEqual([['memcpy-shadow.c', 'decode'], ['memcpy-shadow.c', 'emulate'], ['broken.c', 'decode'], ['broken.c', 'emulate']]);
-    const [d, e] = rows as [typeof rows[0], typeof rows[0]];
+    expect(rows.map((r) => [r.program, r.strategy])).toEqual([['memcpy-shadow.c', 'decode'], ['memcpy-shadow.c', 'debugreg'], ['memcpy-shadow.c', 'emulate'], ['broken.c', 'decode'], ['broken.c', 'debugreg'], ['broken.c', 'emulate']]);
+    const [d, g, e] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
+    // memcpy's REP MOVS: the breakpoints see the source read, not the copy to the destination (a false finding).
+    expect(g.wrong).toBeGreaterThan(0);
+    expect(g.sameFindings).toBe(false);
     expect(d.exceptionsPerAccess).toBe(2);
     expect(e.exceptionsPerAccess).toBeLessThan(2);
     expect(e.accesses).toBe(d.accesses);
     expect(e.sameFindings && d.sameFindings).toBe(true);
     expect(d.findings).toBe(1);
     const text = formatAccessSizeTable(rows);
-    expect(text.split('\n')[0]).toMatch(/^program +strategy +accesses +exc\/acc +unknown +findings +same +µs\/acc$/);
-    expect(text).toMatch(/\n\(all\) +decode +\d+ +2\.00 +0 +1 +yes +\d+\.\d\n/);
+    expect(text.split('\n')[0]).toMatch(/^program +strategy +accesses +exc\/acc +wrong +unknown +findings +same +µs\/acc$/);
+    expect(text).toMatch(/\n\(all\) +decode +\d+ +2\.00 +0 +0 +1 +yes +\d+\.\d\n/);
+    expect(text).toMatch(/\n\(all\) +debugreg +\d+ +\d\.\d\d +[1-9]\d* +0 +\d+ +NO +\d+\.\d\n/);
     expect(text).toMatch(/\nbroken\.c +emulate +error: cannot compile\n/);
   });
 
@@ -57,7 +61,7 @@ describe.skipIf(!hasGcc)('--access-size emulate', () => {
     const io = { stdin: () => new Uint8Array(0), stdout: () => {}, stderr: (b: Uint8Array) => void err.push(Buffer.from(b).toString()) };
     expect(await main(['run', join(ROOT, 'build/examples/hello-O2'), '--access-size', 'emulate'], io)).toBe(2);
     expect(err.join('')).toMatch(/--access-size concern kernel modules/);
-    expect(await main(['run', join(ROOT, 'examples/watch/stats.c'), '--access-size', 'debugreg'], io)).toBe(2);
+    expect(await main(['run', join(ROOT, 'examples/watch/stats.c'), '--access-size', 'guess'], io)).toBe(2);
     expect(await main(['compare', join(ROOT, 'examples/watch'), '--access-size', '--svg', '/tmp/x.svg'], io)).toBe(2);
   });
 });
