@@ -164,7 +164,7 @@ describe('page-hiding service: the fault-driven single step', () => {
     expect(dbFlags.map((f) => f & (TF | IF))).toEqual([TF, TF]);
     expect(k.cpu.getEflags() & (TF | IF)).toBe(IF);
     expect(k.as.readPte(pages[0]) & PTE_P).toBe(0);
-    expect(svc.stats).toEqual({ faults: 2, steps: 2, extraFaults: 0, unbalanced: 0 });
+    expect(svc.stats).toEqual({ faults: 2, steps: 2, extraFaults: 0, unbalanced: 0, emulated: 0 });
     expect(svc.stepPending).toBe(false);
   });
 
