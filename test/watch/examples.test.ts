@@ -64,6 +64,16 @@ describe.skipIf(!hasGcc)('examples/watch', () => {
     }
   }
 
+  it('a handler that faults is an oops naming the handler, with kmcf_handler_return under it', () => {
+    const o = compileModule(join(ROOT, 'test/modules/kmcf-handler-fault.c')).object;
+    const r = runChecked(o, { name: 'kmcf-handler-fault.c', runtime: runtimeObject() });
+    expect(r.run!.exitCode).toBe(125);
+    expect(r.run!.stop).toMatchObject({ kind: 'fault', vector: 14 });
+    const text = [r.run!.console, ...r.run!.diagnostics].join('\n');
+    expect(text).toMatch(/EIP is at bad\+0x0\//);
+    expect(text).toMatch(/kmcf_handler_return\+0x0\/0x8\n/);
+  });
+
   it('kmemsim run --overlay-save FILE writes each overlay as it ends: offsets, original and overlay bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-overlay-'));
     try {
