@@ -258,6 +258,32 @@ void kmemcheck_disable(void);
 #define kmemcheck_annotate_variable(var) \
 	kmemcheck_mark_initialized(&(var), sizeof(var))
 
+/* ---- memory-mapped I/O (asm/io.h, include/linux/mmiotrace.h) ---------- */
+
+/*
+ * ioremap() maps a device's physical register window at a kernel address
+ * (NULL when no device is there); every access to it reaches the device —
+ * the accessors below or a plain pointer. kmemsim's virtual board (README
+ * "Virtual MMIO devices"): the example counter device at 0xfeb00000,
+ * pass-through to a 16550 UART at 0xfeb01000 and to an 8254 PIT at
+ * 0xfeb02000. mmiotrace_printk() writes a MARK line into the mmiotrace log
+ * (kmemsim run --mmiotrace FILE).
+ */
+#define __iomem
+
+void __iomem *ioremap(unsigned long phys_addr, unsigned long size);
+void iounmap(volatile void __iomem *addr);
+int mmiotrace_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static inline u8 readb(const volatile void __iomem *addr) { return *(const volatile u8 *)addr; }
+static inline u16 readw(const volatile void __iomem *addr) { return *(const volatile u16 *)addr; }
+static inline u32 readl(const volatile void __iomem *addr) { return *(const volatile u32 *)addr; }
+static inline void writeb(u8 value, volatile void __iomem *addr) { *(volatile u8 *)addr = value; }
+static inline void writew(u16 value, volatile void __iomem *addr) { *(volatile u16 *)addr = value; }
+static inline void writel(u32 value, volatile void __iomem *addr) { *(volatile u32 *)addr = value; }
+static inline u32 ioread32(const void __iomem *addr) { return readl(addr); }
+static inline void iowrite32(u32 value, void __iomem *addr) { writel(value, addr); }
+
 /* ---- module entry points (include/linux/init.h, module.h) -------------- */
 
 /*

@@ -14,9 +14,12 @@ import { StatusLine } from './status-line.js';
 import { formatSarif, type SarifFinding } from '../report/sarif.js';
 import type { Strategy } from '../harness/score.js';
 import type { Finding } from '../shadow/report.js';
+import { compareAccessSize, formatAccessSizeTable } from '../harness/access-size-compare.js';
 
 export interface CompareCommandOptions {
   json: boolean;
+  /** `--access-size`: the access-size strategies' table instead of the stack strategies'. */
+  accessSize?: boolean;
   svg: string | undefined;
   runs: number;
   maxInstructions: number;
@@ -113,6 +116,11 @@ export async function compareCommand(path: string, opts: CompareCommandOptions):
   if (!directory && 'error' in only && only.refused) {
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);
     return 126;
+  }
+  if (opts.accessSize) {
+    const rows = compareAccessSize(programs, { runs: opts.runs, maxInstructions: opts.maxInstructions, progress: (l) => opts.err(l) });
+    opts.out(opts.json ? JSON.stringify(rows, null, 2) + '\n' : formatAccessSizeTable(rows));
+    return rows.some((r) => r.error !== null) ? 126 : 0;
   }
   // Findings arrive per program (from worker threads in any order): kept by program, laid out in the programs' order.
   const found = new Map<string, [Strategy, Finding[]][]>();

@@ -41,13 +41,18 @@ import { disassembleFile, DisasmError } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
+import { openRunOutput, type RunOutputFile } from './run-output.js';
+import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
+import { ACCESS_SIZE_STRATEGIES, finishModuleServices, installModuleServices, type AccessSizeStrategy, type ModuleServiceOptions } from '../harness/module-services.js';
+import { checkedAccessor } from '../shadow/accessor.js';
+import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
+import type { LoadedModule } from '../kernel/module.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand, GenSuppressions } from './check-command.js';
 import type { SuppressionSet } from '../report/suppressions.js';
 import type { GdbSession } from '../gdb/session.js';
 import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
 import { addSymbolFileCommand } from '../gdb/symbol-file.js';
-import type { LoadedModule } from '../kernel/module.js';
 import { resolve as resolvePath } from 'node:path';
 import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
 
@@ -164,6 +169,9 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('input', { type: 'string', describe: 'kernel modules with LLVMFuzzerTestOneInput: replay this input (a kmemsim fuzz queue or crash file) as kmemsim fuzz runs it, with the same checkers and report' })
           .option('bpftrace', { type: 'string', describe: 'kernel modules: run a bpftrace program (a .bt file, or the program text) on the simulated kernel while the module runs: kprobe:/kretprobe: probes with * wildcards, BEGIN/END, /filters/, printf, maps with count()/sum() printed at the end (README "bpftrace")' })
           .option('kernel-param', { type: 'string', array: true, describe: 'kernel modules: a kernel boot parameter, e.g. page_owner=on (repeatable)' })
+          .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
+          .option('access-size', { type: 'string', choices: ACCESS_SIZE_STRATEGIES as unknown as string[], describe: 'kernel modules: how faults on hidden pages (kmemcheck, --stack cpl1, the watch framework, MMIO) learn an access\'s size — decode (the decoder, then a single step; default), debugreg (DR0–DR3 data breakpoints during the step tell the size: Brendan\'s scheme, more passes for sizes they cannot tell apart), emulate (the #PF handler completes MOV, MOVZX/MOVSX and whole REP MOVS/STOS/LODS itself, else decode)' })
+          .option('mmiotrace', { type: 'string', describe: 'kernel modules: write every access to ioremap()ped device windows to this file in Linux\'s mmiotrace format (MAP, R, W, UNMAP, MARK lines)' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           .option('module', { type: 'string', describe: 'programs: load this kernel module (.ko, .o or .c) before the program starts, as insmod does; "FILE NAME=VALUE ..." passes parameters; repeatable' })
           .option('I', { type: 'string', describe: 'compiling modules: add an include directory' })
@@ -247,6 +255,9 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const bpftrace = a.bpftrace === undefined ? undefined : String(a.bpftrace);
         const kernelParams = ((a['kernel-param'] as string[] | undefined) ?? []).map(String);
         if (bpftrace !== undefined && checking) throw new UsageError('--bpftrace runs with plain module runs (not with --kmemcheck or --stack)');
+        for (const o of ['overlay-save', 'mmiotrace']) {
+          if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
+        }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
         const { userCflags } = await import('./cc-command.js');
         const cflags = userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined });
@@ -263,6 +274,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
             memorySize: memory, root, readOnly: a['read-only'] as boolean,
             modules: list(a.module), cflags, bpftrace, kernelParams,
+            overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode,
           });
         } finally {
           gdb?.finish(code);
@@ -332,6 +344,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
+          .option('access-size', { type: 'boolean', describe: 'compare the access-size strategies (decode, debugreg, emulate) instead, with kmemcheck and --stack cpl1 on: accesses, exceptions per access, accesses of unknown size, findings, host CPU µs per access', default: false })
           .option('max-instructions', { type: 'string', describe: 'instruction budget per run (as for run: 1e9, 10M, ...; default 10G)' })
           .option('jobs', { alias: 'j', type: 'string', describe: 'compare this many programs at once, each in a worker thread (the tables keep the programs\' order; times measured side by side share the CPU: publish figures from --jobs 1)', default: '1' })
           .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: one SARIF run per strategy (category kmemsim/compare/STRATEGY/)` })
@@ -340,8 +353,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const runs = parseCount(a.runs, '--runs', { min: 1, max: 100 });
         const jobs = parseCount(a.jobs, '--jobs', { min: 1, max: 64 });
         const { compareCommand } = await import('./compare-command.js');
+        if (a['access-size'] && a.svg !== undefined) throw new UsageError('--svg charts the stack strategies; it does not go with --access-size');
         code = await compareCommand(a.path as string, {
           json: a.json as boolean,
+          accessSize: a['access-size'] as boolean,
           svg: a.svg as string | undefined,
           runs,
           jobs,
@@ -598,6 +613,14 @@ interface ProgramOptions {
   /** Kernel modules: a bpftrace program (file or text) and boot parameters. */
   bpftrace?: string;
   kernelParams?: string[];
+  /** Kernel modules: `--overlay-save FILE`. */
+  overlaySave?: string;
+  /** Kernel modules: `--mmiotrace FILE`. */
+  mmiotrace?: string;
+  /** Kernel modules: `--access-size`. */
+  accessSize?: AccessSizeStrategy;
+  /** Kernel modules: the status when the watch framework reported overflows (--error-exitcode). */
+  errorExitcode?: number;
 }
 
 function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
@@ -619,6 +642,10 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       return 2;
     }
     return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog.cflags ?? [], prog);
+  }
+  if (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined) {
+    errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program`);
+    return 2;
   }
   if (prog.bpftrace !== undefined || prog.kernelParams?.length) {
     errLine(`kmemsim: --bpftrace and --kernel-param apply to kernel modules run on their own; ${file} is a program`);
@@ -713,6 +740,39 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     errLine(`kmemsim: ${file} is a kernel module; module parameters (${params.join(' ')}) are not supported`);
     return 2;
   }
+  // --overlay-save and --mmiotrace: created now, written after the run.
+  const files: RunOutputFile[] = [];
+  const open = (path: string | undefined, header: string): RunOutputFile | null | string => {
+    if (path === undefined) return null;
+    const f = openRunOutput(path, header);
+    if (typeof f !== 'string') files.push(f);
+    return f;
+  };
+  const overlays = open(prog.overlaySave, OVERLAY_FILE_HEADER);
+  const trace = open(prog.mmiotrace, '');
+  for (const f of [overlays, trace]) {
+    if (typeof f === 'string') {
+      errLine(f);
+      return 2;
+    }
+  }
+  const services: ModuleServiceOptions = {
+    accessSize: prog.accessSize,
+    onDiagnostic: errLine,
+    watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
+    mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
+  };
+  const finishOverlays = (status: number): number => {
+    let failed = false;
+    for (const f of files) {
+      const e = f.finish();
+      if (e !== null) {
+        errLine(e);
+        failed = true;
+      }
+    }
+    return failed && status === 0 ? 2 : status;
+  };
   let object = bytes;
   let stackUsage: string | null = null;
   const fromSource = sources.length > 1 || file.endsWith('.c');
@@ -758,12 +818,13 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
     : null;
   if (kmem) {
-    return checkCommand!(object, {
+    return finishOverlays(checkCommand!(object, {
       ...kmem,
       stackUsage,
       verbose,
       err: errLine,
       run: {
+        services,
         name: basename(file),
         maxInstructions: budget,
         verbose,
@@ -772,7 +833,7 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
         onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : printSymbolFiles ? (ctx) => printSymbolFiles(ctx.module) : undefined,
       },
-    });
+    }));
   }
   let api: KernelApi | null = null;
   let bt: BpftraceRun | null = null;
@@ -786,15 +847,22 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
       return 2;
     }
   }
+  let mod: LoadedModule | null = null;
   try {
     const r = runModule(object, {
       name: basename(file),
-      // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions.
-      exports: (k, io) => (api = installKernelApi(k, { console: (text) => io.console(text), kernelParams: prog.kernelParams })),
-      onLoad: (k, mod) => {
-        api?.symbolizers.push((a) => mod.symbolize(a));
-        session?.attachModule(k, mod, debugObject, null, DEFAULT_RUNTIME_PATH);
-        printSymbolFiles?.(mod);
+      // The kernel API (kmalloc, printk, ...); %pS in printk also knows the module's functions. The natives reach
+      // pages the watch framework hides; the watch framework's kmcf_* calls are exported too.
+      exports: (k, io) => {
+        api = installKernelApi(k, { console: (text) => io.console(text), memory: checkedAccessor(k, [], []), kernelParams: prog.kernelParams });
+        installModuleServices(k, api, services);
+        return api;
+      },
+      onLoad: (k, m) => {
+        mod = m;
+        api?.symbolizers.push((a) => m.symbolize(a));
+        session?.attachModule(k, m, debugObject, null, DEFAULT_RUNTIME_PATH);
+        printSymbolFiles?.(m);
         // bpftrace attaches once the module's functions are in kallsyms, before init_module runs.
         if (bt && api) bt.attach(api);
       },
@@ -811,7 +879,11 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
-    return r.exitCode;
+    // The watch framework's overflow reports (kmcf_set_overflow_report), after the run as kmemcheck's.
+    const w = finishModuleServices(r.kernel, moduleSymbolizer(() => mod, () => api), moduleLocator(() => mod, errLine));
+    for (const text of w.reports) errLine(text + '\n');
+    const status = w.findings.length + w.lost > 0 ? (prog.errorExitcode ?? DEFAULT_ERROR_EXITCODE) : r.exitCode;
+    return finishOverlays(status);
   } catch (e) {
     if (e instanceof BpftraceError) {
       errLine(`kmemsim: --bpftrace: ${e.message}`);

@@ -45,6 +45,7 @@ import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
 import { StackPoisoner } from '../ftrace/poison.js';
 import type { HeapMode, StackMode } from './modes.js';
+import { finishModuleServices, installModuleServices, type ModuleServiceOptions } from './module-services.js';
 
 export { checkedAccessor, type NativeAccessObserver };
 
@@ -80,6 +81,8 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   checkNatives?: boolean;
   /** After the module is loaded and every checker attached, before init_module() runs (a debugger attaches here: src/gdb). */
   onAttached?(ctx: AttachedContext): void;
+  /** The watch framework's and virtual MMIO's options (`--overlay-save`, `--mmiotrace`). */
+  services?: ModuleServiceOptions;
 }
 
 /** What `onAttached` gets: the machine, the module, the checkers' error queues and the symbolizers reports use. */
@@ -152,7 +155,7 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, onAttached, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, onAttached, services, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -168,6 +171,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   let poisoner: StackPoisoner | null = null;
   let memory: GuestAccessor | null = null;
   let owners: ObjectOwners | null = null;
+  let kernel: Kernel | null = null;
 
   let run: ModuleRunResult | null = null;
   let error: unknown = null;
@@ -175,6 +179,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     run = runModule(object, {
       ...runOpts,
       exports: (k, io) => {
+        kernel = k;
         if (kernelRing === 1) ring1 = enterRing1(k);
         if (heap === 'kmemcheck') {
           const e = Kmemcheck.attach(k, rules);
@@ -209,7 +214,8 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         }
         // --stack ftrace attaches in onLoad: it patches the module's __fentry__ sites.
         const h = heapEngine as Kmemcheck | InlineChecker | null;
-        memory = h || observers.length ? checkedAccessor(k, h ? [h] : [], observers) : null;
+        // Always the checked accessor: the watch framework may hide pages the natives read (printk of a watched buffer).
+        memory = checkedAccessor(k, h ? [h] : [], observers);
         api = installKernelApi(k, {
           console: (text) => io.console(text),
           hooks: h ? kmemcheckSlabHooks(h) : undefined,
@@ -218,6 +224,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         });
         // Heap findings name the object and the stacks that allocated and freed it.
         if (h) owners = ObjectOwners.attach(k, api.mm.hooks);
+        installModuleServices(k, api, services);
         return api;
       },
       onLoad: (k, m) => {
@@ -281,6 +288,10 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     }
     if (l > 0) reports.push(formatLost(l));
   }
+  const w = finishModuleServices(kernel as Kernel | null, symbolize, locate);
+  findings.push(...w.findings);
+  reports.push(...w.reports);
+  lost += w.lost;
   const p = poisoner as StackPoisoner | null;
   if (p) {
     findings.push(...p.findings);

@@ -93,6 +93,11 @@ export function addGuestCallHooks(kernel: Kernel, hooks: GuestCallHooks): void {
   else callHooks.set(kernel, [hooks]);
 }
 
+/** The hooks registered on `kernel`: a trap handler that pushes a guest call itself (src/watch/trap-call.ts) tells them, as callGuest does. */
+export function guestCallHooks(kernel: Kernel): readonly GuestCallHooks[] {
+  return callHooks.get(kernel) ?? NO_HOOKS;
+}
+
 /** The return stub's guest address for `kernel` (guest code that sees it on the stack is returning to the host). */
 export function returnStubAddress(kernel: Kernel): number {
   return stateOf(kernel).stub;

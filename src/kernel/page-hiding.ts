@@ -121,6 +121,27 @@ export class InterruptedContext {
 /** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
 export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
 
+/**
+ * Learns an access from the single step itself instead of the decoder (`--access-size debugreg`,
+ * src/watch/debugreg.ts): `arm` at the #PF (false: decode this one), `learn` at the #DB — fill
+ * `fault.accesses` and return true, or undo the step, arm another pass and return false (the
+ * instruction runs again). The clients are then called at the #DB, after the access (`fault.late`).
+ */
+export interface AccessProbe {
+  arm(fault: HiddenFault, svc: PageHidingService): boolean;
+  learn(fault: HiddenFault, svc: PageHidingService, dr6: number): boolean;
+}
+
+/** Completes a faulting instruction in the #PF handler instead of single-stepping it (`--access-size emulate`, src/watch/emulate.ts). */
+export interface FaultCompleter {
+  /** Before the clients: can the instruction be completed here? */
+  plan(fault: HiddenFault, svc: PageHidingService): boolean;
+  /** After them: do it (one iteration of a REP string instruction), set the frame's EIP, fill `fault.after`. */
+  complete(fault: HiddenFault, svc: PageHidingService): void;
+  /** Another iteration to do: `fault.context` and `fault.accesses` become its; false when done. */
+  next(fault: HiddenFault, svc: PageHidingService): boolean;
+}
+
 // ---------------------------------------------------------------------------
 // Clients
 // ---------------------------------------------------------------------------
@@ -141,6 +162,7 @@ export class HiddenFault {
   readonly after = new InterruptedContext();
   /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
   readonly accesses = new AccessList();
+  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone(). */
   frame: TrapFrame | null = null;
   /**
    * A further fault of the instruction already being single-stepped: an
@@ -148,6 +170,15 @@ export class HiddenFault {
    * handle the access at CR2 only.
    */
   repeat = false;
+  /**
+   * Set by a client in onFault when it has rewritten the trap frame to run
+   * something before the access (the watch framework's guest pre-hook):
+   * the clients after it are not called, no page is shown and TF is not
+   * set; the instruction faults again when it is resumed. Reset per fault.
+   */
+  deferred = false;
+  /** The clients are told after the access ran (the debugreg strategy learns it from the step): no deferral then. */
+  late = false;
 }
 
 export interface PageHidingClient {
@@ -156,6 +187,15 @@ export interface PageHidingClient {
   onFault(f: HiddenFault): void;
   /** The single step is over (#DB), just before the pages are hidden again. */
   onStepDone?(f: HiddenFault): void;
+  /**
+   * When several clients hide the same page (a watched buffer on a page
+   * kmemcheck tracks), they are called in increasing `order` (default 0),
+   * then in registration order: the watch framework (-10) sees an access
+   * before kmemcheck and the stack tracker check it.
+   */
+  readonly order?: number;
+  /** Must see an access before it runs (MMIO supplies the value a read loads): the debugreg strategy decodes its pages' accesses. */
+  readonly early?: boolean;
 }
 
 export interface PageHidingStats {
@@ -167,6 +207,8 @@ export interface PageHidingStats {
   extraFaults: number;
   /** A hidden-page fault at another EIP while a step was pending (Linux's kmemcheck_error_save_bug case). */
   unbalanced: number;
+  /** Faulting instructions completed by the FaultCompleter (no single step). */
+  emulated: number;
 }
 
 const BS = 0x4000;
@@ -188,11 +230,21 @@ class PeekSource implements ByteSource {
 const services = new WeakMap<Kernel, PageHidingService>();
 
 export class PageHidingService {
-  readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0 };
+  readonly stats: PageHidingStats = { faults: 0, steps: 0, extraFaults: 0, unbalanced: 0, emulated: 0 };
+  private completer: FaultCompleter | null = null;
+  private probe: AccessProbe | null = null;
+  /** The pending step is a probe's: the clients are called at its #DB. */
+  private probing = false;
+  private stepCr2 = 0;
   private readonly cpu: CPU;
+  /** The first owner of every hidden page (the hot path's one lookup)... */
   private readonly owners = new Map<number, PageHidingClient>();
+  /** ...and its other owners, for the few pages more than one client hides. */
+  private readonly sharers = new Map<number, PageHidingClient[]>();
   private readonly clients: PageHidingClient[] = [];
   private readonly suspended = new Set<PageHidingClient>();
+  /** A client with an `order` registered: notify through notifyShared(). */
+  private ordered = false;
   private decoder: AccessDecoder | null = null;
   private installed = false;
   private prevPF: TrapHandler | undefined;
@@ -204,9 +256,8 @@ export class PageHidingService {
   private stepEip = 0;
   private readonly revealed = new Int32Array(MAX_REVEALED);
   private revealedCount = 0;
-  /** The clients told of the current step: notified[0..notifiedCount) (a count, not length = 0: no reallocation per step). */
+  /** The clients told of the current step (at most a few: kmemcheck, the stack tracker, the watch framework). */
   private readonly notified: PageHidingClient[] = [];
-  private notifiedCount = 0;
   private readonly fault = new HiddenFault();
   /** Pages of the current fault (scratch). */
   private readonly pages = new Int32Array(2 * AccessList.CAPACITY + 4);
@@ -280,14 +331,25 @@ export class PageHidingService {
 
   register(client: PageHidingClient): void {
     if (!this.clients.includes(client)) this.clients.push(client);
+    if (client.order !== undefined) this.ordered = true;
   }
 
-  /** Forget a client: every page it hid is shown. */
+  /** Forget a client: every page it hid is shown (unless another client hides it too). */
   unregister(client: PageHidingClient): void {
-    for (const p of this.pagesOf(client)) this.showPage(p * 4096);
+    for (const p of this.pagesOf(client)) this.showPage(p * 4096, client);
     const i = this.clients.indexOf(client);
     if (i >= 0) this.clients.splice(i, 1);
     this.suspended.delete(client);
+  }
+
+  /** Learn accesses with `p` during the step instead of decoding them first (null: decode). */
+  setAccessProbe(p: AccessProbe | null): void {
+    this.probe = p;
+  }
+
+  /** Complete faulting instructions in the #PF handler when `c` can (null: always single-step). */
+  setFaultCompleter(c: FaultCompleter | null): void {
+    this.completer = c;
   }
 
   /** The decoder that says which pages an instruction touches (kmemcheck installs src/shadow/access.ts). */
@@ -301,14 +363,23 @@ export class PageHidingService {
    * Hide the 4 KiB page holding `virt` for `owner` (kmemcheck_hide_pages()):
    * P cleared, PTE_HIDDEN set, INVLPG. A 4 MiB direct-map page is split
    * first, keeping the mapping identical. Hiding a page again for the same
-   * owner does nothing; a page has one owner.
+   * owner does nothing; a page another client hides gets a second owner
+   * (both are called on its faults, see PageHidingClient.order).
    */
   hidePage(virt: number, owner: PageHidingClient): void {
     if (!this.clients.includes(owner)) throw new Error(`page-hiding client ${owner.name} is not registered`);
     const page = virt >>> 12;
     const cur = this.owners.get(page);
     if (cur === owner) return;
-    if (cur !== undefined) throw new Error(`page 0x${(page * 4096).toString(16)} is already hidden by ${cur.name}`);
+    if (cur !== undefined) {
+      const list = this.sharers.get(page);
+      if (list === undefined) this.sharers.set(page, [owner]);
+      else if (!list.includes(owner)) list.push(owner);
+      else return;
+      // A page its first owner suspended is present: the new owner hides it.
+      if (!this.suspended.has(owner) && !this.isRevealed(page)) this.setPresent(page, false);
+      return;
+    }
     const as = this.kernel.as;
     const pte = as.readPte(virt);
     if (pte < 0 || !(pte & PTE_P)) throw new Error(`cannot hide unmapped page 0x${(page * 4096).toString(16)}`);
@@ -317,11 +388,27 @@ export class PageHidingService {
     as.writePte(virt, this.suspended.has(owner) ? pte | PTE_HIDDEN : (pte & ~PTE_P) | PTE_HIDDEN);
   }
 
-  /** Make the page present for good and forget its owner (kmemcheck_show_pages()). */
-  showPage(virt: number): void {
+  /**
+   * Make the page present for good and forget its owner (kmemcheck_show_pages()).
+   * With `owner`, only that owner lets it go: the page stays hidden while another client hides it too.
+   */
+  showPage(virt: number, owner?: PageHidingClient): void {
     const page = virt >>> 12;
-    if (!this.owners.has(page)) return;
+    const cur = this.owners.get(page);
+    if (cur === undefined) return;
+    const list = this.sharers.get(page);
+    if (owner !== undefined && list !== undefined) {
+      if (owner === cur) this.owners.set(page, list.shift()!);
+      else if (list.includes(owner)) list.splice(list.indexOf(owner), 1);
+      else return;
+      if (list.length === 0) this.sharers.delete(page);
+      // Present when every remaining owner is suspended.
+      if (this.activeOwner(page) === undefined) this.setPresent(page, true);
+      return;
+    }
+    if (owner !== undefined && owner !== cur) return;
     this.owners.delete(page);
+    this.sharers.delete(page);
     const as = this.kernel.as;
     const pte = as.readPte(virt);
     if (pte >= 0) as.writePte(virt, (pte | PTE_P) & ~PTE_HIDDEN);
@@ -332,22 +419,47 @@ export class PageHidingService {
     return this.owners.has(virt >>> 12);
   }
 
+  /** The page's first owner (see isHiddenBy for pages several clients hide). */
   ownerOf(virt: number): PageHidingClient | null {
     return this.owners.get(virt >>> 12) ?? null;
+  }
+
+  /** `owner` hides the page holding `virt` (alone or with other clients). */
+  isHiddenBy(virt: number, owner: PageHidingClient): boolean {
+    const page = virt >>> 12;
+    return this.owners.get(page) === owner || (this.sharers.get(page)?.includes(owner) ?? false);
   }
 
   /** Page numbers (virt >>> 12) hidden by `owner`. */
   pagesOf(owner: PageHidingClient): number[] {
     const out: number[] = [];
     for (const [p, o] of this.owners) if (o === owner) out.push(p);
+    for (const [p, list] of this.sharers) if (list.includes(owner)) out.push(p);
     return out;
+  }
+
+  /** An active owner of `page` must see its accesses before they run (PageHidingClient.early). */
+  private wantsEarly(page: number): boolean {
+    const o = this.owners.get(page);
+    if (o !== undefined && !this.suspended.has(o) && o.early) return true;
+    const list = this.sharers.get(page);
+    return list !== undefined && list.some((c) => !this.suspended.has(c) && c.early === true);
+  }
+
+  /** An owner of `page` that is not suspended (the first such), or undefined. */
+  private activeOwner(page: number): PageHidingClient | undefined {
+    const o = this.owners.get(page);
+    if (o !== undefined && !this.suspended.has(o)) return o;
+    const list = this.sharers.get(page);
+    if (list !== undefined) for (const s of list) if (!this.suspended.has(s)) return s;
+    return undefined;
   }
 
   /** Stop faulting on `owner`'s pages (they become present, still owned): a checker switched off at run time. */
   suspend(owner: PageHidingClient): void {
     if (this.suspended.has(owner)) return;
     this.suspended.add(owner);
-    for (const p of this.pagesOf(owner)) this.setPresent(p, true);
+    for (const p of this.pagesOf(owner)) if (this.activeOwner(p) === undefined) this.setPresent(p, true);
   }
 
   /** Hide `owner`'s pages again after suspend(). */
@@ -370,9 +482,10 @@ export class PageHidingService {
    * program was killed by another fault): hide the shown pages again.
    */
   abortStep(): void {
+    this.probing = false;
     this.concealRevealed();
     this.stepping = false;
-    this.notifiedCount = 0;
+    this.notified.length = 0;
   }
 
   private isRevealed(page: number): boolean {
@@ -478,7 +591,8 @@ export class PageHidingService {
     const err = f.errorCode ?? 0;
     const cr2 = cpu.cr2 | 0;
     // Only not-present supervisor faults (no P, U/S, RSVD bits) from supervisor code can be on a hidden page.
-    const owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    let owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    if (owner !== undefined && this.suspended.has(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
     if (owner === undefined || this.suspended.has(owner) || this.isRevealed(cr2 >>> 12)) {
       this.chain(this.prevPF, k, f);
       return;
@@ -495,10 +609,21 @@ export class PageHidingService {
     fault.errorCode = err;
     fault.frame = f;
     fault.repeat = repeat;
+    fault.deferred = false;
+    fault.late = false;
     this.fillContext(fault.context, f);
     if (!repeat) {
       fault.ins = this.decodeAt(f.eip);
       fault.accesses.clear();
+      this.probing = !this.stepping && this.probe !== null && !this.wantsEarly(cr2 >>> 12) && this.probe.arm(fault, this);
+      if (this.probing) {
+        // The step tells the sizes (debugreg): show CR2's page and the instruction's, tell the clients at the #DB.
+        fault.late = true;
+        this.stepCr2 = cr2;
+        this.collectPages(fault, false);
+        this.reveal(f);
+        return;
+      }
       if (this.decoder !== null && fault.ins.def !== null) {
         try {
           this.decoder(fault.ins, fault.context, fault.accesses);
@@ -507,35 +632,29 @@ export class PageHidingService {
         }
       }
     }
+    if (repeat && this.probing && ((cr2 - this.stepCr2) >>> 0) < 128) {
+      // The rest of the access the probe measures (one straddling into the next page): shown, told at the #DB.
+      this.collectPages(fault, true);
+      this.reveal(f);
+      return;
+    }
+    const emulate = !repeat && !this.stepping && this.completer !== null && fault.ins.def !== null && this.completer.plan(fault, this);
     // Pages to show: the faulting one, every page of every predicted access, the instruction's own bytes.
-    this.pageCount = 0;
-    this.addPage(cr2 >>> 12);
-    if (!repeat) {
-      const a = fault.accesses;
-      for (let i = 0; i < a.count; i++) {
-        this.addPage(a.addr[i] >>> 12);
-        this.addPage(((a.addr[i] + a.size[i] - 1) | 0) >>> 12);
-      }
-      const len = fault.ins.len > 0 ? fault.ins.len : 1;
-      this.addPage(f.eip >>> 12);
-      this.addPage(((f.eip + len - 1) | 0) >>> 12);
-      this.notifiedCount = 0;
+    this.collectPages(fault, repeat);
+    if (this.notify(fault, repeat)) return;
+    if (emulate) {
+      this.emulate(fault);
+      return;
     }
-    // The owners of the hidden pages involved handle the access, each once per step (a repeat fault
-    // goes to the owner of the page the decoder missed).
-    for (let i = 0; i < this.pageCount; i++) {
-      const o = this.owners.get(this.pages[i]);
-      if (o === undefined || this.suspended.has(o)) continue;
-      const told = this.wasNotified(o);
-      if (repeat ? i !== 0 : told) continue;
-      if (!told) this.notified[this.notifiedCount++] = o;
-      o.onFault(fault);
-    }
-    // Show them (kmemcheck_show()); clients may have shown pages for good or suspended themselves meanwhile.
+    this.reveal(f);
+  };
+
+  /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
+  private reveal(f: TrapFrame): void {
+    // Clients may have shown pages for good or suspended themselves meanwhile.
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
-      const o = this.owners.get(p);
-      if (o === undefined || this.suspended.has(o) || this.isRevealed(p)) continue;
+      if (this.activeOwner(p) === undefined || this.isRevealed(p)) continue;
       if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
       this.setPresent(p, true);
     }
@@ -547,7 +666,7 @@ export class PageHidingService {
     }
     this.stepEip = f.eip;
     this.setFrameEflags(f, (f.eflags | TF) & ~IF);
-  };
+  }
 
   /** #DB: the single step after a hidden-page access is over — hide again, restore TF/IF (kmemcheck_trap()). */
   readonly onDebug: TrapHandler = (k, f) => {
@@ -559,14 +678,31 @@ export class PageHidingService {
     }
     const fault = this.fault;
     this.fillContext(fault.after, f);
-    for (let i = 0; i < this.notifiedCount; i++) this.notified[i]!.onStepDone?.(fault);
+    // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
+    fault.frame = f;
+    let dr6Left = dr6;
+    if (this.probing) {
+      // The probe's own breakpoints are not the guest's.
+      dr6Left = dr6 & ~0xf;
+      // The access starts at the first fault's CR2 (a straddling one faulted again on the next page).
+      fault.cr2 = this.stepCr2;
+      if (!this.probe!.learn(fault, this, dr6)) {
+        // Another pass: the probe put the instruction back; it runs again, stepped, with the pages shown.
+        cpu.dr[6] = dr6 & ~(BS | 0xf);
+        return;
+      }
+      this.probing = false;
+      this.collectPages(fault, false);
+      this.notify(fault, false);
+    }
+    for (const o of this.notified) o.onStepDone?.(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;
     // PUSHF ran with our TF set and IF clear: the image it pushed must say what the program had.
     if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(fault.after, ins.size, saved);
     this.concealRevealed();
     this.stepping = false;
-    this.notifiedCount = 0;
+    this.notified.length = 0;
     this.stats.steps++;
     // POPF and IRET load TF and IF themselves: what they loaded stands.
     if (!(ins.op === 0x9d || ins.op === 0xcf)) this.setFrameEflags(f, (f.eflags & ~(TF | IF)) | saved);
@@ -575,13 +711,91 @@ export class PageHidingService {
       this.chain(this.prevDB, k, f);
       return;
     }
-    cpu.dr[6] = dr6 & ~BS;
+    cpu.dr[6] = dr6Left & ~BS;
     // Breakpoints that hit during the step are reported by whoever handled #DB before us.
-    if (dr6 & 0xf) this.chain(this.prevDB, k, f);
+    if (dr6Left & 0xf) this.chain(this.prevDB, k, f);
   };
 
-  private wasNotified(o: PageHidingClient): boolean {
-    for (let i = 0; i < this.notifiedCount; i++) if (this.notified[i] === o) return true;
+  /** The pages of the fault (scratch `pages`): CR2's, every page of every predicted access, the instruction's own bytes. */
+  private collectPages(fault: HiddenFault, repeat: boolean): void {
+    this.pageCount = 0;
+    this.addPage(fault.cr2 >>> 12);
+    if (repeat) return;
+    const a = fault.accesses;
+    for (let i = 0; i < a.count; i++) {
+      this.addPage(a.addr[i] >>> 12);
+      this.addPage(((a.addr[i] + a.size[i] - 1) | 0) >>> 12);
+    }
+    const len = fault.ins.len > 0 ? fault.ins.len : 1;
+    this.addPage(fault.eip >>> 12);
+    this.addPage(((fault.eip + len - 1) | 0) >>> 12);
+    this.notified.length = 0;
+  }
+
+  /**
+   * The owners of the hidden pages involved handle the access, each once per step (a repeat fault
+   * goes to the owners of the page the decoder missed). True when one deferred it.
+   */
+  private notify(fault: HiddenFault, repeat: boolean): boolean {
+    if (this.sharers.size === 0 && !this.ordered) {
+      for (let i = 0; i < this.pageCount; i++) {
+        const o = this.owners.get(this.pages[i]);
+        if (o === undefined || this.suspended.has(o)) continue;
+        if (repeat ? i !== 0 : this.notified.includes(o)) continue;
+        if (!this.notified.includes(o)) this.notified.push(o);
+        o.onFault(fault);
+      }
+      return false;
+    }
+    if (!this.notifyShared(fault, repeat)) return false;
+    // A client runs something first (the frame now leads there); the instruction will fault again.
+    if (!repeat) this.notified.length = 0;
+    return true;
+  }
+
+  /**
+   * `--access-size emulate`: the completer does the instruction here, one iteration at a time for a
+   * REP string instruction, each iteration seen by the clients exactly as a single step would be
+   * (onFault before, onStepDone after); the IRET resumes past it — or at it, with the registers of
+   * the iterations done, when the completer stops early or a client defers the next iteration.
+   */
+  private emulate(fault: HiddenFault): void {
+    const c = this.completer!;
+    for (;;) {
+      c.complete(fault, this);
+      this.stats.emulated++;
+      for (const o of this.notified) o.onStepDone?.(fault);
+      this.notified.length = 0;
+      if (!c.next(fault, this)) return;
+      this.collectPages(fault, false);
+      if (this.notify(fault, false)) return;
+    }
+  }
+
+  /**
+   * The notification when some pages have several owners: every active owner of the pages involved,
+   * once, in PageHidingClient.order then registration order. True when one of them deferred the access.
+   */
+  private notifyShared(fault: HiddenFault, repeat: boolean): boolean {
+    const todo: PageHidingClient[] = [];
+    const n = repeat ? 1 : this.pageCount;
+    for (let i = 0; i < n; i++) {
+      const p = this.pages[i];
+      const first = this.owners.get(p);
+      const list = this.sharers.get(p);
+      for (let j = -1; j < (list?.length ?? 0); j++) {
+        const o = j < 0 ? first : list![j];
+        if (o === undefined || this.suspended.has(o) || todo.includes(o)) continue;
+        if (!repeat && this.notified.includes(o)) continue;
+        todo.push(o);
+      }
+    }
+    todo.sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || this.clients.indexOf(a) - this.clients.indexOf(b));
+    for (const o of todo) {
+      if (!this.notified.includes(o)) this.notified.push(o);
+      o.onFault(fault);
+      if (fault.deferred) return true;
+    }
     return false;
   }
 
@@ -593,8 +807,7 @@ export class PageHidingService {
   private concealRevealed(): void {
     for (let i = 0; i < this.revealedCount; i++) {
       const p = this.revealed[i];
-      const o = this.owners.get(p);
-      if (o !== undefined && !this.suspended.has(o)) this.setPresent(p, false);
+      if (this.activeOwner(p) !== undefined) this.setPresent(p, false);
     }
     this.revealedCount = 0;
   }

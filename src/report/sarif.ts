@@ -72,6 +72,7 @@ const KIND_TEXT: Record<Finding['kind'], RuleText> = {
   unallocated: { name: 'UnallocatedMemoryAccess', short: 'Access to unallocated memory', full: 'The code accessed memory that belongs to no live allocation (past the end of an object, slab padding or metadata).' },
   freed: { name: 'FreedMemoryAccess', short: 'Access to freed memory', full: 'The code accessed memory after it was freed (use after free).' },
   poisoned: { name: 'PoisonedStackValue', short: 'Dead stack value passed on', full: 'A value read from a dead stack frame (ftrace\'s stack poison pattern) was passed as a function argument: an uninitialized local.' },
+  overflow: { name: 'WatchedBufferOverflow', short: 'Access next to a watched buffer', full: 'The code accessed a watched page outside every watched buffer on it (the watch framework\'s foreign access, reported with kmcf_set_overflow_report(1)): a buffer overflow or underflow.' },
 };
 
 /** The rule id of a finding: its region and kind (`heap-freed`, `stack-uninitialized`). */

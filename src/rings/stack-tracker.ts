@@ -176,7 +176,7 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   untrack(virt: number, bytes: number): void {
     if (bytes <= 0 || !this.onStack(virt, bytes)) return;
     for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      if (this.hiding.ownerOf((p * 4096) | 0) === this) this.hiding.showPage((p * 4096) | 0);
+      this.hiding.showPage((p * 4096) | 0, this);
       if (p === last) break;
     }
     this.shadow.untrack(virt, bytes);

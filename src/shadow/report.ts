@@ -143,11 +143,12 @@ export interface Finding {
   origin?: FindingFrame;
 }
 
-export type FindingKind = 'uninitialized' | 'unallocated' | 'freed' | 'poisoned';
+/** `overflow`: the watch framework saw an access next to a watched buffer (kmcf_set_overflow_report). */
+export type FindingKind = 'uninitialized' | 'unallocated' | 'freed' | 'poisoned' | 'overflow';
 /** Where the memory was: the slab/page allocator's (kmemcheck) or a kernel stack (the stack trackers). */
 export type FindingRegion = 'heap' | 'stack';
 /** Which checker found it: kmemcheck, the inline checker, or a stack strategy (`--stack cpl1|ftrace|precise`). */
-export type CheckerName = 'kmemcheck' | 'inline' | 'cpl1' | 'ftrace' | 'precise';
+export type CheckerName = 'kmemcheck' | 'inline' | 'cpl1' | 'ftrace' | 'precise' | 'watch';
 
 /** Who made a finding (toFinding's default: kmemcheck on the heap). */
 export interface FindingOrigin {

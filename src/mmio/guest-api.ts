@@ -1,0 +1,73 @@
+/**
+ * The MMIO calls modules make (include/kmemsim/kernel.h), exported by the
+ * kernel, -mregparm=3:
+ *
+ * | symbol | C prototype | arguments |
+ * | --- | --- | --- |
+ * | ioremap | `void __iomem *ioremap(unsigned long phys, unsigned long size)` | EAX, EDX |
+ * | iounmap | `void iounmap(volatile void __iomem *addr)` | EAX |
+ * | mmiotrace_printk | `int mmiotrace_printk(const char *fmt, ...)` (Linux's, include/linux/mmiotrace.h) | stack |
+ *
+ * readb/readw/readl, writeb/writew/writel, ioread32/iowrite32 are inline
+ * functions in the header (a volatile load or store, as Linux's are), so
+ * they reach the device the way any pointer access does.
+ *
+ * Every module run has the same virtual board (BOARD below): the example
+ * counter device and pass-through windows onto a 16550 UART and an 8254
+ * PIT. The pass-through logs each port access on the kernel console at
+ * KERN_DEBUG; what the UART transmits is printed as `ttyS0:` lines.
+ */
+import type { CPU } from '../cpu/cpu.js';
+import type { Kernel } from '../kernel/kernel.js';
+import type { KernelApi } from '../kernel/kapi.js';
+import { GuestVarArgs, guestFormatEnv, readGuestString, vsprintf, MAX_STRING } from '../kernel/printk.js';
+import { SS } from '../cpu/instr.js';
+import { Clock } from '../linux/clock.js';
+import { CounterDevice, PitPassThrough, UartPassThrough } from './device.js';
+import { MmioBus } from './mmio.js';
+import { MmioTrace } from './mmiotrace.js';
+
+/** Physical addresses of the virtual board's devices (below 4 GiB, above any RAM kmemsim gives a kernel). */
+export const BOARD = { counter: 0xfeb00000, uart: 0xfeb01000, pit: 0xfeb02000 } as const;
+
+export interface MmioRunOptions {
+  /** `--mmiotrace FILE`: the log's text, piece by piece. */
+  traceSink?: (text: string) => void;
+}
+
+/** Attach the board and bind ioremap, iounmap and mmiotrace_printk (after installKernelApi). Returns a flush for the UART's last line. */
+export function installMmioApi(kernel: Kernel, api: KernelApi, opts: MmioRunOptions = {}): () => void {
+  const bus = MmioBus.of(kernel);
+  const clock = new Clock(kernel.cpu);
+  if (opts.traceSink) bus.trace = new MmioTrace(opts.traceSink, () => clock.monotonicNs());
+  let line = '';
+  const flush = (): void => {
+    if (line !== '') api.log.emit(`<6>ttyS0: ${line}\n`);
+    line = '';
+  };
+  const log = (text: string): void => void api.log.emit(`<7>mmio ${text}\n`);
+  bus.attach(BOARD.counter, new CounterDevice());
+  bus.attach(BOARD.uart, new UartPassThrough((b) => {
+    if (b === 0x0a) flush();
+    else line += String.fromCharCode(b);
+  }, log));
+  bus.attach(BOARD.pit, new PitPassThrough(() => kernel.cpu.icount, log));
+
+  const env = guestFormatEnv(api.memory, (a) => api.symbolize(a));
+  const reg = (cpu: CPU, r: number): number => cpu.regs[r]! >>> 0;
+  api.bind('ioremap', (cpu) => {
+    cpu.regs[0] = bus.ioremap(reg(cpu, 0), reg(cpu, 2));
+  });
+  api.bind('iounmap', (cpu) => {
+    const a = reg(cpu, 0);
+    if (a !== 0 && !bus.iounmap(a)) api.log.emit(`<4>WARNING: iounmap: bad address 0x${a.toString(16).padStart(8, '0')}\n`);
+  });
+  api.bind('mmiotrace_printk', (cpu) => {
+    const sp = (cpu.segBase[SS] + cpu.regs[4]!) | 0;
+    const fmt = readGuestString(api.memory, api.memory.read32((sp + 4) | 0) >>> 0, MAX_STRING) ?? '';
+    const text = vsprintf(fmt, new GuestVarArgs(api.memory, (sp + 8) | 0), env);
+    bus.trace?.mark(text);
+    cpu.regs[0] = text.length;
+  });
+  return flush;
+}
