@@ -679,6 +679,8 @@ export class CPU {
       if (write && this.codePage[ppage]) this.invalidateCode(ppage);
       const entry = (ppage * PAGE) | 1;
       if (write) {
+        // The fast path stores through this entry without the memory unit seeing it: log the frame now.
+        if (this.mem.dirtyLogging) this.mem.markDirty(ppage);
         if (this.tlbWritable && !this.codePage[ppage]) this.tlbW[vpage] = entry;
         this.tlbR[vpage] = entry;
       } else {
@@ -1019,6 +1021,7 @@ export class CPU {
     if (addr < 0 || addr + data.length > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+${data.length} is outside memory`);
     this.mem8.set(data, addr);
     for (let p = Math.floor(addr / PAGE); p <= Math.floor((addr + data.length - 1) / PAGE); p++) {
+      this.mem.markDirty(p);
       if (this.codePage[p]) this.invalidateCode(p);
     }
   }
