@@ -14,13 +14,17 @@
  * `-i -`).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { basename, join } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
 import { checkCommand, type CheckCommandOptions } from './check-command.js';
-import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
-import { fuzz, readSeeds, SeedError } from '../fuzz/fuzzer.js';
-import { OutputError } from '../fuzz/afl-output.js';
+import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type Execution, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
+import { fuzz, readSeeds, SeedError, type FuzzTarget } from '../fuzz/fuzzer.js';
+import { ProgramTarget, ProgramTargetError, type ProgramRun } from '../fuzz/target-program.js';
+import { ElfError } from '../elf/elf32.js';
+import { LoadError } from '../kernel/process.js';
+import { OutputError, INSTANCE } from '../fuzz/afl-output.js';
 import { readDictionary, DictionaryError } from '../fuzz/dictionary.js';
 import { minimize, minimizeCorpus } from '../fuzz/minimize.js';
 import { autoDictionary } from '../fuzz/auto-dictionary.js';
@@ -58,6 +62,10 @@ export interface FuzzCommandOptions {
   version: string;
   /** Seconds between status lines. */
   statusInterval: number;
+  /** A program target's arguments (after `--`; `@@` is the input file's path). */
+  args: string[];
+  /** Guest RAM of a program target (--memory), in bytes; default: sized from the program. */
+  memorySize?: number;
   err(line: string): void;
 }
 
@@ -124,10 +132,139 @@ export function replayInput(mod: PreparedModule, name: string, data: Uint8Array,
   });
 }
 
-export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
-  const { err } = o;
+/** A static i386 executable (ELF ET_EXEC) by its header: a user-program target. */
+function isProgram(file: string): boolean {
+  if (file.endsWith('.c')) return false;
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const h = new Uint8Array(18);
+      const n = fs.readSync(fd, h, 0, 18, 0);
+      return n === 18 && h[0] === 0x7f && h[1] === 0x45 && h[2] === 0x4c && h[3] === 0x46 && h[16] === 2 && h[17] === 0;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** A fuzz target ready to run, with how its crashes are reported. */
+interface OpenedTarget {
+  target: FuzzTarget;
+  /** Write the crash's PATH.txt and PATH.json, and return its text report's lines. */
+  report(path: string, data: Uint8Array, exec: Execution): string[];
+  /** How to replay a crash file, for the message at the end. */
+  replay(path: string): string;
+  /** The dictionary's automatic part (constants compared with in the code). */
+  autoTokens(): Uint8Array[];
+}
+
+/** The options opening a target needs (shared by fuzz, tmin and cmin). */
+interface TargetChoice {
+  target: string;
+  heap: HeapMode | null;
+  stack: StackMode | null;
+  timeoutInstructions: number;
+  args?: string[];
+  memorySize?: number;
+  /** The file `@@` names. */
+  inputFile?: string;
+  errorExitcode?: number;
+}
+
+/**
+ * Open TARGET as a fuzz target: a kernel module (.c compiled, or a
+ * relocatable object) or a static i386 program. On failure the message is
+ * printed and the exit status returned.
+ */
+function openTarget(o: TargetChoice, err: (line: string) => void): OpenedTarget | number {
+  const name = basename(o.target);
+  if (isProgram(o.target)) {
+    if (o.heap || o.stack) {
+      err(`kmemsim: --kmemcheck and --stack check kernel modules; ${o.target} is a program (its oracle is a fatal signal)`);
+      return 2;
+    }
+    const bytes = readFuzzInput(o.target, err);
+    if (typeof bytes === 'number') return bytes;
+    const argv = [o.target, ...(o.args ?? [])];
+    let t: ProgramTarget;
+    try {
+      t = new ProgramTarget(bytes, {
+        argv, env: programEnvironment(), inputFile: o.inputFile ?? null, timeout: o.timeoutInstructions,
+        ...(o.memorySize !== undefined ? { memorySize: o.memorySize } : {}),
+      });
+    } catch (e) {
+      if (e instanceof ProgramTargetError) {
+        err(`kmemsim: ${e.message}`);
+        return e.status;
+      }
+      if (e instanceof ElfError || e instanceof LoadError) {
+        err(`kmemsim: cannot run ${o.target}: ${e.message}`);
+        return 126;
+      }
+      throw e;
+    }
+    const usesFile = argv.some((a) => a.includes('@@'));
+    return {
+      target: t,
+      report: (path, _data, exec) => programReport(path, (exec as Execution & { program: ProgramRun }).program, o.errorExitcode ?? 99),
+      replay: (path) => `kmemsim run ${o.target}${usesFile ? ` -- ${(o.args ?? []).map((a) => a.split('@@').join(`'${path}'`)).join(' ')}` : `${o.args?.length ? ` -- ${o.args.join(' ')}` : ''} < '${path}'`}`,
+      autoTokens: () => [],
+    };
+  }
   const mod = prepareModule(o.target, o.stack === 'ftrace', err);
   if (typeof mod === 'number') return mod;
+  if (o.args?.length) {
+    err(`kmemsim: ${o.target} is a kernel module; arguments after -- (${o.args.join(' ')}) are for program targets`);
+    return 2;
+  }
+  const run: TargetRunOptions = { name, heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE };
+  const target = new ModuleTarget(mod.object, run, o.timeoutInstructions);
+  try {
+    // A first run: a target that cannot be fuzzed fails here, before anything is written.
+    target.execute(new Uint8Array(0), null);
+  } catch (e) {
+    if (!(e instanceof FuzzTargetError)) throw e;
+    err(`kmemsim: ${e.message}`);
+    return e.status;
+  }
+  return {
+    target,
+    report: (path, data) => {
+      const lines: string[] = [];
+      replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode ?? 99, reportJson: `${path}.json` }, (l) => lines.push(l));
+      fs.writeFileSync(`${path}.txt`, lines.join('\n') + '\n');
+      return lines;
+    },
+    replay: (path) => `kmemsim run ${o.target}${o.heap ? ' --kmemcheck' : ''}${o.stack ? ` --stack ${o.stack}` : ''} --input '${path}'`,
+    autoTokens: () => autoDictionary(mod.object),
+  };
+}
+
+/** The guest's environment: the host's, as `kmemsim run` gives it (and AFL++ gives its target). */
+function programEnvironment(): string[] {
+  return Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+}
+
+/** A program crash's reports: PATH.txt (what happened, then the guest's stderr) and PATH.json (the report schema, no findings). */
+function programReport(path: string, r: ProgramRun, _errorExitcode: number): string[] {
+  const lines = [`kmemsim: ${r.message}`];
+  const stderr = Buffer.from(r.stderr).toString('latin1').replace(/\n$/, '');
+  const text = (stderr ? stderr + '\n' : '') + lines.join('\n') + '\n';
+  fs.writeFileSync(`${path}.txt`, text);
+  const json = {
+    findings: [],
+    summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0, emulated: 0, tracedCalls: 0 },
+    exit: { status: r.exitCode, signal: r.signal || null, stop: { kind: r.stop.kind, message: r.message } },
+  };
+  fs.writeFileSync(`${path}.json`, JSON.stringify(json, null, 2) + '\n');
+  return lines;
+}
+
+export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
+  const { err } = o;
   let tokens: Uint8Array[] = [];
   if (o.dictionary !== null) {
     try {
@@ -138,21 +275,13 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       return 2;
     }
   }
-  if (o.autoDictionary) tokens = [...tokens, ...autoDictionary(mod.object)];
   const name = basename(o.target);
-  const run: TargetRunOptions = { name, heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE };
-  const target = new ModuleTarget(mod.object, run, o.timeoutInstructions);
-  try {
-    // A first run before anything is written: a target that cannot be fuzzed fails here, with nothing in -o.
-    target.execute(new Uint8Array(0), null);
-  } catch (e) {
-    if (!(e instanceof FuzzTargetError)) throw e;
-    err(`kmemsim: ${e.message}`);
-    return e.status;
-  }
+  const opened = openTarget({ ...o, inputFile: join(o.out, INSTANCE, '.cur_input') }, err);
+  if (typeof opened === 'number') return opened;
+  if (o.autoDictionary) tokens = [...tokens, ...opened.autoTokens()];
   let firstCrashReport: string[] = [];
   try {
-    const summary = await fuzz(target, {
+    const summary = await fuzz(opened.target, {
       seeds: o.seeds,
       out: o.out,
       seed: o.seed,
@@ -168,16 +297,13 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       statusIntervalMs: o.statusInterval * 1000,
       status: err,
       crashSaved: (path, data, exec) => {
-        const lines: string[] = [];
-        replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode, reportJson: `${path}.json` }, (l) => lines.push(l));
-        const text = lines.join('\n') + '\n';
-        fs.writeFileSync(`${path}.txt`, text);
+        const lines = opened.report(path, data, exec);
         err(`kmemsim fuzz: crash: ${path} (${exec.signature})`);
         if (firstCrashReport.length === 0) firstCrashReport = lines;
       },
     });
     if (summary.crashes.length > 0 && !o.keepGoing) {
-      err(`kmemsim fuzz: stopped at the first crash (--keep-going continues); replay it with: kmemsim run ${o.target}${o.heap ? ' --kmemcheck' : ''}${o.stack ? ` --stack ${o.stack}` : ''} --input '${summary.crashes[0]!.path}'`);
+      err(`kmemsim fuzz: stopped at the first crash (--keep-going continues); replay it with: ${opened.replay(summary.crashes[0]!.path)}`);
       for (const l of firstCrashReport) err(l);
     }
     if (summary.interrupted) err('kmemsim fuzz: interrupted; the output directory is consistent (resume with -i -)');
@@ -236,12 +362,12 @@ export function replayCommand(target: string, inputFile: string, o: ReplayChecks
  * status: 0 written; 1 the input does not crash (nothing to keep); 2 the
  * output cannot be written; 126/127/125/1 as for `kmemsim fuzz`'s target.
  */
-export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; args?: string[]; err(line: string): void }): number {
   const data = readFuzzInput(input, o.err);
   if (typeof data === 'number') return data;
-  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
-  if (typeof mod === 'number') return mod;
-  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  const opened = openTarget({ target, ...o, inputFile: tempInputFile() }, o.err);
+  if (typeof opened === 'number') return opened;
+  const t = opened.target;
   let r;
   try {
     r = minimize(t, data);
@@ -271,7 +397,7 @@ export function tminCommand(target: string, input: string, output: string, o: { 
  * OUT_DIR not empty or not writable; 125/126/127/1 as for `kmemsim fuzz`'s
  * target.
  */
-export function cminCommand(target: string, inDir: string, outDir: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; err(line: string): void }): number {
+export function cminCommand(target: string, inDir: string, outDir: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; args?: string[]; err(line: string): void }): number {
   let inputs;
   try {
     if (!fs.existsSync(inDir)) throw new SeedError(`cannot read input directory ${inDir}: no such directory`);
@@ -285,9 +411,9 @@ export function cminCommand(target: string, inDir: string, outDir: string, o: { 
     o.err(`kmemsim: ${outDir} is not empty: cmin writes into a new or empty directory`);
     return 2;
   }
-  const mod = prepareModule(target, o.stack === 'ftrace', o.err);
-  if (typeof mod === 'number') return mod;
-  const t = new ModuleTarget(mod.object, { name: basename(target), heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, maxInstructions: DEFAULT_BUDGET, memorySize: FUZZ_MEMORY_SIZE }, o.timeoutInstructions);
+  const opened = openTarget({ target, ...o, inputFile: tempInputFile() }, o.err);
+  if (typeof opened === 'number') return opened;
+  const t = opened.target;
   let r;
   try {
     r = minimizeCorpus(t, inputs);
@@ -305,4 +431,11 @@ export function cminCommand(target: string, inDir: string, outDir: string, o: { 
   }
   o.err(`kmemsim cmin: ${inputs.length} -> ${r.kept.length} inputs${r.crashes ? ` (${r.crashes} crashing or hanging left out)` : ''}`);
   return 0;
+}
+
+/** The file `@@` names for tmin and cmin (a fresh temporary directory's, removed at exit). */
+function tempInputFile(): string {
+  const dir = fs.mkdtempSync(join(os.tmpdir(), 'kmemsim-input-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return join(dir, '.cur_input');
 }

@@ -304,7 +304,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  2    usage error, unreadable -i or seed, bad -x dictionary, -o holding an earlier run (resume with -i -)',
             ].join('\n'),
           )
-          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko); or a static i386 program (input on stdin, or in the file @@ names after --)', demandOption: true })
           .option('i', { type: 'string', describe: 'seed directory (missing or empty: one generated input); - resumes OUT\'s earlier run' })
           .option('o', { type: 'string', describe: 'output directory (AFL++ layout)', demandOption: true })
           .option('kmemcheck', { type: 'boolean', describe: 'heap checker: uninitialized, unallocated and freed reads are crashes', default: false })
@@ -319,7 +319,9 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('max-len', { type: 'string', describe: 'longest input in bytes', default: '4096' })
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
-          .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', ''),
+          .option('memory', { type: 'string', describe: 'guest RAM of a program target (QEMU -m style: 256M, 1G)' })
+          .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', '')
+          .example('$0 fuzz build/fuzz/tlv -o out -- @@', 'a program reading the file named by @@ (without @@: its stdin)'),
       async (a) => {
         if (a.o === undefined || String(a.o) === '') throw new UsageError('fuzz needs -o DIR');
         const { fuzzCommand } = await import('./fuzz-command.js');
@@ -341,6 +343,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           statusInterval: parseCount(a['status-interval'], '--status-interval', { min: 1 }),
           commandLine: ['kmemsim', ...argv].join(' '),
           version: VERSION,
+          args: programArgs(a),
+          ...(a.memory !== undefined ? { memorySize: parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE }) } : {}),
           err: errLine,
         });
       },
@@ -360,6 +364,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       async (a) => {
         const { tminCommand } = await import('./fuzz-command.js');
         code = tminCommand(a.target as string, a.input as string, a.output as string, {
+          args: programArgs(a),
           heap: a.kmemcheck ? 'kmemcheck' : null,
           stack: (a.stack as StackMode | undefined) ?? null,
           timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
@@ -382,6 +387,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       async (a) => {
         const { cminCommand } = await import('./fuzz-command.js');
         code = cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
+          args: programArgs(a),
           heap: a.kmemcheck ? 'kmemcheck' : null,
           stack: (a.stack as StackMode | undefined) ?? null,
           timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
@@ -463,6 +469,11 @@ function readInput(file: string): Uint8Array | number {
 /** "kmemsim: warning: FILE: ..." when a program's section headers were unusable (it still runs, without symbols). */
 function warnSections(file: string, sectionError: string | null): void {
   if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
+}
+
+/** The arguments after the target (`-- ARGS`, with `@@` for the input file), as strings. */
+function programArgs(a: Record<string, unknown>): string[] {
+  return [...((a['--'] as unknown[] | undefined) ?? []), ...((a._ as unknown[] | undefined) ?? []).slice(1)].map(String);
 }
 
 /** How a program's guest sees memory and the host file system (--memory, --root, --read-only). */

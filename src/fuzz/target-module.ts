@@ -52,9 +52,10 @@ export interface Execution {
   signature: string | null;
   /** AFL's sig: field of a crash's file name (the POSIX signal a native crash would have raised). */
   signal: number;
-  /** Instructions LLVMFuzzerTestOneInput ran. */
+  /** Instructions LLVMFuzzerTestOneInput ran (for a program: every process of the run). */
   instructions: number;
-  result: CheckedRunResult;
+  /** A module target's checked run; null for a program target. */
+  result: CheckedRunResult | null;
 }
 
 /** What happened inside the `whileLoaded` step. */

@@ -25,7 +25,7 @@ const EX = join(ROOT, 'examples/fuzz');
 
 /** Everything observable about one execution. */
 function observe(e: Execution, edges: Uint8Array): unknown {
-  const r = e.result;
+  const r = e.result!;
   const hits: string[] = [];
   for (let i = 0; i < edges.length; i++) if (edges[i]) hits.push(`${i}:${edges[i]}`);
   return {
