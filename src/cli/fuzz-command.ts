@@ -15,6 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
@@ -66,6 +68,20 @@ export interface FuzzCommandOptions {
   args: string[];
   /** Guest RAM of a program target (--memory), in bytes; default: sized from the program. */
   memorySize?: number;
+  /** -M NAME: this instance is a main one, in OUT/NAME. */
+  main?: string;
+  /** -S NAME: a secondary instance, in OUT/NAME. */
+  secondary?: string;
+  /** --jobs N: this process and N-1 secondaries started by it. */
+  jobs?: number;
+  /** Seconds between imports of the other instances' queues. */
+  syncInterval?: number;
+  /** The command line as given (argv after `kmemsim`), for --jobs to start its secondaries. */
+  argv?: string[];
+  /** stderr is a terminal: the status is one line refreshed in place (at most once a second). */
+  statusTty?: boolean;
+  /** Raw text to stderr (the in-place status line). */
+  errRaw?(text: string): void;
   err(line: string): void;
 }
 
@@ -264,7 +280,17 @@ function programReport(path: string, r: ProgramRun, _errorExitcode: number): str
 }
 
 export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
-  const { err } = o;
+  if (o.main !== undefined && o.secondary !== undefined) {
+    o.err('kmemsim: -M and -S exclude each other (one instance is either the main one or a secondary)');
+    return 2;
+  }
+  const instanceName = o.main ?? o.secondary ?? ((o.jobs ?? 1) > 1 ? 'main' : INSTANCE);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(instanceName)) {
+    o.err(`kmemsim: instance name ${JSON.stringify(instanceName)}: use letters, digits, - and _ (it is a directory in -o)`);
+    return 2;
+  }
+  const status = statusPrinter(o);
+  const err = status.line;
   let tokens: Uint8Array[] = [];
   if (o.dictionary !== null) {
     try {
@@ -276,10 +302,11 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
     }
   }
   const name = basename(o.target);
-  const opened = openTarget({ ...o, inputFile: join(o.out, INSTANCE, '.cur_input') }, err);
+  const opened = openTarget({ ...o, inputFile: join(o.out, instanceName, '.cur_input') }, err);
   if (typeof opened === 'number') return opened;
   if (o.autoDictionary) tokens = [...tokens, ...opened.autoTokens()];
   let firstCrashReport: string[] = [];
+  const jobs = (o.jobs ?? 1) > 1 ? startJobs(o, instanceName, err) : null;
   try {
     const summary = await fuzz(opened.target, {
       seeds: o.seeds,
@@ -294,8 +321,13 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       commandLine: o.commandLine,
       target: name,
       version: o.version,
-      statusIntervalMs: o.statusInterval * 1000,
-      status: err,
+      statusIntervalMs: o.statusTty ? 1000 : o.statusInterval * 1000,
+      status: status.status,
+      instance: instanceName,
+      main: o.main !== undefined || (o.jobs ?? 1) > 1,
+      syncIntervalMs: (o.syncInterval ?? 30) * 1000,
+      targetMode: isProgram(o.target) ? 'kmemsim user program' : 'kmemsim kernel module',
+      shouldStop: () => jobs !== null && !o.keepGoing && jobs.crashed(),
       crashSaved: (path, data, exec) => {
         const lines = opened.report(path, data, exec);
         err(`kmemsim fuzz: crash: ${path} (${exec.signature})`);
@@ -307,8 +339,13 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       for (const l of firstCrashReport) err(l);
     }
     if (summary.interrupted) err('kmemsim fuzz: interrupted; the output directory is consistent (resume with -i -)');
-    return summary.crashes.length > 0 || summary.hangs > 0 ? o.errorExitcode : 0;
+    // The secondaries run to their own limits (the same --runs/--max-time), unless this run was cut short.
+    const others = jobs ? await jobs.stop(summary.interrupted || (summary.crashes.length > 0 && !o.keepGoing)) : 0;
+    status.end();
+    return summary.crashes.length > 0 || summary.hangs > 0 || others > 0 ? o.errorExitcode : 0;
   } catch (e) {
+    await jobs?.stop(true);
+    status.end();
     if (e instanceof OutputError || e instanceof SeedError) {
       err(`kmemsim: ${e.message}`);
       return 2;
@@ -319,6 +356,102 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
     }
     throw e;
   }
+}
+
+/**
+ * Where status goes: on a terminal, one line rewritten in place (carriage
+ * return, erase to the end of the line) and kept below the other messages;
+ * otherwise every status is a line of its own (a log keeps them all).
+ */
+export function statusPrinter(o: FuzzCommandOptions): { status(line: string): void; line(line: string): void; end(): void } {
+  let live = false;
+  const raw = o.errRaw;
+  if (!o.statusTty || !raw) return { status: o.err, line: o.err, end: () => undefined };
+  return {
+    status: (l) => {
+      raw(`\r${l}\x1b[K`);
+      live = true;
+    },
+    line: (l) => {
+      if (live) raw('\r\x1b[K');
+      live = false;
+      o.err(l);
+    },
+    end: () => {
+      if (live) raw('\n');
+      live = false;
+    },
+  };
+}
+
+/** The kmemsim launcher, to start --jobs secondaries with (src/cli → repo/bin, dist/cli and dist/bundle alike). */
+const LAUNCHER = fileURLToPath(new URL('../../bin/kmemsim.js', import.meta.url));
+
+/**
+ * --jobs N: start N-1 secondaries (`-S secondaryK`, the mutation seed plus
+ * K, the same target, options and -o), as `afl-fuzz -S` instances beside
+ * this main one. Their crash messages are passed on, prefixed with their
+ * names; `stop(true)` ends them with SIGTERM (each finishes its input and
+ * leaves its directory consistent), `stop(false)` waits for them to reach
+ * their limits; both return how many found something (exit status 99).
+ */
+function startJobs(o: FuzzCommandOptions, mainName: string, err: (line: string) => void): { crashed(): boolean; stop(kill: boolean): Promise<number> } {
+  const argv = stripJobs(o.argv ?? []);
+  const children: { name: string; proc: ChildProcess; done: Promise<number> }[] = [];
+  let found = 0;
+  for (let k = 1; k < (o.jobs ?? 1); k++) {
+    const name = `secondary${k}`;
+    const args = [LAUNCHER, ...argv.before, '-S', name, '--seed', String((o.seed + k) >>> 0), '--status-interval', '3600', ...argv.after];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let buf = '';
+    proc.stderr!.setEncoding('latin1');
+    proc.stderr!.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!/^kmemsim fuzz: \d+s, /.test(l)) err(`[${name}] ${l}`);
+      }
+    });
+    const done = new Promise<number>((resolve) => proc.on('exit', (code) => {
+      if (code === o.errorExitcode) found++;
+      resolve(code ?? 1);
+    }));
+    children.push({ name, proc, done });
+  }
+  err(`kmemsim fuzz: ${mainName} and ${children.length} secondar${children.length === 1 ? 'y' : 'ies'} (${children.map((c) => c.name).join(', ')}) in ${o.out}`);
+  return {
+    crashed: () => found > 0,
+    stop: async (kill) => {
+      if (kill) for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
+      await Promise.all(children.map((c) => c.done));
+      return found;
+    },
+  };
+}
+
+/** The command line without --jobs, split where the target's `--` arguments start (-S and --seed go before them). */
+function stripJobs(argv: string[]): { before: string[]; after: string[] } {
+  const dd = argv.indexOf('--');
+  const head = dd >= 0 ? argv.slice(0, dd) : argv;
+  const after = dd >= 0 ? argv.slice(dd) : [];
+  const before: string[] = [];
+  for (let i = 0; i < head.length; i++) {
+    const a = head[i]!;
+    if (a === '--jobs' || a === '-M') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--jobs=') || a.startsWith('-M=')) continue;
+    if (a === '--seed') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--seed=')) continue;
+    before.push(a);
+  }
+  return { before, after };
 }
 
 /**

@@ -320,6 +320,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
           .option('memory', { type: 'string', describe: 'guest RAM of a program target (QEMU -m style: 256M, 1G)' })
+          .option('M', { type: 'string', describe: 'main instance NAME in -o OUT (AFL++ sync directory: imports the other instances\' finds)' })
+          .option('S', { type: 'string', describe: 'secondary instance NAME in -o OUT (AFL++ sync directory)' })
+          .option('jobs', { type: 'string', describe: 'run N instances on this machine: this one (-M main) and N-1 secondaries' })
+          .option('sync-interval', { type: 'string', describe: 'seconds between imports of the other instances\' queue entries', default: '30' })
           .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', '')
           .example('$0 fuzz build/fuzz/tlv -o out -- @@', 'a program reading the file named by @@ (without @@: its stdin)'),
       async (a) => {
@@ -345,6 +349,13 @@ async function mainWithIO(argv: string[]): Promise<number> {
           version: VERSION,
           args: programArgs(a),
           ...(a.memory !== undefined ? { memorySize: parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE }) } : {}),
+          ...(a.M !== undefined ? { main: String(a.M) } : {}),
+          ...(a.S !== undefined ? { secondary: String(a.S) } : {}),
+          ...(a.jobs !== undefined ? { jobs: parseCount(a.jobs, '--jobs', { min: 1, max: 256 }) } : {}),
+          syncInterval: parseCount(a['sync-interval'], '--sync-interval', { min: 1 }),
+          argv,
+          statusTty: tty.isatty(2) && process.stderr.isTTY === true && !statusIntervalGiven(argv),
+          errRaw: (t) => errOut(t),
           err: errLine,
         });
       },
@@ -469,6 +480,11 @@ function readInput(file: string): Uint8Array | number {
 /** "kmemsim: warning: FILE: ..." when a program's section headers were unusable (it still runs, without symbols). */
 function warnSections(file: string, sectionError: string | null): void {
   if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
+}
+
+/** --status-interval on the command line: plain lines at that interval even on a terminal. */
+function statusIntervalGiven(argv: string[]): boolean {
+  return argv.some((a) => a === '--status-interval' || a.startsWith('--status-interval='));
 }
 
 /** The arguments after the target (`-- ARGS`, with `@@` for the input file), as strings. */

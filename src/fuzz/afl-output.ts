@@ -1,7 +1,7 @@
 /**
  * The output directory in AFL++'s layout, so afl-whatsup, afl-plot and
  * people's scripts read it: `OUT/NAME/` (NAME is `default`, as afl-fuzz
- * without -M/-S) holding `queue/`, `crashes/`, `hangs/`, `fuzzer_stats`
+ * without -M/-S, else the -M/-S name) holding `queue/`, `crashes/`, `hangs/`, `fuzzer_stats`
  * and `plot_data`. File names follow afl-fuzz's describe_op():
  * `id:000000,time:0,execs:0,orig:SEED` for seeds,
  * `id:000001,src:000000,time:MS,execs:N,op:havoc,rep:R[,+cov]` for finds,
@@ -43,6 +43,11 @@ export function crashName(id: number, signal: number, o: Origin, timeMs: number,
   return `id:${id6(id)},sig:${String(signal).padStart(2, '0')},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
 }
 
+/** An entry imported from another instance's queue (AFL++'s "id:%06u,sync:%s,src:%06u"). */
+export function syncName(id: number, instance: string, src: number): string {
+  return `id:${id6(id)},sync:${instance},src:${id6(src)}`;
+}
+
 export function hangName(id: number, o: Origin, timeMs: number, execs: number): string {
   return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
 }
@@ -61,8 +66,8 @@ export class OutputDir {
   readonly crashes: string;
   readonly hangs: string;
 
-  constructor(readonly out: string) {
-    this.dir = join(out, INSTANCE);
+  constructor(readonly out: string, readonly instance: string = INSTANCE) {
+    this.dir = join(out, instance);
     this.queue = join(this.dir, 'queue');
     this.crashes = join(this.dir, 'crashes');
     this.hangs = join(this.dir, 'hangs');
@@ -119,6 +124,8 @@ export interface FuzzStats {
   timeoutInstructions: number;
   commandLine: string;
   target: string;
+  /** "kmemsim kernel module" or "kmemsim user program". */
+  targetMode: string;
 }
 
 function sec(ms: number): number {
@@ -173,7 +180,7 @@ export function fuzzerStats(s: FuzzStats, version: string): string {
     ['testcache_evict', 0],
     ['afl_banner', s.target],
     ['afl_version', `kmemsim-${version}`],
-    ['target_mode', 'kmemsim kernel module'],
+    ['target_mode', s.targetMode],
     ['command_line', s.commandLine],
   ];
   return rows.map(([k, v]) => `${k.padEnd(18)}: ${v}`).join('\n') + '\n';

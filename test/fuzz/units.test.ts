@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { autoDictionary } from '../../src/fuzz/auto-dictionary.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { hasGcc, ROOT } from '../module/helpers.js';
-import { fuzzerStats, plotLine, queueName, crashName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
+import { fuzzerStats, plotLine, queueName, crashName, syncName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
 
 describe('coverage', () => {
   it('classifies hit counts into AFL buckets', () => {
@@ -97,12 +97,13 @@ describe('AFL++ output formats', () => {
   it('names queue entries and crashes as afl-fuzz does', () => {
     expect(queueName(3, { src: 1, splicedWith: null, rep: 4 }, 120, 77, true)).toBe('id:000003,src:000001,time:120,execs:77,op:havoc,rep:4,+cov');
     expect(crashName(0, 6, { src: 2, splicedWith: 5, rep: 2 }, 9, 10)).toBe('id:000000,sig:06,src:000002+000005,time:9,execs:10,op:splice,rep:2');
+    expect(syncName(7, 'afl-main', 12)).toBe('id:000007,sync:afl-main,src:000012');
   });
   it('writes fuzzer_stats keys afl-whatsup reads and plot_data rows matching the header', () => {
     const s = {
       startTime: 1_000_000, now: 1_010_000, lastFind: 1_005_000, lastCrash: 0, lastHang: 0, execs: 500, execsSinceCrash: 500,
       cyclesDone: 2, cyclesWithoutFinds: 0, currentEntry: 1, corpusCount: 4, corpusFound: 3, corpusImported: 0, maxDepth: 3,
-      edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c',
+      edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c', targetMode: 'kmemsim kernel module',
     };
     const text = fuzzerStats(s, '1.0');
     for (const k of ['start_time', 'last_update', 'run_time', 'fuzzer_pid', 'cycles_done', 'execs_done', 'execs_per_sec', 'corpus_count', 'saved_crashes', 'saved_hangs', 'last_find', 'edges_found']) {
@@ -111,5 +112,30 @@ describe('AFL++ output formats', () => {
     expect(text).toMatch(/^execs_per_sec +: 50\.00$/m);
     expect(text).toMatch(/^run_time +: 10$/m);
     expect(plotLine(s).split(',').length).toBe(PLOT_HEADER.split(',').length);
+  });
+});
+
+describe('status output', () => {
+  it('on a terminal: one line rewritten in place, cleared before other messages, ended with a newline', async () => {
+    const { statusPrinter } = await import('../../src/cli/fuzz-command.js');
+    const raw: string[] = [];
+    const lines: string[] = [];
+    const p = statusPrinter({ statusTty: true, errRaw: (t: string) => void raw.push(t), err: (l: string) => void lines.push(l) } as never);
+    p.status('kmemsim fuzz: 1s, 10 execs');
+    p.status('kmemsim fuzz: 2s, 20 execs');
+    p.line('kmemsim fuzz: crash: x');
+    p.status('kmemsim fuzz: 3s, 30 execs');
+    p.end();
+    expect(raw).toEqual(['\rkmemsim fuzz: 1s, 10 execs\x1b[K', '\rkmemsim fuzz: 2s, 20 execs\x1b[K', '\r\x1b[K', '\rkmemsim fuzz: 3s, 30 execs\x1b[K', '\n']);
+    expect(lines).toEqual(['kmemsim fuzz: crash: x']);
+  });
+  it('not on a terminal: every status is a plain line', async () => {
+    const { statusPrinter } = await import('../../src/cli/fuzz-command.js');
+    const lines: string[] = [];
+    const p = statusPrinter({ statusTty: false, errRaw: () => { throw new Error('no raw output'); }, err: (l: string) => void lines.push(l) } as never);
+    p.status('a');
+    p.line('b');
+    p.end();
+    expect(lines).toEqual(['a', 'b']);
   });
 });
