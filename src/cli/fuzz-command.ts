@@ -68,6 +68,8 @@ export interface FuzzCommandOptions {
   args: string[];
   /** Guest RAM of a program target (--memory), in bytes; default: sized from the program. */
   memorySize?: number;
+  /** -D: AFL's deterministic stages before havoc. */
+  deterministic?: boolean;
   /** -M NAME: this instance is a main one, in OUT/NAME. */
   main?: string;
   /** -S NAME: a secondary instance, in OUT/NAME. */
@@ -324,6 +326,7 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       statusIntervalMs: o.statusTty ? 1000 : o.statusInterval * 1000,
       status: status.status,
       instance: instanceName,
+      deterministic: o.deterministic ?? false,
       main: o.main !== undefined || (o.jobs ?? 1) > 1,
       syncIntervalMs: (o.syncInterval ?? 30) * 1000,
       targetMode: isProgram(o.target) ? 'kmemsim user program' : 'kmemsim kernel module',

@@ -322,6 +322,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('memory', { type: 'string', describe: 'guest RAM of a program target (QEMU -m style: 256M, 1G)' })
           .option('M', { type: 'string', describe: 'main instance NAME in -o OUT (AFL++ sync directory: imports the other instances\' finds)' })
           .option('S', { type: 'string', describe: 'secondary instance NAME in -o OUT (AFL++ sync directory)' })
+          .option('D', { type: 'boolean', describe: 'run AFL\'s deterministic stages (bit and byte flips, arithmetic, interesting values, dictionary) on each queue entry before havoc', default: false })
           .option('jobs', { type: 'string', describe: 'run N instances on this machine: this one (-M main) and N-1 secondaries' })
           .option('sync-interval', { type: 'string', describe: 'seconds between imports of the other instances\' queue entries', default: '30' })
           .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', '')
@@ -349,6 +350,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           version: VERSION,
           args: programArgs(a),
           ...(a.memory !== undefined ? { memorySize: parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE }) } : {}),
+          deterministic: a.D as boolean,
           ...(a.M !== undefined ? { main: String(a.M) } : {}),
           ...(a.S !== undefined ? { secondary: String(a.S) } : {}),
           ...(a.jobs !== undefined ? { jobs: parseCount(a.jobs, '--jobs', { min: 1, max: 256 }) } : {}),

@@ -22,6 +22,14 @@ export interface Origin {
   /** src2 when splicing (AFL's "+NNNNNN"). */
   splicedWith: number | null;
   rep: number;
+  /** A deterministic stage's operation ("flip1,pos:3", src/fuzz/deterministic.ts); absent for havoc and splice. */
+  op?: string;
+}
+
+/** The op: part of a name: the deterministic stage, or havoc/splice with its stacking (AFL's describe_op()). */
+function opField(o: Origin): string {
+  if (o.op !== undefined) return `op:${o.op}`;
+  return `op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
 }
 
 const id6 = (n: number): string => String(n).padStart(6, '0');
@@ -36,11 +44,11 @@ export function seedName(id: number, seed: string): string {
 }
 
 export function queueName(id: number, o: Origin, timeMs: number, execs: number, newEdges: boolean): string {
-  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}${newEdges ? ',+cov' : ''}`;
+  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},${opField(o)}${newEdges ? ',+cov' : ''}`;
 }
 
 export function crashName(id: number, signal: number, o: Origin, timeMs: number, execs: number): string {
-  return `id:${id6(id)},sig:${String(signal).padStart(2, '0')},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
+  return `id:${id6(id)},sig:${String(signal).padStart(2, '0')},${op(o)},time:${timeMs},execs:${execs},${opField(o)}`;
 }
 
 /** An entry imported from another instance's queue (AFL++'s "id:%06u,sync:%s,src:%06u"). */
@@ -49,7 +57,7 @@ export function syncName(id: number, instance: string, src: number): string {
 }
 
 export function hangName(id: number, o: Origin, timeMs: number, execs: number): string {
-  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
+  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},${opField(o)}`;
 }
 
 export class OutputError extends Error {

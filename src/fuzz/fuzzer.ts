@@ -18,6 +18,7 @@ import { havoc, spliceInputs } from './mutate.js';
 import { Rng } from './random.js';
 import { OutputDir, OutputError, PLOT_HEADER, crashName, fuzzerStats, hangName, plotLine, queueName, seedName, syncName, type FuzzStats, type Origin } from './afl-output.js';
 import { markSynced, syncCandidates } from './sync.js';
+import { deterministicStages } from './deterministic.js';
 import type { Execution } from './target-module.js';
 
 /** What the loop needs of a target. */
@@ -50,6 +51,8 @@ export interface FuzzOptions {
   main?: boolean;
   /** Import the other instances' new queue entries at most this often (and once after the seeds); default 30 s. */
   syncIntervalMs?: number;
+  /** -D: AFL's deterministic stages on every queue entry once, before its havoc (src/fuzz/deterministic.ts). */
+  deterministic?: boolean;
   /** fuzzer_stats' target_mode. */
   targetMode?: string;
   status(line: string): void;
@@ -276,6 +279,14 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     while (!limitReached() && corpus.entries.length > 0) {
       if (now() - lastSync >= syncInterval) await syncNow();
       const entry = corpus.next();
+      if (opts.deterministic && !entry.passedDet) {
+        for (const c of deterministicStages(entry.data, opts.tokens, opts.maxLength)) {
+          if (limitReached()) break;
+          runOne(c.data, { src: entry.id, splicedWith: null, rep: 0, op: c.op }, null, entry.depth + 1);
+          await maybeStatus();
+        }
+        if (!limitReached()) entry.passedDet = true;
+      }
       const energy = corpus.energy(entry);
       for (let i = 0; i < energy && !limitReached(); i++) {
         let base = entry.data;

@@ -154,6 +154,20 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(await run()).toEqual(a);
   });
 
+  it('-D runs AFL\'s deterministic stages on each entry before havoc (named op:flip1,pos:N, ...), deterministically', async () => {
+    const run = async (): Promise<string[]> => {
+      const out = tmp();
+      const r = await kmemsim(['fuzz', join(EX, 'clean.c'), '--kmemcheck', '-D', '-o', out, '--seed', '3', '--runs', '120', '--no-auto-dict']);
+      expect([0, 99]).toContain(r.status);
+      return ids(join(out, 'default/queue')).map((n) => n.replace(/,time:\d+/, ''));
+    };
+    const a = await run();
+    expect(a.slice(1).length).toBeGreaterThan(0);
+    // The generated seed (4 bytes) has 32 + 31 + 29 walking flips before the byte flips: every find in 120 runs is a deterministic one.
+    for (const n of a.slice(1)) expect(n).toMatch(/,op:(flip(1|2|4|8|16|32)|arith(8|16|32)|int(8|16|32)),pos:\d+/);
+    expect(await run()).toEqual(a);
+  });
+
   it('saves a hang when LLVMFuzzerTestOneInput exceeds --timeout-instructions', async () => {
     const dir = tmp();
     const src = join(dir, 'hang.c');

@@ -139,3 +139,39 @@ describe('status output', () => {
     expect(lines).toEqual(['a', 'b']);
   });
 });
+
+describe('AFL deterministic stages (-D)', () => {
+  it('could_be_bitflip / could_be_arith / could_be_interest as in afl-fuzz', async () => {
+    const { couldBeBitflip, couldBeArith, couldBeInterest } = await import('../../src/fuzz/deterministic.js');
+    for (const x of [0, 1, 3, 0xf0, 0x0f << 9, 0xff, 0xff00, 0xffff, 0xffff0000, 0xffffffff]) expect(couldBeBitflip(x), x.toString(16)).toBe(true);
+    for (const x of [5, 0x0f << 1 | 1, 0xff << 4, 0x101]) expect(couldBeBitflip(x), x.toString(16)).toBe(false);
+    expect(couldBeArith(0x10, 0x15, 1)).toBe(true);
+    expect(couldBeArith(0x10, 0x80, 1)).toBe(false);
+    expect(couldBeArith(0x00ff, 0x0100, 2)).toBe(true); // +1 with a carry
+    expect(couldBeArith(0xff00, 0x0001, 2)).toBe(true); // big-endian +1
+    expect(couldBeInterest(0x0000, 0x0064, 2, true)).toBe(true); // interesting_8's 100 in the low byte
+    expect(couldBeInterest(0x1234, 0x5678, 2, true)).toBe(false);
+  });
+  it('generates AFL\'s stages in order, with their names, without repeating what an earlier stage made', async () => {
+    const { deterministicStages } = await import('../../src/fuzz/deterministic.js');
+    const input = Uint8Array.from([0x41, 0x00, 0xff]);
+    const all = [...deterministicStages(input, [Uint8Array.from([0x4b, 0x4d])], 16)];
+    const count = (p: RegExp): number => all.filter((c) => p.test(c.op)).length;
+    expect(count(/^flip1,/)).toBe(24);
+    expect(count(/^flip2,/)).toBe(23);
+    expect(count(/^flip4,/)).toBe(21);
+    expect(count(/^flip8,/)).toBe(3);
+    expect(count(/^flip16,/)).toBe(2);
+    expect(count(/^flip32,/)).toBe(0);
+    expect(count(/^ext_UO,/)).toBe(2);
+    expect(count(/^ext_UI,/)).toBe(4);
+    expect(all[0]).toEqual({ data: Uint8Array.from([0xc1, 0x00, 0xff]), op: 'flip1,pos:0' });
+    const order = all.map((c) => c.op.split(',')[0]!).filter((s, i, a) => a.indexOf(s) === i);
+    expect(order).toEqual(['flip1', 'flip2', 'flip4', 'flip8', 'flip16', 'arith8', 'arith16', 'int8', 'int16', 'ext_UO', 'ext_UI']);
+    // arith8 and int8 never redo a bit or byte flip's result.
+    const flips = new Set(all.filter((c) => c.op.startsWith('flip')).map((c) => Buffer.from(c.data).toString('hex')));
+    for (const c of all.filter((c) => /^(arith8|int8),/.test(c.op))) expect(flips.has(Buffer.from(c.data).toString('hex')), c.op).toBe(false);
+    expect(all.find((c) => c.op === 'arith8,pos:1,val:+3')).toBeUndefined(); // 0 ^ 3 is a two-bit flip
+    expect(all.find((c) => c.op === 'arith8,pos:1,val:+5')!.data).toEqual(Uint8Array.from([0x41, 0x05, 0xff]));
+  });
+});
