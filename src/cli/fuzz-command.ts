@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { basename, join } from 'node:path';
 import { compileModule, CompileError } from './compile.js';
 import { readModuleInput } from './module-input.js';
-import { checkCommand, type CheckCommandOptions } from './check-command.js';
+import { checkCommand, reportChecked, type CheckCommandOptions } from './check-command.js';
 import { ModuleTarget, FuzzTargetError, inputStep, ENTRY, type Execution, type InputCall, type TargetRunOptions } from '../fuzz/target-module.js';
 import { fuzz, readSeeds, SeedError, type FuzzTarget } from '../fuzz/fuzzer.js';
 import { ProgramTarget, ProgramTargetError, type ProgramRun } from '../fuzz/target-program.js';
@@ -250,9 +250,11 @@ function openTarget(o: TargetChoice, err: (line: string) => void): OpenedTarget 
   }
   return {
     target,
-    report: (path, data) => {
+    // The crash's reports come from the execution that found it (no second run): the same text and JSON
+    // `kmemsim run TARGET --input FILE` gives, since a snapshot-restored input runs as a fresh machine does.
+    report: (path, _data, exec) => {
       const lines: string[] = [];
-      replayInput(mod, name, data, { heap: o.heap, stack: o.stack, timeout: o.timeoutInstructions, errorExitcode: o.errorExitcode ?? 99, reportJson: `${path}.json` }, (l) => lines.push(l));
+      reportChecked(exec.result!, { heap: o.heap, stack: o.stack, stackUsage: mod.stackUsage, errorExitcode: o.errorExitcode ?? 99, reportJson: `${path}.json`, err: (l) => lines.push(l) }, true);
       fs.writeFileSync(`${path}.txt`, lines.join('\n') + '\n');
       return lines;
     },

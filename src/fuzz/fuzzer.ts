@@ -119,6 +119,16 @@ export function readSeeds(dir: string, maxLength: number): { name: string; data:
   return seeds;
 }
 
+/** The crash signatures a run recorded (name → signature); empty when there are none or the file is damaged. */
+function readSignatures(path: string): Map<string, string> {
+  try {
+    const o = JSON.parse(fs.readFileSync(path, 'utf8')) as Record<string, unknown>;
+    return new Map(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return new Map();
+  }
+}
+
 /** Run the fuzzer; resolves when a limit is reached, a crash stops it, or SIGINT/SIGTERM arrives. */
 export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzSummary> {
   const now = opts.now ?? Date.now;
@@ -139,7 +149,11 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   const virgin = newVirginMap();
   const virginHang = newVirginMap();
   const trace = new Uint8Array(MAP_SIZE);
-  const signatures = new Set<string>();
+  // Crash signatures saved so far, by crash file: kept in OUT/NAME/.crash_signatures so a resumed run (-i -)
+  // does not save a crash it already has (AFL++ compares coverage; kmemsim deduplicates by signature).
+  const signaturePath = join(out.dir, '.crash_signatures');
+  const saved = resume ? readSignatures(signaturePath) : new Map<string, string>();
+  const signatures = new Set<string>(saved.values());
   const crashes: SavedCrash[] = [];
   const start = now();
   let crashIds = out.ids(out.crashes).length;
@@ -197,6 +211,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         const name = seedFile !== null ? `id:${String(crashIds).padStart(6, '0')},sig:${String(exec.signal).padStart(2, '0')},orig:${seedFile.replace(/[,/]/g, '_')}` : crashName(crashIds, exec.signal, o, t, execs);
         crashIds++;
         const path = out.write(out.crashes, name, data);
+        saved.set(name, exec.signature!);
+        out.write(out.dir, '.crash_signatures', JSON.stringify(Object.fromEntries(saved), null, 1) + '\n');
         opts.crashSaved(path, data, exec);
         crashes.push({ path, signature: exec.signature! });
         lastCrash = now();
@@ -263,6 +279,18 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
       markSynced(out.dir, other.instance, other.next);
     }
   };
+
+  if (resume) {
+    // Crashes of an earlier run without a recorded signature (an older kmemsim wrote them): run each once.
+    for (const n of out.ids(out.crashes)) {
+      if (saved.has(n)) continue;
+      const e = target.execute(new Uint8Array(fs.readFileSync(join(out.crashes, n))), null);
+      if (e.outcome === 'crash' && e.signature !== null) {
+        saved.set(n, e.signature);
+        signatures.add(e.signature);
+      }
+    }
+  }
 
   try {
     const initial = seeds.length ? seeds : [{ name: 'generated', data: GENERATED_SEED }];
