@@ -286,12 +286,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
     )
     .command(
       'fuzz <target>',
-      'Fuzz a kernel module that defines libFuzzer\'s int LLVMFuzzerTestOneInput(const u8 *data, size_t size): coverage-guided (AFL edge counts), every checker as the oracle, AFL++\'s output layout',
+      'Fuzz a kernel module that defines libFuzzer\'s int LLVMFuzzerTestOneInput(const u8 *data, size_t size), or a static i386 program: coverage-guided (AFL edge counts), every checker as the oracle, AFL++\'s output layout and sync directory',
       (y) =>
         y
           .epilogue(
             [
-              'Each input runs on a freshly booted machine: init_module, LLVMFuzzerInitialize (if defined), the input in a kmalloc(size) object whose tail past size is unallocated, LLVMFuzzerTestOneInput, cleanup_module. A checker finding, an oops, BUG, triple fault or unsupported instruction is a crash; running out of --timeout-instructions is a hang. Output: OUT/default/{queue,crashes,hangs}/, fuzzer_stats, plot_data (AFL++\'s formats); next to each crash FILE.json and FILE.txt, its report.',
+              'The machine is initialized once (boot, insmod, init_module, LLVMFuzzerInitialize if defined) and snapshotted; every input restores the snapshot (only the pages it dirtied are copied back), goes into a kmalloc(size) object whose tail past size is unallocated, runs LLVMFuzzerTestOneInput, then cleanup_module. A checker finding, an oops, BUG, triple fault or unsupported instruction is a crash; running out of --timeout-instructions is a hang. A static i386 program target gets each input on stdin, or in the file whose path replaces @@ in its arguments after --; a death by a signal is a crash. Output: OUT/NAME/{queue,crashes,hangs}/, fuzzer_stats, plot_data (AFL++\'s formats; NAME is default, or the -M/-S name); next to each crash FILE.json and FILE.txt, its report.',
               '',
               'Exit status:',
               '  0    nothing found within the limits',
@@ -299,7 +299,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  1    init_module returned a negative errno',
               '  124  init_module never returned within the budget',
               '  125  the module oopsed in init_module or LLVMFuzzerInitialize',
-              '  126  the module cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput',
+              '  126  the module cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput; the program cannot run',
               '  127  no such file',
               '  2    usage error, unreadable -i or seed, bad -x dictionary, -o holding an earlier run (resume with -i -)',
             ].join('\n'),
