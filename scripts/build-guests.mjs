@@ -11,6 +11,8 @@
  *   examples  examples/*.c  → build/examples/<name>-O<level>   (static i386 ELF,
  *             one per optimization level in OPT_LEVELS, linked with examples/lib)
  *   bench     bench/*.c     → build/bench/<name>               (static i386 ELF, -O2)
+ *   fuzz      examples/fuzz/programs/*.c (but glibc-*.c) → build/fuzz/<name> (static i386 ELF, -O2:
+ *             user-program fuzz targets, `kmemsim fuzz build/fuzz/NAME`)
  *   kernels   test/kernels/*.S → build/kernels/<name>.elf      (Multiboot kernels for
  *             `kmemsim boot`: `as --32` then `ld -m elf_i386 -T test/kernels/kernel.ld`,
  *             loaded at 1 MiB; needs only binutils, not gcc)
@@ -153,6 +155,12 @@ const KINDS = {
     return listFiles('bench', (f) => f.endsWith('.c')).flatMap((f) => {
       const name = f.slice(0, -2);
       return userProgram({ kind: 'bench', name, opt: '2', sources: [`bench/${f}`], out: `build/bench/${name}` });
+    });
+  },
+  fuzz() {
+    return listFiles('examples/fuzz/programs', (f) => f.endsWith('.c') && !f.startsWith('glibc-')).flatMap((f) => {
+      const name = f.slice(0, -2);
+      return userProgram({ kind: 'fuzz', name, opt: '2', sources: [`examples/fuzz/programs/${f}`], out: `build/fuzz/${name}` });
     });
   },
   kernels() {

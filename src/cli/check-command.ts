@@ -12,7 +12,7 @@ import { ModuleLoadError } from '../kernel/module.js';
 import type { ModuleRunResult } from '../kernel/module-run.js';
 import type { Finding, FindingFrame } from '../shadow/report.js';
 import type { StopReason } from '../cpu/stop.js';
-import { runChecked, type CheckedRunOptions, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
+import { runChecked, type CheckedRunOptions, type CheckedRunResult, type CheckSummary, type HeapMode, type StackMode } from '../harness/checked-run.js';
 import { describeStop } from './describe.js';
 import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
 import { formatSarif, type SarifFinding } from '../report/sarif.js';
@@ -101,7 +101,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
 }
 
 /** The checkers' names for the summary line. */
-function checkerNames(opts: CheckCommandOptions): string {
+function checkerNames(opts: Pick<CheckCommandOptions, 'heap' | 'stack'>): string {
   const names: string[] = [];
   if (opts.heap === 'kmemcheck') names.push('kmemcheck');
   if (opts.heap === 'inline') names.push('kmemcheck (inline checker)');
@@ -138,7 +138,19 @@ export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): num
     stackUsage: opts.stackUsage,
     rules: { oneShot: opts.oneShot ?? false, partialOk: opts.partialOk ?? true, checkWrites: opts.checkWrites ?? false },
   });
+  return reportChecked(r, opts);
+}
+
+/**
+ * What `kmemsim run --kmemcheck/--stack` prints after a checked run — the
+ * stop, the reports, the summary line — and the JSON report; returns the
+ * exit status. With `diagnostics`, the run's own messages (an oops report,
+ * printed live by a run with onDiagnostic) come first: a fuzz crash is
+ * reported from the execution that found it, as its replay prints it.
+ */
+export function reportChecked(r: CheckedRunResult, opts: Omit<CheckCommandOptions, 'run'> & { run?: { name?: string } }, diagnostics = false): number {
   const { err } = opts;
+  if (diagnostics) for (const d of r.run?.diagnostics ?? []) err(d);
   let status: number;
   if (r.error !== null) {
     if (r.error instanceof ModuleLoadError) {
@@ -156,7 +168,7 @@ export function checkCommand(object: Uint8Array, opts: CheckCommandOptions): num
     status = run.exitCode;
   }
   // Suppressions (src/report/suppressions.ts): a silenced finding is counted, not printed or reported.
-  const objOf = moduleObjOf(r.module, opts.run.name ?? 'module');
+  const objOf = moduleObjOf(r.module, opts.run?.name ?? 'module');
   const marked: SarifFinding[] = r.findings.map((finding) => {
     const s = opts.suppressions?.match(finding, objOf) ?? null;
     return s === null ? { finding } : { finding, suppressedBy: s.name };

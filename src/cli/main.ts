@@ -372,12 +372,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
     )
     .command(
       'fuzz <target>',
-      'Fuzz a kernel module that defines libFuzzer\'s int LLVMFuzzerTestOneInput(const u8 *data, size_t size): coverage-guided (AFL edge counts), every checker as the oracle, AFL++\'s output layout',
+      'Fuzz a kernel module that defines libFuzzer\'s int LLVMFuzzerTestOneInput(const u8 *data, size_t size), or a static i386 program: coverage-guided (AFL edge counts), every checker as the oracle, AFL++\'s output layout and sync directory',
       (y) =>
         y
           .epilogue(
             [
-              'Each input runs on a freshly booted machine: init_module, LLVMFuzzerInitialize (if defined), the input in a kmalloc(size) object whose tail past size is unallocated, LLVMFuzzerTestOneInput, cleanup_module. A checker finding, an oops, BUG, triple fault or unsupported instruction is a crash; running out of --timeout-instructions is a hang. Output: OUT/default/{queue,crashes,hangs}/, fuzzer_stats, plot_data (AFL++\'s formats); next to each crash FILE.json and FILE.txt, its report.',
+              'The machine is initialized once (boot, insmod, init_module, LLVMFuzzerInitialize if defined) and snapshotted; every input restores the snapshot (only the pages it dirtied are copied back), goes into a kmalloc(size) object whose tail past size is unallocated, runs LLVMFuzzerTestOneInput, then cleanup_module. A checker finding, an oops, BUG, triple fault or unsupported instruction is a crash; running out of --timeout-instructions is a hang. A static i386 program target gets each input on stdin, or in the file whose path replaces @@ in its arguments after --; a death by a signal is a crash. Output: OUT/NAME/{queue,crashes,hangs}/, fuzzer_stats, plot_data (AFL++\'s formats; NAME is default, or the -M/-S name); next to each crash FILE.json and FILE.txt, its report.',
               '',
               'Exit status:',
               '  0    nothing found within the limits',
@@ -385,12 +385,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  1    init_module returned a negative errno',
               '  124  init_module never returned within the budget',
               '  125  the module oopsed in init_module or LLVMFuzzerInitialize',
-              '  126  the module cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput',
+              '  126  the module cannot be compiled or loaded, or defines no LLVMFuzzerTestOneInput; the program cannot run',
               '  127  no such file',
               '  2    usage error, unreadable -i or seed, bad -x dictionary, -o holding an earlier run (resume with -i -)',
             ].join('\n'),
           )
-          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko); or a static i386 program (input on stdin, or in the file @@ names after --)', demandOption: true })
           .option('i', { type: 'string', describe: 'seed directory (missing or empty: one generated input); - resumes OUT\'s earlier run' })
           .option('o', { type: 'string', describe: 'output directory (AFL++ layout)', demandOption: true })
           .option('kmemcheck', { type: 'boolean', describe: 'heap checker: uninitialized, unallocated and freed reads are crashes', default: false })
@@ -406,7 +406,14 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('error-exitcode', { type: 'string', describe: 'exit status when something was found', default: String(DEFAULT_ERROR_EXITCODE) })
           .option('status-interval', { type: 'string', describe: 'seconds between status lines on stderr', default: '5' })
           .option('report-sarif', { type: 'string', describe: `${REPORT_SARIF_HELP}: every saved crash's findings, rewritten after each crash` })
-          .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', ''),
+          .option('memory', { type: 'string', describe: 'guest RAM of a program target (QEMU -m style: 256M, 1G)' })
+          .option('M', { type: 'string', describe: 'main instance NAME in -o OUT (AFL++ sync directory: imports the other instances\' finds)' })
+          .option('S', { type: 'string', describe: 'secondary instance NAME in -o OUT (AFL++ sync directory)' })
+          .option('D', { type: 'boolean', describe: 'run AFL\'s deterministic stages (bit and byte flips, arithmetic, interesting values, dictionary) on each queue entry before havoc', default: false })
+          .option('jobs', { type: 'string', describe: 'run N instances on this machine: this one (-M main) and N-1 secondaries' })
+          .option('sync-interval', { type: 'string', describe: 'seconds between imports of the other instances\' queue entries', default: '30' })
+          .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', '')
+          .example('$0 fuzz build/fuzz/tlv -o out -- @@', 'a program reading the file named by @@ (without @@: its stdin)'),
       async (a) => {
         if (a.o === undefined || String(a.o) === '') throw new UsageError('fuzz needs -o DIR');
         const { fuzzCommand } = await import('./fuzz-command.js');
@@ -429,6 +436,16 @@ async function mainWithIO(argv: string[]): Promise<number> {
           reportSarif: sarifFile(a['report-sarif']),
           commandLine: ['kmemsim', ...argv].join(' '),
           version: VERSION,
+          args: programArgs(a),
+          ...(a.memory !== undefined ? { memorySize: parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE }) } : {}),
+          deterministic: a.D as boolean,
+          ...(a.M !== undefined ? { main: String(a.M) } : {}),
+          ...(a.S !== undefined ? { secondary: String(a.S) } : {}),
+          ...(a.jobs !== undefined ? { jobs: parseCount(a.jobs, '--jobs', { min: 1, max: 256 }) } : {}),
+          syncInterval: parseCount(a['sync-interval'], '--sync-interval', { min: 1 }),
+          argv,
+          statusTty: tty.isatty(2) && process.stderr.isTTY === true && !statusIntervalGiven(argv),
+          errRaw: (t) => errOut(t),
           err: errLine,
         });
       },
@@ -448,6 +465,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       async (a) => {
         const { tminCommand } = await import('./fuzz-command.js');
         code = tminCommand(a.target as string, a.input as string, a.output as string, {
+          args: programArgs(a),
           heap: a.kmemcheck ? 'kmemcheck' : null,
           stack: (a.stack as StackMode | undefined) ?? null,
           timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
@@ -470,6 +488,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       async (a) => {
         const { cminCommand } = await import('./fuzz-command.js');
         code = cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
+          args: programArgs(a),
           heap: a.kmemcheck ? 'kmemcheck' : null,
           stack: (a.stack as StackMode | undefined) ?? null,
           timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
@@ -599,6 +618,16 @@ function compilerStyleFlags(argv: string[]): string[] {
 /** A repeatable option's values (yargs gives one value as a string, several as an array). */
 function list(v: unknown): string[] {
   return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** --status-interval on the command line: plain lines at that interval even on a terminal. */
+function statusIntervalGiven(argv: string[]): boolean {
+  return argv.some((a) => a === '--status-interval' || a.startsWith('--status-interval='));
+}
+
+/** The arguments after the target (`-- ARGS`, with `@@` for the input file), as strings. */
+function programArgs(a: Record<string, unknown>): string[] {
+  return [...((a['--'] as unknown[] | undefined) ?? []), ...((a._ as unknown[] | undefined) ?? []).slice(1)].map(String);
 }
 
 /** How a program's guest sees memory and the host file system (--memory, --root, --read-only). */

@@ -681,7 +681,11 @@ export class CPU {
       // The processor's own accesses (descriptor tables, TSS) are supervisor accesses at any CPL: their
       // translations go to the supervisor TLB, flushed with it (MOV CR3, INVLPG, CR0/CR4 paging bits).
       const tlbR = this.systemAccess ? this.tlbRSup : this.tlbR;
-      if (write && this.tlbWritable && !this.codePage[ppage]) (this.systemAccess ? this.tlbWSup : this.tlbW)[vpage] = entry;
+      if (write) {
+        // The fast path stores through this entry without the memory unit seeing it: log the frame now.
+        if (this.mem.dirtyLogging) this.mem.markDirty(ppage);
+        if (this.tlbWritable && !this.codePage[ppage]) (this.systemAccess ? this.tlbWSup : this.tlbW)[vpage] = entry;
+      }
       tlbR[vpage] = entry;
       this.trackTlb(vpage);
       if (this.lastGlobal) this.tlbGlobal[vpage] = 1;
@@ -1049,6 +1053,7 @@ export class CPU {
     if (addr < 0 || addr + data.length > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+${data.length} is outside memory`);
     this.mem8.set(data, addr);
     for (let p = Math.floor(addr / PAGE); p <= Math.floor((addr + data.length - 1) / PAGE); p++) {
+      this.mem.markDirty(p);
       if (this.codePage[p]) this.invalidateCode(p);
     }
   }

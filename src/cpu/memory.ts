@@ -12,6 +12,17 @@ export class PhysicalMemory {
   /** Aligned 32-bit view; index = physical address >> 2. */
   readonly u32: Int32Array;
   readonly u16: Uint16Array;
+  /**
+   * The dirty page log (as KVM's KVM_GET_DIRTY_LOG): while it is on, a
+   * flag per 4 KiB frame written since the log was last taken, and the
+   * list of those frames. Writes through these methods mark their frame;
+   * the CPU marks a frame when it fills a write TLB entry for it (its
+   * fast path stores to `u8`/`u32` directly, always through such an
+   * entry) and when it copies bytes in (`CPU.writePhys`). Null: off.
+   */
+  private dirtyFlags: Uint8Array | null = null;
+  private dirtyList: Int32Array | null = null;
+  private dirtyCount = 0;
 
   constructor(size = 64 * 1024 * 1024) {
     if (size <= 0 || size % 4096 !== 0 || size > 1024 * 1024 * 1024) {
@@ -22,6 +33,33 @@ export class PhysicalMemory {
     this.u8 = new Uint8Array(buf);
     this.u32 = new Int32Array(buf);
     this.u16 = new Uint16Array(buf);
+  }
+
+  /** Start logging written frames (clears the log). The CPU's write TLB must be flushed after this, so that every write is seen. */
+  startDirtyLog(): void {
+    const frames = this.size >>> 12;
+    this.dirtyFlags = new Uint8Array(frames);
+    this.dirtyList = new Int32Array(frames);
+    this.dirtyCount = 0;
+  }
+  get dirtyLogging(): boolean {
+    return this.dirtyFlags !== null;
+  }
+  /** Mark frame `pfn` written (while logging). */
+  markDirty(pfn: number): void {
+    const f = this.dirtyFlags;
+    if (f === null || pfn >= f.length || f[pfn]) return;
+    f[pfn] = 1;
+    this.dirtyList![this.dirtyCount++] = pfn;
+  }
+  /** The frames written since the last call (or startDirtyLog), each once; the log is cleared. */
+  takeDirtyLog(): Int32Array {
+    const n = this.dirtyCount;
+    if (n === 0) return new Int32Array(0);
+    const out = this.dirtyList!.slice(0, n);
+    for (let i = 0; i < n; i++) this.dirtyFlags![out[i]!] = 0;
+    this.dirtyCount = 0;
+    return out;
   }
 
   /** Reads past the end of RAM return all ones, as an unpopulated bus does. */
@@ -38,18 +76,25 @@ export class PhysicalMemory {
   }
   /** Writes past the end of RAM are dropped. */
   write8(p: number, v: number): void {
-    if (p < this.size) this.u8[p] = v;
+    if (p < this.size) {
+      this.u8[p] = v;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+    }
   }
   write16(p: number, v: number): void {
-    if ((p & 1) === 0 && p < this.size) this.u16[p >>> 1] = v;
-    else {
+    if ((p & 1) === 0 && p < this.size) {
+      this.u16[p >>> 1] = v;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+    } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);
     }
   }
   write32(p: number, v: number): void {
-    if ((p & 3) === 0 && p < this.size) this.u32[p >>> 2] = v;
-    else {
+    if ((p & 3) === 0 && p < this.size) {
+      this.u32[p >>> 2] = v;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+    } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);
       this.write8(p + 2, (v >>> 16) & 0xff);

@@ -1,7 +1,7 @@
 /**
  * The output directory in AFL++'s layout, so afl-whatsup, afl-plot and
  * people's scripts read it: `OUT/NAME/` (NAME is `default`, as afl-fuzz
- * without -M/-S) holding `queue/`, `crashes/`, `hangs/`, `fuzzer_stats`
+ * without -M/-S, else the -M/-S name) holding `queue/`, `crashes/`, `hangs/`, `fuzzer_stats`
  * and `plot_data`. File names follow afl-fuzz's describe_op():
  * `id:000000,time:0,execs:0,orig:SEED` for seeds,
  * `id:000001,src:000000,time:MS,execs:N,op:havoc,rep:R[,+cov]` for finds,
@@ -22,6 +22,14 @@ export interface Origin {
   /** src2 when splicing (AFL's "+NNNNNN"). */
   splicedWith: number | null;
   rep: number;
+  /** A deterministic stage's operation ("flip1,pos:3", src/fuzz/deterministic.ts); absent for havoc and splice. */
+  op?: string;
+}
+
+/** The op: part of a name: the deterministic stage, or havoc/splice with its stacking (AFL's describe_op()). */
+function opField(o: Origin): string {
+  if (o.op !== undefined) return `op:${o.op}`;
+  return `op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
 }
 
 const id6 = (n: number): string => String(n).padStart(6, '0');
@@ -36,15 +44,20 @@ export function seedName(id: number, seed: string): string {
 }
 
 export function queueName(id: number, o: Origin, timeMs: number, execs: number, newEdges: boolean): string {
-  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}${newEdges ? ',+cov' : ''}`;
+  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},${opField(o)}${newEdges ? ',+cov' : ''}`;
 }
 
 export function crashName(id: number, signal: number, o: Origin, timeMs: number, execs: number): string {
-  return `id:${id6(id)},sig:${String(signal).padStart(2, '0')},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
+  return `id:${id6(id)},sig:${String(signal).padStart(2, '0')},${op(o)},time:${timeMs},execs:${execs},${opField(o)}`;
+}
+
+/** An entry imported from another instance's queue (AFL++'s "id:%06u,sync:%s,src:%06u"). */
+export function syncName(id: number, instance: string, src: number): string {
+  return `id:${id6(id)},sync:${instance},src:${id6(src)}`;
 }
 
 export function hangName(id: number, o: Origin, timeMs: number, execs: number): string {
-  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},op:${o.splicedWith !== null ? 'splice' : 'havoc'},rep:${o.rep}`;
+  return `id:${id6(id)},${op(o)},time:${timeMs},execs:${execs},${opField(o)}`;
 }
 
 export class OutputError extends Error {
@@ -61,8 +74,8 @@ export class OutputDir {
   readonly crashes: string;
   readonly hangs: string;
 
-  constructor(readonly out: string) {
-    this.dir = join(out, INSTANCE);
+  constructor(readonly out: string, readonly instance: string = INSTANCE) {
+    this.dir = join(out, instance);
     this.queue = join(this.dir, 'queue');
     this.crashes = join(this.dir, 'crashes');
     this.hangs = join(this.dir, 'hangs');
@@ -119,6 +132,8 @@ export interface FuzzStats {
   timeoutInstructions: number;
   commandLine: string;
   target: string;
+  /** "kmemsim kernel module" or "kmemsim user program". */
+  targetMode: string;
 }
 
 function sec(ms: number): number {
@@ -173,7 +188,7 @@ export function fuzzerStats(s: FuzzStats, version: string): string {
     ['testcache_evict', 0],
     ['afl_banner', s.target],
     ['afl_version', `kmemsim-${version}`],
-    ['target_mode', 'kmemsim kernel module'],
+    ['target_mode', s.targetMode],
     ['command_line', s.commandLine],
   ];
   return rows.map(([k, v]) => `${k.padEnd(18)}: ${v}`).join('\n') + '\n';

@@ -18,6 +18,8 @@ export interface QueueEntry {
   newEdges: boolean;
   /** Mutation depth: seeds are 1, children their parent's + 1 (AFL's depth). */
   depth: number;
+  /** The deterministic stages ran on it (AFL's passed_det). */
+  passedDet?: boolean;
 }
 
 /** The base number of havoc executions per entry per cycle (AFL's HAVOC_CYCLES_INIT is 1024; kmemsim's executions are slower). */

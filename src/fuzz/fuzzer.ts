@@ -16,7 +16,9 @@ import { MAP_SIZE, classifyCounts, countEdges, hasNewBits, newVirginMap } from '
 import { Corpus, type QueueEntry } from './corpus.js';
 import { havoc, spliceInputs } from './mutate.js';
 import { Rng } from './random.js';
-import { OutputDir, OutputError, PLOT_HEADER, crashName, fuzzerStats, hangName, plotLine, queueName, seedName, type FuzzStats, type Origin } from './afl-output.js';
+import { OutputDir, OutputError, PLOT_HEADER, crashName, fuzzerStats, hangName, plotLine, queueName, seedName, syncName, type FuzzStats, type Origin } from './afl-output.js';
+import { markSynced, syncCandidates } from './sync.js';
+import { deterministicStages } from './deterministic.js';
 import type { Execution } from './target-module.js';
 
 /** What the loop needs of a target. */
@@ -43,11 +45,23 @@ export interface FuzzOptions {
   version: string;
   /** Status lines (and fuzzer_stats/plot_data updates) at most this often. */
   statusIntervalMs: number;
+  /** The instance's name in OUT (-M/-S NAME; default "default"). */
+  instance?: string;
+  /** -M: the main instance (AFL++ marks it with OUT/NAME/is_main_node). */
+  main?: boolean;
+  /** Import the other instances' new queue entries at most this often (and once after the seeds); default 30 s. */
+  syncIntervalMs?: number;
+  /** -D: AFL's deterministic stages on every queue entry once, before its havoc (src/fuzz/deterministic.ts). */
+  deterministic?: boolean;
+  /** fuzzer_stats' target_mode. */
+  targetMode?: string;
   status(line: string): void;
   /** A new crash was saved at `path`: write its reports next to it (`path`.json, `path`.txt). */
   crashSaved(path: string, data: Uint8Array, exec: Execution): void;
   /** The clock (tests may fix it); default Date.now. */
   now?: () => number;
+  /** Asked after every input: true ends the run as SIGINT would (--jobs: a secondary found a crash). */
+  shouldStop?: () => boolean;
 }
 
 export interface SavedCrash {
@@ -105,10 +119,20 @@ export function readSeeds(dir: string, maxLength: number): { name: string; data:
   return seeds;
 }
 
+/** The crash signatures a run recorded (name → signature); empty when there are none or the file is damaged. */
+function readSignatures(path: string): Map<string, string> {
+  try {
+    const o = JSON.parse(fs.readFileSync(path, 'utf8')) as Record<string, unknown>;
+    return new Map(Object.entries(o).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return new Map();
+  }
+}
+
 /** Run the fuzzer; resolves when a limit is reached, a crash stops it, or SIGINT/SIGTERM arrives. */
 export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzSummary> {
   const now = opts.now ?? Date.now;
-  const out = new OutputDir(opts.out);
+  const out = new OutputDir(opts.out, opts.instance);
   const resume = opts.seeds === '-';
   if (!resume && out.holdsEarlierRun()) {
     throw new OutputError(`${out.dir} holds an earlier run: resume it with -i - or choose another -o directory`);
@@ -118,13 +142,18 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     ? out.ids(out.queue).map((name) => ({ name, data: new Uint8Array(fs.readFileSync(join(out.queue, name))) }))
     : opts.seeds === null ? [] : readSeeds(opts.seeds, opts.maxLength);
   out.create();
+  if (opts.main) fs.writeFileSync(join(out.dir, 'is_main_node'), '');
 
   const rng = new Rng(opts.seed);
   const corpus = new Corpus();
   const virgin = newVirginMap();
   const virginHang = newVirginMap();
   const trace = new Uint8Array(MAP_SIZE);
-  const signatures = new Set<string>();
+  // Crash signatures saved so far, by crash file: kept in OUT/NAME/.crash_signatures so a resumed run (-i -)
+  // does not save a crash it already has (AFL++ compares coverage; kmemsim deduplicates by signature).
+  const signaturePath = join(out.dir, '.crash_signatures');
+  const saved = resume ? readSignatures(signaturePath) : new Map<string, string>();
+  const signatures = new Set<string>(saved.values());
   const crashes: SavedCrash[] = [];
   const start = now();
   let crashIds = out.ids(out.crashes).length;
@@ -136,6 +165,9 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   let stopRequested = false;
   let stopForCrash = false;
   let lastStatus = start;
+  let imported = 0;
+  let lastSync = -Infinity;
+  const syncInterval = opts.syncIntervalMs ?? 30_000;
 
   const plotPath = join(out.dir, 'plot_data');
   if (!resume || !fs.existsSync(plotPath)) fs.writeFileSync(plotPath, PLOT_HEADER);
@@ -147,9 +179,10 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   const stats = (): FuzzStats => ({
     startTime: start, now: now(), lastFind, lastCrash, lastHang, execs, execsSinceCrash,
     cyclesDone: corpus.cyclesDone, cyclesWithoutFinds: corpus.cyclesWithoutFinds, currentEntry: corpus.current,
-    corpusCount: corpus.entries.length, corpusFound: corpus.entries.filter((e) => e.depth > 1).length, corpusImported: 0,
+    corpusCount: corpus.entries.length, corpusFound: corpus.entries.filter((e) => e.depth > 1).length, corpusImported: imported,
     maxDepth: corpus.maxDepth, edges: countEdges(virgin), crashes: crashIds, hangs,
     timeoutInstructions: opts.timeoutInstructions, commandLine: opts.commandLine, target: opts.target,
+    targetMode: opts.targetMode ?? 'kmemsim kernel module',
   });
   const writeStats = (): void => {
     const s = stats();
@@ -164,7 +197,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   };
 
   /** Run one input and file it: queue, crash, hang or nothing. Returns the execution. */
-  const runOne = (data: Uint8Array, origin: Origin | null, seedFile: string | null, depth: number): Execution => {
+  const runOne = (data: Uint8Array, origin: Origin | null, seedFile: string | null, depth: number, synced: { instance: string; id: number } | null = null): Execution => {
     trace.fill(0);
     const exec = target.execute(data, trace);
     execs++;
@@ -178,6 +211,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         const name = seedFile !== null ? `id:${String(crashIds).padStart(6, '0')},sig:${String(exec.signal).padStart(2, '0')},orig:${seedFile.replace(/[,/]/g, '_')}` : crashName(crashIds, exec.signal, o, t, execs);
         crashIds++;
         const path = out.write(out.crashes, name, data);
+        saved.set(name, exec.signature!);
+        out.write(out.dir, '.crash_signatures', JSON.stringify(Object.fromEntries(saved), null, 1) + '\n');
         opts.crashSaved(path, data, exec);
         crashes.push({ path, signature: exec.signature! });
         lastCrash = now();
@@ -195,6 +230,16 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
       return exec;
     }
     const bits = hasNewBits(virgin, trace);
+    if (synced !== null) {
+      if (bits === 0) return exec;
+      const id = corpus.entries.length;
+      const name = syncName(id, synced.instance, synced.id);
+      out.write(out.queue, name, data);
+      corpus.add({ id, data, name, instructions: exec.instructions, newEdges: bits === 2, depth });
+      imported++;
+      lastFind = now();
+      return exec;
+    }
     if (bits !== 0 || seedFile !== null) {
       const id = corpus.entries.length;
       const name = seedFile !== null ? (resume ? seedFile : seedName(id, seedFile)) : queueName(id, origin!, t, execs, bits === 2);
@@ -206,7 +251,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     return exec;
   };
 
-  const limitReached = (): boolean => stopRequested || stopForCrash || execs >= opts.runs || now() - start >= opts.maxTimeMs;
+  const limitReached = (): boolean => stopRequested || stopForCrash || (opts.shouldStop?.() ?? false) || execs >= opts.runs || now() - start >= opts.maxTimeMs;
   const maybeStatus = async (): Promise<void> => {
     // After every input, let SIGINT/SIGTERM handlers run (the loop is otherwise synchronous).
     await new Promise<void>((r) => setImmediate(r));
@@ -215,6 +260,37 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     writeStats();
     opts.status(statusLine());
   };
+
+  /** Import the other instances' new queue entries (AFL++'s sync_fuzzers()). */
+  const syncNow = async (): Promise<void> => {
+    lastSync = now();
+    for (const other of syncCandidates(opts.out, out.instance, opts.maxLength)) {
+      for (const c of other.entries) {
+        if (limitReached()) return;
+        let data: Uint8Array;
+        try {
+          data = new Uint8Array(fs.readFileSync(c.path));
+        } catch {
+          continue; // renamed or removed under us: the next sync sees it again or not at all
+        }
+        runOne(data, { src: c.id, splicedWith: null, rep: 0 }, null, 1, { instance: c.instance, id: c.id });
+        await maybeStatus();
+      }
+      markSynced(out.dir, other.instance, other.next);
+    }
+  };
+
+  if (resume) {
+    // Crashes of an earlier run without a recorded signature (an older kmemsim wrote them): run each once.
+    for (const n of out.ids(out.crashes)) {
+      if (saved.has(n)) continue;
+      const e = target.execute(new Uint8Array(fs.readFileSync(join(out.crashes, n))), null);
+      if (e.outcome === 'crash' && e.signature !== null) {
+        saved.set(n, e.signature);
+        signatures.add(e.signature);
+      }
+    }
+  }
 
   try {
     const initial = seeds.length ? seeds : [{ name: 'generated', data: GENERATED_SEED }];
@@ -227,8 +303,18 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
       // Every seed crashed or hung: AFL refuses to start; kmemsim goes on from the generated input.
       runOne(GENERATED_SEED, null, 'generated', 1);
     }
+    if (!limitReached()) await syncNow();
     while (!limitReached() && corpus.entries.length > 0) {
+      if (now() - lastSync >= syncInterval) await syncNow();
       const entry = corpus.next();
+      if (opts.deterministic && !entry.passedDet) {
+        for (const c of deterministicStages(entry.data, opts.tokens, opts.maxLength)) {
+          if (limitReached()) break;
+          runOne(c.data, { src: entry.id, splicedWith: null, rep: 0, op: c.op }, null, entry.depth + 1);
+          await maybeStatus();
+        }
+        if (!limitReached()) entry.passedDet = true;
+      }
       const energy = corpus.energy(entry);
       for (let i = 0; i < energy && !limitReached(); i++) {
         let base = entry.data;

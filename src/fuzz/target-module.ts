@@ -19,8 +19,10 @@
  * affect each other; the cost is booting and initializing again each
  * time (README "Fuzzing" has the figures).
  */
-import { runChecked, type CheckedRunOptions, type CheckedRunResult, type LoadedContext } from '../harness/checked-run.js';
-import { callGuest } from '../kernel/call.js';
+import { runChecked, startChecked, checkedStep, finishChecked, type CheckedRunOptions, type CheckedRunResult, type CheckedSession, type LoadedContext } from '../harness/checked-run.js';
+import { MachineSnapshot } from '../boot/snapshot.js';
+import { PageHidingService } from '../kernel/page-hiding.js';
+import { callGuest, returnStubAddress } from '../kernel/call.js';
 import { GFP_KERNEL } from '../kernel/mm/index.js';
 import { ModuleLoadError } from '../kernel/module.js';
 import type { StopReason } from '../cpu/stop.js';
@@ -50,9 +52,10 @@ export interface Execution {
   signature: string | null;
   /** AFL's sig: field of a crash's file name (the POSIX signal a native crash would have raised). */
   signal: number;
-  /** Instructions LLVMFuzzerTestOneInput ran. */
+  /** Instructions LLVMFuzzerTestOneInput ran (for a program: every process of the run). */
   instructions: number;
-  result: CheckedRunResult;
+  /** A module target's checked run; null for a program target. */
+  result: CheckedRunResult | null;
 }
 
 /** What happened inside the `whileLoaded` step. */
@@ -65,37 +68,52 @@ export interface InputCall {
   instructions: number;
 }
 
+type Step = (ctx: LoadedContext, budget: number) => { instructions: number; stop: StopReason | null; what?: string };
+
 /**
- * The `whileLoaded` step for one input: LLVMFuzzerInitialize (when
- * defined), the exact-size copy, the call with `edges` counting, kfree.
- * `timeout` bounds LLVMFuzzerTestOneInput alone (--timeout-instructions).
+ * LLVMFuzzerInitialize(&argc, &argv) when the module defines it, with
+ * argc 1 and argv { "kmemsim-fuzz", NULL } in a kmalloc'd block (the
+ * target's one-time set-up, before the snapshot).
  */
-export function inputStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall = { reached: false, hang: false, instructions: 0 }) {
-  return (ctx: LoadedContext, budget: number): { instructions: number; stop: StopReason | null; what?: string } => {
-    const { kernel, module, api, memory, heap } = ctx;
+export function initializeStep(seen: InputCall): Step {
+  return (ctx, budget) => {
+    const { kernel, module, api, memory } = ctx;
     seen.loaded = true;
+    if (module.object.globals.get(ENTRY) === undefined) return { instructions: 0, stop: null };
+    seen.reached = true;
+    const init = module.object.globals.get(INITIALIZE);
+    if (init === undefined) return { instructions: 0, stop: null };
+    const block = api.mm.slab.kmalloc(32, GFP_KERNEL);
+    const argv = block + 8;
+    const name = block + 16;
+    const words = new Uint8Array(32);
+    const dv = new DataView(words.buffer);
+    dv.setInt32(0, 1, true);
+    dv.setUint32(4, argv >>> 0, true);
+    dv.setUint32(8, name >>> 0, true);
+    words.set(Buffer.from('kmemsim-fuzz\0', 'latin1'), 16);
+    memory.write(block, words);
+    const r = callGuest(kernel, init, [block, block + 4], budget);
+    if (!r.returned) return { instructions: r.instructions, stop: r.stop, what: INITIALIZE };
+    return { instructions: r.instructions, stop: null };
+  };
+}
+
+/**
+ * One input: the exact-size copy, LLVMFuzzerTestOneInput(data, size) with
+ * `edges` counting, kfree. `timeout` bounds the call alone
+ * (--timeout-instructions). The TLB is flushed first (as the switch to
+ * the fuzzing task's address space would), so an input runs the same
+ * after a snapshot restore (which flushes it) as on a fresh machine.
+ */
+export function dataStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall): Step {
+  return (ctx, budget) => {
+    const { kernel, module, api, memory, heap } = ctx;
     const entry = module.object.globals.get(ENTRY);
     if (entry === undefined) return { instructions: 0, stop: null };
-    seen.reached = true;
-    let used = 0;
-    const init = module.object.globals.get(INITIALIZE);
     const slab = api.mm.slab;
-    if (init !== undefined) {
-      // int argc = 1; char *argv[] = { "kmemsim-fuzz", NULL }; LLVMFuzzerInitialize(&argc, &argv)
-      const block = slab.kmalloc(32, GFP_KERNEL);
-      const argv = block + 8;
-      const name = block + 16;
-      const words = new Uint8Array(32);
-      const dv = new DataView(words.buffer);
-      dv.setInt32(0, 1, true);
-      dv.setUint32(4, argv >>> 0, true);
-      dv.setUint32(8, name >>> 0, true);
-      words.set(Buffer.from('kmemsim-fuzz\0', 'latin1'), 16);
-      memory.write(block, words);
-      const r = callGuest(kernel, init, [block, block + 4], budget);
-      used += r.instructions;
-      if (!r.returned) return { instructions: used, stop: r.stop, what: INITIALIZE };
-    }
+    const cpu = kernel.cpu;
+    cpu.flushTlb(false);
     const ptr = slab.kmalloc(data.length, GFP_KERNEL);
     if (data.length > 0) {
       memory.write(ptr, data);
@@ -103,24 +121,37 @@ export function inputStep(data: Uint8Array, timeout: number, edges: Uint8Array |
       const tail = slab.ksize(ptr) - data.length;
       if (heap && tail > 0) heap.markUnallocated(ptr + data.length, tail);
     }
-    const cpu = kernel.cpu;
     cpu.edgeCounts = edges;
     cpu.prevBlockId = 0;
-    const limit = Math.min(timeout, Math.max(0, budget - used));
+    const limit = Math.min(timeout, Math.max(0, budget));
     let r;
     try {
       r = callGuest(kernel, entry, [ptr, data.length], limit);
     } finally {
       cpu.edgeCounts = null;
     }
-    used += r.instructions;
     seen.instructions = r.instructions;
     if (!r.returned) {
       seen.hang = r.stop?.kind === 'budget' && limit === timeout;
-      return { instructions: used, stop: r.stop, what: ENTRY };
+      return { instructions: r.instructions, stop: r.stop, what: ENTRY };
     }
     slab.kfree(ptr);
-    return { instructions: used, stop: null };
+    return { instructions: r.instructions, stop: null };
+  };
+}
+
+/**
+ * The `whileLoaded` step of a whole run from a fresh machine (`kmemsim run
+ * TARGET --input FILE`, and ModuleTarget without a snapshot):
+ * LLVMFuzzerInitialize, then the input.
+ */
+export function inputStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall = { reached: false, hang: false, instructions: 0 }): Step {
+  const init = initializeStep(seen);
+  return (ctx, budget) => {
+    const a = init(ctx, budget);
+    if (a.stop || !seen.reached) return a;
+    const b = dataStep(data, timeout, edges, seen)(ctx, Math.max(0, budget - a.instructions));
+    return { ...b, instructions: a.instructions + b.instructions };
   };
 }
 
@@ -154,19 +185,69 @@ export function crashSignature(r: CheckedRunResult): string {
   return `${what}${at}`;
 }
 
+/**
+ * A module fuzz target. By default the machine is initialized once —
+ * boot, load, init_module(), LLVMFuzzerInitialize() — and snapshotted
+ * (src/boot/snapshot.ts); every input then starts from a restore of that
+ * snapshot, runs, and goes on to cleanup_module() and the checkers' drain
+ * exactly as a whole run would. `snapshot: false` boots a fresh machine per
+ * input instead (the reference the snapshot is tested against).
+ */
 export class ModuleTarget {
+  private session: CheckedSession | null = null;
+  private snap: MachineSnapshot | null = null;
+
   constructor(
     readonly object: Uint8Array,
     readonly run: TargetRunOptions,
     readonly timeout: number,
+    readonly options: { snapshot?: boolean } = {},
   ) {}
+
+  /** The snapshot (after the first execute()), for its statistics. */
+  get snapshot(): MachineSnapshot | null {
+    return this.snap;
+  }
 
   /** Run one input; `edges` (a zeroed 64 KiB map) receives the edge counts. */
   execute(data: Uint8Array, edges: Uint8Array | null): Execution {
     const seen: InputCall = { reached: false, hang: false, instructions: 0 };
-    const result = runChecked(this.object, { ...this.run, whileLoaded: inputStep(data, this.timeout, edges, seen) });
-    if (result.error !== null) throw this.targetError(result);
-    if (!seen.reached) throw this.targetError(result);
+    let result: CheckedRunResult;
+    if (this.options.snapshot === false) {
+      result = runChecked(this.object, { ...this.run, whileLoaded: inputStep(data, this.timeout, edges, seen) });
+      if (result.error !== null) throw this.targetError(result);
+      if (!seen.reached) throw this.targetError(result);
+    } else {
+      const s = this.session ?? this.initialize();
+      this.snap!.restore();
+      seen.reached = true;
+      result = finishChecked(s, dataStep(data, this.timeout, edges, seen));
+      if (result.error !== null) throw this.targetError(result);
+    }
+    return this.classify(result, seen);
+  }
+
+  /** Boot, load, init_module(), LLVMFuzzerInitialize(), snapshot. Throws FuzzTargetError when the target cannot be fuzzed. */
+  private initialize(): CheckedSession {
+    const seen: InputCall = { reached: false, hang: false, instructions: 0 };
+    const s = startChecked(this.object, { ...this.run, whileLoaded: true });
+    if ('summary' in s) throw this.targetError(s);
+    const stopped = checkedStep(s, initializeStep(seen));
+    if (stopped !== null) throw this.targetError(stopped);
+    if (!seen.reached) throw this.targetError(finishChecked(s));
+    const kernel = s.ctx.kernel;
+    // Guest calls return through a stub bound on the first call (kept in the call module's per-kernel
+    // state, which the snapshot cannot reach): bind it now, so that it is part of the snapshot. A fresh
+    // run binds it at the same point (init_module's call, or the first call after it: nothing binds in between).
+    returnStubAddress(kernel);
+    const extra: unknown[] = [];
+    if (PageHidingService.isInstalledOn(kernel)) extra.push(PageHidingService.of(kernel));
+    this.snap = new MachineSnapshot(kernel.cpu, [s, ...extra], { immutable: [s.module.module.object] });
+    this.session = s;
+    return s;
+  }
+
+  private classify(result: CheckedRunResult, seen: InputCall): Execution {
     const stop = result.run?.stop ?? null;
     if (result.findings.length > 0 || result.summary.lost > 0) {
       return { outcome: 'crash', signature: crashSignature(result), signal: 6, instructions: seen.instructions, result };

@@ -24,7 +24,7 @@
  *     and region (filter them to split heap from stack). The attached
  *     objects are in the result's `checkers`, for their statistics.
  */
-import { runModule, type ModuleRunOptions, type ModuleRunResult } from '../kernel/module-run.js';
+import { startModule, finishModule, sessionStep, type ModuleRunOptions, type ModuleRunResult, type ModuleSession } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
 import type { LoadedModule } from '../kernel/module.js';
 import type { Kernel } from '../kernel/kernel.js';
@@ -155,7 +155,40 @@ interface Drainable {
 
 /** Run a module with the chosen checkers. Never throws for the run itself: see `error`. */
 export function runChecked(object: Uint8Array | { path: string }, opts: CheckedRunOptions = {}): CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded, onAttached, services, ...runOpts } = opts;
+  const s = startChecked(object, opts);
+  return 'summary' in s ? s : finishChecked(s, opts.whileLoaded);
+}
+
+/**
+ * A checked run with its module loaded and initialized (init_module()
+ * returned), the checkers attached: what startChecked() leaves for
+ * checkedStep() and finishChecked(). Like ModuleSession, it holds all the
+ * run's state, so a machine snapshot with the session as a root restores it.
+ */
+export interface CheckedSession {
+  module: ModuleSession;
+  ctx: LoadedContext;
+  stack: StackMode | null;
+  kernelRing: 0 | 1;
+  drainables: Drainable[];
+  finishers: (() => void)[];
+  hiding: PageHidingService | null;
+  checkers: CheckerHandles;
+  symbolize: Symbolizer;
+  locate: SourceLocator;
+  /** The machine (null when it never booted): the watch framework's services are finished on it. */
+  kernel: Kernel | null;
+  /** Heap objects' allocation and free stacks (kmemcheck runs), for the heap findings' reports. */
+  owners: ObjectOwners | null;
+}
+
+/**
+ * Boot, attach the checkers, load and initialize: a session, or the
+ * result when the run is already over (the module did not load, init
+ * failed or stopped).
+ */
+export function startChecked(object: Uint8Array | { path: string }, opts: Omit<CheckedRunOptions, 'whileLoaded'> & { whileLoaded?: unknown } = {}): CheckedSession | CheckedRunResult {
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded: _w, onAttached, services, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -173,11 +206,13 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
   let owners: ObjectOwners | null = null;
   let kernel: Kernel | null = null;
 
-  let run: ModuleRunResult | null = null;
+  let started: ModuleSession | ModuleRunResult | null = null;
   let error: unknown = null;
   try {
-    run = runModule(object, {
+    started = startModule(object, {
       ...runOpts,
+      // Whether a client will run while the module is loaded (startModule() warns about a module with nothing to run otherwise).
+      ...(_w ? { whileLoaded: () => ({ instructions: 0, stop: null }) } : {}),
       exports: (k, io) => {
         kernel = k;
         if (kernelRing === 1) ring1 = enterRing1(k);
@@ -247,24 +282,69 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
         }
         onAttached?.({ kernel: k, module: m, queues: drainables.map((d) => ({ checker: d.checker, region: d.region, errors: d.rules.errors })), symbolize, locate });
       },
-      ...(whileLoaded
-        ? {
-          whileLoaded: (k: Kernel, m: LoadedModule, budget: number) =>
-            whileLoaded({ kernel: k, module: m, api: api!, memory: memory ?? k.mem, heap: heapEngine as Kmemcheck | InlineChecker | null }, budget),
-        }
-        : {}),
     });
   } catch (e) {
     error = e;
   }
-  for (const f of finishers) f();
+  const session: CheckedSession = {
+    module: null as unknown as ModuleSession,
+    ctx: null as unknown as LoadedContext,
+    stack,
+    kernelRing,
+    drainables,
+    finishers,
+    hiding: hiding as PageHidingService | null,
+    checkers: {
+      heap: heapEngine as Kmemcheck | InlineChecker | null,
+      stack: stackChecker as Cpl1StackTracker | PreciseStack | null,
+      poisoner: poisoner as StackPoisoner | null,
+      ring1: ring1 as Ring1Layout | null,
+    },
+    symbolize,
+    locate,
+    kernel: kernel as Kernel | null,
+    owners: owners as ObjectOwners | null,
+  };
+  if (started === null || 'exitCode' in started) return checkedResult(session, started, error, mod, api);
+  session.module = started;
+  session.ctx = { kernel: started.kernel, module: started.module, api: api!, memory: (memory as GuestAccessor | null) ?? started.kernel.mem, heap: heapEngine as Kmemcheck | InlineChecker | null };
+  return session;
+}
+
+/** Run `step` while the module is loaded; the run's result when it stopped the machine, else null. */
+export function checkedStep(s: CheckedSession, step: NonNullable<CheckedRunOptions['whileLoaded']>): CheckedRunResult | null {
+  let stopped: ModuleRunResult | null;
+  try {
+    stopped = sessionStep(s.module, (_k, _m, budget) => step(s.ctx, budget));
+  } catch (e) {
+    return checkedResult(s, null, e, s.module.module, s.ctx.api);
+  }
+  return stopped ? checkedResult(s, stopped, null, s.module.module, s.ctx.api) : null;
+}
+
+/** The rest of the run: `whileLoaded`, cleanup_module(), the checkers' findings drained. */
+export function finishChecked(s: CheckedSession, whileLoaded?: CheckedRunOptions['whileLoaded']): CheckedRunResult {
+  let run: ModuleRunResult | null = null;
+  let error: unknown = null;
+  try {
+    run = finishModule(s.module, whileLoaded ? (_k, _m, budget) => whileLoaded(s.ctx, budget) : undefined);
+  } catch (e) {
+    error = e;
+  }
+  return checkedResult(s, run, error, s.module.module, s.ctx.api);
+}
+
+/** Detach what only lives for one run, drain every checker's queue and build the result. */
+function checkedResult(s: CheckedSession, run: ModuleRunResult | null, error: unknown, mod: LoadedModule | null, api: KernelApi | null): CheckedRunResult {
+  const { symbolize, locate } = s;
+  for (const f of s.finishers) f();
 
   const findings: Finding[] = [];
   const reports: string[] = [];
   const findingReports: string[] = [];
   let lost = 0;
   const allErrors: KmemcheckError[] = [];
-  for (const d of drainables) {
+  for (const d of s.drainables) {
     const errs: KmemcheckError[] = d.rules.errors.drain();
     allErrors.push(...errs);
     const l = d.rules.errors.takeLost();
@@ -272,7 +352,7 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     for (const e of errs) {
       const finding = toFinding(e, symbolize, locate, { checker: d.checker, region: d.region });
       let text = formatReport(e, { symbolize, locate, region: d.region });
-      const o = d.region === 'heap' ? (owners as ObjectOwners | null)?.describe(e.address, e.icount, symbolize, locate) ?? null : null;
+      const o = d.region === 'heap' ? s.owners?.describe(e.address, e.icount, symbolize, locate) ?? null : null;
       if (o !== null) {
         finding.object = o.object;
         text += '\n' + o.lines.join('\n');
@@ -288,19 +368,19 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
     }
     if (l > 0) reports.push(formatLost(l));
   }
-  const w = finishModuleServices(kernel as Kernel | null, symbolize, locate);
+  const w = finishModuleServices(s.kernel, s.symbolize, s.locate);
   findings.push(...w.findings);
   reports.push(...w.reports);
   lost += w.lost;
-  const p = poisoner as StackPoisoner | null;
+  const p = s.checkers.poisoner;
   if (p) {
     findings.push(...p.findings);
     reports.push(...p.reports);
     findingReports.push(...p.reports);
     p.detach();
   }
-  const hs = (hiding as PageHidingService | null)?.stats;
-  const r1 = ring1 as Ring1Layout | null;
+  const hs = s.hiding?.stats;
+  const r1 = s.checkers.ring1;
   return {
     run,
     error,
@@ -318,15 +398,10 @@ export function runChecked(object: Uint8Array | { path: string }, opts: CheckedR
       emulated: r1?.counters.total ?? 0,
       tracedCalls: p?.stats.entries ?? 0,
     },
-    explanation: explainStop(run?.stop ?? null, stack, kernelRing),
+    explanation: explainStop(run?.stop ?? null, s.stack, s.kernelRing),
     symbolize,
     locate,
-    checkers: {
-      heap: heapEngine as Kmemcheck | InlineChecker | null,
-      stack: stackChecker as Cpl1StackTracker | PreciseStack | null,
-      poisoner: p,
-      ring1: r1,
-    },
+    checkers: { ...s.checkers },
   };
 }
 

@@ -138,6 +138,39 @@ const ERRNO: Record<number, [string, string]> = {
  * everything that happens once guest code runs is in the result.
  */
 export function runModule(object: Uint8Array | { path: string }, opts: ModuleRunOptions = {}): ModuleRunResult {
+  const s = startModule(object, opts);
+  return 'exitCode' in s ? s : finishModule(s, opts.whileLoaded);
+}
+
+/**
+ * A module loaded and initialized (insmod done), not yet removed: what
+ * startModule() leaves for finishModule(). Everything the rest of the run
+ * needs is here (no state hides in closures), so a machine snapshot taken
+ * with the session as a root (src/boot/snapshot.ts) restores it too and
+ * finishModule() can run again from the same point.
+ */
+export interface ModuleSession {
+  kernel: Kernel;
+  module: LoadedModule;
+  name: string;
+  io: ModuleIO;
+  describe: (addr: number) => string | null;
+  dump: OopsDump;
+  consoleParts: string[];
+  diagnostics: string[];
+  budget: number;
+  /** Instructions retired so far (init_module, then whatever ran while loaded). */
+  used: number;
+  initCalled: boolean;
+  initReturn: number | undefined;
+}
+
+/**
+ * Boot, load and run init_module(): a session to continue with
+ * finishModule(), or the run's result when it is already over (init failed
+ * or stopped).
+ */
+export function startModule(object: Uint8Array | { path: string }, opts: ModuleRunOptions = {}): ModuleSession | ModuleRunResult {
   const name = opts.name ?? ('path' in object ? baseName(object.path) : 'module');
   const bytes = 'path' in object ? readObject(object.path, name) : object;
   const diagnostics: string[] = [];
@@ -184,74 +217,89 @@ export function runModule(object: Uint8Array | { path: string }, opts: ModuleRun
   if (opts.traceEvents) kernel.cpu.observer = opts.traceEvents(kernel.cpu);
   opts.onLoad?.(kernel, loaded);
 
-  const budget = opts.maxInstructions ?? DEFAULT_BUDGET;
-  let used = 0;
-  const result = (partial: Pick<ModuleRunResult, 'initCalled' | 'initReturn' | 'cleanupCalled' | 'cleanupReturned' | 'stop' | 'exitCode'>): ModuleRunResult => ({
-    kernel, module: loaded, ...partial, console: consoleParts.join(''), diagnostics, instructions: used,
-  });
+  const session: ModuleSession = {
+    kernel, module: loaded, name, io, describe, dump, consoleParts, diagnostics,
+    budget: opts.maxInstructions ?? DEFAULT_BUDGET, used: 0, initCalled: false, initReturn: undefined,
+  };
 
   // insmod: do_init_module() → do_one_initcall(mod->init)
   const init = loaded.object.globals.get('init_module');
   if (init === undefined && !loaded.object.globals.has('cleanup_module') && !opts.whileLoaded) {
     io.diagnostic(`kmemsim: ${name} defines neither init_module nor cleanup_module: nothing to run (name them with module_init() and module_exit())`);
   }
-  let initReturn: number | undefined;
   if (init !== undefined) {
-    const r = callGuest(kernel, init, [], budget);
-    used += r.instructions;
+    session.initCalled = true;
+    const r = callGuest(kernel, init, [], session.budget);
+    session.used += r.instructions;
     if (!r.returned) {
       const stop = neverReturned(kernel, 'init_module', stackOverflowStop(kernel, r.stop!, describe, dump), describe);
-      return result({ initCalled: true, initReturn: undefined, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
+      return sessionResult(session, { cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
     }
-    initReturn = r.value;
+    const initReturn = r.value;
+    session.initReturn = initReturn;
     if (initReturn < 0) {
       const e = ERRNO[-initReturn];
       io.diagnostic(
         `kmemsim: ${name}: init_module returned ${initReturn}${e ? ` (-${e[0]})` : ''}: insmod fails${e ? ` ("${e[1]}")` : ''}; the module is freed without calling cleanup_module`,
       );
       unloadModule(kernel, loaded);
-      return result({ initCalled: true, initReturn, cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 1 });
+      return sessionResult(session, { cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 1 });
     }
     if (initReturn > 0) {
       io.diagnostic(`kmemsim: ${name}: init_module suspiciously returned ${initReturn}, it should follow 0/-E convention; loading module anyway (as Linux does)`);
     }
   }
-
   // insmod has returned: the kernel threads the module started run until every task sleeps.
-  const settled = letTasksRun(kernel, Math.max(0, budget - used));
-  used += settled.instructions;
+  const settled = letTasksRun(kernel, Math.max(0, session.budget - session.used));
+  session.used += settled.instructions;
   if (settled.stop) {
     const stop = neverReturned(kernel, 'the kernel threads', stackOverflowStop(kernel, settled.stop, describe, dump), describe);
-    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
+    return sessionResult(session, { cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
   }
+  return session;
+}
 
-  if (opts.whileLoaded) {
-    const w = opts.whileLoaded(kernel, loaded, Math.max(0, budget - used));
-    used += w.instructions;
-    if (w.stop) {
-      const stop = neverReturned(kernel, w.what ?? 'the module', stackOverflowStop(kernel, w.stop, describe, dump), describe);
-      return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
-    }
+/** Run `step` while the module is loaded (the budget left is its limit); a stop ends the run as an oops in init_module does. */
+export function sessionStep(s: ModuleSession, step: NonNullable<ModuleRunOptions['whileLoaded']>): ModuleRunResult | null {
+  const w = step(s.kernel, s.module, Math.max(0, s.budget - s.used));
+  s.used += w.instructions;
+  if (!w.stop) return null;
+  const stop = neverReturned(s.kernel, w.what ?? 'the module', stackOverflowStop(s.kernel, w.stop, s.describe, s.dump), s.describe);
+  return sessionResult(s, { cleanupCalled: false, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
+}
+
+/** The rest of the run: `whileLoaded`, then rmmod (cleanup_module(), the module freed). */
+export function finishModule(s: ModuleSession, whileLoaded?: ModuleRunOptions['whileLoaded']): ModuleRunResult {
+  if (whileLoaded) {
+    const stopped = sessionStep(s, whileLoaded);
+    if (stopped) return stopped;
   }
-
+  const { kernel, module: loaded } = s;
   // rmmod: delete_module() → mod->exit()
   const cleanup = loaded.object.globals.get('cleanup_module');
   if (cleanup === undefined) {
     unloadModule(kernel, loaded);
-    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 0 });
+    return sessionResult(s, { cleanupCalled: false, cleanupReturned: false, stop: null, exitCode: 0 });
   }
-  const r = callGuest(kernel, cleanup, [], Math.max(0, budget - used));
-  used += r.instructions;
+  const r = callGuest(kernel, cleanup, [], Math.max(0, s.budget - s.used));
+  s.used += r.instructions;
   if (!r.returned) {
-    const stop = neverReturned(kernel, 'cleanup_module', stackOverflowStop(kernel, r.stop!, describe, dump), describe);
-    return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
+    const stop = neverReturned(kernel, 'cleanup_module', stackOverflowStop(kernel, r.stop!, s.describe, s.dump), s.describe);
+    return sessionResult(s, { cleanupCalled: true, cleanupReturned: false, stop, exitCode: moduleExitCode(stop) });
   }
   const left = schedulerOf(kernel)?.liveKthreads() ?? [];
   if (left.length) {
-    io.diagnostic(`kmemsim: ${name}: cleanup_module returned with kernel thread${left.length > 1 ? 's' : ''} ${left.map((t) => `${t.comm}/${t.pid}`).join(', ')} still alive: their code is freed with the module (kthread_stop() them in cleanup_module)`);
+    s.io.diagnostic(`kmemsim: ${s.name}: cleanup_module returned with kernel thread${left.length > 1 ? 's' : ''} ${left.map((t) => `${t.comm}/${t.pid}`).join(', ')} still alive: their code is freed with the module (kthread_stop() them in cleanup_module)`);
   }
   unloadModule(kernel, loaded);
-  return result({ initCalled: init !== undefined, initReturn, cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
+  return sessionResult(s, { cleanupCalled: true, cleanupReturned: true, stop: null, exitCode: 0 });
+}
+
+function sessionResult(s: ModuleSession, partial: Pick<ModuleRunResult, 'cleanupCalled' | 'cleanupReturned' | 'stop' | 'exitCode'>): ModuleRunResult {
+  return {
+    kernel: s.kernel, module: s.module, initCalled: s.initCalled, initReturn: s.initReturn, ...partial,
+    console: s.consoleParts.join(''), diagnostics: s.diagnostics.slice(), instructions: s.used,
+  };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -152,6 +152,39 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     const a = await run();
     expect(a.length).toBeGreaterThan(2);
     expect(await run()).toEqual(a);
+  });
+
+  it('-D runs AFL\'s deterministic stages on each entry before havoc (named op:flip1,pos:N, ...), deterministically', async () => {
+    const run = async (): Promise<string[]> => {
+      const out = tmp();
+      const r = await kmemsim(['fuzz', join(EX, 'clean.c'), '--kmemcheck', '-D', '-o', out, '--seed', '3', '--runs', '120', '--no-auto-dict']);
+      expect([0, 99]).toContain(r.status);
+      return ids(join(out, 'default/queue')).map((n) => n.replace(/,time:\d+/, ''));
+    };
+    const a = await run();
+    expect(a.slice(1).length).toBeGreaterThan(0);
+    // The generated seed (4 bytes) has 32 + 31 + 29 walking flips before the byte flips: every find in 120 runs is a deterministic one.
+    for (const n of a.slice(1)) expect(n).toMatch(/,op:(flip(1|2|4|8|16|32)|arith(8|16|32)|int(8|16|32)),pos:\d+/);
+    expect(await run()).toEqual(a);
+  });
+
+  it('resuming with -i - remembers the crash signatures: the same bug is not saved again', async () => {
+    const out = tmp();
+    const args = ['fuzz', join(EX, 'record-type.c'), '--kmemcheck', '-x', join(EX, 'record-type.dict'), '-o', out, '--keep-going'];
+    const first = await kmemsim([...args, '--seed', '1', '--runs', '300']);
+    expect(first.status, first.stderr).toBe(99);
+    const crashes = ids(join(out, 'default/crashes'));
+    expect(crashes).toHaveLength(1);
+    const recorded = JSON.parse(readFileSync(join(out, 'default/.crash_signatures'), 'utf8'));
+    expect(recorded[crashes[0]!]).toMatch(/^uninitialized heap read in emit\+0x/);
+    const again = await kmemsim([...args, '-i', '-', '--seed', '2', '--runs', '600']);
+    expect(again.stderr).not.toMatch(/crash: /);
+    expect(ids(join(out, 'default/crashes'))).toEqual(crashes);
+    // A crash directory from before the signatures were recorded: its crashes are run once to learn them.
+    rmSync(join(out, 'default/.crash_signatures'));
+    const old = await kmemsim([...args, '-i', '-', '--seed', '3', '--runs', '300']);
+    expect(old.stderr).not.toMatch(/crash: /);
+    expect(ids(join(out, 'default/crashes'))).toEqual(crashes);
   });
 
   it('saves a hang when LLVMFuzzerTestOneInput exceeds --timeout-instructions', async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { autoDictionary } from '../../src/fuzz/auto-dictionary.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { hasGcc, ROOT } from '../module/helpers.js';
-import { fuzzerStats, plotLine, queueName, crashName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
+import { fuzzerStats, plotLine, queueName, crashName, syncName, PLOT_HEADER } from '../../src/fuzz/afl-output.js';
 
 describe('coverage', () => {
   it('classifies hit counts into AFL buckets', () => {
@@ -97,12 +97,13 @@ describe('AFL++ output formats', () => {
   it('names queue entries and crashes as afl-fuzz does', () => {
     expect(queueName(3, { src: 1, splicedWith: null, rep: 4 }, 120, 77, true)).toBe('id:000003,src:000001,time:120,execs:77,op:havoc,rep:4,+cov');
     expect(crashName(0, 6, { src: 2, splicedWith: 5, rep: 2 }, 9, 10)).toBe('id:000000,sig:06,src:000002+000005,time:9,execs:10,op:splice,rep:2');
+    expect(syncName(7, 'afl-main', 12)).toBe('id:000007,sync:afl-main,src:000012');
   });
   it('writes fuzzer_stats keys afl-whatsup reads and plot_data rows matching the header', () => {
     const s = {
       startTime: 1_000_000, now: 1_010_000, lastFind: 1_005_000, lastCrash: 0, lastHang: 0, execs: 500, execsSinceCrash: 500,
       cyclesDone: 2, cyclesWithoutFinds: 0, currentEntry: 1, corpusCount: 4, corpusFound: 3, corpusImported: 0, maxDepth: 3,
-      edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c',
+      edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c', targetMode: 'kmemsim kernel module',
     };
     const text = fuzzerStats(s, '1.0');
     for (const k of ['start_time', 'last_update', 'run_time', 'fuzzer_pid', 'cycles_done', 'execs_done', 'execs_per_sec', 'corpus_count', 'saved_crashes', 'saved_hangs', 'last_find', 'edges_found']) {
@@ -111,5 +112,66 @@ describe('AFL++ output formats', () => {
     expect(text).toMatch(/^execs_per_sec +: 50\.00$/m);
     expect(text).toMatch(/^run_time +: 10$/m);
     expect(plotLine(s).split(',').length).toBe(PLOT_HEADER.split(',').length);
+  });
+});
+
+describe('status output', () => {
+  it('on a terminal: one line rewritten in place, cleared before other messages, ended with a newline', async () => {
+    const { statusPrinter } = await import('../../src/cli/fuzz-command.js');
+    const raw: string[] = [];
+    const lines: string[] = [];
+    const p = statusPrinter({ statusTty: true, errRaw: (t: string) => void raw.push(t), err: (l: string) => void lines.push(l) } as never);
+    p.status('kmemsim fuzz: 1s, 10 execs');
+    p.status('kmemsim fuzz: 2s, 20 execs');
+    p.line('kmemsim fuzz: crash: x');
+    p.status('kmemsim fuzz: 3s, 30 execs');
+    p.end();
+    expect(raw).toEqual(['\rkmemsim fuzz: 1s, 10 execs\x1b[K', '\rkmemsim fuzz: 2s, 20 execs\x1b[K', '\r\x1b[K', '\rkmemsim fuzz: 3s, 30 execs\x1b[K', '\n']);
+    expect(lines).toEqual(['kmemsim fuzz: crash: x']);
+  });
+  it('not on a terminal: every status is a plain line', async () => {
+    const { statusPrinter } = await import('../../src/cli/fuzz-command.js');
+    const lines: string[] = [];
+    const p = statusPrinter({ statusTty: false, errRaw: () => { throw new Error('no raw output'); }, err: (l: string) => void lines.push(l) } as never);
+    p.status('a');
+    p.line('b');
+    p.end();
+    expect(lines).toEqual(['a', 'b']);
+  });
+});
+
+describe('AFL deterministic stages (-D)', () => {
+  it('could_be_bitflip / could_be_arith / could_be_interest as in afl-fuzz', async () => {
+    const { couldBeBitflip, couldBeArith, couldBeInterest } = await import('../../src/fuzz/deterministic.js');
+    for (const x of [0, 1, 3, 0xf0, 0x0f << 9, 0xff, 0xff00, 0xffff, 0xffff0000, 0xffffffff]) expect(couldBeBitflip(x), x.toString(16)).toBe(true);
+    for (const x of [5, 0x0f << 1 | 1, 0xff << 4, 0x101]) expect(couldBeBitflip(x), x.toString(16)).toBe(false);
+    expect(couldBeArith(0x10, 0x15, 1)).toBe(true);
+    expect(couldBeArith(0x10, 0x80, 1)).toBe(false);
+    expect(couldBeArith(0x00ff, 0x0100, 2)).toBe(true); // +1 with a carry
+    expect(couldBeArith(0xff00, 0x0001, 2)).toBe(true); // big-endian +1
+    expect(couldBeInterest(0x0000, 0x0064, 2, true)).toBe(true); // interesting_8's 100 in the low byte
+    expect(couldBeInterest(0x1234, 0x5678, 2, true)).toBe(false);
+  });
+  it('generates AFL\'s stages in order, with their names, without repeating what an earlier stage made', async () => {
+    const { deterministicStages } = await import('../../src/fuzz/deterministic.js');
+    const input = Uint8Array.from([0x41, 0x00, 0xff]);
+    const all = [...deterministicStages(input, [Uint8Array.from([0x4b, 0x4d])], 16)];
+    const count = (p: RegExp): number => all.filter((c) => p.test(c.op)).length;
+    expect(count(/^flip1,/)).toBe(24);
+    expect(count(/^flip2,/)).toBe(23);
+    expect(count(/^flip4,/)).toBe(21);
+    expect(count(/^flip8,/)).toBe(3);
+    expect(count(/^flip16,/)).toBe(2);
+    expect(count(/^flip32,/)).toBe(0);
+    expect(count(/^ext_UO,/)).toBe(2);
+    expect(count(/^ext_UI,/)).toBe(4);
+    expect(all[0]).toEqual({ data: Uint8Array.from([0xc1, 0x00, 0xff]), op: 'flip1,pos:0' });
+    const order = all.map((c) => c.op.split(',')[0]!).filter((s, i, a) => a.indexOf(s) === i);
+    expect(order).toEqual(['flip1', 'flip2', 'flip4', 'flip8', 'flip16', 'arith8', 'arith16', 'int8', 'int16', 'ext_UO', 'ext_UI']);
+    // arith8 and int8 never redo a bit or byte flip's result.
+    const flips = new Set(all.filter((c) => c.op.startsWith('flip')).map((c) => Buffer.from(c.data).toString('hex')));
+    for (const c of all.filter((c) => /^(arith8|int8),/.test(c.op))) expect(flips.has(Buffer.from(c.data).toString('hex')), c.op).toBe(false);
+    expect(all.find((c) => c.op === 'arith8,pos:1,val:+3')).toBeUndefined(); // 0 ^ 3 is a two-bit flip
+    expect(all.find((c) => c.op === 'arith8,pos:1,val:+5')!.data).toEqual(Uint8Array.from([0x41, 0x05, 0xff]));
   });
 });

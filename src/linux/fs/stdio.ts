@@ -60,8 +60,13 @@ abstract class StdioFile extends OpenFile {
 }
 
 export class StdinFile extends StdioFile {
-  constructor(private readonly data: Uint8Array, private readonly cursor: { pos: number }, isTty: boolean, term: TerminalOps) {
+  constructor(private data: Uint8Array, private readonly cursor: { pos: number }, isTty: boolean, term: TerminalOps) {
     super(O_RDONLY, isTty ? '/dev/pts/0' : 'pipe:[10]', isTty, 10, term);
+  }
+  /** Start over with new bytes (a fuzz target's next input, after its snapshot restore). */
+  refill(data: Uint8Array): void {
+    this.data = data;
+    this.cursor.pos = 0;
   }
   override read(n: number): Uint8Array {
     const c = this.cursor;
