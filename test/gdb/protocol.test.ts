@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CPU } from '../../src/cpu/cpu.js';
 import { checksum, frame, PacketReader, type ByteSource } from '../../src/gdb/packets.js';
@@ -163,6 +163,18 @@ describe('packets against a bare CPU', () => {
 const skip = gdbSkip(false);
 if (skip) console.log(`test/gdb/protocol.test.ts: CLI tests skipped: ${skip}`);
 
+/** `kmemsim ARGS` as a child, asynchronously (the test worker keeps answering vitest meanwhile). */
+function kmemsimChild(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => void (stdout += d.toString('latin1')));
+    child.stderr.on('data', (d: Buffer) => void (stderr += d.toString('latin1')));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   /** Connect, send `chunks` one after another (each after the reply to the previous), then close. */
   async function talk(port: number, chunks: string[], closeAfter = true): Promise<string> {
@@ -181,7 +193,7 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   }
 
   it('a malformed packet is NAKed, an unmapped address is E14; a disconnect mid-packet leaves the guest to finish as without gdb', async () => {
-    const plain = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'test/gdb/counter.c'], { cwd: ROOT, encoding: 'latin1' });
+    const plain = await kmemsimChild(['run', 'test/gdb/counter.c']);
     const k = await startKmemsim(['test/gdb/counter.c']);
     const got = await talk(k.port, ['$g#00', pkt('m0,4'), pkt('qC'), '$mc000']);
     expect(got.startsWith('-')).toBe(true);
@@ -213,7 +225,7 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
   });
 
   it('Ctrl-C stops a running guest (T02, SIGINT); after D (detach) it finishes as without gdb', async () => {
-    const plain = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'build/examples/primes-O0'], { cwd: ROOT, encoding: 'latin1' });
+    const plain = await kmemsimChild(['run', 'build/examples/primes-O0']);
     const k = await startKmemsim(['build/examples/primes-O0']);
     const sock = connect(k.port, '127.0.0.1');
     let got = '';
@@ -234,8 +246,8 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
     sock.destroy();
   }, 150_000);
 
-  it('--verbose without --gdb prints the add-symbol-file commands too', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'test/gdb/counter.c', '--verbose'], { cwd: ROOT, encoding: 'latin1' });
+  it('--verbose without --gdb prints the add-symbol-file commands too', async () => {
+    const r = await kmemsimChild(['run', 'test/gdb/counter.c', '--verbose']);
     expect(r.status).toBe(0);
     const loaded = /kmemsim: loaded counter\.c at 0x[0-9a-f]+ \(\d+ bytes: \.text (0x[0-9a-f]+), \.rodata\.str1\.1 (0x[0-9a-f]+), \.bss (0x[0-9a-f]+)\)/.exec(r.stderr);
     expect(loaded).not.toBeNull();
@@ -245,7 +257,7 @@ describe.skipIf(skip !== null)('kmemsim run --gdb with a raw socket', () => {
 
   it('--gdb with a port in use is a usage error (2) before anything runs', async () => {
     const k = await startKmemsim(['test/gdb/counter.c']);
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', 'test/gdb/counter.c', '--gdb', String(k.port)], { cwd: ROOT, encoding: 'latin1' });
+    const r = await kmemsimChild(['run', 'test/gdb/counter.c', '--gdb', String(k.port)]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')[0]).toBe(`kmemsim: --gdb: cannot listen on 127.0.0.1:${k.port}: address already in use`);
