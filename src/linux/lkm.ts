@@ -16,7 +16,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KernelApi } from '../kernel/kapi.js';
 import { ExportTable } from '../kernel/exports.js';
 import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from '../kernel/module.js';
-import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
+import { DEFAULT_RUNTIME_PATH, readLibrary } from '../kernel/module-run.js';
 import { SHN_UNDEF, type Elf32 } from '../elf/elf32.js';
 import { GFP_KERNEL } from '../kernel/mm/index.js';
 import { EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ENOMEM, LinuxError } from './errno.js';
@@ -51,10 +51,12 @@ export class ModuleLoader {
   readonly modules: KernelModule[] = [];
   readonly exports: ExportTable;
   private readonly runtime: Uint8Array | null;
+  private readonly library: Uint8Array | null;
 
   constructor(private readonly k: Kernel, private readonly api: KernelApi) {
     this.exports = ExportTable.from(api);
     this.runtime = fs.existsSync(DEFAULT_RUNTIME_PATH) ? new Uint8Array(fs.readFileSync(DEFAULT_RUNTIME_PATH)) : null;
+    this.library = readLibrary();
   }
 
   private get mem(): KernelMemory {
@@ -73,7 +75,7 @@ export class ModuleLoader {
   load(bytes: Uint8Array, args: string, nameHint?: string): KernelModule {
     let mod: LoadedModule;
     try {
-      mod = loadModule(this.k, bytes, { name: nameHint ?? 'module', exports: this.exports, runtime: this.runtime });
+      mod = loadModule(this.k, bytes, { name: nameHint ?? 'module', exports: this.exports, runtime: this.runtime, library: this.library });
     } catch (e) {
       if (!(e instanceof ModuleLoadError)) throw e;
       this.log(`<3>${nameHint ?? 'module'}: ${e.message}`);
@@ -238,7 +240,7 @@ export class ModuleLoader {
   /** /proc/modules (kernel/module/procfs.c's m_show()): name size refcount users state address. */
   procModules(): string {
     return [...this.modules].reverse().map((m) => {
-      const size = m.mod.object.size + (m.mod.runtime?.size ?? 0);
+      const size = m.mod.object.size + (m.mod.runtime?.size ?? 0) + (m.mod.library?.size ?? 0);
       const refs = m.thisModule ? this.mem.read32(m.thisModule + MODULE.refcnt) | 0 : 0;
       const users = this.modules.filter((o) => o.uses.has(m)).map((o) => o.name + ',').join('');
       const state = m.state === 'live' ? 'Live' : m.state === 'coming' ? 'Loading' : 'Unloading';
