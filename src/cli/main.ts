@@ -513,6 +513,10 @@ function compilerStyleFlags(argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return [...out, ...argv.slice(i)];
+    if (a === '--cflags' && i + 1 < argv.length) {
+      out.push(`--cflags=${argv[++i]}`); // its value starts with '-', which yargs would take for an option
+      continue;
+    }
     const m = /^-([IDO])(.+)$/.exec(a);
     if (m) out.push(`-${m[1]}`, m[2]!);
     else out.push(a);

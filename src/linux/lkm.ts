@@ -17,7 +17,7 @@ import type { KernelApi } from '../kernel/kapi.js';
 import { ExportTable } from '../kernel/exports.js';
 import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from '../kernel/module.js';
 import { DEFAULT_RUNTIME_PATH, readLibrary } from '../kernel/module-run.js';
-import { SHN_UNDEF, type Elf32 } from '../elf/elf32.js';
+import { SHN_UNDEF, parseElf32, type Elf32 } from '../elf/elf32.js';
 import { GFP_KERNEL } from '../kernel/mm/index.js';
 import { EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ENOMEM, LinuxError } from './errno.js';
 import { MODULE, readCString, write32, type KernelMemory } from './module-abi.js';
@@ -74,12 +74,13 @@ export class ModuleLoader {
   /** load_module(): link it, name it, set its parameters. Its init function is still to run (initDone()). */
   load(bytes: Uint8Array, args: string, nameHint?: string): KernelModule {
     let mod: LoadedModule;
+    const early = nameOf(bytes) ?? nameHint ?? 'module';
     try {
-      mod = loadModule(this.k, bytes, { name: nameHint ?? 'module', exports: this.exports, runtime: this.runtime, library: this.library });
+      mod = loadModule(this.k, bytes, { name: early, exports: this.exports, runtime: this.runtime, library: this.library });
     } catch (e) {
       if (!(e instanceof ModuleLoadError)) throw e;
-      this.log(`<3>${nameHint ?? 'module'}: ${e.message}`);
-      for (const n of e.missing) this.log(`<4>${nameHint ?? 'module'}: Unknown symbol ${n} (err -2)`);
+      if (e.missing.length) for (const n of e.missing) this.log(`<4>${early}: Unknown symbol ${n} (err -2)`);
+      else this.log(`<3>${e.message}`);
       throw new LinuxError(e.kind === 'unresolved-symbols' ? ENOENT : e.kind === 'out-of-memory' ? ENOMEM : ENOEXEC);
     }
     const fail = (errno: number, msg: string): never => {
@@ -247,6 +248,24 @@ export class ModuleLoader {
       return `${m.name} ${size} ${refs + this.modules.filter((o) => o.uses.has(m)).length} ${users || '-'} ${state} 0x${m.mod.object.base.toString(16).padStart(8, '0')}\n`;
     }).join('');
   }
+}
+
+/** The module's name before it is linked (for messages): its struct module's, or .modinfo's name=. */
+function nameOf(bytes: Uint8Array): string | null {
+  let elf: Elf32;
+  try {
+    elf = parseElf32(bytes);
+  } catch {
+    return null;
+  }
+  const sec = elf.sectionByName('.gnu.linkonce.this_module');
+  if (sec && sec.size >= MODULE.name + MODULE.nameLength) {
+    const raw = elf.sectionData(sec).subarray(MODULE.name, MODULE.name + MODULE.nameLength);
+    const z = raw.indexOf(0);
+    const n = Buffer.from(raw.subarray(0, z < 0 ? raw.length : z)).toString('latin1');
+    if (n) return n;
+  }
+  return modinfo(elf, 'name');
 }
 
 /** A `tag=value` string of the object's .modinfo section, or null. */
