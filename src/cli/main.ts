@@ -25,7 +25,9 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE } from '../kernel/process.js';
+import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE, type RunOptions } from '../kernel/process.js';
+import { runProgramChecked } from '../harness/linux-checked.js';
+import { jsonReport } from './check-command.js';
 import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
@@ -565,12 +567,14 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem) {
-      errLine(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o); ${file} is a program`);
+    if (kmem && !(modules.length && kmem.heap === 'kmemcheck' && kmem.stack === null)) {
+      errLine(modules.length
+        ? 'kmemsim: with a program, --kmemcheck checks its --module modules (fault-driven kmemcheck only: not --kmemcheck-inline or --stack)'
+        : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
     warnSections(file, elf.sectionError);
-    const r = runUserProgram(bytes, {
+    const runOpts: RunOptions = {
       argv: [file, ...args],
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
       root: prog.root,
@@ -586,7 +590,9 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       modules,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
-    });
+    };
+    if (kmem) return runProgramCheckedCommand(bytes, runOpts, kmem, verbose);
+    const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;
@@ -602,6 +608,42 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
+}
+
+/**
+ * `kmemsim run --kmemcheck --module m.ko PROGRAM`: the program and its modules under kmemcheck
+ * (src/harness/linux-checked.ts); reports on stderr after the run, as for a module run.
+ */
+function runProgramCheckedCommand(bytes: Uint8Array, runOpts: RunOptions, kmem: CheckCliOptions, verbose: boolean): number {
+  if (kmem.reportJson !== undefined) {
+    try {
+      fs.writeFileSync(kmem.reportJson, '');
+    } catch (e) {
+      errLine(`kmemsim: cannot write ${kmem.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
+  const c = runProgramChecked(bytes, runOpts, { oneShot: kmem.oneShot, partialOk: kmem.partialOk, checkWrites: kmem.checkWrites });
+  const r = c.run;
+  if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
+  if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
+  for (const text of c.reports) errLine(text);
+  const s = c.summary;
+  if (verbose || s.findings + s.lost > 0) {
+    errLine(`kmemsim: kmemcheck: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${s.faults ? ` (${s.faults} faults on hidden pages, ${s.singleSteps} single steps)` : ''}`);
+  }
+  let status = s.findings + s.lost > 0 ? kmem.errorExitcode : r.exitCode;
+  if (kmem.reportJson !== undefined) {
+    const doc = jsonReport({ run: null, findings: c.findings, summary: { ...s, emulated: 0, tracedCalls: 0 } }, status);
+    doc.exit.stop = r.stop.kind === 'exited' ? null : { kind: r.stop.kind, message: describeStop(r.stop, r.instructions).replace(/^kmemsim: /, '') };
+    try {
+      fs.writeFileSync(kmem.reportJson, JSON.stringify(doc, null, 2) + '\n');
+    } catch (e) {
+      errLine(`kmemsim: cannot write ${kmem.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
+      if (s.findings + s.lost === 0) status = 2;
+    }
+  }
+  return status;
 }
 
 /**

@@ -49,6 +49,8 @@ const KP_SIZE = 16;
 
 export class ModuleLoader {
   readonly modules: KernelModule[] = [];
+  /** Every module ever loaded, unloaded ones too (reports name their functions after rmmod). */
+  readonly history: KernelModule[] = [];
   readonly exports: ExportTable;
   private readonly runtime: Uint8Array | null;
   private readonly library: Uint8Array | null;
@@ -117,6 +119,7 @@ export class ModuleLoader {
     }
     this.addExports(rec);
     this.modules.push(rec);
+    this.history.push(rec);
     this.api.symbolizers.push((a) => (this.modules.includes(rec) ? rec.mod.symbolize(a) : null));
     return rec;
   }

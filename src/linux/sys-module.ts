@@ -11,7 +11,7 @@
  * space current.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import { installKernelApi, type KernelApi, type KernelApiOptions } from '../kernel/kapi.js';
 import { callGuest } from '../kernel/call.js';
 import { ModuleLoadError } from '../kernel/module.js';
 import { EBADF, EFAULT, EINVAL, ENOENT, ENXIO, LinuxError } from './errno.js';
@@ -43,17 +43,27 @@ export class ModulePreloadError extends Error {
   }
 }
 
+/**
+ * A checker's part in the module kernel (`kmemsim run --kmemcheck --module`):
+ * the kernel API's options (slab hooks, the checked accessor), and the API
+ * and loader once installed (to symbolize its reports).
+ */
+export interface KernelApiHook {
+  options(k: Kernel): Partial<KernelApiOptions>;
+  installed?(api: KernelApi, loader: ModuleLoader): void;
+}
+
 export class LinuxModules {
   private state: { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } | null = null;
 
-  constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void) {}
+  constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void, private readonly hook?: KernelApiHook) {}
 
   /** The kernel API and module loader, installed on first use. */
   ensure(): { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } {
     if (this.state) return this.state;
     const k = this.k;
     const pages = Math.min(MODULE_HEAP_PAGES, Math.floor(k.frames.available() / 4));
-    const api = installKernelApi(k, { console: (text) => this.console(text), pages });
+    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text) => this.console(text), pages });
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
@@ -64,6 +74,7 @@ export class LinuxModules {
       queueTaskWork: (req) => sys.taskWork.push(req),
     };
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
+    this.hook?.installed?.(api, this.state.loader);
     return this.state;
   }
 
