@@ -287,6 +287,7 @@ export class LinuxSystem {
     return runTasks(this.k, sched, budget, (t, stop) => {
       this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       if (stop.kind === 'exited') return stop;
+      this.modules.oops(t.pid, stop);
       if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
         // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
         this.exitTask(t, signalForVector(stop.vector) | 0x80);

@@ -11,6 +11,8 @@
  * space current.
  */
 import type { Kernel } from '../kernel/kernel.js';
+import type { StopReason } from '../cpu/stop.js';
+import { PAGE_OFFSET } from '../kernel/layout.js';
 import { installKernelApi, type KernelApi, type KernelApiOptions } from '../kernel/kapi.js';
 import { callGuest } from '../kernel/call.js';
 import { ModuleLoadError } from '../kernel/module.js';
@@ -108,6 +110,20 @@ export class LinuxModules {
       const v = loader.initDone(rec, r.value);
       if (v < 0) throw new ModulePreloadError(`insmod ${m.name}: init_module returned ${v} (${errnoText(-v)})`, 1);
     }
+  }
+
+  /**
+   * A fault in module code reached from a system call (an oops): Linux's
+   * die() prints it on the console, with the function it happened in, and
+   * kills the task (the caller turns the fault into its signal).
+   */
+  oops(pid: number, stop: StopReason): void {
+    if (!this.state || stop.kind !== 'fault' || (stop.eip >>> 0) < PAGE_OFFSET) return;
+    const at = this.state.api.symbolize(stop.eip);
+    const where = at ? `${at.name}+0x${at.offset.toString(16)}/0x${at.size.toString(16)}` : `0x${(stop.eip >>> 0).toString(16)}`;
+    const holder = this.state.loader.history.find((m) => m.mod.object.contains(stop.eip) || !!m.mod.runtime?.contains(stop.eip) || !!m.mod.library?.contains(stop.eip));
+    this.console(`Oops: ${stop.message ?? 'fault'}\n`);
+    this.console(`EIP is at ${where}${holder ? ` [${holder.name}]` : ''}, pid ${pid} killed\n`);
   }
 
   /** init_module (128), delete_module (129), finit_module (350). */

@@ -132,6 +132,16 @@ describe.skipIf(!hasGcc)('kmemsim cc', () => {
     expect(r.stderr).toMatch(/^ld -m elf_i386 -r -o /m);
   });
 
+  it('kmemsim run takes several .c files as one module, with -I/-D/-O after the module flags (--verbose prints the commands)', () => {
+    const r = cli(['run', join(M, 'kbuild/pair-main.c'), join(M, 'kbuild/pair-util.c'), '-DPAIR_BASE=1', '-I', join(M, 'kbuild/inc'), '-O1', '--verbose']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^pair: 3 for nobody \(module pair_main, [01] call\)\npair: bye nobody\n$/);
+    expect(r.stderr).toMatch(/-O2 .*-I\S+inc -DPAIR_BASE=1 -O1 .*pair-util\.c/);
+    const one = cli(['run', join(M, 'libs.c'), '-O0', '--verbose']);
+    expect(one.status).toBe(0);
+    expect(one.stderr).toMatch(/^gcc .* -O2 .* -O0 .*libs\.c/m);
+  });
+
   it('errors: gcc\'s messages and 1; no obj-m, a missing file or not a C file: 2', () => {
     const dir = scratch();
     writeFileSync(join(dir, 'bad.c'), '#include <linux/module.h>\nint init_module(void) { return undeclared; }\n');
@@ -202,6 +212,15 @@ describe.skipIf(m32 !== null)('a misc device and its /proc file, driven by a sta
     const u = cli(['run', '--kmemcheck', user]);
     expect(u.status).toBe(2);
     expect(u.stderr).toMatch(/--module/);
+  });
+
+  it('an oops in a driver\'s ioctl kills the calling process (SIGSEGV: 139), with the oops on the console, never a JavaScript stack trace', () => {
+    const user = buildProgram('stats-user', scratch());
+    const r = cli(['run', '--module', join(M, 'oops-ioctl.c'), user]);
+    expect(r.status).toBe(139);
+    expect(r.stderr).toMatch(/^Oops: SIGSEGV: #PF page fault accessing 0xc \(supervisor read, page not present\)/m);
+    expect(r.stderr).toMatch(/^EIP is at o_ioctl\+0x3\/0x6 \[oops_ioctl\], pid 1 killed$/m);
+    expect(r.stderr).not.toMatch(/ at .*\.js:\d+/);
   });
 
   it('a module that fails to load or whose init fails stops the run before the program: 126 / 1', () => {
