@@ -26,8 +26,6 @@ import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE, type RunOptions } from '../kernel/process.js';
-import { runProgramChecked } from '../harness/linux-checked.js';
-import { jsonReport } from './check-command.js';
 import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
@@ -43,6 +41,7 @@ import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand } from './check-command.js';
+import type { checkProgramCommand as CheckProgramCommand } from './check-program-command.js';
 
 /*
  * Start-up time (README "Start-up"): what only some commands need — the
@@ -63,6 +62,8 @@ const VERSION = (require('../../package.json') as { version: string }).version;
 
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
+/** `run --kmemcheck --module ... PROGRAM` (src/cli/check-program-command.ts), loaded with the checkers. */
+let checkProgramCommand: typeof CheckProgramCommand | null = null;
 
 import { parseCount, parseSize, UsageError } from './options.js';
 import { readInputFile, InputError } from './input.js';
@@ -213,6 +214,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (!dir) throw new UsageError(`--root ${root}: not a directory`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
+        if (kmem) ({ checkProgramCommand } = await import('./check-program-command.js'));
         const { userCflags } = await import('./cc-command.js');
         const cflags = userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined });
         code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
@@ -591,7 +593,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       modules,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
     };
-    if (kmem) return runProgramCheckedCommand(bytes, runOpts, kmem, verbose);
+    if (kmem) return checkProgramCommand!(bytes, runOpts, kmem, verbose);
     const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
@@ -608,42 +610,6 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
-}
-
-/**
- * `kmemsim run --kmemcheck --module m.ko PROGRAM`: the program and its modules under kmemcheck
- * (src/harness/linux-checked.ts); reports on stderr after the run, as for a module run.
- */
-function runProgramCheckedCommand(bytes: Uint8Array, runOpts: RunOptions, kmem: CheckCliOptions, verbose: boolean): number {
-  if (kmem.reportJson !== undefined) {
-    try {
-      fs.writeFileSync(kmem.reportJson, '');
-    } catch (e) {
-      errLine(`kmemsim: cannot write ${kmem.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
-      return 2;
-    }
-  }
-  const c = runProgramChecked(bytes, runOpts, { oneShot: kmem.oneShot, partialOk: kmem.partialOk, checkWrites: kmem.checkWrites });
-  const r = c.run;
-  if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
-  if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
-  for (const text of c.reports) errLine(text);
-  const s = c.summary;
-  if (verbose || s.findings + s.lost > 0) {
-    errLine(`kmemsim: kmemcheck: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${s.faults ? ` (${s.faults} faults on hidden pages, ${s.singleSteps} single steps)` : ''}`);
-  }
-  let status = s.findings + s.lost > 0 ? kmem.errorExitcode : r.exitCode;
-  if (kmem.reportJson !== undefined) {
-    const doc = jsonReport({ run: null, findings: c.findings, summary: { ...s, emulated: 0, tracedCalls: 0 } }, status);
-    doc.exit.stop = r.stop.kind === 'exited' ? null : { kind: r.stop.kind, message: describeStop(r.stop, r.instructions).replace(/^kmemsim: /, '') };
-    try {
-      fs.writeFileSync(kmem.reportJson, JSON.stringify(doc, null, 2) + '\n');
-    } catch (e) {
-      errLine(`kmemsim: cannot write ${kmem.reportJson}: ${e instanceof Error ? e.message : String(e)}`);
-      if (s.findings + s.lost === 0) status = 2;
-    }
-  }
-  return status;
 }
 
 /**

@@ -113,6 +113,10 @@ describe.skipIf(!hasGcc)('kmemsim cc', () => {
     for (const s of ['pair_sum', 'init_module', 'cleanup_module', '__this_module']) {
       expect(elf.symbols.some((x) => x.name === s && x.shndx !== 0)).toBe(true);
     }
+    // The .ko runs as any module object (.modinfo and .gnu.linkonce.this_module are loaded like other sections).
+    const run = cli(['run', out]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^pair: 42 for nobody \(module pair, [01] call\)\npair: bye nobody\n$/);
   });
 
   it('reads obj-m, NAME-y/NAME-objs and ccflags-y, the kbuild branch of ifneq ($(KERNELRELEASE),)', () => {
