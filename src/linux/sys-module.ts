@@ -26,6 +26,9 @@ import { ModuleFile, type ModuleFileHost, type ModuleNode } from './module-file.
 import type { ProcEntry } from './proc-entries.js';
 import type { LinuxSystem, SyscallTable } from './linux.js';
 
+/** The kernel log buffer's size (CONFIG_LOG_BUF_SHIFT=17). */
+const LOG_BUF_LEN = 1 << 17;
+
 /** Pages the module kernel's buddy allocator takes from the machine's RAM (at most; a quarter when RAM is small). */
 const MODULE_HEAP_PAGES = 4096;
 
@@ -65,7 +68,7 @@ export class LinuxModules {
     if (this.state) return this.state;
     const k = this.k;
     const pages = Math.min(MODULE_HEAP_PAGES, Math.floor(k.frames.available() / 4));
-    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text) => this.console(text), pages });
+    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text, level, cont) => this.printk(text, level, cont), pages });
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
@@ -78,6 +81,47 @@ export class LinuxModules {
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
     this.hook?.installed?.(api, this.state.loader);
     return this.state;
+  }
+
+  /** The kernel log buffer (syslog(2), dmesg): each line with its "<level>" prefix, as /proc/kmsg gives them. */
+  private readonly logBuffer: string[] = [];
+  private logBytes = 0;
+  private atLineStart = true;
+
+  private printk(text: string, level: number, continuation: boolean): void {
+    this.console(text);
+    let t = text;
+    if (!this.atLineStart && !continuation) t = '\n' + t;
+    const parts = t.split('\n');
+    const out = parts.map((p, i) => (i === 0 && !this.atLineStart) || (i === parts.length - 1 && p === '') ? p : `<${level}>${p}`).join('\n');
+    this.atLineStart = t.endsWith('\n');
+    this.logBuffer.push(out);
+    this.logBytes += out.length;
+    while (this.logBytes > LOG_BUF_LEN && this.logBuffer.length > 1) this.logBytes -= this.logBuffer.shift()!.length;
+  }
+
+  /** syslog(2) (103): READ_ALL (3), READ_CLEAR (4), CLEAR (5), SIZE_UNREAD (9), SIZE_BUFFER (10); the console levels (6-8) are accepted. */
+  syslog(type: number, buf: number, len: number): number {
+    const all = this.logBuffer.join('');
+    switch (type) {
+      case 0: case 1: case 6: case 7: case 8: return 0; // close, open, console off/on/level
+      case 3: case 4: {
+        if ((len | 0) < 0) throw new LinuxError(EINVAL);
+        const bytes = Buffer.from(all.slice(Math.max(0, all.length - (len | 0))), 'latin1');
+        if (bytes.length) this.sys.ua.write(buf, bytes);
+        if (type === 4) this.clearLog();
+        return bytes.length;
+      }
+      case 5: this.clearLog(); return 0;
+      case 9: return all.length;
+      case 10: return LOG_BUF_LEN;
+      default: throw new LinuxError(EINVAL);
+    }
+  }
+
+  private clearLog(): void {
+    this.logBuffer.length = 0;
+    this.logBytes = 0;
   }
 
   /** Is any module support installed (so /dev and /proc have module nodes)? */
@@ -147,6 +191,7 @@ export class LinuxModules {
         }
         return this.insmod(Buffer.concat(parts), uargs);
       },
+      103: (type, buf, len) => this.syslog(type, buf, len),
       129: (uname) => {
         const name = sys.ua.readString(uname, 64);
         const { loader } = this.ensure();

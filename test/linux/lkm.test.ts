@@ -263,6 +263,8 @@ describe.skipIf(!hasGcc || !!bb.skip)('busybox insmod, lsmod, rmmod', () => {
       'lsmod; ls /dev/kmemsim_echo 2>&1',
       `insmod ${dir}/pair.ko extra=x; echo "bad parameter $?"`,
       'rmmod nothing; echo "rmmod unknown $?"',
+      'dmesg -r | grep -c "^<6>pair: bye ann$"',
+      'dmesg -r | grep -c "^<4>pair_user: Unknown symbol pair_sum (err -2)$"',
     ].join('\n');
     const r = cli(['run', bb.path!, '--', 'sh', '-c', script]);
     expect(r.status).toBe(0);
@@ -286,6 +288,8 @@ describe.skipIf(!hasGcc || !!bb.skip)('busybox insmod, lsmod, rmmod', () => {
       'ls: /dev/kmemsim_echo: No such file or directory',
       'bad parameter 22', // EINVAL
       'rmmod unknown 1',
+      '1', // dmesg: the kernel log through syslog(2), with the levels
+      '2', // (busybox insmod tried finit_module, then init_module)
       '',
     ].join('\n'));
     expect(r.stderr).toContain('pair_user: Unknown symbol pair_sum (err -2)');
