@@ -16,7 +16,8 @@ import { PAGE_OFFSET } from '../kernel/layout.js';
 import { installKernelApi, type KernelApi, type KernelApiOptions } from '../kernel/kapi.js';
 import { callGuest } from '../kernel/call.js';
 import { ModuleLoadError } from '../kernel/module.js';
-import { EBADF, EFAULT, EINVAL, ENOENT, ENXIO, LinuxError } from './errno.js';
+import { posix } from 'node:path';
+import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENXIO, EPERM, LinuxError } from './errno.js';
 import { S_IFCHR, S_IFREG } from './fs/file.js';
 import type { VNode } from './fs/vnode.js';
 import { GuestCallRequest, type SyscallResult } from './kcall.js';
@@ -170,6 +171,26 @@ export class LinuxModules {
     this.console(`EIP is at ${where}${holder ? ` [${holder.name}]` : ''}, pid ${pid} killed\n`);
   }
 
+  /**
+   * mknod(2)/mknodat(2) of a character device in /dev (devtmpfs): the node a
+   * register_chrdev() driver's users make by hand. Elsewhere, and for other
+   * file types, kmemsim makes no device nodes on the host: EPERM.
+   */
+  private mknod(dirfd: number, pathAddr: number, mode: number, dev: number): number {
+    const sys = this.sys;
+    const p = sys.ua.readString(pathAddr);
+    const base = p.startsWith('/') ? '/' : dirfd === -100 ? sys.task.cwd : sys.task.files.get(dirfd).path;
+    const abs = posix.resolve(base, p);
+    if ((mode & 0o170000) !== S_IFCHR || posix.dirname(abs) !== '/dev') throw new LinuxError(EPERM);
+    const name = posix.basename(abs);
+    const { mk } = this.ensure();
+    // The user's dev_t (new_encode_dev(): minor bits 0-7 and 20-31, major 8-19) as the kernel's 12:20.
+    const major = (dev >>> 8) & 0xfff, minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+    if (this.devNodes().has(name) || ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'stdin', 'stdout', 'stderr', 'fd'].includes(name)) throw new LinuxError(EEXIST);
+    mk.chrdev.makeNode(name, ((major << 20) | minor) >>> 0, mode & ~sys.task.umask & 0o7777);
+    return 0;
+  }
+
   /** init_module (128), delete_module (129), finit_module (350). */
   syscalls(): SyscallTable {
     const sys = this.sys;
@@ -192,6 +213,8 @@ export class LinuxModules {
         return this.insmod(Buffer.concat(parts), uargs);
       },
       103: (type, buf, len) => this.syslog(type, buf, len),
+      14: (path, mode, dev) => this.mknod(-100, path, mode, dev),
+      297: (dirfd, path, mode, dev) => this.mknod(dirfd, path, mode, dev),
       129: (uname) => {
         const name = sys.ua.readString(uname, 64);
         const { loader } = this.ensure();

@@ -299,4 +299,20 @@ describe.skipIf(!hasGcc || !!bb.skip)('busybox insmod, lsmod, rmmod', () => {
     expect(r.stderr).toContain('pair: bye ann');
     expect(r.stderr).toContain("rmmod: can't unload module 'nothing': No such file or directory");
   });
+
+  it('register_chrdev() with a dynamic major (254, in /proc/devices), its node made with mknod; mknod outside /dev is EPERM, a node without a driver ENXIO', () => {
+    const script = [
+      'grep hichr /proc/devices',
+      'mknod /dev/hichr c 254 0 && cat /dev/hichr',
+      'ls -l /dev/hichr | cut -c1-10,35-',
+      'mknod /tmp/x c 254 0; echo "outside /dev $?"',
+      'mknod /dev/hichr c 1 1; echo "again $?"',
+      'mknod /dev/other c 77 0; cat /dev/other; echo "no driver $?"',
+    ].join('\n');
+    const r = cli(['run', '--module', join(M, 'chrdev.c'), bb.path!, '--', 'sh', '-c', script]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('254 hichr\nchardev says hi\ncrw-r--r-- 254,   0 Jan  1  1970 /dev/hichr\noutside /dev 1\nagain 1\nno driver 1\n');
+    expect(r.stderr).toContain('mknod: /tmp/x: Operation not permitted');
+    expect(r.stderr).toContain("cat: can't open '/dev/other': No such device or address");
+  });
 });
