@@ -207,11 +207,24 @@ function kernelTargets() {
  * next to each module.
  */
 function runtimeTargets() {
-  const sources = listFiles(RUNTIME_DIR, (f) => f.endsWith('.c') || f.endsWith('.S')).map((f) => `${RUNTIME_DIR}/${f}`);
+  return [...relocatableTargets(RUNTIME_DIR, 'runtime', 'build/runtime/runtime.o'), ...relocatableTargets(LINUX_LIB_DIR, 'linuxlib', 'build/runtime/linux.o')];
+}
+
+/**
+ * The Linux library for modules (guest/linux: seq_file, kstrto*, sscanf, the
+ * rest of lib/string.c, the llseek helpers): built like the runtime into
+ * build/runtime/linux.o, and linked into a module only when the module uses
+ * one of its functions (as ld takes an archive member), since it needs the
+ * kernel's exports (copy_to_user, vsnprintf, __kmalloc).
+ */
+const LINUX_LIB_DIR = 'guest/linux';
+
+function relocatableTargets(dir, name, out) {
+  const sources = listFiles(dir, (f) => f.endsWith('.c') || f.endsWith('.S')).map((f) => `${dir}/${f}`);
   if (sources.length === 0) return [];
   const objects = sources.map((src) => ({
     kind: 'runtime', name: basename(src), opt: '2',
-    out: `build/runtime/obj/${basename(src).replace(/\.[cS]$/, '.o')}`,
+    out: `build/runtime/obj/${name}-${basename(src).replace(/\.[cS]$/, '.o')}`,
     deps: [src, ...MODULE_HEADERS, SELF, 'src/cli/compile.ts'],
     cmd: [CC, ...MODULE_CFLAGS, ...RUNTIME_CFLAGS, '-c', src, '-o'],
     internal: true,
@@ -219,7 +232,7 @@ function runtimeTargets() {
   return [
     ...objects,
     {
-      kind: 'runtime', name: 'runtime', opt: '2', out: 'build/runtime/runtime.o',
+      kind: 'runtime', name, opt: '2', out,
       deps: [...objects.map((o) => o.out), ...sources, SELF],
       cmd: [LD, '-m', 'elf_i386', '-r', ...objects.map((o) => o.out), '-o'],
     },

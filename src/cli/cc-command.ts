@@ -196,7 +196,7 @@ export function userCflags(o: { include?: readonly string[]; define?: readonly s
 /** Split a --cflags string into words, with '...' and "..." quoting as a shell would. */
 export function splitFlags(s: string): string[] {
   const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s'"]+)/g;
   let m: RegExpExecArray | null;
   let cur = '';
   let last = -1;

@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
-import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE } from '../kernel/process.js';
+import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE, type RunOptions } from '../kernel/process.js';
 import { hostPathInRoot } from '../linux/start.js';
 import { runModule } from '../kernel/module-run.js';
 import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
@@ -55,6 +55,7 @@ import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
 import { addSymbolFileCommand } from '../gdb/symbol-file.js';
 import { resolve as resolvePath } from 'node:path';
 import { GEN_SUPPRESSIONS, GEN_SUPPRESSIONS_HELP, REPORT_SARIF_HELP, SUPPRESSIONS_HELP, genSuppressions, loadSuppressions, sarifFile } from './report-options.js';
+import type { checkProgramCommand as CheckProgramCommand } from './check-program-command.js';
 
 /*
  * Start-up time (README "Start-up"): what only some commands need — the
@@ -78,6 +79,8 @@ let gdb: GdbSession | null = null;
 
 /** The checkers' entry point, loaded by `run` when a checker option is given. */
 let checkCommand: typeof CheckCommand | null = null;
+/** `run --kmemcheck --module ... PROGRAM` (src/cli/check-program-command.ts), loaded with the checkers. */
+let checkProgramCommand: typeof CheckProgramCommand | null = null;
 
 import { parseCount, parseSize, UsageError } from './options.js';
 import { readInputFile, InputError } from './input.js';
@@ -259,6 +262,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
+        if (kmem) ({ checkProgramCommand } = await import('./check-program-command.js'));
         const { userCflags } = await import('./cc-command.js');
         const cflags = userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined });
         if (gdbPort !== null) {
@@ -608,6 +612,10 @@ function compilerStyleFlags(argv: string[]): string[] {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') return [...out, ...argv.slice(i)];
+    if (a === '--cflags' && i + 1 < argv.length) {
+      out.push(`--cflags=${argv[++i]}`); // its value starts with '-', which yargs would take for an option
+      continue;
+    }
     const m = /^-([IDO])(.+)$/.exec(a);
     if (m) out.push(`-${m[1]}`, m[2]!);
     else out.push(a);
@@ -685,12 +693,14 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem) {
-      errLine(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o); ${file} is a program`);
+    if (kmem && !(modules.length && kmem.heap === 'kmemcheck' && kmem.stack === null)) {
+      errLine(modules.length
+        ? 'kmemsim: with a program, --kmemcheck checks its --module modules (fault-driven kmemcheck only: not --kmemcheck-inline or --stack)'
+        : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
     warnSections(file, elf.sectionError);
-    const r = runUserProgram(bytes, {
+    const runOpts: RunOptions = {
       argv: [file, ...args],
       env: Object.entries(process.env).map(([k, v]) => `${k}=${v}`),
       root: prog.root,
@@ -707,7 +717,9 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       onBoot: gdb ? (k) => gdb!.attachProgram(k, hostFile) : undefined,
       modules,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
-    });
+    };
+    if (kmem) return checkProgramCommand!(bytes, runOpts, kmem, verbose);
+    const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return r.exitCode;

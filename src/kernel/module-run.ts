@@ -45,6 +45,13 @@ import { exitCodeFor, DEFAULT_BUDGET } from './process.js';
 
 /** Where `npm run build` puts the guest runtime (scripts/build-guests.mjs, kind "runtime"). */
 export const DEFAULT_RUNTIME_PATH = fileURLToPath(new URL('../../build/runtime/runtime.o', import.meta.url));
+/** The Linux library for modules (seq_file, kstrto*, ...), linked in when a module uses it (scripts/build-guests.mjs). */
+export const DEFAULT_LIBRARY_PATH = fileURLToPath(new URL('../../build/runtime/linux.o', import.meta.url));
+
+/** The Linux library's bytes, or null when it is not built. */
+export function readLibrary(): Uint8Array | null {
+  return fs.existsSync(DEFAULT_LIBRARY_PATH) ? new Uint8Array(fs.readFileSync(DEFAULT_LIBRARY_PATH)) : null;
+}
 
 /** The module's ways to the outside, handed to the export installer (printk's console). */
 export interface ModuleIO {
@@ -206,7 +213,7 @@ export function startModule(object: Uint8Array | { path: string }, opts: ModuleR
   } else if (opts.runtime !== null) {
     runtime = 'path' in opts.runtime ? readObject(opts.runtime.path, 'runtime') : opts.runtime;
   }
-  const loaded = loadModule(kernel, bytes, { name, exports, runtime, runtimeMissingHint: hint });
+  const loaded = loadModule(kernel, bytes, { name, exports, runtime, runtimeMissingHint: hint, library: opts.runtime === undefined ? readLibrary() : null });
   mod = loaded;
   if (opts.verbose) {
     const secs = loaded.object.sections.filter((s) => s.size > 0).map((s) => `${s.name} 0x${s.address.toString(16)}`).join(', ');

@@ -526,6 +526,8 @@ export interface LoadedModule {
   readonly object: LoadedObject;
   /** The guest runtime object (memcpy, ...) loaded for this module, or null when none was given. */
   readonly runtime: LoadedObject | null;
+  /** The Linux library (seq_file, kstrto*, ...: build/runtime/linux.o) when the module uses it, else null. */
+  readonly library: LoadedObject | null;
   readonly exports: ExportTable;
   /** Address of `name` as the module would link it: its own definition, then the runtime's, then the kernel's export. */
   lookup(name: string): number | undefined;
@@ -547,6 +549,26 @@ export interface LoadModuleOptions {
   runtime?: Uint8Array | null;
   /** Appended to an unresolved-symbols error when `runtime` is absent (e.g. "the guest runtime was not found"). */
   runtimeMissingHint?: string;
+  /**
+   * A library object (build/runtime/linux.o) linked in only when the module
+   * leaves undefined a symbol the library defines, as ld takes an archive
+   * member; its own undefined symbols resolve against the runtime, then the
+   * exports.
+   */
+  library?: Uint8Array | null;
+}
+
+/** Does the module use one of the library's global definitions? */
+function usesLibrary(module: Uint8Array, library: Uint8Array): boolean {
+  let mod: Elf32, lib: Elf32;
+  try {
+    mod = parseElf32(module);
+    lib = parseElf32(library);
+  } catch {
+    return false; // the loader reports a damaged module itself
+  }
+  const defined = new Set(lib.symbols.filter((s) => s.shndx !== SHN_UNDEF && (s.bind === STB_GLOBAL || s.bind === STB_WEAK) && s.name).map((s) => s.name));
+  return mod.symbols.some((s) => s.index !== 0 && s.shndx === SHN_UNDEF && s.sectionName === null && defined.has(s.name));
 }
 
 /**
@@ -561,14 +583,19 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
   const runtime = opts.runtime
     ? loadObject(kernel, opts.runtime, { name: 'runtime', resolve: (n) => exports.resolve(n) })
     : null;
+  let library: LoadedObject | null = null;
   let object: LoadedObject;
   try {
+    if (opts.library && usesLibrary(bytes, opts.library)) {
+      library = loadObject(kernel, opts.library, { name: 'linux', resolve: (n) => runtime?.globals.get(n) ?? exports.resolve(n) });
+    }
     object = loadObject(kernel, bytes, {
       name,
-      resolve: (n) => runtime?.globals.get(n) ?? exports.resolve(n) ?? (n === FENTRY_SYMBOL ? ftraceStub(kernel) : undefined),
+      resolve: (n) => runtime?.globals.get(n) ?? library?.globals.get(n) ?? exports.resolve(n) ?? (n === FENTRY_SYMBOL ? ftraceStub(kernel) : undefined),
       unresolvedHint: runtime ? undefined : opts.runtimeMissingHint,
     });
   } catch (e) {
+    if (library) unloadObject(kernel, library);
     if (runtime) unloadObject(kernel, runtime);
     throw e;
   }
@@ -578,15 +605,18 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
     name,
     object,
     runtime,
+    library,
     exports,
-    lookup: (n) => object.globals.get(n) ?? runtime?.globals.get(n) ?? exports.resolve(n),
-    symbolize: (addr) => object.symbolize(addr) ?? runtime?.symbolize(addr) ?? null,
+    lookup: (n) => object.globals.get(n) ?? runtime?.globals.get(n) ?? library?.globals.get(n) ?? exports.resolve(n),
+    symbolize: (addr) => object.symbolize(addr) ?? runtime?.symbolize(addr) ?? library?.symbolize(addr) ?? null,
     describe(addr) {
       const a = addr >>> 0;
       const m = object.symbolize(a);
       if (m) return fmt(m, tag);
       const r = runtime?.symbolize(a);
       if (r) return fmt(r, 'runtime');
+      const l = library?.symbolize(a);
+      if (l) return fmt(l, 'linux');
       return exports.nameAt(a) ?? null;
     },
   };
@@ -613,6 +643,7 @@ export function ftraceStub(kernel: Kernel): number {
 export function unloadModule(kernel: Kernel, mod: LoadedModule): void {
   kallsymsOf(kernel).removeModule(mod);
   unloadObject(kernel, mod.object);
+  if (mod.library) unloadObject(kernel, mod.library);
   if (mod.runtime) unloadObject(kernel, mod.runtime);
 }
 

@@ -12,7 +12,7 @@ import { Kernel } from './kernel.js';
 import { installUserTraps, signalForVector } from './traps.js';
 import { PAGE_SIZE, PHYS_POOL_START, TASK_SIZE } from './layout.js';
 import { startLinuxProcess, type LinuxProcess } from '../linux/start.js';
-import type { PreloadModule } from '../linux/sys-module.js';
+import type { KernelApiHook, PreloadModule } from '../linux/sys-module.js';
 
 export interface RunOptions {
   /** argv[0] first. */
@@ -53,6 +53,8 @@ export interface RunOptions {
   modules?: PreloadModule[];
   /** The kernel console: printk of loaded modules (default: kmemsim's diagnostics, stderr). */
   onConsole?(text: string): void;
+  /** A checker's options for the module kernel's API (src/harness/linux-checked.ts). */
+  kernelApi?: KernelApiHook;
 }
 
 export interface RunResult {

@@ -21,7 +21,7 @@ import { Vfs } from './fs/vfs.js';
 import { devfs } from './fs/devfs.js';
 import { procfs, type ProcView } from './fs/procfs.js';
 import { WOULD_BLOCK } from './fs/file.js';
-import { LinuxModules } from './sys-module.js';
+import { LinuxModules, type KernelApiHook } from './sys-module.js';
 import { GuestCallRequest, KernelCalls, errnoResult, type SyscallResult } from './kcall.js';
 import type { Task } from './task.js';
 import { memorySyscalls } from './sys-mm.js';
@@ -49,6 +49,8 @@ export interface LinuxOptions {
   root?: string;
   /** Refuse every write to the host file system with EROFS (--read-only). */
   readOnly?: boolean;
+  /** A checker's options for the module kernel's API (src/linux/sys-module.ts). */
+  kernelApi?: KernelApiHook;
 }
 
 /** The user and group a process runs as: the host's, as under qemu-user. */
@@ -92,7 +94,7 @@ export class LinuxSystem {
         })],
       ]),
     });
-    this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))));
+    this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))), opts.kernelApi);
     this.table = {
       ...this.modules.syscalls(),
       ...memorySyscalls(this), ...fileSyscalls(this), ...miscSyscalls(this), ...processSyscalls(this),
@@ -285,6 +287,7 @@ export class LinuxSystem {
     return runTasks(this.k, sched, budget, (t, stop) => {
       this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       if (stop.kind === 'exited') return stop;
+      this.modules.oops(t.pid, stop);
       if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
         // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
         this.exitTask(t, signalForVector(stop.vector) | 0x80);

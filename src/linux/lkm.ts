@@ -16,8 +16,8 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KernelApi } from '../kernel/kapi.js';
 import { ExportTable } from '../kernel/exports.js';
 import { loadModule, unloadModule, ModuleLoadError, type LoadedModule } from '../kernel/module.js';
-import { DEFAULT_RUNTIME_PATH } from '../kernel/module-run.js';
-import { SHN_UNDEF, type Elf32 } from '../elf/elf32.js';
+import { DEFAULT_RUNTIME_PATH, readLibrary } from '../kernel/module-run.js';
+import { SHN_UNDEF, parseElf32, type Elf32 } from '../elf/elf32.js';
 import { GFP_KERNEL } from '../kernel/mm/index.js';
 import { EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ENOMEM, LinuxError } from './errno.js';
 import { MODULE, readCString, write32, type KernelMemory } from './module-abi.js';
@@ -49,12 +49,16 @@ const KP_SIZE = 16;
 
 export class ModuleLoader {
   readonly modules: KernelModule[] = [];
+  /** Every module ever loaded, unloaded ones too (reports name their functions after rmmod). */
+  readonly history: KernelModule[] = [];
   readonly exports: ExportTable;
   private readonly runtime: Uint8Array | null;
+  private readonly library: Uint8Array | null;
 
   constructor(private readonly k: Kernel, private readonly api: KernelApi) {
     this.exports = ExportTable.from(api);
     this.runtime = fs.existsSync(DEFAULT_RUNTIME_PATH) ? new Uint8Array(fs.readFileSync(DEFAULT_RUNTIME_PATH)) : null;
+    this.library = readLibrary();
   }
 
   private get mem(): KernelMemory {
@@ -72,12 +76,13 @@ export class ModuleLoader {
   /** load_module(): link it, name it, set its parameters. Its init function is still to run (initDone()). */
   load(bytes: Uint8Array, args: string, nameHint?: string): KernelModule {
     let mod: LoadedModule;
+    const early = nameOf(bytes) ?? nameHint ?? 'module';
     try {
-      mod = loadModule(this.k, bytes, { name: nameHint ?? 'module', exports: this.exports, runtime: this.runtime });
+      mod = loadModule(this.k, bytes, { name: early, exports: this.exports, runtime: this.runtime, library: this.library });
     } catch (e) {
       if (!(e instanceof ModuleLoadError)) throw e;
-      this.log(`<3>${nameHint ?? 'module'}: ${e.message}`);
-      for (const n of e.missing) this.log(`<4>${nameHint ?? 'module'}: Unknown symbol ${n} (err -2)`);
+      if (e.missing.length) for (const n of e.missing) this.log(`<4>${early}: Unknown symbol ${n} (err -2)`);
+      else this.log(`<3>${e.message}`);
       throw new LinuxError(e.kind === 'unresolved-symbols' ? ENOENT : e.kind === 'out-of-memory' ? ENOMEM : ENOEXEC);
     }
     const fail = (errno: number, msg: string): never => {
@@ -114,6 +119,7 @@ export class ModuleLoader {
     }
     this.addExports(rec);
     this.modules.push(rec);
+    this.history.push(rec);
     this.api.symbolizers.push((a) => (this.modules.includes(rec) ? rec.mod.symbolize(a) : null));
     return rec;
   }
@@ -238,13 +244,31 @@ export class ModuleLoader {
   /** /proc/modules (kernel/module/procfs.c's m_show()): name size refcount users state address. */
   procModules(): string {
     return [...this.modules].reverse().map((m) => {
-      const size = m.mod.object.size + (m.mod.runtime?.size ?? 0);
+      const size = m.mod.object.size + (m.mod.runtime?.size ?? 0) + (m.mod.library?.size ?? 0);
       const refs = m.thisModule ? this.mem.read32(m.thisModule + MODULE.refcnt) | 0 : 0;
       const users = this.modules.filter((o) => o.uses.has(m)).map((o) => o.name + ',').join('');
       const state = m.state === 'live' ? 'Live' : m.state === 'coming' ? 'Loading' : 'Unloading';
       return `${m.name} ${size} ${refs + this.modules.filter((o) => o.uses.has(m)).length} ${users || '-'} ${state} 0x${m.mod.object.base.toString(16).padStart(8, '0')}\n`;
     }).join('');
   }
+}
+
+/** The module's name before it is linked (for messages): its struct module's, or .modinfo's name=. */
+function nameOf(bytes: Uint8Array): string | null {
+  let elf: Elf32;
+  try {
+    elf = parseElf32(bytes);
+  } catch {
+    return null;
+  }
+  const sec = elf.sectionByName('.gnu.linkonce.this_module');
+  if (sec && sec.size >= MODULE.name + MODULE.nameLength) {
+    const raw = elf.sectionData(sec).subarray(MODULE.name, MODULE.name + MODULE.nameLength);
+    const z = raw.indexOf(0);
+    const n = Buffer.from(raw.subarray(0, z < 0 ? raw.length : z)).toString('latin1');
+    if (n) return n;
+  }
+  return modinfo(elf, 'name');
 }
 
 /** A `tag=value` string of the object's .modinfo section, or null. */

@@ -18,6 +18,7 @@ import { Task } from './task.js';
 import { StdinFile, StdoutFile, type TerminalOps } from './fs/stdio.js';
 import { devString } from './sys-mm.js';
 import { Vfs } from './fs/vfs.js';
+import type { KernelApiHook } from './sys-module.js';
 
 export interface LinuxStartOptions {
   argv: string[];
@@ -27,6 +28,8 @@ export interface LinuxStartOptions {
   onDiagnostic?(line: string): void;
   /** The kernel console (printk of loaded modules). */
   onConsole?(text: string): void;
+  /** A checker's options for the module kernel's API (kmemcheck over loaded modules). */
+  kernelApi?: KernelApiHook;
   root?: string;
   readOnly?: boolean;
   exePath?: string;
@@ -50,7 +53,7 @@ export function startLinuxProcess(
     diagnostic: (l) => opts.onDiagnostic?.(l),
     verbose: !!opts.verbose,
     ...(opts.onConsole ? { console: opts.onConsole } : {}),
-  }, { root: opts.root, readOnly: opts.readOnly });
+  }, { root: opts.root, readOnly: opts.readOnly, ...(opts.kernelApi ? { kernelApi: opts.kernelApi } : {}) });
   sys.install();
   const argv = opts.argv.length ? opts.argv : ['a.out'];
   const cwd = opts.cwd ?? (opts.root ? '/' : process.cwd());

@@ -11,10 +11,13 @@
  * space current.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import { installKernelApi, type KernelApi } from '../kernel/kapi.js';
+import type { StopReason } from '../cpu/stop.js';
+import { PAGE_OFFSET } from '../kernel/layout.js';
+import { installKernelApi, type KernelApi, type KernelApiOptions } from '../kernel/kapi.js';
 import { callGuest } from '../kernel/call.js';
 import { ModuleLoadError } from '../kernel/module.js';
-import { EBADF, EFAULT, EINVAL, ENOENT, ENXIO, LinuxError } from './errno.js';
+import { posix } from 'node:path';
+import { EBADF, EEXIST, EFAULT, EINVAL, ENOENT, ENXIO, EPERM, LinuxError } from './errno.js';
 import { S_IFCHR, S_IFREG } from './fs/file.js';
 import type { VNode } from './fs/vnode.js';
 import { GuestCallRequest, type SyscallResult } from './kcall.js';
@@ -23,6 +26,9 @@ import { moduleKernel, type ModuleKernel } from './module-api.js';
 import { ModuleFile, type ModuleFileHost, type ModuleNode } from './module-file.js';
 import type { ProcEntry } from './proc-entries.js';
 import type { LinuxSystem, SyscallTable } from './linux.js';
+
+/** The kernel log buffer's size (CONFIG_LOG_BUF_SHIFT=17). */
+const LOG_BUF_LEN = 1 << 17;
 
 /** Pages the module kernel's buddy allocator takes from the machine's RAM (at most; a quarter when RAM is small). */
 const MODULE_HEAP_PAGES = 4096;
@@ -43,17 +49,27 @@ export class ModulePreloadError extends Error {
   }
 }
 
+/**
+ * A checker's part in the module kernel (`kmemsim run --kmemcheck --module`):
+ * the kernel API's options (slab hooks, the checked accessor), and the API
+ * and loader once installed (to symbolize its reports).
+ */
+export interface KernelApiHook {
+  options(k: Kernel): Partial<KernelApiOptions>;
+  installed?(api: KernelApi, loader: ModuleLoader): void;
+}
+
 export class LinuxModules {
   private state: { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } | null = null;
 
-  constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void) {}
+  constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void, private readonly hook?: KernelApiHook) {}
 
   /** The kernel API and module loader, installed on first use. */
   ensure(): { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } {
     if (this.state) return this.state;
     const k = this.k;
     const pages = Math.min(MODULE_HEAP_PAGES, Math.floor(k.frames.available() / 4));
-    const api = installKernelApi(k, { console: (text) => this.console(text), pages });
+    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text, level, cont) => this.printk(text, level, cont), pages });
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
@@ -70,7 +86,49 @@ export class LinuxModules {
       allocPid: () => sys.allocPid(),
     };
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
+    this.hook?.installed?.(api, this.state.loader);
     return this.state;
+  }
+
+  /** The kernel log buffer (syslog(2), dmesg): each line with its "<level>" prefix, as /proc/kmsg gives them. */
+  private readonly logBuffer: string[] = [];
+  private logBytes = 0;
+  private atLineStart = true;
+
+  private printk(text: string, level: number, continuation: boolean): void {
+    this.console(text);
+    let t = text;
+    if (!this.atLineStart && !continuation) t = '\n' + t;
+    const parts = t.split('\n');
+    const out = parts.map((p, i) => (i === 0 && !this.atLineStart) || (i === parts.length - 1 && p === '') ? p : `<${level}>${p}`).join('\n');
+    this.atLineStart = t.endsWith('\n');
+    this.logBuffer.push(out);
+    this.logBytes += out.length;
+    while (this.logBytes > LOG_BUF_LEN && this.logBuffer.length > 1) this.logBytes -= this.logBuffer.shift()!.length;
+  }
+
+  /** syslog(2) (103): READ_ALL (3), READ_CLEAR (4), CLEAR (5), SIZE_UNREAD (9), SIZE_BUFFER (10); the console levels (6-8) are accepted. */
+  syslog(type: number, buf: number, len: number): number {
+    const all = this.logBuffer.join('');
+    switch (type) {
+      case 0: case 1: case 6: case 7: case 8: return 0; // close, open, console off/on/level
+      case 3: case 4: {
+        if ((len | 0) < 0) throw new LinuxError(EINVAL);
+        const bytes = Buffer.from(all.slice(Math.max(0, all.length - (len | 0))), 'latin1');
+        if (bytes.length) this.sys.ua.write(buf, bytes);
+        if (type === 4) this.clearLog();
+        return bytes.length;
+      }
+      case 5: this.clearLog(); return 0;
+      case 9: return all.length;
+      case 10: return LOG_BUF_LEN;
+      default: throw new LinuxError(EINVAL);
+    }
+  }
+
+  private clearLog(): void {
+    this.logBuffer.length = 0;
+    this.logBytes = 0;
   }
 
   /** Is any module support installed (so /dev and /proc have module nodes)? */
@@ -105,6 +163,40 @@ export class LinuxModules {
     }
   }
 
+  /**
+   * A fault in module code reached from a system call (an oops): Linux's
+   * die() prints it on the console, with the function it happened in, and
+   * kills the task (the caller turns the fault into its signal).
+   */
+  oops(pid: number, stop: StopReason): void {
+    if (!this.state || stop.kind !== 'fault' || (stop.eip >>> 0) < PAGE_OFFSET) return;
+    const at = this.state.api.symbolize(stop.eip);
+    const where = at ? `${at.name}+0x${at.offset.toString(16)}/0x${at.size.toString(16)}` : `0x${(stop.eip >>> 0).toString(16)}`;
+    const holder = this.state.loader.history.find((m) => m.mod.object.contains(stop.eip) || !!m.mod.runtime?.contains(stop.eip) || !!m.mod.library?.contains(stop.eip));
+    this.console(`Oops: ${stop.message ?? 'fault'}\n`);
+    this.console(`EIP is at ${where}${holder ? ` [${holder.name}]` : ''}, pid ${pid} killed\n`);
+  }
+
+  /**
+   * mknod(2)/mknodat(2) of a character device in /dev (devtmpfs): the node a
+   * register_chrdev() driver's users make by hand. Elsewhere, and for other
+   * file types, kmemsim makes no device nodes on the host: EPERM.
+   */
+  private mknod(dirfd: number, pathAddr: number, mode: number, dev: number): number {
+    const sys = this.sys;
+    const p = sys.ua.readString(pathAddr);
+    const base = p.startsWith('/') ? '/' : dirfd === -100 ? sys.task.cwd : sys.task.files.get(dirfd).path;
+    const abs = posix.resolve(base, p);
+    if ((mode & 0o170000) !== S_IFCHR || posix.dirname(abs) !== '/dev') throw new LinuxError(EPERM);
+    const name = posix.basename(abs);
+    const { mk } = this.ensure();
+    // The user's dev_t (new_encode_dev(): minor bits 0-7 and 20-31, major 8-19) as the kernel's 12:20.
+    const major = (dev >>> 8) & 0xfff, minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+    if (this.devNodes().has(name) || ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'stdin', 'stdout', 'stderr', 'fd'].includes(name)) throw new LinuxError(EEXIST);
+    mk.chrdev.makeNode(name, ((major << 20) | minor) >>> 0, mode & ~sys.task.umask & 0o7777);
+    return 0;
+  }
+
   /** init_module (128), delete_module (129), finit_module (350). */
   syscalls(): SyscallTable {
     const sys = this.sys;
@@ -126,6 +218,9 @@ export class LinuxModules {
         }
         return this.insmod(Buffer.concat(parts), uargs);
       },
+      103: (type, buf, len) => this.syslog(type, buf, len),
+      14: (path, mode, dev) => this.mknod(-100, path, mode, dev),
+      297: (dirfd, path, mode, dev) => this.mknod(dirfd, path, mode, dev),
       129: (uname) => {
         const name = sys.ua.readString(uname, 64);
         const { loader } = this.ensure();
