@@ -566,8 +566,8 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     }
     return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog.cflags ?? [], prog);
   }
-  if (prog.bpftrace !== undefined || prog.kernelParams?.length) {
-    errLine(`kmemsim: --bpftrace and --kernel-param apply to kernel modules run on their own; ${file} is a program`);
+  if (prog.bpftrace !== undefined) {
+    errLine(`kmemsim: --bpftrace traces kernel modules run on their own (kmemsim run MODULE); ${file} is a program`);
     return 2;
   }
   const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
@@ -595,6 +595,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       stdin: stdinBytes(),
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       modules,
+      kernelParams: prog.kernelParams,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
     });
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));

@@ -45,6 +45,8 @@ export class ModulePreloadError extends Error {
 
 export class LinuxModules {
   private state: { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } | null = null;
+  /** Kernel boot parameters (`--kernel-param`), given to the kernel API when it is installed. */
+  kernelParams: readonly string[] = [];
 
   constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void) {}
 
@@ -53,7 +55,7 @@ export class LinuxModules {
     if (this.state) return this.state;
     const k = this.k;
     const pages = Math.min(MODULE_HEAP_PAGES, Math.floor(k.frames.available() / 4));
-    const api = installKernelApi(k, { console: (text) => this.console(text), pages });
+    const api = installKernelApi(k, { console: (text) => this.console(text), pages, kernelParams: this.kernelParams });
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
