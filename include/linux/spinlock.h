@@ -14,6 +14,7 @@
 #include <linux/irqflags.h>
 #include <linux/spinlock_types.h>
 #include <linux/rwlock.h>
+#include <linux/preempt.h>
 
 void spin_bug(spinlock_t *lock, const char *msg);
 
@@ -22,6 +23,7 @@ void spin_bug(spinlock_t *lock, const char *msg);
 
 static __always_inline void spin_lock(spinlock_t *lock)
 {
+	preempt_disable();	/* a sleep while holding it is "sleeping function called from invalid context" */
 	if (unlikely(lock->locked))
 		spin_bug(lock, "recursion");
 	lock->locked = 1;
@@ -34,12 +36,14 @@ static __always_inline void spin_unlock(spinlock_t *lock)
 	if (unlikely(!lock->locked))
 		spin_bug(lock, "already unlocked");
 	lock->locked = 0;
+	preempt_enable();
 }
 
 static __always_inline int spin_trylock(spinlock_t *lock)
 {
 	if (lock->locked)
 		return 0;
+	preempt_disable();
 	lock->locked = 1;
 	barrier();
 	return 1;

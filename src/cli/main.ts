@@ -684,8 +684,8 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
     errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program`);
     return 2;
   }
-  if (prog.bpftrace !== undefined || prog.kernelParams?.length) {
-    errLine(`kmemsim: --bpftrace and --kernel-param apply to kernel modules run on their own; ${file} is a program`);
+  if (prog.bpftrace !== undefined) {
+    errLine(`kmemsim: --bpftrace traces kernel modules run on their own (kmemsim run MODULE); ${file} is a program`);
     return 2;
   }
   const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
@@ -716,6 +716,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
       onBoot: gdb ? (k) => gdb!.attachProgram(k, hostFile) : undefined,
       modules,
+      kernelParams: prog.kernelParams,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
     };
     if (kmem) return checkProgramCommand!(bytes, runOpts, kmem, verbose);

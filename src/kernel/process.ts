@@ -51,6 +51,8 @@ export interface RunOptions {
   traceEvents?(cpu: CPU): CpuObserver;
   /** Kernel modules to load (insmod) before the first instruction of the program (`--module`). */
   modules?: PreloadModule[];
+  /** Kernel boot parameters for the module kernel (`--kernel-param page_owner=on`). */
+  kernelParams?: readonly string[];
   /** The kernel console: printk of loaded modules (default: kmemsim's diagnostics, stderr). */
   onConsole?(text: string): void;
   /** A checker's options for the module kernel's API (src/harness/linux-checked.ts). */
@@ -207,6 +209,7 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
     },
   }, STACK_PAGES);
 
+  linux.system.modules.kernelParams = opts.kernelParams ?? [];
   if (opts.modules?.length) {
     linux.system.modules.preload(opts.modules, opts.maxInstructions ?? DEFAULT_BUDGET);
     // ELF_PLAT_INIT(): the program starts with zeroed registers (EDX is the rtld_fini glibc registers with atexit).

@@ -61,6 +61,8 @@ export interface KernelApiHook {
 
 export class LinuxModules {
   private state: { api: KernelApi; mk: ModuleKernel; loader: ModuleLoader } | null = null;
+  /** Kernel boot parameters (`--kernel-param`), given to the kernel API when it is installed. */
+  kernelParams: readonly string[] = [];
 
   constructor(private readonly sys: LinuxSystem, private readonly k: Kernel, private readonly console: (text: string) => void, private readonly hook?: KernelApiHook) {}
 
@@ -69,7 +71,7 @@ export class LinuxModules {
     if (this.state) return this.state;
     const k = this.k;
     const pages = Math.min(MODULE_HEAP_PAGES, Math.floor(k.frames.available() / 4));
-    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text, level, cont) => this.printk(text, level, cont), pages });
+    const api = installKernelApi(k, { ...this.hook?.options(k), console: (text, level, cont) => this.printk(text, level, cont), pages, kernelParams: this.kernelParams });
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {

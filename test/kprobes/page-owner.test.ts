@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { main } from '../../src/cli/main.js';
 import { run } from './helpers.js';
 
 describe('page_owner', () => {
@@ -17,5 +19,23 @@ describe('page_owner', () => {
     const r = run('test/kprobes/modules/page-order.c');
     expect(r.lines).toEqual(['Order\tParticipation', '0\t0', '1\t0', '2\t0', '3\t0', '4\t0']);
     expect(r.api.pageOwner.records.size).toBe(0);
+  });
+});
+
+describe('examples/linux/page_owner: seed 003 in the Linux personality', () => {
+  const busybox = 'build/busybox-i386/bin/busybox';
+  const skip = existsSync(busybox) ? null : `${busybox} missing (scripts/fetch-busybox.sh): the page_order example test is skipped`;
+  if (skip) console.log(`test/kprobes/page-owner.test.ts: skipped: ${skip}`);
+  it.skipIf(skip !== null)('page_order.ko counts the orders of another module\'s allocations; cat /proc/page_order shows them', async () => {
+    let stdout = '', stderr = '';
+    const status = await main(['run', '--kernel-param', 'page_owner=on', '--module', 'examples/linux/page_owner/page_order.c',
+      '--module', 'examples/linux/page_owner/alloc.c', busybox, '--', 'cat', '/proc/page_order'], {
+      stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
+      stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
+      stdin: () => new Uint8Array(0),
+    });
+    expect(status).toBe(0);
+    expect(stdout).toBe('Order\tParticipation\n0\t2\n1\t2\n2\t2\n3\t2\n4\t0\n');
+    expect(stderr).toMatch(/^page_order: kprobe at c[0-9a-f]{7}\npage_order: order 0, participation 1\n/);
   });
 });

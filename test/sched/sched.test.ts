@@ -68,3 +68,20 @@ describe('sleeps that end and sleeps that never do', () => {
     expect(r.lines[1]).toMatch(/^cond_resched: (\d+) turns: 2 3 2 3 2 3 2 3$/);
   });
 });
+
+describe('<linux/spinlock.h>', () => {
+  it('sleeping under spin_lock() is reported; the lock raises and restores the preempt count', () => {
+    const r = run('test/sched/modules/spin-sleep.c');
+    expect(r.exitCode).toBe(0);
+    expect(r.lines).toEqual([
+      'BUG: sleeping function called from invalid context at kernel/time/timer.c (msleep)',
+      'in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 1, name: insmod',
+      'preempt_count: 1, expected: 0',
+      'Call Trace:',
+      expect.stringMatching(/^ {2}0x[0-9a-f]{8} \((?:init_module|spin_sleep_init)\+0x[0-9a-f]+\)$/),
+      'BUG: scheduling while atomic: insmod/1/0x00000001',
+      'preempt_count 1 under spin_lock_irqsave',
+      'preempt_count 0 after',
+    ]);
+  });
+});

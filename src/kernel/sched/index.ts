@@ -101,7 +101,9 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   // ---- kernel threads (kernel/kthread.c) --------------------------------------------------------
 
   // A new thread's first switch returns here: call fn(data) with do_exit as its return address.
-  const exitTrampoline = bind('kthread_exit_trampoline', (cpu) => s.exit(cpu.regs[0]! | 0), api.internal);
+  const doExit = bind('do_exit', (cpu) => s.exit(arg(cpu, 0)));
+  // threadfn returned: do_exit(its return value), through the guest-visible entry (kthread() in Linux calls do_exit()).
+  const exitTrampoline = bind('kthread_exit_trampoline', (cpu) => cpu.push32(doExit), api.internal);
   s.kthreadEntry = bind('kthread', (cpu) => {
     const k = s.current.kthread!;
     k.started = true;
@@ -135,7 +137,6 @@ export function installScheduler(ctx: KapiContext): Scheduler {
     t.exitWaiters.push(s.current);
     sleepingCall(cpu, 'kernel/kthread.c (kthread_stop)', TASK_UNINTERRUPTIBLE, null, () => t.exitCode);
   });
-  bind('do_exit', (cpu) => s.exit(arg(cpu, 0)));
 
   // ---- delays (kernel/time/timer.c, lib/delay.c) -------------------------------------------------
 
