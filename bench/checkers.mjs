@@ -44,7 +44,7 @@ import { ROOT, fail, fmtInt, fmtRatio, fmtSeconds, inProcess, kmemsimCold, machi
 
 const USAGE = 'usage: node bench/checkers.mjs [--rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]';
 const SOURCE = join(ROOT, 'bench/modules/kernel-workload.c');
-const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, coldRuns: 1, nativeRuns: 11, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
+const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
 
 /** The modes: runChecked() options and the `kmemsim run` flags that ask for the same. */
 const MODES = [

@@ -7,10 +7,11 @@
  * (CPU.fault), and a throw costs about as much as the rest of a tracked
  * access together. For the simplest and commonest memory instructions —
  * MOV, MOVZX/MOVSX, the ALU group, TEST, whose one memory access is their
- * ModRM operand — the decoded instruction already says everything the page
- * walk needs: the linear address, the size and the kind of the first access
- * (a read, or a write; a read-modify-write destination is probed for write
- * first, so its #PF says "write"). Once such an instruction has raised #PF a
+ * ModRM operand, and MOVS, STOS, LODS, whose iteration reads DS:ESI and/or
+ * writes ES:EDI — the decoded instruction and the registers already say
+ * everything the page walk needs: the linear address, the size and the
+ * kind of each access in order (a read, or a write; a read-modify-write
+ * destination is probed for write first, so its #PF says "write"). Once such an instruction has raised #PF a
  * few times (CPU.preflightAfter), its executor is wrapped: when the operand's
  * page is not in the TLB, the wrapper asks the page walk for its verdict
  * first (CPU.walkTry, no side effect when it faults) and, if it would fault,
@@ -25,8 +26,10 @@
  */
 import type { CPU } from './cpu.js';
 import type { ExecFn, Instr } from './instr.js';
+import { ES, REP_NONE } from './instr.js';
 import * as data from './exec/data.js';
 import * as alu from './exec/alu.js';
+import * as str from './exec/string.js';
 
 /** #PF raised by one decoded instruction before its executor is wrapped (the default of CPU.preflightAfter). */
 export const PREFLIGHT_AFTER = 4;
@@ -58,6 +61,13 @@ const SIMPLE = new Map<ExecFn, Kind>([
   [alu.aluEI, Kind.AluToE],
 ]);
 
+/** String instructions: which of DS:ESI (read) and ES:EDI (write) one iteration touches, in that order. */
+const STRING = new Map<ExecFn, { read: boolean; write: boolean }>([
+  [str.movs, { read: true, write: true }],
+  [str.stos, { read: false, write: true }],
+  [str.lods, { read: true, write: false }],
+]);
+
 /** The original executor of each wrapped instruction. */
 const original = new WeakMap<Instr, ExecFn>();
 
@@ -66,8 +76,8 @@ const original = new WeakMap<Instr, ExecFn>();
  * the PREFLIGHT_AFTER-th wraps its executor.
  */
 export function notePageFault(cpu: CPU, ins: Instr): void {
-  if (!ins.mem || ins.native !== null || ++ins.pageFaults !== cpu.preflightAfter) return;
-  if (!SIMPLE.has(ins.exec)) return;
+  if (ins.native !== null || ++ins.pageFaults !== cpu.preflightAfter) return;
+  if (!(ins.mem ? SIMPLE.has(ins.exec) : STRING.has(ins.exec))) return;
   original.set(ins, ins.exec);
   ins.exec = preflightExec;
 }
@@ -88,16 +98,42 @@ function isWrite(kind: Kind, exec: ExecFn, ins: Instr): boolean {
 function preflightExec(cpu: CPU, ins: Instr): void {
   const exec = original.get(ins)!;
   if (!cpu.segChecks && ins.seg < 4 && !cpu.dataBpActive && cpu.cr0 & 0x80000000 && cpu.icount !== cpu.preflightFaultAt) {
-    const lin = (cpu.segBase[ins.seg] + cpu.ea(ins)) | 0;
-    const size = operandSize(exec, ins);
-    const write = isWrite(SIMPLE.get(exec)!, exec, ins);
-    if ((lin & 0xfff) <= 0x1000 - size && (write ? cpu.tlbW : cpu.tlbR)[lin >>> 12] === 0) {
-      const r = cpu.walkTry(lin, write);
-      if (r < 0) {
-        cpu.deliverPageFaultOf(ins, lin, ~r);
-        return;
-      }
-    }
+    const string = STRING.get(exec);
+    if (string === undefined ? simpleFaults(cpu, ins, exec) : stringFaults(cpu, ins, string)) return;
   }
   exec(cpu, ins);
+}
+
+/** The ModRM operand's page faults: the #PF has been delivered. */
+function simpleFaults(cpu: CPU, ins: Instr, exec: ExecFn): boolean {
+  const lin = (cpu.segBase[ins.seg] + cpu.ea(ins)) | 0;
+  return accessFaults(cpu, ins, lin, operandSize(exec, ins), isWrite(SIMPLE.get(exec)!, exec, ins)) === 1;
+}
+
+/** The next iteration's first faulting access, if any, has had its #PF delivered. */
+function stringFaults(cpu: CPU, ins: Instr, kind: { read: boolean; write: boolean }): boolean {
+  const a32 = ins.asize === 4;
+  if (ins.rep !== REP_NONE && (a32 ? cpu.regs[1] : cpu.regs[1] & 0xffff) === 0) return false; // no iteration at all
+  if (kind.read) {
+    const r = accessFaults(cpu, ins, (cpu.segBase[ins.seg] + (a32 ? cpu.regs[6] : cpu.regs[6] & 0xffff)) | 0, ins.size, false);
+    if (r !== 0) return r === 1;
+  }
+  return kind.write && accessFaults(cpu, ins, (cpu.segBase[ES] + (a32 ? cpu.regs[7] : cpu.regs[7] & 0xffff)) | 0, ins.size, true) === 1;
+}
+
+/**
+ * One access of `ins`: 1 when it faults (the #PF is delivered), 0 when it
+ * does not (its translation is then in the TLB, as the access would have
+ * left it), -1 when it straddles a page (undecided: the executor runs).
+ */
+function accessFaults(cpu: CPU, ins: Instr, lin: number, size: number, write: boolean): number {
+  if ((lin & 0xfff) > 0x1000 - size) return -1;
+  if ((write ? cpu.tlbW : cpu.tlbR)[lin >>> 12] !== 0) return 0;
+  const r = cpu.walkTry(lin, write);
+  if (r < 0) {
+    cpu.deliverPageFaultOf(ins, lin, ~r);
+    return 1;
+  }
+  cpu.translate(lin, write);
+  return 0;
 }
