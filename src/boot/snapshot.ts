@@ -26,8 +26,11 @@
  * What is not state but a cache of it is left out and flushed instead: the
  * CPU's TLB and its decoded/compiled blocks (a TLB flush at restore is what
  * a CR3 reload does; the kernel keeps no stale translation it relies on).
- * State held only in a closure's local variable cannot be reached and
- * must not exist in what is snapshotted: the fuzz targets' test
+ * State held only in a closure's local variable cannot be reached: pass
+ * its object as a root (a device whose port handler is a closure, as
+ * registerBytePorts() makes for the UART: `attachPcDevices()`'s result; the
+ * PIT and PIC are reached from the CPU's timers and interrupt controller),
+ * and keep no other state there. The fuzz targets' test
  * (test/fuzz/snapshot.test.ts) checks that a restored machine runs every
  * input exactly as a freshly booted one does.
  */

@@ -455,7 +455,7 @@ function startJobs(o: FuzzCommandOptions, mainName: string, err: (line: string) 
   };
 }
 
-/** The command line without --jobs, split where the target's `--` arguments start (-S and --seed go before them). */
+/** The command line without --jobs, -M/-S and --seed, split where the target's `--` arguments start (-S and --seed go before them). */
 function stripJobs(argv: string[]): { before: string[]; after: string[] } {
   const dd = argv.indexOf('--');
   const head = dd >= 0 ? argv.slice(0, dd) : argv;
@@ -463,11 +463,11 @@ function stripJobs(argv: string[]): { before: string[]; after: string[] } {
   const before: string[] = [];
   for (let i = 0; i < head.length; i++) {
     const a = head[i]!;
-    if (a === '--jobs' || a === '-M') {
+    if (a === '--jobs' || a === '-M' || a === '-S') {
       i++;
       continue;
     }
-    if (a.startsWith('--jobs=') || a.startsWith('-M=')) continue;
+    if (a.startsWith('--jobs=') || a.startsWith('-M=') || a.startsWith('-S=')) continue;
     if (a === '--seed') {
       i++;
       continue;

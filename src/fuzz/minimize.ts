@@ -4,7 +4,7 @@
  * from half the input down to one byte, repeated while it still removes
  * something, then normalization — every byte replaced by '0' where the
  * signature stays; and corpus minimization (afl-cmin). Every candidate
- * runs on a fresh machine, as in fuzzing.
+ * runs from the target's snapshot, as in fuzzing.
  */
 import type { FuzzTarget } from './fuzzer.js';
 import { MAP_SIZE, classifyCounts, hasNewBits, newVirginMap } from './coverage.js';

@@ -4,7 +4,7 @@
  * `int LLVMFuzzerInitialize(int *argc, char ***argv)`.
  *
  * One input is one checked module run (src/harness/checked-run.ts, the
- * machinery behind `kmemsim run mod.c --kmemcheck --stack MODE`): a fresh
+ * machinery behind `kmemsim run mod.c --kmemcheck --stack MODE`): a
  * kernel, the module loaded, init_module() and LLVMFuzzerInitialize()
  * called, then — in the run's `whileLoaded` step — the input copied into a
  * fresh kmalloc(size) object and LLVMFuzzerTestOneInput(ptr, size) called
@@ -15,9 +15,10 @@
  * ZERO_SIZE_PTR: any dereference oopses). After the call the object is
  * kfree()d, as libFuzzer frees its copy of the data.
  *
- * Because every input starts from a freshly booted machine, inputs cannot
- * affect each other; the cost is booting and initializing again each
- * time (README "Fuzzing" has the figures).
+ * Everything up to the input is done once and snapshotted
+ * (src/boot/snapshot.ts); every input starts from a restore of it, so
+ * inputs cannot affect each other and nothing is booted again (README
+ * "Fuzzing" has the figures).
  */
 import { runChecked, startChecked, checkedStep, finishChecked, type CheckedRunOptions, type CheckedRunResult, type CheckedSession, type LoadedContext } from '../harness/checked-run.js';
 import { MachineSnapshot } from '../boot/snapshot.js';

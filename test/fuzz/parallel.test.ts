@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -19,7 +19,14 @@ const skip = !hasGcc ? NO_GCC : !existsSync(RUNTIME) ? `${RUNTIME} missing: run 
 if (skip) console.log(`test/fuzz/parallel.test.ts: skipped: ${skip}`);
 const LAUNCHER_BUILT = existsSync(join(ROOT, 'dist/cli/main.js')) || existsSync(join(ROOT, 'dist/bundle/main.js'));
 const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const noAfl = !has('afl-fuzz') || !has('afl-cc') ? 'afl-fuzz or afl-cc not installed (Debian package afl++)' : gccM32Missing();
+/** afl-cc must build a program (the afl++ package without its compiler's recommends may not). */
+function aflCcWorks(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'kmemsim-aflcc-'));
+  writeFileSync(join(dir, 't.c'), 'int main(void) { return 0; }\n');
+  return spawnSync('afl-cc', [join(dir, 't.c'), '-o', join(dir, 't')], { env: { ...process.env, AFL_QUIET: '1' } }).status === 0;
+}
+const noAfl = !has('afl-fuzz') || !has('afl-cc') ? 'afl-fuzz or afl-cc not installed (Debian package afl++)'
+  : !aflCcWorks() ? 'afl-cc cannot build a program here (it needs clang)' : gccM32Missing();
 if (noAfl) console.log(`test/fuzz/parallel.test.ts: the afl-fuzz exchange is skipped: ${noAfl}`);
 
 async function kmemsim(args: string[]): Promise<{ status: number; stderr: string }> {

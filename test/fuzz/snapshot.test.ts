@@ -139,3 +139,33 @@ describe('the dirty page log and the snapshot of a bare machine', () => {
     expect(cpu.icount).toBe(0);
   });
 });
+
+describe('the snapshot restores devices on the CPU\'s ports and timers', () => {
+  it('PIT, PIC and UART state programmed after the snapshot is put back (reached through the port handlers)', async () => {
+    const { CPU } = await import('../../src/cpu/cpu.js');
+    const { attachPcDevices } = await import('../../src/devices/pc.js');
+    const { MachineSnapshot } = await import('../../src/boot/snapshot.js');
+    const cpu = new CPU({ memorySize: 1 << 20 });
+    const dev = attachPcDevices(cpu, () => undefined);
+    const latch = (): number => {
+      cpu.portOut(0x43, 0x00, 1); // counter latch, channel 0
+      return cpu.portIn(0x40, 1) | (cpu.portIn(0x40, 1) << 8);
+    };
+    const state = (): string => JSON.stringify({ uart: [0, 1, 3, 4, 7].map((r) => cpu.portIn(0x3f8 + r, 1)), picMask: [cpu.portIn(0x21, 1), cpu.portIn(0xa1, 1)], pit: [String(dev.pit.nextEventAt), latch()] });
+    const before = state();
+    // The devices' objects are a root: the CPU reaches the PIT (a timer) and the PIC (its interrupt
+    // controller) itself, but the UART only through a port handler's closure.
+    const snap = new MachineSnapshot(cpu, [dev]);
+    cpu.portOut(0x3f8 + 7, 0x5a, 1); // UART scratch register
+    cpu.portOut(0x3f8 + 3, 0x03, 1); // line control: 8N1
+    cpu.portOut(0x21, 0xfe, 1); // PIC mask: only IRQ0
+    cpu.portOut(0x43, 0x34, 1); // PIT channel 0, rate generator
+    cpu.portOut(0x40, 0x9c, 1);
+    cpu.portOut(0x40, 0x2e, 1);
+    cpu.icount += 5000;
+    expect(state()).not.toBe(before);
+    snap.restore();
+    expect(state()).toBe(before);
+    expect(cpu.icount).toBe(0);
+  });
+});
