@@ -39,11 +39,10 @@ import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { openRunOutput, type RunOutputFile } from './run-output.js';
 import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
-import { ACCESS_SIZE_STRATEGIES, finishModuleServices, installModuleServices, type AccessSizeStrategy, type ModuleServiceOptions } from '../harness/module-services.js';
-import { checkedAccessor } from '../shadow/accessor.js';
+import type { ModuleServiceOptions } from '../harness/module-services.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import type { LoadedModule } from '../kernel/module.js';
-import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
+import { ACCESS_SIZE_STRATEGIES, DEFAULT_ERROR_EXITCODE, STACK_MODES, type AccessSizeStrategy, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand } from './check-command.js';
 
 /*
@@ -216,7 +215,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
-        code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode });
+        code = await runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, { memorySize: memory, root, readOnly: a['read-only'] as boolean, overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode });
       },
     )
     .command(
@@ -495,7 +494,7 @@ interface ProgramOptions {
   errorExitcode?: number;
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
+async function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): Promise<number> {
   let hostFile = file;
   if (prog.root !== undefined) {
     // Under --root the program is a guest path, resolved inside the root.
@@ -550,7 +549,7 @@ function runCommand(file: string, args: string[], budget: number, verbose: boole
 }
 
 /** `kmemsim run mod.c|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
+async function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): Promise<number> {
   if (args.length) {
     errLine(`kmemsim: ${file} is a kernel module; module parameters (${args.join(' ')}) are not supported`);
     return 2;
@@ -624,6 +623,9 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
   }
   let api: KernelApi | null = null;
   let mod: LoadedModule | null = null;
+  // Loaded when a module runs (start-up time: README "Speed"): the watch framework, MMIO, the natives' accessor.
+  const { finishModuleServices, installModuleServices } = await import('../harness/module-services.js');
+  const { checkedAccessor } = await import('../shadow/accessor.js');
   try {
     const r = runModule(object, {
       name: basename(file),
