@@ -122,7 +122,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  125  an oops, BUG/panic, unsupported instruction or triple fault',
               '  126  the module cannot be compiled or loaded',
               '  127  no such file',
-              '  99   a checker (--kmemcheck, --stack) found something (--error-exitcode)',
+              '  99   a checker (--kmemcheck, --stack) found something, or the watch framework reported an overflow (--error-exitcode)',
               '  2    usage error',
             ].join('\n'),
           )
