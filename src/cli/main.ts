@@ -43,11 +43,10 @@ import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
 import { openRunOutput, type RunOutputFile } from './run-output.js';
 import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
-import { ACCESS_SIZE_STRATEGIES, finishModuleServices, installModuleServices, type AccessSizeStrategy, type ModuleServiceOptions } from '../harness/module-services.js';
-import { checkedAccessor } from '../shadow/accessor.js';
+import type { ModuleServiceOptions } from '../harness/module-services.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import type { LoadedModule } from '../kernel/module.js';
-import { DEFAULT_ERROR_EXITCODE, STACK_MODES, type HeapMode, type StackMode } from '../harness/modes.js';
+import { ACCESS_SIZE_STRATEGIES, DEFAULT_ERROR_EXITCODE, STACK_MODES, type AccessSizeStrategy, type HeapMode, type StackMode } from '../harness/modes.js';
 import type { checkCommand as CheckCommand, GenSuppressions } from './check-command.js';
 import type { SuppressionSet } from '../report/suppressions.js';
 import type { GdbSession } from '../gdb/session.js';
@@ -143,7 +142,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  125  an oops, BUG/panic, unsupported instruction or triple fault',
               '  126  the module cannot be compiled or loaded',
               '  127  no such file',
-              '  99   a checker (--kmemcheck, --stack) found something (--error-exitcode)',
+              '  99   a checker (--kmemcheck, --stack) found something, or the watch framework reported an overflow (--error-exitcode)',
               '  2    usage error',
             ].join('\n'),
           )
@@ -275,7 +274,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           }
         }
         try {
-          code = runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
+          code = await runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
             memorySize: memory, root, readOnly: a['read-only'] as boolean,
             modules: list(a.module), cflags, bpftrace, kernelParams,
             overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode,
@@ -660,7 +659,7 @@ interface ProgramOptions {
   errorExitcode?: number;
 }
 
-function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): number {
+async function runCommand(file: string, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, prog: ProgramOptions): Promise<number> {
   let hostFile = file;
   if (prog.root !== undefined) {
     // Under --root the program is a guest path, resolved inside the root.
@@ -774,7 +773,7 @@ function preloadModules(specs: readonly string[], cflags: readonly string[], ver
 }
 
 /** `kmemsim run mod.c [more.c ...]|mod.o`: compile if needed, then insmod + rmmod (src/kernel/module-run.ts). */
-function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, cflags: readonly string[], prog: ProgramOptions = {}): number {
+async function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budget: number, verbose: boolean, traceEvents: boolean, kmem: CheckCliOptions | null, cflags: readonly string[], prog: ProgramOptions = {}): Promise<number> {
   // Several .c files are one module (issue 15): `kmemsim run a.c b.c`.
   const sources = file.endsWith('.c') ? [file, ...args.filter((x) => x.endsWith('.c'))] : [file];
   const params = file.endsWith('.c') ? args.filter((x) => !x.endsWith('.c')) : args;
@@ -890,6 +889,9 @@ function runModuleCommand(file: string, bytes: Uint8Array, args: string[], budge
     }
   }
   let mod: LoadedModule | null = null;
+  // Loaded when a module runs (start-up time: README "Speed"): the watch framework, MMIO, the natives' accessor.
+  const { finishModuleServices, installModuleServices } = await import('../harness/module-services.js');
+  const { checkedAccessor } = await import('../shadow/accessor.js');
   try {
     const r = runModule(object, {
       name: basename(file),

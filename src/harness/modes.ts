@@ -13,3 +13,11 @@ export const STACK_MODES: readonly StackMode[] = ['cpl1', 'ftrace', 'precise'];
 
 /** valgrind's convention: a distinct exit status when a checker found something (`--error-exitcode`). */
 export const DEFAULT_ERROR_EXITCODE = 99;
+
+/**
+ * How the page-hiding service learns an access's size (`--access-size`): the decoder and a single
+ * step, debug-register breakpoints during the step, or emulation in the #PF handler
+ * (src/harness/module-services.ts sets them up).
+ */
+export const ACCESS_SIZE_STRATEGIES = ['decode', 'debugreg', 'emulate'] as const;
+export type AccessSizeStrategy = (typeof ACCESS_SIZE_STRATEGIES)[number];

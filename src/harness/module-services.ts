@@ -14,9 +14,9 @@ import { PageHidingService } from '../kernel/page-hiding.js';
 import { AccessEmulator } from '../watch/emulate.js';
 import { DebugRegisterProbe } from '../watch/debugreg.js';
 
-/** How the page-hiding service learns an access's size (`--access-size`): the decoder and a single step, debug-register breakpoints during the step, or emulation in the #PF handler. */
-export const ACCESS_SIZE_STRATEGIES = ['decode', 'debugreg', 'emulate'] as const;
-export type AccessSizeStrategy = (typeof ACCESS_SIZE_STRATEGIES)[number];
+import type { AccessSizeStrategy } from './modes.js';
+
+export { ACCESS_SIZE_STRATEGIES, type AccessSizeStrategy } from './modes.js';
 
 export interface ModuleServiceOptions {
   watch?: WatchRunOptions;
