@@ -7,7 +7,7 @@ import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
-import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
+import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
 
@@ -213,6 +213,11 @@ export class CPU {
   attentionAt = Infinity;
   /** Executions before a block is compiled to JavaScript (jit.ts); 0 compiles at once, Infinity never. */
   jitThreshold = JIT_THRESHOLD;
+  /**
+   * What a client compiles into every block (jit/instrumentation.ts): set
+   * with setJitInstrumentation, which drops the blocks compiled without it.
+   */
+  jitInstrumentation: JitInstrumentation | null = null;
   /** Index of the faulting instruction inside a compiled block, and instructions it retired before (loops). */
   jitIndex = -1;
   jitDone = 0;
@@ -1151,6 +1156,13 @@ export class CPU {
     this.codeEpoch++;
   }
 
+  /** Compile every block from now on with `instrumentation` (null: none), dropping the code compiled before. */
+  setJitInstrumentation(instrumentation: JitInstrumentation | null): void {
+    if (instrumentation === this.jitInstrumentation) return;
+    this.jitInstrumentation = instrumentation;
+    this.flushCode();
+  }
+
   /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`; compiled self-loops call it too). */
   countEdge(edges: Uint8Array, eip: number): void {
     const cur = Math.imul(eip, 0x9e3779b1) >>> 16;
@@ -1305,10 +1317,13 @@ export class CPU {
           if (left < this.repChunk) this.repChunk = left;
           i = 0;
           ins = null;
-          compiled = block.compiled;
+          // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
+          compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = block.compiled = compileBlock(instrs);
+            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
+            else if (edges === null) block.compiled = compiled;
+            else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
             i = compiled(this, stopAt - this.icount);
@@ -1341,6 +1356,7 @@ export class CPU {
           // deoptimize it — and compiled functions are shared between blocks of the same code.
           if (++block!.jitFaults > JIT_FAULT_LIMIT) {
             block!.compiled = null;
+            block!.compiledCov = null;
             block!.hits = -Infinity;
           }
         }
