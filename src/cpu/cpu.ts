@@ -218,9 +218,19 @@ export class CPU {
    * with setJitInstrumentation, which drops the blocks compiled without it.
    */
   jitInstrumentation: JitInstrumentation | null = null;
+  /**
+   * Compile regions (jit.ts formRegion: a block with the decoded blocks its
+   * direct branches reach on its page) instead of single blocks. Off by
+   * default: on the benchmark it divides run-loop dispatches by about six
+   * but costs more in V8 compile time than it saves (measured slower both
+   * cold and warm on a 2-core machine); kept for workloads with large loops.
+   */
+  jitRegions = false;
   /** Index of the faulting instruction inside a compiled block, and instructions it retired before (loops). */
   jitIndex = -1;
   jitDone = 0;
+  /** The instructions of the block (of a region) that `jitIndex` indexes. */
+  jitInstrs: readonly Instr[] | null = null;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk: number = REP_CHUNK;
   /** The most REP iterations per execution at any time (a precise checker sets 1: one iteration per step, as with TF). */
@@ -1171,6 +1181,22 @@ export class CPU {
     this.prevBlockId = cur >>> 1;
   }
 
+  /**
+   * The decoded blocks on the page of `eip` (for the block compiler's
+   * regions): only blocks already in the code cache, cacheable and not
+   * straddling into the next page — looking them up has no effect on the
+   * machine.
+   */
+  private cachedSuccessors(eip: number): (target: number) => readonly Instr[] | null {
+    const e = this.tlbR[eip >>> 12];
+    const page = e === 0 ? undefined : this.blocks[e >>> 12];
+    return (target) => {
+      if (page === undefined || target >>> 12 !== eip >>> 12) return null;
+      const b = page[target & 0xfff];
+      return b !== undefined && b.cacheable && !b.straddles ? b.instrs : null;
+    };
+  }
+
   /** Find or decode the block starting at linear address `eip`. */
   private getBlock(eip: number): Block {
     let e = this.tlbR[eip >>> 12];
@@ -1320,7 +1346,7 @@ export class CPU {
           // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
           compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation });
+            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
             else if (edges === null) block.compiled = compiled;
             else block.compiledCov = compiled;
@@ -1347,10 +1373,10 @@ export class CPU {
           if (this.icount >= stopAt) break;
         }
       } catch (e) {
-        // A throw from compiled code always comes through its catch, which records where.
+        // Compiled code records where before anything that can throw (jit.ts: the access's slow path, an executor call).
         if (compiled !== null) {
           i = this.jitDone + this.jitIndex + 1;
-          ins = block!.instrs[this.jitIndex];
+          ins = (this.jitInstrs ?? block!.instrs)[this.jitIndex] ?? null;
           // A block that keeps faulting (its data sits on pages kmemcheck hides, a watched buffer) is
           // cheaper interpreted: every throw unwinds through the compiled function and makes V8
           // deoptimize it — and compiled functions are shared between blocks of the same code.

@@ -24,10 +24,13 @@
  *   one to execute and the lazy flags in the CPU's fields;
  * - it stops after any instruction that changed EIP or set `breakLoop`
  *   (a write to a code page, a mode change);
- * - on a fault it records the faulting instruction's index in
- *   `cpu.jitIndex`, puts back the flags as they were before that
- *   instruction, and rethrows, so the run loop delivers the exception
- *   exactly as it does for interpreted code (EIP, count, flags).
+ * - before anything that may fault (an access's slow path, an executor
+ *   call) it records the instruction's index in `cpu.jitIndex` (and the
+ *   trips round a self-loop in `cpu.jitDone`) and stores the registers and
+ *   flags as they were before that instruction, so the run loop delivers
+ *   the exception exactly as it does for interpreted code (EIP, count,
+ *   flags). The fast paths cannot fault, so the code needs no try/catch and
+ *   V8 keeps its locals in machine registers.
  *
  * Compile-time inputs (`CompileOptions`, part of the factory cache key):
  * `edges` emits the edge counting of compiled self-loops (CPU.edgeCounts;
@@ -37,10 +40,9 @@
 import type { CPU } from './cpu.js';
 import type { Instr } from './instr.js';
 import * as ctl from './exec/control.js';
-import { BlockEmitter } from './jit/emitter.js';
+import { BlockEmitter, RELOAD, SPILL } from './jit/emitter.js';
 import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
-import { WRITE_BACK_DYNAMIC } from './jit/flags.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
 
 export type { JitInstrumentation, JitAccess, JitCompare, JitSite } from './jit/instrumentation.js';
@@ -57,37 +59,30 @@ export const JIT_THRESHOLD = 50;
 export type CompiledBlock = (cpu: CPU, room: number) => number;
 
 export interface CompileOptions {
-  /** Count the block-entry edge of each trip round a self-loop (CPU.edgeCounts is on). */
+  /** Count the block-entry edge of each branch inside the compiled code (CPU.edgeCounts is on). */
   edges?: boolean;
   instrumentation?: JitInstrumentation | null;
+  /**
+   * The already-decoded block at a linear address on the entry block's page,
+   * or null: with it the compiler makes a region (formRegion) whose internal
+   * branches do not return to the run loop.
+   */
+  successor?: (eip: number) => readonly Instr[] | null;
 }
 
 /** Compiled block factories by source text, shared by every CPU in the process. */
 const factories = new Map<string, (...a: unknown[]) => CompiledBlock>();
 const MAX_FACTORIES = 50_000;
 
-/** A branch back to the block's first instruction: go round again inside the function if a whole trip fits. */
-function again(c: BlockEmitter, k: number, edges: boolean): string {
-  const n = c.count;
-  const edge = edges ? `{ const ec = cpu.edgeCounts; if (ec !== null) cpu.countEdge(ec, ${c.start}); }` : '';
-  return `done += ${k + 1}; ${c.flushCode()} if (done + ${n} > room || cpu.breakLoop) { cpu.eip = ${c.start}; return done; } ${edge} continue loop;`;
-}
-
 /** One instruction; returns false when the block ends here. */
-function emitInstruction(c: BlockEmitter, ins: Instr, k: number, edges: boolean): boolean {
+function emitInstruction(c: BlockEmitter, ins: Instr, k: number): boolean {
   const n = c.count;
   const last = k === n - 1;
-  const start = c.start;
   if (ins.exec === ctl.jcc) {
     const cond = c.cond(ins.op & 0xf);
-    const target = ins.imm | 0;
-    c.emit(target === start ? `if (${cond}) { ${again(c, k, edges)} }` : `if (${cond}) { ${c.exit(target, k + 1)} }`);
-    if (last) c.emit(c.exit(ins.next | 0, n));
+    c.emit(`if (${cond}) { ${c.goto(ins.imm | 0, k + 1)} }`);
+    if (last) c.emit(c.goto(ins.next | 0, n));
     return true;
-  }
-  if (ins.exec === ctl.jmpRel && (ins.imm | 0) === start) {
-    c.emit(again(c, k, edges));
-    return false;
   }
   if (ins.cont !== ins.next && !last) {
     // A JMP or CALL the block follows (decodeBlock): only the CALL's push remains.
@@ -101,22 +96,83 @@ function emitInstruction(c: BlockEmitter, ins: Instr, k: number, edges: boolean)
   const done = t ? t(c, ins) : false;
   if (done === 'transfer') return false;
   if (done) {
-    if (last) c.emit(c.exit(ins.next | 0, n));
+    if (last) c.emit(c.goto(ins.next | 0, n));
     else if (c.wrote) c.emit(`if (brk) { ${c.exit(ins.next | 0, k + 1)} }`);
     return true;
   }
   // Left to its executor, with the flags where it expects them.
   c.emit(c.flush());
-  // The executor leaves the flags as the interpreter would, even when it faults: the catch keeps them.
-  c.pendingAt[k] = -1;
+  // The registers and flags are the CPU's while it runs: a fault is delivered with what the executor left.
   const f = c.bind(ins.exec);
   const i = c.bind(ins);
-  c.emit(`cpu.eip = ${ins.next | 0};`);
+  c.emit(`cpu.eip = ${ins.next | 0}; ${c.faultPoint()} ${SPILL}`);
   const hook = c.instr?.executor?.(c.site());
   if (hook) c.emit(hook);
-  c.emit(`${f}(cpu, ${i});`);
-  c.emit(last ? `return done + ${n};` : `if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${k + 1};`);
+  c.emit(`${f}(cpu, ${i}); ${RELOAD}`);
+  if (last) c.emit(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${n}; ${c.goto(ins.next | 0, n)}`);
+  else c.emit(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${k + 1};`);
   return true;
+}
+
+/** Most blocks and instructions in one region (compile time and code size grow with it). */
+const REGION_BLOCKS = 16;
+const REGION_INSTRUCTIONS = 320;
+
+/**
+ * The blocks compiled together with the entry block: those its direct
+ * branches (Jcc, JMP, CALL, the fall-through) reach on the same page,
+ * transitively, that were already decoded (`successor` only looks in the
+ * code cache, so compiling has no side effect on the machine). A block
+ * starting with an instruction that must see the exact retired count
+ * (decodeBlock's startsBlock: RDTSC, IN/OUT, INT) is always entered
+ * through the run loop, and so is one with a native routine.
+ */
+function formRegion(entry: readonly Instr[], successor: ((eip: number) => readonly Instr[] | null) | undefined): (readonly Instr[])[] {
+  const region = [entry];
+  if (!successor) return region;
+  const page = entry[0].addr >>> 12;
+  const seen = new Set<number>([entry[0].addr | 0]);
+  let total = entry.length;
+  for (let b = 0; b < region.length && region.length < REGION_BLOCKS; b++) {
+    const instrs = region[b];
+    const targets: number[] = [];
+    for (let k = 0; k < instrs.length; k++) {
+      const ins = instrs[k];
+      const last = k === instrs.length - 1;
+      if (ins.exec === ctl.jcc) targets.push(ins.imm | 0);
+      if (last && (ins.exec === ctl.jmpRel || (ins.exec === ctl.callRel && ins.size === 4))) targets.push(ins.imm | 0);
+      if (last && ins.exec !== ctl.jmpRel && !ins.def?.endsBlock) targets.push(ins.next | 0);
+    }
+    for (const t of targets) {
+      if (t >>> 12 !== page || seen.has(t)) continue;
+      seen.add(t);
+      const s = successor(t);
+      if (s === null || s.length === 0 || total + s.length > REGION_INSTRUCTIONS) continue;
+      if (s.some((i) => i.native !== null) || s[0].def?.startsBlock) continue;
+      region.push(s);
+      total += s.length;
+      if (region.length >= REGION_BLOCKS) break;
+    }
+  }
+  return region;
+}
+
+/** `r[n]` → the local `rn`; SPILL, RELOAD and the entry load expanded for the registers the code uses. */
+function registersInLocals(code: string): string {
+  const used = new Set<number>();
+  const written = new Set<number>();
+  let out = code.replace(/(?<![\w$.])r\[([0-7])\]/g, (_m, n: string) => {
+    used.add(Number(n));
+    return `r${n}`;
+  });
+  for (const m of out.matchAll(/(?<![\w$.])r([0-7]) = (?!=)/g)) written.add(Number(m[1]));
+  const stores = [...written].sort().map((n) => `R[${n}] = r${n}`);
+  const spill = stores.map((x) => `${x};`).join(' ');
+  const reload = [...used].sort().map((n) => `r${n} = R[${n}];`).join(' ');
+  const load = used.size ? `let ${[...used].sort().map((n) => `r${n} = R[${n}]`).join(', ')};` : '';
+  // Every return is `return done...`: the stores go into its expression (a return may be an if's only statement).
+  if (stores.length) out = out.split('return done').join(`return (${stores.join(', ')}, done)`);
+  return out.split(SPILL).join(spill).split(RELOAD).join(reload).replace('/*load*/', load);
 }
 
 /**
@@ -128,28 +184,36 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   if (instrs.some((i) => i.native !== null)) return null;
   const inst = options.instrumentation ?? null;
   if (inst?.compiles && !inst.compiles(instrs)) return null;
-  const edges = options.edges === true;
-  const n = instrs.length;
   const start = instrs[0].addr | 0;
-  const c = new BlockEmitter(start, n, inst);
-  c.emit(`// kmemsim block at 0x${(start >>> 0).toString(16)}`);
-  c.emit('const r = cpu.regs, m8 = cpu.mem8, m16 = cpu.mem.u16, m32 = cpu.mem32;');
-  c.emit('let k = 0, done = 0, fd = 0, fs = 0, fr = 0, l = 0, e = 0, brk = false;');
-  c.emit('try {');
+  let region = formRegion(instrs, options.successor);
+  if (inst?.compiles) region = region.filter((b, i) => i === 0 || inst.compiles!(b));
+  // Branch targets continued inside the function (never a block that must start in the run loop: see formRegion).
+  const inside = new Map(region.filter((b) => !b[0].def?.startsBlock).map((b) => [b[0].addr | 0, b.length]));
+  const c = new BlockEmitter(start, inst, options.edges === true, inside);
+  c.emit(`// kmemsim block at 0x${(start >>> 0).toString(16)}${region.length > 1 ? ` (a region of ${region.length} blocks)` : ''}`);
+  c.emit('const R = cpu.regs, m8 = cpu.mem8, m16 = cpu.mem.u16, m32 = cpu.mem32;');
+  c.emit('/*load*/');
+  c.emit(`let done = 0, fd = 0, fs = 0, fr = 0, l = 0, e = 0, brk = false, pc = ${start};`);
   c.emit('loop: for (;;) {');
   // The TLB arrays of the current privilege: an instruction that changes CPL also changes EIP and ends the block.
   c.emit('const tR = cpu.tlbR, tW = cpu.tlbW;');
-  for (let k = 0; k < n; k++) {
-    const ins = instrs[k];
-    c.markInstruction(k, ins);
-    c.emit(`k = ${k}; {`);
-    const goOn = emitInstruction(c, ins, k, edges);
+  c.emit('switch (pc) {');
+  for (const block of region) {
+    c.beginBlock(block);
+    c.emit(`case ${block[0].addr | 0}: {`);
+    for (let k = 0; k < block.length; k++) {
+      const ins = block[k];
+      c.markInstruction(k, ins);
+      c.emit('{');
+      const goOn = emitInstruction(c, ins, k);
+      c.emit('}');
+      if (!goOn) break;
+    }
     c.emit('}');
-    if (!goOn) break;
   }
+  c.emit('default: cpu.eip = pc; return done;');
   c.emit('}');
-  const pk = c.bind(Int32Array.from(c.pendingAt, (v) => v ?? -1));
-  c.emit(`} catch (x) { cpu.jitIndex = k; cpu.jitDone = done; const p = ${pk}[k]; ${WRITE_BACK_DYNAMIC} throw x; }`);
+  c.emit('}');
   const names = [...c.names];
   const values = [...c.values];
   if (inst?.bindings) {
@@ -158,7 +222,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       values.push(v);
     }
   }
-  const body = `return function block(cpu, room) {\n${c.lines.filter((x) => x !== '').join('\n')}\n};`;
+  const body = `return function block(cpu, room) {\n${registersInLocals(c.lines.filter((x) => x !== '').join('\n'))}\n};`;
   // The same code (same addresses, same instructions) in another run or another CPU of this
   // process reuses the factory, and with it V8's optimized code and type feedback.
   const key = `${inst?.key ?? ''}\n${names.join(',')}\n${body}`;

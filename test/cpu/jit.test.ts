@@ -11,14 +11,16 @@ import { compileBlock } from '../../src/cpu/jit.js';
 import { decodeAt } from '../../src/cpu/decoder.js';
 import { runSnippet, readBytes, DATA, type SnippetOptions } from '../helpers/asm.js';
 
-function both(src: string, opts: SnippetOptions = {}, setup?: (cpu: CPU) => void) {
+function both(src: string, opts: SnippetOptions = {}, setup?: (cpu: CPU) => void, regions = false) {
   const run = (threshold: number) =>
     runSnippet(src, (cpu) => {
       cpu.jitThreshold = threshold;
+      cpu.jitRegions = regions;
       setup?.(cpu);
     }, opts);
   const a = run(Infinity);
-  const b = run(0);
+  // Regions need their blocks decoded first: a low threshold rather than 0.
+  const b = run(regions ? 2 : 0);
   const state = (r: ReturnType<typeof run>) => ({
     stop: r.stop,
     regs: Array.from(r.cpu.regs),
@@ -167,6 +169,10 @@ describe('inline templates (src/cpu/jit/templates.ts)', () => {
       'push ebp\n mov ebp, esp\n push eax\n push ebx\n leave',
       'mov al, byte ptr [edi + 3]\n mov word ptr [edi + 6], bx\n mov ah, dh\n mov cx, word ptr [edi + 8]\n mov byte ptr [edi + 17], 0x5a\n mov word ptr [edi + 18], 0x1234',
       'cdq\n cwde\n lea esi, [eax + ebx * 2 + 7]',
+      'adc eax, ebx', 'sbb cl, dl', 'adc dword ptr [edi + 4], 5', 'sbb ebx, dword ptr [edi]', 'stc\n adc eax, 0', 'cmp eax, ebx\n sbb ecx, ecx',
+      'add eax, ebx\n adc edx, ecx', 'sub al, bl\n sbb ah, 0x7f', 'inc eax\n adc ebx, eax', 'shl eax, 1\n adc byte ptr [edi + 1], 1',
+      'push esi\n push edi\n lea esi, [edi + 4]\n add edi, 20\n movsd\n movsb\n std\n movsw\n stosb\n cld\n stosd\n stosw\n pop edi\n pop esi',
+      'shld eax, ebx, 5', 'shrd dword ptr [edi + 4], ecx, 13', 'shrd esi, edx, 1', 'shld dword ptr [edi + 8], eax, 31', 'shld bx, cx, 3',
     ];
     const seeds = [[0, 0], [1, 2], [0x7f, 0x80], [-1, 1], [0x7fffffff, -0x80000000], [0x12345678, -0x789abcdf], [0x8000, 0xffff], [-0x80000000, -1]];
     let body = `mov edi, ${DATA + 64}\nmov ebp, ${DATA}\n`;
@@ -250,5 +256,60 @@ describe('instrumentation (src/cpu/jit/instrumentation.ts)', () => {
     const before = { ...seen };
     runSnippet('mov eax, [0x20000]\nhlt', (cpu) => { cpu.jitThreshold = 0; });
     expect(seen).toEqual(before);
+  });
+});
+
+describe('registers kept in locals (src/cpu/jit.ts)', () => {
+  it('are stored back when an executor in the middle of a block ends it (a REP MOVSB leaving EIP on itself)', () => {
+    const { interpreted, compiled } = both(`
+      mov edx, 3
+    1:
+      mov ebx, edx
+      add ebx, 0x100
+      mov esi, ${DATA}
+      mov edi, ${DATA + 0x20000}
+      mov ecx, 0x11000
+      rep movsb
+      add ebx, 7
+      mov [${DATA} + 8], ebx
+      dec edx
+      jnz 1b
+      hlt
+    `);
+    expect(compiled).toEqual(interpreted);
+    expect(interpreted.regs[3]).toBe(0x108);
+  });
+});
+
+describe('regions (CPU.jitRegions)', () => {
+  it('a loop split over several blocks runs inside one compiled region with the interpreter\'s results, budget and faults included', () => {
+    const src = `
+      mov ecx, 2000
+      mov ebx, ${DATA}
+      xor eax, eax
+    1:
+      test ecx, 1
+      jz 2f
+      add eax, ecx
+      jmp 3f
+    2:
+      sub eax, 3
+      mov [ebx + 4], eax
+    3:
+      shl eax, 1
+      shr eax, 1
+      cmp ecx, 5
+      jne 4f
+      mov edx, 0
+      div edx
+    4:
+      dec ecx
+      jnz 1b
+      hlt
+    `;
+    for (const budget of [100, 1001, 5003, 100000]) {
+      const { interpreted, compiled } = both(src, { budget }, undefined, true);
+      expect(compiled, `budget ${budget}`).toEqual(interpreted);
+    }
   });
 });

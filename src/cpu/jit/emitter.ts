@@ -5,25 +5,32 @@
  * and the memory emitters (./memory.ts) append to it; the driver (../jit.ts)
  * turns it into a function.
  *
- * Locals of the generated function: `r` (cpu.regs), `sb` (segment bases),
+ * Locals of the generated function: `R` (cpu.regs), `r0`..`r7` (the registers),
  * `m8`/`m16`/`m32` (RAM views), `tR`/`tW` (the current privilege's TLB
- * arrays), `k` (index of the instruction running, for the fault path),
- * `done` (instructions retired by earlier trips round a self-loop), `fd`,
+ * arrays), `done` (instructions retired by earlier trips round a self-loop), `fd`,
  * `fs`, `fr` (pending flags), `l`, `e` (address temporaries), `brk` (a slow
  * write set breakLoop).
  */
 import type { Instr } from '../instr.js';
 import type { JitInstrumentation, JitSite } from './instrumentation.js';
-import { carryExpr, condExpr, encodePending, writeBack, type PendingFlags, CF, Lazy } from './flags.js';
+import { carryExpr, condExpr, writeBack, type PendingFlags, CF, Lazy } from './flags.js';
 
 const ESP = 4;
+
+/**
+ * Guest registers live in locals `r0`..`r7` inside the generated code
+ * (templates write `r[n]`, which the driver turns into them): `SPILL`
+ * stores the ones the block writes back to cpu.regs (before every return,
+ * executor call and slow path that may fault), `RELOAD` reads them again after an
+ * executor ran. The driver expands both once it knows the registers used.
+ */
+export const SPILL = '/*spill*/';
+export const RELOAD = '/*reload*/';
 
 export class BlockEmitter {
   readonly lines: string[] = [];
   readonly names: string[] = [];
   readonly values: unknown[] = [];
-  /** Pending flags at the start of each instruction (the catch restores them). */
-  readonly pendingAt: number[] = [];
   pending: PendingFlags | null = null;
   /** Index and instruction being emitted. */
   k = 0;
@@ -33,28 +40,60 @@ export class BlockEmitter {
   /** A unique suffix for temporaries. */
   private tmp = 0;
 
+  /** The block being emitted: the name of its instruction array, its first address and length. */
+  private blockName = '';
+  start = 0;
+  count = 0;
+
   constructor(
-    readonly start: number,
-    readonly count: number,
+    /** The entry block's address. */
+    readonly entry: number,
     readonly instr: JitInstrumentation | null,
+    /** Count block-entry edges at internal branches (CPU.edgeCounts). */
+    readonly edges: boolean,
+    /** The region's blocks: first address → length. */
+    readonly region: ReadonlyMap<number, number>,
   ) {}
+
+  /** Start a block of the region: it is entered with the flags in the CPU's fields. */
+  beginBlock(instrs: readonly Instr[]): void {
+    this.blockName = this.bind(instrs);
+    this.start = instrs[0].addr | 0;
+    this.count = instrs.length;
+    this.pending = null;
+  }
 
   emit(code: string): void {
     this.lines.push(code);
   }
   /** A fresh local name. */
   temp(prefix = 't'): string {
-    return `${prefix}${this.tmp++}`;
+    return `_${prefix}${this.tmp++}`;
   }
   bind(value: unknown): string {
-    const name = `b${this.names.length}`;
+    const name = `x${this.names.length}`;
     this.names.push(name);
     this.values.push(value);
     return name;
   }
+  /**
+   * Code making the CPU's state exact for the current instruction before
+   * something that may fault or look at it: the fault index (cpu.jitIndex,
+   * cpu.jitDone), the registers (cpu.regs) and the flags as they were before
+   * the instruction. Templates change nothing before their last access that
+   * can fault, so the locals still hold that state there. Emitted only on
+   * slow paths: the generated code has no try/catch.
+   */
+  sync(): string {
+    return `${this.faultPoint()} ${SPILL} ${this.flushCode()}`;
+  }
+  /** Where a fault from here is delivered: the block's instructions, the index, the retired count before. */
+  faultPoint(): string {
+    return `cpu.jitInstrs = ${this.blockName}; cpu.jitIndex = ${this.k}; cpu.jitDone = done;`;
+  }
   /** The site handed to instrumentation emitters for the current instruction. */
   site(): JitSite {
-    return { ins: this.ins, index: this.k, bind: (v) => this.bind(v) };
+    return { ins: this.ins, index: this.k, bind: (v) => this.bind(v), reg: (n) => `r[${n}]`, sync: this.sync() };
   }
 
   // ---- lazy flags ---------------------------------------------------------
@@ -99,6 +138,19 @@ export class BlockEmitter {
     return `${this.flushCode()} cpu.eip = ${eip}; return done + ${retired};`;
   }
 
+  /**
+   * A direct branch to `target` after `retired` instructions of this block:
+   * to a block of the region, go on inside the function when a whole pass
+   * through it still fits in `room` (and nothing asked the run loop to look:
+   * breakLoop); otherwise leave.
+   */
+  goto(target: number, retired: number): string {
+    const len = this.region.get(target | 0);
+    if (len === undefined) return this.exit(target, retired);
+    const edge = this.edges ? `{ const ec = cpu.edgeCounts; if (ec !== null) cpu.countEdge(ec, ${target | 0}); }` : '';
+    return `done += ${retired}; ${this.flushCode()} if (done + ${len} > room || cpu.breakLoop) { cpu.eip = ${target | 0}; return done; } ${edge} pc = ${target | 0}; continue loop;`;
+  }
+
   // ---- registers ----------------------------------------------------------
 
   /** A general register of `size` bytes as an expression (SDM register encoding; 8-bit 4–7 are AH..BH). */
@@ -122,11 +174,9 @@ export class BlockEmitter {
     return this.instr?.stackPointer?.(this.site()) ?? '';
   }
 
-  /** The pending state at the start of the current instruction, for the fault table. */
   markInstruction(k: number, ins: Instr): void {
     this.k = k;
     this.ins = ins;
     this.wrote = false;
-    this.pendingAt[k] = encodePending(this.pending);
   }
 }

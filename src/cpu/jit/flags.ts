@@ -5,9 +5,9 @@
  * the compiler remembers, at compile time, what they mean (the Lazy kind,
  * the operand size and which status flags are pending). The CPU's fields
  * are written only where something outside the generated code could look
- * at them: at every exit, before an executor call, before CPU.cond, and in
- * the catch of a fault (from a per-instruction table, so the handler sees
- * the flags as they were before the faulting instruction). A Jcc, SETcc or
+ * at them: at every exit, before an executor call, before CPU.cond, and on
+ * the slow path of an access that may fault (so the handler sees the flags
+ * as they were before the faulting instruction). A Jcc, SETcc or
  * CMOVcc after an inline instruction computes its condition from the
  * locals (SDM Vol. 1 Appendix B), as CPU.cond would from the fields.
  */
@@ -21,18 +21,10 @@ export interface PendingFlags {
   readonly mask: number;
 }
 
-/** The pending state as one int (for the per-instruction fault table): kind | size << 4 | mask << 8, or -1. */
-export function encodePending(p: PendingFlags | null): number {
-  return p === null ? -1 : p.kind | (p.size << 4) | (p.mask << 8);
-}
-
 /** Code storing the pending state into the CPU's lazy-flag fields (what CPU.setLazy would have stored). */
 export function writeBack(p: PendingFlags): string {
   return `cpu.lfKind = ${p.kind}; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; cpu.lfSize = ${p.size}; cpu.lazyMask = ${p.mask};`;
 }
-
-/** The same from the fault table's code `p` (a local of the catch). */
-export const WRITE_BACK_DYNAMIC = 'if (p >= 0) { cpu.lfKind = p & 15; cpu.lfSize = (p >> 4) & 15; cpu.lazyMask = p >> 8; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; }';
 
 const sign = (size: number) => (size === 4 ? '0x80000000' : size === 2 ? '0x8000' : '0x80');
 const fromFlags = (bit: number) => `(cpu.flags & ${bit}) !== 0`;

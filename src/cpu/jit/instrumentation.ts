@@ -15,12 +15,13 @@
  * `executor` is called for each such site so a client can handle them its
  * own way (or decline to compile the block: see `compiles`).
  *
- * What generated code may use: `cpu` (the CPU), `r` (cpu.regs), the names
+ * What generated code may use: `cpu` (the CPU), `site.reg(n)`, the names
  * a site gives (`lin`, `value`, `left`, `right`: JavaScript expressions
  * without side effects, valid at that point), the client's own `bindings`,
- * and values bound per site with `site.bind(v)`. Code must not return or
- * throw anything but the CPU's FAULT (a fault raised through cpu.fault is
- * delivered at the site's instruction, as for interpreted code).
+ * and values bound per site with `site.bind(v)`. Code must not return, nor
+ * throw anything but the CPU's FAULT, and only after `site.sync` (a fault
+ * raised through cpu.fault is then delivered at the site's instruction, as
+ * for interpreted code).
  */
 import type { Instr } from '../instr.js';
 
@@ -31,6 +32,18 @@ export interface JitSite {
   readonly index: number;
   /** Bind any value into the generated code; returns the name to use for it. */
   bind(value: unknown): string;
+  /**
+   * General register `n` (0–7: EAX..EDI) as an expression. Inside the
+   * generated code the registers and the lazy flags live in locals.
+   */
+  reg(n: number): string;
+  /**
+   * Code that makes the CPU's state exact for this instruction as it was
+   * before it ran: cpu.regs, the lazy flags, and the index the run loop
+   * needs to deliver a fault here. Emit it before calling anything that may
+   * fault (cpu.fault) or look at the CPU (a report of the register state).
+   */
+  readonly sync: string;
 }
 
 /** A memory access by the generated code (SDM: a linear address; paging and faults follow it). */

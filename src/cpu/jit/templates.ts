@@ -18,11 +18,13 @@ import * as stack from '../exec/stack.js';
 import * as ctl from '../exec/control.js';
 import * as md from '../exec/muldiv.js';
 import * as bits from '../exec/bits.js';
-import { ADD, OR, AND, SUB, XOR, CMP } from '../exec/alu.js';
+import { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP } from '../exec/alu.js';
 import type { BlockEmitter } from './emitter.js';
 import { addressOf, emitModify, emitPop32, emitPush32, emitRead, emitWrite } from './memory.js';
-import { ARITH, CF, OF, Lazy } from './flags.js';
-import { AF, PF, SF, ZF } from '../flags.js';
+import { ARITH, CF, OF, Lazy, carryExpr } from './flags.js';
+import { AF, DF, PF, SF, ZF } from '../flags.js';
+import * as str from '../exec/string.js';
+import { REP_NONE } from '../instr.js';
 
 type Size = 1 | 2 | 4;
 /** True: emitted; 'transfer': emitted and the block ends (EIP set, returned); false: not covered. */
@@ -34,17 +36,41 @@ const mask = (size: number) => (size === 4 ? -1 : size === 2 ? 0xffff : 0xff);
 const imm = (ins: Instr) => `${ins.size === 4 ? ins.imm | 0 : ins.imm & mask(ins.size)}`;
 const sizeOf = (ins: Instr): Size => ins.size as Size;
 
-/** Result expression of an ALU op on masked operands `d`, `s`; null for ADC/SBB (left to the executor). */
-function aluResult(op: number, size: Size, d: string, s: string): [string, Lazy] | null {
+/** Result expression of an ALU op on masked operands `d`, `s` (ADC/SBB: and the carry local `cin`, see carryIn). */
+function aluResult(op: number, size: Size, d: string, s: string, cin = ''): [string, Lazy] | null {
   const wrap = (e: string) => (size === 4 ? `(${e}) | 0` : `(${e}) & ${mask(size)}`);
   switch (op) {
     case ADD: return [wrap(`${d} + ${s}`), Lazy.Add];
+    case ADC: return [wrap(`${d} + ${s} + ${cin}`), Lazy.Adc];
+    case SBB: return [wrap(`${d} - ${s} - ${cin}`), Lazy.Sbb];
     case OR: return [`${d} | ${s}`, Lazy.Logic];
     case AND: return [`${d} & ${s}`, Lazy.Logic];
     case XOR: return [`${d} ^ ${s}`, Lazy.Logic];
     case SUB: case CMP: return [wrap(`${d} - ${s}`), Lazy.Sub];
     default: return null;
   }
+}
+
+/** ADC/SBB: the carry in (0/1) as a local, from the pending flags or the CPU's; '' for the other ops. */
+function carryIn(c: BlockEmitter, op: number): string {
+  if (op !== ADC && op !== SBB) return '';
+  const cin = c.temp('cin');
+  c.emit(`const ${cin} = ${c.pending !== null ? `(${carryExpr(c.pending)} ? 1 : 0)` : 'cpu.getCF()'};`);
+  return cin;
+}
+
+/**
+ * Record the flags of `d op s = res`. ADC/SBB also need the carry in
+ * (CPU.lfCin), which the locals do not hold: their state goes straight to
+ * the CPU's fields, as alu() in exec/alu.ts stores it.
+ */
+function record(c: BlockEmitter, kind: Lazy, size: Size, d: string, s: string, res: string, cin: string): void {
+  if (cin === '') {
+    c.setFlags(kind, size, ARITH, `fd = ${d}; fs = ${s}; fr = ${res};`);
+    return;
+  }
+  c.emit(`cpu.lfKind = ${kind}; cpu.lfDst = ${d}; cpu.lfSrc = ${s}; cpu.lfRes = ${res}; cpu.lfSize = ${size}; cpu.lfCin = ${cin}; cpu.lazyMask = ${ARITH};`);
+  c.pending = null;
 }
 
 function compareHook(c: BlockEmitter, op: 'cmp' | 'sub' | 'test', size: Size, left: string, right: string): void {
@@ -71,13 +97,15 @@ function aluToE(c: BlockEmitter, ins: Instr, op: number, src: string): boolean {
     const s = c.temp('s');
     const d = c.temp('d');
     c.emit(`const ${s} = ${src}, ${d} = ${c.reg(size, ins.rm)};`);
-    const res = aluCompute(c, op, size, d, s, aluResult(op, size, d, s)![0]);
-    c.setFlags(kind, size, ARITH, `fd = ${d}; fs = ${s}; fr = ${res};`);
+    const cin = carryIn(c, op);
+    const res = aluCompute(c, op, size, d, s, aluResult(op, size, d, s, cin)![0]);
+    record(c, kind, size, d, s, res, cin);
     if (op !== CMP) c.emit(c.setReg(size, ins.rm, res));
     return true;
   }
   const lin = addressOf(ins);
   if (lin === null) return false;
+  const cin = carryIn(c, op);
   const s = c.temp('s');
   c.emit(`const ${s} = ${src};`);
   if (op === CMP) {
@@ -91,10 +119,10 @@ function aluToE(c: BlockEmitter, ins: Instr, op: number, src: string): boolean {
   emitModify(c, size, lin, (d) => {
     dName = d;
     res = c.temp('res');
-    return { code: `const ${res} = ${aluResult(op, size, d, s)![0]};`, result: res };
+    return { code: `const ${res} = ${aluResult(op, size, d, s, cin)![0]};`, result: res };
   });
   if (op === SUB) compareHook(c, 'sub', size, dName, s);
-  c.setFlags(kind, size, ARITH, `fd = ${dName}; fs = ${s}; fr = ${res};`);
+  record(c, kind, size, dName, s, res, cin);
   return true;
 }
 
@@ -113,9 +141,10 @@ function aluToG(c: BlockEmitter, ins: Instr, op: number): boolean {
   }
   const d = c.temp('d');
   c.emit(`const ${d} = ${c.reg(size, ins.reg)};`);
-  const [expr, kind] = aluResult(op, size, d, s)!;
+  const cin = carryIn(c, op);
+  const [expr, kind] = aluResult(op, size, d, s, cin)!;
   const res = aluCompute(c, op, size, d, s, expr);
-  c.setFlags(kind, size, ARITH, `fd = ${d}; fs = ${s}; fr = ${res};`);
+  record(c, kind, size, d, s, res, cin);
   if (op !== CMP) c.emit(c.setReg(size, ins.reg, res));
   return true;
 }
@@ -213,7 +242,6 @@ function shiftBy(c: BlockEmitter, ins: Instr, count: number): boolean {
   const f = (d: string): string => {
     cfName = c.temp('cf');
     ofName = c.temp('of');
-    const res = c.temp('r');
     if (op === 5) {
       c.emit(`const ${cfName} = (${d} >>> ${n - 1}) & 1, ${ofName} = (${d} >>> ${top}) & 1;`);
       return size === 4 ? `(${d} >>> ${n}) | 0` : `${d} >>> ${n}`;
@@ -222,7 +250,6 @@ function shiftBy(c: BlockEmitter, ins: Instr, count: number): boolean {
       c.emit(`const ${cfName} = (${sext(d)} >> ${n - 1}) & 1, ${ofName} = 0;`);
       return size === 4 ? `${d} >> ${n}` : `(${sext(d)} >> ${n}) & ${m}`;
     }
-    void res;
     const r = size === 4 ? `${d} << ${n}` : `(${d} << ${n}) & ${m}`;
     c.emit(`const ${cfName} = (${d} >>> ${bits - n}) & 1, ${ofName} = (((${r}) >>> ${top}) & 1) ^ ${cfName};`);
     return r;
@@ -239,7 +266,7 @@ function imul(c: BlockEmitter, ins: Instr, three: boolean): boolean {
   const a = readE(c, ins, 4)!;
   const b = three ? `${ins.imm | 0}` : `r[${ins.reg}]`;
   const lo = c.temp('lo');
-  const bv = c.temp('b');
+  const bv = c.temp('m');
   // The double product is exact while it fits in int32, and at least 2^31 away otherwise: it differs from the low half iff it overflows.
   c.emit(`const ${bv} = ${b}, ${lo} = Math.imul(${a}, ${bv});`);
   c.setFlags(Lazy.Logic, 4, ZF | SF | PF, `cpu.flags = (cpu.flags & ${~(CF | OF | AF)}) | (${a} * ${bv} !== ${lo} ? ${CF | OF} : 0); fd = 0; fs = 0; fr = ${lo};`);
@@ -269,7 +296,45 @@ function extend(c: BlockEmitter, ins: Instr, from: 1 | 2, signed: boolean): bool
   return true;
 }
 
+/**
+ * MOVS/STOS without a REP prefix (SDM "MOVS", "STOS"): one element, then
+ * ESI/EDI step by the size, backwards when DF is set. Both accesses come
+ * before the registers change. REP forms stay with the executor (its bulk
+ * copy and the REP chunking).
+ */
+function stringOp(c: BlockEmitter, ins: Instr, move: boolean): boolean {
+  if (ins.rep !== REP_NONE || ins.asize !== 4 || (move && ins.seg >= 4)) return false;
+  const size = sizeOf(ins);
+  const step = c.temp('st');
+  c.emit(`const ${step} = (cpu.flags & ${DF}) !== 0 ? ${-size} : ${size};`);
+  const v = move ? emitRead(c, size, 'r[6]') : c.reg(size, 0);
+  emitWrite(c, size, 'r[7]', v);
+  if (move) c.emit(`r[6] = (r[6] + ${step}) | 0;`);
+  c.emit(`r[7] = (r[7] + ${step}) | 0;`);
+  return true;
+}
+
+/** SHLD/SHRD r/m32, r32, imm8 (SDM "SHLD", "SHRD"), as fDouble in exec/shift.ts computes them. */
+function doubleShift(c: BlockEmitter, ins: Instr, left: boolean): boolean {
+  const n = ins.imm & 0x1f;
+  if (ins.size !== 4 || n === 0 || !inlinableE(ins)) return false;
+  const src = c.temp('sh');
+  c.emit(`const ${src} = r[${ins.reg}];`);
+  let cf = '';
+  return modifyE(c, ins, (d) => {
+    cf = c.temp('cf');
+    c.emit(`const ${cf} = (${d} >>> ${left ? 32 - n : n - 1}) & 1;`);
+    return left ? `(${d} << ${n}) | (${src} >>> ${32 - n})` : `(${d} >>> ${n}) | (${src} << ${32 - n})`;
+  }, (d, res) => {
+    c.setFlags(Lazy.Logic, 4, ZF | SF | PF, `cpu.flags = (cpu.flags & ${~(CF | OF | AF)}) | ${cf} | ((((${res}) ^ ${d}) >>> 31) << 11); fd = 0; fs = 0; fr = ${res};`);
+  });
+}
+
 const TEMPLATE_LIST: [ExecFn, Template][] = [
+  [str.movs, (c, ins) => stringOp(c, ins, true)],
+  [str.stos, (c, ins) => stringOp(c, ins, false)],
+  [shift.shldI, (c, ins) => doubleShift(c, ins, true)],
+  [shift.shrdI, (c, ins) => doubleShift(c, ins, false)],
   [data.movGE32, (c, ins) => mov(c, ins, false)],
   [data.movEG32, (c, ins) => mov(c, ins, true)],
   [data.movGE, (c, ins) => mov(c, ins, false)],
@@ -333,9 +398,10 @@ const TEMPLATE_LIST: [ExecFn, Template][] = [
     if (aluResult(op, size, 'd', 's') === null) return false;
     const d = c.temp('d');
     c.emit(`const ${d} = ${c.reg(size, 0)};`);
-    const [expr, kind] = aluResult(op, size, d, imm(ins))!;
+    const cin = carryIn(c, op);
+    const [expr, kind] = aluResult(op, size, d, imm(ins), cin)!;
     const res = aluCompute(c, op, size, d, imm(ins), expr);
-    c.setFlags(kind, size, ARITH, `fd = ${d}; fs = ${imm(ins)}; fr = ${res};`);
+    record(c, kind, size, d, imm(ins), res, cin);
     if (op !== CMP) c.emit(c.setReg(size, 0, res));
     return true;
   }],
@@ -412,13 +478,13 @@ const TEMPLATE_LIST: [ExecFn, Template][] = [
     return true;
   }],
   [ctl.jmpRel, (c, ins) => {
-    c.emit(c.exit(ins.imm | 0, c.k + 1));
+    c.emit(c.goto(ins.imm | 0, c.k + 1));
     return 'transfer';
   }],
   [ctl.callRel, (c, ins) => {
     if (ins.size !== 4) return false;
     emitPush32(c, `${ins.next | 0}`);
-    c.emit(c.exit(ins.imm | 0, c.k + 1));
+    c.emit(c.wrote ? `if (brk) { ${c.exit(ins.imm | 0, c.k + 1)} } ${c.goto(ins.imm | 0, c.k + 1)}` : c.goto(ins.imm | 0, c.k + 1));
     return 'transfer';
   }],
   [ctl.ret, (c, ins) => {
