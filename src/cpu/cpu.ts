@@ -7,7 +7,7 @@ import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
-import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
+import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
 import { notePageFault, PREFLIGHT_AFTER } from './fault-preflight.js';
@@ -214,9 +214,24 @@ export class CPU {
   attentionAt = Infinity;
   /** Executions before a block is compiled to JavaScript (jit.ts); 0 compiles at once, Infinity never. */
   jitThreshold = JIT_THRESHOLD;
+  /**
+   * What a client compiles into every block (jit/instrumentation.ts): set
+   * with setJitInstrumentation, which drops the blocks compiled without it.
+   */
+  jitInstrumentation: JitInstrumentation | null = null;
+  /**
+   * Compile regions (jit.ts formRegion: a block with the decoded blocks its
+   * direct branches reach on its page) instead of single blocks. Off by
+   * default: on the benchmark it divides run-loop dispatches by about six
+   * but costs more in V8 compile time than it saves (measured slower both
+   * cold and warm on a 2-core machine); kept for workloads with large loops.
+   */
+  jitRegions = false;
   /** Index of the faulting instruction inside a compiled block, and instructions it retired before (loops). */
   jitIndex = -1;
   jitDone = 0;
+  /** The instructions of the block (of a region) that `jitIndex` indexes. */
+  jitInstrs: readonly Instr[] | null = null;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk: number = REP_CHUNK;
   /** The most REP iterations per execution at any time (a precise checker sets 1: one iteration per step, as with TF). */
@@ -1186,12 +1201,35 @@ export class CPU {
     this.codeEpoch++;
   }
 
+  /** Compile every block from now on with `instrumentation` (null: none), dropping the code compiled before. */
+  setJitInstrumentation(instrumentation: JitInstrumentation | null): void {
+    if (instrumentation === this.jitInstrumentation) return;
+    this.jitInstrumentation = instrumentation;
+    this.flushCode();
+  }
+
   /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`; compiled self-loops call it too). */
   countEdge(edges: Uint8Array, eip: number): void {
     const cur = Math.imul(eip, 0x9e3779b1) >>> 16;
     const at = (cur ^ this.prevBlockId) & (edges.length - 1);
     edges[at] = edges[at]! + 1;
     this.prevBlockId = cur >>> 1;
+  }
+
+  /**
+   * The decoded blocks on the page of `eip` (for the block compiler's
+   * regions): only blocks already in the code cache, cacheable and not
+   * straddling into the next page — looking them up has no effect on the
+   * machine.
+   */
+  private cachedSuccessors(eip: number): (target: number) => readonly Instr[] | null {
+    const e = this.tlbR[eip >>> 12];
+    const page = e === 0 ? undefined : this.blocks[e >>> 12];
+    return (target) => {
+      if (page === undefined || target >>> 12 !== eip >>> 12) return null;
+      const b = page[target & 0xfff];
+      return b !== undefined && b.cacheable && !b.straddles ? b.instrs : null;
+    };
   }
 
   /** Find or decode the block starting at linear address `eip`. */
@@ -1341,10 +1379,13 @@ export class CPU {
           if (left < this.repChunk) this.repChunk = left;
           i = 0;
           ins = null;
-          compiled = block.compiled;
+          // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
+          compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = block.compiled = compileBlock(instrs);
+            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
+            else if (edges === null) block.compiled = compiled;
+            else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
             i = compiled(this, stopAt - this.icount);
@@ -1368,15 +1409,16 @@ export class CPU {
           if (this.icount >= stopAt) break;
         }
       } catch (e) {
-        // A throw from compiled code always comes through its catch, which records where.
+        // Compiled code records where before anything that can throw (jit.ts: the access's slow path, an executor call).
         if (compiled !== null) {
           i = this.jitDone + this.jitIndex + 1;
-          ins = block!.instrs[this.jitIndex];
+          ins = (this.jitInstrs ?? block!.instrs)[this.jitIndex] ?? null;
           // A block that keeps faulting (its data sits on pages kmemcheck hides, a watched buffer) is
           // cheaper interpreted: every throw unwinds through the compiled function and makes V8
           // deoptimize it — and compiled functions are shared between blocks of the same code.
           if (++block!.jitFaults > JIT_FAULT_LIMIT) {
             block!.compiled = null;
+            block!.compiledCov = null;
             block!.hits = -Infinity;
           }
         }
