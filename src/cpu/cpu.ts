@@ -8,6 +8,7 @@ import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
+import type { Instrumentation } from './instrument.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
 
@@ -227,6 +228,11 @@ export class CPU {
    * shape and its call sites stay monomorphic.
    */
   runDriver: ((budget: number, single: boolean) => StopReason | null) | null = null;
+  /**
+   * Instruction instrumentation (./instrument.ts), null by default: compiled
+   * blocks then contain no trace of it. Set it with setInstrumentation().
+   */
+  instrumentation: Instrumentation | null = null;
 
   /**
    * Block-entry edge counters (a coverage map; AFL's edge scheme): when set,
@@ -1140,6 +1146,13 @@ export class CPU {
     this.breakLoop = true;
     this.codeEpoch++;
   }
+  /** Install (or remove, with null) the instrumentation: compiled code is dropped, to be compiled again with or without it. */
+  setInstrumentation(i: Instrumentation | null): void {
+    if (i === this.instrumentation) return;
+    this.instrumentation = i;
+    this.flushCode();
+  }
+
   flushCode(): void {
     this.breakLoop = true;
     this.codeEpoch++;
@@ -1307,7 +1320,7 @@ export class CPU {
           ins = null;
           compiled = block.compiled;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = block.compiled = compileBlock(instrs);
+            compiled = block.compiled = compileBlock(instrs, this.instrumentation);
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
           }
           if (compiled !== null && n === instrs.length) {
@@ -1316,8 +1329,10 @@ export class CPU {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an
             // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
+            const hook = this.instrumentation;
             while (i < n) {
               ins = instrs[i++];
+              if (hook !== null) hook.before(this, ins);
               this.eip = ins.next;
               ins.exec(this, ins);
               if (this.eip !== ins.cont || this.breakLoop) break;
@@ -1383,6 +1398,7 @@ export class CPU {
     const rfBefore = (this.flags & RF_BIT) !== 0;
     this.stepTrapSuppressed = false;
     try {
+      if (this.instrumentation !== null) this.instrumentation.before(this, ins);
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;

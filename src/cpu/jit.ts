@@ -27,6 +27,7 @@ import * as data from './exec/data.js';
 import * as alu from './exec/alu.js';
 import * as stack from './exec/stack.js';
 import * as ctl from './exec/control.js';
+import type { Instrumentation } from './instrument.js';
 
 /** Executions before a block is compiled: cold code is not worth the compile time. */
 export const JIT_THRESHOLD = 50;
@@ -271,6 +272,23 @@ function incDec(reg: number, dec: boolean): string {
   return `{ const d = r[${reg}], res = (d ${dec ? '-' : '+'} 1) | 0; cpu.setLazyKeepCF(${dec ? Lazy.Dec : Lazy.Inc}, d, res, 4); r[${reg}] = res; }`;
 }
 
+/**
+ * The instrumentation's call ahead of instruction k, when it wants that
+ * instruction (./instrument.ts): EIP set to the instruction's, as the
+ * contract says (compiled code runs only with a flat CS, so EIP is the
+ * linear address).
+ */
+function instrumentCall(instrumentation: Instrumentation, ins: Instr, k: number, lines: string[], names: string[], values: unknown[]): void {
+  if (!instrumentation.wants(ins)) return;
+  if (!names.includes('ih')) {
+    names.push('ih');
+    values.push(instrumentation);
+  }
+  names.push(`h${k}`);
+  values.push(ins);
+  lines.push(`cpu.eip = ${ins.addr | 0}; ih.before(cpu, h${k});`);
+}
+
 /** Compiled block factories by source text, shared by every CPU in the process. */
 const factories = new Map<string, (...a: unknown[]) => CompiledBlock>();
 const MAX_FACTORIES = 50_000;
@@ -280,7 +298,7 @@ const MAX_FACTORIES = 50_000;
  * blocks that contain something the compiler leaves to the interpreter
  * (native routines).
  */
-export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
+export function compileBlock(instrs: readonly Instr[], instrumentation: Instrumentation | null = null): CompiledBlock | null {
   const names: string[] = [];
   const values: unknown[] = [];
   const lines: string[] = [];
@@ -302,6 +320,7 @@ export function compileBlock(instrs: readonly Instr[]): CompiledBlock | null {
     const kind = prevKind;
     prevKind = -1;
     lines.push(`k = ${k};`);
+    if (instrumentation !== null) instrumentCall(instrumentation, ins, k, lines, names, values);
     if (ins.exec === ctl.jcc) {
       const cond = (kind >= 0 && fusedCondition(kind, ins.op & 0xf)) || `cpu.cond(${ins.op & 0xf})`;
       const target = ins.imm | 0;

@@ -10,6 +10,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { memSizeOf } from '../cpu/decoder.js';
 import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type FindingOrigin, type SourceLocator, type Symbolizer } from './report.js';
+import { CheckedInstruction } from './instrument.js';
 import { SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
 
 /** Options both checkers take. */
@@ -293,6 +294,8 @@ export abstract class ShadowRules {
   protected error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
     this.stats.errors++;
     if (!this.on) return;
+    // The compiled checks read the registers only now, for the report.
+    if (f instanceof CheckedInstruction) f.fill();
     this.errors.save(state, addr, n, access, f, this.memorySource(), this.shadow);
     if (this.oneShot) this.setEnabled(false);
   }

@@ -26,8 +26,20 @@ export const SHADOW_LETTERS = ['a', 'u', 'i', 'f'] as const;
 
 const PAGE = 4096;
 
+/** Virtual pages in the 32-bit address space. */
+const PAGES = 1 << 20;
+
 export class Shadow {
   private readonly pages = new Map<number, Uint8Array>();
+  /**
+   * One byte per virtual page, 1 where the page is tracked: the test every
+   * checked access makes first, so an access to an untracked page costs one
+   * load (the compiled checkers, ./instrument.ts).
+   */
+  readonly tracked = new Uint8Array(PAGES);
+  /** The last page looked up (accesses come in runs on the same page). */
+  private lastNumber = -1;
+  private lastPage: Uint8Array | undefined = undefined;
 
   /** Number of tracked pages. */
   get trackedPages(): number {
@@ -43,7 +55,10 @@ export class Shadow {
   track(virt: number, n: number, state: ShadowState): void {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      if (!this.pages.has(p)) this.pages.set(p, new Uint8Array(PAGE).fill(SHADOW_INITIALIZED));
+      if (!this.pages.has(p)) {
+        this.pages.set(p, new Uint8Array(PAGE).fill(SHADOW_INITIALIZED));
+        this.tracked[p] = 1;
+      }
       if (p === last) break;
     }
     this.mark(virt, n, state);
@@ -54,8 +69,21 @@ export class Shadow {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
       this.pages.delete(p);
+      this.tracked[p] = 0;
       if (p === last) break;
     }
+    this.lastNumber = -1;
+    this.lastPage = undefined;
+  }
+
+  /** The shadow page number `p` (virt >>> 12), or undefined: the tracked byte first, then a one-entry cache. */
+  private at(p: number): Uint8Array | undefined {
+    if (this.tracked[p] === 0) return undefined;
+    if (p !== this.lastNumber) {
+      this.lastNumber = p;
+      this.lastPage = this.pages.get(p);
+    }
+    return this.lastPage;
   }
 
   /** Virtual page numbers (virt >>> 12) that are tracked. */
@@ -64,34 +92,44 @@ export class Shadow {
   }
 
   isTracked(virt: number): boolean {
-    return this.pages.has(virt >>> 12);
+    return this.tracked[virt >>> 12] !== 0;
   }
 
   /** The shadow page holding `virt`, or undefined (kmemcheck_shadow_lookup(), per page). */
   page(virt: number): Uint8Array | undefined {
-    return this.pages.get(virt >>> 12);
+    return this.at(virt >>> 12);
   }
 
   /** The state of one byte, or UNTRACKED. */
   get(virt: number): number {
-    const s = this.pages.get(virt >>> 12);
+    const s = this.at(virt >>> 12);
     return s === undefined ? UNTRACKED : s[virt & 0xfff];
   }
 
   /** Set one byte's state (no-op when untracked). */
   set(virt: number, state: ShadowState): void {
-    const s = this.pages.get(virt >>> 12);
+    const s = this.at(virt >>> 12);
     if (s !== undefined) s[virt & 0xfff] = state;
   }
 
   /** Set [virt, virt + n) to `state` where tracked (mark_shadow()); crosses pages. */
   mark(virt: number, n: number, state: ShadowState): void {
+    const off0 = virt & 0xfff;
+    if (off0 + n <= PAGE) {
+      // Within one page (nearly every access): no chunking.
+      const s = this.at(virt >>> 12);
+      if (s !== undefined) {
+        if (n === 4) s[off0] = s[off0 + 1] = s[off0 + 2] = s[off0 + 3] = state;
+        else s.fill(state, off0, off0 + n);
+      }
+      return;
+    }
     let a = virt | 0;
     let left = n;
     while (left > 0) {
       const off = a & 0xfff;
       const chunk = Math.min(left, PAGE - off);
-      const s = this.pages.get(a >>> 12);
+      const s = this.at(a >>> 12);
       if (s !== undefined) s.fill(state, off, off + chunk);
       a = (a + chunk) | 0;
       left -= chunk;
@@ -119,7 +157,7 @@ export class Shadow {
    */
   copy(dst: number, src: number, n: number): void {
     for (let i = 0; i < n; i++) {
-      const d = this.pages.get(((dst + i) | 0) >>> 12);
+      const d = this.at(((dst + i) | 0) >>> 12);
       if (d === undefined) continue;
       const s = this.get((src + i) | 0);
       d[(dst + i) & 0xfff] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
@@ -135,6 +173,23 @@ export class Shadow {
    * the first tracked byte (in partial mode) — what the report names.
    */
   test(virt: number, n: number, partialOk: boolean): number {
+    const off = virt & 0xfff;
+    if (off + n <= PAGE) {
+      // Within one page: one lookup.
+      const s = this.at(virt >>> 12);
+      if (s === undefined) return SHADOW_INITIALIZED;
+      let firstBad = UNTRACKED;
+      for (let i = off, end = off + n; i < end; i++) {
+        const v = s[i];
+        if (v === SHADOW_INITIALIZED) {
+          if (partialOk) return SHADOW_INITIALIZED;
+          continue;
+        }
+        if (!partialOk) return v;
+        if (firstBad === UNTRACKED) firstBad = v;
+      }
+      return firstBad === UNTRACKED ? SHADOW_INITIALIZED : firstBad;
+    }
     let firstBad = UNTRACKED;
     for (let i = 0; i < n; i++) {
       const s = this.get((virt + i) | 0);
