@@ -28,4 +28,14 @@ export interface Instrumentation {
    * (and then run again after the handler).
    */
   before(cpu: CPU, ins: Instr): void;
+  /**
+   * Optional, compile time: JavaScript source to run ahead of a wanted
+   * `ins` in a compiled block instead of the call to `before` — the
+   * client's checks emitted inline, as a Valgrind tool adds IR. The code
+   * may use `cpu`, `r` (cpu.regs), `sb` (cpu.segBase), `ih` (this object)
+   * and the names `bind` returns for other values (`bind(ins)` names the
+   * instruction). cpu.eip is not up to date there (compiled code runs with a
+   * flat CS: the instruction's EIP is ins.addr). Null: the call to `before`.
+   */
+  emit?(ins: Instr, bind: (value: unknown) => string): string | null;
 }

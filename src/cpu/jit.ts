@@ -273,10 +273,10 @@ function incDec(reg: number, dec: boolean): string {
 }
 
 /**
- * The instrumentation's call ahead of instruction k, when it wants that
- * instruction (./instrument.ts): EIP set to the instruction's, as the
- * contract says (compiled code runs only with a flat CS, so EIP is the
- * linear address).
+ * The instrumentation ahead of instruction k, when it wants that
+ * instruction (./instrument.ts): the code it emits, or a call to its
+ * `before` with EIP set to the instruction's (compiled code runs only with
+ * a flat CS, so EIP is the linear address).
  */
 function instrumentCall(instrumentation: Instrumentation, ins: Instr, k: number, lines: string[], names: string[], values: unknown[]): void {
   if (!instrumentation.wants(ins)) return;
@@ -284,9 +284,15 @@ function instrumentCall(instrumentation: Instrumentation, ins: Instr, k: number,
     names.push('ih');
     values.push(instrumentation);
   }
-  names.push(`h${k}`);
-  values.push(ins);
-  lines.push(`cpu.eip = ${ins.addr | 0}; ih.before(cpu, h${k});`);
+  let bound = 0;
+  const bind = (value: unknown): string => {
+    const name = `h${k}_${bound++}`;
+    names.push(name);
+    values.push(value);
+    return name;
+  };
+  const code = instrumentation.emit?.(ins, bind) ?? null;
+  lines.push(code ?? `cpu.eip = ${ins.addr | 0}; ih.before(cpu, ${bind(ins)});`);
 }
 
 /** Compiled block factories by source text, shared by every CPU in the process. */

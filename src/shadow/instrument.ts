@@ -36,7 +36,9 @@ import type { Instrumentation } from '../cpu/instrument.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
-import { AccessList, decodeAccesses, type AccessContext } from './access.js';
+import { ACCESS_READ, ACCESS_WRITE, AccessList, decodeAccesses, type AccessContext } from './access.js';
+import { plannedAccesses } from './instrument-plan.js';
+import type { Shadow } from './shadow.js';
 
 /**
  * One instruction about to run, with its decoded accesses: a HiddenFault
@@ -53,28 +55,38 @@ export class CheckedInstruction extends HiddenFault {
   }
 }
 
-/** A client of the compiled checks: a precise checker. */
+/** A client of the compiled checks: a precise checker (its shadow rules are ShadowRules'). */
 export interface CheckClient {
+  /** Its shadow: the tracked byte per page is what compiled code tests first. */
+  readonly shadow: Shadow;
   /** Is it on, with something to check? (Otherwise it is not called.) */
   checking(): boolean;
   /** Compile time: does it want to see `ins` even when `ins` makes no memory access? */
   wantsInstruction(ins: Instr): boolean;
-  /** Before a wanted instruction (a guest instruction, not a native routine): `f` holds it and its accesses. */
+  /** Before a wanted instruction (a guest instruction, not a native routine): `f` holds it and all its accesses. */
   beforeInstruction(cpu: CPU, f: CheckedInstruction): void;
-  /** Before a native kernel routine runs (it is reached by a CALL or a gate; its RET or IRET moves ESP). */
-  beforeNative?(cpu: CPU): void;
-  /** A run of the CPU ended (budget, stop, or a single step): ESP may have moved since the last instruction seen. */
-  afterRun?(cpu: CPU): void;
+  /** The fast paths for one planned access on a tracked page (ShadowRules): false to take the full path. */
+  fastRead(addr: number, n: number): boolean;
+  fastWrite(addr: number, n: number): boolean;
+  fastModify(addr: number, n: number): boolean;
+  /**
+   * A client that watches ESP (the stack oracle): ESP has this value now.
+   * Called ahead of every wanted instruction and native routine and at the
+   * end of every run when ESP differs from the last value it was told.
+   */
+  espMoved?(esp: number): void;
   /** An exception or interrupt was delivered (from the CPU's observer): the frame the hardware pushed. */
   onException?(ev: ExceptionEvent): void;
 }
 
 export interface CheckStats {
-  /** Instructions the checks ran ahead of. */
+  /** Instructions whose accesses were decoded at run time (the full path). */
   checked: number;
   /** Blocks' instructions the compiler asked about, and how many got the call. */
   asked: number;
   instrumented: number;
+  /** Of those, the ones whose access was planned at compile time (emitted inline). */
+  planned: number;
 }
 
 const instrumentations = new WeakMap<Kernel, CheckInstrumentation>();
@@ -97,7 +109,11 @@ export function accessesMemory(ins: Instr): boolean {
 
 export class CheckInstrumentation implements Instrumentation {
   readonly clients: CheckClient[] = [];
-  readonly stats: CheckStats = { checked: 0, asked: 0, instrumented: 0 };
+  readonly stats: CheckStats = { checked: 0, asked: 0, instrumented: 0, planned: 0 };
+  /** The clients that watch ESP. */
+  private espClients: CheckClient[] = [];
+  /** The ESP they were last told of; 0.5 (never an int32) when they must be told again. */
+  esp = 0.5;
   /**
    * A page-hiding service that is never installed and hides nothing: used
    * only for its page-table peeks (what ErrorQueue.save() reads the memory
@@ -138,19 +154,42 @@ export class CheckInstrumentation implements Instrumentation {
   /** Add a client (installing the instrumentation if it is the first). */
   add(c: CheckClient): void {
     if (!this.clients.includes(c)) this.clients.push(c);
-    this.install();
+    this.clientsChanged();
+    if (this.installed) this.kernel.cpu.flushCode(); // compiled for the clients before
+    else this.install();
   }
 
   /** Remove a client (the CPU runs uninstrumented again after the last). */
   remove(c: CheckClient): void {
     const i = this.clients.indexOf(c);
     if (i >= 0) this.clients.splice(i, 1);
+    this.clientsChanged();
     if (this.clients.length === 0) this.uninstall();
     else this.kernel.cpu.flushCode(); // what the others want may differ
   }
 
   has(c: CheckClient): boolean {
     return this.clients.includes(c);
+  }
+
+  private clientsChanged(): void {
+    this.espClients = this.clients.filter((c) => c.espMoved !== undefined);
+    this.esp = 0.5;
+  }
+
+  // ---- ESP --------------------------------------------------------------------------
+
+  /** Tell the clients that watch ESP its value, when it moved since they were last told. */
+  sawEsp(esp: number): void {
+    if (esp === this.esp) return;
+    this.esp = esp;
+    const cs = this.espClients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.espMoved!(esp);
+  }
+
+  /** A client learnt of ESP on its own (an exception frame, a host push): tell them all again next time. */
+  forgetEsp(): void {
+    this.esp = 0.5;
   }
 
   // ---- src/cpu's Instrumentation --------------------------------------------------
@@ -165,19 +204,21 @@ export class CheckInstrumentation implements Instrumentation {
   }
 
   before(cpu: CPU, ins: Instr): void {
-    const clients = this.clients;
-    if (ins.native !== null) {
-      // A native routine: its accesses go through the accessor; ESP as the CALL left it.
-      for (let i = 0; i < clients.length; i++) {
-        const c = clients[i]!;
-        if (c.checking()) c.beforeNative?.(cpu);
-      }
-      return;
-    }
-    if (ins.def === null) return;
+    if (ins.def === null && ins.native === null) return;
+    this.sawEsp(cpu.regs[4]!);
+    // A native routine: its accesses go through the accessor; only ESP (as the CALL left it) matters.
+    if (ins.native !== null) return;
+    this.full(cpu, ins, cpu.eip, -1);
+  }
+
+  /**
+   * The full path: the accesses of `ins` decoded against the live registers
+   * and applied by every checking client (or only client `only`).
+   */
+  full(cpu: CPU, ins: Instr, eip: number, only: number): void {
     const f = this.fault;
     f.ins = ins;
-    f.eip = cpu.eip;
+    f.eip = eip;
     f.cr2 = 0;
     f.errorCode = 0;
     try {
@@ -186,10 +227,36 @@ export class CheckInstrumentation implements Instrumentation {
       f.accesses.clear();
     }
     this.stats.checked++;
+    const clients = this.clients;
     for (let i = 0; i < clients.length; i++) {
       const c = clients[i]!;
-      if (c.checking()) c.beforeInstruction(cpu, f);
+      if ((only < 0 || only === i) && c.checking()) c.beforeInstruction(cpu, f);
     }
+  }
+
+  /**
+   * Compile time: the checks of a wanted instruction as code. An access
+   * planned at compile time (./instrument-plan.ts) is tested against each
+   * client's tracked byte inline and handed to its fast path; the full path
+   * runs for that client only when the fast path declines. Other
+   * instructions get the call to `before`.
+   */
+  emit(ins: Instr, bind: (value: unknown) => string): string | null {
+    const plan = plannedAccesses(ins);
+    if (plan === null || plan.length > 1) return null;
+    this.stats.planned++;
+    const self = bind(ins);
+    let code = this.espClients.length > 0 ? 'if (r[4] !== ih.esp) ih.sawEsp(r[4]); ' : '';
+    if (plan.length === 0) return code;
+    const { addr, size, kind } = plan[0]!;
+    const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
+    code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
+    this.clients.forEach((c, i) => {
+      const t = bind(c.shadow.tracked);
+      const cl = bind(c);
+      code += ` if ((${t}[p] | ${t}[q]) !== 0 && !${cl}.${fast}(a, ${size})) ih.full(cpu, ${self}, ${ins.addr | 0}, ${i});`;
+    });
+    return code + ' }';
   }
 
   // ---- installing -----------------------------------------------------------------
@@ -225,7 +292,8 @@ export class CheckInstrumentation implements Instrumentation {
       cpu.observer = this.observer;
     }
     const stop = cpu.runDirect(budget, single);
-    for (const c of this.clients) c.afterRun?.(cpu);
+    // ESP as the run left it (the last instruction may have moved it).
+    this.sawEsp(cpu.regs[4]!);
     return stop;
   }
 }

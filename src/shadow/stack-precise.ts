@@ -134,6 +134,7 @@ export class PreciseStack extends StackRules implements CheckClient {
         if (!this.active || !this.on) return;
         this.stats.hostPushes++;
         this.hostPushed(esp, bytes);
+        this.instrumentation.forgetEsp();
       },
     });
   }
@@ -178,22 +179,16 @@ export class PreciseStack extends StackRules implements CheckClient {
     return mayWriteEsp(ins);
   }
 
-  beforeInstruction(cpu: CPU, f: CheckedInstruction): void {
-    this.stats.steps++;
-    this.espChanged(cpu.regs[4]!);
+  beforeInstruction(_cpu: CPU, f: CheckedInstruction): void {
     this.stats.instructions++;
     this.applyAccesses(f, true);
   }
 
-  beforeNative(cpu: CPU): void {
-    this.stats.steps++;
-    this.espChanged(cpu.regs[4]!);
-  }
-
-  afterRun(cpu: CPU): void {
+  /** ESP moved (the compiled checks tell ahead of the instructions and natives that may see it, and at the end of runs). */
+  espMoved(esp: number): void {
     if (!this.on) return;
     this.stats.steps++;
-    this.espChanged(cpu.regs[4]!);
+    this.espChanged(esp);
     this.stats.kills = this.kills;
   }
 
@@ -204,6 +199,7 @@ export class PreciseStack extends StackRules implements CheckClient {
     const sameStack = ev.cplBefore === ev.cplAfter;
     // ESP as the interrupted code left it (it may have moved since the last instruction seen).
     if (sameStack) this.espChanged(ev.oldStack[1]);
+    this.instrumentation.forgetEsp();
     const bytes = sameStack ? ((ev.oldStack[1] - newEsp) | 0) : (ev.errorCode !== null ? 24 : 20);
     if (bytes <= 0 || bytes > 64 || !this.onStack(newEsp, bytes)) return;
     this.stats.exceptionFrames++;
