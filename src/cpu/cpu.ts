@@ -7,8 +7,7 @@ import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { inSegmentCache } from './segments.js';
-import { compileBlock, JIT_THRESHOLD, type CompiledBlock } from './jit.js';
-import type { Instrumentation } from './instrument.js';
+import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
 
@@ -214,6 +213,11 @@ export class CPU {
   attentionAt = Infinity;
   /** Executions before a block is compiled to JavaScript (jit.ts); 0 compiles at once, Infinity never. */
   jitThreshold = JIT_THRESHOLD;
+  /**
+   * What a client compiles into every block (jit/instrumentation.ts): set
+   * with setJitInstrumentation, which drops the blocks compiled without it.
+   */
+  jitInstrumentation: JitInstrumentation | null = null;
   /** Index of the faulting instruction inside a compiled block, and instructions it retired before (loops). */
   jitIndex = -1;
   jitDone = 0;
@@ -228,11 +232,6 @@ export class CPU {
    * shape and its call sites stay monomorphic.
    */
   runDriver: ((budget: number, single: boolean) => StopReason | null) | null = null;
-  /**
-   * Instruction instrumentation (./instrument.ts), null by default: compiled
-   * blocks then contain no trace of it. Set it with setInstrumentation().
-   */
-  instrumentation: Instrumentation | null = null;
 
   /**
    * Block-entry edge counters (a coverage map; AFL's edge scheme): when set,
@@ -1146,13 +1145,6 @@ export class CPU {
     this.breakLoop = true;
     this.codeEpoch++;
   }
-  /** Install (or remove, with null) the instrumentation: compiled code is dropped, to be compiled again with or without it. */
-  setInstrumentation(i: Instrumentation | null): void {
-    if (i === this.instrumentation) return;
-    this.instrumentation = i;
-    this.flushCode();
-  }
-
   flushCode(): void {
     this.breakLoop = true;
     this.codeEpoch++;
@@ -1162,6 +1154,13 @@ export class CPU {
     this.codePage.fill(0);
     this.breakLoop = true;
     this.codeEpoch++;
+  }
+
+  /** Compile every block from now on with `instrumentation` (null: none), dropping the code compiled before. */
+  setJitInstrumentation(instrumentation: JitInstrumentation | null): void {
+    if (instrumentation === this.jitInstrumentation) return;
+    this.jitInstrumentation = instrumentation;
+    this.flushCode();
   }
 
   /** Count the edge from the previous block entry to the one at `eip` (see `edgeCounts`; compiled self-loops call it too). */
@@ -1318,10 +1317,13 @@ export class CPU {
           if (left < this.repChunk) this.repChunk = left;
           i = 0;
           ins = null;
-          compiled = block.compiled;
+          // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
+          compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = block.compiled = compileBlock(instrs, this.instrumentation);
+            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
+            else if (edges === null) block.compiled = compiled;
+            else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
             i = compiled(this, stopAt - this.icount);
@@ -1329,10 +1331,11 @@ export class CPU {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an
             // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
-            const hook = this.instrumentation;
+            const inst = this.jitInstrumentation;
+            const hooked = inst !== null && inst.interpreted !== undefined;
             while (i < n) {
               ins = instrs[i++];
-              if (hook !== null) hook.before(this, ins);
+              if (hooked) inst!.interpreted!(this, ins);
               this.eip = ins.next;
               ins.exec(this, ins);
               if (this.eip !== ins.cont || this.breakLoop) break;
@@ -1356,6 +1359,7 @@ export class CPU {
           // deoptimize it — and compiled functions are shared between blocks of the same code.
           if (++block!.jitFaults > JIT_FAULT_LIMIT) {
             block!.compiled = null;
+            block!.compiledCov = null;
             block!.hits = -Infinity;
           }
         }
@@ -1398,7 +1402,7 @@ export class CPU {
     const rfBefore = (this.flags & RF_BIT) !== 0;
     this.stepTrapSuppressed = false;
     try {
-      if (this.instrumentation !== null) this.instrumentation.before(this, ins);
+      this.jitInstrumentation?.interpreted?.(this, ins);
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;

@@ -32,6 +32,8 @@ export class Block {
   /** Executions so far, and the compiled form once hot (see jit.ts). */
   hits = 0;
   compiled: CompiledBlock | null = null;
+  /** The compiled form that counts self-loop edges, used while CPU.edgeCounts is on. */
+  compiledCov: CompiledBlock | null = null;
   /** Exceptions thrown out of the compiled form (see JIT_FAULT_LIMIT in cpu.ts). */
   jitFaults = 0;
   constructor(

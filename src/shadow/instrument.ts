@@ -1,15 +1,20 @@
 /**
  * The precise checkers compiled into the blocks: the kernel's one
- * instrumentation (src/cpu/instrument.ts) shared by the heap's InlineChecker
+ * instrumentation of the block compiler (src/cpu/jit/instrumentation.ts)
+ * shared by the heap's InlineChecker
  * (./inline.ts) and the precise stack oracle (./stack-precise.ts), as a
  * Valgrind tool instruments the IR instead of single-stepping the program.
  *
- * - **Decided at compile time**: the block compiler asks `wants(ins)` once
- *   per instruction; only instructions that make a memory access (decoded
- *   with `decodeAccesses` against a register file where every count is
+ * - **Decided at compile time**: at the start of each instruction of a
+ *   block (the compiler's `instruction` site) the checks are emitted only
+ *   for instructions that make a memory access (decoded with
+ *   `decodeAccesses` against a register file where every count is
  *   non-zero) or that a client wants for another reason (the stack oracle:
- *   instructions that may move ESP, `mayWriteEsp`) get the call emitted
- *   ahead of them. Every other instruction runs as in plain mode.
+ *   instructions that may move ESP, `mayWriteEsp`). Every other
+ *   instruction runs as in plain mode. The access of the commonest forms
+ *   is planned at compile time (./instrument-plan.ts) and tested inline;
+ *   the rest get a call that decodes them at run time. Interpreted code
+ *   (blocks not compiled yet, TF) comes through `interpreted`.
  * - **Registers read only for a finding**: the accesses are computed from
  *   the live register file (no copy); the context an error record needs
  *   (registers, EFLAGS, selectors) is taken from the CPU only when an
@@ -32,7 +37,7 @@
 import type { CPU, CpuObserver, ExceptionEvent } from '../cpu/cpu.js';
 import { REP_CHUNK } from '../cpu/cpu.js';
 import type { Instr } from '../cpu/instr.js';
-import type { Instrumentation } from '../cpu/instrument.js';
+import type { JitInstructionSite, JitInstrumentation } from '../cpu/jit.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
@@ -107,7 +112,9 @@ export function accessesMemory(ins: Instr): boolean {
   }
 }
 
-export class CheckInstrumentation implements Instrumentation {
+export class CheckInstrumentation implements JitInstrumentation {
+  /** The code emitted depends on the clients' shapes only through the emitted text itself. */
+  readonly key = 'kmemsim-precise-checks';
   readonly clients: CheckClient[] = [];
   readonly stats: CheckStats = { checked: 0, asked: 0, instrumented: 0, planned: 0 };
   /** The clients that watch ESP. */
@@ -192,8 +199,9 @@ export class CheckInstrumentation implements Instrumentation {
     this.esp = 0.5;
   }
 
-  // ---- src/cpu's Instrumentation --------------------------------------------------
+  // ---- the block compiler's instrumentation ------------------------------------------
 
+  /** Compile time: does `ins` get the checks? */
   wants(ins: Instr): boolean {
     this.stats.asked++;
     if (ins.def === null || ins.native !== null) return false;
@@ -203,12 +211,19 @@ export class CheckInstrumentation implements Instrumentation {
     return want;
   }
 
-  before(cpu: CPU, ins: Instr): void {
+  /** The interpreter's hook: the checks of one instruction (or native routine) about to run. */
+  interpreted(cpu: CPU, ins: Instr): void {
     if (ins.def === null && ins.native === null) return;
     this.sawEsp(cpu.regs[4]!);
     // A native routine: its accesses go through the accessor; only ESP (as the CALL left it) matters.
     if (ins.native !== null) return;
     this.full(cpu, ins, cpu.eip, -1);
+  }
+
+  /** From compiled code: an instruction whose accesses are decoded at run time (ESP told first). */
+  before(cpu: CPU, ins: Instr): void {
+    this.sawEsp(cpu.regs[4]!);
+    this.full(cpu, ins, ins.addr, -1);
   }
 
   /**
@@ -235,26 +250,31 @@ export class CheckInstrumentation implements Instrumentation {
   }
 
   /**
-   * Compile time: the checks of a wanted instruction as code. An access
-   * planned at compile time (./instrument-plan.ts) is tested against each
-   * client's tracked byte inline and handed to its fast path; the full path
-   * runs for that client only when the fast path declines. Other
-   * instructions get the call to `before`.
+   * Compile time: the checks of an instruction as code, at the start of it
+   * (empty when it does not get them). An access planned at compile time
+   * (./instrument-plan.ts) is tested against each client's tracked byte
+   * inline and handed to its fast path; the full path runs for that client
+   * only when the fast path declines. Other instructions get a call to
+   * `before`. The lazy flags are written back on the paths that may save
+   * an error (a report holds EFLAGS).
    */
-  emit(ins: Instr, bind: (value: unknown) => string): string | null {
-    const plan = plannedAccesses(ins);
-    if (plan === null || plan.length > 1) return null;
+  instruction(site: JitInstructionSite): string {
+    const ins = site.ins;
+    if (!this.wants(ins)) return '';
+    const ih = site.bind(this);
+    const self = site.bind(ins);
+    const plan = plannedAccesses(ins, site.bind(this.kernel.cpu.segBase));
+    if (plan === null || plan.length > 1) return `${site.flags} ${ih}.before(cpu, ${self});`;
     this.stats.planned++;
-    const self = bind(ins);
-    let code = this.espClients.length > 0 ? 'if (r[4] !== ih.esp) ih.sawEsp(r[4]); ' : '';
+    let code = this.espClients.length > 0 ? `if (r[4] !== ${ih}.esp) ${ih}.sawEsp(r[4]); ` : '';
     if (plan.length === 0) return code;
     const { addr, size, kind } = plan[0]!;
     const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
     code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
     this.clients.forEach((c, i) => {
-      const t = bind(c.shadow.tracked);
-      const cl = bind(c);
-      code += ` if ((${t}[p] | ${t}[q]) !== 0 && !${cl}.${fast}(a, ${size})) ih.full(cpu, ${self}, ${ins.addr | 0}, ${i});`;
+      const t = site.bind(c.shadow.tracked);
+      const cl = site.bind(c);
+      code += ` if ((${t}[p] | ${t}[q]) !== 0 && !${cl}.${fast}(a, ${size})) { ${site.flags} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
     });
     return code + ' }';
   }
@@ -269,14 +289,14 @@ export class CheckInstrumentation implements Instrumentation {
     cpu.repLimit = 1;
     cpu.repChunk = 1;
     cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, budget, single);
-    cpu.setInstrumentation(this);
+    cpu.setJitInstrumentation(this);
   }
 
   private uninstall(): void {
     if (!this.installed) return;
     const cpu = this.kernel.cpu;
     cpu.runDriver = null;
-    cpu.setInstrumentation(null);
+    cpu.setJitInstrumentation(null);
     cpu.repLimit = REP_CHUNK;
     cpu.repChunk = REP_CHUNK;
     if (cpu.observer === this.observer) cpu.observer = this.innerObserver;

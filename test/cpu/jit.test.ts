@@ -146,3 +146,109 @@ describe('block compiler agrees with the interpreter', () => {
     }
   });
 });
+
+describe('inline templates (src/cpu/jit/templates.ts)', () => {
+  it('8/16/32-bit ALU, TEST, INC/DEC, NEG/NOT, shifts, IMUL, MOVSX/MOVZX, SETcc, CMOVcc, PUSH/POP, LEAVE agree with the interpreter, flags included', () => {
+    // Each group ends with PUSHFD (an executor: the flags kept in the block's locals must be written back first).
+    const groups = [
+      'add al, bl', 'sub bx, cx', 'xor ah, dl', 'and cx, 0x7ff0', 'or dl, 0x81', 'cmp al, 0x80', 'cmp bx, cx',
+      'add byte ptr [edi + 1], bl', 'sub word ptr [edi + 2], cx', 'cmp dword ptr [edi + 4], eax', 'add dword ptr [edi + 4], 0x7fffffff',
+      'test al, 0x80', 'test cx, bx', 'test dword ptr [edi + 4], esi',
+      'inc al', 'dec bx', 'inc dword ptr [edi + 8]', 'dec byte ptr [edi + 9]', 'inc esi', 'dec esi',
+      'neg eax', 'neg byte ptr [edi + 10]', 'not ebx', 'not word ptr [edi + 12]', 'neg cx',
+      'shl eax, 1', 'shr ebx, 1', 'sar ecx, 1', 'shl eax, 7', 'shr dl, 3', 'sar bx, 5', 'shl byte ptr [edi + 13], 1', 'sar dword ptr [edi + 4], 31', 'shr word ptr [edi + 2], 15',
+      'imul eax, ebx', 'imul ecx, dword ptr [edi + 4], 1000', 'imul edx, ecx, -3', 'imul esi, esi',
+      'movsx eax, bl', 'movsx ebx, word ptr [edi + 2]', 'movzx ecx, byte ptr [edi + 1]', 'movzx edx, ax',
+      'cmp eax, ebx\n setl cl\n setb byte ptr [edi + 14]\n setz ch\n seto dl\n setp dh\n setg byte ptr [edi + 15]',
+      'add eax, ebx\n cmovo ecx, ebx\n cmovs edx, dword ptr [edi + 4]\n cmovc esi, eax\n cmova ebx, ecx',
+      'inc eax\n setc cl\n setz dl\n cmovo esi, eax',
+      'sub al, 1\n seta cl\n setle dl\n setns byte ptr [edi + 16]',
+      'push eax\n push dword ptr [edi + 4]\n push 0x1234\n pop ebx\n pop ecx\n pop edx',
+      'push ebp\n mov ebp, esp\n push eax\n push ebx\n leave',
+      'mov al, byte ptr [edi + 3]\n mov word ptr [edi + 6], bx\n mov ah, dh\n mov cx, word ptr [edi + 8]\n mov byte ptr [edi + 17], 0x5a\n mov word ptr [edi + 18], 0x1234',
+      'cdq\n cwde\n lea esi, [eax + ebx * 2 + 7]',
+    ];
+    const seeds = [[0, 0], [1, 2], [0x7f, 0x80], [-1, 1], [0x7fffffff, -0x80000000], [0x12345678, -0x789abcdf], [0x8000, 0xffff], [-0x80000000, -1]];
+    let body = `mov edi, ${DATA + 64}\nmov ebp, ${DATA}\n`;
+    seeds.forEach(([a, b], i) => {
+      body += `mov eax, ${a}\nmov ebx, ${b}\nmov ecx, ${(a ^ 0x5555) | 0}\nmov edx, ${(b * 3) | 0}\nmov esi, ${(a - b) | 0}\n`;
+      body += `mov dword ptr [edi], ${a}\nmov dword ptr [edi + 4], ${b}\nmov dword ptr [edi + 8], ${(a + b) | 0}\nmov dword ptr [edi + 12], ${(a * 7) | 0}\n`;
+      groups.forEach((g) => {
+        body += `${g}\npushfd\npop dword ptr [ebp]\nxor [ebp + 4], eax\nadd [ebp + 8], ebx\nadd [ebp + 12], ecx\nxor [ebp + 16], edx\nadd [ebp + 20], esi\nmov eax, [ebp]\nxor [ebp + 24], eax\n`;
+        body += `mov eax, ${a ^ i}\n`;
+      });
+      body += 'mov eax, [edi]\nadd [ebp + 28], eax\nmov eax, [edi + 4]\nadd [ebp + 28], eax\nmov eax, [edi + 8]\nadd [ebp + 28], eax\nmov eax, [edi + 12]\nadd [ebp + 28], eax\nmov eax, [edi + 16]\nadd [ebp + 28], eax\n';
+    });
+    const { interpreted, compiled } = both(`${body}\nhlt`, { budget: 1_000_000 });
+    expect(compiled).toEqual(interpreted);
+    expect(interpreted.stop).toEqual({ kind: 'halted' });
+  });
+
+  it('a loop whose flags are only ever in the locals leaves the right EFLAGS at every exit (budget ends mid-loop)', () => {
+    for (const budget of [3, 5, 8, 13, 1000, 1001, 1002]) {
+      const { interpreted, compiled } = both(`
+        mov ecx, 300
+        mov esi, -5
+      1:
+        add esi, 3
+        shl esi, 1
+        sar esi, 1
+        inc eax
+        dec ecx
+        jnz 1b
+        hlt
+      `, { budget });
+      expect(compiled, `budget ${budget}`).toEqual(interpreted);
+    }
+  });
+});
+
+describe('instrumentation (src/cpu/jit/instrumentation.ts)', () => {
+  it('is emitted at every inline read, write, ESP change and compare, and at executor calls', () => {
+    const seen = { reads: 0, writes: 0, rmw: 0, stack: 0, esp: 0, cmp: 0, exec: 0, readBytes: 0, lastCmp: [0, 0] };
+    const inst = {
+      key: 'test-counters',
+      bindings: { $seen: seen },
+      read: (a: { size: number; rmw: boolean; stack: boolean; lin: string }) =>
+        `$seen.reads++; $seen.readBytes += ${a.size};${a.rmw ? ' $seen.rmw++;' : ''}${a.stack ? ' $seen.stack++;' : ''}`,
+      write: (a: { stack: boolean; value?: string }) => `$seen.writes++;${a.stack ? ' $seen.stack++;' : ''}`,
+      stackPointer: () => '$seen.esp++;',
+      compare: (c: { left: string; right: string }) => `$seen.cmp++; $seen.lastCmp = [${c.left}, ${c.right}];`,
+      executor: () => '$seen.exec++;',
+    };
+    const r = runSnippet(`
+        mov ecx, 100
+        mov ebx, ${DATA}
+      1:
+        mov eax, [ebx]
+        add dword ptr [ebx + 4], 3
+        mov [ebx + 8], eax
+        push eax
+        pop edx
+        movzx esi, byte ptr [ebx + 1]
+        bswap edi
+        cmp ecx, 7
+        dec ecx
+        jnz 1b
+        hlt
+    `, (cpu) => {
+      cpu.jitThreshold = 0;
+      cpu.setJitInstrumentation(inst);
+    });
+    expect(r.stop).toEqual({ kind: 'halted' });
+    // Per iteration: reads [ebx], [ebx+4] (rmw), pop, byte [ebx+1]; writes [ebx+4] (rmw), [ebx+8], push.
+    expect(seen.reads).toBe(400);
+    expect(seen.readBytes).toBe(100 * (4 + 4 + 4 + 1));
+    expect(seen.rmw).toBe(100);
+    expect(seen.writes).toBe(300);
+    expect(seen.stack).toBe(200);
+    expect(seen.esp).toBe(200);
+    expect(seen.cmp).toBe(100);
+    expect(seen.lastCmp).toEqual([1, 7]);
+    expect(seen.exec).toBe(101); // BSWAP each time round, and the HLT
+    // Without instrumentation the same program runs with no hook (and the same result).
+    const before = { ...seen };
+    runSnippet('mov eax, [0x20000]\nhlt', (cpu) => { cpu.jitThreshold = 0; });
+    expect(seen).toEqual(before);
+  });
+});

@@ -60,3 +60,51 @@ describe('blocks that keep faulting', () => {
     expect(few.eax).toBe((JIT_FAULT_LIMIT - 4) * 1000);
   });
 });
+
+describe('a page fault inside a compiled block', () => {
+  // Flags of the instructions before the faulting one live in the block's locals (src/cpu/jit/flags.ts):
+  // the handler must see them as the interpreter leaves them, at the faulting EIP, with the same count.
+  function faulting(threshold: number) {
+    const k = new Kernel();
+    k.cpu.jitThreshold = threshold;
+    const data = kva(0x30000) >>> 0;
+    const code = assemble(`
+        mov ecx, 60
+        xor ebx, ebx
+        mov edi, ${data}
+      1:
+        mov esi, edi
+        cmp ecx, 50
+        jb 2f
+        add ebx, ecx
+        shl ebx, 1
+        mov esi, 0x1000
+      2:
+        inc ebx
+        add dword ptr [edi], ebx
+        mov eax, [esi]
+        add ebx, eax
+        dec ecx
+        jnz 1b
+        mov eax, ebx
+        ret
+    `, { base: CODE });
+    k.mem.write(CODE, code);
+    const seen: number[] = [];
+    k.setTrapHandler(14, (kk) => {
+      // 0x1000 is not mapped: the handler records the interrupted flags, CR2 and EBX, and points ESI at the data.
+      seen.push(kk.cpu.getEflags() & 0x8d5, kk.cpu.cr2 >>> 0, kk.cpu.regs[3]! >>> 0);
+      kk.cpu.regs[6] = kk.cpu.regs[7]!;
+    });
+    const r = callGuest(k, CODE, [], 1_000_000);
+    return { returned: r.returned, eax: r.eax >>> 0, icount: r.instructions, seen };
+  }
+
+  it('is delivered with the flags, EIP and count the interpreter gives', () => {
+    const interpreted = faulting(Infinity);
+    const compiled = faulting(0);
+    expect(interpreted.returned).toBe(true);
+    expect(interpreted.seen.length).toBe(3 * 11);
+    expect(compiled).toEqual(interpreted);
+  });
+});

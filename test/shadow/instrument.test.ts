@@ -1,6 +1,6 @@
 /**
  * The precise checkers compiled into the blocks (src/shadow/instrument.ts,
- * src/cpu/instrument.ts):
+ * src/cpu/jit/instrumentation.ts):
  *
  * - the accesses planned at compile time (instrument-plan.ts) are the ones
  *   decodeAccesses computes at run time, for every memory form of the
@@ -12,7 +12,9 @@
  *   instruction as the fault-driven kmemcheck's trap frame has them (the
  *   context is read only when the error is saved);
  * - untracked accesses and plain runs: nothing decoded at run time, no
- *   instrumentation left on the CPU after detaching.
+ *   instrumentation left on the CPU after detaching;
+ * - the benchmark modules (bench/modules) give the plain run's output under
+ *   the inline checker, the stack oracle and both.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -31,6 +33,10 @@ import type { KmemcheckError } from '../../src/shadow/errors.js';
 import { memoryForms } from './opcodes.js';
 import { enterCpl1, machine } from './fixture.js';
 import { restore, snapshot } from './cpu-snapshot.js';
+import { join } from 'node:path';
+import { compileModule } from '../../src/cli/compile.js';
+import { runChecked } from '../../src/harness/checked-run.js';
+import { hasGcc, ROOT } from '../module/helpers.js';
 
 const EIP = 0x00401000;
 
@@ -236,7 +242,7 @@ describe('findings from compiled blocks', () => {
     expect(inl.stats.reads).toBe(0);
     expect(CheckInstrumentation.of(m.k).stats.checked).toBe(0);
     inl.detach();
-    expect(m.k.cpu.instrumentation).toBeNull();
+    expect(m.k.cpu.jitInstrumentation).toBeNull();
   });
 
   it('the stack oracle sees the dead bytes of a compiled loop: a read below ESP after it rose is reported', () => {
@@ -260,4 +266,20 @@ describe('findings from compiled blocks', () => {
     expect(cpu.regs[2]).toBe(1); // the architectural value is there: the last ECX pushed
     expect(CheckInstrumentation.of(m.k).stats.planned).toBeGreaterThan(0);
   });
+});
+
+describe.skipIf(!hasGcc)('the benchmark modules under the compiled checks', () => {
+  for (const name of ['kmalloc-workload', 'stack-workload']) {
+    it(`${name}: the plain run's output and instruction count under every precise mode, nothing reported`, () => {
+      const object = compileModule(join(ROOT, 'bench/modules', `${name}.c`)).object;
+      const plain = runChecked(object, { name });
+      expect(plain.run!.console).toMatch(/[0-9a-f]{8}\n$/);
+      for (const opts of [{ heap: 'inline' }, { stack: 'precise' }, { heap: 'inline', stack: 'precise' }] as const) {
+        const r = runChecked(object, { ...opts, name });
+        expect(r.run!.stop, JSON.stringify(opts)).toEqual(plain.run!.stop);
+        expect(r.run!.console, JSON.stringify(opts)).toBe(plain.run!.console);
+        expect(r.findings, JSON.stringify(opts)).toEqual([]);
+      }
+    });
+  }
 });

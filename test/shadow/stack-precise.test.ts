@@ -220,12 +220,12 @@ describe('PreciseStack', () => {
     const checks = CheckInstrumentation.of(k);
     expect(checks.clients).toEqual([s, h]);
     expect(k.cpu.repChunk).toBe(1);
-    expect(k.cpu.instrumentation).toBe(checks);
+    expect(k.cpu.jitInstrumentation).toBe(checks);
     s.detach();
     expect(checks.attached).toBe(true);
     h.detach();
     expect(checks.attached).toBe(false);
-    expect(k.cpu.instrumentation).toBe(null);
+    expect(k.cpu.jitInstrumentation).toBe(null);
     expect(k.cpu.runDriver).toBe(null);
     expect(k.cpu.repChunk).toBe(REP_CHUNK);
     expect(Object.prototype.hasOwnProperty.call(k.cpu, 'run')).toBe(false);
