@@ -43,7 +43,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { ACCESS_READ, ACCESS_WRITE, AccessList, decodeAccesses, type AccessContext } from './access.js';
 import { plannedAccesses } from './instrument-plan.js';
-import type { Shadow } from './shadow.js';
+import { SHADOW_INITIALIZED, type Shadow } from './shadow.js';
 
 /**
  * One instruction about to run, with its decoded accesses: a HiddenFault
@@ -110,6 +110,31 @@ export function accessesMemory(ins: Instr): boolean {
   } catch {
     return true;
   }
+}
+
+/** Four initialized shadow bytes as one dword. */
+const INITIALIZED_DWORD = SHADOW_INITIALIZED * 0x01010101;
+
+/**
+ * The check of one planned access `a` (pages `p`, `q`) for one client, as
+ * code: its tracked entries first; an aligned dword inside one page is read
+ * or written in the shadow's dword view inline (the common case: a read of
+ * four initialized bytes passes, a write initializes them); anything else
+ * goes to the client's fast path (ShadowRules.fastRead/fastWrite/
+ * fastModify), and to `slow` (the full path) when that declines. Inline,
+ * the rules are the fast paths' own: on, and for writes no
+ * --kmemcheck-writes (nor checkReadModifyWrite for a read-modify-write).
+ */
+function accessCheck(kind: number, size: number, t: string, w: string, c: string, slow: string): string {
+  const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
+  const call = `if (!${c}.${fast}(a, ${size})) ${slow}`;
+  if (size !== 4) return `if ((${t}[p] | ${t}[q]) !== 0) { ${call} }`;
+  const word = `${w}[s][(a & 4095) >> 2]`;
+  const aligned = `s !== 0 && (a & 3) === 0 && ${c}.on`;
+  const inline = kind === ACCESS_READ
+    ? `if (${aligned} && ${word} === ${INITIALIZED_DWORD}) ${c}.stats.reads++; else ${call}`
+    : `if (${aligned} && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${INITIALIZED_DWORD}; ${c}.stats.writes++; } else ${call}`;
+  return `{ const s = ${t}[p]; if ((s | ${t}[q]) !== 0) { ${inline} } }`;
 }
 
 export class CheckInstrumentation implements JitInstrumentation {
@@ -269,12 +294,10 @@ export class CheckInstrumentation implements JitInstrumentation {
     let code = this.espClients.length > 0 ? `if (r[4] !== ${ih}.esp) ${ih}.sawEsp(r[4]); ` : '';
     if (plan.length === 0) return code;
     const { addr, size, kind } = plan[0]!;
-    const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
     code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
     this.clients.forEach((c, i) => {
-      const t = site.bind(c.shadow.tracked);
-      const cl = site.bind(c);
-      code += ` if ((${t}[p] | ${t}[q]) !== 0 && !${cl}.${fast}(a, ${size})) { ${site.flags} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
+      const slow = `{ ${site.flags} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
+      code += ' ' + accessCheck(kind, size, site.bind(c.shadow.tracked), site.bind(c.shadow.words), site.bind(c), slow);
     });
     return code + ' }';
   }

@@ -30,20 +30,24 @@ const PAGE = 4096;
 const PAGES = 1 << 20;
 
 export class Shadow {
-  private readonly pages = new Map<number, Uint8Array>();
   /**
-   * One byte per virtual page, 1 where the page is tracked: the test every
-   * checked access makes first, so an access to an untracked page costs one
-   * load (the compiled checkers, ./instrument.ts).
+   * One entry per virtual page: 0 when the page is not tracked, else its
+   * slot in `bytes`/`words`. The test every checked access makes first, so
+   * an access to an untracked page costs one load (the compiled checks,
+   * ./instrument.ts, emit it inline).
    */
-  readonly tracked = new Uint8Array(PAGES);
-  /** The last page looked up (accesses come in runs on the same page). */
-  private lastNumber = -1;
-  private lastPage: Uint8Array | undefined = undefined;
+  readonly tracked = new Int32Array(PAGES);
+  /** The states of each slot's page, as bytes and as dwords (one buffer); slot 0 is never used. */
+  readonly bytes: Uint8Array[] = [new Uint8Array(0)];
+  readonly words: Int32Array[] = [new Int32Array(0)];
+  /** The virtual page number of each slot (-1: free). */
+  private readonly pageOf: number[] = [-1];
+  private readonly free: number[] = [];
+  private count = 0;
 
   /** Number of tracked pages. */
   get trackedPages(): number {
-    return this.pages.size;
+    return this.count;
   }
 
   /**
@@ -55,40 +59,51 @@ export class Shadow {
   track(virt: number, n: number, state: ShadowState): void {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      if (!this.pages.has(p)) {
-        this.pages.set(p, new Uint8Array(PAGE).fill(SHADOW_INITIALIZED));
-        this.tracked[p] = 1;
-      }
+      if (this.tracked[p] === 0) this.addPage(p);
       if (p === last) break;
     }
     this.mark(virt, n, state);
+  }
+
+  private addPage(p: number): void {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.bytes.length;
+      const buf = new ArrayBuffer(PAGE);
+      this.bytes.push(new Uint8Array(buf));
+      this.words.push(new Int32Array(buf));
+      this.pageOf.push(-1);
+    }
+    this.bytes[slot]!.fill(SHADOW_INITIALIZED);
+    this.pageOf[slot] = p;
+    this.tracked[p] = slot;
+    this.count++;
   }
 
   /** Stop tracking the pages that [virt, virt + n) touches (whole pages). */
   untrack(virt: number, n: number): void {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      this.pages.delete(p);
-      this.tracked[p] = 0;
+      const slot = this.tracked[p]!;
+      if (slot !== 0) {
+        this.tracked[p] = 0;
+        this.pageOf[slot] = -1;
+        this.free.push(slot);
+        this.count--;
+      }
       if (p === last) break;
     }
-    this.lastNumber = -1;
-    this.lastPage = undefined;
   }
 
-  /** The shadow page number `p` (virt >>> 12), or undefined: the tracked byte first, then a one-entry cache. */
+  /** The shadow page number `p` (virt >>> 12), or undefined. */
   private at(p: number): Uint8Array | undefined {
-    if (this.tracked[p] === 0) return undefined;
-    if (p !== this.lastNumber) {
-      this.lastNumber = p;
-      this.lastPage = this.pages.get(p);
-    }
-    return this.lastPage;
+    const slot = this.tracked[p]!;
+    return slot === 0 ? undefined : this.bytes[slot];
   }
 
   /** Virtual page numbers (virt >>> 12) that are tracked. */
   trackedPageNumbers(): number[] {
-    return [...this.pages.keys()];
+    return this.pageOf.filter((p) => p >= 0).sort((a, b) => a - b);
   }
 
   isTracked(virt: number): boolean {
