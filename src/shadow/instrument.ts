@@ -117,23 +117,25 @@ const INITIALIZED_DWORD = SHADOW_INITIALIZED * 0x01010101;
 
 /**
  * The check of one planned access `a` (pages `p`, `q`) for one client, as
- * code: its tracked entries first; an aligned dword inside one page is read
- * or written in the shadow's dword view inline (the common case: a read of
- * four initialized bytes passes, a write initializes them); anything else
+ * code: its tracked entries first; an aligned dword (in the shadow's dword
+ * view) or a byte is read or written inline (the common case: a read of
+ * initialized bytes passes, a write initializes them); anything else
  * goes to the client's fast path (ShadowRules.fastRead/fastWrite/
  * fastModify), and to `slow` (the full path) when that declines. Inline,
  * the rules are the fast paths' own: on, and for writes no
  * --kmemcheck-writes (nor checkReadModifyWrite for a read-modify-write).
  */
-function accessCheck(kind: number, size: number, t: string, w: string, c: string, slow: string): string {
+function accessCheck(kind: number, size: number, t: string, w: string, b: string, c: string, slow: string): string {
   const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
   const call = `if (!${c}.${fast}(a, ${size})) ${slow}`;
-  if (size !== 4) return `if ((${t}[p] | ${t}[q]) !== 0) { ${call} }`;
-  const word = `${w}[s][(a & 4095) >> 2]`;
-  const aligned = `s !== 0 && (a & 3) === 0 && ${c}.on`;
+  if (size === 2) return `if ((${t}[p] | ${t}[q]) !== 0) { ${call} }`;
+  // A dword in the dword view when aligned; a byte in the byte view.
+  const word = size === 4 ? `${w}[s][(a & 4095) >> 2]` : `${b}[s][a & 4095]`;
+  const aligned = size === 4 ? `s !== 0 && (a & 3) === 0 && ${c}.on` : `${c}.on`;
+  const init = size === 4 ? INITIALIZED_DWORD : SHADOW_INITIALIZED;
   const inline = kind === ACCESS_READ
-    ? `if (${aligned} && ${word} === ${INITIALIZED_DWORD}) ${c}.stats.reads++; else ${call}`
-    : `if (${aligned} && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${INITIALIZED_DWORD}; ${c}.stats.writes++; } else ${call}`;
+    ? `if (${aligned} && ${word} === ${init}) ${c}.stats.reads++; else ${call}`
+    : `if (${aligned} && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${init}; ${c}.stats.writes++; } else ${call}`;
   return `{ const s = ${t}[p]; if ((s | ${t}[q]) !== 0) { ${inline} } }`;
 }
 
@@ -297,7 +299,7 @@ export class CheckInstrumentation implements JitInstrumentation {
     code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
     this.clients.forEach((c, i) => {
       const slow = `{ ${site.flags} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
-      code += ' ' + accessCheck(kind, size, site.bind(c.shadow.tracked), site.bind(c.shadow.words), site.bind(c), slow);
+      code += ' ' + accessCheck(kind, size, site.bind(c.shadow.tracked), site.bind(c.shadow.words), site.bind(c.shadow.bytes), site.bind(c), slow);
     });
     return code + ' }';
   }

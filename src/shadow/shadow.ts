@@ -134,7 +134,8 @@ export class Shadow {
       // Within one page (nearly every access): no chunking.
       const s = this.at(virt >>> 12);
       if (s !== undefined) {
-        if (n === 4) s[off0] = s[off0 + 1] = s[off0 + 2] = s[off0 + 3] = state;
+        // Accesses are small: a loop beats TypedArray.fill's call.
+        if (n <= 16) for (let i = off0, end = off0 + n; i < end; i++) s[i] = state;
         else s.fill(state, off0, off0 + n);
       }
       return;
