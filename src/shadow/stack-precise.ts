@@ -121,7 +121,7 @@ export class PreciseStack extends StackRules implements CheckClient {
     return this.active;
   }
 
-  /** Join the single-step loop and the guest-call hooks. */
+  /** Join the compiled checks and the guest-call hooks. */
   attach(): void {
     if (this.active) return;
     this.active = true;
