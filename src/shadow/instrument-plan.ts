@@ -1,8 +1,8 @@
 /**
  * Accesses decoded once, at compile time: for the commonest instruction
  * forms, the memory access an instruction makes as a JavaScript expression
- * over the live registers (`r`, cpu.regs) and segment bases (`sb`, or the
- * name given), with
+ * over the registers (`r[n]`, cpu.regs, or the expressions `reg` gives)
+ * and segment bases (`sb`, or the name given), with
  * its size and kind fixed — what decodeAccesses (./access.ts) computes at
  * run time, built from the same functions (operandKind, memSizeOf) and the
  * same address arithmetic (operandAddress, stackLin). The compiled checks
@@ -41,15 +41,19 @@ const SHIFT_BY_IMM = new Set([0xc0, 0xc1, 0x1a4, 0x1ac]);
 /** BT/BTS/BTR/BTC Ev,Gv: the register is a bit offset that moves the address. */
 const BIT_STRING = new Set([0x1a3, 0x1ab, 0x1b3, 0x1bb]);
 
-function stackAt(sb: string, reg: number, offset: number): string {
-  return offset === 0 ? `((${sb}[${SS}] + r[${reg}]) | 0)` : `((${sb}[${SS}] + r[${reg}] - ${offset}) | 0)`;
+/** How a register is read in the generated code (`r[n]`, or a local where the block compiler keeps it). */
+export type RegisterExpr = (n: number) => string;
+const LIVE_REGS: RegisterExpr = (n) => `r[${n}]`;
+
+function stackAt(sb: string, reg: RegisterExpr, n: number, offset: number): string {
+  return offset === 0 ? `((${sb}[${SS}] + ${reg(n)}) | 0)` : `((${sb}[${SS}] + ${reg(n)} - ${offset}) | 0)`;
 }
 
 /** operandAddress (./access.ts) as an expression, for a 32-bit address size. */
-function operandExpr(ins: Instr, sb: string): string {
+function operandExpr(ins: Instr, sb: string, reg: RegisterExpr): string {
   let e = `${sb}[${ins.seg}] + ${ins.disp | 0}`;
-  if (ins.base >= 0) e += ` + r[${ins.base}]`;
-  if (ins.index >= 0) e += ins.scale ? ` + (r[${ins.index}] << ${ins.scale})` : ` + r[${ins.index}]`;
+  if (ins.base >= 0) e += ` + ${reg(ins.base)}`;
+  if (ins.index >= 0) e += ins.scale ? ` + (${reg(ins.index)} << ${ins.scale})` : ` + ${reg(ins.index)}`;
   return `((${e}) | 0)`;
 }
 
@@ -57,15 +61,15 @@ function operandExpr(ins: Instr, sb: string): string {
  * The accesses of `ins` decided at compile time: [] for none, one planned
  * access, or null when they must be decoded at run time.
  */
-export function plannedAccesses(ins: Instr, sb = 'sb'): PlannedAccess[] | null {
+export function plannedAccesses(ins: Instr, sb = 'sb', reg: RegisterExpr = LIVE_REGS): PlannedAccess[] | null {
   const def = ins.def;
   if (def === null || def.unsupported !== undefined || ins.native !== null || def.string) return null;
   const op = ins.op;
   const size = ins.size;
   if (IMPLICIT.has(op)) {
-    if ((op >= 0x50 && op <= 0x57) || op === 0x68 || op === 0x6a || op === 0xe8) return [{ addr: stackAt(sb, ESP, size), size, kind: ACCESS_WRITE }];
-    if ((op >= 0x58 && op <= 0x5f) || op === 0xc2 || op === 0xc3) return [{ addr: stackAt(sb, ESP, 0), size, kind: ACCESS_READ }];
-    if (op === 0xc9) return [{ addr: stackAt(sb, EBP, 0), size, kind: ACCESS_READ }];
+    if ((op >= 0x50 && op <= 0x57) || op === 0x68 || op === 0x6a || op === 0xe8) return [{ addr: stackAt(sb, reg, ESP, size), size, kind: ACCESS_WRITE }];
+    if ((op >= 0x58 && op <= 0x5f) || op === 0xc2 || op === 0xc3) return [{ addr: stackAt(sb, reg, ESP, 0), size, kind: ACCESS_READ }];
+    if (op === 0xc9) return [{ addr: stackAt(sb, reg, EBP, 0), size, kind: ACCESS_READ }];
     return null;
   }
   if (op === 0x8f || op === 0xff) {
@@ -74,12 +78,12 @@ export function plannedAccesses(ins: Instr, sb = 'sb'): PlannedAccess[] | null {
     if (!ins.mem) return [];
     const msize = memSizeOf(ins);
     if (ins.asize !== 4) return null;
-    return msize === 0 ? [] : [{ addr: operandExpr(ins, sb), size: msize, kind: operandKind(ins) }];
+    return msize === 0 ? [] : [{ addr: operandExpr(ins, sb, reg), size: msize, kind: operandKind(ins) }];
   }
   if (!ins.mem) return [];
   const msize = memSizeOf(ins);
   if (msize === 0) return []; // LEA, hint NOPs, INVLPG: an address, no access
   if (ins.asize !== 4 || SHIFT_BY_CL.has(op) || BIT_STRING.has(op)) return null;
   if (SHIFT_BY_IMM.has(op) && (ins.imm & 0x1f) === 0) return [];
-  return [{ addr: operandExpr(ins, sb), size: msize, kind: operandKind(ins) }];
+  return [{ addr: operandExpr(ins, sb, reg), size: msize, kind: operandKind(ins) }];
 }
