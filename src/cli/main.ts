@@ -230,6 +230,8 @@ async function mainWithIO(argv: string[]): Promise<number> {
           : null;
         const input = a.input === undefined ? null : String(a.input);
         if (input !== null && gdbPort !== null) throw new UsageError('--gdb does not combine with --input');
+        // The precise checkers are compiled into the blocks; gdb single-steps the CPU with its own loop (src/gdb/step-loop.ts).
+        if (gdbPort !== null && (kmem?.heap === 'inline' || kmem?.stack === 'precise')) throw new UsageError('--gdb does not combine with --kmemcheck-inline or --stack precise (use --kmemcheck or --stack cpl1|ftrace)');
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
           // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).

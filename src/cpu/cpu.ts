@@ -237,9 +237,9 @@ export class CPU {
   /** The most REP iterations per execution at any time (a precise checker sets 1: one iteration per step, as with TF). */
   repLimit: number = REP_CHUNK;
   /**
-   * Who drives run(): null for the CPU's own loop; a precise checker's
-   * single-step loop (src/shadow/inline.ts) installs itself here and calls
-   * runDirect(). A field, not a replaced method, so every CPU keeps one
+   * Who drives run(): null for the CPU's own loop; the precise checkers
+   * (src/shadow/instrument.ts) and the gdb stub's step loop
+   * (src/gdb/step-loop.ts) install themselves here and call runDirect(). A field, not a replaced method, so every CPU keeps one
    * shape and its call sites stay monomorphic.
    */
   runDriver: ((budget: number, single: boolean) => StopReason | null) | null = null;
@@ -1393,8 +1393,11 @@ export class CPU {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an
             // instruction that reads icount (RDTSC) always starts a block, so it sees the exact value.
+            const inst = this.jitInstrumentation;
+            const hooked = inst !== null && inst.interpreted !== undefined;
             while (i < n) {
               ins = instrs[i++];
+              if (hooked) inst!.interpreted!(this, ins);
               this.eip = ins.next;
               ins.exec(this, ins);
               if (this.eip !== ins.cont || this.breakLoop) break;
@@ -1461,6 +1464,7 @@ export class CPU {
     const rfBefore = (this.flags & RF_BIT) !== 0;
     this.stepTrapSuppressed = false;
     try {
+      this.jitInstrumentation?.interpreted?.(this, ins);
       this.eip = ins.next;
       ins.exec(this, ins);
       this.icount++;

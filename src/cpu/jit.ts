@@ -45,7 +45,7 @@ import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
 
-export type { JitInstrumentation, JitAccess, JitCompare, JitSite } from './jit/instrumentation.js';
+export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite } from './jit/instrumentation.js';
 
 /** Executions before a block is compiled: cold code is not worth the compile time. */
 export const JIT_THRESHOLD = 50;
@@ -205,6 +205,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       const ins = block[k];
       c.markInstruction(k, ins);
       c.emit('{');
+      if (inst?.instruction) c.emit(inst.instruction({ ...c.site(), flags: c.flushCode() }));
       const goOn = emitInstruction(c, ins, k);
       c.emit('}');
       if (!goOn) break;

@@ -23,7 +23,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { addSymbolFileCommand } from './symbol-file.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
-import { SingleStepper } from '../shadow/inline.js';
+import { SingleStepper } from './step-loop.js';
 import type { ErrorQueue } from '../shadow/errors.js';
 import { formatReport, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { GdbConnection } from './connection.js';

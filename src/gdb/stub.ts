@@ -3,7 +3,7 @@
  * Protocol") served against the simulated machine, as QEMU's gdbstub does.
  *
  * How the guest is stopped. The stub is a client of the one single-step
- * loop the precise checkers share (src/shadow/inline.ts SingleStepper): it
+ * loop of its own (./step-loop.ts): it
  * is called before and after every step. A stop — a breakpoint's address
  * reached, a single step done, a watched access retired, a checker's
  * finding (`--gdb-on-finding`), Ctrl-C from gdb — is the stub serving
@@ -34,7 +34,7 @@
 import type { CPU } from '../cpu/cpu.js';
 import type { HiddenFault } from '../kernel/page-hiding.js';
 import { ACCESS_READ, ACCESS_WRITE, ACCESS_RMW } from '../kernel/page-hiding.js';
-import type { StepClient } from '../shadow/inline.js';
+import type { StepClient } from './step-loop.js';
 import { fromHex, hexLE, PacketReader, PACKET_SIZE, frame, toHex, type ByteSource } from './packets.js';
 import { readRegister, REGISTERS, targetXml, writeRegister } from './registers.js';
 

@@ -9,9 +9,9 @@
  *     switches to the ring-1 layout (src/rings/ring1.ts) before anything
  *     else, so module code runs at CPL 1 and every trap switches stacks;
  *  3. the heap checker attaches (kmemcheck to the kernel's page-hiding
- *     service, or the inline checker to the single-step loop), then the
+ *     service, or the inline checker to the compiled checks), then the
  *     stack checker (the CPL-1 tracker hides the CPL-1 stack; the precise
- *     oracle joins the single-step loop); both before the kernel API is
+ *     oracle joins the compiled checks); both before the kernel API is
  *     installed, so the allocator hooks see every slab;
  *  4. the kernel API's natives get one accessor (`checkedAccessor`) that
  *     reaches hidden pages and tells every checker about their reads and

@@ -33,8 +33,18 @@ export { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, Interr
 
 const ECX = 1, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
 
+/**
+ * What the decoder reads: the general registers and segment bases the
+ * instruction runs with — an InterruptedContext (a trap frame's copy) or
+ * the CPU's own live arrays (the compiled checkers, ./instrument.ts).
+ */
+export interface AccessContext {
+  readonly regs: Int32Array;
+  readonly segBase: Int32Array;
+}
+
 /** Effective address of the ModRM/moffs operand in `ctx` (SDM Vol. 2 §2.1.5). */
-export function effectiveAddress(ins: Instr, ctx: InterruptedContext): number {
+export function effectiveAddress(ins: Instr, ctx: AccessContext): number {
   let a = ins.disp;
   if (ins.base >= 0) a += ctx.regs[ins.base];
   if (ins.index >= 0) a += ctx.regs[ins.index] << ins.scale;
@@ -42,14 +52,14 @@ export function effectiveAddress(ins: Instr, ctx: InterruptedContext): number {
 }
 
 /** Linear address of the ModRM/moffs operand. */
-export function operandAddress(ins: Instr, ctx: InterruptedContext): number {
+export function operandAddress(ins: Instr, ctx: AccessContext): number {
   return (ctx.segBase[ins.seg] + effectiveAddress(ins, ctx)) | 0;
 }
 
-function stackLin(ctx: InterruptedContext, offset: number): number {
+function stackLin(ctx: AccessContext, offset: number): number {
   return (ctx.segBase[SS] + offset) | 0;
 }
-function index(ins: Instr, ctx: InterruptedContext, r: number): number {
+function index(ins: Instr, ctx: AccessContext, r: number): number {
   return ins.asize === 4 ? ctx.regs[r] : ctx.regs[r] & 0xffff;
 }
 
@@ -84,7 +94,7 @@ export function operandKind(ins: Instr): number {
  * REP string instruction, the accesses of the next iteration (none when
  * the count is 0).
  */
-export function decodeAccesses(ins: Instr, ctx: InterruptedContext, out: AccessList): void {
+export function decodeAccesses(ins: Instr, ctx: AccessContext, out: AccessList): void {
   out.clear();
   const def = ins.def;
   if (def === null || def.unsupported !== undefined) return;

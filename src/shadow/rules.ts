@@ -10,6 +10,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { memSizeOf } from '../cpu/decoder.js';
 import { ErrorQueue, QUEUE_SIZE, type AccessKind, type KmemcheckError } from './errors.js';
 import { formatLost, formatReport, toFinding, type Finding, type FindingOrigin, type SourceLocator, type Symbolizer } from './report.js';
+import { CheckedInstruction } from './instrument.js';
 import { SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, type ShadowState } from './shadow.js';
 
 /** Options both checkers take. */
@@ -211,6 +212,34 @@ export abstract class ShadowRules {
     return false;
   }
 
+  // ---- the compiled checks' fast paths (./instrument.ts) ---------------------------------
+  // For an instruction whose one access was planned at compile time, on a tracked page. Each
+  // returns true when it applied the rule as applyAccesses() would, false when the full path must
+  // run (a read that is an error or a dead load, a write checked with --kmemcheck-writes, a
+  // read-modify-write with checkReadModifyWrite). They change nothing when they return false.
+
+  /** A plain read: passes when its bytes test initialized. */
+  fastRead(addr: number, n: number): boolean {
+    if (!this.on) return true;
+    if (this.shadow.test(addr, n, this.partialOk) !== SHADOW_INITIALIZED) return false;
+    this.stats.reads++;
+    return true;
+  }
+
+  /** A plain write: the bytes become initialized. */
+  fastWrite(addr: number, n: number): boolean {
+    if (!this.on) return true;
+    if (this.checkWrites) return false;
+    this.stats.writes++;
+    this.shadow.markInitialized(addr, n);
+    return true;
+  }
+
+  /** A read-modify-write: a write, as Linux counted it, unless its read is checked. */
+  fastModify(addr: number, n: number): boolean {
+    return this.checkReadModifyWrite ? false : this.fastWrite(addr, n);
+  }
+
   /** kmemcheck_read(): the whole access, across pages. */
   protected read(addr: number, n: number, f: HiddenFault): void {
     if (!this.touchesTracked(addr, n)) return;
@@ -293,6 +322,8 @@ export abstract class ShadowRules {
   protected error(state: number, addr: number, n: number, access: AccessKind, f: HiddenFault): void {
     this.stats.errors++;
     if (!this.on) return;
+    // The compiled checks read the registers only now, for the report.
+    if (f instanceof CheckedInstruction) f.fill();
     this.errors.save(state, addr, n, access, f, this.memorySource(), this.shadow);
     if (this.oneShot) this.setEnabled(false);
   }

@@ -26,12 +26,28 @@ export const SHADOW_LETTERS = ['a', 'u', 'i', 'f'] as const;
 
 const PAGE = 4096;
 
+/** Virtual pages in the 32-bit address space. */
+const PAGES = 1 << 20;
+
 export class Shadow {
-  private readonly pages = new Map<number, Uint8Array>();
+  /**
+   * One entry per virtual page: 0 when the page is not tracked, else its
+   * slot in `bytes`/`words`. The test every checked access makes first, so
+   * an access to an untracked page costs one load (the compiled checks,
+   * ./instrument.ts, emit it inline).
+   */
+  readonly tracked = new Int32Array(PAGES);
+  /** The states of each slot's page, as bytes and as dwords (one buffer); slot 0 is never used. */
+  readonly bytes: Uint8Array[] = [new Uint8Array(0)];
+  readonly words: Int32Array[] = [new Int32Array(0)];
+  /** The virtual page number of each slot (-1: free). */
+  private readonly pageOf: number[] = [-1];
+  private readonly free: number[] = [];
+  private count = 0;
 
   /** Number of tracked pages. */
   get trackedPages(): number {
-    return this.pages.size;
+    return this.count;
   }
 
   /**
@@ -43,55 +59,93 @@ export class Shadow {
   track(virt: number, n: number, state: ShadowState): void {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      if (!this.pages.has(p)) this.pages.set(p, new Uint8Array(PAGE).fill(SHADOW_INITIALIZED));
+      if (this.tracked[p] === 0) this.addPage(p);
       if (p === last) break;
     }
     this.mark(virt, n, state);
+  }
+
+  private addPage(p: number): void {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.bytes.length;
+      const buf = new ArrayBuffer(PAGE);
+      this.bytes.push(new Uint8Array(buf));
+      this.words.push(new Int32Array(buf));
+      this.pageOf.push(-1);
+    }
+    this.bytes[slot]!.fill(SHADOW_INITIALIZED);
+    this.pageOf[slot] = p;
+    this.tracked[p] = slot;
+    this.count++;
   }
 
   /** Stop tracking the pages that [virt, virt + n) touches (whole pages). */
   untrack(virt: number, n: number): void {
     if (n <= 0) return;
     for (let p = virt >>> 12, last = ((virt + n - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      this.pages.delete(p);
+      const slot = this.tracked[p]!;
+      if (slot !== 0) {
+        this.tracked[p] = 0;
+        this.pageOf[slot] = -1;
+        this.free.push(slot);
+        this.count--;
+      }
       if (p === last) break;
     }
   }
 
+  /** The shadow page number `p` (virt >>> 12), or undefined. */
+  private at(p: number): Uint8Array | undefined {
+    const slot = this.tracked[p]!;
+    return slot === 0 ? undefined : this.bytes[slot];
+  }
+
   /** Virtual page numbers (virt >>> 12) that are tracked. */
   trackedPageNumbers(): number[] {
-    return [...this.pages.keys()];
+    return this.pageOf.filter((p) => p >= 0).sort((a, b) => a - b);
   }
 
   isTracked(virt: number): boolean {
-    return this.pages.has(virt >>> 12);
+    return this.tracked[virt >>> 12] !== 0;
   }
 
   /** The shadow page holding `virt`, or undefined (kmemcheck_shadow_lookup(), per page). */
   page(virt: number): Uint8Array | undefined {
-    return this.pages.get(virt >>> 12);
+    return this.at(virt >>> 12);
   }
 
   /** The state of one byte, or UNTRACKED. */
   get(virt: number): number {
-    const s = this.pages.get(virt >>> 12);
+    const s = this.at(virt >>> 12);
     return s === undefined ? UNTRACKED : s[virt & 0xfff];
   }
 
   /** Set one byte's state (no-op when untracked). */
   set(virt: number, state: ShadowState): void {
-    const s = this.pages.get(virt >>> 12);
+    const s = this.at(virt >>> 12);
     if (s !== undefined) s[virt & 0xfff] = state;
   }
 
   /** Set [virt, virt + n) to `state` where tracked (mark_shadow()); crosses pages. */
   mark(virt: number, n: number, state: ShadowState): void {
+    const off0 = virt & 0xfff;
+    if (off0 + n <= PAGE) {
+      // Within one page (nearly every access): no chunking.
+      const s = this.at(virt >>> 12);
+      if (s !== undefined) {
+        // Accesses are small: a loop beats TypedArray.fill's call.
+        if (n <= 16) for (let i = off0, end = off0 + n; i < end; i++) s[i] = state;
+        else s.fill(state, off0, off0 + n);
+      }
+      return;
+    }
     let a = virt | 0;
     let left = n;
     while (left > 0) {
       const off = a & 0xfff;
       const chunk = Math.min(left, PAGE - off);
-      const s = this.pages.get(a >>> 12);
+      const s = this.at(a >>> 12);
       if (s !== undefined) s.fill(state, off, off + chunk);
       a = (a + chunk) | 0;
       left -= chunk;
@@ -119,7 +173,7 @@ export class Shadow {
    */
   copy(dst: number, src: number, n: number): void {
     for (let i = 0; i < n; i++) {
-      const d = this.pages.get(((dst + i) | 0) >>> 12);
+      const d = this.at(((dst + i) | 0) >>> 12);
       if (d === undefined) continue;
       const s = this.get((src + i) | 0);
       d[(dst + i) & 0xfff] = s === UNTRACKED ? SHADOW_INITIALIZED : s;
@@ -135,6 +189,23 @@ export class Shadow {
    * the first tracked byte (in partial mode) — what the report names.
    */
   test(virt: number, n: number, partialOk: boolean): number {
+    const off = virt & 0xfff;
+    if (off + n <= PAGE) {
+      // Within one page: one lookup.
+      const s = this.at(virt >>> 12);
+      if (s === undefined) return SHADOW_INITIALIZED;
+      let firstBad = UNTRACKED;
+      for (let i = off, end = off + n; i < end; i++) {
+        const v = s[i];
+        if (v === SHADOW_INITIALIZED) {
+          if (partialOk) return SHADOW_INITIALIZED;
+          continue;
+        }
+        if (!partialOk) return v;
+        if (firstBad === UNTRACKED) firstBad = v;
+      }
+      return firstBad === UNTRACKED ? SHADOW_INITIALIZED : firstBad;
+    }
     let firstBad = UNTRACKED;
     for (let i = 0; i < n; i++) {
       const s = this.get((virt + i) | 0);

@@ -3,16 +3,19 @@
  * ./stack.ts with exact liveness, as the reference the two 2008 strategies
  * (Vegard's CPL-1 tracker, Ingo's ftrace poisoning) are measured against.
  *
- * It is a client of the kernel's single-step loop (SingleStepper in
- * ./inline.ts, shared with the heap's InlineChecker), so it sees
+ * It is a client of the kernel's compiled checks (CheckInstrumentation in
+ * ./instrument.ts, shared with the heap's InlineChecker), so it sees
  *
- *  - ESP before and after every step: every guest instruction, every
- *    native routine step (a CALL to kmalloc pushes the return address; the
- *    native's RET pops it, and the popped word dies), every exception or
- *    interrupt delivery and every IRET. When ESP rises over bytes they die
+ *  - ESP ahead of every instruction that may move it (decided when the
+ *    block is compiled: mayWriteEsp) or touches memory, ahead of every
+ *    native routine, at every exception or interrupt delivery and at the
+ *    end of every run: every value ESP takes, since ESP changes nowhere
+ *    else (a CALL to kmalloc pushes the return address, seen ahead of the
+ *    native; the native's RET pops it, seen at the next instruction, and
+ *    the popped word dies). When ESP rises over bytes they die
  *    (StackRules.espChanged: uninitialized when the stack grows over them
  *    again);
- *  - every access of every guest instruction, decoded before it runs
+ *  - every access of every guest instruction, decoded just before it runs
  *    (decodeAccesses, the decoder kmemcheck uses), applied with kmemcheck's
  *    rules (ShadowRules.applyAccesses): writes initialize, a read of bytes
  *    that are not initialized is a finding and initializes them, copies
@@ -36,19 +39,21 @@
  * The stack is the ring-0 kernel stack, 16 KiB below kva(PHYS_KSTACK_TOP),
  * unless `low`/`high` say otherwise.
  *
- * With the fault-driven kmemcheck on as well, kmemcheck's #PF/#DB round
- * trips happen inside the single-step loop; an instruction that faults on
- * a hidden heap page is checked here before its first attempt (a read
- * error marks the bytes initialized, so the retry does not report again).
+ * With the fault-driven kmemcheck on as well, an instruction that faults on
+ * a hidden heap page is checked here before its first attempt and again
+ * before its single-stepped retry (a read error marks the bytes
+ * initialized, so the retry does not report again).
  */
 import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
+import type { Instr } from '../cpu/instr.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { addGuestCallHooks } from '../kernel/call.js';
-import { HiddenFault, type PageHidingService } from '../kernel/page-hiding.js';
+import type { PageHidingService } from '../kernel/page-hiding.js';
 import { KERNEL_STACK_SIZE, PHYS_KSTACK_TOP, kva } from '../kernel/layout.js';
 import type { ShadowRuleOptions, RuleStats } from './rules.js';
 import { StackRules } from './stack.js';
-import { SingleStepper, espOf, type StepClient } from './inline.js';
+import { CheckInstrumentation, type CheckClient, type CheckedInstruction } from './instrument.js';
+import { mayWriteEsp } from './esp-writers.js';
 import { SHADOW_INITIALIZED, SHADOW_UNINITIALIZED, type ShadowState } from './shadow.js';
 import type { KmemcheckError } from './errors.js';
 import { toFinding, type Finding, type SourceLocator, type Symbolizer } from './report.js';
@@ -65,9 +70,9 @@ export interface PreciseStackOptions extends ShadowRuleOptions {
 }
 
 export interface PreciseStackStats extends RuleStats {
-  /** Guest instructions whose accesses were checked. */
+  /** Guest instructions whose accesses were checked (those that touch memory or may move ESP). */
   instructions: number;
-  /** Steps observed (instructions, native steps, deliveries). */
+  /** ESP observations (instructions checked, deliveries, ends of runs). */
   steps: number;
   /** Times ESP rose and killed bytes. */
   kills: number;
@@ -85,22 +90,20 @@ export function kernelStackBounds(): { low: number; high: number } {
   return { low: (high - KERNEL_STACK_SIZE) >>> 0, high };
 }
 
-export class PreciseStack extends StackRules implements StepClient {
+export class PreciseStack extends StackRules implements CheckClient {
   readonly checker = 'precise' as const;
   readonly name = 'precise-stack';
   readonly stats: PreciseStackStats = {
     reads: 0, writes: 0, copies: 0, errors: 0, instructions: 0, steps: 0, kills: 0, nativeReads: 0, exceptionFrames: 0, hostPushes: 0,
   };
-  readonly stepper: SingleStepper;
+  readonly instrumentation: CheckInstrumentation;
   checkNatives: boolean;
-  /** The native routine being stepped (its linear address), or null. */
-  private nativeEip: number | null = null;
   private hooked = false;
   private active = false;
 
   constructor(readonly kernel: Kernel, opts: PreciseStackOptions = {}) {
     super(opts);
-    this.stepper = SingleStepper.of(kernel);
+    this.instrumentation = CheckInstrumentation.of(kernel);
     this.checkNatives = opts.checkNatives ?? true;
     const b = kernelStackBounds();
     this.beginStack(opts.low ?? b.low, opts.high ?? b.high);
@@ -118,11 +121,11 @@ export class PreciseStack extends StackRules implements StepClient {
     return this.active;
   }
 
-  /** Join the single-step loop and the guest-call hooks. */
+  /** Join the compiled checks and the guest-call hooks. */
   attach(): void {
     if (this.active) return;
     this.active = true;
-    this.stepper.add(this);
+    this.instrumentation.add(this);
     // Hear of callGuest()'s pushes (stack arguments, return address): initialized. Once per oracle.
     if (this.hooked) return;
     this.hooked = true;
@@ -131,6 +134,7 @@ export class PreciseStack extends StackRules implements StepClient {
         if (!this.active || !this.on) return;
         this.stats.hostPushes++;
         this.hostPushed(esp, bytes);
+        this.instrumentation.forgetEsp();
       },
     });
   }
@@ -138,7 +142,7 @@ export class PreciseStack extends StackRules implements StepClient {
   detach(): void {
     if (!this.active) return;
     this.active = false;
-    this.stepper.remove(this);
+    this.instrumentation.remove(this);
   }
 
   /** Run-time on/off: off, no checks and no shadow updates. */
@@ -161,35 +165,32 @@ export class PreciseStack extends StackRules implements StepClient {
   }
 
   protected memorySource(): PageHidingService {
-    return this.stepper.peeker;
+    return this.instrumentation.peeker;
   }
 
-  // ---- the step client ---------------------------------------------------------
+  // ---- the client of the compiled checks ---------------------------------------------
 
-  wantsDecode(): boolean {
+  checking(): boolean {
     return this.on;
   }
 
-  beforeStep(cpu: CPU, f: HiddenFault | null): void {
-    if (!this.on) return;
-    this.stats.steps++;
-    this.espChanged(espOf(cpu));
-    // What this step grows the stack over becomes this instruction's (its function's frame): the origin.
-    this.growEip = (cpu.segBase[1] + cpu.eip) >>> 0;
-    if (f !== null) {
-      this.nativeEip = null;
-      this.stats.instructions++;
-      this.applyAccesses(f, true);
-    } else {
-      const lin = (cpu.segBase[1] + cpu.eip) | 0;
-      this.nativeEip = cpu.nativeAt(lin) ? lin : null;
-    }
+  /** Instructions that may move ESP, besides those that touch memory. */
+  wantsInstruction(ins: Instr): boolean {
+    return mayWriteEsp(ins);
   }
 
-  afterStep(cpu: CPU): void {
-    this.nativeEip = null;
+  beforeInstruction(_cpu: CPU, f: CheckedInstruction): void {
+    this.stats.instructions++;
+    this.applyAccesses(f, true);
+  }
+
+  /** ESP moved (the compiled checks tell ahead of the instructions and natives that may see it, and at the end of runs). */
+  espMoved(esp: number, eip = 0): void {
     if (!this.on) return;
-    this.espChanged(espOf(cpu));
+    // What ESP's move grows the stack over becomes the frame of the function running: the origin.
+    this.growEip = eip === 0 ? null : eip >>> 0;
+    this.stats.steps++;
+    this.espChanged(esp);
     this.stats.kills = this.kills;
   }
 
@@ -198,6 +199,9 @@ export class PreciseStack extends StackRules implements StepClient {
     if (!this.on) return;
     const newEsp = ev.newStack[1] >>> 0;
     const sameStack = ev.cplBefore === ev.cplAfter;
+    // ESP as the interrupted code left it (it may have moved since the last instruction seen).
+    if (sameStack) this.espChanged(ev.oldStack[1]);
+    this.instrumentation.forgetEsp();
     const bytes = sameStack ? ((ev.oldStack[1] - newEsp) | 0) : (ev.errorCode !== null ? 24 : 20);
     if (bytes <= 0 || bytes > 64 || !this.onStack(newEsp, bytes)) return;
     this.stats.exceptionFrames++;
@@ -212,9 +216,13 @@ export class PreciseStack extends StackRules implements StepClient {
    * sizes are ignored: string reads come in chunks that run past the NUL.
    */
   nativeRead(lin: number, n: number): void {
-    if (n !== 4 || !this.on || !this.checkNatives || this.nativeEip === null || !this.onStack(lin, n)) return;
+    if (n !== 4 || !this.on || !this.checkNatives || !this.onStack(lin, n)) return;
+    // Only while a native routine runs (cpu.eip is its bound address then), not a host-side read.
+    const cpu = this.kernel.cpu;
+    const nativeEip = (cpu.segBase[1] + cpu.eip) | 0;
+    if (cpu.nativeAt(nativeEip) === undefined) return;
     this.stats.nativeReads++;
-    this.checkedHostRead(this.kernel.cpu, lin, n, this.nativeEip);
+    this.checkedHostRead(cpu, lin, n, nativeEip);
   }
 
   /** A native wrote guest memory: stack bytes become initialized. */

@@ -46,8 +46,11 @@ export abstract class StackRules extends ShadowRules {
   /** The tracked stack, [low, high) (unsigned). 0/0 until beginStack(). */
   low = 0;
   high = 0;
-  /** Lowest byte that may be live: ESP as last observed (unsigned). */
+  /** Lowest byte that may be live: ESP as last observed (int32, like the register: no heap numbers on the hot path). */
   private liveLow = 0;
+  /** `low` as int32, and the stack's size. */
+  private lowI = 0;
+  private size = 0;
   /** Times ESP rose and killed bytes (a measure of the work, for `kmemsim compare`). */
   kills = 0;
   /**
@@ -55,7 +58,8 @@ export abstract class StackRules extends ShadowRules {
    * for each stack dword, the address of the instruction that last grew
    * the stack over it — the function whose frame it became. Kept only
    * when a checker says which instruction is running (`growEip`, set by
-   * the precise oracle before every step); 0 where unknown.
+   * the precise oracle when it learns ESP moved: the instruction about to
+   * run, in the function that moved it); 0 where unknown.
    */
   private origins: Int32Array | null = null;
   /** The instruction now running, for `origins` (null: origins are not kept). */
@@ -70,7 +74,9 @@ export abstract class StackRules extends ShadowRules {
     this.low = low >>> 0;
     this.high = high >>> 0;
     this.track(this.low, this.high - this.low, SHADOW_UNINITIALIZED);
-    this.liveLow = this.high;
+    this.liveLow = this.high | 0;
+    this.lowI = this.low | 0;
+    this.size = this.high - this.low;
     this.origins = new Int32Array(Math.ceil((this.high - this.low) / 4));
   }
 
@@ -96,13 +102,15 @@ export abstract class StackRules extends ShadowRules {
    * An ESP outside the stack (a handler on another stack) changes nothing.
    */
   espChanged(esp: number): void {
-    const e = esp >>> 0;
-    if (e < this.low || e > this.high) return;
-    if (e > this.liveLow) {
-      this.shadow.markUninitialized(this.liveLow, e - this.liveLow);
+    const e = esp | 0;
+    if ((e - this.lowI) >>> 0 > this.size) return; // outside [low, high]
+    // Both inside the stack: the int32 difference is the distance.
+    const rise = (e - this.liveLow) | 0;
+    if (rise > 0) {
+      this.shadow.markUninitialized(this.liveLow, rise);
       this.kills++;
     } else if (e < this.liveLow && this.growEip !== null && this.origins !== null) {
-      this.origins.fill(this.growEip | 0, (e - this.low) >>> 2, (this.liveLow - this.low + 3) >>> 2);
+      this.origins.fill(this.growEip | 0, (e - this.lowI) >>> 2, (this.liveLow - this.lowI + 3) >>> 2);
     }
     this.liveLow = e;
   }

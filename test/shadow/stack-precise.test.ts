@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { moduleCompileCommand } from '../../src/cli/compile.js';
 import { runChecked, type CheckedRunResult } from '../../src/harness/checked-run.js';
 import { PreciseStack, kernelStackBounds } from '../../src/shadow/stack-precise.js';
-import { InlineChecker, SingleStepper } from '../../src/shadow/inline.js';
+import { InlineChecker } from '../../src/shadow/inline.js';
+import { CheckInstrumentation } from '../../src/shadow/instrument.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { returnStubAddress } from '../../src/kernel/call.js';
 import { REP_CHUNK } from '../../src/cpu/cpu.js';
@@ -212,17 +213,20 @@ describe.skipIf(!hasGcc)('--stack precise on compiled C', () => {
 });
 
 describe('PreciseStack', () => {
-  it('attaches to the shared single-step loop and detaches without leaving traces on the CPU', () => {
+  it('attaches to the shared compiled checks and detaches without leaving traces on the CPU', () => {
     const k = new Kernel();
     const s = PreciseStack.attach(k);
     const h = InlineChecker.attach(k);
-    const stepper = SingleStepper.of(k);
-    expect(stepper.clients).toEqual([s, h]);
+    const checks = CheckInstrumentation.of(k);
+    expect(checks.clients).toEqual([s, h]);
     expect(k.cpu.repChunk).toBe(1);
+    expect(k.cpu.jitInstrumentation).toBe(checks);
     s.detach();
-    expect(stepper.attached).toBe(true);
+    expect(checks.attached).toBe(true);
     h.detach();
-    expect(stepper.attached).toBe(false);
+    expect(checks.attached).toBe(false);
+    expect(k.cpu.jitInstrumentation).toBe(null);
+    expect(k.cpu.runDriver).toBe(null);
     expect(k.cpu.repChunk).toBe(REP_CHUNK);
     expect(Object.prototype.hasOwnProperty.call(k.cpu, 'run')).toBe(false);
   });

@@ -10,7 +10,10 @@
  * change through one, every inline CMP/SUB/TEST through one.
  *
  * With no instrumentation (null) nothing is added and the code is the
- * compiler's fastest. Instructions the compiler leaves to their executors
+ * compiler's fastest. A client that works per instruction rather than per
+ * access (the precise checkers: kmemcheck's rules see an instruction's
+ * accesses together) emits at the start of each instruction
+ * (`instruction`), and sees interpreted code through `interpreted`. Instructions the compiler leaves to their executors
  * make their accesses through CPU.read8..32 and write8..32 as interpreted code does;
  * `executor` is called for each such site so a client can handle them its
  * own way (or decline to compile the block: see `compiles`).
@@ -23,6 +26,7 @@
  * raised through cpu.fault is then delivered at the site's instruction, as
  * for interpreted code).
  */
+import type { CPU } from '../cpu.js';
 import type { Instr } from '../instr.js';
 
 /** Where an emitter is asked for code: one instruction of the block. */
@@ -60,6 +64,16 @@ export interface JitAccess extends JitSite {
   readonly stack: boolean;
 }
 
+/** The start of an instruction, before any of its effects (its registers are its inputs). */
+export interface JitInstructionSite extends JitSite {
+  /**
+   * Code storing the lazy flags the block keeps in locals into the CPU's
+   * fields (empty when none are pending), for a path of the emitted code
+   * that may read EFLAGS; the flags stay pending for the block.
+   */
+  readonly flags: string;
+}
+
 /** An inline CMP, SUB or TEST (the fuzzer's compare operands). */
 export interface JitCompare extends JitSite {
   readonly op: 'cmp' | 'sub' | 'test';
@@ -88,6 +102,22 @@ export interface JitInstrumentation {
   compare?(c: JitCompare): string;
   /** Code run before an instruction the compiler leaves to its executor (called with EIP already at the next instruction). */
   executor?(s: JitSite): string;
+  /**
+   * Code run at the start of each instruction, before any of its effects
+   * (a client that works per instruction, as kmemcheck's rules do: copies,
+   * reports with the instruction's registers). EIP is not up to date: the
+   * instruction is at site.ins.addr (compiled code runs with a flat CS).
+   */
+  instruction?(s: JitInstructionSite): string;
+  /**
+   * Called by the interpreter ahead of every instruction it executes (a
+   * block not compiled yet or not compilable, one instruction at a time
+   * under TF, breakpoints or segment checks), with EIP at the instruction
+   * and its registers as inputs: what `instruction` and the access emitters
+   * add to compiled code, for interpreted code. Native routines come here
+   * too (ins.native is set).
+   */
+  interpreted?(cpu: CPU, ins: Instr): void;
   /** Whether a block may be compiled at all (default: yes); a block refused stays interpreted. */
   compiles?(instrs: readonly Instr[]): boolean;
 }

@@ -1,0 +1,344 @@
+/**
+ * The precise checkers compiled into the blocks: the kernel's one
+ * instrumentation of the block compiler (src/cpu/jit/instrumentation.ts)
+ * shared by the heap's InlineChecker
+ * (./inline.ts) and the precise stack oracle (./stack-precise.ts), as a
+ * Valgrind tool instruments the IR instead of single-stepping the program.
+ *
+ * - **Decided at compile time**: at the start of each instruction of a
+ *   block (the compiler's `instruction` site) the checks are emitted only
+ *   for instructions that make a memory access (decoded with
+ *   `decodeAccesses` against a register file where every count is
+ *   non-zero) or that a client wants for another reason (the stack oracle:
+ *   instructions that may move ESP, `mayWriteEsp`). Every other
+ *   instruction runs as in plain mode. The access of the commonest forms
+ *   is planned at compile time (./instrument-plan.ts) and tested inline;
+ *   the rest get a call that decodes them at run time. Interpreted code
+ *   (blocks not compiled yet, TF) comes through `interpreted`.
+ * - **Registers read only for a finding**: the accesses are computed from
+ *   the live register file (no copy); the context an error record needs
+ *   (registers, EFLAGS, selectors) is taken from the CPU only when an
+ *   error is saved (`CheckedInstruction.fill`, called by ShadowRules.error).
+ * - **One test for untracked pages**: each shadow keeps a tracked byte per
+ *   virtual page (Shadow.tracked); the rules look at nothing else for an
+ *   access to an untracked page.
+ * - **Liveness where ESP changes**: the stack oracle sees ESP ahead of
+ *   every instruction that may move it and every instruction that touches
+ *   memory, at each exception delivery (the CPU observer) and at the end of
+ *   every run; between two of those ESP cannot change, so bytes die
+ *   exactly as when every instruction was observed.
+ *
+ * REP string instructions run one iteration per execution while the
+ * instrumentation is on (cpu.repLimit = 1, as with TF), so each iteration
+ * is checked at its own addresses, as under kmemcheck where each one faults.
+ * Native kernel routines are not guest instructions: their accesses go
+ * through the kernel API's accessor (./accessor.ts).
+ */
+import type { CPU, CpuObserver, ExceptionEvent } from '../cpu/cpu.js';
+import { REP_CHUNK } from '../cpu/cpu.js';
+import type { Instr } from '../cpu/instr.js';
+import type { JitInstructionSite, JitInstrumentation } from '../cpu/jit.js';
+import type { StopReason } from '../cpu/stop.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
+import { ACCESS_READ, ACCESS_WRITE, AccessList, decodeAccesses, type AccessContext } from './access.js';
+import { plannedAccesses } from './instrument-plan.js';
+import { SHADOW_INITIALIZED, type Shadow } from './shadow.js';
+
+/**
+ * One instruction about to run, with its decoded accesses: a HiddenFault
+ * (the shape the shadow rules take) whose `context` is filled from the CPU
+ * only when an error is saved (`fill`).
+ */
+export class CheckedInstruction extends HiddenFault {
+  cpu: CPU | null = null;
+  /** Copy the CPU's registers into `context`: the instruction has not run yet, so they are its inputs. */
+  fill(): void {
+    if (this.cpu === null) return;
+    this.context.fromCpu(this.cpu);
+    this.context.eip = this.eip;
+  }
+}
+
+/** A client of the compiled checks: a precise checker (its shadow rules are ShadowRules'). */
+export interface CheckClient {
+  /** Its shadow: the tracked byte per page is what compiled code tests first. */
+  readonly shadow: Shadow;
+  /** Is it on, with something to check? (Otherwise it is not called.) */
+  checking(): boolean;
+  /** Compile time: does it want to see `ins` even when `ins` makes no memory access? */
+  wantsInstruction(ins: Instr): boolean;
+  /** Before a wanted instruction (a guest instruction, not a native routine): `f` holds it and all its accesses. */
+  beforeInstruction(cpu: CPU, f: CheckedInstruction): void;
+  /** The fast paths for one planned access on a tracked page (ShadowRules): false to take the full path. */
+  fastRead(addr: number, n: number): boolean;
+  fastWrite(addr: number, n: number): boolean;
+  fastModify(addr: number, n: number): boolean;
+  /**
+   * A client that watches ESP (the stack oracle): ESP has this value now.
+   * Called ahead of every wanted instruction and native routine and at the
+   * end of every run when ESP differs from the last value it was told.
+   */
+  espMoved?(esp: number, eip?: number): void;
+  /** An exception or interrupt was delivered (from the CPU's observer): the frame the hardware pushed. */
+  onException?(ev: ExceptionEvent): void;
+}
+
+export interface CheckStats {
+  /** Instructions whose accesses were decoded at run time (the full path). */
+  checked: number;
+  /** Blocks' instructions the compiler asked about, and how many got the call. */
+  asked: number;
+  instrumented: number;
+  /** Of those, the ones whose access was planned at compile time (emitted inline). */
+  planned: number;
+}
+
+const instrumentations = new WeakMap<Kernel, CheckInstrumentation>();
+
+/** A register file where every count register is non-zero, for the compile-time question "does it access memory?". */
+const STATIC_CONTEXT: AccessContext = { regs: new Int32Array(8).fill(1), segBase: new Int32Array(6) };
+const staticAccesses = new AccessList();
+
+/** Does `ins` make a memory access (whatever its registers hold)? Conservative when the decoder cannot say. */
+export function accessesMemory(ins: Instr): boolean {
+  if (ins.def === null || ins.native !== null) return false;
+  if (ins.mem || ins.def.string) return true;
+  try {
+    decodeAccesses(ins, STATIC_CONTEXT, staticAccesses);
+    return staticAccesses.count > 0;
+  } catch {
+    return true;
+  }
+}
+
+/** Four initialized shadow bytes as one dword. */
+const INITIALIZED_DWORD = SHADOW_INITIALIZED * 0x01010101;
+
+/**
+ * The check of one planned access `a` (pages `p`, `q`) for one client, as
+ * code: its tracked entries first; an aligned dword (in the shadow's dword
+ * view) or a byte is read or written inline (the common case: a read of
+ * initialized bytes passes, a write initializes them); anything else
+ * goes to the client's fast path (ShadowRules.fastRead/fastWrite/
+ * fastModify), and to `slow` (the full path) when that declines. Inline,
+ * the rules are the fast paths' own: on, and for writes no
+ * --kmemcheck-writes (nor checkReadModifyWrite for a read-modify-write).
+ */
+function accessCheck(kind: number, size: number, t: string, w: string, b: string, c: string, slow: string): string {
+  const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
+  const call = `if (!${c}.${fast}(a, ${size})) ${slow}`;
+  if (size === 2) return `if ((${t}[p] | ${t}[q]) !== 0) { ${call} }`;
+  // A dword in the dword view when aligned; a byte in the byte view.
+  const word = size === 4 ? `${w}[s][(a & 4095) >> 2]` : `${b}[s][a & 4095]`;
+  const aligned = size === 4 ? `s !== 0 && (a & 3) === 0 && ${c}.on` : `${c}.on`;
+  const init = size === 4 ? INITIALIZED_DWORD : SHADOW_INITIALIZED;
+  const inline = kind === ACCESS_READ
+    ? `if (${aligned} && ${word} === ${init}) ${c}.stats.reads++; else ${call}`
+    : `if (${aligned} && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${init}; ${c}.stats.writes++; } else ${call}`;
+  return `{ const s = ${t}[p]; if ((s | ${t}[q]) !== 0) { ${inline} } }`;
+}
+
+export class CheckInstrumentation implements JitInstrumentation {
+  /** The code emitted depends on the clients' shapes only through the emitted text itself. */
+  readonly key = 'kmemsim-precise-checks';
+  readonly clients: CheckClient[] = [];
+  readonly stats: CheckStats = { checked: 0, asked: 0, instrumented: 0, planned: 0 };
+  /** The clients that watch ESP. */
+  private espClients: CheckClient[] = [];
+  /** The ESP they were last told of; 0.5 (never an int32) when they must be told again. */
+  esp = 0.5;
+  /**
+   * A page-hiding service that is never installed and hides nothing: used
+   * only for its page-table peeks (what ErrorQueue.save() reads the memory
+   * dump and the stack with, and the dead-load rule the code bytes).
+   */
+  readonly peeker: PageHidingService;
+  private readonly fault = new CheckedInstruction();
+  /** The live register file the accesses are decoded against (no copy). */
+  private readonly live: AccessContext;
+  private installed = false;
+  private innerObserver: CpuObserver | null = null;
+  private readonly observer: CpuObserver;
+
+  constructor(readonly kernel: Kernel) {
+    this.peeker = new PageHidingService(kernel);
+    const cpu = kernel.cpu;
+    this.live = { regs: cpu.regs, segBase: cpu.segBase };
+    this.fault.cpu = cpu;
+    this.observer = {
+      onException: (ev) => {
+        for (const c of this.clients) c.onException?.(ev);
+        this.innerObserver?.onException?.(ev);
+      },
+    };
+  }
+
+  /** The kernel's instrumentation (created on first use; installed only while it has clients). */
+  static of(kernel: Kernel): CheckInstrumentation {
+    let s = instrumentations.get(kernel);
+    if (!s) instrumentations.set(kernel, (s = new CheckInstrumentation(kernel)));
+    return s;
+  }
+
+  get attached(): boolean {
+    return this.installed;
+  }
+
+  /** Add a client (installing the instrumentation if it is the first). */
+  add(c: CheckClient): void {
+    if (!this.clients.includes(c)) this.clients.push(c);
+    this.clientsChanged();
+    if (this.installed) this.kernel.cpu.flushCode(); // compiled for the clients before
+    else this.install();
+  }
+
+  /** Remove a client (the CPU runs uninstrumented again after the last). */
+  remove(c: CheckClient): void {
+    const i = this.clients.indexOf(c);
+    if (i >= 0) this.clients.splice(i, 1);
+    this.clientsChanged();
+    if (this.clients.length === 0) this.uninstall();
+    else this.kernel.cpu.flushCode(); // what the others want may differ
+  }
+
+  has(c: CheckClient): boolean {
+    return this.clients.includes(c);
+  }
+
+  private clientsChanged(): void {
+    this.espClients = this.clients.filter((c) => c.espMoved !== undefined);
+    this.esp = 0.5;
+  }
+
+  // ---- ESP --------------------------------------------------------------------------
+
+  /** Tell the clients that watch ESP its value, when it moved since they were last told. */
+  sawEsp(esp: number, eip = 0): void {
+    if (esp === this.esp) return;
+    this.esp = esp;
+    const cs = this.espClients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.espMoved!(esp, eip);
+  }
+
+  /** A client learnt of ESP on its own (an exception frame, a host push): tell them all again next time. */
+  forgetEsp(): void {
+    this.esp = 0.5;
+  }
+
+  // ---- the block compiler's instrumentation ------------------------------------------
+
+  /** Compile time: does `ins` get the checks? */
+  wants(ins: Instr): boolean {
+    this.stats.asked++;
+    if (ins.def === null || ins.native !== null) return false;
+    let want = accessesMemory(ins);
+    for (let i = 0; !want && i < this.clients.length; i++) want = this.clients[i]!.wantsInstruction(ins);
+    if (want) this.stats.instrumented++;
+    return want;
+  }
+
+  /** The interpreter's hook: the checks of one instruction (or native routine) about to run. */
+  interpreted(cpu: CPU, ins: Instr): void {
+    if (ins.def === null && ins.native === null) return;
+    this.sawEsp(cpu.regs[4]!, (cpu.segBase[1]! + cpu.eip) | 0);
+    // A native routine: its accesses go through the accessor; only ESP (as the CALL left it) matters.
+    if (ins.native !== null) return;
+    this.full(cpu, ins, cpu.eip, -1);
+  }
+
+  /** From compiled code: an instruction whose accesses are decoded at run time (ESP told first). */
+  before(cpu: CPU, ins: Instr): void {
+    this.sawEsp(cpu.regs[4]!, ins.addr | 0);
+    this.full(cpu, ins, ins.addr, -1);
+  }
+
+  /**
+   * The full path: the accesses of `ins` decoded against the live registers
+   * and applied by every checking client (or only client `only`).
+   */
+  full(cpu: CPU, ins: Instr, eip: number, only: number): void {
+    const f = this.fault;
+    f.ins = ins;
+    f.eip = eip;
+    f.cr2 = 0;
+    f.errorCode = 0;
+    try {
+      decodeAccesses(ins, this.live, f.accesses);
+    } catch {
+      f.accesses.clear();
+    }
+    this.stats.checked++;
+    const clients = this.clients;
+    for (let i = 0; i < clients.length; i++) {
+      const c = clients[i]!;
+      if ((only < 0 || only === i) && c.checking()) c.beforeInstruction(cpu, f);
+    }
+  }
+
+  /**
+   * Compile time: the checks of an instruction as code, at the start of it
+   * (empty when it does not get them). An access planned at compile time
+   * (./instrument-plan.ts) is tested against each client's tracked byte
+   * inline and handed to its fast path; the full path runs for that client
+   * only when the fast path declines. Other instructions get a call to
+   * `before`. The lazy flags are written back on the paths that may save
+   * an error (a report holds EFLAGS) and `site.sync` makes cpu.regs exact there (registers live in locals in compiled code).
+   */
+  instruction(site: JitInstructionSite): string {
+    const ins = site.ins;
+    if (!this.wants(ins)) return '';
+    const ih = site.bind(this);
+    const self = site.bind(ins);
+    const plan = plannedAccesses(ins, site.bind(this.kernel.cpu.segBase), (n) => site.reg(n));
+    if (plan === null || plan.length > 1) return `${site.sync} ${ih}.before(cpu, ${self});`;
+    this.stats.planned++;
+    let code = this.espClients.length > 0 ? `if (${site.reg(4)} !== ${ih}.esp) ${ih}.sawEsp(${site.reg(4)}, ${ins.addr | 0}); ` : '';
+    if (plan.length === 0) return code;
+    const { addr, size, kind } = plan[0]!;
+    code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
+    this.clients.forEach((c, i) => {
+      const slow = `{ ${site.sync} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
+      code += ' ' + accessCheck(kind, size, site.bind(c.shadow.tracked), site.bind(c.shadow.words), site.bind(c.shadow.bytes), site.bind(c), slow);
+    });
+    return code + ' }';
+  }
+
+  // ---- installing -----------------------------------------------------------------
+
+  private install(): void {
+    if (this.installed) return;
+    const cpu = this.kernel.cpu;
+    this.installed = true;
+    // One REP iteration per execution, as with TF set: each iteration is checked.
+    cpu.repLimit = 1;
+    cpu.repChunk = 1;
+    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, budget, single);
+    cpu.setJitInstrumentation(this);
+  }
+
+  private uninstall(): void {
+    if (!this.installed) return;
+    const cpu = this.kernel.cpu;
+    cpu.runDriver = null;
+    cpu.setJitInstrumentation(null);
+    cpu.repLimit = REP_CHUNK;
+    cpu.repChunk = REP_CHUNK;
+    if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
+    this.innerObserver = null;
+    this.installed = false;
+  }
+
+  /** cpu.run(): the CPU's own loop, with the exception observer chained in and the clients told when it ends. */
+  private run(cpu: CPU, budget: number, single: boolean): StopReason | null {
+    // Watch exception deliveries, chaining to whatever observer is set (a tracer may be set after attaching).
+    if (cpu.observer !== this.observer) {
+      this.innerObserver = cpu.observer;
+      cpu.observer = this.observer;
+    }
+    const stop = cpu.runDirect(budget, single);
+    // ESP as the run left it (the last instruction may have moved it).
+    this.sawEsp(cpu.regs[4]!);
+    return stop;
+  }
+}
