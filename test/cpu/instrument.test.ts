@@ -39,7 +39,7 @@ class Recorder implements JitInstrumentation {
   instruction(s: JitInstructionSite): string {
     if (!s.ins.mem) return '';
     this.compiledSites++;
-    return `${s.flags} ${s.bind(this)}.record(cpu, ${s.bind(s.ins)}, ${s.ins.addr});`;
+    return `${s.sync} ${s.bind(this)}.record(cpu, ${s.bind(s.ins)}, ${s.ins.addr});`;
   }
   interpreted(cpu: CPU, ins: Instr): void {
     if (!ins.mem) return;
