@@ -225,12 +225,13 @@ export class Kernel {
 
   /**
    * Bind `fn` as a kernel function with a real entry in kernel text: the
-   * returned address holds i386 code — `push %ebp; mov %esp,%ebp; pop %ebp;
-   * jmp <native>` (a frame-pointer prologue, as gcc gives Linux's functions)
-   * — and the native routine runs when the jump reaches it. Callers see an
-   * ordinary function (arguments, return address, RET as bindRoutine's);
-   * what the entry adds is an instruction kprobes can replace with int3 and
-   * single-step out of line, as Linux's kprobes do with `push %ebp`.
+   * returned address holds i386 code — `nopl 0x0(%eax,%eax,1); jmp <native>`,
+   * the 5-byte NOP being what Linux's functions start with when their
+   * `call __fentry__` is patched out (CONFIG_FUNCTION_TRACER) — and the
+   * native routine runs when the jump reaches it. Callers see an ordinary
+   * function (arguments, return address, RET as bindRoutine's); the entry
+   * touches neither registers nor the stack, and gives kprobes an
+   * instruction to replace with int3 and single-step out of line.
    */
   bindFunction(fn: (k: Kernel) => void, name: string): number {
     return this.functionEntry(this.bindRoutine(fn, name), name);
@@ -241,9 +242,9 @@ export class Kernel {
     const entry = this.nextFunction;
     if ((entry >>> 0) + FUNCTION_SLOT > (kva(PHYS_KTEXT) >>> 0) + 4096) throw new Error(`kernel text is full: cannot bind ${name}`);
     this.nextFunction += FUNCTION_SLOT;
-    const code = new Uint8Array(FUNCTION_SLOT).fill(0xcc); // int3 padding, as Linux's -fpatchable/alignment fill
-    code.set([0x55, 0x89, 0xe5, 0x5d, 0xe9]);
-    new DataView(code.buffer).setInt32(5, (native - (entry + 9)) | 0, true);
+    const code = new Uint8Array(FUNCTION_SLOT).fill(0xcc); // int3 padding, as Linux's alignment fill
+    code.set([0x0f, 0x1f, 0x44, 0x00, 0x00, 0xe9]);
+    new DataView(code.buffer).setInt32(6, (native - (entry + 10)) | 0, true);
     this.mem.write(entry, code);
     this.functionNames.set(entry >>> 0, name);
     return entry;
