@@ -45,7 +45,19 @@ type Record =
   | { kind: 'array'; obj: unknown[]; values: unknown[] }
   | { kind: 'map'; obj: Map<unknown, unknown>; keys: unknown[]; values: unknown[] }
   | { kind: 'set'; obj: Set<unknown>; values: unknown[] }
-  | { kind: 'typed'; obj: TypedArray; copy: TypedArray };
+  | { kind: 'typed'; obj: TypedArray; copy: TypedArray }
+  | { kind: 'custom'; restore: () => void };
+
+/**
+ * An object that records its own state for a snapshot and is not walked
+ * field by field: a large, sparse structure whose copy would make every
+ * restore slow (the checkers' shadow: a 4 MiB page map, a few tracked
+ * pages). `snapshotState()` records what is now and returns the function
+ * that puts it back.
+ */
+export interface Snapshottable {
+  snapshotState(): () => void;
+}
 
 /**
  * CPU fields that are caches of memory or bookkeeping of those caches
@@ -108,6 +120,10 @@ export class MachineSnapshot {
       const t = v as TypedArray;
       if (t.byteLength > MAX_TYPED_BYTES) throw new Error(`snapshot: a ${t.byteLength}-byte typed array in machine state (not RAM): too large to copy per restore`);
       this.records.push({ kind: 'typed', obj: t, copy: t.slice() });
+      return;
+    }
+    if (typeof (v as Partial<Snapshottable>).snapshotState === 'function') {
+      this.records.push({ kind: 'custom', restore: (v as Snapshottable).snapshotState() });
       return;
     }
     if (v instanceof ArrayBuffer || v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) return;
@@ -227,6 +243,9 @@ function restoreRecord(r: Record): void {
     }
     case 'typed':
       (r.obj as Uint8Array).set(r.copy as Uint8Array);
+      return;
+    case 'custom':
+      r.restore();
       return;
   }
 }

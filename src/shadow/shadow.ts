@@ -80,6 +80,35 @@ export class Shadow {
     this.count++;
   }
 
+  /**
+   * For a machine snapshot (src/boot/snapshot.ts, Snapshottable): the
+   * tracked pages and their states, put back by the returned function
+   * without copying the 4 MiB page map.
+   */
+  snapshotState(): () => void {
+    const pageOf = this.pageOf.slice(), free = this.free.slice(), count = this.count, slots = this.bytes.length;
+    const saved = this.bytes.map((b, i) => (pageOf[i]! >= 0 ? b.slice() : null));
+    return () => {
+      for (let s = 1; s < this.pageOf.length; s++) {
+        const p = this.pageOf[s]!;
+        if (p >= 0) this.tracked[p] = 0;
+      }
+      this.bytes.length = slots;
+      this.words.length = slots;
+      this.pageOf.length = 0;
+      this.pageOf.push(...pageOf);
+      this.free.length = 0;
+      this.free.push(...free);
+      this.count = count;
+      for (let s = 1; s < slots; s++) {
+        const p = pageOf[s]!;
+        if (p < 0) continue;
+        this.tracked[p] = s;
+        this.bytes[s]!.set(saved[s]!);
+      }
+    };
+  }
+
   /** Stop tracking the pages that [virt, virt + n) touches (whole pages). */
   untrack(virt: number, n: number): void {
     if (n <= 0) return;
