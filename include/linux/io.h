@@ -1,8 +1,9 @@
 /*
  * <linux/io.h> and <asm/io.h>: port I/O with IN/OUT (the simulated PC's
- * ports), memory-mapped I/O accessors as volatile accesses, and
- * virt_to_phys()/phys_to_virt() on the direct map. kmemsim has no ioremap():
- * a module that maps device memory does not build.
+ * ports), memory-mapped I/O, and virt_to_phys()/phys_to_virt() on the
+ * direct map. ioremap()/iounmap() and readb..writel, ioread32/iowrite32
+ * come from <kmemsim/kernel.h> (through <linux/types.h>): the virtual MMIO
+ * devices (README "Virtual MMIO devices"); the other names are aliases.
  */
 #ifndef _LINUX_IO_H
 #define _LINUX_IO_H
@@ -19,12 +20,6 @@ static inline u32 inl(u16 port) { u32 v; __asm__ __volatile__("inl %w1, %0" : "=
 #define outb_p outb
 #define inb_p inb
 
-static inline u8 readb(const volatile void __iomem *addr) { return *(const volatile u8 __force *)addr; }
-static inline u16 readw(const volatile void __iomem *addr) { return *(const volatile u16 __force *)addr; }
-static inline u32 readl(const volatile void __iomem *addr) { return *(const volatile u32 __force *)addr; }
-static inline void writeb(u8 v, volatile void __iomem *addr) { *(volatile u8 __force *)addr = v; }
-static inline void writew(u16 v, volatile void __iomem *addr) { *(volatile u16 __force *)addr = v; }
-static inline void writel(u32 v, volatile void __iomem *addr) { *(volatile u32 __force *)addr = v; }
 #define readb_relaxed readb
 #define readw_relaxed readw
 #define readl_relaxed readl
@@ -33,10 +28,8 @@ static inline void writel(u32 v, volatile void __iomem *addr) { *(volatile u32 _
 #define writel_relaxed writel
 #define ioread8 readb
 #define ioread16 readw
-#define ioread32 readl
 #define iowrite8 writeb
 #define iowrite16 writew
-#define iowrite32 writel
 
 #define mb() __asm__ __volatile__("lock; addl $0,0(%%esp)" : : : "memory", "cc")
 #define rmb() mb()

@@ -2,23 +2,15 @@
  * <linux/rculist.h>: list and hlist updates for RCU readers (publication
  * with a release store, removal keeping ->next valid for readers already
  * past). On kmemsim's uniprocessor kernel the reader side needs no more than
- * READ_ONCE(); grace periods (synchronize_rcu(), call_rcu()) are
- * <linux/rcupdate.h>'s.
+ * READ_ONCE(); rcu_dereference() and the grace periods
+ * (synchronize_rcu(), kfree_rcu()) are <linux/rcupdate.h>'s.
  */
 #ifndef _LINUX_RCULIST_H
 #define _LINUX_RCULIST_H
 #include <linux/types.h>
 #include <linux/list.h>
 
-#ifndef rcu_dereference
-#define rcu_dereference(p) READ_ONCE(p)
-#define rcu_dereference_raw(p) READ_ONCE(p)
-#define rcu_dereference_protected(p, c) (p)
-#define rcu_dereference_check(p, c) READ_ONCE(p)
-#define rcu_access_pointer(p) READ_ONCE(p)
-#define rcu_assign_pointer(p, v) do { barrier(); WRITE_ONCE(p, v); } while (0)
-#define RCU_INIT_POINTER(p, v) WRITE_ONCE(p, v)
-#endif
+#include <linux/rcupdate.h>
 
 #define list_next_rcu(list) (*((struct list_head **)(&(list)->next)))
 #define hlist_first_rcu(head) (*((struct hlist_node **)(&(head)->first)))

@@ -37,7 +37,7 @@ void down(struct semaphore *sem);
 int __attribute__((warn_unused_result)) down_interruptible(struct semaphore *sem);
 int __attribute__((warn_unused_result)) down_killable(struct semaphore *sem);
 int __attribute__((warn_unused_result)) down_trylock(struct semaphore *sem);
-int __attribute__((warn_unused_result)) down_timeout(struct semaphore *sem, long jiffies);
+int __attribute__((warn_unused_result)) down_timeout(struct semaphore *sem, long timeout);
 void up(struct semaphore *sem);
 
 #endif
