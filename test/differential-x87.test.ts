@@ -127,6 +127,13 @@ describe.skipIf(!probe.ok)('differential: kmemsim x87 vs host x87', () => {
         const c = cases.get(seed)!;
         if (c.native.status !== 0) continue;
         let msg = diff(c.prog, c.native.stdout, runSim(c.elf));
+        if (msg !== null) {
+          // The host's own x87 state is not always reproducible: its FIP/FCS/FOP can come back zero after the
+          // host kernel switched the process out (seen once under load: FIP 0 on the host only). A difference
+          // the host does not repeat is the host's; run it once more before blaming kmemsim.
+          const again = runNative(c.exe).stdout;
+          if (diff(c.prog, again, runSim(c.elf)) === null) msg = null;
+        }
         if (msg === null) {
           const compiled = diff(c.prog, c.native.stdout, runSim(c.elf, 0));
           if (compiled !== null) msg = `block compiler only:\n${compiled}`;

@@ -20,7 +20,7 @@
  * SIGABRT); any exit status is a normal end.
  */
 import * as fs from 'node:fs';
-import { loadUserProgram, parseUserProgram, type Process, type RunOptions } from '../kernel/process.js';
+import { concat, loadUserProgram, parseUserProgram, type Process, type RunOptions } from '../kernel/process.js';
 import { signalForVector } from '../kernel/traps.js';
 import { makeSymbolizer, type Elf32 } from '../elf/elf32.js';
 import { MachineSnapshot } from '../boot/snapshot.js';
@@ -188,15 +188,4 @@ function userEip(p: Process): number {
   } catch {
     return cpu.eip;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((a, b) => a + b.length, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

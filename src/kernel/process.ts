@@ -331,7 +331,8 @@ export function runUserProgram(elf: Uint8Array, opts: RunOptions): RunResult {
   };
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** A guest stream's chunks as one buffer (stdout/stderr of a run). */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const n = parts.reduce((a, b) => a + b.length, 0);
   const out = new Uint8Array(n);
   let o = 0;
