@@ -459,22 +459,14 @@ async function mainWithIO(argv: string[]): Promise<number> {
       'tmin <target> <input> <output>',
       'Minimize a crashing input of a kmemsim fuzz target, keeping its crash signature (afl-tmin\'s block deletion and normalization)',
       (y) =>
-        y
+        fuzzTarget(y)
           .epilogue('Exit status: 0 minimized input written; 1 the input does not crash the target with these checkers; 2 usage error or OUTPUT not writable; 125/126/127 as for kmemsim fuzz.')
-          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
           .positional('input', { type: 'string', describe: 'the crashing input (a crashes/ file)', demandOption: true })
-          .positional('output', { type: 'string', describe: 'where the minimized input goes', demandOption: true })
-          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
-          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
-          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+          .positional('output', { type: 'string', describe: 'where the minimized input goes', demandOption: true }),
       async (a) => {
         const { tminCommand } = await import('./fuzz-command.js');
         code = tminCommand(a.target as string, a.input as string, a.output as string, {
-          args: programArgs(a),
-          heap: a.kmemcheck ? 'kmemcheck' : null,
-          stack: (a.stack as StackMode | undefined) ?? null,
-          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
-          err: errLine,
+          ...fuzzTargetRun(a),
         });
       },
     )
@@ -482,22 +474,14 @@ async function mainWithIO(argv: string[]): Promise<number> {
       'cmin <target> <input-dir> <output-dir>',
       'Copy the smallest inputs of a corpus that keep its edge coverage (afl-cmin) for a kmemsim fuzz target',
       (y) =>
-        y
+        fuzzTarget(y)
           .epilogue('Exit status: 0 done; 2 usage error, INPUT-DIR unreadable, OUTPUT-DIR not empty or not writable; 125/126/127 as for kmemsim fuzz. Crashing and hanging inputs are left out.')
-          .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
           .positional('input-dir', { type: 'string', describe: 'the corpus (e.g. OUT/default/queue)', demandOption: true })
-          .positional('output-dir', { type: 'string', describe: 'where the kept inputs go (new or empty)', demandOption: true })
-          .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
-          .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
-          .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' }),
+          .positional('output-dir', { type: 'string', describe: 'where the kept inputs go (new or empty)', demandOption: true }),
       async (a) => {
         const { cminCommand } = await import('./fuzz-command.js');
         code = cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
-          args: programArgs(a),
-          heap: a.kmemcheck ? 'kmemcheck' : null,
-          stack: (a.stack as StackMode | undefined) ?? null,
-          timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
-          err: errLine,
+          ...fuzzTargetRun(a),
         });
       },
     )
@@ -627,6 +611,26 @@ function compilerStyleFlags(argv: string[]): string[] {
 /** A repeatable option's values (yargs gives one value as a string, several as an array). */
 function list(v: unknown): string[] {
   return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** tmin's and cmin's target and checkers, given as for fuzz. */
+function fuzzTarget<T>(y: import('yargs').Argv<T>) {
+  return y
+    .positional('target', { type: 'string', describe: 'kernel module: source (.c) or relocatable object (.o, .ko)', demandOption: true })
+    .option('kmemcheck', { type: 'boolean', describe: 'heap checker, as for fuzz', default: false })
+    .option('stack', { type: 'string', choices: STACK_MODES as string[], describe: 'stack checker, as for fuzz' })
+    .option('timeout-instructions', { type: 'string', describe: 'per-input instruction budget (a hang)', default: '10M' });
+}
+
+/** What fuzzTarget()'s options say, as tmin and cmin take it. */
+function fuzzTargetRun(a: Record<string, unknown>) {
+  return {
+    args: programArgs(a),
+    heap: a.kmemcheck ? ('kmemcheck' as const) : null,
+    stack: (a.stack as StackMode | undefined) ?? null,
+    timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
+    err: errLine,
+  };
 }
 
 /** --status-interval on the command line: plain lines at that interval even on a terminal. */
