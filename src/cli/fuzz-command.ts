@@ -513,13 +513,22 @@ export function replayCommand(target: string, inputFile: string, o: ReplayChecks
   return status;
 }
 
+/** tmin's and cmin's target options: the checkers and the budget fuzz runs the target with, its arguments (a program). */
+export interface FuzzToolOptions {
+  heap: HeapMode | null;
+  stack: StackMode | null;
+  timeoutInstructions: number;
+  args?: string[];
+  err(line: string): void;
+}
+
 /**
  * `kmemsim tmin TARGET IN OUT [--kmemcheck] [--stack MODE]`: minimize a
  * crashing input keeping its signature (src/fuzz/minimize.ts). Exit
  * status: 0 written; 1 the input does not crash (nothing to keep); 2 the
  * output cannot be written; 126/127/125/1 as for `kmemsim fuzz`'s target.
  */
-export function tminCommand(target: string, input: string, output: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; args?: string[]; err(line: string): void }): number {
+export function tminCommand(target: string, input: string, output: string, o: FuzzToolOptions): number {
   const data = readFuzzInput(input, o.err);
   if (typeof data === 'number') return data;
   const opened = openTarget({ target, ...o, inputFile: tempInputFile() }, o.err);
@@ -554,7 +563,7 @@ export function tminCommand(target: string, input: string, output: string, o: { 
  * OUT_DIR not empty or not writable; 125/126/127/1 as for `kmemsim fuzz`'s
  * target.
  */
-export function cminCommand(target: string, inDir: string, outDir: string, o: { heap: HeapMode | null; stack: StackMode | null; timeoutInstructions: number; args?: string[]; err(line: string): void }): number {
+export function cminCommand(target: string, inDir: string, outDir: string, o: FuzzToolOptions): number {
   let inputs;
   try {
     if (!fs.existsSync(inDir)) throw new SeedError(`cannot read input directory ${inDir}: no such directory`);

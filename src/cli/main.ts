@@ -623,10 +623,10 @@ function fuzzTarget<T>(y: import('yargs').Argv<T>) {
 }
 
 /** What fuzzTarget()'s options say, as tmin and cmin take it. */
-function fuzzTargetRun(a: Record<string, unknown>) {
+function fuzzTargetRun(a: Record<string, unknown>): import('./fuzz-command.js').FuzzToolOptions {
   return {
     args: programArgs(a),
-    heap: a.kmemcheck ? ('kmemcheck' as const) : null,
+    heap: a.kmemcheck ? 'kmemcheck' : null,
     stack: (a.stack as StackMode | undefined) ?? null,
     timeoutInstructions: parseCount(a['timeout-instructions'], '--timeout-instructions', { min: 1 }),
     err: errLine,
