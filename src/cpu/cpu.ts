@@ -797,13 +797,22 @@ export class CPU {
     this.breakLoop = true;
     this.codeEpoch++;
   }
-  /** INVLPG. */
+  /**
+   * INVLPG. The run loop's block links (keyed by linear EIP) are dropped only
+   * when the page's cached translation led to a page with decoded code: a
+   * linked block was found through its page's TLB entry (getBlock), which
+   * stays until a flush or an INVLPG of that page, so a page whose entries
+   * are empty or lead to data holds no linked block. Page-hiding clients
+   * INVLPG data pages twice per tracked access; the links survive that.
+   */
   invalidatePage(lin: number): void {
     const v = lin >>> 12;
+    const sup = this.tlbRSup[v], usr = this.tlbRUsr[v];
+    const code = (sup !== 0 && this.codePage[sup >>> 12] === 1) || (usr !== 0 && this.codePage[usr >>> 12] === 1);
     this.tlbRSup[v] = 0; this.tlbWSup[v] = 0; this.tlbRUsr[v] = 0; this.tlbWUsr[v] = 0;
     this.tlbGlobal[v] = 0;
     this.breakLoop = true;
-    this.codeEpoch++;
+    if (code) this.codeEpoch++;
   }
 
   /**

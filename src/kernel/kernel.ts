@@ -334,27 +334,25 @@ export class Kernel {
   /** Return from a handler: pop the error code if the vector pushed one, then IRET. */
   private dispatchTrap(cpu: CPU, vector: number): void {
     const esp = cpu.regs[4];
-    const hasErr = hasErrorCode(vector) && !this.softwareVectors.has(vector);
+    const hasErr = hasErrorCode(vector) && (this.softwareVectors.size === 0 || !this.softwareVectors.has(vector));
     const base = hasErr ? 4 : 0;
     // The frame the CPU just pushed: translated once when it lies within one page (it always does but at a page's end).
     const at = (cpu.segBase[SS] + esp) | 0;
     let phys = (at & 0xfff) <= 0x1000 - 24 ? cpu.lookupPhys(at, false, false) : -1;
     if (phys + 24 > cpu.mem.size) phys = -1;
-    const rd = (o: number): number => (phys >= 0 ? cpu.mem.read32(phys + o) : this.mem.read32((at + o) | 0));
-    const errorCode = hasErr ? rd(0) : null;
-    const cs = rd(base + 4) & 0xffff;
-    const fromUser = (cs & 3) === 3;
+    const errorCode = hasErr ? this.frameWord(phys, at, 0) : null;
+    const cs = this.frameWord(phys, at, base + 4) & 0xffff;
     // Every gate targets a DPL-0 handler: an event from CPL 1–3 switched stacks and pushed SS:ESP.
     const outer = (cs & 3) > cpu.cpl;
     const frame: TrapFrame = {
       vector,
       errorCode,
-      eip: rd(base),
+      eip: this.frameWord(phys, at, base),
       cs,
-      eflags: rd(base + 8),
-      fromUser,
-      userEsp: outer ? rd(base + 12) : (esp + base + 12) | 0,
-      userSs: outer ? rd(base + 16) & 0xffff : cpu.segSel[SS],
+      eflags: this.frameWord(phys, at, base + 8),
+      fromUser: (cs & 3) === 3,
+      userEsp: outer ? this.frameWord(phys, at, base + 12) : (esp + base + 12) | 0,
+      userSs: outer ? this.frameWord(phys, at, base + 16) & 0xffff : cpu.segSel[SS],
       frameAddress: (cpu.segBase[SS] + esp + base) | 0,
     };
     const h = this.handlers[vector];
@@ -377,6 +375,10 @@ export class Kernel {
     }
     if (hasErr) cpu.regs[4] = (cpu.regs[4] + 4) | 0;
     this.iret();
+  }
+  /** The dword at offset `o` of the trap frame at linear `at` (physical `phys`, or -1: through the page tables). */
+  private frameWord(phys: number, at: number, o: number): number {
+    return phys >= 0 ? this.cpu.mem.read32(phys + o) : this.mem.read32((at + o) | 0);
   }
   /** Vectors reached only by INT n in this kernel never carry an error code even if numbered 8–17. */
   private readonly softwareVectors = new Set<number>();

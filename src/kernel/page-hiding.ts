@@ -227,6 +227,33 @@ class PeekSource implements ByteSource {
   }
 }
 
+/**
+ * The clients told of the current step: at most a few (kmemcheck, the stack tracker, the watch
+ * framework), kept in a reused array with a count (emptying it per fault allocates nothing).
+ */
+class ClientList {
+  private readonly items: PageHidingClient[] = [];
+  private count = 0;
+  includes(c: PageHidingClient): boolean {
+    for (let i = 0; i < this.count; i++) if (this.items[i] === c) return true;
+    return false;
+  }
+  /** Add `c` unless it is there already. */
+  add(c: PageHidingClient): void {
+    if (this.includes(c)) return;
+    if (this.count < this.items.length) this.items[this.count] = c;
+    else this.items.push(c);
+    this.count++;
+  }
+  clear(): void {
+    this.count = 0;
+  }
+  /** onStepDone of each, in the order they were told of the fault. */
+  stepDone(f: HiddenFault): void {
+    for (let i = 0; i < this.count; i++) this.items[i]!.onStepDone?.(f);
+  }
+}
+
 const services = new WeakMap<Kernel, PageHidingService>();
 
 export class PageHidingService {
@@ -257,7 +284,7 @@ export class PageHidingService {
   private readonly revealed = new Int32Array(MAX_REVEALED);
   private revealedCount = 0;
   /** The clients told of the current step (at most a few: kmemcheck, the stack tracker, the watch framework). */
-  private readonly notified: PageHidingClient[] = [];
+  private readonly notified = new ClientList();
   private readonly fault = new HiddenFault();
   /** Pages of the current fault (scratch). */
   private readonly pages = new Int32Array(2 * AccessList.CAPACITY + 4);
@@ -441,7 +468,7 @@ export class PageHidingService {
   /** An active owner of `page` must see its accesses before they run (PageHidingClient.early). */
   private wantsEarly(page: number): boolean {
     const o = this.owners.get(page);
-    if (o !== undefined && !this.suspended.has(o) && o.early) return true;
+    if (o !== undefined && !this.isSuspendedNow(o) && o.early) return true;
     const list = this.sharers.get(page);
     return list !== undefined && list.some((c) => !this.suspended.has(c) && c.early === true);
   }
@@ -449,7 +476,8 @@ export class PageHidingService {
   /** An owner of `page` that is not suspended (the first such), or undefined. */
   private activeOwner(page: number): PageHidingClient | undefined {
     const o = this.owners.get(page);
-    if (o !== undefined && !this.suspended.has(o)) return o;
+    if (o !== undefined && !this.isSuspendedNow(o)) return o;
+    if (this.sharers.size === 0) return undefined;
     const list = this.sharers.get(page);
     if (list !== undefined) for (const s of list) if (!this.suspended.has(s)) return s;
     return undefined;
@@ -472,6 +500,11 @@ export class PageHidingService {
     return this.suspended.has(owner);
   }
 
+  /** isSuspended on the hot path: no set lookup while no client is suspended (the usual case). */
+  private isSuspendedNow(owner: PageHidingClient): boolean {
+    return this.suspended.size !== 0 && this.suspended.has(owner);
+  }
+
   /** A single step is pending (pages shown, TF set in the frame). */
   get stepPending(): boolean {
     return this.stepping;
@@ -485,7 +518,7 @@ export class PageHidingService {
     this.probing = false;
     this.concealRevealed();
     this.stepping = false;
-    this.notified.length = 0;
+    this.notified.clear();
   }
 
   private isRevealed(page: number): boolean {
@@ -493,13 +526,17 @@ export class PageHidingService {
     return false;
   }
 
+  /** The PTE's P bit (kmemcheck_show_addr()/kmemcheck_hide_addr()): one page-table lookup, the store, INVLPG. */
   private setPresent(page: number, present: boolean): void {
     const virt = (page * 4096) | 0;
-    const as = this.kernel.as;
-    const pte = as.readPte(virt);
-    if (pte < 0) return;
+    const at = this.kernel.as.pteAddress(virt);
+    if (at < 0) return;
+    const mem = this.kernel.mem;
+    const pte = mem.readPhys32(at);
     const nv = present ? pte | PTE_P : pte & ~PTE_P;
-    if (nv !== pte) as.writePte(virt, nv);
+    if (nv === pte) return;
+    mem.writePhys32(at, nv);
+    this.cpu.invalidatePage(virt);
   }
 
   // ---- host-side access to hidden pages ------------------------------------
@@ -592,8 +629,8 @@ export class PageHidingService {
     const cr2 = cpu.cr2 | 0;
     // Only not-present supervisor faults (no P, U/S, RSVD bits) from supervisor code can be on a hidden page.
     let owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
-    if (owner !== undefined && this.suspended.has(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
-    if (owner === undefined || this.suspended.has(owner) || this.isRevealed(cr2 >>> 12)) {
+    if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
+    if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(cr2 >>> 12)) {
       this.chain(this.prevPF, k, f);
       return;
     }
@@ -695,14 +732,14 @@ export class PageHidingService {
       this.collectPages(fault, false);
       this.notify(fault, false);
     }
-    for (const o of this.notified) o.onStepDone?.(fault);
+    this.notified.stepDone(fault);
     const ins = fault.ins;
     const saved = this.savedFlags;
     // PUSHF ran with our TF set and IF clear: the image it pushed must say what the program had.
     if (ins.op === 0x9c && ins.def !== null) this.fixPushedFlags(fault.after, ins.size, saved);
     this.concealRevealed();
     this.stepping = false;
-    this.notified.length = 0;
+    this.notified.clear();
     this.stats.steps++;
     // POPF and IRET load TF and IF themselves: what they loaded stands.
     if (!(ins.op === 0x9d || ins.op === 0xcf)) this.setFrameEflags(f, (f.eflags & ~(TF | IF)) | saved);
@@ -729,7 +766,7 @@ export class PageHidingService {
     const len = fault.ins.len > 0 ? fault.ins.len : 1;
     this.addPage(fault.eip >>> 12);
     this.addPage(((fault.eip + len - 1) | 0) >>> 12);
-    this.notified.length = 0;
+    this.notified.clear();
   }
 
   /**
@@ -740,16 +777,16 @@ export class PageHidingService {
     if (this.sharers.size === 0 && !this.ordered) {
       for (let i = 0; i < this.pageCount; i++) {
         const o = this.owners.get(this.pages[i]);
-        if (o === undefined || this.suspended.has(o)) continue;
+        if (o === undefined || this.isSuspendedNow(o)) continue;
         if (repeat ? i !== 0 : this.notified.includes(o)) continue;
-        if (!this.notified.includes(o)) this.notified.push(o);
+        this.notified.add(o);
         o.onFault(fault);
       }
       return false;
     }
     if (!this.notifyShared(fault, repeat)) return false;
     // A client runs something first (the frame now leads there); the instruction will fault again.
-    if (!repeat) this.notified.length = 0;
+    if (!repeat) this.notified.clear();
     return true;
   }
 
@@ -764,8 +801,8 @@ export class PageHidingService {
     for (;;) {
       c.complete(fault, this);
       this.stats.emulated++;
-      for (const o of this.notified) o.onStepDone?.(fault);
-      this.notified.length = 0;
+      this.notified.stepDone(fault);
+      this.notified.clear();
       if (!c.next(fault, this)) return;
       this.collectPages(fault, false);
       if (this.notify(fault, false)) return;
@@ -792,7 +829,7 @@ export class PageHidingService {
     }
     todo.sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || this.clients.indexOf(a) - this.clients.indexOf(b));
     for (const o of todo) {
-      if (!this.notified.includes(o)) this.notified.push(o);
+      this.notified.add(o);
       o.onFault(fault);
       if (fault.deferred) return true;
     }
