@@ -163,6 +163,21 @@ describe('the TLB (SDM §4.10)', () => {
     rerun(m, 0, `mov dword ptr [${PT2}], ${L.DATA | 7}\ninvlpg [${VA}]\n` + remapSrc(`invlpg [${VA + 0x1000}]`));
     expect(seen(m)).toEqual([0xaaaa, 0xaaaa]);
   });
+  it('INVLPG of a code page reaches compiled, linked code; INVLPG of a data page leaves it running', () => {
+    // VA holds `mov eax, 1; ret` (page A) or, after the remap, `mov eax, 2; ret` (page B). A hot loop calls it
+    // (its blocks compiled and linked to each other by the run loop), INVLPGs a data page (the links may stay),
+    // remaps VA to page B, INVLPGs it and calls again: the new code must run.
+    const m = machine();
+    m.writeBytes(L.DATA, [0xb8, 1, 0, 0, 0, 0xc3]);
+    m.writeBytes(SRC_B, [0xb8, 2, 0, 0, 0, 0xc3]);
+    // One loop, so the same blocks (and links) run before and after the remap at its 200th trip.
+    const src = [
+      'xor edi, edi', 'mov esi, 400', 'top:', `mov ebx, ${VA}`, 'call ebx', 'add edi, eax', `invlpg [${L.DATA + 0x2000}]`,
+      'cmp esi, 201', 'jne next', `mov dword ptr [${PT2}], ${SRC_B | P | RW | US}`, `invlpg [${VA}]`, 'next:', 'dec esi', 'jnz top',
+    ].join('\n');
+    expect(rerun(m, 0, src)).toMatchObject({ kind: 'exited' });
+    expect(m.cpu.regs[7]).toBe(200 * 1 + 200 * 2);
+  });
   it('a CR3 write flushes it', () => {
     const m = twoPages();
     rerun(m, 0, remapSrc('mov eax, cr3\nmov cr3, eax'));
