@@ -6,6 +6,7 @@ import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
+import { CheckedDescriptors } from './checked-descriptors.js';
 import { inSegmentCache } from './segments.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
@@ -181,6 +182,8 @@ export class CPU {
    * instruction-breakpoint #DB itself).
    */
   deliveringFault = false;
+  /** Gates and IRET code segments whose checks passed before (checked-descriptors.ts). */
+  readonly checkedDescriptors = new CheckedDescriptors();
   /**
    * The current instruction called a handler (INT n, INT3, INTO, INT1) or switched tasks: no single-step
    * trap follows it (SDM Vol. 3 §17.3.1.4); the handler runs with TF clear, or the new task with its own TF.

@@ -22,7 +22,7 @@ import type { CPU } from './cpu.js';
 import { FAULT } from './cpu.js';
 import { IF, NT, RF, TF, VM } from './flags.js';
 import { CS, SS } from './instr.js';
-import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, scratchDescriptor, DESC_P } from './segments.js';
+import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, scratchDescriptor, DESC_P, type Descriptor } from './segments.js';
 import { Vec, vectorName } from './stop.js';
 import { taskGateDelivery } from './task-switch.js';
 import { DR7_GD } from './debug-bits.js';
@@ -139,6 +139,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   const cplBefore = cpu.cpl;
   const oldSS = cpu.segSel[SS];
   const oldESP = cpu.regs[4];
+  // This very gate was checked at this CPL before (checked-descriptors.ts): only its code segment's descriptor is read again.
+  if (!cpu.segChecks && cpu.checkedDescriptors.knowsGate(vector, lo, hi, cplBefore) && deliverCheckedGate(cpu, vector, errorCode, software, lo, hi)) return;
   if (type === 5) {
     // A task gate: the handler is a task of its own (SDM §6.12.2, chapter 7).
     taskGateDelivery(cpu, lo, errorCode, ext, cpu.deliveringFault);
@@ -193,11 +195,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
       sp = pushFrameWord(cpu, ssBase, sp, size, oldSS);
       sp = pushFrameWord(cpu, ssBase, sp, size, oldESP);
     }
-    sp = pushFrameWord(cpu, ssBase, sp, size, eflags);
-    sp = pushFrameWord(cpu, ssBase, sp, size, oldCS);
-    sp = pushFrameWord(cpu, ssBase, sp, size, eip);
-    if (errorCode >= 0) sp = pushFrameWord(cpu, ssBase, sp, size, errorCode);
-    esp = sp;
+    esp = pushFrame(cpu, ssBase, sp, size, eflags, oldCS, eip, errorCode);
     // Loading CS (and SS) sets the descriptors' accessed bits.
     markAccessed(cpu, sel, cs);
     if (ssDesc) markAccessed(cpu, newSS, ssDesc);
@@ -206,8 +204,23 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     throw e;
   }
   if (inter) setSegmentCache(cpu, SS, newSS, ssDesc);
+  else cpu.checkedDescriptors.recordGate(vector, lo, hi, cs, newCpl);
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP);
+}
+
+/** EFLAGS, CS, EIP and the error code (if any) below `sp` on the handler's stack; returns the new stack pointer. */
+function pushFrame(cpu: CPU, ssBase: number, sp: number, size: number, eflags: number, cs: number, eip: number, errorCode: number): number {
+  sp = pushFrameWord(cpu, ssBase, sp, size, eflags);
+  sp = pushFrameWord(cpu, ssBase, sp, size, cs);
+  sp = pushFrameWord(cpu, ssBase, sp, size, eip);
+  if (errorCode >= 0) sp = pushFrameWord(cpu, ssBase, sp, size, errorCode);
+  return sp;
+}
+
+/** The frame is written: ESP, CS:EIP at the handler, EFLAGS as the gate type says, and the observer told. */
+function enterHandler(cpu: CPU, vector: number, errorCode: number, software: boolean, type: number, csSel: number, cs: Descriptor, offset: number, esp: number, eip: number, cplBefore: number, oldSS: number, oldESP: number): void {
   cpu.regs[4] = esp;
-  setSegmentCache(cpu, CS, (sel & 0xfffc) | newCpl, cs);
+  setSegmentCache(cpu, CS, csSel, cs);
   cpu.eip = offset;
   let clear = TF | NT | RF | VM;
   if ((type & 7) === 6) clear |= IF; // interrupt gate
@@ -217,11 +230,40 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     errorCode: errorCode < 0 ? null : errorCode,
     eip,
     cplBefore,
-    cplAfter: newCpl,
+    cplAfter: cpu.cpl,
     oldStack: [oldSS, oldESP],
     newStack: [cpu.segSel[SS], esp],
     cr2: cpu.cr2,
     software,
     external: cpu.deliveringExternal,
   });
+}
+
+/**
+ * A same-privilege delivery through a gate whose checks passed before at this CPL, with these IDT
+ * dwords (checked-descriptors.ts): the code segment's descriptor is read as the processor reads it
+ * and must be the one checked; then the frame is written exactly as deliverOnce writes it (same
+ * words, same order, at the same privilege). False, with nothing changed, when the descriptor
+ * differs: the full path runs.
+ */
+function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, software: boolean, lo: number, hi: number): boolean {
+  const sel = (lo >>> 16) & 0xffff;
+  const index = sel & 0xfff8;
+  const ldt = (sel & 4) !== 0;
+  if (index + 7 > (ldt ? cpu.ldtLimit : cpu.gdtrLimit) >>> 0) return false;
+  const table = ldt ? cpu.ldtBase : cpu.gdtrBase;
+  const dlo = cpu.readSystem32((table + index) | 0);
+  const cs = cpu.checkedDescriptors.gateDescriptor(vector, dlo, cpu.readSystem32((table + index + 4) | 0));
+  if (cs === null) return false;
+  const type = (hi >>> 8) & 0x1f;
+  const size = type & 8 ? 4 : 2;
+  const offset = size === 4 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
+  const cpl = cpu.cpl;
+  const oldSS = cpu.segSel[SS];
+  const oldESP = cpu.regs[4];
+  const eip = cpu.eip;
+  const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, cpu.getEflags() | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
+  cpu.checkedDescriptors.hits++;
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP);
+  return true;
 }

@@ -71,6 +71,23 @@ function returnCodeSegment(cpu: CPU, sel: number): Descriptor {
 }
 
 /**
+ * The code segment of a same-privilege return whose checks passed before (../checked-descriptors.ts):
+ * its descriptor is read as returnCodeSegment reads it and must be the one checked at this CPL;
+ * null (nothing changed) otherwise, and returnCodeSegment checks it in full.
+ */
+function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
+  if ((sel & ~3) === 0 || !cpu.checkedDescriptors.enabled) return null;
+  const index = sel & 0xfff8;
+  const ldt = (sel & 4) !== 0;
+  if (index + 7 > (ldt ? cpu.ldtLimit : cpu.gdtrLimit) >>> 0) return null;
+  const table = ldt ? cpu.ldtBase : cpu.gdtrBase;
+  const dlo = cpu.readSystem32((table + index) | 0);
+  const d = cpu.checkedDescriptors.knownReturn(sel, dlo, cpu.readSystem32((table + index + 4) | 0), cpu.cpl);
+  if (d !== null) cpu.checkedDescriptors.hits++;
+  return d;
+}
+
+/**
  * CF: IRET/IRETD in protected mode (SDM "IRET/IRETD" operation): return to
  * the same privilege level, or to an outer one popping SS:ESP as well; with
  * NT set, a task switch back to the previous task (task-switch.ts). Returns
@@ -102,9 +119,10 @@ export function iret(cpu: CPU, ins: Instr): void {
     return;
   }
   const rpl = newCs & 3;
-  const d = returnCodeSegment(cpu, newCs);
-  const eip = size === 2 ? newEip & 0xffff : newEip;
   const oldCpl = cpu.cpl;
+  const checked = rpl === oldCpl ? checkedReturnSegment(cpu, newCs) : null;
+  const d = checked ?? returnCodeSegment(cpu, newCs);
+  const eip = size === 2 ? newEip & 0xffff : newEip;
   let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
   if (size === 4) mask |= RF | AC | ID;
   if (oldCpl <= ((cpu.flags & IOPL) >> 12)) mask |= IF;
@@ -115,6 +133,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   if (rpl === oldCpl) {
     if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
     markAccessed(cpu, newCs, d);
+    if (checked === null) cpu.checkedDescriptors.recordReturn(newCs, d, oldCpl);
     cpu.regs[4] = (sp + 3 * size) | 0;
     setSegmentCache(cpu, CS, newCs, d);
     cpu.eip = eip;
