@@ -14,7 +14,8 @@ import { main } from '../../src/cli/main.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { ModuleTarget, type TargetRunOptions } from '../../src/fuzz/target-module.js';
 import { FUZZ_MEMORY_SIZE } from '../../src/cli/fuzz-command.js';
-import { CompareLog } from '../../src/fuzz/cmplog.js';
+import { CompareLog, CompareLogInstrumentation } from '../../src/fuzz/cmplog.js';
+import { CPU } from '../../src/cpu/cpu.js';
 import { encode, inputToState, integerEncodings, narrowed } from '../../src/fuzz/input-to-state.js';
 import { hasGcc, ROOT, NO_GCC, RUNTIME } from '../module/helpers.js';
 
@@ -71,6 +72,71 @@ describe('input-to-state replacement', () => {
     // The routine read past a short input: the prefix that is there is replaced and the input grows.
     expect(inputToState(bytes('K-xyz'), log, { maxLength: 100 }).map((r) => text(r.data))).toContain('K-KMEMSIM!');
     expect(inputToState(bytes('K-xyz'), log, { maxLength: 8 })).toEqual([]);
+  });
+});
+
+/**
+ * A loop of compares, three times, then a REPE CMPSB of 8 bytes:
+ *
+ *   0x1000: mov ecx, 3
+ *   0x1005: mov eax, [0x2000]
+ *   0x100a: cmp eax, 0x11223344
+ *   0x100f: cmp dword [0x2004], 0x55667788
+ *   0x1019: mov bx, [0x2008]
+ *   0x1020: cmp bx, 0x0102
+ *   0x1025: cmp byte [0x200a], 0x7f
+ *   0x102c: sub eax, edx
+ *   0x102e: dec ecx
+ *   0x102f: jnz 0x1005
+ *   0x1031: mov esi, 0x2010
+ *   0x1036: mov edi, 0x2020
+ *   0x103b: mov ecx, 8
+ *   0x1040: repe cmpsb
+ *   0x1042: hlt
+ */
+const COMPARES = [
+  0xb9, 0x03, 0x00, 0x00, 0x00, 0xa1, 0x00, 0x20, 0x00, 0x00, 0x3d, 0x44, 0x33, 0x22, 0x11,
+  0x81, 0x3d, 0x04, 0x20, 0x00, 0x00, 0x88, 0x77, 0x66, 0x55, 0x66, 0x8b, 0x1d, 0x08, 0x20, 0x00, 0x00,
+  0x66, 0x81, 0xfb, 0x02, 0x01, 0x80, 0x3d, 0x0a, 0x20, 0x00, 0x00, 0x7f, 0x29, 0xd0, 0x49, 0x75, 0xd4,
+  0xbe, 0x10, 0x20, 0x00, 0x00, 0xbf, 0x20, 0x20, 0x00, 0x00, 0xb9, 0x08, 0x00, 0x00, 0x00, 0xf3, 0xa6, 0xf4,
+];
+
+describe('the compare-logging instrumentation on the CPU', () => {
+  const run = (jit: number, step: boolean): CompareLog => {
+    const cpu = new CPU({ memorySize: 1 << 20 });
+    cpu.writePhys(0x1000, Uint8Array.from(COMPARES));
+    cpu.writePhys(0x2000, Uint8Array.from([0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, 0x34, 0x12, 0x80]));
+    cpu.writePhys(0x2010, bytes('abcdefgh'));
+    cpu.writePhys(0x2020, bytes('KMEMSIM!'));
+    cpu.eip = 0x1000;
+    cpu.regs[4] = 0x80000;
+    cpu.regs[2] = 7;
+    cpu.jitThreshold = jit;
+    const log = new CompareLog();
+    cpu.setJitInstrumentation(new CompareLogInstrumentation(log, [], 'regparm'));
+    if (step) for (let i = 0; i < 40 && cpu.stopReason === null; i++) cpu.step();
+    else cpu.run(1000);
+    expect(cpu.stopReason?.kind).toBe('halted');
+    return log;
+  };
+
+  it('logs CMP/SUB of sizes 1, 2 and 4 and REPE CMPSB\'s strings, the same compiled, interpreted and single-stepped', () => {
+    const compiled = run(0, false);
+    expect(compiled.integers.map(({ site, size, left, right }) => [site, size, left, right])).toEqual([
+      [0x100a, 4, 0xddccbbaa, 0x11223344],
+      [0x100f, 4, 0x04030201, 0x55667788],
+      [0x1020, 2, 0x1234, 0x0102],
+      [0x1025, 1, 0x80, 0x7f],
+      [0x102c, 4, 0xddccbbaa, 7],
+    ]);
+    expect(compiled.strings.map((p) => [p.site, text(p.left), text(p.right)])).toEqual([[0x1040, 'abcdefgh', 'KMEMSIM!']]);
+    // Three rounds of the loop, one pair per site (deduplicated); every compare counted.
+    expect(compiled.seen).toBe(16);
+    for (const [jit, step] of [[Infinity, false], [0, true]] as const) {
+      const other = run(jit, step);
+      expect(other.integers).toEqual(compiled.integers);
+      expect(other.strings).toEqual(compiled.strings);
+    }
   });
 });
 
