@@ -67,6 +67,12 @@ export const COMPARE_ROUTINES: Readonly<Record<string, { length: boolean; string
 /** How a routine's arguments are passed: regparm(3) (Linux i386 kernel code) or cdecl (user programs). */
 export type CallingConvention = 'regparm' | 'cdecl';
 
+/** A pair's identity: its site and operands (the fuzzer tries each pair on the first entry that shows it). */
+export function pairKey(p: IntegerPair | BytesPair): string {
+  if ('size' in p) return `${p.site}:${p.size}:${p.left}:${p.right}`;
+  return `${p.site}:${Buffer.from(p.left).toString('hex')}:${Buffer.from(p.right).toString('hex')}`;
+}
+
 /** The operand pairs of one run, per site, in the order first seen. */
 export class CompareLog {
   readonly integers: IntegerPair[] = [];
@@ -99,6 +105,20 @@ export class CompareLog {
     if (left.length === 0 || right.length === 0 || Buffer.from(left).equals(Buffer.from(right))) return;
     if (!this.admit(site, `b:${Buffer.from(left).toString('hex')}:${Buffer.from(right).toString('hex')}`)) return;
     this.strings.push({ site, left, right });
+  }
+
+  /** Drop the pairs `tried` has, and add the others to it. */
+  keepNew(tried: Set<string>): void {
+    const fresh = <T extends IntegerPair | BytesPair>(list: T[]): T[] => list.filter((p) => {
+      const k = pairKey(p);
+      if (tried.has(k)) return false;
+      tried.add(k);
+      return true;
+    });
+    const ints = fresh(this.integers);
+    const strs = fresh(this.strings);
+    this.integers.splice(0, this.integers.length, ...ints);
+    this.strings.splice(0, this.strings.length, ...strs);
   }
 
   clear(): void {

@@ -183,6 +183,9 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   let cmplogMs = 0, syncMs = 0, cmplogRuns = 0, itsExecs = 0, itsFinds = 0;
   const cmplogOn = opts.cmplog ?? true;
   const compareLog = new CompareLog();
+  // Operand pairs already tried on an earlier entry: a later entry showing the same pair at the same
+  // site is not tried again (a switch on input bytes would otherwise make every entry re-try every case).
+  const triedPairs = new Set<string>();
   const syncInterval = opts.syncIntervalMs ?? 30_000;
 
   const plotPath = join(out.dir, 'plot_data');
@@ -317,7 +320,10 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
       execs++;
       execsSinceCrash++;
       cmplogRuns++;
-      for (const c of inputToState(entry.data, compareLog, { maxLength: opts.maxLength })) {
+      compareLog.keepNew(triedPairs);
+      // At most as many candidates as the entry's havoc gets: an input whose every byte is compared
+      // (a command loop's switch) would otherwise spend most executions here.
+      for (const c of inputToState(entry.data, compareLog, { maxLength: opts.maxLength, limit: corpus.energy(entry) })) {
         if (limitReached()) return;
         const queued = corpus.entries.length, crashed = crashes.length;
         runOne(c.data, { src: entry.id, splicedWith: null, rep: 0, op: `its,pos:${c.pos}` }, null, entry.depth + 1);

@@ -21,7 +21,7 @@
  * Colourization (AFL++'s step that randomizes the input first, to tell
  * input bytes from constants) is not done: every match is tried.
  */
-import type { BytesPair, CompareLog, IntegerPair } from './cmplog.js';
+import type { CompareLog } from './cmplog.js';
 
 /** One input to try, and the op: field of its file name. */
 export interface Replacement {
@@ -58,9 +58,17 @@ export function narrowed(v: number, size: number, width: number): number | null 
   return (size === 4 ? sext >>> 0 : sext & mask(size)) === (v >>> 0) ? low : null;
 }
 
-/** The (pattern, replacement) byte encodings of `from` → `to` for one integer compare. */
-export function integerEncodings(from: number, to: number, size: 1 | 2 | 4): { pattern: Uint8Array; replacement: Uint8Array }[] {
-  const out: { pattern: Uint8Array; replacement: Uint8Array }[] = [];
+/** One pattern → replacement move, and its rank (lower first: see inputToState). */
+export interface Encoding {
+  pattern: Uint8Array;
+  replacement: Uint8Array;
+  rank: number;
+}
+
+/** The (pattern, replacement) byte encodings of `from` → `to` for one integer compare, each listed once. */
+export function integerEncodings(from: number, to: number, size: 1 | 2 | 4): Encoding[] {
+  const out: Encoding[] = [];
+  const seen = new Set<string>();
   for (const width of [...new Set([size, 2, 1])].filter((w) => w <= size)) {
     const p = narrowed(from, size, width);
     if (p === null) continue;
@@ -68,17 +76,17 @@ export function integerEncodings(from: number, to: number, size: 1 | 2 | 4): { p
       const t = ((to + delta) >>> 0) & mask(size);
       const r = narrowed(t, size, width);
       if (r === null) continue;
-      for (const be of width > 1 ? [false, true] : [false]) out.push({ pattern: encode(p, width, be), replacement: encode(r, width, be) });
+      for (const be of width > 1 ? [false, true] : [false]) {
+        const e = { pattern: encode(p, width, be), replacement: encode(r, width, be), rank: (delta === 0 ? 1 : 3) + (width === 1 ? 1 : 0) };
+        // A value whose narrow and wide forms coincide (0x41 → 0x5a as one byte) is listed once.
+        const k = Buffer.from(e.pattern).toString('hex') + '/' + Buffer.from(e.replacement).toString('hex');
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.push(e);
+      }
     }
   }
-  // A value whose narrow and wide forms coincide (0x41 → 0x5a as one byte) is listed once.
-  const seen = new Set<string>();
-  return out.filter((e) => {
-    const k = Buffer.from(e.pattern).toString('hex') + '/' + Buffer.from(e.replacement).toString('hex');
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  return out;
 }
 
 /** Positions where `pattern` occurs in `input`. */
@@ -115,39 +123,34 @@ function replaced(input: Uint8Array, pos: number, bytes: Uint8Array, maxLength: 
 
 /**
  * The inputs input-to-state replacement makes of `input` from the pairs
- * of its cmplog run (deterministic: pairs in log order, positions
- * ascending; duplicates and the input itself left out).
+ * of its cmplog run, deterministically, most promising first: byte
+ * strings, then exact replacements of 2- and 4-byte operands, of 1-byte
+ * ones, then the ±1 variants (2–4 bytes, then 1); within a rank, pairs in
+ * log order and positions ascending. Duplicates and the input itself are
+ * left out; at most `limit`.
  */
 export function inputToState(input: Uint8Array, log: Pick<CompareLog, 'integers' | 'strings'>, opts: InputToStateOptions): Replacement[] {
   const limit = opts.limit ?? 1024;
+  const moves: Encoding[] = [];
+  for (const p of log.strings) {
+    moves.push({ pattern: p.left, replacement: p.right, rank: 0 }, { pattern: p.right, replacement: p.left, rank: 0 });
+  }
+  for (const p of log.integers) moves.push(...integerEncodings(p.left, p.right, p.size), ...integerEncodings(p.right, p.left, p.size));
+  moves.sort((a, b) => a.rank - b.rank); // stable: log order within a rank
   const seen = new Set<string>([Buffer.from(input).toString('latin1')]);
   const out: Replacement[] = [];
-  const add = (pos: number, bytes: Uint8Array): boolean => {
-    const data = replaced(input, pos, bytes, opts.maxLength);
-    if (data === null) return true;
-    const k = Buffer.from(data).toString('latin1');
-    if (seen.has(k)) return true;
-    seen.add(k);
-    out.push({ data, pos });
-    return out.length < limit;
-  };
-  for (const p of log.integers) if (!integerPair(input, p, add)) return out;
-  for (const p of log.strings) if (!bytesPair(input, p, add)) return out;
-  return out;
-}
-
-function integerPair(input: Uint8Array, p: IntegerPair, add: (pos: number, bytes: Uint8Array) => boolean): boolean {
-  for (const [from, to] of [[p.left, p.right], [p.right, p.left]] as const) {
-    for (const e of integerEncodings(from, to, p.size)) {
-      for (const pos of occurrences(input, e.pattern)) if (!add(pos, e.replacement)) return false;
+  for (const m of moves) {
+    // A string may stand at the input's end cut short (the routine read past it); an integer is whole.
+    const at = m.rank === 0 ? prefixOccurrences(input, m.pattern) : occurrences(input, m.pattern);
+    for (const pos of at) {
+      const data = replaced(input, pos, m.replacement, opts.maxLength);
+      if (data === null) continue;
+      const k = Buffer.from(data).toString('latin1');
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push({ data, pos });
+      if (out.length >= limit) return out;
     }
   }
-  return true;
-}
-
-function bytesPair(input: Uint8Array, p: BytesPair, add: (pos: number, bytes: Uint8Array) => boolean): boolean {
-  for (const [from, to] of [[p.left, p.right], [p.right, p.left]] as const) {
-    for (const pos of prefixOccurrences(input, from)) if (!add(pos, to)) return false;
-  }
-  return true;
+  return out;
 }
