@@ -266,7 +266,8 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
 
 const builtCli = existsSync(join(ROOT, 'dist/cli/main.js'));
 describe.skipIf(skip !== null || !builtCli)('kmemsim fuzz: interrupted', () => {
-  it('SIGTERM ends the run after the current input; the output directory is consistent and resumes with -i -', async () => {
+  // SIGINT is what Ctrl-C sends; the run is stopped wherever it is (havoc, cmplog, sync).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) it(`${signal} ends the run after the current input; the output directory is consistent and resumes with -i -`, async () => {
     const out = tmp();
     const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'fuzz', join(EX, 'clean.c'), '--kmemcheck', '-o', out, '--status-interval', '1'], { cwd: ROOT });
     let stderr = '';
@@ -274,7 +275,7 @@ describe.skipIf(skip !== null || !builtCli)('kmemsim fuzz: interrupted', () => {
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // Wait for the first status line: the run is under way.
     for (let i = 0; i < 300 && !/kmemsim fuzz: \d+s, /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGTERM');
+    child.kill(signal);
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/interrupted; the output directory is consistent/);
     const queue = readdirSync(join(out, 'default/queue'));
