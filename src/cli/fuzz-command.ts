@@ -73,6 +73,8 @@ export interface FuzzCommandOptions {
   memorySize?: number;
   /** -D: AFL's deterministic stages before havoc. */
   deterministic?: boolean;
+  /** The cmplog stage (src/fuzz/cmplog.ts; default on, --no-cmplog). */
+  cmplog?: boolean;
   /** -M NAME: this instance is a main one, in OUT/NAME. */
   main?: string;
   /** -S NAME: a secondary instance, in OUT/NAME. */
@@ -347,6 +349,7 @@ export async function fuzzCommand(o: FuzzCommandOptions): Promise<number> {
       status: status.status,
       instance: instanceName,
       deterministic: o.deterministic ?? false,
+      cmplog: o.cmplog ?? true,
       main: o.main !== undefined || (o.jobs ?? 1) > 1,
       syncIntervalMs: (o.syncInterval ?? 30) * 1000,
       targetMode: isProgram(o.target) ? 'kmemsim user program' : 'kmemsim kernel module',

@@ -415,6 +415,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('M', { type: 'string', describe: 'main instance NAME in -o OUT (AFL++ sync directory: imports the other instances\' finds)' })
           .option('S', { type: 'string', describe: 'secondary instance NAME in -o OUT (AFL++ sync directory)' })
           .option('D', { type: 'boolean', describe: 'run AFL\'s deterministic stages (bit and byte flips, arithmetic, interesting values, dictionary) on each queue entry before havoc', default: false })
+          .option('cmplog', { type: 'boolean', describe: 'run each queue entry once with its compares logged and try their operands in place of the input\'s bytes (AFL++\'s -c, input-to-state; --no-cmplog: off)', default: true })
           .option('jobs', { type: 'string', describe: 'run N instances on this machine: this one (-M main) and N-1 secondaries' })
           .option('sync-interval', { type: 'string', describe: 'seconds between imports of the other instances\' queue entries', default: '30' })
           .example('$0 fuzz examples/fuzz/record-type.c --kmemcheck -o out --max-time 60', '')
@@ -444,6 +445,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           args: programArgs(a),
           ...(a.memory !== undefined ? { memorySize: parseSize(a.memory, '--memory', { min: 4 * 2 ** 20, max: MAX_MEMORY_SIZE }) } : {}),
           deterministic: a.D as boolean,
+          cmplog: a.cmplog as boolean,
           ...(a.M !== undefined ? { main: String(a.M) } : {}),
           ...(a.S !== undefined ? { secondary: String(a.S) } : {}),
           ...(a.jobs !== undefined ? { jobs: parseCount(a.jobs, '--jobs', { min: 1, max: 256 }) } : {}),

@@ -134,6 +134,9 @@ export interface FuzzStats {
   target: string;
   /** "kmemsim kernel module" or "kmemsim user program". */
   targetMode: string;
+  /** Milliseconds spent in the cmplog stage (its cmplog runs and input-to-state executions) and in syncing. */
+  cmplogMs: number;
+  syncMs: number;
 }
 
 function sec(ms: number): number {
@@ -152,6 +155,12 @@ export function fuzzerStats(s: FuzzStats, version: string): string {
     ['cycles_done', s.cyclesDone],
     ['cycles_wo_finds', s.cyclesWithoutFinds],
     ['time_wo_finds', sec(s.now - (s.lastFind || s.startTime))],
+    // AFL++ 4's split of run_time: what is not cmplog or sync is fuzzing (no calibration or trimming in kmemsim).
+    ['fuzz_time', sec(Math.max(0, s.now - s.startTime - s.cmplogMs - s.syncMs))],
+    ['calibration_time', 0],
+    ['cmplog_time', sec(s.cmplogMs)],
+    ['sync_time', sec(s.syncMs)],
+    ['trim_time', 0],
     ['execs_done', s.execs],
     ['execs_per_sec', perSec.toFixed(2)],
     ['execs_ps_last_min', perSec.toFixed(2)],

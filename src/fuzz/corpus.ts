@@ -20,6 +20,8 @@ export interface QueueEntry {
   depth: number;
   /** The deterministic stages ran on it (AFL's passed_det). */
   passedDet?: boolean;
+  /** The cmplog stage ran on it (AFL++'s queue entry `colorized`). */
+  passedCmplog?: boolean;
 }
 
 /** The base number of havoc executions per entry per cycle (AFL's HAVOC_CYCLES_INIT is 1024; kmemsim's executions are slower). */

@@ -20,10 +20,13 @@ import { OutputDir, OutputError, PLOT_HEADER, crashName, fuzzerStats, hangName, 
 import { markSynced, syncCandidates } from './sync.js';
 import { deterministicStages } from './deterministic.js';
 import type { Execution } from './target-module.js';
+import { CompareLog } from './cmplog.js';
+import { inputToState } from './input-to-state.js';
 
 /** What the loop needs of a target. */
 export interface FuzzTarget {
-  execute(data: Uint8Array, edges: Uint8Array | null): Execution;
+  /** Run one input; with `cmplog`, compare logging compiled in and the operands recorded there (./cmplog.ts). */
+  execute(data: Uint8Array, edges: Uint8Array | null, cmplog?: CompareLog | null): Execution;
 }
 
 export interface FuzzOptions {
@@ -53,6 +56,12 @@ export interface FuzzOptions {
   syncIntervalMs?: number;
   /** -D: AFL's deterministic stages on every queue entry once, before its havoc (src/fuzz/deterministic.ts). */
   deterministic?: boolean;
+  /**
+   * The cmplog stage (AFL++'s -c, RedQueen): once per queue entry, a run
+   * with compare logging, then input-to-state replacements of it
+   * (./cmplog.ts, ./input-to-state.ts). Default on; --no-cmplog turns it off.
+   */
+  cmplog?: boolean;
   /** fuzzer_stats' target_mode. */
   targetMode?: string;
   status(line: string): void;
@@ -71,6 +80,10 @@ export interface SavedCrash {
 
 export interface FuzzSummary {
   execs: number;
+  /** Of `execs`: cmplog runs, and the input-to-state candidates run, and how many of those were kept (queue or crash). */
+  cmplogRuns: number;
+  itsExecs: number;
+  itsFinds: number;
   corpus: number;
   edges: number;
   crashes: SavedCrash[];
@@ -167,6 +180,12 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   let lastStatus = start;
   let imported = 0;
   let lastSync = -Infinity;
+  let cmplogMs = 0, syncMs = 0, cmplogRuns = 0, itsExecs = 0, itsFinds = 0;
+  const cmplogOn = opts.cmplog ?? true;
+  const compareLog = new CompareLog();
+  // Operand pairs already tried on an earlier entry: a later entry showing the same pair at the same
+  // site is not tried again (a switch on input bytes would otherwise make every entry re-try every case).
+  const triedPairs = new Set<string>();
   const syncInterval = opts.syncIntervalMs ?? 30_000;
 
   const plotPath = join(out.dir, 'plot_data');
@@ -182,7 +201,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     corpusCount: corpus.entries.length, corpusFound: corpus.entries.filter((e) => e.depth > 1).length, corpusImported: imported,
     maxDepth: corpus.maxDepth, edges: countEdges(virgin), crashes: crashIds, hangs,
     timeoutInstructions: opts.timeoutInstructions, commandLine: opts.commandLine, target: opts.target,
-    targetMode: opts.targetMode ?? 'kmemsim kernel module',
+    targetMode: opts.targetMode ?? 'kmemsim kernel module', cmplogMs, syncMs,
   });
   const writeStats = (): void => {
     const s = stats();
@@ -193,7 +212,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     const s = stats();
     const secs = Math.max(0.001, (s.now - start) / 1000);
     const sinceEdge = lastFind ? `${Math.round((s.now - lastFind) / 1000)}s` : 'none yet';
-    return `kmemsim fuzz: ${Math.round(secs)}s, ${execs} execs (${(execs / secs).toFixed(1)}/s), corpus ${s.corpusCount}, edges ${s.edges}, crashes ${s.crashes}, hangs ${s.hangs}, last new edge ${sinceEdge}`;
+    return `kmemsim fuzz: ${Math.round(secs)}s, ${execs} execs (${(execs / secs).toFixed(1)}/s), corpus ${s.corpusCount}, edges ${s.edges}, crashes ${s.crashes}, hangs ${s.hangs}, last new edge ${sinceEdge}${cmplogOn ? `, cmplog ${itsFinds}/${itsExecs}` : ''}`;
   };
 
   /** Run one input and file it: queue, crash, hang or nothing. Returns the execution. */
@@ -264,6 +283,13 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
   /** Import the other instances' new queue entries (AFL++'s sync_fuzzers()). */
   const syncNow = async (): Promise<void> => {
     lastSync = now();
+    try {
+      await syncOthers();
+    } finally {
+      syncMs += now() - lastSync;
+    }
+  };
+  const syncOthers = async (): Promise<void> => {
     for (const other of syncCandidates(opts.out, out.instance, opts.maxLength)) {
       for (const c of other.entries) {
         if (limitReached()) return;
@@ -277,6 +303,37 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         await maybeStatus();
       }
       markSynced(out.dir, other.instance, other.next);
+    }
+  };
+
+  /**
+   * AFL++'s cmplog stage for one queue entry: a run with compare logging
+   * compiled in, then each input-to-state replacement of the entry run as
+   * a normal input (finds are named op:its,pos:N, afl-fuzz's stage_short).
+   */
+  const cmplogStage = async (entry: QueueEntry): Promise<void> => {
+    if (limitReached()) return;
+    const t0 = now();
+    try {
+      compareLog.clear();
+      target.execute(entry.data, null, compareLog);
+      execs++;
+      execsSinceCrash++;
+      cmplogRuns++;
+      compareLog.keepNew(triedPairs);
+      // At most as many candidates as the entry's havoc gets: an input whose every byte is compared
+      // (a command loop's switch) would otherwise spend most executions here.
+      for (const c of inputToState(entry.data, compareLog, { maxLength: opts.maxLength, limit: corpus.energy(entry) })) {
+        if (limitReached()) return;
+        const queued = corpus.entries.length, crashed = crashes.length;
+        runOne(c.data, { src: entry.id, splicedWith: null, rep: 0, op: `its,pos:${c.pos}` }, null, entry.depth + 1);
+        itsExecs++;
+        if (corpus.entries.length > queued || crashes.length > crashed) itsFinds++;
+        await maybeStatus();
+      }
+      entry.passedCmplog = true;
+    } finally {
+      cmplogMs += now() - t0;
     }
   };
 
@@ -315,6 +372,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         }
         if (!limitReached()) entry.passedDet = true;
       }
+      if (cmplogOn && !entry.passedCmplog) await cmplogStage(entry);
       const energy = corpus.energy(entry);
       for (let i = 0; i < energy && !limitReached(); i++) {
         let base = entry.data;
@@ -340,6 +398,6 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     writeStats();
   }
   opts.status(statusLine());
-  return { execs, corpus: corpus.entries.length, edges: countEdges(virgin), crashes, hangs, interrupted: stopRequested };
+  return { execs, cmplogRuns, itsExecs, itsFinds, corpus: corpus.entries.length, edges: countEdges(virgin), crashes, hangs, interrupted: stopRequested };
 }
 

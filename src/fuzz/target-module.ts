@@ -29,6 +29,7 @@ import { ModuleLoadError } from '../kernel/module.js';
 import type { StopReason } from '../cpu/stop.js';
 import { Vec } from '../cpu/stop.js';
 import { describeStop } from '../cli/describe.js';
+import { compareRoutines, withCompareLog, type CompareLog } from './cmplog.js';
 
 export const ENTRY = 'LLVMFuzzerTestOneInput';
 export const INITIALIZE = 'LLVMFuzzerInitialize';
@@ -107,7 +108,7 @@ export function initializeStep(seen: InputCall): Step {
  * the fuzzing task's address space would), so an input runs the same
  * after a snapshot restore (which flushes it) as on a fresh machine.
  */
-export function dataStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall): Step {
+export function dataStep(data: Uint8Array, timeout: number, edges: Uint8Array | null, seen: InputCall, cmplog: CompareLog | null = null): Step {
   return (ctx, budget) => {
     const { kernel, module, api, memory, heap } = ctx;
     const entry = module.object.globals.get(ENTRY);
@@ -127,7 +128,9 @@ export function dataStep(data: Uint8Array, timeout: number, edges: Uint8Array | 
     const limit = Math.min(timeout, Math.max(0, budget));
     let r;
     try {
-      r = callGuest(kernel, entry, [ptr, data.length], limit);
+      const call = () => callGuest(kernel, entry, [ptr, data.length], limit);
+      // A cmplog run (src/fuzz/cmplog.ts): the module's compares and memcmp-likes logged, regparm(3) arguments.
+      r = cmplog === null ? call() : withCompareLog(cpu, cmplog, compareRoutines((n) => module.lookup(n)), 'regparm', call);
     } finally {
       cpu.edgeCounts = null;
     }
@@ -210,8 +213,8 @@ export class ModuleTarget {
     return this.snap;
   }
 
-  /** Run one input; `edges` (a zeroed 64 KiB map) receives the edge counts. */
-  execute(data: Uint8Array, edges: Uint8Array | null): Execution {
+  /** Run one input; `edges` (a zeroed 64 KiB map) receives the edge counts, `cmplog` the compares' operands. */
+  execute(data: Uint8Array, edges: Uint8Array | null, cmplog: CompareLog | null = null): Execution {
     const seen: InputCall = { reached: false, hang: false, instructions: 0 };
     let result: CheckedRunResult;
     if (this.options.snapshot === false) {
@@ -222,7 +225,7 @@ export class ModuleTarget {
       const s = this.session ?? this.initialize();
       this.snap!.restore();
       seen.reached = true;
-      result = finishChecked(s, dataStep(data, this.timeout, edges, seen));
+      result = finishChecked(s, dataStep(data, this.timeout, edges, seen, cmplog));
       if (result.error !== null) throw this.targetError(result);
     }
     return this.classify(result, seen);

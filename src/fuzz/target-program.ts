@@ -28,6 +28,7 @@ import type { StopReason } from '../cpu/stop.js';
 import { StdinFile } from '../linux/fs/stdio.js';
 import { describeStop } from '../cli/describe.js';
 import type { Execution } from './target-module.js';
+import { compareRoutines, withCompareLog, type CompareLog, type CompareRoutine } from './cmplog.js';
 
 /** Linux's signal names (asm/signal.h, i386), for signatures and reports. */
 const SIGNALS: Record<number, string> = {
@@ -105,7 +106,7 @@ export class ProgramTarget {
   }
 
   /** Run one input; `edges` (a zeroed 64 KiB map) receives the edge counts. */
-  execute(data: Uint8Array, edges: Uint8Array | null): Execution & { program: ProgramRun } {
+  execute(data: Uint8Array, edges: Uint8Array | null, cmplog: CompareLog | null = null): Execution & { program: ProgramRun } {
     if (this.usesFile) fs.writeFileSync(this.opts.inputFile!, data);
     const stdin = this.usesFile ? new Uint8Array(0) : data;
     let p: Process;
@@ -123,11 +124,18 @@ export class ProgramTarget {
       p = this.proc;
       this.stdin?.refill(stdin);
     }
-    const run = this.run(p, edges);
+    const run = this.run(p, edges, cmplog);
     return { ...this.classify(run), program: run };
   }
 
-  private run(p: Process, edges: Uint8Array | null): ProgramRun {
+  /** The program's memcmp-likes (its static symbol table's functions), for a cmplog run. */
+  private get routines(): CompareRoutine[] {
+    const funcs = new Map<string, number>();
+    for (const sym of this.elf.symbols) if (sym.name && sym.value !== 0 && sym.type === 2 /* STT_FUNC */) funcs.set(sym.name, sym.value);
+    return compareRoutines((n) => funcs.get(n));
+  }
+
+  private run(p: Process, edges: Uint8Array | null, cmplog: CompareLog | null): ProgramRun {
     const cpu = p.kernel.cpu;
     const sys = p.linux.system;
     const before = cpu.icount;
@@ -135,7 +143,8 @@ export class ProgramTarget {
     cpu.prevBlockId = 0;
     let stop: StopReason;
     try {
-      stop = sys.run(this.opts.timeout);
+      const go = () => sys.run(this.opts.timeout);
+      stop = cmplog === null ? go() : withCompareLog(cpu, cmplog, this.routines, 'cdecl', go);
     } catch (e) {
       stop = { kind: 'internal-error', eip: cpu.eip, message: `internal error: ${e instanceof Error ? e.message : String(e)}` };
     } finally {

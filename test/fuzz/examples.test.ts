@@ -40,7 +40,7 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
   for (const c of cases) {
     it(`finds the planted bug of ${c.name}.c with ${c.checker.join(' ')}, and the crash replays to the same report`, async () => {
       const out = tmp();
-      const r = await kmemsim(['fuzz', join(EX, `${c.name}.c`), ...c.checker, '-o', out, '--seed', '1', '--runs', '300', ...c.args]);
+      const r = await kmemsim(['fuzz', join(EX, `${c.name}.c`), ...c.checker, '-o', out, '--seed', '1', '--runs', '600', ...c.args]);
       expect(r.status, r.stderr).toBe(99);
       expect(r.stderr).toMatch(c.signature);
       const crashes = join(out, 'default/crashes');
@@ -62,6 +62,20 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
       // Without the checker the bug is invisible: the input runs clean.
       const plain = await kmemsim(['run', join(EX, `${c.name}.c`), '--input', path]);
       expect(plain.status, plain.stderr).toBe(0);
+    });
+  }
+
+  // The issue's "Done when": `kmemsim fuzz examples/fuzz/X.c --kmemcheck -o out` from an empty seed directory,
+  // without the examples' dictionaries and seeds (the automatic dictionary and cmplog stand in for them).
+  for (const c of cases) {
+    const runs = c.name === 'use-after-free' ? '4000' : '300';
+    it(`finds the bug of ${c.name}.c from an empty seed directory, without a dictionary (${runs} executions)`, async () => {
+      const dir = tmp();
+      mkdirSync(join(dir, 'in'));
+      const r = await kmemsim(['fuzz', join(EX, `${c.name}.c`), ...c.checker, '-i', join(dir, 'in'), '-o', join(dir, 'out'), '--seed', '1', '--runs', runs]);
+      expect(r.status, r.stderr).toBe(99);
+      expect(r.stderr).toMatch(c.signature);
+      expect(ids(join(dir, 'out/default/queue'))[0]).toBe('id:000000,time:0,execs:0,orig:generated');
     });
   }
 
@@ -116,11 +130,14 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
     expect(Number(/^execs_done +: (\d+)$/m.exec(readFileSync(join(out, 'default/fuzzer_stats'), 'utf8'))![1])).toBeGreaterThan(1);
   });
 
-  it('finds the 32-bit magic of padding.c through the automatic dictionary, not without it', async () => {
-    const auto = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '-o', tmp(), '--seed', '1', '--runs', '300']);
+  it('finds the 32-bit magic of padding.c through the automatic dictionary or cmplog, not with havoc alone', async () => {
+    const auto = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '--no-cmplog', '-o', tmp(), '--seed', '1', '--runs', '300']);
     expect(auto.status, auto.stderr).toBe(99);
     expect(auto.stderr).toMatch(/uninitialized heap read in serialize\+0x/);
-    const none = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '--no-auto-dict', '-o', tmp(), '--seed', '1', '--runs', '60']);
+    const cmplog = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '--no-auto-dict', '-o', tmp(), '--seed', '1', '--runs', '300']);
+    expect(cmplog.status, cmplog.stderr).toBe(99);
+    expect(cmplog.stderr).toMatch(/uninitialized heap read in serialize\+0x/);
+    const none = await kmemsim(['fuzz', join(EX, 'padding.c'), '--kmemcheck', '--no-auto-dict', '--no-cmplog', '-o', tmp(), '--seed', '1', '--runs', '300']);
     expect(none.status, none.stderr).toBe(0);
   });
 
@@ -249,7 +266,8 @@ describe.skipIf(skip !== null)('kmemsim fuzz: examples/fuzz', () => {
 
 const builtCli = existsSync(join(ROOT, 'dist/cli/main.js'));
 describe.skipIf(skip !== null || !builtCli)('kmemsim fuzz: interrupted', () => {
-  it('SIGTERM ends the run after the current input; the output directory is consistent and resumes with -i -', async () => {
+  // SIGINT is what Ctrl-C sends; the run is stopped wherever it is (havoc, cmplog, sync).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) it(`${signal} ends the run after the current input; the output directory is consistent and resumes with -i -`, async () => {
     const out = tmp();
     const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'fuzz', join(EX, 'clean.c'), '--kmemcheck', '-o', out, '--status-interval', '1'], { cwd: ROOT });
     let stderr = '';
@@ -257,7 +275,7 @@ describe.skipIf(skip !== null || !builtCli)('kmemsim fuzz: interrupted', () => {
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // Wait for the first status line: the run is under way.
     for (let i = 0; i < 300 && !/kmemsim fuzz: \d+s, /.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGTERM');
+    child.kill(signal);
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/interrupted; the output directory is consistent/);
     const queue = readdirSync(join(out, 'default/queue'));

@@ -89,6 +89,18 @@ describe.skipIf(noTlv !== null)('kmemsim fuzz: a program on the project runtime 
     sameAsFresh(TLV, [], join(PROGS, 'tlv.dict'), [new Uint8Array(Buffer.from('TLV1S\x03\x01ABP\x01\x01'))], null);
   });
 
+  const KEYWORD = join(ROOT, 'build/fuzz/keyword');
+  it.skipIf(!existsSync(KEYWORD))('cmplog logs a program\'s strncmp/strcmp arguments (cdecl): keyword\'s crash found in 1000 executions, not with --no-cmplog', async () => {
+    const off = await kmemsim(['fuzz', KEYWORD, '-o', tmp(), '--seed', '1', '--runs', '1000', '--no-cmplog']);
+    expect(off.status, off.stderr).toBe(0);
+    const out = tmp();
+    const on = await kmemsim(['fuzz', KEYWORD, '-o', out, '--seed', '1', '--runs', '1000']);
+    expect(on.status, on.stderr).toBe(99);
+    expect(on.stderr).toMatch(/crash: .*,op:its,pos:\d+ \(SIGSEGV at main\+0x/);
+    const key = ids(join(out, 'default/queue')).map((n) => readFileSync(join(out, 'default/queue', n), 'latin1'));
+    expect(key.some((d) => d.startsWith('OPEN-SES'))).toBe(true);
+  });
+
   it('refuses checker options for a program (they check kernel modules): 2', async () => {
     const r = await kmemsim(['fuzz', TLV, '--kmemcheck', '-o', tmp(), '--runs', '1']);
     expect(r.status).toBe(2);

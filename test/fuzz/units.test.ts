@@ -104,6 +104,7 @@ describe('AFL++ output formats', () => {
       startTime: 1_000_000, now: 1_010_000, lastFind: 1_005_000, lastCrash: 0, lastHang: 0, execs: 500, execsSinceCrash: 500,
       cyclesDone: 2, cyclesWithoutFinds: 0, currentEntry: 1, corpusCount: 4, corpusFound: 3, corpusImported: 0, maxDepth: 3,
       edges: 42, crashes: 1, hangs: 0, timeoutInstructions: 1000, commandLine: 'kmemsim fuzz x.c', target: 'x.c', targetMode: 'kmemsim kernel module',
+      cmplogMs: 3_000, syncMs: 1_000,
     };
     const text = fuzzerStats(s, '1.0');
     for (const k of ['start_time', 'last_update', 'run_time', 'fuzzer_pid', 'cycles_done', 'execs_done', 'execs_per_sec', 'corpus_count', 'saved_crashes', 'saved_hangs', 'last_find', 'edges_found']) {
@@ -111,6 +112,10 @@ describe('AFL++ output formats', () => {
     }
     expect(text).toMatch(/^execs_per_sec +: 50\.00$/m);
     expect(text).toMatch(/^run_time +: 10$/m);
+    // AFL++ 4's split of run_time.
+    expect(text).toMatch(/^cmplog_time +: 3$/m);
+    expect(text).toMatch(/^sync_time +: 1$/m);
+    expect(text).toMatch(/^fuzz_time +: 6$/m);
     expect(plotLine(s).split(',').length).toBe(PLOT_HEADER.split(',').length);
   });
 });
