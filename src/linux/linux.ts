@@ -32,6 +32,7 @@ import { SIGPIPE, SIGCHLD, SIGKILL, SIGCONT, SIGSTOP, defaultAction, SIG_IGN, SI
 import { BrokenPipe } from './pipe.js';
 import { setupFrame, restoreFrame, SA_RESTART, type UserRegs, type FaultInfo } from './sigframe.js';
 import { runTasks, type Scheduler } from './sched.js';
+import type { ProcessTasks } from './process-tasks.js';
 import type { StopReason } from '../cpu/stop.js';
 
 export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => SyscallResult;
@@ -68,13 +69,22 @@ export class LinuxSystem {
   readonly modules: LinuxModules;
   /** System calls waiting in guest kernel code (a module's file operations). */
   readonly kcalls: KernelCalls;
+  /** Processes as tasks of the module kernel's scheduler, once a module kernel is installed (src/linux/process-tasks.ts). */
+  processTasks: ProcessTasks | null = null;
   private readonly table: SyscallTable;
   private readonly reported = new Set<number>();
 
   constructor(readonly k: Kernel, readonly io: LinuxIO, opts: LinuxOptions = {}) {
     this.clock = new Clock(k.cpu);
     this.ua = new UserAccess(k, () => this.task.mm);
-    this.kcalls = new KernelCalls(k, (res) => this.complete(res));
+    this.kcalls = new KernelCalls(k, (res) => this.complete(res), {
+      current: () => this.task,
+      exiting: (t) => (t as Task).state === 'zombie',
+      getFrame: () => this.frame,
+      setFrame: (f) => {
+        this.frame = f as UserRegs | null;
+      },
+    });
     const sys = this;
     this.vfs = new Vfs({
       root: opts.root,
@@ -145,7 +155,10 @@ export class LinuxSystem {
     void fromPid;
     if (t.state === 'zombie') return;
     if (sig === SIGKILL) {
-      this.exitTask(t, SIGKILL);
+      // A task asleep in module code finishes that call first (its sleep is not interruptible here) and dies on
+      // its way back to user mode, where the pending SIGKILL is delivered.
+      if (t !== this.task && this.kcalls.activeFor(t)) t.pending[0] = (t.pending[0] | (1 << (SIGKILL - 1))) >>> 0;
+      else this.exitTask(t, SIGKILL);
       return;
     }
     // SIGCONT discards pending stop signals and resumes; a stop signal discards a pending SIGCONT (prepare_signal()).
@@ -263,6 +276,8 @@ export class LinuxSystem {
   /** Release a zombie for good (wait4 collected it). */
   reap(t: Task): void {
     this.tasks.delete(t.pid);
+    this.kcalls.forget(t);
+    this.processTasks?.reaped(t);
     if (t.mm.as.pgdir !== this.k.as.pgdir) this.k.frames.release(t.mm.as.pgdir);
   }
 
@@ -280,13 +295,18 @@ export class LinuxSystem {
       },
       advanceClockTo: (ns) => sys.clock.advance(ns - sys.clock.monotonicNs()),
       nowNs: () => sys.clock.monotonicNs(),
-      onSwitchIn: () => {
-        if (!sys.task.restarting && sys.hasDeliverable(sys.task)) sys.deliverPending(liveRegs(sys.k));
-      },
+      onSwitchIn: () => sys.switchedIn(),
+      kernelTasks: () => sys.processTasks,
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
-      this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       if (stop.kind === 'exited') return stop;
+      const inKthread = this.processTasks?.kernelThreadRunning();
+      if (inKthread) {
+        // An oops in a kernel thread: there is no process to kill; the run ends with it.
+        this.modules.oops(inKthread.pid, stop);
+        return stop;
+      }
+      this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       this.modules.oops(t.pid, stop);
       if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
         // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
@@ -295,6 +315,11 @@ export class LinuxSystem {
       }
       return stop;
     });
+  }
+
+  /** A task is back in user mode after a switch: deliver its pending signals (unless its call restarts first). */
+  switchedIn(): void {
+    if (!this.task.restarting && this.hasDeliverable(this.task)) this.deliverPending(liveRegs(this.k));
   }
 
   private procView(pid: number): ProcView | undefined {

@@ -22,6 +22,7 @@ import { S_IFCHR, S_IFREG } from './fs/file.js';
 import type { VNode } from './fs/vnode.js';
 import { GuestCallRequest, type SyscallResult } from './kcall.js';
 import { ModuleLoader, type KernelModule } from './lkm.js';
+import { ProcessTasks } from './process-tasks.js';
 import { moduleKernel, type ModuleKernel } from './module-api.js';
 import { ModuleFile, type ModuleFileHost, type ModuleNode } from './module-file.js';
 import type { ProcEntry } from './proc-entries.js';
@@ -87,6 +88,8 @@ export class LinuxModules {
       comm: () => (sys.task?.exe ?? 'swapper').split('/').pop() || 'swapper',
       allocPid: () => sys.allocPid(),
     };
+    // From now on processes are tasks of that scheduler too (one task list).
+    sys.processTasks = new ProcessTasks(sys, api.sched);
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
     this.hook?.installed?.(api, this.state.loader);
     return this.state;

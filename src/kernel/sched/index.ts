@@ -102,6 +102,7 @@ export function installScheduler(ctx: KapiContext): Scheduler {
 
   // A new thread's first switch returns here: call fn(data) with do_exit as its return address.
   const doExit = bind('do_exit', (cpu) => s.exit(arg(cpu, 0)));
+  s.doExitEntry = doExit;
   // threadfn returned: do_exit(its return value), through the guest-visible entry (kthread() in Linux calls do_exit()).
   const exitTrampoline = bind('kthread_exit_trampoline', (cpu) => cpu.push32(doExit), api.internal);
   s.kthreadEntry = bind('kthread', (cpu) => {
