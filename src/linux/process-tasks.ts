@@ -66,7 +66,8 @@ export class ProcessTasks {
     this.exitToUser = k.bindEntry(() => this.returnToUser(), 'exit_to_user_mode');
     s.perProcessTasks = true;
     s.clock = { nowNs: () => sys.clock.monotonicNs(), advance: (ns) => sys.clock.advance(ns) };
-    s.onHung = (message) => k.cpu.stop({ kind: 'fault', vector: 0x80, errorCode: null, eip: 0, message: `deadlock: ${message}` });
+    // A hung system ends the run as the personality's deadlock does (the INFO line on the console names the tasks).
+    s.onHung = () => k.cpu.stop({ kind: 'fault', vector: 0x80, errorCode: null, eip: 0, message: 'deadlock: every task is blocked and none can be woken (a process waits for something that can never happen)' });
     s.onSwitch.push((prev, next) => this.switched(prev, next));
     // The first task runs on the boot kernel stack, where the current process's entries land so far: it is that
     // process's task. The others are at a user instruction boundary: each gets a stack that returns to user mode.
