@@ -8,6 +8,10 @@
  * to retry. When nothing can run but a sleeper has a deadline, the clock
  * jumps there (a tickless idle); when nothing can ever run, the run ends as
  * a deadlock. The instruction budget counts every task.
+ *
+ * Once a module kernel is installed, processes are tasks of its scheduler
+ * (./process-tasks.ts): this loop still runs the CPU and turns stops into
+ * exits, but every switch is that scheduler's schedule().
  */
 import type { Kernel } from '../kernel/kernel.js';
 import type { StopReason } from '../cpu/stop.js';
