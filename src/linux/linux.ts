@@ -35,6 +35,9 @@ import { runTasks, type Scheduler } from './sched.js';
 import type { ProcessTasks } from './process-tasks.js';
 import type { StopReason } from '../cpu/stop.js';
 
+/** The kernel-internal restart codes a system call may end with (include/linux/errno.h). */
+const ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514;
+
 export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => SyscallResult;
 export type SyscallTable = Record<number, Syscall>;
 
@@ -157,8 +160,12 @@ export class LinuxSystem {
     if (sig === SIGKILL) {
       // A task asleep in module code finishes that call first (its sleep is not interruptible here) and dies on
       // its way back to user mode, where the pending SIGKILL is delivered.
-      if (t !== this.task && this.kcalls.activeFor(t)) t.pending[0] = (t.pending[0] | (1 << (SIGKILL - 1))) >>> 0;
-      else this.exitTask(t, SIGKILL);
+      if (t !== this.task && this.kcalls.activeFor(t)) {
+        t.pending[0] = (t.pending[0] | (1 << (SIGKILL - 1))) >>> 0;
+        this.processTasks?.signalWakeUp(t, true);
+      } else {
+        this.exitTask(t, SIGKILL);
+      }
       return;
     }
     // SIGCONT discards pending stop signals and resumes; a stop signal discards a pending SIGCONT (prepare_signal()).
@@ -180,6 +187,7 @@ export class LinuxSystem {
       t.wakeWhen = null;
       t.wakeAt = null;
     }
+    if (!(t.signals.blocked[w] & bit)) this.processTasks?.signalWakeUp(t, false);
   }
 
   /** The lowest pending signal the task's mask lets through, or 0. */
@@ -375,6 +383,7 @@ export class LinuxSystem {
     this.frame = frameRegs(this.k, f);
     this.task.restarting = false;
     const nr = r[0] >>> 0;
+    this.task.syscallNr = nr;
     const fn = this.table[nr];
     if (!fn) {
       if (this.io.verbose && !this.reported.has(nr)) {
@@ -418,6 +427,11 @@ export class LinuxSystem {
     }
     const t = this.task;
     const frame = this.frame!;
+    if (typeof res === 'number' && res <= -ERESTARTSYS && res >= -ERESTARTNOHAND) {
+      // Module code ended a sleep for a signal (-ERESTARTSYS …): the call is restarted after the signal, or fails with EINTR.
+      if (this.restartAfterSignal(t, frame, res)) return;
+      res = -4; // EINTR
+    }
     const sig = res === WOULD_BLOCK && t.suspendSaved === null ? this.nextDeliverable(t) : 0;
     if (sig) {
       // A signal interrupts the sleep. With SA_RESTART (or a stop signal, resumed by SIGCONT) the call runs again
@@ -451,6 +465,27 @@ export class LinuxSystem {
     r[0] = res;
     if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(frame);
     this.frame = null;
+  }
+
+  /**
+   * -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND from a system call
+   * (arch/x86/kernel/signal.c's handle_signal()): the call runs again — its
+   * int $0x80 rewound, EAX its number — unless the signal has a handler and
+   * the code says not to (ERESTARTSYS without SA_RESTART, ERESTARTNOHAND);
+   * then false (the caller returns EINTR). The signal is delivered either way.
+   */
+  private restartAfterSignal(t: Task, frame: UserRegs, code: number): boolean {
+    const sig = this.nextDeliverable(t);
+    const act = sig ? t.signals.actions[sig]! : null;
+    const handler = act !== null && act.handler !== SIG_DFL && act.handler !== SIG_IGN;
+    const restart = !handler || code === -ERESTARTNOINTR || (code === -ERESTARTSYS && (act!.flags & SA_RESTART) !== 0);
+    if (!restart) return false;
+    this.k.cpu.regs[0] = t.syscallNr | 0;
+    frame.eip = (frame.eip - 2) | 0;
+    t.restarting = true;
+    if (sig) this.deliverPending(frame);
+    this.frame = null;
+    return true;
   }
 
   sendSignalToSelf(sig: number): void {

@@ -39,7 +39,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import type { KernelTask, Scheduler } from '../kernel/sched/scheduler.js';
-import { TASK_INTERRUPTIBLE } from '../kernel/sched/scheduler.js';
+import { TASK_INTERRUPTIBLE, TASK_WAKEKILL } from '../kernel/sched/scheduler.js';
 import { X87State } from '../cpu/fpu/x87-state.js';
 import { DS, ES, FS, GS } from '../cpu/instr.js';
 import type { LinuxSystem } from './linux.js';
@@ -47,6 +47,7 @@ import type { Task } from './task.js';
 import { loadUserSegments, restoreContext, saveContext } from './sched.js';
 
 const EFLAGS_IF = 0x200, EFLAGS_DF = 0x400, EFLAGS_TF = 0x100;
+const SIGKILL_BIT = 1 << (9 - 1);
 
 /** The part of a process that lives with its kernel task while it is switched out in the kernel. */
 interface KernelSide {
@@ -69,6 +70,11 @@ export class ProcessTasks {
     // A hung system ends the run as the personality's deadlock does (the INFO line on the console names the tasks).
     s.onHung = () => k.cpu.stop({ kind: 'fault', vector: 0x80, errorCode: null, eip: 0, message: 'deadlock: every task is blocked and none can be woken (a process waits for something that can never happen)' });
     s.onSwitch.push((prev, next) => this.switched(prev, next));
+    s.signalPending = (kt) => {
+      const t = this.process.get(kt);
+      if (!t) return 0;
+      return t.pending[0] & SIGKILL_BIT ? 2 : sys.hasDeliverable(t) ? 1 : 0;
+    };
     // The first task runs on the boot kernel stack, where the current process's entries land so far: it is that
     // process's task. The others are at a user instruction boundary: each gets a stack that returns to user mode.
     this.link(sys.task, s.tasks[0]!);
@@ -89,6 +95,18 @@ export class ProcessTasks {
   private link(t: Task, kt: KernelTask): void {
     this.kernelTask.set(t, kt);
     this.process.set(kt, t);
+  }
+
+  /**
+   * signal_wake_up(): a signal for a process asleep in module code wakes an
+   * interruptible sleep (and, fatal, a killable one); the sleeping call sees
+   * signal_pending() and returns -ERESTARTSYS or -EINTR.
+   */
+  signalWakeUp(t: Task, fatal: boolean): void {
+    const kt = this.kernelTask.get(t);
+    if (!kt || kt === this.s.current || !this.sys.kcalls.activeFor(t)) return;
+    const st = this.s.state(kt);
+    if (st & TASK_INTERRUPTIBLE || (fatal && st & TASK_WAKEKILL)) this.s.wake(kt, st);
   }
 
   /** The kernel thread on the CPU, if it is one (not a process's task). */

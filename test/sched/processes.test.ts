@@ -4,8 +4,9 @@
  * and is woken by a third process's write; kernel threads wake a process
  * asleep in an ioctl (a wait queue, a semaphore); msleep in an ioctl; every
  * process exit goes through the guest-visible do_exit (a kprobe sees it);
- * busybox's shell forks and waits around a sleeping reader; the same run
- * gives the same output every time.
+ * signals end a sleep in module code (EINTR, SA_RESTART, death); busybox's
+ * shell forks and waits around a sleeping reader; the same run gives the
+ * same output every time.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -39,7 +40,7 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
     expect(r).toBe(0);
   });
 
-  it('a reader asleep in a module read does not hold the CPU; a write wakes it; kernel threads wake ioctls; do_exit sees every exit', async () => {
+  it('a reader asleep in a module read does not hold the CPU; a write wakes it; kernel threads wake ioctls; signals interrupt; do_exit sees every exit', async () => {
     const r = await run(['--module', MODULE, prog]);
     expect(r.status).toBe(0);
     // The reader (2) sleeps in read(); the worker (3) runs to completion meanwhile; the parent's write wakes the reader.
@@ -55,6 +56,16 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       'parent: spinner exited with 5',
       'parent: ioctl 2 (semaphore) upped by kernel thread 6',
       'parent: ioctl 3 (msleep) returned 0',
+      // Signals end a sleep in module code: wait_event_interruptible() gives -ERESTARTSYS, which is EINTR after a
+      // handler without SA_RESTART, a restarted read after one with it, and nothing when the default action kills.
+      'reader 7: read returned -1: Interrupted system call, handler 10, data ',
+      'parent: reader without SA_RESTART exited with 6',
+      'reader 8: read returned 5, handler 10, data again',
+      'parent: reader with SA_RESTART exited with 7',
+      'parent: reader killed by SIGTERM: 143',
+      // down_interruptible() ended by a signal: -EINTR, not restarted even with SA_RESTART.
+      'semaphore waiter 10: ioctl returned -1: Interrupted system call, handler 10',
+      'parent: semaphore waiter exited with 9',
       '',
     ].join('\n'));
     expect(r.stderr).toBe([
@@ -69,6 +80,16 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       'do_exit: kthread waker/5 code 0x0',
       'upper: upper/6 ups the semaphore',
       'do_exit: kthread upper/6 code 0x0',
+      'read: rendezvous-user/7 sleeps',
+      'do_exit: process rendezvous-user/7 code 0x600',
+      'read: rendezvous-user/8 sleeps',
+      'read: rendezvous-user/8 sleeps', // the restarted read
+      'write: rendezvous-user/1 wakes the readers',
+      'read: rendezvous-user/8 woke with 5 bytes',
+      'do_exit: process rendezvous-user/8 code 0x700',
+      'read: rendezvous-user/9 sleeps',
+      'do_exit: process rendezvous-user/9 code 0xf', // SIGTERM
+      'do_exit: process rendezvous-user/10 code 0x900',
       '',
     ].join('\n'));
     // Deterministic: the same interleaving again.

@@ -155,6 +155,12 @@ export class Scheduler {
   perProcessTasks = false;
   /** The system's clock when there is one (the personality's): idle time skipped here shows there too. */
   clock: { nowNs(): number; advance(ns: number): void } | null = null;
+  /**
+   * Signals pending for a task: 0 none, 1 one its mask lets through, 2 a
+   * fatal one (SIGKILL). Kernel threads receive none; the personality
+   * answers for its processes.
+   */
+  signalPending: (t: KernelTask) => number = () => 0;
   /** What a hung system does instead of halting the machine (the personality ends the run as a deadlock). */
   onHung: ((message: string) => void) | null = null;
 
@@ -202,6 +208,13 @@ export class Scheduler {
     const b = new Uint8Array(TASK_COMM_LEN);
     b.set(Buffer.from(comm, 'latin1'));
     this.mem.write(t.struct + TS.comm, b);
+  }
+
+  /** signal_pending_state(): does a pending signal end (or forbid) a sleep in `state`? */
+  signalEndsSleep(state: number, t: KernelTask = this.current): boolean {
+    if (!(state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL))) return false;
+    const p = this.signalPending(t);
+    return p !== 0 && ((state & TASK_INTERRUPTIBLE) !== 0 || p === 2);
   }
 
   /** Kernel threads that have not exited. */

@@ -1,9 +1,13 @@
 /*
  * Drives test/sched/modules/rendezvous.c: a process blocked in a module's
  * read while another process runs to completion, then woken by a third
- * process's write; ioctls woken by kernel threads while a process runs.
+ * process's write; ioctls woken by kernel threads while a process runs;
+ * signals ending a sleep in module code (EINTR, a restart, death).
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -20,6 +24,41 @@ static void spin(const char *who, unsigned long n)
 		s += i ^ (s >> 3);
 	sink = s;
 	printf("%s %d: spun %lu\n", who, getpid(), n);
+}
+
+static volatile sig_atomic_t handled;
+
+static void on_usr1(int sig)
+{
+	handled = sig;
+}
+
+/* A child that reads /dev/rendezvous (or, ioctl != 0, makes that ioctl) with a SIGUSR1 handler (flags: 0 or SA_RESTART; -1: no handler). */
+static pid_t signalled_reader(int fd, int flags, int code, int ioctl_cmd)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[32];
+		ssize_t n;
+		if (flags >= 0) {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = on_usr1;
+			sa.sa_flags = flags;
+			sigaction(SIGUSR1, &sa, NULL);
+		}
+		if (ioctl_cmd) {
+			n = ioctl(fd, ioctl_cmd, 0);
+			printf("semaphore waiter %d: ioctl returned %zd%s%s, handler %d\n", getpid(), n, n < 0 ? ": " : "",
+			       n < 0 ? strerror(errno) : "", handled);
+			_exit(code);
+		}
+		n = read(fd, buf, sizeof buf);
+		printf("reader %d: read returned %zd%s%s, handler %d, data %.*s\n", getpid(), n, n < 0 ? ": " : "",
+		       n < 0 ? strerror(errno) : "", handled, (int)(n > 0 ? n : 0), buf);
+		_exit(code);
+	}
+	return pid;
 }
 
 static int status_of(pid_t pid)
@@ -74,6 +113,26 @@ int main(void)
 	printf("parent: ioctl 2 (semaphore) upped by kernel thread %ld\n", r);
 	r = ioctl(fd, 3, 20);
 	printf("parent: ioctl 3 (msleep) returned %ld\n", r);
+
+	reader = signalled_reader(fd, 0, 6, 0);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGUSR1);
+	printf("parent: reader without SA_RESTART exited with %d\n", status_of(reader));
+	reader = signalled_reader(fd, SA_RESTART, 7, 0);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGUSR1);
+	nanosleep(&ts, NULL);
+	if (write(fd, "again", 5) != 5)
+		perror("write");
+	printf("parent: reader with SA_RESTART exited with %d\n", status_of(reader));
+	reader = signalled_reader(fd, -1, 8, 0);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGTERM);
+	printf("parent: reader killed by SIGTERM: %d\n", status_of(reader));
+	reader = signalled_reader(fd, SA_RESTART, 9, 4);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGUSR1);
+	printf("parent: semaphore waiter exited with %d\n", status_of(reader));
 	close(fd);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * as tasks of the kernel's scheduler): /dev/rendezvous's read sleeps on a
  * wait queue until another process writes; ioctl 1 sleeps on a wait queue
  * until a kernel thread wakes it, ioctl 2 in down_interruptible() until a
- * kernel thread ups the semaphore, ioctl 3 in msleep(). A kprobe on do_exit
+ * kernel thread ups the semaphore, ioctl 3 in msleep(), ioctl 4 in
+ * down_interruptible() until a signal comes. A kprobe on do_exit
  * prints every exit it sees (processes and kernel threads).
  */
 #include <linux/module.h>
@@ -99,6 +100,11 @@ static long rv_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		return t->pid;
 	case 3:
 		msleep(arg);
+		return 0;
+	case 4:
+		/* Nobody ups it: only a signal ends this sleep. */
+		if (down_interruptible(&sem))
+			return -EINTR;
 		return 0;
 	}
 	return -ENOTTY;
