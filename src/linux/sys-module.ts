@@ -76,10 +76,13 @@ export class LinuxModules {
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
-      ua: sys.ua,
+      // A kernel thread has no user address space (mm NULL): its copy_to_user() and the like fail with EFAULT.
+      get ua() {
+        return sys.processTasks?.kernelThreadRunning() ? null : sys.ua;
+      },
       clock: sys.clock,
       random: sys.random,
-      pid: () => sys.task?.pid ?? 0,
+      pid: () => sys.processTasks?.kernelThreadRunning()?.pid ?? sys.task?.pid ?? 0,
       queueTaskWork: (req) => sys.taskWork.push(req),
     };
     // The scheduler's first task is the process whose system call runs module code (src/kernel/sched).

@@ -66,6 +66,7 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       // down_interruptible() ended by a signal: -EINTR, not restarted even with SA_RESTART.
       'semaphore waiter 10: ioctl returned -1: Interrupted system call, handler 10',
       'parent: semaphore waiter exited with 9',
+      "parent: ioctl 5 returned 0, byte '-'", // a kernel thread's copy_to_user() does not reach the process
       '',
     ].join('\n'));
     expect(r.stderr).toBe([
@@ -90,6 +91,8 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       'read: rendezvous-user/9 sleeps',
       'do_exit: process rendezvous-user/9 code 0xf', // SIGTERM
       'do_exit: process rendezvous-user/10 code 0x900',
+      'poker: copy_to_user from a kernel thread left 1',
+      'do_exit: kthread poker/11 code 0x0',
       '',
     ].join('\n'));
     // Deterministic: the same interleaving again.

@@ -133,6 +133,11 @@ int main(void)
 	nanosleep(&ts, NULL);
 	kill(reader, SIGUSR1);
 	printf("parent: semaphore waiter exited with %d\n", status_of(reader));
+	{
+		char byte = '-';
+		r = ioctl(fd, 5, &byte);
+		printf("parent: ioctl 5 returned %ld, byte '%c'\n", r, byte);
+	}
 	close(fd);
 	return 0;
 }

@@ -4,7 +4,8 @@
  * wait queue until another process writes; ioctl 1 sleeps on a wait queue
  * until a kernel thread wakes it, ioctl 2 in down_interruptible() until a
  * kernel thread ups the semaphore, ioctl 3 in msleep(), ioctl 4 in
- * down_interruptible() until a signal comes. A kprobe on do_exit
+ * down_interruptible() until a signal comes; ioctl 5 has a kernel thread
+ * try copy_to_user() to the caller's buffer. A kprobe on do_exit
  * prints every exit it sees (processes and kernel threads).
  */
 #include <linux/module.h>
@@ -79,6 +80,16 @@ static int upper(void *data)
 	return 0;
 }
 
+/* A kernel thread has no user address space: copying to a user pointer fails. */
+static int poker(void *data)
+{
+	unsigned long left = copy_to_user((void __user *)data, "x", 1);
+	pr_info("poker: copy_to_user from a kernel thread left %lu\n", left);
+	kdone = 1;
+	wake_up(&waiters);
+	return 0;
+}
+
 static long rv_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	struct task_struct *t;
@@ -105,6 +116,13 @@ static long rv_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		/* Nobody ups it: only a signal ends this sleep. */
 		if (down_interruptible(&sem))
 			return -EINTR;
+		return 0;
+	case 5:
+		kdone = 0;
+		t = kthread_run(poker, (void *)arg, "poker");
+		if (IS_ERR(t))
+			return PTR_ERR(t);
+		wait_event(waiters, kdone);
 		return 0;
 	}
 	return -ENOTTY;
