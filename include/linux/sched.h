@@ -78,9 +78,12 @@ static inline pid_t task_tgid_nr(struct task_struct *tsk) { return tsk->tgid; }
 static inline pid_t task_pid_vnr(struct task_struct *tsk) { return tsk->pid; }
 static inline struct task_struct *get_task_struct(struct task_struct *t) { return t; }
 static inline void put_task_struct(struct task_struct *t) { (void)t; }
-/* Kernel threads receive no signals in kmemsim's kernel. */
-static inline int signal_pending(struct task_struct *p) { (void)p; return 0; }
-static inline int fatal_signal_pending(struct task_struct *p) { (void)p; return 0; }
+/*
+ * A signal pending for the task (a process's, that its mask lets through;
+ * fatal: SIGKILL). Kernel threads receive none. Out of line in kmemsim.
+ */
+int signal_pending(struct task_struct *p);
+int fatal_signal_pending(struct task_struct *p);
 
 /* get_task_comm(): the task's name, NUL-terminated, into buf (TASK_COMM_LEN bytes). */
 #define get_task_comm(buf, tsk) ({ \

@@ -300,7 +300,7 @@ export class Kernel {
    * The processor as the kernel's own code has it (CPL 0, kernel segments, the empty kernel stack): where a
    * task switch starts from, whatever the CPU was doing (a stopped handler, a user instruction boundary).
    */
-  kernelMode(): void {
+  kernelMode(stackTop: number = kva(PHYS_KSTACK_TOP)): void {
     const cpu = this.cpu;
     const load = (seg: number, sel: number): void => {
       const lo = this.mem.read32(cpu.gdtrBase + (sel & ~7));
@@ -310,7 +310,12 @@ export class Kernel {
     cpu.setCpl(0);
     load(CS, KERNEL_CS);
     load(SS, KERNEL_DS);
-    cpu.regs[4] = kva(PHYS_KSTACK_TOP);
+    cpu.regs[4] = stackTop | 0;
+  }
+
+  /** The kernel stack entries from user mode land on: the TSS's ESP0 (Linux's update_task_stack() at a task switch). */
+  setKernelStack(top: number): void {
+    this.mem.writePhys32(PHYS_TSS + 4, top | 0);
   }
 
   /** Enter user mode at `eip` with stack `esp`, as the kernel's return from execve does (IRET to CPL 3). */

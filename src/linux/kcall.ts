@@ -17,7 +17,9 @@
  * and the CPU returns from the trap with IRET.
  *
  * The kernel is not preemptible (no CONFIG_PREEMPT): a task in such a call
- * keeps the processor until it returns to user mode (src/linux/sched.ts).
+ * runs until it returns to user mode or sleeps. Each process has its own
+ * calls in flight (its kernel stack): one that sleeps in module code lets
+ * other processes make theirs (src/linux/process-tasks.ts).
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
@@ -48,36 +50,72 @@ interface Pending {
 
 const EFLAGS_DF = 0x400;
 
+/** One task's system call in guest code: its continuations, the user registers to put back, its trap frame. */
+interface InFlight {
+  pending: Pending[];
+  saved: Int32Array | null;
+  frame: unknown;
+}
+
+/** Whose calls are in flight: the current task (a key), and its trap frame to keep across sleeps. */
+export interface KernelCallOwner {
+  current(): object;
+  /** Is the task dead (killed while its call slept)? Its call then ends in do_exit, not in user mode. */
+  exiting(task: object): boolean;
+  getFrame(): unknown;
+  setFrame(frame: unknown): void;
+}
+
 export class KernelCalls {
-  private readonly pending: Pending[] = [];
-  private saved: Int32Array | null = null;
+  private readonly calls = new Map<object, InFlight>();
   private readonly continuation: number;
 
   /**
    * `finish` completes the system call with a plain result (signals, EAX,
    * sleeping); it is given the frame address so it can find the trap frame.
    */
-  constructor(private readonly k: Kernel, private readonly finish: (res: number | typeof WOULD_BLOCK) => void) {
+  constructor(private readonly k: Kernel, private readonly finish: (res: number | typeof WOULD_BLOCK) => void, private readonly owner: KernelCallOwner) {
     this.continuation = k.bindEntry(() => this.resume(), 'kmemsim_syscall_continue');
   }
 
-  /** Is a system call waiting in guest code? */
+  private get mine(): InFlight {
+    const key = this.owner.current();
+    let c = this.calls.get(key);
+    if (!c) {
+      c = { pending: [], saved: null, frame: null };
+      this.calls.set(key, c);
+    }
+    return c;
+  }
+
+  /** Is a system call of the current task waiting in guest code? */
   get active(): boolean {
-    return this.pending.length > 0;
+    return this.activeFor(this.owner.current());
+  }
+
+  /** Is a system call of `task` in guest code (running or asleep there)? */
+  activeFor(task: object): boolean {
+    return (this.calls.get(task)?.pending.length ?? 0) > 0;
   }
 
   /** Start `req` from the system-call handler: the trap frame stays on the kernel stack. */
   start(req: GuestCallRequest): void {
     schedulerOf(this.k)?.syncUserTask(); // `current` is this process
-    if (this.saved === null) this.saved = Int32Array.from(this.k.cpu.regs);
+    const c = this.mine;
+    if (c.saved === null) c.saved = Int32Array.from(this.k.cpu.regs);
+    c.frame = this.owner.getFrame();
     this.enter(req);
     this.k.deferTrapReturn();
   }
 
-  /** Forget calls in flight (the task died in one: an oops). */
+  /** Forget the current task's calls in flight (the task died in one: an oops). */
   reset(): void {
-    this.pending.length = 0;
-    this.saved = null;
+    this.calls.delete(this.owner.current());
+  }
+
+  /** Forget `task`'s calls (it was released). */
+  forget(task: object): void {
+    this.calls.delete(task);
   }
 
   private enter(req: GuestCallRequest): void {
@@ -85,7 +123,7 @@ export class KernelCalls {
     const stackArgs = req.args.slice(3);
     for (let i = stackArgs.length - 1; i >= 0; i--) cpu.push32(stackArgs[i]! | 0);
     cpu.push32(this.continuation);
-    this.pending.push({ stackBytes: stackArgs.length * 4, then: req.then });
+    this.mine.pending.push({ stackBytes: stackArgs.length * 4, then: req.then });
     cpu.regs[0] = (req.args[0] ?? 0) | 0;
     cpu.regs[2] = (req.args[1] ?? 0) | 0;
     cpu.regs[1] = (req.args[2] ?? 0) | 0;
@@ -95,7 +133,8 @@ export class KernelCalls {
 
   private resume(): void {
     const cpu = this.k.cpu;
-    const p = this.pending.pop();
+    const c = this.mine;
+    const p = c.pending.pop();
     if (!p) {
       cpu.stop({ kind: 'internal-error', eip: cpu.eip, message: 'internal error: a system-call continuation was reached with no call in flight' });
       return;
@@ -112,17 +151,20 @@ export class KernelCalls {
       this.enter(r);
       return;
     }
-    if (this.pending.length) {
+    if (c.pending.length) {
       cpu.stop({ kind: 'internal-error', eip: cpu.eip, message: 'internal error: nested system-call continuations' });
       return;
     }
-    const saved = this.saved!;
-    this.saved = null;
+    const saved = c.saved!;
+    c.saved = null;
     for (const i of SAVED) cpu.regs[i] = saved[i]!;
+    this.owner.setFrame(c.frame); // the call may have slept while other tasks made theirs
     this.finish(r);
     if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
-    if (this.pending.length) return; // finish() started more work (the deferred fput()s)
+    if (c.pending.length) return; // finish() started more work (the deferred fput()s)
     this.k.returnFromTrap();
+    // A task killed while its call slept does not run user code again: the run loop sends it to do_exit().
+    if (this.owner.exiting(this.owner.current())) cpu.stop({ kind: 'yield' });
   }
 }
 

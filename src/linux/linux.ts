@@ -32,7 +32,11 @@ import { SIGPIPE, SIGCHLD, SIGKILL, SIGCONT, SIGSTOP, defaultAction, SIG_IGN, SI
 import { BrokenPipe } from './pipe.js';
 import { setupFrame, restoreFrame, SA_RESTART, type UserRegs, type FaultInfo } from './sigframe.js';
 import { runTasks, type Scheduler } from './sched.js';
+import type { ProcessTasks } from './process-tasks.js';
 import type { StopReason } from '../cpu/stop.js';
+
+/** The kernel-internal restart codes a system call may end with (include/linux/errno.h). */
+const ERESTARTSYS = 512, ERESTARTNOINTR = 513, ERESTARTNOHAND = 514;
 
 export type Syscall = (b: number, c: number, d: number, si: number, di: number, bp: number) => SyscallResult;
 export type SyscallTable = Record<number, Syscall>;
@@ -68,13 +72,22 @@ export class LinuxSystem {
   readonly modules: LinuxModules;
   /** System calls waiting in guest kernel code (a module's file operations). */
   readonly kcalls: KernelCalls;
+  /** Processes as tasks of the module kernel's scheduler, once a module kernel is installed (src/linux/process-tasks.ts). */
+  processTasks: ProcessTasks | null = null;
   private readonly table: SyscallTable;
   private readonly reported = new Set<number>();
 
   constructor(readonly k: Kernel, readonly io: LinuxIO, opts: LinuxOptions = {}) {
     this.clock = new Clock(k.cpu);
     this.ua = new UserAccess(k, () => this.task.mm);
-    this.kcalls = new KernelCalls(k, (res) => this.complete(res));
+    this.kcalls = new KernelCalls(k, (res) => this.complete(res), {
+      current: () => this.task,
+      exiting: (t) => (t as Task).state === 'zombie',
+      getFrame: () => this.frame,
+      setFrame: (f) => {
+        this.frame = f as UserRegs | null;
+      },
+    });
     const sys = this;
     this.vfs = new Vfs({
       root: opts.root,
@@ -145,7 +158,14 @@ export class LinuxSystem {
     void fromPid;
     if (t.state === 'zombie') return;
     if (sig === SIGKILL) {
-      this.exitTask(t, SIGKILL);
+      // A task asleep in module code finishes that call first (its sleep is not interruptible here) and dies on
+      // its way back to user mode, where the pending SIGKILL is delivered.
+      if (t !== this.task && this.kcalls.activeFor(t)) {
+        t.pending[0] = (t.pending[0] | (1 << (SIGKILL - 1))) >>> 0;
+        this.processTasks?.signalWakeUp(t, true);
+      } else {
+        this.exitTask(t, SIGKILL);
+      }
       return;
     }
     // SIGCONT discards pending stop signals and resumes; a stop signal discards a pending SIGCONT (prepare_signal()).
@@ -167,6 +187,7 @@ export class LinuxSystem {
       t.wakeWhen = null;
       t.wakeAt = null;
     }
+    if (!(t.signals.blocked[w] & bit)) this.processTasks?.signalWakeUp(t, false);
   }
 
   /** The lowest pending signal the task's mask lets through, or 0. */
@@ -263,6 +284,8 @@ export class LinuxSystem {
   /** Release a zombie for good (wait4 collected it). */
   reap(t: Task): void {
     this.tasks.delete(t.pid);
+    this.kcalls.forget(t);
+    this.processTasks?.reaped(t);
     if (t.mm.as.pgdir !== this.k.as.pgdir) this.k.frames.release(t.mm.as.pgdir);
   }
 
@@ -280,13 +303,18 @@ export class LinuxSystem {
       },
       advanceClockTo: (ns) => sys.clock.advance(ns - sys.clock.monotonicNs()),
       nowNs: () => sys.clock.monotonicNs(),
-      onSwitchIn: () => {
-        if (!sys.task.restarting && sys.hasDeliverable(sys.task)) sys.deliverPending(liveRegs(sys.k));
-      },
+      onSwitchIn: () => sys.switchedIn(),
+      kernelTasks: () => sys.processTasks,
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
-      this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       if (stop.kind === 'exited') return stop;
+      const inKthread = this.processTasks?.kernelThreadRunning();
+      if (inKthread) {
+        // An oops in a kernel thread: there is no process to kill; the run ends with it.
+        this.modules.oops(inKthread.pid, stop);
+        return stop;
+      }
+      this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back
       this.modules.oops(t.pid, stop);
       if (stop.kind === 'fault' && t.pid !== this.initPid && stop.vector < 32) {
         // An unhandled fault kills the task with its signal (core-dumping signals carry 0x80), as on Linux.
@@ -295,6 +323,11 @@ export class LinuxSystem {
       }
       return stop;
     });
+  }
+
+  /** A task is back in user mode after a switch: deliver its pending signals (unless its call restarts first). */
+  switchedIn(): void {
+    if (!this.task.restarting && this.hasDeliverable(this.task)) this.deliverPending(liveRegs(this.k));
   }
 
   private procView(pid: number): ProcView | undefined {
@@ -350,6 +383,7 @@ export class LinuxSystem {
     this.frame = frameRegs(this.k, f);
     this.task.restarting = false;
     const nr = r[0] >>> 0;
+    this.task.syscallNr = nr;
     const fn = this.table[nr];
     if (!fn) {
       if (this.io.verbose && !this.reported.has(nr)) {
@@ -393,6 +427,11 @@ export class LinuxSystem {
     }
     const t = this.task;
     const frame = this.frame!;
+    if (typeof res === 'number' && res <= -ERESTARTSYS && res >= -ERESTARTNOHAND) {
+      // Module code ended a sleep for a signal (-ERESTARTSYS …): the call is restarted after the signal, or fails with EINTR.
+      if (this.restartAfterSignal(t, frame, res)) return;
+      res = -4; // EINTR
+    }
     const sig = res === WOULD_BLOCK && t.suspendSaved === null ? this.nextDeliverable(t) : 0;
     if (sig) {
       // A signal interrupts the sleep. With SA_RESTART (or a stop signal, resumed by SIGCONT) the call runs again
@@ -426,6 +465,27 @@ export class LinuxSystem {
     r[0] = res;
     if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(frame);
     this.frame = null;
+  }
+
+  /**
+   * -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND from a system call
+   * (arch/x86/kernel/signal.c's handle_signal()): the call runs again — its
+   * int $0x80 rewound, EAX its number — unless the signal has a handler and
+   * the code says not to (ERESTARTSYS without SA_RESTART, ERESTARTNOHAND);
+   * then false (the caller returns EINTR). The signal is delivered either way.
+   */
+  private restartAfterSignal(t: Task, frame: UserRegs, code: number): boolean {
+    const sig = this.nextDeliverable(t);
+    const act = sig ? t.signals.actions[sig]! : null;
+    const handler = act !== null && act.handler !== SIG_DFL && act.handler !== SIG_IGN;
+    const restart = !handler || code === -ERESTARTNOINTR || (code === -ERESTARTSYS && (act!.flags & SA_RESTART) !== 0);
+    if (!restart) return false;
+    this.k.cpu.regs[0] = t.syscallNr | 0;
+    frame.eip = (frame.eip - 2) | 0;
+    t.restarting = true;
+    if (sig) this.deliverPending(frame);
+    this.frame = null;
+    return true;
   }
 
   sendSignalToSelf(sig: number): void {

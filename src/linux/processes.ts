@@ -11,7 +11,7 @@ import { buildInitialStack, parseUserProgram, mapSegments, LoadError, STACK_PAGE
 import { TASK_SIZE, PAGE_SIZE, USER_DS } from '../kernel/layout.js';
 import { DS, ES, FS, GS } from '../cpu/instr.js';
 import { loadSegment, setSegmentCache } from '../cpu/segments.js';
-import { EACCES, ECHILD, EINVAL, ELOOP, ENOEXEC, ENOSYS, ESRCH, E2BIG, LinuxError, host } from './errno.js';
+import { EACCES, ECHILD, EINVAL, ELOOP, ENOEXEC, ENOMEM, ENOSYS, ESRCH, E2BIG, LinuxError, host } from './errno.js';
 import type { LinuxSystem, SyscallTable } from './linux.js';
 import { HOST_GID, HOST_UID, cpuidLeaf } from './linux.js';
 import { Task } from './task.js';
@@ -50,6 +50,10 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     regs[4] = newsp ? newsp : frame.esp;
     const c = sys.k.cpu;
     child.context = { regs, eip: frame.eip, eflags: frame.eflags, segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]], fpu: new X87State().copyFrom(c.fpu) };
+    if (sys.processTasks && !sys.processTasks.add(child)) {
+      mm.destroy();
+      throw new LinuxError(ENOMEM);
+    }
     sys.tasks.set(pid, child);
     if (flags & CLONE_SETTLS) {
       // The descriptor is read in the parent's memory and installed in the child's slots only.

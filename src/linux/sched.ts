@@ -8,6 +8,10 @@
  * to retry. When nothing can run but a sleeper has a deadline, the clock
  * jumps there (a tickless idle); when nothing can ever run, the run ends as
  * a deadlock. The instruction budget counts every task.
+ *
+ * Once a module kernel is installed, processes are tasks of its scheduler
+ * (./process-tasks.ts): this loop still runs the CPU and turns stops into
+ * exits, but every switch is that scheduler's schedule().
  */
 import type { Kernel } from '../kernel/kernel.js';
 import type { StopReason } from '../cpu/stop.js';
@@ -38,26 +42,31 @@ export function saveContext(k: Kernel): UserContext {
   return { regs: Int32Array.from(c.regs), eip: c.eip, eflags: c.getEflags(), segs: [c.segSel[DS], c.segSel[ES], c.segSel[FS], c.segSel[GS]], fpu: new X87State().copyFrom(c.fpu) };
 }
 
-/** Switch the processor to `t`: its page directory, its TLS slots, then IRET into its saved context. */
-export function restoreContext(k: Kernel, t: Task): void {
+/** Switch the processor to `t`: its page directory, its TLS slots, then IRET into its saved context (from its kernel stack, `stackTop`). */
+export function restoreContext(k: Kernel, t: Task, stackTop?: number): void {
   const c = k.cpu;
   const ctx = t.context!;
-  k.kernelMode();
+  k.kernelMode(stackTop);
   c.writeControlRegister(3, t.mm.as.pgdir);
   t.tls.load(k);
   c.fpu.copyFrom(ctx.fpu);
   k.enterUser(ctx.eip, ctx.regs[4]!, ctx.eflags);
   for (let i = 0; i < 8; i++) if (i !== 4) c.regs[i] = ctx.regs[i]!;
-  const segs = [DS, ES, FS, GS];
-  segs.forEach((seg, i) => {
+  loadUserSegments(k, ctx.segs);
+  t.context = null;
+}
+
+/** Reload DS, ES, FS, GS from their selectors (after the task's TLS slots are in the GDT). */
+export function loadUserSegments(k: Kernel, sels: readonly [number, number, number, number]): void {
+  const c = k.cpu;
+  [DS, ES, FS, GS].forEach((seg, i) => {
     try {
-      loadSegment(c, seg, ctx.segs[i]!);
+      loadSegment(c, seg, sels[i]!);
     } catch (e) {
       if (e !== FAULT) throw e;
       setSegmentCache(c, seg, 0, null); // a selector the new TLS slots no longer back reads as null, as Linux's lazy reload would fault
     }
   });
-  t.context = null;
 }
 
 export interface Scheduler {
@@ -70,6 +79,12 @@ export interface Scheduler {
   nowNs(): number;
   /** After a task is switched in: deliver its pending signals. */
   onSwitchIn(): void;
+  /**
+   * When processes are tasks of the kernel's scheduler (a module kernel is
+   * installed: src/linux/process-tasks.ts), that scheduler decides at every
+   * return to user mode instead of this file's round robin.
+   */
+  kernelTasks?(): { atUserBoundary(tick: boolean): void } | null;
 }
 
 /** Pick the next task to run after `cur` (round robin by pid); null when none can run now. */
@@ -102,6 +117,7 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
     if (left <= 0) return { kind: 'budget', executed: cpu.icount };
     const stop = cpu.run(Math.min(QUANTUM, left));
     const cur = s.current();
+    const tick = !stop || stop.kind === 'budget';
     if (stop && stop.kind !== 'budget') {
       cpu.stopReason = null;
       if (stop.kind !== 'yield') {
@@ -114,6 +130,11 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
       while (cpu.cpl !== 3 && !cpu.stopReason && cpu.icount < end) cpu.run(Math.min(KERNEL_SLICE, end - cpu.icount));
       if (cpu.stopReason) continue;
       if (cpu.cpl !== 3) return { kind: 'budget', executed: cpu.icount };
+    }
+    const kernelTasks = s.kernelTasks?.();
+    if (kernelTasks) {
+      kernelTasks.atUserBoundary(tick);
+      continue;
     }
     const next = pickNext(s, cur) ?? idle(s);
     if (next === null) {

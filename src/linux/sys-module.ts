@@ -22,6 +22,7 @@ import { S_IFCHR, S_IFREG } from './fs/file.js';
 import type { VNode } from './fs/vnode.js';
 import { GuestCallRequest, type SyscallResult } from './kcall.js';
 import { ModuleLoader, type KernelModule } from './lkm.js';
+import { ProcessTasks } from './process-tasks.js';
 import { moduleKernel, type ModuleKernel } from './module-api.js';
 import { ModuleFile, type ModuleFileHost, type ModuleNode } from './module-file.js';
 import type { ProcEntry } from './proc-entries.js';
@@ -75,10 +76,13 @@ export class LinuxModules {
     const mk = moduleKernel(k)!;
     const sys = this.sys;
     mk.env = {
-      ua: sys.ua,
+      // A kernel thread has no user address space (mm NULL): its copy_to_user() and the like fail with EFAULT.
+      get ua() {
+        return sys.processTasks?.kernelThreadRunning() ? null : sys.ua;
+      },
       clock: sys.clock,
       random: sys.random,
-      pid: () => sys.task?.pid ?? 0,
+      pid: () => sys.processTasks?.kernelThreadRunning()?.pid ?? sys.task?.pid ?? 0,
       queueTaskWork: (req) => sys.taskWork.push(req),
     };
     // The scheduler's first task is the process whose system call runs module code (src/kernel/sched).
@@ -87,6 +91,8 @@ export class LinuxModules {
       comm: () => (sys.task?.exe ?? 'swapper').split('/').pop() || 'swapper',
       allocPid: () => sys.allocPid(),
     };
+    // From now on processes are tasks of that scheduler too (one task list).
+    sys.processTasks = new ProcessTasks(sys, api.sched);
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
     this.hook?.installed?.(api, this.state.loader);
     return this.state;

@@ -34,6 +34,8 @@ export class Task {
   pending: [number, number] = [0, 0];
   /** Its int $0x80 is rewound (it slept): signals wait for the restarted call's return to user mode. */
   restarting = false;
+  /** The number of the system call in progress (EAX at entry), to restart it after -ERESTARTSYS from module code. */
+  syscallNr = 0;
   /** While in rt_sigsuspend: the mask it replaced (restored by the handler's return). */
   suspendSaved: [number, number] | null = null;
   /** The stop signal to report to a WUNTRACED waiter, once. */

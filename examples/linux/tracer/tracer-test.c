@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include "tracer.h"
 #include "helper.h"
 
@@ -61,6 +62,32 @@ static void sh(const char *cmd)
 		printf("FAIL %s\n", cmd);
 		exit(1);
 	}
+}
+
+/* A traced child process: one row while it waits on a pipe, none once it has exited (do_exit). */
+static int traced_process_exits(int tracer)
+{
+	struct row rows[N + 4];
+	int p[2], status = 0, before, after;
+	pid_t child;
+	char c = 0;
+
+	if (pipe(p) != 0)
+		return 0;
+	child = fork();
+	if (child == 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (child < 0 || ioctl(tracer, TRACER_ADD_PROCESS, child) != 0)
+		return 0;
+	before = read_table(rows, N + 4);
+	if (write(p[1], &c, 1) != 1 || waitpid(child, &status, 0) != child)
+		return 0;
+	close(p[1]);
+	after = read_table(rows, N + 4);
+	return before == 1 && after == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 int main(int argc, char **argv)
@@ -131,6 +158,7 @@ int main(int argc, char **argv)
 	check(ioctl(helper, HELPER_STOP) == 0, "HELPER_STOP", 0, -1, 0);
 	n = read_table(rows, N + 4);
 	check(n == 0, "rows after the threads exited", 0, n, 0);
+	check(traced_process_exits(tracer), "a traced process that exits leaves /proc/tracer", 0, -1, 0);
 	close(helper);
 	close(tracer);
 	if (argc == 3 && strcmp(argv[1], "--insmod") == 0)

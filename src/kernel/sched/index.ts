@@ -13,6 +13,7 @@
  * | schedule_timeout, schedule_timeout_interruptible, schedule_timeout_uninterruptible | `long schedule_timeout(long timeout)` (jiffies; returns what is left) |
  * | __cond_resched, _cond_resched | `int __cond_resched(void)` (cond_resched()) |
  * | wake_up_process | `int wake_up_process(struct task_struct *p)` |
+ * | signal_pending, fatal_signal_pending | `int signal_pending(struct task_struct *p)` (the personality's processes; 0 for kernel threads) |
  * | kthread_create_on_node | `struct task_struct *kthread_create_on_node(int (*fn)(void *), void *data, int node, const char *namefmt, ...)` |
  * | kthread_stop, kthread_should_stop, do_exit | `int kthread_stop(struct task_struct *k)` … |
  * | msleep, msleep_interruptible, usleep_range_state, usleep_range, __udelay, __ndelay, __const_udelay | delay.h |
@@ -95,6 +96,14 @@ export function installScheduler(ctx: KapiContext): Scheduler {
     ret(cpu, s.wake(t) ? 1 : 0);
   });
 
+  // signal_pending(), fatal_signal_pending() (out of line: the answer is the personality's, for its processes).
+  const pendingOf = (cpu: CPU): number => {
+    const t = s.taskByStruct(arg(cpu, 0));
+    return t ? s.signalPending(t) : 0;
+  };
+  bind('signal_pending', (cpu) => ret(cpu, pendingOf(cpu) !== 0 ? 1 : 0));
+  bind('fatal_signal_pending', (cpu) => ret(cpu, pendingOf(cpu) === 2 ? 1 : 0));
+
   bind('preempt_count_add', (cpu) => s.addPreemptCount(arg(cpu, 0)));
   bind('preempt_count_sub', (cpu) => s.addPreemptCount(-arg(cpu, 0)));
 
@@ -102,6 +111,7 @@ export function installScheduler(ctx: KapiContext): Scheduler {
 
   // A new thread's first switch returns here: call fn(data) with do_exit as its return address.
   const doExit = bind('do_exit', (cpu) => s.exit(arg(cpu, 0)));
+  s.doExitEntry = doExit;
   // threadfn returned: do_exit(its return value), through the guest-visible entry (kthread() in Linux calls do_exit()).
   const exitTrampoline = bind('kthread_exit_trampoline', (cpu) => cpu.push32(doExit), api.internal);
   s.kthreadEntry = bind('kthread', (cpu) => {

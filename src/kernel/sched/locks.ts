@@ -28,9 +28,10 @@ import type { CPU } from '../../cpu/cpu.js';
 import { Vec } from '../../cpu/stop.js';
 import type { KapiContext } from '../kapi.js';
 import { KernelBug } from '../mm/index.js';
-import { NS_PER_JIFFY, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE, type KernelTask, type Scheduler, write32 } from './scheduler.js';
+import { NS_PER_JIFFY, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE, TASK_WAKEKILL, type KernelTask, type Scheduler, write32 } from './scheduler.js';
 
 const ETIME = 62;
+const EINTR = 4;
 const IF = 0x200;
 
 export function installLocks(ctx: KapiContext, s: Scheduler): void {
@@ -108,6 +109,10 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
       return;
     }
     const me = s.current;
+    if (s.signalEndsSleep(state)) {
+      ret(cpu, -EINTR);
+      return;
+    }
     waiters(sem).push(me);
     const end = timeoutJiffies === null ? null : s.nowNs() + timeoutJiffies * NS_PER_JIFFY;
     s.sleepVia(cpu, state, end, () => {
@@ -115,12 +120,12 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
       const i = q.indexOf(me);
       if (i < 0) return 0; // up() handed it over
       q.splice(i, 1);
-      return -ETIME;
+      return s.signalEndsSleep(state, me) ? -EINTR : -ETIME; // a signal woke it, or the timeout
     });
   };
   bind('down', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'down', null));
   bind('down_interruptible', (cpu) => down(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, 'down_interruptible', null));
-  bind('down_killable', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'down_killable', null));
+  bind('down_killable', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE | TASK_WAKEKILL, 'down_killable', null)); // TASK_KILLABLE
   bind('down_timeout', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'down_timeout', arg(cpu, 1) | 0));
   bind('down_trylock', (cpu) => {
     const sem = arg(cpu, 0);

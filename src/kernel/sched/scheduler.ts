@@ -81,6 +81,12 @@ export class KernelTask {
   sp = 0;
   /** Monotonic time (ns) a timed sleep ends, or null. */
   wakeAt: number | null = null;
+  /**
+   * A sleep that ends on a condition the host evaluates (a process blocked
+   * in one of the personality's own system calls: a pipe, wait4, a futex):
+   * polled when the scheduler looks for a task to run; true wakes it.
+   */
+  wakeWhen: (() => boolean) | null = null;
   /** EAX when it is switched back in (what the sleeping call returns), computed at that moment. */
   resume: (() => number) | null = null;
   /** insmod after init_module(): runs again once every other task sleeps. */
@@ -139,6 +145,24 @@ export class Scheduler {
   kthreadEntry = 0;
   /** Called when a task is switched in (kprobes keep per-task state). */
   readonly onSwitch: ((prev: KernelTask, next: KernelTask) => void)[] = [];
+  /** do_exit()'s kernel-text entry (set by ./index.ts): where an exiting user process's task goes. */
+  doExitEntry = 0;
+  /**
+   * Set when user processes are tasks of this scheduler (the Linux
+   * personality, src/linux/process-tasks.ts): every process has its own
+   * task, so the first task no longer stands for whichever process calls.
+   */
+  perProcessTasks = false;
+  /** The system's clock when there is one (the personality's): idle time skipped here shows there too. */
+  clock: { nowNs(): number; advance(ns: number): void } | null = null;
+  /**
+   * Signals pending for a task: 0 none, 1 one its mask lets through, 2 a
+   * fatal one (SIGKILL). Kernel threads receive none; the personality
+   * answers for its processes.
+   */
+  signalPending: (t: KernelTask) => number = () => 0;
+  /** What a hung system does instead of halting the machine (the personality ends the run as a deadlock). */
+  onHung: ((message: string) => void) | null = null;
 
   constructor(
     readonly kernel: Kernel,
@@ -161,13 +185,21 @@ export class Scheduler {
     schedulers.set(kernel, this);
   }
 
-  /** Before module code runs in a system call: the first task's task_struct names the calling process. */
+  /**
+   * Before module code runs in a system call: the task's task_struct names
+   * the calling process (the first task, which stands for every process,
+   * or — with per-process tasks — the current one, renamed after execve).
+   */
   syncUserTask(): void {
     const u = this.userContext;
-    const t = this.tasks[0]!;
+    const t = this.perProcessTasks ? this.current : this.tasks[0]!;
     if (!u || this.current !== t) return;
-    const pid = u.pid();
-    const comm = u.comm().slice(0, TASK_COMM_LEN - 1);
+    this.rename(t, u.pid(), u.comm());
+  }
+
+  /** A task's pid (and tgid) and comm, in its task_struct too. */
+  rename(t: KernelTask, pid: number, name: string): void {
+    const comm = name.slice(0, TASK_COMM_LEN - 1);
     if (pid === t.pid && comm === t.comm) return;
     t.pid = pid;
     t.comm = comm;
@@ -176,6 +208,13 @@ export class Scheduler {
     const b = new Uint8Array(TASK_COMM_LEN);
     b.set(Buffer.from(comm, 'latin1'));
     this.mem.write(t.struct + TS.comm, b);
+  }
+
+  /** signal_pending_state(): does a pending signal end (or forbid) a sleep in `state`? */
+  signalEndsSleep(state: number, t: KernelTask = this.current): boolean {
+    if (!(state & (TASK_INTERRUPTIBLE | TASK_WAKEKILL))) return false;
+    const p = this.signalPending(t);
+    return p !== 0 && ((state & TASK_INTERRUPTIBLE) !== 0 || p === 2);
   }
 
   /** Kernel threads that have not exited. */
@@ -190,14 +229,20 @@ export class Scheduler {
   // ---- time ------------------------------------------------------------------------------------
 
   nowNs(): number {
-    return this.cpu.icount * NS_PER_INSTRUCTION + this.skippedNs;
+    return this.clock ? this.clock.nowNs() : this.cpu.icount * NS_PER_INSTRUCTION + this.skippedNs;
+  }
+  /** Time passes without instructions (an idle skip, a busy wait). */
+  private skip(ns: number): void {
+    if (ns <= 0) return;
+    if (this.clock) this.clock.advance(ns);
+    else this.skippedNs += ns;
   }
   jiffies(): number {
     return Math.floor(this.nowNs() / NS_PER_JIFFY);
   }
   /** udelay(): a busy wait, which on this clock is time passing without instructions. */
   busyWait(ns: number): void {
-    this.skippedNs += Math.max(0, ns);
+    this.skip(ns);
   }
 
   // ---- guest-visible state ----------------------------------------------------------------------
@@ -251,21 +296,41 @@ export class Scheduler {
    * entry, so the first switch to it starts `fn(data)`.
    */
   createKthread(fn: number, data: number, comm: string): KernelTask | null {
+    const pid = this.userContext ? this.userContext.allocPid() : this.nextPid++;
+    return this.createTask(pid, comm, this.kthreadEntry, { fn, data, shouldStop: false, started: false });
+  }
+
+  /**
+   * copy_process() + copy_thread(): a task with its own kernel stack (THREAD_SIZE)
+   * and task_struct, whose first switch-in "returns" to `entry` (a kernel
+   * thread's start, or a user process's return to user mode). It is
+   * TASK_RUNNING unless it is a kernel thread not yet woken.
+   */
+  createTask(pid: number, comm: string, entry: number, kthread: KthreadInfo | null): KernelTask | null {
     const buddy = this.mm.buddy;
     const phys = buddy.allocPages(THREAD_SIZE_ORDER, 0xd0 | __GFP_NOTRACK | __GFP_ZERO);
     if (!phys) return null;
     const low = buddy.pageAddress(phys) >>> 0;
     const high = (low + THREAD_SIZE) >>> 0;
-    const t = new KernelTask(this.userContext ? this.userContext.allocPid() : this.nextPid++, comm, this.allocStruct(), { low, high, phys });
-    t.kthread = { fn, data, shouldStop: false, started: false };
-    this.initStruct(t, PF_KTHREAD);
+    const t = new KernelTask(pid, comm, this.allocStruct(), { low, high, phys });
+    t.kthread = kthread;
+    this.initStruct(t, kthread ? PF_KTHREAD : 0);
     // EFLAGS (interrupts on), ESI, EDI, EBX, EBP (0: the end of the frame-pointer chain), then the return address.
     t.sp = (high - 4 - 24) >>> 0;
     write32(this.mem, t.sp, 0x202);
     for (let i = 1; i < 5; i++) write32(this.mem, t.sp + 4 * i, 0);
-    write32(this.mem, t.sp + 20, this.kthreadEntry);
+    write32(this.mem, t.sp + 20, entry);
     this.tasks.push(t);
     return t;
+  }
+
+  /** Forget a task that has exited and been switched away from for good (release_task()): its task_struct goes back. */
+  release(t: KernelTask): void {
+    if (!t.dead || t === this.current || t === this.tasks[0]) return;
+    const i = this.tasks.indexOf(t);
+    if (i < 0) return;
+    this.tasks.splice(i, 1);
+    this.mm.slab.kfree(t.struct);
   }
 
   // ---- waking ---------------------------------------------------------------------------------
@@ -277,11 +342,21 @@ export class Scheduler {
     if (!(s & states)) return false;
     this.setState(t, TASK_RUNNING);
     t.wakeAt = null;
+    t.wakeWhen = null;
     return true;
   }
 
-  private runnable(t: KernelTask): boolean {
-    return !t.dead && !t.waitingForIdle && this.state(t) === TASK_RUNNING;
+  /** Can `t` run now? A task whose host condition (wakeWhen) holds is woken here. */
+  runnable(t: KernelTask): boolean {
+    if (t.dead || t.waitingForIdle) return false;
+    if (this.state(t) === TASK_RUNNING) return true;
+    return t.wakeWhen !== null && t.wakeWhen() && this.wake(t, TASK_NORMAL);
+  }
+
+  /** Is a task other than `t` ready to run (timers that expired count)? */
+  othersRunnable(t: KernelTask): boolean {
+    this.expireTimers();
+    return this.tasks.some((o) => o !== t && this.runnable(o));
   }
 
   // ---- scheduling -------------------------------------------------------------------------------
@@ -320,7 +395,7 @@ export class Scheduler {
         return false;
       }
       const at = Math.min(...timers);
-      if (at > this.nowNs()) this.skippedNs += at - this.nowNs();
+      if (at > this.nowNs()) this.skip(at - this.nowNs());
     }
   }
 
@@ -379,8 +454,12 @@ export class Scheduler {
   private hung(prev: KernelTask): void {
     const cpu = this.cpu;
     const blocked = this.tasks.filter((t) => !t.dead).map((t) => `${t.comm}:${t.pid}`).join(', ');
-    const message = `INFO: task ${prev.comm}:${prev.pid} blocked for ever: every task sleeps (${blocked}) and no timer or other task can wake one (a hung system; exit status 124, as when the budget runs out)`;
+    const message = `INFO: task ${prev.comm}:${prev.pid} blocked for ever: every task sleeps (${blocked}) and no timer or other task can wake one (a hung system; ${this.onHung ? 'the run ends as a deadlock, exit status 125' : 'exit status 124, as when the budget runs out'})`;
     this.log.emit(`<3>${message}\n`);
+    if (this.onHung) {
+      this.onHung(message);
+      return;
+    }
     cpu.stop({ kind: 'halted', message, eip: cpu.eip, interruptsEnabled: true });
   }
 

@@ -32,6 +32,7 @@ const WE = { flags: 0, private: 4, func: 8, entry: 12 } as const;
 const WQ_HEAD = 4;
 const UINT_MAX = 0xffffffff;
 const MAX_SCHEDULE_TIMEOUT = 0x7fffffff;
+const ERESTARTSYS = 512;
 
 export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
   const { mem, bind, arg, ret, api, caller } = ctx;
@@ -91,9 +92,16 @@ export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
     else listAdd(e + WE.entry, head, r32(head));
   };
   bind('prepare_to_wait_event', (cpu) => {
-    enqueue(arg(cpu, 0), arg(cpu, 1));
-    s.setState(s.current, arg(cpu, 2));
-    ret(cpu, 0); // no signal is ever pending for a kernel thread
+    const e = arg(cpu, 1), state = arg(cpu, 2);
+    // A signal for an interruptible (or, fatal, a killable) sleep: off the queue, -ERESTARTSYS (kernel threads get none).
+    if (s.signalEndsSleep(state)) {
+      if (!listEmpty(e + WE.entry)) listDelInit(e + WE.entry);
+      ret(cpu, -ERESTARTSYS);
+      return;
+    }
+    enqueue(arg(cpu, 0), e);
+    s.setState(s.current, state);
+    ret(cpu, 0);
   });
   bind('prepare_to_wait', (cpu) => {
     const e = arg(cpu, 1);
