@@ -5,8 +5,11 @@
  * Each case is one instruction from a template — MOV loads and stores of
  * every width (ModRM with random base, index, scale and displacement;
  * moffs), MOV immediate stores, MOVZX/MOVSX, string MOVS/STOS/LODS with
- * and without REP, DF set or clear; and, as the fall-back path, ADD [m]
- * (read-modify-write) and PUSH/POP [m] — with random segment-override
+ * and without REP, DF set or clear; the ALU forms on a memory operand
+ * (ADD/OR/ADC/SBB/AND/SUB/XOR/CMP E,G, G,E and E,imm, TEST, INC/DEC/NOT/NEG,
+ * the shifts and rotates by 1, imm8 and CL; LOCK or not; CF set or clear
+ * first), which the emulator completes with the CPU's flag helpers; and
+ * PUSH/POP [m] (at CPL 0 the fall-back path) — with random segment-override
  * and operand-size prefixes, at random addresses of three tracked pages,
  * biased to straddle a page boundary. It runs on three machines from the
  * same memory and registers:
@@ -33,7 +36,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { architecturalState, machine, type Machine } from '../test/shadow/fixture.js';
+import { architecturalState, haltOnInt3, machine, type Machine } from '../test/shadow/fixture.js';
 import { AccessEmulator } from '../src/watch/emulate.js';
 import { DebugRegisterProbe } from '../src/watch/debugreg.js';
 import type { HiddenFault, PageHidingClient } from '../src/kernel/page-hiding.js';
@@ -47,6 +50,8 @@ const R16 = ['ax', 'bx', 'cx', 'dx', 'si', 'di', 'bp'] as const;
 const R8 = ['al', 'bl', 'cl', 'dl', 'ah', 'bh', 'ch', 'dh'] as const;
 const BASES = ['ebx', 'esi', 'edi', 'edx', 'ebp'] as const;
 const INDEXES = ['ecx', 'eax', 'esi', 'edi'] as const;
+const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'] as const;
+const SHIFTS = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sar'] as const;
 
 interface Case {
   template: number;
@@ -77,7 +82,7 @@ const arbTarget = fc.oneof(
 );
 
 const arbCase: fc.Arbitrary<Case> = fc.record({
-  template: fc.integer({ min: 0, max: 15 }),
+  template: fc.integer({ min: 0, max: 21 }),
   reg: fc.nat(6),
   imm: fc.integer({ min: 0, max: 0x7fffffff }),
   seg: fc.integer({ min: 0, max: 3 }),
@@ -135,8 +140,14 @@ function build(c: Case, d: number): Built {
   const free8 = (m: string): string => R8.find((r) => !m.includes(r[0] === 'a' ? 'eax' : `e${r[0]}x`)) ?? 'al';
   const lines: string[] = [c.df ? 'std' : 'cld'];
   const t = c.template;
-  if (t <= 9) {
+  // The status flags the instruction starts from (ADC/SBB/RCL/RCR read CF; INC/DEC keep it).
+  if (t >= 16) lines.push(c.fill & 1 ? 'stc' : 'clc');
+  if (t <= 9 || t >= 16) {
     const m = mem();
+    const ptr = `${['byte', 'word', 'dword'][c.width >> 1]} ptr ${m}`;
+    const reg = [R8[c.reg], R16[c.reg], '', R32[c.reg]][c.width - 1]!;
+    const aluOp = ALU[(c.imm >>> 8) & 7]!;
+    const lock = c.rep && aluOp !== 'cmp' && t !== 17 ? 'lock ' : '';
     switch (t) {
       case 0: lines.push(`mov ${free32(m)}, dword ptr ${m}`); break;
       case 1: lines.push(`mov dword ptr ${m}, ${dstReg()}`); break;
@@ -148,6 +159,17 @@ function build(c: Case, d: number): Built {
       case 7: lines.push(`movsx ${c.imm & 1 ? free16(m) : free32(m)}, byte ptr ${m}`); break;
       case 8: lines.push(`add dword ptr ${m}, ${dstReg()}`); break;
       case 9: lines.push(`push dword ptr ${m}`, `pop dword ptr ${m}`); break;
+      // The ALU forms the emulator completes with the CPU's flag helpers.
+      case 16: lines.push(`${lock}${aluOp} ${ptr}, ${reg}`); break;
+      case 17: lines.push(`${aluOp} ${c.width === 1 ? free8(m) : c.width === 2 ? free16(m) : free32(m)}, ${ptr}`); break;
+      case 18: lines.push(`${lock}${aluOp} ${ptr}, ${c.imm & 1 ? (c.imm >> 1) % 128 - 64 : c.imm & [0xff, 0xffff, 0, 0x7fffffff][c.width - 1]!}`); break;
+      case 19: lines.push(c.imm & 1 ? `test ${ptr}, ${reg}` : `test ${ptr}, ${c.imm & [0xff, 0xffff, 0, 0x7fffffff][c.width - 1]!}`); break;
+      case 20: lines.push(`${lock.replace(/^lock $/, c.imm & 8 ? '' : 'lock ')}${['inc', 'dec', 'not', 'neg'][c.imm & 3]} ${ptr}`); break;
+      case 21: {
+        const count = c.imm & 1 ? '1' : c.imm & 2 ? 'cl' : String((c.imm >> 2) & 31);
+        lines.push(`${SHIFTS[(c.imm >>> 8) & 7]} ${ptr}, ${count}`);
+        break;
+      }
     }
   } else if (t <= 10) {
     lines.push(`mov eax, dword ptr ds:${(d + c.target) >>> 0}`, `mov ds:${(d + c.target2) >>> 0}, ax`);
@@ -185,7 +207,10 @@ class Recorder implements PageHidingClient {
 
 type Mode = 'plain' | 'decode' | 'emulate' | 'debugreg';
 
-function setup(c: Case, mode: Mode): { m: Machine; rec: Recorder | null } {
+/** ALU, unary and shift instructions the emulator completed, over all cases. */
+let arithmeticEmulated = 0;
+
+function setup(c: Case, mode: Mode): { m: Machine; rec: Recorder | null; emu: AccessEmulator | null } {
   const m = machine({ kmemcheck: mode !== 'plain', dataPages: PAGES });
   const d = m.data[0]!;
   // The same bytes everywhere: a pattern from `fill`.
@@ -197,6 +222,7 @@ function setup(c: Case, mode: Mode): { m: Machine; rec: Recorder | null } {
   }
   m.k.mem.write(d, bytes);
   let rec: Recorder | null = null;
+  let emu: AccessEmulator | null = null;
   if (m.km) {
     m.km.track(d, SPAN);
     // Random 256-byte stretches initialized.
@@ -204,10 +230,10 @@ function setup(c: Case, mode: Mode): { m: Machine; rec: Recorder | null } {
     rec = new Recorder();
     m.km.hiding.register(rec);
     for (let p = 0; p < PAGES; p++) m.km.hiding.hidePage(d + p * 4096, rec);
-    if (mode === 'emulate') m.km.hiding.setFaultCompleter(new AccessEmulator());
+    if (mode === 'emulate') m.km.hiding.setFaultCompleter((emu = new AccessEmulator()));
     if (mode === 'debugreg') m.km.hiding.setAccessProbe(new DebugRegisterProbe());
   }
-  return { m, rec };
+  return { m, rec, emu };
 }
 
 /** Instructions the emulator completed, over all cases (the property must not pass by never emulating). */
@@ -215,9 +241,10 @@ let emulatedTotal = 0;
 
 function runCase(c: Case): void {
   const results = (['plain', 'decode', 'emulate', 'debugreg'] as const).map((mode) => {
-    const { m, rec } = setup(c, mode);
+    const { m, rec, emu } = setup(c, mode);
     const b = build(c, m.data[0]!);
     const stop = m.run(b.src, { regs: b.regs, budget: 10_000 });
+    if (emu) arithmeticEmulated += emu.counters.alu + emu.counters.unary + emu.counters.shift;
     const st = architecturalState(m.k);
     const mem: number[] = [];
     const svc = m.km?.hiding;
@@ -261,6 +288,7 @@ describe('access size: decode, emulate and debugreg agree with the CPU and with 
     );
     expect(emulated).toBe(RUNS);
     expect(emulatedTotal).toBeGreaterThan(RUNS / 3);
+    expect(arithmeticEmulated).toBeGreaterThan(RUNS / 10);
   });
 
   it('a whole REP MOVSD is emulated in one fault; the clients see every iteration', () => {
@@ -274,5 +302,45 @@ describe('access size: decode, emulate and debugreg agree with the CPU and with 
     expect(s.emulated).toBe(20);
     expect(rec!.seen).toHaveLength(20);
     expect(m.k.cpu.regs[1]).toBe(0);
+  });
+
+  it('PUSH m and POP m at CPL 1 (the stack in the frame) are emulated, ESP and memory as the CPU leaves them', () => {
+    const src = `push dword ptr [D + 4094]
+       pop dword ptr [D2 + 8]
+       push word ptr [esp + 2]
+       pop word ptr [esp - 6]
+       add esp, 2
+       int3`;
+    const run = (mode: 'plain' | 'emulate'): { st: ReturnType<typeof architecturalState>; mem: number[]; emu: AccessEmulator | null; seen: Seen[][]; steps: number } => {
+      const m = machine({ kmemcheck: mode !== 'plain', dataPages: PAGES });
+      haltOnInt3(m.k);
+      const d = m.data[0]!;
+      for (let i = 0; i < SPAN; i += 4) m.k.mem.write32(d + i, (i * 0x01010101 + 0x11) | 0);
+      let emu: AccessEmulator | null = null;
+      let rec: Recorder | null = null;
+      if (m.km) {
+        m.km.track(d, SPAN);
+        m.km.markInitialized(d, SPAN);
+        rec = new Recorder();
+        m.km.hiding.register(rec);
+        for (let p = 0; p < PAGES; p++) m.km.hiding.hidePage(d + p * 4096, rec);
+        if (mode === 'emulate') m.km.hiding.setFaultCompleter((emu = new AccessEmulator()));
+      }
+      expect(m.run(src, { cpl1: true, regs: { esp: d + 2 * 4096 + 0x800 }, eflags: 0x202 })).toEqual({ kind: 'halted' });
+      const svc = m.km?.hiding;
+      const mem: number[] = [];
+      for (let i = 0; i < SPAN; i++) mem.push(svc ? svc.peek8(d + i) : m.k.cpu.mem.u8[m.k.cpu.lookupPhys(d + i, false, false)]!);
+      const st = architecturalState(m.k);
+      return { st: { ...st, eip: st.eip - m.code, icount: 0 }, mem, emu, seen: rec?.seen ?? [], steps: svc?.stats.steps ?? 0 };
+    };
+    const plain = run('plain');
+    const emulate = run('emulate');
+    expect(emulate.st).toEqual(plain.st);
+    expect(emulate.mem).toEqual(plain.mem);
+    expect(emulate.emu!.counters.push).toBe(2);
+    expect(emulate.emu!.counters.pop).toBe(2);
+    // The clients saw each access as under the single step (the decoder's lists), with no step at all.
+    expect(emulate.seen.map((l) => l.length)).toEqual([2, 2, 2, 2]);
+    expect(emulate.steps).toBe(0);
   });
 });

@@ -20,10 +20,23 @@ static __always_inline int preempt_count(void) { return *(volatile int *)&__pree
 #define preempt_disable_notrace() preempt_count_inc()
 #define preempt_enable_notrace() preempt_count_dec()
 #define in_atomic() (preempt_count() != 0)
-#define in_task() 1
-#define in_interrupt() 0
-#define in_irq() 0
-#define in_softirq() 0
+/*
+ * The count's fields as Linux's: preemption bits 0-7, softirq 8-15, hardirq
+ * 16-19, NMI 20. A device IRQ's handler (request_irq, <linux/interrupt.h>)
+ * runs with HARDIRQ_OFFSET added.
+ */
+#define SOFTIRQ_OFFSET (1 << 8)
+#define HARDIRQ_OFFSET (1 << 16)
+#define NMI_OFFSET (1 << 20)
+#define softirq_count() (preempt_count() & 0x0000ff00)
+#define hardirq_count() (preempt_count() & 0x000f0000)
+#define irq_count() (preempt_count() & 0x001fff00)
+#define in_interrupt() (irq_count() != 0)
+#define in_irq() (hardirq_count() != 0)
+#define in_hardirq() in_irq()
+#define in_softirq() (softirq_count() != 0)
+#define in_nmi() ((preempt_count() & NMI_OFFSET) != 0)
+#define in_task() (!in_interrupt())
 
 void preempt_count_add(int val);
 void preempt_count_sub(int val);

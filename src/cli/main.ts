@@ -41,9 +41,7 @@ import { disassembleFile, DisasmError } from './disasm-command.js';
 import { bootCommand } from './boot-command.js';
 import { eventTracer } from '../trace/events.js';
 import { isRelocatable } from './module-input.js';
-import { openRunOutput, type RunOutputFile } from './run-output.js';
-import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
-import type { ModuleServiceOptions } from '../harness/module-services.js';
+import { openServiceOutputs } from './run-output.js';
 import { moduleLocator, moduleSymbolizer } from '../kernel/symbols.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { ACCESS_SIZE_STRATEGIES, DEFAULT_ERROR_EXITCODE, STACK_MODES, type AccessSizeStrategy, type HeapMode, type StackMode } from '../harness/modes.js';
@@ -687,8 +685,8 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     }
     return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog.cflags ?? [], prog);
   }
-  if (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined) {
-    errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program`);
+  if (!prog.modules?.length && (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined)) {
+    errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
     return 2;
   }
   if (prog.bpftrace !== undefined) {
@@ -697,6 +695,13 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
   }
   const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
   if (typeof modules === 'number') return modules;
+  // The modules' services (kmcf_*, ioremap, mmiotrace and trace_marker): src/harness/module-services.ts.
+  const outputs = modules.length ? openServiceOutputs(prog, errLine) : null;
+  if (typeof outputs === 'string') {
+    errLine(outputs);
+    return 2;
+  }
+  const { moduleServicesHook } = await import('../harness/module-services.js');
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
@@ -725,12 +730,14 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
       modules,
       kernelParams: prog.kernelParams,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
+      kernelApi: outputs ? moduleServicesHook(outputs.services) : undefined,
     };
-    if (kmem) return checkProgramCommand!(bytes, runOpts, kmem, verbose);
+    const finish = outputs ? outputs.finish : (status: number): number => status;
+    if (kmem) return finish(checkProgramCommand!(bytes, runOpts, kmem, verbose));
     const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
-    return r.exitCode;
+    return finish(r.exitCode);
   } catch (e) {
     if (e instanceof ElfError || e instanceof LoadError) {
       errLine(`kmemsim: cannot run ${file}: ${e.message}`);
@@ -790,38 +797,12 @@ async function runModuleCommand(file: string, bytes: Uint8Array, args: string[],
     return 2;
   }
   // --overlay-save and --mmiotrace: created now, written after the run.
-  const files: RunOutputFile[] = [];
-  const open = (path: string | undefined, header: string): RunOutputFile | null | string => {
-    if (path === undefined) return null;
-    const f = openRunOutput(path, header);
-    if (typeof f !== 'string') files.push(f);
-    return f;
-  };
-  const overlays = open(prog.overlaySave, OVERLAY_FILE_HEADER);
-  const trace = open(prog.mmiotrace, '');
-  for (const f of [overlays, trace]) {
-    if (typeof f === 'string') {
-      errLine(f);
-      return 2;
-    }
+  const outputs = openServiceOutputs(prog, errLine);
+  if (typeof outputs === 'string') {
+    errLine(outputs);
+    return 2;
   }
-  const services: ModuleServiceOptions = {
-    accessSize: prog.accessSize,
-    onDiagnostic: errLine,
-    watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
-    mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
-  };
-  const finishOverlays = (status: number): number => {
-    let failed = false;
-    for (const f of files) {
-      const e = f.finish();
-      if (e !== null) {
-        errLine(e);
-        failed = true;
-      }
-    }
-    return failed && status === 0 ? 2 : status;
-  };
+  const { services, finish: finishOverlays } = outputs;
   let object = bytes;
   let stackUsage: string | null = null;
   const fromSource = sources.length > 1 || file.endsWith('.c');

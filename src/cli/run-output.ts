@@ -7,6 +7,8 @@
  * error (2) and nothing runs — and written whole after it.
  */
 import * as fs from 'node:fs';
+import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
+import type { AccessSizeStrategy, ModuleServiceOptions } from '../harness/module-services.js';
 
 export interface RunOutputFile {
   sink(text: string): void;
@@ -33,4 +35,43 @@ export function openRunOutput(path: string, header = ''): RunOutputFile | string
       }
     },
   };
+}
+
+/** The module services' options of a run (`--overlay-save`, `--mmiotrace`, `--access-size`) with their files created. */
+export interface ServiceOutputs {
+  services: ModuleServiceOptions;
+  /** Write the files after the run: `status`, or 2 when one could not be written and the run had succeeded. */
+  finish(status: number): number;
+}
+
+/** Create the run's --overlay-save and --mmiotrace files: the services' options, or the error message (exit status 2). */
+export function openServiceOutputs(o: { overlaySave?: string; mmiotrace?: string; accessSize?: AccessSizeStrategy }, errLine: (line: string) => void): ServiceOutputs | string {
+  const files: RunOutputFile[] = [];
+  const open = (path: string | undefined, header: string): RunOutputFile | null | string => {
+    if (path === undefined) return null;
+    const f = openRunOutput(path, header);
+    if (typeof f !== 'string') files.push(f);
+    return f;
+  };
+  const overlays = open(o.overlaySave, OVERLAY_FILE_HEADER);
+  const trace = open(o.mmiotrace, '');
+  for (const f of [overlays, trace]) if (typeof f === 'string') return f;
+  const services: ModuleServiceOptions = {
+    accessSize: o.accessSize,
+    onDiagnostic: errLine,
+    watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
+    mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
+  };
+  const finish = (status: number): number => {
+    let failed = false;
+    for (const f of files) {
+      const e = f.finish();
+      if (e !== null) {
+        errLine(e);
+        failed = true;
+      }
+    }
+    return failed && status === 0 ? 2 : status;
+  };
+  return { services, finish };
 }

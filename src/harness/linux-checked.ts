@@ -8,7 +8,8 @@
  * the module's functions and source lines, also after rmmod.
  */
 import { runUserProgram, type RunOptions, type RunResult } from '../kernel/process.js';
-import type { KernelApi } from '../kernel/kapi.js';
+import type { KernelApi, KernelApiOptions } from '../kernel/kapi.js';
+import type { Kernel } from '../kernel/kernel.js';
 import { Kmemcheck } from '../shadow/kmemcheck.js';
 import { kmemcheckSlabHooks, type ShadowRuleOptions } from '../shadow/rules.js';
 import { checkedAccessor } from '../shadow/accessor.js';
@@ -30,23 +31,28 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   let engine: Kmemcheck | null = null;
   let api: KernelApi | null = null;
   let loader: ModuleLoader | null = null;
-  let kernel: Parameters<typeof PageHidingService.of>[0] | null = null;
+  let kernel: Kernel | null = null;
+  // Kmemcheck on the kernel before the module kernel's API exists, so every slab object is tracked.
+  const checkerOptions = (k: Kernel): Partial<KernelApiOptions> => {
+    kernel = k;
+    const e = Kmemcheck.attach(k, rules);
+    engine = e;
+    return {
+      hooks: kmemcheckSlabHooks(e),
+      memory: checkedAccessor(k, [e], []),
+      kmemcheck: { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) },
+    };
+  };
   const run = runUserProgram(elf, {
     ...opts,
     kernelApi: {
-      options: (k) => {
-        kernel = k;
-        const e = Kmemcheck.attach(k, rules);
-        engine = e;
-        return {
-          hooks: kmemcheckSlabHooks(e),
-          memory: checkedAccessor(k, [e], []),
-          kmemcheck: { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) },
-        };
-      },
+      // The checker's options over another hook's (the module services', which install after the checker).
+      options: (k) => ({ ...opts.kernelApi?.options(k), ...checkerOptions(k) }),
+      exports: (a, sys) => opts.kernelApi?.exports?.(a, sys),
       installed: (a, l) => {
         api = a;
         loader = l;
+        opts.kernelApi?.installed?.(a, l);
       },
     },
   });

@@ -11,6 +11,8 @@ import type { Finding, SourceLocator, Symbolizer } from '../shadow/report.js';
 import { finishWatch, installWatch, type WatchRunOptions } from '../watch/run.js';
 import { installMmioApi, type MmioRunOptions } from '../mmio/guest-api.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
+import type { KernelApiHook } from '../linux/sys-module.js';
+import { MmioBus } from '../mmio/mmio.js';
 import { AccessEmulator } from '../watch/emulate.js';
 import { DebugRegisterProbe } from '../watch/debugreg.js';
 
@@ -52,6 +54,28 @@ export function installModuleServices(kernel: Kernel, api: KernelApi, opts: Modu
     probe.onRefused = (why) => opts.onDiagnostic?.(`kmemsim: --access-size debugreg: ${why}`);
     PageHidingService.of(kernel).setAccessProbe(probe);
   }
+}
+
+/**
+ * The services in a program run with modules (`kmemsim run --module m.c PROGRAM`): installed with
+ * the module kernel's API, after `inner`'s (a checker's); under `--mmiotrace` the program's writes to
+ * trace_marker become MARK lines.
+ */
+export function moduleServicesHook(opts: ModuleServiceOptions, inner?: KernelApiHook): KernelApiHook {
+  let kernel: Kernel | null = null;
+  return {
+    options: (k) => {
+      kernel = k;
+      return inner?.options(k) ?? {};
+    },
+    installed: inner?.installed,
+    exports: (api, sys) => {
+      inner?.exports?.(api, sys);
+      installModuleServices(kernel!, api, opts);
+      const trace = MmioBus.of(kernel!).trace;
+      if (trace) sys.tracing.marker = (text) => trace.mark(text);
+    },
+  };
 }
 
 /** After the run: the watch framework's overflow reports (text and findings) and live overlays. */

@@ -20,6 +20,7 @@ import { UserAccess } from './uaccess.js';
 import { Vfs } from './fs/vfs.js';
 import { devfs } from './fs/devfs.js';
 import { procfs, type ProcView } from './fs/procfs.js';
+import { tracefs, type TraceMarkerSink } from './fs/tracefs.js';
 import { WOULD_BLOCK } from './fs/file.js';
 import { LinuxModules, type KernelApiHook } from './sys-module.js';
 import { GuestCallRequest, KernelCalls, errnoResult, type SyscallResult } from './kcall.js';
@@ -68,6 +69,8 @@ export class LinuxSystem {
   readonly ua: UserAccess;
   readonly tasks = new Map<number, Task>();
   task!: Task;
+  /** Where writes to trace_marker go (./fs/tracefs.ts): the tracer that runs (`--mmiotrace`), else nowhere. */
+  readonly tracing: TraceMarkerSink = { marker: null };
   /** Loaded kernel modules, their devices and /proc entries. */
   readonly modules: LinuxModules;
   /** System calls waiting in guest kernel code (a module's file operations). */
@@ -105,6 +108,8 @@ export class LinuxSystem {
           memFreeKiB: () => Math.max(0, k.cpu.mem.size / 1024 - k.frames.allocated * 4),
           extra: () => sys.modules.procNodes(),
         })],
+        ['sys/kernel/tracing', tracefs(this.tracing, 300)],
+        ['sys/kernel/debug/tracing', tracefs(this.tracing, 310)],
       ]),
     });
     this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))), opts.kernelApi);

@@ -57,6 +57,8 @@ export class ModulePreloadError extends Error {
  */
 export interface KernelApiHook {
   options(k: Kernel): Partial<KernelApiOptions>;
+  /** More natives bound into the API before the loader takes its export table (the watch framework, MMIO); `sys`: the system the modules run in. */
+  exports?(api: KernelApi, sys: LinuxSystem): void;
   installed?(api: KernelApi, loader: ModuleLoader): void;
 }
 
@@ -93,6 +95,7 @@ export class LinuxModules {
     };
     // From now on processes are tasks of that scheduler too (one task list).
     sys.processTasks = new ProcessTasks(sys, api.sched);
+    this.hook?.exports?.(api, sys);
     this.state = { api, mk, loader: new ModuleLoader(k, api) };
     this.hook?.installed?.(api, this.state.loader);
     return this.state;

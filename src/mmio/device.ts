@@ -24,7 +24,7 @@ export interface MmioDevice {
   onRead(offset: number, size: number): number;
   /** A write of `size` bytes at `offset`. */
   onWrite(offset: number, size: number, value: number): void;
-  /** Set by the bus: the device raises its interrupt line (counted; the simulated kernel has no IRQ routing for modules). */
+  /** Set by the bus: the device raises its interrupt line (the handlers request_irq() put there run after the access, ./irq.ts). */
   raiseIrq?: () => void;
 }
 
@@ -34,7 +34,7 @@ export interface MmioDevice {
  * | offset | register | access |
  * | --- | --- | --- |
  * | 0x00 | ID: 0x434d534b ("KSMC" read as bytes) | read |
- * | 0x04 | CTRL: write 1 resets COUNT, 2 raises the IRQ | write; reads 0 |
+ * | 0x04 | CTRL: write 1 resets COUNT, 2 raises the IRQ (line 11 on the board) | write; reads 0 |
  * | 0x08 | COUNT: every read returns the next value (0, 1, 2, ...) | read |
  * | 0x0c | ECHO: returns what was last written (any width, little-endian) | read/write |
  *

@@ -29,6 +29,7 @@ import { PTE_P, PTE_RW } from '../kernel/paging.js';
 import { decodeAccesses } from '../shadow/access.js';
 import type { MmioDevice } from './device.js';
 import type { MmioTrace } from './mmiotrace.js';
+import { IrqLines } from './irq.js';
 
 /** A device attached at a physical address. */
 interface Attached {
@@ -88,14 +89,17 @@ export class MmioBus implements PageHidingClient {
     return buses.has(kernel);
   }
 
-  /** Put `device` at physical address `phys` (its window must not overlap another's). */
-  attach(phys: number, device: MmioDevice): void {
+  /** Put `device` at physical address `phys` (its window must not overlap another's), its interrupt on line `irq` (./irq.ts; -1: none, raises are only counted). */
+  attach(phys: number, device: MmioDevice, irq = -1): void {
     const p = phys >>> 0;
     if (this.devices.some((d) => p < d.phys + d.device.size && d.phys < p + device.size)) {
       throw new Error(`MMIO device ${device.name} at 0x${p.toString(16)} overlaps another device`);
     }
     this.devices.push({ phys: p, device });
-    device.raiseIrq ??= () => void this.counters.irqs++;
+    device.raiseIrq ??= () => {
+      this.counters.irqs++;
+      if (irq >= 0) IrqLines.of(this.kernel).raise(irq);
+    };
   }
 
   /** The attached devices and their addresses. */
@@ -191,6 +195,8 @@ export class MmioBus implements PageHidingClient {
         this.trace?.access(true, n, w.map.id, w.map.phys + (addr - w.map.virt), v, f.eip);
       }
     }
+    // An IRQ the access raised is taken once the instruction is complete (not between emulated REP iterations).
+    if (f.frame !== null && f.after.eip !== f.eip && IrqLines.of(this.kernel).hasPending) IrqLines.of(this.kernel).deliver(f.frame);
   }
 
   /** One access: the part inside a mapping is read from the device now, or written to it after the step. */

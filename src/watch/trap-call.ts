@@ -41,6 +41,8 @@ export const TRAP_CALL_SCRATCH_SIZE = 4096 - SCRATCH;
 /** One call of the sequence: its arguments (EAX, EDX, ECX), written just before it is made. */
 export interface PendingCall {
   args(): [number, number, number];
+  /** The function of this call when not the sequence's (the handlers of a shared IRQ line). */
+  fn?: number;
   /** Called with EAX when the function returned. */
   returned?(eax: number): void;
 }
@@ -94,7 +96,7 @@ export class TrapGuestCall {
     cpu.push32(this.returnRoutine);
     cpu.push32((f.eflags & ~(TF | IF)) | 2);
     cpu.push32(KERNEL_CS);
-    cpu.push32(fn);
+    cpu.push32(this.current.fn ?? fn);
     if (hasErr) cpu.push32(0);
     for (const h of hooks) h.pushed?.(this.kernel, cpu.regs[4]!, (top - cpu.regs[4]!) | 0);
     this.loadArgs(this.current);
@@ -118,7 +120,7 @@ export class TrapGuestCall {
       this.current = next;
       this.loadArgs(next);
       cpu.push32(this.returnRoutine);
-      cpu.push32(this.fn);
+      cpu.push32(next.fn ?? this.fn);
       return;
     }
     this.current = null;

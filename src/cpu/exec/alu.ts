@@ -111,7 +111,8 @@ export function testAI(cpu: CPU, ins: Instr): void {
   alu(cpu, AND, cpu.getReg(ins.size, 0), ins.imm & mask(ins.size), ins.size);
 }
 
-function incdec(cpu: CPU, d: number, size: number, dec: boolean): number {
+/** INC/DEC's result and flags (CF kept); also the #PF handler's emulator (src/watch/emulate.ts). */
+export function incdec(cpu: CPU, d: number, size: number, dec: boolean): number {
   const r = (dec ? d - 1 : d + 1) & mask(size);
   cpu.setLazyKeepCF(dec ? Lazy.Dec : Lazy.Inc, d, r, size);
   return r;
@@ -141,8 +142,8 @@ function rmwE(cpu: CPU, ins: Instr, f: (cpu: CPU, d: number, size: number) => nu
 
 const fInc = (cpu: CPU, d: number, size: number): number => incdec(cpu, d, size, false);
 const fDec = (cpu: CPU, d: number, size: number): number => incdec(cpu, d, size, true);
-const fNot = (_cpu: CPU, d: number, size: number): number => ~d & mask(size);
-const fNeg = (cpu: CPU, d: number, size: number): number => {
+export const fNot = (_cpu: CPU, d: number, size: number): number => ~d & mask(size);
+export const fNeg = (cpu: CPU, d: number, size: number): number => {
   const r = -d & mask(size);
   cpu.setLazy(Lazy.Sub, 0, d, r, size);
   return r;

@@ -94,6 +94,14 @@ function setRotFlags(cpu: CPU, cf: number, of: boolean): void {
 const fShift = (cpu: CPU, d: number, size: number): number => shiftOp(cpu, shiftOpSel, d, size);
 let shiftOpSel = 0;
 
+/** Group-2 operation `op` (ModRM.reg) of `d` by `count` (masked here): the result, flags recorded; a masked count of 0 returns `d` and changes no flag. */
+export function shiftValue(cpu: CPU, op: number, d: number, size: number, count: number): number {
+  count &= 0x1f;
+  if (count === 0) return d;
+  shiftCount = count;
+  return shiftOp(cpu, op, d, size);
+}
+
 function doShift(cpu: CPU, ins: Instr, count: number): void {
   count &= 0x1f;
   if (count === 0) return;

@@ -23,6 +23,7 @@ export interface VfsOptions {
   /** Host directory that is the guest's "/" (default: the host's "/"). */
   root?: string;
   readOnly?: boolean;
+  /** The kernel's file systems by guest path without the leading "/" ("proc", "sys/kernel/tracing"). */
   mounts: Map<string, VNode>;
 }
 
@@ -30,11 +31,14 @@ export class Vfs {
   readonly root: string;
   readonly readOnly: boolean;
   private readonly mounts: Map<string, VNode>;
+  /** The mounts' paths as components, deepest first. */
+  private readonly mountPaths: { comps: string[]; node: VNode }[];
 
   constructor(o: VfsOptions) {
     this.root = o.root ? fs.realpathSync(o.root) : '/';
     this.readOnly = !!o.readOnly;
     this.mounts = o.mounts;
+    this.mountPaths = [...o.mounts].map(([k, node]) => ({ comps: split(k), node })).sort((a, b) => b.comps.length - a.comps.length);
   }
 
   hostPathOf(comps: string[]): string {
@@ -112,12 +116,12 @@ export class Vfs {
   /** The kernel's node for guest path components under a mount: undefined outside mounts, null when missing. */
   private lookupVirtual(comps: string[]): { node: VNode; dev: number; parentIno: number } | null | undefined {
     if (comps.length === 0) return undefined;
-    const mount = this.mounts.get(comps[0]!);
-    if (!mount) return undefined;
+    const m = this.mountPaths.find((p) => p.comps.length <= comps.length && p.comps.every((c, i) => c === comps[i]));
+    if (!m) return this.mountWay(comps);
     const dev = comps[0] === 'proc' ? 4 : 5;
-    let node: VNode = mount;
+    let node: VNode = m.node;
     let parentIno = 2;
-    for (const c of comps.slice(1)) {
+    for (const c of comps.slice(m.comps.length)) {
       if (node.type !== 'dir') return null;
       const next = node.children().get(c);
       if (!next) return null;
@@ -125,6 +129,22 @@ export class Vfs {
       node = next;
     }
     return { node, dev, parentIno };
+  }
+
+  /**
+   * The way to a deeper mount (/sys/kernel for sys/kernel/tracing) where the host has no such
+   * directory (under --root, in a container): a directory holding the next component. Else undefined.
+   */
+  private mountWay(comps: string[]): { node: VNode; dev: number; parentIno: number } | undefined {
+    const deeper = this.mountPaths.filter((p) => p.comps.length > comps.length && comps.every((c, i) => c === p.comps[i]));
+    if (deeper.length === 0 || fs.existsSync(this.hostPathOf(comps))) return undefined;
+    const ino = (depth: number): number => 0x5000 + depth;
+    const children = (): Map<string, VNode> => new Map(deeper.map((p) => {
+      const name = p.comps[comps.length]!;
+      const child: VNode = p.comps.length === comps.length + 1 ? p.node : { type: 'dir', ino: ino(comps.length + 1), children: () => new Map() };
+      return [name, child];
+    }));
+    return { node: { type: 'dir', ino: ino(comps.length), children }, dev: 5, parentIno: 2 };
   }
 
   stat(r: Resolved): Stat {
