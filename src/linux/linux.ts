@@ -106,6 +106,8 @@ export class LinuxSystem {
 
   /** The user registers of the system call or fault being served (the trap frame on the kernel stack). */
   frame: UserRegs | null = null;
+  /** The embedder's pause (src/api/machine.ts): true when a hook stopped the machine, so run() returns. */
+  paused: (() => boolean) | null = null;
   private nextPid = 2;
 
   allocPid(): number {
@@ -283,6 +285,7 @@ export class LinuxSystem {
       onSwitchIn: () => {
         if (!sys.task.restarting && sys.hasDeliverable(sys.task)) sys.deliverPending(liveRegs(sys.k));
       },
+      paused: () => sys.paused?.() ?? false,
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
       this.kcalls.reset(); // a call into module code that stopped (an oops) does not come back

@@ -70,6 +70,8 @@ export interface Scheduler {
   nowNs(): number;
   /** After a task is switched in: deliver its pending signals. */
   onSwitchIn(): void;
+  /** Whether a 'yield' stop is the embedder's pause (a hook stopped the machine: src/api) rather than the kernel's. */
+  paused?(): boolean;
 }
 
 /** Pick the next task to run after `cur` (round robin by pid); null when none can run now. */
@@ -104,6 +106,8 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
     const cur = s.current();
     if (stop && stop.kind !== 'budget') {
       cpu.stopReason = null;
+      // A hook stopped the machine between two instructions: back to the embedder, who may run on later.
+      if (stop.kind === 'yield' && s.paused?.()) return stop;
       if (stop.kind !== 'yield') {
         const final = onTaskStop(cur, stop);
         if (final) return final;
