@@ -42,7 +42,7 @@ export interface AddressRange {
   end: number;
 }
 
-/** What a code hook gets: the instruction's address and length (Unicorn's UC_HOOK_CODE). */
+/** What a code hook gets: the instruction's address and length (Unicorn's UC_HOOK_CODE: an instruction is in a range when its first byte is). */
 export type CodeHook = (address: number, size: number) => void;
 /** What a memory hook gets: the access (Unicorn's UC_HOOK_MEM_READ/WRITE), with the instruction making it. */
 export type MemoryHook = (access: { address: number; size: number; value: number; eip: number; type: 'read' | 'write' }) => void;
@@ -284,7 +284,7 @@ export class HookSet implements JitInstrumentation {
     const eip = cpu.eip;
     cpu.eip = addr; // compiled code keeps EIP at the block's start: the hook sees the instruction's
     for (const h of this.code) {
-      if (overlaps(h, addr, ins.len)) this.call((a: number) => h.fn(u32(a), ins.len), addr);
+      if (overlaps(h, addr, 1)) this.call((a: number) => h.fn(u32(a), ins.len), addr);
     }
     if (this.stopAsked) this.stopNow(addr, true);
     cpu.eip = eip;
@@ -384,7 +384,7 @@ export class HookSet implements JitInstrumentation {
 
   instruction(s: JitInstructionSite): string {
     let code = this.memoryHooked() ? `if ($kmHooks.pend) { ${s.sync} $kmHooks.boundary(cpu, ${s.bind(s.ins)}); }` : '';
-    if (this.code.some((h) => overlaps(h, s.ins.addr, s.ins.len))) code += ` ${s.sync} $kmHooks.codeAt(cpu, ${s.bind(s.ins)});`;
+    if (this.code.some((h) => overlaps(h, s.ins.addr, 1))) code += ` ${s.sync} $kmHooks.codeAt(cpu, ${s.bind(s.ins)});`;
     return code;
   }
 
@@ -405,7 +405,7 @@ export class HookSet implements JitInstrumentation {
     if (ins.native !== null) return;
     if (this.pend) this.boundary(cpu, ins);
     const addr = ins.addr | 0;
-    if (this.code.some((h) => overlaps(h, addr, ins.len))) this.codeAt(cpu, ins);
+    if (this.code.some((h) => overlaps(h, addr, 1))) this.codeAt(cpu, ins);
     this.decodedAt(cpu, ins);
   }
 
