@@ -25,7 +25,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { loadUserProgram, DEFAULT_BUDGET, exitCodeFor, LoadError, type Process } from '../kernel/process.js';
 import { signalForVector } from '../kernel/traps.js';
 import { ModuleLoadError } from '../kernel/module.js';
-import { ElfError } from '../elf/elf32.js';
+import { ElfError, findSymbol, parseElf32, type Elf32 } from '../elf/elf32.js';
 import { hostPathInRoot } from '../linux/start.js';
 import { startChecked, finishChecked, type CheckedRunResult, type CheckedSession, type StackMode } from '../harness/checked-run.js';
 import type { Finding } from '../shadow/report.js';
@@ -132,6 +132,7 @@ export class Machine {
   private kernelOrNull: Kernel | null = null;
   private finished: RunResult | null = null;
   private module: { object: Uint8Array; name: string; stackUsage: string | null } | null = null;
+  private elf: Elf32 | null = null;
 
   private constructor(private readonly opts: LoadOptions) {}
 
@@ -194,6 +195,18 @@ export class Machine {
     }
     this.attach(this.process.kernel);
     this.process.linux.system.paused = () => this.hooks.stopped;
+    this.elf = parseElf32(bytes, { sectionHeaders: 'optional' });
+  }
+
+  /**
+   * A program's symbol by name (what `nm -S` shows) as an address range for
+   * the hooks: [value, value + size), one byte for a symbol without a size;
+   * null when the program has no such symbol (or is a module).
+   */
+  symbol(name: string): AddressRange | null {
+    const s = this.elf ? findSymbol(this.elf, name) : null;
+    if (s === null || s.shndx === 0) return null;
+    return { start: s.value >>> 0, end: (s.value >>> 0) + Math.max(1, s.size) };
   }
 
   /** The machine exists: hooks go into its CPU (composed with a precise checker's instrumentation, when one is attached). */
