@@ -23,6 +23,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
+  entryPoints: [join(root, 'dist/cli/main.js')],
+  outfile: join(outdir, 'main.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+  define: { 'import.meta.url': '__kmemsim_bundle_url' },
+  banner: { js: 'const __kmemsim_bundle_url = require("node:url").pathToFileURL(__filename).href;' },
+});
+// The ES-module build last: dist/bundle/main.js stands for the whole build (scripts/prepare.mjs).
+await build({
   // compare --jobs starts dist/bundle/compare-worker.js beside the chunks (src/harness/compare-jobs.ts).
   entryPoints: { main: join(root, 'dist/cli/main.js'), 'compare-worker': join(root, 'dist/harness/compare-worker.js') },
   outdir,

@@ -124,6 +124,8 @@ export class LinuxSystem {
 
   /** The user registers of the system call or fault being served (the trap frame on the kernel stack). */
   frame: UserRegs | null = null;
+  /** The embedder's pause (src/api/machine.ts): true when a hook stopped the machine, so run() returns. */
+  paused: (() => boolean) | null = null;
   private nextPid = 2;
 
   allocPid(): number {
@@ -310,6 +312,7 @@ export class LinuxSystem {
       nowNs: () => sys.clock.monotonicNs(),
       onSwitchIn: () => sys.switchedIn(),
       kernelTasks: () => sys.processTasks,
+      paused: () => sys.paused?.() ?? false,
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
       if (stop.kind === 'exited') return stop;

@@ -85,6 +85,8 @@ export interface Scheduler {
    * return to user mode instead of this file's round robin.
    */
   kernelTasks?(): { atUserBoundary(tick: boolean): void } | null;
+  /** Whether a 'yield' stop is the embedder's pause (a hook stopped the machine: src/api) rather than the kernel's. */
+  paused?(): boolean;
 }
 
 /** Pick the next task to run after `cur` (round robin by pid); null when none can run now. */
@@ -120,6 +122,8 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
     const tick = !stop || stop.kind === 'budget';
     if (stop && stop.kind !== 'budget') {
       cpu.stopReason = null;
+      // A hook stopped the machine between two instructions: back to the embedder, who may run on later.
+      if (stop.kind === 'yield' && s.paused?.()) return stop;
       if (stop.kind !== 'yield') {
         const final = onTaskStop(cur, stop);
         if (final) return final;

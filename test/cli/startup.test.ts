@@ -4,9 +4,17 @@
  * src/rings, src/ftrace, src/harness but its light modes.ts) and compare's reports are chunks
  * reached only through dynamic import(), so `kmemsim run prog` never
  * parses them.
+ *
+ * bin/kmemsim.js runs the CommonJS bundle dist/bundle/main.cjs through V8's
+ * code cache (bin/code-cache.cjs): the first run writes main.cjs.cache, later
+ * runs use it, a damaged cache is replaced, and the output is the same each
+ * time. Tested on a copy of bin/ and dist/bundle/ so the checkout's own cache
+ * is left alone.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../module/helpers.js';
 
@@ -44,5 +52,40 @@ describe.skipIf(!built)('the bundled CLI', () => {
     expect(reached).toContain('dist/harness/checked-run.js');
     expect(reached).toContain('dist/shadow/kmemcheck.js');
     expect(reached).toContain('dist/cli/compare-command.js');
+  });
+});
+
+const HELLO = join(ROOT, 'build/examples/hello-O2');
+const haveCjs = existsSync(join(BUNDLE, 'main.cjs')) && existsSync(HELLO);
+if (!haveCjs) console.log('test/cli/startup.test.ts: code cache tests skipped: dist/bundle/main.cjs or build/examples/hello-O2 is not built (npm run build)');
+
+describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
+  it('is written by the first run, used by the next, replaced when damaged; the output never changes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-codecache-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      rmSync(join(dir, 'dist/bundle/main.cjs.cache'), { force: true });
+      // yargs and the guest runtime are found from the copy as from the checkout.
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const cache = join(dir, 'dist/bundle/main.cjs.cache');
+      const run = () => spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), 'run', HELLO, '--', 'a', 'b'], { encoding: 'utf8', env: { ...process.env, GREETING: 'x' } });
+      const first = run();
+      expect(first.stderr).toBe('');
+      expect(first.status).toBe(2);
+      expect(first.stdout).toMatch(/Hello from a static i386 guest!/);
+      expect(statSync(cache).size).toBeGreaterThan(100_000);
+      const written = statSync(cache).mtimeMs;
+      const second = run();
+      expect(second).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
+      expect(statSync(cache).mtimeMs).toBe(written); // accepted: not rewritten
+      writeFileSync(cache, 'not a code cache');
+      const third = run();
+      expect(third).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
+      expect(statSync(cache).size).toBeGreaterThan(100_000); // rejected by V8, written anew
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
