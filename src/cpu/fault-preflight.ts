@@ -68,8 +68,16 @@ const STRING = new Map<ExecFn, { read: boolean; write: boolean }>([
   [str.lods, { read: true, write: false }],
 ]);
 
-/** The original executor of each wrapped instruction. */
-const original = new WeakMap<Instr, ExecFn>();
+/** What a wrapped instruction probes, decided when it is wrapped (nothing looked up per execution). */
+export interface PreflightPlan {
+  /** The original executor. */
+  readonly exec: ExecFn;
+  /** A string instruction's accesses (DS:ESI read, ES:EDI write), or null for a ModRM/moffs operand... */
+  readonly string: { read: boolean; write: boolean } | null;
+  /** ...of this many bytes, written (else read) first. */
+  readonly size: number;
+  readonly write: boolean;
+}
 
 /**
  * Called by the run loop's fault path for every #PF an instruction raised:
@@ -77,8 +85,11 @@ const original = new WeakMap<Instr, ExecFn>();
  */
 export function notePageFault(cpu: CPU, ins: Instr): void {
   if (ins.native !== null || ++ins.pageFaults !== cpu.preflightAfter) return;
-  if (!(ins.mem ? SIMPLE.has(ins.exec) : STRING.has(ins.exec))) return;
-  original.set(ins, ins.exec);
+  const exec = ins.exec;
+  const kind = ins.mem ? SIMPLE.get(exec) : undefined;
+  const string = ins.mem ? undefined : STRING.get(exec);
+  if (kind === undefined && string === undefined) return;
+  ins.preflight = { exec, string: string ?? null, size: operandSize(exec, ins), write: kind !== undefined && isWrite(kind, exec, ins) };
   ins.exec = preflightExec;
 }
 
@@ -96,18 +107,18 @@ function isWrite(kind: Kind, exec: ExecFn, ins: Instr): boolean {
 }
 
 function preflightExec(cpu: CPU, ins: Instr): void {
-  const exec = original.get(ins)!;
+  const plan = ins.preflight!;
   if (!cpu.segChecks && ins.seg < 4 && !cpu.dataBpActive && cpu.cr0 & 0x80000000 && cpu.icount !== cpu.preflightFaultAt) {
-    const string = STRING.get(exec);
-    if (string === undefined ? simpleFaults(cpu, ins, exec) : stringFaults(cpu, ins, string)) return;
+    const string = plan.string;
+    if (string === null ? simpleFaults(cpu, ins, plan) : stringFaults(cpu, ins, string)) return;
   }
-  exec(cpu, ins);
+  plan.exec(cpu, ins);
 }
 
 /** The ModRM operand's page faults: the #PF has been delivered. */
-function simpleFaults(cpu: CPU, ins: Instr, exec: ExecFn): boolean {
+function simpleFaults(cpu: CPU, ins: Instr, plan: PreflightPlan): boolean {
   const lin = (cpu.segBase[ins.seg] + cpu.ea(ins)) | 0;
-  return accessFaults(cpu, ins, lin, operandSize(exec, ins), isWrite(SIMPLE.get(exec)!, exec, ins)) === 1;
+  return accessFaults(cpu, ins, lin, plan.size, plan.write) === 1;
 }
 
 /** The next iteration's first faulting access, if any, has had its #PF delivered. */

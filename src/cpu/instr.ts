@@ -1,5 +1,6 @@
 import type { CPU } from './cpu.js';
 import type { OpDef } from './x86_table.js';
+import type { PreflightPlan } from './fault-preflight.js';
 
 export type ExecFn = (cpu: CPU, ins: Instr) => void;
 
@@ -63,6 +64,8 @@ export class Instr {
   native: ((cpu: CPU) => void) | null = null;
   /** Page faults this instruction raised (fault-preflight.ts wraps its executor after a few). */
   pageFaults = 0;
+  /** Once wrapped (fault-preflight.ts): the original executor and the accesses to probe. */
+  preflight: PreflightPlan | null = null;
 
 }
 
