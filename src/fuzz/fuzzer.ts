@@ -364,6 +364,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     while (!limitReached() && corpus.entries.length > 0) {
       if (now() - lastSync >= syncInterval) await syncNow();
       const entry = corpus.next();
+      // AFL++'s fuzz_one(): the input-to-state stage first, then the deterministic stages, then havoc.
+      if (cmplogOn && !entry.passedCmplog) await cmplogStage(entry);
       if (opts.deterministic && !entry.passedDet) {
         for (const c of deterministicStages(entry.data, opts.tokens, opts.maxLength)) {
           if (limitReached()) break;
@@ -372,7 +374,6 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         }
         if (!limitReached()) entry.passedDet = true;
       }
-      if (cmplogOn && !entry.passedCmplog) await cmplogStage(entry);
       const energy = corpus.energy(entry);
       for (let i = 0; i < energy && !limitReached(); i++) {
         let base = entry.data;
