@@ -168,6 +168,19 @@ describe.skipIf(skip !== null)('compare logging in runs', () => {
     });
   }
 
+  it('a cmplog run leaves nothing behind: a normal execution after it runs as before it (edges, instructions, outcome)', () => {
+    const t = target('magic-length.c', 'kmemcheck');
+    const input = bytes('\x11\x22\x33\x44\x03\x00abc');
+    const observe = (): string => {
+      const edges = new Uint8Array(1 << 16);
+      const e = t.execute(input, edges);
+      return JSON.stringify([e.outcome, e.signature, e.instructions, Buffer.from(edges).toString('base64')]);
+    };
+    const before = observe();
+    t.execute(input, null, new CompareLog());
+    expect(observe()).toBe(before);
+  });
+
   it('logs the magic replaced: the length compare next (2 bytes, against size - 6)', () => {
     const t = target('magic-length.c', 'kmemcheck');
     const log0 = new CompareLog();
