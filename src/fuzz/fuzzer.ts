@@ -1,7 +1,8 @@
 /**
  * The fuzzing loop (afl-fuzz's main loop, simplified): run the seeds,
- * then take queue entries round-robin and run havoc (and splicing)
- * mutations of each; keep an input when its classified edge trace adds
+ * then take queue entries round-robin; each gets, once, the cmplog stage
+ * (input-to-state replacement, ./cmplog.ts) and, with -D, the
+ * deterministic stages, then every time havoc (and splicing) mutations; keep an input when its classified edge trace adds
  * to the virgin map, save a crash when its signature is new, a hang when
  * its trace adds to the hangs' own virgin map (afl-fuzz's virgin_tmout).
  *
