@@ -2,9 +2,10 @@
  * The fuzzing loop (afl-fuzz's main loop, simplified): run the seeds,
  * then take queue entries round-robin; each gets, once, the cmplog stage
  * (input-to-state replacement, ./cmplog.ts) and, with -D, the
- * deterministic stages, then every time havoc (and splicing) mutations; keep an input when its classified edge trace adds
- * to the virgin map, save a crash when its signature is new, a hang when
- * its trace adds to the hangs' own virgin map (afl-fuzz's virgin_tmout).
+ * deterministic stages, then every time havoc (and splicing) mutations;
+ * keep an input when its classified edge trace adds to the virgin map,
+ * save a crash when its signature is new, a hang when its trace adds to
+ * the hangs' own virgin map (afl-fuzz's virgin_tmout).
  *
  * Deterministic: every choice comes from the seeded Rng and every input
  * runs on a machine in the same initial state, so the same seed, target
