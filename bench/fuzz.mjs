@@ -9,7 +9,9 @@
  * restored before every input (how `kmemsim fuzz` runs) and with a freshly
  * booted machine per input (ModuleTarget's `snapshot: false`, how it ran
  * before), and the cost of one snapshot restore alone (after an input, so
- * it has pages to copy back). Inputs are a fixed list of havoc mutations
+ * it has pages to copy back), and a cmplog run (src/fuzz/cmplog.ts: the
+ * input run with compare logging compiled in, once per queue entry).
+ * Inputs are a fixed list of havoc mutations
  * (seeded), each run with AFL's 64 KiB edge map as the fuzzer does.
  *
  * CPU time (process.cpuUsage, user + system), not wall time: the machine
@@ -45,6 +47,7 @@ const { FUZZ_MEMORY_SIZE } = await import(dist('cli/fuzz-command.js'));
 const { havoc } = await import(dist('fuzz/mutate.js'));
 const { Rng } = await import(dist('fuzz/random.js'));
 const { MAP_SIZE } = await import(dist('fuzz/coverage.js'));
+const { CompareLog } = await import(dist('fuzz/cmplog.js'));
 
 let object;
 try {
@@ -77,7 +80,10 @@ const configs = [
   { name: 'fresh boot, plain', heap: null, snapshot: false },
   { name: 'snapshot, --kmemcheck', heap: 'kmemcheck', snapshot: true },
   { name: 'fresh boot, --kmemcheck', heap: 'kmemcheck', snapshot: false },
+  { name: 'snapshot, cmplog run', heap: null, snapshot: true, cmplog: true },
+  { name: 'snapshot, --kmemcheck, cmplog', heap: 'kmemcheck', snapshot: true, cmplog: true },
 ];
+const log = new CompareLog();
 const edges = new Uint8Array(MAP_SIZE);
 const samples = new Map(configs.map((c) => [c.name, []]));
 const targets = new Map(configs.map((c) => [c.name, target(c.heap, c.snapshot)]));
@@ -87,11 +93,12 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const c of configs) {
     const t = targets.get(c.name);
     // A fresh boot is ~20x slower: fewer executions, the same per-execution figure.
-    const n = c.snapshot ? EXECS : Math.max(20, Math.round(EXECS / 10));
+    const n = c.snapshot && !c.cmplog ? EXECS : Math.max(20, Math.round(EXECS / 10));
     const t0 = cpuMs();
     for (let i = 0; i < n; i++) {
       edges.fill(0);
-      t.execute(inputs[(r * n + i) % inputs.length], edges);
+      log.clear();
+      t.execute(inputs[(r * n + i) % inputs.length], c.cmplog ? null : edges, c.cmplog ? log : null);
     }
     samples.get(c.name).push((n * 1000) / (cpuMs() - t0));
   }
@@ -126,6 +133,6 @@ if (JSON_OUT) {
   console.log(JSON.stringify(result, null, 2));
 } else {
   console.log(`kmemsim fuzz bench: ${result.target}, ${result.node}, ${result.cpu}; CPU time, median of ${ROUNDS} interleaved rounds`);
-  for (const c of configs) console.log(`  ${c.name.padEnd(26)} ${String(result.execsPerCpuSecond[c.name]).padStart(7)} execs per CPU second`);
+  for (const c of configs) console.log(`  ${c.name.padEnd(30)} ${String(result.execsPerCpuSecond[c.name]).padStart(7)} execs per CPU second`);
   for (const r of restore) console.log(`  one snapshot restore (${r.mode.padEnd(9)}) ${r.medianUs.toFixed(0).padStart(5)} µs CPU (${r.medianCopiedPages} pages copied back, ${r.objects} host objects restored)`);
 }

@@ -1,9 +1,11 @@
 /**
  * The fuzzing loop (afl-fuzz's main loop, simplified): run the seeds,
- * then take queue entries round-robin and run havoc (and splicing)
- * mutations of each; keep an input when its classified edge trace adds
- * to the virgin map, save a crash when its signature is new, a hang when
- * its trace adds to the hangs' own virgin map (afl-fuzz's virgin_tmout).
+ * then take queue entries round-robin; each gets, once, the cmplog stage
+ * (input-to-state replacement, ./cmplog.ts) and, with -D, the
+ * deterministic stages, then every time havoc (and splicing) mutations;
+ * keep an input when its classified edge trace adds to the virgin map,
+ * save a crash when its signature is new, a hang when its trace adds to
+ * the hangs' own virgin map (afl-fuzz's virgin_tmout).
  *
  * Deterministic: every choice comes from the seeded Rng and every input
  * runs on a machine in the same initial state, so the same seed, target
@@ -364,6 +366,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
     while (!limitReached() && corpus.entries.length > 0) {
       if (now() - lastSync >= syncInterval) await syncNow();
       const entry = corpus.next();
+      // AFL++'s fuzz_one(): the input-to-state stage first, then the deterministic stages, then havoc.
+      if (cmplogOn && !entry.passedCmplog) await cmplogStage(entry);
       if (opts.deterministic && !entry.passedDet) {
         for (const c of deterministicStages(entry.data, opts.tokens, opts.maxLength)) {
           if (limitReached()) break;
@@ -372,7 +376,6 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzS
         }
         if (!limitReached()) entry.passedDet = true;
       }
-      if (cmplogOn && !entry.passedCmplog) await cmplogStage(entry);
       const energy = corpus.energy(entry);
       for (let i = 0; i < energy && !limitReached(); i++) {
         let base = entry.data;

@@ -128,11 +128,15 @@ export class ProgramTarget {
     return { ...this.classify(run), program: run };
   }
 
+  private compareRoutines: CompareRoutine[] | null = null;
   /** The program's memcmp-likes (its static symbol table's functions), for a cmplog run. */
   private get routines(): CompareRoutine[] {
-    const funcs = new Map<string, number>();
-    for (const sym of this.elf.symbols) if (sym.name && sym.value !== 0 && sym.type === 2 /* STT_FUNC */) funcs.set(sym.name, sym.value);
-    return compareRoutines((n) => funcs.get(n));
+    if (this.compareRoutines === null) {
+      const funcs = new Map<string, number>();
+      for (const sym of this.elf.symbols) if (sym.name && sym.value !== 0 && sym.type === 2 /* STT_FUNC */) funcs.set(sym.name, sym.value);
+      this.compareRoutines = compareRoutines((n) => funcs.get(n));
+    }
+    return this.compareRoutines;
   }
 
   private run(p: Process, edges: Uint8Array | null, cmplog: CompareLog | null): ProgramRun {

@@ -141,35 +141,45 @@ describe('the compare-logging instrumentation on the CPU', () => {
 });
 
 describe.skipIf(skip !== null)('compare logging in runs', () => {
-  const target = (name: string, heap: 'kmemcheck' | null): ModuleTarget => {
+  const target = (name: string, heap: 'kmemcheck' | 'inline' | null, stack: 'precise' | null = null): ModuleTarget => {
     const c = compileModule(join(ROOT, `test/fuzz/targets/${name}`));
-    const run: TargetRunOptions = { name, heap, stack: null, maxInstructions: 1e9, memorySize: FUZZ_MEMORY_SIZE };
+    const run: TargetRunOptions = { name, heap, stack, maxInstructions: 1e9, memorySize: FUZZ_MEMORY_SIZE };
     return new ModuleTarget(c.object, run, 1_000_000);
   };
 
   for (const heap of [null, 'kmemcheck'] as const) {
-    it(`logs the 32-bit magic and the 16-bit length compares (${heap ?? 'no checker'}), the same compiled or interpreted`, () => {
+    it(`logs the 32-bit magic compare (${heap ?? 'no checker'}), the same on every run; normal executions log nothing`, () => {
       const t = target('magic-length.c', heap);
       const input = bytes('\x11\x22\x33\x44\x05\x00abc');
       const logs: string[] = [];
-      // The first runs interpret the target's blocks, later ones run them compiled.
-      for (let i = 0; i < 12; i++) {
-        const log = new CompareLog();
-        const e = t.execute(input, null, log);
+      let last = new CompareLog();
+      for (let i = 0; i < 4; i++) {
+        last = new CompareLog();
+        const e = t.execute(input, null, last);
         expect(e.outcome).toBe('ok');
-        logs.push(JSON.stringify(log.integers.map(({ size, left, right }) => [size, left, right])));
-        if (i === 0) {
-          const magic = log.integers.find((p) => p.size === 4 && p.left === 0x44332211 || p.right === 0x44332211);
-          expect(magic, logs[0]).toBeDefined();
-        }
+        logs.push(JSON.stringify(last.integers.map(({ size, left, right }) => [size, left, right])));
       }
+      expect(last.integers.some((p) => p.size === 4 && (p.left === 0x44332211 || p.right === 0x44332211)), logs[0]).toBe(true);
       expect(new Set(logs).size, logs.join('\n')).toBe(1);
-      // Normal executions log nothing (the variant is installed only for a cmplog run).
-      const after = new CompareLog();
-      t.execute(input, null);
-      expect(after.seen).toBe(0);
+      // The logging variant is removed after a cmplog run: a normal execution (its loop compiled by now) adds nothing to the last log.
+      const seen = last.seen;
+      for (let i = 0; i < 4; i++) t.execute(input, null);
+      expect(last.seen).toBe(seen);
     });
   }
+
+  it('a cmplog run leaves nothing behind: a normal execution after it runs as before it (edges, instructions, outcome)', () => {
+    const t = target('magic-length.c', 'kmemcheck');
+    const input = bytes('\x11\x22\x33\x44\x03\x00abc');
+    const observe = (): string => {
+      const edges = new Uint8Array(1 << 16);
+      const e = t.execute(input, edges);
+      return JSON.stringify([e.outcome, e.signature, e.instructions, Buffer.from(edges).toString('base64')]);
+    };
+    const before = observe();
+    t.execute(input, null, new CompareLog());
+    expect(observe()).toBe(before);
+  });
 
   it('logs the magic replaced: the length compare next (2 bytes, against size - 6)', () => {
     const t = target('magic-length.c', 'kmemcheck');
@@ -179,6 +189,19 @@ describe.skipIf(skip !== null)('compare logging in runs', () => {
     const log = new CompareLog();
     t.execute(Uint8Array.from([...encode(magic.right, 4, false), 0x09, 0x00, 0x61, 0x62, 0x63]), null, log);
     expect(log.integers.some((p) => (p.left & 0xffff) === 9 && (p.right & 0xffff) === 3 || (p.left & 0xffff) === 3 && (p.right & 0xffff) === 9)).toBe(true);
+  });
+
+  it('is added to the precise checkers\' instrumentation, which keeps checking during and after the cmplog run', () => {
+    const t = target('magic-length.c', 'inline', 'precise');
+    const log0 = new CompareLog();
+    expect(t.execute(bytes('\x11\x22\x33\x44\x03\x00abc'), null, log0).outcome).toBe('ok');
+    const magic = log0.integers.find((p) => p.left === 0x44332211);
+    expect(magic, JSON.stringify(log0.integers)).toBeDefined();
+    const bug = Uint8Array.from([...encode(magic!.right, 4, false), 0x03, 0x00, 0x61, 0x62, 0x63]);
+    const logged = t.execute(bug, null, new CompareLog());
+    expect(logged.signature).toMatch(/^uninitialized heap read in emit\+0x/);
+    const plain = t.execute(bug, null);
+    expect(plain.signature).toBe(logged.signature);
   });
 
   it('logs memcmp\'s two buffers at its entry (rtn cmplog), whoever calls it', () => {
