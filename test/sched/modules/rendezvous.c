@@ -34,15 +34,16 @@ static DECLARE_COMPLETION(never);
 
 static int exit_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	pr_info("do_exit: %s %s/%d code 0x%lx\n", current->flags & PF_KTHREAD ? "kthread" : "process",
-		current->comm, current->pid, regs->ax);
+	/* A process still has its mm at do_exit's entry; a kernel thread never has one. */
+	pr_info("do_exit: %s %s/%d code 0x%lx%s\n", current->flags & PF_KTHREAD ? "kthread" : "process",
+		current->comm, current->pid, regs->ax, !current->mm == !(current->flags & PF_KTHREAD) ? " (mm wrong)" : "");
 	return 0;
 }
 static struct kprobe exit_probe = { .symbol_name = "do_exit", .pre_handler = exit_pre };
 
 static ssize_t rv_read(struct file *f, char __user *buf, size_t n, loff_t *pos)
 {
-	pr_info("read: %s/%d sleeps\n", current->comm, current->pid);
+	pr_info("read: %s/%d sleeps%s\n", current->comm, current->pid, current->mm ? "" : " (no mm)");
 	if (wait_event_interruptible(readers, msg_len > 0))
 		return -ERESTARTSYS;
 	if (n > msg_len)
