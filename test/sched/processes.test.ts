@@ -105,6 +105,10 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
     // Deterministic: the same interleaving again.
     const again = await run(['--module', MODULE, prog]);
     expect(again).toEqual(r);
+    // kmemcheck over the whole system (processes asleep on their own kernel stacks, kernel threads): the same
+    // run, nothing to report.
+    const checked = await run(['--kmemcheck', '--module', MODULE, prog]);
+    expect(checked).toEqual(r);
   });
 
   it('a reader that nothing can wake ends the run as a deadlock (125) with the blocked tasks named', async () => {
