@@ -237,8 +237,8 @@ export class ProcessTasks {
       side.fpu.copyFrom(cpu.fpu);
       side.segs = [cpu.segSel[DS], cpu.segSel[ES], cpu.segSel[FS], cpu.segSel[GS]];
       this.saved.set(from, side);
-    } else if (from && prev.dead) {
-      if (!this.sys.tasks.has(from.pid) || this.sys.tasks.get(from.pid) !== from) this.forget(from, prev); // already reaped
+    } else if (from && this.sys.tasks.get(from.pid) !== from) {
+      this.forget(from, prev); // it ran do_exit() after wait4 had reaped it (killed while asleep)
     }
     const to = this.process.get(next);
     if (!to) {
