@@ -41,6 +41,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import type { KernelTask, Scheduler } from '../kernel/sched/scheduler.js';
 import { TASK_INTERRUPTIBLE, TASK_WAKEKILL } from '../kernel/sched/scheduler.js';
 import { X87State } from '../cpu/fpu/x87-state.js';
+import { kva } from '../kernel/layout.js';
 import { DS, ES, FS, GS } from '../cpu/instr.js';
 import type { LinuxSystem } from './linux.js';
 import type { Task } from './task.js';
@@ -95,6 +96,17 @@ export class ProcessTasks {
   private link(t: Task, kt: KernelTask): void {
     this.kernelTask.set(t, kt);
     this.process.set(kt, t);
+    this.publishMm(t, kt);
+  }
+
+  /**
+   * current->mm: non-NULL for a live process, so `if (current->mm)` tells it
+   * from a kernel thread as in Linux. kmemsim has no struct mm_struct (the
+   * type is opaque to modules): the pointer is the address space's identity,
+   * its page directory's kernel address; NULL once do_exit() ran (exit_mm()).
+   */
+  private publishMm(t: Task, kt: KernelTask): void {
+    this.s.setMm(kt, kt.dead ? 0 : kva(t.mm.as.pgdir));
   }
 
   /**
@@ -179,6 +191,7 @@ export class ProcessTasks {
     const cpu = k.cpu;
     if (t.state !== 'zombie') t.context = saveContext(k);
     this.s.rename(kt, t.pid, commOf(t));
+    this.publishMm(t, kt);
     k.kernelMode(kt.stack.high);
     cpu.push32(this.exitToUser);
     cpu.regs[0] = eax | 0;
@@ -224,8 +237,8 @@ export class ProcessTasks {
       side.fpu.copyFrom(cpu.fpu);
       side.segs = [cpu.segSel[DS], cpu.segSel[ES], cpu.segSel[FS], cpu.segSel[GS]];
       this.saved.set(from, side);
-    } else if (from && prev.dead) {
-      if (!this.sys.tasks.has(from.pid) || this.sys.tasks.get(from.pid) !== from) this.forget(from, prev); // already reaped
+    } else if (from && this.sys.tasks.get(from.pid) !== from) {
+      this.forget(from, prev); // it ran do_exit() after wait4 had reaped it (killed while asleep)
     }
     const to = this.process.get(next);
     if (!to) {
@@ -242,6 +255,7 @@ export class ProcessTasks {
     }
     k.setKernelStack(next.stack.high);
     this.s.rename(next, to.pid, commOf(to));
+    this.publishMm(to, next);
   }
 }
 

@@ -64,8 +64,13 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       'parent: reader with SA_RESTART exited with 7',
       'parent: reader killed by SIGTERM: 143',
       // down_interruptible() ended by a signal: -EINTR, not restarted even with SA_RESTART.
-      'semaphore waiter 10: ioctl returned -1: Interrupted system call, handler 10',
+      'ioctl 4 waiter 10: ioctl returned -1: Interrupted system call, handler 10',
       'parent: semaphore waiter exited with 9',
+      // msleep_interruptible(10000) ended within its first jiffy: 1001 jiffies left, as Linux's msecs_to_jiffies() + 1.
+      'ioctl 6 waiter 11: ioctl returned 10010, handler 10',
+      'parent: msleep_interruptible waiter exited with 10',
+      'ioctl 7 waiter 12: ioctl returned -1: Interrupted system call, handler 10',
+      'parent: completion waiter exited with 11',
       "parent: ioctl 5 returned 0, byte '-'", // a kernel thread's copy_to_user() does not reach the process
       '',
     ].join('\n'));
@@ -91,13 +96,19 @@ describe.skipIf(skip !== null)('processes and kernel threads are one task list',
       'read: rendezvous-user/9 sleeps',
       'do_exit: process rendezvous-user/9 code 0xf', // SIGTERM
       'do_exit: process rendezvous-user/10 code 0x900',
+      'do_exit: process rendezvous-user/11 code 0xa00',
+      'do_exit: process rendezvous-user/12 code 0xb00',
       'poker: copy_to_user from a kernel thread left 1',
-      'do_exit: kthread poker/11 code 0x0',
+      'do_exit: kthread poker/13 code 0x0',
       '',
     ].join('\n'));
     // Deterministic: the same interleaving again.
     const again = await run(['--module', MODULE, prog]);
     expect(again).toEqual(r);
+    // kmemcheck over the whole system (processes asleep on their own kernel stacks, kernel threads): the same
+    // run, nothing to report.
+    const checked = await run(['--kmemcheck', '--module', MODULE, prog]);
+    expect(checked).toEqual(r);
   });
 
   it('a reader that nothing can wake ends the run as a deadlock (125) with the blocked tasks named', async () => {

@@ -158,8 +158,8 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   });
   bind('msleep_interruptible', (cpu) => {
     const end = s.nowNs() + (msecsToJiffies(arg(cpu, 0)) + 1) * NS_PER_JIFFY;
-    // Kernel threads get no signals: the sleep always runs out (returns 0 ms left).
-    sleepingCall(cpu, 'kernel/time/timer.c (msleep_interruptible)', TASK_INTERRUPTIBLE, end, () => 0);
+    // A signal (a process's; kernel threads get none) ends it early: the milliseconds left, in whole jiffies.
+    sleepingCall(cpu, 'kernel/time/timer.c (msleep_interruptible)', TASK_INTERRUPTIBLE, end, () => Math.max(0, Math.ceil((end - s.nowNs()) / NS_PER_JIFFY)) * (1000 / HZ));
   });
   /** usleep_range_state(min, max, state): an hrtimer sleep of at least min µs. */
   const usleep = (cpu: CPU, state: number): void => {

@@ -32,6 +32,7 @@ import { NS_PER_JIFFY, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE, TASK_WAKEKILL, 
 
 const ETIME = 62;
 const EINTR = 4;
+const TASK_KILLABLE = TASK_UNINTERRUPTIBLE | TASK_WAKEKILL;
 const IF = 0x200;
 
 export function installLocks(ctx: KapiContext, s: Scheduler): void {
@@ -68,15 +69,25 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
       log.emit('<4>WARNING: possible recursive locking detected\n');
       log.emit(`<4>${me.comm}/${me.pid} is trying to acquire lock at ${hex(m)} but already holds it (${caller(cpu)})\n`);
     }
+    if (s.signalEndsSleep(state)) {
+      ret(cpu, -EINTR);
+      return;
+    }
     waiters(m).push(me);
-    s.sleepVia(cpu, state, null, () => 0);
+    s.sleepVia(cpu, state, null, () => {
+      const q = waiters(m);
+      const i = q.indexOf(me);
+      if (i < 0) return 0; // mutex_unlock() handed it over
+      q.splice(i, 1); // a signal woke it (interruptible, killable)
+      return -EINTR;
+    });
   };
   bind('mutex_lock_nested', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock_nested'));
   bind('mutex_lock', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock'));
   bind('mutex_lock_interruptible_nested', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, 'mutex_lock_interruptible_nested'));
   bind('mutex_lock_interruptible', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, 'mutex_lock_interruptible'));
-  bind('mutex_lock_killable_nested', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock_killable_nested'));
-  bind('mutex_lock_killable', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'mutex_lock_killable'));
+  bind('mutex_lock_killable_nested', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_KILLABLE, 'mutex_lock_killable_nested'));
+  bind('mutex_lock_killable', (cpu) => mutexLock(cpu, arg(cpu, 0), TASK_KILLABLE, 'mutex_lock_killable'));
   bind('mutex_trylock', (cpu) => {
     const m = arg(cpu, 0);
     if (r32(m + MUTEX_OWNER) !== 0) return ret(cpu, 0);
@@ -125,7 +136,7 @@ export function installLocks(ctx: KapiContext, s: Scheduler): void {
   };
   bind('down', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'down', null));
   bind('down_interruptible', (cpu) => down(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, 'down_interruptible', null));
-  bind('down_killable', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE | TASK_WAKEKILL, 'down_killable', null)); // TASK_KILLABLE
+  bind('down_killable', (cpu) => down(cpu, arg(cpu, 0), TASK_KILLABLE, 'down_killable', null));
   bind('down_timeout', (cpu) => down(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, 'down_timeout', arg(cpu, 1) | 0));
   bind('down_trylock', (cpu) => {
     const sem = arg(cpu, 0);

@@ -197,6 +197,11 @@ export class Scheduler {
     this.rename(t, u.pid(), u.comm());
   }
 
+  /** A task's `mm` pointer (NULL for kernel threads and exited tasks). */
+  setMm(t: KernelTask, mm: number): void {
+    write32(this.mem, t.struct + TS.mm, mm);
+  }
+
   /** A task's pid (and tgid) and comm, in its task_struct too. */
   rename(t: KernelTask, pid: number, name: string): void {
     const comm = name.slice(0, TASK_COMM_LEN - 1);
@@ -496,6 +501,7 @@ export class Scheduler {
     t.exitCode = code | 0;
     this.setState(t, TASK_DEAD);
     write32(this.mem, t.struct + TS.exitCode, code | 0);
+    write32(this.mem, t.struct + TS.mm, 0); // exit_mm()
     for (const w of t.exitWaiters.splice(0)) this.wake(w, TASK_NORMAL);
     this.schedule();
   }

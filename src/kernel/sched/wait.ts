@@ -22,7 +22,7 @@
 import type { CPU } from '../../cpu/cpu.js';
 import type { KapiContext } from '../kapi.js';
 import { KernelBug } from '../mm/index.js';
-import { NS_PER_JIFFY, TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_UNINTERRUPTIBLE, type KernelTask, type Scheduler, write32 } from './scheduler.js';
+import { NS_PER_JIFFY, TASK_INTERRUPTIBLE, TASK_NORMAL, TASK_UNINTERRUPTIBLE, TASK_WAKEKILL, type KernelTask, type Scheduler, write32 } from './scheduler.js';
 
 const WQ_FLAG_EXCLUSIVE = 0x01;
 const WQ_FLAG_WOKEN = 0x02;
@@ -177,6 +177,10 @@ export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
       return;
     }
     s.mightSleep(cpu, 'kernel/sched/completion.c (wait_for_completion)', caller(cpu));
+    if (s.signalEndsSleep(state)) {
+      ret(cpu, -ERESTARTSYS);
+      return;
+    }
     const t = s.current;
     queue(x).push(t);
     const end = timeout === MAX_SCHEDULE_TIMEOUT ? null : s.nowNs() + timeout * NS_PER_JIFFY;
@@ -184,8 +188,8 @@ export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
       const q = queue(x);
       const i = q.indexOf(t);
       if (i >= 0) {
-        q.splice(i, 1); // the timer woke it: no completion
-        return result(0);
+        q.splice(i, 1); // the timer or a signal woke it: no completion
+        return s.signalEndsSleep(state, t) ? -ERESTARTSYS : result(0);
       }
       const d = r32(x);
       if (d !== UINT_MAX && d > 0) w32(x, d - 1);
@@ -194,7 +198,7 @@ export function installWaitQueues(ctx: KapiContext, s: Scheduler): void {
   };
   bind('wait_for_completion', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, MAX_SCHEDULE_TIMEOUT, () => 0));
   bind('wait_for_completion_interruptible', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, MAX_SCHEDULE_TIMEOUT, () => 0));
-  bind('wait_for_completion_killable', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, MAX_SCHEDULE_TIMEOUT, () => 0));
+  bind('wait_for_completion_killable', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE | TASK_WAKEKILL, MAX_SCHEDULE_TIMEOUT, () => 0));
   bind('wait_for_completion_timeout', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_UNINTERRUPTIBLE, arg(cpu, 1) | 0, (left) => left));
   bind('wait_for_completion_interruptible_timeout', (cpu) => waitFor(cpu, arg(cpu, 0), TASK_INTERRUPTIBLE, arg(cpu, 1) | 0, (left) => left));
   bind('try_wait_for_completion', (cpu) => {

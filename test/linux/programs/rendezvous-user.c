@@ -48,8 +48,8 @@ static pid_t signalled_reader(int fd, int flags, int code, int ioctl_cmd)
 			sigaction(SIGUSR1, &sa, NULL);
 		}
 		if (ioctl_cmd) {
-			n = ioctl(fd, ioctl_cmd, 0);
-			printf("semaphore waiter %d: ioctl returned %zd%s%s, handler %d\n", getpid(), n, n < 0 ? ": " : "",
+			n = ioctl(fd, ioctl_cmd, 10000);
+			printf("ioctl %d waiter %d: ioctl returned %zd%s%s, handler %d\n", ioctl_cmd, getpid(), n, n < 0 ? ": " : "",
 			       n < 0 ? strerror(errno) : "", handled);
 			_exit(code);
 		}
@@ -133,6 +133,14 @@ int main(void)
 	nanosleep(&ts, NULL);
 	kill(reader, SIGUSR1);
 	printf("parent: semaphore waiter exited with %d\n", status_of(reader));
+	reader = signalled_reader(fd, 0, 10, 6);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGUSR1);
+	printf("parent: msleep_interruptible waiter exited with %d\n", status_of(reader));
+	reader = signalled_reader(fd, 0, 11, 7);
+	nanosleep(&ts, NULL);
+	kill(reader, SIGUSR1);
+	printf("parent: completion waiter exited with %d\n", status_of(reader));
 	{
 		char byte = '-';
 		r = ioctl(fd, 5, &byte);

@@ -4,7 +4,8 @@
  * wait queue until another process writes; ioctl 1 sleeps on a wait queue
  * until a kernel thread wakes it, ioctl 2 in down_interruptible() until a
  * kernel thread ups the semaphore, ioctl 3 in msleep(), ioctl 4 in
- * down_interruptible() until a signal comes; ioctl 5 has a kernel thread
+ * down_interruptible() until a signal comes (6: msleep_interruptible(),
+ * 7: wait_for_completion_interruptible()); ioctl 5 has a kernel thread
  * try copy_to_user() to the caller's buffer. A kprobe on do_exit
  * prints every exit it sees (processes and kernel threads).
  */
@@ -16,6 +17,7 @@
 #include <linux/semaphore.h>
 #include <linux/wait.h>
 #include <linux/delay.h>
+#include <linux/completion.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 #include <linux/kprobes.h>
@@ -28,18 +30,20 @@ static struct semaphore sem;
 static char msg[32];
 static size_t msg_len;
 static int kdone;
+static DECLARE_COMPLETION(never);
 
 static int exit_pre(struct kprobe *p, struct pt_regs *regs)
 {
-	pr_info("do_exit: %s %s/%d code 0x%lx\n", current->flags & PF_KTHREAD ? "kthread" : "process",
-		current->comm, current->pid, regs->ax);
+	/* A process still has its mm at do_exit's entry; a kernel thread never has one. */
+	pr_info("do_exit: %s %s/%d code 0x%lx%s\n", current->flags & PF_KTHREAD ? "kthread" : "process",
+		current->comm, current->pid, regs->ax, !current->mm == !(current->flags & PF_KTHREAD) ? " (mm wrong)" : "");
 	return 0;
 }
 static struct kprobe exit_probe = { .symbol_name = "do_exit", .pre_handler = exit_pre };
 
 static ssize_t rv_read(struct file *f, char __user *buf, size_t n, loff_t *pos)
 {
-	pr_info("read: %s/%d sleeps\n", current->comm, current->pid);
+	pr_info("read: %s/%d sleeps%s\n", current->comm, current->pid, current->mm ? "" : " (no mm)");
 	if (wait_event_interruptible(readers, msg_len > 0))
 		return -ERESTARTSYS;
 	if (n > msg_len)
@@ -117,6 +121,12 @@ static long rv_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		if (down_interruptible(&sem))
 			return -EINTR;
 		return 0;
+	case 6:
+		/* Returns the milliseconds left when a signal ends it. */
+		return msleep_interruptible(arg);
+	case 7:
+		/* Nobody completes it: -ERESTARTSYS when a signal comes. */
+		return wait_for_completion_interruptible(&never);
 	case 5:
 		kdone = 0;
 		t = kthread_run(poker, (void *)arg, "poker");
