@@ -278,6 +278,38 @@ describe.skipIf(!haveGcc)('Machine: modules and checkers', () => {
     expect(m.findings.map((f) => f.function)).toEqual(['read_config']);
   });
 
+  it('stopOnFinding: the run stops at the first finding (reason "finding"), before the module goes on', () => {
+    const m = Machine.load(UNINIT, { heap: 'kmemcheck', stopOnFinding: true });
+    const r = m.run();
+    expect(r).toMatchObject({ reason: 'finding', exitCode: 99, resumable: false });
+    expect(m.findings.map((f) => f.function)).toEqual(['read_config']);
+    expect(m.console).not.toMatch(/uninit-kmalloc: level/); // printed after read_config() returns
+    const whole = Machine.load(UNINIT, { heap: 'kmemcheck' });
+    expect(whole.run()).toMatchObject({ reason: 'exit', exitCode: 99 });
+    expect(r.instructions).toBeLessThan(whole.instructions);
+  });
+
+  it('hooks on a module\'s symbols by name, resolved when it is loaded; an unknown one is a clear error', () => {
+    const m = Machine.load(UNINIT);
+    const calls: number[] = [];
+    m.onCode('read_config', (a) => calls.push(a));
+    const reads: number[] = [];
+    m.onMemory('read', 'cfg', (a) => reads.push(a.address));
+    expect(m.symbol('read_config')).toBeNull(); // not loaded yet
+    expect(m.run().reason).toBe('exit');
+    const fn = m.symbol('read_config')!;
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls[0]).toBe(fn.start);
+    expect(calls.every((a) => a >= fn.start && a < fn.end)).toBe(true);
+    const cfg = m.symbol('cfg')!;
+    expect(cfg.end - cfg.start).toBe(4);
+    expect(reads.length).toBeGreaterThan(0); // init_module and cleanup_module read the pointer
+    expect(reads.every((a) => a === cfg.start)).toBe(true);
+    const bad = Machine.load(UNINIT);
+    bad.onCode('no_such_function', () => {});
+    expect(() => bad.run()).toThrow(/no symbol "no_such_function" in uninit-kmalloc.c/);
+  });
+
   it('no checker: no findings; a module that does not compile is a clear error', () => {
     const m = Machine.load(UNINIT);
     expect(m.run().reason).toBe('exit');
