@@ -245,6 +245,11 @@ export class HookSet implements JitInstrumentation {
     throw STOP;
   }
 
+  /** A stop for something other than a hook (a checker's finding): the CPU stops at its next check. */
+  stopAtNextCheck(): void {
+    this.stopSoon();
+  }
+
   /** A hook asked for a stop that takes effect after the hook's event: stop the CPU at its next check. */
   private stopSoon(): void {
     this.stopAsked = false;

@@ -24,9 +24,10 @@ import type { JitInstrumentation } from '../cpu/jit.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { loadUserProgram, DEFAULT_BUDGET, exitCodeFor, LoadError, type Process } from '../kernel/process.js';
 import { signalForVector } from '../kernel/traps.js';
-import { ModuleLoadError } from '../kernel/module.js';
+import { ModuleLoadError, type LoadedModule } from '../kernel/module.js';
 import { ElfError, findSymbol, parseElf32, type Elf32 } from '../elf/elf32.js';
 import { hostPathInRoot } from '../linux/start.js';
+import { DEFAULT_ERROR_EXITCODE } from '../harness/modes.js';
 import { startChecked, finishChecked, type CheckedRunResult, type CheckedSession, type StackMode } from '../harness/checked-run.js';
 import type { Finding } from '../shadow/report.js';
 import { isRelocatable } from '../cli/module-input.js';
@@ -78,6 +79,14 @@ export interface LoadOptions {
   stack?: StackMode;
   /** Kernel modules given as C: extra gcc flags after the module flags (`--cflags`, -I, -D, -O). */
   cflags?: string[];
+  /**
+   * Kernel modules: stop at the first finding a shadow checker saves
+   * (kmemcheck, the inline checker, the cpl1 and precise stack checkers),
+   * as `--gdb-on-finding` does without gdb: run() returns with reason
+   * 'finding' once the faulting instruction's check is done; the module's
+   * run ends there (it is not unloaded).
+   */
+  stopOnFinding?: boolean;
   /** Block-compiler threshold (0: compile every block at once; Infinity: interpret). */
   jitThreshold?: number;
 }
@@ -90,6 +99,8 @@ export type RunReason =
   | 'hook'
   /** The program exited, or the module's init_module()/cleanup_module() ran (insmod + rmmod). */
   | 'exit'
+  /** A checker found something and `stopOnFinding` was set (modules). */
+  | 'finding'
   /** The program died of a fault it did not handle, or module code oopsed. */
   | 'fault'
   /** An unsupported instruction, a triple fault, a deadlock, an internal error. */
@@ -99,7 +110,7 @@ export interface RunResult {
   reason: RunReason;
   /** The machine's own stop (src/cpu/stop.ts). */
   stop: StopReason;
-  /** What `kmemsim run` would exit with now (124 after a budget stop; 99 is not applied: see `findings`). */
+  /** What `kmemsim run` would exit with now: 124 after a budget or hook stop; for a module with findings 99 (`--error-exitcode`'s default). */
   exitCode: number;
   /** Instructions retired by this call. */
   instructions: number;
@@ -133,6 +144,11 @@ export class Machine {
   private finished: RunResult | null = null;
   private module: { object: Uint8Array; name: string; stackUsage: string | null } | null = null;
   private elf: Elf32 | null = null;
+  /** The module once loaded (symbols for the hooks). */
+  private loaded: LoadedModule | null = null;
+  private stoppedOnFinding = false;
+  /** Hooks on a module's symbols, added before it was loaded: resolved when it is. */
+  private deferred: { name: string; add: (range: AddressRange) => HookHandle; handle: { inner: HookHandle | null; removed: boolean } }[] = [];
 
   private constructor(private readonly opts: LoadOptions) {}
 
@@ -199,14 +215,27 @@ export class Machine {
   }
 
   /**
-   * A program's symbol by name (what `nm -S` shows) as an address range for
-   * the hooks: [value, value + size), one byte for a symbol without a size;
-   * null when the program has no such symbol (or is a module).
+   * A symbol by name as an address range for the hooks, [value, value +
+   * size) (one byte for a symbol without a size): a program's from its ELF
+   * symbol table (what `nm -S` shows), a module's once it is loaded (its own
+   * symbols, then the guest runtime's). Null when there is no such symbol or
+   * the module is not loaded yet — the hooks take a symbol's name as their
+   * range too, resolved when the module is loaded.
    */
   symbol(name: string): AddressRange | null {
-    const s = this.elf ? findSymbol(this.elf, name) : null;
-    if (s === null || s.shndx === 0) return null;
-    return { start: s.value >>> 0, end: (s.value >>> 0) + Math.max(1, s.size) };
+    if (this.elf) {
+      const s = findSymbol(this.elf, name);
+      if (s === null || s.shndx === 0) return null;
+      return { start: s.value >>> 0, end: (s.value >>> 0) + Math.max(1, s.size) };
+    }
+    const mod = this.loaded;
+    if (mod === null) return null;
+    for (const o of [mod.object, mod.runtime, mod.library]) {
+      const a = o?.symbolAddress(name);
+      // The size from the object's symbol table (the loader chose the address).
+      if (o && a !== undefined) return { start: a >>> 0, end: (a >>> 0) + Math.max(1, findSymbol(o.elf, name)?.size ?? 1) };
+    }
+    return null;
   }
 
   /** The machine exists: hooks go into its CPU (composed with a precise checker's instrumentation, when one is attached). */
@@ -291,7 +320,24 @@ export class Machine {
         o.onConsole?.(t);
       },
       onDiagnostic: o.onDiagnostic,
-      onAttached: (ctx) => this.attach(ctx.kernel),
+      onAttached: (ctx) => {
+        this.loaded = ctx.module;
+        this.attach(ctx.kernel);
+        this.resolveDeferred();
+        if (o.stopOnFinding) {
+          for (const q of ctx.queues) {
+            const save = q.errors.save.bind(q.errors);
+            q.errors.save = (...args) => {
+              const saved = save(...args);
+              if (saved) {
+                this.stoppedOnFinding = true;
+                this.hooks.stopAtNextCheck();
+              }
+              return saved;
+            };
+          }
+        }
+      },
     });
     if (!('summary' in session)) session = finishChecked(session);
     return this.moduleResult(session);
@@ -309,7 +355,8 @@ export class Machine {
     const stop: StopReason = run.stop ?? { kind: 'exited', status: run.exitCode };
     const instructions = run.instructions;
     let reason: RunReason;
-    if (this.hooks.stopped) reason = 'hook';
+    if (this.stoppedOnFinding) reason = 'finding';
+    else if (this.hooks.stopped) reason = 'hook';
     else if (run.stop === null) reason = 'exit';
     else if (run.stop.kind === 'budget' || run.exitCode === 124) reason = 'budget';
     else if (run.stop.kind === 'fault') reason = 'fault';
@@ -317,9 +364,9 @@ export class Machine {
     const result: RunResult = {
       reason,
       stop,
-      exitCode: reason === 'hook' ? 124 : run.exitCode,
+      exitCode: reason === 'hook' ? 124 : r.findings.length > 0 ? DEFAULT_ERROR_EXITCODE : run.exitCode,
       instructions,
-      message: run.stop ? (reason === 'hook' ? 'a hook stopped the module run' : describeStop(run.stop, instructions)) : null,
+      message: reason === 'finding' ? 'stopped at a finding' : run.stop ? (reason === 'hook' ? 'a hook stopped the module run' : describeStop(run.stop, instructions)) : null,
       resumable: false,
     };
     this.finished = result;
@@ -333,15 +380,46 @@ export class Machine {
 
   // ---- hooks ------------------------------------------------------------------------
 
-  /** Call `fn` before every instruction in `range` (all when omitted); returns a handle to remove it. */
-  onCode(range: AddressRange | undefined, fn: CodeHook): HookHandle {
-    return this.hooks.addCode(range, fn);
+  /**
+   * Call `fn` before every instruction in `range` (all when omitted; a
+   * symbol's name for the symbol's bytes); returns a handle to remove it.
+   */
+  onCode(range: AddressRange | string | undefined, fn: CodeHook): HookHandle {
+    return this.withRange(range, (r) => this.hooks.addCode(r, fn));
   }
 
-  /** Call `fn` at every read or write of guest memory (by guest instructions) overlapping `range`. */
-  onMemory(type: 'read' | 'write', range: AddressRange | undefined, fn: MemoryHook): HookHandle {
+  /** Call `fn` at every read or write of guest memory (by guest instructions) overlapping `range` (or a symbol's bytes). */
+  onMemory(type: 'read' | 'write', range: AddressRange | string | undefined, fn: MemoryHook): HookHandle {
     if (type !== 'read' && type !== 'write') throw new KmemsimError(`kmemsim: onMemory('${String(type)}'): 'read' or 'write'`, 2);
-    return this.hooks.addMemory(type, range, fn);
+    return this.withRange(range, (r) => this.hooks.addMemory(type, r, fn));
+  }
+
+  /** A range, or a symbol resolved now (a program, a loaded module) or when the module is loaded. */
+  private withRange(range: AddressRange | string | undefined, add: (r: AddressRange | undefined) => HookHandle): HookHandle {
+    if (typeof range !== 'string') return add(range);
+    if (this.module !== null && this.loaded === null) {
+      const handle = { inner: null as HookHandle | null, removed: false };
+      this.deferred.push({ name: range, add, handle });
+      return {
+        remove: () => {
+          handle.removed = true;
+          handle.inner?.remove();
+        },
+      };
+    }
+    return add(this.resolve(range));
+  }
+
+  private resolve(name: string): AddressRange {
+    const r = this.symbol(name);
+    if (r === null) throw new KmemsimError(`kmemsim: no symbol ${JSON.stringify(name)} in ${this.module?.name ?? 'the program'}`, 2);
+    return r;
+  }
+
+  private resolveDeferred(): void {
+    for (const d of this.deferred.splice(0)) {
+      if (!d.handle.removed) d.handle.inner = d.add(this.resolve(d.name));
+    }
   }
 
   /** Call `fn` at every exception and interrupt the CPU delivers (faults, INT n, external interrupts). */

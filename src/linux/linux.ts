@@ -32,7 +32,7 @@ import { processSyscalls } from './processes.js';
 import { SIGPIPE, SIGCHLD, SIGKILL, SIGCONT, SIGSTOP, defaultAction, SIG_IGN, SIG_DFL, signalExitStatus } from './signals.js';
 import { BrokenPipe } from './pipe.js';
 import { setupFrame, restoreFrame, SA_RESTART, type UserRegs, type FaultInfo } from './sigframe.js';
-import { runTasks, type Scheduler } from './sched.js';
+import { runTasks, type Scheduler, type SliceState } from './sched.js';
 import type { ProcessTasks } from './process-tasks.js';
 import type { StopReason } from '../cpu/stop.js';
 
@@ -126,6 +126,8 @@ export class LinuxSystem {
   frame: UserRegs | null = null;
   /** The embedder's pause (src/api/machine.ts): true when a hook stopped the machine, so run() returns. */
   paused: (() => boolean) | null = null;
+  /** The time slice the last run() left (budget or pause): the next run goes on with it. */
+  readonly slice: SliceState = { quantumEnd: null, finishing: false };
   private nextPid = 2;
 
   allocPid(): number {
@@ -313,6 +315,7 @@ export class LinuxSystem {
       onSwitchIn: () => sys.switchedIn(),
       kernelTasks: () => sys.processTasks,
       paused: () => sys.paused?.() ?? false,
+      slice: sys.slice,
     };
     return runTasks(this.k, sched, budget, (t, stop) => {
       if (stop.kind === 'exited') return stop;

@@ -87,6 +87,17 @@ export interface Scheduler {
   kernelTasks?(): { atUserBoundary(tick: boolean): void } | null;
   /** Whether a 'yield' stop is the embedder's pause (a hook stopped the machine: src/api) rather than the kernel's. */
   paused?(): boolean;
+  /**
+   * Where the last run() left the time slice when its budget ran out or a hook paused it — so that a
+   * run in pieces switches tasks exactly where one run would (the embedding API's resumable runs).
+   */
+  slice?: SliceState;
+}
+
+/** The time slice a run left unfinished: the quantum's end, or the kernel's work after a quantum still in flight. */
+export interface SliceState {
+  quantumEnd: number | null;
+  finishing: boolean;
 }
 
 /** Pick the next task to run after `cur` (round robin by pid); null when none can run now. */
@@ -114,16 +125,34 @@ export function pickNext(s: Scheduler, cur: Task): Task | null {
 export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t: Task, stop: StopReason) => StopReason | null): StopReason {
   const cpu = k.cpu;
   const end = cpu.icount + budget;
+  const slice = s.slice;
   for (;;) {
     const left = end - cpu.icount;
     if (left <= 0) return { kind: 'budget', executed: cpu.icount };
-    const stop = cpu.run(Math.min(QUANTUM, left));
+    let stop: StopReason | null = null;
+    let quantumEnd = cpu.icount + QUANTUM;
+    if (slice?.finishing) {
+      // The last run's budget ran out while the kernel finished its work after a quantum: go on with that.
+      slice.finishing = false;
+    } else {
+      if (slice?.quantumEnd != null) quantumEnd = slice.quantumEnd; // the quantum the last run's budget cut short
+      if (slice) slice.quantumEnd = null;
+      stop = cpu.run(Math.min(Math.max(0, quantumEnd - cpu.icount), left));
+      // The budget, not the quantum, ran out: the next run goes on with this quantum (a run in pieces schedules as one).
+      if (slice && (!stop || stop.kind === 'budget') && cpu.icount >= end && cpu.icount < quantumEnd) {
+        slice.quantumEnd = quantumEnd;
+        return { kind: 'budget', executed: cpu.icount };
+      }
+    }
     const cur = s.current();
     const tick = !stop || stop.kind === 'budget';
     if (stop && stop.kind !== 'budget') {
       cpu.stopReason = null;
-      // A hook stopped the machine between two instructions: back to the embedder, who may run on later.
-      if (stop.kind === 'yield' && s.paused?.()) return stop;
+      // A hook stopped the machine between two instructions: back to the embedder, who may run on later, in this quantum.
+      if (stop.kind === 'yield' && s.paused?.()) {
+        if (slice) slice.quantumEnd = quantumEnd;
+        return stop;
+      }
       if (stop.kind !== 'yield') {
         const final = onTaskStop(cur, stop);
         if (final) return final;
@@ -133,7 +162,10 @@ export function runTasks(k: Kernel, s: Scheduler, budget: number, onTaskStop: (t
       // is not preemptible) so the task is at a user instruction boundary.
       while (cpu.cpl !== 3 && !cpu.stopReason && cpu.icount < end) cpu.run(Math.min(KERNEL_SLICE, end - cpu.icount));
       if (cpu.stopReason) continue;
-      if (cpu.cpl !== 3) return { kind: 'budget', executed: cpu.icount };
+      if (cpu.cpl !== 3) {
+        if (slice) slice.finishing = true;
+        return { kind: 'budget', executed: cpu.icount };
+      }
     }
     const kernelTasks = s.kernelTasks?.();
     if (kernelTasks) {

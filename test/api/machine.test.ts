@@ -18,6 +18,9 @@ import { parseElf32, findSymbol } from '../../src/elf/elf32.js';
 import { runUserProgram } from '../../src/kernel/process.js';
 import type { JitInstructionSite, JitAccess } from '../../src/cpu/jit.js';
 import type { Instr } from '../../src/cpu/instr.js';
+import { gccM32Missing } from '../linux/harness.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PRIMES = join(ROOT, 'build/examples/primes-O2');
@@ -275,6 +278,38 @@ describe.skipIf(!haveGcc)('Machine: modules and checkers', () => {
     expect(m.findings.map((f) => f.function)).toEqual(['read_config']);
   });
 
+  it('stopOnFinding: the run stops at the first finding (reason "finding"), before the module goes on', () => {
+    const m = Machine.load(UNINIT, { heap: 'kmemcheck', stopOnFinding: true });
+    const r = m.run();
+    expect(r).toMatchObject({ reason: 'finding', exitCode: 99, resumable: false });
+    expect(m.findings.map((f) => f.function)).toEqual(['read_config']);
+    expect(m.console).not.toMatch(/uninit-kmalloc: level/); // printed after read_config() returns
+    const whole = Machine.load(UNINIT, { heap: 'kmemcheck' });
+    expect(whole.run()).toMatchObject({ reason: 'exit', exitCode: 99 });
+    expect(r.instructions).toBeLessThan(whole.instructions);
+  });
+
+  it('hooks on a module\'s symbols by name, resolved when it is loaded; an unknown one is a clear error', () => {
+    const m = Machine.load(UNINIT);
+    const calls: number[] = [];
+    m.onCode('read_config', (a) => calls.push(a));
+    const reads: number[] = [];
+    m.onMemory('read', 'cfg', (a) => reads.push(a.address));
+    expect(m.symbol('read_config')).toBeNull(); // not loaded yet
+    expect(m.run().reason).toBe('exit');
+    const fn = m.symbol('read_config')!;
+    expect(calls.length).toBeGreaterThan(1);
+    expect(calls[0]).toBe(fn.start);
+    expect(calls.every((a) => a >= fn.start && a < fn.end)).toBe(true);
+    const cfg = m.symbol('cfg')!;
+    expect(cfg.end - cfg.start).toBe(4);
+    expect(reads.length).toBeGreaterThan(0); // init_module and cleanup_module read the pointer
+    expect(reads.every((a) => a === cfg.start)).toBe(true);
+    const bad = Machine.load(UNINIT);
+    bad.onCode('no_such_function', () => {});
+    expect(() => bad.run()).toThrow(/no symbol "no_such_function" in uninit-kmalloc.c/);
+  });
+
   it('no checker: no findings; a module that does not compile is a clear error', () => {
     const m = Machine.load(UNINIT);
     expect(m.run().reason).toBe('exit');
@@ -282,5 +317,54 @@ describe.skipIf(!haveGcc)('Machine: modules and checkers', () => {
     expect(() => m.reg('eax')).not.toThrow();
     const lines: string[] = [];
     expect(() => Machine.load(join(ROOT, 'README.md.c'), { onDiagnostic: (l) => lines.push(l) })).toThrow(KmemsimError);
+  });
+});
+
+const m32 = gccM32Missing();
+if (m32 !== null) console.warn(`skipping the embedding API's multi-process test: ${m32}`);
+
+/** Two processes that print while they spin: the interleaving of their lines is the schedule (quantum 10^6 instructions). */
+const SPINNERS = `#include <stdio.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static volatile unsigned sink;
+int main(void) {
+  setvbuf(stdout, 0, _IONBF, 0);
+  pid_t p = fork();
+  for (int i = 0; i < 12; i++) {
+    for (unsigned j = 0; j < 30000; j++) sink += j * 7;
+    printf("%s %d\\n", p ? "parent" : "child", i);
+  }
+  if (p) wait(0);
+  return 0;
+}
+`;
+
+describe.skipIf(m32 !== null)('Machine: a run in pieces schedules as one run', () => {
+  it('two preempted processes: the same task switches, system calls and output for any split', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-api-'));
+    try {
+      writeFileSync(join(dir, 'spin.c'), SPINNERS);
+      const exe = join(dir, 'spin');
+      const cc = spawnSync('gcc', ['-m32', '-static', '-O1', '-o', exe, join(dir, 'spin.c')], { encoding: 'utf8' });
+      expect(cc.stderr).toBe('');
+      const trace = (chunk: number | undefined): { events: string[]; out: string; count: number; reason: string } => {
+        const m = Machine.load(exe);
+        const events: string[] = [];
+        // CR3 names the process: the order of the processes' system calls and faults is the schedule.
+        m.onInterrupt((e) => events.push(`${e.vector}:${m.reg('cr3').toString(16)}:${e.eip.toString(16)}`));
+        let r = m.run({ instructions: chunk });
+        while (r.resumable) r = m.run({ instructions: chunk });
+        return { events, out: text(m.stdout), count: m.instructions, reason: r.reason };
+      };
+      const whole = trace(undefined);
+      expect(whole.reason).toBe('exit');
+      // Preempted mid-loop: the lines interleave (neither process prints all of its lines in one go).
+      expect(whole.out).toMatch(/parent \d+\nchild \d+\n[\s\S]*parent/);
+      expect(new Set(whole.events.map((e) => e.split(':')[1])).size).toBe(2);
+      expect(trace(99_991)).toEqual(whole);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
