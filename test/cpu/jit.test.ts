@@ -5,6 +5,7 @@
  * registers, flags, memory, retired-instruction count and stop — including
  * when a fault, the budget or a code write lands inside a compiled loop.
  */
+import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import type { CPU } from '../../src/cpu/cpu.js';
 import { compileBlock } from '../../src/cpu/jit.js';
@@ -311,5 +312,38 @@ describe('regions (CPU.jitRegions)', () => {
       const { interpreted, compiled } = both(src, { budget }, undefined, true);
       expect(compiled, `budget ${budget}`).toEqual(interpreted);
     }
+  });
+});
+
+describe('compiled code shared between closures (jit.ts shareOptimizedCode)', () => {
+  it('the same block compiled again starts with the optimized code V8 made for the first closure', () => {
+    // V8's own view of a function (natives syntax, enabled for this process only): the bits of
+    // %GetOptimizationStatus are stable across Node 18–22; 16 is "optimized".
+    setFlagsFromString('--allow-natives-syntax');
+    const natives = new Function('f', 'return { prepare: () => %PrepareFunctionForOptimization(f), optimize: () => %OptimizeFunctionOnNextCall(f), status: () => %GetOptimizationStatus(f) };') as (f: unknown) => { prepare(): void; optimize(): void; status(): number };
+    const OPTIMIZED = 16;
+    // A block of register-only instructions no other test compiles (its own factory): inc eax; add ebx, eax; xor ecx, ebx; nop.
+    const bytes = [0x40, 0x01, 0xc3, 0x31, 0xd9, 0x90];
+    const at = 0x7340;
+    const instrs = [];
+    for (let off = 0; off < bytes.length; ) {
+      const ins = decodeAt(Uint8Array.from(bytes.slice(off)), at + off);
+      instrs.push(ins);
+      off = ins.next - at;
+    }
+    const { cpu } = runSnippet('hlt');
+    const first = compileBlock(instrs)!;
+    const v8First = natives(first);
+    v8First.prepare();
+    for (let i = 0; i < 3; i++) first(cpu, 100);
+    v8First.optimize();
+    first(cpu, 100);
+    expect(v8First.status() & OPTIMIZED).toBe(OPTIMIZED);
+    // A second closure of the same code (another run, another CPU): optimized from its first call.
+    const second = compileBlock(instrs)!;
+    expect(second).not.toBe(first);
+    second(cpu, 100);
+    expect(natives(second).status() & OPTIMIZED).toBe(OPTIMIZED);
+    expect(cpu.eip).toBe(at + bytes.length);
   });
 });
