@@ -29,6 +29,7 @@
 #define SYS_write         4
 #define SYS_time          13
 #define SYS_getpid        20
+#define SYS_kill          37
 #define SYS_brk           45
 #define SYS_gettimeofday  78
 #define SYS_munmap        91
