@@ -27,6 +27,7 @@
  */
 import type { CPU } from '../cpu/cpu.js';
 import type { KapiContext } from './kapi.js';
+import { hostPushed } from './call.js';
 import { write32, type Scheduler } from './sched/scheduler.js';
 
 /** struct callback_head: next at 0, func at 4 (include/linux/types.h). */
@@ -57,7 +58,7 @@ export function installRcu(ctx: KapiContext, s: Scheduler): void {
    * the next guest callback with this routine as its return address; when
    * the queue is empty, puts the registers back and returns.
    */
-  const process = bind('rcu_process_callbacks', (cpu: CPU) => {
+  const processCallbacks = bind('rcu_process_callbacks', (cpu: CPU) => {
     if (running === null) {
       running = { eax: cpu.regs[EAX]!, ecx: cpu.regs[ECX]!, edx: cpu.regs[EDX]! };
       s.addPreemptCount(SOFTIRQ_OFFSET);
@@ -69,8 +70,10 @@ export function installRcu(ctx: KapiContext, s: Scheduler): void {
         mm.slab.kfree((head - func) >>> 0);
         continue;
       }
-      cpu.push32(process); // the callback returns here for the next one
+      const top = cpu.regs[4]!;
+      cpu.push32(processCallbacks); // the callback returns here for the next one
       cpu.push32(func); // this routine's RET enters func(head)
+      hostPushed(kernel, top);
       cpu.regs[EAX] = head | 0;
       return;
     }
@@ -85,7 +88,9 @@ export function installRcu(ctx: KapiContext, s: Scheduler): void {
   /** Make the current native's RET go through rcu_process_callbacks first (unless a task is already in it). */
   const raiseSoftirq = (cpu: CPU): void => {
     if (queue.length === 0 || running !== null) return;
-    cpu.push32(process);
+    const top = cpu.regs[4]!;
+    cpu.push32(processCallbacks);
+    hostPushed(kernel, top);
   };
 
   bind('synchronize_rcu', (cpu) => s.mightSleep(cpu, 'kernel/rcu/tiny.c (synchronize_rcu)', caller(cpu)));

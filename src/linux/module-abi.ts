@@ -43,9 +43,11 @@ export const FILE_OPERATIONS = {
   poll: 36,
   unlocked_ioctl: 40,
   compat_ioctl: 44,
+  mmap: 48,
   open: 56,
   flush: 60,
   release: 64,
+  size: 116,
 } as const;
 
 /** struct proc_ops (include/linux/proc_fs.h, Linux 5.6+). */

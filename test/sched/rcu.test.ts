@@ -26,6 +26,15 @@ describe('call_rcu() and rcu_barrier()', () => {
     expect(r.lines).toEqual(LINES);
   });
 
+  it('the same output and no finding under kmemcheck (fault-driven and inline), --stack precise and --stack cpl1', () => {
+    for (const m of [{ heap: 'kmemcheck' as const, stack: null }, { heap: 'inline' as const, stack: null }, { heap: 'kmemcheck' as const, stack: 'precise' as const }, { heap: null, stack: 'cpl1' as const }]) {
+      const r = runChecked(build(PATH), { ...m, name: 'rcu.c', maxInstructions: 50_000_000 });
+      expect(r.error, JSON.stringify(m)).toBeNull();
+      expect(r.run?.console.split('\n').filter((l) => l !== ''), JSON.stringify(m)).toEqual(LINES);
+      expect(r.findings, JSON.stringify(m)).toEqual([]);
+    }
+  });
+
   it('under kmemcheck: no finding; a read of an element after its callback freed it is found', () => {
     const ok = runChecked(build(PATH), { heap: 'kmemcheck', stack: null, name: 'rcu.c', maxInstructions: 50_000_000 });
     expect(ok.error).toBeNull();

@@ -109,15 +109,26 @@ export class Vfs {
     return { kind: 'host', guest: '/' + comps.join('/'), host: hostPath, stat: statFromHost(host(() => fs.statSync(hostPath, { bigint: true }))) };
   }
 
-  /** The kernel's node for guest path components under a mount: undefined outside mounts, null when missing. */
+  /**
+   * The kernel's node for guest path components under a mount: undefined outside mounts, null when missing.
+   * A mount point may be several components deep (debugfs at sys/kernel/debug); the directories above it
+   * are the host's when it has them, else empty directories holding the way to the mount.
+   */
   private lookupVirtual(comps: string[]): { node: VNode; dev: number; parentIno: number } | null | undefined {
     if (comps.length === 0) return undefined;
-    const mount = this.mounts.get(comps[0]!);
-    if (!mount) return undefined;
-    const dev = comps[0] === 'proc' ? 4 : 5;
+    const path = comps.join('/');
+    for (const [at, mount] of this.mounts) {
+      const depth = at.split('/').length;
+      if (path === at || path.startsWith(at + '/')) return this.walkMount(mount, comps.slice(depth), at === 'proc' ? 4 : at === 'dev' ? 5 : 6);
+      if (at.startsWith(path + '/') && !fs.existsSync(this.hostPathOf(comps))) return { node: this.mountPath(at.split('/').slice(comps.length)), dev: 6, parentIno: 2 };
+    }
+    return undefined;
+  }
+
+  private walkMount(mount: VNode, rest: string[], dev: number): { node: VNode; dev: number; parentIno: number } | null {
     let node: VNode = mount;
     let parentIno = 2;
-    for (const c of comps.slice(1)) {
+    for (const c of rest) {
       if (node.type !== 'dir') return null;
       const next = node.children().get(c);
       if (!next) return null;
@@ -125,6 +136,12 @@ export class Vfs {
       node = next;
     }
     return { node, dev, parentIno };
+  }
+
+  /** A directory holding only the next component of the way to a mount point (whose lookup finds the mount). */
+  private mountPath(below: string[]): VNode {
+    const ino = 0x6000_0000 + below.length;
+    return { type: 'dir', ino, children: () => new Map([[below[0]!, { type: 'dir', ino: ino - 1, children: () => new Map() }]]) };
   }
 
   stat(r: Resolved): Stat {
