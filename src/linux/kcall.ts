@@ -119,6 +119,8 @@ export class KernelCalls {
     const saved = this.saved!;
     this.saved = null;
     for (const i of SAVED) cpu.regs[i] = saved[i]!;
+    // A call that sleeps restarts with its number in EAX (orig_ax): poll(2) after its drivers' poll()s.
+    if (r === WOULD_BLOCK) cpu.regs[0] = saved[0]!;
     this.finish(r);
     if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
     if (this.pending.length) return; // finish() started more work (the deferred fput()s)
