@@ -45,4 +45,19 @@ describe.skipIf(m32 !== null)('module files: readv/writev, poll/select with poll
     expect(k.stderr).toBe('');
     expect(k.stdout).toBe(r.stdout);
   });
+
+  it('mmap calls the driver\'s mmap(): remap_pfn_range() maps its page, a store through the mapping is what the driver reads; a size it refuses is its error', () => {
+    const user = program([]);
+    const r = cli(['run', '--module', MODULE, user]);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l !== '')).toEqual([...POLL_LINES, 'mmap: "select"', 'read 6: "Select"']);
+    expect(r.stderr).toBe('mmap 8192: Invalid argument\n');
+    const k = cli(['run', '--kmemcheck', '--module', MODULE, user]);
+    expect(k.status).toBe(0);
+    expect(k.stdout).toBe(r.stdout);
+    // Without a .mmap the file cannot be mapped (ENODEV), as in Linux.
+    const n = cli(['run', '--module', MODULE, '--cflags', '-DNO_MMAP', user]);
+    expect(n.status).toBe(1);
+    expect(n.stderr).toBe('mmap: No such device\n');
+  });
 });
