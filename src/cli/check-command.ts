@@ -102,7 +102,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
 }
 
 /** The checkers' names for the summary line. */
-function checkerNames(opts: Pick<CheckCommandOptions, 'heap' | 'stack'>): string {
+export function checkerNames(opts: Pick<CheckCommandOptions, 'heap' | 'stack'>): string {
   const names: string[] = [];
   if (opts.heap === 'kmemcheck') names.push('kmemcheck');
   if (opts.heap === 'inline') names.push('kmemcheck (inline checker)');

@@ -696,9 +696,9 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem && !(modules.length && kmem.heap === 'kmemcheck' && kmem.stack === null)) {
+    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise'))) {
       errLine(modules.length
-        ? 'kmemsim: with a program, --kmemcheck checks its --module modules (fault-driven kmemcheck only: not --kmemcheck-inline or --stack)'
+        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline and --stack precise check its --module modules (not --stack cpl1 or ftrace)'
         : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
@@ -723,7 +723,10 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
       onKernelApi: bt ? (api) => bt.attach(api) : undefined,
     };
-    if (kmem) return bt ? bt.finish(checkProgramCommand!(bytes, runOpts, kmem, verbose)) : checkProgramCommand!(bytes, runOpts, kmem, verbose);
+    if (kmem) {
+      const checkers = { ...kmem, stack: kmem.stack as 'precise' | null };
+      return bt ? bt.finish(checkProgramCommand!(bytes, runOpts, checkers, verbose)) : checkProgramCommand!(bytes, runOpts, checkers, verbose);
+    }
     const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);

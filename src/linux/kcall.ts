@@ -21,6 +21,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
+import { hostPushed } from '../kernel/call.js';
 import { schedulerOf } from '../kernel/sched/scheduler.js';
 import { OutOfMemory } from '../kernel/pages.js';
 import { EFAULT, ENOMEM, LinuxError } from './errno.js';
@@ -83,8 +84,10 @@ export class KernelCalls {
   private enter(req: GuestCallRequest): void {
     const cpu = this.k.cpu;
     const stackArgs = req.args.slice(3);
+    const top = cpu.regs[4]!;
     for (let i = stackArgs.length - 1; i >= 0; i--) cpu.push32(stackArgs[i]! | 0);
     cpu.push32(this.continuation);
+    hostPushed(this.k, top); // initialized stack words for the stack checkers, as callGuest()'s
     this.pending.push({ stackBytes: stackArgs.length * 4, then: req.then });
     cpu.regs[0] = (req.args[0] ?? 0) | 0;
     cpu.regs[2] = (req.args[1] ?? 0) | 0;
