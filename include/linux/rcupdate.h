@@ -4,7 +4,9 @@
  * preempt-disabled region (sleeping in one is reported), so by the time a
  * task calls synchronize_rcu() every other task has passed a quiescent
  * state and it returns at once, after its might_sleep() check.
- * kfree_rcu() frees at the next context switch (the next quiescent state).
+ * call_rcu() callbacks and kfree_rcu() frees run at the next context
+ * switch (the next quiescent state), in softirq context, or in
+ * rcu_barrier() (src/kernel/rcu.ts).
  */
 #ifndef _LINUX_RCUPDATE_H
 #define _LINUX_RCUPDATE_H
@@ -31,6 +33,7 @@
 void synchronize_rcu(void);
 static inline void synchronize_rcu_expedited(void) { synchronize_rcu(); }
 void rcu_barrier(void);
+void call_rcu(struct rcu_head *head, rcu_callback_t func);
 
 /* kfree_rcu(ptr, rhf): kfree(ptr) after a grace period (ptr->rhf is its struct rcu_head). */
 void kvfree_call_rcu(struct rcu_head *head, void *ptr);

@@ -7,6 +7,7 @@
  * when there is nothing to report, `--error-exitcode` (default 99, like
  * valgrind) when there is.
  */
+import { BpftraceError } from '../bpftrace/parse.js';
 import * as fs from 'node:fs';
 import { ModuleLoadError } from '../kernel/module.js';
 import type { ModuleRunResult } from '../kernel/module-run.js';
@@ -101,7 +102,7 @@ export function jsonReport(r: CheckedRun, status: number): JsonReport {
 }
 
 /** The checkers' names for the summary line. */
-function checkerNames(opts: Pick<CheckCommandOptions, 'heap' | 'stack'>): string {
+export function checkerNames(opts: Pick<CheckCommandOptions, 'heap' | 'stack'>): string {
   const names: string[] = [];
   if (opts.heap === 'kmemcheck') names.push('kmemcheck');
   if (opts.heap === 'inline') names.push('kmemcheck (inline checker)');
@@ -156,6 +157,9 @@ export function reportChecked(r: CheckedRunResult, opts: Omit<CheckCommandOption
     if (r.error instanceof ModuleLoadError) {
       err(`kmemsim: cannot load module ${r.error.message}`);
       status = 126;
+    } else if (r.error instanceof BpftraceError) {
+      err(`kmemsim: --bpftrace: ${r.error.message}`); // --bpftrace naming a function kallsyms does not know
+      status = 2;
     } else {
       err(`kmemsim: internal error: ${r.error instanceof Error ? r.error.message : String(r.error)}`);
       status = 125;

@@ -6,12 +6,15 @@
 import * as fs from 'node:fs';
 import type { RunOptions } from '../kernel/process.js';
 import { runProgramChecked } from '../harness/linux-checked.js';
-import { jsonReport } from './check-command.js';
+import { checkerNames, jsonReport } from './check-command.js';
 import { describeStop } from './describe.js';
 import { errLine as err } from './io.js';
 
 /** The checker options of `run` that apply to a program with modules. */
 export interface ProgramCheckOptions {
+  /** The checkers: the heap checker (fault-driven or inline) and/or --stack precise. */
+  heap: 'kmemcheck' | 'inline' | null;
+  stack: 'precise' | null;
   errorExitcode: number;
   reportJson?: string;
   oneShot?: boolean;
@@ -28,14 +31,14 @@ export function checkProgramCommand(bytes: Uint8Array, runOpts: RunOptions, kmem
       return 2;
     }
   }
-  const c = runProgramChecked(bytes, runOpts, { oneShot: kmem.oneShot, partialOk: kmem.partialOk, checkWrites: kmem.checkWrites });
+  const c = runProgramChecked(bytes, runOpts, { oneShot: kmem.oneShot, partialOk: kmem.partialOk, checkWrites: kmem.checkWrites }, { heap: kmem.heap, stack: kmem.stack });
   const r = c.run;
   if (r.stop.kind !== 'exited') err(describeStop(r.stop, r.instructions));
   if (verbose) err(`kmemsim: ${r.instructions} instructions executed`);
   for (const text of c.reports) err(text);
   const s = c.summary;
   if (verbose || s.findings + s.lost > 0) {
-    err(`kmemsim: kmemcheck: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${s.faults ? ` (${s.faults} faults on hidden pages, ${s.singleSteps} single steps)` : ''}`);
+    err(`kmemsim: ${checkerNames(kmem)}: ${s.findings} error${s.findings === 1 ? '' : 's'} reported${s.lost ? `, ${s.lost} lost` : ''}${s.faults ? ` (${s.faults} faults on hidden pages, ${s.singleSteps} single steps)` : ''}`);
   }
   let status = s.findings + s.lost > 0 ? kmem.errorExitcode : r.exitCode;
   if (kmem.reportJson !== undefined) {

@@ -21,8 +21,8 @@
  * a negative errno (insmod fails), 124/125 as above, 126 when it cannot be
  * compiled or loaded (unresolved symbols, unsupported relocations).
  */
-import { BpftraceRun } from '../bpftrace/run.js';
-import { BpftraceError } from '../bpftrace/parse.js';
+import { BpftraceSession, bpftraceFailure } from './bpftrace-option.js';
+import type { AttachedContext } from '../harness/checked-run.js';
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
@@ -256,7 +256,6 @@ async function mainWithIO(argv: string[]): Promise<number> {
         }
         const bpftrace = a.bpftrace === undefined ? undefined : String(a.bpftrace);
         const kernelParams = ((a['kernel-param'] as string[] | undefined) ?? []).map(String);
-        if (bpftrace !== undefined && checking) throw new UsageError('--bpftrace runs with plain module runs (not with --kmemcheck or --stack)');
         for (const o of ['overlay-save', 'mmiotrace']) {
           if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
         }
@@ -689,10 +688,6 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
     return 2;
   }
-  if (prog.bpftrace !== undefined) {
-    errLine(`kmemsim: --bpftrace traces kernel modules run on their own (kmemsim run MODULE); ${file} is a program`);
-    return 2;
-  }
   const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
   if (typeof modules === 'number') return modules;
   // The modules' services (kmcf_*, ioremap, mmiotrace and trace_marker): src/harness/module-services.ts.
@@ -702,12 +697,15 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     return 2;
   }
   const { moduleServicesHook } = await import('../harness/module-services.js');
+  // bpftrace's output goes where the kernel console goes with a program: stderr, never the program's stdout.
+  const bt = prog.bpftrace === undefined ? null : BpftraceSession.open(prog.bpftrace, (text) => errOut(Buffer.from(text, 'latin1')), errLine);
+  if (typeof bt === 'number') return bt;
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem && !(modules.length && kmem.heap === 'kmemcheck' && kmem.stack === null)) {
+    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise'))) {
       errLine(modules.length
-        ? 'kmemsim: with a program, --kmemcheck checks its --module modules (fault-driven kmemcheck only: not --kmemcheck-inline or --stack)'
+        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline and --stack precise check its --module modules (not --stack cpl1 or ftrace)'
         : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
@@ -731,14 +729,21 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
       kernelParams: prog.kernelParams,
       onConsole: (text) => errOut(Buffer.from(text, 'latin1')),
       kernelApi: outputs ? moduleServicesHook(outputs.services) : undefined,
+      onKernelApi: bt ? (api) => bt.attach(api) : undefined,
     };
-    const finish = outputs ? outputs.finish : (status: number): number => status;
-    if (kmem) return finish(checkProgramCommand!(bytes, runOpts, kmem, verbose));
+    const finishServices = outputs ? outputs.finish : (status: number): number => status;
+    const finish = (status: number): number => finishServices(bt ? bt.finish(status) : status);
+    if (kmem) {
+      const checkers = { ...kmem, stack: kmem.stack as 'precise' | null };
+      return finish(checkProgramCommand!(bytes, runOpts, checkers, verbose));
+    }
     const r = runUserProgram(bytes, runOpts);
     if (r.stop.kind !== 'exited') errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     return finish(r.exitCode);
   } catch (e) {
+    const b = bpftraceFailure(e, errLine);
+    if (b !== null) return b;
     if (e instanceof ElfError || e instanceof LoadError) {
       errLine(`kmemsim: cannot run ${file}: ${e.message}`);
       return 126;
@@ -847,36 +852,34 @@ async function runModuleCommand(file: string, bytes: Uint8Array, args: string[],
       if (mod.runtime) errLine(`kmemsim: gdb: ${addSymbolFileCommand(DEFAULT_RUNTIME_PATH, mod.runtime)}`);
     }
     : null;
+  const bt = prog.bpftrace === undefined ? null : BpftraceSession.open(prog.bpftrace, writeConsole, errLine);
+  if (typeof bt === 'number') return bt;
   if (kmem) {
-    return finishOverlays(checkCommand!(object, {
+    const attached = session ? (ctx: AttachedContext) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : printSymbolFiles ? (ctx: AttachedContext) => printSymbolFiles(ctx.module) : undefined;
+    const status = finishOverlays(checkCommand!(object, {
       ...kmem,
       stackUsage,
       verbose,
       err: errLine,
       run: {
         services,
+        kernelParams: prog.kernelParams,
         name: basename(file),
         maxInstructions: budget,
         verbose,
         onConsole: writeConsole,
         onDiagnostic: errLine,
         traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
-        onAttached: session ? (ctx) => session.attachModule(ctx.kernel, ctx.module, debugObject, ctx, DEFAULT_RUNTIME_PATH) : printSymbolFiles ? (ctx) => printSymbolFiles(ctx.module) : undefined,
+        // bpftrace attaches once the module's functions are in kallsyms, before init_module runs.
+        onAttached: (ctx) => {
+          attached?.(ctx);
+          bt?.attach(ctx.api);
+        },
       },
     }));
+    return bt ? bt.finish(status) : status;
   }
   let api: KernelApi | null = null;
-  let bt: BpftraceRun | null = null;
-  if (prog.bpftrace !== undefined) {
-    const src = readBpftraceSource(prog.bpftrace);
-    try {
-      bt = new BpftraceRun(src, { out: writeConsole });
-    } catch (e) {
-      if (!(e instanceof BpftraceError)) throw e;
-      errLine(`kmemsim: --bpftrace: ${e.message}`);
-      return 2;
-    }
-  }
   let mod: LoadedModule | null = null;
   // Loaded when a module runs (start-up time: README "Speed"): the watch framework, MMIO, the natives' accessor.
   const { finishModuleServices, installModuleServices } = await import('../harness/module-services.js');
@@ -905,11 +908,7 @@ async function runModuleCommand(file: string, bytes: Uint8Array, args: string[],
       onDiagnostic: errLine,
       traceEvents: traceEvents ? (cpu) => eventTracer(cpu, errLine) : undefined,
     });
-    bt?.finish();
-    if (bt?.error) {
-      errLine(`kmemsim: --bpftrace: ${bt.error.message}`);
-      return 2;
-    }
+    if (bt && bt.finish(0) !== 0) return 2;
     if (r.stop) errLine(describeStop(r.stop, r.instructions));
     if (verbose) errLine(`kmemsim: ${r.instructions} instructions executed`);
     // The watch framework's overflow reports (kmcf_set_overflow_report), after the run as kmemcheck's.
@@ -918,10 +917,8 @@ async function runModuleCommand(file: string, bytes: Uint8Array, args: string[],
     const status = w.findings.length + w.lost > 0 ? (prog.errorExitcode ?? DEFAULT_ERROR_EXITCODE) : r.exitCode;
     return finishOverlays(status);
   } catch (e) {
-    if (e instanceof BpftraceError) {
-      errLine(`kmemsim: --bpftrace: ${e.message}`);
-      return 2;
-    }
+    const b = bpftraceFailure(e, errLine);
+    if (b !== null) return b;
     if (e instanceof ModuleLoadError) {
       errLine(`kmemsim: cannot load module ${e.message}`);
       return 126;
@@ -931,15 +928,6 @@ async function runModuleCommand(file: string, bytes: Uint8Array, args: string[],
   }
 }
 
-/** --bpftrace's argument: a file's text when it names a readable file (as `bpftrace FILE.bt`), else the program itself (`bpftrace -e`). */
-function readBpftraceSource(arg: string): string {
-  try {
-    if (fs.statSync(arg).isFile()) return fs.readFileSync(arg, 'utf8');
-  } catch {
-    /* not a file: the program text */
-  }
-  return arg;
-}
 
 function disasmCommand(file: string, fn: string | undefined): number {
   const bytes = readInput(file);

@@ -48,6 +48,7 @@
 import type { CPU } from '../cpu/cpu.js';
 import { SS } from '../cpu/instr.js';
 import type { Kernel } from '../kernel/kernel.js';
+import { schedulerOf } from '../kernel/sched/scheduler.js';
 import { FTRACE_NOP5, type LoadedModule, type LoadedObject } from '../kernel/module.js';
 
 /** A function-tracer callback: the traced function (its entry), its caller's return address, the CPU at entry. */
@@ -117,10 +118,31 @@ export class Ftrace {
   private graphs: FtraceGraphOps[] = [];
 
   // Shadow return stack (struct ftrace_ret_stack[]): parallel typed arrays, no allocation per call.
-  private readonly retFunc = new Int32Array(SHADOW_STACK_DEPTH);
-  private readonly retAddr = new Int32Array(SHADOW_STACK_DEPTH);
-  private readonly retSlot = new Int32Array(SHADOW_STACK_DEPTH);
+  // One per task, as Linux's current->ret_stack: a context switch swaps them (switchRetStack()).
+  private retFunc: Int32Array = new Int32Array(SHADOW_STACK_DEPTH);
+  private retAddr: Int32Array = new Int32Array(SHADOW_STACK_DEPTH);
+  private retSlot: Int32Array = new Int32Array(SHADOW_STACK_DEPTH);
   private depth = 0;
+  private readonly taskStacks = new WeakMap<object, { retFunc: Int32Array; retAddr: Int32Array; retSlot: Int32Array; depth: number }>();
+  private switchHooked = false;
+
+  /** Hook the scheduler's context switches once it exists (kernel threads each have their own return stack). */
+  private hookSwitches(): void {
+    const s = schedulerOf(this.kernel);
+    if (!s) return;
+    this.switchHooked = true;
+    s.onSwitch.push((prev, next) => this.switchRetStack(prev, next));
+  }
+
+  /** The switched-out task keeps its shadow return stack; the switched-in task gets its own back (a new one: empty). */
+  private switchRetStack(prev: object, next: object): void {
+    this.taskStacks.set(prev, { retFunc: this.retFunc, retAddr: this.retAddr, retSlot: this.retSlot, depth: this.depth });
+    const n = this.taskStacks.get(next);
+    this.retFunc = n?.retFunc ?? new Int32Array(SHADOW_STACK_DEPTH);
+    this.retAddr = n?.retAddr ?? new Int32Array(SHADOW_STACK_DEPTH);
+    this.retSlot = n?.retSlot ?? new Int32Array(SHADOW_STACK_DEPTH);
+    this.depth = n?.depth ?? 0;
+  }
 
   private constructor(readonly kernel: Kernel) {
     // Routine addresses of our own, rebound to natives that set EIP themselves (no RET after them).
@@ -299,6 +321,7 @@ export class Ftrace {
    * [ESP] into EIP) to the function's first real instruction.
    */
   private ftraceCaller(): void {
+    if (!this.switchHooked) this.hookSwitches();
     const cpu = this.kernel.cpu;
     this.stats.entries++;
     const ssBase = cpu.segBase[SS]!;

@@ -83,12 +83,16 @@ export interface CheckedRunOptions extends Omit<ModuleRunOptions, 'exports' | 'k
   onAttached?(ctx: AttachedContext): void;
   /** The watch framework's and virtual MMIO's options (`--overlay-save`, `--mmiotrace`). */
   services?: ModuleServiceOptions;
+  /** Kernel boot parameters (`--kernel-param page_owner=on`). */
+  kernelParams?: readonly string[];
 }
 
 /** What `onAttached` gets: the machine, the module, the checkers' error queues and the symbolizers reports use. */
 export interface AttachedContext {
   kernel: Kernel;
   module: LoadedModule;
+  /** The kernel API (kprobes, kallsyms: --bpftrace attaches here). */
+  api: KernelApi;
   queues: { checker: CheckerName; region: FindingRegion; errors: ErrorQueue }[];
   symbolize: Symbolizer;
   locate: SourceLocator;
@@ -188,7 +192,7 @@ export interface CheckedSession {
  * failed or stopped).
  */
 export function startChecked(object: Uint8Array | { path: string }, opts: Omit<CheckedRunOptions, 'whileLoaded'> & { whileLoaded?: unknown } = {}): CheckedSession | CheckedRunResult {
-  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded: _w, onAttached, services, ...runOpts } = opts;
+  const { heap = null, stack = null, rules = {}, poison, stackUsage, checkNatives, kernelRing: ring, whileLoaded: _w, onAttached, services, kernelParams, ...runOpts } = opts;
   const kernelRing = ring ?? (stack === 'cpl1' ? 1 : 0);
 
   let api: KernelApi | null = null;
@@ -256,6 +260,7 @@ export function startChecked(object: Uint8Array | { path: string }, opts: Omit<C
           hooks: h ? kmemcheckSlabHooks(h) : undefined,
           memory: memory ?? undefined,
           kmemcheck: h ? { markInitialized: (a, n) => h.markInitialized(a, n), setEnabled: (on) => h.setEnabled(on) } : undefined,
+          kernelParams,
         });
         // Heap findings name the object and the stacks that allocated and freed it.
         if (h) owners = ObjectOwners.attach(k, api.mm.hooks);
@@ -280,7 +285,7 @@ export function startChecked(object: Uint8Array | { path: string }, opts: Omit<C
             locate,
           });
         }
-        onAttached?.({ kernel: k, module: m, queues: drainables.map((d) => ({ checker: d.checker, region: d.region, errors: d.rules.errors })), symbolize, locate });
+        onAttached?.({ kernel: k, module: m, api: api!, queues: drainables.map((d) => ({ checker: d.checker, region: d.region, errors: d.rules.errors })), symbolize, locate });
       },
     });
   } catch (e) {

@@ -11,6 +11,8 @@ import { runUserProgram, type RunOptions, type RunResult } from '../kernel/proce
 import type { KernelApi, KernelApiOptions } from '../kernel/kapi.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Kmemcheck } from '../shadow/kmemcheck.js';
+import { InlineChecker } from '../shadow/inline.js';
+import { PreciseStack } from '../shadow/stack-precise.js';
 import { kmemcheckSlabHooks, type ShadowRuleOptions } from '../shadow/rules.js';
 import { checkedAccessor } from '../shadow/accessor.js';
 import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, type Symbolizer } from '../shadow/report.js';
@@ -26,21 +28,34 @@ export interface CheckedProgramResult {
   summary: { findings: number; lost: number; faults: number; singleSteps: number };
 }
 
-/** Run `elf` with its modules under kmemcheck (heap only: the stack strategies check module runs). */
-export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}): CheckedProgramResult {
-  let engine: Kmemcheck | null = null;
+/** Which checkers watch the system: the heap checker (fault-driven or inline) and/or the precise stack checker. */
+export interface ProgramCheckers {
+  heap: 'kmemcheck' | 'inline' | null;
+  stack: 'precise' | null;
+}
+
+/**
+ * Run `elf` with its modules under the heap checker and/or the precise
+ * stack checker (the ring-0 kernel stack the system calls, and the module
+ * code they reach, run on; kernel threads' own stacks are not tracked).
+ */
+export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}, checkers: ProgramCheckers = { heap: 'kmemcheck', stack: null }): CheckedProgramResult {
+  let engine: Kmemcheck | InlineChecker | null = null;
+  let stackEngine: PreciseStack | null = null;
   let api: KernelApi | null = null;
   let loader: ModuleLoader | null = null;
   let kernel: Kernel | null = null;
   // Kmemcheck on the kernel before the module kernel's API exists, so every slab object is tracked.
   const checkerOptions = (k: Kernel): Partial<KernelApiOptions> => {
     kernel = k;
-    const e = Kmemcheck.attach(k, rules);
+    const e = checkers.heap === 'kmemcheck' ? Kmemcheck.attach(k, rules) : checkers.heap === 'inline' ? InlineChecker.attach(k, rules) : null;
     engine = e;
+    const st = checkers.stack === 'precise' ? PreciseStack.attach(k, rules) : null;
+    stackEngine = st;
     return {
-      hooks: kmemcheckSlabHooks(e),
-      memory: checkedAccessor(k, [e], []),
-      kmemcheck: { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) },
+      hooks: e ? kmemcheckSlabHooks(e) : undefined,
+      memory: checkedAccessor(k, e ? [e] : [], st ? [st] : []),
+      kmemcheck: e ? { markInitialized: (a, n) => e.markInitialized(a, n), setEnabled: (on) => e.setEnabled(on) } : undefined,
     };
   };
   const run = runUserProgram(elf, {
@@ -58,15 +73,20 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   });
   const findings: Finding[] = [];
   const reports: string[] = [];
-  const e = engine as Kmemcheck | null;
-  if (!e) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0 } };
+  const e = engine as Kmemcheck | InlineChecker | null;
+  const st = stackEngine as PreciseStack | null;
+  if (!e && !st) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0 } };
   const symbolize = systemSymbolizer(() => api, () => loader);
   const locate = systemLocator(() => loader);
-  for (const err of e.errors.drain()) {
-    findings.push(toFinding(err, symbolize, locate, { checker: 'kmemcheck', region: 'heap' }));
-    reports.push(formatReport(err, { symbolize, locate, region: 'heap' }));
+  let lost = 0;
+  for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, 'precise', 'stack']] as const) {
+    if (!rules) continue;
+    for (const err of rules.errors.drain()) {
+      findings.push(toFinding(err, symbolize, locate, { checker: checker!, region }));
+      reports.push(formatReport(err, { symbolize, locate, region }));
+    }
+    lost += rules.errors.takeLost();
   }
-  const lost = e.errors.takeLost();
   if (lost > 0) reports.push(formatLost(lost));
   const hs = kernel ? PageHidingService.of(kernel).stats : null;
   return { run, findings, reports, summary: { findings: findings.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 } };

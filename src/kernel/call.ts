@@ -98,6 +98,15 @@ export function guestCallHooks(kernel: Kernel): readonly GuestCallHooks[] {
   return callHooks.get(kernel) ?? NO_HOOKS;
 }
 
+/**
+ * A native pushed words for guest code to pop (a tail call's return address, a value a stub pops): ESP
+ * was `top` before the pushes. The stack checkers hear of them as of callGuest()'s: initialized words.
+ */
+export function hostPushed(kernel: Kernel, top: number): void {
+  const esp = kernel.cpu.regs[4]!;
+  for (const h of guestCallHooks(kernel)) h.pushed?.(kernel, esp, (top - esp) | 0);
+}
+
 /** The return stub's guest address for `kernel` (guest code that sees it on the stack is returning to the host). */
 export function returnStubAddress(kernel: Kernel): number {
   return stateOf(kernel).stub;

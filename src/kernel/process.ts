@@ -4,6 +4,7 @@
  * and AT_RANDOM bytes above them), enter it at CPL 3 with IRET, and serve
  * its int $0x80 system calls until it exits.
  */
+import type { KernelApi } from './kapi.js';
 import type { StopReason } from '../cpu/stop.js';
 import type { CPU, CpuObserver } from '../cpu/cpu.js';
 import { parseElf32, ElfError, validateLoadable, ET_DYN, ET_EXEC, PT_LOAD, PF_W, type Elf32 } from '../elf/elf32.js';
@@ -57,6 +58,11 @@ export interface RunOptions {
   onConsole?(text: string): void;
   /** A checker's options for the module kernel's API (src/harness/linux-checked.ts). */
   kernelApi?: KernelApiHook;
+  /**
+   * The kernel API once the --module modules are loaded, before the program's first instruction (the kernel API
+   * is installed for it when no module was): `--bpftrace` attaches here.
+   */
+  onKernelApi?(api: KernelApi): void;
 }
 
 export interface RunResult {
@@ -215,6 +221,7 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
     // ELF_PLAT_INIT(): the program starts with zeroed registers (EDX is the rtld_fini glibc registers with atexit).
     for (const r of [0, 1, 2, 3, 5, 6, 7]) k.cpu.regs[r] = 0;
   }
+  if (opts.onKernelApi) opts.onKernelApi(linux.system.modules.ensure().api);
   const sp = buildInitialStack(k, k.as, elf, { argv: opts.argv, env: opts.env ?? [] }, linux);
   linux.system.task.tls.load(k);
   k.enterUser(elf.header.entry, sp);

@@ -23,6 +23,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
+import { hostPushed } from '../kernel/call.js';
 import { schedulerOf } from '../kernel/sched/scheduler.js';
 import { OutOfMemory } from '../kernel/pages.js';
 import { EFAULT, ENOMEM, LinuxError } from './errno.js';
@@ -121,8 +122,10 @@ export class KernelCalls {
   private enter(req: GuestCallRequest): void {
     const cpu = this.k.cpu;
     const stackArgs = req.args.slice(3);
+    const top = cpu.regs[4]!;
     for (let i = stackArgs.length - 1; i >= 0; i--) cpu.push32(stackArgs[i]! | 0);
     cpu.push32(this.continuation);
+    hostPushed(this.k, top); // initialized stack words for the stack checkers, as callGuest()'s
     this.mine.pending.push({ stackBytes: stackArgs.length * 4, then: req.then });
     cpu.regs[0] = (req.args[0] ?? 0) | 0;
     cpu.regs[2] = (req.args[1] ?? 0) | 0;
@@ -159,6 +162,8 @@ export class KernelCalls {
     c.saved = null;
     for (const i of SAVED) cpu.regs[i] = saved[i]!;
     this.owner.setFrame(c.frame); // the call may have slept while other tasks made theirs
+    // A call that sleeps restarts with its number in EAX (orig_ax): poll(2) after its drivers' poll()s.
+    if (r === WOULD_BLOCK) cpu.regs[0] = saved[0]!;
     this.finish(r);
     if (cpu.stopReason && cpu.stopReason.kind !== 'yield') return;
     if (c.pending.length) return; // finish() started more work (the deferred fput()s)

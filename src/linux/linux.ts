@@ -6,6 +6,7 @@
  * EDX, ESI, EDI, EBP; result or -errno in EAX). Unknown calls return
  * -ENOSYS, reported once per number with --verbose.
  */
+import { debugfs, DEBUGFS_MOUNT } from './debugfs.js';
 import * as os from 'node:os';
 import type { Kernel, TrapFrame } from '../kernel/kernel.js';
 import { OutOfMemory } from '../kernel/pages.js';
@@ -110,6 +111,7 @@ export class LinuxSystem {
         })],
         ['sys/kernel/tracing', tracefs(this.tracing, 300)],
         ['sys/kernel/debug/tracing', tracefs(this.tracing, 310)],
+        [DEBUGFS_MOUNT, debugfs({ kernelParams: () => sys.modules.kernelParams, ensure: () => sys.modules.ensure() })],
       ]),
     });
     this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))), opts.kernelApi);

@@ -21,6 +21,11 @@ export const MAP_SHARED = 1, MAP_PRIVATE = 2, MAP_FIXED = 0x10, MAP_ANONYMOUS = 
 export const MREMAP_MAYMOVE = 1, MREMAP_FIXED = 2;
 /** Software PTE bit 10 (AVL, ignored by the processor): a PROT_NONE page that keeps its frame. */
 export const PTE_PROTNONE = 0x400;
+/**
+ * Software PTE bit 11 (AVL): a page a driver mapped with remap_pfn_range() — kernel memory, not the
+ * process's: never freed with the mapping, shared (not copied) by fork(), as Linux's pte_special().
+ */
+export const PTE_SPECIAL = 0x800;
 
 export interface Vma {
   start: number;
@@ -33,6 +38,8 @@ export interface Vma {
   offset: number;
   dev: string;
   inode: number;
+  /** VM_PFNMAP: a driver's mmap() mapped its pages (remapPfn()); nothing is demand-paged here. */
+  pfnmap?: boolean;
 }
 
 export const pageDown = (v: number): number => (v - (v % PAGE_SIZE)) >>> 0;
@@ -95,6 +102,11 @@ export class UserMm {
       for (let p = v.start; p < v.end; p += PAGE_SIZE) {
         const pte = this.as.readPte(p);
         if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
+        if (pte & PTE_SPECIAL) {
+          child.as.mapUser(p, false, pte & ~0xfff); // the driver's page itself, shared
+          child.as.writePte(p, pte >>> 0);
+          continue;
+        }
         const frame = child.as.mapUser(p, true);
         const src = pte & ~0xfff;
         this.k.mem.writePhys(frame, ram.subarray(src, src + PAGE_SIZE));
@@ -114,7 +126,7 @@ export class UserMm {
       // Pages the VMAs no longer cover (the loader's own) go too.
       for (let j = 0; j < 1024; j++) {
         const pte = this.k.mem.readPhys32((pde & ~0xfff) + j * 4);
-        if (pte & (PTE_P | PTE_PROTNONE)) this.k.frames.release(pte & ~0xfff);
+        if (pte & (PTE_P | PTE_PROTNONE) && !(pte & PTE_SPECIAL)) this.k.frames.release(pte & ~0xfff);
       }
       this.k.frames.release(pde & ~0xfff);
       this.k.mem.writePhys32(dir + i * 4, 0);
@@ -162,6 +174,7 @@ export class UserMm {
     }
     if (!(v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC))) return false;
     if (write && !(v.prot & PROT_WRITE)) return false;
+    if (v.pfnmap) return false; // what the driver did not map is not there (Linux: SIGBUS)
     const page = pageDown(addr);
     const pte = this.as.readPte(page);
     if (pte >= 0 && pte & (PTE_P | PTE_PROTNONE)) return false; // present: a real protection fault
@@ -252,6 +265,22 @@ export class UserMm {
     return start;
   }
 
+  /**
+   * remap_pfn_range(): map physical pages [pfn, pfn + pages) at `start` in the VMA a driver's mmap() is
+   * setting up (marked VM_PFNMAP), writable as the mapping's protection allows.
+   */
+  remapPfn(start: number, pfn: number, pages: number, writable: boolean): void {
+    const v = this.find(start);
+    if (!v || start + pages * PAGE_SIZE > v.end) throw new LinuxError(EINVAL);
+    v.pfnmap = true;
+    for (let i = 0; i < pages; i++) {
+      const lin = start + i * PAGE_SIZE;
+      this.freePage(lin);
+      this.as.mapUser(lin, writable, (pfn + i) * PAGE_SIZE);
+      this.as.writePte(lin, (this.as.readPte(lin) | PTE_SPECIAL) >>> 0);
+    }
+  }
+
   /** munmap(2): drop the pages and the VMAs (splitting the ones that straddle the range). */
   munmap(addr: number, len: number): void {
     addr >>>= 0;
@@ -272,6 +301,10 @@ export class UserMm {
   private freePage(p: number): void {
     const pte = this.as.readPte(p);
     if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) return;
+    if (pte & PTE_SPECIAL) {
+      this.as.writePte(p, 0); // the driver's page stays the driver's
+      return;
+    }
     if (!(pte & PTE_P)) this.as.writePte(p, (pte | PTE_P) & ~PTE_PROTNONE); // so unmap() frees the frame
     this.as.unmap(p);
   }
@@ -280,7 +313,7 @@ export class UserMm {
   discard(start: number, end: number): void {
     for (let p = start; p < end; p += PAGE_SIZE) {
       const v = this.find(p);
-      if (v && !v.inode) this.freePage(p);
+      if (v && !v.inode && !v.pfnmap) this.freePage(p);
     }
   }
 
@@ -316,7 +349,7 @@ export class UserMm {
     for (let p = start; p < end; p += PAGE_SIZE) {
       const pte = this.as.readPte(p);
       if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
-      const frame = pte & ~0xfff;
+      const frame = (pte & ~0xfff) | (pte & PTE_SPECIAL);
       const none = !(prot & (PROT_READ | PROT_WRITE | PROT_EXEC));
       const v = none ? frame | PTE_US | PTE_PROTNONE : frame | PTE_P | PTE_US | (prot & PROT_WRITE ? PTE_RW : 0);
       this.as.writePte(p, v);

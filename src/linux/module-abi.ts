@@ -43,9 +43,25 @@ export const FILE_OPERATIONS = {
   poll: 36,
   unlocked_ioctl: 40,
   compat_ioctl: 44,
+  mmap: 48,
   open: 56,
   flush: 60,
   release: 64,
+  size: 116,
+} as const;
+
+/** struct vm_area_struct (include/linux/mm.h, kmemsim's layout in Linux's field order). */
+export const VM_AREA = {
+  vm_start: 0,
+  vm_end: 4,
+  vm_mm: 8,
+  vm_page_prot: 12,
+  vm_flags: 16,
+  vm_ops: 20,
+  vm_pgoff: 24,
+  vm_file: 28,
+  vm_private_data: 32,
+  size: 36,
 } as const;
 
 /** struct proc_ops (include/linux/proc_fs.h, Linux 5.6+). */

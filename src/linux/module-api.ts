@@ -28,6 +28,8 @@ import type { UserAccess } from './uaccess.js';
 import type { GuestCallRequest } from './kcall.js';
 import { ChrdevRegistry } from './chrdev.js';
 import { ProcEntries } from './proc-entries.js';
+import { installPollWait } from './poll.js';
+import { installRemapPfn } from './module-mmap.js';
 import { CDEV, DEVICE, INODE, MAJOR, MINOR, MISCDEVICE, MKDEV, MODULE, readCString, write32, type KernelMemory } from './module-abi.js';
 
 const EAX = 0, ECX = 1, EDX = 2, ESP = 4;
@@ -113,6 +115,8 @@ export function installModuleApi(api: KernelApi): ModuleKernel {
   states.set(kernel, mk);
   const mem = mk.mem;
   const { bind } = api;
+  installPollWait(api); // poll_wait()'s __pollwait (src/linux/poll.ts)
+  installRemapPfn(api, mk); // a driver's mmap() (src/linux/module-mmap.ts)
 
   const reg = (cpu: CPU, r: number): number => cpu.regs[r]! >>> 0;
   const stackArg = (cpu: CPU, i: number): number => mem.read32((cpu.segBase[SS] + cpu.regs[ESP]! + 4 + 4 * i) | 0) >>> 0;

@@ -26,6 +26,9 @@ export interface DriverOps {
   llseek: number;
   ioctl: number;
   release: number;
+  /** poll() and mmap() (file_operations only: proc_poll/proc_mmap are not read). */
+  poll: number;
+  mmap: number;
   /** The module that owns them (struct module *, 0 for none). */
   owner: number;
 }
@@ -34,11 +37,15 @@ export interface DriverOps {
 export function readDriverOps(mem: KernelMemory, addr: number, kind: 'fops' | 'proc'): DriverOps {
   const r = (off: number): number => (addr === 0 ? 0 : mem.read32(addr + off) >>> 0);
   if (kind === 'proc') {
-    return { open: r(PROC_OPS.proc_open), read: r(PROC_OPS.proc_read), write: r(PROC_OPS.proc_write), llseek: r(PROC_OPS.proc_lseek), ioctl: r(PROC_OPS.proc_ioctl), release: r(PROC_OPS.proc_release), owner: 0 };
+    return {
+      open: r(PROC_OPS.proc_open), read: r(PROC_OPS.proc_read), write: r(PROC_OPS.proc_write), llseek: r(PROC_OPS.proc_lseek),
+      ioctl: r(PROC_OPS.proc_ioctl), release: r(PROC_OPS.proc_release), poll: 0, mmap: 0, owner: 0,
+    };
   }
   return {
     open: r(FILE_OPERATIONS.open), read: r(FILE_OPERATIONS.read), write: r(FILE_OPERATIONS.write), llseek: r(FILE_OPERATIONS.llseek),
-    ioctl: r(FILE_OPERATIONS.unlocked_ioctl), release: r(FILE_OPERATIONS.release), owner: r(FILE_OPERATIONS.owner),
+    ioctl: r(FILE_OPERATIONS.unlocked_ioctl), release: r(FILE_OPERATIONS.release), poll: r(FILE_OPERATIONS.poll), mmap: r(FILE_OPERATIONS.mmap),
+    owner: r(FILE_OPERATIONS.owner),
   };
 }
 
@@ -136,6 +143,53 @@ export class ModuleFile extends OpenFile {
   /** write(2)/pwrite64(2): the driver's write(file, buf, count, ppos). */
   writeUser(buf: number, count: number, at?: number): SyscallResult {
     return this.transfer(this.ops.write, FMODE_WRITE, FMODE_PWRITE, buf, count, at);
+  }
+
+  /**
+   * readv(2)/writev(2) (do_loop_readv_writev(): the driver has read/write,
+   * not read_iter/write_iter): read() or write() for each vector in turn,
+   * stopping at a short transfer or an error; the bytes so far, or the
+   * first call's error.
+   */
+  readvUser(vecs: readonly [number, number][]): SyscallResult {
+    return this.loopVectors(vecs, (buf, len) => this.readUser(buf, len));
+  }
+
+  writevUser(vecs: readonly [number, number][]): SyscallResult {
+    return this.loopVectors(vecs, (buf, len) => this.writeUser(buf, len));
+  }
+
+  private loopVectors(vecs: readonly [number, number][], one: (buf: number, len: number) => SyscallResult): SyscallResult {
+    const step = (i: number, total: number): SyscallResult => {
+      while (i < vecs.length && vecs[i]![1] === 0) i++;
+      if (i >= vecs.length) return total;
+      const [buf, len] = vecs[i]!;
+      let req: SyscallResult;
+      try {
+        req = one(buf, len);
+      } catch (e) {
+        if (total > 0) return total;
+        throw e;
+      }
+      if (!(req instanceof GuestCallRequest)) return req;
+      return new GuestCallRequest(req.fn, req.args, (eax, edx) => {
+        const n = req.then(eax, edx);
+        if (typeof n !== 'number') return n;
+        if (n < 0) return total > 0 ? total : n;
+        return n < len ? total + n : step(i + 1, total + n);
+      });
+    };
+    return step(0, 0);
+  }
+
+  /** The driver's poll() (0: none — always ready, DEFAULT_POLLMASK). */
+  get pollOp(): number {
+    return this.ops.poll;
+  }
+
+  /** The driver's mmap() (0: none — mmap(2) is ENODEV). */
+  get mmapOp(): number {
+    return this.ops.mmap;
   }
 
   /** vfs_read()/vfs_write(): mode checks, access_ok() on the buffer, then the driver. */

@@ -19,6 +19,7 @@ import { Pipe, PipeEnd } from './pipe.js';
 import { FIONREAD } from './fs/stdio.js';
 import { PATH_MAX } from './uaccess.js';
 import { ModuleFile } from './module-file.js';
+import { PollWait, pollModuleFiles } from './poll.js';
 import type { SyscallResult } from './kcall.js';
 
 export const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_SYMLINK_FOLLOW = 0x400,
@@ -112,9 +113,10 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     const b = Buffer.from(ua.read(iov, cnt * 8));
     return Array.from({ length: cnt }, (_, i) => [b.readUInt32LE(i * 8), b.readUInt32LE(i * 8 + 4)] as [number, number]);
   }
-  function readv(fd: number, iov: number, cnt: number): number | typeof WOULD_BLOCK {
+  function readv(fd: number, iov: number, cnt: number): SyscallResult {
     const vecs = iovecs(iov, cnt);
     const f = files().get(fd);
+    if (f instanceof ModuleFile) return f.readvUser(vecs);
     if (!f.readable) throw new LinuxError(EBADF);
     const total = vecs.reduce((a, [, l]) => a + l, 0);
     const data = f.read(total);
@@ -128,9 +130,10 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     }
     return data.length;
   }
-  function writev(fd: number, iov: number, cnt: number): number | typeof WOULD_BLOCK {
+  function writev(fd: number, iov: number, cnt: number): SyscallResult {
     const vecs = iovecs(iov, cnt);
     const f = files().get(fd);
+    if (f instanceof ModuleFile) return f.writevUser(vecs);
     if (!f.writable) throw new LinuxError(EBADF);
     const data = Buffer.concat(vecs.map(([b, l]) => ua.read(b, l)));
     const n = f.write(data);
@@ -360,10 +363,44 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     return 0;
   }
 
-  function pollFiles(fds: number[], events: number[]): number[] {
+  /**
+   * Module files whose driver has a poll(): their masks come from guest calls (src/linux/poll.ts), made
+   * before `body` runs with them. A call that sleeps keeps its table (the entries on the drivers' wait
+   * queues) until it starts over or ends.
+   */
+  const pollTables = new WeakMap<object, PollWait>();
+  function withModulePolls(fds: number[], willWait: boolean, body: (masks: Map<number, number>, table: PollWait | null) => SyscallResult): SyscallResult {
+    const task = t();
+    pollTables.get(task)?.free();
+    pollTables.delete(task);
+    const mods: [number, ModuleFile][] = [];
+    for (const fd of new Set(fds)) {
+      const f = fd >= 0 && files().has(fd) ? files().get(fd) : null;
+      if (f instanceof ModuleFile && f.pollOp !== 0) mods.push([fd, f]);
+    }
+    const mk = sys.modules.active;
+    if (mods.length === 0 || !mk) return body(new Map(), null);
+    const table = willWait ? PollWait.create(mk) : null;
+    return pollModuleFiles(mods, table, (masks) => {
+      let r: SyscallResult;
+      try {
+        r = body(masks, table);
+      } catch (e) {
+        table?.free();
+        throw e;
+      }
+      if (r === WOULD_BLOCK && table) pollTables.set(task, table);
+      else table?.free();
+      return r;
+    });
+  }
+
+  function pollFiles(fds: number[], events: number[], masks: Map<number, number> = new Map()): number[] {
     return fds.map((fd, i) => {
       if (fd < 0) return 0;
       if (!files().has(fd)) return POLLNVAL;
+      const mask = masks.get(fd);
+      if (mask !== undefined) return mask & events[i]!; // a driver's poll(): EPOLL* bits, filtered as do_pollfd()
       const s: PollState = files().get(fd).poll();
       let rev = 0;
       if (s.readable) rev |= POLLIN & events[i]!;
@@ -374,16 +411,19 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     });
   }
   /** poll/ppoll: ready descriptors now; none ready → time out (the clock jumps) or, without a timeout, sleep. */
-  function poll(fdsAddr: number, nfds: number, timeoutNs: number | null): number | typeof WOULD_BLOCK {
+  function poll(fdsAddr: number, nfds: number, timeoutNs: number | null): SyscallResult {
     if (nfds > 1024) throw new LinuxError(EINVAL);
     const b = Buffer.from(ua.read(fdsAddr, nfds * 8));
     const fds = Array.from({ length: nfds }, (_, i) => b.readInt32LE(i * 8));
-    const events = Array.from({ length: nfds }, (_, i) => b.readInt16LE(i * 8 + 4));
+    const events = Array.from({ length: nfds }, (_, i) => b.readInt16LE(i * 8 + 4) & 0xffff);
     const all = events.map((e) => e | POLLERR | POLLHUP);
-    const rev = pollFiles(fds, all);
+    return withModulePolls(fds, timeoutNs !== 0, (masks, table) => pollReady(b, fdsAddr, fds, all, timeoutNs, masks, table));
+  }
+  function pollReady(b: Buffer, fdsAddr: number, fds: number[], all: number[], timeoutNs: number | null, masks: Map<number, number>, table: PollWait | null): number | typeof WOULD_BLOCK {
+    const rev = pollFiles(fds, all, masks);
     const ready = rev.filter((r) => r !== 0).length;
     if (ready === 0) {
-      const again = (): boolean => pollFiles(fds, all).some((r) => r !== 0);
+      const again = (): boolean => !!table?.woken() || pollFiles(fds, all, masks).some((r) => r !== 0);
       if (timeoutNs === null) return sys.block(again);
       if (sys.sleepFor(timeoutNs, again) === WOULD_BLOCK) return WOULD_BLOCK;
     }
@@ -391,11 +431,18 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     ua.write(fdsAddr, b);
     return ready;
   }
-  function select(nfds: number, rd: number, wr: number, ex: number, timeoutNs: number | null): number | typeof WOULD_BLOCK {
+  function select(nfds: number, rd: number, wr: number, ex: number, timeoutNs: number | null): SyscallResult {
     if (nfds < 0 || nfds > 1024) throw new LinuxError(EINVAL);
     const words = Math.ceil(nfds / 32);
-    const readSet = (a: number): Uint32Array | null => (a ? new Uint32Array(Buffer.from(ua.read(a, words * 4)).buffer.slice(0)) : null);
+    // A copy of its own (a small Buffer's .buffer is the shared pool, not the set).
+    const readSet = (a: number): Uint32Array | null => (a ? new Uint32Array(Uint8Array.from(ua.read(a, words * 4)).buffer) : null);
     const sets = [readSet(rd), readSet(wr), readSet(ex)];
+    const wanted: number[] = [];
+    for (let fd = 0; fd < nfds; fd++) if (sets.some((st) => st && (st[fd >> 5]! & (1 << (fd & 31))) !== 0)) wanted.push(fd);
+    return withModulePolls(wanted, timeoutNs !== 0, (masks, table) => selectReady(nfds, [rd, wr, ex], sets, words, timeoutNs, masks, table));
+  }
+  function selectReady(nfds: number, addrs: number[], sets: (Uint32Array | null)[], words: number, timeoutNs: number | null, masks: Map<number, number>, table: PollWait | null): number | typeof WOULD_BLOCK {
+    const [rd, wr, ex] = addrs as [number, number, number];
     const out = sets.map(() => new Uint32Array(words));
     const scan = (): number => {
     let count = 0;
@@ -404,8 +451,10 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
       const wanted = sets.map((s) => !!s && (s[w]! & bit) !== 0);
       if (!wanted.some(Boolean)) continue;
       if (!files().has(fd)) throw new LinuxError(EBADF);
-      const s = files().get(fd).poll();
-      const ok = [s.readable || s.hangup, s.writable || !!s.error, false];
+      const mask = masks.get(fd);
+      // A driver's mask as select() reads it: POLLIN_SET, POLLOUT_SET, POLLEX_SET (fs/select.c).
+      const s = mask === undefined ? files().get(fd).poll() : null;
+      const ok = s ? [s.readable || s.hangup, s.writable || !!s.error, false] : [(mask! & 0xd9) !== 0, (mask! & 0x30c) !== 0, (mask! & 0x2) !== 0];
       for (let k = 0; k < 3; k++) if (wanted[k] && ok[k]) {
         out[k]![w]! |= bit;
         count++;
@@ -417,6 +466,7 @@ export function fileSyscalls(sys: LinuxSystem): SyscallTable {
     if (count === 0) {
       out.forEach((o) => o.fill(0));
       const again = (): boolean => {
+        if (table?.woken()) return true;
         const n = scan();
         out.forEach((o) => o.fill(0));
         return n > 0;

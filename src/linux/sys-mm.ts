@@ -4,18 +4,23 @@ import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_WRITE, pageUp } from './mm
 import type { LinuxSystem, SyscallTable } from './linux.js';
 import { S_IFMT, S_IFREG } from './fs/file.js';
 import { PAGE_SIZE } from '../kernel/layout.js';
+import { ModuleFile } from './module-file.js';
+import { mmapModuleFile } from './module-mmap.js';
+import type { SyscallResult } from './kcall.js';
 
 export function memorySyscalls(sys: LinuxSystem): SyscallTable {
   const mm = () => sys.task.mm;
 
   /** do_mmap() with the offset in bytes. */
-  function mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): number {
+  function mmap(addr: number, len: number, prot: number, flags: number, fd: number, offset: number): SyscallResult {
     len >>>= 0;
     if (len === 0 || offset % PAGE_SIZE) throw new LinuxError(EINVAL);
     if (!(flags & (MAP_SHARED | MAP_PRIVATE))) throw new LinuxError(EINVAL);
     if (flags & MAP_ANONYMOUS) return mm().mmap(addr, len, prot, flags, null) | 0;
     const f = sys.task.files.get(fd);
     if (!f) throw new LinuxError(EBADF);
+    // A module's file: the driver's mmap() maps its pages (src/linux/module-mmap.ts).
+    if (f instanceof ModuleFile && sys.modules.active) return mmapModuleFile(sys.modules.active, mm(), f, { addr, len, prot, flags, offset, dev: devString(f.stat().dev) });
     if (!f.readable) throw new LinuxError(EACCES);
     const st = f.stat();
     if ((st.mode & S_IFMT) !== S_IFREG) throw new LinuxError(ENODEV);

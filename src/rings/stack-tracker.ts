@@ -111,7 +111,8 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
       pushed: (_k, esp, bytes) => {
         if (!this.attached) return;
         this.hostPushed((cpu.segBase[SS] + esp) | 0, bytes);
-        if (this.on) this.hiding.resume(this);
+        // A native's own pushes (src/kernel/call.ts hostPushed()): the stack stays shown until the native returns.
+        if (this.on && !this.inNative) this.hiding.resume(this);
       },
       finished: () => {
         if (this.attached && this.on) this.hiding.resume(this);

@@ -29,6 +29,7 @@
 import type { CPU } from '../../cpu/cpu.js';
 import type { KapiContext } from '../kapi.js';
 import { kallsymsOf } from '../kallsyms.js';
+import { hostPushed } from '../call.js';
 import type { SymbolHit } from '../printk.js';
 
 /** One allocated block's owner (struct page_owner). */
@@ -45,6 +46,9 @@ export interface PageOwnerRecord {
   stack: number[];
   freed: boolean;
 }
+
+const EINVAL = 22, ENOMEM = 12, EFAULT = 14;
+const GFP_KERNEL = 0xd0;
 
 /** Linux's pageblock_order on i386 without huge pages: MAX_ORDER - 1 = 10. */
 const PAGEBLOCK_ORDER = 10;
@@ -69,6 +73,11 @@ export function gfpNames(gfp: number): string {
   return parts.join('|');
 }
 
+/** The boot parameter `page_owner=on` (early_page_owner_param()) is among `params`. */
+export function pageOwnerEnabled(params: readonly string[]): boolean {
+  return params.some((p) => /^page_owner=(on|1|y|yes)$/.test(p));
+}
+
 export class PageOwner {
   /** Live and freed records by first pfn (a freed block keeps its last owner, as Linux's page_ext does). */
   readonly records = new Map<number, PageOwnerRecord>();
@@ -87,21 +96,26 @@ export class PageOwner {
     }
   }
 
-  /** read_page_owner(): every allocated block, by pfn (freed ones are not listed, as Linux skips free pages). */
-  text(symbolize: (addr: number) => SymbolHit | null, moduleOf: (addr: number) => string | null): string {
-    let out = '';
-    for (const r of [...this.records.values()].sort((a, b) => a.pfn - b.pfn)) {
-      if (r.freed) continue;
-      out += `Page allocated via order ${r.order}, mask 0x${(r.gfp >>> 0).toString(16)}(${gfpNames(r.gfp)}), pid ${r.pid}, tgid ${r.tgid} (${r.comm}), ts ${Math.round(r.tsNs)} ns, free_ts ${Math.round(r.freeTsNs)} ns\n`;
-      out += `PFN ${r.pfn} type Unmovable Block ${r.pfn >> PAGEBLOCK_ORDER} type Unmovable Flags 0x0()\n`;
-      for (const a of r.stack) {
-        const s = symbolize(a);
-        const mod = moduleOf(a);
-        out += s ? ` ${s.name}+0x${s.offset.toString(16)}/0x${s.size.toString(16)}${mod ? ` [${mod}]` : ''}\n` : ` 0x${(a >>> 0).toString(16)}\n`;
-      }
-      out += '\n';
+  /** The allocated blocks (freed ones are skipped, as Linux skips free pages), by pfn. */
+  live(): PageOwnerRecord[] {
+    return [...this.records.values()].filter((r) => !r.freed).sort((a, b) => a.pfn - b.pfn);
+  }
+
+  /** print_page_owner(): one block's record. */
+  recordText(r: PageOwnerRecord, symbolize: (addr: number) => SymbolHit | null, moduleOf: (addr: number) => string | null): string {
+    let out = `Page allocated via order ${r.order}, mask 0x${(r.gfp >>> 0).toString(16)}(${gfpNames(r.gfp)}), pid ${r.pid}, tgid ${r.tgid} (${r.comm}), ts ${Math.round(r.tsNs)} ns, free_ts ${Math.round(r.freeTsNs)} ns\n`;
+    out += `PFN ${r.pfn} type Unmovable Block ${r.pfn >> PAGEBLOCK_ORDER} type Unmovable Flags 0x0()\n`;
+    for (const a of r.stack) {
+      const s = symbolize(a);
+      const mod = moduleOf(a);
+      out += s ? ` ${s.name}+0x${s.offset.toString(16)}/0x${s.size.toString(16)}${mod ? ` [${mod}]` : ''}\n` : ` 0x${(a >>> 0).toString(16)}\n`;
     }
-    return out;
+    return out + '\n';
+  }
+
+  /** /sys/kernel/debug/page_owner read to the end: every allocated block's record, by pfn. */
+  text(symbolize: (addr: number) => SymbolHit | null, moduleOf: (addr: number) => string | null): string {
+    return this.live().map((r) => this.recordText(r, symbolize, moduleOf)).join('');
   }
 }
 
@@ -123,7 +137,7 @@ export interface PageOwnerHooks {
 export function installPageOwner(ctx: KapiContext, params: readonly string[]): PageOwnerHooks {
   const { kernel, api, mm, bind, arg, ret, log, mem } = ctx;
   const { buddy } = mm;
-  const on = params.some((p) => /^page_owner=(on|1|y|yes)$/.test(p));
+  const on = pageOwnerEnabled(params);
   const owner = new PageOwner(on);
   // pop %eax; ret — where __set_page_owner returns, with the allocation's result on the stack.
   const postAllocHook = kernel.reserveText(Uint8Array.of(0x58, 0xc3), 'post_alloc_hook');
@@ -170,17 +184,47 @@ export function installPageOwner(ctx: KapiContext, params: readonly string[]): P
   });
   bind('need_page_owner', (cpu) => ret(cpu, on ? 1 : 0));
   bind('init_page_owner', () => {});
-  // ssize_t read_page_owner(struct file *file, char __user *buf, size_t count, loff_t *ppos)
+  /**
+   * ssize_t read_page_owner(struct file *file, char __user *buf, size_t count, loff_t *ppos):
+   * as Linux's, one block's record per call — the first allocated block at
+   * pfn >= *ppos (min_low_pfn is 0), *ppos then past it; 0 at the end;
+   * -EINVAL without page_owner=on; -ENOMEM when the record does not fit in
+   * `count`. The record is built in a kmalloc'd buffer and copied with
+   * copy_to_user() (a guest call: -EFAULT for a bad buffer), then freed.
+   */
+  const copied: { kbuf: number; len: number }[] = [];
+  const readDone = bind('read_page_owner_copied', (cpu) => {
+    const c = copied.pop()!;
+    const notCopied = cpu.regs[0]! >>> 0;
+    mm.slab.kfree(c.kbuf);
+    ret(cpu, notCopied ? -EFAULT : c.len);
+  }, api.internal);
   bind('read_page_owner', (cpu) => {
-    const buf = arg(cpu, 1), count = arg(cpu, 2), ppos = mem.read32(cpu.regs[4]! + 4) >>> 0;
-    const text = Buffer.from(owner.text(symbolize, moduleOf), 'latin1');
+    if (!on) return ret(cpu, -EINVAL);
+    const buf = arg(cpu, 1), count = arg(cpu, 2) >>> 0, ppos = mem.read32(cpu.regs[4]! + 4) >>> 0;
     const pos = mem.read32(ppos) >>> 0;
-    const chunk = text.subarray(pos, pos + count);
-    if (chunk.length) mem.write(buf, new Uint8Array(chunk));
+    const r = owner.live().find((x) => x.pfn >= pos);
+    if (!r) return ret(cpu, 0);
+    const text = Buffer.from(owner.recordText(r, symbolize, moduleOf), 'latin1');
+    if (text.length >= count) return ret(cpu, -ENOMEM);
+    const kbuf = mm.slab.kmalloc(text.length, GFP_KERNEL);
+    if (!kbuf) return ret(cpu, -ENOMEM);
+    mem.write(kbuf, new Uint8Array(text));
     const b = new Uint8Array(8);
-    new DataView(b.buffer).setUint32(0, pos + chunk.length, true);
+    new DataView(b.buffer).setUint32(0, r.pfn + 1, true);
     mem.write(ppos, b);
-    ret(cpu, chunk.length);
+    const copyToUser = api.get('copy_to_user');
+    if (copyToUser === undefined) {
+      // A kernel without user space (a module run on its own): no user buffer is valid.
+      mm.slab.kfree(kbuf);
+      return ret(cpu, -EFAULT);
+    }
+    copied.push({ kbuf, len: text.length });
+    cpu.push32(readDone); // copy_to_user() returns to read_page_owner_copied, which returns to our caller
+    cpu.push32(copyToUser);
+    cpu.regs[0] = buf | 0;
+    cpu.regs[2] = kbuf | 0;
+    cpu.regs[1] = text.length;
   });
 
   let pendingVia = 0;
@@ -190,9 +234,11 @@ export function installPageOwner(ctx: KapiContext, params: readonly string[]): P
       ret(cpu, result);
       if (!on || !phys) return;
       pendingVia = api.get(via) ?? 0;
+      const top = cpu.regs[4]!;
       cpu.push32(result);
       cpu.push32(postAllocHook);
       cpu.push32(setOwner); // the native's RET goes to __set_page_owner, which returns to post_alloc_hook
+      hostPushed(kernel, top); // post_alloc_hook pops the result: initialized stack words for the checkers
       cpu.regs[0] = buddy.pageStruct(phys) | 0;
       cpu.regs[2] = order | 0;
       cpu.regs[1] = gfp | 0;

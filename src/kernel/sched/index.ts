@@ -26,6 +26,7 @@ import { KernelBug } from '../mm/index.js';
 import { Scheduler, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE, NS_PER_JIFFY, HZ, TASK_COMM_LEN } from './scheduler.js';
 import { installWaitQueues } from './wait.js';
 import { installLocks } from './locks.js';
+import { installRcu } from '../rcu.js';
 
 export { Scheduler, schedulerOf } from './scheduler.js';
 export type { KernelTask } from './scheduler.js';
@@ -174,21 +175,7 @@ export function installScheduler(ctx: KapiContext): Scheduler {
   // __might_sleep(file, line): might_sleep()'s check (CONFIG_DEBUG_ATOMIC_SLEEP).
   bind('__might_sleep', (cpu) => s.mightSleep(cpu, `${ctx.fmtString(arg(cpu, 0))}:${arg(cpu, 1) | 0}`, caller(cpu)));
 
-  // ---- RCU on a uniprocessor without preemption (kernel/rcu/tiny.c) ---------------------------------
-  // Readers cannot sleep, so every other task is past a quiescent state when synchronize_rcu() runs.
-  bind('synchronize_rcu', (cpu) => s.mightSleep(cpu, 'kernel/rcu/tiny.c (synchronize_rcu)', caller(cpu)));
-  const deferredFrees: number[] = [];
-  const freeDeferred = (): void => {
-    for (const p of deferredFrees.splice(0)) mm.slab.kfree(p);
-  };
-  // kfree_rcu(): freed at the next quiescent state (a context switch) or rcu_barrier().
-  bind('kvfree_call_rcu', (cpu) => void deferredFrees.push(arg(cpu, 1)));
-  bind('rcu_barrier', (cpu) => {
-    s.mightSleep(cpu, 'kernel/rcu/tiny.c (rcu_barrier)', caller(cpu));
-    freeDeferred();
-  });
-  s.onSwitch.push(freeDeferred);
-
+  installRcu(ctx, s); // kernel/rcu/tiny.c: ../rcu.ts
   installWaitQueues(ctx, s);
   installLocks(ctx, s);
   return s;

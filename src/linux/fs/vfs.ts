@@ -113,7 +113,11 @@ export class Vfs {
     return { kind: 'host', guest: '/' + comps.join('/'), host: hostPath, stat: statFromHost(host(() => fs.statSync(hostPath, { bigint: true }))) };
   }
 
-  /** The kernel's node for guest path components under a mount: undefined outside mounts, null when missing. */
+  /**
+   * The kernel's node for guest path components under a mount: undefined outside mounts, null when missing.
+   * A mount point may be several components deep (debugfs at sys/kernel/debug); the directories above it
+   * are the host's when it has them, else empty directories holding the way to the mount.
+   */
   private lookupVirtual(comps: string[]): { node: VNode; dev: number; parentIno: number } | null | undefined {
     if (comps.length === 0) return undefined;
     const m = this.mountPaths.find((p) => p.comps.length <= comps.length && p.comps.every((c, i) => c === comps[i]));

@@ -2,7 +2,8 @@
  * A planted bug in an ioctl path: STATS_GET builds a kmalloc'd record,
  * forgets one field, and sums the fields into the reply — a read of
  * uninitialized heap memory that kmemcheck reports at the line of the sum,
- * reached from a user program's ioctl(2).
+ * reached from a user program's ioctl(2). Built with -DON_STACK the record
+ * is a local variable: the uninitialized stack read --stack precise finds.
  */
 #include <linux/module.h>
 #include <linux/fs.h>
@@ -34,8 +35,17 @@ static noinline int stats_total(const struct stats *st)
 
 static long stats_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct stats *st;
 	int total;
+#ifdef ON_STACK
+	struct stats local;
+
+	if (cmd != STATS_GET)
+		return -ENOTTY;
+	local.opens = opens;
+	local.reads = 0;
+	total = stats_total(&local);
+#else
+	struct stats *st;
 
 	if (cmd != STATS_GET)
 		return -ENOTTY;
@@ -46,6 +56,7 @@ static long stats_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	st->reads = 0;
 	total = stats_total(st);
 	kfree(st);
+#endif
 	return put_user(total, (int __user *)arg);
 }
 
