@@ -30,7 +30,7 @@ if (!haveGuests) console.warn('skipping the embedding API tests on programs: bui
 const haveGcc = spawnSync('gcc', ['-m32', '-E', '-x', 'c', '/dev/null'], { encoding: 'utf8' }).status === 0;
 if (!haveGcc) console.warn('skipping the embedding API tests on modules: gcc -m32 is not available');
 
-const ARGS = ['3000'];
+const ARGS = ['1000'];
 
 function symbol(file: string, name: string): { start: number; end: number } {
   const s = findSymbol(parseElf32(new Uint8Array(readFileSync(file))), name);
