@@ -230,8 +230,6 @@ async function mainWithIO(argv: string[]): Promise<number> {
           : null;
         const input = a.input === undefined ? null : String(a.input);
         if (input !== null && gdbPort !== null) throw new UsageError('--gdb does not combine with --input');
-        // The precise checkers are compiled into the blocks; gdb single-steps the CPU with its own loop (src/gdb/step-loop.ts).
-        if (gdbPort !== null && (kmem?.heap === 'inline' || kmem?.stack === 'precise')) throw new UsageError('--gdb does not combine with --kmemcheck-inline or --stack precise (use --kmemcheck or --stack cpl1|ftrace)');
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
           // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).
@@ -314,12 +312,19 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .option('append', { type: 'string', describe: 'kernel command line (Multiboot cmdline)' })
           .option('verbose', { type: 'boolean', describe: 'say how the machine stopped, on stderr', default: false })
+          .option('s', { type: 'boolean', describe: 'serve gdb on 127.0.0.1:1234, as qemu -s (shorthand for --gdb 1234)', default: false })
+          .option('S', { type: 'boolean', describe: 'with -s or --gdb: stop before the first instruction until gdb connects and continues, as qemu -S', default: false })
+          .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port, printed)' })
           .example('$0 boot build/kernels/hello.elf', 'exits with status 33')
           .example('$0 boot k.elf --trace-events', 'trace interrupts'),
-      (a) => {
+      async (a) => {
         const memory = parseSize(a.memory, '--memory', { min: MIN_BOOT_MEMORY_MIB * 2 ** 20, max: MAX_BOOT_MEMORY_MIB * 2 ** 20 });
         if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB (got ${String(a.memory)})`);
-        code = bootCommand(a.kernel as string, {
+        if (a.s && a.gdb !== undefined) throw new UsageError('-s is --gdb 1234: give one of them');
+        const gdbPort = a.s ? 1234 : a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
+        if (a.S && gdbPort === null) throw new UsageError('-S needs -s or --gdb PORT (there is no monitor to continue from)');
+        code = await bootCommand(a.kernel as string, {
+          gdb: gdbPort === null ? undefined : { port: gdbPort, stop: a.S as boolean },
           memoryMiB: memory / 2 ** 20,
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           traceEvents: a['trace-events'] as boolean,
