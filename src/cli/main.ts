@@ -334,7 +334,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
-      'compare <path>',
+      'compare <paths..>',
       'Run kernel modules plain, with kmemcheck and with each stack strategy (cpl1, ftrace, precise); print findings, true and false positives against the precise oracle, faults, single steps, instructions, wall time and slowdown',
       (y) =>
         y
@@ -350,7 +350,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  2    usage error, or a directory without .c modules',
             ].join('\n'),
           )
-          .positional('path', { type: 'string', describe: 'a module source (.c), a module object (.o, .ko) or a directory of .c modules', demandOption: true })
+          .positional('paths', { type: 'string', array: true, describe: 'a module source (.c), a module object (.o, .ko), a directory of .c modules or with a Kbuild/Makefile (its modules), or several .c files of one module', demandOption: true })
+          .option('I', { type: 'string', describe: 'compiling modules: add an include directory' })
+          .option('D', { type: 'string', describe: 'compiling modules: define a macro, NAME or NAME=VALUE' })
+          .option('O', { type: 'string', describe: 'compiling modules: optimization level (default 2)' })
+          .option('cflags', { type: 'string', describe: 'compiling modules: more gcc flags, after the module flags' })
+          .option('verbose', { type: 'boolean', describe: 'print each gcc (and ld) command on stderr', default: false })
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
@@ -364,7 +369,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const jobs = parseCount(a.jobs, '--jobs', { min: 1, max: 64 });
         const { compareCommand } = await import('./compare-command.js');
         if (a['access-size'] && a.svg !== undefined) throw new UsageError('--svg charts the stack strategies; it does not go with --access-size');
-        code = await compareCommand(a.path as string, {
+        const { userCflags } = await import('./cc-command.js');
+        code = await compareCommand((a.paths as string[]).map(String), {
+          cflags: userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined }),
+          verbose: a.verbose as boolean,
           json: a.json as boolean,
           accessSize: a['access-size'] as boolean,
           svg: a.svg as string | undefined,
@@ -593,11 +601,11 @@ function warnSections(file: string, sectionError: string | null): void {
 }
 
 /**
- * gcc's attached forms for `cc` and `run` (-Iinclude, -DNAME=1, -O0) as yargs reads them (-I include,
+ * gcc's attached forms for `cc`, `run` and `compare` (-Iinclude, -DNAME=1, -O0) as yargs reads them (-I include,
  * -D NAME=1, -O 0): yargs would take -DNAME for a group of one-letter flags. Arguments after `--` stay.
  */
 function compilerStyleFlags(argv: string[]): string[] {
-  if (argv[0] !== 'cc' && argv[0] !== 'run') return argv;
+  if (argv[0] !== 'cc' && argv[0] !== 'run' && argv[0] !== 'compare') return argv;
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
