@@ -13,7 +13,7 @@ export const hasGdb = !spawnSync(GDB, ['--version']).error;
 
 /** Why the gdb tests cannot run (null: they can). */
 export function gdbSkip(needGdb: boolean): string | null {
-  const built = builtCliState(['src/cli/main.ts', 'src/gdb/stub.ts', 'src/gdb/session.ts', 'src/gdb/connection.ts', 'src/gdb/packets.ts', 'src/gdb/registers.ts', 'src/harness/checked-run.ts', 'src/cli/check-command.ts']);
+  const built = builtCliState(['src/cli/main.ts', 'src/gdb/stub.ts', 'src/gdb/session.ts', 'src/gdb/connection.ts', 'src/gdb/packets.ts', 'src/gdb/registers.ts', 'src/harness/checked-run.ts', 'src/cli/check-command.ts', 'src/cli/boot-command.ts', 'src/gdb/machine-view.ts', 'src/gdb/step-loop.ts', 'src/cpu/run-driver.ts']);
   if (built) return built;
   if (needGdb && !hasGdb) return `${GDB} not found (Debian: apt-get install gdb-multiarch; .ci/run installs it as root)`;
   return null;
