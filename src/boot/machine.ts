@@ -44,6 +44,8 @@ export interface BootOptions {
   serial?: (bytes: Uint8Array) => void;
   /** Kernel command line (Multiboot information flag bit 2). */
   cmdline?: string;
+  /** Called once the kernel is loaded, before its first instruction (a debugger attaches here: `boot -s`). */
+  onReady?: (cpu: CPU) => void;
 }
 
 export interface BootResult {
@@ -151,6 +153,7 @@ export function bootMultiboot(image: Uint8Array, opts: BootOptions = {}): BootRe
   });
   const kernel = loadMultiboot(cpu, image, { cmdline: opts.cmdline });
   if (opts.traceEvents) attachEventTrace(cpu, opts.traceEvents, devices.pic);
+  opts.onReady?.(cpu);
 
   let stop: StopReason | null;
   try {

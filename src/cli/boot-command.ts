@@ -10,7 +10,11 @@
  *   unsupported instruction, internal error (with EIP, the bytes there and
  *   the registers);
  * - 126 the file is not a bootable Multiboot kernel; 127 it does not exist;
- *   2 bad options.
+ *   2 bad options (and a gdb port that cannot be listened on).
+ *
+ * `-s` / `--gdb PORT` serve the GDB remote protocol (src/gdb) on 127.0.0.1,
+ * as QEMU's `-s` (tcp::1234) and `-gdb`; `-S` stops before the first
+ * instruction until gdb connects and continues, as QEMU's `-S`.
  */
 import { readInputFile, InputError } from './input.js';
 import { errLine, out } from './io.js';
@@ -20,6 +24,7 @@ import { hexBytes } from '../cpu/disasm.js';
 import { bootMultiboot, codeBytesAt, BootOptionError, type BootResult } from '../boot/machine.js';
 import { MultibootError } from '../boot/multiboot.js';
 import { describeStop } from './describe.js';
+import type { GdbSession } from '../gdb/session.js';
 
 export interface BootCommandOptions {
   memoryMiB?: number;
@@ -27,6 +32,8 @@ export interface BootCommandOptions {
   traceEvents?: boolean;
   verbose?: boolean;
   cmdline?: string;
+  /** `-s`/`--gdb PORT` (with `-S`: stop before the first instruction). */
+  gdb?: { port: number; stop: boolean };
 }
 
 function stderrLine(line: string): void {
@@ -64,12 +71,34 @@ function readKernel(file: string): Uint8Array | number {
   }
 }
 
-export function bootCommand(file: string, opts: BootCommandOptions): number {
+export async function bootCommand(file: string, opts: BootCommandOptions): Promise<number> {
   const bytes = readKernel(file);
   if (typeof bytes === 'number') return bytes;
+  let gdb: GdbSession | null = null;
+  if (opts.gdb) {
+    const { GdbSession, GdbListenError } = await import('../gdb/session.js');
+    try {
+      gdb = GdbSession.listen({ port: opts.gdb.port, onFinding: false, log: stderrLine });
+    } catch (e) {
+      if (!(e instanceof GdbListenError)) throw e;
+      stderrLine(`kmemsim: --gdb: ${e.message}`);
+      return 2;
+    }
+  }
+  let code = 125;
+  try {
+    code = boot(file, bytes, opts, gdb);
+  } finally {
+    gdb?.finish(code);
+  }
+  return code;
+}
+
+function boot(file: string, bytes: Uint8Array, opts: BootCommandOptions, gdb: GdbSession | null): number {
   let r: BootResult;
   try {
     r = bootMultiboot(bytes, {
+      onReady: gdb ? (cpu) => gdb.attachMachine(cpu, file, opts.gdb!.stop) : undefined,
       memoryMiB: opts.memoryMiB,
       maxInstructions: opts.maxInstructions,
       traceEvents: opts.traceEvents ? stderrLine : undefined,

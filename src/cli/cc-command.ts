@@ -43,11 +43,15 @@ export interface ModuleBuildOptions {
   ld?: string;
   /** Told each command before it runs (--verbose). */
   onCommand?(argv: readonly string[]): void;
+  /** Compile with -fstack-usage and collect the .su files (ftrace's frame sizes: `kmemsim compare`). */
+  stackUsage?: boolean;
 }
 
 export interface ModuleBuild {
   /** The .ko's bytes. */
   object: Uint8Array;
+  /** The C files' -fstack-usage output, concatenated ('' unless asked for). */
+  stackUsage: string;
   /** gcc's warnings, as printed. */
   warnings: string;
   commands: string[][];
@@ -105,12 +109,16 @@ export function buildModule(opts: ModuleBuildOptions): ModuleBuild {
     opts.onCommand?.(argv);
   };
   let warnings = '';
+  let stackUsage = '';
   try {
     const objects: string[] = [];
     const compile = (src: string, i: number): void => {
       const out = join(dir, `${i}-${basename(src).replace(/\.c$/, '')}.o`);
       const flags = [`-DKBUILD_MODNAME="${opts.name}"`, `-DKBUILD_BASENAME="${basename(src).replace(/\.c$/, '').replace(/-/g, '_')}"`, ...(opts.cflags ?? [])];
-      warnings += run(moduleCompileCommand(src, out, cc, { cflags: flags }), `compiling ${src}`, note);
+      const su = opts.stackUsage === true && i < opts.sources.length;
+      warnings += run(moduleCompileCommand(src, out, cc, { cflags: flags, stackUsage: su }), `compiling ${src}`, note);
+      // -fstack-usage writes the .su next to the -o output.
+      if (su && fs.existsSync(out.replace(/\.o$/, '.su'))) stackUsage += fs.readFileSync(out.replace(/\.o$/, '.su'), 'utf8');
       objects.push(out);
     };
     opts.sources.forEach(compile);
@@ -119,7 +127,7 @@ export function buildModule(opts: ModuleBuildOptions): ModuleBuild {
     compile(mod, opts.sources.length);
     const ko = join(dir, `${opts.name}.ko`);
     run([ld, '-m', 'elf_i386', '-r', '-o', ko, ...objects], `linking ${opts.name}.ko`, note);
-    return { object: new Uint8Array(fs.readFileSync(ko)), warnings, commands };
+    return { object: new Uint8Array(fs.readFileSync(ko)), warnings, commands, stackUsage };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,8 @@
  * against recall (`--svg FILE`).
  */
 import * as fs from 'node:fs';
-import { compileModule, CompileError } from './compile.js';
+import { compileModule, CompileError, FTRACE_CFLAGS } from './compile.js';
+import { buildModule, BuildError, modname, parseKbuild } from './cc-command.js';
 import { readModuleInput, type ModuleInput } from './module-input.js';
 import { programsIn, type CompiledProgram, type ProgramProgress } from '../harness/compare.js';
 import { compareInWorkers } from '../harness/compare-jobs.js';
@@ -25,6 +26,10 @@ export interface CompareCommandOptions {
   maxInstructions: number;
   /** Programs compared at once, each in a worker thread (1: in this thread). */
   jobs?: number;
+  /** The user's compile flags (-I, -D, -O, --cflags), after the module flags, for every C file. */
+  cflags?: readonly string[];
+  /** `--verbose`: print each gcc (and ld) command before it runs. */
+  verbose?: boolean;
   /** `--report-sarif FILE`: the findings, one SARIF run per strategy. */
   reportSarif?: string;
   sarif?: { version: string; commandLine: string };
@@ -64,15 +69,30 @@ function progressReporter(names: readonly string[], opts: CompareCommandOptions)
   };
 }
 
+/** One module built from several C files, kbuild's way (`compare a.c b.c`, a directory's Kbuild `NAME-y := a.o b.o`). */
+export interface ProgramSources {
+  name: string;
+  sources: readonly string[];
+  /** Flags of its Kbuild file (ccflags-y), before the user's. */
+  cflags?: readonly string[];
+}
+
 /**
  * Each program as the strategies run it: a `.c` file compiled with the ftrace
- * flags and -fstack-usage; a relocatable object (`.o`, `.ko`, by its ELF
- * type) as it is — when it was not built with -pg -mfentry, ftrace has no
- * call sites to trace (the table says so). Failures are kept as per-program
+ * flags and -fstack-usage, then the user's flags (`cflags`); several C files
+ * (ProgramSources) compiled the same way each and linked into one module
+ * (src/cli/cc-command.ts buildModule); a relocatable object (`.o`, `.ko`, by
+ * its ELF type) as it is — when it was not built with -pg -mfentry, ftrace has
+ * no call sites to trace (the table says so). Failures are kept as per-program
  * errors; `refused` marks a file that is no module at all.
  */
-export function compilePrograms(paths: readonly string[]): (CompiledProgram | { name: string; error: string; refused?: true })[] {
-  return paths.map((path) => {
+export function compilePrograms(
+  programs: readonly (string | ProgramSources)[],
+  cflags: readonly string[] = [],
+  onCommand?: (argv: readonly string[]) => void,
+): (CompiledProgram | { name: string; error: string; refused?: true })[] {
+  return programs.map((path) => {
+    if (typeof path !== 'string') return buildProgram(path, cflags, onCommand);
     let input: ModuleInput;
     try {
       input = readModuleInput(path);
@@ -82,7 +102,8 @@ export function compilePrograms(paths: readonly string[]): (CompiledProgram | { 
     if (input.kind === 'other') return { name: path, error: input.reason, refused: true };
     if (input.kind === 'object') return { name: path, object: input.bytes, stackUsage: null };
     try {
-      const c = compileModule(path, { ftrace: true });
+      const c = compileModule(path, { ftrace: true, cflags });
+      onCommand?.(c.command);
       return { name: path, object: c.object, stackUsage: c.stackUsage ?? null };
     } catch (e) {
       if (!(e instanceof CompileError)) throw e;
@@ -91,18 +112,69 @@ export function compilePrograms(paths: readonly string[]): (CompiledProgram | { 
   });
 }
 
+function buildProgram(p: ProgramSources, cflags: readonly string[], onCommand?: (argv: readonly string[]) => void): CompiledProgram | { name: string; error: string } {
+  const name = `${p.name}.ko (${p.sources.join(' ')})`;
+  try {
+    const b = buildModule({ name: p.name, sources: p.sources, cflags: [...FTRACE_CFLAGS, ...(p.cflags ?? []), ...cflags], stackUsage: true, onCommand });
+    return { name, object: b.object, stackUsage: b.stackUsage || null };
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    return { name, error: e.message + (e.output ? `\n${e.output.trimEnd()}` : '') };
+  }
+}
+
+/**
+ * What `compare PATH...` compares: one path as before (a file; a directory's
+ * .c modules) unless it is a directory with a Kbuild file or Makefile, whose
+ * modules (`obj-m`, `NAME-y`) are the programs, as `kmemsim cc DIR` builds
+ * them; several paths are C files of one module, as `kmemsim run a.c b.c`.
+ * Throws BuildError (status 2) for a bad combination.
+ */
+export function comparePrograms(paths: readonly string[]): { programs: (string | ProgramSources)[]; directory: boolean } {
+  if (paths.length > 1) {
+    for (const f of paths) {
+      if (!f.endsWith('.c')) throw new BuildError(`${f}: several inputs are the C files of one module (a .c file each); give a directory or one file otherwise`, 2);
+      if (!fs.existsSync(f)) throw new BuildError(`${f}: no such file`, 127);
+    }
+    return { programs: [{ name: modname(paths[0]!), sources: paths }], directory: false };
+  }
+  const path = paths[0]!;
+  const directory = fs.statSync(path).isDirectory();
+  if (directory && ['Kbuild', 'Makefile', 'makefile'].some((f) => fs.existsSync(`${path}/${f}`))) {
+    const kb = parseKbuild(path);
+    return { programs: kb.modules.map((m) => ({ name: m.name, sources: m.sources, cflags: kb.cflags })), directory: true };
+  }
+  return { programs: programsIn(path), directory };
+}
+
+/**
+ * A user flag gcc does not know fails every program the same way: one line
+ * (gcc's own) instead of a table of failures, and a usage error, since the
+ * command line is what is wrong. Null when the flags are not the cause.
+ */
+function userFlagRejected(programs: readonly (CompiledProgram | { name: string; error: string })[], cflags: readonly string[]): string | null {
+  if (cflags.length === 0 || programs.length === 0 || !programs.every((p) => 'error' in p)) return null;
+  const gcc = (programs[0] as { error: string }).error.split('\n').find((l) => /error: (unrecognized|invalid|missing)\b/.test(l));
+  return gcc === undefined ? null : `gcc rejects the compile flags (${cflags.join(' ')}): ${gcc.trim()}`;
+}
+
 /**
  * Returns the exit status: 0; 2 (usage: a directory with nothing to compare); 127 (no such path);
  * 126 (the file is neither a .c module source nor a relocatable object, or a program could not be
  * compiled, loaded or compared).
  */
-export async function compareCommand(path: string, opts: CompareCommandOptions): Promise<number> {
-  let paths: string[];
+export async function compareCommand(inputs: string | readonly string[], opts: CompareCommandOptions): Promise<number> {
+  const list = typeof inputs === 'string' ? [inputs] : inputs;
+  const path = list[0]!;
+  let paths: (string | ProgramSources)[];
   let directory: boolean;
   try {
-    directory = fs.statSync(path).isDirectory();
-    paths = programsIn(path);
+    ({ programs: paths, directory } = comparePrograms(list));
   } catch (e) {
+    if (e instanceof BuildError) {
+      opts.err(`kmemsim: ${e.message}`);
+      return e.status;
+    }
     const err = e as NodeJS.ErrnoException;
     opts.err(`kmemsim: cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
     return err.code === 'ENOENT' ? 127 : 126;
@@ -111,7 +183,12 @@ export async function compareCommand(path: string, opts: CompareCommandOptions):
     opts.err(`kmemsim: ${path} has no .c files to compare`);
     return 2;
   }
-  const programs = compilePrograms(paths);
+  const programs = compilePrograms(paths, opts.cflags ?? [], opts.verbose ? (argv) => opts.err(argv.join(' ')) : undefined);
+  const rejected = userFlagRejected(programs, opts.cflags ?? []);
+  if (rejected !== null) {
+    opts.err(`kmemsim: ${rejected}`);
+    return 2;
+  }
   const only = programs[0]!;
   if (!directory && 'error' in only && only.refused) {
     opts.err(`kmemsim: cannot compare ${path}: ${only.error}`);

@@ -228,8 +228,6 @@ async function mainWithIO(argv: string[]): Promise<number> {
           : null;
         const input = a.input === undefined ? null : String(a.input);
         if (input !== null && gdbPort !== null) throw new UsageError('--gdb does not combine with --input');
-        // The precise checkers are compiled into the blocks; gdb single-steps the CPU with its own loop (src/gdb/step-loop.ts).
-        if (gdbPort !== null && (kmem?.heap === 'inline' || kmem?.stack === 'precise')) throw new UsageError('--gdb does not combine with --kmemcheck-inline or --stack precise (use --kmemcheck or --stack cpl1|ftrace)');
         if (input !== null) {
           const { replayCommand } = await import('./fuzz-command.js');
           // Every checker option of `run` applies to the replay (the fuzzer's own runs use their defaults).
@@ -311,12 +309,19 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
           .option('append', { type: 'string', describe: 'kernel command line (Multiboot cmdline)' })
           .option('verbose', { type: 'boolean', describe: 'say how the machine stopped, on stderr', default: false })
+          .option('s', { type: 'boolean', describe: 'serve gdb on 127.0.0.1:1234, as qemu -s (shorthand for --gdb 1234)', default: false })
+          .option('S', { type: 'boolean', describe: 'with -s or --gdb: stop before the first instruction until gdb connects and continues, as qemu -S', default: false })
+          .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port, printed)' })
           .example('$0 boot build/kernels/hello.elf', 'exits with status 33')
           .example('$0 boot k.elf --trace-events', 'trace interrupts'),
-      (a) => {
+      async (a) => {
         const memory = parseSize(a.memory, '--memory', { min: MIN_BOOT_MEMORY_MIB * 2 ** 20, max: MAX_BOOT_MEMORY_MIB * 2 ** 20 });
         if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB (got ${String(a.memory)})`);
-        code = bootCommand(a.kernel as string, {
+        if (a.s && a.gdb !== undefined) throw new UsageError('-s is --gdb 1234: give one of them');
+        const gdbPort = a.s ? 1234 : a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
+        if (a.S && gdbPort === null) throw new UsageError('-S needs -s or --gdb PORT (there is no monitor to continue from)');
+        code = await bootCommand(a.kernel as string, {
+          gdb: gdbPort === null ? undefined : { port: gdbPort, stop: a.S as boolean },
           memoryMiB: memory / 2 ** 20,
           maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
           traceEvents: a['trace-events'] as boolean,
@@ -326,7 +331,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
       },
     )
     .command(
-      'compare <path>',
+      'compare <paths..>',
       'Run kernel modules plain, with kmemcheck and with each stack strategy (cpl1, ftrace, precise); print findings, true and false positives against the precise oracle, faults, single steps, instructions, wall time and slowdown',
       (y) =>
         y
@@ -342,7 +347,12 @@ async function mainWithIO(argv: string[]): Promise<number> {
               '  2    usage error, or a directory without .c modules',
             ].join('\n'),
           )
-          .positional('path', { type: 'string', describe: 'a module source (.c), a module object (.o, .ko) or a directory of .c modules', demandOption: true })
+          .positional('paths', { type: 'string', array: true, describe: 'a module source (.c), a module object (.o, .ko), a directory of .c modules or with a Kbuild/Makefile (its modules), or several .c files of one module', demandOption: true })
+          .option('I', { type: 'string', describe: 'compiling modules: add an include directory' })
+          .option('D', { type: 'string', describe: 'compiling modules: define a macro, NAME or NAME=VALUE' })
+          .option('O', { type: 'string', describe: 'compiling modules: optimization level (default 2)' })
+          .option('cflags', { type: 'string', describe: 'compiling modules: more gcc flags, after the module flags' })
+          .option('verbose', { type: 'boolean', describe: 'print each gcc (and ld) command on stderr', default: false })
           .option('json', { type: 'boolean', describe: 'print the measurements as JSON instead of tables', default: false })
           .option('svg', { type: 'string', describe: 'write a chart of slowdown against recall per strategy to this file' })
           .option('runs', { type: 'string', describe: 'runs per strategy, 1 to 100 (the median wall time is reported)', default: '1' })
@@ -356,7 +366,10 @@ async function mainWithIO(argv: string[]): Promise<number> {
         const jobs = parseCount(a.jobs, '--jobs', { min: 1, max: 64 });
         const { compareCommand } = await import('./compare-command.js');
         if (a['access-size'] && a.svg !== undefined) throw new UsageError('--svg charts the stack strategies; it does not go with --access-size');
-        code = await compareCommand(a.path as string, {
+        const { userCflags } = await import('./cc-command.js');
+        code = await compareCommand((a.paths as string[]).map(String), {
+          cflags: userCflags({ include: list(a.I), define: list(a.D), opt: a.O as string | undefined, cflags: a.cflags as string | undefined }),
+          verbose: a.verbose as boolean,
           json: a.json as boolean,
           accessSize: a['access-size'] as boolean,
           svg: a.svg as string | undefined,
@@ -587,11 +600,11 @@ function warnSections(file: string, sectionError: string | null): void {
 }
 
 /**
- * gcc's attached forms for `cc` and `run` (-Iinclude, -DNAME=1, -O0) as yargs reads them (-I include,
+ * gcc's attached forms for `cc`, `run` and `compare` (-Iinclude, -DNAME=1, -O0) as yargs reads them (-I include,
  * -D NAME=1, -O 0): yargs would take -DNAME for a group of one-letter flags. Arguments after `--` stay.
  */
 function compilerStyleFlags(argv: string[]): string[] {
-  if (argv[0] !== 'cc' && argv[0] !== 'run') return argv;
+  if (argv[0] !== 'cc' && argv[0] !== 'run' && argv[0] !== 'compare') return argv;
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;

@@ -102,12 +102,12 @@ interface Die {
   addressSize: number;
 }
 
-interface AbbrevAttr {
+export interface AbbrevAttr {
   at: number;
   form: number;
   implicit: number;
 }
-interface Abbrev {
+export interface Abbrev {
   tag: number;
   children: boolean;
   attrs: AbbrevAttr[];
@@ -120,7 +120,8 @@ function strAt(sec: Uint8Array | null | undefined, off: number): string | null {
   return Buffer.from(sec.subarray(off, end)).toString('utf8');
 }
 
-function parseAbbrevs(abbrev: Uint8Array, offset: number): Map<number, Abbrev> {
+/** A unit's abbreviation table (also read by ./dwarf-inline.ts). */
+export function parseAbbrevs(abbrev: Uint8Array, offset: number): Map<number, Abbrev> {
   const r = new DwarfReader(abbrev, '.debug_abbrev');
   r.pos = offset;
   const out = new Map<number, Abbrev>();
@@ -309,7 +310,7 @@ export function parseDebugInfoFunctions(s: DebugInfoSections): DwarfFunction[] {
   return out;
 }
 
-interface FormContext {
+export interface FormContext {
   addressSize: number;
   offSize: number;
   version: number;
@@ -317,14 +318,15 @@ interface FormContext {
   str?: Uint8Array | null;
   lineStr?: Uint8Array | null;
 }
-interface FormValue {
+export interface FormValue {
   num: number | null;
   str: string | null;
   /** A reference as a .debug_info offset. */
   ref: number | null;
 }
 
-function readForm(r: DwarfReader, form: number, implicit: number, c: FormContext): FormValue {
+/** One attribute value (also read by ./dwarf-inline.ts). */
+export function readForm(r: DwarfReader, form: number, implicit: number, c: FormContext): FormValue {
   const num = (n: number): FormValue => ({ num: n, str: null, ref: null });
   const ref = (n: number): FormValue => ({ num: null, str: null, ref: n });
   const str = (s: string | null): FormValue => ({ num: null, str: s, ref: null });
@@ -352,7 +354,7 @@ function readForm(r: DwarfReader, form: number, implicit: number, c: FormContext
     case 0x14: return ref(c.unitStart + r.u64()); // ref8
     case 0x15: return ref(c.unitStart + r.uleb()); // ref_udata
     case 0x16: return readForm(r, r.uleb(), implicit, c); // indirect
-    case 0x17: off(); return none; // sec_offset
+    case 0x17: return num(off()); // sec_offset (DW_AT_ranges, DW_AT_stmt_list, DW_AT_rnglists_base)
     case 0x18: r.skip(r.uleb()); return none; // exprloc
     case 0x19: return num(1); // flag_present
     case 0x1a: r.uleb(); return none; // strx (needs str_offsets_base: split DWARF)
@@ -363,7 +365,8 @@ function readForm(r: DwarfReader, form: number, implicit: number, c: FormContext
     case 0x1f: return str(strAt(c.lineStr, off())); // line_strp
     case 0x20: r.skip(8); return none; // ref_sig8
     case 0x21: return num(implicit); // implicit_const
-    case 0x22: case 0x23: r.uleb(); return none; // loclistx, rnglistx
+    case 0x22: r.uleb(); return none; // loclistx
+    case 0x23: return num(r.uleb()); // rnglistx (an index: ./dwarf-inline.ts)
     case 0x24: r.skip(8); return none; // ref_sup8
     case 0x25: r.skip(1); return none; // strx1
     case 0x26: r.skip(2); return none;

@@ -22,8 +22,10 @@ import { join } from 'node:path';
 import type { Kernel } from '../kernel/kernel.js';
 import type { LoadedModule } from '../kernel/module.js';
 import { addSymbolFileCommand } from './symbol-file.js';
+import type { CPU } from '../cpu/cpu.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
-import { SingleStepper } from './step-loop.js';
+import { MachineView } from './machine-view.js';
+import { SingleStepper, type DebugView } from './step-loop.js';
 import type { ErrorQueue } from '../shadow/errors.js';
 import { formatReport, type FindingRegion, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { GdbConnection } from './connection.js';
@@ -91,8 +93,25 @@ export class GdbSession {
     this.attach(kernel, null);
   }
 
+  /**
+   * A bare machine (`kmemsim boot -s`/`-S`, QEMU's options): with `stop`
+   * (-S) wait for gdb and stop before the first instruction; without it
+   * the guest runs at once and stops when gdb connects, as QEMU's
+   * `-s` alone. Memory is read through the guest's own page tables.
+   */
+  attachMachine(cpu: CPU, file: string, stop: boolean): void {
+    this.opts.log(`kmemsim: gdb: its symbols are in the kernel: gdb-multiarch ${file}`);
+    this.attachCpu(cpu, new MachineView(cpu), null, { kill: () => cpu.stop({ kind: 'halted', message: 'gdb killed the guest' }), wait: stop });
+  }
+
   private attach(kernel: Kernel, findings: FindingSources | null): void {
-    const peeker = new PageHidingService(kernel);
+    this.attachCpu(kernel.cpu, new PageHidingService(kernel), findings, {
+      kill: () => kernel.cpu.stop({ kind: 'halted', message: 'gdb killed the guest' }),
+      wait: true,
+    });
+  }
+
+  private attachCpu(cpu: CPU, view: DebugView, findings: FindingSources | null, how: { kill(): void; wait: boolean }): void {
     let newFinding: (() => { eip: number; report: string } | null) | undefined;
     if (this.opts.onFinding && findings !== null) {
       const seen = findings.queues.map((q) => q.errors.saved);
@@ -108,13 +127,14 @@ export class GdbSession {
         return null;
       };
     }
-    const stub = new GdbStub(this.conn, kernel.cpu, { peek8: (a) => peeker.peek8(a), poke: (a, d) => peeker.poke(a, d) }, {
-      log: this.opts.log,
-      kill: () => kernel.cpu.stop({ kind: 'halted', message: 'gdb killed the guest' }),
-      newFinding,
-    });
+    const stub = new GdbStub(this.conn, cpu, view, { log: this.opts.log, kill: how.kill, newFinding });
     this.stub = stub;
-    SingleStepper.of(kernel).add(stub);
+    SingleStepper.of(cpu, view).add(stub);
+    if (!how.wait) {
+      this.opts.log(`kmemsim: gdb: listening on 127.0.0.1:${this.conn.port} (target remote :${this.conn.port}); the guest runs until gdb connects`);
+      stub.stopWhenConnected();
+      return;
+    }
     this.opts.log(`kmemsim: gdb: waiting for gdb on 127.0.0.1:${this.conn.port} (target remote :${this.conn.port})`);
     this.conn.waitForClient();
     stub.stopAtNext();

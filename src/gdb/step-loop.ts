@@ -1,20 +1,32 @@
 /**
- * The gdb stub's step loop (./stub.ts): the machine run one instruction at
- * a time with the stub called around each, so a breakpoint, a watchpoint
- * or a finding stops the guest exactly between two instructions. Only
- * attached while gdb is; without `--gdb` the CPU runs compiled as usual.
+ * The gdb stub's step loop (./stub.ts): the debugger's client of the CPU's
+ * one run driver (src/cpu/run-driver.ts), which runs the machine one
+ * instruction at a time while the debugger is attached, so a breakpoint,
+ * a watchpoint or a finding stops the guest exactly between two
+ * instructions. Only attached while gdb is; without `--gdb` the CPU runs
+ * compiled as usual.
+ *
+ * The precise checkers (--kmemcheck-inline, --stack precise) are clients
+ * of the same driver (src/shadow/instrument.ts): while the debugger steps,
+ * their checks run through the interpreter's instrumentation hook, and
+ * they check each instruction before the debugger sees it, so
+ * `--gdb-on-finding` stops at the instruction they report, before it runs.
  */
-import type { CPU, CpuObserver, ExceptionEvent } from '../cpu/cpu.js';
-import { REP_CHUNK } from '../cpu/cpu.js';
-import type { StopReason } from '../cpu/stop.js';
-import type { Kernel } from '../kernel/kernel.js';
-import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
+import type { CPU } from '../cpu/cpu.js';
+import type { ExceptionEvent } from '../cpu/cpu.js';
+import type { Instr } from '../cpu/instr.js';
+import { RunDriver, type RunClient } from '../cpu/run-driver.js';
+import { HiddenFault } from '../kernel/page-hiding.js';
 import { decodeAccesses } from '../shadow/access.js';
+import type { DebugMemory } from './stub.js';
 
 const CS = 1;
 
-/** The CPU already has a run driver of another kind. */
-export class StepLoopBusy extends Error {}
+/** Guest memory and code as the debugger sees them (linear addresses through the current page tables). */
+export interface DebugView extends DebugMemory {
+  /** The instruction at a linear address (its `def` null when it cannot be decoded). */
+  decodeAt(lin: number): Instr;
+}
 
 /**
  * A client of the step loop (the gdb stub): it sees each instruction's
@@ -45,124 +57,74 @@ export interface SingleStepperStats {
   decoded: number;
 }
 
-const steppers = new WeakMap<Kernel, SingleStepper>();
+const steppers = new WeakMap<CPU, SingleStepper>();
 
 /**
- * The debugger's step loop: while it has clients, it is `cpu.runDriver`, a
- * loop of `runDirect(1, true)` (REP limit 1, as with TF), and each client
- * is called before and after every step, so a stop is the stub serving
- * packets between two instructions. With the fault-driven kmemcheck on as
- * well, kmemcheck's own #PF/#DB steps simply happen inside this loop. The
- * precise checkers are compiled into the blocks instead
- * (src/shadow/instrument.ts) and drive the CPU themselves: the two cannot
- * be attached to one CPU at once (attach() says so).
+ * The debugger's stepping: while it has clients it is a stepping client of
+ * the CPU's run driver, and each of its clients is called before and after
+ * every step, so a stop is the stub serving packets between two
+ * instructions. With the fault-driven kmemcheck on as well, kmemcheck's own
+ * #PF/#DB steps simply happen inside this loop.
  */
-export class SingleStepper {
+export class SingleStepper implements RunClient {
   readonly clients: StepClient[] = [];
-  readonly stats: SingleStepperStats = { steps: 0, decoded: 0 };
-  /**
-   * A page-hiding service that is never installed and hides nothing: used
-   * only for its instruction decoder cache and its page-table peeks (what
-   * ErrorQueue.save() reads the memory dump and the stack with).
-   */
-  readonly peeker: PageHidingService;
   private readonly fault = new HiddenFault();
-  private driving = false;
-  private innerObserver: CpuObserver | null = null;
-  private readonly observer: CpuObserver;
+  private decoded = 0;
 
-  constructor(readonly kernel: Kernel) {
-    this.peeker = new PageHidingService(kernel);
-    this.observer = {
-      onException: (ev) => {
-        for (const c of this.clients) c.onException?.(ev);
-        this.innerObserver?.onException?.(ev);
-      },
-    };
-  }
+  private constructor(readonly cpu: CPU, readonly view: DebugView) {}
 
-  /** The kernel's stepper (created on first use; attached only while it has clients). */
-  static of(kernel: Kernel): SingleStepper {
-    let s = steppers.get(kernel);
-    if (!s) steppers.set(kernel, (s = new SingleStepper(kernel)));
+  /** The CPU's stepper (created on first use, with the view it decodes through; attached only while it has clients). */
+  static of(cpu: CPU, view: DebugView): SingleStepper {
+    let s = steppers.get(cpu);
+    if (!s) steppers.set(cpu, (s = new SingleStepper(cpu, view)));
     return s;
   }
 
-  get attached(): boolean {
-    return this.driving;
+  get stats(): SingleStepperStats {
+    return { steps: RunDriver.of(this.cpu).steps, decoded: this.decoded };
   }
 
-  /** Add a client (attaching the loop if it is the first). */
+  get attached(): boolean {
+    return RunDriver.of(this.cpu).has(this);
+  }
+
+  /** Add a client (attaching to the run driver if it is the first). */
   add(c: StepClient): void {
     if (!this.clients.includes(c)) this.clients.push(c);
-    this.attach();
+    RunDriver.of(this.cpu).add(this);
   }
 
-  /** Remove a client (giving the CPU its own loop back after the last). */
+  /** Remove a client (leaving the run driver after the last). */
   remove(c: StepClient): void {
     const i = this.clients.indexOf(c);
     if (i >= 0) this.clients.splice(i, 1);
-    if (this.clients.length === 0) this.detach();
+    if (this.clients.length === 0) RunDriver.of(this.cpu).remove(this);
   }
 
   has(c: StepClient): boolean {
     return this.clients.includes(c);
   }
 
-  private attach(): void {
-    if (this.driving) return;
-    const cpu = this.kernel.cpu;
-    if (cpu.runDriver !== null) throw new StepLoopBusy('the CPU is already driven by another run loop (--kmemcheck-inline or --stack precise): gdb cannot single-step it as well');
-    this.driving = true;
-    // One REP iteration per step, as with TF set.
-    cpu.repLimit = 1;
-    cpu.repChunk = 1;
-    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, budget, single);
+  // ---- RunClient ---------------------------------------------------------------------
+
+  stepping(): boolean {
+    return this.clients.length > 0;
   }
 
-  private detach(): void {
-    if (!this.driving) return;
-    const cpu = this.kernel.cpu;
-    cpu.runDriver = null;
-    cpu.repLimit = REP_CHUNK;
-    cpu.repChunk = REP_CHUNK;
-    if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
-    this.innerObserver = null;
-    this.driving = false;
+  beforeStep(cpu: CPU): void {
+    const f = this.decode(cpu);
+    const cs = this.clients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.beforeStep(cpu, f);
   }
 
-  /** cpu.run() with the clients called around every step. Same budget and stop semantics. */
-  private run(cpu: CPU, budget: number, single: boolean): StopReason | null {
-    // Watch exception deliveries, chaining to whatever observer is set (a tracer may be set after attaching).
-    if (cpu.observer !== this.observer) {
-      this.innerObserver = cpu.observer;
-      cpu.observer = this.observer;
-    }
-    const clients = this.clients;
-    let limit = cpu.icount + budget;
-    let lastNoProgress = -1;
-    while (cpu.stopReason === null) {
-      if (cpu.icount >= limit) return single ? null : { kind: 'budget', executed: cpu.icount };
-      // Deliver pending device events first, so the instruction checked is the one that runs.
-      for (let g = 0; g < 16 && cpu.icount >= cpu.attentionAt && cpu.stopReason === null; g++) {
-        cpu.runDirect(0, true);
-        for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
-      }
-      if (cpu.stopReason !== null) break;
-      const before = cpu.icount;
-      const f = this.decode(cpu);
-      for (let i = 0; i < clients.length; i++) clients[i]!.beforeStep(cpu, f);
-      cpu.runDirect(1, true);
-      this.stats.steps++;
-      for (let i = 0; i < clients.length; i++) clients[i]!.afterStep?.(cpu);
-      if (cpu.icount === before) {
-        // Nothing retired (an exception delivered): as cpu.run, a fault storm still uses budget.
-        if (lastNoProgress === before) limit--;
-        lastNoProgress = before;
-      }
-      if (single) break;
-    }
-    return cpu.stopReason;
+  afterStep(cpu: CPU): void {
+    const cs = this.clients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.afterStep?.(cpu);
+  }
+
+  onException(ev: ExceptionEvent): void {
+    const cs = this.clients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.onException?.(ev);
   }
 
   /** Decode the instruction at CS:EIP and its accesses, when a client wants it and it is not a native routine. */
@@ -173,7 +135,7 @@ export class SingleStepper {
     const lin = (cpu.segBase[CS] + cpu.eip) | 0;
     if (cpu.nativeAt(lin)) return null; // a native kernel routine: its accesses go through the accessor
     const f = this.fault;
-    const ins = this.peeker.decodeAt(lin);
+    const ins = this.view.decodeAt(lin);
     if (ins.def === null) return null;
     f.ins = ins;
     f.eip = cpu.eip;
@@ -185,7 +147,7 @@ export class SingleStepper {
     } catch {
       f.accesses.clear();
     }
-    this.stats.decoded++;
+    this.decoded++;
     return f;
   }
 }

@@ -89,6 +89,8 @@ export class GdbStub implements StepClient {
   private stepFrom = -1;
   /** Stop at the next step (attach, -S). */
   private stopNext = false;
+  /** No client yet (`boot -s` without -S): look for one between instructions, and stop when it comes. */
+  private awaitingClient = false;
   /** The address a `c` resumed from: its breakpoint does not fire again before the instruction ran. */
   private resumeAt = -1;
   private pendingWatch: { cause: StopCause; icount: number } | null = null;
@@ -102,7 +104,7 @@ export class GdbStub implements StepClient {
   stops = 0;
 
   constructor(
-    private readonly io: ByteSource & { pollByte(): number },
+    private readonly io: ByteSource & { pollByte(): number; readonly connected?: boolean },
     readonly cpu: CPU,
     private readonly memory: DebugMemory,
     private readonly opts: StubOptions = {},
@@ -113,6 +115,11 @@ export class GdbStub implements StepClient {
   /** Stop before the next guest instruction (the first stop after attaching; -S). */
   stopAtNext(): void {
     this.stopNext = true;
+  }
+
+  /** Run on until a client connects, then stop there (QEMU's `-s` without `-S`). */
+  stopWhenConnected(): void {
+    this.awaitingClient = true;
   }
 
   /** A checker reported a finding at `eip`: stop there (--gdb-on-finding), with its report. */
@@ -133,6 +140,11 @@ export class GdbStub implements StepClient {
     if (cpu.nativeAt((cpu.segBase[1]! + eip) | 0)) return; // the simulated kernel's routine: not a place to stop
     if (--this.poll <= 0) {
       this.poll = POLL_INTERVAL;
+      if (this.awaitingClient) {
+        if (!this.io.connected) return;
+        this.awaitingClient = false;
+        return this.serve({ kind: 'attach' });
+      }
       const b = this.io.pollByte();
       if (b === 0x03) return this.serve({ kind: 'interrupt' });
     }
@@ -425,7 +437,7 @@ export class GdbStub implements StepClient {
 
   /** The guest finished: tell gdb (W: exited with status), as gdbserver and QEMU do. */
   exited(status: number): void {
-    if (this.detached) return;
+    if (this.detached || this.awaitingClient) return;
     this.send(`W${hexLE(status & 0xff, 1)}`);
     this.detached = true;
   }

@@ -33,6 +33,37 @@ export interface SourcePosition {
   /** The source file's path as recorded in the line table. */
   file: string;
   line: number;
+  /**
+   * The address is in code inlined from other functions (DWARF's
+   * DW_TAG_inlined_subroutine, src/elf/dwarf-inline.ts): the inlined
+   * calls, innermost first — `file:line` above is in the innermost one.
+   */
+  inlined?: readonly InlinedCall[];
+}
+
+/** One level of inlining at an address: `function` inlined, called from `callFile:callLine`. */
+export interface InlinedCall {
+  function: string | null;
+  callFile: string | null;
+  callLine: number;
+}
+
+/**
+ * The frames one address stands for, as `addr2line -i -f` prints them: the
+ * inlined functions innermost first, each at its position (the innermost
+ * at the line table's, each other at the call site of the one inside it),
+ * and the out-of-line function's position (the outermost call site). No
+ * inlining: no frames, and the position as it is.
+ */
+export function unfoldInlined(p: SourcePosition | null): { inlined: { function: string | null; position: SourcePosition | null }[]; outer: SourcePosition | null } {
+  if (p === null || !p.inlined || p.inlined.length === 0) return { inlined: [], outer: p };
+  const inlined: { function: string | null; position: SourcePosition | null }[] = [];
+  let at: SourcePosition | null = { file: p.file, line: p.line };
+  for (const c of p.inlined) {
+    inlined.push({ function: c.function, position: at });
+    at = c.callFile !== null ? { file: c.callFile, line: c.callLine } : null;
+  }
+  return { inlined, outer: at };
 }
 /** Code address → source position (from DWARF line info), or null when unknown. */
 export type SourceLocator = (addr: number) => SourcePosition | null;
@@ -75,13 +106,23 @@ export interface DumpOptions {
   cpu?: number;
 }
 
+/**
+ * `function+0x1a/0x40 [file:line]`; in inlined code the inlined functions
+ * first, innermost first: `helper [inline] [h.c:5] in caller+0x1a/0x40 [c.c:20]`.
+ */
+function formatEipPosition(eip: number, opts: DumpOptions): string {
+  const { inlined, outer } = unfoldInlined(opts.locate?.(eip >>> 0) ?? null);
+  const head = inlined.map((f) => `${f.function ?? '?'} [inline]${formatPosition(f.position)} in `).join('');
+  return `${head}${formatSymbol(eip, opts.symbolize)}${formatPosition(outer)}`;
+}
+
 /** The register block, as i386 __show_regs() printed it. */
 export function formatRegisters(d: RegisterDump, opts: DumpOptions = {}): string[] {
   const r = d.regs;
   const s = d.sregs;
   return [
     `EIP: ${hex4(s.cs)}:[<${hex8(d.eip)}>] EFLAGS: ${hex8(d.eflags)} CPU: ${opts.cpu ?? 0}`,
-    `EIP is at ${formatSymbol(d.eip, opts.symbolize)}${formatPosition(opts.locate?.(d.eip >>> 0) ?? null)}`,
+    `EIP is at ${formatEipPosition(d.eip, opts)}`,
     `EAX: ${hex8(r.eax)} EBX: ${hex8(r.ebx)} ECX: ${hex8(r.ecx)} EDX: ${hex8(r.edx)}`,
     `ESI: ${hex8(r.esi)} EDI: ${hex8(r.edi)} EBP: ${hex8(r.ebp)} ESP: ${hex8(r.esp)}`,
     ` DS: ${hex4(s.ds)} ES: ${hex4(s.es)} FS: ${hex4(s.fs)} GS: ${hex4(s.gs)} SS: ${hex4(s.ss)}`,
@@ -126,9 +167,12 @@ export function backtrace(d: StackDump, symbolize?: Symbolizer): TraceEntry[] {
 
 /** ` [<c1234567>] function+0x1a/0x40` lines, with ` [file:line]` when `locate` knows the call. */
 export function formatTrace(d: StackDump, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
-  return backtrace(d, symbolize).map(
-    (t) => ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}${formatSymbol(t.address, symbolize)}${formatPosition(locateReturn(t.address, locate))}`,
-  );
+  return backtrace(d, symbolize).flatMap((t) => {
+    const lead = ` [<${hex8(t.address)}>] ${t.reliable ? '' : '? '}`;
+    // A call made from inlined code: the inlined functions first (` [inline]`), as addr2line -i and KASAN list them.
+    const { inlined, outer } = unfoldInlined(locateReturn(t.address, locate));
+    return [...inlined.map((f) => `${lead}${f.function ?? '?'} [inline]${formatPosition(f.position)}`), `${lead}${formatSymbol(t.address, symbolize)}${formatPosition(outer)}`];
+  });
 }
 
 /** A dword of guest memory at a linear address, or null when it cannot be read. */

@@ -435,7 +435,7 @@ export function loadObject(kernel: Kernel, bytes: Uint8Array, opts: LoadObjectOp
     contains: (addr) => (addr >>> 0) >= base && (addr >>> 0) < Math.max(end, base + 1),
     debugSection(secName) {
       debugCache ??= new Map();
-      if (debugCache.has(secName)) return debugCache.get(secName)!.slice();
+      if (debugCache.has(secName)) return debugCache.get(secName)?.slice() ?? null; // null: the object has no such section
       const sec = elf.sectionByName(secName);
       let out: Uint8Array | null = null;
       if (sec && sec.type === SHT_PROGBITS && !(sec.flags & SHF_ALLOC)) {

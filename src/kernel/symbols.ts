@@ -11,6 +11,7 @@ import type { Kernel } from './kernel.js';
 import type { LoadedModule } from './module.js';
 import type { SourceLocator, SymbolInfo, Symbolizer } from './dumpstack.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
+import { inlineTableFor, type InlineTable } from '../elf/dwarf-inline.js';
 
 /**
  * Module symbols (module, runtime), then the kernel API's routines (with
@@ -47,6 +48,11 @@ export function moduleLocator(getModule: () => LoadedModule | null, warn?: (line
     if (!tables.has(o)) tables.set(o, lineTableFor(o, (why) => warn?.(`kmemsim: warning: ${o.name ?? 'module'}: .debug_line ignored (${why}); no file:line`)));
     return tables.get(o)!;
   };
+  const inlines = new Map<object, InlineTable | null>();
+  const inlinesOf = (o: { debugSection(name: string): Uint8Array | null }): InlineTable | null => {
+    if (!inlines.has(o)) inlines.set(o, inlineTableFor(o));
+    return inlines.get(o)!;
+  };
   return (addr: number) => {
     const mod = getModule();
     if (!mod) return null;
@@ -54,7 +60,10 @@ export function moduleLocator(getModule: () => LoadedModule | null, warn?: (line
     for (const o of [mod.object, mod.runtime]) {
       if (!o || !o.contains(a)) continue;
       const p = tableOf(o)?.lookup(a) ?? null;
-      if (p) return { file: p.file, line: p.line };
+      if (!p) continue;
+      // Inside inlined code: the inlined calls too (DW_TAG_inlined_subroutine), for reports to unfold.
+      const inlined = inlinesOf(o)?.at(a) ?? [];
+      return inlined.length > 0 ? { file: p.file, line: p.line, inlined } : { file: p.file, line: p.line };
     }
     return null;
   };

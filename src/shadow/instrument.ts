@@ -29,16 +29,21 @@
  *   exactly as when every instruction was observed.
  *
  * REP string instructions run one iteration per execution while the
- * instrumentation is on (cpu.repLimit = 1, as with TF), so each iteration
+ * instrumentation is on (cpu.repLimit = 1, as with TF: the CPU's run
+ * driver, src/cpu/run-driver.ts, whose client this is), so each iteration
  * is checked at its own addresses, as under kmemcheck where each one faults.
+ * - **With a debugger** (src/gdb: another client of the same run driver,
+ *   stepping one instruction at a time), each instruction is checked in
+ *   `beforeStep`, ahead of the debugger's own look at it, so a finding can
+ *   stop the guest before the instruction runs (`--gdb-on-finding`); the
+ *   interpreter's hook then does not check it again.
  * Native kernel routines are not guest instructions: their accesses go
  * through the kernel API's accessor (./accessor.ts).
  */
-import type { CPU, CpuObserver, ExceptionEvent } from '../cpu/cpu.js';
-import { REP_CHUNK } from '../cpu/cpu.js';
+import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
 import type { Instr } from '../cpu/instr.js';
 import type { JitInstructionSite, JitInstrumentation } from '../cpu/jit.js';
-import type { StopReason } from '../cpu/stop.js';
+import { RunDriver, type RunClient } from '../cpu/run-driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { ACCESS_READ, ACCESS_WRITE, AccessList, decodeAccesses, type AccessContext } from './access.js';
@@ -139,7 +144,7 @@ function accessCheck(kind: number, size: number, t: string, w: string, b: string
   return `{ const s = ${t}[p]; if ((s | ${t}[q]) !== 0) { ${inline} } }`;
 }
 
-export class CheckInstrumentation implements JitInstrumentation {
+export class CheckInstrumentation implements JitInstrumentation, RunClient {
   /** The code emitted depends on the clients' shapes only through the emitted text itself. */
   readonly key = 'kmemsim-precise-checks';
   readonly clients: CheckClient[] = [];
@@ -158,20 +163,15 @@ export class CheckInstrumentation implements JitInstrumentation {
   /** The live register file the accesses are decoded against (no copy). */
   private readonly live: AccessContext;
   private installed = false;
-  private innerObserver: CpuObserver | null = null;
-  private readonly observer: CpuObserver;
+  /** The instruction checked ahead by beforeStep (icount and EIP), which the interpreter's hook then skips; -1: none. */
+  private aheadAt = -1;
+  private aheadEip = 0;
 
   constructor(readonly kernel: Kernel) {
     this.peeker = new PageHidingService(kernel);
     const cpu = kernel.cpu;
     this.live = { regs: cpu.regs, segBase: cpu.segBase };
     this.fault.cpu = cpu;
-    this.observer = {
-      onException: (ev) => {
-        for (const c of this.clients) c.onException?.(ev);
-        this.innerObserver?.onException?.(ev);
-      },
-    };
   }
 
   /** The kernel's instrumentation (created on first use; installed only while it has clients). */
@@ -241,6 +241,10 @@ export class CheckInstrumentation implements JitInstrumentation {
   /** The interpreter's hook: the checks of one instruction (or native routine) about to run. */
   interpreted(cpu: CPU, ins: Instr): void {
     if (ins.def === null && ins.native === null) return;
+    if (this.aheadAt === cpu.icount && this.aheadEip === cpu.eip) {
+      this.aheadAt = -1; // checked by beforeStep already
+      return;
+    }
     this.sawEsp(cpu.regs[4]!, (cpu.segBase[1]! + cpu.eip) | 0);
     // A native routine: its accesses go through the accessor; only ESP (as the CALL left it) matters.
     if (ins.native !== null) return;
@@ -304,41 +308,56 @@ export class CheckInstrumentation implements JitInstrumentation {
     return code + ' }';
   }
 
+  // ---- the run driver's client ----------------------------------------------------
+
+  /** The checks never need the run one step at a time (compiled code carries them). */
+  stepping(): boolean {
+    return false;
+  }
+
+  /**
+   * A stepping client (a debugger) runs the machine one step at a time:
+   * check the instruction about to run now, before that client looks at it.
+   */
+  beforeStep(cpu: CPU): void {
+    this.aheadAt = -1;
+    const lin = (cpu.segBase[1]! + cpu.eip) | 0;
+    if (cpu.nativeAt(lin)) {
+      this.sawEsp(cpu.regs[4]!, lin);
+      return;
+    }
+    const ins = this.peeker.decodeAt(lin);
+    if (ins.def === null) return; // not decodable here (unmapped, invalid): the interpreter's hook sees the fault
+    this.sawEsp(cpu.regs[4]!, lin);
+    this.full(cpu, ins, cpu.eip, -1);
+    this.aheadAt = cpu.icount;
+    this.aheadEip = cpu.eip;
+  }
+
+  onException(ev: ExceptionEvent): void {
+    const cs = this.clients;
+    for (let i = 0; i < cs.length; i++) cs[i]!.onException?.(ev);
+  }
+
+  /** ESP as the run left it (the last instruction may have moved it). */
+  runEnded(cpu: CPU): void {
+    this.sawEsp(cpu.regs[4]!);
+  }
+
   // ---- installing -----------------------------------------------------------------
 
   private install(): void {
     if (this.installed) return;
-    const cpu = this.kernel.cpu;
     this.installed = true;
-    // One REP iteration per execution, as with TF set: each iteration is checked.
-    cpu.repLimit = 1;
-    cpu.repChunk = 1;
-    cpu.runDriver = (budget: number, single: boolean) => this.run(cpu, budget, single);
-    cpu.setJitInstrumentation(this);
+    RunDriver.of(this.kernel.cpu).add(this);
+    this.kernel.cpu.setJitInstrumentation(this);
   }
 
   private uninstall(): void {
     if (!this.installed) return;
     const cpu = this.kernel.cpu;
-    cpu.runDriver = null;
     cpu.setJitInstrumentation(null);
-    cpu.repLimit = REP_CHUNK;
-    cpu.repChunk = REP_CHUNK;
-    if (cpu.observer === this.observer) cpu.observer = this.innerObserver;
-    this.innerObserver = null;
+    RunDriver.of(cpu).remove(this);
     this.installed = false;
-  }
-
-  /** cpu.run(): the CPU's own loop, with the exception observer chained in and the clients told when it ends. */
-  private run(cpu: CPU, budget: number, single: boolean): StopReason | null {
-    // Watch exception deliveries, chaining to whatever observer is set (a tracer may be set after attaching).
-    if (cpu.observer !== this.observer) {
-      this.innerObserver = cpu.observer;
-      cpu.observer = this.observer;
-    }
-    const stop = cpu.runDirect(budget, single);
-    // ESP as the run left it (the last instruction may have moved it).
-    this.sawEsp(cpu.regs[4]!);
-    return stop;
   }
 }

@@ -33,7 +33,7 @@
  */
 import { SHADOW_LETTERS, SHADOW_NAMES, UNTRACKED } from './shadow.js';
 import {
-  backtrace as stackBacktrace, formatRegisters as showRegisters, formatTrace as showTrace, locateReturn,
+  backtrace as stackBacktrace, formatRegisters as showRegisters, formatTrace as showTrace, locateReturn, unfoldInlined,
   type SourceLocator, type Symbolizer, type TraceEntry,
 } from '../kernel/dumpstack.js';
 import { SHADOW_COPY_SIZE, type KmemcheckError } from './errors.js';
@@ -106,6 +106,8 @@ export interface FindingFrame {
   address: number;
   file?: string | null;
   line?: number | null;
+  /** A function inlined at this address (DWARF): listed before the frame it was inlined into, innermost first, as addr2line -i does. */
+  inlined?: true;
 }
 
 /**
@@ -172,8 +174,28 @@ export function findingFrame(addr: number, returnAddress: boolean, symbolize?: S
   return frame;
 }
 
+/**
+ * The frames of one address: the functions inlined there (`inlined: true`,
+ * innermost first, each at its own file:line), then the frame itself at the
+ * outermost call site — `addr2line -i -f`'s answer. Without inlining, the
+ * one frame of findingFrame().
+ */
+export function findingFrames(addr: number, returnAddress: boolean, symbolize?: Symbolizer, locate?: SourceLocator): FindingFrame[] {
+  const frame = findingFrame(addr, returnAddress, symbolize, locate);
+  if (!locate) return [frame];
+  const { inlined, outer } = unfoldInlined(returnAddress ? locateReturn(addr, locate) : locate(addr >>> 0));
+  if (inlined.length === 0) return [frame];
+  frame.file = outer?.file ?? null;
+  frame.line = outer?.line ?? null;
+  return [
+    ...inlined.map((f): FindingFrame => ({ function: f.function, offset: null, address: addr >>> 0, file: f.position?.file ?? null, line: f.position?.line ?? null, inlined: true })),
+    frame,
+  ];
+}
+
 export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: SourceLocator, origin: FindingOrigin = {}): Finding {
   const at = (addr: number, returnAddress: boolean): FindingFrame => findingFrame(addr, returnAddress, symbolize, locate);
+  const frames = (addr: number, returnAddress: boolean): FindingFrame[] => findingFrames(addr, returnAddress, symbolize, locate);
   const top = at(e.eip, false);
   const kind = e.stateName === 'unallocated' || e.stateName === 'freed' ? e.stateName : 'uninitialized';
   return {
@@ -187,6 +209,6 @@ export function toFinding(e: KmemcheckError, symbolize?: Symbolizer, locate?: So
     function: top.function,
     offset: top.offset,
     ...(locate ? { file: top.file ?? null, line: top.line ?? null } : {}),
-    stack: [top, ...backtrace(e, symbolize).map((t) => at(t.address, true))],
+    stack: [...frames(e.eip, false), ...backtrace(e, symbolize).flatMap((t) => frames(t.address, true))],
   };
 }

@@ -52,6 +52,30 @@ describe.skipIf(skip !== null)('gdb-multiarch against kmemsim run --gdb', () => 
     expect(k.stderr()).toMatch(/kmemsim: kmemcheck: 1 error reported/);
   });
 
+  it('the inline checker (--kmemcheck-inline): --gdb-on-finding stops before the instruction it reports, which then runs once', async () => {
+    const k = await startKmemsim(['test/gdb/counter.c', '--kmemcheck', '--kmemcheck-inline', '--gdb-on-finding']);
+    const out = await runGdb(k, ['break bump', 'continue', 'print by', 'delete', 'continue', 'x/i $pc', 'print c->limit', 'continue']);
+    expect(out).toMatch(/Breakpoint 1, bump \(c=0x[0-9a-f]+, by=/);
+    expect(out).toMatch(/WARNING: kmemcheck: Caught 32-bit read from uninitialized memory \(c[0-9a-f]+\)/);
+    expect(out).toMatch(/Program received signal SIGTRAP[^\n]*\n0x[0-9a-f]+ in total \(c=0x[0-9a-f]+\) at test\/gdb\/counter\.c:25/);
+    expect(out).toMatch(/=> 0x[0-9a-f]+ <total\+\d+>:\tmov +0x4\(%eax\),/); // stopped before the read
+    expect(out).toMatch(/exited with code 0143\]/);
+    expect(await finished(k)).toBe(99);
+    // Checked ahead for gdb, not again when it runs: one finding.
+    expect(k.stderr()).toMatch(/kmemsim: kmemcheck \(inline checker\): 1 error reported/);
+  });
+
+  it('the precise stack oracle (--stack precise): --gdb-on-finding stops at the uninitialized stack read', async () => {
+    const k = await startKmemsim(['examples/stack/uninit-local.c', '--stack', 'precise', '--gdb-on-finding']);
+    const out = await runGdb(k, ['continue', 'bt 2', 'continue']);
+    expect(out).toMatch(/uninitialized/i);
+    expect(out).toMatch(/Program received signal SIGTRAP[^\n]*\n(?:0x[0-9a-f]+ in )?report \(s=[^\n]*\) at examples\/stack\/uninit-local\.c:30/);
+    expect(out).toMatch(/#1 +0x[0-9a-f]+ in init_module \(\) at examples\/stack\/uninit-local\.c:\d+/);
+    expect(out).toMatch(/exited with code 0143\]/);
+    expect(await finished(k)).toBe(99);
+    expect(k.stderr()).toMatch(/kmemsim: stack precise: 1 error reported/);
+  });
+
   it('a user program: break on main, read argv, finish', async () => {
     const k = await startKmemsim(['build/examples/hello-O0', '--', 'world']);
     const out = await runGdb(k, ['break main', 'continue', 'print argc', 'print argv[1]', 'info registers cs ss', 'continue'], 'build/examples/hello-O0');

@@ -13,7 +13,7 @@ export const hasGdb = !spawnSync(GDB, ['--version']).error;
 
 /** Why the gdb tests cannot run (null: they can). */
 export function gdbSkip(needGdb: boolean): string | null {
-  const built = builtCliState(['src/cli/main.ts', 'src/gdb/stub.ts', 'src/gdb/session.ts', 'src/gdb/connection.ts', 'src/gdb/packets.ts', 'src/gdb/registers.ts', 'src/harness/checked-run.ts', 'src/cli/check-command.ts']);
+  const built = builtCliState(['src/cli/main.ts', 'src/gdb/stub.ts', 'src/gdb/session.ts', 'src/gdb/connection.ts', 'src/gdb/packets.ts', 'src/gdb/registers.ts', 'src/harness/checked-run.ts', 'src/cli/check-command.ts', 'src/cli/boot-command.ts', 'src/gdb/machine-view.ts', 'src/gdb/step-loop.ts', 'src/cpu/run-driver.ts']);
   if (built) return built;
   if (needGdb && !hasGdb) return `${GDB} not found (Debian: apt-get install gdb-multiarch; .ci/run installs it as root)`;
   return null;
@@ -30,9 +30,9 @@ export interface KmemsimChild {
   exited: Promise<number | null>;
 }
 
-/** Start `kmemsim run ARGS --gdb 0` and wait until it listens. */
-export async function startKmemsim(args: string[]): Promise<KmemsimChild> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', '--gdb', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Start `kmemsim run --gdb 0 ARGS` (or `kmemsim COMMAND...`, e.g. `boot --gdb 0 -S`) and wait until it listens. */
+export async function startKmemsim(args: string[], command: string[] = ['run', '--gdb', '0']): Promise<KmemsimChild> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/kmemsim.js'), ...command, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let out = '';
   child.stdout!.on('data', (d: Buffer) => void (out += d.toString('latin1')));
@@ -41,7 +41,7 @@ export async function startKmemsim(args: string[]): Promise<KmemsimChild> {
     const timer = setTimeout(() => reject(new Error(`kmemsim did not listen: ${err}`)), 30_000);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString('latin1');
-      const m = /waiting for gdb on 127\.0\.0\.1:(\d+)/.exec(err);
+      const m = /(?:waiting for gdb|listening) on 127\.0\.0\.1:(\d+)/.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
