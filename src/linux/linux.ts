@@ -9,6 +9,7 @@
 import * as os from 'node:os';
 import type { Kernel, TrapFrame } from '../kernel/kernel.js';
 import { OutOfMemory } from '../kernel/pages.js';
+import type { AddressSpace } from '../kernel/paging.js';
 import { signalForVector } from '../kernel/traps.js';
 import { SYSCALL_VECTOR } from '../kernel/layout.js';
 import { Vec } from '../cpu/stop.js';
@@ -67,6 +68,8 @@ export class LinuxSystem {
   task!: Task;
   /** Where writes to trace_marker go (./fs/tracefs.ts): the tracer that runs (`--mmiotrace`), else nowhere. */
   readonly tracing: TraceMarkerSink = { marker: null };
+  /** Told before a process's user memory goes (exit, exec): the watch framework shows the pages it hid there. */
+  readonly mmReleased: ((as: AddressSpace) => void)[] = [];
   /** Loaded kernel modules, their devices and /proc entries. */
   readonly modules: LinuxModules;
   /** System calls waiting in guest kernel code (a module's file operations). */
@@ -243,6 +246,7 @@ export class LinuxSystem {
       }
     }
     t.files.closeAll();
+    for (const f of this.mmReleased) f(t.mm.as);
     t.mm.destroy(true);
     t.state = 'zombie';
     t.exitStatus = status;
