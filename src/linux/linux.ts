@@ -23,6 +23,7 @@ import { devfs } from './fs/devfs.js';
 import { procfs, type ProcView } from './fs/procfs.js';
 import { tracefs, type TraceMarkerSink } from './fs/tracefs.js';
 import { WOULD_BLOCK } from './fs/file.js';
+import type { VNode } from './fs/vnode.js';
 import { LinuxModules, type KernelApiHook } from './sys-module.js';
 import { GuestCallRequest, KernelCalls, errnoResult, type SyscallResult } from './kcall.js';
 import type { Task } from './task.js';
@@ -68,6 +69,8 @@ export class LinuxSystem {
   task!: Task;
   /** Where writes to trace_marker go (./fs/tracefs.ts): the tracer that runs (`--mmiotrace`), else nowhere. */
   readonly tracing: TraceMarkerSink = { marker: null };
+  /** Device nodes kmemsim's services add under /dev (a device process's /dev/vdev, src/mmio/process-device.ts). */
+  readonly devices = new Map<string, VNode>();
   /** Told before a process's user memory goes (exit, exec): the watch framework shows the pages it hid there. */
   readonly mmReleased: ((as: AddressSpace) => void)[] = [];
   /** Loaded kernel modules, their devices and /proc entries. */
@@ -86,7 +89,7 @@ export class LinuxSystem {
       root: opts.root,
       readOnly: opts.readOnly,
       mounts: new Map([
-        ['dev', devfs(this.random, () => sys.modules.devNodes())],
+        ['dev', devfs(this.random, () => sys.devices.size ? new Map([...sys.modules.devNodes(), ...sys.devices]) : sys.modules.devNodes())],
         ['proc', procfs({
           process: (pid) => sys.procView(pid),
           pids: () => [...sys.tasks.keys()],
