@@ -172,6 +172,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           .option('overlay-save', { type: 'string', describe: 'kernel modules: write every write overlay (kmcf_overlay) as it ends, and those live after the run, to this file: offsets, original and overlay bytes' })
           .option('access-size', { type: 'string', choices: ACCESS_SIZE_STRATEGIES as unknown as string[], describe: 'kernel modules: how faults on hidden pages (kmemcheck, --stack cpl1, the watch framework, MMIO) learn an access\'s size — decode (the decoder, then a single step; default), debugreg (DR0–DR3 data breakpoints during the step tell the size: Brendan\'s scheme, more passes for sizes they cannot tell apart), emulate (the #PF handler completes MOV, MOVZX/MOVSX and whole REP MOVS/STOS/LODS itself, else decode)' })
           .option('mmiotrace', { type: 'string', describe: 'kernel modules: write every access to ioremap()ped device windows to this file in Linux\'s mmiotrace format (MAP, R, W, UNMAP, MARK lines)' })
+          .option('vdev', { type: 'string', describe: 'kernel modules: "PROGRAM [ARGS]": a static i386 program serving the counter device over /dev/vdev (include/kmemsim/vdev.h) instead of the built-in one' })
           .option('ftrace-poison', { type: 'string', describe: 'with --stack ftrace: the 32-bit poison word dead stack frames are filled with (hex, e.g. 0x5a5a5a5a)' })
           .option('module', { type: 'string', describe: 'programs: load this kernel module (.ko, .o or .c) before the program starts, as insmod does; "FILE NAME=VALUE ..." passes parameters; repeatable' })
           .option('I', { type: 'string', describe: 'compiling modules: add an include directory' })
@@ -254,7 +255,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
         }
         const bpftrace = a.bpftrace === undefined ? undefined : String(a.bpftrace);
         const kernelParams = ((a['kernel-param'] as string[] | undefined) ?? []).map(String);
-        for (const o of ['overlay-save', 'mmiotrace']) {
+        for (const o of ['overlay-save', 'mmiotrace', 'vdev']) {
           if (a[o] !== undefined && String(a[o]) === '') throw new UsageError(`--${o} needs a file name (got an empty string)`);
         }
         if (kmem) ({ checkCommand } = await import('./check-command.js'));
@@ -274,7 +275,7 @@ async function mainWithIO(argv: string[]): Promise<number> {
           code = await runCommand(a.file as string, [...((a.args as string[] | undefined) ?? []), ...(((a as Record<string, unknown>)['--'] as string[] | undefined) ?? [])].map(String), budget, a.verbose as boolean, a['trace-events'] as boolean, kmem, {
             memorySize: memory, root, readOnly: a['read-only'] as boolean,
             modules: list(a.module), cflags, bpftrace, kernelParams,
-            overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode,
+            overlaySave: a['overlay-save'] as string | undefined, mmiotrace: a.mmiotrace as string | undefined, vdev: a.vdev as string | undefined, accessSize: a['access-size'] as AccessSizeStrategy | undefined, errorExitcode,
           });
         } finally {
           gdb?.finish(code);
@@ -671,6 +672,8 @@ interface ProgramOptions {
   overlaySave?: string;
   /** Kernel modules: `--mmiotrace FILE`. */
   mmiotrace?: string;
+  /** Kernel modules: `--vdev "PROGRAM [ARGS]"`. */
+  vdev?: string;
   /** Kernel modules: `--access-size`. */
   accessSize?: AccessSizeStrategy;
   /** Kernel modules: the status when the watch framework reported overflows (--error-exitcode). */
@@ -697,8 +700,8 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     }
     return runModuleCommand(file, bytes, args, budget, verbose, traceEvents, kmem, prog.cflags ?? [], prog);
   }
-  if (!prog.modules?.length && (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined)) {
-    errLine(`kmemsim: --overlay-save, --mmiotrace and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
+  if (!prog.modules?.length && (prog.overlaySave !== undefined || prog.mmiotrace !== undefined || prog.accessSize !== undefined || prog.vdev !== undefined)) {
+    errLine(`kmemsim: --overlay-save, --mmiotrace, --vdev and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
     return 2;
   }
   const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);

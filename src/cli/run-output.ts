@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { OVERLAY_FILE_HEADER } from '../watch/overlay.js';
+import { parseUserProgram } from '../kernel/process.js';
 import type { AccessSizeStrategy, ModuleServiceOptions } from '../harness/module-services.js';
 
 export interface RunOutputFile {
@@ -45,7 +46,9 @@ export interface ServiceOutputs {
 }
 
 /** Create the run's --overlay-save and --mmiotrace files: the services' options, or the error message (exit status 2). */
-export function openServiceOutputs(o: { overlaySave?: string; mmiotrace?: string; accessSize?: AccessSizeStrategy }, errLine: (line: string) => void): ServiceOutputs | string {
+export function openServiceOutputs(o: { overlaySave?: string; mmiotrace?: string; vdev?: string; accessSize?: AccessSizeStrategy }, errLine: (line: string) => void): ServiceOutputs | string {
+  const vdev = o.vdev === undefined ? null : readVdev(o.vdev);
+  if (typeof vdev === 'string') return vdev;
   const files: RunOutputFile[] = [];
   const open = (path: string | undefined, header: string): RunOutputFile | null | string => {
     if (path === undefined) return null;
@@ -60,7 +63,7 @@ export function openServiceOutputs(o: { overlaySave?: string; mmiotrace?: string
     accessSize: o.accessSize,
     onDiagnostic: errLine,
     watch: overlays && typeof overlays !== 'string' ? { overlaySink: overlays.sink } : {},
-    mmio: trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {},
+    mmio: { ...(trace && typeof trace !== 'string' ? { traceSink: trace.sink } : {}), ...(vdev ? { vdev } : {}) },
   };
   const finish = (status: number): number => {
     let failed = false;
@@ -74,4 +77,16 @@ export function openServiceOutputs(o: { overlaySave?: string; mmiotrace?: string
     return failed && status === 0 ? 2 : status;
   };
   return { services, finish };
+}
+
+/** `--vdev "PROGRAM [ARGS]"`: the program's bytes and argv, or the error message. */
+function readVdev(spec: string): { elf: Uint8Array; argv: string[] } | string {
+  const argv = spec.trim().split(/\s+/);
+  try {
+    const elf = new Uint8Array(fs.readFileSync(argv[0]!));
+    parseUserProgram(elf);
+    return { elf, argv };
+  } catch (e) {
+    return `kmemsim: --vdev ${argv[0]}: cannot run it: ${e instanceof Error ? e.message : String(e)}`;
+  }
 }

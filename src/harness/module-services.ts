@@ -13,6 +13,7 @@ import { installMmioApi, type MmioRunOptions } from '../mmio/guest-api.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
 import type { KernelApiHook } from '../linux/sys-module.js';
 import { MmioBus } from '../mmio/mmio.js';
+import { WatchFramework } from '../watch/watch.js';
 import { AccessEmulator } from '../watch/emulate.js';
 import { DebugRegisterProbe } from '../watch/debugreg.js';
 
@@ -71,9 +72,18 @@ export function moduleServicesHook(opts: ModuleServiceOptions, inner?: KernelApi
     installed: inner?.installed,
     exports: (api, sys) => {
       inner?.exports?.(api, sys);
-      installModuleServices(kernel!, api, opts);
-      const trace = MmioBus.of(kernel!).trace;
+      const k = kernel!;
+      installModuleServices(k, api, opts);
+      const trace = MmioBus.of(k).trace;
       if (trace) sys.tracing.marker = (text) => trace.mark(text);
+      // kmcf_add() of a user address in a system call watches the calling process's buffer; its exit undoes it.
+      WatchFramework.configure(k, {
+        pidOf: () => sys.task?.pid ?? 0,
+        userSpace: () => (sys.task ? { as: sys.task.mm.as, pid: sys.task.pid } : null),
+      });
+      sys.mmReleased.push((as) => {
+        if (WatchFramework.existsOn(k)) WatchFramework.of(k).dropSpace(as);
+      });
     },
   };
 }

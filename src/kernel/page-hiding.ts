@@ -40,7 +40,7 @@ import { DF, IF, TF } from '../cpu/flags.js';
 import { Instr, SS } from '../cpu/instr.js';
 import { Vec } from '../cpu/stop.js';
 import type { Kernel, TrapFrame, TrapHandler } from './kernel.js';
-import { PTE_HIDDEN, PTE_P } from './paging.js';
+import { PTE_HIDDEN, PTE_P, type AddressSpace } from './paging.js';
 
 // ---------------------------------------------------------------------------
 // Accesses of one instruction
@@ -268,6 +268,12 @@ export class PageHidingService {
   private readonly owners = new Map<number, PageHidingClient>();
   /** ...and its other owners, for the few pages more than one client hides. */
   private readonly sharers = new Map<number, PageHidingClient[]>();
+  /**
+   * The address space of each hidden page of a process (a user buffer the watch framework watches):
+   * its PTE is that page table's, and its faults are ours only while that address space is current —
+   * user-mode accesses included. Other pages are the kernel's (kernel.as, shared by every process).
+   */
+  private readonly spaces = new Map<number, AddressSpace>();
   private readonly clients: PageHidingClient[] = [];
   private readonly suspended = new Set<PageHidingClient>();
   /** A client with an `order` registered: notify through notifyShared(). */
@@ -393,11 +399,14 @@ export class PageHidingService {
    * owner does nothing; a page another client hides gets a second owner
    * (both are called on its faults, see PageHidingClient.order).
    */
-  hidePage(virt: number, owner: PageHidingClient): void {
+  hidePage(virt: number, owner: PageHidingClient, space?: AddressSpace): void {
     if (!this.clients.includes(owner)) throw new Error(`page-hiding client ${owner.name} is not registered`);
     const page = virt >>> 12;
     const cur = this.owners.get(page);
     if (cur === owner) return;
+    if (space !== undefined && (cur !== undefined || (virt >>> 0) >= 0xc0000000)) {
+      throw new Error(`cannot hide 0x${(page * 4096).toString(16)} in a process's address space: a kernel page, or hidden already`);
+    }
     if (cur !== undefined) {
       const list = this.sharers.get(page);
       if (list === undefined) this.sharers.set(page, [owner]);
@@ -407,10 +416,11 @@ export class PageHidingService {
       if (!this.suspended.has(owner) && !this.isRevealed(page)) this.setPresent(page, false);
       return;
     }
-    const as = this.kernel.as;
+    const as = space ?? this.kernel.as;
     const pte = as.readPte(virt);
     if (pte < 0 || !(pte & PTE_P)) throw new Error(`cannot hide unmapped page 0x${(page * 4096).toString(16)}`);
     this.owners.set(page, owner);
+    if (space !== undefined) this.spaces.set(page, space);
     // A suspended owner's pages stay present (and marked) until it resumes.
     as.writePte(virt, this.suspended.has(owner) ? pte | PTE_HIDDEN : (pte & ~PTE_P) | PTE_HIDDEN);
   }
@@ -434,9 +444,10 @@ export class PageHidingService {
       return;
     }
     if (owner !== undefined && owner !== cur) return;
+    const as = this.spaceOf(page);
     this.owners.delete(page);
     this.sharers.delete(page);
-    const as = this.kernel.as;
+    this.spaces.delete(page);
     const pte = as.readPte(virt);
     if (pte >= 0) as.writePte(virt, (pte | PTE_P) & ~PTE_HIDDEN);
   }
@@ -526,10 +537,26 @@ export class PageHidingService {
     return false;
   }
 
-  /** The PTE's P bit (kmemcheck_show_addr()/kmemcheck_hide_addr()): one page-table lookup, the store, INVLPG. */
+  /** The page table a hidden page is in: its process's, or the kernel's. */
+  private spaceOf(page: number): AddressSpace {
+    return this.spaces.size === 0 ? this.kernel.as : this.spaces.get(page) ?? this.kernel.as;
+  }
+
+  /** The PTE of `lin` in the page table its hidden page is in (see spaceOf), or -1. */
+  pteOf(lin: number): number {
+    return this.spaceOf(lin >>> 12).readPte(lin);
+  }
+
+  /** Is the hidden page of a process (hidePage's `space`) not the current address space's? Then its faults are not ours. */
+  private otherSpace(page: number): boolean {
+    const as = this.spaces.get(page);
+    return as === undefined || as.pgdir !== (this.cpu.cr3 & ~0xfff) >>> 0;
+  }
+
+  /** The PTE's P bit (kmemcheck_show_addr()/kmemcheck_hide_addr()) in its page table: one lookup, the store, INVLPG. */
   private setPresent(page: number, present: boolean): void {
     const virt = (page * 4096) | 0;
-    const at = this.kernel.as.pteAddress(virt);
+    const at = this.spaceOf(page).pteAddress(virt);
     if (at < 0) return;
     const mem = this.kernel.mem;
     const pte = mem.readPhys32(at);
@@ -627,8 +654,10 @@ export class PageHidingService {
     const cpu = this.cpu;
     const err = f.errorCode ?? 0;
     const cr2 = cpu.cr2 | 0;
-    // Only not-present supervisor faults (no P, U/S, RSVD bits) from supervisor code can be on a hidden page.
-    let owner = err & (1 | 4 | 8) || (f.cs & 3) === 3 ? undefined : this.owners.get(cr2 >>> 12);
+    // Only not-present faults (no P, RSVD bits) can be on a hidden page; user-mode ones (U/S) and any on a
+    // process's page only in that process's address space.
+    let owner = err & (1 | 8) ? undefined : this.owners.get(cr2 >>> 12);
+    if (owner !== undefined && (err & 4 || (f.cs & 3) === 3 || (this.spaces.size > 0 && this.spaces.has(cr2 >>> 12))) && this.otherSpace(cr2 >>> 12)) owner = undefined;
     if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
     if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(cr2 >>> 12)) {
       this.chain(this.prevPF, k, f);

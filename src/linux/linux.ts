@@ -10,6 +10,7 @@ import { debugfs, DEBUGFS_MOUNT } from './debugfs.js';
 import * as os from 'node:os';
 import type { Kernel, TrapFrame } from '../kernel/kernel.js';
 import { OutOfMemory } from '../kernel/pages.js';
+import type { AddressSpace } from '../kernel/paging.js';
 import { signalForVector } from '../kernel/traps.js';
 import { SYSCALL_VECTOR } from '../kernel/layout.js';
 import { Vec } from '../cpu/stop.js';
@@ -23,6 +24,7 @@ import { devfs } from './fs/devfs.js';
 import { procfs, type ProcView } from './fs/procfs.js';
 import { tracefs, type TraceMarkerSink } from './fs/tracefs.js';
 import { WOULD_BLOCK } from './fs/file.js';
+import type { VNode } from './fs/vnode.js';
 import { LinuxModules, type KernelApiHook } from './sys-module.js';
 import { GuestCallRequest, KernelCalls, errnoResult, type SyscallResult } from './kcall.js';
 import type { Task } from './task.js';
@@ -72,6 +74,10 @@ export class LinuxSystem {
   task!: Task;
   /** Where writes to trace_marker go (./fs/tracefs.ts): the tracer that runs (`--mmiotrace`), else nowhere. */
   readonly tracing: TraceMarkerSink = { marker: null };
+  /** Device nodes kmemsim's services add under /dev (a device process's /dev/vdev, src/mmio/process-device.ts). */
+  readonly devices = new Map<string, VNode>();
+  /** Told before a process's user memory goes (exit, exec): the watch framework shows the pages it hid there. */
+  readonly mmReleased: ((as: AddressSpace) => void)[] = [];
   /** Loaded kernel modules, their devices and /proc entries. */
   readonly modules: LinuxModules;
   /** System calls waiting in guest kernel code (a module's file operations). */
@@ -97,7 +103,7 @@ export class LinuxSystem {
       root: opts.root,
       readOnly: opts.readOnly,
       mounts: new Map([
-        ['dev', devfs(this.random, () => sys.modules.devNodes())],
+        ['dev', devfs(this.random, () => sys.devices.size ? new Map([...sys.modules.devNodes(), ...sys.devices]) : sys.modules.devNodes())],
         ['proc', procfs({
           process: (pid) => sys.procView(pid),
           pids: () => [...sys.tasks.keys()],
@@ -270,6 +276,7 @@ export class LinuxSystem {
       }
     }
     t.files.closeAll();
+    for (const f of this.mmReleased) f(t.mm.as);
     t.mm.destroy(true);
     t.state = 'zombie';
     t.exitStatus = status;

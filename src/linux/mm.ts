@@ -10,7 +10,7 @@
  * Linux's _PAGE_PROTNONE.
  */
 import type { Kernel } from '../kernel/kernel.js';
-import { AddressSpace, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../kernel/paging.js';
+import { AddressSpace, PTE_HIDDEN, PTE_P, PTE_PS, PTE_RW, PTE_US } from '../kernel/paging.js';
 import { MMAP_TOP, PAGE_OFFSET, PAGE_SIZE, PHYS_PGDIR, STACK_LIMIT, TASK_SIZE } from '../kernel/layout.js';
 import { EINVAL, ENOMEM, LinuxError } from './errno.js';
 import { PT_LOAD, type Elf32 } from '../elf/elf32.js';
@@ -76,7 +76,7 @@ export class UserMm {
     for (const v of this.vmas) {
       for (let p = v.start; p < v.end; p += PAGE_SIZE) {
         const pte = this.as.readPte(p);
-        if (pte >= 0 && pte & (PTE_P | PTE_PROTNONE)) {
+        if (pte >= 0 && pte & (PTE_P | PTE_PROTNONE | PTE_HIDDEN)) {
           pages++;
           tables.add(p >>> 22);
         }
@@ -101,7 +101,7 @@ export class UserMm {
     for (const v of this.vmas) {
       for (let p = v.start; p < v.end; p += PAGE_SIZE) {
         const pte = this.as.readPte(p);
-        if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE))) continue;
+        if (pte < 0 || !(pte & (PTE_P | PTE_PROTNONE | PTE_HIDDEN))) continue;
         if (pte & PTE_SPECIAL) {
           child.as.mapUser(p, false, pte & ~0xfff); // the driver's page itself, shared
           child.as.writePte(p, pte >>> 0);
@@ -110,7 +110,9 @@ export class UserMm {
         const frame = child.as.mapUser(p, true);
         const src = pte & ~0xfff;
         this.k.mem.writePhys(frame, ram.subarray(src, src + PAGE_SIZE));
-        child.as.writePte(p, (frame | (pte & 0xfff)) >>> 0);
+        // A page the watch framework hides in this process (PTE_HIDDEN, P clear) is an ordinary page in the child.
+        const flags = pte & PTE_HIDDEN ? ((pte | PTE_P) & ~PTE_HIDDEN) & 0xfff : pte & 0xfff;
+        child.as.writePte(p, (frame | flags) >>> 0);
       }
     }
   }

@@ -143,6 +143,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
   function replaceImage(elf: ReturnType<typeof parseElf32>, exe: string, st: { dev: number; ino: number }, execfn: string, argv: string[], env: string[]): void {
     const k = sys.k;
     const task = t();
+    for (const f of sys.mmReleased) f(task.mm.as);
     task.mm.destroy(true);
     k.cpu.flushTlb();
     const mm = new UserMm(k, task.mm.as);

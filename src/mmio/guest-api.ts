@@ -29,6 +29,7 @@ import { CounterDevice, PitPassThrough, UartPassThrough } from './device.js';
 import { MmioBus } from './mmio.js';
 import { MmioTrace } from './mmiotrace.js';
 import { IrqLines } from './irq.js';
+import { ProcessDevice } from './process-device.js';
 
 /** Physical addresses of the virtual board's devices (below 4 GiB, above any RAM kmemsim gives a kernel). */
 export const BOARD = { counter: 0xfeb00000, uart: 0xfeb01000, pit: 0xfeb02000 } as const;
@@ -38,6 +39,8 @@ export const COUNTER_IRQ = 11;
 export interface MmioRunOptions {
   /** `--mmiotrace FILE`: the log's text, piece by piece. */
   traceSink?: (text: string) => void;
+  /** `--vdev`: a static program serving the counter device's window over /dev/vdev (./process-device.ts). */
+  vdev?: { elf: Uint8Array; argv: string[] };
 }
 
 /** Attach the board and bind ioremap, iounmap and mmiotrace_printk (after installKernelApi). Returns a flush for the UART's last line. */
@@ -51,7 +54,10 @@ export function installMmioApi(kernel: Kernel, api: KernelApi, opts: MmioRunOpti
     line = '';
   };
   const log = (text: string): void => void api.log.emit(`<7>mmio ${text}\n`);
-  bus.attach(BOARD.counter, new CounterDevice(), COUNTER_IRQ);
+  const counter = opts.vdev
+    ? new ProcessDevice(opts.vdev.elf, { argv: opts.vdev.argv, size: 0x10, name: 'counter', log: (l) => void api.log.emit(`<3>${l}\n`) })
+    : new CounterDevice();
+  bus.attach(BOARD.counter, counter, COUNTER_IRQ);
   const irqs = IrqLines.of(kernel);
   irqs.preempt = (delta) => api.sched.addPreemptCount(delta);
   irqs.log = (line) => void api.log.emit(`${line}\n`);

@@ -307,7 +307,7 @@ export class AccessEmulator implements FaultCompleter {
       const last = (first + a.size[i]! - 1) | 0;
       for (const lin of first >>> 12 === last >>> 12 ? [first] : [first, last]) {
         if (svc.physOf(lin) < 0) return false;
-        if (a.kind[i]! & ACCESS_WRITE && !(svc.kernel.as.readPte(lin) & PTE_RW)) return false;
+        if (a.kind[i]! & ACCESS_WRITE && !(svc.pteOf(lin) & PTE_RW)) return false;
       }
     }
     return true;

@@ -41,10 +41,12 @@
  * Write overlays (src/watch/overlay.ts) ride on the same step: see there.
  */
 import type { Kernel } from '../kernel/kernel.js';
+import type { AddressSpace } from '../kernel/paging.js';
 import {
   ACCESS_PROBE, ACCESS_READ, ACCESS_WRITE, PageHidingService, type HiddenFault, type PageHidingClient,
 } from '../kernel/page-hiding.js';
 import { decodeAccesses } from '../shadow/access.js';
+import { PTE_P } from '../kernel/paging.js';
 import { ErrorQueue, type KmemcheckError } from '../shadow/errors.js';
 import { formatDump, formatRegisters, formatTrace, type SourceLocator, type Symbolizer } from '../shadow/report.js';
 import { SHADOW_INITIALIZED, SHADOW_UNALLOCATED, Shadow } from '../shadow/shadow.js';
@@ -93,10 +95,25 @@ export interface GuestHandlerCaller {
   readonly busy: boolean;
 }
 
+/** A process's address space, for a buffer in its user memory (the Linux personality's task). */
+export interface UserSpace {
+  as: AddressSpace;
+  pid: number;
+}
+
+/** Settings for a kernel's framework (a run's `--overlay-save`; the Linux personality's processes). */
+export interface WatchConfig {
+  overlaySink?: (text: string) => void;
+  /** The current task's pid (WatchAccess.pid). */
+  pidOf?: () => number;
+  /** The current process's address space: kmcf_add() of a user address watches it there; null outside a process. */
+  userSpace?: () => UserSpace | null;
+}
+
 export class WatchedBuffer {
   readonly stats: WatchStats = { reads: 0, writes: 0, faults: 0, foreign: 0, nested: 0 };
   overlay: Overlay | null = null;
-  constructor(readonly start: number, readonly len: number) {}
+  constructor(readonly start: number, readonly len: number, readonly space: UserSpace | null = null) {}
   get end(): number {
     return this.start + this.len;
   }
@@ -113,7 +130,9 @@ interface Piece {
 }
 
 const frameworks = new WeakMap<Kernel, WatchFramework>();
-const configs = new WeakMap<Kernel, { overlaySink?: (text: string) => void }>();
+const configs = new WeakMap<Kernel, WatchConfig>();
+/** Where user space ends (TASK_SIZE): addresses below are a process's. */
+const USER_END = 0xc0000000;
 
 export class WatchFramework implements PageHidingClient {
   readonly name = 'watch';
@@ -130,6 +149,8 @@ export class WatchFramework implements PageHidingClient {
   readonly errors = new ErrorQueue();
   /** The current task's pid for WatchAccess.pid. */
   pidOf: () => number = () => 0;
+  /** The current process (WatchConfig.userSpace). */
+  userSpace: () => UserSpace | null = () => null;
   /** Called with an overlay's text (Overlay.format) when it is committed, discarded or dropped (`--overlay-save`). */
   overlaySink: ((text: string) => void) | null = null;
 
@@ -155,17 +176,23 @@ export class WatchFramework implements PageHidingClient {
     if (w === undefined) {
       w = new WatchFramework(kernel);
       const c = configs.get(kernel);
-      if (c?.overlaySink) w.overlaySink = c.overlaySink;
+      if (c) w.apply(c);
       frameworks.set(kernel, w);
     }
     return w;
   }
 
   /** Settings for the framework `of(kernel)` creates later (a run's `--overlay-save`), or applies now if it exists. */
-  static configure(kernel: Kernel, c: { overlaySink?: (text: string) => void }): void {
-    configs.set(kernel, c);
-    const w = frameworks.get(kernel);
-    if (w && c.overlaySink) w.overlaySink = c.overlaySink;
+  static configure(kernel: Kernel, c: WatchConfig): void {
+    const all = { ...configs.get(kernel), ...c };
+    configs.set(kernel, all);
+    frameworks.get(kernel)?.apply(all);
+  }
+
+  private apply(c: WatchConfig): void {
+    if (c.overlaySink) this.overlaySink = c.overlaySink;
+    if (c.pidOf) this.pidOf = c.pidOf;
+    if (c.userSpace) this.userSpace = c.userSpace;
   }
 
   static existsOn(kernel: Kernel): boolean {
@@ -208,23 +235,32 @@ export class WatchFramework implements PageHidingClient {
     return out;
   }
 
-  /** kmcf_add(): 0, -EINVAL for len 0 (or a range wrapping past 4 GiB), -EEXIST when it overlaps a watched buffer. */
-  add(buf: number, len: number): number {
+  /**
+   * kmcf_add(): 0, -EINVAL for len 0 (or a range wrapping past 4 GiB, or a page not present), -EEXIST when it
+   * overlaps a watched buffer. A user address (below 0xc0000000) is watched in `space` — by default the current
+   * process's (userSpace()), as a module's kmcf_add() in a system call means — and only there: its pages are hidden
+   * in that page table, the process's own accesses (CPL 3 too) and the kernel's in its context fault, other
+   * processes are unaffected; the buffer is deleted when the process exits or execs (dropSpace). A process's page
+   * another buffer's pages share must be that process's (-EEXIST otherwise).
+   */
+  add(buf: number, len: number, space: UserSpace | null = (buf >>> 0) < USER_END ? this.userSpace() : null): number {
     const start = buf >>> 0;
     if (len <= 0 || start + len > 0x1_0000_0000) return -EINVAL;
+    if (space !== null && start + len > USER_END) return -EINVAL;
     if (this.buffers.some((b) => start < b.end && b.start < start + len)) return -EEXIST;
     // Every page must be mapped before anything is hidden.
     for (let p = start >>> 12; p <= (start + len - 1) >>> 12; p++) {
-      if (this.hiding.physOf((p * 4096) | 0) < 0) return -EINVAL;
+      if (space === null ? this.hiding.physOf((p * 4096) | 0) < 0 : !(space.as.readPte((p * 4096) | 0) & PTE_P)) return -EINVAL;
+      if (space !== null && this.hiding.isHidden((p * 4096) | 0) && !this.byPage.get(p)?.every((o) => o.space?.as === space.as)) return -EEXIST;
     }
-    const b = new WatchedBuffer(start, len);
+    const b = new WatchedBuffer(start, len, space);
     this.buffers.push(b);
     this.buffers.sort((x, y) => x.start - y.start);
     for (let p = start >>> 12; p <= (start + len - 1) >>> 12; p++) {
       const list = this.byPage.get(p);
       if (list) list.push(b);
       else this.byPage.set(p, [b]);
-      this.hiding.hidePage((p * 4096) | 0, this);
+      this.hiding.hidePage((p * 4096) | 0, this, space?.as);
     }
     return 0;
   }
@@ -245,6 +281,11 @@ export class WatchFramework implements PageHidingClient {
       }
     }
     return 0;
+  }
+
+  /** A process exits or execs: its buffers are deleted (their pages shown in its page table before it goes). */
+  dropSpace(as: AddressSpace): void {
+    for (const b of this.buffers.filter((x) => x.space?.as === as)) this.delete(b.start);
   }
 
   /** kmcf_stats(): the buffer's statistics, or null when it is not watched. */

@@ -54,6 +54,6 @@ describe.skipIf(skip !== null)('trace_marker with --mmiotrace', () => {
   it('--mmiotrace with a program needs modules', async () => {
     const r = await kmemsim(['run', '--mmiotrace', join(dir, 'x.txt'), prog]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--mmiotrace .* concern kernel modules; .* is a program \(load modules with --module\)/);
+    expect(r.stderr).toMatch(/--mmiotrace.* concern kernel modules; .* is a program \(load modules with --module\)/);
   });
 });

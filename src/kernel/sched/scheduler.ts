@@ -515,7 +515,8 @@ export class Scheduler {
   mightSleep(cpu: CPU, where: string, caller: string): void {
     const pc = this.preemptCount();
     const t = this.current;
-    const irqsOff = (cpu.getEflags() & IF) === 0 && t.irqsOnByDefault;
+    // In a hard IRQ handler (HARDIRQ_OFFSET in the count, src/mmio/irq.ts) interrupts are off as on Linux.
+    const irqsOff = (cpu.getEflags() & IF) === 0 && (t.irqsOnByDefault || (pc & 0xf0000) !== 0);
     if (pc === 0 && !irqsOff) return;
     for (const line of [
       `<3>BUG: sleeping function called from invalid context at ${where}`,
