@@ -203,12 +203,12 @@ describe.skipIf(m32 !== null)('a misc device and its /proc file, driven by a sta
     expect(r.stdout).toBe('ioctl 0\n');
     expect(r.status).toBe(99);
     expect(r.stderr).toContain('WARNING: kmemcheck: Caught 32-bit read from uninitialized memory');
-    expect(r.stderr).toMatch(/EIP is at stats_total\S*\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*uninit-ioctl\.c:32\]/);
-    expect(r.stderr).toMatch(/\] \? stats_ioctl\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*uninit-ioctl\.c:47\]/);
+    expect(r.stderr).toMatch(/EIP is at stats_total\S*\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*uninit-ioctl\.c:33\]/);
+    expect(r.stderr).toMatch(/\] \? stats_ioctl\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*uninit-ioctl\.c:57\]/);
     expect(r.stderr).toMatch(/kmemsim: kmemcheck: 1 error reported \(\d+ faults on hidden pages, \d+ single steps\)/);
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(doc.findings).toHaveLength(1);
-    expect(doc.findings[0]).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, line: 32 });
+    expect(doc.findings[0]).toMatchObject({ kind: 'uninitialized', region: 'heap', checker: 'kmemcheck', access: 'read', size: 4, line: 33 });
     expect(doc.findings[0].stack.map((f: { function: string }) => f.function)).toContain('stats_ioctl');
     expect(doc.exit).toEqual({ status: 99, stop: null });
     // Without the checker the same run is clean; a program with --kmemcheck needs a module to check.
