@@ -143,6 +143,49 @@ export function parseAbbrevs(abbrev: Uint8Array, offset: number): Map<number, Ab
   return out;
 }
 
+/** A .debug_info unit header (DWARF 2–5, 32- and 64-bit formats; DWARF 5 §7.5.1). */
+export interface UnitHeader {
+  unitStart: number;
+  /** Offset just past the unit. */
+  unitEnd: number;
+  version: number;
+  addressSize: number;
+  offSize: number;
+  abbrevOff: number;
+  /** DW_UT_* (DWARF 5); DW_UT_compile (1) for earlier versions. */
+  unitType: number;
+}
+
+/** Read the unit header at r.pos, leaving r at the unit's first DIE (past a DWARF 5 skeleton's dwo_id or a type unit's signature). */
+export function readUnitHeader(r: DwarfReader, sectionLength: number): UnitHeader {
+  const unitStart = r.pos;
+  let len = r.u32();
+  let offSize = 4;
+  if (len === 0xffffffff) {
+    len = r.u64();
+    offSize = 8;
+  }
+  const unitEnd = r.pos + len;
+  if (unitEnd > sectionLength) throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)} runs past the section`);
+  const version = r.u16();
+  let addressSize: number;
+  let abbrevOff: number;
+  let unitType = 1;
+  if (version >= 5) {
+    unitType = r.u8();
+    addressSize = r.u8();
+    abbrevOff = offSize === 8 ? r.u64() : r.u32();
+    if (unitType === 4 || unitType === 5) r.skip(8); // skeleton/split compile: dwo_id
+    else if (unitType === 2 || unitType === 6) r.skip(8 + offSize); // type units: signature, type offset
+  } else if (version >= 2) {
+    abbrevOff = offSize === 8 ? r.u64() : r.u32();
+    addressSize = r.u8();
+  } else {
+    throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)}: unsupported version ${version}`);
+  }
+  return { unitStart, unitEnd, version, addressSize, offSize, abbrevOff, unitType };
+}
+
 export interface DebugInfoSections {
   info: Uint8Array;
   abbrev: Uint8Array;
@@ -156,35 +199,9 @@ export function parseDebugInfoFunctions(s: DebugInfoSections): DwarfFunction[] {
   const subprograms: number[] = [];
   const r = new DwarfReader(s.info, '.debug_info');
   while (r.pos < s.info.length) {
-    const unitStart = r.pos;
-    let len = r.u32();
-    let offSize = 4;
-    if (len === 0xffffffff) {
-      len = r.u64();
-      offSize = 8;
-    }
-    const unitEnd = r.pos + len;
-    if (unitEnd > s.info.length) throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)} runs past the section`);
-    const version = r.u16();
-    let addressSize: number;
-    let abbrevOff: number;
-    let skipUnit = false;
-    if (version >= 5) {
-      const unitType = r.u8();
-      addressSize = r.u8();
-      abbrevOff = offSize === 8 ? r.u64() : r.u32();
-      if (unitType === 4 || unitType === 5) r.skip(8); // skeleton/split compile: dwo_id
-      else if (unitType === 2 || unitType === 6) {
-        r.skip(8 + offSize); // type units: signature, type offset
-        skipUnit = true;
-      } else if (unitType !== 1 && unitType !== 3) skipUnit = true;
-    } else if (version >= 2) {
-      abbrevOff = offSize === 8 ? r.u64() : r.u32();
-      addressSize = r.u8();
-    } else {
-      throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)}: unsupported version ${version}`);
-    }
-    if (skipUnit) {
+    const { unitStart, unitEnd, version, addressSize, offSize, abbrevOff, unitType } = readUnitHeader(r, s.info.length);
+    // Compile and partial units, and the DIEs of skeleton/split ones; type units have no functions.
+    if (unitType !== 1 && unitType !== 3 && unitType !== 4 && unitType !== 5) {
       r.pos = unitEnd;
       continue;
     }

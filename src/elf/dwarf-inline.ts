@@ -15,7 +15,7 @@
  * DW_RLE_*x forms need .debug_addr (split DWARF): such ranges are skipped.
  */
 import { DwarfError, DwarfReader } from './dwarf-reader.js';
-import { parseAbbrevs, readForm } from './dwarf-info.js';
+import { parseAbbrevs, readForm, readUnitHeader } from './dwarf-info.js';
 import { parseLineUnit, type DebugSectionSource, type LineUnit } from './dwarf-line.js';
 
 /** One inlined call: `function` inlined, called from `callFile:callLine` in the enclosing function. */
@@ -97,30 +97,11 @@ export function parseInlinedSubroutines(s: InlineSections): InlineTable {
   const names = new Map<number, { name: string | null; origin: number | null }>();
   const pending: { die: RawDie; unit: UnitInfo }[] = [];
   while (r.pos < s.info.length) {
-    const unitStart = r.pos;
-    let len = r.u32();
-    let offSize = 4;
-    if (len === 0xffffffff) {
-      len = r.u64();
-      offSize = 8;
+    const { unitStart, unitEnd, version, addressSize, offSize, abbrevOff, unitType } = readUnitHeader(r, s.info.length);
+    if (unitType !== 1 && unitType !== 3) {
+      r.pos = unitEnd; // type, skeleton and split units: no code of their own here
+      continue;
     }
-    const unitEnd = r.pos + len;
-    if (unitEnd > s.info.length) throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)} runs past the section`);
-    const version = r.u16();
-    let addressSize: number;
-    let abbrevOff: number;
-    if (version >= 5) {
-      const unitType = r.u8();
-      addressSize = r.u8();
-      abbrevOff = offSize === 8 ? r.u64() : r.u32();
-      if (unitType !== 1 && unitType !== 3) {
-        r.pos = unitEnd; // type, skeleton and split units: no code of their own here
-        continue;
-      }
-    } else if (version >= 2) {
-      abbrevOff = offSize === 8 ? r.u64() : r.u32();
-      addressSize = r.u8();
-    } else throw new DwarfError(`.debug_info unit at 0x${unitStart.toString(16)}: unsupported version ${version}`);
     const abbrevs = parseAbbrevs(s.abbrev, abbrevOff);
     const unit: UnitInfo = { version, addressSize, offSize, base: 0, stmtList: null, rnglistsBase: null, files: null };
     let depth = 0;

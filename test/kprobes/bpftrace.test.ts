@@ -5,18 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
+import { kmemsim } from '../helpers/cli.js';
 import { formatPrintf } from '../../src/bpftrace/run.js';
 import { parseProgram, BpftraceError } from '../../src/bpftrace/parse.js';
-
-async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(args, {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
 
 const PAGES = 'test/kprobes/modules/pages.c';
 

@@ -10,23 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { kmemsim } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kmemsim-tracer-'));
 const prog = join(dir, 'tracer-test');
 const cc = spawnSync('gcc', ['-m32', '-static', '-O2', '-Iexamples/linux/tracer', 'examples/linux/tracer/tracer-test.c', '-o', prog], { encoding: 'utf8' });
 const skip = cc.error || cc.status !== 0 ? 'gcc -m32 -static does not work here (gcc-multilib missing?): the tracer example test is skipped' : null;
 if (skip) console.log(`test/kprobes/tracer-example.test.ts: skipped: ${skip}`);
-
-async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(args, {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
 
 describe.skipIf(skip !== null)('examples/linux/tracer', () => {
   it('the course-style test passes every check against tracer.ko', async () => {

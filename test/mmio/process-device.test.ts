@@ -12,23 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { kmemsim } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kmemsim-vdev-'));
 const device = join(dir, 'counter-device');
 const cc = spawnSync('gcc', ['-m32', '-static', '-O2', '-Iinclude', 'examples/mmio/counter-device.c', '-o', device], { encoding: 'utf8' });
 const skip = cc.error || cc.status !== 0 ? 'gcc -m32 -static does not work here (gcc-multilib missing?): the device-process test is skipped' : null;
 if (skip) console.log(`test/mmio/process-device.test.ts: skipped: ${skip}`);
-
-async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(args, {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
 
 const expected = (name: string): string => readFileSync(`examples/mmio/${name}.expected`, 'utf8');
 const normalizeIrq = (s: string): string => s.replace(/0x[0-9a-f]{8} \(counter_irq\+0x[0-9a-f]+\)/g, 'ADDR (counter_irq+OFFSET)');

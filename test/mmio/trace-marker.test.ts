@@ -9,23 +9,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { kmemsim } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kmemsim-marker-'));
 const prog = join(dir, 'trace-marker');
 const cc = spawnSync('gcc', ['-m32', '-static', '-O2', 'examples/mmio/trace-marker.c', '-o', prog], { encoding: 'utf8' });
 const skip = cc.error || cc.status !== 0 ? 'gcc -m32 -static does not work here (gcc-multilib missing?): the trace_marker test is skipped' : null;
 if (skip) console.log(`test/mmio/trace-marker.test.ts: skipped: ${skip}`);
-
-async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(args, {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
 
 describe.skipIf(skip !== null)('trace_marker with --mmiotrace', () => {
   it('each write is a MARK line after the driver\'s accesses', async () => {

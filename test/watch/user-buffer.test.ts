@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { kmemsim } from '../helpers/cli.js';
 import { buildModule } from '../../src/cli/cc-command.js';
 import { runUserProgram } from '../../src/kernel/process.js';
 import type { Kernel } from '../../src/kernel/kernel.js';
@@ -27,16 +27,6 @@ const prog = join(dir, 'watch-user-test');
 const cc = spawnSync('gcc', ['-m32', '-static', '-O2', `${DIR}/watch-user-test.c`, '-o', prog], { encoding: 'utf8' });
 const skip = cc.error || cc.status !== 0 ? 'gcc -m32 -static does not work here (gcc-multilib missing?): the user-buffer watch test is skipped' : null;
 if (skip) console.log(`test/watch/user-buffer.test.ts: skipped: ${skip}`);
-
-async function kmemsim(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(args, {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
 
 const HANDLER_LINES = [
   'watch_user: kmcf_add(16 bytes): 0',
