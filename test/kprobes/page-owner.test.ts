@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { main } from '../../src/cli/main.js';
+import { kmemsim as runCli, type CliResult } from '../helpers/cli.js';
 import { build, run } from './helpers.js';
 import { runChecked } from '../../src/harness/checked-run.js';
 
@@ -55,15 +56,8 @@ describe('/sys/kernel/debug/page_owner: the records as a file user programs read
   const busybox = 'build/busybox-i386/bin/busybox';
   const skip = existsSync(busybox) ? null : `${busybox} missing (scripts/fetch-busybox.sh): the debugfs page_owner test is skipped`;
   if (skip) console.log(`test/kprobes/page-owner.test.ts: skipped: ${skip}`);
-  const kmemsim = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
-    let stdout = '', stderr = '';
-    const status = await main(['run', ...args], {
-      stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-      stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-      stdin: () => new Uint8Array(0),
-    });
-    return { status, stdout, stderr };
-  };
+  const kmemsim = (args: string[]): Promise<CliResult> => runCli(['run', ...args]);
+
 
   it.skipIf(skip !== null)('busybox cat prints Linux\'s print_page_owner() records, one block per read(2), by pfn; a small buffer is ENOMEM; without page_owner=on there is no file', async () => {
     const r = await kmemsim(['--kernel-param', 'page_owner=on', '--module', 'examples/linux/page_owner/alloc.c', busybox, '--', 'sh', '-c',

@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
+import { kmemsim, type CliResult } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kmemsim-ptasks-'));
 const prog = join(dir, 'rendezvous-user');
@@ -24,15 +25,7 @@ const BUSYBOX = 'build/busybox-i386/bin/busybox';
 /** Built once with `kmemsim cc` (beforeAll): every run loads the same .ko. */
 const MODULE = join(dir, 'rendezvous.ko');
 
-async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '', stderr = '';
-  const status = await main(['run', ...args], {
-    stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-    stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-    stdin: () => new Uint8Array(0),
-  });
-  return { status, stdout, stderr };
-}
+const run = (args: string[]): Promise<CliResult> => kmemsim(['run', ...args]);
 
 describe.skipIf(skip !== null)('processes and kernel threads are one task list', () => {
   beforeAll(async () => {

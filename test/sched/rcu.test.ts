@@ -55,16 +55,7 @@ describe('call_rcu() and rcu_barrier()', () => {
 
 describe('kernel threads under --stack ftrace', () => {
   it('each task has its own function-graph return stack (Linux\'s current->ret_stack): sleeping kernel threads and RCU callbacks run as in the plain run', async () => {
-    const { main } = await import('../../src/cli/main.js');
-    const kmemsim = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
-      let stdout = '', stderr = '';
-      const status = await main(args, {
-        stdout: (b) => void (stdout += Buffer.from(b).toString('latin1')),
-        stderr: (b) => void (stderr += Buffer.from(b).toString('latin1')),
-        stdin: () => new Uint8Array(0),
-      });
-      return { status, stdout, stderr };
-    };
+    const { kmemsim } = await import('../helpers/cli.js');
     for (const path of ['test/sched/modules/threads.c', PATH]) {
       const plain = await kmemsim(['run', path]);
       for (const flags of [['--stack', 'ftrace'], ['--kmemcheck', '--stack', 'ftrace']]) {
