@@ -497,26 +497,30 @@ int kstrtobool(const char *s, bool *res)
 	return -EINVAL;
 }
 
-int kstrtoul_from_user(const char __user *s, size_t count, unsigned int base, unsigned long *res)
+/* The user string, at most 23 bytes of it, NUL-terminated in buf[24] (as lib/kstrtox.c's kstrto_from_user()). */
+static int number_from_user(char *buf, const char __user *s, size_t count)
 {
-	char buf[24];
-
-	count = count < sizeof(buf) - 1 ? count : sizeof(buf) - 1;
+	count = count < 23 ? count : 23;
 	if (copy_from_user(buf, s, count))
 		return -EFAULT;
 	buf[count] = '\0';
-	return kstrtoul(buf, base, res);
+	return 0;
+}
+
+int kstrtoul_from_user(const char __user *s, size_t count, unsigned int base, unsigned long *res)
+{
+	char buf[24];
+	int err = number_from_user(buf, s, count);
+
+	return err ? err : kstrtoul(buf, base, res);
 }
 
 int kstrtoint_from_user(const char __user *s, size_t count, unsigned int base, int *res)
 {
 	char buf[24];
+	int err = number_from_user(buf, s, count);
 
-	count = count < sizeof(buf) - 1 ? count : sizeof(buf) - 1;
-	if (copy_from_user(buf, s, count))
-		return -EFAULT;
-	buf[count] = '\0';
-	return kstrtoint(buf, base, res);
+	return err ? err : kstrtoint(buf, base, res);
 }
 
 unsigned long long simple_strtoull(const char *cp, char **endp, unsigned int base)

@@ -22,7 +22,7 @@ static int nblocks;
 static ssize_t pa_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	char buf[8];
-	unsigned int order;
+	unsigned long order;
 
 	if (len == 0 || len >= sizeof(buf))
 		return -EINVAL;
@@ -36,7 +36,8 @@ static ssize_t pa_write(struct file *file, const char __user *ubuf, size_t len, 
 		__free_pages(blocks[nblocks], orders[nblocks]);
 		return len;
 	}
-	if (kstrtouint(buf, 10, &order) || order > 4)
+	/* The number read again through kstrtoul_from_user(), as drivers parse a write. */
+	if (kstrtoul_from_user(ubuf, len, 10, &order) || order > 4)
 		return -EINVAL;
 	if (nblocks == MAX_BLOCKS)
 		return -ENOSPC;
