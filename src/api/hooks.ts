@@ -432,32 +432,3 @@ export class HookSet implements JitInstrumentation {
 export function isHookStop(e: unknown): boolean {
   return e === STOP;
 }
-
-/**
- * Two clients' instrumentations as one (the CPU takes one): each site gets
- * the first's code, then the second's. Their bindings must not collide
- * (each client prefixes its own).
- */
-export function composeInstrumentation(a: JitInstrumentation, b: JitInstrumentation): JitInstrumentation {
-  const both = <S>(fa: ((s: S) => string) | undefined, fb: ((s: S) => string) | undefined) =>
-    fa || fb ? (s: S): string => `${fa?.call(a, s) ?? ''} ${fb?.call(b, s) ?? ''}` : undefined;
-  return {
-    get key() {
-      return `${a.key}\n${b.key}`;
-    },
-    bindings: { ...a.bindings, ...b.bindings },
-    read: both(a.read, b.read),
-    write: both(a.write, b.write),
-    stackPointer: both(a.stackPointer, b.stackPointer),
-    compare: both(a.compare, b.compare),
-    executor: both(a.executor, b.executor),
-    instruction: both(a.instruction, b.instruction),
-    interpreted: a.interpreted || b.interpreted
-      ? (cpu, ins) => {
-        a.interpreted?.(cpu, ins);
-        b.interpreted?.(cpu, ins);
-      }
-      : undefined,
-    compiles: a.compiles || b.compiles ? (instrs) => (a.compiles?.(instrs) ?? true) && (b.compiles?.(instrs) ?? true) : undefined,
-  };
-}

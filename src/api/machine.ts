@@ -36,7 +36,8 @@ import { buildModule, BuildError, modname } from '../cli/cc-command.js';
 import { describeStop } from '../cli/describe.js';
 import { GuestFault } from '../kernel/guest-memory.js';
 import { REGISTERS, readRegister, writeRegister } from '../gdb/registers.js';
-import { HookSet, composeInstrumentation, type AddressRange, type CodeHook, type HookHandle, type InterruptHook, type MemoryHook } from './hooks.js';
+import { composeInstrumentation } from '../cpu/jit.js';
+import { HookSet, type AddressRange, type CodeHook, type HookHandle, type InterruptHook, type MemoryHook } from './hooks.js';
 
 export type { AddressRange, CodeHook, HookHandle, InterruptHook, InterruptEvent, MemoryHook } from './hooks.js';
 export type { Finding, FindingFrame, FindingKind, FindingRegion, CheckerName } from '../shadow/report.js';

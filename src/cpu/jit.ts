@@ -46,6 +46,7 @@ import { emitPush32 } from './jit/memory.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
 
 export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite } from './jit/instrumentation.js';
+export { composeInstrumentation } from './jit/instrumentation.js';
 
 /** Executions before a block is compiled: cold code is not worth the compile time. */
 export const JIT_THRESHOLD = 50;

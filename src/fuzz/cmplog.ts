@@ -31,6 +31,7 @@ import type { CPU } from '../cpu/cpu.js';
 import type { Instr } from '../cpu/instr.js';
 import { REP_NONE } from '../cpu/instr.js';
 import type { JitCompare, JitInstructionSite, JitInstrumentation, JitSite } from '../cpu/jit.js';
+import { composeInstrumentation } from '../cpu/jit.js';
 import { operandAddress } from '../shadow/access.js';
 import { PTE_HIDDEN, PTE_P } from '../kernel/paging.js';
 
@@ -222,57 +223,40 @@ export interface CompareRoutine {
 }
 
 /**
- * The compare-logging instrumentation. `inner` is the instrumentation the
- * CPU had (a precise checker's): everything it emits is kept and the
- * logging added, so the checkers see the cmplog run as any other.
+ * The compare-logging instrumentation. withCompareLog composes it after the
+ * instrumentation the CPU had (a precise checker's), so the checkers see
+ * the cmplog run as any other.
  */
 export class CompareLogInstrumentation implements JitInstrumentation {
   readonly key: string;
-  readonly bindings?: Readonly<Record<string, unknown>>;
   private readonly routines: Map<number, string>;
 
   constructor(
     readonly log: CompareLog,
     routines: readonly CompareRoutine[],
     readonly convention: CallingConvention,
-    readonly inner: JitInstrumentation | null = null,
   ) {
     this.routines = new Map(routines.map((r) => [r.address | 0, r.name]));
     // The routines' addresses decide the code emitted: they are part of the key.
-    this.key = `cmplog[${[...this.routines.keys()].sort((a, b) => a - b).join(',')}]${inner ? '+' + inner.key : ''}`;
-    this.bindings = inner?.bindings;
-    const i = inner;
-    if (i?.read) this.read = (a) => i.read!(a);
-    if (i?.write) this.write = (a) => i.write!(a);
-    if (i?.stackPointer) this.stackPointer = (s) => i.stackPointer!(s);
-    if (i?.compiles) this.compiles = (instrs) => i.compiles!(instrs);
+    this.key = `cmplog[${[...this.routines.keys()].sort((a, b) => a - b).join(',')}]`;
   }
 
-  read?: JitInstrumentation['read'];
-  write?: JitInstrumentation['write'];
-  stackPointer?: JitInstrumentation['stackPointer'];
-  compiles?: JitInstrumentation['compiles'];
-
   compare(c: JitCompare): string {
-    const inner = this.inner?.compare?.(c) ?? '';
-    if (c.op === 'test') return inner;
-    return `${inner} ${c.bind(this.log)}.integer(${c.ins.addr | 0}, ${c.size}, ${c.left}, ${c.right});`;
+    if (c.op === 'test') return '';
+    return `${c.bind(this.log)}.integer(${c.ins.addr | 0}, ${c.size}, ${c.left}, ${c.right});`;
   }
 
   executor(s: JitSite): string {
-    const inner = this.inner?.executor?.(s) ?? '';
-    if (!isCmps(s.ins.op) && !isScas(s.ins.op)) return inner;
-    return `${inner} ${s.sync} ${s.bind(this)}.stringInstruction(cpu, ${s.bind(s.ins)});`;
+    if (!isCmps(s.ins.op) && !isScas(s.ins.op)) return '';
+    return `${s.sync} ${s.bind(this)}.stringInstruction(cpu, ${s.bind(s.ins)});`;
   }
 
   instruction(s: JitInstructionSite): string {
-    const inner = this.inner?.instruction?.(s) ?? '';
-    if (!this.routines.has(s.ins.addr | 0)) return inner;
-    return `${inner} ${s.sync} ${s.bind(this)}.routineEntry(cpu, ${s.ins.addr | 0});`;
+    if (!this.routines.has(s.ins.addr | 0)) return '';
+    return `${s.sync} ${s.bind(this)}.routineEntry(cpu, ${s.ins.addr | 0});`;
   }
 
   interpreted(cpu: CPU, ins: Instr): void {
-    this.inner?.interpreted?.(cpu, ins);
     if (this.routines.has(ins.addr | 0)) this.routineEntry(cpu, ins.addr | 0);
     if (ins.native !== null || ins.def === null) return;
     if (isCmps(ins.op) || isScas(ins.op)) {
@@ -347,7 +331,8 @@ export class CompareLogInstrumentation implements JitInstrumentation {
  */
 export function withCompareLog<T>(cpu: CPU, log: CompareLog, routines: readonly CompareRoutine[], convention: CallingConvention, body: () => T): T {
   const before = cpu.jitInstrumentation;
-  const mine = new CompareLogInstrumentation(log, routines, convention, before);
+  const logging = new CompareLogInstrumentation(log, routines, convention);
+  const mine = before === null ? logging : composeInstrumentation(before, logging);
   cpu.setJitInstrumentation(mine);
   try {
     return body();
