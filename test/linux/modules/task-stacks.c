@@ -1,0 +1,138 @@
+/*
+ * Kernel stacks of every task under --stack precise (issue 11): each
+ * ioctl runs on the kernel stack of the task that calls it — the first
+ * process's (the boot stack), a forked process's own, a kernel thread's.
+ *
+ *  TS_UNINIT   sums a local record with one field never set: an
+ *              uninitialized stack read in rec_sum() (the planted bug);
+ *  TS_KTHREAD  starts a kernel thread that makes the same mistake in
+ *              worker_sum() on its own stack, and waits for it;
+ *  TS_SLEEP    fills a local array, sleeps on a wait queue until TS_WAKE,
+ *              then sums its own (live, initialized) array: no finding;
+ *  TS_WAKE     waits until a task sleeps in TS_SLEEP, runs deep frames on
+ *              its own stack, then wakes the sleeper;
+ *  TS_STACK    returns current->stack (which pages this task's stack is).
+ */
+#include <linux/module.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/uaccess.h>
+#include <linux/ioctl.h>
+#include <linux/kthread.h>
+#include <linux/sched.h>
+#include <linux/wait.h>
+
+#define TS_UNINIT	_IOR('t', 1, int)
+#define TS_KTHREAD	_IO('t', 2)
+#define TS_SLEEP	_IOR('t', 3, int)
+#define TS_WAKE		_IO('t', 4)
+#define TS_STACK	_IOR('t', 5, unsigned long)
+
+struct rec {
+	int calls;
+	int zero;
+	int missing;	/* never set: the bug */
+};
+
+static int calls;
+static DECLARE_WAIT_QUEUE_HEAD(wq);
+static int sleeping, woken, worker_done, worker_total;
+
+static noinline int rec_sum(const struct rec *r)
+{
+	return r->calls + r->zero + r->missing;
+}
+
+static noinline int worker_sum(const struct rec *r)
+{
+	return r->calls + r->zero + r->missing;
+}
+
+static int worker(void *data)
+{
+	struct rec local;
+
+	local.calls = ++calls;
+	local.zero = 0;
+	worker_total = worker_sum(&local);
+	worker_done = 1;
+	wake_up(&wq);
+	return 0;
+}
+
+static noinline int sum_live(const int *v, int n)
+{
+	int i, s = 0;
+
+	for (i = 0; i < n; i++)
+		s += v[i];
+	return s;
+}
+
+/* Deep frames on the caller's stack: every byte of each written before it is read. */
+static noinline int deep(int depth)
+{
+	volatile int frame[32];
+	int i, s = 0;
+
+	for (i = 0; i < 32; i++)
+		frame[i] = depth + i;
+	for (i = 0; i < 32; i++)
+		s += frame[i];
+	return depth > 0 ? s + deep(depth - 1) : s;
+}
+
+static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct rec local;
+	int mine[8], i, total;
+	struct task_struct *t;
+
+	switch (cmd) {
+	case TS_UNINIT:
+		local.calls = ++calls;
+		local.zero = 0;
+		total = rec_sum(&local);
+		return put_user(total, (int __user *)arg);
+	case TS_KTHREAD:
+		worker_done = 0;
+		t = kthread_run(worker, NULL, "ts_worker");
+		if (IS_ERR(t))
+			return PTR_ERR(t);
+		wait_event(wq, worker_done);
+		return 0;
+	case TS_SLEEP:
+		for (i = 0; i < 8; i++)
+			mine[i] = i + 1;
+		sleeping = 1;
+		wake_up(&wq);
+		if (wait_event_interruptible(wq, woken))
+			return -ERESTARTSYS;
+		woken = 0;
+		return put_user(sum_live(mine, 8), (int __user *)arg);
+	case TS_WAKE:
+		wait_event(wq, sleeping);
+		sleeping = 0;
+		total = deep(8);
+		woken = 1;
+		wake_up(&wq);
+		return total > 0 ? 0 : -EINVAL;
+	case TS_STACK:
+		return put_user((unsigned long)current->stack, (unsigned long __user *)arg);
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations ts_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ts_ioctl,
+};
+
+static struct miscdevice ts_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "taskstk",
+	.fops = &ts_fops,
+};
+
+module_misc_device(ts_dev);
+MODULE_LICENSE("GPL");
