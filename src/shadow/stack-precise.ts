@@ -34,10 +34,16 @@
  *    are checked byte by byte up to the NUL (GuestAccessor.used →
  *    ShadowRules.nativeUse, through src/shadow/accessor.ts).
  *
- * Only the stack is tracked: the allocator hooks may call track() with
+ * Only stacks are tracked: the allocator hooks may call track() with
  * heap memory (the same hook policy as every checker), which is ignored.
- * The stack is the ring-0 kernel stack, 16 KiB below kva(PHYS_KSTACK_TOP),
- * unless `low`/`high` say otherwise.
+ * The first stack is the ring-0 kernel stack, 16 KiB below
+ * kva(PHYS_KSTACK_TOP), unless `low`/`high` say otherwise; once the kernel
+ * has a scheduler, every task's kernel stack is tracked and the running
+ * task's is the one ESP is measured against (./task-stacks.ts): liveness
+ * per task, a new task's stack all dead, an exited task's forgotten when
+ * it is freed. An entry from user mode (a system call, a fault, an
+ * interrupt at CPL 3) finds its kernel stack empty: the CPU loaded ESP
+ * from the TSS, so every byte below the frame it pushes is dead.
  *
  * With the fault-driven kmemcheck on as well, an instruction that faults on
  * a hidden heap page is checked here before its first attempt and again
@@ -52,6 +58,7 @@ import type { PageHidingService } from '../kernel/page-hiding.js';
 import { KERNEL_STACK_SIZE, PHYS_KSTACK_TOP, kva } from '../kernel/layout.js';
 import type { ShadowRuleOptions, RuleStats } from './rules.js';
 import { StackRules } from './stack.js';
+import { TaskStacks } from './task-stacks.js';
 import { CheckInstrumentation, type CheckClient, type CheckedInstruction } from './instrument.js';
 import { mayWriteEsp } from './esp-writers.js';
 import { SHADOW_INITIALIZED, SHADOW_UNINITIALIZED, type ShadowState } from './shadow.js';
@@ -100,6 +107,8 @@ export class PreciseStack extends StackRules implements CheckClient {
   checkNatives: boolean;
   private hooked = false;
   private active = false;
+  /** The kernel's tasks, once it has a scheduler: one stack shadow per task. */
+  private readonly taskStacks: { tasks: TaskStacks | null };
 
   constructor(readonly kernel: Kernel, opts: PreciseStackOptions = {}) {
     super(opts);
@@ -108,6 +117,12 @@ export class PreciseStack extends StackRules implements CheckClient {
     const b = kernelStackBounds();
     this.beginStack(opts.low ?? b.low, opts.high ?? b.high);
     if (opts.enabled === false) this.on = false;
+    this.taskStacks = TaskStacks.follow(kernel, this, () => this.instrumentation.forgetEsp());
+  }
+
+  /** The per-task stacks (null while the kernel has no scheduler). */
+  get tasks(): TaskStacks | null {
+    return this.taskStacks.tasks;
   }
 
   /** A new oracle on `kernel`'s ring-0 stack, attached. */
@@ -205,6 +220,8 @@ export class PreciseStack extends StackRules implements CheckClient {
     const bytes = sameStack ? ((ev.oldStack[1] - newEsp) | 0) : (ev.errorCode !== null ? 24 : 20);
     if (bytes <= 0 || bytes > 64 || !this.onStack(newEsp, bytes)) return;
     this.stats.exceptionFrames++;
+    // From user mode: ESP came from the TSS (the top of the task's kernel stack), nothing below it is live.
+    if (ev.cplBefore === 3) this.espChanged((newEsp + bytes) | 0);
     this.espChanged(newEsp);
     this.shadow.markInitialized(newEsp | 0, bytes);
   }
@@ -216,7 +233,7 @@ export class PreciseStack extends StackRules implements CheckClient {
    * sizes are ignored: string reads come in chunks that run past the NUL.
    */
   nativeRead(lin: number, n: number): void {
-    if (n !== 4 || !this.on || !this.checkNatives || !this.onStack(lin, n)) return;
+    if (n !== 4 || !this.on || !this.checkNatives || !this.onTrackedStack(lin, n)) return;
     // Only while a native routine runs (cpu.eip is its bound address then), not a host-side read.
     const cpu = this.kernel.cpu;
     const nativeEip = (cpu.segBase[1] + cpu.eip) | 0;
@@ -225,10 +242,15 @@ export class PreciseStack extends StackRules implements CheckClient {
     this.checkedHostRead(cpu, lin, n, nativeEip);
   }
 
-  /** A native wrote guest memory: stack bytes become initialized. */
+  /** A native wrote guest memory: stack bytes (of any task's stack) become initialized. */
   nativeWrote(lin: number, n: number): void {
-    if (!this.on || !this.onStack(lin, n)) return;
+    if (!this.on || !this.onTrackedStack(lin, n)) return;
     this.shadow.markInitialized(lin | 0, n);
+  }
+
+  /** Does [lin, lin + n) touch a tracked stack (the one in use or another task's)? Only stacks are tracked. */
+  private onTrackedStack(lin: number, n: number): boolean {
+    return this.onStack(lin, n) || this.shadow.isTracked(lin) || (n > 1 && this.shadow.isTracked((lin + n - 1) | 0));
   }
 
   /** The state of one stack byte (tests). */

@@ -29,6 +29,12 @@
  * dead (uninitialized) and live from `high`. The words the host pushes
  * when it calls into the guest (callGuest: stack arguments and the return
  * address) are initialized through `hostPushed()`.
+ *
+ * Several stacks (one per task: ./task-stacks.ts) share the one shadow:
+ * each is a StackLiveness (its range, the lowest live byte, its origins);
+ * the one in use is the one ESP moves are measured against (`useStack()`
+ * at a task switch), the others keep their shadow and liveness until their
+ * task runs again, and `forgetStack()` drops a stack whose memory was freed.
  */
 import type { ByteSource } from '../cpu/decoder.js';
 import type { HiddenFault } from '../kernel/page-hiding.js';
@@ -37,13 +43,25 @@ import type { CheckerName } from './report.js';
 import { ShadowRules, type ShadowRuleOptions } from './rules.js';
 import { SHADOW_UNINITIALIZED } from './shadow.js';
 
+/** One tracked stack: [low, high), its lowest live byte while it is not in use, and its origins. */
+export class StackLiveness {
+  /** ESP as last observed on this stack (int32): bytes below it are dead. */
+  liveLow: number;
+  /** Per stack dword, the instruction that last grew the stack over it (0: unknown). */
+  readonly origins: Int32Array;
+  constructor(readonly low: number, readonly high: number) {
+    this.liveLow = high | 0;
+    this.origins = new Int32Array(Math.ceil((high - low) / 4));
+  }
+}
+
 export abstract class StackRules extends ShadowRules {
   /** Which strategy this is, for findings and reports. */
   abstract readonly checker: CheckerName;
   get origin(): { checker: CheckerName; region: 'stack' } {
     return { checker: this.checker, region: 'stack' };
   }
-  /** The tracked stack, [low, high) (unsigned). 0/0 until beginStack(). */
+  /** The stack in use, [low, high) (unsigned). 0/0 until beginStack(). */
   low = 0;
   high = 0;
   /** Lowest byte that may be live: ESP as last observed (int32, like the register: no heap numbers on the hot path). */
@@ -69,23 +87,52 @@ export abstract class StackRules extends ShadowRules {
     super(opts);
   }
 
-  /** Track the stack [low, high): every byte dead, nothing live yet. */
-  beginStack(low: number, high: number): void {
-    this.low = low >>> 0;
-    this.high = high >>> 0;
+  /** The stack in use (ESP moves are measured against it); null until beginStack(). */
+  private inUse: StackLiveness | null = null;
+  /** Every stack tracked and not forgotten (for origins of findings on a stack not in use). */
+  private readonly stacks = new Set<StackLiveness>();
+
+  /** The stack in use. */
+  get stack(): StackLiveness | null {
+    return this.inUse;
+  }
+
+  /** Track the stack [low, high): every byte dead, nothing live yet; it becomes the stack in use. */
+  beginStack(low: number, high: number): StackLiveness {
+    const s = new StackLiveness(low >>> 0, high >>> 0);
+    this.stacks.add(s);
+    this.useStack(s);
     this.track(this.low, this.high - this.low, SHADOW_UNINITIALIZED);
-    this.liveLow = this.high | 0;
-    this.lowI = this.low | 0;
-    this.size = this.high - this.low;
-    this.origins = new Int32Array(Math.ceil((this.high - this.low) / 4));
+    return s;
+  }
+
+  /** Make `s` the stack in use (a task switch); the one in use before keeps its liveness. */
+  useStack(s: StackLiveness): void {
+    if (this.inUse) this.inUse.liveLow = this.liveLow;
+    this.inUse = s;
+    this.low = s.low;
+    this.high = s.high;
+    this.liveLow = s.liveLow;
+    this.lowI = s.low | 0;
+    this.size = s.high - s.low;
+    this.origins = s.origins;
+  }
+
+  /** Stop tracking `s` (its memory was freed); not the stack in use. */
+  forgetStack(s: StackLiveness): void {
+    if (s === this.inUse || !this.stacks.delete(s)) return;
+    this.shadow.untrack(s.low | 0, s.high - s.low);
   }
 
   /** The instruction that grew the stack over `addr` (its frame's function), or null when unknown. */
   originOf(addr: number): number | null {
     const a = addr >>> 0;
-    if (this.origins === null || a < this.low || a >= this.high) return null;
-    const eip = this.origins[(a - this.low) >>> 2]!;
-    return eip === 0 ? null : eip >>> 0;
+    for (const s of this.stacks) {
+      if (a < s.low || a >= s.high) continue;
+      const eip = s.origins[(a - s.low) >>> 2]!;
+      return eip === 0 ? null : eip >>> 0;
+    }
+    return null;
   }
 
   /** Does [addr, addr + n) touch the tracked stack? */

@@ -27,6 +27,7 @@ import { Scheduler, TASK_INTERRUPTIBLE, TASK_UNINTERRUPTIBLE, NS_PER_JIFFY, HZ, 
 import { installWaitQueues } from './wait.js';
 import { installLocks } from './locks.js';
 import { installRcu } from '../rcu.js';
+import { hostPushed } from '../call.js';
 
 export { Scheduler, schedulerOf } from './scheduler.js';
 export type { KernelTask } from './scheduler.js';
@@ -123,8 +124,10 @@ export function installScheduler(ctx: KapiContext): Scheduler {
       return;
     }
     cpu.regs[0] = k.data | 0;
+    const top = cpu.regs[4]!;
     cpu.push32(exitTrampoline);
     cpu.push32(k.fn); // the routine's RET pops it: fn runs with the trampoline as its return address
+    hostPushed(kernel, top); // fn's RET reads the trampoline: initialized stack words for the stack checkers
   }, api.internal);
 
   bind('kthread_create_on_node', (cpu) => {

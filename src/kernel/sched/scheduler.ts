@@ -116,10 +116,27 @@ export class KernelTask {
 }
 
 const schedulers = new WeakMap<Kernel, Scheduler>();
+const waitingForScheduler = new WeakMap<Kernel, ((s: Scheduler) => void)[]>();
 
 /** The scheduler installed on `kernel` (by installKernelApi), if any. */
 export function schedulerOf(kernel: Kernel): Scheduler | undefined {
   return schedulers.get(kernel);
+}
+
+/**
+ * Call `fn` with `kernel`'s scheduler: now if it is installed, else when it
+ * is (a client attached before the module kernel, such as a stack checker,
+ * hooks its task switches this way).
+ */
+export function withScheduler(kernel: Kernel, fn: (s: Scheduler) => void): void {
+  const s = schedulers.get(kernel);
+  if (s) {
+    fn(s);
+    return;
+  }
+  const list = waitingForScheduler.get(kernel);
+  if (list) list.push(fn);
+  else waitingForScheduler.set(kernel, [fn]);
 }
 
 export class Scheduler {
@@ -143,8 +160,17 @@ export class Scheduler {
   scheduleEntry = 0;
   /** The native every new kernel thread starts in (set by ./index.ts). */
   kthreadEntry = 0;
-  /** Called when a task is switched in (kprobes keep per-task state). */
+  /**
+   * Called when a task is switched in (kprobes, ftrace's return stacks and
+   * the stack checkers keep per-task state), after ESP is the new task's.
+   */
   readonly onSwitch: ((prev: KernelTask, next: KernelTask) => void)[] = [];
+  /**
+   * Called when an exited task's kernel stack goes back to the page
+   * allocator (free_thread_stack()), before the pages are freed: whoever
+   * kept state about the stack forgets it.
+   */
+  readonly onStackFreed: ((t: KernelTask) => void)[] = [];
   /** do_exit()'s kernel-text entry (set by ./index.ts): where an exiting user process's task goes. */
   doExitEntry = 0;
   /**
@@ -183,6 +209,7 @@ export class Scheduler {
     this.tasks.push(this.current);
     this.publishCurrent();
     schedulers.set(kernel, this);
+    for (const fn of waitingForScheduler.get(kernel)?.splice(0) ?? []) fn(this);
   }
 
   /**
@@ -449,10 +476,14 @@ export class Scheduler {
     this.publishCurrent();
     for (const f of this.onSwitch) f(prev, next);
     this.resumeValue(next);
-    if (prev.dead && prev.stack.phys !== null) {
-      this.mm.buddy.freePages(prev.stack.phys, THREAD_SIZE_ORDER);
-      prev.stack.phys = null;
-    }
+    if (prev.dead && prev.stack.phys !== null) this.freeStack(prev);
+  }
+
+  /** free_thread_stack(): an exited task's stack goes back once it is switched away from for good. */
+  private freeStack(t: KernelTask): void {
+    for (const f of this.onStackFreed) f(t);
+    this.mm.buddy.freePages(t.stack.phys!, THREAD_SIZE_ORDER);
+    t.stack.phys = null;
   }
 
   /** Nothing runnable and no timer: every task waits for something that cannot happen. */

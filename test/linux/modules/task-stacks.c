@@ -43,7 +43,8 @@ static noinline int rec_sum(const struct rec *r)
 	return r->calls + r->zero + r->missing;
 }
 
-static noinline int worker_sum(const struct rec *r)
+/* noipa: gcc would otherwise fold the uninitialized field into the caller. */
+static noinline __attribute__((noipa)) int worker_sum(const struct rec *r)
 {
 	return r->calls + r->zero + r->missing;
 }
