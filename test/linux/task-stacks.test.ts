@@ -26,7 +26,7 @@ const m32 = hasGcc ? gccM32Missing() : NO_GCC;
 if (m32) console.warn(`test/linux/task-stacks.test.ts: skipped: ${m32}`);
 const MODULE = join(ROOT, 'test/linux/modules/task-stacks.c');
 /** The planted reads' lines in task-stacks.c. */
-const REC_SUM_LINE = 43, WORKER_SUM_LINE = 49;
+const REC_SUM_LINE = 51, WORKER_SUM_LINE = 57;
 
 const warnings = (stderr: string): number => stderr.match(/^WARNING: kmemcheck: /gm)?.length ?? 0;
 
@@ -51,6 +51,15 @@ describe.skipIf(m32 !== null)('--stack precise tracks every task\'s kernel stack
     expect(warnings(r.stderr)).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`EIP is at worker_sum\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:${WORKER_SUM_LINE}\\]`));
     expect(r.stderr).toMatch(/\] \? worker\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*task-stacks\.c:\d+\]/);
+  });
+
+  it('in a module run too (the module\'s init starts the kernel thread: -DKTHREAD_AT_INIT), at ring 0 and ring 1', async () => {
+    for (const ring of ['0', '1']) {
+      const r = await kmemsim(['run', '--stack', 'precise', '--kernel-ring', ring, MODULE, '--cflags', '-DKTHREAD_AT_INIT']);
+      expect(r.status, ring).toBe(99);
+      expect(warnings(r.stderr), ring).toBe(1);
+      expect(r.stderr, ring).toMatch(new RegExp(`EIP is at worker_sum\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:${WORKER_SUM_LINE}\\]`));
+    }
   });
 
   it('a process that slept in module code while another task ran deep frames reads its own live locals: no finding there', async () => {

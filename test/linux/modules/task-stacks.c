@@ -12,6 +12,9 @@
  *  TS_WAKE     waits until a task sleeps in TS_SLEEP, runs deep frames on
  *              its own stack, then wakes the sleeper;
  *  TS_STACK    returns current->stack (which pages this task's stack is).
+ *
+ * Built with -DKTHREAD_AT_INIT, the module's init runs the TS_KTHREAD
+ * scenario itself (a module run: `kmemsim run task-stacks.c --stack precise`).
  */
 #include <linux/module.h>
 #include <linux/fs.h>
@@ -36,6 +39,11 @@ struct rec {
 
 static int calls;
 static DECLARE_WAIT_QUEUE_HEAD(wq);
+#ifdef KTHREAD_AT_INIT
+static const int kthread_at_init = 1;
+#else
+static const int kthread_at_init;
+#endif
 static int sleeping, woken, worker_done, worker_total;
 
 static noinline int rec_sum(const struct rec *r)
@@ -83,11 +91,23 @@ static noinline int deep(int depth)
 	return depth > 0 ? s + deep(depth - 1) : s;
 }
 
+/* A kernel thread makes the planted read on its own stack; wait for it. */
+static int run_worker(void)
+{
+	struct task_struct *t;
+
+	worker_done = 0;
+	t = kthread_run(worker, NULL, "ts_worker");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	wait_event(wq, worker_done);
+	return 0;
+}
+
 static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct rec local;
 	int mine[8], i, total;
-	struct task_struct *t;
 
 	switch (cmd) {
 	case TS_UNINIT:
@@ -96,12 +116,7 @@ static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		total = rec_sum(&local);
 		return put_user(total, (int __user *)arg);
 	case TS_KTHREAD:
-		worker_done = 0;
-		t = kthread_run(worker, NULL, "ts_worker");
-		if (IS_ERR(t))
-			return PTR_ERR(t);
-		wait_event(wq, worker_done);
-		return 0;
+		return run_worker();
 	case TS_SLEEP:
 		for (i = 0; i < 8; i++)
 			mine[i] = i + 1;
@@ -135,5 +150,22 @@ static struct miscdevice ts_dev = {
 	.fops = &ts_fops,
 };
 
-module_misc_device(ts_dev);
+static int __init ts_init(void)
+{
+	int err = misc_register(&ts_dev);
+
+	if (err || !kthread_at_init)
+		return err;
+	run_worker();
+	pr_info("task_stacks: worker returned %d\n", worker_total);
+	return 0;
+}
+
+static void __exit ts_exit(void)
+{
+	misc_deregister(&ts_dev);
+}
+
+module_init(ts_init);
+module_exit(ts_exit);
 MODULE_LICENSE("GPL");
