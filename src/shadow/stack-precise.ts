@@ -41,9 +41,7 @@
  * has a scheduler, every task's kernel stack is tracked and the running
  * task's is the one ESP is measured against (./task-stacks.ts): liveness
  * per task, a new task's stack all dead, an exited task's forgotten when
- * it is freed. An entry from user mode (a system call, a fault, an
- * interrupt at CPL 3) finds its kernel stack empty: the CPU loaded ESP
- * from the TSS, so every byte below the frame it pushes is dead.
+ * it is freed.
  *
  * With the fault-driven kmemcheck on as well, an instruction that faults on
  * a hidden heap page is checked here before its first attempt and again
@@ -220,8 +218,6 @@ export class PreciseStack extends StackRules implements CheckClient {
     const bytes = sameStack ? ((ev.oldStack[1] - newEsp) | 0) : (ev.errorCode !== null ? 24 : 20);
     if (bytes <= 0 || bytes > 64 || !this.onStack(newEsp, bytes)) return;
     this.stats.exceptionFrames++;
-    // From user mode: ESP came from the TSS (the top of the task's kernel stack), nothing below it is live.
-    if (ev.cplBefore === 3) this.espChanged((newEsp + bytes) | 0);
     this.espChanged(newEsp);
     this.shadow.markInitialized(newEsp | 0, bytes);
   }

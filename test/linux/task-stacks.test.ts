@@ -6,8 +6,8 @@
  * in an ioctl (rec_sum) and in a kernel thread (worker_sum); the program
  * (test/linux/programs/task-stacks-user.c) makes the calls from a forked
  * child, through a kernel thread, from a child that slept in the module
- * while another task ran, and from a child reusing the freed stack of one
- * that exited.
+ * while another task ran, from a child reusing the freed stack of one
+ * that exited, and from a child whose stack buffer a kernel thread fills.
  */
 import { join } from 'node:path';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const m32 = hasGcc ? gccM32Missing() : NO_GCC;
 if (m32) console.warn(`test/linux/task-stacks.test.ts: skipped: ${m32}`);
 const MODULE = join(ROOT, 'test/linux/modules/task-stacks.c');
 /** The planted reads' lines in task-stacks.c. */
-const REC_SUM_LINE = 51, WORKER_SUM_LINE = 57;
+const REC_SUM_LINE = 55, WORKER_SUM_LINE = 61;
 
 const warnings = (stderr: string): number => stderr.match(/^WARNING: kmemcheck: /gm)?.length ?? 0;
 
@@ -71,6 +71,13 @@ describe.skipIf(m32 !== null)('--stack precise tracks every task\'s kernel stack
     expect(warnings(r.stderr)).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`EIP is at rec_sum\\S* .*task-stacks\\.c:${REC_SUM_LINE}\\]`));
     expect(r.stderr).not.toMatch(/EIP is at (sum_live|deep|ts_ioctl)/);
+  });
+
+  it('a kernel thread fills a buffer on a sleeping process\'s stack through a native (snprintf): the process reads it without a finding', async () => {
+    const r = await run('remote');
+    expect(r.stdout).toBe(`child: TS_REMOTE 0 sum ${[...'from worker'].reduce((s, c) => s + c.charCodeAt(0), 0)}\n`);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   it('a process that reuses the kernel stack of one that exited starts with it all dead: its planted read is found', async () => {

@@ -11,7 +11,10 @@
  *              then sums its own (live, initialized) array: no finding;
  *  TS_WAKE     waits until a task sleeps in TS_SLEEP, runs deep frames on
  *              its own stack, then wakes the sleeper;
- *  TS_STACK    returns current->stack (which pages this task's stack is).
+ *  TS_STACK    returns current->stack (which pages this task's stack is);
+ *  TS_REMOTE   has a kernel thread fill a buffer on the caller's stack
+ *              (snprintf, a native kernel routine) while the caller
+ *              sleeps, then sums the buffer: no finding.
  *
  * Built with -DKTHREAD_AT_INIT, the module's init runs the TS_KTHREAD
  * scenario itself (a module run: `kmemsim run task-stacks.c --stack precise`).
@@ -30,6 +33,7 @@
 #define TS_SLEEP	_IOR('t', 3, int)
 #define TS_WAKE		_IO('t', 4)
 #define TS_STACK	_IOR('t', 5, unsigned long)
+#define TS_REMOTE	_IOR('t', 6, int)
 
 struct rec {
 	int calls;
@@ -91,13 +95,31 @@ static noinline int deep(int depth)
 	return depth > 0 ? s + deep(depth - 1) : s;
 }
 
-/* A kernel thread makes the planted read on its own stack; wait for it. */
-static int run_worker(void)
+/* Another task's stack written by a native routine on this task's behalf. */
+static int remote_fill(void *data)
+{
+	snprintf(data, 12, "from %s", "worker");
+	worker_done = 1;
+	wake_up(&wq);
+	return 0;
+}
+
+static noinline int sum_bytes(const char *b, int n)
+{
+	int i, s = 0;
+
+	for (i = 0; i < n; i++)
+		s += b[i];
+	return s;
+}
+
+/* A kernel thread runs fn(data); wait for it. */
+static int run_worker(int (*fn)(void *), void *data)
 {
 	struct task_struct *t;
 
 	worker_done = 0;
-	t = kthread_run(worker, NULL, "ts_worker");
+	t = kthread_run(fn, data, "ts_worker");
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	wait_event(wq, worker_done);
@@ -108,6 +130,7 @@ static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct rec local;
 	int mine[8], i, total;
+	char buf[12];
 
 	switch (cmd) {
 	case TS_UNINIT:
@@ -116,7 +139,10 @@ static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		total = rec_sum(&local);
 		return put_user(total, (int __user *)arg);
 	case TS_KTHREAD:
-		return run_worker();
+		return run_worker(worker, NULL);
+	case TS_REMOTE:
+		total = run_worker(remote_fill, buf);
+		return total ? total : put_user(sum_bytes(buf, 12), (int __user *)arg);
 	case TS_SLEEP:
 		for (i = 0; i < 8; i++)
 			mine[i] = i + 1;
@@ -156,7 +182,7 @@ static int __init ts_init(void)
 
 	if (err || !kthread_at_init)
 		return err;
-	run_worker();
+	run_worker(worker, NULL);
 	pr_info("task_stacks: worker returned %d\n", worker_total);
 	return 0;
 }

@@ -7,6 +7,8 @@
  *   reuse    two children one after the other (the second gets the first's
  *            freed kernel stack): both print their stack, the second makes
  *            the TS_UNINIT call
+ *   remote   a child makes the TS_REMOTE call (a kernel thread fills a
+ *            buffer on the child's kernel stack)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #define TS_SLEEP	_IOR('t', 3, int)
 #define TS_WAKE		_IO('t', 4)
 #define TS_STACK	_IOR('t', 5, unsigned long)
+#define TS_REMOTE	_IOR('t', 6, int)
 
 static int dev(void)
 {
@@ -82,6 +85,15 @@ static void sleeper(void)
 	uninit("sleeper");
 }
 
+static void remote(void)
+{
+	int sum = -1, fd = dev();
+
+	printf("child: TS_REMOTE %d", ioctl(fd, TS_REMOTE, &sum));
+	printf(" sum %d\n", sum);
+	close(fd);
+}
+
 static void first(void) { stack("first"); }
 static void second(void) { stack("second"); uninit("second"); }
 
@@ -111,11 +123,13 @@ int main(int argc, char **argv)
 		close(fd);
 		waitpid(pid, &status, 0);
 		printf("sleeper exited %d\n", WEXITSTATUS(status));
+	} else if (!strcmp(what, "remote")) {
+		spawn(remote);
 	} else if (!strcmp(what, "reuse")) {
 		spawn(first);
 		spawn(second);
 	} else {
-		fprintf(stderr, "usage: task-stacks-user fork|kthread|sleep|reuse\n");
+		fprintf(stderr, "usage: task-stacks-user fork|kthread|sleep|reuse|remote\n");
 		return 2;
 	}
 	return 0;
