@@ -36,8 +36,9 @@ export interface ProgramCheckers {
 
 /**
  * Run `elf` with its modules under the heap checker and/or the precise
- * stack checker (the ring-0 kernel stack the system calls, and the module
- * code they reach, run on; kernel threads' own stacks are not tracked).
+ * stack checker (the kernel stack of every task the system calls and the
+ * module code they reach run on — each process's and each kernel thread's:
+ * src/shadow/task-stacks.ts).
  */
 export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}, checkers: ProgramCheckers = { heap: 'kmemcheck', stack: null }): CheckedProgramResult {
   let engine: Kmemcheck | InlineChecker | null = null;
