@@ -10,12 +10,12 @@
  * that exited, and from a child whose stack buffer a kernel thread fills.
  */
 import { join } from 'node:path';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hasGcc, NO_GCC } from '../module/helpers.js';
 import { kmemsim } from '../helpers/cli.js';
-import { buildProgram, gccM32Missing, ROOT } from './harness.js';
+import { buildProgram, findBusybox, gccM32Missing, ROOT } from './harness.js';
 import { buildModule } from '../../src/cli/cc-command.js';
 import { runProgramChecked } from '../../src/harness/linux-checked.js';
 import { CheckInstrumentation } from '../../src/shadow/instrument.js';
@@ -89,6 +89,25 @@ describe.skipIf(m32 !== null)('--stack precise tracks every task\'s kernel stack
     expect(r.status).toBe(99);
     expect(warnings(r.stderr)).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`EIP is at rec_sum\\S* .*task-stacks\\.c:${REC_SUM_LINE}\\]`));
+  });
+
+  it('--root DIR: busybox sh runs the program twice (sleep, then kthread), each in a grandchild process: both planted reads found, nothing else', async (ctx) => {
+    const bb = findBusybox();
+    if (!bb.path) {
+      console.warn(`test/linux/task-stacks.test.ts: --root case skipped: ${bb.skip}`);
+      ctx.skip();
+      return;
+    }
+    const root = mkdtempSync(join(tmpdir(), 'kmemsim-tstk-root-'));
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(bb.path, join(root, 'bin/busybox'));
+    copyFileSync(user, join(root, 'bin/task-stacks-user'));
+    const r = await kmemsim(['run', '--stack', 'precise', '--root', root, '--module', MODULE, '/bin/busybox', '--', 'sh', '-c', '/bin/task-stacks-user sleep; /bin/task-stacks-user kthread']);
+    expect(r.stdout).toBe('waker: TS_WAKE 0\nsleeper: TS_SLEEP 0 sum 36\nsleeper: TS_UNINIT 0\nsleeper exited 0\nTS_KTHREAD 0\n');
+    expect(r.status).toBe(99);
+    expect(warnings(r.stderr)).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`EIP is at rec_sum\\S* .*task-stacks\\.c:${REC_SUM_LINE}\\]`));
+    expect(r.stderr).toMatch(new RegExp(`EIP is at worker_sum\\S* .*task-stacks\\.c:${WORKER_SUM_LINE}\\]`));
   });
 
   it('each task\'s stack is begun at its first switch-in and forgotten (no longer tracked) when it is freed', () => {
