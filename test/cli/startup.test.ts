@@ -88,4 +88,26 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('holds yargs: it runs without node_modules, with yargs\'s translations beside it', () => {
+    expect(readFileSync(join(BUNDLE, 'main.cjs'), 'utf8')).not.toMatch(/require\("yargs/);
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-bundle-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const run = (lang: string, ...args: string[]) =>
+        spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: lang, LANG: lang } });
+      expect(run('C', '--version')).toMatchObject({ status: 0, stdout: `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n` });
+      const en = run('C', 'run');
+      expect(en.status).toBe(2);
+      expect(en.stderr).toMatch(/^kmemsim: Not enough non-option arguments: got 0, need at least 1\n/);
+      const fr = run('fr_FR.UTF-8', 'run');
+      expect(fr.status).toBe(2);
+      expect(fr.stderr).toMatch(/^kmemsim: Pas assez d'arguments/);
+      expect(run('C', '--help').stdout).toMatch(/^Commands:$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
