@@ -89,6 +89,28 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
     }
   });
 
+  it('is started by a CommonJS launcher (no ES-module main entry), which falls back to the ES-module bundle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-launcher-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      // process.mainModule is the entry's CommonJS module; Node leaves it undefined for an ES-module entry.
+      const probe = join(dir, 'probe.cjs');
+      writeFileSync(probe, "process.on('exit', () => process.stderr.write(`main: ${process.mainModule?.filename}\\n`));\n");
+      const run = () => spawnSync(process.execPath, ['-r', probe, join(dir, 'bin/kmemsim.js'), 'run', HELLO], { encoding: 'utf8' });
+      const viaCjs = run();
+      expect(viaCjs.stderr).toBe(`main: ${join(dir, 'bin/kmemsim.js')}\n`);
+      expect(viaCjs.stdout).toMatch(/Hello from a static i386 guest!/);
+      rmSync(join(dir, 'dist/bundle/main.cjs'));
+      const viaEsm = run();
+      expect(viaEsm).toMatchObject({ status: viaCjs.status, stdout: viaCjs.stdout, stderr: viaCjs.stderr });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('holds yargs: it runs without node_modules, with yargs\'s translations beside it', () => {
     expect(readFileSync(join(BUNDLE, 'main.cjs'), 'utf8')).not.toMatch(/require\("yargs/);
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-bundle-'));
