@@ -111,6 +111,13 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
     }
   });
 
+  it('is ASCII (read as latin1), and what it prints is not changed by that', () => {
+    expect(readFileSync(join(BUNDLE, 'main.cjs'), 'latin1')).toMatch(/^[\x00-\x7f]*$/);
+    const help = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('DR0\u2013DR3 data breakpoints');
+  });
+
   it('holds yargs: it runs without node_modules, with yargs\'s translations beside it', () => {
     expect(readFileSync(join(BUNDLE, 'main.cjs'), 'utf8')).not.toMatch(/require\("yargs/);
     const dir = mkdtempSync(join(tmpdir(), 'kmemsim-bundle-'));
