@@ -5,11 +5,12 @@
  * reached only through dynamic import(), so `kmemsim run prog` never
  * parses them.
  *
- * bin/kmemsim.js runs the CommonJS bundle dist/bundle/main.cjs through V8's
- * code cache (bin/code-cache.cjs): the first run writes main.cjs.cache, later
- * runs use it, a damaged cache is replaced, and the output is the same each
- * time. Tested on a copy of bin/ and dist/bundle/ so the checkout's own cache
- * is left alone.
+ * bin/kmemsim.js (CommonJS) runs the CommonJS bundle dist/bundle/main.cjs
+ * (ASCII, yargs inside) through V8's code cache (bin/code-cache.cjs): the
+ * build writes main.cjs.cache from a program run (scripts/code-cache.mjs),
+ * else the first run does, later runs use it, a damaged cache is replaced,
+ * and the output is the same each time. Tested on a copy of bin/ and
+ * dist/bundle/ so the checkout's own cache is left alone.
  */
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -84,6 +85,36 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
       const third = run();
       expect(third).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
       expect(statSync(cache).size).toBeGreaterThan(100_000); // rejected by V8, written anew
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is written by the build from a program run, which no later command replaces', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-buildcache-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      cpSync(join(ROOT, 'scripts/code-cache.mjs'), join(dir, 'scripts/code-cache.mjs'));
+      cpSync(HELLO, join(dir, 'build/examples/hello-O2'));
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const cache = join(dir, 'dist/bundle/main.cjs.cache');
+      // What the first command alone would have cached: `--version` compiles no program run.
+      rmSync(cache, { force: true });
+      expect(spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), '--version']).status).toBe(0);
+      const versionOnly = statSync(cache).size;
+      const script = spawnSync(process.execPath, [join(dir, 'scripts/code-cache.mjs')], { encoding: 'utf8' });
+      expect(script).toMatchObject({ status: 0, stderr: '' });
+      const built = statSync(cache);
+      expect(built.size).toBeGreaterThan(versionOnly * 1.2);
+      expect(spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), '--version']).status).toBe(0);
+      expect(statSync(cache).mtimeMs).toBe(built.mtimeMs);
+      // Without the example it says why and leaves the cache alone.
+      rmSync(join(dir, 'build'), { recursive: true });
+      const without = spawnSync(process.execPath, [join(dir, 'scripts/code-cache.mjs')], { encoding: 'utf8' });
+      expect(without.status).toBe(0);
+      expect(without.stdout).toMatch(/no code cache written: build\/examples\/hello-O2 is not built/);
+      expect(statSync(cache).mtimeMs).toBe(built.mtimeMs);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
