@@ -13,7 +13,7 @@
  * dist/bundle/ so the checkout's own cache is left alone.
  */
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +85,11 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
       const third = run();
       expect(third).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
       expect(statSync(cache).size).toBeGreaterThan(100_000); // rejected by V8, written anew
+      // A cache older than the bundle (V8 would take one for another bundle of the same length) is replaced.
+      const rewritten = statSync(cache).mtimeMs;
+      utimesSync(cache, new Date(rewritten - 60_000), new Date(rewritten - 60_000));
+      expect(run()).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
+      expect(statSync(cache).mtimeMs).toBeGreaterThan(statSync(join(dir, 'dist/bundle/main.cjs')).mtimeMs);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
