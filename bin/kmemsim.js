@@ -2,12 +2,16 @@
 // Thin launcher. `npm install` (the prepare script) compiles the CLI to dist/ and bundles it
 // (scripts/bundle.mjs: start-up time). It runs the CommonJS bundle dist/bundle/main.cjs through
 // V8's code cache (README "Start-up"), else the ES-module bundle, else the modules tsc wrote.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// This file is CommonJS (bin/package.json): Node starts a CommonJS entry without setting up its
+// ES-module loader, which the bundle does not need.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
 
-const cjs = new URL('../dist/bundle/main.cjs', import.meta.url);
-const bundle = new URL('../dist/bundle/main.js', import.meta.url);
-let main;
-if (existsSync(cjs)) ({ main } = createRequire(import.meta.url)('./code-cache.cjs').load(cjs));
-else ({ main } = await import(existsSync(bundle) ? bundle.href : '../dist/cli/main.js'));
-main(process.argv.slice(2)).then((code) => process.exit(code));
+const dist = join(__dirname, '../dist');
+const cjs = join(dist, 'bundle/main.cjs');
+const bundle = join(dist, 'bundle/main.js');
+const run = ({ main }) => main(process.argv.slice(2)).then((code) => process.exit(code));
+if (existsSync(cjs)) run(require('./code-cache.cjs').load(pathToFileURL(cjs)));
+else import(pathToFileURL(existsSync(bundle) ? bundle : join(dist, 'cli/main.js')).href).then(run);

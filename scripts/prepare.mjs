@@ -48,6 +48,7 @@ function main() {
   if (distUpToDate(root)) {
     console.log('kmemsim: dist/ is up to date (`npm run build` rebuilds it)');
     run([process.execPath, join(root, 'scripts/build-guests.mjs'), '--quiet']);
+    if (!existsSync(join(root, 'dist/bundle/main.cjs.cache'))) run([process.execPath, join(root, 'scripts/code-cache.mjs')]);
   } else {
     console.log('kmemsim: building dist/ and the example guests (npm run build)');
     run(['npm', 'run', 'build']);

@@ -19,11 +19,14 @@
  * 2 usage error (no sources, a missing file, a Kbuild file without
  * obj-m, -o with several modules); 127 gcc or ld not found.
  */
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { moduleCompileCommand } from './compile.js';
+
+/** node:child_process, loaded only when gcc and ld runs: `kmemsim run PROGRAM` never needs it (README "Start-up"). */
+const childProcess = (): typeof import('node:child_process') => createRequire(import.meta.url)('node:child_process');
 
 export class BuildError extends Error {
   constructor(message: string, readonly status: number, readonly output = '') {
@@ -84,7 +87,7 @@ export function modC(name: string): string {
 
 function run(argv: readonly string[], what: string, onCommand?: (argv: readonly string[]) => void): string {
   onCommand?.(argv);
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const r = childProcess().spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
   if (r.error) {
     const err = r.error as NodeJS.ErrnoException;
     throw new BuildError(err.code === 'ENOENT' ? `${argv[0]} not found: building modules needs gcc (with -m32) and binutils` : `cannot run ${argv[0]}: ${err.message}`, 127);

@@ -9,11 +9,14 @@
  * The same flags build the guest runtime (scripts/build-guests.mjs, kind
  * "runtime", imports MODULE_CFLAGS from here).
  */
-import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** node:child_process, loaded only when gcc runs: `kmemsim run PROGRAM` never needs it (README "Start-up"). */
+const childProcess = (): typeof import('node:child_process') => createRequire(import.meta.url)('node:child_process');
 
 /**
  * The compiler flags for kernel modules and the guest runtime, in order
@@ -99,7 +102,7 @@ export function compileModule(source: string, opts: CompileOptions = {}): Compil
   try {
     const out = join(dir, basename(source).replace(/\.c$/, '') + '.o');
     const command = moduleCompileCommand(source, out, opts.cc, { ftrace: opts.ftrace, cflags: opts.cflags, stackUsage: true });
-    const r = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
+    const r = childProcess().spawnSync(command[0]!, command.slice(1), { encoding: 'utf8' });
     if (r.error) {
       const err = r.error as NodeJS.ErrnoException;
       throw new CompileError(

@@ -26,6 +26,7 @@ import type { AttachedContext } from '../harness/checked-run.js';
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
 import { createRequire } from 'node:module';
+import { yargs } from './argv-parser.js';
 import { basename } from 'node:path';
 import { runUserProgram, parseUserProgram, LoadError, MAX_MEMORY_SIZE, type RunOptions } from '../kernel/process.js';
 import { hostPathInRoot } from '../linux/start.js';
@@ -60,13 +61,9 @@ import type { checkProgramCommand as CheckProgramCommand } from './check-program
  * src/ftrace) and compare — is imported by the handler that needs it, so
  * `kmemsim run prog` loads the CPU, the kernel, the ELF reader and yargs
  * (boot and disasm are small and share those).
- *
- * yargs is loaded through require(): its CommonJS build lays help out
- * with wrap-ansi (whole words), its ES module build with a plain
- * character-count wrap that cuts words in two.
+ * yargs comes from src/cli/argv-parser.ts.
  */
 const require = createRequire(import.meta.url);
-const yargs = require('yargs') as typeof import('yargs').default;
 
 /** kmemsim's version, from its own package.json (dist/cli/ and dist/bundle/ are both two levels down), wherever it runs. */
 const VERSION = (require('../../package.json') as { version: string }).version;

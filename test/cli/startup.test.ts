@@ -5,14 +5,15 @@
  * reached only through dynamic import(), so `kmemsim run prog` never
  * parses them.
  *
- * bin/kmemsim.js runs the CommonJS bundle dist/bundle/main.cjs through V8's
- * code cache (bin/code-cache.cjs): the first run writes main.cjs.cache, later
- * runs use it, a damaged cache is replaced, and the output is the same each
- * time. Tested on a copy of bin/ and dist/bundle/ so the checkout's own cache
- * is left alone.
+ * bin/kmemsim.js (CommonJS) runs the CommonJS bundle dist/bundle/main.cjs
+ * (ASCII, yargs inside) through V8's code cache (bin/code-cache.cjs): the
+ * build writes main.cjs.cache from a program run (scripts/code-cache.mjs),
+ * else the first run does, later runs use it, a damaged cache is replaced,
+ * and the output is the same each time. Tested on a copy of bin/ and
+ * dist/bundle/ so the checkout's own cache is left alone.
  */
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,92 @@ describe.skipIf(!haveCjs)('the code cache of the CommonJS bundle', () => {
       const third = run();
       expect(third).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
       expect(statSync(cache).size).toBeGreaterThan(100_000); // rejected by V8, written anew
+      // A cache older than the bundle (V8 would take one for another bundle of the same length) is replaced.
+      const rewritten = statSync(cache).mtimeMs;
+      utimesSync(cache, new Date(rewritten - 60_000), new Date(rewritten - 60_000));
+      expect(run()).toMatchObject({ status: 2, stdout: first.stdout, stderr: '' });
+      expect(statSync(cache).mtimeMs).toBeGreaterThan(statSync(join(dir, 'dist/bundle/main.cjs')).mtimeMs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is written by the build from a program run, which no later command replaces', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-buildcache-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      cpSync(join(ROOT, 'scripts/code-cache.mjs'), join(dir, 'scripts/code-cache.mjs'));
+      cpSync(HELLO, join(dir, 'build/examples/hello-O2'));
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const cache = join(dir, 'dist/bundle/main.cjs.cache');
+      // What the first command alone would have cached: `--version` compiles no program run.
+      rmSync(cache, { force: true });
+      expect(spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), '--version']).status).toBe(0);
+      const versionOnly = statSync(cache).size;
+      const script = spawnSync(process.execPath, [join(dir, 'scripts/code-cache.mjs')], { encoding: 'utf8' });
+      expect(script).toMatchObject({ status: 0, stderr: '' });
+      const built = statSync(cache);
+      expect(built.size).toBeGreaterThan(versionOnly * 1.2);
+      expect(spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), '--version']).status).toBe(0);
+      expect(statSync(cache).mtimeMs).toBe(built.mtimeMs);
+      // Without the example it says why and leaves the cache alone.
+      rmSync(join(dir, 'build'), { recursive: true });
+      const without = spawnSync(process.execPath, [join(dir, 'scripts/code-cache.mjs')], { encoding: 'utf8' });
+      expect(without.status).toBe(0);
+      expect(without.stdout).toMatch(/no code cache written: build\/examples\/hello-O2 is not built/);
+      expect(statSync(cache).mtimeMs).toBe(built.mtimeMs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is started by a CommonJS launcher (no ES-module main entry), which falls back to the ES-module bundle', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-launcher-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      // process.mainModule is the entry's CommonJS module; Node leaves it undefined for an ES-module entry.
+      const probe = join(dir, 'probe.cjs');
+      writeFileSync(probe, "process.on('exit', () => process.stderr.write(`main: ${process.mainModule?.filename}\\n`));\n");
+      const run = () => spawnSync(process.execPath, ['-r', probe, join(dir, 'bin/kmemsim.js'), 'run', HELLO], { encoding: 'utf8' });
+      const viaCjs = run();
+      expect(viaCjs.stderr).toBe(`main: ${join(dir, 'bin/kmemsim.js')}\n`);
+      expect(viaCjs.stdout).toMatch(/Hello from a static i386 guest!/);
+      rmSync(join(dir, 'dist/bundle/main.cjs'));
+      const viaEsm = run();
+      expect(viaEsm).toMatchObject({ status: viaCjs.status, stdout: viaCjs.stdout, stderr: viaCjs.stderr });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is ASCII (read as latin1), and what it prints is not changed by that', () => {
+    expect(readFileSync(join(BUNDLE, 'main.cjs'), 'latin1')).toMatch(/^[\x00-\x7f]*$/);
+    const help = spawnSync(process.execPath, [join(ROOT, 'bin/kmemsim.js'), 'run', '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('DR0\u2013DR3 data breakpoints');
+  });
+
+  it('holds yargs: it runs without node_modules, with yargs\'s translations beside it', () => {
+    expect(readFileSync(join(BUNDLE, 'main.cjs'), 'utf8')).not.toMatch(/require\("yargs/);
+    const dir = mkdtempSync(join(tmpdir(), 'kmemsim-bundle-'));
+    try {
+      cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(BUNDLE, join(dir, 'dist/bundle'), { recursive: true });
+      copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+      const run = (lang: string, ...args: string[]) =>
+        spawnSync(process.execPath, [join(dir, 'bin/kmemsim.js'), ...args], { encoding: 'utf8', env: { ...process.env, LC_ALL: lang, LANG: lang } });
+      expect(run('C', '--version')).toMatchObject({ status: 0, stdout: `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n` });
+      const en = run('C', 'run');
+      expect(en.status).toBe(2);
+      expect(en.stderr).toMatch(/^kmemsim: Not enough non-option arguments: got 0, need at least 1\n/);
+      const fr = run('fr_FR.UTF-8', 'run');
+      expect(fr.status).toBe(2);
+      expect(fr.stderr).toMatch(/^kmemsim: Pas assez d'arguments/);
+      expect(run('C', '--help').stdout).toMatch(/^Commands:$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
