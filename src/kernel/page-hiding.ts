@@ -600,6 +600,17 @@ export class PageHidingService {
 
   /** A little-endian dword, hidden pages included; null when any byte is unmapped. */
   peek32(lin: number): number | null {
+    if ((lin & 0xfff) <= 0xffc) {
+      // Within one page (the stack walkers' reads): one translation.
+      const p = this.physOf(lin | 0);
+      if (p < 0) return null;
+      if (p + 3 < this.cpu.mem.size) return this.cpu.mem.read32(p);
+    }
+    return this.peek32Bytes(lin);
+  }
+
+  /** peek32 byte by byte (a dword straddling two pages, or the end of RAM). */
+  private peek32Bytes(lin: number): number | null {
     let v = 0;
     for (let i = 0; i < 4; i++) {
       const b = this.peek8((lin + i) | 0);
