@@ -1498,8 +1498,8 @@ export class CPU {
       }
       // The fast path's pass for a block that is a native routine (nothing else: guest code goes back to the loop).
       const eip = this.eip;
-      const ins = this.getBlock(eip).instrs[0]!;
-      if (ins.native === null) return limit;
+      const ins = this.nativeBlockAt(eip);
+      if (ins === null) return limit;
       const edges = this.edgeCounts;
       if (edges !== null) this.countEdge(edges, eip);
       const inst = this.jitInstrumentation;
@@ -1518,6 +1518,37 @@ export class CPU {
       stepNext = true;
     }
   }
+  /**
+   * The native routine whose block starts at `eip`, or null (guest code). The last two are linked by
+   * linear EIP as the run loop links blocks, valid while codeEpoch is unchanged (the #PF and #DB
+   * handlers of the kmemcheck path, one after the other); otherwise getBlock, as the loop's pass would.
+   */
+  private nativeBlockAt(eip: number): Instr | null {
+    const epoch = this.codeEpoch;
+    if (this.nativeLinkEpoch === epoch && eip !== -1) {
+      if (this.nativeLinkEip0 === eip) return this.nativeLinkIns0;
+      if (this.nativeLinkEip1 === eip) return this.nativeLinkIns1;
+    } else {
+      this.nativeLinkEpoch = epoch;
+      this.nativeLinkEip0 = this.nativeLinkEip1 = -1;
+    }
+    const block = this.getBlock(eip);
+    const ins = block.instrs[0]!;
+    if (ins.native === null) return null;
+    if (block.cacheable && eip !== -1 && this.codeEpoch === epoch) {
+      // The older slot makes room.
+      this.nativeLinkEip1 = this.nativeLinkEip0;
+      this.nativeLinkIns1 = this.nativeLinkIns0;
+      this.nativeLinkEip0 = eip;
+      this.nativeLinkIns0 = ins;
+    }
+    return ins;
+  }
+  private nativeLinkEpoch = -1;
+  private nativeLinkEip0 = -1;
+  private nativeLinkEip1 = -1;
+  private nativeLinkIns0: Instr | null = null;
+  private nativeLinkIns1: Instr | null = null;
   /** An exception or interrupt was delivered since the run loop last looked (runDeliveredNatives). */
   private delivered = false;
   /** The run loop's lastFaultAt, as runDeliveredNatives leaves it. */

@@ -50,7 +50,7 @@ function entry(k: Kernel, vector: number): number[] {
  * (taken when IF allows: the #PF handler returns with IF as the gate left it, the #DB handler's IRET
  * sets it again), and the run either whole or in slices of the budgets `slices` cycles through.
  */
-function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[] } = {}): Run {
+function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]; rebindAt?: number } = {}): Run {
   const k = new Kernel();
   const cpu = k.cpu;
   cpu.nativeDelivery = nativeDelivery;
@@ -79,10 +79,21 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
   const pte = k.as.readPte(DATA);
   k.as.writePte(DATA, pte & ~1);
   const entries: number[][] = [];
+  let faults = 0;
   k.setTrapHandler(Vec.PF, (kk, f) => {
     entries.push(entry(kk, Vec.PF));
     kk.as.writePte(DATA, pte);
     kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | TF);
+    if (++faults === opts.rebindAt) {
+      // Another routine at the #DB handler's address (what the IDT entry points at): it must run from now on.
+      const lo = kk.mem.read32(cpu.idtrBase + Vec.DB * 8), hi = kk.mem.read32(cpu.idtrBase + Vec.DB * 8 + 4);
+      const at = (hi & 0xffff0000) | (lo & 0xffff);
+      const old = cpu.nativeAt(at)!;
+      cpu.bindNative(at, (c) => {
+        entries.push([-2, c.icount]);
+        old(c);
+      });
+    }
   });
   k.setTrapHandler(Vec.DB, (kk, f) => {
     entries.push(entry(kk, Vec.DB));
@@ -160,6 +171,13 @@ describe('native handlers run straight from delivery', () => {
     expectSame(fast, loop);
     // Both handlers of every tracked access ran from delivery.
     expect(fast.chained).toBe(loop.entries.length);
+  });
+
+  it('run the routine bound at the handler\'s address now, not the one bound before', () => {
+    const loop = run(false, { rebindAt: 30 });
+    const rebound = loop.entries.filter((e) => e[0] === -2).length;
+    expect(rebound).toBe(2 * 25 * 8 / 2 - 29);
+    expectSame(run(true, { rebindAt: 30 }), loop);
   });
 
   it('keep timer events and interrupts at the same instruction counts', () => {
