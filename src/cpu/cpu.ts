@@ -1486,7 +1486,6 @@ export class CPU {
       if (this.flags & (TF | RF_BIT)) {
         // A native handler returned with TF (and RF) set: the loop's next pass would be this step.
         if (!stepNext) return limit;
-        stepNext = false;
         const before = this.icount;
         this.stepSlow();
         if (this.icount === before) {
@@ -1494,8 +1493,11 @@ export class CPU {
           this.chainLastFaultAt = before;
         }
         if (!this.delivered) return limit;
+        stepNext = false;
         continue;
       }
+      // A native handler returned to code that runs on the fast path: that is the loop's next pass.
+      if (stepNext) return limit;
       // The fast path's pass for a block that is a native routine (nothing else: guest code goes back to the loop).
       const eip = this.eip;
       const ins = this.nativeBlockAt(eip);

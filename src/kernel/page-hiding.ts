@@ -248,6 +248,11 @@ class ClientList {
   clear(): void {
     this.count = 0;
   }
+  /** Does any of them have an onStepDone (which reads HiddenFault.after)? */
+  wantsStepDone(): boolean {
+    for (let i = 0; i < this.count; i++) if (this.items[i]!.onStepDone !== undefined) return true;
+    return false;
+  }
   /** onStepDone of each, in the order they were told of the fault. */
   stepDone(f: HiddenFault): void {
     for (let i = 0; i < this.count; i++) this.items[i]!.onStepDone?.(f);
@@ -754,7 +759,8 @@ export class PageHidingService {
       return;
     }
     const fault = this.fault;
-    this.fillContext(fault.after, f);
+    // The context after the step is for onStepDone, the probe and the PUSHF fix-up below: filled only when one of them will look.
+    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) this.fillContext(fault.after, f);
     // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
     fault.frame = f;
     let dr6Left = dr6;
