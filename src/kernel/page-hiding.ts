@@ -248,9 +248,54 @@ class ClientList {
   clear(): void {
     this.count = 0;
   }
+  /** Does any of them have an onStepDone (which reads HiddenFault.after)? */
+  wantsStepDone(): boolean {
+    for (let i = 0; i < this.count; i++) if (this.items[i]!.onStepDone !== undefined) return true;
+    return false;
+  }
   /** onStepDone of each, in the order they were told of the fault. */
   stepDone(f: HiddenFault): void {
     for (let i = 0; i < this.count; i++) this.items[i]!.onStepDone?.(f);
+  }
+}
+
+/**
+ * The first owner of each hidden page, by page number (virt >>> 12): a map for iterating, and a
+ * table indexed by page number for the fault path's lookups (several per tracked access), made
+ * on the first hidden page.
+ */
+class PageOwners {
+  private readonly map = new Map<number, PageHidingClient>();
+  /** Page number → index + 1 in `slots` (0: no owner). */
+  private table: Uint16Array | null = null;
+  /** Every client that ever owned a page (append-only: indices stay valid). */
+  private readonly slots: PageHidingClient[] = [];
+
+  get(page: number): PageHidingClient | undefined {
+    const t = this.table;
+    if (t === null) return undefined;
+    const s = t[page]!;
+    return s === 0 ? undefined : this.slots[s - 1];
+  }
+  has(page: number): boolean {
+    return this.get(page) !== undefined;
+  }
+  set(page: number, owner: PageHidingClient): void {
+    this.map.set(page, owner);
+    let s = this.slots.indexOf(owner);
+    if (s < 0) {
+      s = this.slots.length;
+      if (s >= 0xffff) throw new Error('more than 65535 page-hiding clients');
+      this.slots.push(owner);
+    }
+    (this.table ??= new Uint16Array(1 << 20))[page] = s + 1;
+  }
+  delete(page: number): void {
+    this.map.delete(page);
+    if (this.table !== null) this.table[page] = 0;
+  }
+  [Symbol.iterator](): IterableIterator<[number, PageHidingClient]> {
+    return this.map[Symbol.iterator]();
   }
 }
 
@@ -265,7 +310,7 @@ export class PageHidingService {
   private stepCr2 = 0;
   private readonly cpu: CPU;
   /** The first owner of every hidden page (the hot path's one lookup)... */
-  private readonly owners = new Map<number, PageHidingClient>();
+  private readonly owners = new PageOwners();
   /** ...and its other owners, for the few pages more than one client hides. */
   private readonly sharers = new Map<number, PageHidingClient[]>();
   /**
@@ -600,6 +645,17 @@ export class PageHidingService {
 
   /** A little-endian dword, hidden pages included; null when any byte is unmapped. */
   peek32(lin: number): number | null {
+    if ((lin & 0xfff) <= 0xffc) {
+      // Within one page (the stack walkers' reads): one translation.
+      const p = this.physOf(lin | 0);
+      if (p < 0) return null;
+      if (p + 3 < this.cpu.mem.size) return this.cpu.mem.read32(p);
+    }
+    return this.peek32Bytes(lin);
+  }
+
+  /** peek32 byte by byte (a dword straddling two pages, or the end of RAM). */
+  private peek32Bytes(lin: number): number | null {
     let v = 0;
     for (let i = 0; i < 4; i++) {
       const b = this.peek8((lin + i) | 0);
@@ -743,7 +799,8 @@ export class PageHidingService {
       return;
     }
     const fault = this.fault;
-    this.fillContext(fault.after, f);
+    // The context after the step is for onStepDone, the probe and the PUSHF fix-up below: filled only when one of them will look.
+    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) this.fillContext(fault.after, f);
     // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
     fault.frame = f;
     let dr6Left = dr6;

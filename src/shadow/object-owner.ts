@@ -27,11 +27,16 @@ import { findingFrame, type FindingFrame, type SourceLocator, type Symbolizer } 
 /** Stack words saved per event (as the error queue's STACK_WORDS). */
 const STACK_WORDS = 64;
 
-/** A saved call stack: the frame-pointer trace and the raw words from ESP up. */
+/** A saved call stack: the frame-pointer trace and the raw words from ESP up (copied as they are: made numbers when a report asks, see dumpOf). */
 interface SavedStack {
   icount: number;
   trace: number[];
-  stack: number[];
+  words: Int32Array;
+}
+
+/** The saved stack as the stack walkers' StackDump (unsigned words). */
+function dumpOf(s: SavedStack): { icount: number; trace: number[]; stack: number[] } {
+  return { icount: s.icount, trace: s.trace, stack: Array.from(s.words, (v) => v >>> 0) };
 }
 
 interface ObjectRecord {
@@ -102,7 +107,8 @@ export class ObjectOwners implements MmHooks {
     const n = walkFramePointers(peek, cpu.regs[5]!, esp, ssBase, this.scratchTrace);
     const trace = n > 0 && ret !== null ? [ret >>> 0, ...Array.from(this.scratchTrace.subarray(0, Math.min(n, TRACE_DEPTH - 1)), (v) => v >>> 0)] : [];
     const words = readStackWords(peek, esp, ssBase, this.scratchStack);
-    return { icount: cpu.icount, trace, stack: Array.from(this.scratchStack.subarray(0, words), (v) => v >>> 0) };
+    // Every kmalloc and kfree saves one: a plain copy here, the conversion only for the few a report describes.
+    return { icount: cpu.icount, trace, words: this.scratchStack.slice(0, words) };
   }
 
   objectAllocated(virt: number, size: number, info: { cache: SlabCacheInfo; requested: number }): void {
@@ -136,8 +142,9 @@ export class ObjectOwners implements MmHooks {
       if (a < r.start + r.size || r.start >>> 12 === a >>> 12) best = r;
     }
     if (best === null) return null;
-    const freed = best.freed !== null && best.freed.icount <= icount ? best.freed : null;
-    const event = (s: SavedStack): StackEvent => ({
+    const freed = best.freed !== null && best.freed.icount <= icount ? dumpOf(best.freed) : null;
+    const allocated = dumpOf(best.allocated);
+    const event = (s: ReturnType<typeof dumpOf>): StackEvent => ({
       icount: s.icount,
       stack: backtrace(s, symbolize).map((t) => findingFrame(t.address, true, symbolize, locate)),
     });
@@ -147,10 +154,10 @@ export class ObjectOwners implements MmHooks {
       size: best.size,
       requested: best.requested,
       offset: a - best.start,
-      allocated: event(best.allocated),
+      allocated: event(allocated),
       freed: freed ? event(freed) : null,
     };
-    return { object, lines: formatObject(object, best.allocated, freed, symbolize, locate) };
+    return { object, lines: formatObject(object, allocated, freed, symbolize, locate) };
   }
 }
 
@@ -167,7 +174,7 @@ export class ObjectOwners implements MmHooks {
  *   Freed (instruction 40):
  *    [<c20c0050>] ? init_module+0x40/0x4b [uninit.c:24]
  */
-function formatObject(o: FindingObject, allocated: SavedStack, freed: SavedStack | null, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
+function formatObject(o: FindingObject, allocated: ReturnType<typeof dumpOf>, freed: ReturnType<typeof dumpOf> | null, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
   const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
   const where = o.offset < o.size ? `${o.offset} bytes inside of` : `${o.offset - o.size} bytes to the right of`;
   const lines = [

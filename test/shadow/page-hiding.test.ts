@@ -142,6 +142,33 @@ describe('page-hiding service: hiding and showing', () => {
   });
 });
 
+describe('page-hiding service: host-side reads', () => {
+  it('peek32 reads a dword as four peek8 do: hidden pages, across a page boundary, unmapped, the end of RAM', () => {
+    const { k, svc, pages } = setup();
+    const c = new Recorder('c');
+    svc.register(c);
+    const bytes = Uint8Array.from({ length: 4096 }, (_, i) => (i * 37 + 11) & 0xff);
+    k.mem.write(pages[0], bytes);
+    k.mem.write(pages[1], bytes.slice().reverse());
+    svc.hidePage(pages[0], c);
+    const bytewise = (lin: number): number | null => {
+      let v = 0;
+      for (let i = 0; i < 4; i++) {
+        const b = svc.peek8((lin + i) | 0);
+        if (b < 0) return null;
+        v |= b << (8 * i);
+      }
+      return v;
+    };
+    const unmapped = 0x1000; // below the kernel: no user mapping
+    const endOfRam = kva(MEM) >>> 0;
+    const probes = [pages[0], pages[0] + 1, pages[0] + 0x7fe, pages[0] + 0xffc, pages[0] + 0xffd, pages[0] + 0xfff, pages[1] + 3, unmapped, unmapped - 2, endOfRam - 4, endOfRam - 2];
+    for (const lin of probes) expect([lin, svc.peek32(lin | 0)]).toEqual([lin, bytewise(lin | 0)]);
+    expect(svc.peek32(pages[0] + 0x7fe)).not.toBe(null);
+    expect(svc.peek32(unmapped)).toBe(null);
+  });
+});
+
 describe('page-hiding service: the fault-driven single step', () => {
   it('the owner sees EIP, CR2, the error code and the instruction; the page is shown for one instruction with TF set and IF clear', () => {
     const { k, svc, pages, code } = setup();
