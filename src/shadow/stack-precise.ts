@@ -194,6 +194,19 @@ export class PreciseStack extends StackRules implements CheckClient {
     this.stats.kills = this.kills;
   }
 
+  /**
+   * espMoved() as code, for the compiled checks to emit where generated code
+   * moves ESP (`esp`: the new value; `eip`: the instruction a grown frame
+   * is attributed to): on/off, the counters and growEip as espMoved sets
+   * them (growEip as an int32), then StackRules.espChangedCode.
+   */
+  espMovedCode(bind: (v: unknown) => string, esp: string, eip: number): string {
+    const self = bind(this);
+    if (eip === 0) return `${self}.espMoved(${esp}, 0);`; // no instruction to attribute a frame to: the call keeps growEip null
+    const changed = this.espChangedCode(self, esp, eip, bind, `${self}.stats.kills = ${self}.kills;`);
+    return `if (${self}.on) { ${self}.growEip = ${eip | 0}; ${self}.stats.steps++; ${changed} }`;
+  }
+
   /** The CPU pushed an exception frame: if it is on the tracked stack, its bytes are initialized. */
   onException(ev: ExceptionEvent): void {
     if (!this.on) return;
