@@ -22,16 +22,22 @@
  * - **One test for untracked pages**: each shadow keeps a tracked byte per
  *   virtual page (Shadow.tracked); the rules look at nothing else for an
  *   access to an untracked page.
- * - **Liveness where ESP changes**: the stack oracle sees ESP ahead of
- *   every instruction that may move it and every instruction that touches
- *   memory, at each exception delivery (the CPU observer) and at the end of
- *   every run; between two of those ESP cannot change, so bytes die
- *   exactly as when every instruction was observed.
+ * - **Liveness where ESP changes**: where compiled code moves ESP itself
+ *   (the block compiler's `stackPointer` site: PUSH, POP, CALL, RET, LEAVE,
+ *   ADD/SUB/LEA/MOV to ESP) the stack oracle's liveness update is emitted
+ *   right there (`espMovedCode`: no call); an instruction left to its
+ *   executor that may move ESP makes the next checked instruction test ESP
+ *   again, as does the start of each block; the oracle also sees ESP at each
+ *   exception delivery (the CPU observer) and at the end of every run. ESP
+ *   changes nowhere else, so bytes die exactly as when every instruction
+ *   was observed.
  *
- * REP string instructions run one iteration per execution while the
- * instrumentation is on (cpu.repLimit = 1, as with TF: the CPU's run
- * driver, src/cpu/run-driver.ts, whose client this is), so each iteration
- * is checked at its own addresses, as under kmemcheck where each one faults.
+ * REP string instructions whose chunk of iterations touches a tracked page
+ * run one iteration per execution (cpu.repChunk = 1, as with TF), so each
+ * iteration is checked at its own addresses, as under kmemcheck where each
+ * one faults; over untracked memory they run whole chunks (`limitRep`; the
+ * CPU's run driver, src/cpu/run-driver.ts, whose client this is, lets them:
+ * `wholeRepChunks`).
  * - **With a debugger** (src/gdb: another client of the same run driver,
  *   stepping one instruction at a time), each instruction is checked in
  *   `beforeStep`, ahead of the debugger's own look at it, so a finding can

@@ -6,8 +6,9 @@
  * It is a client of the kernel's compiled checks (CheckInstrumentation in
  * ./instrument.ts, shared with the heap's InlineChecker), so it sees
  *
- *  - ESP ahead of every instruction that may move it (decided when the
- *    block is compiled: mayWriteEsp) or touches memory, ahead of every
+ *  - ESP where compiled code moves it (espMovedCode, emitted inline),
+ *    ahead of the next checked instruction after one that may move it
+ *    (decided when the block is compiled: mayWriteEsp), ahead of every
  *    native routine, at every exception or interrupt delivery and at the
  *    end of every run: every value ESP takes, since ESP changes nowhere
  *    else (a CALL to kmalloc pushes the return address, seen ahead of the
