@@ -20,18 +20,18 @@ import { machine } from './fixture.js';
 
 /** A random body (ESP moves tracked so it stays within the frame and ends where it started). */
 const op = fc.oneof(
-  fc.record({ k: fc.constant('push'), r: fc.constantFrom('eax', 'edx', 'ebx', 'esi', 'edi') }),
-  fc.record({ k: fc.constant('pushi'), v: fc.integer({ min: -1000, max: 100000 }) }),
-  fc.record({ k: fc.constant('pop'), r: fc.constantFrom('eax', 'edx', 'ebx', 'esi', 'edi') }),
-  fc.record({ k: fc.constant('sub'), n: fc.integer({ min: 1, max: 24 }) }),
-  fc.record({ k: fc.constant('add'), n: fc.integer({ min: 1, max: 24 }) }),
-  fc.record({ k: fc.constant('lea'), n: fc.integer({ min: -20, max: 20 }) }),
-  fc.record({ k: fc.constant('store'), n: fc.integer({ min: 0, max: 40 }), byte: fc.boolean() }),
-  fc.record({ k: fc.constant('load'), n: fc.integer({ min: -24, max: 40 }) }),
-  fc.record({ k: fc.constant('call') }),
+  fc.record({ k: fc.constant('push' as const), r: fc.constantFrom('eax', 'edx', 'ebx', 'esi', 'edi') }),
+  fc.record({ k: fc.constant('pushi' as const), v: fc.integer({ min: -1000, max: 100000 }) }),
+  fc.record({ k: fc.constant('pop' as const), r: fc.constantFrom('eax', 'edx', 'ebx', 'esi', 'edi') }),
+  fc.record({ k: fc.constant('sub' as const), n: fc.integer({ min: 1, max: 24 }) }),
+  fc.record({ k: fc.constant('add' as const), n: fc.integer({ min: 1, max: 24 }) }),
+  fc.record({ k: fc.constant('lea' as const), n: fc.integer({ min: -20, max: 20 }) }),
+  fc.record({ k: fc.constant('store' as const), n: fc.integer({ min: 0, max: 40 }), byte: fc.boolean() }),
+  fc.record({ k: fc.constant('load' as const), n: fc.integer({ min: -24, max: 40 }) }),
+  fc.record({ k: fc.constant('call' as const) }),
   // Left to its executor (no inline ESP update): the next checked instruction tells the oracle.
-  fc.record({ k: fc.constant('pushf') }),
-  fc.record({ k: fc.constant('enter'), n: fc.integer({ min: 0, max: 16 }) }),
+  fc.record({ k: fc.constant('pushf' as const) }),
+  fc.record({ k: fc.constant('enter' as const), n: fc.integer({ min: 0, max: 16 }) }),
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
 
