@@ -3,9 +3,14 @@
  * calls with frames of different sizes (arrays, several locals), values
  * passed through arguments and returned, recursion — every local written
  * before it is read, so every strategy must stay silent. It prints a
- * checksum so runs can be compared.
+ * checksum so runs can be compared. ROUNDS (default 40, about a million
+ * instructions) may be set with -DROUNDS=N.
  */
 #include <kmemsim/kernel.h>
+
+#ifndef ROUNDS
+#define ROUNDS 40
+#endif
 
 __attribute__((noipa)) unsigned int mix(unsigned int a, unsigned int b, unsigned int c)
 {
@@ -57,7 +62,7 @@ int init_module(void)
 	unsigned int sum = 0;
 	int round;
 
-	for (round = 0; round < 40; round++) {
+	for (round = 0; round < ROUNDS; round++) {
 		sum += tree(7, sum + round);
 		sum ^= sort_local(sum);
 	}

@@ -237,7 +237,10 @@ export class CPU {
   jitInstrs: readonly Instr[] | null = null;
   /** REP iterations per execution of a string instruction (1 while single-stepping). */
   repChunk: number = REP_CHUNK;
-  /** The most REP iterations per execution at any time (a precise checker sets 1: one iteration per step, as with TF). */
+  /**
+   * The most REP iterations per execution at any time (1 while a run client needs every iteration:
+   * one iteration per step, as with TF; see src/cpu/run-driver.ts).
+   */
   repLimit: number = REP_CHUNK;
   /**
    * Who drives run(): null for the CPU's own loop; the precise checkers
@@ -1391,8 +1394,9 @@ export class CPU {
           let n = instrs.length;
           const left = limit - this.icount;
           if (n > left) n = left;
-          // A REP instruction near the end of the budget runs no more iterations than the budget has left.
-          if (left < this.repChunk) this.repChunk = left;
+          // A REP instruction near the end of the budget runs no more iterations than the budget has left;
+          // set per block, so a chunk a run client lowered for one instruction (src/cpu/run-driver.ts) ends with its block.
+          this.repChunk = left < this.repLimit ? left : this.repLimit;
           i = 0;
           ins = null;
           // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).

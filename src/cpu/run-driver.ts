@@ -16,7 +16,10 @@
  *
  * REP string instructions run one iteration per execution while a client
  * is attached (cpu.repLimit = 1, as with TF set), so each iteration is
- * checked and each can be a stop.
+ * checked and each can be a stop — unless every client takes whole chunks
+ * (`wholeRepChunks`: it lowers cpu.repChunk to 1 itself, just before an
+ * execution whose iterations it must see one by one; the run loop sets the
+ * chunk again for the next block).
  *
  * This file is CPU-level: it knows the clients only by this interface.
  */
@@ -40,6 +43,12 @@ export interface RunClient {
   onException?(ev: ExceptionEvent): void;
   /** The run returned (whatever the reason): the state is as the run left it. */
   runEnded?(cpu: CPU): void;
+  /**
+   * May REP string instructions run whole chunks of iterations per execution while it is
+   * attached? (Default: no, one iteration per execution.) A client that says yes sets
+   * cpu.repChunk = 1 itself before an execution whose iterations it must see one at a time.
+   */
+  readonly wholeRepChunks?: boolean;
 }
 
 const drivers = new WeakMap<CPU, RunDriver>();
@@ -77,6 +86,7 @@ export class RunDriver {
   add(c: RunClient): void {
     if (!this.clients.includes(c)) this.clients.push(c);
     this.install();
+    this.setRepLimit();
   }
 
   /** Remove a client (the CPU gets its own loop back after the last). */
@@ -84,6 +94,14 @@ export class RunDriver {
     const i = this.clients.indexOf(c);
     if (i >= 0) this.clients.splice(i, 1);
     if (this.clients.length === 0) this.uninstall();
+    else this.setRepLimit();
+  }
+
+  /** One iteration per execution unless every client takes whole chunks. */
+  private setRepLimit(): void {
+    const cpu = this.cpu;
+    cpu.repLimit = this.clients.every((c) => c.wholeRepChunks === true) ? REP_CHUNK : 1;
+    cpu.repChunk = Math.min(cpu.repChunk, cpu.repLimit);
   }
 
   has(c: RunClient): boolean {

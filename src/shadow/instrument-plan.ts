@@ -45,13 +45,18 @@ const BIT_STRING = new Set([0x1a3, 0x1ab, 0x1b3, 0x1bb]);
 export type RegisterExpr = (n: number) => string;
 const LIVE_REGS: RegisterExpr = (n) => `r[${n}]`;
 
-function stackAt(sb: string, reg: RegisterExpr, n: number, offset: number): string {
-  return offset === 0 ? `((${sb}[${SS}] + ${reg(n)}) | 0)` : `((${sb}[${SS}] + ${reg(n)} - ${offset}) | 0)`;
+/** Segment `seg`'s base as a term of an address expression ('' for a flat ES, CS, SS or DS). */
+function baseTerm(sb: string, seg: number, flat: boolean): string {
+  return flat && seg < 4 ? '' : `${sb}[${seg}] + `;
+}
+
+function stackAt(sb: string, reg: RegisterExpr, n: number, offset: number, flat: boolean): string {
+  return offset === 0 ? `((${baseTerm(sb, SS, flat)}${reg(n)}) | 0)` : `((${baseTerm(sb, SS, flat)}${reg(n)} - ${offset}) | 0)`;
 }
 
 /** operandAddress (./access.ts) as an expression, for a 32-bit address size. */
-function operandExpr(ins: Instr, sb: string, reg: RegisterExpr): string {
-  let e = `${sb}[${ins.seg}] + ${ins.disp | 0}`;
+function operandExpr(ins: Instr, sb: string, reg: RegisterExpr, flat: boolean): string {
+  let e = `${baseTerm(sb, ins.seg, flat)}${ins.disp | 0}`;
   if (ins.base >= 0) e += ` + ${reg(ins.base)}`;
   if (ins.index >= 0) e += ins.scale ? ` + (${reg(ins.index)} << ${ins.scale})` : ` + ${reg(ins.index)}`;
   return `((${e}) | 0)`;
@@ -59,17 +64,20 @@ function operandExpr(ins: Instr, sb: string, reg: RegisterExpr): string {
 
 /**
  * The accesses of `ins` decided at compile time: [] for none, one planned
- * access, or null when they must be decoded at run time.
+ * access, or null when they must be decoded at run time. With `flat`, the
+ * code runs only while ES, CS, SS and DS are flat (compiled blocks:
+ * CPU.segChecks is false), so their bases (0) are left out; FS and GS
+ * keep theirs.
  */
-export function plannedAccesses(ins: Instr, sb = 'sb', reg: RegisterExpr = LIVE_REGS): PlannedAccess[] | null {
+export function plannedAccesses(ins: Instr, sb = 'sb', reg: RegisterExpr = LIVE_REGS, flat = false): PlannedAccess[] | null {
   const def = ins.def;
   if (def === null || def.unsupported !== undefined || ins.native !== null || def.string) return null;
   const op = ins.op;
   const size = ins.size;
   if (IMPLICIT.has(op)) {
-    if ((op >= 0x50 && op <= 0x57) || op === 0x68 || op === 0x6a || op === 0xe8) return [{ addr: stackAt(sb, reg, ESP, size), size, kind: ACCESS_WRITE }];
-    if ((op >= 0x58 && op <= 0x5f) || op === 0xc2 || op === 0xc3) return [{ addr: stackAt(sb, reg, ESP, 0), size, kind: ACCESS_READ }];
-    if (op === 0xc9) return [{ addr: stackAt(sb, reg, EBP, 0), size, kind: ACCESS_READ }];
+    if ((op >= 0x50 && op <= 0x57) || op === 0x68 || op === 0x6a || op === 0xe8) return [{ addr: stackAt(sb, reg, ESP, size, flat), size, kind: ACCESS_WRITE }];
+    if ((op >= 0x58 && op <= 0x5f) || op === 0xc2 || op === 0xc3) return [{ addr: stackAt(sb, reg, ESP, 0, flat), size, kind: ACCESS_READ }];
+    if (op === 0xc9) return [{ addr: stackAt(sb, reg, EBP, 0, flat), size, kind: ACCESS_READ }];
     return null;
   }
   if (op === 0x8f || op === 0xff) {
@@ -78,12 +86,12 @@ export function plannedAccesses(ins: Instr, sb = 'sb', reg: RegisterExpr = LIVE_
     if (!ins.mem) return [];
     const msize = memSizeOf(ins);
     if (ins.asize !== 4) return null;
-    return msize === 0 ? [] : [{ addr: operandExpr(ins, sb, reg), size: msize, kind: operandKind(ins) }];
+    return msize === 0 ? [] : [{ addr: operandExpr(ins, sb, reg, flat), size: msize, kind: operandKind(ins) }];
   }
   if (!ins.mem) return [];
   const msize = memSizeOf(ins);
   if (msize === 0) return []; // LEA, hint NOPs, INVLPG: an address, no access
   if (ins.asize !== 4 || SHIFT_BY_CL.has(op) || BIT_STRING.has(op)) return null;
   if (SHIFT_BY_IMM.has(op) && (ins.imm & 0x1f) === 0) return [];
-  return [{ addr: operandExpr(ins, sb, reg), size: msize, kind: operandKind(ins) }];
+  return [{ addr: operandExpr(ins, sb, reg, flat), size: msize, kind: operandKind(ins) }];
 }

@@ -22,16 +22,22 @@
  * - **One test for untracked pages**: each shadow keeps a tracked byte per
  *   virtual page (Shadow.tracked); the rules look at nothing else for an
  *   access to an untracked page.
- * - **Liveness where ESP changes**: the stack oracle sees ESP ahead of
- *   every instruction that may move it and every instruction that touches
- *   memory, at each exception delivery (the CPU observer) and at the end of
- *   every run; between two of those ESP cannot change, so bytes die
- *   exactly as when every instruction was observed.
+ * - **Liveness where ESP changes**: where compiled code moves ESP itself
+ *   (the block compiler's `stackPointer` site: PUSH, POP, CALL, RET, LEAVE,
+ *   ADD/SUB/LEA/MOV to ESP) the stack oracle's liveness update is emitted
+ *   right there (`espMovedCode`: no call); an instruction left to its
+ *   executor that may move ESP makes the next checked instruction test ESP
+ *   again, as does the start of each block; the oracle also sees ESP at each
+ *   exception delivery (the CPU observer) and at the end of every run. ESP
+ *   changes nowhere else, so bytes die exactly as when every instruction
+ *   was observed.
  *
- * REP string instructions run one iteration per execution while the
- * instrumentation is on (cpu.repLimit = 1, as with TF: the CPU's run
- * driver, src/cpu/run-driver.ts, whose client this is), so each iteration
- * is checked at its own addresses, as under kmemcheck where each one faults.
+ * REP string instructions whose chunk of iterations touches a tracked page
+ * run one iteration per execution (cpu.repChunk = 1, as with TF), so each
+ * iteration is checked at its own addresses, as under kmemcheck where each
+ * one faults; over untracked memory they run whole chunks (`limitRep`; the
+ * CPU's run driver, src/cpu/run-driver.ts, whose client this is, lets them:
+ * `wholeRepChunks`).
  * - **With a debugger** (src/gdb: another client of the same run driver,
  *   stepping one instruction at a time), each instruction is checked in
  *   `beforeStep`, ahead of the debugger's own look at it, so a finding can
@@ -42,12 +48,14 @@
  */
 import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
 import type { Instr } from '../cpu/instr.js';
-import type { JitInstructionSite, JitInstrumentation } from '../cpu/jit.js';
+import type { JitInstructionSite, JitInstrumentation, JitSite } from '../cpu/jit.js';
 import { RunDriver, type RunClient } from '../cpu/run-driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { ACCESS_READ, ACCESS_WRITE, AccessList, decodeAccesses, type AccessContext } from './access.js';
+import { REP_NONE } from '../cpu/instr.js';
 import { plannedAccesses } from './instrument-plan.js';
+import { mayWriteEsp } from './esp-writers.js';
 import { SHADOW_INITIALIZED, type Shadow } from './shadow.js';
 
 /**
@@ -85,6 +93,12 @@ export interface CheckClient {
    * end of every run when ESP differs from the last value it was told.
    */
   espMoved?(esp: number, eip?: number): void;
+  /**
+   * Compile time, for a client with espMoved: espMoved(esp, eip) as code, emitted where
+   * the generated code itself moves ESP (`esp`: an int32 expression holding the new value).
+   * Without it the code calls espMoved.
+   */
+  espMovedCode?(bind: (v: unknown) => string, esp: string, eip: number): string;
   /** An exception or interrupt was delivered (from the CPU's observer): the frame the hardware pushed. */
   onException?(ev: ExceptionEvent): void;
 }
@@ -121,38 +135,52 @@ export function accessesMemory(ins: Instr): boolean {
 const INITIALIZED_DWORD = SHADOW_INITIALIZED * 0x01010101;
 
 /**
- * The check of one planned access `a` (pages `p`, `q`) for one client, as
- * code: its tracked entries first; an aligned dword (in the shadow's dword
- * view) or a byte is read or written inline (the common case: a read of
- * initialized bytes passes, a write initializes them); anything else
- * goes to the client's fast path (ShadowRules.fastRead/fastWrite/
- * fastModify), and to `slow` (the full path) when that declines. Inline,
- * the rules are the fast paths' own: on, and for writes no
- * --kmemcheck-writes (nor checkReadModifyWrite for a read-modify-write).
+ * The check of one planned access at `a` for one client, as code: the
+ * tracked entry of its first page first (an access to an untracked page
+ * that does not run onto the next costs that one test); an aligned dword
+ * (in the shadow's dword view) or a byte is read or written inline (the
+ * common case: a read of initialized bytes passes, a write initializes
+ * them); anything else on a tracked page — unaligned, a word, reaching a
+ * tracked next page — goes to the client's fast path
+ * (ShadowRules.fastRead/fastWrite/fastModify), and to `slow` (the full
+ * path) when that declines. Inline, the rules are the fast paths' own: on,
+ * and for writes no --kmemcheck-writes (nor checkReadModifyWrite for a
+ * read-modify-write).
  */
 function accessCheck(kind: number, size: number, t: string, w: string, b: string, c: string, slow: string): string {
   const fast = kind === ACCESS_READ ? 'fastRead' : kind === ACCESS_WRITE ? 'fastWrite' : 'fastModify';
   const call = `if (!${c}.${fast}(a, ${size})) ${slow}`;
-  if (size === 2) return `if ((${t}[p] | ${t}[q]) !== 0) { ${call} }`;
+  // The access runs onto the next page, and that page is tracked.
+  const next = size === 1 ? '' : `((a & 4095) > ${4096 - size} && ${t}[(a + ${size - 1}) >>> 12] !== 0)`;
+  if (size === 2) return `if (${t}[a >>> 12] !== 0 || ${next}) { ${call} }`;
   // A dword in the dword view when aligned; a byte in the byte view.
   const word = size === 4 ? `${w}[s][(a & 4095) >> 2]` : `${b}[s][a & 4095]`;
-  const aligned = size === 4 ? `s !== 0 && (a & 3) === 0 && ${c}.on` : `${c}.on`;
   const init = size === 4 ? INITIALIZED_DWORD : SHADOW_INITIALIZED;
   const inline = kind === ACCESS_READ
-    ? `if (${aligned} && ${word} === ${init}) ${c}.stats.reads++; else ${call}`
-    : `if (${aligned} && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${init}; ${c}.stats.writes++; } else ${call}`;
-  return `{ const s = ${t}[p]; if ((s | ${t}[q]) !== 0) { ${inline} } }`;
+    ? `if (${c}.on && ${word} === ${init}) ${c}.stats.reads++; else ${call}`
+    : `if (${c}.on && !${c}.checkWrites${kind === ACCESS_WRITE ? '' : ` && !${c}.checkReadModifyWrite`}) { ${word} = ${init}; ${c}.stats.writes++; } else ${call}`;
+  if (size === 1) return `{ const s = ${t}[a >>> 12]; if (s !== 0) { ${inline} } }`;
+  return `{ const s = ${t}[a >>> 12]; if (s !== 0 && (a & 3) === 0) { ${inline} } else if (s !== 0 || ${next}) { ${call} } }`;
 }
 
 export class CheckInstrumentation implements JitInstrumentation, RunClient {
   /** The code emitted depends on the clients' shapes only through the emitted text itself. */
   readonly key = 'kmemsim-precise-checks';
+  /** REP string instructions run whole chunks over untracked memory (limitRep makes the others one iteration). */
+  readonly wholeRepChunks = true;
   readonly clients: CheckClient[] = [];
   readonly stats: CheckStats = { checked: 0, asked: 0, instrumented: 0, planned: 0 };
   /** The clients that watch ESP. */
   private espClients: CheckClient[] = [];
   /** The ESP they were last told of; 0.5 (never an int32) when they must be told again. */
   esp = 0.5;
+  /**
+   * Compile time, at the site being compiled: is ESP what the ESP clients were told, on every path
+   * from the start of its block? (Then the instruction needs no test of ESP.) And the index of the
+   * last instruction site compiled.
+   */
+  private espTold = false;
+  private lastIndex = -2;
   /**
    * A page-hiding service that is never installed and hides nothing: used
    * only for its page-table peeks (what ErrorQueue.save() reads the memory
@@ -273,11 +301,57 @@ export class CheckInstrumentation implements JitInstrumentation, RunClient {
       f.accesses.clear();
     }
     this.stats.checked++;
+    if (ins.rep !== REP_NONE && ins.def!.string) this.limitRep(cpu, ins, f.accesses);
     const clients = this.clients;
     for (let i = 0; i < clients.length; i++) {
       const c = clients[i]!;
       if ((only < 0 || only === i) && c.checking()) c.beforeInstruction(cpu, f);
     }
+  }
+
+  /**
+   * A REP string instruction about to run up to cpu.repChunk iterations
+   * (the instrumentation takes whole chunks: `wholeRepChunks`): when the
+   * memory those iterations reach (from this iteration's accesses `a`,
+   * ESI/EDI stepping by the element size, down with DF) touches a page a
+   * checking client tracks, the chunk is one iteration, so each iteration
+   * is checked at its own addresses as under kmemcheck, where each one
+   * faults. A chunk over untracked pages only runs whole, as in plain mode
+   * (and retires as many instructions as there). 16-bit addresses (which
+   * wrap at 64 KiB) always run one iteration at a time.
+   */
+  private limitRep(cpu: CPU, ins: Instr, a: AccessList): void {
+    if (cpu.repChunk <= 1 || a.count === 0) return;
+    const count = ins.asize === 4 ? cpu.regs[1]! >>> 0 : cpu.regs[1]! & 0xffff;
+    const n = Math.min(count, cpu.repChunk);
+    if (n <= 1) return;
+    if (ins.asize !== 4) {
+      cpu.repChunk = 1;
+      return;
+    }
+    const down = cpu.df;
+    for (let i = 0; i < a.count; i++) {
+      const size = a.size[i]!;
+      const span = (n - 1) * size;
+      const lo = down ? a.addr[i]! - span : a.addr[i]!;
+      if (this.tracksAny(lo >>> 0, span + size)) {
+        cpu.repChunk = 1;
+        return;
+      }
+    }
+  }
+
+  /** Does a checking client track a page of [lo, lo + n) (unsigned; one that wraps round 4 GiB counts as tracked)? */
+  private tracksAny(lo: number, n: number): boolean {
+    if (lo + n > 2 ** 32) return true;
+    const first = lo >>> 12, last = (lo + n - 1) >>> 12;
+    const clients = this.clients;
+    for (let c = 0; c < clients.length; c++) {
+      if (!clients[c]!.checking()) continue;
+      const t = clients[c]!.shadow.tracked;
+      for (let p = first; p <= last; p++) if (t[p] !== 0) return true;
+    }
+    return false;
   }
 
   /**
@@ -291,20 +365,51 @@ export class CheckInstrumentation implements JitInstrumentation, RunClient {
    */
   instruction(site: JitInstructionSite): string {
     const ins = site.ins;
+    // A block of the region starts (sites come in order within a block): it may be entered with any ESP.
+    if (site.index !== this.lastIndex + 1) this.espTold = false;
+    this.lastIndex = site.index;
     if (!this.wants(ins)) return '';
     const ih = site.bind(this);
     const self = site.bind(ins);
-    const plan = plannedAccesses(ins, site.bind(this.kernel.cpu.segBase), (n) => site.reg(n));
+    const told = this.espTold;
+    // After this instruction the clients know ESP unless it may move it (its stackPointer sites say so again).
+    this.espTold = !mayWriteEsp(ins);
+    const plan = plannedAccesses(ins, site.bind(this.kernel.cpu.segBase), (n) => site.reg(n), true);
     if (plan === null || plan.length > 1) return `${site.sync} ${ih}.before(cpu, ${self});`;
     this.stats.planned++;
-    let code = this.espClients.length > 0 ? `if (${site.reg(4)} !== ${ih}.esp) ${ih}.sawEsp(${site.reg(4)}, ${ins.addr | 0}); ` : '';
+    let code = this.espClients.length > 0 && !told ? `if (${site.reg(4)} !== ${ih}.esp) ${ih}.sawEsp(${site.reg(4)}, ${ins.addr | 0}); ` : '';
     if (plan.length === 0) return code;
     const { addr, size, kind } = plan[0]!;
-    code += `{ const a = ${addr}, p = a >>> 12, q = (a + ${size - 1}) >>> 12;`;
+    code += `{ const a = ${addr};`;
     this.clients.forEach((c, i) => {
       const slow = `{ ${site.sync} ${ih}.full(cpu, ${self}, ${ins.addr | 0}, ${i}); }`;
       code += ' ' + accessCheck(kind, size, site.bind(c.shadow.tracked), site.bind(c.shadow.words), site.bind(c.shadow.bytes), site.bind(c), slow);
     });
+    return code + ' }';
+  }
+
+  /**
+   * Compile time: code after the generated code moved ESP (a PUSH, POP,
+   * CALL, RET, LEAVE, or an ALU/MOV/LEA writing ESP, compiled inline; the
+   * move is architecturally done there). The clients that watch ESP learn
+   * it at once, inline (espMovedCode: the stack oracle's liveness update
+   * without a call), instead of at the next checked instruction; a frame
+   * grown here is attributed to the instruction after the one that moved
+   * ESP (for a CALL, the first of the callee), which is what the next
+   * checked instruction would usually have said. Instructions left to their
+   * executors have no such site: ESP is then told at the next checked
+   * instruction, as before.
+   */
+  stackPointer(site: JitSite): string {
+    if (this.espClients.length === 0) return '';
+    this.espTold = true;
+    const ih = site.bind(this);
+    const esp = site.reg(4);
+    const ins = site.ins;
+    const eip = ins.op === 0xe8 ? ins.imm | 0 : ins.next | 0;
+    const bind = (v: unknown): string => site.bind(v);
+    let code = `if (${esp} !== ${ih}.esp) { ${ih}.esp = ${esp};`;
+    for (const c of this.espClients) code += ' ' + (c.espMovedCode ? c.espMovedCode(bind, esp, eip) : `${site.bind(c)}.espMoved(${esp}, ${eip});`);
     return code + ' }';
   }
 

@@ -6,8 +6,9 @@
  * It is a client of the kernel's compiled checks (CheckInstrumentation in
  * ./instrument.ts, shared with the heap's InlineChecker), so it sees
  *
- *  - ESP ahead of every instruction that may move it (decided when the
- *    block is compiled: mayWriteEsp) or touches memory, ahead of every
+ *  - ESP where compiled code moves it (espMovedCode, emitted inline),
+ *    ahead of the next checked instruction after one that may move it
+ *    (decided when the block is compiled: mayWriteEsp), ahead of every
  *    native routine, at every exception or interrupt delivery and at the
  *    end of every run: every value ESP takes, since ESP changes nowhere
  *    else (a CALL to kmalloc pushes the return address, seen ahead of the
@@ -205,6 +206,19 @@ export class PreciseStack extends StackRules implements CheckClient {
     this.stats.steps++;
     this.espChanged(esp);
     this.stats.kills = this.kills;
+  }
+
+  /**
+   * espMoved() as code, for the compiled checks to emit where generated code
+   * moves ESP (`esp`: the new value; `eip`: the instruction a grown frame
+   * is attributed to): on/off, the counters and growEip as espMoved sets
+   * them (growEip as an int32), then StackRules.espChangedCode.
+   */
+  espMovedCode(bind: (v: unknown) => string, esp: string, eip: number): string {
+    const self = bind(this);
+    if (eip === 0) return `${self}.espMoved(${esp}, 0);`; // no instruction to attribute a frame to: the call keeps growEip null
+    const changed = this.espChangedCode(self, esp, eip, bind, `${self}.stats.kills = ${self}.kills;`);
+    return `if (${self}.on) { ${self}.growEip = ${eip | 0}; ${self}.stats.steps++; ${changed} }`;
   }
 
   /** The CPU pushed an exception frame: if it is on the tracked stack, its bytes are initialized. */

@@ -55,6 +55,9 @@ export class StackLiveness {
   }
 }
 
+/** Four uninitialized shadow bytes as one dword (the compiled kill of a popped word). */
+const UNINITIALIZED_DWORD = SHADOW_UNINITIALIZED * 0x01010101;
+
 export abstract class StackRules extends ShadowRules {
   /** Which strategy this is, for findings and reports. */
   abstract readonly checker: CheckerName;
@@ -64,11 +67,14 @@ export abstract class StackRules extends ShadowRules {
   /** The stack in use, [low, high) (unsigned). 0/0 until beginStack(). */
   low = 0;
   high = 0;
-  /** Lowest byte that may be live: ESP as last observed (int32, like the register: no heap numbers on the hot path). */
-  private liveLow = 0;
+  /**
+   * Lowest byte that may be live: ESP as last observed (int32, like the register: no heap numbers on the hot path).
+   * This and the fields below are also read and written by the compiled liveness update (espChangedCode).
+   */
+  protected liveLow = 0;
   /** `low` as int32, and the stack's size. */
-  private lowI = 0;
-  private size = 0;
+  protected lowI = 0;
+  protected size = 0;
   /** Times ESP rose and killed bytes (a measure of the work, for `kmemsim compare`). */
   kills = 0;
   /**
@@ -79,7 +85,7 @@ export abstract class StackRules extends ShadowRules {
    * the precise oracle when it learns ESP moved: the instruction about to
    * run, in the function that moved it); 0 where unknown.
    */
-  private origins: Int32Array | null = null;
+  protected origins: Int32Array | null = null;
   /** The instruction now running, for `origins` (null: origins are not kept). */
   protected growEip: number | null = null;
 
@@ -184,5 +190,28 @@ export abstract class StackRules extends ShadowRules {
   hostPushed(esp: number, bytes: number): void {
     this.espChanged(esp);
     if (bytes > 0) this.shadow.markInitialized(esp, bytes);
+  }
+
+  /**
+   * espChanged() as JavaScript for the compiled checks (./instrument.ts,
+   * emitted where the generated code moves ESP): the same rule on the same
+   * fields, without a call. `self` names this object in the generated code,
+   * `esp` is an int32 expression holding ESP's new value, `eip` the
+   * instruction a grown frame is attributed to (growEip, nonzero), and
+   * `bind` binds a value into the code; `afterKill` is code run after a
+   * rise killed bytes. A rise of 4 bytes from an aligned
+   * ESP (a POP, a RET) kills its dword with one store into the shadow's
+   * dword view; other rises go through Shadow.markUninitialized; a fall
+   * fills the origins of the dwords it grows over. Fields are read at run
+   * time (never bound), so a change of the stack in use (its range, its
+   * liveness, its origins) needs no recompilation.
+   */
+  espChangedCode(self: string, esp: string, eip: number, bind: (v: unknown) => string, afterKill = ''): string {
+    const t = bind(this.shadow.tracked), w = bind(this.shadow.words);
+    const kill = `if (_d === 4 && (_ll & 3) === 0) { const _s = ${t}[_ll >>> 12]; if (_s !== 0) ${w}[_s][(_ll & 4095) >> 2] = ${UNINITIALIZED_DWORD}; } ` +
+      `else ${self}.shadow.markUninitialized(_ll, _d); ${self}.kills++; ${afterKill}`;
+    const grow = `const _o = ${self}.origins; if (_o !== null) for (let _i = (_e - _lo) >>> 2, _n = (_ll - _lo + 3) >>> 2; _i < _n; _i++) _o[_i] = ${eip | 0};`;
+    return `{ const _e = ${esp}, _lo = ${self}.lowI; if ((_e - _lo) >>> 0 <= ${self}.size) { const _ll = ${self}.liveLow, _d = (_e - _ll) | 0; ` +
+      `if (_d > 0) { ${kill} } else if (_d < 0) { ${grow} } ${self}.liveLow = _e; } }`;
   }
 }
