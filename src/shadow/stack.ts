@@ -80,6 +80,59 @@ export abstract class StackRules extends ShadowRules {
     this.origins = new Int32Array(Math.ceil((this.high - this.low) / 4));
   }
 
+  /** Stacks tracked but not in use (other tasks' kernel stacks), by `low`: their liveness, kept for switchStack(). */
+  private readonly parked = new Map<number, { high: number; liveLow: number; origins: Int32Array | null }>();
+
+  /**
+   * Another task's kernel stack [low, high) is now the one in use (a task switch): the current one's
+   * liveness is kept for its return, and `low`'s comes back — or, the first time, it is tracked as
+   * beginStack() does. The shadow of every tracked stack stays where it is.
+   */
+  switchStack(low: number, high: number): void {
+    const l = low >>> 0;
+    if (l === this.low && (high >>> 0) === this.high) return;
+    if (this.high !== 0) this.parked.set(this.low, { high: this.high, liveLow: this.liveLow, origins: this.origins });
+    const p = this.parked.get(l);
+    if (!p || p.high !== high >>> 0) {
+      this.parked.delete(l);
+      this.beginStack(l, high);
+      return;
+    }
+    this.parked.delete(l);
+    this.low = l;
+    this.high = p.high;
+    this.lowI = l | 0;
+    this.size = this.high - this.low;
+    this.liveLow = p.liveLow;
+    this.origins = p.origins;
+  }
+
+  /**
+   * Stop tracking the stack at `low` (its task is gone and the pages go back to the allocator): its
+   * [low, high) when it was tracked (in use or parked), else null. The caller untracks its shadow.
+   */
+  protected dropStack(low: number): { low: number; high: number } | null {
+    const l = low >>> 0;
+    const p = this.parked.get(l);
+    if (p) {
+      this.parked.delete(l);
+      return { low: l, high: p.high };
+    }
+    if (l !== this.low || this.high === 0) return null;
+    const r = { low: this.low, high: this.high };
+    this.low = this.high = 0;
+    this.lowI = this.size = this.liveLow = 0;
+    this.origins = null;
+    return r;
+  }
+
+  /** Every stack tracked: the one in use, then the parked ones. */
+  protected trackedStacks(): { low: number; high: number }[] {
+    const out = this.high !== 0 ? [{ low: this.low, high: this.high }] : [];
+    for (const [low, p] of this.parked) out.push({ low, high: p.high });
+    return out;
+  }
+
   /** The instruction that grew the stack over `addr` (its frame's function), or null when unknown. */
   originOf(addr: number): number | null {
     const a = addr >>> 0;

@@ -31,6 +31,7 @@ import type { GuestAccessor } from '../printk.js';
 import type { Printk } from '../printk.js';
 import { __GFP_NOTRACK, __GFP_ZERO, type MemoryManager } from '../mm/index.js';
 import { PHYS_KDATA, kva } from '../layout.js';
+import { TaskNotifier } from './task-notifier.js';
 
 export const TASK_RUNNING = 0;
 export const TASK_INTERRUPTIBLE = 1;
@@ -145,6 +146,8 @@ export class Scheduler {
   kthreadEntry = 0;
   /** Called when a task is switched in (kprobes keep per-task state). */
   readonly onSwitch: ((prev: KernelTask, next: KernelTask) => void)[] = [];
+  /** Task switches and freed kernel stacks, for clients above the kernel (./task-notifier.ts); told after onSwitch. */
+  readonly notifier = new TaskNotifier();
   /** do_exit()'s kernel-text entry (set by ./index.ts): where an exiting user process's task goes. */
   doExitEntry = 0;
   /**
@@ -448,8 +451,10 @@ export class Scheduler {
     this.current = next;
     this.publishCurrent();
     for (const f of this.onSwitch) f(prev, next);
+    this.notifier.switched(prev, next);
     this.resumeValue(next);
     if (prev.dead && prev.stack.phys !== null) {
+      this.notifier.stackFreed(prev);
       this.mm.buddy.freePages(prev.stack.phys, THREAD_SIZE_ORDER);
       prev.stack.phys = null;
     }
