@@ -73,15 +73,12 @@ const EFLAGS_IOPL1 = 0x1000;
 export class Ring1Tasks {
   private readonly rings = new Map<KernelTask, TaskRing>();
   private readonly listeners: Cpl1StackListener[] = [];
-  /** The ring-0 stack kernel threads' exceptions land on (TSS.ESP0 while one runs). */
-  private readonly trapStackTop: number;
+  /** The ring-0 stack kernel threads' exceptions land on (TSS.ESP0 while one runs); made when the first one runs. */
+  private trapStackTop = 0;
   /** CPL-1 stacks handed out for processes (besides the boot task's). */
   stacksAllocated = 0;
 
   private constructor(readonly kernel: Kernel, readonly layout: Ring1Layout, readonly sched: Scheduler) {
-    const phys = sched.mm.buddy.allocPages(THREAD_SIZE_ORDER, 0xd0 | __GFP_NOTRACK | __GFP_ZERO);
-    if (!phys) throw new Error('out of memory for the ring-0 trap stack of kernel threads');
-    this.trapStackTop = (sched.mm.buddy.pageAddress(phys) + THREAD_SIZE) >>> 0;
     // The boot task (the first process, or the module run's insmod) uses the layout's stack.
     this.rings.set(sched.tasks[0]!, { cpl: kernel.cpu.cpl === 1 ? 1 : 0, stack: { low: layout.stackLow, high: layout.stackHigh, phys: null }, ring0Esp: null });
     layout.enterFromRing0 = () => this.enterFromRing0();
@@ -124,10 +121,8 @@ export class Ring1Tasks {
     const t = this.sched.current;
     const r = this.ringOf(t);
     if (!r.stack) {
-      const phys = this.sched.mm.buddy.allocPages(THREAD_SIZE_ORDER, 0xd0 | __GFP_NOTRACK | __GFP_ZERO);
-      if (!phys) throw new Error(`out of memory for the CPL-1 kernel stack of ${t.comm}/${t.pid}`);
-      const low = this.sched.mm.buddy.pageAddress(phys) >>> 0;
-      r.stack = { low, high: (low + THREAD_SIZE) >>> 0, phys };
+      const low = this.allocStack(`the CPL-1 kernel stack of ${t.comm}/${t.pid}`);
+      r.stack = { low, high: (low + THREAD_SIZE) >>> 0, phys: this.sched.mm.buddy.virtToPhys(low) };
       this.stacksAllocated++;
     }
     r.ring0Esp = cpu.regs[4]! >>> 0;
@@ -164,7 +159,7 @@ export class Ring1Tasks {
     if (r.cpl !== k.cpu.cpl) this.toCpl(r.cpl);
     if (r.cpl === 1) {
       if (next.kthread) {
-        k.setKernelStack(this.trapStackTop);
+        k.setKernelStack(this.trapStack());
         this.load(DS, KERNEL1_DS);
         this.load(ES, KERNEL1_DS);
       } else if (r.ring0Esp !== null) {
@@ -172,6 +167,18 @@ export class Ring1Tasks {
       }
       if (r.stack) for (const l of this.listeners) l.stackInUse(r.stack);
     }
+  }
+
+  private trapStack(): number {
+    if (this.trapStackTop === 0) this.trapStackTop = (this.allocStack('the ring-0 trap stack of kernel threads') + THREAD_SIZE) >>> 0;
+    return this.trapStackTop;
+  }
+
+  /** THREAD_SIZE from the page allocator (not tracked by kmemcheck: a stack, as alloc_thread_stack_node()'s); its address. */
+  private allocStack(what: string): number {
+    const phys = this.sched.mm.buddy.allocPages(THREAD_SIZE_ORDER, 0xd0 | __GFP_NOTRACK | __GFP_ZERO);
+    if (!phys) throw new Error(`out of memory for ${what}`);
+    return this.sched.mm.buddy.pageAddress(phys) >>> 0;
   }
 
   private freed(t: KernelTask): void {
