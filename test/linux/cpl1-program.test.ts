@@ -101,6 +101,20 @@ describe.skipIf(noTracer !== null)('--stack cpl1: kprobes and kretprobes at ring
     expect(r.status).toBe(0);
   });
 
+  it.skipIf(noBusybox !== null)('a kprobe pre_handler reading regs->dx (seed 003\'s page_order) and the bpftrace script: the plain run\'s output, under kmemcheck too', async () => {
+    // page_order's kprobe first: it sees alloc.c's allocations (made by its init at CPL 1).
+    const args = ['--kernel-param', 'page_owner=on', '--module', join(ROOT, 'examples/linux/page_owner/page_order.c'), '--module', join(ROOT, 'examples/linux/page_owner/alloc.c'),
+      '--bpftrace', join(ROOT, 'examples/linux/page_owner/page_owner.bt'), BUSYBOX, '--', 'sh', '-c', 'cat /proc/page_order'];
+    const plain = await kmemsim(['run', ...args]);
+    const checked = await kmemsim(['run', '--kmemcheck', '--stack', 'cpl1', ...args]);
+    expect(plain.status).toBe(0);
+    expect(plain.stdout).toMatch(/^Order\tParticipation\n/);
+    expect(plain.stdout).toMatch(/^1\t[1-9]\d*$/m); // the handler read order 1 from regs->dx
+    expect(checked.stdout).toBe(plain.stdout);
+    expect(checked.stderr.replace(/timestamp=\d+/g, '')).toBe(plain.stderr.replace(/timestamp=\d+/g, ''));
+    expect(checked.status).toBe(0);
+  });
+
   it.skipIf(noBusybox !== null)('with --root: the test insmods the modules through busybox sh (processes forked before the stacks were hidden see them hidden too)', async () => {
     const root = mkdtempSync(join(tmpdir(), 'kmemsim-cpl1-root-'));
     mkdirSync(join(root, 'bin'));
