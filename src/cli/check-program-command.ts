@@ -12,9 +12,9 @@ import { errLine as err } from './io.js';
 
 /** The checker options of `run` that apply to a program with modules. */
 export interface ProgramCheckOptions {
-  /** The checkers: the heap checker (fault-driven or inline) and/or --stack precise. */
+  /** The checkers: the heap checker (fault-driven or inline) and/or --stack precise or cpl1. */
   heap: 'kmemcheck' | 'inline' | null;
-  stack: 'precise' | null;
+  stack: 'precise' | 'cpl1' | null;
   errorExitcode: number;
   reportJson?: string;
   oneShot?: boolean;

@@ -716,10 +716,14 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise'))) {
+    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise' || kmem.stack === 'cpl1'))) {
       errLine(modules.length
-        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline and --stack precise check its --module modules (not --stack cpl1 or ftrace)'
+        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline, --stack precise and --stack cpl1 check its --module modules (not --stack ftrace)'
         : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
+      return 2;
+    }
+    if (kmem?.stack === 'cpl1' && kmem.kernelRing === 0) {
+      errLine('kmemsim: --stack cpl1 --kernel-ring 0 (the double-fault demonstration) runs a module on its own, not a program');
       return 2;
     }
     warnSections(file, elf.sectionError);
@@ -747,7 +751,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     const finishServices = outputs ? outputs.finish : (status: number): number => status;
     const finish = (status: number): number => finishServices(bt ? bt.finish(status) : status);
     if (kmem) {
-      const checkers = { ...kmem, stack: kmem.stack as 'precise' | null };
+      const checkers = { ...kmem, stack: kmem.stack as 'precise' | 'cpl1' | null };
       return finish(checkProgramCommand!(bytes, runOpts, checkers, verbose));
     }
     const r = runUserProgram(bytes, runOpts);

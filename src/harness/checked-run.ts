@@ -43,6 +43,7 @@ import { checkedAccessor, type NativeAccessObserver } from '../shadow/accessor.j
 import { ObjectOwners } from '../shadow/object-owner.js';
 import { enterRing1, ring0Stack, type Ring1Layout } from '../rings/ring1.js';
 import { Cpl1StackTracker, explainStackTripleFault } from '../rings/stack-tracker.js';
+import { Ring1Tasks } from '../rings/ring1-tasks.js';
 import { StackPoisoner } from '../ftrace/poison.js';
 import type { HeapMode, StackMode } from './modes.js';
 import { finishModuleServices, installModuleServices, type ModuleServiceOptions } from './module-services.js';
@@ -264,6 +265,8 @@ export function startChecked(object: Uint8Array | { path: string }, opts: Omit<C
         });
         // Heap findings name the object and the stacks that allocated and freed it.
         if (h) owners = ObjectOwners.attach(k, api.mm.hooks);
+        // Kernel threads run at CPL 1 on their own kernel stacks: the tracker follows the task switches to them.
+        if (stackChecker instanceof Cpl1StackTracker && ring1) stackChecker.followTasks(Ring1Tasks.attach(k, ring1, api.sched));
         installModuleServices(k, api, services);
         return api;
       },

@@ -19,6 +19,9 @@ import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, 
 import { moduleLocator } from '../kernel/symbols.js';
 import type { ModuleLoader } from '../linux/lkm.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
+import { enterRing1, type Ring1Layout } from '../rings/ring1.js';
+import { Ring1Tasks } from '../rings/ring1-tasks.js';
+import { Cpl1StackTracker } from '../rings/stack-tracker.js';
 
 export interface CheckedProgramResult {
   run: RunResult;
@@ -28,21 +31,24 @@ export interface CheckedProgramResult {
   summary: { findings: number; lost: number; faults: number; singleSteps: number };
 }
 
-/** Which checkers watch the system: the heap checker (fault-driven or inline) and/or the precise stack checker. */
+/** Which checkers watch the system: the heap checker (fault-driven or inline) and/or a stack checker. */
 export interface ProgramCheckers {
   heap: 'kmemcheck' | 'inline' | null;
-  stack: 'precise' | null;
+  stack: 'precise' | 'cpl1' | null;
 }
 
 /**
- * Run `elf` with its modules under the heap checker and/or the precise
- * stack checker (the kernel stack of every task the system calls and the
- * module code they reach run on — each process's and each kernel thread's:
- * src/shadow/task-stacks.ts).
+ * Run `elf` with its modules under the heap checker and/or a stack
+ * checker: precise on the kernel stack of every task the system calls and
+ * the module code they reach run on — each process's and each kernel
+ * thread's (src/shadow/task-stacks.ts); cpl1 with the kernel's guest code
+ * at CPL 1, each task on its own CPL-1 stack, every one of them tracked
+ * (src/rings/ring1-tasks.ts).
  */
 export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}, checkers: ProgramCheckers = { heap: 'kmemcheck', stack: null }): CheckedProgramResult {
   let engine: Kmemcheck | InlineChecker | null = null;
-  let stackEngine: PreciseStack | null = null;
+  let stackEngine: PreciseStack | Cpl1StackTracker | null = null;
+  let ring1: Ring1Layout | null = null;
   let api: KernelApi | null = null;
   let loader: ModuleLoader | null = null;
   let kernel: Kernel | null = null;
@@ -51,7 +57,9 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
     kernel = k;
     const e = checkers.heap === 'kmemcheck' ? Kmemcheck.attach(k, rules) : checkers.heap === 'inline' ? InlineChecker.attach(k, rules) : null;
     engine = e;
-    const st = checkers.stack === 'precise' ? PreciseStack.attach(k, rules) : null;
+    // cpl1: the ring-1 layout (entered at the first guest call: the CPU may be in a system call now) and its tracker.
+    if (checkers.stack === 'cpl1') ring1 = enterRing1(k, { switchNow: false });
+    const st = checkers.stack === 'precise' ? PreciseStack.attach(k, rules) : ring1 ? Cpl1StackTracker.attach(k, ring1, rules) : null;
     stackEngine = st;
     return {
       hooks: e ? kmemcheckSlabHooks(e) : undefined,
@@ -64,7 +72,12 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
     kernelApi: {
       // The checker's options over another hook's (the module services', which install after the checker).
       options: (k) => ({ ...opts.kernelApi?.options(k), ...checkerOptions(k) }),
-      exports: (a, sys) => opts.kernelApi?.exports?.(a, sys),
+      exports: (a, sys) => {
+        // Every task's kernel code at CPL 1 on its own stack, each stack tracked (after the processes became tasks).
+        const r1 = ring1 as Ring1Layout | null;
+        if (r1) (stackEngine as Cpl1StackTracker).followTasks(Ring1Tasks.attach(a.kernel, r1, a.sched));
+        opts.kernelApi?.exports?.(a, sys);
+      },
       installed: (a, l) => {
         api = a;
         loader = l;
@@ -75,12 +88,12 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   const findings: Finding[] = [];
   const reports: string[] = [];
   const e = engine as Kmemcheck | InlineChecker | null;
-  const st = stackEngine as PreciseStack | null;
+  const st = stackEngine as PreciseStack | Cpl1StackTracker | null;
   if (!e && !st) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0 } };
   const symbolize = systemSymbolizer(() => api, () => loader);
   const locate = systemLocator(() => loader);
   let lost = 0;
-  for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, 'precise', 'stack']] as const) {
+  for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, checkers.stack, 'stack']] as const) {
     if (!rules) continue;
     for (const err of rules.errors.drain()) {
       findings.push(toFinding(err, symbolize, locate, { checker: checker!, region }));

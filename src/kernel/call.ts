@@ -50,6 +50,12 @@ export interface GuestCallHooks {
   pushed?(kernel: Kernel, esp: number, bytes: number): void;
   /** The call is over (returned or stopped). */
   finished?(kernel: Kernel): void;
+  /**
+   * A system call's calls into guest code are over and its trap returns next (src/linux/kcall.ts, which
+   * calls beforePush/pushed for each of its calls as callGuest() does): a layout that ran them on another
+   * stack goes back to the trap's (the ring-1 layout: CPL 0, the kernel stack the trap frame is on).
+   */
+  returnToTrap?(kernel: Kernel): void;
 }
 
 /** Per-kernel state: the return stub's address and whether it was reached. */

@@ -28,6 +28,13 @@ export class AddressSpace {
     readonly pgdir: number,
   ) {}
 
+  /**
+   * Told when a directory entry of the kernel half changes (a 4 MiB page split into a page table): page
+   * directories that copied the kernel half (processes', src/linux/mm.ts) must get the same entry, or a
+   * page hidden in the new table stays present in them — Linux's sync_global_pgds() over its pgd_list.
+   */
+  readonly kernelPdeChanged: ((index: number, pde: number) => void)[] = [];
+
   /** Fill the kernel half: every 4 MiB of physical memory at PAGE_OFFSET, global, supervisor, writable. */
   mapKernelDirect(physSize: number): void {
     for (let p = 0; p < physSize; p += 0x400000) {
@@ -116,7 +123,9 @@ export class AddressSpace {
     this.mem.writePhys(pt, entries);
     // The directory entry points to the table: present, writable, and as user-accessible as the page was
     // (a PDE's R/W and U/S combine with the PTE's; the PTEs carry the real rights).
-    this.mem.writePhys32(pdeAddr, pt | PTE_P | PTE_RW | (pde & PTE_US) | PTE_A);
+    const newPde = pt | PTE_P | PTE_RW | (pde & PTE_US) | PTE_A;
+    this.mem.writePhys32(pdeAddr, newPde);
+    if ((lin >>> 0) >= PAGE_OFFSET) for (const f of this.kernelPdeChanged) f(lin >>> 22, newPde);
     // The translations are unchanged, but the SDM (Vol. 3 §4.10.2.3) asks for invalidation when the page size
     // of a mapping changes; the software TLB caches per 4 KiB page, so this drops 1024 entries.
     const first = ((lin >>> 22) << 22) | 0;

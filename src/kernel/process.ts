@@ -224,6 +224,8 @@ export function loadUserProgram(elfBytes: Uint8Array, opts: RunOptions): Process
   if (opts.onKernelApi) opts.onKernelApi(linux.system.modules.ensure().api);
   const sp = buildInitialStack(k, k.as, elf, { argv: opts.argv, env: opts.env ?? [] }, linux);
   linux.system.task.tls.load(k);
+  // The return from execve starts in the kernel's own mode (a module's init may have left the CPU at CPL 1).
+  if (k.cpu.cpl !== 0) k.kernelMode();
   k.enterUser(elf.header.entry, sp);
   if (opts.jitThreshold !== undefined) k.cpu.jitThreshold = opts.jitThreshold;
   if (opts.traceEvents) k.cpu.observer = opts.traceEvents(k.cpu);

@@ -9,7 +9,9 @@
  * run loop: the system-call handler leaves the int $0x80 frame on the
  * kernel stack, pushes the call's stack arguments and a return address — a
  * native continuation, `kmemsim_syscall_continue` — loads EAX, EDX, ECX
- * (-mregparm=3) and jumps to the function at CPL 0 (Kernel.deferTrapReturn()).
+ * (-mregparm=3) and jumps to the function at CPL 0 (Kernel.deferTrapReturn()) — or, with the
+ * ring-1 layout, at CPL 1 on the task's CPL-1 stack (the guest-call hooks move there and back:
+ * src/rings/ring1-tasks.ts).
  * When the function returns, the continuation runs the rest of the system
  * call (`then`), which may make another call (seq_file's release after a
  * failed open, the deferred fput()s) or finish: the user's registers are put
@@ -23,7 +25,7 @@
  */
 import type { Kernel } from '../kernel/kernel.js';
 import { GuestFault } from '../kernel/guest-memory.js';
-import { hostPushed } from '../kernel/call.js';
+import { guestCallHooks, hostPushed } from '../kernel/call.js';
 import { schedulerOf } from '../kernel/sched/scheduler.js';
 import { OutOfMemory } from '../kernel/pages.js';
 import { EFAULT, ENOMEM, LinuxError } from './errno.js';
@@ -122,6 +124,8 @@ export class KernelCalls {
   private enter(req: GuestCallRequest): void {
     const cpu = this.k.cpu;
     const stackArgs = req.args.slice(3);
+    // As callGuest(): the hooks may move to another stack first (the ring-1 layout: CPL 1, the task's CPL-1 stack).
+    for (const h of guestCallHooks(this.k)) h.beforePush?.(this.k);
     const top = cpu.regs[4]!;
     for (let i = stackArgs.length - 1; i >= 0; i--) cpu.push32(stackArgs[i]! | 0);
     cpu.push32(this.continuation);
@@ -158,6 +162,8 @@ export class KernelCalls {
       cpu.stop({ kind: 'internal-error', eip: cpu.eip, message: 'internal error: nested system-call continuations' });
       return;
     }
+    // Back on the kernel stack the trap frame is on (a layout that ran the calls elsewhere moves back).
+    for (const h of guestCallHooks(this.k)) h.returnToTrap?.(this.k);
     const saved = c.saved!;
     c.saved = null;
     for (const i of SAVED) cpu.regs[i] = saved[i]!;

@@ -120,6 +120,11 @@ export class LinuxSystem {
         [DEBUGFS_MOUNT, debugfs({ kernelParams: () => sys.modules.kernelParams, ensure: () => sys.modules.ensure() })],
       ]),
     });
+    // A split of the kernel's direct map (a page hidden by kmemcheck or a stack tracker) reaches every process's
+    // page directory, as Linux's sync_global_pgds() does: each copied the kernel half when it was made.
+    k.as.kernelPdeChanged.push((i, pde) => {
+      for (const t of this.tasks.values()) if (t.mm.as.pgdir !== k.as.pgdir) k.mem.writePhys32(t.mm.as.pgdir + i * 4, pde);
+    });
     this.modules = new LinuxModules(this, k, (text) => (io.console ? io.console(text) : io.diagnostic(text.replace(/\n$/, ''))), opts.kernelApi);
     this.table = {
       ...this.modules.syscalls(),

@@ -57,6 +57,12 @@ import { installPrivilegedEmulation, type EmulationCounters, type PrivilegedEmul
 export interface Ring1Options {
   /** Pages of CPL-1 kernel stack (default 4: 16 KiB, THREAD_SIZE of i386 with 4K stacks off). */
   stackPages?: number;
+  /**
+   * Move the CPU to CPL 1 now (default true: a module run's kernel is between guest calls). False when
+   * the CPU is busy in ring 0 (a program's system call installed the module kernel): the next guest
+   * call enters ring 1.
+   */
+  switchNow?: boolean;
 }
 
 export interface Ring1Layout {
@@ -71,6 +77,11 @@ export interface Ring1Layout {
   readonly emulation: PrivilegedEmulation;
   /** Its counters (per mnemonic, total, #GPs passed on to the oops). */
   readonly counters: EmulationCounters;
+  /**
+   * How a guest call made from ring 0 enters ring 1: by default on an empty CPL-1 stack (this layout's).
+   * With tasks (a program's processes and kernel threads, ./ring1-tasks.ts) each task enters on its own.
+   */
+  enterFromRing0: (kernel: Kernel) => void;
 }
 
 /** The classic ring-0 kernel's stack (boot's 16 KiB below PHYS_KSTACK_TOP), for trackers configured at ring 0. */
@@ -122,21 +133,22 @@ export function enterRing1(kernel: Kernel, opts: Ring1Options = {}): Ring1Layout
     ring0StackTop: kernel.mem.read32((cpu.trBase + 4) | 0) >>> 0,
     emulation,
     counters: emulation.counters,
+    enterFromRing0: (k) => switchToRing1(k, stackHigh),
   };
   layouts.set(kernel, layout);
-  switchToRing1(kernel, stackHigh);
-  // A guest call that finds the CPU in ring 0 (an oops stopped it inside a ring-0 handler) re-enters ring 1
-  // on an empty CPL-1 stack first.
+  if (opts.switchNow ?? true) switchToRing1(kernel, stackHigh);
+  // A guest call that finds the CPU in ring 0 (an oops stopped it inside a ring-0 handler; a program's
+  // system call calling a module's file operation) enters ring 1 first.
   addGuestCallHooks(kernel, {
     beforePush(k) {
-      if (k.cpu.cpl !== 1) switchToRing1(k, stackHigh);
+      if (k.cpu.cpl !== 1) layout.enterFromRing0(k);
     },
   });
   return layout;
 }
 
 /** Load the DPL-1 segments, CPL 1, IOPL 1 and ESP = `esp`. */
-function switchToRing1(kernel: Kernel, esp: number): void {
+export function switchToRing1(kernel: Kernel, esp: number): void {
   const cpu = kernel.cpu;
   const load = (seg: number, sel: number): void => {
     const lo = kernel.mem.read32((cpu.gdtrBase + (sel & ~7)) | 0);

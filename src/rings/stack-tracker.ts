@@ -58,6 +58,7 @@ import { StackRules } from '../shadow/stack.js';
 import type { RuleStats, ShadowRuleOptions } from '../shadow/rules.js';
 import { SHADOW_UNINITIALIZED, type ShadowState } from '../shadow/shadow.js';
 import type { PrivilegedEmulation } from './privileged.js';
+import type { Cpl1Stack, Ring1Tasks } from './ring1-tasks.js';
 
 /** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (ShadowRuleOptions). */
 export type Cpl1StackOptions = ShadowRuleOptions;
@@ -71,6 +72,8 @@ export interface Cpl1StackStats extends RuleStats {
   nativeReads: number;
   /** Native routine calls (the stack shown around each). */
   nativeCalls: number;
+  /** Most CPL-1 stacks tracked at once (one per task that ran kernel code: followTasks()). */
+  stacks: number;
 }
 
 /** The stack to track: a Ring1Layout, or ring0Stack() for the double-fault demonstration. */
@@ -84,7 +87,7 @@ export interface TrackedStack {
 export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   readonly name = 'cpl1-stack';
   readonly checker = 'cpl1' as const;
-  readonly stats: Cpl1StackStats = { faults: 0, steps: 0, reads: 0, writes: 0, copies: 0, errors: 0, nativeReads: 0, nativeCalls: 0 };
+  readonly stats: Cpl1StackStats = { faults: 0, steps: 0, reads: 0, writes: 0, copies: 0, errors: 0, nativeReads: 0, nativeCalls: 0, stacks: 1 };
   private attached = true;
   private nativeEsp = 0;
   private nativeEip = 0;
@@ -155,7 +158,41 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     if (!this.attached) return;
     this.attached = false;
     this.hiding.unregister(this);
-    this.shadow.untrack(this.low, this.high - this.low);
+    for (const st of this.trackedStacks()) this.shadow.untrack(st.low, st.high - st.low);
+  }
+
+  // ---- several tasks (src/rings/ring1-tasks.ts: a program's processes and kernel threads) -----------
+
+  /**
+   * Track every task's CPL-1 stack: each is hidden from the first time it is used; the one in use is the
+   * stack whose liveness ESP moves (switchStack()), the others keep theirs until their task runs again.
+   */
+  followTasks(tasks: Ring1Tasks): void {
+    tasks.listen({
+      stackInUse: (st) => this.stackInUse(st),
+      stackFreed: (st) => this.stackFreed(st),
+    });
+  }
+
+  /** `st` is the current task's CPL-1 stack now (a task switch, inside schedule(); or a first guest call). */
+  private stackInUse(st: Cpl1Stack): void {
+    if (!this.attached) return;
+    this.switchStack(st.low, st.high);
+    this.stats.stacks = Math.max(this.stats.stacks, this.trackedStacks().length);
+    // A native that switched tasks returns on the new task's stack: what it pushed is measured from there.
+    if (this.inNative) this.nativeEsp = (this.kernel.cpu.segBase[SS] + this.kernel.cpu.regs[4]) | 0;
+  }
+
+  /** `st` goes back to the page allocator: its pages are shown and its shadow forgotten. */
+  private stackFreed(st: Cpl1Stack): void {
+    if (!this.attached) return;
+    const r = this.dropStack(st.low);
+    if (!r) return;
+    for (let p = r.low >>> 12, last = ((r.high - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
+      this.hiding.showPage((p * 4096) | 0, this);
+      if (p === last) break;
+    }
+    this.shadow.untrack(r.low, r.high - r.low);
   }
 
   setEnabled(on: boolean): void {

@@ -130,6 +130,46 @@ export abstract class StackRules extends ShadowRules {
     this.shadow.untrack(s.low | 0, s.high - s.low);
   }
 
+  /** The tracked stack [low, high), if any. */
+  private stackAt(low: number, high: number): StackLiveness | null {
+    for (const s of this.stacks) if (s.low === low >>> 0 && s.high === high >>> 0) return s;
+    return null;
+  }
+
+  /**
+   * The stack [low, high) is now the one in use (a task switch, for a client that knows stacks by their
+   * range rather than by task): its liveness comes back, or, the first time, it is begun.
+   */
+  switchStack(low: number, high: number): void {
+    const s = this.stackAt(low, high);
+    if (s === this.inUse && s !== null) return;
+    if (s) this.useStack(s);
+    else this.beginStack(low, high);
+  }
+
+  /**
+   * Stop tracking the stack at `low` (its task is gone and the pages go back to the allocator), even if
+   * it is the one in use: its [low, high) when it was tracked, else null. The caller untracks its shadow.
+   */
+  protected dropStack(low: number): { low: number; high: number } | null {
+    let s: StackLiveness | null = null;
+    for (const t of this.stacks) if (t.low === low >>> 0) s = t;
+    if (s === null) return null;
+    this.stacks.delete(s);
+    if (s === this.inUse) {
+      this.inUse = null;
+      this.low = this.high = 0;
+      this.lowI = this.size = this.liveLow = 0;
+      this.origins = null;
+    }
+    return { low: s.low, high: s.high };
+  }
+
+  /** Every stack tracked, the one in use and the others. */
+  protected trackedStacks(): { low: number; high: number }[] {
+    return [...this.stacks].map((s) => ({ low: s.low, high: s.high }));
+  }
+
   /** The instruction that grew the stack over `addr` (its frame's function), or null when unknown. */
   originOf(addr: number): number | null {
     const a = addr >>> 0;
