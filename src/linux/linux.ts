@@ -353,7 +353,7 @@ export class LinuxSystem {
   private procView(pid: number): ProcView | undefined {
     const t = this.tasks.get(pid);
     if (!t) return undefined;
-    return { pid, exe: t.exe, cwd: t.cwd, argv: t.argv, env: t.env, maps: () => t.mm.maps(), fds: () => t.files.entries() };
+    return { pid, exe: t.exe, comm: t.comm, cwd: t.cwd, argv: t.argv, env: t.env, maps: () => t.mm.maps(), fds: () => t.files.entries() };
   }
 
   /** Install the int $0x80 handler, signal delivery for user faults, and demand paging ahead of both (and of the fatal-fault policy). */

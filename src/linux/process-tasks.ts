@@ -86,7 +86,7 @@ export class ProcessTasks {
 
   /** A new process (fork) or one already running when the module kernel came: its task; null when out of memory. */
   add(t: Task): KernelTask | null {
-    const kt = this.s.createTask(t.pid, commOf(t), this.exitToUser, null);
+    const kt = this.s.createTask(t.pid, t.comm, this.exitToUser, null);
     if (!kt) return null;
     this.link(t, kt);
     if (t.state !== 'runnable') this.sleepOn(t, kt);
@@ -190,7 +190,7 @@ export class ProcessTasks {
     const k = this.sys.k;
     const cpu = k.cpu;
     if (t.state !== 'zombie') t.context = saveContext(k);
-    this.s.rename(kt, t.pid, commOf(t));
+    this.s.rename(kt, t.pid, t.comm);
     this.publishMm(t, kt);
     k.kernelMode(kt.stack.high);
     cpu.push32(this.exitToUser);
@@ -254,12 +254,7 @@ export class ProcessTasks {
       loadUserSegments(k, side.segs);
     }
     k.setKernelStack(next.stack.high);
-    this.s.rename(next, to.pid, commOf(to));
+    this.s.rename(next, to.pid, to.comm);
     this.publishMm(to, next);
   }
-}
-
-/** A process's comm: its program's file name. */
-function commOf(t: Task): string {
-  return t.exe.split('/').pop() || 'swapper';
 }

@@ -90,7 +90,7 @@ export class LinuxModules {
     // The scheduler's first task is the process whose system call runs module code (src/kernel/sched).
     api.sched.userContext = {
       pid: () => sys.task?.pid ?? 0,
-      comm: () => (sys.task?.exe ?? 'swapper').split('/').pop() || 'swapper',
+      comm: () => sys.task?.comm || 'swapper',
       allocPid: () => sys.allocPid(),
     };
     // From now on processes are tasks of that scheduler too (one task list).
