@@ -704,7 +704,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     errLine(`kmemsim: --overlay-save, --mmiotrace, --vdev and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
     return 2;
   }
-  const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
+  const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose, kmem?.stack === 'ftrace');
   if (typeof modules === 'number') return modules;
   // The modules' services (kmcf_*, ioremap, mmiotrace and trace_marker): src/harness/module-services.ts.
   const outputs = modules.length ? openServiceOutputs(prog, errLine) : null;
@@ -719,9 +719,9 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise'))) {
+    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise' || kmem.stack === 'ftrace'))) {
       errLine(modules.length
-        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline and --stack precise check its --module modules (not --stack cpl1 or ftrace)'
+        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline and --stack precise|ftrace check its --module modules (not --stack cpl1)'
         : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
@@ -750,7 +750,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     const finishServices = outputs ? outputs.finish : (status: number): number => status;
     const finish = (status: number): number => finishServices(bt ? bt.finish(status) : status);
     if (kmem) {
-      const checkers = { ...kmem, stack: kmem.stack as 'precise' | null };
+      const checkers = { ...kmem, stack: kmem.stack as 'precise' | 'ftrace' | null };
       return finish(checkProgramCommand!(bytes, runOpts, checkers, verbose));
     }
     const r = runUserProgram(bytes, runOpts);
@@ -777,7 +777,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
  * --module FILE [PARAM=VALUE ...]: each module read (a .c file built as `kmemsim cc` does), or the exit
  * status when one cannot be.
  */
-function preloadModules(specs: readonly string[], cflags: readonly string[], verbose: boolean): PreloadModule[] | number {
+function preloadModules(specs: readonly string[], cflags: readonly string[], verbose: boolean, ftrace = false): PreloadModule[] | number {
   const out: PreloadModule[] = [];
   for (const spec of specs) {
     const m = /^\s*(\S+)\s*(.*)$/.exec(spec);
@@ -787,11 +787,14 @@ function preloadModules(specs: readonly string[], cflags: readonly string[], ver
     }
     const [, file, params] = m as unknown as [string, string, string];
     let bytes: Uint8Array;
+    let stackUsage: string | undefined;
     if (file.endsWith('.c')) {
       try {
-        const b = buildModule({ name: modname(file), sources: [file], cflags, onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
+        // --stack ftrace: the __fentry__ call sites (-pg -mfentry) and the frame sizes (-fstack-usage).
+        const b = buildModule({ name: modname(file), sources: [file], cflags: [...(ftrace ? FTRACE_CFLAGS : []), ...cflags], stackUsage: ftrace, onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
         if (b.warnings) errOut(b.warnings);
         bytes = b.object;
+        stackUsage = b.stackUsage || undefined;
       } catch (e) {
         if (!(e instanceof BuildError)) throw e;
         if (e.output) errOut(e.output);
@@ -803,7 +806,7 @@ function preloadModules(specs: readonly string[], cflags: readonly string[], ver
       if (typeof r === 'number') return r;
       bytes = r;
     }
-    out.push({ name: basename(file), bytes, args: params });
+    out.push({ name: basename(file), bytes, args: params, stackUsage });
   }
   return out;
 }

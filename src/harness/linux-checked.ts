@@ -19,19 +19,26 @@ import { formatLost, formatReport, toFinding, type Finding, type SourceLocator, 
 import { moduleLocator } from '../kernel/symbols.js';
 import type { ModuleLoader } from '../linux/lkm.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
+import { StackPoisoner } from '../ftrace/poison.js';
+import { registerModuleNotifier } from '../kernel/module-notifier.js';
 
 export interface CheckedProgramResult {
   run: RunResult;
   findings: Finding[];
   /** kmemcheck's text reports, then a "Lost N" line when the queue overflowed. */
   reports: string[];
-  summary: { findings: number; lost: number; faults: number; singleSteps: number };
+  summary: { findings: number; lost: number; faults: number; singleSteps: number; tracedCalls: number };
 }
 
-/** Which checkers watch the system: the heap checker (fault-driven or inline) and/or the precise stack checker. */
+/** Which checkers watch the system: the heap checker (fault-driven or inline) and/or a stack checker. */
 export interface ProgramCheckers {
   heap: 'kmemcheck' | 'inline' | null;
-  stack: 'precise' | null;
+  /** `precise`: the oracle on the ring-0 stack; `ftrace`: Ingo Molnar's frame poisoning in every module and task. */
+  stack: 'precise' | 'ftrace' | null;
+  /** ftrace's poison word (default: the poisoner's). */
+  poison?: number;
+  /** ftrace's frame sizes: each module's gcc -fstack-usage output, by module name (as the loader names it). */
+  stackUsage?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -45,6 +52,9 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   let api: KernelApi | null = null;
   let loader: ModuleLoader | null = null;
   let kernel: Kernel | null = null;
+  let poisoner: StackPoisoner | null = null;
+  const symbolize = systemSymbolizer(() => api, () => loader);
+  const locate = systemLocator(() => loader);
   // Kmemcheck on the kernel before the module kernel's API exists, so every slab object is tracked.
   const checkerOptions = (k: Kernel): Partial<KernelApiOptions> => {
     kernel = k;
@@ -67,6 +77,7 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
       installed: (a, l) => {
         api = a;
         loader = l;
+        if (checkers.stack === 'ftrace') poisoner = startSystemPoisoner(a.kernel, checkers, symbolize, locate, opts.onDiagnostic);
         opts.kernelApi?.installed?.(a, l);
       },
     },
@@ -75,9 +86,9 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   const reports: string[] = [];
   const e = engine as Kmemcheck | InlineChecker | null;
   const st = stackEngine as PreciseStack | null;
-  if (!e && !st) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0 } };
-  const symbolize = systemSymbolizer(() => api, () => loader);
-  const locate = systemLocator(() => loader);
+  const p = poisoner as StackPoisoner | null;
+  p?.detach();
+  if (!e && !st && !p) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0, tracedCalls: 0 } };
   let lost = 0;
   for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, 'precise', 'stack']] as const) {
     if (!rules) continue;
@@ -88,8 +99,35 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
     lost += rules.errors.takeLost();
   }
   if (lost > 0) reports.push(formatLost(lost));
-  const hs = kernel ? PageHidingService.of(kernel).stats : null;
-  return { run, findings, reports, summary: { findings: findings.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 } };
+  if (p) {
+    findings.push(...p.findings);
+    reports.push(...p.reports);
+  }
+  const hs = kernel && (e || st) ? PageHidingService.of(kernel).stats : null;
+  return { run, findings, reports, summary: { findings: findings.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0, tracedCalls: p?.stats.entries ?? 0 } };
+}
+
+/**
+ * `--stack ftrace` over a system: one poisoner for every module — those
+ * `--module` preloads and those insmod loads later — told of each by the
+ * module notifier (traced from before its init function runs, forgotten
+ * before it is freed); every task's kernel stack is poisoned when it is
+ * first switched in (src/ftrace/poison.ts), and ftrace keeps a return stack
+ * per task, so the hooks follow whichever process or kernel thread runs
+ * module code.
+ */
+function startSystemPoisoner(k: Kernel, checkers: ProgramCheckers, symbolize: Symbolizer, locate: SourceLocator, diagnostic?: (line: string) => void): StackPoisoner {
+  const p = StackPoisoner.start(k, { ...(checkers.poison !== undefined ? { pattern: checkers.poison } : {}), symbolize, locate });
+  registerModuleNotifier(k, {
+    coming: (m) => {
+      if (m.object.fentrySites.length === 0) {
+        diagnostic?.(`kmemsim: ${m.name}: no __fentry__ call sites: --stack ftrace traces nothing in it (build it with -pg -mfentry: kmemsim cc --cflags '-pg -mfentry', or give its .c file to --module)`);
+      }
+      p.addModule(m, checkers.stackUsage?.get(m.name) ?? null);
+    },
+    going: (m) => p.removeModule(m),
+  });
+  return p;
 }
 
 /** Functions of every module ever loaded (the newest first), then the kernel's natives. */
