@@ -485,6 +485,8 @@ export class LinuxSystem {
     r[0] = res;
     if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(frame);
     this.frame = null;
+    // The call woke a task that should run first (TIF_NEED_RESCHED): the run loop schedules at the return to user mode.
+    if (this.processTasks?.reschedAtUserReturn()) this.k.cpu.stop({ kind: 'yield' });
   }
 
   /**
