@@ -1,6 +1,8 @@
 /**
  * kmemcheck over a whole system: a user program and the kernel modules it
- * drives (`kmemsim run --kmemcheck --module m.ko PROGRAM`). The heap checker
+ * drives (`kmemsim run --kmemcheck --module m.ko PROGRAM`; also
+ * `--kmemcheck-inline`, `--stack precise` and `--stack ftrace`, whose
+ * poisoner follows every module and task: startSystemPoisoner()). The heap checker
  * is attached to the kernel before the module kernel's API is installed, so
  * every slab object a module allocates is tracked, and module code reached
  * from the program's system calls (a driver's read, write, ioctl) is checked
@@ -42,9 +44,10 @@ export interface ProgramCheckers {
 }
 
 /**
- * Run `elf` with its modules under the heap checker and/or the precise
- * stack checker (the ring-0 kernel stack the system calls, and the module
- * code they reach, run on; kernel threads' own stacks are not tracked).
+ * Run `elf` with its modules under the heap checker and/or a stack checker:
+ * the precise one (the ring-0 kernel stack the system calls, and the module
+ * code they reach, run on; kernel threads' own stacks are not tracked) or
+ * ftrace's poisoning (every module, every task's kernel stack).
  */
 export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}, checkers: ProgramCheckers = { heap: 'kmemcheck', stack: null }): CheckedProgramResult {
   let engine: Kmemcheck | InlineChecker | null = null;
