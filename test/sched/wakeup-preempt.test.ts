@@ -6,6 +6,7 @@
  * mode from write(2) — before the waker prints anything more; a task that is
  * not far enough behind in vruntime (a child just forked, placed a slice
  * ahead) does not preempt, and the waker goes on until its tick or a sleep.
+ * Between kernel threads (a module run) the preemption point is cond_resched().
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -40,6 +41,12 @@ describe.skipIf(skip !== null)('wake-up preemption', () => {
         '',
       ].join('\n'));
     }
+  });
+
+  it('between kernel threads: the sleeper runs at the waker\'s cond_resched()', async () => {
+    const r = await kmemsim(['run', 'test/sched/modules/wakeup.c']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('sleeper: waits\nwaker: woke the sleeper\nsleeper: woke\nwaker: after cond_resched\n');
   });
 
   it('a woken task not far enough behind the waker in vruntime does not preempt it', async () => {
