@@ -56,6 +56,7 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   let loader: ModuleLoader | null = null;
   let kernel: Kernel | null = null;
   let poisoner: StackPoisoner | null = null;
+  let stopPoisoner = (): void => {};
   const symbolize = systemSymbolizer(() => api, () => loader);
   const locate = systemLocator(() => loader);
   // Kmemcheck on the kernel before the module kernel's API exists, so every slab object is tracked.
@@ -80,7 +81,7 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
       installed: (a, l) => {
         api = a;
         loader = l;
-        if (checkers.stack === 'ftrace') poisoner = startSystemPoisoner(a.kernel, checkers, symbolize, locate, opts.onDiagnostic);
+        if (checkers.stack === 'ftrace') ({ poisoner, stopPoisoner } = startSystemPoisoner(a.kernel, checkers, symbolize, locate, opts.onDiagnostic));
         opts.kernelApi?.installed?.(a, l);
       },
     },
@@ -90,7 +91,7 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   const e = engine as Kmemcheck | InlineChecker | null;
   const st = stackEngine as PreciseStack | null;
   const p = poisoner as StackPoisoner | null;
-  p?.detach();
+  stopPoisoner();
   if (!e && !st && !p) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0, tracedCalls: 0 } };
   let lost = 0;
   for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, 'precise', 'stack']] as const) {
@@ -119,9 +120,9 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
  * per task, so the hooks follow whichever process or kernel thread runs
  * module code.
  */
-function startSystemPoisoner(k: Kernel, checkers: ProgramCheckers, symbolize: Symbolizer, locate: SourceLocator, diagnostic?: (line: string) => void): StackPoisoner {
+function startSystemPoisoner(k: Kernel, checkers: ProgramCheckers, symbolize: Symbolizer, locate: SourceLocator, diagnostic?: (line: string) => void): { poisoner: StackPoisoner; stopPoisoner(): void } {
   const p = StackPoisoner.start(k, { ...(checkers.poison !== undefined ? { pattern: checkers.poison } : {}), symbolize, locate });
-  registerModuleNotifier(k, {
+  const unregister = registerModuleNotifier(k, {
     coming: (m) => {
       if (m.object.fentrySites.length === 0) {
         diagnostic?.(`kmemsim: ${m.name}: no __fentry__ call sites: --stack ftrace traces nothing in it (build it with -pg -mfentry: kmemsim cc --cflags '-pg -mfentry', or give its .c file to --module)`);
@@ -130,7 +131,13 @@ function startSystemPoisoner(k: Kernel, checkers: ProgramCheckers, symbolize: Sy
     },
     going: (m) => p.removeModule(m),
   });
-  return p;
+  return {
+    poisoner: p,
+    stopPoisoner: () => {
+      unregister();
+      p.detach();
+    },
+  };
 }
 
 /** Functions of every module ever loaded (the newest first), then the kernel's natives. */
