@@ -701,7 +701,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     errLine(`kmemsim: --overlay-save, --mmiotrace, --vdev and --access-size concern kernel modules; ${file} is a program (load modules with --module)`);
     return 2;
   }
-  const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose);
+  const modules = preloadModules(prog.modules ?? [], prog.cflags ?? [], verbose, kmem?.stack === 'ftrace');
   if (typeof modules === 'number') return modules;
   // The modules' services (kmcf_*, ioremap, mmiotrace and trace_marker): src/harness/module-services.ts.
   const outputs = modules.length ? openServiceOutputs(prog, errLine) : null;
@@ -716,14 +716,16 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
   try {
     // The same checks with or without checker options: a file that cannot run is 126 either way.
     const elf = parseUserProgram(bytes);
-    if (kmem && !(modules.length && (kmem.stack === null || kmem.stack === 'precise' || kmem.stack === 'cpl1'))) {
-      errLine(modules.length
-        ? 'kmemsim: with a program, --kmemcheck, --kmemcheck-inline, --stack precise and --stack cpl1 check its --module modules (not --stack ftrace)'
-        : `kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
+    if (kmem && !modules.length) {
+      errLine(`kmemsim: --kmemcheck and --stack check kernel modules (a .c file or a relocatable .o, or --module with a program); ${file} is a program`);
       return 2;
     }
     if (kmem?.stack === 'cpl1' && kmem.kernelRing === 0) {
       errLine('kmemsim: --stack cpl1 --kernel-ring 0 (the double-fault demonstration) runs a module on its own, not a program');
+      return 2;
+    }
+    if (kmem?.stack === 'ftrace' && kmem.kernelRing === 1) {
+      errLine('kmemsim: --stack ftrace with a program runs the kernel at ring 0 (--kernel-ring 1 is for module runs)');
       return 2;
     }
     warnSections(file, elf.sectionError);
@@ -751,7 +753,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
     const finishServices = outputs ? outputs.finish : (status: number): number => status;
     const finish = (status: number): number => finishServices(bt ? bt.finish(status) : status);
     if (kmem) {
-      const checkers = { ...kmem, stack: kmem.stack as 'precise' | 'cpl1' | null };
+      const checkers = { ...kmem, stack: kmem.stack as 'precise' | 'cpl1' | 'ftrace' | null };
       return finish(checkProgramCommand!(bytes, runOpts, checkers, verbose));
     }
     const r = runUserProgram(bytes, runOpts);
@@ -778,7 +780,7 @@ async function runCommand(file: string, args: string[], budget: number, verbose:
  * --module FILE [PARAM=VALUE ...]: each module read (a .c file built as `kmemsim cc` does), or the exit
  * status when one cannot be.
  */
-function preloadModules(specs: readonly string[], cflags: readonly string[], verbose: boolean): PreloadModule[] | number {
+function preloadModules(specs: readonly string[], cflags: readonly string[], verbose: boolean, ftrace = false): PreloadModule[] | number {
   const out: PreloadModule[] = [];
   for (const spec of specs) {
     const m = /^\s*(\S+)\s*(.*)$/.exec(spec);
@@ -788,11 +790,14 @@ function preloadModules(specs: readonly string[], cflags: readonly string[], ver
     }
     const [, file, params] = m as unknown as [string, string, string];
     let bytes: Uint8Array;
+    let stackUsage: string | undefined;
     if (file.endsWith('.c')) {
       try {
-        const b = buildModule({ name: modname(file), sources: [file], cflags, onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
+        // --stack ftrace: the __fentry__ call sites (-pg -mfentry) and the frame sizes (-fstack-usage).
+        const b = buildModule({ name: modname(file), sources: [file], cflags: [...(ftrace ? FTRACE_CFLAGS : []), ...cflags], stackUsage: ftrace, onCommand: verbose ? (argv) => errLine(argv.join(' ')) : undefined });
         if (b.warnings) errOut(b.warnings);
         bytes = b.object;
+        stackUsage = b.stackUsage || undefined;
       } catch (e) {
         if (!(e instanceof BuildError)) throw e;
         if (e.output) errOut(e.output);
@@ -804,7 +809,7 @@ function preloadModules(specs: readonly string[], cflags: readonly string[], ver
       if (typeof r === 'number') return r;
       bytes = r;
     }
-    out.push({ name: basename(file), bytes, args: params });
+    out.push({ name: basename(file), bytes, args: params, stackUsage });
   }
   return out;
 }

@@ -40,6 +40,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { SS } from '../cpu/instr.js';
 import type { Kernel, RoutineHooks } from '../kernel/kernel.js';
 import type { LoadedModule } from '../kernel/module.js';
+import { schedulerOf, type KernelTask } from '../kernel/sched/scheduler.js';
 import { kva, PHYS_KSTACK_TOP } from '../kernel/layout.js';
 import { functionInfoFor, type DwarfFunction } from '../elf/dwarf-info.js';
 import { lineTableFor, type LineTable } from '../elf/dwarf-line.js';
@@ -154,7 +155,12 @@ export interface StackPoisonerOptions {
   stackUsage?: string | null;
   /** Poison the unused stack below ESP at attach (default true). */
   poisonAtAttach?: boolean;
-  /** Lowest stack address to poison (default: the bottom of the 16 KiB ring-0 kernel stack). */
+  /**
+   * Lowest stack address to poison (default: the bottom of the 16 KiB ring-0
+   * kernel stack). It bounds the stack the first task runs on; every other
+   * task's kernel stack (a kernel thread's, a process's) is bounded by its
+   * own [low, high) from the scheduler.
+   */
   stackBottom?: number;
   /** Compare arguments narrower than 32 bits on their own bytes (default true). */
   checkNarrow?: boolean;
@@ -179,6 +185,14 @@ export interface StackPoisonerStats {
   uncheckedEntries: number;
 }
 
+/** A module the poisoner knows: its frame sizes (.su), DWARF parameter lists and line table. */
+interface PoisonedModule {
+  module: LoadedModule;
+  su: Map<string, StackUsageEntry>;
+  dwarf: Map<number, DwarfFunction> | null;
+  table: LineTable | null | undefined;
+}
+
 interface FunctionInfo {
   name: string | null;
   frame: FrameSize | null;
@@ -200,9 +214,11 @@ export class StackPoisoner {
   readonly reports: string[] = [];
   readonly stats: StackPoisonerStats = { entries: 0, returns: 0, argumentWords: 0, framesPoisoned: 0, bytesPoisoned: 0, uncheckedEntries: 0 };
 
-  private readonly su: Map<string, StackUsageEntry>;
-  private readonly dwarf: Map<number, DwarfFunction> | null;
+  private readonly modules: PoisonedModule[] = [];
   private readonly info = new Map<number, FunctionInfo>();
+  /** Tasks whose kernel stack was poisoned below ESP when they were first switched in. */
+  private readonly seenTasks = new WeakSet<KernelTask>();
+  private readonly onSwitch = (_prev: KernelTask, next: KernelTask): void => this.switchedIn(next);
   private readonly stackBottom: number;
   private readonly checkNarrow: boolean;
   private readonly symbolize: Symbolizer;
@@ -224,33 +240,30 @@ export class StackPoisoner {
     },
   };
 
-  private constructor(readonly kernel: Kernel, readonly module: LoadedModule, private readonly opts: StackPoisonerOptions) {
+  private constructor(readonly kernel: Kernel, private readonly opts: StackPoisonerOptions) {
     this.pattern = (opts.pattern ?? DEFAULT_POISON) >>> 0;
-    this.su = parseStackUsage(opts.stackUsage ?? '');
-    this.dwarf = functionInfoFor(module.object);
     this.stackBottom = (opts.stackBottom ?? KERNEL_STACK_BOTTOM) >>> 0;
     this.checkNarrow = opts.checkNarrow ?? true;
     this.symbolize = opts.symbolize ?? ((a) => {
-      const m = module.symbolize(a);
+      const m = this.moduleAt(a)?.module.symbolize(a);
       return m ? { function: m.name, offset: m.offset, size: m.size } : null;
     });
-    if (opts.locate) this.locate = opts.locate;
-    else {
-      let table: LineTable | null | undefined;
-      this.locate = (a) => {
-        if (!module.object.contains(a)) return null;
-        if (table === undefined) table = lineTableFor(module.object);
-        const p = table?.lookup(a >>> 0) ?? null;
-        return p ? { file: p.file, line: p.line } : null;
-      };
-    }
-    this.ftrace = Ftrace.attach(kernel, module);
+    this.locate = opts.locate ?? ((a) => {
+      const pm = this.moduleAt(a);
+      if (!pm || !pm.module.object.contains(a)) return null;
+      if (pm.table === undefined) pm.table = lineTableFor(pm.module.object);
+      const p = pm.table?.lookup(a >>> 0) ?? null;
+      return p ? { file: p.file, line: p.line } : null;
+    });
+    this.ftrace = Ftrace.of(kernel);
     this.ftrace.fentrySlotFill = this.pattern | 0;
     this.unregister = this.ftrace.registerGraph({
       entry: (ip, parent, slot, depth, cpu) => this.onEntry(ip, parent, slot, depth, cpu),
       return: (ip, _parent, slot, _depth, cpu) => this.onReturn(ip, slot, cpu),
     });
     kernel.routineHooks.push(this.nativeHook);
+    // Every task has its own kernel stack (kernel threads, and processes in the Linux personality).
+    schedulerOf(kernel)?.onSwitch.push(this.onSwitch);
   }
 
   /**
@@ -259,13 +272,56 @@ export class StackPoisoner {
    * enable the module's call sites.
    */
   static attach(kernel: Kernel, module: LoadedModule, opts: StackPoisonerOptions = {}): StackPoisoner {
-    const p = new StackPoisoner(kernel, module, opts);
+    const p = StackPoisoner.start(kernel, opts);
+    p.addModule(module, opts.stackUsage, opts.enable ?? true);
+    return p;
+  }
+
+  /**
+   * A poisoner with no module yet (a system whose modules come and go:
+   * addModule() and removeModule(), e.g. from the module notifier): the
+   * graph hooks registered and the unused part of the current stack poisoned.
+   */
+  static start(kernel: Kernel, opts: Omit<StackPoisonerOptions, 'stackUsage' | 'enable'> = {}): StackPoisoner {
+    const p = new StackPoisoner(kernel, opts);
     if (opts.poisonAtAttach ?? true) {
       const esp = (kernel.cpu.segBase[SS]! + kernel.cpu.regs[4]!) >>> 0;
-      p.poison(p.stackBottom, esp);
+      p.poison(0, esp);
     }
-    if (opts.enable ?? true) p.ftrace.enable();
+    const cur = schedulerOf(kernel)?.current;
+    if (cur) p.seenTasks.add(cur);
     return p;
+  }
+
+  /** Trace and check a module's functions (ftrace_module_init() + enabling its sites); `stackUsage` is its .su data. */
+  addModule(module: LoadedModule, stackUsage?: string | null, enable = true): void {
+    if (this.modules.some((m) => m.module === module)) return;
+    this.modules.push({ module, su: parseStackUsage(stackUsage ?? ''), dwarf: functionInfoFor(module.object), table: undefined });
+    Ftrace.attach(this.kernel, module);
+    if (enable) this.ftrace.enable();
+  }
+
+  /** A module about to be freed (ftrace_release_mod()): its sites are forgotten, its functions' data dropped. */
+  removeModule(module: LoadedModule): void {
+    const i = this.modules.findIndex((m) => m.module === module);
+    if (i < 0) return;
+    this.modules.splice(i, 1);
+    for (const obj of [module.object, module.runtime, module.library]) {
+      if (!obj) continue;
+      this.ftrace.removeObject(obj);
+      for (const ip of [...this.info.keys()]) if (obj.contains(ip)) this.info.delete(ip);
+    }
+  }
+
+  /** The modules traced, in load order. */
+  get tracedModules(): readonly LoadedModule[] {
+    return this.modules.map((m) => m.module);
+  }
+
+  /** The module whose object (or runtime, or library) holds `addr`. */
+  private moduleAt(addr: number): PoisonedModule | null {
+    const a = addr >>> 0;
+    return this.modules.find((m) => m.module.object.contains(a) || !!m.module.runtime?.contains(a) || !!m.module.library?.contains(a)) ?? null;
   }
 
   /** Stop poisoning and checking (the sites stay as they are; call ftrace.disable() to NOP them). */
@@ -273,15 +329,54 @@ export class StackPoisoner {
     if (this.unregister) this.ftrace.fentrySlotFill = null;
     const i = this.kernel.routineHooks.indexOf(this.nativeHook);
     if (i >= 0) this.kernel.routineHooks.splice(i, 1);
+    const sw = schedulerOf(this.kernel)?.onSwitch;
+    const j = sw?.indexOf(this.onSwitch) ?? -1;
+    if (j >= 0) sw!.splice(j, 1);
     this.unregister?.();
     this.unregister = null;
   }
 
-  /** Fill [lo, hi) with the pattern (word-aligned to the pattern's phase: address & 3 picks the byte). */
+  /**
+   * A task is switched in: the first time, all of its kernel stack below
+   * ESP is dead (a new kernel thread's or process's stack, zeroed by the
+   * page allocator, or one that was running before the poisoner came) and
+   * is poisoned, as the first task's is at attach; after that only the
+   * __switch_to_asm frame schedule() just popped (EFLAGS, ESI, EDI, EBX, EBP).
+   */
+  private switchedIn(next: KernelTask): void {
+    if (this.unregister === null) return;
+    const cpu = this.kernel.cpu;
+    const esp = (cpu.segBase[SS]! + cpu.regs[4]!) >>> 0;
+    if (this.seenTasks.has(next)) {
+      this.poison((esp - 20) >>> 0, esp);
+      return;
+    }
+    this.seenTasks.add(next);
+    this.poison(0, esp);
+  }
+
+  /**
+   * The lowest address of the kernel stack `addr` (the top of a range to
+   * poison) lies in: the running task's own stack when it is on it, else
+   * the first task's (ring-0 or ring-1) stack; null for another address.
+   */
+  private stackLowFor(addr: number): number | null {
+    const t = schedulerOf(this.kernel)?.current;
+    if (t && t.stack.phys !== null && addr > t.stack.low && addr <= t.stack.high) return t.stack.low;
+    return addr > this.stackBottom ? this.stackBottom : null;
+  }
+
+  /**
+   * Fill [lo, hi) with the pattern (word-aligned to the pattern's phase:
+   * address & 3 picks the byte), never below the bottom of the kernel stack
+   * `hi` is in.
+   */
   poison(lo: number, hi: number): void {
     const cpu = this.kernel.cpu;
-    lo = Math.max(lo >>> 0, this.stackBottom);
     hi >>>= 0;
+    const bottom = this.stackLowFor(hi);
+    if (bottom === null) return;
+    lo = Math.max(lo >>> 0, bottom);
     if (hi <= lo) return;
     let a = lo;
     const p = this.pattern;
@@ -314,10 +409,11 @@ export class StackPoisoner {
   private functionInfo(ip: number): FunctionInfo {
     let f = this.info.get(ip);
     if (f) return f;
-    const sym = this.module.symbolize(ip);
+    const pm = this.moduleAt(ip);
+    const sym = pm?.module.symbolize(ip) ?? null;
     const name = sym?.name ?? null;
     let frame: FrameSize | null = null;
-    const su = name !== null ? this.su.get(name) : undefined;
+    const su = name !== null && pm?.module.object.contains(ip) ? pm.su.get(name) : undefined;
     if (su) frame = { bytes: su.bytes, source: 'su' };
     else {
       try {
@@ -328,7 +424,7 @@ export class StackPoisoner {
       }
     }
     // gcc clones (f.isra.0, f.constprop.0, f.part.0) may take other arguments than the DWARF says.
-    const d = this.dwarf?.get(ip);
+    const d = pm?.dwarf?.get(ip);
     let args: ArgLocation[] = [];
     let words: Int32Array | null = null;
     if (d && !(name ?? '').includes('.')) {

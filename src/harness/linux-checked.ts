@@ -1,6 +1,8 @@
 /**
  * kmemcheck over a whole system: a user program and the kernel modules it
- * drives (`kmemsim run --kmemcheck --module m.ko PROGRAM`). The heap checker
+ * drives (`kmemsim run --kmemcheck --module m.ko PROGRAM`; also
+ * `--kmemcheck-inline`, `--stack precise` and `--stack ftrace`, whose
+ * poisoner follows every module and task: startSystemPoisoner()). The heap checker
  * is attached to the kernel before the module kernel's API is installed, so
  * every slab object a module allocates is tracked, and module code reached
  * from the program's system calls (a driver's read, write, ioctl) is checked
@@ -22,19 +24,29 @@ import { PageHidingService } from '../kernel/page-hiding.js';
 import { enterRing1, type Ring1Layout } from '../rings/ring1.js';
 import { Ring1Tasks } from '../rings/ring1-tasks.js';
 import { Cpl1StackTracker } from '../rings/stack-tracker.js';
+import { StackPoisoner } from '../ftrace/poison.js';
+import { registerModuleNotifier } from '../kernel/module-notifier.js';
 
 export interface CheckedProgramResult {
   run: RunResult;
   findings: Finding[];
   /** kmemcheck's text reports, then a "Lost N" line when the queue overflowed. */
   reports: string[];
-  summary: { findings: number; lost: number; faults: number; singleSteps: number };
+  summary: { findings: number; lost: number; faults: number; singleSteps: number; tracedCalls: number };
 }
 
 /** Which checkers watch the system: the heap checker (fault-driven or inline) and/or a stack checker. */
 export interface ProgramCheckers {
   heap: 'kmemcheck' | 'inline' | null;
-  stack: 'precise' | 'cpl1' | null;
+  /**
+   * `precise`: the oracle on every task's kernel stack; `cpl1`: the kernel's guest code at CPL 1, each task
+   * on its own tracked CPL-1 stack; `ftrace`: Ingo Molnar's frame poisoning in every module and task.
+   */
+  stack: 'precise' | 'cpl1' | 'ftrace' | null;
+  /** ftrace's poison word (default: the poisoner's). */
+  poison?: number;
+  /** ftrace's frame sizes: each module's gcc -fstack-usage output, by module name (as the loader names it). */
+  stackUsage?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -43,7 +55,8 @@ export interface ProgramCheckers {
  * the module code they reach run on — each process's and each kernel
  * thread's (src/shadow/task-stacks.ts); cpl1 with the kernel's guest code
  * at CPL 1, each task on its own CPL-1 stack, every one of them tracked
- * (src/rings/ring1-tasks.ts).
+ * (src/rings/ring1-tasks.ts); or ftrace's poisoning (every module, every
+ * task's kernel stack).
  */
 export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: ShadowRuleOptions = {}, checkers: ProgramCheckers = { heap: 'kmemcheck', stack: null }): CheckedProgramResult {
   let engine: Kmemcheck | InlineChecker | null = null;
@@ -52,6 +65,10 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   let api: KernelApi | null = null;
   let loader: ModuleLoader | null = null;
   let kernel: Kernel | null = null;
+  let poisoner: StackPoisoner | null = null;
+  let stopPoisoner = (): void => {};
+  const symbolize = systemSymbolizer(() => api, () => loader);
+  const locate = systemLocator(() => loader);
   // Kmemcheck on the kernel before the module kernel's API exists, so every slab object is tracked.
   const checkerOptions = (k: Kernel): Partial<KernelApiOptions> => {
     kernel = k;
@@ -81,6 +98,7 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
       installed: (a, l) => {
         api = a;
         loader = l;
+        if (checkers.stack === 'ftrace') ({ poisoner, stopPoisoner } = startSystemPoisoner(a.kernel, checkers, symbolize, locate, opts.onDiagnostic));
         opts.kernelApi?.installed?.(a, l);
       },
     },
@@ -89,9 +107,9 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
   const reports: string[] = [];
   const e = engine as Kmemcheck | InlineChecker | null;
   const st = stackEngine as PreciseStack | Cpl1StackTracker | null;
-  if (!e && !st) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0 } };
-  const symbolize = systemSymbolizer(() => api, () => loader);
-  const locate = systemLocator(() => loader);
+  const p = poisoner as StackPoisoner | null;
+  stopPoisoner();
+  if (!e && !st && !p) return { run, findings, reports, summary: { findings: 0, lost: 0, faults: 0, singleSteps: 0, tracedCalls: 0 } };
   let lost = 0;
   for (const [rules, checker, region] of [[e, checkers.heap, 'heap'], [st, checkers.stack, 'stack']] as const) {
     if (!rules) continue;
@@ -102,8 +120,41 @@ export function runProgramChecked(elf: Uint8Array, opts: RunOptions, rules: Shad
     lost += rules.errors.takeLost();
   }
   if (lost > 0) reports.push(formatLost(lost));
-  const hs = kernel ? PageHidingService.of(kernel).stats : null;
-  return { run, findings, reports, summary: { findings: findings.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0 } };
+  if (p) {
+    findings.push(...p.findings);
+    reports.push(...p.reports);
+  }
+  const hs = kernel && (e || st) ? PageHidingService.of(kernel).stats : null;
+  return { run, findings, reports, summary: { findings: findings.length, lost, faults: hs?.faults ?? 0, singleSteps: hs?.steps ?? 0, tracedCalls: p?.stats.entries ?? 0 } };
+}
+
+/**
+ * `--stack ftrace` over a system: one poisoner for every module — those
+ * `--module` preloads and those insmod loads later — told of each by the
+ * module notifier (traced from before its init function runs, forgotten
+ * before it is freed); every task's kernel stack is poisoned when it is
+ * first switched in (src/ftrace/poison.ts), and ftrace keeps a return stack
+ * per task, so the hooks follow whichever process or kernel thread runs
+ * module code.
+ */
+function startSystemPoisoner(k: Kernel, checkers: ProgramCheckers, symbolize: Symbolizer, locate: SourceLocator, diagnostic?: (line: string) => void): { poisoner: StackPoisoner; stopPoisoner(): void } {
+  const p = StackPoisoner.start(k, { ...(checkers.poison !== undefined ? { pattern: checkers.poison } : {}), symbolize, locate });
+  const unregister = registerModuleNotifier(k, {
+    coming: (m) => {
+      if (m.object.fentrySites.length === 0) {
+        diagnostic?.(`kmemsim: ${m.name}: no __fentry__ call sites: --stack ftrace traces nothing in it (build it with -pg -mfentry: kmemsim cc --cflags '-pg -mfentry', or give its .c file to --module)`);
+      }
+      p.addModule(m, checkers.stackUsage?.get(m.name) ?? null);
+    },
+    going: (m) => p.removeModule(m),
+  });
+  return {
+    poisoner: p,
+    stopPoisoner: () => {
+      unregister();
+      p.detach();
+    },
+  };
 }
 
 /** Functions of every module ever loaded (the newest first), then the kernel's natives. */

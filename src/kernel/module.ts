@@ -36,6 +36,7 @@
  * memory stays allocated.
  */
 import { kallsymsOf } from './kallsyms.js';
+import { notifyModuleComing, notifyModuleGoing } from './module-notifier.js';
 import {
   parseElf32, makeSymbolizer, ElfError, ET_REL, EM_386,
   SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHF_TLS, SHT_NOBITS, SHT_NULL, SHT_PROGBITS, SHT_SYMTAB,
@@ -621,6 +622,7 @@ export function loadModule(kernel: Kernel, bytes: Uint8Array, opts: LoadModuleOp
     },
   };
   kallsymsOf(kernel).addModule(mod);
+  notifyModuleComing(kernel, mod);
   return mod;
 }
 
@@ -641,6 +643,7 @@ export function ftraceStub(kernel: Kernel): number {
 
 /** Free a module's memory and its runtime's (after cleanup_module, like rmmod). */
 export function unloadModule(kernel: Kernel, mod: LoadedModule): void {
+  notifyModuleGoing(kernel, mod);
   kallsymsOf(kernel).removeModule(mod);
   unloadObject(kernel, mod.object);
   if (mod.library) unloadObject(kernel, mod.library);

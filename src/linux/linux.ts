@@ -358,7 +358,7 @@ export class LinuxSystem {
   private procView(pid: number): ProcView | undefined {
     const t = this.tasks.get(pid);
     if (!t) return undefined;
-    return { pid, exe: t.exe, cwd: t.cwd, argv: t.argv, env: t.env, maps: () => t.mm.maps(), fds: () => t.files.entries() };
+    return { pid, exe: t.exe, comm: t.comm, cwd: t.cwd, argv: t.argv, env: t.env, maps: () => t.mm.maps(), fds: () => t.files.entries() };
   }
 
   /** Install the int $0x80 handler, signal delivery for user faults, and demand paging ahead of both (and of the fatal-fault policy). */
@@ -490,6 +490,8 @@ export class LinuxSystem {
     r[0] = res;
     if (t.state !== 'zombie' && (t.pending[0] | t.pending[1])) this.deliverPending(frame);
     this.frame = null;
+    // The call woke a task that should run first (TIF_NEED_RESCHED): the run loop schedules at the return to user mode.
+    if (this.processTasks?.reschedAtUserReturn()) this.k.cpu.stop({ kind: 'yield' });
   }
 
   /**

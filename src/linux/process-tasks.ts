@@ -15,8 +15,9 @@
  * - at the return to user mode after the PIT's tick (QUANTUM instructions
  *   since the task was switched in) a process whose tick ran out calls
  *   `schedule()` if another task can run (exit_to_user_mode_loop() with
- *   TIF_NEED_RESCHED); cond_resched() and the sleeping calls are the
- *   preemption points inside the kernel, as before;
+ *   TIF_NEED_RESCHED), and so does one whose system call woke a task that
+ *   should run first (wake-up preemption, Scheduler.wake()); cond_resched()
+ *   and the sleeping calls are the preemption points inside the kernel;
  * - a process that blocks in one of the personality's own system calls (a
  *   pipe, wait4, nanosleep, a futex) sleeps TASK_INTERRUPTIBLE in
  *   `schedule()` with its int $0x80 rewound; the condition it waits for is
@@ -86,7 +87,7 @@ export class ProcessTasks {
 
   /** A new process (fork) or one already running when the module kernel came: its task; null when out of memory. */
   add(t: Task): KernelTask | null {
-    const kt = this.s.createTask(t.pid, commOf(t), this.exitToUser, null);
+    const kt = this.s.createTask(t.pid, t.comm, this.exitToUser, null);
     if (!kt) return null;
     this.link(t, kt);
     if (t.state !== 'runnable') this.sleepOn(t, kt);
@@ -180,9 +181,20 @@ export class ProcessTasks {
     if (t.state !== 'runnable') {
       this.sleepOn(t, kt);
       this.enter(t, kt, this.s.scheduleEntry, 0);
-    } else if (tick && this.s.needResched() && this.s.othersRunnable(kt)) {
+    } else if ((tick || kt.needResched) && this.s.needResched() && this.s.othersRunnable(kt)) {
       this.enter(t, kt, this.s.scheduleEntry, 0);
     }
+  }
+
+  /**
+   * exit_to_user_mode_loop()'s _TIF_NEED_RESCHED check at the end of a
+   * system call: a task the call woke should run first (Scheduler.wake()),
+   * so the run loop is to stop at the return to user mode and call
+   * atUserBoundary() (the caller stops the CPU).
+   */
+  reschedAtUserReturn(): boolean {
+    const kt = this.kernelTask.get(this.sys.task);
+    return kt !== undefined && kt === this.s.current && kt.needResched;
   }
 
   /** Enter the kernel on the process's own stack and call `fn` (EAX = `eax`), returning through exit_to_user_mode. */
@@ -190,7 +202,7 @@ export class ProcessTasks {
     const k = this.sys.k;
     const cpu = k.cpu;
     if (t.state !== 'zombie') t.context = saveContext(k);
-    this.s.rename(kt, t.pid, commOf(t));
+    this.s.rename(kt, t.pid, t.comm);
     this.publishMm(t, kt);
     k.kernelMode(kt.stack.high);
     cpu.push32(this.exitToUser);
@@ -254,12 +266,7 @@ export class ProcessTasks {
       loadUserSegments(k, side.segs);
     }
     k.setKernelStack(next.stack.high);
-    this.s.rename(next, to.pid, commOf(to));
+    this.s.rename(next, to.pid, to.comm);
     this.publishMm(to, next);
   }
-}
-
-/** A process's comm: its program's file name. */
-function commOf(t: Task): string {
-  return t.exe.split('/').pop() || 'swapper';
 }

@@ -41,6 +41,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     const mm = parent.mm.fork();
     const pid = sys.allocPid();
     const child = new Task(pid, parent.pid, mm, parent.files.clone(), parent.cwd, parent.tls.clone(), parent.signals.clone(), parent.exe, parent.argv, parent.env);
+    child.comm = parent.comm;
     child.pgid = parent.pgid;
     child.sid = parent.sid;
     child.umask = parent.umask;
@@ -157,6 +158,7 @@ export function processSyscalls(sys: LinuxSystem): SyscallTable {
     task.files.closeOnExec();
     k.cpu.fpu.init(); // a new image starts with FNINIT's state (Linux's fpstate_init on exec)
     task.exe = exe;
+    task.setComm(execfn);
     task.argv = argv;
     task.env = env;
     const sp = buildInitialStack(k, mm.as, elf, { argv, env }, { system: sys, execfn, hwcap: cpuidLeaf(k, 1).edx, uid: HOST_UID, gid: HOST_GID });

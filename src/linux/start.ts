@@ -84,6 +84,7 @@ export function startLinuxProcess(
 
   const pid = 1;
   const task = new Task(pid, 0, mm, files, cwd, new TlsSlots(), new SignalState(), exe, argv, opts.env ?? []);
+  task.setComm(given); // as execve() was given it (kmemsim run's file name)
   sys.tasks.set(pid, task);
   sys.task = task;
   return { system: sys, execfn: given, hwcap: cpuidLeaf(k, 1).edx, uid: HOST_UID, gid: HOST_GID };

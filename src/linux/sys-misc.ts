@@ -9,6 +9,7 @@ import { rtSigaction, rtSigprocmask, sigaltstack, NSIG } from './signals.js';
 import { CLOCK_EPOCH, type Timespec } from './clock.js';
 import { STACK_LIMIT } from '../kernel/layout.js';
 import { WOULD_BLOCK } from './fs/file.js';
+import { TASK_COMM_LEN } from './task.js';
 
 const RLIM_INFINITY = 0xffffffff;
 const RLIMIT_CPU = 0, RLIMIT_FSIZE = 1, RLIMIT_DATA = 2, RLIMIT_STACK = 3, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7, RLIM_NLIMITS = 16;
@@ -148,7 +149,31 @@ export function miscSyscalls(sys: LinuxSystem): SyscallTable {
     return Math.floor(sys.clock.monotonicNs() / 1e7) | 0;
   };
 
+  /** prctl(2) (kernel/sys.c): PR_SET_NAME and PR_GET_NAME (current->comm); other options are EINVAL. */
+  const prctl = (option: number, arg2: number): number => {
+    const PR_SET_NAME = 15, PR_GET_NAME = 16;
+    if (option === PR_SET_NAME) {
+      // strncpy_from_user(comm, arg2, TASK_COMM_LEN - 1): at most 15 bytes, a missing NUL is no error.
+      const bytes: number[] = [];
+      for (let i = 0; i < TASK_COMM_LEN - 1; i++) {
+        const c = ua.read((arg2 + i) >>> 0, 1)[0]!;
+        if (c === 0) break;
+        bytes.push(c);
+      }
+      t().comm = Buffer.from(bytes).toString('latin1');
+      return 0;
+    }
+    if (option === PR_GET_NAME) {
+      const b = new Uint8Array(TASK_COMM_LEN);
+      b.set(Buffer.from(t().comm, 'latin1').subarray(0, TASK_COMM_LEN - 1));
+      ua.write(arg2, b);
+      return 0;
+    }
+    throw new LinuxError(EINVAL);
+  };
+
   return {
+    172: (option, arg2) => prctl(option, arg2),
     20: () => t().pid,
     224: () => t().pid, // gettid: one thread per process
     64: () => t().ppid,

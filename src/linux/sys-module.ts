@@ -40,6 +40,13 @@ export interface PreloadModule {
   bytes: Uint8Array;
   /** Parameters, "name=value ..." as insmod takes them. */
   args?: string;
+  /** gcc -fstack-usage output when it was built from C for --stack ftrace (its frame sizes). */
+  stackUsage?: string;
+}
+
+/** The name the loader gives a preloaded module without a struct module of its own (and kbuild's KBUILD_MODNAME). */
+export function preloadName(m: PreloadModule): string {
+  return m.name.replace(/\.(ko|o|c)$/, '').replace(/-/g, '_');
 }
 
 /** A preloaded module that could not be loaded (126) or whose init failed (1) or stopped the machine (124/125). */
@@ -90,7 +97,7 @@ export class LinuxModules {
     // The scheduler's first task is the process whose system call runs module code (src/kernel/sched).
     api.sched.userContext = {
       pid: () => sys.task?.pid ?? 0,
-      comm: () => (sys.task?.exe ?? 'swapper').split('/').pop() || 'swapper',
+      comm: () => sys.task?.comm || 'swapper',
       allocPid: () => sys.allocPid(),
     };
     // From now on processes are tasks of that scheduler too (one task list).
@@ -153,7 +160,7 @@ export class LinuxModules {
       const { loader } = this.ensure();
       let rec: KernelModule;
       try {
-        rec = loader.load(m.bytes, m.args ?? '', m.name.replace(/\.(ko|o|c)$/, '').replace(/-/g, '_'));
+        rec = loader.load(m.bytes, m.args ?? '', preloadName(m));
       } catch (e) {
         if (e instanceof LinuxError) throw new ModulePreloadError(`insmod ${m.name}: cannot load module: ${errnoText(e.errno)} (see the kernel messages above)`, 126);
         if (e instanceof ModuleLoadError) throw new ModulePreloadError(`insmod ${m.name}: ${e.message}`, 126);

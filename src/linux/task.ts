@@ -40,6 +40,12 @@ export class Task {
   suspendSaved: [number, number] | null = null;
   /** The stop signal to report to a WUNTRACED waiter, once. */
   stopReport = 0;
+  /**
+   * current->comm: the base name of the file name execve() was given (not the
+   * target of a symlink: busybox's `ls` link runs as "ls"), at most
+   * TASK_COMM_LEN - 1 = 15 characters; a fork inherits it. setComm() sets it.
+   */
+  comm: string;
   constructor(
     pid: number,
     ppid: number,
@@ -58,5 +64,20 @@ export class Task {
     this.ppid = ppid;
     this.pgid = pid;
     this.sid = pid;
+    this.comm = commFromFilename(exe);
   }
+
+  /** begin_new_exec()'s __set_task_comm(me, kbasename(bprm->filename)): the name as execve() was given it. */
+  setComm(filename: string): void {
+    this.comm = commFromFilename(filename);
+  }
+}
+
+/** TASK_COMM_LEN (include/linux/sched.h): comm holds 15 characters and its NUL. */
+export const TASK_COMM_LEN = 16;
+
+/** kbasename(filename) truncated to TASK_COMM_LEN - 1 bytes, as __set_task_comm() → strscpy_pad() stores it. */
+export function commFromFilename(filename: string): string {
+  const base = filename.slice(filename.lastIndexOf('/') + 1);
+  return Buffer.from(base, 'utf8').subarray(0, TASK_COMM_LEN - 1).toString('latin1');
 }

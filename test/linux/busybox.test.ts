@@ -62,6 +62,8 @@ const CASES: [string, string[], string?][] = [
   ['xargs', ['sh', '-c', 'find d -type f | sort | xargs wc -c']],
   ['a #! script', ['sh', '-c', 'printf "#!%s sh\\necho script \\$1\\n" "$(readlink /proc/self/exe)" > s.sh; chmod +x s.sh; ./s.sh arg; cat s.sh | wc -l']],
   ['missing command', ['sh', '-c', 'no-such-command; echo $?']],
+  // comm is the base name execve() was given (a symlink's, a script's), 15 characters at most; a fork keeps it.
+  ['/proc/PID/comm', ['sh', '-c', 'b=$(readlink /proc/self/exe); cat /proc/$$/comm; ln -s "$b" cat; ./cat /proc/self/comm; printf "#!%s sh\\ncat /proc/\\$\\$/comm\\n" "$b" > twenty-characters.sh; chmod +x twenty-characters.sh; ./twenty-characters.sh; (cat /proc/self/comm)']],
 ];
 
 describe.skipIf(!bb.path)('busybox-static i386: native vs kmemsim', () => {

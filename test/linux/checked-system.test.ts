@@ -47,9 +47,11 @@ describe.skipIf(m32 !== null)('kmemcheck, the inline checker and --stack precise
     expect(cli(['run', '--kmemcheck', '--module', MODULE, '--cflags', '-DON_STACK', user]).status).toBe(0);
   });
 
-  it('--stack ftrace with a program is a usage error (2) that says what works (--stack cpl1: test/linux/cpl1-program.test.ts)', () => {
-    const r = cli(['run', '--stack', 'ftrace', '--module', MODULE, user]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toBe('kmemsim: with a program, --kmemcheck, --kmemcheck-inline, --stack precise and --stack cpl1 check its --module modules (not --stack ftrace)\n');
+  it('a checker with a program and no --module is a usage error (2); every --stack works with --module (cpl1-program, ftrace-system, task-stacks tests)', () => {
+    for (const s of ['cpl1', 'ftrace', 'precise']) {
+      const r = cli(['run', '--stack', s, user]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/^kmemsim: --kmemcheck and --stack check kernel modules \(a \.c file or a relocatable \.o, or --module with a program\); .* is a program\n$/);
+    }
   });
 });

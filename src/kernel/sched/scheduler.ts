@@ -16,9 +16,11 @@
  * (100 M instructions per second, as the Linux personality's clock) plus the
  * idle time skipped when every task sleeps on a timer. Kernel code is not
  * preempted at arbitrary instructions (CONFIG_PREEMPT_VOLUNTARY): the
- * preemption points are cond_resched() and every sleeping call, where a
- * task whose tick (QUANTUM instructions, the PIT's 100 Hz) has run out
- * gives the processor to the next runnable task.
+ * preemption points are cond_resched() and every sleeping call (and, for a
+ * process, its return to user mode), where a task whose tick (QUANTUM
+ * instructions, the PIT's 100 Hz) has run out gives the processor to the
+ * next runnable task — or, when a wake-up set its TIF_NEED_RESCHED (CFS's
+ * wake-up preemption by vruntime: wake()), to the task it woke.
  *
  * `current_task` and `__preempt_count` are per-CPU variables in guest
  * memory, as on x86 (`current` and `preempt_count()` read them); a sleeping
@@ -56,6 +58,10 @@ export const THREAD_SIZE = 4096 << THREAD_SIZE_ORDER;
 export const QUANTUM = 1_000_000;
 export const HZ = 100;
 const NS_PER_INSTRUCTION = 10;
+/** CFS's sysctl_sched_latency (6 ms on one CPU): a sleeper is placed at most half of it behind min_vruntime. */
+export const SCHED_LATENCY_NS = 6_000_000;
+/** CFS's sysctl_sched_wakeup_granularity (1 ms on one CPU): how far ahead a woken task must be to preempt. */
+export const WAKEUP_GRANULARITY_NS = 1_000_000;
 export const NS_PER_JIFFY = 1e9 / HZ;
 
 /** A 32-bit store through an accessor that only has byte-array writes. */
@@ -98,6 +104,12 @@ export class KernelTask {
   kthread: KthreadInfo | null = null;
   /** The icount when it was last switched in (its tick). */
   switchedInAt = 0;
+  /** CFS's se->vruntime: the CPU time it ran (ns of instructions), placed forward on wake-ups (placeWoken()). */
+  vruntime = 0;
+  /** The icount its vruntime was last brought up to date at (se->exec_start). */
+  execStart = 0;
+  /** TIF_NEED_RESCHED: a task it woke should run; it gives way at its next preemption point. */
+  needResched = false;
   /**
    * The task runs with interrupts enabled unless it disabled them: kernel
    * threads do (as Linux's); the first task runs as the kernel booted —
@@ -189,6 +201,10 @@ export class Scheduler {
   signalPending: (t: KernelTask) => number = () => 0;
   /** What a hung system does instead of halting the machine (the personality ends the run as a deadlock). */
   onHung: ((message: string) => void) | null = null;
+  /** cfs_rq->min_vruntime: never decreases. */
+  private minVruntime = 0;
+  /** The task a wake-up preempted the current one for: it runs next (CFS's next buddy). */
+  private nextBuddy: KernelTask | null = null;
 
   constructor(
     readonly kernel: Kernel,
@@ -205,6 +221,7 @@ export class Scheduler {
     mem.write(struct, new Uint8Array(TS.size));
     this.current = new KernelTask(1, 'insmod', struct, { ...bootStack, phys: null });
     this.current.irqsOnByDefault = (kernel.cpu.getEflags() & IF) !== 0;
+    this.current.execStart = kernel.cpu.icount;
     this.initStruct(this.current, 0);
     this.tasks.push(this.current);
     this.publishCurrent();
@@ -346,6 +363,10 @@ export class Scheduler {
     const high = (low + THREAD_SIZE) >>> 0;
     const t = new KernelTask(pid, comm, this.allocStruct(), { low, high, phys });
     t.kthread = kthread;
+    // place_entity() for a new task: min_vruntime plus a slice (START_DEBIT, half the latency with two tasks),
+    // so a task just created does not preempt its creator.
+    this.updateCurr();
+    t.vruntime = this.minVruntime + SCHED_LATENCY_NS / 2;
     this.initStruct(t, kthread ? PF_KTHREAD : 0);
     // EFLAGS (interrupts on), ESI, EDI, EBX, EBP (0: the end of the frame-pointer chain), then the return address.
     t.sp = (high - 4 - 24) >>> 0;
@@ -367,22 +388,68 @@ export class Scheduler {
 
   // ---- waking ---------------------------------------------------------------------------------
 
-  /** try_to_wake_up(): a task sleeping in one of `states` becomes TASK_RUNNING; true if it was woken. */
+  /**
+   * try_to_wake_up() by the running task: a task sleeping in one of
+   * `states` becomes TASK_RUNNING; true if it was woken. Then
+   * wakeup_preempt() (check_preempt_wakeup_fair(), CFS before EEVDF): when
+   * the woken task's vruntime is more than the wakeup granularity behind
+   * the waker's, the waker gets TIF_NEED_RESCHED and the woken task runs at
+   * the waker's next preemption point (the kernel is not preemptible).
+   */
   wake(t: KernelTask, states = TASK_NORMAL): boolean {
+    if (!this.activate(t, states)) return false;
+    const cur = this.current;
+    if (t !== cur && !cur.dead && this.state(cur) === TASK_RUNNING) {
+      this.updateCurr();
+      if (cur.vruntime - t.vruntime > WAKEUP_GRANULARITY_NS) {
+        cur.needResched = true;
+        this.nextBuddy = t;
+      }
+    }
+    return true;
+  }
+
+  /** ttwu_do_activate() without a waker (a timer, a condition polled): TASK_RUNNING, placed as a sleeper. */
+  private activate(t: KernelTask, states: number): boolean {
     if (t.dead) return false;
     const s = this.state(t);
     if (!(s & states)) return false;
     this.setState(t, TASK_RUNNING);
     t.wakeAt = null;
     t.wakeWhen = null;
+    this.placeWoken(t);
     return true;
+  }
+
+  /**
+   * place_entity() for a waking sleeper (GENTLE_FAIR_SLEEPERS): its vruntime
+   * is at least min_vruntime minus half the latency — a task that slept
+   * long is a little ahead of those that ran, never by more.
+   */
+  private placeWoken(t: KernelTask): void {
+    this.updateCurr();
+    t.vruntime = Math.max(t.vruntime, this.minVruntime - SCHED_LATENCY_NS / 2);
+  }
+
+  /** update_curr(): the running task's vruntime grows by the time it ran; min_vruntime follows the run queue. */
+  private updateCurr(): void {
+    const cur = this.current;
+    const now = this.cpu.icount;
+    if (!cur.dead) cur.vruntime += (now - cur.execStart) * NS_PER_INSTRUCTION;
+    cur.execStart = now;
+    let min = Infinity;
+    for (const t of this.tasks) {
+      if (t.dead || t.waitingForIdle || (t !== cur && this.state(t) !== TASK_RUNNING)) continue;
+      if (t.vruntime < min) min = t.vruntime;
+    }
+    if (min !== Infinity && min > this.minVruntime) this.minVruntime = min;
   }
 
   /** Can `t` run now? A task whose host condition (wakeWhen) holds is woken here. */
   runnable(t: KernelTask): boolean {
     if (t.dead || t.waitingForIdle) return false;
     if (this.state(t) === TASK_RUNNING) return true;
-    return t.wakeWhen !== null && t.wakeWhen() && this.wake(t, TASK_NORMAL);
+    return t.wakeWhen !== null && t.wakeWhen() && this.activate(t, TASK_NORMAL);
   }
 
   /** Is a task other than `t` ready to run (timers that expired count)? */
@@ -393,9 +460,9 @@ export class Scheduler {
 
   // ---- scheduling -------------------------------------------------------------------------------
 
-  /** The tick of the current task has run out (need_resched at a preemption point). */
+  /** need_resched() at a preemption point: a wake-up asked for it, or the current task's tick has run out. */
   needResched(): boolean {
-    return this.cpu.icount - this.current.switchedInAt >= QUANTUM;
+    return this.current.needResched || this.cpu.icount - this.current.switchedInAt >= QUANTUM;
   }
 
   /**
@@ -436,12 +503,16 @@ export class Scheduler {
     for (const t of this.tasks) {
       if (!t.dead && t.wakeAt !== null && t.wakeAt <= now) {
         t.wakeAt = null;
-        this.wake(t, TASK_NORMAL);
+        this.activate(t, TASK_NORMAL);
       }
     }
   }
 
+  /** Round robin after `prev` — except that a task a wake-up preempted a still-running `prev` for goes first. */
   private pickNext(prev: KernelTask): KernelTask | null {
+    const buddy = this.nextBuddy;
+    this.nextBuddy = null;
+    if (buddy && buddy !== prev && prev.needResched && !prev.dead && this.state(prev) === TASK_RUNNING && this.tasks.includes(buddy) && this.runnable(buddy)) return buddy;
     const i = this.tasks.indexOf(prev);
     const order = [...this.tasks.slice(i + 1), ...this.tasks.slice(0, i + 1)];
     return order.find((t) => this.runnable(t)) ?? null;
@@ -452,12 +523,16 @@ export class Scheduler {
     t.resume = null;
     if (r) this.cpu.regs[EAX] = r() | 0;
     t.switchedInAt = this.cpu.icount;
+    t.needResched = false; // __schedule() clears TIF_NEED_RESCHED
   }
 
   /** __switch_to_asm(): the old task's callee-saved registers and ESP, the new task's. */
   private switchTo(prev: KernelTask, next: KernelTask): void {
     const cpu = this.cpu;
     const r = cpu.regs;
+    this.updateCurr();
+    prev.needResched = false;
+    next.execStart = cpu.icount;
     if (!prev.dead) {
       cpu.push32(r[EBP]!);
       cpu.push32(r[EBX]!);

@@ -1,7 +1,7 @@
 /**
  * /proc: the entries programs read about themselves — /proc/self (a link to
  * /proc/<pid>), exe, cwd, root, fd/N, maps (Linux's format), cmdline,
- * environ, stat's neighbours are not modelled — and /proc/cpuinfo (from the
+ * environ, comm, stat's neighbours are not modelled — and /proc/cpuinfo (from the
  * simulated CPU's CPUID), /proc/version, /proc/uptime, /proc/meminfo.
  */
 import { S_IFREG } from './file.js';
@@ -12,6 +12,8 @@ import type { VNode } from './vnode.js';
 export interface ProcView {
   pid: number;
   exe: string;
+  /** current->comm (a byte string: one character per byte). */
+  comm: string;
   cwd: string;
   argv: string[];
   env: string[];
@@ -66,6 +68,8 @@ function processDir(sys: ProcSystem, pid: number): VNode {
     ['maps', file(base + 5, () => p()?.maps() ?? '')],
     ['cmdline', file(base + 6, () => nul(p()?.argv ?? []))],
     ['environ', file(base + 7, () => nul(p()?.env ?? []))],
+    // comm_show(): the task's comm and a newline.
+    ['comm', file(base + 8, () => Buffer.from(`${p()?.comm ?? ''}\n`, 'latin1'))],
   ]);
   return { type: 'dir', ino: base, children };
 }
