@@ -301,7 +301,7 @@ export class CheckInstrumentation implements JitInstrumentation, RunClient {
       f.accesses.clear();
     }
     this.stats.checked++;
-    if (ins.rep !== REP_NONE && ins.def!.string) this.limitRep(cpu, ins, f.accesses);
+    if (ins.rep !== REP_NONE && ins.def !== null && ins.def.string) this.limitRep(cpu, ins, f.accesses);
     const clients = this.clients;
     for (let i = 0; i < clients.length; i++) {
       const c = clients[i]!;
