@@ -1402,7 +1402,7 @@ export class CPU {
           // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
           compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = compileBlock(instrs, { edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined });
+            compiled = compileBlock(instrs, { owner: this, edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
             else if (edges === null) block.compiled = compiled;
             else block.compiledCov = compiled;

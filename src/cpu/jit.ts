@@ -69,6 +69,8 @@ export interface CompileOptions {
    * branches do not return to the run loop.
    */
   successor?: (eip: number) => readonly Instr[] | null;
+  /** The CPU the block is for: its blocks keep V8's optimized code alive for the next CPU (retainOptimizedCode). */
+  owner?: object;
 }
 
 /**
@@ -87,6 +89,29 @@ export interface CompileOptions {
  */
 function shareOptimizedCode(factory: (...a: unknown[]) => CompiledBlock, values: readonly unknown[]): void {
   factory(...values);
+}
+
+/**
+ * Keep the optimized code of a CPU's blocks alive after the CPU is gone,
+ * until a second CPU after it compiles. V8 holds a function's optimized
+ * code weakly in the literal's shared feedback: when every closure of a
+ * block is garbage (the machine that ran it was dropped), the next
+ * collection discards the code, and the same block in the next machine of
+ * the process (the next run of a benchmark, a test, a fuzzer's next
+ * target) is interpreted and optimized again — on bench/workload that was
+ * most of a run's CPU time after the first, and more with the checkers'
+ * larger blocks. Retaining the closures of the two most recent owners
+ * keeps the code while bounding what stays reachable to two machines.
+ */
+const retained: { owner: object | null; now: CompiledBlock[]; before: CompiledBlock[] } = { owner: null, now: [], before: [] };
+function retainOptimizedCode(owner: object | undefined, block: CompiledBlock): void {
+  if (owner === undefined) return;
+  if (owner !== retained.owner) {
+    retained.before = retained.now;
+    retained.now = [];
+    retained.owner = owner;
+  }
+  retained.now.push(block);
 }
 
 /** Compiled block factories by source text, shared by every CPU in the process. */
@@ -253,5 +278,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
     factories.set(key, factory);
     shareOptimizedCode(factory, values);
   }
-  return factory(...values);
+  const block = factory(...values);
+  retainOptimizedCode(options.owner, block);
+  return block;
 }

@@ -6,6 +6,7 @@
  * when a fault, the budget or a code write lands inside a compiled loop.
  */
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { CPU } from '../../src/cpu/cpu.js';
 import { compileBlock } from '../../src/cpu/jit.js';
@@ -345,5 +346,44 @@ describe('compiled code shared between closures (jit.ts shareOptimizedCode)', ()
     second(cpu, 100);
     expect(natives(second).status() & OPTIMIZED).toBe(OPTIMIZED);
     expect(cpu.eip).toBe(at + bytes.length);
+  });
+});
+
+describe('optimized code kept for the next CPU (jit.ts retainOptimizedCode)', () => {
+  it('a block compiled for a new CPU after the old one is gone and memory collected starts optimized', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const natives = new Function('f', 'return { prepare: () => %PrepareFunctionForOptimization(f), optimize: () => %OptimizeFunctionOnNextCall(f), status: () => %GetOptimizationStatus(f) };') as (f: unknown) => { prepare(): void; optimize(): void; status(): number };
+    const OPTIMIZED = 16;
+    // Its own factory: dec eax; sub ebx, eax; or ecx, ebx; nop.
+    const bytes = [0x48, 0x29, 0xc3, 0x09, 0xd9, 0x90];
+    const at = 0x7380;
+    const decode = (): ReturnType<typeof decodeAt>[] => {
+      const out = [];
+      for (let off = 0; off < bytes.length; ) {
+        const ins = decodeAt(Uint8Array.from(bytes.slice(off)), at + off);
+        out.push(ins);
+        off = ins.next - at;
+      }
+      return out;
+    };
+    const { cpu } = runSnippet('hlt');
+    // The old machine: its block optimized, then every reference to it dropped.
+    (() => {
+      const first = compileBlock(decode(), { owner: {} })!;
+      const v8 = natives(first);
+      v8.prepare();
+      for (let i = 0; i < 3; i++) first(cpu, 100);
+      v8.optimize();
+      first(cpu, 100);
+      expect(v8.status() & OPTIMIZED).toBe(OPTIMIZED);
+    })();
+    gc();
+    gc();
+    // The next machine decodes and compiles the same code: V8's optimized code is still there.
+    const second = compileBlock(decode(), { owner: {} })!;
+    second(cpu, 100);
+    expect(natives(second).status() & OPTIMIZED).toBe(OPTIMIZED);
   });
 });
