@@ -93,7 +93,7 @@ export class Ring1Tasks {
     return new Ring1Tasks(kernel, layout, sched);
   }
 
-  /** Hear of CPL-1 stacks in use and freed; told at once of the current task's, if it has one. */
+  /** Hear of CPL-1 stacks coming into use (at a switch or a first guest call) and freed. */
   listen(l: Cpl1StackListener): void {
     this.listeners.push(l);
   }
