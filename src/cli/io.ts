@@ -16,9 +16,20 @@ export interface CliIO {
   stderrColumns?(): number | null;
 }
 
+/**
+ * Write all of `b` to `fd`. When the reader has gone (`kmemsim run … | head
+ * -1`: EPIPE), stop at once with status 141, what a shell shows for a
+ * process SIGPIPE killed — what `cat` or qemu-user would do; Node ignores
+ * SIGPIPE, so kmemsim cannot die of it, and nothing is left to write to.
+ */
 function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
-  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+  try {
+    while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EPIPE') process.exit(128 + 13);
+    throw e;
+  }
 }
 
 /** The host's stdin, when it is a file or pipe (never blocks on a terminal). */
