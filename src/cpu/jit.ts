@@ -44,6 +44,7 @@ import { BlockEmitter, RELOAD, SPILL } from './jit/emitter.js';
 import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
+import type { WasmTier } from './wasm/tier.js';
 
 export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite } from './jit/instrumentation.js';
 export { composeInstrumentation } from './jit/instrumentation.js';
@@ -69,6 +70,12 @@ export interface CompileOptions {
    * branches do not return to the run loop.
    */
   successor?: (eip: number) => readonly Instr[] | null;
+  /**
+   * The CPU's WebAssembly tier (wasm/tier.ts), or null: a block compiled
+   * without edges, instrumentation or a region goes to it first, and stays
+   * JavaScript when it declines.
+   */
+  wasm?: WasmTier | null;
 }
 
 /**
@@ -202,6 +209,11 @@ function registersInLocals(code: string): string {
 export function compileBlock(instrs: readonly Instr[], options: CompileOptions = {}): CompiledBlock | null {
   if (instrs.some((i) => i.native !== null)) return null;
   const inst = options.instrumentation ?? null;
+  // The tier choice: WebAssembly for plain blocks when the CPU has it; everything else JavaScript.
+  if (options.wasm && !options.edges && inst === null && !options.successor) {
+    const f = options.wasm.compile(instrs);
+    if (f !== null) return f;
+  }
   if (inst?.compiles && !inst.compiles(instrs)) return null;
   const start = instrs[0].addr | 0;
   let region = formRegion(instrs, options.successor);
