@@ -90,6 +90,8 @@ export class WasmTier {
   /** The instructions of the block running now (what the imports' jitIndex refers to). */
   private instrs: readonly Instr[] = [];
   private readonly imports: WebAssembly.Imports;
+  /** Blocks this tier compiled (tests check that a run went through it). */
+  compiled = 0;
 
   constructor(private readonly cpu: CPU, private readonly memory: WebAssembly.Memory, readonly state: number) {
     this.st = new Int32Array(memory.buffer, state, 32);
@@ -171,6 +173,7 @@ export class WasmTier {
       mod = new WebAssembly.Module(bytes);
       modules.set(key, mod);
     }
+    this.compiled++;
     const f = new WebAssembly.Instance(mod, this.imports).exports.f as (room: number, tlb: number) => number;
     const cpu = this.cpu;
     const st = this.st;
