@@ -1432,7 +1432,7 @@ export class CPU {
             else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
-            i = compiled(this, stopAt - this.icount);
+            i = compiled(this, stopAt - this.icount, left);
           } else {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an

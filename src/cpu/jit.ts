@@ -58,7 +58,7 @@ export const JIT_THRESHOLD = 50;
  * looping inside the function while a whole further iteration fits (each
  * time round counting its block-entry edge when compiled with `edges`).
  */
-export type CompiledBlock = (cpu: CPU, room: number) => number;
+export type CompiledBlock = (cpu: CPU, room: number, left?: number) => number;
 
 export interface CompileOptions {
   /** Count the block-entry edge of each branch inside the compiled code (CPU.edgeCounts is on). */

@@ -15,10 +15,13 @@
  *   records them in cpu.jitIndex/jitDone, so the run loop delivers the
  *   exception exactly as for interpreted code.
  *
- * Function signature: (room, tlb) → retired, where `room` is how many
- * instructions may retire before the run loop must look at the budget or
- * the devices, and `tlb` the byte address of the current privilege's read
- * TLB (its write TLB follows at TLB_W).
+ * Function signature: (room, tlb, done) → retired, where `room` is how
+ * many instructions may retire before the run loop must look at the budget
+ * or the devices, `tlb` the byte address of the current privilege's read
+ * TLB (its write TLB follows at TLB_W), and `done` the instructions already
+ * retired by the blocks run before this one in the same call from the run
+ * loop (./tier.ts chains blocks): the counts, `room` included, are relative
+ * to the run loop's instruction count at that call.
  */
 import { Op, I32, VOID, sleb, uleb } from './encoder.js';
 import * as S from './state.js';
@@ -28,9 +31,10 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the two parameters, then fixed locals, then temporaries.
-export const ROOM = 0, TLB = 1, R0 = 2, DONE = 10, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17;
-const FIRST_TEMP = 18;
+// Locals: the three parameters, then fixed locals, then temporaries.
+export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18;
+export const PARAMS = 3;
+export const FIRST_TEMP = 19;
 
 /** Imported functions, in import order (their index is the call index). */
 export const IMPORTS = [
@@ -41,7 +45,7 @@ export const IMPORTS = [
   { name: 'wr16', type: { params: 4, results: 1 } },
   { name: 'wr32', type: { params: 4, results: 1 } },
   { name: 'pw', type: { params: 4, results: 0 } }, // probeWrite(lin, size, index, done)
-  { name: 'ex', type: { params: 2, results: 1 } }, // executor(index, done) → stop (EIP changed or breakLoop)
+  { name: 'ex', type: { params: 3, results: 1 } }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
   { name: 'cc', type: { params: 1, results: 1 } }, // CPU.cond(cc) on the flags in the state area
   { name: 'cf', type: { params: 0, results: 1 } }, // CPU.getCF() on the flags in the state area
 ] as const;
@@ -191,6 +195,7 @@ export class BlockGen {
   prologue(): void {
     this.emit(this.reload());
     this.emit(set(TLBW, add(get(TLB), k32(S.TLB_W))));
+    this.emit(set(D0, get(DONE)));
   }
 
   // ---- lazy flags -------------------------------------------------------------
@@ -411,7 +416,7 @@ export class BlockGen {
   executor(): number {
     this.flush();
     this.emit(this.spill());
-    const stop = this.let(call(EX, k32(this.k), get(DONE)));
+    const stop = this.let(call(EX, k32(this.k), get(DONE), get(D0)));
     this.emit(this.reload());
     return stop;
   }

@@ -17,6 +17,7 @@ export const enum Op {
   br_if = 0x0d,
   return = 0x0f,
   call = 0x10,
+  call_indirect = 0x11,
   drop = 0x1a,
   select = 0x1b,
   local_get = 0x20,
@@ -103,12 +104,14 @@ function typeKey(t: FuncType): string {
 }
 
 /**
- * A module importing memory `m.mem` (`pages` 64 KiB pages, fixed) and the
- * functions `m.<name>` (all-i32 signatures), exporting one function `f` of
- * type `fn` whose locals are `locals` extra i32s and whose body is `body`
- * (without the final `end`).
+ * A module importing memory `m.mem` (`pages` 64 KiB pages, fixed), with
+ * `table` a function table `m.tab`, and the functions `m.<name>` (all-i32
+ * signatures), exporting one function `f` of type `fn` whose locals are
+ * `locals` extra i32s and whose body is `body` (without the final `end`).
+ * Types are numbered: the imports' (in order, without repeats), `fn`'s,
+ * then `extra` (for call_indirect).
  */
-export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[]): Uint8Array<ArrayBuffer> {
+export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[], table = false, extra: readonly FuncType[] = []): Uint8Array<ArrayBuffer> {
   const types: FuncType[] = [];
   const typeIndex = (t: FuncType): number => {
     const i = types.findIndex((x) => typeKey(x) === typeKey(t));
@@ -118,6 +121,7 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   };
   const importTypes = imports.map((i) => typeIndex(i.type));
   const fnType = typeIndex(fn);
+  for (const t of extra) typeIndex(t);
 
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const ts: number[] = [];
@@ -132,12 +136,17 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   section(out, 1, ts);
 
   const is: number[] = [];
-  uleb(is, imports.length + 1);
+  uleb(is, imports.length + 1 + (table ? 1 : 0));
   name(is, 'm');
   name(is, 'mem');
   is.push(0x02, 0x01); // memory, limits with a maximum
   uleb(is, pages);
   uleb(is, pages);
+  if (table) {
+    name(is, 'm');
+    name(is, 'tab');
+    is.push(0x01, 0x70, 0x00, 0x01); // table of funcref, at least one element
+  }
   imports.forEach((imp, k) => {
     name(is, 'm');
     name(is, imp.name);

@@ -22,7 +22,7 @@ import { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP } from '../exec/alu.js';
 import { ARITH, AF, CF, DF, OF, PF, SF, ZF, Lazy } from '../flags.js';
 import { Op } from './encoder.js';
 import * as S from './state.js';
-import { type BlockGen, type Ex, type Size, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
+import { type BlockGen, type Ex, type Size, BRK, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
 
 /** True: emitted; 'transfer': emitted and the block ends (EIP stored, returned); false: not covered. */
 export type Outcome = boolean | 'transfer';
@@ -407,7 +407,7 @@ const LIST: [ExecFn, Generator][] = [
   [ctl.callRel, (g, ins) => {
     if (ins.size !== 4) return false;
     g.push32(k32(ins.next | 0));
-    g.if(get(17 /* BRK */), () => g.emit(g.exit(k32(ins.imm | 0), g.k + 1)));
+    g.if(get(BRK), () => g.emit(g.exit(k32(ins.imm | 0), g.k + 1)));
     g.emit(g.goto(ins.imm | 0, g.k + 1));
     return 'transfer';
   }],

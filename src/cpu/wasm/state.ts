@@ -30,7 +30,16 @@ export const TLB_R_SUP = 4096;
 export const TLB_W = TLB_BYTES;
 export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
 
-/** Size of the state area: 4 KiB of slots and the four TLBs, rounded to WebAssembly pages. */
+/**
+ * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
+ * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
+ * instruction count, unused); valid for one CPU.codeEpoch.
+ */
+export const CACHE = TLB_R_USR + 2 * TLB_BYTES;
+export const CACHE_BITS = 11;
+export const CACHE_ENTRIES = 1 << CACHE_BITS;
+
+/** Size of the state area: 4 KiB of slots, the four TLBs and the cache, rounded to WebAssembly pages. */
 export const STATE_BYTES = TLB_R_SUP + 4 * TLB_BYTES + 61440;
 export const WASM_PAGE = 65536;
 
