@@ -263,7 +263,24 @@ function stringOp(g: BlockGen, ins: Instr, move: boolean): boolean {
   return true;
 }
 
+/** SHLD/SHRD r/m32, r32, imm8, as jit/templates.ts doubleShift (exec/shift.ts fDouble). */
+function doubleShift(g: BlockGen, ins: Instr, left: boolean): boolean {
+  const n = ins.imm & 0x1f;
+  if (ins.size !== 4 || n === 0 || !inlinableE(ins)) return false;
+  const src = g.let(get(R0 + ins.reg));
+  let cf = 0;
+  return modifyE(g, ins, (d) => {
+    cf = g.let(and(shrU(get(d), left ? 32 - n : n - 1), k32(1)));
+    return left ? or(shl(get(d), n), shrU(get(src), 32 - n)) : or(shrU(get(d), n), shl(get(src), 32 - n));
+  }, (d, r) => {
+    g.setEflagsBits(CF | OF | AF, or(get(cf), shl(shrU(xor(get(r), get(d)), 31), 11)));
+    g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(r));
+  });
+}
+
 const LIST: [ExecFn, Generator][] = [
+  [shift.shldI, (g, ins) => doubleShift(g, ins, true)],
+  [shift.shrdI, (g, ins) => doubleShift(g, ins, false)],
   [str.movs, (g, ins) => stringOp(g, ins, true)],
   [str.stos, (g, ins) => stringOp(g, ins, false)],
   [data.movGE32, (g, ins) => mov(g, ins, false)],

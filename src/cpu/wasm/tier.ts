@@ -234,7 +234,13 @@ export class WasmTier {
 
   /** Compile a block (no native routines: jit.ts checked), or null when this tier declines it. */
   compile(instrs: readonly Instr[]): CompiledBlock | null {
-    const mod = cachedModule(generateBlock(instrs, this.state, this.pages));
+    const key = `${this.state},${this.pages}:${blockKey(instrs)}`;
+    let mod = blockModules.get(key);
+    if (mod === undefined) {
+      if (blockModules.size >= MAX_MODULES) blockModules.clear();
+      mod = cachedModule(generateBlock(instrs, this.state, this.pages));
+      blockModules.set(key, mod);
+    }
     const f = new WebAssembly.Instance(mod, this.importsFor(instrs)).exports.f as BlockFn;
     this.compiled++;
     if (this.tableUsed >= MAX_TABLE) this.newGeneration();
@@ -279,6 +285,24 @@ const modules = new Map<string, WebAssembly.Module>();
 const MAX_MODULES = 50_000;
 /** Functions per table generation. */
 const MAX_TABLE = 1 << 16;
+
+/** Small numbers for executors, so a block's key names them. */
+const execIds = new Map<unknown, number>();
+const execId = (f: unknown): number => {
+  let id = execIds.get(f);
+  if (id === undefined) execIds.set(f, (id = execIds.size));
+  return id;
+};
+/** Everything of a block's instructions that its code depends on (what the generators read). */
+function blockKey(instrs: readonly Instr[]): string {
+  let key = '';
+  for (const i of instrs) {
+    key += `${i.addr},${i.next},${i.cont},${i.op},${i.size},${i.asize},${i.mod},${i.reg},${i.rm},${i.base},${i.index},${i.scale},${i.disp},${i.seg},${i.imm},${i.rep},${execId(i.exec)},${i.def?.startsBlock ? 1 : 0};`;
+  }
+  return key;
+}
+/** Modules by block key: a block seen before (another run, another CPU) is neither generated nor compiled again. */
+const blockModules = new Map<string, WebAssembly.Module>();
 
 /** The compiled module for `bytes`: the same code in another run or another CPU is compiled once. */
 function cachedModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
