@@ -23,7 +23,7 @@
  * loop (./tier.ts chains blocks): the counts, `room` included, are relative
  * to the run loop's instruction count at that call.
  */
-import { Op, I32, VOID, sleb, uleb } from './encoder.js';
+import { Op, I32, VOID, sleb, uleb, type Helper } from './encoder.js';
 import * as S from './state.js';
 import { ARITH, CF, OF, SF, ZF, Lazy } from '../flags.js';
 import type { Instr } from '../instr.js';
@@ -52,6 +52,25 @@ export const IMPORTS = [
 const RD = { 1: 0, 2: 1, 4: 2 } as const;
 const WR = { 1: 3, 2: 4, 4: 5 } as const;
 const PW = 6, EX = 7, CC = 8, CFN = 9;
+/** The module's own functions after the block's (which is IMPORTS.length): store the registers; store pending flags. */
+const SPILL_FN = IMPORTS.length + 1, LAZY_FN = IMPORTS.length + 2;
+
+/**
+ * The helpers every block module defines, called from its exits and slow
+ * paths (out of line, so a block's code stays small and compiles fast):
+ * spill(r0..r7) stores the registers; lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack).
+ */
+export function helpers(state: number): Helper[] {
+  const spill: number[] = [];
+  for (let n = 0; n < 8; n++) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
+  const lazy: number[] = [];
+  [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
+  return [
+    { type: { params: 8, results: 0 }, locals: 0, body: spill },
+    { type: { params: 6, results: 0 }, locals: 0, body: lazy },
+  ];
+}
 
 // ---- expressions ----------------------------------------------------------
 
@@ -183,7 +202,9 @@ export class BlockGen {
   /** Store the registers (all eight: the stores are on exits and slow paths only). */
   spill(): Ex {
     const o: number[] = [];
-    for (let n = 0; n < 8; n++) o.push(...this.setSlot(S.REGS + 4 * n, get(R0 + n)));
+    for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
+    o.push(Op.call);
+    uleb(o, SPILL_FN);
     return o;
   }
   reload(): Ex {
@@ -204,10 +225,7 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    return [
-      ...this.setSlot(S.LF_KIND, k32(p.kind)), ...this.setSlot(S.LF_DST, get(FD)), ...this.setSlot(S.LF_SRC, get(FS)),
-      ...this.setSlot(S.LF_RES, get(FR)), ...this.setSlot(S.LF_SIZE, k32(p.size)), ...this.setSlot(S.LAZY_MASK, k32(p.mask)),
-    ];
+    return call(LAZY_FN, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
   }
   flush(): void {
     this.emit(this.flushCode());

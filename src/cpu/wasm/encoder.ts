@@ -99,6 +99,12 @@ export interface FuncType {
   results: number;
 }
 
+export interface Helper {
+  type: FuncType;
+  locals: number;
+  body: readonly number[];
+}
+
 function typeKey(t: FuncType): string {
   return `${t.params}:${t.results}`;
 }
@@ -109,9 +115,10 @@ function typeKey(t: FuncType): string {
  * signatures), exporting one function `f` of type `fn` whose locals are
  * `locals` extra i32s and whose body is `body` (without the final `end`).
  * Types are numbered: the imports' (in order, without repeats), `fn`'s,
- * then `extra` (for call_indirect).
+ * then `extra` (for call_indirect). `helpers` are more functions, numbered
+ * after `f` (the imports, then `f`, then the helpers), not exported.
  */
-export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[], table = false, extra: readonly FuncType[] = []): Uint8Array<ArrayBuffer> {
+export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[], table = false, extra: readonly FuncType[] = [], helpers: readonly Helper[] = []): Uint8Array<ArrayBuffer> {
   const types: FuncType[] = [];
   const typeIndex = (t: FuncType): number => {
     const i = types.findIndex((x) => typeKey(x) === typeKey(t));
@@ -122,6 +129,7 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   const importTypes = imports.map((i) => typeIndex(i.type));
   const fnType = typeIndex(fn);
   for (const t of extra) typeIndex(t);
+  const helperTypes = helpers.map((h) => typeIndex(h.type));
 
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const ts: number[] = [];
@@ -156,8 +164,9 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   section(out, 2, is);
 
   const fs: number[] = [];
-  uleb(fs, 1);
+  uleb(fs, 1 + helpers.length);
   uleb(fs, fnType);
+  for (const t of helperTypes) uleb(fs, t);
   section(out, 3, fs);
 
   const es: number[] = [];
@@ -167,18 +176,20 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   uleb(es, imports.length);
   section(out, 7, es);
 
-  const fb: number[] = [];
-  if (locals > 0) {
-    uleb(fb, 1);
-    uleb(fb, locals);
-    fb.push(I32);
-  } else uleb(fb, 0);
-  for (const b of body) fb.push(b);
-  fb.push(Op.end);
   const cs: number[] = [];
-  uleb(cs, 1);
-  uleb(cs, fb.length);
-  for (const b of fb) cs.push(b);
+  uleb(cs, 1 + helpers.length);
+  for (const f of [{ locals, body }, ...helpers]) {
+    const fb: number[] = [];
+    if (f.locals > 0) {
+      uleb(fb, 1);
+      uleb(fb, f.locals);
+      fb.push(I32);
+    } else uleb(fb, 0);
+    for (const b of f.body) fb.push(b);
+    fb.push(Op.end);
+    uleb(cs, fb.length);
+    for (const b of fb) cs.push(b);
+  }
   section(out, 10, cs);
   return new Uint8Array(out);
 }

@@ -24,7 +24,7 @@ import type { CompiledBlock } from '../jit.js';
 import * as ctl from '../exec/control.js';
 import { encodeModule, Op, VOID } from './encoder.js';
 import * as S from './state.js';
-import { BlockGen, BRK, DONE, FIRST_TEMP, IMPORTS, PARAMS, add, bin, eqz, get, k32, load, set, shl } from './codegen.js';
+import { BlockGen, BRK, DONE, FIRST_TEMP, IMPORTS, PARAMS, helpers, add, bin, eqz, get, k32, load, set, shl } from './codegen.js';
 import { GENERATORS } from './instructions.js';
 
 /** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
@@ -73,7 +73,7 @@ export function generateBlock(instrs: readonly Instr[], state: number, pages: nu
     if (!emitInstruction(g, ins, k)) break;
   }
   g.emit([Op.end, Op.unreachable]);
-  return encodeModule(pages, IMPORTS, BLOCK_TYPE, FIRST_TEMP - PARAMS + g.temps, g.code);
+  return encodeModule(pages, IMPORTS, BLOCK_TYPE, FIRST_TEMP - PARAMS + g.temps, g.code, false, [], helpers(state));
 }
 
 const BLOCK_TYPE = { params: PARAMS, results: 1 };
