@@ -57,6 +57,9 @@ export const JIT_THRESHOLD = 50;
  * at the budget or the devices again; a block that loops onto itself keeps
  * looping inside the function while a whole further iteration fits (each
  * time round counting its block-entry edge when compiled with `edges`).
+ * `left` is what is left of the run's budget (≥ room): the WebAssembly tier,
+ * which runs further blocks without returning, sets the REP chunk from it as
+ * the run loop does before each block.
  */
 export type CompiledBlock = (cpu: CPU, room: number, left?: number) => number;
 
