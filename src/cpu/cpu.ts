@@ -8,6 +8,9 @@ import { decodeBlock, memSizeOf, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { CheckedDescriptors } from './checked-descriptors.js';
 import { inSegmentCache } from './segments.js';
+import { WasmTier } from './wasm/tier.js';
+import * as WS from './wasm/state.js';
+import type { JitTier } from './wasm/state.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
@@ -123,7 +126,8 @@ export class CPU {
   readonly mem8: Uint8Array;
 
   // ---- architectural state -------------------------------------------------
-  readonly regs = new Int32Array(8);
+  /** EAX..EDI; a view on the WebAssembly tier's state area when this CPU has one (wasm/state.ts). */
+  readonly regs: Int32Array;
   eip = 0;
   /** EFLAGS except the arithmetic bits that are pending in the lazy state. */
   flags = FIXED_ONE;
@@ -290,12 +294,18 @@ export class CPU {
 
   // ---- memory management ----------------------------------------------------
   /** Software TLB: virtual page → (physical page base | 1), 0 for a miss. One pair per privilege class. */
-  private tlbRSup = new Int32Array(TLB_ENTRIES);
-  private tlbWSup = new Int32Array(TLB_ENTRIES);
-  private tlbRUsr = new Int32Array(TLB_ENTRIES);
-  private tlbWUsr = new Int32Array(TLB_ENTRIES);
-  tlbR = this.tlbRSup;
-  tlbW = this.tlbWSup;
+  private readonly tlbRSup: Int32Array;
+  private readonly tlbWSup: Int32Array;
+  private readonly tlbRUsr: Int32Array;
+  private readonly tlbWUsr: Int32Array;
+  tlbR: Int32Array;
+  tlbW: Int32Array;
+  /** The WebAssembly block tier (wasm/tier.ts), or null: this CPU compiles to JavaScript only. */
+  readonly wasm: WasmTier | null = null;
+  /** Which tier compiles blocks (jit.ts compileBlock): 'wasm' needs `wasm`; settable, e.g. by tests. */
+  jitTier: JitTier;
+  /** Byte offset of `tlbR` in the WebAssembly memory (its write twin follows at TLB_W), for the WebAssembly tier. */
+  tlbOffset = 0;
   private tlbUsed = new Int32Array(TLB_TRACK);
   /** Virtual pages whose cached translation came from a global (G=1) entry: kept across CR3 writes. */
   private tlbGlobal = new Uint8Array(TLB_ENTRIES);
@@ -315,6 +325,27 @@ export class CPU {
     this.mem = opts.memory ?? new PhysicalMemory(opts.memorySize);
     this.mem32 = this.mem.u32;
     this.mem8 = this.mem.u8;
+    const state = this.mem.claimState();
+    if (state >= 0) {
+      // Registers and TLBs in the WebAssembly memory, where the generated code reaches them (wasm/state.ts).
+      const buf = this.mem.wasm!.buffer;
+      this.regs = new Int32Array(buf, state + WS.REGS, 8);
+      this.tlbRSup = new Int32Array(buf, state + WS.TLB_R_SUP, TLB_ENTRIES);
+      this.tlbWSup = new Int32Array(buf, state + WS.TLB_R_SUP + WS.TLB_W, TLB_ENTRIES);
+      this.tlbRUsr = new Int32Array(buf, state + WS.TLB_R_USR, TLB_ENTRIES);
+      this.tlbWUsr = new Int32Array(buf, state + WS.TLB_R_USR + WS.TLB_W, TLB_ENTRIES);
+      this.tlbOffset = state + WS.TLB_R_SUP;
+      this.wasm = new WasmTier(this, this.mem.wasm!, state);
+    } else {
+      this.regs = new Int32Array(8);
+      this.tlbRSup = new Int32Array(TLB_ENTRIES);
+      this.tlbWSup = new Int32Array(TLB_ENTRIES);
+      this.tlbRUsr = new Int32Array(TLB_ENTRIES);
+      this.tlbWUsr = new Int32Array(TLB_ENTRIES);
+    }
+    this.tlbR = this.tlbRSup;
+    this.tlbW = this.tlbWSup;
+    this.jitTier = this.wasm !== null ? 'wasm' : 'js';
     const pages = this.mem.size / PAGE;
     this.blocks = new Array(pages);
     this.codePage = new Uint8Array(pages);
@@ -1052,6 +1083,7 @@ export class CPU {
     const user = cpl === 3;
     this.tlbR = user ? this.tlbRUsr : this.tlbRSup;
     this.tlbW = user ? this.tlbWUsr : this.tlbWSup;
+    if (this.wasm !== null) this.tlbOffset = this.wasm.state + (user ? WS.TLB_R_USR : WS.TLB_R_SUP);
   }
 
   // =========================================================================
@@ -1402,13 +1434,13 @@ export class CPU {
           // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
           compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = compileBlock(instrs, { owner: this, edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined });
+            compiled = compileBlock(instrs, { owner: this, edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined, wasm: this.jitTier === 'wasm' ? this.wasm : null });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
             else if (edges === null) block.compiled = compiled;
             else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
-            i = compiled(this, stopAt - this.icount);
+            i = compiled(this, stopAt - this.icount, left);
           } else {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an

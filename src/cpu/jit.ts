@@ -44,6 +44,7 @@ import { BlockEmitter, RELOAD, SPILL } from './jit/emitter.js';
 import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
+import type { WasmTier } from './wasm/tier.js';
 
 export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite } from './jit/instrumentation.js';
 export { composeInstrumentation } from './jit/instrumentation.js';
@@ -56,8 +57,11 @@ export const JIT_THRESHOLD = 50;
  * at the budget or the devices again; a block that loops onto itself keeps
  * looping inside the function while a whole further iteration fits (each
  * time round counting its block-entry edge when compiled with `edges`).
+ * `left` is what is left of the run's budget (≥ room): the WebAssembly tier,
+ * which runs further blocks without returning, sets the REP chunk from it as
+ * the run loop does before each block.
  */
-export type CompiledBlock = (cpu: CPU, room: number) => number;
+export type CompiledBlock = (cpu: CPU, room: number, left?: number) => number;
 
 export interface CompileOptions {
   /** Count the block-entry edge of each branch inside the compiled code (CPU.edgeCounts is on). */
@@ -71,6 +75,12 @@ export interface CompileOptions {
   successor?: (eip: number) => readonly Instr[] | null;
   /** The CPU the block is for: its blocks keep V8's optimized code alive for the next CPU (retainOptimizedCode). */
   owner?: object;
+  /**
+   * The CPU's WebAssembly tier (wasm/tier.ts), or null: a block compiled
+   * without edges, instrumentation or a region goes to it first, and stays
+   * JavaScript when it declines.
+   */
+  wasm?: WasmTier | null;
 }
 
 /**
@@ -227,6 +237,11 @@ function registersInLocals(code: string): string {
 export function compileBlock(instrs: readonly Instr[], options: CompileOptions = {}): CompiledBlock | null {
   if (instrs.some((i) => i.native !== null)) return null;
   const inst = options.instrumentation ?? null;
+  // The tier choice: WebAssembly for plain blocks when the CPU has it; everything else JavaScript.
+  if (options.wasm && !options.edges && inst === null && !options.successor) {
+    const f = options.wasm.compile(instrs);
+    if (f !== null) return f;
+  }
   if (inst?.compiles && !inst.compiles(instrs)) return null;
   const start = instrs[0].addr | 0;
   let region = formRegion(instrs, options.successor);

@@ -1,3 +1,5 @@
+import { defaultJitTier, STATE_BYTES, WASM_PAGE } from './wasm/state.js';
+
 /**
  * Physical memory: one flat byte array plus 16- and 32-bit views over it.
  *
@@ -8,6 +10,12 @@
  */
 export class PhysicalMemory {
   readonly size: number;
+  /**
+   * The WebAssembly memory holding RAM at offset 0 and, past it, the
+   * processor state area of wasm/state.ts (the WebAssembly block tier), or
+   * null for a plain ArrayBuffer. Fixed size, never grown, so the views stay valid.
+   */
+  readonly wasm: WebAssembly.Memory | null;
   readonly u8: Uint8Array;
   /** Aligned 32-bit view; index = physical address >> 2. */
   readonly u32: Int32Array;
@@ -24,15 +32,35 @@ export class PhysicalMemory {
   private dirtyList: Int32Array | null = null;
   private dirtyCount = 0;
 
-  constructor(size = 64 * 1024 * 1024) {
+  constructor(size = 64 * 1024 * 1024, wasmState = defaultJitTier() === 'wasm') {
     if (size <= 0 || size % 4096 !== 0 || size > 1024 * 1024 * 1024) {
       throw new RangeError(`physical memory size must be a positive multiple of 4096 up to 1 GiB (got ${size})`);
     }
     this.size = size;
-    const buf = new ArrayBuffer(size);
-    this.u8 = new Uint8Array(buf);
-    this.u32 = new Int32Array(buf);
-    this.u16 = new Uint16Array(buf);
+    let buf: ArrayBuffer;
+    if (wasmState) {
+      const pages = (size + STATE_BYTES) / WASM_PAGE;
+      this.wasm = new WebAssembly.Memory({ initial: Math.ceil(pages), maximum: Math.ceil(pages) });
+      buf = this.wasm.buffer;
+    } else {
+      this.wasm = null;
+      buf = new ArrayBuffer(size);
+    }
+    this.u8 = new Uint8Array(buf, 0, size);
+    this.u32 = new Int32Array(buf, 0, size >>> 2);
+    this.u16 = new Uint16Array(buf, 0, size >>> 1);
+  }
+
+  private stateClaimed = false;
+  /**
+   * The byte offset of the processor state area (wasm/state.ts) for the one
+   * CPU that uses this memory's WebAssembly tier, or -1 (no WebAssembly
+   * memory, or another CPU claimed it first).
+   */
+  claimState(): number {
+    if (this.wasm === null || this.stateClaimed) return -1;
+    this.stateClaimed = true;
+    return this.size;
   }
 
   /** Start logging written frames (clears the log). The CPU's write TLB must be flushed after this, so that every write is seen. */

@@ -100,6 +100,17 @@ export interface SnippetOptions extends AsmOptions {
  * no IDT, 1 MiB RAM, ESP = 0x80000). `setup` runs after the code is
  * loaded, before execution. End snippets with `hlt`.
  */
+/**
+ * KMEMSIM_JIT_THRESHOLD (a number) sets the snippets' block-compile
+ * threshold, so the instruction tests can run compiled: `KMEMSIM_JIT=wasm
+ * KMEMSIM_JIT_THRESHOLD=0 npx vitest run test/cpu` runs them through the
+ * WebAssembly tier, `KMEMSIM_JIT_THRESHOLD=0` alone through the JavaScript one.
+ */
+function snippetJit(cpu: CPU): void {
+  const t = process.env.KMEMSIM_JIT_THRESHOLD;
+  if (t !== undefined && t !== '') cpu.jitThreshold = Number(t);
+}
+
 export function runSnippet(src: string, setup?: Setup, opts: SnippetOptions = {}): SnippetResult {
   const base = opts.base ?? CODE_BASE;
   const code = assemble(src, { ...opts, base });
@@ -107,6 +118,7 @@ export function runSnippet(src: string, setup?: Setup, opts: SnippetOptions = {}
   cpu.writePhys(base, code);
   cpu.eip = base;
   cpu.regs[4] = STACK_TOP;
+  snippetJit(cpu);
   setup?.(cpu);
   const stop = cpu.run(opts.budget ?? 100000);
   return { cpu, stop };
@@ -118,6 +130,7 @@ export function runBytes(bytes: number[] | Uint8Array, setup?: Setup, budget = 1
   cpu.writePhys(CODE_BASE, bytes instanceof Uint8Array ? bytes : Uint8Array.from(bytes));
   cpu.eip = CODE_BASE;
   cpu.regs[4] = STACK_TOP;
+  snippetJit(cpu);
   setup?.(cpu);
   const stop = cpu.run(budget);
   return { cpu, stop };

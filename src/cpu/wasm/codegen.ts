@@ -1,0 +1,441 @@
+/**
+ * The WebAssembly block generator: the state of one block being generated
+ * and the primitives the instruction generators (./instructions.ts) use —
+ * registers in locals, lazy flags in locals, memory accesses with the TLB
+ * fast path inline, exits and the self-loop. It keeps the contract of the
+ * JavaScript block compiler (../jit.ts) to the letter:
+ *
+ * - the function returns how many instructions retired, having stored EIP
+ *   and the lazy flags in the state area (the tier copies them to the CPU);
+ * - it stops after any instruction that changed EIP or set breakLoop;
+ * - before anything that may fault (an access's slow path, an executor
+ *   call) it stores the registers and the flags as they were before the
+ *   instruction and passes the instruction's index and the count retired
+ *   by earlier trips round a self-loop to the imported function, which
+ *   records them in cpu.jitIndex/jitDone, so the run loop delivers the
+ *   exception exactly as for interpreted code.
+ *
+ * Function signature: (room, tlb, done) → retired, where `room` is how
+ * many instructions may retire before the run loop must look at the budget
+ * or the devices, `tlb` the byte address of the current privilege's read
+ * TLB (its write TLB follows at TLB_W), and `done` the instructions already
+ * retired by the blocks run before this one in the same call from the run
+ * loop (./tier.ts chains blocks): the counts, `room` included, are relative
+ * to the run loop's instruction count at that call.
+ */
+import { Op, I32, VOID, sleb, uleb, type Helper } from './encoder.js';
+import * as S from './state.js';
+import { ARITH, CF, OF, SF, ZF, Lazy } from '../flags.js';
+import type { Instr } from '../instr.js';
+
+export type Ex = number[];
+export type Size = 1 | 2 | 4;
+
+// Locals: the three parameters, then fixed locals, then temporaries.
+export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18;
+export const PARAMS = 3;
+export const FIRST_TEMP = 19;
+
+/** Imported functions, in import order (their index is the call index). */
+export const IMPORTS = [
+  { name: 'rd8', type: { params: 3, results: 1 } }, // (lin, index, done) → value
+  { name: 'rd16', type: { params: 3, results: 1 } },
+  { name: 'rd32', type: { params: 3, results: 1 } },
+  { name: 'wr8', type: { params: 4, results: 1 } }, // (lin, value, index, done) → breakLoop
+  { name: 'wr16', type: { params: 4, results: 1 } },
+  { name: 'wr32', type: { params: 4, results: 1 } },
+  { name: 'pw', type: { params: 4, results: 0 } }, // probeWrite(lin, size, index, done)
+  { name: 'ex', type: { params: 3, results: 1 } }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
+  { name: 'cc', type: { params: 1, results: 1 } }, // CPU.cond(cc) on the flags in the state area
+  { name: 'cf', type: { params: 0, results: 1 } }, // CPU.getCF() on the flags in the state area
+] as const;
+const RD = { 1: 0, 2: 1, 4: 2 } as const;
+const WR = { 1: 3, 2: 4, 4: 5 } as const;
+const PW = 6, EX = 7, CC = 8, CFN = 9;
+/** The module's own functions after the block's (which is IMPORTS.length): store the registers; store pending flags. */
+const SPILL_FN = IMPORTS.length + 1, LAZY_FN = IMPORTS.length + 2;
+
+/**
+ * The helpers every block module defines, called from its exits and slow
+ * paths (out of line, so a block's code stays small and compiles fast):
+ * spill(r0..r7) stores the registers; lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack).
+ */
+export function helpers(state: number): Helper[] {
+  const spill: number[] = [];
+  for (let n = 0; n < 8; n++) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
+  const lazy: number[] = [];
+  [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
+  return [
+    { type: { params: 8, results: 0 }, locals: 0, body: spill },
+    { type: { params: 6, results: 0 }, locals: 0, body: lazy },
+  ];
+}
+
+// ---- expressions ----------------------------------------------------------
+
+export function k32(v: number): Ex {
+  const o = [Op.i32_const];
+  sleb(o, v);
+  return o;
+}
+export function get(i: number): Ex {
+  const o = [Op.local_get];
+  uleb(o, i);
+  return o;
+}
+export function set(i: number, v: Ex): Ex {
+  const o = [...v, Op.local_set];
+  uleb(o, i);
+  return o;
+}
+export const bin = (op: Op, a: Ex, b: Ex): Ex => [...a, ...b, op];
+export const add = (a: Ex, b: Ex) => bin(Op.i32_add, a, b);
+export const sub = (a: Ex, b: Ex) => bin(Op.i32_sub, a, b);
+export const and = (a: Ex, b: Ex) => bin(Op.i32_and, a, b);
+export const or = (a: Ex, b: Ex) => bin(Op.i32_or, a, b);
+export const xor = (a: Ex, b: Ex) => bin(Op.i32_xor, a, b);
+export const shl = (a: Ex, n: number) => bin(Op.i32_shl, a, k32(n));
+export const shrU = (a: Ex, n: number) => bin(Op.i32_shr_u, a, k32(n));
+export const shrS = (a: Ex, n: number) => bin(Op.i32_shr_s, a, k32(n));
+export const eqz = (a: Ex): Ex => [...a, Op.i32_eqz];
+export const ne0 = (a: Ex): Ex => bin(Op.i32_ne, a, k32(0));
+
+function memarg(o: number[], align: number, offset: number): void {
+  uleb(o, align);
+  uleb(o, offset);
+}
+const LOAD = { 1: [Op.i32_load8_u, 0], 2: [Op.i32_load16_u, 1], 4: [Op.i32_load, 2] } as const;
+const STORE = { 1: [Op.i32_store8, 0], 2: [Op.i32_store16, 1], 4: [Op.i32_store, 2] } as const;
+export function load(size: Size, addr: Ex, offset = 0): Ex {
+  const o = [...addr, LOAD[size][0]];
+  memarg(o, LOAD[size][1], offset);
+  return o;
+}
+export function store(size: Size, addr: Ex, v: Ex, offset = 0): Ex {
+  const o = [...addr, ...v, STORE[size][0]];
+  memarg(o, STORE[size][1], offset);
+  return o;
+}
+export function call(fn: number, ...args: Ex[]): Ex {
+  const o: number[] = [];
+  for (const a of args) o.push(...a);
+  o.push(Op.call);
+  uleb(o, fn);
+  return o;
+}
+
+export const mask = (size: number) => (size === 4 ? -1 : size === 2 ? 0xffff : 0xff);
+const signBit = (size: number) => (size === 4 ? 0x80000000 | 0 : size === 2 ? 0x8000 : 0x80);
+
+/** The flags pending in the locals fd/fs/fr (as jit/flags.ts): null when the state area holds them. */
+export interface PendingFlags {
+  readonly kind: Lazy;
+  readonly size: Size;
+  readonly mask: number;
+}
+
+export class BlockGen {
+  readonly code: number[] = [];
+  pending: PendingFlags | null = null;
+  /** Open structured constructs around the code being emitted (the loop is the outermost). */
+  depth = 0;
+  k = 0;
+  ins!: Instr;
+  /** The current instruction may have written memory through a slow path (then BRK is tested). */
+  wrote = false;
+  temps = 0;
+  readonly start: number;
+  readonly count: number;
+  /** The block loops onto itself inside the function (it does not have to start in the run loop). */
+  readonly loops: boolean;
+
+  constructor(readonly instrs: readonly Instr[], readonly state: number) {
+    this.start = instrs[0]!.addr | 0;
+    this.count = instrs.length;
+    this.loops = !instrs[0]!.def?.startsBlock;
+  }
+
+  emit(code: Ex): void {
+    for (const b of code) this.code.push(b);
+  }
+  temp(): number {
+    return FIRST_TEMP + this.temps++;
+  }
+  /** A new temporary holding `v`. */
+  let(v: Ex): number {
+    const t = this.temp();
+    this.emit(set(t, v));
+    return t;
+  }
+  /** `if (cond) then [else otherwise]` as statements; the callbacks emit inside. */
+  if(cond: Ex, then: () => void, otherwise?: () => void): void {
+    this.emit([...cond, Op.if, VOID]);
+    this.depth++;
+    then();
+    if (otherwise) {
+      this.emit([Op.else]);
+      otherwise();
+    }
+    this.depth--;
+    this.emit([Op.end]);
+  }
+  /** `cond ? a : b` where a and b emit one i32 each (statements allowed before). */
+  ifValue(cond: Ex, a: () => void, b: () => void): void {
+    this.emit([...cond, Op.if, I32]);
+    this.depth++;
+    a();
+    this.emit([Op.else]);
+    b();
+    this.depth--;
+    this.emit([Op.end]);
+  }
+
+  // ---- state area -----------------------------------------------------------
+
+  slot(off: number): Ex {
+    return load(4, k32(0), this.state + off);
+  }
+  setSlot(off: number, v: Ex): Ex {
+    return store(4, k32(0), v, this.state + off);
+  }
+  /** Store the registers (all eight: the stores are on exits and slow paths only). */
+  spill(): Ex {
+    const o: number[] = [];
+    for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
+    o.push(Op.call);
+    uleb(o, SPILL_FN);
+    return o;
+  }
+  reload(): Ex {
+    const o: number[] = [];
+    for (let n = 0; n < 8; n++) o.push(...set(R0 + n, this.slot(S.REGS + 4 * n)));
+    return o;
+  }
+  /** The function's prologue: the registers into locals, the write TLB's address. */
+  prologue(): void {
+    this.emit(this.reload());
+    this.emit(set(TLBW, add(get(TLB), k32(S.TLB_W))));
+    this.emit(set(D0, get(DONE)));
+  }
+
+  // ---- lazy flags -------------------------------------------------------------
+
+  /** The pending state stored into the state area, leaving it pending (jit/flags.ts writeBack). */
+  flushCode(): Ex {
+    const p = this.pending;
+    if (p === null) return [];
+    return call(LAZY_FN, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+  }
+  flush(): void {
+    this.emit(this.flushCode());
+    this.pending = null;
+  }
+  setFlags(kind: Lazy, size: Size, m: number, d: Ex, s: Ex, r: Ex): void {
+    this.emit([...set(FD, d), ...set(FS, s), ...set(FR, r)]);
+    this.pending = { kind, size, mask: m };
+  }
+  /** EFLAGS in the state area (the bits not pending). */
+  flags(): Ex {
+    return this.slot(S.FLAGS);
+  }
+  setEflagsBits(clear: number, bits: Ex): void {
+    this.emit(this.setSlot(S.FLAGS, or(and(this.flags(), k32(~clear)), bits)));
+  }
+  /** INC/DEC keep CF: the current CF moves into EFLAGS before the new state replaces it. */
+  keepCarry(): void {
+    const p = this.pending;
+    if (p === null) {
+      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, call(CFN)));
+    } else if (p.mask & CF) this.setEflagsBits(CF, this.flagBit(p, CF));
+  }
+  /** CF as 0/1 from the pending flags or the state area's. */
+  carry(): Ex {
+    return this.pending !== null ? this.flagBit(this.pending, CF) : call(CFN);
+  }
+
+  /** One status flag of the pending state as 0/1 (jit/flags.ts flagExpr). */
+  flagBit(p: PendingFlags, bit: number): Ex {
+    if (!(p.mask & bit)) return ne0(and(this.flags(), k32(bit)));
+    const s = p.size;
+    const fr = get(FR), fd = get(FD), fs = get(FS);
+    switch (bit) {
+      case ZF: return s === 4 ? eqz(fr) : eqz(and(fr, k32(mask(s))));
+      case SF: return s === 4 ? bin(Op.i32_lt_s, fr, k32(0)) : ne0(and(fr, k32(signBit(s))));
+      case CF:
+        // The locals of 8/16-bit forms are masked like the CPU's fields.
+        switch (p.kind) {
+          case Lazy.Add: return bin(Op.i32_lt_u, fr, fd);
+          case Lazy.Sub: return bin(Op.i32_lt_u, fd, fs);
+          case Lazy.Logic: return k32(0);
+          default: throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
+        }
+      default: { // OF
+        let x: Ex;
+        switch (p.kind) {
+          case Lazy.Add: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
+          case Lazy.Sub: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
+          case Lazy.Logic: return k32(0);
+          default: throw new Error(`wasm: OF of lazy kind ${p.kind} is not derived inline`);
+        }
+        return s === 4 ? bin(Op.i32_lt_s, x, k32(0)) : ne0(and(x, k32(signBit(s))));
+      }
+    }
+  }
+
+  /** Condition `cc` (Jcc/SETcc/CMOVcc low nibble) as 0/1 (SDM Vol. 1 Appendix B; jit/flags.ts condExpr). */
+  cond(cc: number): Ex {
+    const p = this.pending;
+    const t = cc >> 1;
+    if (p === null || t === 5) {
+      this.flush();
+      return call(CC, k32(cc));
+    }
+    let e: Ex;
+    const fd = get(FD), fs = get(FS);
+    if (p.kind === Lazy.Sub && p.mask === ARITH && (t === 1 || t === 3 || t === 6 || t === 7)) {
+      // Straight from the operands of a CMP/SUB.
+      const sh = 32 - p.size * 8;
+      const sx = (v: Ex) => (sh === 0 ? v : shl(v, sh));
+      if (t === 1) e = bin(Op.i32_lt_u, fd, fs);
+      else if (t === 3) e = bin(Op.i32_le_u, fd, fs);
+      else e = bin(t === 6 ? Op.i32_lt_s : Op.i32_le_s, sx(fd), sx(fs));
+    } else {
+      const f = (bit: number) => this.flagBit(p, bit);
+      switch (t) {
+        case 0: e = f(OF); break;
+        case 1: e = f(CF); break;
+        case 2: e = f(ZF); break;
+        case 3: e = or(f(CF), f(ZF)); break;
+        case 4: e = f(SF); break;
+        case 6: e = bin(Op.i32_ne, f(SF), f(OF)); break;
+        default: e = or(f(ZF), bin(Op.i32_ne, f(SF), f(OF))); break;
+      }
+    }
+    return cc & 1 ? eqz(e) : e;
+  }
+
+  // ---- registers ----------------------------------------------------------------
+
+  /** A general register of `size` bytes (8-bit 4–7 are AH..BH). */
+  reg(size: number, n: number): Ex {
+    if (size === 4) return get(R0 + n);
+    if (size === 2) return and(get(R0 + n), k32(0xffff));
+    return n < 4 ? and(get(R0 + n), k32(0xff)) : and(shrU(get(R0 + n - 4), 8), k32(0xff));
+  }
+  /** Write `v` (evaluated once) to a register of `size` bytes. */
+  setReg(size: number, n: number, v: Ex): Ex {
+    if (size === 4) return set(R0 + n, v);
+    if (size === 2) return set(R0 + n, or(and(get(R0 + n), k32(-65536)), and(v, k32(0xffff))));
+    if (n < 4) return set(R0 + n, or(and(get(R0 + n), k32(-256)), and(v, k32(0xff))));
+    return set(R0 + n - 4, or(and(get(R0 + n - 4), k32(-65281)), shl(and(v, k32(0xff)), 8)));
+  }
+
+  // ---- exits ----------------------------------------------------------------------
+
+  /** Code before a call that may fault or look at the CPU: registers and flags stored (jit sync()). */
+  sync(): Ex {
+    return [...this.spill(), ...this.flushCode()];
+  }
+  /** Leave with EIP = `eip` after `retired` instructions of this trip. */
+  exit(eip: Ex, retired: number): Ex {
+    return [...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...add(get(DONE), k32(retired)), Op.return];
+  }
+  /**
+   * A direct branch to `target` after `retired` instructions: round the
+   * self-loop again while a whole trip fits in `room` and nothing set
+   * breakLoop; otherwise leave.
+   */
+  goto(target: number, retired: number): Ex {
+    if (!this.loops || (target | 0) !== this.start) return this.exit(k32(target), retired);
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...this.flushCode()];
+    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.count)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
+    o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
+    // The loop is the outermost construct: its label is `depth - 1` levels out.
+    o.push(Op.br);
+    uleb(o, this.depth - 1);
+    return o;
+  }
+
+  // ---- memory ------------------------------------------------------------------------
+
+  private entry(tlb: number): Ex {
+    return load(4, add(get(tlb), shl(shrU(get(L), 12), 2)));
+  }
+  /** Entry `e` is (page base | 1): nonzero and the access inside the page. */
+  private fast(size: Size): Ex {
+    return size === 1 ? get(E) : and(get(E), bin(Op.i32_le_u, and(get(L), k32(4095)), k32(4096 - size)));
+  }
+  private phys(): Ex {
+    return add(and(get(E), k32(-4096)), and(get(L), k32(4095)));
+  }
+  /** Read `size` bytes at `lin` (zero-extended); returns the temporary holding the value. */
+  read(size: Size, lin: Ex): number {
+    const v = this.temp();
+    this.emit(set(L, lin));
+    this.emit(set(E, this.entry(TLB)));
+    this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
+      this.emit(this.sync());
+      this.emit(call(RD[size], get(L), k32(this.k), get(DONE)));
+    });
+    this.emit(set(v, []));
+    return v;
+  }
+  /** Write `value` (side-effect free, evaluated on one path) as `size` bytes at `lin`. */
+  write(size: Size, lin: Ex, value: Ex): void {
+    this.wrote = true;
+    this.emit(set(L, lin));
+    this.emit(set(E, this.entry(TLBW)));
+    this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
+      this.emit(this.sync());
+      this.emit(set(BRK, call(WR[size], get(L), value, k32(this.k), get(DONE))));
+    });
+  }
+  /**
+   * Read-modify-write (the destination is checked for write before it is
+   * read, as CPU.probeWrite does). `modify` gets the old value's temporary
+   * and returns the new value's.
+   */
+  modify(size: Size, lin: Ex, modify: (old: number) => number): void {
+    const p = this.temp();
+    this.emit(set(L, lin));
+    this.emit(set(p, k32(-1)));
+    this.emit(set(E, this.entry(TLBW)));
+    this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
+      this.emit(this.sync());
+      this.emit(call(PW, get(L), k32(size), k32(this.k), get(DONE)));
+    });
+    const d = this.temp();
+    // After a successful probe neither slow access below can fault.
+    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(call(RD[size], get(L), k32(this.k), get(DONE))));
+    this.emit(set(d, []));
+    const r = modify(d);
+    this.wrote = true;
+    this.if(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(store(size, get(p), get(r))), () => {
+      this.emit(set(BRK, call(WR[size], get(L), get(r), k32(this.k), get(DONE))));
+    });
+  }
+  /** PUSH of a dword; ESP changes only once the store succeeded. */
+  push32(value: Ex): void {
+    const sp = this.let(sub(get(R0 + 4), k32(4)));
+    this.write(4, get(sp), value);
+    this.emit(set(R0 + 4, get(sp)));
+  }
+  /** POP of a dword; returns the temporary holding it (ESP already incremented). */
+  pop32(): number {
+    const v = this.read(4, get(R0 + 4));
+    this.emit(set(R0 + 4, add(get(R0 + 4), k32(4))));
+    return v;
+  }
+
+  // ---- executors ----------------------------------------------------------------------
+
+  /** The instruction left to its executor: flags and registers stored, the executor called, registers reloaded. Returns the stop flag's temporary. */
+  executor(): number {
+    this.flush();
+    this.emit(this.spill());
+    const stop = this.let(call(EX, k32(this.k), get(DONE), get(D0)));
+    this.emit(this.reload());
+    return stop;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The processor state the WebAssembly tier reads and writes, laid out in the
+ * `WebAssembly.Memory` that holds guest RAM (PhysicalMemory), just past the
+ * RAM: generated code reaches RAM, registers and TLBs with plain loads and
+ * stores at constant offsets. The CPU's `regs` and TLB arrays are views on
+ * this area (so executors and the JavaScript tier see the same state), while
+ * the lazy-flag fields, EFLAGS and EIP stay JavaScript fields of the CPU and
+ * are copied into the slots below only around a call into WebAssembly
+ * (wasm/tier.ts).
+ */
+
+/** Byte offsets inside the state area (relative to its base, the RAM size). */
+export const REGS = 0; // 8 × i32, SDM register order
+export const EIP = 32;
+export const FLAGS = 36;
+export const LAZY_MASK = 40;
+export const LF_KIND = 44;
+export const LF_DST = 48;
+export const LF_SRC = 52;
+export const LF_RES = 56;
+export const LF_SIZE = 60;
+export const LF_CIN = 64;
+/** 1 while CPU.breakLoop is set by something the generated code called. */
+export const BREAK = 68;
+
+export const TLB_ENTRIES = 1 << 20;
+const TLB_BYTES = TLB_ENTRIES * 4;
+/** The four TLB arrays (CPU.tlbRSup, tlbWSup, tlbRUsr, tlbWUsr), each 2^20 i32 entries; W = R + TLB_W. */
+export const TLB_R_SUP = 4096;
+export const TLB_W = TLB_BYTES;
+export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
+
+/**
+ * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
+ * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
+ * instruction count, unused); valid for one CPU.codeEpoch.
+ */
+export const CACHE = TLB_R_USR + 2 * TLB_BYTES;
+export const CACHE_BITS = 11;
+export const CACHE_ENTRIES = 1 << CACHE_BITS;
+
+/** Size of the state area: 4 KiB of slots, the four TLBs and the cache, rounded to WebAssembly pages. */
+export const STATE_BYTES = TLB_R_SUP + 4 * TLB_BYTES + 61440;
+export const WASM_PAGE = 65536;
+
+/**
+ * The block compiler's tier for new machines: 'js' (JavaScript functions,
+ * jit.ts) or 'wasm' (WebAssembly, wasm/tier.ts). A machine made while it is
+ * 'wasm' keeps its RAM and this state area in a WebAssembly.Memory. Read
+ * once from the environment variable KMEMSIM_JIT (`js` or `wasm`), so a test
+ * run or a benchmark can pick the tier without code; setDefaultJitTier
+ * overrides it.
+ */
+export type JitTier = 'js' | 'wasm';
+let defaultTier: JitTier = readEnvTier();
+
+function readEnvTier(): JitTier {
+  const env = typeof process !== 'undefined' ? process.env?.KMEMSIM_JIT : undefined;
+  // Anything but 'wasm' (unset, 'js', a typo) is the JavaScript tier, the one that always works.
+  return env === 'wasm' && typeof WebAssembly === 'object' ? 'wasm' : 'js';
+}
+export function defaultJitTier(): JitTier {
+  return defaultTier;
+}
+export function setDefaultJitTier(tier: JitTier): void {
+  defaultTier = tier;
+}
