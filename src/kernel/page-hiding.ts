@@ -259,46 +259,6 @@ class ClientList {
   }
 }
 
-/**
- * The first owner of each hidden page, by page number (virt >>> 12): a map for iterating, and a
- * table indexed by page number for the fault path's lookups (several per tracked access), made
- * on the first hidden page.
- */
-class PageOwners {
-  private readonly map = new Map<number, PageHidingClient>();
-  /** Page number → index + 1 in `slots` (0: no owner). */
-  private table: Uint16Array | null = null;
-  /** Every client that ever owned a page (append-only: indices stay valid). */
-  private readonly slots: PageHidingClient[] = [];
-
-  get(page: number): PageHidingClient | undefined {
-    const t = this.table;
-    if (t === null) return undefined;
-    const s = t[page]!;
-    return s === 0 ? undefined : this.slots[s - 1];
-  }
-  has(page: number): boolean {
-    return this.get(page) !== undefined;
-  }
-  set(page: number, owner: PageHidingClient): void {
-    this.map.set(page, owner);
-    let s = this.slots.indexOf(owner);
-    if (s < 0) {
-      s = this.slots.length;
-      if (s >= 0xffff) throw new Error('more than 65535 page-hiding clients');
-      this.slots.push(owner);
-    }
-    (this.table ??= new Uint16Array(1 << 20))[page] = s + 1;
-  }
-  delete(page: number): void {
-    this.map.delete(page);
-    if (this.table !== null) this.table[page] = 0;
-  }
-  [Symbol.iterator](): IterableIterator<[number, PageHidingClient]> {
-    return this.map[Symbol.iterator]();
-  }
-}
-
 const services = new WeakMap<Kernel, PageHidingService>();
 
 export class PageHidingService {
@@ -310,7 +270,7 @@ export class PageHidingService {
   private stepCr2 = 0;
   private readonly cpu: CPU;
   /** The first owner of every hidden page (the hot path's one lookup)... */
-  private readonly owners = new PageOwners();
+  private readonly owners = new Map<number, PageHidingClient>();
   /** ...and its other owners, for the few pages more than one client hides. */
   private readonly sharers = new Map<number, PageHidingClient[]>();
   /**
