@@ -113,15 +113,20 @@ function shareOptimizedCode(factory: (...a: unknown[]) => CompiledBlock, values:
  * larger blocks. Retaining the closures of the two most recent owners
  * keeps the code while bounding what stays reachable to two machines.
  */
-const retained: { owner: object | null; now: CompiledBlock[]; before: CompiledBlock[] } = { owner: null, now: [], before: [] };
-function retainOptimizedCode(owner: object | undefined, block: CompiledBlock): void {
+const retained: { owner: object | null; now: Map<unknown, CompiledBlock>; before: Map<unknown, CompiledBlock> } = { owner: null, now: new Map(), before: new Map() };
+/** Keep `block` (made by `factory` for `owner`): one closure per factory and owner, so a CPU that recompiles a block forever (code it keeps writing) keeps no more. */
+function retainOptimizedCode(owner: object | undefined, factory: unknown, block: CompiledBlock): void {
   if (owner === undefined) return;
   if (owner !== retained.owner) {
     retained.before = retained.now;
-    retained.now = [];
+    retained.now = new Map();
     retained.owner = owner;
   }
-  retained.now.push(block);
+  retained.now.set(factory, block);
+}
+/** Closures kept by retainOptimizedCode (for tests: it stays bounded). */
+export function retainedBlockCount(): number {
+  return retained.now.size + retained.before.size;
 }
 
 /** Compiled block factories by source text, shared by every CPU in the process. */
@@ -288,12 +293,16 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   const key = `${inst?.key ?? ''}\n${names.join(',')}\n${body}`;
   let factory = factories.get(key);
   if (factory === undefined) {
-    if (factories.size >= MAX_FACTORIES) factories.clear();
+    if (factories.size >= MAX_FACTORIES) {
+      factories.clear();
+      retained.now.clear();
+      retained.before.clear();
+    }
     factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
     factories.set(key, factory);
     shareOptimizedCode(factory, values);
   }
   const block = factory(...values);
-  retainOptimizedCode(options.owner, block);
+  retainOptimizedCode(options.owner, factory, block);
   return block;
 }

@@ -9,7 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { CPU } from '../../src/cpu/cpu.js';
-import { compileBlock } from '../../src/cpu/jit.js';
+import { compileBlock, retainedBlockCount } from '../../src/cpu/jit.js';
 import { decodeAt } from '../../src/cpu/decoder.js';
 import { runSnippet, readBytes, DATA, type SnippetOptions } from '../helpers/asm.js';
 
@@ -385,5 +385,21 @@ describe('optimized code kept for the next CPU (jit.ts retainOptimizedCode)', ()
     const second = compileBlock(decode(), { owner: {} })!;
     second(cpu, 100);
     expect(natives(second).status() & OPTIMIZED).toBe(OPTIMIZED);
+  });
+
+  it('a CPU that compiles the same block again and again keeps one closure of it, not one per compile', () => {
+    const bytes = [0x41, 0x01, 0xcb, 0x90]; // inc ecx; add ebx, ecx; nop
+    const at = 0x73c0;
+    const instrs = [];
+    for (let off = 0; off < bytes.length; ) {
+      const ins = decodeAt(Uint8Array.from(bytes.slice(off)), at + off);
+      instrs.push(ins);
+      off = ins.next - at;
+    }
+    const owner = {};
+    compileBlock(instrs, { owner });
+    const kept = retainedBlockCount();
+    for (let i = 0; i < 1000; i++) compileBlock(instrs, { owner });
+    expect(retainedBlockCount()).toBe(kept);
   });
 });
