@@ -42,13 +42,7 @@ import { addGuestCallHooks } from '../kernel/call.js';
 import { KERNEL1_CS, KERNEL1_DS, KERNEL_CS, KERNEL_DS } from '../kernel/layout.js';
 import { __GFP_NOTRACK, __GFP_ZERO } from '../kernel/mm/index.js';
 import { THREAD_SIZE, THREAD_SIZE_ORDER, type KernelTask, type Scheduler } from '../kernel/sched/scheduler.js';
-import { switchToRing1, type Ring1Layout } from './ring1.js';
-
-/** A CPL-1 kernel stack, [low, high). */
-export interface Cpl1Stack {
-  readonly low: number;
-  readonly high: number;
-}
+import { switchToRing1, type Cpl1Stack, type Ring1Layout } from './ring1.js';
 
 /** Who wants to know which CPL-1 stack is in use (the CPL-1 stack tracker). */
 export interface Cpl1StackListener {
@@ -61,8 +55,10 @@ export interface Cpl1StackListener {
 interface TaskRing {
   /** The privilege level it was switched out at (0 or 1). */
   cpl: number;
-  /** Its CPL-1 stack, once it has one, and the physical block to free (null: not ours to free). */
-  stack: (Cpl1Stack & { phys: number | null }) | null;
+  /** Its CPL-1 stack, once it has one (one record for its life: listeners know the stack by it). */
+  stack: Cpl1Stack | null;
+  /** The physical block of `stack` to free with the task (null: not ours to free). */
+  phys: number | null;
   /** The ring-0 ESP its system call's guest work left (where it returns, and TSS.ESP0 meanwhile); null at CPL 0. */
   ring0Esp: number | null;
 }
@@ -79,8 +75,8 @@ export class Ring1Tasks {
   stacksAllocated = 0;
 
   private constructor(readonly kernel: Kernel, readonly layout: Ring1Layout, readonly sched: Scheduler) {
-    // The boot task (the first process, or the module run's insmod) uses the layout's stack.
-    this.rings.set(sched.tasks[0]!, { cpl: kernel.cpu.cpl === 1 ? 1 : 0, stack: { low: layout.stackLow, high: layout.stackHigh, phys: null }, ring0Esp: null });
+    // The boot task (the first process, or the module run's insmod) uses the layout's stack, its very record.
+    this.rings.set(sched.tasks[0]!, { cpl: kernel.cpu.cpl === 1 ? 1 : 0, stack: layout.stack, phys: null, ring0Esp: null });
     layout.enterFromRing0 = () => this.enterFromRing0();
     addGuestCallHooks(kernel, { returnToTrap: () => this.returnToRing0() });
     // After the personality's own switch hook (registered when the scheduler was made): page directory, TSS.ESP0.
@@ -107,7 +103,7 @@ export class Ring1Tasks {
     let r = this.rings.get(t);
     if (!r) {
       // A kernel thread runs at CPL 1 from its first instruction, on its own kernel stack.
-      r = t.kthread ? { cpl: 1, stack: { low: t.stack.low, high: t.stack.high, phys: null }, ring0Esp: null } : { cpl: 0, stack: null, ring0Esp: null };
+      r = t.kthread ? { cpl: 1, stack: { low: t.stack.low, high: t.stack.high }, phys: null, ring0Esp: null } : { cpl: 0, stack: null, phys: null, ring0Esp: null };
       this.rings.set(t, r);
     }
     return r;
@@ -121,7 +117,8 @@ export class Ring1Tasks {
     const r = this.ringOf(t);
     if (!r.stack) {
       const low = this.allocStack(`the CPL-1 kernel stack of ${t.comm}/${t.pid}`);
-      r.stack = { low, high: (low + THREAD_SIZE) >>> 0, phys: this.sched.mm.buddy.virtToPhys(low) };
+      r.stack = { low, high: (low + THREAD_SIZE) >>> 0 };
+      r.phys = this.sched.mm.buddy.virtToPhys(low);
       this.stacksAllocated++;
     }
     r.ring0Esp = cpu.regs[4]! >>> 0;
@@ -185,7 +182,7 @@ export class Ring1Tasks {
     this.rings.delete(t);
     if (!r?.stack) return;
     for (const l of this.listeners) l.stackFreed(r.stack);
-    if (r.stack.phys !== null) this.sched.mm.buddy.freePages(r.stack.phys, THREAD_SIZE_ORDER);
+    if (r.phys !== null) this.sched.mm.buddy.freePages(r.phys, THREAD_SIZE_ORDER);
   }
 
   /** CPL, CS and SS of the kernel at `cpl` (0 or 1); IOPL 1 at CPL 1 so CLI/STI/IN/OUT work. */

@@ -65,10 +65,21 @@ export interface Ring1Options {
   switchNow?: boolean;
 }
 
+/** A CPL-1 kernel stack, [low, high) (unsigned linear addresses): one record per stack, named by its identity. */
+export interface Cpl1Stack {
+  readonly low: number;
+  readonly high: number;
+}
+
 export interface Ring1Layout {
   /** The CPL-1 kernel stack, [stackLow, stackHigh) (unsigned linear addresses). */
   readonly stackLow: number;
   readonly stackHigh: number;
+  /**
+   * The same stack's record: the boot task's CPL-1 stack (./ring1-tasks.ts), the one object by which the
+   * CPL-1 stack tracker (./stack-tracker.ts) knows it.
+   */
+  readonly stack: Cpl1Stack;
   /** The unmapped guard page just below stackLow. */
   readonly guardPage: number;
   /** TSS.ESP0: the ring-0 stack every exception and interrupt from CPL 1 switches to. */
@@ -85,9 +96,10 @@ export interface Ring1Layout {
 }
 
 /** The classic ring-0 kernel's stack (boot's 16 KiB below PHYS_KSTACK_TOP), for trackers configured at ring 0. */
-export function ring0Stack(): { stackLow: number; stackHigh: number } {
+export function ring0Stack(): { stackLow: number; stackHigh: number; stack: Cpl1Stack } {
   const high = kva(PHYS_KSTACK_TOP) >>> 0;
-  return { stackLow: (high - 4 * PAGE_SIZE) >>> 0, stackHigh: high };
+  const low = (high - 4 * PAGE_SIZE) >>> 0;
+  return { stackLow: low, stackHigh: high, stack: { low, high } };
 }
 
 const IOPL = 0x3000;
@@ -130,6 +142,7 @@ export function enterRing1(kernel: Kernel, opts: Ring1Options = {}): Ring1Layout
   const emulation = installPrivilegedEmulation(kernel);
   const layout: Ring1Layout = {
     stackLow, stackHigh, guardPage,
+    stack: { low: stackLow, high: stackHigh },
     ring0StackTop: kernel.mem.read32((cpu.trBase + 4) | 0) >>> 0,
     emulation,
     counters: emulation.counters,

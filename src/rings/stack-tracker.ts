@@ -54,11 +54,12 @@ import type { Kernel } from '../kernel/kernel.js';
 import { addGuestCallHooks } from '../kernel/call.js';
 import { HiddenFault, PageHidingService, type PageHidingClient } from '../kernel/page-hiding.js';
 import { decodeAccesses } from '../shadow/access.js';
-import { StackRules } from '../shadow/stack.js';
+import { StackRules, type StackLiveness } from '../shadow/stack.js';
 import type { RuleStats, ShadowRuleOptions } from '../shadow/rules.js';
 import { SHADOW_UNINITIALIZED, type ShadowState } from '../shadow/shadow.js';
 import type { PrivilegedEmulation } from './privileged.js';
-import type { Cpl1Stack, Ring1Tasks } from './ring1-tasks.js';
+import type { Cpl1Stack } from './ring1.js';
+import type { Ring1Tasks } from './ring1-tasks.js';
 
 /** partialOk, checkReadModifyWrite, oneShot, enabled, queueSize (ShadowRuleOptions). */
 export type Cpl1StackOptions = ShadowRuleOptions;
@@ -78,8 +79,8 @@ export interface Cpl1StackStats extends RuleStats {
 
 /** The stack to track: a Ring1Layout, or ring0Stack() for the double-fault demonstration. */
 export interface TrackedStack {
-  stackLow: number;
-  stackHigh: number;
+  /** The boot stack's record (Ring1Layout.stack: the boot task's CPL-1 stack for ./ring1-tasks.ts too). */
+  stack: Cpl1Stack;
   /** The ring-1 #GP emulation: given, it reads memory operands on the hidden stack through the service. */
   emulation?: PrivilegedEmulation;
 }
@@ -92,13 +93,15 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   private nativeEsp = 0;
   private nativeEip = 0;
   private inNative = false;
+  /** Each CPL-1 stack tracked (the boot stack, then one per task: followTasks()) and its liveness record. */
+  private readonly byStack = new Map<Cpl1Stack, StackLiveness>();
 
   constructor(readonly kernel: Kernel, readonly hiding: PageHidingService, stack: TrackedStack, opts: Cpl1StackOptions = {}) {
     super(opts);
     hiding.register(this);
     hiding.setAccessDecoder(decodeAccesses);
     if (!hiding.isInstalled) hiding.install();
-    this.beginStack(stack.stackLow, stack.stackHigh);
+    this.byStack.set(stack.stack, this.beginStack(stack.stack.low, stack.stack.high));
     if (stack.emulation) {
       stack.emulation.peek = (lin) => hiding.peek8(lin);
       stack.emulation.onRead = (lin, n, eip, esp) => {
@@ -158,14 +161,14 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
     if (!this.attached) return;
     this.attached = false;
     this.hiding.unregister(this);
-    for (const st of this.trackedStacks()) this.shadow.untrack(st.low, st.high - st.low);
+    for (const s of this.byStack.values()) this.shadow.untrack(s.low | 0, s.high - s.low);
   }
 
   // ---- several tasks (src/rings/ring1-tasks.ts: a program's processes and kernel threads) -----------
 
   /**
    * Track every task's CPL-1 stack: each is hidden from the first time it is used; the one in use is the
-   * stack whose liveness ESP moves (switchStack()), the others keep theirs until their task runs again.
+   * stack whose liveness ESP moves (useStack()), the others keep theirs until their task runs again.
    */
   followTasks(tasks: Ring1Tasks): void {
     tasks.listen({
@@ -177,22 +180,30 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   /** `st` is the current task's CPL-1 stack now (a task switch, inside schedule(); or a first guest call). */
   private stackInUse(st: Cpl1Stack): void {
     if (!this.attached) return;
-    this.switchStack(st.low, st.high);
-    this.stats.stacks = Math.max(this.stats.stacks, this.trackedStacks().length);
+    const s = this.byStack.get(st);
+    if (s === undefined) {
+      this.byStack.set(st, this.beginStack(st.low, st.high));
+      this.stats.stacks = Math.max(this.stats.stacks, this.byStack.size);
+    } else if (s !== this.stack) {
+      this.useStack(s);
+    }
     // A native that switched tasks returns on the new task's stack: what it pushed is measured from there.
     if (this.inNative) this.nativeEsp = (this.kernel.cpu.segBase[SS] + this.kernel.cpu.regs[4]) | 0;
   }
 
-  /** `st` goes back to the page allocator: its pages are shown and its shadow forgotten. */
+  /** `st` goes back to the page allocator: forgotten (stackForgotten()), even if it is the stack in use. */
   private stackFreed(st: Cpl1Stack): void {
     if (!this.attached) return;
-    const r = this.dropStack(st.low);
-    if (!r) return;
-    for (let p = r.low >>> 12, last = ((r.high - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      this.hiding.showPage((p * 4096) | 0, this);
-      if (p === last) break;
-    }
-    this.shadow.untrack(r.low, r.high - r.low);
+    const s = this.byStack.get(st);
+    if (s === undefined) return;
+    this.byStack.delete(st);
+    this.forgetStack(s);
+  }
+
+  /** A forgotten stack's pages are shown, and its shadow goes. */
+  protected override stackForgotten(s: StackLiveness): void {
+    this.eachPage(s.low, s.high - s.low, (page) => this.hiding.showPage(page, this));
+    super.stackForgotten(s);
   }
 
   setEnabled(on: boolean): void {
@@ -205,19 +216,21 @@ export class Cpl1StackTracker extends StackRules implements PageHidingClient {
   track(virt: number, bytes: number, initial: ShadowState = SHADOW_UNINITIALIZED): void {
     if (bytes <= 0 || !this.onStack(virt, bytes)) return;
     this.shadow.track(virt, bytes, initial);
-    for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      this.hiding.hidePage((p * 4096) | 0, this);
-      if (p === last) break;
-    }
+    this.eachPage(virt, bytes, (page) => this.hiding.hidePage(page, this));
   }
 
   untrack(virt: number, bytes: number): void {
     if (bytes <= 0 || !this.onStack(virt, bytes)) return;
+    this.eachPage(virt, bytes, (page) => this.hiding.showPage(page, this));
+    this.shadow.untrack(virt, bytes);
+  }
+
+  /** `f` on the linear address of each page of [virt, virt + bytes) (bytes > 0). */
+  private eachPage(virt: number, bytes: number, f: (page: number) => void): void {
     for (let p = virt >>> 12, last = ((virt + bytes - 1) | 0) >>> 12; ; p = (p + 1) >>> 0) {
-      this.hiding.showPage((p * 4096) | 0, this);
+      f((p * 4096) | 0);
       if (p === last) break;
     }
-    this.shadow.untrack(virt, bytes);
   }
 
   protected memorySource(): PageHidingService {

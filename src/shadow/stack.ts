@@ -35,6 +35,9 @@
  * the one in use is the one ESP moves are measured against (`useStack()`
  * at a task switch), the others keep their shadow and liveness until their
  * task runs again, and `forgetStack()` drops a stack whose memory was freed.
+ * A stack is named by its record only: a client that knows stacks by
+ * something else (a task, a CPL-1 stack) keeps its own map to the records
+ * (./task-stacks.ts, src/rings/stack-tracker.ts).
  */
 import type { ByteSource } from '../cpu/decoder.js';
 import type { HiddenFault } from '../kernel/page-hiding.js';
@@ -124,50 +127,26 @@ export abstract class StackRules extends ShadowRules {
     this.origins = s.origins;
   }
 
-  /** Stop tracking `s` (its memory was freed); not the stack in use. */
+  /**
+   * Stop tracking `s` (its memory was freed, or the checker detaches): its shadow is untracked
+   * (stackForgotten()). When `s` is the stack in use, no stack is in use until the next useStack() or
+   * beginStack(): ESP moves change nothing meanwhile and onStack() is false everywhere. A stack not
+   * tracked (never begun, or forgotten already) is ignored.
+   */
   forgetStack(s: StackLiveness): void {
-    if (s === this.inUse || !this.stacks.delete(s)) return;
-    this.shadow.untrack(s.low | 0, s.high - s.low);
-  }
-
-  /** The tracked stack [low, high), if any. */
-  private stackAt(low: number, high: number): StackLiveness | null {
-    for (const s of this.stacks) if (s.low === low >>> 0 && s.high === high >>> 0) return s;
-    return null;
-  }
-
-  /**
-   * The stack [low, high) is now the one in use (a task switch, for a client that knows stacks by their
-   * range rather than by task): its liveness comes back, or, the first time, it is begun.
-   */
-  switchStack(low: number, high: number): void {
-    const s = this.stackAt(low, high);
-    if (s === this.inUse && s !== null) return;
-    if (s) this.useStack(s);
-    else this.beginStack(low, high);
-  }
-
-  /**
-   * Stop tracking the stack at `low` (its task is gone and the pages go back to the allocator), even if
-   * it is the one in use: its [low, high) when it was tracked, else null. The caller untracks its shadow.
-   */
-  protected dropStack(low: number): { low: number; high: number } | null {
-    let s: StackLiveness | null = null;
-    for (const t of this.stacks) if (t.low === low >>> 0) s = t;
-    if (s === null) return null;
-    this.stacks.delete(s);
+    if (!this.stacks.delete(s)) return;
     if (s === this.inUse) {
       this.inUse = null;
       this.low = this.high = 0;
       this.lowI = this.size = this.liveLow = 0;
       this.origins = null;
     }
-    return { low: s.low, high: s.high };
+    this.stackForgotten(s);
   }
 
-  /** Every stack tracked, the one in use and the others. */
-  protected trackedStacks(): { low: number; high: number }[] {
-    return [...this.stacks].map((s) => ({ low: s.low, high: s.high }));
+  /** `s` is tracked no more: its shadow goes (a checker that hid its pages shows them too). */
+  protected stackForgotten(s: StackLiveness): void {
+    this.shadow.untrack(s.low | 0, s.high - s.low);
   }
 
   /** The instruction that grew the stack over `addr` (its frame's function), or null when unknown. */

@@ -259,4 +259,38 @@ describe('PreciseStack', () => {
     expect(s.stateAt(top - 16)).toBe(SHADOW_INITIALIZED);
     expect(s.kills).toBe(1);
   });
+
+  it('stacks by record: useStack() keeps the other stack\'s liveness; forgetStack() may drop the stack in use', () => {
+    const k = new Kernel();
+    const s = new PreciseStack(k);
+    const boot = s.stack!;
+    s.espChanged(s.high - 16);
+    s.markInitialized(s.high - 16, 16);
+    // A second stack, [0xc0200000, 0xc0202000): begun, it is the one in use.
+    const other = s.beginStack(0xc0200000, 0xc0202000);
+    expect(s.stack).toBe(other);
+    expect(s.stateAt(0xc0201ffc)).toBe(SHADOW_UNINITIALIZED);
+    s.espChanged(0xc0201ff0);
+    // Back to the boot stack: its live bytes are still initialized, its ESP is remembered (no kill).
+    s.useStack(boot);
+    expect([s.low, s.high]).toEqual([boot.low, boot.high]);
+    s.espChanged(boot.high - 16);
+    expect(s.kills).toBe(0);
+    expect(s.isInitialized(boot.high - 16, 16)).toBe(true);
+    // Forgetting a stack not in use untracks it; the stack in use stays.
+    s.forgetStack(other);
+    expect(s.shadow.isTracked(0xc0201ffc)).toBe(false);
+    expect(s.stack).toBe(boot);
+    // Forgetting the stack in use: no stack in use, ESP moves change nothing, its shadow is gone.
+    s.forgetStack(boot);
+    expect(s.stack).toBe(null);
+    expect(s.onStack(boot.high - 4)).toBe(false);
+    s.espChanged(boot.high - 4);
+    expect(s.kills).toBe(0);
+    expect(s.shadow.isTracked(boot.high - 4)).toBe(false);
+    // Forgetting it again does nothing; a new stack can be begun.
+    s.forgetStack(boot);
+    expect(s.beginStack(boot.low, boot.high)).not.toBe(boot);
+    expect(s.stateAt(boot.high - 4)).toBe(SHADOW_UNINITIALIZED);
+  });
 });
