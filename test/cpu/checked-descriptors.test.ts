@@ -11,15 +11,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { kva, KERNEL_CS } from '../../src/kernel/layout.js';
+import { KERNEL_CS } from '../../src/kernel/layout.js';
 import { callGuest } from '../../src/kernel/call.js';
 import { Vec } from '../../src/cpu/stop.js';
-import { CS } from '../../src/cpu/instr.js';
-import { assemble } from '../helpers/asm.js';
-
-const CODE = kva(0x10000) >>> 0;
-const DATA = kva(0x30000) >>> 0;
-const TF = 0x100;
+import { CODE, hiddenPageLoop } from '../helpers/hidden-page.js';
 
 type Mutation = (k: Kernel, fault: number) => void;
 
@@ -31,52 +26,11 @@ interface Run {
   hits: number;
 }
 
-/** One handler entry: vector, CR2, DR6, EFLAGS, CS, its limit, ESP, EIP, icount, and the six dwords at ESP. */
-function entry(k: Kernel, vector: number): number[] {
-  const cpu = k.cpu;
-  const esp = cpu.regs[4]! >>> 0;
-  const words = Array.from({ length: 6 }, (_, i) => k.mem.read32((esp + 4 * i) | 0) >>> 0);
-  return [vector, cpu.cr2 >>> 0, cpu.dr[6]! >>> 0, cpu.getEflags() >>> 0, cpu.segSel[CS]!, cpu.segLimit[CS]! >>> 0, esp, cpu.eip >>> 0, cpu.icount, ...words];
-}
-
+/** kmemcheck's hidden-page loop, 30 trips (entries with CS's limit); `mutate` runs in the #PF handler. */
 function run(enabled: boolean, mutate?: Mutation): Run {
   const k = new Kernel();
   k.cpu.checkedDescriptors.enabled = enabled;
-  const code = assemble(`
-      sti
-      mov ecx, 30
-      xor eax, eax
-    1:
-      mov [${DATA + 4}], ecx
-      add eax, [${DATA + 4}]
-      movzx edx, byte ptr [${DATA + 5}]
-      add [${DATA + 8}], edx
-      push ecx
-      mov edi, ${DATA + 0x100}
-      mov ecx, 2
-      rep stosd
-      pop ecx
-      dec ecx
-      jnz 1b
-      cli
-      ret
-  `, { base: CODE });
-  k.mem.write(CODE, code);
-  const pte = k.as.readPte(DATA);
-  k.as.writePte(DATA, pte & ~1);
-  const entries: number[][] = [];
-  let faults = 0;
-  k.setTrapHandler(Vec.PF, (kk, f) => {
-    entries.push(entry(kk, Vec.PF));
-    kk.as.writePte(DATA, pte);
-    kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | TF);
-    mutate?.(kk, faults++);
-  });
-  k.setTrapHandler(Vec.DB, (kk, f) => {
-    entries.push(entry(kk, Vec.DB));
-    kk.as.writePte(DATA, pte & ~1);
-    kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
-  });
+  const entries = hiddenPageLoop(k, { trips: 30, stos: 2, csLimit: true, ...(mutate ? { onFault: mutate } : {}) });
   const r = callGuest(k, CODE, [], 1_000_000);
   expect(r.returned).toBe(true);
   return { entries, memory: k.cpu.mem.u8.slice(), regs: [...k.cpu.regs].map((x) => x >>> 0), icount: r.instructions, hits: k.cpu.checkedDescriptors.hits };

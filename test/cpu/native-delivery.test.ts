@@ -12,19 +12,14 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Kernel } from '../../src/kernel/kernel.js';
-import { kva } from '../../src/kernel/layout.js';
 import { callGuest } from '../../src/kernel/call.js';
 import { Vec } from '../../src/cpu/stop.js';
-import { CS } from '../../src/cpu/instr.js';
 import type { InterruptController, TimedDevice } from '../../src/cpu/cpu.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { runChecked } from '../../src/harness/checked-run.js';
-import { assemble } from '../helpers/asm.js';
+import { CODE, handlerEntry, hiddenPageLoop } from '../helpers/hidden-page.js';
 import { hasGcc, NO_GCC, ROOT } from '../module/helpers.js';
 
-const CODE = kva(0x10000) >>> 0;
-const DATA = kva(0x30000) >>> 0;
-const TF = 0x100;
 const IRQ = 0x20;
 
 interface Run {
@@ -34,14 +29,6 @@ interface Run {
   regs: number[];
   icount: number;
   chained: number;
-}
-
-/** One handler entry: vector, CR2, DR6, EFLAGS, CS, ESP, EIP, icount, and the six dwords at ESP. */
-function entry(k: Kernel, vector: number): number[] {
-  const cpu = k.cpu;
-  const esp = cpu.regs[4]! >>> 0;
-  const words = Array.from({ length: 6 }, (_, i) => k.mem.read32((esp + 4 * i) | 0) >>> 0);
-  return [vector, cpu.cr2 >>> 0, cpu.dr[6]! >>> 0, cpu.getEflags() >>> 0, cpu.segSel[CS]!, esp, cpu.eip >>> 0, cpu.icount, ...words];
 }
 
 /**
@@ -54,37 +41,12 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
   const k = new Kernel();
   const cpu = k.cpu;
   cpu.nativeDelivery = nativeDelivery;
-  const code = assemble(`
-      sti
-      mov ecx, 25
-      xor eax, eax
-    1:
-      mov [${DATA + 4}], ecx
-      add eax, [${DATA + 4}]
-      movzx edx, byte ptr [${DATA + 5}]
-      add [${DATA + 8}], edx
-      push ecx
-      mov edi, ${DATA + 0x100}
-      mov ecx, 3
-      rep stosd
-      mov esi, ${DATA + 0x100}
-      lodsd
-      pop ecx
-      dec ecx
-      jnz 1b
-      cli
-      ret
-  `, { base: CODE });
-  k.mem.write(CODE, code);
-  const pte = k.as.readPte(DATA);
-  k.as.writePte(DATA, pte & ~1);
-  const entries: number[][] = [];
-  let faults = 0;
-  k.setTrapHandler(Vec.PF, (kk, f) => {
-    entries.push(entry(kk, Vec.PF));
-    kk.as.writePte(DATA, pte);
-    kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | TF);
-    if (++faults === opts.rebindAt) {
+  const entries = hiddenPageLoop(k, {
+    trips: 25,
+    stos: 3,
+    lods: true,
+    onFault: (kk, fault) => {
+      if (fault + 1 !== opts.rebindAt) return;
       // Another routine at the #DB handler's address (what the IDT entry points at): it must run from now on.
       const lo = kk.mem.read32(cpu.idtrBase + Vec.DB * 8), hi = kk.mem.read32(cpu.idtrBase + Vec.DB * 8 + 4);
       const at = (hi & 0xffff0000) | (lo & 0xffff);
@@ -93,12 +55,7 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
         entries.push([-2, c.icount]);
         old(c);
       });
-    }
-  });
-  k.setTrapHandler(Vec.DB, (kk, f) => {
-    entries.push(entry(kk, Vec.DB));
-    kk.as.writePte(DATA, pte & ~1);
-    kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
+    },
   });
   if (opts.period !== undefined) {
     const period = opts.period;
@@ -121,7 +78,7 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
     cpu.interruptController = pic;
     cpu.addTimedDevice(timer);
     k.setTrapHandler(IRQ, (kk) => {
-      entries.push(entry(kk, IRQ));
+      entries.push(handlerEntry(kk, IRQ));
     });
   }
   const stops: number[][] = [];
