@@ -77,6 +77,7 @@ let checkCommand: typeof CheckCommand | null = null;
 let checkProgramCommand: typeof CheckProgramCommand | null = null;
 
 import { parseCount, parseSize, UsageError } from './options.js';
+import { environmentError } from './environment.js';
 import { readInputFile, InputError } from './input.js';
 import { processIO, withCliIO, out, errOut, errLine, stdinBytes, stderrColumns, type CliIO } from './io.js';
 import { DEFAULT_BUDGET } from '../kernel/process.js';
@@ -111,6 +112,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
 }
 
 async function mainWithIO(argv: string[]): Promise<number> {
+  const envError = environmentError(process.env);
+  if (envError !== null) {
+    errLine(envError);
+    return 2;
+  }
   let code = 0;
   const parser = yargs(compilerStyleFlags(argv))
     .scriptName('kmemsim')

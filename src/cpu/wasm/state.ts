@@ -56,8 +56,18 @@ let defaultTier: JitTier = readEnvTier();
 
 function readEnvTier(): JitTier {
   const env = typeof process !== 'undefined' ? process.env?.KMEMSIM_JIT : undefined;
-  // Anything but 'wasm' (unset, 'js', a typo) is the JavaScript tier, the one that always works.
-  return env === 'wasm' && typeof WebAssembly === 'object' ? 'wasm' : 'js';
+  // A value parseJitTier refuses is the JavaScript tier here, the one that always works (the CLI refuses it).
+  return parseJitTier(env) ?? 'js';
+}
+
+/**
+ * A value of KMEMSIM_JIT as a tier: unset or empty, and `js`, are 'js'; `wasm` is 'wasm' (or 'js' where
+ * there is no WebAssembly); anything else is null — the CLI refuses it as a usage error (src/cli/environment.ts).
+ */
+export function parseJitTier(value: string | undefined): JitTier | null {
+  if (value === undefined || value === '' || value === 'js') return 'js';
+  if (value === 'wasm') return typeof WebAssembly === 'object' ? 'wasm' : 'js';
+  return null;
 }
 export function defaultJitTier(): JitTier {
   return defaultTier;
