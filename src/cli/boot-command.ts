@@ -21,10 +21,13 @@ import { errLine, out } from './io.js';
 import type { StopReason } from '../cpu/stop.js';
 import { vectorName } from '../cpu/stop.js';
 import { hexBytes } from '../cpu/disasm.js';
-import { bootMultiboot, codeBytesAt, BootOptionError, type BootResult } from '../boot/machine.js';
+import { bootMultiboot, codeBytesAt, BootOptionError, DEFAULT_BOOT_MEMORY_MIB, MIN_BOOT_MEMORY_MIB, MAX_BOOT_MEMORY_MIB, type BootResult } from '../boot/machine.js';
 import { MultibootError } from '../boot/multiboot.js';
 import { describeStop } from './describe.js';
 import type { GdbSession } from '../gdb/session.js';
+import { DEFAULT_BUDGET } from '../kernel/process.js';
+import type { CliCommand } from './command.js';
+import { MAX_INSTRUCTIONS_HELP, parseCount, parseSize, UsageError } from './options.js';
 
 export interface BootCommandOptions {
   memoryMiB?: number;
@@ -129,3 +132,52 @@ function boot(file: string, bytes: Uint8Array, opts: BootCommandOptions, gdb: Gd
   }
   return r.exitCode;
 }
+
+export const bootCli: CliCommand = {
+  command: 'boot <kernel>',
+  describe: 'Boot a Multiboot kernel on a bare simulated PC, as qemu-system-i386 -kernel does',
+  builder: (y) =>
+    y
+      .epilogue(
+        [
+          'Boot a Multiboot (v1) kernel (an i386 ELF executable, or an image with the header\'s',
+          'address fields) on a bare simulated PC, as qemu-system-i386 -kernel does. The debug',
+          'console (port 0xE9) and COM1 go to stdout.',
+          '',
+          'Exit status:',
+          '  (v << 1) | 1  the kernel wrote v to isa-debug-exit (port 0xF4)',
+          '  0             HLT with nothing left to wake the processor',
+          '  124           the instruction budget ran out',
+          '  125           triple fault, unhandled exception, unsupported instruction (explained on stderr)',
+          '  126           not a bootable Multiboot kernel',
+          '  127           no such file',
+          '  2             usage error',
+        ].join('\n'),
+      )
+      .positional('kernel', { type: 'string', describe: 'Multiboot kernel image (i386 ELF executable)', demandOption: true })
+      .option('memory', { type: 'string', describe: `RAM, like qemu -m: 128M, 1G, or a plain number of MiB (${MIN_BOOT_MEMORY_MIB} MiB to ${MAX_BOOT_MEMORY_MIB} MiB, whole MiB)`, default: String(DEFAULT_BOOT_MEMORY_MIB) })
+      .option('max-instructions', { type: 'string', describe: MAX_INSTRUCTIONS_HELP })
+      .option('trace-events', { type: 'boolean', describe: 'one line per exception or interrupt on stderr', default: false })
+      .option('append', { type: 'string', describe: 'kernel command line (Multiboot cmdline)' })
+      .option('verbose', { type: 'boolean', describe: 'say how the machine stopped, on stderr', default: false })
+      .option('s', { type: 'boolean', describe: 'serve gdb on 127.0.0.1:1234, as qemu -s (shorthand for --gdb 1234)', default: false })
+      .option('S', { type: 'boolean', describe: 'with -s or --gdb: stop before the first instruction until gdb connects and continues, as qemu -S', default: false })
+      .option('gdb', { type: 'string', describe: 'serve the GDB remote protocol on 127.0.0.1:PORT (0: any free port, printed)' })
+      .example('$0 boot build/kernels/hello.elf', 'exits with status 33')
+      .example('$0 boot k.elf --trace-events', 'trace interrupts'),
+  run(a) {
+    const memory = parseSize(a.memory, '--memory', { min: MIN_BOOT_MEMORY_MIB * 2 ** 20, max: MAX_BOOT_MEMORY_MIB * 2 ** 20 });
+    if (memory % 2 ** 20 !== 0) throw new UsageError(`--memory must be a whole number of MiB (got ${String(a.memory)})`);
+    if (a.s && a.gdb !== undefined) throw new UsageError('-s is --gdb 1234: give one of them');
+    const gdbPort = a.s ? 1234 : a.gdb === undefined ? null : parseCount(a.gdb, '--gdb', { max: 65535 });
+    if (a.S && gdbPort === null) throw new UsageError('-S needs -s or --gdb PORT (there is no monitor to continue from)');
+    return bootCommand(a.kernel as string, {
+      gdb: gdbPort === null ? undefined : { port: gdbPort, stop: a.S as boolean },
+      memoryMiB: memory / 2 ** 20,
+      maxInstructions: a['max-instructions'] === undefined ? DEFAULT_BUDGET : parseCount(a['max-instructions'], '--max-instructions'),
+      traceEvents: a['trace-events'] as boolean,
+      verbose: a.verbose as boolean,
+      cmdline: a.append as string | undefined,
+    });
+  },
+};

@@ -24,6 +24,9 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { moduleCompileCommand } from './compile.js';
+import type { CliCommand } from './command.js';
+import { compilerFlags } from './compiler-options.js';
+import { errLine, errOut } from './io.js';
 
 /** node:child_process, loaded only when gcc and ld runs: `kmemsim run PROGRAM` never needs it (README "Start-up"). */
 const childProcess = (): typeof import('node:child_process') => createRequire(import.meta.url)('node:child_process');
@@ -194,36 +197,6 @@ export function parseKbuild(dir: string): { modules: KbuildModule[]; cflags: str
   return { modules, cflags, file };
 }
 
-/** The user's compile flags in command-line order: -I, -D, -O, then --cflags words. */
-export function userCflags(o: { include?: readonly string[]; define?: readonly string[]; opt?: string; cflags?: string }): string[] {
-  const out: string[] = [];
-  for (const i of o.include ?? []) out.push(`-I${i}`);
-  for (const d of o.define ?? []) out.push(`-D${d}`);
-  if (o.opt !== undefined) out.push(`-O${o.opt}`);
-  if (o.cflags) out.push(...splitFlags(o.cflags));
-  return out;
-}
-
-/** Split a --cflags string into words, with '...' and "..." quoting as a shell would. */
-export function splitFlags(s: string): string[] {
-  const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|([^\s'"]+)/g;
-  let m: RegExpExecArray | null;
-  let cur = '';
-  let last = -1;
-  while ((m = re.exec(s)) !== null) {
-    const piece = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2] ?? m[3]!;
-    if (last === m.index) cur += piece;
-    else {
-      if (last >= 0) out.push(cur);
-      cur = piece;
-    }
-    last = re.lastIndex;
-  }
-  if (last >= 0) out.push(cur);
-  return out;
-}
-
 export interface CcCommandOptions {
   output?: string;
   cflags: string[];
@@ -264,3 +237,29 @@ export function ccCommand(inputs: readonly string[], o: CcCommandOptions): numbe
     return e.status;
   }
 }
+
+export const ccCli: CliCommand = {
+  command: 'cc [inputs..]',
+  describe: 'Build a kernel module like kbuild: C files (one module), or a directory with a Kbuild file or Makefile (obj-m += NAME.o, NAME-y := a.o b.o)',
+  builder: (y) =>
+    y
+      .epilogue('Exit status: 0 built; 1 gcc or ld failed (their messages are shown); 2 usage error (no sources, a missing file, no obj-m); 127 gcc or ld not found.')
+      .positional('inputs', { type: 'string', array: true, describe: 'C files of one module, or one directory with a Kbuild/Makefile' })
+      .option('o', { type: 'string', describe: 'output file (default: NAME.ko, NAME from the first C file; DIR/NAME.ko for a directory)' })
+      .option('I', { type: 'string', describe: 'add an include directory (after kmemsim\'s include/)' })
+      .option('D', { type: 'string', describe: 'define a macro, NAME or NAME=VALUE' })
+      .option('O', { type: 'string', describe: 'optimization level (default 2: -O0, -O1, -O2, -O3, -Os, -Og)' })
+      .option('cflags', { type: 'string', describe: 'more compiler flags, after the module flags (quoted as in a shell)' })
+      .option('verbose', { type: 'boolean', describe: 'print each gcc and ld command', default: false })
+      .example('$0 cc hello.c -o hello.ko', '')
+      .example('$0 cc examples/linux/tracer', ''),
+  run(a) {
+    return ccCommand(((a.inputs as string[] | undefined) ?? []).map(String), {
+      output: a.o as string | undefined,
+      cflags: compilerFlags(a),
+      verbose: a.verbose as boolean,
+      err: errLine,
+      errOut,
+    });
+  },
+};

@@ -1,6 +1,6 @@
 /** Human text for a stop reason: the short explanation `kmemsim run` prints on stderr. */
 import type { StopReason } from '../cpu/stop.js';
-
+import { errLine } from './io.js';
 
 export function describeStop(stop: StopReason, instructions: number): string {
   switch (stop.kind) {
@@ -13,4 +13,9 @@ export function describeStop(stop: StopReason, instructions: number): string {
     case 'internal-error': return `kmemsim: ${stop.message}`;
     case 'yield': return 'kmemsim: the kernel yielded the processor';
   }
+}
+
+/** "kmemsim: warning: FILE: ..." when a program's section headers were unusable (it still runs, without symbols). */
+export function warnSections(file: string, sectionError: string | null): void {
+  if (sectionError !== null) errLine(`kmemsim: warning: ${file}: section headers ignored (${sectionError}); no symbols`);
 }

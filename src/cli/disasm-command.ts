@@ -6,6 +6,11 @@
 import { parseElf32, ET_REL, PF_X, PT_LOAD, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_NOTYPE, type Elf32, type Elf32Section } from '../elf/elf32.js';
 import { decodeOne } from '../cpu/decoder.js';
 import { hexBytes } from '../cpu/disasm.js';
+import { ElfError } from '../elf/elf32.js';
+import type { CliCommand } from './command.js';
+import { warnSections } from './describe.js';
+import { readInput } from './input.js';
+import { errLine, out } from './io.js';
 
 export class DisasmError extends Error {
   constructor(message: string) {
@@ -100,4 +105,32 @@ function disassembleRange(out: string[], data: Uint8Array, start: number, end: n
 
 function hex(v: number): string {
   return (v >>> 0).toString(16).padStart(8, '0');
+}
+
+export const disasmCli: CliCommand = {
+  command: 'disasm <file>',
+  describe: 'Disassemble an ELF file (Intel syntax) with kmemsim\'s own decoder',
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', describe: 'ELF32 file (executable or object)', demandOption: true })
+      .option('function', { type: 'string', describe: 'only this function (symbol name)' }),
+  run: (a) => disasmCommand(a.file as string, a.function as string | undefined),
+};
+
+/** `kmemsim disasm FILE [--function NAME]`: 0; 126 not ELF; 127 no such file; 2 no such function. */
+function disasmCommand(file: string, fn: string | undefined): number {
+  const bytes = readInput(file);
+  if (typeof bytes === 'number') return bytes;
+  try {
+    const r = disassembleFile(bytes, fn);
+    warnSections(file, r.sectionError);
+    out(r.text);
+    return 0;
+  } catch (e) {
+    if (e instanceof ElfError || e instanceof DisasmError) {
+      errLine(`kmemsim: ${e.message}`);
+      return e instanceof ElfError ? 126 : 2;
+    }
+    throw e;
+  }
 }

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { formatSize } from './options.js';
+import { errLine } from './io.js';
 
 /** Input files larger than this are refused (a static i386 program or module object is far smaller). */
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
@@ -65,5 +66,16 @@ export function readInputFile(file: string, limit = MAX_INPUT_BYTES): Uint8Array
     throw new InputError(`cannot read ${file}: ${err.code === 'EISDIR' ? 'is a directory' : err.message}`, 126);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** The input file through readInputFile(); on failure its message is printed ("kmemsim: ...") and its status returned. */
+export function readInput(file: string): Uint8Array | number {
+  try {
+    return readInputFile(file);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    errLine(`kmemsim: ${e.message}`);
+    return e.status;
   }
 }

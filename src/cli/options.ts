@@ -13,6 +13,9 @@
  *   The result is in bytes and must be a whole number of 4 KiB pages.
  */
 
+/** The help of `--max-instructions` (run, boot). */
+export const MAX_INSTRUCTIONS_HELP = 'stop after N guest instructions (exit status 124); N is a whole number: 1000000, 1e9, or with a decimal suffix K/M/G/T (10M, 2G); default 10G';
+
 /** A command-line mistake: one message, exit status 2. */
 export class UsageError extends Error {
   constructor(message: string) {

@@ -3,7 +3,7 @@
  * proper (src/kernel/kapi.ts): the watch framework's kmcf_* calls
  * (src/watch) and virtual MMIO — ioremap/iounmap on the virtual board,
  * mmiotrace (src/mmio). One place for `kmemsim run` with or without
- * checkers (src/cli/main.ts, ./checked-run.ts) and for `compare`.
+ * checkers (src/cli/run-module.ts, ./checked-run.ts) and for `compare`.
  */
 import type { Kernel } from '../kernel/kernel.js';
 import type { KernelApi } from '../kernel/kapi.js';

@@ -15,7 +15,8 @@ import { describe, expect, it } from 'vitest';
 import { parseElf32 } from '../../src/elf/elf32.js';
 import { MODULE_CFLAGS, INCLUDE_DIR } from '../../src/cli/compile.js';
 import { CDEV, DEVICE, FILE, FILE_OPERATIONS, INODE, MISCDEVICE, MODULE, PROC_OPS } from '../../src/linux/module-abi.js';
-import { parseKbuild, splitFlags } from '../../src/cli/cc-command.js';
+import { parseKbuild } from '../../src/cli/cc-command.js';
+import { splitFlags } from '../../src/cli/compiler-options.js';
 import { cli, hasGcc, NO_GCC } from '../module/helpers.js';
 import { buildProgram, findBusybox, gccM32Missing, ROOT } from './harness.js';
 
