@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hasGcc, NO_GCC } from '../module/helpers.js';
 import { kmemsim } from '../helpers/cli.js';
-import { buildProgram, gccM32Missing, ROOT } from './harness.js';
+import { buildProgram, gccM32Missing, plantedLine, ROOT } from './harness.js';
 
 const m32 = hasGcc ? gccM32Missing() : NO_GCC;
 if (m32) console.warn(`test/linux/cpl1-program.test.ts: skipped: ${m32}`);
 const STATS = join(ROOT, 'test/linux/modules/uninit-ioctl.c');
-const TASKS = join(ROOT, 'test/linux/modules/stack-tasks.c');
+const TASKS = join(ROOT, 'test/linux/modules/task-stacks.c');
 
 describe.skipIf(m32 !== null)('--stack cpl1 over a program and its modules', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmemsim-cpl1prog-'));
@@ -59,10 +59,10 @@ describe.skipIf(m32 !== null)('--stack cpl1 over a program and its modules', () 
     const reports = r.stderr.split(/^(?=WARNING: kmemcheck: )/m).filter((s) => s.startsWith('WARNING'));
     expect(reports).toHaveLength(2);
     for (const rep of reports) expect(rep).toMatch(/Caught 32-bit read from uninitialized stack memory/);
-    expect(reports[0]).toMatch(/EIP is at proc_sum\S*\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*stack-tasks\.c:46\]/);
-    expect(reports[0]).toMatch(/\] \? proc_uninit\+\S+ \[\S*stack-tasks\.c:\d+\]\n.*tasks_ioctl\+\S+ \[\S*stack-tasks\.c:\d+\]\n.*kmemsim_syscall_continue/);
-    expect(reports[1]).toMatch(/EIP is at kthread_sum\S*\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*stack-tasks\.c:52\]/);
-    expect(reports[1]).toMatch(/\] \? kthread_uninit\+\S+ \[\S*stack-tasks\.c:\d+\]\n.*worker\+\S+ \[\S*stack-tasks\.c:\d+\]\n.*kthread_exit_trampoline/);
+    expect(reports[0]).toMatch(new RegExp(`EIP is at rec_sum\\S*\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:${plantedLine(TASKS, 'rec_sum')}\\]`));
+    expect(reports[0]).toMatch(/\] \? ts_ioctl\+\S+ \[\S*task-stacks\.c:\d+\]\n.*kmemsim_syscall_continue/);
+    expect(reports[1]).toMatch(new RegExp(`EIP is at worker_sum\\S*\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:${plantedLine(TASKS, 'worker_sum')}\\]`));
+    expect(reports[1]).toMatch(/\] \? worker\+\S+ \[\S*task-stacks\.c:\d+\]\n.*kthread_exit_trampoline/);
     // Two stacks: the child's CPL-1 stack and the kernel thread's kernel stack (THREAD_SIZE blocks apart).
     const at = (rep: string): number => parseInt(/uninitialized stack memory \(([0-9a-f]+)\)/.exec(rep)![1]!, 16);
     expect(at(reports[0]!) >>> 13).not.toBe(at(reports[1]!) >>> 13);
@@ -125,7 +125,7 @@ describe.skipIf(noTracer !== null)('--stack cpl1: kprobes and kretprobes at ring
       const b = await kmemsim(['cc', join(ROOT, 'examples/linux/tracer', src!), '-o', join(root, ko!)]);
       expect(b.status, b.stderr).toBe(0);
     }
-    // A checker with a program checks --module modules: the stack-tasks module is preloaded, the tracer's come by insmod.
+    // A checker with a program checks --module modules: the task-stacks module is preloaded, the tracer's come by insmod.
     const r = await kmemsim(['run', '--root', root, '--stack', 'cpl1', '--module', TASKS, '/tracer-test', '--', '--insmod', '/']);
     expect(r.stdout).toBe('32 threads, 816 up/down pairs: 359 of 359 checks passed\n');
     expect(r.stderr).toBe('');

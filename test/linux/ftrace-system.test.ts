@@ -13,17 +13,18 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hasGcc, NO_GCC } from '../module/helpers.js';
 import { kmemsim } from '../helpers/cli.js';
-import { buildProgram, gccM32Missing, ROOT } from './harness.js';
+import { buildProgram, gccM32Missing, plantedLine, ROOT } from './harness.js';
 
 const m32 = hasGcc ? gccM32Missing() : NO_GCC;
 if (m32) console.warn(`test/linux/ftrace-system.test.ts: skipped: ${m32}`);
-const MODULE = join(ROOT, 'test/linux/modules/ftrace-ioctl.c');
+const MODULE = join(ROOT, 'test/linux/modules/task-stacks.c');
 const BUSYBOX = join(ROOT, 'build/busybox-i386/bin/busybox');
 
-const WARNING = /^WARNING: ftrace: poisoned stack value 0xa5a5a5a5 passed as argument 2 \(b\), 4 bytes in EDX, to account\+0x0\/0x[0-9a-f]+ \[\S*ftrace-ioctl\.c:44\]$/gm;
+const at = (name: string): string => `task-stacks\\.c:${plantedLine(MODULE, name)}`;
+const WARNING = new RegExp(`^WARNING: ftrace: poisoned stack value 0xa5a5a5a5 passed as argument 2 \\(b\\), 4 bytes in EDX, to account\\+0x0/0x[0-9a-f]+ \\[\\S*${at('account')}\\]$`, 'gm');
 /** sample_sum() tail-calls account(): its entry is the frame above (a sibling call), then its caller. */
-const FROM_IOCTL = /to account\S* \[\S*ftrace-ioctl\.c:44\]\n \[<[0-9a-f]{8}>\] sample_sum\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*ftrace-ioctl\.c:\d+\]\n \[<[0-9a-f]{8}>\] ft_ioctl\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*ftrace-ioctl\.c:72\]\n \[<[0-9a-f]{8}>\] kmemsim_syscall_continue/g;
-const FROM_THREAD = /to account\S* \[\S*ftrace-ioctl\.c:44\]\n \[<[0-9a-f]{8}>\] sample_sum\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*ftrace-ioctl\.c:\d+\]\n \[<[0-9a-f]{8}>\] sum_thread\+0x[0-9a-f]+\/0x[0-9a-f]+ \[\S*ftrace-ioctl\.c:61\]\n \[<[0-9a-f]{8}>\] kthread_exit_trampoline/g;
+const FROM_IOCTL = new RegExp(`to account\\S* \\[\\S*${at('account')}\\]\\n \\[<[0-9a-f]{8}>\\] sample_sum\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:\\d+\\]\\n \\[<[0-9a-f]{8}>\\] ts_ioctl\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*${at('ts_ioctl')}\\]\\n \\[<[0-9a-f]{8}>\\] kmemsim_syscall_continue`, 'g');
+const FROM_THREAD = new RegExp(`to account\\S* \\[\\S*${at('account')}\\]\\n \\[<[0-9a-f]{8}>\\] sample_sum\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*task-stacks\\.c:\\d+\\]\\n \\[<[0-9a-f]{8}>\\] sum_thread\\+0x[0-9a-f]+/0x[0-9a-f]+ \\[\\S*${at('sum_thread')}\\]\\n \\[<[0-9a-f]{8}>\\] kthread_exit_trampoline`, 'g');
 
 describe.skipIf(m32 !== null)('--stack ftrace with a program: every task that runs module code', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kmemsim-ftrace-sys-'));
@@ -83,7 +84,7 @@ describe.skipIf(m32 !== null)('--stack ftrace with a program: every task that ru
       const b = await kmemsim(['cc', MODULE, ...flags, '-o', join(root, ko)]);
       expect(b.status, b.stderr).toBe(0);
     }
-    const r = await kmemsim(['run', '--root', root, '--stack', 'ftrace', '--cflags', '-DCLEAN', '--module', MODULE.replace('ftrace-ioctl', 'echo'), '/bin/sh', '--', '-c',
+    const r = await kmemsim(['run', '--root', root, '--stack', 'ftrace', '--cflags', '-DCLEAN', '--module', join(ROOT, 'test/linux/modules/echo.c'), '/bin/sh', '--', '-c',
       'insmod /plain.ko; /ftrace-user thread; rmmod plain; insmod /traced.ko; /ftrace-user thread; rmmod traced']);
     expect(r.stdout).toBe('thread: ioctl 0\nthread: ioctl 0\n');
     expect(r.status).toBe(99);

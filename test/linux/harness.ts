@@ -76,6 +76,13 @@ export function gccM32Missing(): string | null {
 }
 
 /** Compile test/linux/programs/<name>.c statically for i386 into `outDir`. */
+/** The line of `file` marked `/* planted: NAME *\/` (test/linux/modules/task-stacks.c: where a checker's finding points). */
+export function plantedLine(file: string, name: string): number {
+  const i = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(`/* planted: ${name} */`));
+  if (i < 0) throw new Error(`${file}: no line marked planted: ${name}`);
+  return i + 1;
+}
+
 export function buildProgram(name: string, outDir: string): string {
   const out = join(outDir, name);
   const r = spawnSync('gcc', ['-m32', '-static', '-O2', '-o', out, join(ROOT, 'test/linux/programs', `${name}.c`)], { encoding: 'utf8' });

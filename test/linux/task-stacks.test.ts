@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hasGcc, NO_GCC } from '../module/helpers.js';
 import { kmemsim } from '../helpers/cli.js';
-import { buildProgram, findBusybox, gccM32Missing, ROOT } from './harness.js';
+import { buildProgram, findBusybox, gccM32Missing, plantedLine, ROOT } from './harness.js';
 import { buildModule } from '../../src/cli/cc-command.js';
 import { runProgramChecked } from '../../src/harness/linux-checked.js';
 import { CheckInstrumentation } from '../../src/shadow/instrument.js';
@@ -26,7 +26,7 @@ const m32 = hasGcc ? gccM32Missing() : NO_GCC;
 if (m32) console.warn(`test/linux/task-stacks.test.ts: skipped: ${m32}`);
 const MODULE = join(ROOT, 'test/linux/modules/task-stacks.c');
 /** The planted reads' lines in task-stacks.c. */
-const REC_SUM_LINE = 55, WORKER_SUM_LINE = 61;
+const REC_SUM_LINE = plantedLine(MODULE, 'rec_sum'), WORKER_SUM_LINE = plantedLine(MODULE, 'worker_sum');
 
 const warnings = (stderr: string): number => stderr.match(/^WARNING: kmemcheck: /gm)?.length ?? 0;
 

@@ -1,8 +1,13 @@
 /*
- * Kernel stacks of every task under --stack precise (issue 11): each
- * ioctl runs on the kernel stack of the task that calls it — the first
+ * Kernel stacks of every task that runs module code, for the three stack
+ * checkers with a program: each ioctl of /dev/taskstk (./task-stacks.h)
+ * runs on the kernel stack of the task that calls it — the first
  * process's (the boot stack), a forked process's own, a kernel thread's.
+ * The lines the tests look for are marked `planted:`.
  *
+ * --stack precise (test/linux/task-stacks.test.ts) and --stack cpl1
+ * (test/linux/cpl1-program.test.ts): an uninitialized field of a local
+ * record read through a pointer.
  *  TS_UNINIT   sums a local record with one field never set: an
  *              uninitialized stack read in rec_sum() (the planted bug);
  *  TS_KTHREAD  starts a kernel thread that makes the same mistake in
@@ -14,7 +19,20 @@
  *  TS_STACK    returns current->stack (which pages this task's stack is);
  *  TS_REMOTE   has a kernel thread fill a buffer on the caller's stack
  *              (snprintf, a native kernel routine) while the caller
- *              sleeps, then sums the buffer: no finding.
+ *              sleeps, then sums the buffer: no finding;
+ *  TS_NAP      fills a local record, msleep()s (other tasks run on their
+ *              own stacks meanwhile), then sums it: no finding; the reply
+ *              is pid * (pid + 1) - (pid + 2);
+ *  TS_KTHREAD_NAP  the same in a kernel thread, seed 10 (10 * 11 - 12).
+ *
+ * --stack ftrace (test/linux/ftrace-system.test.ts): sample_sum() passes a
+ * field of a local struct that fill() writes only for n > 100 to
+ * account() — an uninitialized stack value reaching a traced function,
+ * which ftrace's frame poisoning finds at account()'s entry.
+ *  TS_PASS          in the calling process's system call;
+ *  TS_PASS_KTHREAD  in a kernel thread, while the caller sleeps on a
+ *                   completion.
+ * Built with -DCLEAN every field of that struct is written: nothing to find.
  *
  * Built with -DKTHREAD_AT_INIT, the module's init runs the TS_KTHREAD
  * scenario itself (a module run: `kmemsim run task-stacks.c --stack precise`).
@@ -27,13 +45,10 @@
 #include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/wait.h>
-
-#define TS_UNINIT	_IOR('t', 1, int)
-#define TS_KTHREAD	_IO('t', 2)
-#define TS_SLEEP	_IOR('t', 3, int)
-#define TS_WAKE		_IO('t', 4)
-#define TS_STACK	_IOR('t', 5, unsigned long)
-#define TS_REMOTE	_IOR('t', 6, int)
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include "task-stacks.h"
 
 struct rec {
 	int calls;
@@ -52,13 +67,13 @@ static int sleeping, woken, worker_done, worker_total;
 
 static noinline int rec_sum(const struct rec *r)
 {
-	return r->calls + r->zero + r->missing;
+	return r->calls + r->zero + r->missing;	/* planted: rec_sum */
 }
 
 /* noipa: gcc would otherwise fold the uninitialized field into the caller. */
 static noinline __attribute__((noipa)) int worker_sum(const struct rec *r)
 {
-	return r->calls + r->zero + r->missing;
+	return r->calls + r->zero + r->missing;	/* planted: worker_sum */
 }
 
 static int worker(void *data)
@@ -126,6 +141,103 @@ static int run_worker(int (*fn)(void *), void *data)
 	return 0;
 }
 
+/* TS_NAP: filled, then the task sleeps (other tasks run), then summed: nothing to report. */
+struct record {
+	int a;
+	int b;
+	int c;
+};
+
+static noinline void fill_record(struct record *r, int seed)
+{
+	r->a = seed;
+	r->b = seed + 1;
+	r->c = seed + 2;
+}
+
+static noinline int nap_sum(const struct record *r)
+{
+	return r->a * r->b - r->c;
+}
+
+static noinline int filled_across_sleep(int seed)
+{
+	struct record r;
+
+	fill_record(&r, seed);
+	msleep(20);
+	return nap_sum(&r);
+}
+
+static DECLARE_COMPLETION(computed);
+static int kthread_result;
+
+static int napper(void *data)
+{
+	kthread_result = filled_across_sleep(10);
+	complete(&computed);
+	while (!kthread_should_stop())
+		msleep(1);
+	return 0;
+}
+
+/* TS_PASS: an uninitialized field passed on to a traced function. */
+struct sample {
+	int a;
+	int b;
+	int c;
+	int history[8];
+};
+
+static noinline void fill(struct sample *s, int n)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		s->history[i] = n - i;
+	s->a = n;
+#ifndef CLEAN
+	if (n > 100)
+#endif
+		s->b = 2 * n;
+	s->c = 3;
+}
+
+static noinline int account(int a, int b, int c)
+{	/* planted: account */
+	return a + (b & 1) + c;
+}
+
+static noinline int sample_sum(int n)
+{
+	struct sample s;
+
+	fill(&s, n);
+	return account(s.a, s.b, s.c) + s.history[7];
+}
+
+static int sum_thread(void *data)
+{
+	kthread_result = sample_sum(7);	/* planted: sum_thread */
+	complete(&computed);
+	return 0;
+}
+
+/* A kernel thread runs fn and completes `computed` with kthread_result; stopped when `stop`. */
+static int in_kthread(int (*fn)(void *), int stop)
+{
+	struct task_struct *t;
+
+	reinit_completion(&computed);
+	t = kthread_run(fn, NULL, "ts_kthread");
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	wait_for_completion(&computed);
+	if (stop)
+		kthread_stop(t);
+	return 0;
+}
+
 static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct rec local;
@@ -161,6 +273,17 @@ static long ts_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return total > 0 ? 0 : -EINVAL;
 	case TS_STACK:
 		return put_user((unsigned long)current->stack, (unsigned long __user *)arg);
+	case TS_NAP:
+		return put_user(filled_across_sleep(current->pid), (int __user *)arg);
+	case TS_KTHREAD_NAP:
+		total = in_kthread(napper, 1);
+		return total ? total : put_user(kthread_result, (int __user *)arg);
+	case TS_PASS:
+		total = sample_sum(5);	/* planted: ts_ioctl */
+		return put_user(total, (int __user *)arg);
+	case TS_PASS_KTHREAD:
+		total = in_kthread(sum_thread, 0);
+		return total ? total : put_user(kthread_result, (int __user *)arg);
 	}
 	return -ENOTTY;
 }

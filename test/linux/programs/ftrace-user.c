@@ -1,7 +1,8 @@
 /*
- * Drives test/linux/modules/ftrace-ioctl.c: `sum` (FT_SUM in this process),
- * `fork` (FT_SUM in a child process, on its own kernel stack, then here),
- * `thread` (FT_THREAD: the module's kernel thread does the sum).
+ * Drives test/linux/modules/task-stacks.c for --stack ftrace: `sum`
+ * (TS_PASS in this process), `fork` (TS_PASS in a child process, on its own
+ * kernel stack, then here), `thread` (TS_PASS_KTHREAD: the module's kernel
+ * thread does the sum).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,17 +10,15 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define FT_SUM _IOR('f', 1, int)
-#define FT_THREAD _IOR('f', 2, int)
+#include "../modules/task-stacks.h"
 
 static int call(const char *who, unsigned long cmd)
 {
-	int total = -1, fd = open("/dev/ftsum", O_RDONLY);
+	int total = -1, fd = open(TS_DEVICE, O_RDONLY);
 	int r;
 
 	if (fd < 0) {
-		perror("open /dev/ftsum");
+		perror("open " TS_DEVICE);
 		return 1;
 	}
 	r = ioctl(fd, cmd, &total);
@@ -34,15 +33,15 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "sum";
 
 	if (!strcmp(mode, "thread"))
-		return call("thread", FT_THREAD);
+		return call("thread", TS_PASS_KTHREAD);
 	if (!strcmp(mode, "fork")) {
 		int status;
 		pid_t pid = fork();
 
 		if (pid == 0)
-			_exit(call("child", FT_SUM));
+			_exit(call("child", TS_PASS));
 		waitpid(pid, &status, 0);
-		return call("parent", FT_SUM) || status != 0;
+		return call("parent", TS_PASS) || status != 0;
 	}
-	return call("sum", FT_SUM);
+	return call("sum", TS_PASS);
 }

@@ -1,9 +1,11 @@
 /*
- * Drives /dev/stack_tasks (test/linux/modules/stack-tasks.c) from two
- * processes. "uninit": a child process makes the uninitialized read in its
- * own system call, then the parent has a kernel thread make one. "sleep":
- * parent and child sleep in module code at the same time, each with a
- * filled record on its kernel stack, then a kernel thread does the same.
+ * Drives /dev/taskstk (test/linux/modules/task-stacks.c) from two
+ * processes, for --stack cpl1. "uninit": a child process makes the
+ * uninitialized read in its own system call (TS_UNINIT), then the parent
+ * has a kernel thread make one (TS_KTHREAD). "sleep": parent and child
+ * sleep in module code at the same time, each with a filled record on its
+ * kernel stack (TS_NAP), then a kernel thread does the same
+ * (TS_KTHREAD_NAP).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,20 +13,16 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define TASKS_PROC_UNINIT	_IOR('t', 1, int)
-#define TASKS_KTHREAD_UNINIT	_IOR('t', 2, int)
-#define TASKS_PROC_SLEEP	_IOR('t', 3, int)
-#define TASKS_KTHREAD_SLEEP	_IOR('t', 4, int)
+#include "../modules/task-stacks.h"
 
 int main(int argc, char **argv)
 {
 	int sleep = argc > 1 && strcmp(argv[1], "sleep") == 0;
-	int fd = open("/dev/stack_tasks", O_RDONLY), v = 0, status = 0;
+	int fd = open(TS_DEVICE, O_RDONLY), v = 0, status = 0;
 	pid_t child;
 
 	if (fd < 0) {
-		perror("open /dev/stack_tasks");
+		perror("open " TS_DEVICE);
 		return 1;
 	}
 	child = fork();
@@ -33,7 +31,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (child == 0) {
-		int r = ioctl(fd, sleep ? TASKS_PROC_SLEEP : TASKS_PROC_UNINIT, &v);
+		int r = ioctl(fd, sleep ? TS_NAP : TS_UNINIT, &v);
 
 		if (sleep)
 			printf("child: ioctl %d, sum %s\n", r, v == getpid() * (getpid() + 1) - (getpid() + 2) ? "right" : "wrong");
@@ -42,17 +40,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (sleep) {
-		int r = ioctl(fd, TASKS_PROC_SLEEP, &v);
+		int r = ioctl(fd, TS_NAP, &v);
 
 		printf("parent: ioctl %d, sum %s\n", r, v == getpid() * (getpid() + 1) - (getpid() + 2) ? "right" : "wrong");
 	}
 	waitpid(child, &status, 0);
 	if (sleep) {
-		int r = ioctl(fd, TASKS_KTHREAD_SLEEP, &v);
+		int r = ioctl(fd, TS_KTHREAD_NAP, &v);
 
 		printf("kthread: ioctl %d, sum %s\n", r, v == 10 * 11 - 12 ? "right" : "wrong");
 	} else {
-		printf("kthread: ioctl %d\n", ioctl(fd, TASKS_KTHREAD_UNINIT, &v));
+		printf("kthread: ioctl %d\n", ioctl(fd, TS_KTHREAD));
 	}
 	close(fd);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -17,20 +17,14 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define TS_UNINIT	_IOR('t', 1, int)
-#define TS_KTHREAD	_IO('t', 2)
-#define TS_SLEEP	_IOR('t', 3, int)
-#define TS_WAKE		_IO('t', 4)
-#define TS_STACK	_IOR('t', 5, unsigned long)
-#define TS_REMOTE	_IOR('t', 6, int)
+#include "../modules/task-stacks.h"
 
 static int dev(void)
 {
-	int fd = open("/dev/taskstk", O_RDWR);
+	int fd = open(TS_DEVICE, O_RDWR);
 
 	if (fd < 0) {
-		perror("open /dev/taskstk");
+		perror("open " TS_DEVICE);
 		exit(1);
 	}
 	return fd;
