@@ -16,7 +16,7 @@
  * as QEMU's `-s` (tcp::1234) and `-gdb`; `-S` stops before the first
  * instruction until gdb connects and continues, as QEMU's `-S`.
  */
-import { readInputFile, InputError } from './input.js';
+import { readInput } from './input.js';
 import { errLine, out } from './io.js';
 import type { StopReason } from '../cpu/stop.js';
 import { vectorName } from '../cpu/stop.js';
@@ -37,10 +37,6 @@ export interface BootCommandOptions {
   cmdline?: string;
   /** `-s`/`--gdb PORT` (with `-S`: stop before the first instruction). */
   gdb?: { port: number; stop: boolean };
-}
-
-function stderrLine(line: string): void {
-  errLine(line);
 }
 
 const h8 = (v: number): string => '0x' + (v >>> 0).toString(16).padStart(8, '0');
@@ -64,27 +60,17 @@ export function explainBootStop(r: Pick<BootResult, 'stop' | 'instructions' | 'c
   return lines.join('\n');
 }
 
-function readKernel(file: string): Uint8Array | number {
-  try {
-    return readInputFile(file);
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    stderrLine(`kmemsim: ${e.message}`);
-    return e.status;
-  }
-}
-
 export async function bootCommand(file: string, opts: BootCommandOptions): Promise<number> {
-  const bytes = readKernel(file);
+  const bytes = readInput(file);
   if (typeof bytes === 'number') return bytes;
   let gdb: GdbSession | null = null;
   if (opts.gdb) {
     const { GdbSession, GdbListenError } = await import('../gdb/session.js');
     try {
-      gdb = GdbSession.listen({ port: opts.gdb.port, onFinding: false, log: stderrLine });
+      gdb = GdbSession.listen({ port: opts.gdb.port, onFinding: false, log: errLine });
     } catch (e) {
       if (!(e instanceof GdbListenError)) throw e;
-      stderrLine(`kmemsim: --gdb: ${e.message}`);
+      errLine(`kmemsim: --gdb: ${e.message}`);
       return 2;
     }
   }
@@ -104,31 +90,31 @@ function boot(file: string, bytes: Uint8Array, opts: BootCommandOptions, gdb: Gd
       onReady: gdb ? (cpu) => gdb.attachMachine(cpu, file, opts.gdb!.stop) : undefined,
       memoryMiB: opts.memoryMiB,
       maxInstructions: opts.maxInstructions,
-      traceEvents: opts.traceEvents ? stderrLine : undefined,
+      traceEvents: opts.traceEvents ? errLine : undefined,
       stdout: (b) => out(b),
       cmdline: opts.cmdline,
     });
   } catch (e) {
     if (e instanceof MultibootError) {
-      stderrLine(`kmemsim: cannot boot ${file}: ${e.message}`);
+      errLine(`kmemsim: cannot boot ${file}: ${e.message}`);
       return 126;
     }
     if (e instanceof BootOptionError) {
-      stderrLine(`kmemsim: ${e.message}`);
+      errLine(`kmemsim: ${e.message}`);
       return 2;
     }
-    stderrLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
+    errLine(`kmemsim: internal error: ${e instanceof Error ? e.message : String(e)}`);
     return 125;
   }
   const clean = r.stop.kind === 'exited' || r.stop.kind === 'halted';
-  if (!clean) stderrLine(explainBootStop(r));
+  if (!clean) errLine(explainBootStop(r));
   if (opts.verbose) {
     if (r.stop.kind === 'exited') {
-      stderrLine(`kmemsim: the kernel wrote 0x${r.devices.debugExit.lastValue.toString(16)} to isa-debug-exit: exit status ${r.exitCode}`);
+      errLine(`kmemsim: the kernel wrote 0x${r.devices.debugExit.lastValue.toString(16)} to isa-debug-exit: exit status ${r.exitCode}`);
     } else if (r.stop.kind === 'halted') {
-      stderrLine('kmemsim: HLT with interrupts disabled: the machine halted (exit status 0)');
+      errLine('kmemsim: HLT with interrupts disabled: the machine halted (exit status 0)');
     }
-    stderrLine(`kmemsim: ${r.instructions} instructions executed`);
+    errLine(`kmemsim: ${r.instructions} instructions executed`);
   }
   return r.exitCode;
 }

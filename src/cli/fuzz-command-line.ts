@@ -107,9 +107,7 @@ export const tminCli: CliCommand = {
       .positional('output', { type: 'string', describe: 'where the minimized input goes', demandOption: true }),
   async run(a) {
     const { tminCommand } = await import('./fuzz-command.js');
-    return tminCommand(a.target as string, a.input as string, a.output as string, {
-      ...fuzzTargetRun(a),
-    });
+    return tminCommand(a.target as string, a.input as string, a.output as string, fuzzTargetRun(a));
   },
 };
 
@@ -123,9 +121,7 @@ export const cminCli: CliCommand = {
       .positional('output-dir', { type: 'string', describe: 'where the kept inputs go (new or empty)', demandOption: true }),
   async run(a) {
     const { cminCommand } = await import('./fuzz-command.js');
-    return cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, {
-      ...fuzzTargetRun(a),
-    });
+    return cminCommand(a.target as string, a['input-dir'] as string, a['output-dir'] as string, fuzzTargetRun(a));
   },
 };
 

@@ -195,40 +195,52 @@ describe('PIT access modes, latch and read-back', () => {
   });
 });
 
+/** The timer's handler (every IDT vector of the oracle machine points at it): count at 0x6000, EOI, IRET. */
+function countingHandler(): Uint8Array {
+  return assemble(`
+    inc dword ptr [0x6000]
+    mov al, 0x20
+    out 0x20, al
+  `, { base: LAYOUT.handler });
+}
+
+/**
+ * The 8259 initialized (ICW1-ICW4: IRQ0-7 at vectors 0x20-0x27, all but IRQ0 masked), PIT channel 0 in
+ * mode 2 with `divisor` (low byte, high byte), STI, then `loop` as the body of a loop at label 1, then CLI, HLT.
+ */
+function timerProgram(divisor: number, loop: string): Uint8Array {
+  return assemble(`
+    mov al, 0x11
+    out 0x20, al
+    mov al, 0x20
+    out 0x21, al
+    mov al, 0x04
+    out 0x21, al
+    mov al, 0x01
+    out 0x21, al
+    mov al, 0xfe
+    out 0x21, al
+    mov al, 0x34
+    out 0x43, al
+    mov al, ${divisor & 0xff}
+    out 0x40, al
+    mov al, ${divisor >>> 8}
+    out 0x40, al
+    sti
+  1:
+    ${loop}
+    cli
+    hlt
+  `, { base: LAYOUT.code });
+}
+
 describe('IRQ0 through the 8259 and the IDT', () => {
   it('delivers timer interrupts to a handler at CPL 0, one per period, and HLT waits for them', () => {
-    // Handler (every IDT vector of the oracle machine points at it): count, EOI, IRET.
-    const handler = assemble(`
-      inc dword ptr [0x6000]
-      mov al, 0x20
-      out 0x20, al
-    `, { base: LAYOUT.handler });
-    const code = assemble(`
-      mov al, 0x11
-      out 0x20, al
-      mov al, 0x20
-      out 0x21, al
-      mov al, 0x04
-      out 0x21, al
-      mov al, 0x01
-      out 0x21, al
-      mov al, 0xfe
-      out 0x21, al
-      mov al, 0x34
-      out 0x43, al
-      mov al, 0x9c          # 11932 = 0x2e9c
-      out 0x40, al
-      mov al, 0x2e
-      out 0x40, al
-      sti
-    1:
+    const cpu = tableMachine(timerProgram(11932, `
       hlt
       cmp dword ptr [0x6000], 5
       jb 1b
-      cli
-      hlt
-    `, { base: LAYOUT.code });
-    const cpu = tableMachine(code, handler);
+    `), countingHandler());
     const { pit: timer, pic } = attachPcDevices(cpu, () => {});
     const deliveries: { vector: number; icount: number; cpl: number }[] = [];
     cpu.observer = { onException: (ev) => deliveries.push({ vector: ev.vector, icount: cpu.icount, cpl: ev.cplAfter }) };
@@ -249,36 +261,12 @@ describe('IRQ0 through the 8259 and the IDT', () => {
   });
 
   it('runs the same way twice (time is the instruction count)', () => {
-    const handler = assemble(`
-      inc dword ptr [0x6000]
-      mov al, 0x20
-      out 0x20, al
-    `, { base: LAYOUT.handler });
-    const code = assemble(`
-      mov al, 0x11
-      out 0x20, al
-      mov al, 0x20
-      out 0x21, al
-      mov al, 0x04
-      out 0x21, al
-      mov al, 0x01
-      out 0x21, al
-      mov al, 0xfe
-      out 0x21, al
-      mov al, 0x34
-      out 0x43, al
-      mov al, 100
-      out 0x40, al
-      xor eax, eax
-      out 0x40, al
-      sti
-    1:
+    const code = timerProgram(100, `
       inc ecx
       cmp dword ptr [0x6000], 50
       jb 1b
-      cli
-      hlt
-    `, { base: LAYOUT.code });
+    `);
+    const handler = countingHandler();
     const once = (): [number, number] => {
       const cpu = tableMachine(code, handler);
       attachPcDevices(cpu, () => {});
