@@ -232,6 +232,17 @@ function registersInLocals(code: string): string {
   return out.split(SPILL).join(spill).split(RELOAD).join(reload).replace('/*load*/', load);
 }
 
+/** The RAM views and TLB arrays the code uses, loaded once at entry (the views and tlb markers). */
+function localsUsed(code: string): string {
+  const pick = (pairs: [string, string][]) => {
+    const used = pairs.filter(([name]) => code.includes(`${name}[`)).map(([name, from]) => `${name} = ${from}`);
+    return used.length ? `const ${used.join(', ')};` : '';
+  };
+  const views = pick([['R', 'cpu.regs'], ['m8', 'cpu.mem8'], ['m16', 'cpu.mem.u16'], ['m32', 'cpu.mem32']]);
+  const tlb = pick([['tR', 'cpu.tlbR'], ['tW', 'cpu.tlbW']]);
+  return code.replace('/*views*/', views).replace('/*tlb*/', tlb);
+}
+
 /**
  * Compile `instrs` (a whole block) into a function. Returns null for
  * blocks that contain something the compiler leaves to the interpreter
@@ -271,12 +282,12 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   }
   const head = [
     `// kmemsim block at 0x${(start >>> 0).toString(16)}${region.length > 1 ? ` (a region of ${region.length} blocks)` : ''}`,
-    'const R = cpu.regs, m8 = cpu.mem8, m16 = cpu.mem.u16, m32 = cpu.mem32;',
+    '/*views*/',
     '/*load*/',
     `let done = 0, fd = 0, fs = 0, fr = 0, l = 0, e = 0, brk = false, at = -1, fk = -1, nx = 0, n = 0${c.loops ? `, pc = ${start}` : ''};`,
   ];
   // The TLB arrays of the current privilege: an instruction that changes CPL also changes EIP and ends the block.
-  const tlb = 'const tR = cpu.tlbR, tW = cpu.tlbW;';
+  const tlb = '/*tlb*/';
   // Straight-line code when no branch continues inside the function: only the entry block's case
   // can run, and every path through it leaves — no loop for V8 to peel and analyse.
   const body = c.loops
@@ -305,7 +316,9 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       values.push(v);
     }
   }
-  const source = `return function block(cpu, room) {\n${registersInLocals(lines.filter((x) => x !== '').join('\n'))}\n};`;
+  // Parenthesized: V8 compiles the inner function with the factory instead of pre-parsing it there
+  // and parsing it again at its first call.
+  const source = `return (function block(cpu, room) {\n${localsUsed(registersInLocals(lines.filter((x) => x !== '').join('\n')))}\n});`;
   // The same code (same addresses, same instructions) in another run or another CPU of this
   // process reuses the factory, and with it V8's optimized code and type feedback.
   const key = `${inst?.key ?? ''}\n${names.join(',')}\n${source}`;
