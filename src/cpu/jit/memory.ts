@@ -88,14 +88,16 @@ export function emitModify(c: BlockEmitter, size: Size, lin: string, modify: (ol
   const d = c.temp('d');
   c.emit(`l = ${lin};`);
   // After a successful probe neither slow access below can fault.
-  c.emit(`let ${p} = -1; if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${p} = ${index(size)}; else { ${c.slowSite()} cpu.probeWrite(l, ${size}); ${c.after()} }`);
+  // The site stays recorded until the write: the slow read and write after the probe are not expected
+  // to fault, but whatever they throw is delivered at this instruction too.
+  c.emit(`let ${p} = -1; if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${p} = ${index(size)}; else { ${c.slowSite()} cpu.probeWrite(l, ${size}); }`);
   hook(c, false, size, undefined, true, false);
   c.emit(`const ${d} = ${p} >= 0 ? ${VIEW[size]}[${p}] : cpu.read${ACCESSOR[size]}(l);`);
   const m = modify(d);
   c.wrote = true;
   c.emit(m.code);
   hook(c, true, size, m.result, true, false);
-  c.emit(`if (${p} >= 0) ${VIEW[size]}[${p}] = ${m.result}; else { cpu.write${ACCESSOR[size]}(l, ${m.result}); brk = cpu.breakLoop; }`);
+  c.emit(`if (${p} >= 0) ${VIEW[size]}[${p}] = ${m.result}; else { cpu.write${ACCESSOR[size]}(l, ${m.result}); ${c.after()} brk = cpu.breakLoop; }`);
 }
 
 /** PUSH of a dword (SS:ESP - 4); ESP changes only once the store succeeded. */
