@@ -24,13 +24,19 @@
  *   one to execute and the lazy flags in the CPU's fields;
  * - it stops after any instruction that changed EIP or set `breakLoop`
  *   (a write to a code page, a mode change);
- * - before anything that may fault (an access's slow path, an executor
- *   call) it records the instruction's index in `cpu.jitIndex` (and the
- *   trips round a self-loop in `cpu.jitDone`) and stores the registers and
- *   flags as they were before that instruction, so the run loop delivers
- *   the exception exactly as it does for interpreted code (EIP, count,
- *   flags). The fast paths cannot fault, so the code needs no try/catch and
- *   V8 keeps its locals in machine registers.
+ * - when something that may fault throws (an access's slow path, an
+ *   executor call), the function's one exception handler records the
+ *   instruction's index in `cpu.jitIndex` (and the trips round a self-loop
+ *   in `cpu.jitDone`) and, for a slow path, stores the registers and flags
+ *   as they were before that instruction (an executor ran with them stored
+ *   already), then rethrows, so the run loop delivers the exception exactly
+ *   as it does for interpreted code (EIP, count, flags). The slow path only
+ *   sets two locals (`at`, `fk`: jit/emitter.ts) around its call, and every
+ *   exit only sets three before jumping to the one epilogue: code that has
+ *   not run when V8 optimizes the function needs no type feedback, so
+ *   running it later does not deoptimize the function, and the function is
+ *   small (V8 optimizes it sooner: its tier-up budget grows with bytecode
+ *   length). The fast paths cannot fault.
  *
  * Compile-time inputs (`CompileOptions`, part of the factory cache key):
  * `edges` emits the edge counting of compiled self-loops (CPU.edgeCounts;
