@@ -107,8 +107,10 @@ export class BlockEmitter {
    * something that may fault or look at it: the fault index (cpu.jitIndex,
    * cpu.jitDone), the registers (cpu.regs) and the flags as they were before
    * the instruction. Templates change nothing before their last access that
-   * can fault, so the locals still hold that state there. Emitted only on
-   * slow paths: the generated code has no try/catch.
+   * can fault, so the locals still hold that state there. For
+   * instrumentation (JitSite.sync), whose calls may look at the CPU without
+   * throwing; the compiler's own slow paths leave this to the exception
+   * handler (slowSite).
    */
   sync(): string {
     return `${this.faultPoint()} ${SPILL} ${this.flushCode()}`;
