@@ -24,13 +24,19 @@
  *   one to execute and the lazy flags in the CPU's fields;
  * - it stops after any instruction that changed EIP or set `breakLoop`
  *   (a write to a code page, a mode change);
- * - before anything that may fault (an access's slow path, an executor
- *   call) it records the instruction's index in `cpu.jitIndex` (and the
- *   trips round a self-loop in `cpu.jitDone`) and stores the registers and
- *   flags as they were before that instruction, so the run loop delivers
- *   the exception exactly as it does for interpreted code (EIP, count,
- *   flags). The fast paths cannot fault, so the code needs no try/catch and
- *   V8 keeps its locals in machine registers.
+ * - when something that may fault throws (an access's slow path, an
+ *   executor call), the function's one exception handler records the
+ *   instruction's index in `cpu.jitIndex` (and the trips round a self-loop
+ *   in `cpu.jitDone`) and, for a slow path, stores the registers and flags
+ *   as they were before that instruction (an executor ran with them stored
+ *   already), then rethrows, so the run loop delivers the exception exactly
+ *   as it does for interpreted code (EIP, count, flags). The slow path only
+ *   sets two locals (`at`, `fk`: jit/emitter.ts) around its call, and every
+ *   exit only sets three before jumping to the one epilogue: code that has
+ *   not run when V8 optimizes the function needs no type feedback, so
+ *   running it later does not deoptimize the function, and the function is
+ *   small (V8 optimizes it sooner: its tier-up budget grows with bytecode
+ *   length). The fast paths cannot fault.
  *
  * Compile-time inputs (`CompileOptions`, part of the factory cache key):
  * `edges` emits the edge counting of compiled self-loops (CPU.edgeCounts;
@@ -40,7 +46,7 @@
 import type { CPU } from './cpu.js';
 import type { Instr } from './instr.js';
 import * as ctl from './exec/control.js';
-import { BlockEmitter, RELOAD, SPILL } from './jit/emitter.js';
+import { AT_BLOCK, AT_SYNCED, BlockEmitter, RELOAD, SPILL, WRITE_BACK_FK } from './jit/emitter.js';
 import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
 import type { JitInstrumentation } from './jit/instrumentation.js';
@@ -164,12 +170,13 @@ function emitInstruction(c: BlockEmitter, ins: Instr, k: number): boolean {
   // The registers and flags are the CPU's while it runs: a fault is delivered with what the executor left.
   const f = c.bind(ins.exec);
   const i = c.bind(ins);
-  c.emit(`cpu.eip = ${ins.next | 0}; ${c.faultPoint()} ${SPILL}`);
+  c.emit(`cpu.eip = ${ins.next | 0}; ${c.executorSite()} ${SPILL}`);
   const hook = c.instr?.executor?.(c.site());
   if (hook) c.emit(hook);
-  c.emit(`${f}(cpu, ${i}); ${RELOAD}`);
-  if (last) c.emit(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${n}; ${c.goto(ins.next | 0, n)}`);
-  else c.emit(`if (cpu.eip !== ${ins.next | 0} || cpu.breakLoop) return done + ${k + 1};`);
+  const eip = c.temp('eip');
+  c.emit(`${f}(cpu, ${i}); ${c.after()} ${RELOAD}`);
+  c.emit(`const ${eip} = cpu.eip; if (${eip} !== ${ins.next | 0} || cpu.breakLoop) { ${c.exit(eip, k + 1)} }`);
+  if (last) c.emit(c.goto(ins.next | 0, n));
   return true;
 }
 
@@ -220,18 +227,26 @@ function formRegion(entry: readonly Instr[], successor: ((eip: number) => readon
 function registersInLocals(code: string): string {
   const used = new Set<number>();
   const written = new Set<number>();
-  let out = code.replace(/(?<![\w$.])r\[([0-7])\]/g, (_m, n: string) => {
+  const out = code.replace(/(?<![\w$.])r\[([0-7])\]/g, (_m, n: string) => {
     used.add(Number(n));
     return `r${n}`;
   });
   for (const m of out.matchAll(/(?<![\w$.])r([0-7]) = (?!=)/g)) written.add(Number(m[1]));
-  const stores = [...written].sort().map((n) => `R[${n}] = r${n}`);
-  const spill = stores.map((x) => `${x};`).join(' ');
+  const spill = [...written].sort().map((n) => `R[${n}] = r${n};`).join(' ');
   const reload = [...used].sort().map((n) => `r${n} = R[${n}];`).join(' ');
   const load = used.size ? `let ${[...used].sort().map((n) => `r${n} = R[${n}]`).join(', ')};` : '';
-  // Every return is `return done...`: the stores go into its expression (a return may be an if's only statement).
-  if (stores.length) out = out.split('return done').join(`return (${stores.join(', ')}, done)`);
   return out.split(SPILL).join(spill).split(RELOAD).join(reload).replace('/*load*/', load);
+}
+
+/** The RAM views and TLB arrays the code uses, loaded once at entry (the views and tlb markers). */
+function localsUsed(code: string): string {
+  const pick = (pairs: [string, string][]) => {
+    const used = pairs.filter(([name]) => code.includes(`${name}[`)).map(([name, from]) => `${name} = ${from}`);
+    return used.length ? `const ${used.join(', ')};` : '';
+  };
+  const views = pick([['R', 'cpu.regs'], ['m8', 'cpu.mem8'], ['m16', 'cpu.mem.u16'], ['m32', 'cpu.mem32']]);
+  const tlb = pick([['tR', 'cpu.tlbR'], ['tW', 'cpu.tlbW']]);
+  return code.replace('/*views*/', views).replace('/*tlb*/', tlb);
 }
 
 /**
@@ -254,14 +269,8 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   // Branch targets continued inside the function (never a block that must start in the run loop: see formRegion).
   const inside = new Map(region.filter((b) => !b[0].def?.startsBlock).map((b) => [b[0].addr | 0, b.length]));
   const c = new BlockEmitter(start, inst, options.edges === true, inside);
-  c.emit(`// kmemsim block at 0x${(start >>> 0).toString(16)}${region.length > 1 ? ` (a region of ${region.length} blocks)` : ''}`);
-  c.emit('const R = cpu.regs, m8 = cpu.mem8, m16 = cpu.mem.u16, m32 = cpu.mem32;');
-  c.emit('/*load*/');
-  c.emit(`let done = 0, fd = 0, fs = 0, fr = 0, l = 0, e = 0, brk = false, pc = ${start};`);
-  c.emit('loop: for (;;) {');
-  // The TLB arrays of the current privilege: an instruction that changes CPL also changes EIP and ends the block.
-  c.emit('const tR = cpu.tlbR, tW = cpu.tlbW;');
-  c.emit('switch (pc) {');
+  // Each block of the region is one `case` (its first line and the line after its end recorded).
+  let entryEnd = 0;
   for (const block of region) {
     c.beginBlock(block);
     c.emit(`case ${block[0].addr | 0}: {`);
@@ -275,10 +284,36 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       if (!goOn) break;
     }
     c.emit('}');
+    if (entryEnd === 0) entryEnd = c.lines.length;
   }
-  c.emit('default: cpu.eip = pc; return done;');
-  c.emit('}');
-  c.emit('}');
+  const head = [
+    `// kmemsim block at 0x${(start >>> 0).toString(16)}${region.length > 1 ? ` (a region of ${region.length} blocks)` : ''}`,
+    '/*views*/',
+    '/*load*/',
+    `let done = 0, fd = 0, fs = 0, fr = 0, l = 0, e = 0, brk = false, at = -1, fk = -1, nx = 0, n = 0${c.loops ? `, pc = ${start}` : ''};`,
+  ];
+  // The TLB arrays of the current privilege: an instruction that changes CPL also changes EIP and ends the block.
+  const tlb = '/*tlb*/';
+  // Straight-line code when no branch continues inside the function: only the entry block's case
+  // can run, and every path through it leaves — no loop for V8 to peel and analyse.
+  const body = c.loops
+    ? ['loop: for (;;) {', tlb, 'switch (pc) {', ...c.lines, 'default: fk = -1; nx = pc; n = 0; break out;', '}', '}']
+    : [tlb, ...c.lines.slice(1, entryEnd - 1)];
+  const instrsAt = c.blockNames.length === 1 ? c.blockNames[0] : `[${c.blockNames.join(', ')}][(at >> ${AT_BLOCK}) & 255]`;
+  const lines = [
+    ...head,
+    'try {',
+    'out: {',
+    ...body,
+    '}',
+    '} catch (x) {',
+    // A slow path or an executor threw (a fault): where, and the state as it was before the instruction.
+    `if (at !== -1) { cpu.jitInstrs = ${instrsAt}; cpu.jitIndex = at & ${(1 << AT_BLOCK) - 1}; cpu.jitDone = done; if ((at & ${AT_SYNCED}) === 0) { ${SPILL} ${WRITE_BACK_FK} } }`,
+    'throw x;',
+    '}',
+    // The one epilogue: every exit set fk, nx and n.
+    `${SPILL} ${WRITE_BACK_FK} cpu.eip = nx; return done + n;`,
+  ];
   const names = [...c.names];
   const values = [...c.values];
   if (inst?.bindings) {
@@ -287,10 +322,12 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       values.push(v);
     }
   }
-  const body = `return function block(cpu, room) {\n${registersInLocals(c.lines.filter((x) => x !== '').join('\n'))}\n};`;
+  // Parenthesized: V8 compiles the inner function with the factory instead of pre-parsing it there
+  // and parsing it again at its first call.
+  const source = `return (function block(cpu, room) {\n${localsUsed(registersInLocals(lines.filter((x) => x !== '').join('\n')))}\n});`;
   // The same code (same addresses, same instructions) in another run or another CPU of this
   // process reuses the factory, and with it V8's optimized code and type feedback.
-  const key = `${inst?.key ?? ''}\n${names.join(',')}\n${body}`;
+  const key = `${inst?.key ?? ''}\n${names.join(',')}\n${source}`;
   let factory = factories.get(key);
   if (factory === undefined) {
     if (factories.size >= MAX_FACTORIES) {
@@ -298,7 +335,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
       retained.now.clear();
       retained.before.clear();
     }
-    factory = new Function(...names, body) as (...a: unknown[]) => CompiledBlock;
+    factory = new Function(...names, source) as (...a: unknown[]) => CompiledBlock;
     factories.set(key, factory);
     shareOptimizedCode(factory, values);
   }

@@ -403,3 +403,54 @@ describe('optimized code kept for the next CPU (jit.ts retainOptimizedCode)', ()
     expect(retainedBlockCount()).toBe(kept);
   });
 });
+
+describe('block functions cheap for V8 (jit.ts: one epilogue, one exception handler)', () => {
+  // A block as decodeBlock makes it (each instruction continues at the next).
+  const decodeBytes = (bytes: number[], at: number) => {
+    const out = [];
+    for (let off = 0; off < bytes.length; ) {
+      const ins = decodeAt(Uint8Array.from(bytes.slice(off)), at + off);
+      ins.cont = ins.next;
+      out.push(ins);
+      off = ins.next - at;
+    }
+    return out;
+  };
+
+  it('a block optimized before its conditional exit was ever taken stays optimized when the exit is taken', () => {
+    setFlagsFromString('--allow-natives-syntax');
+    const natives = new Function('f', 'return { prepare: () => %PrepareFunctionForOptimization(f), optimize: () => %OptimizeFunctionOnNextCall(f), status: () => %GetOptimizationStatus(f) };') as (f: unknown) => { prepare(): void; optimize(): void; status(): number };
+    const OPTIMIZED = 16;
+    // Its own factory: cmp eax, 5; je +1; inc ebx; add ecx, ebx; nop.
+    const at = 0x7400;
+    const block = compileBlock(decodeBytes([0x83, 0xf8, 0x05, 0x74, 0x01, 0x43, 0x01, 0xd9, 0x90], at))!;
+    const { cpu } = runSnippet('hlt');
+    cpu.regs[0] = 0;
+    const v8 = natives(block);
+    v8.prepare();
+    for (let i = 0; i < 3; i++) block(cpu, 100);
+    v8.optimize();
+    expect(block(cpu, 100)).toBe(5);
+    expect(v8.status() & OPTIMIZED).toBe(OPTIMIZED);
+    expect(cpu.eip).toBe(at + 9);
+    // The exit V8 has never seen taken: it only sets the epilogue's locals, so nothing lacks type feedback.
+    cpu.regs[0] = 5;
+    const ebx = cpu.regs[3];
+    expect(block(cpu, 100)).toBe(2);
+    expect(cpu.eip).toBe(at + 6);
+    expect(cpu.regs[3]).toBe(ebx);
+    expect(cpu.getEflags() & 0x40).toBe(0x40); // ZF from the CMP, written back by the epilogue
+    expect(v8.status() & OPTIMIZED).toBe(OPTIMIZED);
+  });
+
+  it('exits and slow paths store no registers or flags: the epilogue and the handler do, once each', () => {
+    // push ebp; mov ebp, esp; mov eax, [ebp+8]; add [eax], ecx; cmp eax, 3; jne +2; inc ebx; pop ebp; ret
+    const at = 0x7440;
+    const src = String(compileBlock(decodeBytes([0x55, 0x89, 0xe5, 0x8b, 0x45, 0x08, 0x01, 0x08, 0x83, 0xf8, 0x03, 0x75, 0x01, 0x43, 0x5d, 0xc3], at))!);
+    for (const r of [0, 3, 4, 5]) expect(src.split(`R[${r}] = r${r};`).length - 1, `stores of register ${r}`).toBe(2);
+    expect(src.split('cpu.lfKind =').length - 1).toBe(2);
+    expect(src.split('return ').length - 1).toBe(1);
+    // Nothing branches back: no loop for V8 to build.
+    expect(src).not.toContain('for (;;)');
+  });
+});

@@ -9,7 +9,16 @@
  * `m8`/`m16`/`m32` (RAM views), `tR`/`tW` (the current privilege's TLB
  * arrays), `done` (instructions retired by earlier trips round a self-loop), `fd`,
  * `fs`, `fr` (pending flags), `l`, `e` (address temporaries), `brk` (a slow
- * write set breakLoop).
+ * write set breakLoop), `at` (the fault site while a call that may throw runs,
+ * else -1), `fk` (the pending flags' kind, size and mask packed, or -1), `nx`
+ * and `n` (the exit's EIP and count).
+ *
+ * One epilogue and one exception handler per function (../jit.ts): an exit
+ * only sets `fk`, `nx` and `n` (constants, or a local) and leaves the
+ * labelled block `out`, and a slow path only sets `at` and `fk` around its
+ * call of the CPU's accessor, so no path that has not run yet holds an
+ * operation V8 has no type feedback for (its optimized code would
+ * deoptimize the first time the path runs) and the code is small.
  */
 import type { Instr } from '../instr.js';
 import type { JitInstrumentation, JitSite } from './instrumentation.js';
@@ -27,6 +36,18 @@ const ESP = 4;
 export const SPILL = '/*spill*/';
 export const RELOAD = '/*reload*/';
 
+/** `at` of a call whose state is the CPU's already (an executor's): the handler records only where. */
+export const AT_SYNCED = 1 << 16;
+/** `at` = index | block << AT_BLOCK (| AT_SYNCED): the instruction and the region's block it is in. */
+export const AT_BLOCK = 8;
+
+/** The pending flags packed into `fk` (kind, size, status mask), -1 for none (../jit.ts unpacks them). */
+function packFlags(p: PendingFlags | null): number {
+  return p === null ? -1 : p.kind | (p.size << 4) | (p.mask << 8);
+}
+/** The handler's and the epilogue's write-back of `fk` (packFlags) and the flag locals. */
+export const WRITE_BACK_FK = 'if (fk !== -1) { cpu.lfKind = fk & 15; cpu.lfSize = (fk >> 4) & 15; cpu.lazyMask = fk >> 8; cpu.lfDst = fd; cpu.lfSrc = fs; cpu.lfRes = fr; }';
+
 export class BlockEmitter {
   readonly lines: string[] = [];
   readonly names: string[] = [];
@@ -37,11 +58,15 @@ export class BlockEmitter {
   ins!: Instr;
   /** The current instruction may have written memory through a slow path (then `brk` is tested after it). */
   wrote = false;
+  /** Some branch continues inside the function (`continue loop`): the driver emits the loop frame only then. */
+  loops = false;
   /** A unique suffix for temporaries. */
   private tmp = 0;
 
   /** The block being emitted: the name of its instruction array, its first address and length. */
   private blockName = '';
+  /** The names of the region's blocks' instruction arrays, in order (`at` holds the index). */
+  readonly blockNames: string[] = [];
   start = 0;
   count = 0;
 
@@ -58,6 +83,7 @@ export class BlockEmitter {
   /** Start a block of the region: it is entered with the flags in the CPU's fields. */
   beginBlock(instrs: readonly Instr[]): void {
     this.blockName = this.bind(instrs);
+    this.blockNames.push(this.blockName);
     this.start = instrs[0].addr | 0;
     this.count = instrs.length;
     this.pending = null;
@@ -81,8 +107,10 @@ export class BlockEmitter {
    * something that may fault or look at it: the fault index (cpu.jitIndex,
    * cpu.jitDone), the registers (cpu.regs) and the flags as they were before
    * the instruction. Templates change nothing before their last access that
-   * can fault, so the locals still hold that state there. Emitted only on
-   * slow paths: the generated code has no try/catch.
+   * can fault, so the locals still hold that state there. For
+   * instrumentation (JitSite.sync), whose calls may look at the CPU without
+   * throwing; the compiler's own slow paths leave this to the exception
+   * handler (slowSite).
    */
   sync(): string {
     return `${this.faultPoint()} ${SPILL} ${this.flushCode()}`;
@@ -90,6 +118,22 @@ export class BlockEmitter {
   /** Where a fault from here is delivered: the block's instructions, the index, the retired count before. */
   faultPoint(): string {
     return `cpu.jitInstrs = ${this.blockName}; cpu.jitIndex = ${this.k}; cpu.jitDone = done;`;
+  }
+  /**
+   * Code before a call that may throw while the registers and flags are
+   * still in locals (an access's slow path): the exception handler then
+   * stores them as they are, with the site (see AT_BLOCK). `after()` ends it.
+   */
+  slowSite(): string {
+    return `at = ${this.k | ((this.blockNames.length - 1) << AT_BLOCK)}; fk = ${packFlags(this.pending)};`;
+  }
+  /** Code before an executor call (the CPU holds the state already): the handler records only the site. */
+  executorSite(): string {
+    return `at = ${this.k | ((this.blockNames.length - 1) << AT_BLOCK) | AT_SYNCED};`;
+  }
+  /** Code after a call bracketed by slowSite or executorSite. */
+  after(): string {
+    return 'at = -1;';
   }
   /** The site handed to instrumentation emitters for the current instruction. */
   site(): JitSite {
@@ -133,9 +177,12 @@ export class BlockEmitter {
 
   // ---- exits --------------------------------------------------------------
 
-  /** Leave the block with EIP = `eip` after `retired` instructions of this trip (flags written back). */
+  /**
+   * Leave the block with EIP = `eip` (a constant or a local) after `retired`
+   * instructions of this trip: the epilogue writes the flags and registers back.
+   */
   exit(eip: string | number, retired: number): string {
-    return `${this.flushCode()} cpu.eip = ${eip}; return done + ${retired};`;
+    return `fk = ${packFlags(this.pending)}; nx = ${eip}; n = ${retired}; break out;`;
   }
 
   /**
@@ -147,8 +194,9 @@ export class BlockEmitter {
   goto(target: number, retired: number): string {
     const len = this.region.get(target | 0);
     if (len === undefined) return this.exit(target, retired);
+    this.loops = true;
     const edge = this.edges ? `{ const ec = cpu.edgeCounts; if (ec !== null) cpu.countEdge(ec, ${target | 0}); }` : '';
-    return `done += ${retired}; ${this.flushCode()} if (done + ${len} > room || cpu.breakLoop) { cpu.eip = ${target | 0}; return done; } ${edge} pc = ${target | 0}; continue loop;`;
+    return `done += ${retired}; ${this.flushCode()} if (done + ${len} > room || cpu.breakLoop) { fk = -1; nx = ${target | 0}; n = 0; break out; } ${edge} pc = ${target | 0}; continue loop;`;
   }
 
   // ---- registers ----------------------------------------------------------

@@ -51,13 +51,13 @@ function hook(c: BlockEmitter, write: boolean, size: Size, value: string | undef
   c.emit(f.call(inst, a));
 }
 
-// The slow paths may fault: each first makes the CPU's state exact for the instruction (c.sync()).
+// The slow paths may fault: the handler then makes the CPU's state exact for the instruction (c.slowSite()).
 function readInto(c: BlockEmitter, size: Size, v: string): void {
-  c.emit(`let ${v} = 0; if ((e = tR[l >>> 12]) !== 0${ALIGNED[size]}) ${v} = ${VIEW[size]}[${index(size)}]; else { ${c.sync()} ${v} = cpu.read${ACCESSOR[size]}(l); }`);
+  c.emit(`let ${v} = 0; if ((e = tR[l >>> 12]) !== 0${ALIGNED[size]}) ${v} = ${VIEW[size]}[${index(size)}]; else { ${c.slowSite()} ${v} = cpu.read${ACCESSOR[size]}(l); ${c.after()} }`);
 }
 function writeFrom(c: BlockEmitter, size: Size, value: string): void {
   c.wrote = true;
-  c.emit(`if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${VIEW[size]}[${index(size)}] = ${value}; else { ${c.sync()} cpu.write${ACCESSOR[size]}(l, ${value}); brk = cpu.breakLoop; }`);
+  c.emit(`if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${VIEW[size]}[${index(size)}] = ${value}; else { ${c.slowSite()} cpu.write${ACCESSOR[size]}(l, ${value}); ${c.after()} brk = cpu.breakLoop; }`);
 }
 
 /** Read `size` bytes at `lin`; returns the name of the local holding the value (zero-extended for 1 and 2). */
@@ -88,14 +88,16 @@ export function emitModify(c: BlockEmitter, size: Size, lin: string, modify: (ol
   const d = c.temp('d');
   c.emit(`l = ${lin};`);
   // After a successful probe neither slow access below can fault.
-  c.emit(`let ${p} = -1; if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${p} = ${index(size)}; else { ${c.sync()} cpu.probeWrite(l, ${size}); }`);
+  // The site stays recorded until the write: the slow read and write after the probe are not expected
+  // to fault, but whatever they throw is delivered at this instruction too.
+  c.emit(`let ${p} = -1; if ((e = tW[l >>> 12]) !== 0${ALIGNED[size]}) ${p} = ${index(size)}; else { ${c.slowSite()} cpu.probeWrite(l, ${size}); }`);
   hook(c, false, size, undefined, true, false);
   c.emit(`const ${d} = ${p} >= 0 ? ${VIEW[size]}[${p}] : cpu.read${ACCESSOR[size]}(l);`);
   const m = modify(d);
   c.wrote = true;
   c.emit(m.code);
   hook(c, true, size, m.result, true, false);
-  c.emit(`if (${p} >= 0) ${VIEW[size]}[${p}] = ${m.result}; else { cpu.write${ACCESSOR[size]}(l, ${m.result}); brk = cpu.breakLoop; }`);
+  c.emit(`if (${p} >= 0) ${VIEW[size]}[${p}] = ${m.result}; else { cpu.write${ACCESSOR[size]}(l, ${m.result}); ${c.after()} brk = cpu.breakLoop; }`);
 }
 
 /** PUSH of a dword (SS:ESP - 4); ESP changes only once the store succeeded. */
