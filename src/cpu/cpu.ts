@@ -1269,7 +1269,7 @@ export class CPU {
    * straddling into the next page — looking them up has no effect on the
    * machine.
    */
-  private cachedSuccessors(eip: number): (target: number) => readonly Instr[] | null {
+  cachedSuccessors(eip: number): (target: number) => readonly Instr[] | null {
     const e = this.tlbR[eip >>> 12];
     const page = e === 0 ? undefined : this.blocks[e >>> 12];
     return (target) => {

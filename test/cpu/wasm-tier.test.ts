@@ -15,13 +15,20 @@ import { assemble, readBytes, CODE_BASE, DATA, STACK_TOP } from '../helpers/asm.
 
 type Tier = 'interpreted' | 'js' | 'wasm';
 
-function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void) {
+/** `threshold`: executions before a block is compiled (0: at once, so a region holds only the blocks decoded before it); `regions` off: one block per function. */
+interface TierOptions {
+  threshold?: number;
+  regions?: boolean;
+}
+
+function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
   const cpu = new CPU({ memory: new PhysicalMemory(1 << 20, tier === 'wasm') });
   cpu.writePhys(CODE_BASE, code);
   cpu.eip = CODE_BASE;
   cpu.regs[4] = STACK_TOP;
-  cpu.jitThreshold = tier === 'interpreted' ? Infinity : 0;
+  cpu.jitThreshold = tier === 'interpreted' ? Infinity : opts.threshold ?? 0;
   cpu.jitTier = tier === 'wasm' ? 'wasm' : 'js';
+  if (cpu.wasm !== null && opts.regions !== undefined) cpu.wasm.regions = opts.regions;
   setup?.(cpu);
   const stop = cpu.run(budget);
   return {
@@ -31,15 +38,18 @@ function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) 
 }
 
 /** The three runs' states; the WebAssembly run must really have compiled blocks. */
-function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void) {
+function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
   const code = assemble(src);
   const interpreted = runOn('interpreted', code, budget, setup).state;
-  const js = runOn('js', code, budget, setup).state;
-  const w = runOn('wasm', code, budget, setup);
+  const js = runOn('js', code, budget, setup, opts).state;
+  const w = runOn('wasm', code, budget, setup, opts);
   expect(w.cpu.wasm).not.toBeNull();
   expect(w.cpu.wasm!.compiled).toBeGreaterThan(0);
-  return { interpreted, js, wasm: w.state };
+  return { interpreted, js, wasm: w.state, regionBlocks: w.cpu.wasm!.regionBlocks };
 }
+
+/** Compiled after three executions: the loops' blocks are decoded by then, so the regions hold several blocks. */
+const REGIONS = { threshold: 3 };
 
 // Calls, returns, the ALU at three sizes with the flags read by Jcc/SETcc/CMOVcc/ADC, shifts, IMUL, string ops and an executor (DIV).
 const WORKLOAD = `
@@ -145,6 +155,109 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.wasm).toEqual(r.interpreted);
     // Sum of 1..200: every ADD saw the value its iteration wrote.
     expect(r.wasm.regs[0]).toBe(20100);
+  });
+
+  it('regions: a loop across two blocks runs inside one function (the blocks after it too), as interpreted', () => {
+    // The JZ in the middle splits the loop into two blocks; the loop's JNZ goes back to the first.
+    const src = `
+      mov ecx, 1000
+      mov ebx, ${DATA}
+    1:
+      mov eax, ecx
+      and eax, 7
+      add [ebx], eax
+      test ecx, 3
+      jz 2f
+      add dword ptr [ebx + 4], 3
+      adc edi, ecx
+    2:
+      sub dword ptr [ebx + 8], 1
+      sbb esi, 0
+      dec ecx
+      jnz 1b
+      hlt
+    `;
+    const r = allTiers(src, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    const single = runOn('wasm', assemble(src), 200_000, undefined, { ...REGIONS, regions: false });
+    expect(single.cpu.wasm!.regionBlocks).toBe(0);
+    expect(single.state).toEqual(r.interpreted);
+  });
+
+  it('regions: a fault in the second block of a region is delivered at the faulting instruction', () => {
+    // A block runs on past a Jcc (decodeBlock), so the JNZ's target starts a second block, which the
+    // first one's region holds. DIV by a counter that reaches zero on an odd ECX, where the JNZ is
+    // taken: #DE (no IDT) stops the machine in the region's second block.
+    const r = allTiers(`
+      mov ecx, 301
+      mov ebx, ${DATA}
+    1:
+      add dword ptr [ebx + 4], 5
+      test ecx, 1
+      jnz 2f
+      add dword ptr [ebx + 12], ecx
+    2:
+      mov eax, 1000
+      xor edx, edx
+      lea esi, [ecx - 1]
+      add [ebx + 8], esi
+      div esi
+      mov [ebx], eax
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('regions: code written into a later block of the region takes effect at once', () => {
+    // The loop's first block, compiled with the JNZ's target (the region's second block), writes
+    // once, at ECX = 100 (through CMOVE), the immediate of that block's ADD.
+    const r = allTiers(`
+      mov ecx, 200
+      xor eax, eax
+      mov ebx, ${DATA}
+      lea esi, [3f + 1]
+    1:
+      lea edi, [ebx + 40]
+      cmp ecx, 100
+      cmove edi, esi
+      mov [edi], ecx
+      test ecx, 1
+      jnz 3f
+      inc edx
+    3:
+      add eax, 0x11111111
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    // 100 ADDs of the old immediate, then 100 of the new one (100).
+    expect(r.wasm.regs[0]).toBe((0x11111111 * 100 + 100 * 100) | 0);
+  });
+
+  it('regions: stops after exactly the budget, whatever the budget', () => {
+    const code = assemble(WORKLOAD);
+    for (const budget of [1, 2, 3, 7, 19, 20, 21, 64, 100, 333, 1000, 1001, 1002, 1003, 2500, 4097, 10_007]) {
+      const interpreted = runOn('interpreted', code, budget).state;
+      const w = runOn('wasm', code, budget, undefined, REGIONS);
+      expect(w.state, `budget ${budget}`).toEqual(interpreted);
+      expect(w.state.icount).toBe(budget);
+      if (budget > 1000) expect(w.cpu.wasm!.regionBlocks).toBeGreaterThan(0);
+    }
+    // The whole loop in regions, as interpreted.
+    const r = allTiers(WORKLOAD, 200_000, undefined, REGIONS);
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
   });
 
   it('every condition code after CMP, SUB, TEST, ADD, INC and DEC at 8, 16 and 32 bits', () => {

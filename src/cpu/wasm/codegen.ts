@@ -31,10 +31,11 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the three parameters, then fixed locals, then temporaries.
-export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18;
+// Locals: the three parameters, then fixed locals, then temporaries. D0 is `done` at the current
+// block's entry (the executor import sets the REP chunk from it); PC the region block to run next.
+export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18, PC = 19;
 export const PARAMS = 3;
-export const FIRST_TEMP = 19;
+export const FIRST_TEMP = 20;
 
 /** Imported functions, in import order (their index is the call index). */
 export const IMPORTS = [
@@ -58,12 +59,14 @@ const SPILL_FN = IMPORTS.length + 1, LAZY_FN = IMPORTS.length + 2;
 /**
  * The helpers every block module defines, called from its exits and slow
  * paths (out of line, so a block's code stays small and compiles fast):
- * spill(r0..r7) stores the registers; lazy(kind, dst, src, res, size, mask)
- * stores the lazy-flag state (jit/flags.ts writeBack).
+ * spill(r0..r7) stores the registers the function writes (`written`, a bit
+ * per register: the others always equal the state area's);
+ * lazy(kind, dst, src, res, size, mask) stores the lazy-flag state
+ * (jit/flags.ts writeBack).
  */
-export function helpers(state: number): Helper[] {
+export function helpers(state: number, written = 0xff): Helper[] {
   const spill: number[] = [];
-  for (let n = 0; n < 8; n++) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
+  for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
@@ -84,7 +87,17 @@ export function get(i: number): Ex {
   uleb(o, i);
   return o;
 }
+/**
+ * Registers (locals R0..R0+7) assigned by set() since the generator of the
+ * current function began (BlockGen's constructor clears it): what its exits
+ * store back. Generation is synchronous, one function at a time.
+ */
+let regsWritten = 0;
 export function set(i: number, v: Ex): Ex {
+  if (i >= R0 && i < R0 + 8) regsWritten |= 1 << (i - R0);
+  return setLocal(i, v);
+}
+function setLocal(i: number, v: Ex): Ex {
   const o = [...v, Op.local_set];
   uleb(o, i);
   return o;
@@ -135,25 +148,55 @@ export interface PendingFlags {
   readonly mask: number;
 }
 
+/**
+ * One function being generated: a region of blocks (../jit.ts formRegion:
+ * the entry block first, then blocks on its page that its direct branches
+ * reach), each entered at the top of the function's dispatch loop
+ * (./region.ts), with the registers in locals throughout.
+ */
 export class BlockGen {
   readonly code: number[] = [];
   pending: PendingFlags | null = null;
   /** Open structured constructs around the code being emitted (the loop is the outermost). */
   depth = 0;
+  /** The current instruction's index in its block, the instruction. */
   k = 0;
   ins!: Instr;
   /** The current instruction may have written memory through a slow path (then BRK is tested). */
   wrote = false;
   temps = 0;
-  readonly start: number;
-  readonly count: number;
-  /** The block loops onto itself inside the function (it does not have to start in the run loop). */
-  readonly loops: boolean;
+  /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
+  block = 0;
+  start: number;
+  count: number;
+  base = 0;
+  /** Blocks a direct branch continues inside the function, by first address: their index (never one that must start in the run loop). */
+  private readonly inside = new Map<number, number>();
 
-  constructor(readonly instrs: readonly Instr[], readonly state: number) {
-    this.start = instrs[0]!.addr | 0;
-    this.count = instrs.length;
-    this.loops = !instrs[0]!.def?.startsBlock;
+  constructor(readonly blocks: readonly (readonly Instr[])[], readonly state: number) {
+    regsWritten = 0;
+    blocks.forEach((b, j) => {
+      if (!b[0]!.def?.startsBlock) this.inside.set(b[0]!.addr | 0, j);
+    });
+    this.start = blocks[0]![0]!.addr | 0;
+    this.count = blocks[0]!.length;
+  }
+
+  /** Start block `j` of the region: it is entered with the flags in the state area. */
+  beginBlock(j: number, base: number): void {
+    this.block = j;
+    this.start = this.blocks[j]![0]!.addr | 0;
+    this.count = this.blocks[j]!.length;
+    this.base = base;
+    this.pending = null;
+  }
+  /** The current instruction's index in the region: what the imports get (./tier.ts maps it back to its block). */
+  get at(): number {
+    return this.base + this.k;
+  }
+  /** Registers the function's code writes (a bit each): what helpers() stores back. */
+  get written(): number {
+    return regsWritten;
   }
 
   emit(code: Ex): void {
@@ -209,7 +252,7 @@ export class BlockGen {
   }
   reload(): Ex {
     const o: number[] = [];
-    for (let n = 0; n < 8; n++) o.push(...set(R0 + n, this.slot(S.REGS + 4 * n)));
+    for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
   }
   /** The function's prologue: the registers into locals, the write TLB's address. */
@@ -342,16 +385,20 @@ export class BlockGen {
     return [...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...add(get(DONE), k32(retired)), Op.return];
   }
   /**
-   * A direct branch to `target` after `retired` instructions: round the
-   * self-loop again while a whole trip fits in `room` and nothing set
-   * breakLoop; otherwise leave.
+   * A direct branch to `target` after `retired` instructions of this block:
+   * to a block of the region (this one included), go on inside the function
+   * while a whole pass through it fits in `room` and nothing set breakLoop;
+   * otherwise leave. The target block is entered with the flags in the
+   * state area.
    */
   goto(target: number, retired: number): Ex {
-    if (!this.loops || (target | 0) !== this.start) return this.exit(k32(target), retired);
-    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...this.flushCode()];
-    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.count)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
+    const j = this.inside.get(target | 0);
+    if (j === undefined) return this.exit(k32(target), retired);
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushCode()];
+    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
     o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
-    // The loop is the outermost construct: its label is `depth - 1` levels out.
+    if (this.blocks.length > 1) o.push(...set(PC, k32(j)));
+    // The dispatch loop is the outermost construct: its label is `depth - 1` levels out.
     o.push(Op.br);
     uleb(o, this.depth - 1);
     return o;
@@ -376,7 +423,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLB)));
     this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(RD[size], get(L), k32(this.k), get(DONE)));
+      this.emit(call(RD[size], get(L), k32(this.at), get(DONE)));
     });
     this.emit(set(v, []));
     return v;
@@ -388,7 +435,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
       this.emit(this.sync());
-      this.emit(set(BRK, call(WR[size], get(L), value, k32(this.k), get(DONE))));
+      this.emit(set(BRK, call(WR[size], get(L), value, k32(this.at), get(DONE))));
     });
   }
   /**
@@ -403,16 +450,16 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(PW, get(L), k32(size), k32(this.k), get(DONE)));
+      this.emit(call(PW, get(L), k32(size), k32(this.at), get(DONE)));
     });
     const d = this.temp();
     // After a successful probe neither slow access below can fault.
-    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(call(RD[size], get(L), k32(this.k), get(DONE))));
+    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(call(RD[size], get(L), k32(this.at), get(DONE))));
     this.emit(set(d, []));
     const r = modify(d);
     this.wrote = true;
     this.if(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(store(size, get(p), get(r))), () => {
-      this.emit(set(BRK, call(WR[size], get(L), get(r), k32(this.k), get(DONE))));
+      this.emit(set(BRK, call(WR[size], get(L), get(r), k32(this.at), get(DONE))));
     });
   }
   /** PUSH of a dword; ESP changes only once the store succeeded. */
@@ -434,7 +481,7 @@ export class BlockGen {
   executor(): number {
     this.flush();
     this.emit(this.spill());
-    const stop = this.let(call(EX, k32(this.k), get(DONE), get(D0)));
+    const stop = this.let(call(EX, k32(this.at), get(DONE), get(D0)));
     this.emit(this.reload());
     return stop;
   }

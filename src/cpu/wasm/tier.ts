@@ -21,59 +21,16 @@
 import type { CPU } from '../cpu.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
-import * as ctl from '../exec/control.js';
+import { formRegion } from '../jit.js';
 import { encodeModule, Op, VOID } from './encoder.js';
 import * as S from './state.js';
-import { BlockGen, BRK, DONE, FIRST_TEMP, IMPORTS, PARAMS, helpers, add, bin, eqz, get, k32, load, set, shl } from './codegen.js';
-import { GENERATORS } from './instructions.js';
+import { IMPORTS, PARAMS, helpers, add, bin, eqz, get, k32, load, set, shl } from './codegen.js';
+import { generateRegion } from './region.js';
 
-/** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
-function emitInstruction(g: BlockGen, ins: Instr, k: number): boolean {
-  const n = g.count;
-  const last = k === n - 1;
-  if (ins.exec === ctl.jcc) {
-    g.if(g.cond(ins.op & 0xf), () => g.emit(g.goto(ins.imm | 0, k + 1)));
-    if (last) g.emit(g.goto(ins.next | 0, n));
-    return true;
-  }
-  if (ins.cont !== ins.next && !last) {
-    // A JMP or CALL the block follows (decodeBlock): only the CALL's push remains.
-    if (ins.exec === ctl.callRel) {
-      g.push32(k32(ins.next | 0));
-      g.if(get(BRK), () => g.emit(g.exit(k32(ins.imm | 0), k + 1)));
-    }
-    return true;
-  }
-  const gen = GENERATORS.get(ins.exec);
-  const done = gen ? gen(g, ins) : false;
-  if (done === 'transfer') return false;
-  if (done) {
-    if (last) g.emit(g.goto(ins.next | 0, n));
-    else if (g.wrote) g.if(get(BRK), () => g.emit(g.exit(k32(ins.next | 0), k + 1)));
-    return true;
-  }
-  // Left to its executor (called from the generated code; EIP and the flags stored by the import).
-  const stop = g.executor();
-  g.if(get(stop), () => g.emit([...get(DONE), ...k32(k + 1), Op.i32_add, Op.return]));
-  if (last) g.emit(g.goto(ins.next | 0, n));
-  return true;
-}
-
-/** The module's bytes for a block. */
-export function generateBlock(instrs: readonly Instr[], state: number, pages: number): Uint8Array<ArrayBuffer> {
-  const g = new BlockGen(instrs, state);
-  g.prologue();
-  g.emit([Op.loop, VOID]);
-  g.depth = 1;
-  for (let k = 0; k < instrs.length; k++) {
-    const ins = instrs[k]!;
-    g.k = k;
-    g.ins = ins;
-    g.wrote = false;
-    if (!emitInstruction(g, ins, k)) break;
-  }
-  g.emit([Op.end, Op.unreachable]);
-  return encodeModule(pages, IMPORTS, BLOCK_TYPE, FIRST_TEMP - PARAMS + g.temps, g.code, false, [], helpers(state));
+/** The module's bytes for a region (./region.ts; `blocks[0]` is its entry). */
+export function generateBlock(blocks: readonly (readonly Instr[])[], state: number, pages: number): Uint8Array<ArrayBuffer> {
+  const body = generateRegion(blocks, state);
+  return encodeModule(pages, IMPORTS, BLOCK_TYPE, body.locals, body.code, false, [], helpers(state, body.written));
 }
 
 const BLOCK_TYPE = { params: PARAMS, results: 1 };
@@ -132,6 +89,10 @@ export class WasmTier {
   private epoch = -1;
   /** Blocks compiled (tests check that a run went through this tier). */
   compiled = 0;
+  /** Blocks compiled into regions besides their entries (tests check that regions formed). */
+  regionBlocks = 0;
+  /** Compile a block together with the blocks its direct branches reach on its page (./region.ts); off: one block per function. */
+  regions = true;
   /** What the run loop left of its budget at the current call (for the REP chunk, as the run loop sets it per block). */
   private left = 0;
 
@@ -150,13 +111,27 @@ export class WasmTier {
     this.driver = new WebAssembly.Instance(cachedModule(bytes), { m: { mem: this.memory, tab: this.table } }).exports.f as DriverFn;
   }
 
-  /** The imports of one block: the CPU's slow paths, recording `instrs` as where a fault is delivered. */
-  private importsFor(instrs: readonly Instr[]): WebAssembly.Imports {
+  /**
+   * The imports of one region: the CPU's slow paths. They get the
+   * instruction's index in the region and record its block and index in it
+   * as where a fault is delivered.
+   */
+  private importsFor(blocks: readonly (readonly Instr[])[]): WebAssembly.Imports {
     const cpu = this.cpu;
     const st = this.st;
-    const faultPoint = (k: number, done: number): void => {
-      cpu.jitInstrs = instrs;
-      cpu.jitIndex = k;
+    const instrs: Instr[] = [];
+    const blockOf: (readonly Instr[])[] = [];
+    const indexIn: number[] = [];
+    for (const b of blocks) {
+      b.forEach((ins, k) => {
+        instrs.push(ins);
+        blockOf.push(b);
+        indexIn.push(k);
+      });
+    }
+    const faultPoint = (at: number, done: number): void => {
+      cpu.jitInstrs = blockOf[at]!;
+      cpu.jitIndex = indexIn[at]!;
       cpu.jitDone = done;
       this.loadFlags();
     };
@@ -232,17 +207,23 @@ export class WasmTier {
     }
   }
 
-  /** Compile a block (no native routines: jit.ts checked), or null when this tier declines it. */
+  /**
+   * Compile a block (no native routines: jit.ts checked) — with the
+   * already-decoded blocks it reaches on its page when `regions` is on
+   * (jit.ts formRegion) — or return null when this tier declines it.
+   */
   compile(instrs: readonly Instr[]): CompiledBlock | null {
-    const key = `${this.state},${this.pages}:${blockKey(instrs)}`;
+    const blocks = formRegion(instrs, this.regions ? this.cpu.cachedSuccessors(instrs[0]!.addr | 0) : undefined);
+    const key = `${this.state},${this.pages}:${blocks.map(blockKey).join('|')}`;
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = cachedModule(generateBlock(instrs, this.state, this.pages));
+      mod = cachedModule(generateBlock(blocks, this.state, this.pages));
       blockModules.set(key, mod);
     }
-    const f = new WebAssembly.Instance(mod, this.importsFor(instrs)).exports.f as BlockFn;
+    const f = new WebAssembly.Instance(mod, this.importsFor(blocks)).exports.f as BlockFn;
     this.compiled++;
+    this.regionBlocks += blocks.length - 1;
     if (this.tableUsed >= MAX_TABLE) this.newGeneration();
     if (this.tableUsed >= this.table.length) this.table.grow(this.table.length);
     const index = this.tableUsed++;
