@@ -396,12 +396,16 @@ function blockKey(instrs: readonly Instr[]): string {
 /** Modules by block key: a block seen before (another run, another CPU) is neither generated nor compiled again. */
 const blockModules = new Map<string, WebAssembly.Module>();
 
+/** Modules compiled in this process (`new WebAssembly.Module`; tests check the cache with it). */
+export const moduleStats = { compiled: 0 };
+
 /** The compiled module for `bytes`: the same code in another run or another CPU is compiled once. */
 function cachedModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   let mod = modules.get(key);
   if (mod === undefined) {
     if (modules.size >= MAX_MODULES) modules.clear();
+    moduleStats.compiled++;
     mod = new WebAssembly.Module(bytes);
     modules.set(key, mod);
   }
