@@ -1317,8 +1317,13 @@ export class CPU {
         this.flushWriteTlb();
       }
       page[off] = b;
+      if (this.wasm !== null) this.wasm.decoded(b, ppage, off);
     }
     return b;
+  }
+  /** The block the code cache holds at physical page `ppage`, offset `off` (the WebAssembly tier's batches check theirs are current). */
+  cachedBlock(ppage: number, off: number): Block | undefined {
+    return this.blocks[ppage]?.[off];
   }
   private flushWriteTlb(): void {
     const n = this.tlbUsedCount;

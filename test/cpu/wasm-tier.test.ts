@@ -11,18 +11,24 @@
 import { describe, expect, it } from 'vitest';
 import { CPU } from '../../src/cpu/cpu.js';
 import { PhysicalMemory } from '../../src/cpu/memory.js';
+import { moduleStats } from '../../src/cpu/wasm/tier.js';
 import { assemble, readBytes, CODE_BASE, DATA, STACK_TOP } from '../helpers/asm.js';
 
 type Tier = 'interpreted' | 'js' | 'wasm';
 
-/** `threshold`: executions before a block is compiled (0: at once, so a region holds only the blocks decoded before it); `regions` off: one block per function. */
+/**
+ * `threshold`: executions before a block is compiled (0: at its first, so a region holds only the
+ * blocks decoded before it; more: the WebAssembly tier batches warm blocks); `regions` off: one
+ * block per function; `memory`: RAM bytes.
+ */
 interface TierOptions {
   threshold?: number;
   regions?: boolean;
+  memory?: number;
 }
 
 function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
-  const cpu = new CPU({ memory: new PhysicalMemory(1 << 20, tier === 'wasm') });
+  const cpu = new CPU({ memory: new PhysicalMemory(opts.memory ?? 1 << 20, tier === 'wasm') });
   cpu.writePhys(CODE_BASE, code);
   cpu.eip = CODE_BASE;
   cpu.regs[4] = STACK_TOP;
@@ -279,5 +285,130 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     const r = allTiers(src, 1_000_000);
     expect(r.interpreted.stop).toEqual({ kind: 'halted' });
     expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  describe('batches: blocks compiled together, one module, reached through the gate', () => {
+    it('a batch whose second block faults delivers the fault at its instruction, as interpreted', () => {
+      // The loop's head reaches the threshold while the block at 3: (every other iteration, reached by a chained
+      // exit) is warm: they are compiled into one module, and that second block's DIV faults (#DE) when ESI
+      // reaches zero — delivered at the DIV, with the count and registers the interpreter has.
+      const src = `
+        mov ecx, 301
+        mov ebx, ${DATA}
+      1:
+        add dword ptr [ebx], ecx
+        test ecx, 1
+        jz 3f
+      2:
+        dec ecx
+        jmp 1b
+      3:
+        mov eax, 1000
+        xor edx, edx
+        lea esi, [ecx - 40]
+        add [ebx + 4], esi
+        div esi
+        mov [ebx + 8], eax
+        jmp 2b
+      `;
+      const code = assemble(src);
+      const interpreted = runOn('interpreted', code, 100_000).state;
+      expect(interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+      const w = runOn('wasm', code, 100_000, undefined, { threshold: 8 });
+      expect(w.state).toEqual(interpreted);
+      // Some module held more than one block.
+      expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
+    });
+
+    it('a batch across a code-page write: the patched block runs its new code', () => {
+      // The warm block at 3: is compiled with the loop; from iteration 100 on the loop rewrites its immediate
+      // every time (the page is invalidated, the block decoded and compiled again).
+      const src = `
+        mov ecx, 300
+        xor eax, eax
+      1:
+        cmp ecx, 200
+        ja 2f
+        mov [3f + 1], ecx
+      2:
+        test ecx, 1
+        jz 4f
+      3:
+        add eax, 0x11111111
+      4:
+        dec ecx
+        jnz 1b
+        hlt
+      `;
+      const code = assemble(src);
+      const interpreted = runOn('interpreted', code, 100_000).state;
+      expect(interpreted.stop).toEqual({ kind: 'halted' });
+      for (const threshold of [2, 8, 30]) {
+        const w = runOn('wasm', code, 100_000, undefined, { threshold });
+        expect(w.state, `threshold ${threshold}`).toEqual(interpreted);
+        expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
+      }
+      // 100 odd values of 0x11111111, then the odd counters 1..199 the loop wrote.
+      expect(interpreted.regs[0]).toBe((50 * 0x11111111 + 100 * 100) >>> 0);
+    });
+
+    it('stops after exactly the budget across blocks chained between modules', () => {
+      // Blocks run every iteration, every 2nd, 4th and 8th (each a jump target; the JMPs are followed into the
+      // loop's tail): they become warm at different times, so with a threshold batches hold two blocks, and the
+      // later ones go into a later module.
+      const code = assemble(`
+        mov ecx, 5000
+        mov ebx, ${DATA}
+      1:
+        add [ebx], ecx
+        test ecx, 1
+        jz 2f
+        jmp 5f
+      2:
+        add dword ptr [ebx + 4], 3
+        test ecx, 2
+        jz 3f
+        jmp 5f
+      3:
+        imul eax, ecx, 5
+        test ecx, 4
+        jz 4f
+        jmp 5f
+      4:
+        xor [ebx + 8], eax
+        inc dword ptr [ebx + 12]
+      5:
+        dec ecx
+        jnz 1b
+        hlt
+      `);
+      for (const budget of [1, 50, 99, 500, 1001, 4096, 9999, 30_011]) {
+        const interpreted = runOn('interpreted', code, budget).state;
+        // Threshold 0: every block its own module; 8: batches. Regions off: a region would hold the
+        // whole loop in one function (the regions tests cover budgets across a region).
+        for (const threshold of [0, 8]) {
+          const w = runOn('wasm', code, budget, undefined, { threshold, regions: false });
+          expect(w.state, `budget ${budget}, threshold ${threshold}`).toEqual(interpreted);
+          expect(w.state.icount).toBe(budget);
+          const { compiled, batches } = w.cpu.wasm!;
+          if (budget >= 4096) expect(threshold === 0 ? compiled === batches && batches > 1 : compiled > batches && batches > 1, `budget ${budget}, threshold ${threshold}: ${compiled} blocks in ${batches} modules`).toBe(true);
+        }
+      }
+    });
+
+    it('the module cache: a second CPU running the same code compiles no module, only instantiates', () => {
+      const code = assemble(WORKLOAD);
+      const first = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
+      const before = moduleStats.compiled;
+      const second = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
+      expect(second.state).toEqual(first.state);
+      expect(second.cpu.wasm!.compiled).toBe(first.cpu.wasm!.compiled);
+      expect(second.cpu.wasm!.batches).toBe(first.cpu.wasm!.batches);
+      expect(moduleStats.compiled).toBe(before);
+      // Another memory size puts the state area elsewhere: other modules, the same results.
+      const other = runOn('wasm', code, 200_000, undefined, { threshold: 5, memory: 2 << 20 });
+      expect(other.state).toEqual(first.state);
+      expect(moduleStats.compiled).toBeGreaterThan(before);
+    });
   });
 });

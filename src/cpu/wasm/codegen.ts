@@ -23,7 +23,7 @@
  * loop (./tier.ts chains blocks): the counts, `room` included, are relative
  * to the run loop's instruction count at that call.
  */
-import { Op, I32, VOID, sleb, uleb, type Helper } from './encoder.js';
+import { Op, I32, VOID, sleb, uleb, type Func } from './encoder.js';
 import * as S from './state.js';
 import { ARITH, CF, OF, SF, ZF, Lazy } from '../flags.js';
 import type { Instr } from '../instr.js';
@@ -37,41 +37,73 @@ export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L =
 export const PARAMS = 3;
 export const FIRST_TEMP = 20;
 
-/** Imported functions, in import order (their index is the call index). */
-export const IMPORTS = [
-  { name: 'rd8', type: { params: 3, results: 1 } }, // (lin, index, done) → value
-  { name: 'rd16', type: { params: 3, results: 1 } },
-  { name: 'rd32', type: { params: 3, results: 1 } },
-  { name: 'wr8', type: { params: 4, results: 1 } }, // (lin, value, index, done) → breakLoop
-  { name: 'wr16', type: { params: 4, results: 1 } },
-  { name: 'wr32', type: { params: 4, results: 1 } },
-  { name: 'pw', type: { params: 4, results: 0 } }, // probeWrite(lin, size, index, done)
-  { name: 'ex', type: { params: 3, results: 1 } }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
-  { name: 'cc', type: { params: 1, results: 1 } }, // CPU.cond(cc) on the flags in the state area
-  { name: 'cf', type: { params: 0, results: 1 } }, // CPU.getCF() on the flags in the state area
+/**
+ * The function types of every module the tier makes (blocks, the driver),
+ * by index: the type section is always this list.
+ */
+export const TYPES = [
+  { params: 3, results: 1 }, // a block (room, tlb, done) → retired; rd*, ex
+  { params: 4, results: 1 }, // wr*; the driver (room, tlb, done, index) → retired
+  { params: 4, results: 0 }, // pw
+  { params: 1, results: 1 }, // cc
+  { params: 0, results: 1 }, // cf
+  { params: 8, results: 0 }, // spill
+  { params: 6, results: 0 }, // lazy
 ] as const;
-const RD = { 1: 0, 2: 1, 4: 2 } as const;
-const WR = { 1: 3, 2: 4, 4: 5 } as const;
-const PW = 6, EX = 7, CC = 8, CFN = 9;
-/** The module's own functions after the block's (which is IMPORTS.length): store the registers; store pending flags. */
-const SPILL_FN = IMPORTS.length + 1, LAZY_FN = IMPORTS.length + 2;
+export const BLOCK_TYPE = 0, DRIVER_TYPE = 1;
 
 /**
- * The helpers every block module defines, called from its exits and slow
- * paths (out of line, so a block's code stays small and compiles fast):
- * spill(r0..r7) stores the registers the function writes (`written`, a bit
- * per register: the others always equal the state area's);
- * lazy(kind, dst, src, res, size, mask) stores the lazy-flag state
- * (jit/flags.ts writeBack).
+ * The gate: the CPU's slow paths, the same for every block of a CPU. They
+ * sit at fixed slots (1 + their position here) of the CPU's function table
+ * (wasm/tier.ts puts them there), and block code reaches them with
+ * call_indirect — so a block module imports only the memory and the table,
+ * and its compile and instantiation cost nothing per slow path. The block
+ * being run is the one whose table index the state area's CUR slot holds.
  */
-export function helpers(state: number, written = 0xff): Helper[] {
+export const GATE = [
+  { name: 'rd8', type: 0 }, // (lin, index, done) → value
+  { name: 'rd16', type: 0 },
+  { name: 'rd32', type: 0 },
+  { name: 'wr8', type: 1 }, // (lin, value, index, done) → breakLoop
+  { name: 'wr16', type: 1 },
+  { name: 'wr32', type: 1 },
+  { name: 'pw', type: 2 }, // probeWrite(lin, size, index, done)
+  { name: 'ex', type: 0 }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
+  { name: 'cc', type: 3 }, // CPU.cond(cc) on the flags in the state area
+  { name: 'cf', type: 4 }, // CPU.getCF() on the flags in the state area
+] as const;
+/** The first table slot of a compiled block (0 is never used: an empty chaining-cache entry). */
+export const FIRST_BLOCK_SLOT = 1 + GATE.length;
+const RD = { 1: 1, 2: 2, 4: 3 } as const;
+const WR = { 1: 4, 2: 5, 4: 6 } as const;
+const PW = 7, EX = 8, CC = 9, CFN = 10;
+
+/** A call of the gate function at table slot `slot`. */
+export function gate(slot: number, ...args: Ex[]): Ex {
+  const o: number[] = [];
+  for (const a of args) o.push(...a);
+  o.push(...k32(slot), Op.call_indirect);
+  uleb(o, GATE[slot - 1]!.type);
+  o.push(0);
+  return o;
+}
+
+/**
+ * The helpers every block module defines once, after its blocks' functions,
+ * called from exits and slow paths (out of line, so a block's code stays
+ * small and compiles fast): spill(r0..r7) stores the registers the
+ * module's functions write (`written`, a bit per register: the others
+ * always equal the state area's); lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack).
+ */
+export function helpers(state: number, written = 0xff): Func[] {
   const spill: number[] = [];
   for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
-    { type: { params: 8, results: 0 }, locals: 0, body: spill },
-    { type: { params: 6, results: 0 }, locals: 0, body: lazy },
+    { type: 5, locals: 0, body: spill },
+    { type: 6, locals: 0, body: lazy },
   ];
 }
 
@@ -173,7 +205,11 @@ export class BlockGen {
   /** Blocks a direct branch continues inside the function, by first address: their index (never one that must start in the run loop). */
   private readonly inside = new Map<number, number>();
 
-  constructor(readonly blocks: readonly (readonly Instr[])[], readonly state: number) {
+  /**
+   * `helperBase` is the function index of the module's spill helper (lazy
+   * follows): the module defines its functions first.
+   */
+  constructor(readonly blocks: readonly (readonly Instr[])[], readonly state: number, readonly helperBase: number) {
     regsWritten = 0;
     blocks.forEach((b, j) => {
       if (!b[0]!.def?.startsBlock) this.inside.set(b[0]!.addr | 0, j);
@@ -247,7 +283,7 @@ export class BlockGen {
     const o: number[] = [];
     for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
     o.push(Op.call);
-    uleb(o, SPILL_FN);
+    uleb(o, this.helperBase);
     return o;
   }
   reload(): Ex {
@@ -268,7 +304,7 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    return call(LAZY_FN, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    return call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
   }
   flush(): void {
     this.emit(this.flushCode());
@@ -289,12 +325,12 @@ export class BlockGen {
   keepCarry(): void {
     const p = this.pending;
     if (p === null) {
-      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, call(CFN)));
+      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, gate(CFN)));
     } else if (p.mask & CF) this.setEflagsBits(CF, this.flagBit(p, CF));
   }
   /** CF as 0/1 from the pending flags or the state area's. */
   carry(): Ex {
-    return this.pending !== null ? this.flagBit(this.pending, CF) : call(CFN);
+    return this.pending !== null ? this.flagBit(this.pending, CF) : gate(CFN);
   }
 
   /** One status flag of the pending state as 0/1 (jit/flags.ts flagExpr). */
@@ -332,7 +368,7 @@ export class BlockGen {
     const t = cc >> 1;
     if (p === null || t === 5) {
       this.flush();
-      return call(CC, k32(cc));
+      return gate(CC, k32(cc));
     }
     let e: Ex;
     const fd = get(FD), fs = get(FS);
@@ -423,7 +459,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLB)));
     this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(RD[size], get(L), k32(this.at), get(DONE)));
+      this.emit(gate(RD[size], get(L), k32(this.at), get(DONE)));
     });
     this.emit(set(v, []));
     return v;
@@ -435,7 +471,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
       this.emit(this.sync());
-      this.emit(set(BRK, call(WR[size], get(L), value, k32(this.at), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), value, k32(this.at), get(DONE))));
     });
   }
   /**
@@ -450,16 +486,16 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(PW, get(L), k32(size), k32(this.at), get(DONE)));
+      this.emit(gate(PW, get(L), k32(size), k32(this.at), get(DONE)));
     });
     const d = this.temp();
     // After a successful probe neither slow access below can fault.
-    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(call(RD[size], get(L), k32(this.at), get(DONE))));
+    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(gate(RD[size], get(L), k32(this.at), get(DONE))));
     this.emit(set(d, []));
     const r = modify(d);
     this.wrote = true;
     this.if(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(store(size, get(p), get(r))), () => {
-      this.emit(set(BRK, call(WR[size], get(L), get(r), k32(this.at), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), get(r), k32(this.at), get(DONE))));
     });
   }
   /** PUSH of a dword; ESP changes only once the store succeeded. */
@@ -481,7 +517,7 @@ export class BlockGen {
   executor(): number {
     this.flush();
     this.emit(this.spill());
-    const stop = this.let(call(EX, k32(this.at), get(DONE), get(D0)));
+    const stop = this.let(gate(EX, k32(this.at), get(DONE), get(D0)));
     this.emit(this.reload());
     return stop;
   }

@@ -1,8 +1,9 @@
 /**
  * A small WebAssembly binary encoder (WebAssembly Core Specification 1.0,
  * §5 "Binary Format"): LEB128 numbers, the opcodes the block compiler uses,
- * and a module of one imported memory, imported functions and one exported
- * function. Only i32 (and i64 inside IMUL) values appear.
+ * and a module of one imported memory, an imported table, imported and
+ * defined functions and exports. Only i32 (and i64 inside IMUL) values
+ * appear.
  */
 
 /** Opcodes (spec §5.4). */
@@ -100,42 +101,34 @@ export interface FuncType {
   results: number;
 }
 
-export interface Helper {
-  type: FuncType;
+/** One function defined by a module: its type (an index into the module's types), extra i32 locals, body without the final `end`. */
+export interface Func {
+  type: number;
   locals: number;
   body: readonly number[];
 }
 
-function typeKey(t: FuncType): string {
-  return `${t.params}:${t.results}`;
+/**
+ * A module (spec §5.5) importing memory `m.mem` (`pages` 64 KiB pages,
+ * fixed), with `table` the function table `m.tab` (funcref, table 0), and
+ * the functions `m.<name>`; defining `funcs`, numbered after the imported
+ * functions; exporting `exports` (function indices). Every type is an
+ * all-i32 signature from `types`, referred to by its index.
+ */
+export interface ModuleSpec {
+  pages: number;
+  table: boolean;
+  types: readonly FuncType[];
+  imports: readonly { name: string; type: number }[];
+  funcs: readonly Func[];
+  exports: readonly { name: string; func: number }[];
 }
 
-/**
- * A module importing memory `m.mem` (`pages` 64 KiB pages, fixed), with
- * `table` a function table `m.tab`, and the functions `m.<name>` (all-i32
- * signatures), exporting one function `f` of type `fn` whose locals are
- * `locals` extra i32s and whose body is `body` (without the final `end`).
- * Types are numbered: the imports' (in order, without repeats), `fn`'s,
- * then `extra` (for call_indirect). `helpers` are more functions, numbered
- * after `f` (the imports, then `f`, then the helpers), not exported.
- */
-export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[], table = false, extra: readonly FuncType[] = [], helpers: readonly Helper[] = []): Uint8Array<ArrayBuffer> {
-  const types: FuncType[] = [];
-  const typeIndex = (t: FuncType): number => {
-    const i = types.findIndex((x) => typeKey(x) === typeKey(t));
-    if (i >= 0) return i;
-    types.push(t);
-    return types.length - 1;
-  };
-  const importTypes = imports.map((i) => typeIndex(i.type));
-  const fnType = typeIndex(fn);
-  for (const t of extra) typeIndex(t);
-  const helperTypes = helpers.map((h) => typeIndex(h.type));
-
+export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const ts: number[] = [];
-  uleb(ts, types.length);
-  for (const t of types) {
+  uleb(ts, m.types.length);
+  for (const t of m.types) {
     ts.push(0x60);
     uleb(ts, t.params);
     for (let i = 0; i < t.params; i++) ts.push(I32);
@@ -145,41 +138,42 @@ export function encodeModule(pages: number, imports: readonly { name: string; ty
   section(out, 1, ts);
 
   const is: number[] = [];
-  uleb(is, imports.length + 1 + (table ? 1 : 0));
+  uleb(is, m.imports.length + 1 + (m.table ? 1 : 0));
   name(is, 'm');
   name(is, 'mem');
   is.push(0x02, 0x01); // memory, limits with a maximum
-  uleb(is, pages);
-  uleb(is, pages);
-  if (table) {
+  uleb(is, m.pages);
+  uleb(is, m.pages);
+  if (m.table) {
     name(is, 'm');
     name(is, 'tab');
     is.push(0x01, 0x70, 0x00, 0x01); // table of funcref, at least one element
   }
-  imports.forEach((imp, k) => {
+  for (const imp of m.imports) {
     name(is, 'm');
     name(is, imp.name);
     is.push(0x00);
-    uleb(is, importTypes[k]!);
-  });
+    uleb(is, imp.type);
+  }
   section(out, 2, is);
 
   const fs: number[] = [];
-  uleb(fs, 1 + helpers.length);
-  uleb(fs, fnType);
-  for (const t of helperTypes) uleb(fs, t);
+  uleb(fs, m.funcs.length);
+  for (const f of m.funcs) uleb(fs, f.type);
   section(out, 3, fs);
 
   const es: number[] = [];
-  uleb(es, 1);
-  name(es, 'f');
-  es.push(0x00);
-  uleb(es, imports.length);
+  uleb(es, m.exports.length);
+  for (const e of m.exports) {
+    name(es, e.name);
+    es.push(0x00);
+    uleb(es, e.func);
+  }
   section(out, 7, es);
 
   const cs: number[] = [];
-  uleb(cs, 1 + helpers.length);
-  for (const f of [{ locals, body }, ...helpers]) {
+  uleb(cs, m.funcs.length);
+  for (const f of m.funcs) {
     const fb: number[] = [];
     if (f.locals > 0) {
       uleb(fb, 1);

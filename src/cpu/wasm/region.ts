@@ -78,8 +78,9 @@ export interface RegionBody {
   written: number;
 }
 
-export function generateRegion(blocks: readonly (readonly Instr[])[], state: number): RegionBody {
-  const g = new BlockGen(blocks, state);
+/** The function of a region, in a module whose helpers start at function index `helperBase`. */
+export function generateRegion(blocks: readonly (readonly Instr[])[], state: number, helperBase: number): RegionBody {
+  const g = new BlockGen(blocks, state, helperBase);
   g.prologue();
   g.emit([Op.loop, VOID]);
   const n = blocks.length;

@@ -22,6 +22,8 @@ export const LF_SIZE = 60;
 export const LF_CIN = 64;
 /** 1 while CPU.breakLoop is set by something the generated code called. */
 export const BREAK = 68;
+/** The table index of the block being run (stored by the driver before each call): the gate's fault point (wasm/tier.ts). */
+export const CUR = 72;
 
 export const TLB_ENTRIES = 1 << 20;
 const TLB_BYTES = TLB_ENTRIES * 4;

@@ -1,53 +1,93 @@
 /**
  * The WebAssembly tier of the block compiler. A block that has run often
- * enough (jit.ts chooses the tier) becomes a WebAssembly module of one
- * function, which V8 compiles at once with its single-pass baseline
- * compiler (Liftoff) and later, when hot, with TurboFan — without the
- * speculation and deoptimization of JavaScript. Guest RAM, the registers
- * and the TLBs live in the memory the module imports (./state.ts), so the
- * generated code reaches them with plain loads and stores.
+ * enough (jit.ts chooses the tier) becomes a WebAssembly function, which V8
+ * compiles at once with its single-pass baseline compiler (Liftoff) and
+ * later, when hot, with TurboFan — without the speculation and
+ * deoptimization of JavaScript. Guest RAM, the registers and the TLBs live
+ * in the memory the modules import (./state.ts), so the generated code
+ * reaches them with plain loads and stores.
  *
- * The module imports the CPU's slow paths (the accessors, probeWrite, an
- * executor call, CPU.cond, CPU.getCF): each is a JavaScript function bound
- * to this CPU that first makes the CPU's lazy flags those of the state area
- * and records where a fault would be delivered (cpu.jitInstrs, jitIndex,
- * jitDone), exactly as the JavaScript tier's slow paths do (jit/emitter.ts
- * sync). An exception thrown in one unwinds through the WebAssembly frames
- * to the run loop, which delivers it.
- *
- * Modules are cached by their bytes (one compile for the same code in
- * another run or another CPU); each block gets its own instance.
+ * How code becomes modules:
+ * - **Batches.** When a block reaches the threshold, the other blocks of
+ *   this CPU that are warm by then (half the threshold, not compiled yet,
+ *   still in the code cache) are compiled with it, one function each in
+ *   one module (up to MAX_BATCH): a module's fixed cost (compile,
+ *   instantiation, its two helpers) is paid once for all of them, and
+ *   fewer modules are made.
+ * - **The gate.** Block modules import only the memory and the CPU's
+ *   function table. The CPU's slow paths (the accessors, probeWrite, an
+ *   executor call, CPU.cond, CPU.getCF) are JavaScript functions imported
+ *   once per table by the driver's module, which re-exports them into fixed
+ *   slots of the table (codegen.ts GATE); block code reaches them with
+ *   call_indirect. Each first makes the CPU's lazy flags those of the state
+ *   area and records where a fault would be delivered (cpu.jitInstrs,
+ *   jitIndex, jitDone: the block is the one at the table index in the state
+ *   area's CUR slot), exactly as the JavaScript tier's slow paths do
+ *   (jit/emitter.ts sync). An exception thrown in one unwinds through the
+ *   WebAssembly frames to the run loop, which delivers it.
+ * - **The cache.** Modules are cached by their blocks' decoded instructions
+ *   (and the state area's place): the same batch in another run or on
+ *   another CPU is neither generated nor compiled again, only instantiated.
  */
 import type { CPU } from '../cpu.js';
+import type { Block } from '../decoder.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
 import { formRegion } from '../jit.js';
-import { encodeModule, Op, VOID } from './encoder.js';
+import { encodeModule, Op, VOID, type Func } from './encoder.js';
 import * as S from './state.js';
-import { IMPORTS, PARAMS, helpers, add, bin, eqz, get, k32, load, set, shl } from './codegen.js';
+import { BLOCK_TYPE, DRIVER_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers, add, bin, eqz, get, k32, load, set, shl, store } from './codegen.js';
 import { generateRegion } from './region.js';
 
-/** The module's bytes for a region (./region.ts; `blocks[0]` is its entry). */
-export function generateBlock(blocks: readonly (readonly Instr[])[], state: number, pages: number): Uint8Array<ArrayBuffer> {
-  const body = generateRegion(blocks, state);
-  return encodeModule(pages, IMPORTS, BLOCK_TYPE, body.locals, body.code, false, [], helpers(state, body.written));
+/** The module of a batch: each member's function (a region, ./region.ts; exported as "0", "1", …), then the helpers. */
+export function generateBatch(regions: readonly (readonly (readonly Instr[])[])[], state: number, pages: number): Uint8Array<ArrayBuffer> {
+  let written = 0;
+  const funcs: Func[] = regions.map((blocks) => {
+    const body = generateRegion(blocks, state, regions.length);
+    written |= body.written;
+    return { type: BLOCK_TYPE, locals: body.locals, body: body.code };
+  });
+  funcs.push(...helpers(state, written));
+  const exports = regions.map((_, j) => ({ name: String(j), func: j }));
+  return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
 }
 
-const BLOCK_TYPE = { params: PARAMS, results: 1 };
+/** A compiled function's instructions by the index its code passes to the gate (./region.ts): the instruction, its block, its index there. */
+interface RegionMap {
+  readonly instrs: readonly Instr[];
+  readonly blockOf: readonly (readonly Instr[])[];
+  readonly indexIn: readonly number[];
+}
+function regionMap(blocks: readonly (readonly Instr[])[]): RegionMap {
+  const instrs: Instr[] = [];
+  const blockOf: (readonly Instr[])[] = [];
+  const indexIn: number[] = [];
+  for (const b of blocks) {
+    b.forEach((ins, k) => {
+      instrs.push(ins);
+      blockOf.push(b);
+      indexIn.push(k);
+    });
+  }
+  return { instrs, blockOf, indexIn };
+}
 
 /**
  * The chaining driver: (room, tlb, done, index) runs the block at `index`
  * in the table, then, while nothing set breakLoop, `room` is not used up
  * and the chaining cache holds a compiled block for the new EIP that fits
  * in what is left of `room`, that block — the run loop's inner loop, without
- * returning to JavaScript. Returns the instructions retired.
+ * returning to JavaScript. Returns the instructions retired. Its module
+ * also imports the gate's functions and exports them ("g1", "g2", … by
+ * table slot), so the tier can put them into the table.
  */
 function generateDriver(state: number, pages: number, generation: number): Uint8Array<ArrayBuffer> {
   const ROOM_ = 0, TLB_ = 1, DONE_ = 2, IDX = 3, H = 4;
   const slot = (off: number) => load(4, k32(0), state + off);
   const ret: number[] = [...get(DONE_), Op.return];
   const body: number[] = [Op.loop, VOID];
-  body.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...get(IDX), Op.call_indirect, 1, 0, Op.local_set, DONE_);
+  body.push(...store(4, k32(0), get(IDX), state + S.CUR));
+  body.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...get(IDX), Op.call_indirect, BLOCK_TYPE, 0, Op.local_set, DONE_);
   body.push(...slot(S.BREAK), Op.if, VOID, ...ret, Op.end);
   body.push(...bin(Op.i32_ge_s, get(DONE_), get(ROOM_)), Op.if, VOID, ...ret, Op.end);
   // The cache entry of the new EIP: (EIP * 0x9e3779b1) >>> (32 - CACHE_BITS), 16 bytes each.
@@ -59,14 +99,37 @@ function generateDriver(state: number, pages: number, generation: number): Uint8
   body.push(...eqz(get(IDX)), Op.if, VOID, ...ret, Op.end);
   body.push(...bin(Op.i32_gt_s, add(get(DONE_), load(4, get(H), state + S.CACHE + 8)), get(ROOM_)), Op.if, VOID, ...ret, Op.end);
   body.push(Op.br, 0, Op.end, Op.unreachable);
-  return encodeModule(pages, [], { params: 4, results: 1 }, 1, body, true, [BLOCK_TYPE]);
+  const imports = GATE.map((g) => ({ name: g.name, type: g.type }));
+  const exports = [{ name: 'f', func: GATE.length }, ...GATE.map((_, i) => ({ name: `g${i + 1}`, func: i }))];
+  return encodeModule({ pages, table: true, types: TYPES, imports, funcs: [{ type: DRIVER_TYPE, locals: 1, body }], exports });
 }
 
 const FL = S.FLAGS >> 2, LM = S.LAZY_MASK >> 2, KIND = S.LF_KIND >> 2, DST = S.LF_DST >> 2, SRC = S.LF_SRC >> 2;
-const RES = S.LF_RES >> 2, SIZE = S.LF_SIZE >> 2, CIN = S.LF_CIN >> 2, EIP = S.EIP >> 2, BREAK = S.BREAK >> 2;
+const RES = S.LF_RES >> 2, SIZE = S.LF_SIZE >> 2, CIN = S.LF_CIN >> 2, EIP = S.EIP >> 2, BREAK = S.BREAK >> 2, CUR = S.CUR >> 2;
 
 type BlockFn = (room: number, tlb: number, done: number) => number;
 type DriverFn = (room: number, tlb: number, done: number, index: number) => number;
+
+/**
+ * One function table with its driver and gate. Indices are not reused:
+ * when the table is full a new generation starts; blocks compiled before
+ * keep theirs.
+ */
+interface Generation {
+  readonly id: number;
+  readonly table: WebAssembly.Table;
+  readonly driver: DriverFn;
+  /** The instructions of the function at each table index (where the gate records a fault). */
+  readonly blocks: RegionMap[];
+  used: number;
+}
+
+/** A decoded block not compiled yet, and where the CPU's code cache holds it. */
+interface Candidate {
+  readonly block: Block;
+  readonly ppage: number;
+  readonly off: number;
+}
 
 /** The WebAssembly tier of one CPU. */
 export class WasmTier {
@@ -75,16 +138,7 @@ export class WasmTier {
   /** The chaining cache as i32s (4 per entry). */
   private readonly cache: Int32Array;
   private readonly pages: number;
-  /**
-   * The compiled blocks' functions (index 0 is never used: an empty cache
-   * entry) and the driver that calls them. Indices are not reused: when the
-   * table is full a new generation (table and driver) starts; blocks
-   * compiled before keep theirs.
-   */
-  private table!: WebAssembly.Table;
-  private tableUsed = 1;
-  private driver!: DriverFn;
-  private generation = 0;
+  private gen!: Generation;
   /** The CPU.codeEpoch the cache is valid for. */
   private epoch = -1;
   /** Blocks compiled (tests check that a run went through this tier). */
@@ -93,6 +147,10 @@ export class WasmTier {
   regionBlocks = 0;
   /** Compile a block together with the blocks its direct branches reach on its page (./region.ts); off: one block per function. */
   regions = true;
+  /** Modules instantiated (one per batch). */
+  batches = 0;
+  /** Blocks decoded and not compiled yet, in decoding order: the candidates for a batch. */
+  private candidates: Candidate[] = [];
   /** What the run loop left of its budget at the current call (for the REP chunk, as the run loop sets it per block). */
   private left = 0;
 
@@ -104,73 +162,64 @@ export class WasmTier {
   }
 
   private newGeneration(): void {
-    this.generation++;
-    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
-    this.tableUsed = 1;
-    const bytes = generateDriver(this.state, this.pages, this.generation);
-    this.driver = new WebAssembly.Instance(cachedModule(bytes), { m: { mem: this.memory, tab: this.table } }).exports.f as DriverFn;
+    const id = (this.gen?.id ?? 0) + 1;
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
+    const blocks: RegionMap[] = [];
+    const bytes = generateDriver(this.state, this.pages, id);
+    const exports = new WebAssembly.Instance(cachedModule(bytes), { m: { mem: this.memory, tab: table, ...this.gateFor(blocks) } }).exports;
+    for (let slot = 1; slot < FIRST_BLOCK_SLOT; slot++) table.set(slot, exports[`g${slot}`] as () => number);
+    this.gen = { id, table, driver: exports.f as DriverFn, blocks, used: FIRST_BLOCK_SLOT };
   }
 
   /**
-   * The imports of one region: the CPU's slow paths. They get the
-   * instruction's index in the region and record its block and index in it
-   * as where a fault is delivered.
+   * The gate's functions for a table whose functions' instructions are
+   * `blocks` (by index). They get the instruction's index in its function's
+   * region and record its block and index there as where a fault is
+   * delivered.
    */
-  private importsFor(blocks: readonly (readonly Instr[])[]): WebAssembly.Imports {
+  private gateFor(blocks: RegionMap[]): Record<string, (...a: number[]) => number | void> {
     const cpu = this.cpu;
     const st = this.st;
-    const instrs: Instr[] = [];
-    const blockOf: (readonly Instr[])[] = [];
-    const indexIn: number[] = [];
-    for (const b of blocks) {
-      b.forEach((ins, k) => {
-        instrs.push(ins);
-        blockOf.push(b);
-        indexIn.push(k);
-      });
-    }
     const faultPoint = (at: number, done: number): void => {
-      cpu.jitInstrs = blockOf[at]!;
-      cpu.jitIndex = indexIn[at]!;
+      const r = blocks[st[CUR]!]!;
+      cpu.jitInstrs = r.blockOf[at]!;
+      cpu.jitIndex = r.indexIn[at]!;
       cpu.jitDone = done;
       this.loadFlags();
     };
     // breakLoop, or a new code epoch (a CPL change): the chain and its cache entries end here.
     const after = (): number => (st[BREAK] = cpu.breakLoop || cpu.codeEpoch !== this.epoch ? 1 : 0);
     return {
-      m: {
-        mem: this.memory,
-        rd8: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read8(l)),
-        rd16: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read16(l)),
-        rd32: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read32(l)),
-        wr8: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write8(l, v), after()),
-        wr16: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write16(l, v), after()),
-        wr32: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write32(l, v), after()),
-        pw: (l: number, size: number, k: number, done: number) => {
-          faultPoint(k, done);
-          cpu.probeWrite(l, size);
-        },
-        ex: (k: number, done: number, entry: number) => {
-          const ins = instrs[k]!;
-          cpu.eip = ins.next;
-          faultPoint(k, done);
-          // As the run loop sets it before each block: a REP runs no more iterations than the budget has left.
-          const left = this.left - entry;
-          if (left < cpu.repChunk) cpu.repChunk = left;
-          ins.exec(cpu, ins);
-          this.storeFlags();
-          st[EIP] = cpu.eip;
-          after();
-          return cpu.eip !== ins.next || cpu.breakLoop ? 1 : 0;
-        },
-        cc: (cc: number) => {
-          this.loadFlags();
-          return cpu.cond(cc) ? 1 : 0;
-        },
-        cf: () => {
-          this.loadFlags();
-          return cpu.getCF();
-        },
+      rd8: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read8(l)),
+      rd16: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read16(l)),
+      rd32: (l: number, k: number, done: number) => (faultPoint(k, done), cpu.read32(l)),
+      wr8: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write8(l, v), after()),
+      wr16: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write16(l, v), after()),
+      wr32: (l: number, v: number, k: number, done: number) => (faultPoint(k, done), cpu.write32(l, v), after()),
+      pw: (l: number, size: number, k: number, done: number) => {
+        faultPoint(k, done);
+        cpu.probeWrite(l, size);
+      },
+      ex: (k: number, done: number, entry: number) => {
+        const ins = blocks[st[CUR]!]!.instrs[k]!;
+        cpu.eip = ins.next;
+        faultPoint(k, done);
+        // As the run loop sets it before each block: a REP runs no more iterations than the budget has left.
+        const left = this.left - entry;
+        if (left < cpu.repChunk) cpu.repChunk = left;
+        ins.exec(cpu, ins);
+        this.storeFlags();
+        st[EIP] = cpu.eip;
+        after();
+        return cpu.eip !== ins.next || cpu.breakLoop ? 1 : 0;
+      },
+      cc: (cc: number) => {
+        this.loadFlags();
+        return cpu.cond(cc) ? 1 : 0;
+      },
+      cf: () => {
+        this.loadFlags();
+        return cpu.getCF();
       },
     };
   }
@@ -207,34 +256,84 @@ export class WasmTier {
     }
   }
 
+  /** The CPU decoded a block into its code cache at physical page `ppage`, offset `off` (CPU.getBlock): a candidate for a batch. */
+  decoded(block: Block, ppage: number, off: number): void {
+    if (this.candidates.length >= MAX_CANDIDATES) {
+      this.sweep();
+      // Still full: the oldest half goes (blocks decoded long ago that never became warm).
+      if (this.candidates.length >= MAX_CANDIDATES) this.candidates.splice(0, MAX_CANDIDATES / 2);
+    }
+    this.candidates.push({ block, ppage, off });
+  }
+
+  /** Drop the candidates compiled, declined (a native routine, too many faults) or no longer in the code cache. */
+  private sweep(): void {
+    let w = 0;
+    for (const c of this.candidates) {
+      const b = c.block;
+      if (b.compiled === null && b.hits !== -Infinity && this.cpu.cachedBlock(c.ppage, c.off) === b) this.candidates[w++] = c;
+    }
+    this.candidates.length = w;
+  }
+
   /**
-   * Compile a block (no native routines: jit.ts checked) — with the
-   * already-decoded blocks it reaches on its page when `regions` is on
-   * (jit.ts formRegion) — or return null when this tier declines it.
+   * The blocks to compile with `instrs`: the warm candidates (run at least
+   * half the threshold's times, and at least once), hottest first, then in
+   * decoding order — deterministic, as the hit counts are.
+   */
+  private warm(instrs: readonly Instr[]): Block[] {
+    this.sweep();
+    const mark = Math.max(1, this.cpu.jitThreshold / 2);
+    const warm = this.candidates.filter((c) => c.block.instrs !== instrs && c.block.hits >= mark && c.block.instrs.every((i) => i.native === null)).map((c) => c.block);
+    warm.sort((a, b) => b.hits - a.hits);
+    return warm.slice(0, MAX_BATCH - 1);
+  }
+
+  /**
+   * Compile a block (no native routines: jit.ts checked) with the warm
+   * blocks, each with the already-decoded blocks it reaches on its page
+   * when `regions` is on (jit.ts formRegion), or return null when this tier
+   * declines it.
    */
   compile(instrs: readonly Instr[]): CompiledBlock | null {
-    const blocks = formRegion(instrs, this.regions ? this.cpu.cachedSuccessors(instrs[0]!.addr | 0) : undefined);
-    const key = `${this.state},${this.pages}:${blocks.map(blockKey).join('|')}`;
+    const members = this.warm(instrs);
+    const batch = [instrs, ...members.map((b) => b.instrs)];
+    const regions = batch.map((b) => formRegion(b, this.regions ? this.cpu.cachedSuccessors(b[0]!.addr | 0) : undefined));
+    const key = `${this.state},${this.pages}:${regions.map((r) => r.map(blockKey).join('|')).join('/')}`;
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = cachedModule(generateBlock(blocks, this.state, this.pages));
+      mod = cachedModule(generateBatch(regions, this.state, this.pages));
       blockModules.set(key, mod);
     }
-    const f = new WebAssembly.Instance(mod, this.importsFor(blocks)).exports.f as BlockFn;
-    this.compiled++;
-    this.regionBlocks += blocks.length - 1;
-    if (this.tableUsed >= MAX_TABLE) this.newGeneration();
-    if (this.tableUsed >= this.table.length) this.table.grow(this.table.length);
-    const index = this.tableUsed++;
-    this.table.set(index, f);
-    const generation = this.generation;
+    if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
+    const gen = this.gen;
+    const exports = new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: gen.table } }).exports;
+    this.batches++;
+    const fns: CompiledBlock[] = [];
+    for (let j = 0; j < batch.length; j++) {
+      if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
+      const index = gen.used++;
+      const f = exports[String(j)] as BlockFn;
+      gen.table.set(index, f);
+      gen.blocks[index] = regionMap(regions[j]!);
+      this.regionBlocks += regions[j]!.length - 1;
+      fns.push(this.entry(gen, index, f, batch[j]!));
+    }
+    this.compiled += batch.length;
+    members.forEach((b, j) => (b.compiled = fns[j + 1]!));
+    return fns[0]!;
+  }
+
+  /** The function the run loop calls for the block at `index` of `gen`. */
+  private entry(gen: Generation, index: number, f: BlockFn, instrs: readonly Instr[]): CompiledBlock {
     const eip = instrs[0]!.addr | 0;
     // A block that must see the exact instruction count (RDTSC, IN/OUT, INT: decodeBlock's startsBlock) is entered from the run loop only.
     const chained = !instrs[0]!.def?.startsBlock;
     const cpu = this.cpu;
     const st = this.st;
-    const driver = this.driver;
+    const driver = gen.driver;
+    const generation = gen.id;
     return (_cpu: CPU, room: number, left?: number): number => {
       this.storeFlags();
       st[BREAK] = 0;
@@ -253,6 +352,7 @@ export class WasmTier {
         n = driver(room, cpu.tlbOffset, 0, index);
       } else {
         this.left = Infinity;
+        st[CUR] = index;
         n = f(room, cpu.tlbOffset, 0);
       }
       this.loadFlags();
@@ -266,6 +366,10 @@ const modules = new Map<string, WebAssembly.Module>();
 const MAX_MODULES = 50_000;
 /** Functions per table generation. */
 const MAX_TABLE = 1 << 16;
+/** Blocks per module. */
+const MAX_BATCH = 32;
+/** Candidates kept for batching (see WasmTier.decoded). */
+const MAX_CANDIDATES = 4096;
 
 /** Small numbers for executors, so a block's key names them. */
 const execIds = new Map<unknown, number>();
@@ -285,12 +389,16 @@ function blockKey(instrs: readonly Instr[]): string {
 /** Modules by block key: a block seen before (another run, another CPU) is neither generated nor compiled again. */
 const blockModules = new Map<string, WebAssembly.Module>();
 
+/** Modules compiled in this process (`new WebAssembly.Module`; tests check the cache with it). */
+export const moduleStats = { compiled: 0 };
+
 /** The compiled module for `bytes`: the same code in another run or another CPU is compiled once. */
 function cachedModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   let mod = modules.get(key);
   if (mod === undefined) {
     if (modules.size >= MAX_MODULES) modules.clear();
+    moduleStats.compiled++;
     mod = new WebAssembly.Module(bytes);
     modules.set(key, mod);
   }
