@@ -266,12 +266,12 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.wasm).toEqual(r.interpreted);
   });
 
-  it('every condition code after CMP, SUB, TEST, ADD, INC and DEC at 8, 16 and 32 bits', () => {
+  it('every condition code after CMP, SUB, TEST, ADD, ADC, SBB, INC and DEC at 8, 16 and 32 bits', () => {
     const lines: string[] = [`mov ebx, ${DATA}`, 'xor edi, edi'];
     const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0x80000000, 1], [0xffffffff, 1]];
     let n = 0;
     for (const [a, b] of pairs) {
-      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx']) {
+      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx', 'stc\nadc eax, edx', 'clc\nadc eax, edx', 'stc\nsbb eax, edx', 'clc\nsbb eax, edx', 'stc\nsbb al, dl', 'stc\nadc ax, dx']) {
         for (let cc = 0; cc < 16; cc++) {
           const j = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'][cc];
           lines.push(`mov eax, ${a}`, `mov edx, ${b}`, op, `j${j} 7${n}f`, 'add edi, 1', `7${n}:`, 'rol edi, 1');

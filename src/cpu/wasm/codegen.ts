@@ -31,11 +31,12 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the three parameters, then fixed locals, then temporaries. D0 is `done` at the current
-// block's entry (the executor import sets the REP chunk from it); PC the region block to run next.
-export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18, PC = 19;
-export const PARAMS = 3;
-export const FIRST_TEMP = 20;
+// Locals: the four parameters, then fixed locals, then temporaries. PC is the block to run next
+// (the parameter: the entry block, ./region.ts); D0 is `done` at the current block's entry (the
+// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
+export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, TLBW = 17, BRK = 18, D0 = 19, CIN = 20;
+export const PARAMS = 4;
+export const FIRST_TEMP = 21;
 
 /**
  * The function types of every module the tier makes (blocks, the driver),
@@ -196,24 +197,33 @@ export class BlockGen {
   ins!: Instr;
   /** The current instruction may have written memory through a slow path (then BRK is tested). */
   wrote = false;
+  /**
+   * Temporaries in use by the current instruction (they live within one
+   * instruction: region.ts starts each at 0), and the most any used — the
+   * function's temporary locals, which every call zeroes, so a region
+   * of hundreds of instructions does not get thousands of them.
+   */
   temps = 0;
+  maxTemps = 0;
   /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
   block = 0;
   start: number;
   count: number;
   base = 0;
-  /** Blocks a direct branch continues inside the function, by first address: their index (never one that must start in the run loop). */
-  private readonly inside = new Map<number, number>();
+  /**
+   * For each block, the blocks a direct branch from it continues inside the
+   * function, by first address: their index (./region.ts: only blocks of a
+   * region it belongs to, never one that must start in the run loop).
+   */
+  private readonly inside: readonly ReadonlyMap<number, number>[];
 
   /**
    * `helperBase` is the function index of the module's spill helper (lazy
    * follows): the module defines its functions first.
    */
-  constructor(readonly blocks: readonly (readonly Instr[])[], readonly state: number, readonly helperBase: number) {
+  constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
     regsWritten = 0;
-    blocks.forEach((b, j) => {
-      if (!b[0]!.def?.startsBlock) this.inside.set(b[0]!.addr | 0, j);
-    });
+    this.inside = inside;
     this.start = blocks[0]![0]!.addr | 0;
     this.count = blocks[0]!.length;
   }
@@ -239,7 +249,9 @@ export class BlockGen {
     for (const b of code) this.code.push(b);
   }
   temp(): number {
-    return FIRST_TEMP + this.temps++;
+    const t = FIRST_TEMP + this.temps++;
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
+    return t;
   }
   /** A new temporary holding `v`. */
   let(v: Ex): number {
@@ -304,7 +316,9 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    return call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    const o = call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
+    return o;
   }
   flush(): void {
     this.emit(this.flushCode());
@@ -346,14 +360,17 @@ export class BlockGen {
         switch (p.kind) {
           case Lazy.Add: return bin(Op.i32_lt_u, fr, fd);
           case Lazy.Sub: return bin(Op.i32_lt_u, fd, fs);
+          // With a carry in, equality carries too (CPU.getCF).
+          case Lazy.Adc: return [...bin(Op.i32_le_u, fr, fd), ...bin(Op.i32_lt_u, get(FR), get(FD)), ...get(CIN), Op.select];
+          case Lazy.Sbb: return [...bin(Op.i32_le_u, fd, fs), ...bin(Op.i32_lt_u, get(FD), get(FS)), ...get(CIN), Op.select];
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
         }
       default: { // OF
         let x: Ex;
         switch (p.kind) {
-          case Lazy.Add: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
-          case Lazy.Sub: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
+          case Lazy.Add: case Lazy.Adc: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
+          case Lazy.Sub: case Lazy.Sbb: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: OF of lazy kind ${p.kind} is not derived inline`);
         }
@@ -428,12 +445,12 @@ export class BlockGen {
    * state area.
    */
   goto(target: number, retired: number): Ex {
-    const j = this.inside.get(target | 0);
+    const j = this.inside[this.block]!.get(target | 0);
     if (j === undefined) return this.exit(k32(target), retired);
     const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushCode()];
     o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
     o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
-    if (this.blocks.length > 1) o.push(...set(PC, k32(j)));
+    if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
     // The dispatch loop is the outermost construct: its label is `depth - 1` levels out.
     o.push(Op.br);
     uleb(o, this.depth - 1);

@@ -37,18 +37,21 @@ import { formRegion } from '../jit.js';
 import { encodeModule, Op, VOID, type Func } from './encoder.js';
 import * as S from './state.js';
 import { BLOCK_TYPE, DRIVER_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers, add, bin, eqz, get, k32, load, set, shl, store } from './codegen.js';
-import { generateRegion } from './region.js';
+import { entryBody, generateFunction, planFunction, type FunctionPlan } from './region.js';
 
-/** The module of a batch: each member's function (a region, ./region.ts; exported as "0", "1", …), then the helpers. */
-export function generateBatch(regions: readonly (readonly (readonly Instr[])[])[], state: number, pages: number): Uint8Array<ArrayBuffer> {
-  let written = 0;
-  const funcs: Func[] = regions.map((blocks) => {
-    const body = generateRegion(blocks, state, regions.length);
-    written |= body.written;
-    return { type: BLOCK_TYPE, locals: body.locals, body: body.code };
-  });
-  funcs.push(...helpers(state, written));
-  const exports = regions.map((_, j) => ({ name: String(j), func: j }));
+/**
+ * The module of a batch: one function holding every member's region
+ * (./region.ts), a small function per member entering it at the member's
+ * block (exported as "0", "1", …), then the helpers.
+ */
+export function generateBatch(plan: FunctionPlan, state: number, pages: number): Uint8Array<ArrayBuffer> {
+  const members = plan.entries.length;
+  const main = generateFunction(plan, state, 1 + members);
+  // The function's type is (room, tlb, done, entry) → retired: TYPES[1], the driver's.
+  const funcs: Func[] = [{ type: DRIVER_TYPE, locals: main.locals, body: main.code }];
+  for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
+  funcs.push(...helpers(state, main.written));
+  const exports = plan.entries.map((_, j) => ({ name: String(j), func: 1 + j }));
   return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
 }
 
@@ -298,12 +301,15 @@ export class WasmTier {
   compile(instrs: readonly Instr[]): CompiledBlock | null {
     const members = this.warm(instrs);
     const batch = [instrs, ...members.map((b) => b.instrs)];
-    const regions = batch.map((b) => formRegion(b, this.regions ? this.cpu.cachedSuccessors(b[0]!.addr | 0) : undefined));
-    const key = `${this.state},${this.pages}:${regions.map((r) => r.map(blockKey).join('|')).join('/')}`;
+    // Only warm blocks join a region, as a batch: code run once or twice is not worth compiling.
+    const mark = Math.max(1, this.cpu.jitThreshold / 2);
+    const regions = batch.map((b) => formRegion(b, this.regions ? this.cpu.cachedSuccessors(b[0]!.addr | 0, mark) : undefined));
+    const plan = planFunction(regions);
+    const key = `${this.state},${this.pages}:${plan.blocks.map(blockKey).join('|')}:${plan.regions.map((r) => r.join(',')).join('/')}`;
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = cachedModule(generateBatch(regions, this.state, this.pages));
+      mod = cachedModule(generateBatch(plan, this.state, this.pages));
       blockModules.set(key, mod);
     }
     if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
@@ -311,13 +317,14 @@ export class WasmTier {
     const exports = new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: gen.table } }).exports;
     this.batches++;
     const fns: CompiledBlock[] = [];
+    const map = regionMap(plan.blocks);
+    for (const r of regions) this.regionBlocks += r.length - 1;
     for (let j = 0; j < batch.length; j++) {
       if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
       const index = gen.used++;
       const f = exports[String(j)] as BlockFn;
       gen.table.set(index, f);
-      gen.blocks[index] = regionMap(regions[j]!);
-      this.regionBlocks += regions[j]!.length - 1;
+      gen.blocks[index] = map;
       fns.push(this.entry(gen, index, f, batch[j]!));
     }
     this.compiled += batch.length;
