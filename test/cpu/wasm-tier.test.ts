@@ -266,6 +266,39 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.wasm).toEqual(r.interpreted);
   });
 
+  it('MUL and DIV r/m32 inline: products, quotients, flags, and #DE when the quotient does not fit', () => {
+    // EDX:EAX = EAX × ECX (CF/OF read by SETC/SETO; EDX < ECX), then EDX:EAX ÷ [EBX + 40]; the
+    // divisor shrinks each time round until it is no more than EDX (about 256 rounds) and DIV raises
+    // #DE (no IDT: the machine stops there).
+    const r = allTiers(`
+      mov ecx, 0x12345
+      mov ebx, ${DATA}
+      mov dword ptr [ebx + 40], 0x80000000
+    1:
+      mov eax, ecx
+      imul eax, eax, 0x9e37
+      mul ecx
+      setc byte ptr [ebx + 44]
+      seto byte ptr [ebx + 45]
+      add [ebx], eax
+      adc [ebx + 4], edx
+      div dword ptr [ebx + 40]
+      add [ebx + 8], eax
+      xor [ebx + 12], edx
+      sub dword ptr [ebx + 40], 0x7ff000
+      test ecx, 1
+      jz 2f
+      mul eax
+      add [ebx + 16], edx
+    2:
+      add ecx, 0x1001
+      jmp 1b
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+  });
+
   it('every condition code after CMP, SUB, TEST, ADD, ADC, SBB, INC and DEC at 8, 16 and 32 bits', () => {
     const lines: string[] = [`mov ebx, ${DATA}`, 'xor edi, edi'];
     const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0x80000000, 1], [0xffffffff, 1]];

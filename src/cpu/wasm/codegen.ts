@@ -530,6 +530,17 @@ export class BlockGen {
 
   // ---- executors ----------------------------------------------------------------------
 
+  /**
+   * On one path only (inside an `if`), the instruction left to its executor
+   * (for a case the inline code does not handle, such as the #DE of a DIV):
+   * then leave, as after an executor that stopped. The pending flags stay
+   * pending for the other path.
+   */
+  executorExit(): void {
+    this.emit([...this.flushCode(), ...this.spill()]);
+    this.emit([...gate(EX, k32(this.at), get(DONE), get(D0)), Op.drop]);
+    this.emit([...get(DONE), ...k32(this.k + 1), Op.i32_add, Op.return]);
+  }
   /** The instruction left to its executor: flags and registers stored, the executor called, registers reloaded. Returns the stop flag's temporary. */
   executor(): number {
     this.flush();

@@ -54,8 +54,15 @@ export const enum Op {
   i32_shr_s = 0x75,
   i32_shr_u = 0x76,
   i64_mul = 0x7e,
+  i64_div_u = 0x80,
+  i64_rem_u = 0x82,
+  i64_or = 0x84,
+  i64_shl = 0x86,
+  i64_shr_u = 0x88,
+  i64_const = 0x42,
   i32_wrap_i64 = 0xa7,
   i64_extend_i32_s = 0xac,
+  i64_extend_i32_u = 0xad,
 }
 
 /** Value and block types. */

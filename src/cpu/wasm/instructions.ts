@@ -220,6 +220,38 @@ function imul(g: BlockGen, ins: Instr, three: boolean): boolean {
   return true;
 }
 
+const u64 = (e: Ex): Ex => [...e, Op.i64_extend_i32_u];
+
+/** MUL r/m32: EDX:EAX = EAX × src, unsigned; CF = OF = EDX ≠ 0; SF/ZF/PF from EAX (exec/muldiv.ts mul). */
+function mul32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const s = readE(g, ins, 4);
+  const p: Ex = [...u64(get(R0)), ...u64(get(s)), Op.i64_mul];
+  const lo = g.let([...p, Op.i32_wrap_i64]);
+  const hi = g.let([...p, Op.i64_const, 32, Op.i64_shr_u, Op.i32_wrap_i64]);
+  g.emit(set(R0, get(lo)));
+  g.emit(set(R0 + 2, get(hi)));
+  g.setEflagsBits(CF | OF | AF, bin(Op.i32_mul, bin(Op.i32_ne, get(hi), k32(0)), k32(CF | OF)));
+  g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(lo));
+  return true;
+}
+
+/**
+ * DIV r/m32: EDX:EAX ÷ src, unsigned; flags unchanged. A zero divisor or a
+ * quotient that does not fit (EDX ≥ src) is the executor's, which raises
+ * the #DE (exec/muldiv.ts div).
+ */
+function div32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const s = readE(g, ins, 4);
+  g.if(bin(Op.i32_or, [...get(s), Op.i32_eqz], bin(Op.i32_ge_u, get(R0 + 2), get(s))), () => g.executorExit());
+  const n: Ex = [...u64(get(R0 + 2)), Op.i64_const, 32, Op.i64_shl, ...u64(get(R0)), Op.i64_or];
+  const q = g.let([...n, ...u64(get(s)), Op.i64_div_u, Op.i32_wrap_i64]);
+  g.emit(set(R0 + 2, [...n, ...u64(get(s)), Op.i64_rem_u, Op.i32_wrap_i64]));
+  g.emit(set(R0, get(q)));
+  return true;
+}
+
 function mov(g: BlockGen, ins: Instr, toE: boolean): boolean {
   const size = sizeOf(ins);
   if (ins.mod === 3) {
@@ -366,6 +398,8 @@ const LIST: [ExecFn, Generator][] = [
   }],
   [shift.shiftEI, (g, ins) => shiftBy(g, ins, ins.imm)],
   [shift.shiftE1, (g, ins) => shiftBy(g, ins, 1)],
+  [md.mul, mul32],
+  [md.div, div32],
   [md.imul2, (g, ins) => imul(g, ins, false)],
   [md.imul3, (g, ins) => imul(g, ins, true)],
   [bits.setcc, (g, ins) => {
