@@ -311,7 +311,7 @@ export class WasmTier {
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = cachedModule(generateBatch(batch, this.state, this.pages));
+      mod = compileModule(generateBatch(batch, this.state, this.pages));
       blockModules.set(key, mod);
     }
     if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
@@ -399,14 +399,18 @@ const blockModules = new Map<string, WebAssembly.Module>();
 /** Modules compiled in this process (`new WebAssembly.Module`; tests check the cache with it). */
 export const moduleStats = { compiled: 0 };
 
-/** The compiled module for `bytes`: the same code in another run or another CPU is compiled once. */
+function compileModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  moduleStats.compiled++;
+  return new WebAssembly.Module(bytes);
+}
+
+/** The compiled module for `bytes` (the driver's): the same code in another run or another CPU is compiled once. */
 function cachedModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   let mod = modules.get(key);
   if (mod === undefined) {
     if (modules.size >= MAX_MODULES) modules.clear();
-    moduleStats.compiled++;
-    mod = new WebAssembly.Module(bytes);
+    mod = compileModule(bytes);
     modules.set(key, mod);
   }
   return mod;
