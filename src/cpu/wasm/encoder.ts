@@ -19,6 +19,8 @@ export const enum Op {
   return = 0x0f,
   call = 0x10,
   call_indirect = 0x11,
+  return_call = 0x12,
+  return_call_indirect = 0x13,
   drop = 0x1a,
   select = 0x1b,
   local_get = 0x20,

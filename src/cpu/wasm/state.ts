@@ -22,8 +22,10 @@ export const LF_SIZE = 60;
 export const LF_CIN = 64;
 /** 1 while CPU.breakLoop is set by something the generated code called. */
 export const BREAK = 68;
-/** The table index of the block being run (stored by the driver before each call): the gate's fault point (wasm/tier.ts). */
+/** The table index of the block being run (stored before each block is entered or chained to): the gate's fault point (wasm/tier.ts). */
 export const CUR = 72;
+/** The table generation of the block the run loop entered: a chain stays in its table (wasm/codegen.ts chainBody). */
+export const GEN = 76;
 
 export const TLB_ENTRIES = 1 << 20;
 const TLB_BYTES = TLB_ENTRIES * 4;
@@ -35,7 +37,7 @@ export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
 /**
  * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
  * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
- * instruction count, unused); valid for one CPU.codeEpoch.
+ * instruction count, table generation); valid for one CPU.codeEpoch.
  */
 export const CACHE = TLB_R_USR + 2 * TLB_BYTES;
 export const CACHE_BITS = 11;
