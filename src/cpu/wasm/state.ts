@@ -61,11 +61,26 @@ let defaultTier: JitTier = readEnvTier();
 function readEnvTier(): JitTier {
   const env = typeof process !== 'undefined' ? process.env?.KMEMSIM_JIT : undefined;
   // Anything but 'wasm' (unset, 'js', a typo) is the JavaScript tier, the one that always works.
-  return env === 'wasm' && typeof WebAssembly === 'object' ? 'wasm' : 'js';
+  return env === 'wasm' && wasmTierSupported() ? 'wasm' : 'js';
 }
 export function defaultJitTier(): JitTier {
   return defaultTier;
 }
+/** 'wasm' where the engine cannot run the tier's code is 'js' (see wasmTierSupported). */
 export function setDefaultJitTier(tier: JitTier): void {
-  defaultTier = tier;
+  defaultTier = tier === 'wasm' && !wasmTierSupported() ? 'js' : tier;
+}
+
+let supported: boolean | undefined;
+/**
+ * The engine runs the tier's code: WebAssembly with tail calls (return_call,
+ * which chained blocks use; on by default since Node 20's V8 11.3). A
+ * module of one function `return_call 0` must validate.
+ */
+export function wasmTierSupported(): boolean {
+  if (supported === undefined) {
+    const tail = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 6, 1, 4, 0, 0x12, 0, 0x0b];
+    supported = typeof WebAssembly === 'object' && WebAssembly.validate(new Uint8Array(tail));
+  }
+  return supported;
 }
