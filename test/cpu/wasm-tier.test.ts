@@ -16,14 +16,25 @@ import { assemble, readBytes, CODE_BASE, DATA, STACK_TOP } from '../helpers/asm.
 
 type Tier = 'interpreted' | 'js' | 'wasm';
 
-/** `threshold`: executions before a block is compiled (0: at its first; more: the WebAssembly tier batches warm blocks). */
-function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void, threshold = 0, memory = 1 << 20) {
-  const cpu = new CPU({ memory: new PhysicalMemory(memory, tier === 'wasm') });
+/**
+ * `threshold`: executions before a block is compiled (0: at its first, so a region holds only the
+ * blocks decoded before it; more: the WebAssembly tier batches warm blocks); `regions` off: one
+ * block per function; `memory`: RAM bytes.
+ */
+interface TierOptions {
+  threshold?: number;
+  regions?: boolean;
+  memory?: number;
+}
+
+function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
+  const cpu = new CPU({ memory: new PhysicalMemory(opts.memory ?? 1 << 20, tier === 'wasm') });
   cpu.writePhys(CODE_BASE, code);
   cpu.eip = CODE_BASE;
   cpu.regs[4] = STACK_TOP;
-  cpu.jitThreshold = tier === 'interpreted' ? Infinity : threshold;
+  cpu.jitThreshold = tier === 'interpreted' ? Infinity : opts.threshold ?? 0;
   cpu.jitTier = tier === 'wasm' ? 'wasm' : 'js';
+  if (cpu.wasm !== null && opts.regions !== undefined) cpu.wasm.regions = opts.regions;
   setup?.(cpu);
   const stop = cpu.run(budget);
   return {
@@ -33,15 +44,18 @@ function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) 
 }
 
 /** The three runs' states; the WebAssembly run must really have compiled blocks. */
-function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void) {
+function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
   const code = assemble(src);
   const interpreted = runOn('interpreted', code, budget, setup).state;
-  const js = runOn('js', code, budget, setup).state;
-  const w = runOn('wasm', code, budget, setup);
+  const js = runOn('js', code, budget, setup, opts).state;
+  const w = runOn('wasm', code, budget, setup, opts);
   expect(w.cpu.wasm).not.toBeNull();
   expect(w.cpu.wasm!.compiled).toBeGreaterThan(0);
-  return { interpreted, js, wasm: w.state };
+  return { interpreted, js, wasm: w.state, regionBlocks: w.cpu.wasm!.regionBlocks };
 }
+
+/** Compiled after three executions: the loops' blocks are decoded by then, so the regions hold several blocks. */
+const REGIONS = { threshold: 3 };
 
 // Calls, returns, the ALU at three sizes with the flags read by Jcc/SETcc/CMOVcc/ADC, shifts, IMUL, string ops and an executor (DIV).
 const WORKLOAD = `
@@ -149,12 +163,115 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.wasm.regs[0]).toBe(20100);
   });
 
-  it('every condition code after CMP, SUB, TEST, ADD, INC and DEC at 8, 16 and 32 bits', () => {
+  it('regions: a loop across two blocks runs inside one function (the blocks after it too), as interpreted', () => {
+    // The JZ in the middle splits the loop into two blocks; the loop's JNZ goes back to the first.
+    const src = `
+      mov ecx, 1000
+      mov ebx, ${DATA}
+    1:
+      mov eax, ecx
+      and eax, 7
+      add [ebx], eax
+      test ecx, 3
+      jz 2f
+      add dword ptr [ebx + 4], 3
+      adc edi, ecx
+    2:
+      sub dword ptr [ebx + 8], 1
+      sbb esi, 0
+      dec ecx
+      jnz 1b
+      hlt
+    `;
+    const r = allTiers(src, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    const single = runOn('wasm', assemble(src), 200_000, undefined, { ...REGIONS, regions: false });
+    expect(single.cpu.wasm!.regionBlocks).toBe(0);
+    expect(single.state).toEqual(r.interpreted);
+  });
+
+  it('regions: a fault in the second block of a region is delivered at the faulting instruction', () => {
+    // A block runs on past a Jcc (decodeBlock), so the JNZ's target starts a second block, which the
+    // first one's region holds. DIV by a counter that reaches zero on an odd ECX, where the JNZ is
+    // taken: #DE (no IDT) stops the machine in the region's second block.
+    const r = allTiers(`
+      mov ecx, 301
+      mov ebx, ${DATA}
+    1:
+      add dword ptr [ebx + 4], 5
+      test ecx, 1
+      jnz 2f
+      add dword ptr [ebx + 12], ecx
+    2:
+      mov eax, 1000
+      xor edx, edx
+      lea esi, [ecx - 1]
+      add [ebx + 8], esi
+      div esi
+      mov [ebx], eax
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('regions: code written into a later block of the region takes effect at once', () => {
+    // The loop's first block, compiled with the JNZ's target (the region's second block), writes
+    // once, at ECX = 100 (through CMOVE), the immediate of that block's ADD.
+    const r = allTiers(`
+      mov ecx, 200
+      xor eax, eax
+      mov ebx, ${DATA}
+      lea esi, [3f + 1]
+    1:
+      lea edi, [ebx + 40]
+      cmp ecx, 100
+      cmove edi, esi
+      mov [edi], ecx
+      test ecx, 1
+      jnz 3f
+      inc edx
+    3:
+      add eax, 0x11111111
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    // 100 ADDs of the old immediate, then 100 of the new one (100).
+    expect(r.wasm.regs[0]).toBe((0x11111111 * 100 + 100 * 100) | 0);
+  });
+
+  it('regions: stops after exactly the budget, whatever the budget', () => {
+    const code = assemble(WORKLOAD);
+    for (const budget of [1, 2, 3, 7, 19, 20, 21, 64, 100, 333, 1000, 1001, 1002, 1003, 2500, 4097, 10_007]) {
+      const interpreted = runOn('interpreted', code, budget).state;
+      const w = runOn('wasm', code, budget, undefined, REGIONS);
+      expect(w.state, `budget ${budget}`).toEqual(interpreted);
+      expect(w.state.icount).toBe(budget);
+      if (budget > 1000) expect(w.cpu.wasm!.regionBlocks).toBeGreaterThan(0);
+    }
+    // The whole loop in regions, as interpreted.
+    const r = allTiers(WORKLOAD, 200_000, undefined, REGIONS);
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('every condition code after CMP, SUB, TEST, ADD, ADC, SBB, INC and DEC at 8, 16 and 32 bits', () => {
     const lines: string[] = [`mov ebx, ${DATA}`, 'xor edi, edi'];
     const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0x80000000, 1], [0xffffffff, 1]];
     let n = 0;
     for (const [a, b] of pairs) {
-      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx']) {
+      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx', 'stc\nadc eax, edx', 'clc\nadc eax, edx', 'stc\nsbb eax, edx', 'clc\nsbb eax, edx', 'stc\nsbb al, dl', 'stc\nadc ax, dx']) {
         for (let cc = 0; cc < 16; cc++) {
           const j = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'][cc];
           lines.push(`mov eax, ${a}`, `mov edx, ${b}`, op, `j${j} 7${n}f`, 'add edi, 1', `7${n}:`, 'rol edi, 1');
@@ -197,7 +314,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       const code = assemble(src);
       const interpreted = runOn('interpreted', code, 100_000).state;
       expect(interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
-      const w = runOn('wasm', code, 100_000, undefined, 8);
+      const w = runOn('wasm', code, 100_000, undefined, { threshold: 8 });
       expect(w.state).toEqual(interpreted);
       // Some module held more than one block.
       expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
@@ -227,7 +344,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       const interpreted = runOn('interpreted', code, 100_000).state;
       expect(interpreted.stop).toEqual({ kind: 'halted' });
       for (const threshold of [2, 8, 30]) {
-        const w = runOn('wasm', code, 100_000, undefined, threshold);
+        const w = runOn('wasm', code, 100_000, undefined, { threshold });
         expect(w.state, `threshold ${threshold}`).toEqual(interpreted);
         expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
       }
@@ -267,9 +384,10 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       `);
       for (const budget of [1, 50, 99, 500, 1001, 4096, 9999, 30_011]) {
         const interpreted = runOn('interpreted', code, budget).state;
-        // Threshold 0: every block its own module; 8: batches.
+        // Threshold 0: every block its own module; 8: batches. Regions off: a region would hold the
+        // whole loop in one function (the regions tests cover budgets across a region).
         for (const threshold of [0, 8]) {
-          const w = runOn('wasm', code, budget, undefined, threshold);
+          const w = runOn('wasm', code, budget, undefined, { threshold, regions: false });
           expect(w.state, `budget ${budget}, threshold ${threshold}`).toEqual(interpreted);
           expect(w.state.icount).toBe(budget);
           const { compiled, batches } = w.cpu.wasm!;
@@ -280,15 +398,15 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
 
     it('the module cache: a second CPU running the same code compiles no module, only instantiates', () => {
       const code = assemble(WORKLOAD);
-      const first = runOn('wasm', code, 200_000, undefined, 5);
+      const first = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
       const before = moduleStats.compiled;
-      const second = runOn('wasm', code, 200_000, undefined, 5);
+      const second = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
       expect(second.state).toEqual(first.state);
       expect(second.cpu.wasm!.compiled).toBe(first.cpu.wasm!.compiled);
       expect(second.cpu.wasm!.batches).toBe(first.cpu.wasm!.batches);
       expect(moduleStats.compiled).toBe(before);
       // Another memory size puts the state area elsewhere: other modules, the same results.
-      const other = runOn('wasm', code, 200_000, undefined, 5, 2 << 20);
+      const other = runOn('wasm', code, 200_000, undefined, { threshold: 5, memory: 2 << 20 });
       expect(other.state).toEqual(first.state);
       expect(moduleStats.compiled).toBeGreaterThan(before);
     });

@@ -31,25 +31,27 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the three parameters, then fixed locals, then temporaries.
-export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18;
-export const PARAMS = 3;
-export const FIRST_TEMP = 19;
+// Locals: the four parameters, then fixed locals, then temporaries. PC is the block to run next
+// (the parameter: the entry block, ./region.ts); D0 is `done` at the current block's entry (the
+// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
+export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, TLBW = 17, BRK = 18, D0 = 19, CIN = 20;
+export const PARAMS = 4;
+export const FIRST_TEMP = 21;
 
 /**
  * The function types of every module the tier makes (blocks, the gate),
  * by index: the type section is always this list.
  */
 export const TYPES = [
-  { params: 3, results: 1 }, // a block (room, tlb, done) → retired; rd*, ex
-  { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired
+  { params: 3, results: 1 }, // a block's entry (room, tlb, done) → retired; rd*, ex
+  { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired; a batch's function (room, tlb, done, entry) → retired
   { params: 4, results: 0 }, // pw
   { params: 1, results: 1 }, // cc
   { params: 0, results: 1 }, // cf
   { params: 8, results: 0 }, // spill
   { params: 6, results: 0 }, // lazy
 ] as const;
-export const BLOCK_TYPE = 0;
+export const BLOCK_TYPE = 0, REGION_TYPE = 1;
 
 /**
  * The gate: the CPU's slow paths, the same for every block of a CPU. They
@@ -90,14 +92,16 @@ export function gate(slot: number, ...args: Ex[]): Ex {
 /**
  * The helpers every block module defines once, after its blocks' functions,
  * called from exits and slow paths (out of line, so a block's code stays
- * small and compiles fast): spill(r0..r7) stores the registers;
- * lazy(kind, dst, src, res, size, mask) stores the lazy-flag state
- * (jit/flags.ts writeBack); chain(room, tlb, done, eip), tail-called by
- * every exit, runs the next block (see chainBody).
+ * small and compiles fast): spill(r0..r7) stores the registers the
+ * module's functions write (`written`, a bit per register: the others
+ * always equal the state area's); lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack); chain(room, tlb,
+ * done, eip), tail-called by every exit, runs the next block (see
+ * chainBody).
  */
-export function helpers(state: number): Func[] {
+export function helpers(state: number, written = 0xff): Func[] {
   const spill: number[] = [];
-  for (let n = 0; n < 8; n++) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
+  for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
@@ -148,7 +152,17 @@ export function get(i: number): Ex {
   uleb(o, i);
   return o;
 }
+/**
+ * Registers (locals R0..R0+7) assigned by set() since the generator of the
+ * current function began (BlockGen's constructor clears it): what its exits
+ * store back. Generation is synchronous, one function at a time.
+ */
+let regsWritten = 0;
 export function set(i: number, v: Ex): Ex {
+  if (i >= R0 && i < R0 + 8) regsWritten |= 1 << (i - R0);
+  return setLocal(i, v);
+}
+function setLocal(i: number, v: Ex): Ex {
   const o = [...v, Op.local_set];
   uleb(o, i);
   return o;
@@ -199,36 +213,77 @@ export interface PendingFlags {
   readonly mask: number;
 }
 
+/**
+ * One function being generated: a region of blocks (../jit.ts formRegion:
+ * the entry block first, then blocks on its page that its direct branches
+ * reach), each entered at the top of the function's dispatch loop
+ * (./region.ts), with the registers in locals throughout.
+ */
 export class BlockGen {
   readonly code: number[] = [];
   pending: PendingFlags | null = null;
   /** Open structured constructs around the code being emitted (the loop is the outermost). */
   depth = 0;
+  /** The current instruction's index in its block, the instruction. */
   k = 0;
   ins!: Instr;
   /** The current instruction may have written memory through a slow path (then BRK is tested). */
   wrote = false;
+  /**
+   * Temporaries in use by the current instruction (they live within one
+   * instruction: region.ts starts each at 0), and the most any used — the
+   * function's temporary locals, which every call zeroes, so a region
+   * of hundreds of instructions does not get thousands of them.
+   */
   temps = 0;
-  readonly start: number;
-  readonly count: number;
-  /** The block loops onto itself inside the function (it does not have to start in the run loop). */
-  readonly loops: boolean;
+  maxTemps = 0;
+  /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
+  block = 0;
+  start: number;
+  count: number;
+  base = 0;
+  /**
+   * For each block, the blocks a direct branch from it continues inside the
+   * function, by first address: their index (./region.ts: only blocks of a
+   * region it belongs to, never one that must start in the run loop).
+   */
+  private readonly inside: readonly ReadonlyMap<number, number>[];
 
   /**
    * `helperBase` is the function index of the module's spill helper (lazy
-   * follows): the module defines its blocks' functions first.
+   * follows): the module defines its functions first.
    */
-  constructor(readonly instrs: readonly Instr[], readonly state: number, readonly helperBase: number) {
-    this.start = instrs[0]!.addr | 0;
-    this.count = instrs.length;
-    this.loops = !instrs[0]!.def?.startsBlock;
+  constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
+    regsWritten = 0;
+    this.inside = inside;
+    this.start = blocks[0]![0]!.addr | 0;
+    this.count = blocks[0]!.length;
+  }
+
+  /** Start block `j` of the region: it is entered with the flags in the state area. */
+  beginBlock(j: number, base: number): void {
+    this.block = j;
+    this.start = this.blocks[j]![0]!.addr | 0;
+    this.count = this.blocks[j]!.length;
+    this.base = base;
+    this.pending = null;
+  }
+  /** The current instruction's index in the region: what the imports get (./tier.ts maps it back to its block). */
+  get at(): number {
+    return this.base + this.k;
+  }
+  /** Registers the function's code writes (a bit each): what helpers() stores back. */
+  get written(): number {
+    return regsWritten;
   }
 
   emit(code: Ex): void {
     for (const b of code) this.code.push(b);
   }
   temp(): number {
-    return FIRST_TEMP + this.temps++;
+    const t = FIRST_TEMP + this.temps++;
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
+    return t;
   }
   /** A new temporary holding `v`. */
   let(v: Ex): number {
@@ -277,7 +332,7 @@ export class BlockGen {
   }
   reload(): Ex {
     const o: number[] = [];
-    for (let n = 0; n < 8; n++) o.push(...set(R0 + n, this.slot(S.REGS + 4 * n)));
+    for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
   }
   /** The function's prologue: the registers into locals, the write TLB's address. */
@@ -293,7 +348,9 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    return call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    const o = call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
+    return o;
   }
   flush(): void {
     this.emit(this.flushCode());
@@ -335,14 +392,17 @@ export class BlockGen {
         switch (p.kind) {
           case Lazy.Add: return bin(Op.i32_lt_u, fr, fd);
           case Lazy.Sub: return bin(Op.i32_lt_u, fd, fs);
+          // With a carry in, equality carries too (CPU.getCF).
+          case Lazy.Adc: return [...bin(Op.i32_le_u, fr, fd), ...bin(Op.i32_lt_u, get(FR), get(FD)), ...get(CIN), Op.select];
+          case Lazy.Sbb: return [...bin(Op.i32_le_u, fd, fs), ...bin(Op.i32_lt_u, get(FD), get(FS)), ...get(CIN), Op.select];
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
         }
       default: { // OF
         let x: Ex;
         switch (p.kind) {
-          case Lazy.Add: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
-          case Lazy.Sub: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
+          case Lazy.Add: case Lazy.Adc: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
+          case Lazy.Sub: case Lazy.Sbb: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: OF of lazy kind ${p.kind} is not derived inline`);
         }
@@ -412,16 +472,20 @@ export class BlockGen {
     return o;
   }
   /**
-   * A direct branch to `target` after `retired` instructions: round the
-   * self-loop again while a whole trip fits in `room` and nothing set
-   * breakLoop; otherwise leave.
+   * A direct branch to `target` after `retired` instructions of this block:
+   * to a block of the region (this one included), go on inside the function
+   * while a whole pass through it fits in `room` and nothing set breakLoop;
+   * otherwise leave. The target block is entered with the flags in the
+   * state area.
    */
   goto(target: number, retired: number): Ex {
-    if (!this.loops || (target | 0) !== this.start) return this.exit(k32(target), retired);
-    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...this.flushCode()];
-    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.count)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
+    const j = this.inside[this.block]!.get(target | 0);
+    if (j === undefined) return this.exit(k32(target), retired);
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushCode()];
+    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
     o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
-    // The loop is the outermost construct: its label is `depth - 1` levels out.
+    if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
+    // The dispatch loop is the outermost construct: its label is `depth - 1` levels out.
     o.push(Op.br);
     uleb(o, this.depth - 1);
     return o;
@@ -446,7 +510,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLB)));
     this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(gate(RD[size], get(L), k32(this.k), get(DONE)));
+      this.emit(gate(RD[size], get(L), k32(this.at), get(DONE)));
     });
     this.emit(set(v, []));
     return v;
@@ -458,7 +522,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
       this.emit(this.sync());
-      this.emit(set(BRK, gate(WR[size], get(L), value, k32(this.k), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), value, k32(this.at), get(DONE))));
     });
   }
   /**
@@ -473,16 +537,16 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(gate(PW, get(L), k32(size), k32(this.k), get(DONE)));
+      this.emit(gate(PW, get(L), k32(size), k32(this.at), get(DONE)));
     });
     const d = this.temp();
     // After a successful probe neither slow access below can fault.
-    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(gate(RD[size], get(L), k32(this.k), get(DONE))));
+    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(gate(RD[size], get(L), k32(this.at), get(DONE))));
     this.emit(set(d, []));
     const r = modify(d);
     this.wrote = true;
     this.if(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(store(size, get(p), get(r))), () => {
-      this.emit(set(BRK, gate(WR[size], get(L), get(r), k32(this.k), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), get(r), k32(this.at), get(DONE))));
     });
   }
   /** PUSH of a dword; ESP changes only once the store succeeded. */
@@ -504,7 +568,7 @@ export class BlockGen {
   executor(): number {
     this.flush();
     this.emit(this.spill());
-    const stop = this.let(gate(EX, k32(this.k), get(DONE), get(D0)));
+    const stop = this.let(gate(EX, k32(this.at), get(DONE), get(D0)));
     this.emit(this.reload());
     return stop;
   }

@@ -21,8 +21,7 @@ import * as str from '../exec/string.js';
 import { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP } from '../exec/alu.js';
 import { ARITH, AF, CF, DF, OF, PF, SF, ZF, Lazy } from '../flags.js';
 import { Op } from './encoder.js';
-import * as S from './state.js';
-import { type BlockGen, type Ex, type Size, BRK, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
+import { type BlockGen, type Ex, type Size, BRK, CIN, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
 
 /** True: emitted; 'transfer': emitted and the block ends (EIP stored, returned); false: not covered. */
 export type Outcome = boolean | 'transfer';
@@ -69,17 +68,10 @@ function carryIn(g: BlockGen, op: number): number {
   return g.let(g.carry());
 }
 
-/** Record the flags of `d op s = r`; ADC/SBB store theirs (with the carry in) straight into the state area. */
+/** Record the flags of `d op s = r` in the locals (ADC/SBB with their carry in, in CIN: the conditions read it, codegen.ts flagBit). */
 function record(g: BlockGen, kind: Lazy, size: Size, d: number, s: number, r: number, cin: number): void {
-  if (cin < 0) {
-    g.setFlags(kind, size, ARITH, get(d), get(s), get(r));
-    return;
-  }
-  g.emit([
-    ...g.setSlot(S.LF_KIND, k32(kind)), ...g.setSlot(S.LF_DST, get(d)), ...g.setSlot(S.LF_SRC, get(s)), ...g.setSlot(S.LF_RES, get(r)),
-    ...g.setSlot(S.LF_SIZE, k32(size)), ...g.setSlot(S.LF_CIN, get(cin)), ...g.setSlot(S.LAZY_MASK, k32(ARITH)),
-  ]);
-  g.pending = null;
+  if (cin >= 0) g.emit(set(CIN, get(cin)));
+  g.setFlags(kind, size, ARITH, get(d), get(s), get(r));
 }
 
 /** op E, src (register or memory destination; memory: probed for write, read, written). */

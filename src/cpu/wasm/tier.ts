@@ -37,67 +37,46 @@ import type { CPU } from '../cpu.js';
 import type { Block } from '../decoder.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
-import * as ctl from '../exec/control.js';
+import { formRegion } from '../jit.js';
 import { encodeModule, Op, VOID, type Func } from './encoder.js';
 import * as S from './state.js';
-import { BlockGen, BLOCK_TYPE, BRK, DONE, FIRST_BLOCK_SLOT, FIRST_TEMP, GATE, PARAMS, TYPES, helpers, get, k32 } from './codegen.js';
-import { GENERATORS } from './instructions.js';
+import { BLOCK_TYPE, REGION_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
+import { entryBody, generateFunction, planFunction, type FunctionPlan } from './region.js';
 
-/** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
-function emitInstruction(g: BlockGen, ins: Instr, k: number): boolean {
-  const n = g.count;
-  const last = k === n - 1;
-  if (ins.exec === ctl.jcc) {
-    g.if(g.cond(ins.op & 0xf), () => g.emit(g.goto(ins.imm | 0, k + 1)));
-    if (last) g.emit(g.goto(ins.next | 0, n));
-    return true;
-  }
-  if (ins.cont !== ins.next && !last) {
-    // A JMP or CALL the block follows (decodeBlock): only the CALL's push remains.
-    if (ins.exec === ctl.callRel) {
-      g.push32(k32(ins.next | 0));
-      g.if(get(BRK), () => g.emit(g.exit(k32(ins.imm | 0), k + 1)));
-    }
-    return true;
-  }
-  const gen = GENERATORS.get(ins.exec);
-  const done = gen ? gen(g, ins) : false;
-  if (done === 'transfer') return false;
-  if (done) {
-    if (last) g.emit(g.goto(ins.next | 0, n));
-    else if (g.wrote) g.if(get(BRK), () => g.emit(g.exit(k32(ins.next | 0), k + 1)));
-    return true;
-  }
-  // Left to its executor (called from the generated code; EIP and the flags stored by the import).
-  const stop = g.executor();
-  g.if(get(stop), () => g.emit([...get(DONE), ...k32(k + 1), Op.i32_add, Op.return]));
-  if (last) g.emit(g.goto(ins.next | 0, n));
-  return true;
-}
-
-/** The function of one block, in a module whose helpers start at function index `helperBase`. */
-function generateFunction(instrs: readonly Instr[], state: number, helperBase: number): Func {
-  const g = new BlockGen(instrs, state, helperBase);
-  g.prologue();
-  g.emit([Op.loop, VOID]);
-  g.depth = 1;
-  for (let k = 0; k < instrs.length; k++) {
-    const ins = instrs[k]!;
-    g.k = k;
-    g.ins = ins;
-    g.wrote = false;
-    if (!emitInstruction(g, ins, k)) break;
-  }
-  g.emit([Op.end, Op.unreachable]);
-  return { type: BLOCK_TYPE, locals: FIRST_TEMP - PARAMS + g.temps, body: g.code };
-}
-
-/** The module of a batch of blocks: their functions (exported as "0", "1", …), then the helpers. */
-export function generateBatch(blocks: readonly (readonly Instr[])[], state: number, pages: number): Uint8Array<ArrayBuffer> {
-  const funcs = blocks.map((instrs) => generateFunction(instrs, state, blocks.length));
-  funcs.push(...helpers(state));
-  const exports = blocks.map((_, j) => ({ name: String(j), func: j }));
+/**
+ * The module of a batch: one function holding every member's region
+ * (./region.ts), a small function per member entering it at the member's
+ * block (exported as "0", "1", …), then the helpers.
+ */
+export function generateBatch(plan: FunctionPlan, state: number, pages: number): Uint8Array<ArrayBuffer> {
+  const members = plan.entries.length;
+  const main = generateFunction(plan, state, 1 + members);
+  // The function's type is (room, tlb, done, entry) → retired.
+  const funcs: Func[] = [{ type: REGION_TYPE, locals: main.locals, body: main.code }];
+  for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
+  funcs.push(...helpers(state, main.written));
+  const exports = plan.entries.map((_, j) => ({ name: String(j), func: 1 + j }));
   return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
+}
+
+/** A compiled function's instructions by the index its code passes to the gate (./region.ts): the instruction, its block, its index there. */
+interface RegionMap {
+  readonly instrs: readonly Instr[];
+  readonly blockOf: readonly (readonly Instr[])[];
+  readonly indexIn: readonly number[];
+}
+function regionMap(blocks: readonly (readonly Instr[])[]): RegionMap {
+  const instrs: Instr[] = [];
+  const blockOf: (readonly Instr[])[] = [];
+  const indexIn: number[] = [];
+  for (const b of blocks) {
+    b.forEach((ins, k) => {
+      instrs.push(ins);
+      blockOf.push(b);
+      indexIn.push(k);
+    });
+  }
+  return { instrs, blockOf, indexIn };
 }
 
 /**
@@ -126,8 +105,8 @@ type BlockFn = (room: number, tlb: number, done: number) => number;
 interface Generation {
   readonly id: number;
   readonly table: WebAssembly.Table;
-  /** The instructions of the block at each table index (where the gate records a fault). */
-  readonly blocks: (readonly Instr[])[];
+  /** The instructions of the function at each table index (where the gate records a fault). */
+  readonly blocks: RegionMap[];
   used: number;
 }
 
@@ -150,6 +129,10 @@ export class WasmTier {
   private epoch = -1;
   /** Blocks compiled (tests check that a run went through this tier). */
   compiled = 0;
+  /** Blocks compiled into regions besides their entries (tests check that regions formed). */
+  regionBlocks = 0;
+  /** Compile a block together with the blocks its direct branches reach on its page (./region.ts); off: one block per function. */
+  regions = true;
   /** Modules instantiated (one per batch). */
   batches = 0;
   /** Blocks decoded and not compiled yet, in decoding order: the candidates for a batch. */
@@ -167,19 +150,25 @@ export class WasmTier {
   private newGeneration(): void {
     const id = (this.gen?.id ?? 0) + 1;
     const table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
-    const blocks: (readonly Instr[])[] = [];
+    const blocks: RegionMap[] = [];
     const gate = new WebAssembly.Instance(cachedModule(generateGate(this.pages)), { m: { mem: this.memory, ...this.gateFor(blocks) } }).exports;
     for (let slot = 1; slot < FIRST_BLOCK_SLOT; slot++) table.set(slot, gate[`g${slot}`] as () => number);
     this.gen = { id, table, blocks, used: FIRST_BLOCK_SLOT };
   }
 
-  /** The gate's functions for a table whose blocks' instructions are `blocks` (by index). */
-  private gateFor(blocks: (readonly Instr[])[]): Record<string, (...a: number[]) => number | void> {
+  /**
+   * The gate's functions for a table whose functions' instructions are
+   * `blocks` (by index). They get the instruction's index in its function's
+   * region and record its block and index there as where a fault is
+   * delivered.
+   */
+  private gateFor(blocks: RegionMap[]): Record<string, (...a: number[]) => number | void> {
     const cpu = this.cpu;
     const st = this.st;
-    const faultPoint = (k: number, done: number): void => {
-      cpu.jitInstrs = blocks[st[CUR]!]!;
-      cpu.jitIndex = k;
+    const faultPoint = (at: number, done: number): void => {
+      const r = blocks[st[CUR]!]!;
+      cpu.jitInstrs = r.blockOf[at]!;
+      cpu.jitIndex = r.indexIn[at]!;
       cpu.jitDone = done;
       this.loadFlags();
     };
@@ -197,7 +186,7 @@ export class WasmTier {
         cpu.probeWrite(l, size);
       },
       ex: (k: number, done: number, entry: number) => {
-        const ins = blocks[st[CUR]!]![k]!;
+        const ins = blocks[st[CUR]!]!.instrs[k]!;
         cpu.eip = ins.next;
         faultPoint(k, done);
         // As the run loop sets it before each block: a REP runs no more iterations than the budget has left.
@@ -285,15 +274,24 @@ export class WasmTier {
     return warm.slice(0, MAX_BATCH - 1);
   }
 
-  /** Compile a block (no native routines: jit.ts checked) with the warm blocks, or null when this tier declines it. */
+  /**
+   * Compile a block (no native routines: jit.ts checked) with the warm
+   * blocks, each with the already-decoded blocks it reaches on its page
+   * when `regions` is on (jit.ts formRegion), or return null when this tier
+   * declines it.
+   */
   compile(instrs: readonly Instr[]): CompiledBlock | null {
     const members = this.warm(instrs);
     const batch = [instrs, ...members.map((b) => b.instrs)];
-    const key = `${this.state},${this.pages}:${batch.map(blockKey).join('|')}`;
+    // Only warm blocks join a region, as a batch: code run once or twice is not worth compiling.
+    const mark = Math.max(1, this.cpu.jitThreshold / 2);
+    const regions = batch.map((b) => formRegion(b, this.regions ? this.cpu.cachedSuccessors(b[0]!.addr | 0, mark) : undefined));
+    const plan = planFunction(regions);
+    const key = `${this.state},${this.pages}:${plan.blocks.map(blockKey).join('|')}:${plan.regions.map((r) => r.join(',')).join('/')}`;
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = compileModule(generateBatch(batch, this.state, this.pages));
+      mod = compileModule(generateBatch(plan, this.state, this.pages));
       blockModules.set(key, mod);
     }
     if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
@@ -301,12 +299,14 @@ export class WasmTier {
     const exports = new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: gen.table } }).exports;
     this.batches++;
     const fns: CompiledBlock[] = [];
+    const map = regionMap(plan.blocks);
+    for (const r of regions) this.regionBlocks += r.length - 1;
     for (let j = 0; j < batch.length; j++) {
       if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
       const index = gen.used++;
       const f = exports[String(j)] as BlockFn;
       gen.table.set(index, f);
-      gen.blocks[index] = batch[j]!;
+      gen.blocks[index] = map;
       fns.push(this.entry(gen, index, f, batch[j]!));
     }
     this.compiled += batch.length;
