@@ -56,6 +56,8 @@ export const WASM_PAGE = 65536;
  * overrides it.
  */
 export type JitTier = 'js' | 'wasm';
+/** wasmTierSupported's answer, once asked (declared before defaultTier, whose initializer asks). */
+let supported: boolean | undefined;
 let defaultTier: JitTier = readEnvTier();
 
 function readEnvTier(): JitTier {
@@ -71,7 +73,6 @@ export function setDefaultJitTier(tier: JitTier): void {
   defaultTier = tier === 'wasm' && !wasmTierSupported() ? 'js' : tier;
 }
 
-let supported: boolean | undefined;
 /**
  * The engine runs the tier's code: WebAssembly with tail calls (return_call,
  * which chained blocks use; on by default since Node 20's V8 11.3). A
