@@ -20,6 +20,8 @@ export const enum Op {
   return = 0x0f,
   call = 0x10,
   call_indirect = 0x11,
+  return_call = 0x12,
+  return_call_indirect = 0x13,
   drop = 0x1a,
   select = 0x1b,
   local_get = 0x20,
@@ -97,12 +99,6 @@ function name(out: number[], s: string): void {
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
 }
 
-function section(out: number[], id: number, body: number[]): void {
-  out.push(id);
-  uleb(out, body.length);
-  for (const b of body) out.push(b);
-}
-
 export interface FuncType {
   params: number;
   results: number;
@@ -132,7 +128,6 @@ export interface ModuleSpec {
 }
 
 export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const ts: number[] = [];
   uleb(ts, m.types.length);
   for (const t of m.types) {
@@ -142,7 +137,6 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
     uleb(ts, t.results);
     for (let i = 0; i < t.results; i++) ts.push(I32);
   }
-  section(out, 1, ts);
 
   const is: number[] = [];
   uleb(is, m.imports.length + 1 + (m.table ? 1 : 0));
@@ -162,12 +156,10 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
     is.push(0x00);
     uleb(is, imp.type);
   }
-  section(out, 2, is);
 
   const fs: number[] = [];
   uleb(fs, m.funcs.length);
   for (const f of m.funcs) uleb(fs, f.type);
-  section(out, 3, fs);
 
   const es: number[] = [];
   uleb(es, m.exports.length);
@@ -176,22 +168,58 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
     es.push(0x00);
     uleb(es, e.func);
   }
-  section(out, 7, es);
 
+  // The code section: each body with its size and locals, copied once into the module's bytes.
+  const heads: number[][] = [];
+  let codeSize = 0;
+  for (const f of m.funcs) {
+    const locals: number[] = [];
+    if (f.locals > 0) {
+      uleb(locals, 1);
+      uleb(locals, f.locals);
+      locals.push(I32);
+    } else uleb(locals, 0);
+    const head: number[] = [];
+    uleb(head, locals.length + f.body.length + 1); // + the final end
+    head.push(...locals);
+    heads.push(head);
+    codeSize += head.length + f.body.length + 1;
+  }
   const cs: number[] = [];
   uleb(cs, m.funcs.length);
-  for (const f of m.funcs) {
-    const fb: number[] = [];
-    if (f.locals > 0) {
-      uleb(fb, 1);
-      uleb(fb, f.locals);
-      fb.push(I32);
-    } else uleb(fb, 0);
-    for (const b of f.body) fb.push(b);
-    fb.push(Op.end);
-    uleb(cs, fb.length);
-    for (const b of fb) cs.push(b);
+  codeSize += cs.length;
+
+  const small = [[1, ts], [2, is], [3, fs], [7, es]] as const;
+  let total = 8;
+  for (const [, body] of small) total += sectionHeader(body.length).length + 1 + body.length;
+  const codeHeader = sectionHeader(codeSize);
+  total += 1 + codeHeader.length + codeSize;
+
+  const out = new Uint8Array(total);
+  out.set([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  let at = 8;
+  const put = (bytes: readonly number[]): void => {
+    out.set(bytes, at);
+    at += bytes.length;
+  };
+  for (const [id, body] of small) {
+    out[at++] = id;
+    put(sectionHeader(body.length));
+    put(body);
   }
-  section(out, 10, cs);
-  return new Uint8Array(out);
+  out[at++] = 10;
+  put(codeHeader);
+  put(cs);
+  m.funcs.forEach((f, i) => {
+    put(heads[i]!);
+    put(f.body);
+    out[at++] = Op.end;
+  });
+  return out;
+}
+
+function sectionHeader(size: number): number[] {
+  const o: number[] = [];
+  uleb(o, size);
+  return o;
 }

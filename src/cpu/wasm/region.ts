@@ -162,7 +162,8 @@ export function generateFunction(plan: FunctionPlan, state: number, helperBase: 
 
 /** The body of member m's function (room, tlb, done) → retired: the plan's function from block `entry` (function index `main`). */
 export function entryBody(entry: number, main: number): number[] {
-  const o = [...get(ROOM), ...get(TLB), ...get(DONE), ...k32(entry), Op.call];
+  // A tail call: blocks chain by tail calls (codegen.ts chainBody), so an entry must not stay on the stack.
+  const o = [...get(ROOM), ...get(TLB), ...get(DONE), ...k32(entry), Op.return_call];
   uleb(o, main);
   return o;
 }

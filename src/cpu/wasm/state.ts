@@ -22,8 +22,10 @@ export const LF_SIZE = 60;
 export const LF_CIN = 64;
 /** 1 while CPU.breakLoop is set by something the generated code called. */
 export const BREAK = 68;
-/** The table index of the block being run (stored by the driver before each call): the gate's fault point (wasm/tier.ts). */
+/** The table index of the block being run (stored before each block is entered or chained to): the gate's fault point (wasm/tier.ts). */
 export const CUR = 72;
+/** The table generation of the block the run loop entered: a chain stays in its table (wasm/codegen.ts chainBody). */
+export const GEN = 76;
 
 export const TLB_ENTRIES = 1 << 20;
 const TLB_BYTES = TLB_ENTRIES * 4;
@@ -35,7 +37,7 @@ export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
 /**
  * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
  * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
- * instruction count, unused); valid for one CPU.codeEpoch.
+ * instruction count, table generation); valid for one CPU.codeEpoch.
  */
 export const CACHE = TLB_R_USR + 2 * TLB_BYTES;
 export const CACHE_BITS = 11;
@@ -54,16 +56,32 @@ export const WASM_PAGE = 65536;
  * overrides it.
  */
 export type JitTier = 'js' | 'wasm';
+/** wasmTierSupported's answer, once asked (declared before defaultTier, whose initializer asks). */
+let supported: boolean | undefined;
 let defaultTier: JitTier = readEnvTier();
 
 function readEnvTier(): JitTier {
   const env = typeof process !== 'undefined' ? process.env?.KMEMSIM_JIT : undefined;
   // Anything but 'wasm' (unset, 'js', a typo) is the JavaScript tier, the one that always works.
-  return env === 'wasm' && typeof WebAssembly === 'object' ? 'wasm' : 'js';
+  return env === 'wasm' && wasmTierSupported() ? 'wasm' : 'js';
 }
 export function defaultJitTier(): JitTier {
   return defaultTier;
 }
+/** 'wasm' where the engine cannot run the tier's code is 'js' (see wasmTierSupported). */
 export function setDefaultJitTier(tier: JitTier): void {
-  defaultTier = tier;
+  defaultTier = tier === 'wasm' && !wasmTierSupported() ? 'js' : tier;
+}
+
+/**
+ * The engine runs the tier's code: WebAssembly with tail calls (return_call,
+ * which chained blocks use; on by default since Node 20's V8 11.3). A
+ * module of one function `return_call 0` must validate.
+ */
+export function wasmTierSupported(): boolean {
+  if (supported === undefined) {
+    const tail = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 6, 1, 4, 0, 0x12, 0, 0x0b];
+    supported = typeof WebAssembly === 'object' && WebAssembly.validate(new Uint8Array(tail));
+  }
+  return supported;
 }

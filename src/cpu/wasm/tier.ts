@@ -12,12 +12,16 @@
  *   this CPU that are warm by then (half the threshold, not compiled yet,
  *   still in the code cache) are compiled with it, one function each in
  *   one module (up to MAX_BATCH): a module's fixed cost (compile,
- *   instantiation, its two helpers) is paid once for all of them, and
- *   fewer modules are made.
+ *   instantiation, its helpers) is paid once for all of them, and fewer
+ *   modules are made.
+ * - **Chaining.** Every exit of a block tail-calls its module's chain
+ *   helper (codegen.ts chainBody), which tail-calls the next block through
+ *   the table when the chaining cache has it — so most block transitions
+ *   never return to JavaScript, and the WebAssembly stack stays flat.
  * - **The gate.** Block modules import only the memory and the CPU's
  *   function table. The CPU's slow paths (the accessors, probeWrite, an
  *   executor call, CPU.cond, CPU.getCF) are JavaScript functions imported
- *   once per table by the driver's module, which re-exports them into fixed
+ *   once per table by the gate's module, which re-exports them into fixed
  *   slots of the table (codegen.ts GATE); block code reaches them with
  *   call_indirect. Each first makes the CPU's lazy flags those of the state
  *   area and records where a fault would be delivered (cpu.jitInstrs,
@@ -36,7 +40,7 @@ import type { CompiledBlock } from '../jit.js';
 import { formRegion } from '../jit.js';
 import { encodeModule, Op, VOID, type Func } from './encoder.js';
 import * as S from './state.js';
-import { BLOCK_TYPE, DRIVER_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers, add, bin, eqz, get, k32, load, set, shl, store } from './codegen.js';
+import { BLOCK_TYPE, REGION_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
 import { entryBody, generateFunction, planFunction, type FunctionPlan } from './region.js';
 
 /**
@@ -47,8 +51,8 @@ import { entryBody, generateFunction, planFunction, type FunctionPlan } from './
 export function generateBatch(plan: FunctionPlan, state: number, pages: number): Uint8Array<ArrayBuffer> {
   const members = plan.entries.length;
   const main = generateFunction(plan, state, 1 + members);
-  // The function's type is (room, tlb, done, entry) → retired: TYPES[1], the driver's.
-  const funcs: Func[] = [{ type: DRIVER_TYPE, locals: main.locals, body: main.code }];
+  // The function's type is (room, tlb, done, entry) → retired.
+  const funcs: Func[] = [{ type: REGION_TYPE, locals: main.locals, body: main.code }];
   for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
   funcs.push(...helpers(state, main.written));
   const exports = plan.entries.map((_, j) => ({ name: String(j), func: 1 + j }));
@@ -76,52 +80,31 @@ function regionMap(blocks: readonly (readonly Instr[])[]): RegionMap {
 }
 
 /**
- * The chaining driver: (room, tlb, done, index) runs the block at `index`
- * in the table, then, while nothing set breakLoop, `room` is not used up
- * and the chaining cache holds a compiled block for the new EIP that fits
- * in what is left of `room`, that block — the run loop's inner loop, without
- * returning to JavaScript. Returns the instructions retired. Its module
- * also imports the gate's functions and exports them ("g1", "g2", … by
- * table slot), so the tier can put them into the table.
+ * The gate's module: imports the gate's JavaScript functions and exports
+ * them ("g1", "g2", … by table slot), so the tier can put them into the
+ * table (a table holds only WebAssembly functions). The same bytes for
+ * every CPU of a memory size: compiled once per process.
  */
-function generateDriver(state: number, pages: number, generation: number): Uint8Array<ArrayBuffer> {
-  const ROOM_ = 0, TLB_ = 1, DONE_ = 2, IDX = 3, H = 4;
-  const slot = (off: number) => load(4, k32(0), state + off);
-  const ret: number[] = [...get(DONE_), Op.return];
-  const body: number[] = [Op.loop, VOID];
-  body.push(...store(4, k32(0), get(IDX), state + S.CUR));
-  body.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...get(IDX), Op.call_indirect, BLOCK_TYPE, 0, Op.local_set, DONE_);
-  body.push(...slot(S.BREAK), Op.if, VOID, ...ret, Op.end);
-  body.push(...bin(Op.i32_ge_s, get(DONE_), get(ROOM_)), Op.if, VOID, ...ret, Op.end);
-  // The cache entry of the new EIP: (EIP * 0x9e3779b1) >>> (32 - CACHE_BITS), 16 bytes each.
-  body.push(...set(H, shl(bin(Op.i32_shr_u, bin(Op.i32_mul, slot(S.EIP), k32(0x9e3779b1 | 0)), k32(32 - S.CACHE_BITS)), 4)));
-  body.push(...bin(Op.i32_ne, load(4, get(H), state + S.CACHE), slot(S.EIP)), Op.if, VOID, ...ret, Op.end);
-  // An entry of another table (an older generation) or an empty one (index 0) ends the chain.
-  body.push(...bin(Op.i32_ne, load(4, get(H), state + S.CACHE + 12), k32(generation)), Op.if, VOID, ...ret, Op.end);
-  body.push(...set(IDX, load(4, get(H), state + S.CACHE + 4)));
-  body.push(...eqz(get(IDX)), Op.if, VOID, ...ret, Op.end);
-  body.push(...bin(Op.i32_gt_s, add(get(DONE_), load(4, get(H), state + S.CACHE + 8)), get(ROOM_)), Op.if, VOID, ...ret, Op.end);
-  body.push(Op.br, 0, Op.end, Op.unreachable);
+function generateGate(pages: number): Uint8Array<ArrayBuffer> {
   const imports = GATE.map((g) => ({ name: g.name, type: g.type }));
-  const exports = [{ name: 'f', func: GATE.length }, ...GATE.map((_, i) => ({ name: `g${i + 1}`, func: i }))];
-  return encodeModule({ pages, table: true, types: TYPES, imports, funcs: [{ type: DRIVER_TYPE, locals: 1, body }], exports });
+  const exports = GATE.map((_, i) => ({ name: `g${i + 1}`, func: i }));
+  return encodeModule({ pages, table: false, types: TYPES, imports, funcs: [], exports });
 }
 
 const FL = S.FLAGS >> 2, LM = S.LAZY_MASK >> 2, KIND = S.LF_KIND >> 2, DST = S.LF_DST >> 2, SRC = S.LF_SRC >> 2;
-const RES = S.LF_RES >> 2, SIZE = S.LF_SIZE >> 2, CIN = S.LF_CIN >> 2, EIP = S.EIP >> 2, BREAK = S.BREAK >> 2, CUR = S.CUR >> 2;
+const RES = S.LF_RES >> 2, SIZE = S.LF_SIZE >> 2, CIN = S.LF_CIN >> 2, EIP = S.EIP >> 2, BREAK = S.BREAK >> 2, CUR = S.CUR >> 2, GEN = S.GEN >> 2;
 
 type BlockFn = (room: number, tlb: number, done: number) => number;
-type DriverFn = (room: number, tlb: number, done: number, index: number) => number;
 
 /**
- * One function table with its driver and gate. Indices are not reused:
- * when the table is full a new generation starts; blocks compiled before
- * keep theirs.
+ * One function table with its gate. Indices are not reused: when the table
+ * is full a new generation starts; blocks compiled before keep theirs (and
+ * chain only to blocks of their own table: the cache entries name their
+ * generation).
  */
 interface Generation {
   readonly id: number;
   readonly table: WebAssembly.Table;
-  readonly driver: DriverFn;
   /** The instructions of the function at each table index (where the gate records a fault). */
   readonly blocks: RegionMap[];
   used: number;
@@ -168,10 +151,9 @@ export class WasmTier {
     const id = (this.gen?.id ?? 0) + 1;
     const table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
     const blocks: RegionMap[] = [];
-    const bytes = generateDriver(this.state, this.pages, id);
-    const exports = new WebAssembly.Instance(cachedModule(bytes), { m: { mem: this.memory, tab: table, ...this.gateFor(blocks) } }).exports;
-    for (let slot = 1; slot < FIRST_BLOCK_SLOT; slot++) table.set(slot, exports[`g${slot}`] as () => number);
-    this.gen = { id, table, driver: exports.f as DriverFn, blocks, used: FIRST_BLOCK_SLOT };
+    const gate = new WebAssembly.Instance(cachedModule(generateGate(this.pages)), { m: { mem: this.memory, ...this.gateFor(blocks) } }).exports;
+    for (let slot = 1; slot < FIRST_BLOCK_SLOT; slot++) table.set(slot, gate[`g${slot}`] as () => number);
+    this.gen = { id, table, blocks, used: FIRST_BLOCK_SLOT };
   }
 
   /**
@@ -309,7 +291,7 @@ export class WasmTier {
     let mod = blockModules.get(key);
     if (mod === undefined) {
       if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = cachedModule(generateBatch(plan, this.state, this.pages));
+      mod = compileModule(generateBatch(plan, this.state, this.pages));
       blockModules.set(key, mod);
     }
     if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
@@ -332,21 +314,21 @@ export class WasmTier {
     return fns[0]!;
   }
 
-  /** The function the run loop calls for the block at `index` of `gen`. */
+  /** The function the run loop calls for the block at `index` of `gen`: the block's, which chains to the next blocks itself. */
   private entry(gen: Generation, index: number, f: BlockFn, instrs: readonly Instr[]): CompiledBlock {
     const eip = instrs[0]!.addr | 0;
     // A block that must see the exact instruction count (RDTSC, IN/OUT, INT: decodeBlock's startsBlock) is entered from the run loop only.
     const chained = !instrs[0]!.def?.startsBlock;
     const cpu = this.cpu;
     const st = this.st;
-    const driver = gen.driver;
     const generation = gen.id;
     return (_cpu: CPU, room: number, left?: number): number => {
       this.storeFlags();
       st[BREAK] = 0;
+      st[CUR] = index;
       this.validate();
-      let n: number;
-      // Chaining only where the run loop would not look at each block (coverage edges, instrumentation).
+      // Chaining only where the run loop would not look at each block (coverage edges, instrumentation):
+      // otherwise generation 0, which no cache entry has.
       if (cpu.edgeCounts === null && cpu.jitInstrumentation === null && left !== undefined) {
         if (chained) {
           const h = (Math.imul(eip, 0x9e3779b1) >>> (32 - S.CACHE_BITS)) << 2;
@@ -356,12 +338,12 @@ export class WasmTier {
           this.cache[h + 3] = generation;
         }
         this.left = left;
-        n = driver(room, cpu.tlbOffset, 0, index);
+        st[GEN] = generation;
       } else {
         this.left = Infinity;
-        st[CUR] = index;
-        n = f(room, cpu.tlbOffset, 0);
+        st[GEN] = 0;
       }
+      const n = f(room, cpu.tlbOffset, 0);
       this.loadFlags();
       cpu.eip = st[EIP]!;
       return n;
@@ -399,14 +381,18 @@ const blockModules = new Map<string, WebAssembly.Module>();
 /** Modules compiled in this process (`new WebAssembly.Module`; tests check the cache with it). */
 export const moduleStats = { compiled: 0 };
 
-/** The compiled module for `bytes`: the same code in another run or another CPU is compiled once. */
+function compileModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  moduleStats.compiled++;
+  return new WebAssembly.Module(bytes);
+}
+
+/** The compiled module for `bytes` (the gate's): the same code in another run or another CPU is compiled once. */
 function cachedModule(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
   let mod = modules.get(key);
   if (mod === undefined) {
     if (modules.size >= MAX_MODULES) modules.clear();
-    moduleStats.compiled++;
-    mod = new WebAssembly.Module(bytes);
+    mod = compileModule(bytes);
     modules.set(key, mod);
   }
   return mod;
