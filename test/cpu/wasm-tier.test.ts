@@ -299,6 +299,43 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.js).toEqual(r.interpreted);
   });
 
+  it('shifts of a register by CL (a count of 0 keeps every flag) and BSR (of 0 too) inline, as interpreted', () => {
+    const r = allTiers(`
+      mov ecx, 300
+      mov ebx, ${DATA}
+      mov esi, 0x9e3779b9
+    1:
+      mov eax, ecx
+      imul eax, eax, 0x45d9f3b
+      mov edx, eax
+      cmp eax, esi
+      shl eax, cl
+      setc byte ptr [ebx + 44]
+      seto byte ptr [ebx + 45]
+      setz byte ptr [ebx + 46]
+      sar edx, cl
+      adc [ebx], edx
+      shr esi, cl
+      sbb [ebx + 4], esi
+      add esi, eax
+      and eax, ecx
+      and eax, 0xf0
+      bsr edi, eax
+      setz byte ptr [ebx + 47]
+      adc [ebx + 8], edi
+      sub edi, edi
+      bsr edx, esi
+      setz byte ptr [ebx + 48]
+      add [ebx + 12], edx
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+  });
+
   it('every condition code after CMP, SUB, TEST, ADD, ADC, SBB, INC and DEC at 8, 16 and 32 bits', () => {
     const lines: string[] = [`mov ebx, ${DATA}`, 'xor edi, edi'];
     const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0x80000000, 1], [0xffffffff, 1]];

@@ -46,6 +46,7 @@ export const enum Op {
   i32_ge_s = 0x4e,
   i32_ge_u = 0x4f,
   i64_ne = 0x52,
+  i32_clz = 0x67,
   i32_add = 0x6a,
   i32_sub = 0x6b,
   i32_mul = 0x6c,

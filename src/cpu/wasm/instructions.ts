@@ -21,6 +21,7 @@ import * as str from '../exec/string.js';
 import { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP } from '../exec/alu.js';
 import { ARITH, AF, CF, DF, OF, PF, SF, ZF, Lazy } from '../flags.js';
 import { Op } from './encoder.js';
+import * as S from './state.js';
 import { type BlockGen, type Ex, type Size, BRK, CIN, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
 
 /** True: emitted; 'transfer': emitted and the block ends (EIP stored, returned); false: not covered. */
@@ -222,6 +223,54 @@ function imul(g: BlockGen, ins: Instr, three: boolean): boolean {
 
 const u64 = (e: Ex): Ex => [...e, Op.i64_extend_i32_u];
 
+/**
+ * SHL/SAL, SHR, SAR of a 32-bit register by CL, as shiftBy with the count
+ * known only at run time (exec/shift.ts doShift): a masked count of 0
+ * changes nothing, flags included, so the pending flags are stored first
+ * and the new ones go straight into the state area.
+ */
+function shiftByCL(g: BlockGen, ins: Instr): boolean {
+  const op = ins.reg;
+  if (ins.size !== 4 || ins.mod !== 3 || (op !== 4 && op !== 5 && op !== 6 && op !== 7)) return false;
+  g.flush();
+  const n = g.let(and(get(R0 + 1), k32(31)));
+  g.if(get(n), () => {
+    const d = g.let(get(R0 + ins.rm));
+    const n1 = sub(get(n), k32(1));
+    let r: number, cf: number, of: Ex;
+    if (op === 5) {
+      cf = g.let(and(bin(Op.i32_shr_u, get(d), n1), k32(1)));
+      of = shrU(get(d), 31);
+      r = g.let(bin(Op.i32_shr_u, get(d), get(n)));
+    } else if (op === 7) {
+      cf = g.let(and(bin(Op.i32_shr_s, get(d), n1), k32(1)));
+      of = k32(0);
+      r = g.let(bin(Op.i32_shr_s, get(d), get(n)));
+    } else {
+      cf = g.let(and(bin(Op.i32_shr_u, get(d), sub(k32(32), get(n))), k32(1)));
+      r = g.let(bin(Op.i32_shl, get(d), get(n)));
+      of = xor(shrU(get(r), 31), get(cf));
+    }
+    g.setEflagsBits(CF | OF | AF, or(get(cf), shl(of, 11)));
+    g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(r));
+    g.flush();
+    g.emit(set(R0 + ins.rm, get(r)));
+  });
+  return true;
+}
+
+/** BSR r32, r/m32: ZF = source is 0 (the destination then unchanged); else the index of its highest set bit (exec/bits.ts bsr). */
+function bsr32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const v = readE(g, ins, 4);
+  // The other flags keep their values: ZF leaves the lazy set (CPU.setEflags).
+  g.flush();
+  g.emit(g.setSlot(S.LAZY_MASK, and(g.slot(S.LAZY_MASK), k32(~ZF))));
+  g.setEflagsBits(ZF, bin(Op.i32_mul, [...get(v), Op.i32_eqz], k32(ZF)));
+  g.if(get(v), () => g.emit(set(R0 + ins.reg, sub(k32(31), [...get(v), Op.i32_clz]))));
+  return true;
+}
+
 /** MUL r/m32: EDX:EAX = EAX × src, unsigned; CF = OF = EDX ≠ 0; SF/ZF/PF from EAX (exec/muldiv.ts mul). */
 function mul32(g: BlockGen, ins: Instr): boolean {
   if (ins.size !== 4 || !inlinableE(ins)) return false;
@@ -399,6 +448,8 @@ const LIST: [ExecFn, Generator][] = [
   [shift.shiftEI, (g, ins) => shiftBy(g, ins, ins.imm)],
   [shift.shiftE1, (g, ins) => shiftBy(g, ins, 1)],
   [md.mul, mul32],
+  [bits.bsr, bsr32],
+  [shift.shiftECL, shiftByCL],
   [md.div, div32],
   [md.imul2, (g, ins) => imul(g, ins, false)],
   [md.imul3, (g, ins) => imul(g, ins, true)],
