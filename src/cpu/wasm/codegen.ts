@@ -352,6 +352,17 @@ export class BlockGen {
     if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
     return o;
   }
+  /** flushCode() as stores in place (for the hottest path, a branch inside the function). */
+  flushInline(): Ex {
+    const p = this.pending;
+    if (p === null) return [];
+    const o = [
+      ...this.setSlot(S.LF_KIND, k32(p.kind)), ...this.setSlot(S.LF_DST, get(FD)), ...this.setSlot(S.LF_SRC, get(FS)), ...this.setSlot(S.LF_RES, get(FR)),
+      ...this.setSlot(S.LF_SIZE, k32(p.size)), ...this.setSlot(S.LAZY_MASK, k32(p.mask)),
+    ];
+    if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
+    return o;
+  }
   flush(): void {
     this.emit(this.flushCode());
     this.pending = null;
@@ -481,7 +492,8 @@ export class BlockGen {
   goto(target: number, retired: number): Ex {
     const j = this.inside[this.block]!.get(target | 0);
     if (j === undefined) return this.exit(k32(target), retired);
-    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushCode()];
+    // The flags stored with plain stores (no helper call): this is the loop's path.
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushInline()];
     o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
     o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
     if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
