@@ -478,7 +478,7 @@ export class BlockGen {
   }
   /** Leave with EIP = `eip` (side-effect free: evaluated twice) after `retired` instructions of this trip, chaining to the next block. */
   exit(eip: Ex, retired: number): Ex {
-    const o = [...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
+    const o = [...this.flushInline(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
     uleb(o, this.helperBase + 2);
     return o;
   }
