@@ -1267,15 +1267,15 @@ export class CPU {
    * The decoded blocks on the page of `eip` (for the block compiler's
    * regions): only blocks already in the code cache, cacheable and not
    * straddling into the next page — looking them up has no effect on the
-   * machine.
+   * machine. With `minHits`, only blocks run at least that often.
    */
-  private cachedSuccessors(eip: number): (target: number) => readonly Instr[] | null {
+  cachedSuccessors(eip: number, minHits = 0): (target: number) => readonly Instr[] | null {
     const e = this.tlbR[eip >>> 12];
     const page = e === 0 ? undefined : this.blocks[e >>> 12];
     return (target) => {
       if (page === undefined || target >>> 12 !== eip >>> 12) return null;
       const b = page[target & 0xfff];
-      return b !== undefined && b.cacheable && !b.straddles ? b.instrs : null;
+      return b !== undefined && b.cacheable && !b.straddles && b.hits >= minHits ? b.instrs : null;
     };
   }
 
@@ -1317,8 +1317,13 @@ export class CPU {
         this.flushWriteTlb();
       }
       page[off] = b;
+      if (this.wasm !== null) this.wasm.decoded(b, ppage, off);
     }
     return b;
+  }
+  /** The block the code cache holds at physical page `ppage`, offset `off` (the WebAssembly tier's batches check theirs are current). */
+  cachedBlock(ppage: number, off: number): Block | undefined {
+    return this.blocks[ppage]?.[off];
   }
   private flushWriteTlb(): void {
     const n = this.tlbUsedCount;

@@ -193,7 +193,7 @@ const REGION_INSTRUCTIONS = 320;
  * (decodeBlock's startsBlock: RDTSC, IN/OUT, INT) is always entered
  * through the run loop, and so is one with a native routine.
  */
-function formRegion(entry: readonly Instr[], successor: ((eip: number) => readonly Instr[] | null) | undefined): (readonly Instr[])[] {
+export function formRegion(entry: readonly Instr[], successor: ((eip: number) => readonly Instr[] | null) | undefined): (readonly Instr[])[] {
   const region = [entry];
   if (!successor) return region;
   const page = entry[0].addr >>> 12;
@@ -258,7 +258,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   if (instrs.some((i) => i.native !== null)) return null;
   const inst = options.instrumentation ?? null;
   // The tier choice: WebAssembly for plain blocks when the CPU has it; everything else JavaScript.
-  if (options.wasm && !options.edges && inst === null && !options.successor) {
+  if (options.wasm && !options.edges && inst === null) {
     const f = options.wasm.compile(instrs);
     if (f !== null) return f;
   }

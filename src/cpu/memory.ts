@@ -1,4 +1,4 @@
-import { defaultJitTier, STATE_BYTES, WASM_PAGE } from './wasm/state.js';
+import { defaultJitTier, STATE_BYTES, WASM_PAGE, wasmTierSupported } from './wasm/state.js';
 
 /**
  * Physical memory: one flat byte array plus 16- and 32-bit views over it.
@@ -38,7 +38,8 @@ export class PhysicalMemory {
     }
     this.size = size;
     let buf: ArrayBuffer;
-    if (wasmState) {
+    // An engine that cannot run the tier's code (no WebAssembly tail calls) gets a plain memory: the JavaScript tier.
+    if (wasmState && wasmTierSupported()) {
       const pages = (size + STATE_BYTES) / WASM_PAGE;
       this.wasm = new WebAssembly.Memory({ initial: Math.ceil(pages), maximum: Math.ceil(pages) });
       buf = this.wasm.buffer;

@@ -11,17 +11,30 @@
 import { describe, expect, it } from 'vitest';
 import { CPU } from '../../src/cpu/cpu.js';
 import { PhysicalMemory } from '../../src/cpu/memory.js';
+import { moduleStats } from '../../src/cpu/wasm/tier.js';
 import { assemble, readBytes, CODE_BASE, DATA, STACK_TOP } from '../helpers/asm.js';
 
 type Tier = 'interpreted' | 'js' | 'wasm';
 
-function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void) {
-  const cpu = new CPU({ memory: new PhysicalMemory(1 << 20, tier === 'wasm') });
+/**
+ * `threshold`: executions before a block is compiled (0: at its first, so a region holds only the
+ * blocks decoded before it; more: the WebAssembly tier batches warm blocks); `regions` off: one
+ * block per function; `memory`: RAM bytes.
+ */
+interface TierOptions {
+  threshold?: number;
+  regions?: boolean;
+  memory?: number;
+}
+
+function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
+  const cpu = new CPU({ memory: new PhysicalMemory(opts.memory ?? 1 << 20, tier === 'wasm') });
   cpu.writePhys(CODE_BASE, code);
   cpu.eip = CODE_BASE;
   cpu.regs[4] = STACK_TOP;
-  cpu.jitThreshold = tier === 'interpreted' ? Infinity : 0;
+  cpu.jitThreshold = tier === 'interpreted' ? Infinity : opts.threshold ?? 0;
   cpu.jitTier = tier === 'wasm' ? 'wasm' : 'js';
+  if (cpu.wasm !== null && opts.regions !== undefined) cpu.wasm.regions = opts.regions;
   setup?.(cpu);
   const stop = cpu.run(budget);
   return {
@@ -31,15 +44,18 @@ function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) 
 }
 
 /** The three runs' states; the WebAssembly run must really have compiled blocks. */
-function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void) {
+function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void, opts: TierOptions = {}) {
   const code = assemble(src);
   const interpreted = runOn('interpreted', code, budget, setup).state;
-  const js = runOn('js', code, budget, setup).state;
-  const w = runOn('wasm', code, budget, setup);
+  const js = runOn('js', code, budget, setup, opts).state;
+  const w = runOn('wasm', code, budget, setup, opts);
   expect(w.cpu.wasm).not.toBeNull();
   expect(w.cpu.wasm!.compiled).toBeGreaterThan(0);
-  return { interpreted, js, wasm: w.state };
+  return { interpreted, js, wasm: w.state, regionBlocks: w.cpu.wasm!.regionBlocks };
 }
+
+/** Compiled after three executions: the loops' blocks are decoded by then, so the regions hold several blocks. */
+const REGIONS = { threshold: 3 };
 
 // Calls, returns, the ALU at three sizes with the flags read by Jcc/SETcc/CMOVcc/ADC, shifts, IMUL, string ops and an executor (DIV).
 const WORKLOAD = `
@@ -147,12 +163,185 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     expect(r.wasm.regs[0]).toBe(20100);
   });
 
-  it('every condition code after CMP, SUB, TEST, ADD, INC and DEC at 8, 16 and 32 bits', () => {
+  it('regions: a loop across two blocks runs inside one function (the blocks after it too), as interpreted', () => {
+    // The JZ in the middle splits the loop into two blocks; the loop's JNZ goes back to the first.
+    const src = `
+      mov ecx, 1000
+      mov ebx, ${DATA}
+    1:
+      mov eax, ecx
+      and eax, 7
+      add [ebx], eax
+      test ecx, 3
+      jz 2f
+      add dword ptr [ebx + 4], 3
+      adc edi, ecx
+    2:
+      sub dword ptr [ebx + 8], 1
+      sbb esi, 0
+      dec ecx
+      jnz 1b
+      hlt
+    `;
+    const r = allTiers(src, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    const single = runOn('wasm', assemble(src), 200_000, undefined, { ...REGIONS, regions: false });
+    expect(single.cpu.wasm!.regionBlocks).toBe(0);
+    expect(single.state).toEqual(r.interpreted);
+  });
+
+  it('regions: a fault in the second block of a region is delivered at the faulting instruction', () => {
+    // A block runs on past a Jcc (decodeBlock), so the JNZ's target starts a second block, which the
+    // first one's region holds. DIV by a counter that reaches zero on an odd ECX, where the JNZ is
+    // taken: #DE (no IDT) stops the machine in the region's second block.
+    const r = allTiers(`
+      mov ecx, 301
+      mov ebx, ${DATA}
+    1:
+      add dword ptr [ebx + 4], 5
+      test ecx, 1
+      jnz 2f
+      add dword ptr [ebx + 12], ecx
+    2:
+      mov eax, 1000
+      xor edx, edx
+      lea esi, [ecx - 1]
+      add [ebx + 8], esi
+      div esi
+      mov [ebx], eax
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('regions: code written into a later block of the region takes effect at once', () => {
+    // The loop's first block, compiled with the JNZ's target (the region's second block), writes
+    // once, at ECX = 100 (through CMOVE), the immediate of that block's ADD.
+    const r = allTiers(`
+      mov ecx, 200
+      xor eax, eax
+      mov ebx, ${DATA}
+      lea esi, [3f + 1]
+    1:
+      lea edi, [ebx + 40]
+      cmp ecx, 100
+      cmove edi, esi
+      mov [edi], ecx
+      test ecx, 1
+      jnz 3f
+      inc edx
+    3:
+      add eax, 0x11111111
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+    // 100 ADDs of the old immediate, then 100 of the new one (100).
+    expect(r.wasm.regs[0]).toBe((0x11111111 * 100 + 100 * 100) | 0);
+  });
+
+  it('regions: stops after exactly the budget, whatever the budget', () => {
+    const code = assemble(WORKLOAD);
+    for (const budget of [1, 2, 3, 7, 19, 20, 21, 64, 100, 333, 1000, 1001, 1002, 1003, 2500, 4097, 10_007]) {
+      const interpreted = runOn('interpreted', code, budget).state;
+      const w = runOn('wasm', code, budget, undefined, REGIONS);
+      expect(w.state, `budget ${budget}`).toEqual(interpreted);
+      expect(w.state.icount).toBe(budget);
+      if (budget > 1000) expect(w.cpu.wasm!.regionBlocks).toBeGreaterThan(0);
+    }
+    // The whole loop in regions, as interpreted.
+    const r = allTiers(WORKLOAD, 200_000, undefined, REGIONS);
+    expect(r.regionBlocks).toBeGreaterThan(0);
+    expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('MUL and DIV r/m32 inline: products, quotients, flags, and #DE when the quotient does not fit', () => {
+    // EDX:EAX = EAX × ECX (CF/OF read by SETC/SETO; EDX < ECX), then EDX:EAX ÷ [EBX + 40]; the
+    // divisor shrinks each time round until it is no more than EDX (about 256 rounds) and DIV raises
+    // #DE (no IDT: the machine stops there).
+    const r = allTiers(`
+      mov ecx, 0x12345
+      mov ebx, ${DATA}
+      mov dword ptr [ebx + 40], 0x80000000
+    1:
+      mov eax, ecx
+      imul eax, eax, 0x9e37
+      mul ecx
+      setc byte ptr [ebx + 44]
+      seto byte ptr [ebx + 45]
+      add [ebx], eax
+      adc [ebx + 4], edx
+      div dword ptr [ebx + 40]
+      add [ebx + 8], eax
+      xor [ebx + 12], edx
+      sub dword ptr [ebx + 40], 0x7ff000
+      test ecx, 1
+      jz 2f
+      mul eax
+      add [ebx + 16], edx
+    2:
+      add ecx, 0x1001
+      jmp 1b
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+  });
+
+  it('shifts of a register by CL (a count of 0 keeps every flag) and BSR (of 0 too) inline, as interpreted', () => {
+    const r = allTiers(`
+      mov ecx, 300
+      mov ebx, ${DATA}
+      mov esi, 0x9e3779b9
+    1:
+      mov eax, ecx
+      imul eax, eax, 0x45d9f3b
+      mov edx, eax
+      cmp eax, esi
+      shl eax, cl
+      setc byte ptr [ebx + 44]
+      seto byte ptr [ebx + 45]
+      setz byte ptr [ebx + 46]
+      sar edx, cl
+      adc [ebx], edx
+      shr esi, cl
+      sbb [ebx + 4], esi
+      add esi, eax
+      and eax, ecx
+      and eax, 0xf0
+      bsr edi, eax
+      setz byte ptr [ebx + 47]
+      adc [ebx + 8], edi
+      sub edi, edi
+      bsr edx, esi
+      setz byte ptr [ebx + 48]
+      add [ebx + 12], edx
+      dec ecx
+      jnz 1b
+      hlt
+    `, 200_000, undefined, REGIONS);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
+  });
+
+  it('every condition code after CMP, SUB, TEST, ADD, ADC, SBB, INC and DEC at 8, 16 and 32 bits', () => {
     const lines: string[] = [`mov ebx, ${DATA}`, 'xor edi, edi'];
     const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0x80000000, 1], [0xffffffff, 1]];
     let n = 0;
     for (const [a, b] of pairs) {
-      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx']) {
+      for (const op of ['cmp eax, edx', 'test eax, edx', 'add eax, edx', 'inc eax', 'dec eax', 'cmp al, dl', 'add ax, dx', 'stc\nadc eax, edx', 'clc\nadc eax, edx', 'stc\nsbb eax, edx', 'clc\nsbb eax, edx', 'stc\nsbb al, dl', 'stc\nadc ax, dx']) {
         for (let cc = 0; cc < 16; cc++) {
           const j = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'][cc];
           lines.push(`mov eax, ${a}`, `mov edx, ${b}`, op, `j${j} 7${n}f`, 'add edi, 1', `7${n}:`, 'rol edi, 1');
@@ -166,5 +355,130 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     const r = allTiers(src, 1_000_000);
     expect(r.interpreted.stop).toEqual({ kind: 'halted' });
     expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  describe('batches: blocks compiled together, one module, reached through the gate', () => {
+    it('a batch whose second block faults delivers the fault at its instruction, as interpreted', () => {
+      // The loop's head reaches the threshold while the block at 3: (every other iteration, reached by a chained
+      // exit) is warm: they are compiled into one module, and that second block's DIV faults (#DE) when ESI
+      // reaches zero — delivered at the DIV, with the count and registers the interpreter has.
+      const src = `
+        mov ecx, 301
+        mov ebx, ${DATA}
+      1:
+        add dword ptr [ebx], ecx
+        test ecx, 1
+        jz 3f
+      2:
+        dec ecx
+        jmp 1b
+      3:
+        mov eax, 1000
+        xor edx, edx
+        lea esi, [ecx - 40]
+        add [ebx + 4], esi
+        div esi
+        mov [ebx + 8], eax
+        jmp 2b
+      `;
+      const code = assemble(src);
+      const interpreted = runOn('interpreted', code, 100_000).state;
+      expect(interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+      const w = runOn('wasm', code, 100_000, undefined, { threshold: 8 });
+      expect(w.state).toEqual(interpreted);
+      // Some module held more than one block.
+      expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
+    });
+
+    it('a batch across a code-page write: the patched block runs its new code', () => {
+      // The warm block at 3: is compiled with the loop; from iteration 100 on the loop rewrites its immediate
+      // every time (the page is invalidated, the block decoded and compiled again).
+      const src = `
+        mov ecx, 300
+        xor eax, eax
+      1:
+        cmp ecx, 200
+        ja 2f
+        mov [3f + 1], ecx
+      2:
+        test ecx, 1
+        jz 4f
+      3:
+        add eax, 0x11111111
+      4:
+        dec ecx
+        jnz 1b
+        hlt
+      `;
+      const code = assemble(src);
+      const interpreted = runOn('interpreted', code, 100_000).state;
+      expect(interpreted.stop).toEqual({ kind: 'halted' });
+      for (const threshold of [2, 8, 30]) {
+        const w = runOn('wasm', code, 100_000, undefined, { threshold });
+        expect(w.state, `threshold ${threshold}`).toEqual(interpreted);
+        expect(w.cpu.wasm!.compiled).toBeGreaterThan(w.cpu.wasm!.batches);
+      }
+      // 100 odd values of 0x11111111, then the odd counters 1..199 the loop wrote.
+      expect(interpreted.regs[0]).toBe((50 * 0x11111111 + 100 * 100) >>> 0);
+    });
+
+    it('stops after exactly the budget across blocks chained between modules', () => {
+      // Blocks run every iteration, every 2nd, 4th and 8th (each a jump target; the JMPs are followed into the
+      // loop's tail): they become warm at different times, so with a threshold batches hold two blocks, and the
+      // later ones go into a later module.
+      const code = assemble(`
+        mov ecx, 5000
+        mov ebx, ${DATA}
+      1:
+        add [ebx], ecx
+        test ecx, 1
+        jz 2f
+        jmp 5f
+      2:
+        add dword ptr [ebx + 4], 3
+        test ecx, 2
+        jz 3f
+        jmp 5f
+      3:
+        imul eax, ecx, 5
+        test ecx, 4
+        jz 4f
+        jmp 5f
+      4:
+        xor [ebx + 8], eax
+        inc dword ptr [ebx + 12]
+      5:
+        dec ecx
+        jnz 1b
+        hlt
+      `);
+      for (const budget of [1, 50, 99, 500, 1001, 4096, 9999, 30_011]) {
+        const interpreted = runOn('interpreted', code, budget).state;
+        // Threshold 0: every block its own module; 8: batches. Regions off: a region would hold the
+        // whole loop in one function (the regions tests cover budgets across a region).
+        for (const threshold of [0, 8]) {
+          const w = runOn('wasm', code, budget, undefined, { threshold, regions: false });
+          expect(w.state, `budget ${budget}, threshold ${threshold}`).toEqual(interpreted);
+          expect(w.state.icount).toBe(budget);
+          const { compiled, batches } = w.cpu.wasm!;
+          if (budget >= 4096) expect(threshold === 0 ? compiled === batches && batches > 1 : compiled > batches && batches > 1, `budget ${budget}, threshold ${threshold}: ${compiled} blocks in ${batches} modules`).toBe(true);
+        }
+      }
+    });
+
+    it('the module cache: a second CPU running the same code compiles no module, only instantiates', () => {
+      const code = assemble(WORKLOAD);
+      const first = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
+      const before = moduleStats.compiled;
+      const second = runOn('wasm', code, 200_000, undefined, { threshold: 5 });
+      expect(second.state).toEqual(first.state);
+      expect(second.cpu.wasm!.compiled).toBe(first.cpu.wasm!.compiled);
+      expect(second.cpu.wasm!.batches).toBe(first.cpu.wasm!.batches);
+      expect(moduleStats.compiled).toBe(before);
+      // Another memory size puts the state area elsewhere: other modules, the same results.
+      const other = runOn('wasm', code, 200_000, undefined, { threshold: 5, memory: 2 << 20 });
+      expect(other.state).toEqual(first.state);
+      expect(moduleStats.compiled).toBeGreaterThan(before);
+    });
   });
 });

@@ -23,7 +23,7 @@
  * loop (./tier.ts chains blocks): the counts, `room` included, are relative
  * to the run loop's instruction count at that call.
  */
-import { Op, I32, VOID, sleb, uleb, type Helper } from './encoder.js';
+import { Op, I32, VOID, sleb, uleb, type Func } from './encoder.js';
 import * as S from './state.js';
 import { ARITH, CF, OF, SF, ZF, Lazy } from '../flags.js';
 import type { Instr } from '../instr.js';
@@ -31,45 +31,113 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the three parameters, then fixed locals, then temporaries.
-export const ROOM = 0, TLB = 1, DONE = 2, R0 = 3, FD = 11, FS = 12, FR = 13, L = 14, E = 15, TLBW = 16, BRK = 17, D0 = 18;
-export const PARAMS = 3;
-export const FIRST_TEMP = 19;
-
-/** Imported functions, in import order (their index is the call index). */
-export const IMPORTS = [
-  { name: 'rd8', type: { params: 3, results: 1 } }, // (lin, index, done) → value
-  { name: 'rd16', type: { params: 3, results: 1 } },
-  { name: 'rd32', type: { params: 3, results: 1 } },
-  { name: 'wr8', type: { params: 4, results: 1 } }, // (lin, value, index, done) → breakLoop
-  { name: 'wr16', type: { params: 4, results: 1 } },
-  { name: 'wr32', type: { params: 4, results: 1 } },
-  { name: 'pw', type: { params: 4, results: 0 } }, // probeWrite(lin, size, index, done)
-  { name: 'ex', type: { params: 3, results: 1 } }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
-  { name: 'cc', type: { params: 1, results: 1 } }, // CPU.cond(cc) on the flags in the state area
-  { name: 'cf', type: { params: 0, results: 1 } }, // CPU.getCF() on the flags in the state area
-] as const;
-const RD = { 1: 0, 2: 1, 4: 2 } as const;
-const WR = { 1: 3, 2: 4, 4: 5 } as const;
-const PW = 6, EX = 7, CC = 8, CFN = 9;
-/** The module's own functions after the block's (which is IMPORTS.length): store the registers; store pending flags. */
-const SPILL_FN = IMPORTS.length + 1, LAZY_FN = IMPORTS.length + 2;
+// Locals: the four parameters, then fixed locals, then temporaries. PC is the block to run next
+// (the parameter: the entry block, ./region.ts); D0 is `done` at the current block's entry (the
+// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
+export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, TLBW = 17, BRK = 18, D0 = 19, CIN = 20;
+export const PARAMS = 4;
+export const FIRST_TEMP = 21;
 
 /**
- * The helpers every block module defines, called from its exits and slow
- * paths (out of line, so a block's code stays small and compiles fast):
- * spill(r0..r7) stores the registers; lazy(kind, dst, src, res, size, mask)
- * stores the lazy-flag state (jit/flags.ts writeBack).
+ * The function types of every module the tier makes (blocks, the gate),
+ * by index: the type section is always this list.
  */
-export function helpers(state: number): Helper[] {
+export const TYPES = [
+  { params: 3, results: 1 }, // a block's entry (room, tlb, done) → retired; rd*, ex
+  { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired; a batch's function (room, tlb, done, entry) → retired
+  { params: 4, results: 0 }, // pw
+  { params: 1, results: 1 }, // cc
+  { params: 0, results: 1 }, // cf
+  { params: 8, results: 0 }, // spill
+  { params: 6, results: 0 }, // lazy
+] as const;
+export const BLOCK_TYPE = 0, REGION_TYPE = 1;
+
+/**
+ * The gate: the CPU's slow paths, the same for every block of a CPU. They
+ * sit at fixed slots (1 + their position here) of the CPU's function table
+ * (wasm/tier.ts puts them there), and block code reaches them with
+ * call_indirect — so a block module imports only the memory and the table,
+ * and its compile and instantiation cost nothing per slow path. The block
+ * being run is the one whose table index the state area's CUR slot holds.
+ */
+export const GATE = [
+  { name: 'rd8', type: 0 }, // (lin, index, done) → value
+  { name: 'rd16', type: 0 },
+  { name: 'rd32', type: 0 },
+  { name: 'wr8', type: 1 }, // (lin, value, index, done) → breakLoop
+  { name: 'wr16', type: 1 },
+  { name: 'wr32', type: 1 },
+  { name: 'pw', type: 2 }, // probeWrite(lin, size, index, done)
+  { name: 'ex', type: 0 }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
+  { name: 'cc', type: 3 }, // CPU.cond(cc) on the flags in the state area
+  { name: 'cf', type: 4 }, // CPU.getCF() on the flags in the state area
+] as const;
+/** The first table slot of a compiled block (0 is never used: an empty chaining-cache entry). */
+export const FIRST_BLOCK_SLOT = 1 + GATE.length;
+const RD = { 1: 1, 2: 2, 4: 3 } as const;
+const WR = { 1: 4, 2: 5, 4: 6 } as const;
+const PW = 7, EX = 8, CC = 9, CFN = 10;
+
+/** A call of the gate function at table slot `slot`. */
+export function gate(slot: number, ...args: Ex[]): Ex {
+  const o: number[] = [];
+  for (const a of args) o.push(...a);
+  o.push(...k32(slot), Op.call_indirect);
+  uleb(o, GATE[slot - 1]!.type);
+  o.push(0);
+  return o;
+}
+
+/**
+ * The helpers every block module defines once, after its blocks' functions,
+ * called from exits and slow paths (out of line, so a block's code stays
+ * small and compiles fast): spill(r0..r7) stores the registers the
+ * module's functions write (`written`, a bit per register: the others
+ * always equal the state area's); lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack); chain(room, tlb,
+ * done, eip), tail-called by every exit, runs the next block (see
+ * chainBody).
+ */
+export function helpers(state: number, written = 0xff): Func[] {
   const spill: number[] = [];
-  for (let n = 0; n < 8; n++) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
+  for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
-    { type: { params: 8, results: 0 }, locals: 0, body: spill },
-    { type: { params: 6, results: 0 }, locals: 0, body: lazy },
+    { type: 5, locals: 0, body: spill },
+    { type: 6, locals: 0, body: lazy },
+    { type: 1, locals: 2, body: chainBody(state) },
   ];
+}
+
+/**
+ * chain(room, tlb, done, eip) → retired: the block at `eip` next, by a tail
+ * call — while nothing set breakLoop, `room` is not used up, and the
+ * chaining cache (state.ts CACHE, filled by wasm/tier.ts when the run loop
+ * enters a block; cleared when CPU.codeEpoch changes, which sets breakLoop
+ * inside a chain) holds a block of the current table for `eip` that fits in
+ * what is left of `room`. Otherwise it returns `done`, and the run loop
+ * goes on from the EIP in the state area. Tail calls (return_call*) keep
+ * the WebAssembly stack flat however long the chain, and cost less than a
+ * driver function calling each block and looping (what the tier did
+ * before: about 17 ns against 6 per transition in a micro-benchmark).
+ */
+function chainBody(state: number): number[] {
+  const ROOM_ = 0, TLB_ = 1, DONE_ = 2, EIP_ = 3, H = 4, IDX = 5;
+  const slot = (off: number) => load(4, k32(0), state + off);
+  const ret: number[] = [...get(DONE_), Op.return];
+  const o: number[] = [];
+  o.push(...or(slot(S.BREAK), bin(Op.i32_ge_s, get(DONE_), get(ROOM_))), Op.if, VOID, ...ret, Op.end);
+  // The cache entry of the EIP: (EIP * 0x9e3779b1) >>> (32 - CACHE_BITS), 16 bytes each.
+  o.push(...set(H, shl(bin(Op.i32_shr_u, bin(Op.i32_mul, get(EIP_), k32(0x9e3779b1 | 0)), k32(32 - S.CACHE_BITS)), 4)));
+  // Another EIP, an entry of another table (an older generation) or an empty one (index 0) ends the chain.
+  o.push(...or(bin(Op.i32_ne, load(4, get(H), state + S.CACHE), get(EIP_)), bin(Op.i32_ne, load(4, get(H), state + S.CACHE + 12), slot(S.GEN))), Op.if, VOID, ...ret, Op.end);
+  o.push(...set(IDX, load(4, get(H), state + S.CACHE + 4)));
+  o.push(...or(eqz(get(IDX)), bin(Op.i32_gt_s, add(get(DONE_), load(4, get(H), state + S.CACHE + 8)), get(ROOM_))), Op.if, VOID, ...ret, Op.end);
+  o.push(...store(4, k32(0), get(IDX), state + S.CUR));
+  o.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...get(IDX), Op.return_call_indirect, BLOCK_TYPE, 0);
+  return o;
 }
 
 // ---- expressions ----------------------------------------------------------
@@ -84,7 +152,17 @@ export function get(i: number): Ex {
   uleb(o, i);
   return o;
 }
+/**
+ * Registers (locals R0..R0+7) assigned by set() since the generator of the
+ * current function began (BlockGen's constructor clears it): what its exits
+ * store back. Generation is synchronous, one function at a time.
+ */
+let regsWritten = 0;
 export function set(i: number, v: Ex): Ex {
+  if (i >= R0 && i < R0 + 8) regsWritten |= 1 << (i - R0);
+  return setLocal(i, v);
+}
+function setLocal(i: number, v: Ex): Ex {
   const o = [...v, Op.local_set];
   uleb(o, i);
   return o;
@@ -135,32 +213,77 @@ export interface PendingFlags {
   readonly mask: number;
 }
 
+/**
+ * One function being generated: a region of blocks (../jit.ts formRegion:
+ * the entry block first, then blocks on its page that its direct branches
+ * reach), each entered at the top of the function's dispatch loop
+ * (./region.ts), with the registers in locals throughout.
+ */
 export class BlockGen {
   readonly code: number[] = [];
   pending: PendingFlags | null = null;
   /** Open structured constructs around the code being emitted (the loop is the outermost). */
   depth = 0;
+  /** The current instruction's index in its block, the instruction. */
   k = 0;
   ins!: Instr;
   /** The current instruction may have written memory through a slow path (then BRK is tested). */
   wrote = false;
+  /**
+   * Temporaries in use by the current instruction (they live within one
+   * instruction: region.ts starts each at 0), and the most any used — the
+   * function's temporary locals, which every call zeroes, so a region
+   * of hundreds of instructions does not get thousands of them.
+   */
   temps = 0;
-  readonly start: number;
-  readonly count: number;
-  /** The block loops onto itself inside the function (it does not have to start in the run loop). */
-  readonly loops: boolean;
+  maxTemps = 0;
+  /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
+  block = 0;
+  start: number;
+  count: number;
+  base = 0;
+  /**
+   * For each block, the blocks a direct branch from it continues inside the
+   * function, by first address: their index (./region.ts: only blocks of a
+   * region it belongs to, never one that must start in the run loop).
+   */
+  private readonly inside: readonly ReadonlyMap<number, number>[];
 
-  constructor(readonly instrs: readonly Instr[], readonly state: number) {
-    this.start = instrs[0]!.addr | 0;
-    this.count = instrs.length;
-    this.loops = !instrs[0]!.def?.startsBlock;
+  /**
+   * `helperBase` is the function index of the module's spill helper (lazy
+   * follows): the module defines its functions first.
+   */
+  constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
+    regsWritten = 0;
+    this.inside = inside;
+    this.start = blocks[0]![0]!.addr | 0;
+    this.count = blocks[0]!.length;
+  }
+
+  /** Start block `j` of the region: it is entered with the flags in the state area. */
+  beginBlock(j: number, base: number): void {
+    this.block = j;
+    this.start = this.blocks[j]![0]!.addr | 0;
+    this.count = this.blocks[j]!.length;
+    this.base = base;
+    this.pending = null;
+  }
+  /** The current instruction's index in the region: what the imports get (./tier.ts maps it back to its block). */
+  get at(): number {
+    return this.base + this.k;
+  }
+  /** Registers the function's code writes (a bit each): what helpers() stores back. */
+  get written(): number {
+    return regsWritten;
   }
 
   emit(code: Ex): void {
     for (const b of code) this.code.push(b);
   }
   temp(): number {
-    return FIRST_TEMP + this.temps++;
+    const t = FIRST_TEMP + this.temps++;
+    if (this.temps > this.maxTemps) this.maxTemps = this.temps;
+    return t;
   }
   /** A new temporary holding `v`. */
   let(v: Ex): number {
@@ -204,12 +327,12 @@ export class BlockGen {
     const o: number[] = [];
     for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
     o.push(Op.call);
-    uleb(o, SPILL_FN);
+    uleb(o, this.helperBase);
     return o;
   }
   reload(): Ex {
     const o: number[] = [];
-    for (let n = 0; n < 8; n++) o.push(...set(R0 + n, this.slot(S.REGS + 4 * n)));
+    for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
   }
   /** The function's prologue: the registers into locals, the write TLB's address. */
@@ -225,7 +348,20 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    return call(LAZY_FN, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    const o = call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
+    return o;
+  }
+  /** flushCode() as stores in place (for the hottest path, a branch inside the function). */
+  flushInline(): Ex {
+    const p = this.pending;
+    if (p === null) return [];
+    const o = [
+      ...this.setSlot(S.LF_KIND, k32(p.kind)), ...this.setSlot(S.LF_DST, get(FD)), ...this.setSlot(S.LF_SRC, get(FS)), ...this.setSlot(S.LF_RES, get(FR)),
+      ...this.setSlot(S.LF_SIZE, k32(p.size)), ...this.setSlot(S.LAZY_MASK, k32(p.mask)),
+    ];
+    if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
+    return o;
   }
   flush(): void {
     this.emit(this.flushCode());
@@ -246,12 +382,12 @@ export class BlockGen {
   keepCarry(): void {
     const p = this.pending;
     if (p === null) {
-      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, call(CFN)));
+      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, gate(CFN)));
     } else if (p.mask & CF) this.setEflagsBits(CF, this.flagBit(p, CF));
   }
   /** CF as 0/1 from the pending flags or the state area's. */
   carry(): Ex {
-    return this.pending !== null ? this.flagBit(this.pending, CF) : call(CFN);
+    return this.pending !== null ? this.flagBit(this.pending, CF) : gate(CFN);
   }
 
   /** One status flag of the pending state as 0/1 (jit/flags.ts flagExpr). */
@@ -267,14 +403,17 @@ export class BlockGen {
         switch (p.kind) {
           case Lazy.Add: return bin(Op.i32_lt_u, fr, fd);
           case Lazy.Sub: return bin(Op.i32_lt_u, fd, fs);
+          // With a carry in, equality carries too (CPU.getCF).
+          case Lazy.Adc: return [...bin(Op.i32_le_u, fr, fd), ...bin(Op.i32_lt_u, get(FR), get(FD)), ...get(CIN), Op.select];
+          case Lazy.Sbb: return [...bin(Op.i32_le_u, fd, fs), ...bin(Op.i32_lt_u, get(FD), get(FS)), ...get(CIN), Op.select];
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
         }
       default: { // OF
         let x: Ex;
         switch (p.kind) {
-          case Lazy.Add: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
-          case Lazy.Sub: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
+          case Lazy.Add: case Lazy.Adc: case Lazy.Inc: x = and(xor(fd, fr), xor(fs, get(FR))); break;
+          case Lazy.Sub: case Lazy.Sbb: case Lazy.Dec: x = and(xor(fd, fs), xor(get(FD), fr)); break;
           case Lazy.Logic: return k32(0);
           default: throw new Error(`wasm: OF of lazy kind ${p.kind} is not derived inline`);
         }
@@ -289,7 +428,7 @@ export class BlockGen {
     const t = cc >> 1;
     if (p === null || t === 5) {
       this.flush();
-      return call(CC, k32(cc));
+      return gate(CC, k32(cc));
     }
     let e: Ex;
     const fd = get(FD), fs = get(FS);
@@ -337,21 +476,28 @@ export class BlockGen {
   sync(): Ex {
     return [...this.spill(), ...this.flushCode()];
   }
-  /** Leave with EIP = `eip` after `retired` instructions of this trip. */
+  /** Leave with EIP = `eip` (side-effect free: evaluated twice) after `retired` instructions of this trip, chaining to the next block. */
   exit(eip: Ex, retired: number): Ex {
-    return [...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...add(get(DONE), k32(retired)), Op.return];
+    const o = [...this.flushInline(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
+    uleb(o, this.helperBase + 2);
+    return o;
   }
   /**
-   * A direct branch to `target` after `retired` instructions: round the
-   * self-loop again while a whole trip fits in `room` and nothing set
-   * breakLoop; otherwise leave.
+   * A direct branch to `target` after `retired` instructions of this block:
+   * to a block of the region (this one included), go on inside the function
+   * while a whole pass through it fits in `room` and nothing set breakLoop;
+   * otherwise leave. The target block is entered with the flags in the
+   * state area.
    */
   goto(target: number, retired: number): Ex {
-    if (!this.loops || (target | 0) !== this.start) return this.exit(k32(target), retired);
-    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...this.flushCode()];
-    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.count)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
+    const j = this.inside[this.block]!.get(target | 0);
+    if (j === undefined) return this.exit(k32(target), retired);
+    // The flags stored with plain stores (no helper call): this is the loop's path.
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushInline()];
+    o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
     o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
-    // The loop is the outermost construct: its label is `depth - 1` levels out.
+    if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
+    // The dispatch loop is the outermost construct: its label is `depth - 1` levels out.
     o.push(Op.br);
     uleb(o, this.depth - 1);
     return o;
@@ -376,7 +522,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLB)));
     this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(RD[size], get(L), k32(this.k), get(DONE)));
+      this.emit(gate(RD[size], get(L), k32(this.at), get(DONE)));
     });
     this.emit(set(v, []));
     return v;
@@ -388,7 +534,7 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
       this.emit(this.sync());
-      this.emit(set(BRK, call(WR[size], get(L), value, k32(this.k), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), value, k32(this.at), get(DONE))));
     });
   }
   /**
@@ -403,16 +549,16 @@ export class BlockGen {
     this.emit(set(E, this.entry(TLBW)));
     this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
       this.emit(this.sync());
-      this.emit(call(PW, get(L), k32(size), k32(this.k), get(DONE)));
+      this.emit(gate(PW, get(L), k32(size), k32(this.at), get(DONE)));
     });
     const d = this.temp();
     // After a successful probe neither slow access below can fault.
-    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(call(RD[size], get(L), k32(this.k), get(DONE))));
+    this.ifValue(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(load(size, get(p))), () => this.emit(gate(RD[size], get(L), k32(this.at), get(DONE))));
     this.emit(set(d, []));
     const r = modify(d);
     this.wrote = true;
     this.if(bin(Op.i32_ge_s, get(p), k32(0)), () => this.emit(store(size, get(p), get(r))), () => {
-      this.emit(set(BRK, call(WR[size], get(L), get(r), k32(this.k), get(DONE))));
+      this.emit(set(BRK, gate(WR[size], get(L), get(r), k32(this.at), get(DONE))));
     });
   }
   /** PUSH of a dword; ESP changes only once the store succeeded. */
@@ -430,11 +576,22 @@ export class BlockGen {
 
   // ---- executors ----------------------------------------------------------------------
 
+  /**
+   * On one path only (inside an `if`), the instruction left to its executor
+   * (for a case the inline code does not handle, such as the #DE of a DIV):
+   * then leave, as after an executor that stopped. The pending flags stay
+   * pending for the other path.
+   */
+  executorExit(): void {
+    this.emit([...this.flushCode(), ...this.spill()]);
+    this.emit([...gate(EX, k32(this.at), get(DONE), get(D0)), Op.drop]);
+    this.emit([...get(DONE), ...k32(this.k + 1), Op.i32_add, Op.return]);
+  }
   /** The instruction left to its executor: flags and registers stored, the executor called, registers reloaded. Returns the stop flag's temporary. */
   executor(): number {
     this.flush();
     this.emit(this.spill());
-    const stop = this.let(call(EX, k32(this.k), get(DONE), get(D0)));
+    const stop = this.let(gate(EX, k32(this.at), get(DONE), get(D0)));
     this.emit(this.reload());
     return stop;
   }

@@ -1,8 +1,9 @@
 /**
  * A small WebAssembly binary encoder (WebAssembly Core Specification 1.0,
  * §5 "Binary Format"): LEB128 numbers, the opcodes the block compiler uses,
- * and a module of one imported memory, imported functions and one exported
- * function. Only i32 (and i64 inside IMUL) values appear.
+ * and a module of one imported memory, an imported table, imported and
+ * defined functions and exports. Only i32 (and i64 inside IMUL) values
+ * appear.
  */
 
 /** Opcodes (spec §5.4). */
@@ -15,9 +16,12 @@ export const enum Op {
   end = 0x0b,
   br = 0x0c,
   br_if = 0x0d,
+  br_table = 0x0e,
   return = 0x0f,
   call = 0x10,
   call_indirect = 0x11,
+  return_call = 0x12,
+  return_call_indirect = 0x13,
   drop = 0x1a,
   select = 0x1b,
   local_get = 0x20,
@@ -42,6 +46,7 @@ export const enum Op {
   i32_ge_s = 0x4e,
   i32_ge_u = 0x4f,
   i64_ne = 0x52,
+  i32_clz = 0x67,
   i32_add = 0x6a,
   i32_sub = 0x6b,
   i32_mul = 0x6c,
@@ -52,8 +57,15 @@ export const enum Op {
   i32_shr_s = 0x75,
   i32_shr_u = 0x76,
   i64_mul = 0x7e,
+  i64_div_u = 0x80,
+  i64_rem_u = 0x82,
+  i64_or = 0x84,
+  i64_shl = 0x86,
+  i64_shr_u = 0x88,
+  i64_const = 0x42,
   i32_wrap_i64 = 0xa7,
   i64_extend_i32_s = 0xac,
+  i64_extend_i32_u = 0xad,
 }
 
 /** Value and block types. */
@@ -88,108 +100,127 @@ function name(out: number[], s: string): void {
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
 }
 
-function section(out: number[], id: number, body: number[]): void {
-  out.push(id);
-  uleb(out, body.length);
-  for (const b of body) out.push(b);
-}
-
 export interface FuncType {
   params: number;
   results: number;
 }
 
-export interface Helper {
-  type: FuncType;
+/** One function defined by a module: its type (an index into the module's types), extra i32 locals, body without the final `end`. */
+export interface Func {
+  type: number;
   locals: number;
   body: readonly number[];
 }
 
-function typeKey(t: FuncType): string {
-  return `${t.params}:${t.results}`;
+/**
+ * A module (spec §5.5) importing memory `m.mem` (`pages` 64 KiB pages,
+ * fixed), with `table` the function table `m.tab` (funcref, table 0), and
+ * the functions `m.<name>`; defining `funcs`, numbered after the imported
+ * functions; exporting `exports` (function indices). Every type is an
+ * all-i32 signature from `types`, referred to by its index.
+ */
+export interface ModuleSpec {
+  pages: number;
+  table: boolean;
+  types: readonly FuncType[];
+  imports: readonly { name: string; type: number }[];
+  funcs: readonly Func[];
+  exports: readonly { name: string; func: number }[];
 }
 
-/**
- * A module importing memory `m.mem` (`pages` 64 KiB pages, fixed), with
- * `table` a function table `m.tab`, and the functions `m.<name>` (all-i32
- * signatures), exporting one function `f` of type `fn` whose locals are
- * `locals` extra i32s and whose body is `body` (without the final `end`).
- * Types are numbered: the imports' (in order, without repeats), `fn`'s,
- * then `extra` (for call_indirect). `helpers` are more functions, numbered
- * after `f` (the imports, then `f`, then the helpers), not exported.
- */
-export function encodeModule(pages: number, imports: readonly { name: string; type: FuncType }[], fn: FuncType, locals: number, body: readonly number[], table = false, extra: readonly FuncType[] = [], helpers: readonly Helper[] = []): Uint8Array<ArrayBuffer> {
-  const types: FuncType[] = [];
-  const typeIndex = (t: FuncType): number => {
-    const i = types.findIndex((x) => typeKey(x) === typeKey(t));
-    if (i >= 0) return i;
-    types.push(t);
-    return types.length - 1;
-  };
-  const importTypes = imports.map((i) => typeIndex(i.type));
-  const fnType = typeIndex(fn);
-  for (const t of extra) typeIndex(t);
-  const helperTypes = helpers.map((h) => typeIndex(h.type));
-
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const ts: number[] = [];
-  uleb(ts, types.length);
-  for (const t of types) {
+  uleb(ts, m.types.length);
+  for (const t of m.types) {
     ts.push(0x60);
     uleb(ts, t.params);
     for (let i = 0; i < t.params; i++) ts.push(I32);
     uleb(ts, t.results);
     for (let i = 0; i < t.results; i++) ts.push(I32);
   }
-  section(out, 1, ts);
 
   const is: number[] = [];
-  uleb(is, imports.length + 1 + (table ? 1 : 0));
+  uleb(is, m.imports.length + 1 + (m.table ? 1 : 0));
   name(is, 'm');
   name(is, 'mem');
   is.push(0x02, 0x01); // memory, limits with a maximum
-  uleb(is, pages);
-  uleb(is, pages);
-  if (table) {
+  uleb(is, m.pages);
+  uleb(is, m.pages);
+  if (m.table) {
     name(is, 'm');
     name(is, 'tab');
     is.push(0x01, 0x70, 0x00, 0x01); // table of funcref, at least one element
   }
-  imports.forEach((imp, k) => {
+  for (const imp of m.imports) {
     name(is, 'm');
     name(is, imp.name);
     is.push(0x00);
-    uleb(is, importTypes[k]!);
-  });
-  section(out, 2, is);
+    uleb(is, imp.type);
+  }
 
   const fs: number[] = [];
-  uleb(fs, 1 + helpers.length);
-  uleb(fs, fnType);
-  for (const t of helperTypes) uleb(fs, t);
-  section(out, 3, fs);
+  uleb(fs, m.funcs.length);
+  for (const f of m.funcs) uleb(fs, f.type);
 
   const es: number[] = [];
-  uleb(es, 1);
-  name(es, 'f');
-  es.push(0x00);
-  uleb(es, imports.length);
-  section(out, 7, es);
-
-  const cs: number[] = [];
-  uleb(cs, 1 + helpers.length);
-  for (const f of [{ locals, body }, ...helpers]) {
-    const fb: number[] = [];
-    if (f.locals > 0) {
-      uleb(fb, 1);
-      uleb(fb, f.locals);
-      fb.push(I32);
-    } else uleb(fb, 0);
-    for (const b of f.body) fb.push(b);
-    fb.push(Op.end);
-    uleb(cs, fb.length);
-    for (const b of fb) cs.push(b);
+  uleb(es, m.exports.length);
+  for (const e of m.exports) {
+    name(es, e.name);
+    es.push(0x00);
+    uleb(es, e.func);
   }
-  section(out, 10, cs);
-  return new Uint8Array(out);
+
+  // The code section: each body with its size and locals, copied once into the module's bytes.
+  const heads: number[][] = [];
+  let codeSize = 0;
+  for (const f of m.funcs) {
+    const locals: number[] = [];
+    if (f.locals > 0) {
+      uleb(locals, 1);
+      uleb(locals, f.locals);
+      locals.push(I32);
+    } else uleb(locals, 0);
+    const head: number[] = [];
+    uleb(head, locals.length + f.body.length + 1); // + the final end
+    head.push(...locals);
+    heads.push(head);
+    codeSize += head.length + f.body.length + 1;
+  }
+  const cs: number[] = [];
+  uleb(cs, m.funcs.length);
+  codeSize += cs.length;
+
+  const small = [[1, ts], [2, is], [3, fs], [7, es]] as const;
+  let total = 8;
+  for (const [, body] of small) total += sectionHeader(body.length).length + 1 + body.length;
+  const codeHeader = sectionHeader(codeSize);
+  total += 1 + codeHeader.length + codeSize;
+
+  const out = new Uint8Array(total);
+  out.set([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  let at = 8;
+  const put = (bytes: readonly number[]): void => {
+    out.set(bytes, at);
+    at += bytes.length;
+  };
+  for (const [id, body] of small) {
+    out[at++] = id;
+    put(sectionHeader(body.length));
+    put(body);
+  }
+  out[at++] = 10;
+  put(codeHeader);
+  put(cs);
+  m.funcs.forEach((f, i) => {
+    put(heads[i]!);
+    put(f.body);
+    out[at++] = Op.end;
+  });
+  return out;
+}
+
+function sectionHeader(size: number): number[] {
+  const o: number[] = [];
+  uleb(o, size);
+  return o;
 }

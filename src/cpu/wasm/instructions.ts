@@ -22,7 +22,7 @@ import { ADD, OR, ADC, SBB, AND, SUB, XOR, CMP } from '../exec/alu.js';
 import { ARITH, AF, CF, DF, OF, PF, SF, ZF, Lazy } from '../flags.js';
 import { Op } from './encoder.js';
 import * as S from './state.js';
-import { type BlockGen, type Ex, type Size, BRK, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
+import { type BlockGen, type Ex, type Size, BRK, CIN, R0, add, and, bin, get, k32, mask, or, set, shl, shrS, shrU, sub, xor } from './codegen.js';
 
 /** True: emitted; 'transfer': emitted and the block ends (EIP stored, returned); false: not covered. */
 export type Outcome = boolean | 'transfer';
@@ -69,17 +69,10 @@ function carryIn(g: BlockGen, op: number): number {
   return g.let(g.carry());
 }
 
-/** Record the flags of `d op s = r`; ADC/SBB store theirs (with the carry in) straight into the state area. */
+/** Record the flags of `d op s = r` in the locals (ADC/SBB with their carry in, in CIN: the conditions read it, codegen.ts flagBit). */
 function record(g: BlockGen, kind: Lazy, size: Size, d: number, s: number, r: number, cin: number): void {
-  if (cin < 0) {
-    g.setFlags(kind, size, ARITH, get(d), get(s), get(r));
-    return;
-  }
-  g.emit([
-    ...g.setSlot(S.LF_KIND, k32(kind)), ...g.setSlot(S.LF_DST, get(d)), ...g.setSlot(S.LF_SRC, get(s)), ...g.setSlot(S.LF_RES, get(r)),
-    ...g.setSlot(S.LF_SIZE, k32(size)), ...g.setSlot(S.LF_CIN, get(cin)), ...g.setSlot(S.LAZY_MASK, k32(ARITH)),
-  ]);
-  g.pending = null;
+  if (cin >= 0) g.emit(set(CIN, get(cin)));
+  g.setFlags(kind, size, ARITH, get(d), get(s), get(r));
 }
 
 /** op E, src (register or memory destination; memory: probed for write, read, written). */
@@ -225,6 +218,86 @@ function imul(g: BlockGen, ins: Instr, three: boolean): boolean {
   g.setEflagsBits(CF | OF | AF, bin(Op.i32_mul, over, k32(CF | OF)));
   g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(lo));
   g.emit(set(R0 + ins.reg, get(lo)));
+  return true;
+}
+
+const u64 = (e: Ex): Ex => [...e, Op.i64_extend_i32_u];
+
+/**
+ * SHL/SAL, SHR, SAR of a 32-bit register by CL, as shiftBy with the count
+ * known only at run time (exec/shift.ts doShift): a masked count of 0
+ * changes nothing, flags included, so the pending flags are stored first
+ * and the new ones go straight into the state area.
+ */
+function shiftByCL(g: BlockGen, ins: Instr): boolean {
+  const op = ins.reg;
+  if (ins.size !== 4 || ins.mod !== 3 || (op !== 4 && op !== 5 && op !== 6 && op !== 7)) return false;
+  g.flush();
+  const n = g.let(and(get(R0 + 1), k32(31)));
+  g.if(get(n), () => {
+    const d = g.let(get(R0 + ins.rm));
+    const n1 = sub(get(n), k32(1));
+    let r: number, cf: number, of: Ex;
+    if (op === 5) {
+      cf = g.let(and(bin(Op.i32_shr_u, get(d), n1), k32(1)));
+      of = shrU(get(d), 31);
+      r = g.let(bin(Op.i32_shr_u, get(d), get(n)));
+    } else if (op === 7) {
+      cf = g.let(and(bin(Op.i32_shr_s, get(d), n1), k32(1)));
+      of = k32(0);
+      r = g.let(bin(Op.i32_shr_s, get(d), get(n)));
+    } else {
+      cf = g.let(and(bin(Op.i32_shr_u, get(d), sub(k32(32), get(n))), k32(1)));
+      r = g.let(bin(Op.i32_shl, get(d), get(n)));
+      of = xor(shrU(get(r), 31), get(cf));
+    }
+    g.setEflagsBits(CF | OF | AF, or(get(cf), shl(of, 11)));
+    g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(r));
+    g.flush();
+    g.emit(set(R0 + ins.rm, get(r)));
+  });
+  return true;
+}
+
+/** BSR r32, r/m32: ZF = source is 0 (the destination then unchanged); else the index of its highest set bit (exec/bits.ts bsr). */
+function bsr32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const v = readE(g, ins, 4);
+  // The other flags keep their values: ZF leaves the lazy set (CPU.setEflags).
+  g.flush();
+  g.emit(g.setSlot(S.LAZY_MASK, and(g.slot(S.LAZY_MASK), k32(~ZF))));
+  g.setEflagsBits(ZF, bin(Op.i32_mul, [...get(v), Op.i32_eqz], k32(ZF)));
+  g.if(get(v), () => g.emit(set(R0 + ins.reg, sub(k32(31), [...get(v), Op.i32_clz]))));
+  return true;
+}
+
+/** MUL r/m32: EDX:EAX = EAX × src, unsigned; CF = OF = EDX ≠ 0; SF/ZF/PF from EAX (exec/muldiv.ts mul). */
+function mul32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const s = readE(g, ins, 4);
+  const p: Ex = [...u64(get(R0)), ...u64(get(s)), Op.i64_mul];
+  const lo = g.let([...p, Op.i32_wrap_i64]);
+  const hi = g.let([...p, Op.i64_const, 32, Op.i64_shr_u, Op.i32_wrap_i64]);
+  g.emit(set(R0, get(lo)));
+  g.emit(set(R0 + 2, get(hi)));
+  g.setEflagsBits(CF | OF | AF, bin(Op.i32_mul, bin(Op.i32_ne, get(hi), k32(0)), k32(CF | OF)));
+  g.setFlags(Lazy.Logic, 4, ZF | SF | PF, k32(0), k32(0), get(lo));
+  return true;
+}
+
+/**
+ * DIV r/m32: EDX:EAX ÷ src, unsigned; flags unchanged. A zero divisor or a
+ * quotient that does not fit (EDX ≥ src) is the executor's, which raises
+ * the #DE (exec/muldiv.ts div).
+ */
+function div32(g: BlockGen, ins: Instr): boolean {
+  if (ins.size !== 4 || !inlinableE(ins)) return false;
+  const s = readE(g, ins, 4);
+  g.if(bin(Op.i32_or, [...get(s), Op.i32_eqz], bin(Op.i32_ge_u, get(R0 + 2), get(s))), () => g.executorExit());
+  const n: Ex = [...u64(get(R0 + 2)), Op.i64_const, 32, Op.i64_shl, ...u64(get(R0)), Op.i64_or];
+  const q = g.let([...n, ...u64(get(s)), Op.i64_div_u, Op.i32_wrap_i64]);
+  g.emit(set(R0 + 2, [...n, ...u64(get(s)), Op.i64_rem_u, Op.i32_wrap_i64]));
+  g.emit(set(R0, get(q)));
   return true;
 }
 
@@ -374,6 +447,10 @@ const LIST: [ExecFn, Generator][] = [
   }],
   [shift.shiftEI, (g, ins) => shiftBy(g, ins, ins.imm)],
   [shift.shiftE1, (g, ins) => shiftBy(g, ins, 1)],
+  [md.mul, mul32],
+  [bits.bsr, bsr32],
+  [shift.shiftECL, shiftByCL],
+  [md.div, div32],
   [md.imul2, (g, ins) => imul(g, ins, false)],
   [md.imul3, (g, ins) => imul(g, ins, true)],
   [bits.setcc, (g, ins) => {

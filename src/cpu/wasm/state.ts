@@ -22,6 +22,10 @@ export const LF_SIZE = 60;
 export const LF_CIN = 64;
 /** 1 while CPU.breakLoop is set by something the generated code called. */
 export const BREAK = 68;
+/** The table index of the block being run (stored before each block is entered or chained to): the gate's fault point (wasm/tier.ts). */
+export const CUR = 72;
+/** The table generation of the block the run loop entered: a chain stays in its table (wasm/codegen.ts chainBody). */
+export const GEN = 76;
 
 export const TLB_ENTRIES = 1 << 20;
 const TLB_BYTES = TLB_ENTRIES * 4;
@@ -33,7 +37,7 @@ export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
 /**
  * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
  * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
- * instruction count, unused); valid for one CPU.codeEpoch.
+ * instruction count, table generation); valid for one CPU.codeEpoch.
  */
 export const CACHE = TLB_R_USR + 2 * TLB_BYTES;
 export const CACHE_BITS = 11;
@@ -52,6 +56,8 @@ export const WASM_PAGE = 65536;
  * overrides it.
  */
 export type JitTier = 'js' | 'wasm';
+/** wasmTierSupported's answer, once asked (declared before defaultTier, whose initializer asks). */
+let supported: boolean | undefined;
 let defaultTier: JitTier = readEnvTier();
 
 function readEnvTier(): JitTier {
@@ -62,16 +68,30 @@ function readEnvTier(): JitTier {
 
 /**
  * A value of KMEMSIM_JIT as a tier: unset or empty, and `js`, are 'js'; `wasm` is 'wasm' (or 'js' where
- * there is no WebAssembly); anything else is null — the CLI refuses it as a usage error (src/cli/environment.ts).
+ * the engine lacks WebAssembly or its tail calls); anything else is null — the CLI refuses it as a usage error (src/cli/environment.ts).
  */
 export function parseJitTier(value: string | undefined): JitTier | null {
   if (value === undefined || value === '' || value === 'js') return 'js';
-  if (value === 'wasm') return typeof WebAssembly === 'object' ? 'wasm' : 'js';
+  if (value === 'wasm') return wasmTierSupported() ? 'wasm' : 'js';
   return null;
 }
 export function defaultJitTier(): JitTier {
   return defaultTier;
 }
+/** 'wasm' where the engine cannot run the tier's code is 'js' (see wasmTierSupported). */
 export function setDefaultJitTier(tier: JitTier): void {
-  defaultTier = tier;
+  defaultTier = tier === 'wasm' && !wasmTierSupported() ? 'js' : tier;
+}
+
+/**
+ * The engine runs the tier's code: WebAssembly with tail calls (return_call,
+ * which chained blocks use; on by default since Node 20's V8 11.3). A
+ * module of one function `return_call 0` must validate.
+ */
+export function wasmTierSupported(): boolean {
+  if (supported === undefined) {
+    const tail = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 0x0a, 6, 1, 4, 0, 0x12, 0, 0x0b];
+    supported = typeof WebAssembly === 'object' && WebAssembly.validate(new Uint8Array(tail));
+  }
+  return supported;
 }

@@ -1,0 +1,169 @@
+/**
+ * The body of one generated function: a region of blocks (../jit.ts
+ * formRegion — the entry block, then the already-decoded blocks on its page
+ * that its direct branches reach), as v86 compiles a hot page: a dispatch
+ * loop whose `br_table` selects the block to run, so a branch from one of
+ * the region's blocks to another (the same one included: a self-loop) sets
+ * the block index and goes round the loop instead of returning to the
+ * driver. The registers stay in locals across those branches; the lazy
+ * flags are stored to the state area at each (a block is entered with them
+ * there, as from the driver). The count, `room`, faults and breakLoop are
+ * the single block's contract (./codegen.ts), per block: a branch inside
+ * goes on only while the whole target block fits in `room` and nothing set
+ * breakLoop, and every import gets the instruction's index in the region,
+ * which the tier maps back to its block and index for cpu.jitInstrs and
+ * cpu.jitIndex. Layout, for blocks 0..n-1:
+ *
+ *     loop                       ;; label: depth - 1 from anywhere inside
+ *       block ... block          ;; n of them
+ *         br_table 0 1 … n-1 (PC)
+ *       end  <block 0's code>    ;; each block ends in a return or a br to the loop
+ *       end  <block 1's code> …
+ *     end unreachable
+ */
+import type { Instr } from '../instr.js';
+import * as ctl from '../exec/control.js';
+import { Op, VOID, uleb } from './encoder.js';
+import { BlockGen, BRK, DONE, FIRST_TEMP, PARAMS, PC, ROOM, TLB, get, k32 } from './codegen.js';
+import { GENERATORS } from './instructions.js';
+
+/** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
+function emitInstruction(g: BlockGen, ins: Instr, k: number): boolean {
+  const n = g.count;
+  const last = k === n - 1;
+  if (ins.exec === ctl.jcc) {
+    g.if(g.cond(ins.op & 0xf), () => g.emit(g.goto(ins.imm | 0, k + 1)));
+    if (last) g.emit(g.goto(ins.next | 0, n));
+    return true;
+  }
+  if (ins.cont !== ins.next && !last) {
+    // A JMP or CALL the block follows (decodeBlock): only the CALL's push remains.
+    if (ins.exec === ctl.callRel) {
+      g.push32(k32(ins.next | 0));
+      g.if(get(BRK), () => g.emit(g.exit(k32(ins.imm | 0), k + 1)));
+    }
+    return true;
+  }
+  const gen = GENERATORS.get(ins.exec);
+  const done = gen ? gen(g, ins) : false;
+  if (done === 'transfer') return false;
+  if (done) {
+    if (last) g.emit(g.goto(ins.next | 0, n));
+    else if (g.wrote) g.if(get(BRK), () => g.emit(g.exit(k32(ins.next | 0), k + 1)));
+    return true;
+  }
+  // Left to its executor (called from the generated code; EIP and the flags stored by the import).
+  const stop = g.executor();
+  g.if(get(stop), () => g.emit([...get(DONE), ...k32(k + 1), Op.i32_add, Op.return]));
+  if (last) g.emit(g.goto(ins.next | 0, n));
+  return true;
+}
+
+/** The code of one block; it ends in a return or a branch to the dispatch loop. */
+function emitBlock(g: BlockGen, instrs: readonly Instr[]): void {
+  for (let k = 0; k < instrs.length; k++) {
+    const ins = instrs[k]!;
+    g.k = k;
+    g.ins = ins;
+    g.wrote = false;
+    g.temps = 0;
+    if (!emitInstruction(g, ins, k)) break;
+  }
+  g.emit([Op.unreachable]);
+}
+
+/**
+ * The blocks of one generated function: the regions of a batch's members
+ * (./tier.ts) merged, each block once (by identity: the code cache's
+ * instruction array), so a block that several members reach is generated
+ * once. `entries[m]` is the index of member m's entry block; `inside[j]`
+ * maps the first address of each block a direct branch from block j may
+ * continue to inside the function to its index — the blocks of the regions
+ * block j belongs to (so on its own page, decoded under the same mapping:
+ * a write to that page drops every member whose region holds them, as it
+ * drops the single region's entry), never one that must start in the run
+ * loop.
+ */
+export interface FunctionPlan {
+  readonly blocks: readonly (readonly Instr[])[];
+  readonly entries: readonly number[];
+  readonly inside: readonly ReadonlyMap<number, number>[];
+  /** Each member's region as block indices (what `inside` was made from). */
+  readonly regions: readonly (readonly number[])[];
+}
+
+export function planFunction(regions: readonly (readonly (readonly Instr[])[])[]): FunctionPlan {
+  const blocks: (readonly Instr[])[] = [];
+  const index = new Map<readonly Instr[], number>();
+  const inside: Map<number, number>[] = [];
+  const indexOf = (b: readonly Instr[]): number => {
+    let j = index.get(b);
+    if (j === undefined) {
+      j = blocks.length;
+      index.set(b, j);
+      blocks.push(b);
+      inside.push(new Map());
+    }
+    return j;
+  };
+  const entries = regions.map((r) => indexOf(r[0]!));
+  const groups = regions.map((r) => r.map(indexOf));
+  for (const js of groups) {
+    for (const from of js) {
+      for (const to of js) {
+        const b = blocks[to]!;
+        if (!b[0]!.def?.startsBlock) inside[from]!.set(b[0]!.addr | 0, to);
+      }
+    }
+  }
+  return { blocks, entries, inside, regions: groups };
+}
+
+/** The generated function (its code, locals past the parameters, and the registers it writes). */
+export interface RegionBody {
+  code: number[];
+  locals: number;
+  written: number;
+}
+
+/**
+ * The function of a plan, in a module whose helpers start at function
+ * index `helperBase`: (room, tlb, done, entry) → retired, where `entry` is
+ * the index of the block to start with (a member's: ./tier.ts calls it
+ * through one small function per member).
+ */
+export function generateFunction(plan: FunctionPlan, state: number, helperBase: number): RegionBody {
+  const { blocks } = plan;
+  const g = new BlockGen(blocks, plan.inside, state, helperBase);
+  g.prologue();
+  g.emit([Op.loop, VOID]);
+  const n = blocks.length;
+  if (n > 1) {
+    for (let j = 0; j < n; j++) g.emit([Op.block, VOID]);
+    const table: number[] = [...get(PC), Op.br_table];
+    uleb(table, n - 1);
+    for (let j = 0; j < n - 1; j++) uleb(table, j);
+    uleb(table, n - 1);
+    g.emit(table);
+    g.emit([Op.end]);
+  }
+  let base = 0;
+  for (let j = 0; j < n; j++) {
+    // Inside: the loop and the blocks of the later region blocks.
+    g.depth = n - j;
+    g.beginBlock(j, base);
+    emitBlock(g, blocks[j]!);
+    if (j < n - 1) g.emit([Op.end]);
+    base += blocks[j]!.length;
+  }
+  g.emit([Op.end, Op.unreachable]);
+  return { code: g.code, locals: FIRST_TEMP - PARAMS + g.maxTemps, written: g.written };
+}
+
+/** The body of member m's function (room, tlb, done) → retired: the plan's function from block `entry` (function index `main`). */
+export function entryBody(entry: number, main: number): number[] {
+  // A tail call: blocks chain by tail calls (codegen.ts chainBody), so an entry must not stay on the stack.
+  const o = [...get(ROOM), ...get(TLB), ...get(DONE), ...k32(entry), Op.return_call];
+  uleb(o, main);
+  return o;
+}
