@@ -1,8 +1,9 @@
 /**
- * The WebAssembly block generator: the state of one block being generated
- * and the primitives the instruction generators (./instructions.ts) use —
- * registers in locals, lazy flags in locals, memory accesses with the TLB
- * fast path inline, exits and the self-loop. It keeps the contract of the
+ * The WebAssembly block generator: the state of one function being
+ * generated (a region of blocks: ./region.ts) and the primitives the
+ * instruction generators (./instructions.ts) use — registers in locals,
+ * lazy flags in locals, memory accesses with the TLB fast path inline,
+ * exits and branches inside the function. It keeps the contract of the
  * JavaScript block compiler (../jit.ts) to the letter:
  *
  * - the function returns how many instructions retired, having stored EIP
@@ -11,11 +12,14 @@
  * - before anything that may fault (an access's slow path, an executor
  *   call) it stores the registers and the flags as they were before the
  *   instruction and passes the instruction's index and the count retired
- *   by earlier trips round a self-loop to the imported function, which
- *   records them in cpu.jitIndex/jitDone, so the run loop delivers the
+ *   by earlier blocks of this call to the gate function (the instruction's
+ *   index in the function: the tier maps it to its block), which records
+ *   them in cpu.jitInstrs/jitIndex/jitDone, so the run loop delivers the
  *   exception exactly as for interpreted code.
  *
- * Function signature: (room, tlb, done) → retired, where `room` is how
+ * Function signature: (room, tlb, done, entry) → retired (`entry`: the
+ * block to start with; a member's small function calls it, with the
+ * signature (room, tlb, done) the table holds), where `room` is how
  * many instructions may retire before the run loop must look at the budget
  * or the devices, `tlb` the byte address of the current privilege's read
  * TLB (its write TLB follows at TLB_W), and `done` the instructions already
