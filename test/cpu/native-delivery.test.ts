@@ -1,6 +1,6 @@
 /**
  * Native handlers run straight from delivery (CPU.nativeDelivery,
- * runDeliveredNatives in src/cpu/cpu.ts): the kernel's #PF handler, the
+ * src/cpu/native-delivery.ts): the kernel's #PF handler, the
  * single step its IRET asks for and the #DB handler run without a pass of
  * the run loop each. It must be invisible: with it on and off, the same
  * frames byte for byte, CR2, DR6, EFLAGS, CS, ESP, EIP and instruction
