@@ -471,6 +471,18 @@ export class CPU {
     }
   }
 
+  /**
+   * setEflags(0, clear) when `image` is getEflags() as it is now (exception delivery computed it for
+   * the frame): the pending arithmetic flags are taken from it instead of computed a second time.
+   * `clear` holds no arithmetic flag and cannot set IF.
+   */
+  clearEflagsOf(image: number, clear: number): void {
+    const old = this.flags;
+    this.lazyMask = 0;
+    this.flags = image & ~clear;
+    if ((old ^ this.flags) & (TF | IF)) this.breakLoop = true;
+  }
+
   /** Condition codes (SDM Vol. 1 Appendix B): cc is the low nibble of Jcc/SETcc/CMOVcc. */
   cond(cc: number): boolean {
     // Fast path: every status flag pending from a SUB/CMP or a logic op, the usual case before Jcc.
@@ -1111,6 +1123,16 @@ export class CPU {
     return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
   }
 
+  /**
+   * The physical address of `lin` from the TLB of the current privilege, or -1 when it holds no
+   * translation for the page: what the processor's next access there would use, no page walk and no
+   * side effect. The host-side kernel reads the frame an exception just pushed through it.
+   */
+  cachedPhys(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    return e === 0 ? -1 : (e & ~0xfff) | (lin & 0xfff);
+  }
+
   /** Physical bytes, bypassing translation: only loaders and the memory unit use this. */
   writePhys(addr: number, data: Uint8Array): void {
     if (addr < 0 || addr + data.length > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+${data.length} is outside memory`);
@@ -1606,11 +1628,31 @@ export class CPU {
   /** Deliver a fault `ins` raised: reported at the instruction (SDM Vol. 3 §6.5), RF set in the EFLAGS image. */
   private deliverFaultOf(ins: Instr, vector: number, errorCode: number): void {
     this.cur = ins;
-    if (!this.faultInNewTask) this.eip = ins.addr;
+    const eip = this.faultInNewTask ? this.eip : ins.addr;
+    this.eip = eip;
     this.faultInNewTask = false;
     this.deliveringFault = true;
     this.deliver(vector, errorCode, false);
     this.deliveringFault = false;
+    // Flat 32-bit code: the instruction's linear address is its EIP, decoded as a handler would decode it.
+    if (ins.addr === eip && ins.def !== null && ins.native === null && !this.segChecks && this.codeSize32 && this.stopReason === null) {
+      this.faultingInstr = ins;
+      this.faultingEpoch = this.codeEpoch;
+    }
+  }
+  /** The instruction whose fault the last delivery delivered (see faultedInstrAt), or null. */
+  private faultingInstr: Instr | null = null;
+  private faultingEpoch = -1;
+  /**
+   * The decoded instruction at linear `eip` whose fault the last delivery delivered, while no code
+   * may have changed since (the code epoch, as for block links): its bytes are the ones the processor
+   * executed, so a handler entered by that delivery (the page-hiding service's #PF handler) need not
+   * decode them again. Null when the last delivery was anything else (an interrupt, a trap, INT n, a
+   * fault in code that is not flat 32-bit) or was for another EIP. The Instr is the CPU's: read only.
+   */
+  faultedInstrAt(eip: number): Instr | null {
+    const ins = this.faultingInstr;
+    return ins !== null && ins.addr === (eip | 0) && this.faultingEpoch === this.codeEpoch ? ins : null;
   }
 
   /**
@@ -1639,6 +1681,7 @@ export class CPU {
   /** Deliver through the single exception path, converting a nested throw into the SDM's rules. */
   deliver(vector: number, errorCode: number, software: boolean): void {
     this.delivered = true;
+    this.faultingInstr = null;
     try {
       deliverException(this, vector, errorCode, software);
     } catch (e) {

@@ -156,7 +156,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
   const conforming = (cs.access & 4) !== 0;
   const newCpl = conforming ? cpu.cpl : dplOf(cs);
-  const eflags = cpu.getEflags() | (cpu.deliveringFault ? RF : 0);
+  const image = cpu.getEflags();
+  const eflags = image | (cpu.deliveringFault ? RF : 0);
   const eip = cpu.eip;
   const size = gate32 ? 4 : 2;
   const inter = newCpl < cpu.cpl;
@@ -205,7 +206,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   }
   if (inter) setSegmentCache(cpu, SS, newSS, ssDesc);
   else cpu.checkedDescriptors.recordGate(vector, lo, hi, cs, newCpl);
-  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP);
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP, image);
 }
 
 /** EFLAGS, CS, EIP and the error code (if any) below `sp` on the handler's stack; returns the new stack pointer. */
@@ -217,14 +218,17 @@ function pushFrame(cpu: CPU, ssBase: number, sp: number, size: number, eflags: n
   return sp;
 }
 
-/** The frame is written: ESP, CS:EIP at the handler, EFLAGS as the gate type says, and the observer told. */
-function enterHandler(cpu: CPU, vector: number, errorCode: number, software: boolean, type: number, csSel: number, cs: Descriptor, offset: number, esp: number, eip: number, cplBefore: number, oldSS: number, oldESP: number): void {
+/**
+ * The frame is written: ESP, CS:EIP at the handler, EFLAGS as the gate type says, and the observer
+ * told. `image` is EFLAGS as the frame has it (without the RF of a fault), computed once.
+ */
+function enterHandler(cpu: CPU, vector: number, errorCode: number, software: boolean, type: number, csSel: number, cs: Descriptor, offset: number, esp: number, eip: number, cplBefore: number, oldSS: number, oldESP: number, image: number): void {
   cpu.regs[4] = esp;
   setSegmentCache(cpu, CS, csSel, cs);
   cpu.eip = offset;
   let clear = TF | NT | RF | VM;
   if ((type & 7) === 6) clear |= IF; // interrupt gate
-  cpu.setEflags(0, clear);
+  cpu.clearEflagsOf(image, clear);
   cpu.observer?.onException?.({
     vector,
     errorCode: errorCode < 0 ? null : errorCode,
@@ -262,8 +266,9 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   const oldSS = cpu.segSel[SS];
   const oldESP = cpu.regs[4];
   const eip = cpu.eip;
-  const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, cpu.getEflags() | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
+  const image = cpu.getEflags();
+  const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, image | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
   cpu.checkedDescriptors.hits++;
-  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP);
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP, image);
   return true;
 }
