@@ -909,6 +909,23 @@ export class CPU {
     }
   }
 
+  /** The supervisor TLB's entry for the page of `lin` (physical page base | 1), 0 when none: no walk, no side effect. */
+  supervisorTlbEntry(lin: number): number {
+    return this.tlbRSup[lin >>> 12];
+  }
+  /**
+   * Let a store to physical page `ppage` bump the code epoch, as a store to decoded code does: the
+   * page joins the code pages (kept out of the write TLB, so every store reaches translate() or
+   * writePhys and invalidates) until the next such store. For the descriptor-table pages whose
+   * entries checked-descriptors.ts knows without reading them.
+   */
+  watchWrites(ppage: number): void {
+    if (ppage >= this.codePage.length || this.codePage[ppage]) return;
+    this.codePage[ppage] = 1;
+    this.codeCached = true;
+    this.flushWriteTlb();
+  }
+
   /** MOV CRn, reg (SDM Vol. 3 §2.5). Paging-mode changes flush the TLB; CR3 keeps global entries. */
   writeControlRegister(n: number, v: number): void {
     if (n === 0) {

@@ -126,6 +126,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   }
   // Error codes name the IDT entry (IDT bit = 2) and carry EXT for events not caused by INT n (SDM §6.13).
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.fault(Vec.GP, vector * 8 + 2 + ext);
+  // A gate checked before whose tables nothing can have changed (checked-descriptors.ts): not even read.
+  if (!cpu.segChecks && cpu.checkedDescriptors.gateUnchanged(cpu, vector) && deliverUnchangedGate(cpu, vector, errorCode, software)) return;
   const lo = cpu.readSystem32((cpu.idtrBase + vector * 8) | 0);
   const hi = cpu.readSystem32((cpu.idtrBase + vector * 8 + 4) | 0);
   const type = (hi >>> 8) & 0x1f;
@@ -205,7 +207,7 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     throw e;
   }
   if (inter) setSegmentCache(cpu, SS, newSS, ssDesc);
-  else cpu.checkedDescriptors.recordGate(vector, lo, hi, cs, newCpl);
+  else cpu.checkedDescriptors.recordGate(cpu, vector, lo, hi, cs, newCpl);
   enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP, image);
 }
 
@@ -259,6 +261,27 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   const dlo = cpu.readSystem32((table + index) | 0);
   const cs = cpu.checkedDescriptors.gateDescriptor(vector, dlo, cpu.readSystem32((table + index + 4) | 0));
   if (cs === null) return false;
+  enterCheckedGate(cpu, vector, errorCode, software, lo, hi, cs);
+  return true;
+}
+
+/**
+ * A same-privilege delivery through a gate checked before whose IDT entry and code-segment descriptor
+ * cannot have changed since (CheckedDescriptors.gateUnchanged): the recorded dwords, not read again.
+ * False, with nothing changed, for INT n through a gate whose DPL is below the CPL (the full path
+ * raises the #GP).
+ */
+function deliverUnchangedGate(cpu: CPU, vector: number, errorCode: number, software: boolean): boolean {
+  const known = cpu.checkedDescriptors;
+  const hi = known.gateHiOf(vector);
+  if (software && ((hi >>> 13) & 3) < cpu.cpl) return false;
+  enterCheckedGate(cpu, vector, errorCode, software, known.gateLoOf(vector), hi, known.gateCsOf(vector));
+  return true;
+}
+
+/** The frame of a same-privilege delivery through a checked gate (IDT dwords `lo`, `hi`, code segment `cs`), as deliverOnce writes it. */
+function enterCheckedGate(cpu: CPU, vector: number, errorCode: number, software: boolean, lo: number, hi: number, cs: Descriptor): void {
+  const sel = (lo >>> 16) & 0xffff;
   const type = (hi >>> 8) & 0x1f;
   const size = type & 8 ? 4 : 2;
   const offset = size === 4 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
@@ -270,5 +293,4 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, image | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
   cpu.checkedDescriptors.hits++;
   enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP, image);
-  return true;
 }
