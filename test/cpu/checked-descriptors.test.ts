@@ -43,14 +43,24 @@ function entry(k: Kernel, vector: number): number[] {
   return [vector, cpu.cr2 >>> 0, cpu.dr[6]! >>> 0, cpu.getEflags() >>> 0, cpu.segSel[CS]!, cpu.segLimit[CS]! >>> 0, esp, cpu.eip >>> 0, cpu.icount, ...words];
 }
 
-/** `guest`: instructions run at the top of every trip of the loop (ECX counts the trips down). */
-function run(enabled: boolean, mutate?: Mutation, guest = ''): Run {
-  const k = new Kernel();
-  k.cpu.checkedDescriptors.enabled = enabled;
-  const code = assemble(`
+const PROLOGUE = `
       sti
       mov ecx, 30
-      xor eax, eax
+      xor eax, eax`;
+
+/**
+ * `guest`: instructions run at the top of every trip of the loop (ECX counts the trips down);
+ * `breakpoint`: DR0 on the loop's first instruction after them (a store to the hidden page, so the
+ * instruction the #PF handler has stepped), its #DB handled as a debugger would (RF in the frame).
+ */
+function run(enabled: boolean, mutate?: Mutation, guest = '', breakpoint = false): Run {
+  const k = new Kernel();
+  k.cpu.checkedDescriptors.enabled = enabled;
+  if (breakpoint) {
+    k.cpu.writeDebugRegister(0, CODE + assemble(`${PROLOGUE}\n${guest}`, { base: CODE }).length);
+    k.cpu.writeDebugRegister(7, 1);
+  }
+  const code = assemble(`${PROLOGUE}
     1:
       ${guest}
       mov [${DATA + 4}], ecx
@@ -80,6 +90,12 @@ function run(enabled: boolean, mutate?: Mutation, guest = ''): Run {
   });
   k.setTrapHandler(Vec.DB, (kk, f) => {
     entries.push(entry(kk, Vec.DB));
+    if (kk.cpu.dr[6]! & 1) {
+      // The instruction breakpoint: resume the instruction (RF), the page as it was.
+      kk.cpu.dr[6] = kk.cpu.dr[6]! & ~0xf;
+      kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | 0x10000);
+      return;
+    }
     kk.as.writePte(DATA, pte & ~1);
     kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
   });
@@ -193,5 +209,27 @@ describe('delivery and IRET through gates checked before', () => {
     const full = run(false, mutate);
     expectGateChanged(full);
     expectSame(run(true, mutate), full);
+  });
+
+  it('write the same frames when the guest single-steps itself', () => {
+    // Every fourth trip the program sets TF for a few instructions (each #DB handler entry clears it again).
+    const guest = `test ecx, 3
+      jnz 2f
+      pushfd
+      or dword ptr [esp], ${TF}
+      popfd
+      nop
+      nop
+    2:`;
+    const full = run(false, undefined, guest);
+    expect(full.entries.filter((e) => e[0] === Vec.DB).length).toBeGreaterThan(2 * 30 * 6 / 2 + 5);
+    expectSame(run(true, undefined, guest), full);
+  });
+
+  it('write the same frames with an instruction breakpoint on the stepped instruction', () => {
+    const full = run(false, undefined, '', true);
+    // Each trip: the breakpoint's #DB before the store, then its #PF and the step's #DB.
+    expect(full.entries.filter((e) => e[0] === Vec.DB && (e[2]! & 1) !== 0).length).toBe(30);
+    expectSame(run(true, undefined, '', true), full);
   });
 });
