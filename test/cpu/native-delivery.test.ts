@@ -50,15 +50,28 @@ function entry(k: Kernel, vector: number): number[] {
  * (taken when IF allows: the #PF handler returns with IF as the gate left it, the #DB handler's IRET
  * sets it again), and the run either whole or in slices of the budgets `slices` cycles through.
  */
-function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]; rebindAt?: number } = {}): Run {
+const PROLOGUE = `
+      sti
+      mov ecx, 25
+      xor eax, eax`;
+
+/**
+ * `guest`: instructions at the top of every trip (ECX counts the trips down); `breakpoint`: DR0 on the
+ * loop's first instruction after them (a store to the hidden page: the instruction the #PF handler
+ * steps), its #DB handled as a debugger would (RF in the frame).
+ */
+function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]; rebindAt?: number; guest?: string; breakpoint?: boolean } = {}): Run {
   const k = new Kernel();
   const cpu = k.cpu;
   cpu.nativeDelivery = nativeDelivery;
-  const code = assemble(`
-      sti
-      mov ecx, 25
-      xor eax, eax
+  const guest = opts.guest ?? '';
+  if (opts.breakpoint) {
+    cpu.writeDebugRegister(0, CODE + assemble(`${PROLOGUE}\n${guest}`, { base: CODE }).length);
+    cpu.writeDebugRegister(7, 1);
+  }
+  const code = assemble(`${PROLOGUE}
     1:
+      ${guest}
       mov [${DATA + 4}], ecx
       add eax, [${DATA + 4}]
       movzx edx, byte ptr [${DATA + 5}]
@@ -97,6 +110,12 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
   });
   k.setTrapHandler(Vec.DB, (kk, f) => {
     entries.push(entry(kk, Vec.DB));
+    if (kk.cpu.dr[6]! & 1) {
+      // The instruction breakpoint: resume the instruction (RF), the page as it was.
+      kk.cpu.dr[6] = kk.cpu.dr[6]! & ~0xf;
+      kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | 0x10000);
+      return;
+    }
     kk.as.writePte(DATA, pte & ~1);
     kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
   });
@@ -151,9 +170,9 @@ function run(nativeDelivery: boolean, opts: { period?: number; slices?: number[]
   return { entries, stops, memory: cpu.mem.u8.slice(), regs: [...cpu.regs].map((x) => x >>> 0), icount: instructions, chained: cpu.nativeDeliveryRuns };
 }
 
-function expectSame(fast: Run, loop: Run): void {
+function expectSame(fast: Run, loop: Run, chained = true): void {
   expect(loop.chained).toBe(0);
-  expect(fast.chained).toBeGreaterThan(0);
+  if (chained) expect(fast.chained).toBeGreaterThan(0);
   expect(fast.entries.length).toBe(loop.entries.length);
   expect(fast.entries).toEqual(loop.entries);
   expect(fast.stops).toEqual(loop.stops);
@@ -186,6 +205,30 @@ describe('native handlers run straight from delivery', () => {
       expect(loop.entries.filter((e) => e[0] === IRQ).length).toBeGreaterThan(2);
       expectSame(run(true, { period }), loop);
     }
+  });
+
+  it('write the same frames when the guest single-steps itself, and with interrupts and budgets', () => {
+    // Every fourth trip the program sets TF for a few instructions (each #DB handler entry clears it again).
+    const guest = `test ecx, 3
+      jnz 2f
+      pushfd
+      or dword ptr [esp], ${TF}
+      popfd
+      nop
+      nop
+    2:`;
+    const loop = run(false, { guest });
+    expect(loop.entries.filter((e) => e[0] === Vec.DB).length).toBeGreaterThan(25 * 8 + 5);
+    expectSame(run(true, { guest }), loop);
+    for (const slices of [[1], [3, 2]]) expectSame(run(true, { guest, slices, period: 7 }), run(false, { guest, slices, period: 7 }));
+  });
+
+  it('write the same frames with an instruction breakpoint on the stepped instruction (no run from delivery while DR7 is armed)', () => {
+    const loop = run(false, { breakpoint: true });
+    expect(loop.entries.filter((e) => e[0] === Vec.DB && (e[2]! & 1) !== 0).length).toBe(25);
+    const fast = run(true, { breakpoint: true });
+    expectSame(fast, loop, false);
+    expect(fast.chained).toBe(0);
   });
 
   it('stop at the same count, EIP and EFLAGS for every budget', () => {
