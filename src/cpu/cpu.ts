@@ -15,6 +15,7 @@ import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentatio
 import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
 import { X87State } from './fpu/x87-state.js';
 import { notePageFault, PREFLIGHT_AFTER } from './fault-preflight.js';
+import { NativeDelivery } from './native-delivery.js';
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -470,6 +471,18 @@ export class CPU {
     }
   }
 
+  /**
+   * setEflags(0, clear) when `image` is getEflags() as it is now (exception delivery computed it for
+   * the frame): the pending arithmetic flags are taken from it instead of computed a second time.
+   * `clear` holds no arithmetic flag and cannot set IF.
+   */
+  clearEflagsOf(image: number, clear: number): void {
+    const old = this.flags;
+    this.lazyMask = 0;
+    this.flags = image & ~clear;
+    if ((old ^ this.flags) & (TF | IF)) this.breakLoop = true;
+  }
+
   /** Condition codes (SDM Vol. 1 Appendix B): cc is the low nibble of Jcc/SETcc/CMOVcc. */
   cond(cc: number): boolean {
     // Fast path: every status flag pending from a SUB/CMP or a logic op, the usual case before Jcc.
@@ -896,6 +909,23 @@ export class CPU {
     }
   }
 
+  /** The supervisor TLB's entry for the page of `lin` (physical page base | 1), 0 when none: no walk, no side effect. */
+  supervisorTlbEntry(lin: number): number {
+    return this.tlbRSup[lin >>> 12];
+  }
+  /**
+   * Let a store to physical page `ppage` bump the code epoch, as a store to decoded code does: the
+   * page joins the code pages (kept out of the write TLB, so every store reaches translate() or
+   * writePhys and invalidates) until the next such store. For the descriptor-table pages whose
+   * entries checked-descriptors.ts knows without reading them.
+   */
+  watchWrites(ppage: number): void {
+    if (ppage >= this.codePage.length || this.codePage[ppage]) return;
+    this.codePage[ppage] = 1;
+    this.codeCached = true;
+    this.flushWriteTlb();
+  }
+
   /** MOV CRn, reg (SDM Vol. 3 §2.5). Paging-mode changes flush the TLB; CR3 keeps global entries. */
   writeControlRegister(n: number, v: number): void {
     if (n === 0) {
@@ -1110,6 +1140,16 @@ export class CPU {
     return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
   }
 
+  /**
+   * The physical address of `lin` from the TLB of the current privilege, or -1 when it holds no
+   * translation for the page: what the processor's next access there would use, no page walk and no
+   * side effect. The host-side kernel reads the frame an exception just pushed through it.
+   */
+  cachedPhys(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    return e === 0 ? -1 : (e & ~0xfff) | (lin & 0xfff);
+  }
+
   /** Physical bytes, bypassing translation: only loaders and the memory unit use this. */
   writePhys(addr: number, data: Uint8Array): void {
     if (addr < 0 || addr + data.length > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+${data.length} is outside memory`);
@@ -1279,8 +1319,8 @@ export class CPU {
     };
   }
 
-  /** Find or decode the block starting at linear address `eip`. */
-  private getBlock(eip: number): Block {
+  /** Find or decode the block starting at linear address `eip`. @internal */
+  getBlock(eip: number): Block {
     let e = this.tlbR[eip >>> 12];
     if (e === 0) {
       try {
@@ -1389,8 +1429,8 @@ export class CPU {
         prev = null;
         if (single) break;
         if (this.delivered) {
-          limit = this.runDeliveredNatives(limit, lastFaultAt);
-          lastFaultAt = this.chainLastFaultAt;
+          limit = this.nativeChain.run(limit, lastFaultAt);
+          lastFaultAt = this.nativeChain.lastFaultAt;
         }
         continue;
       }
@@ -1490,122 +1530,34 @@ export class CPU {
       }
       this.breakLoop = false;
       if (this.delivered && !single) {
-        limit = this.runDeliveredNatives(limit, lastFaultAt);
-        lastFaultAt = this.chainLastFaultAt;
+        limit = this.nativeChain.run(limit, lastFaultAt);
+        lastFaultAt = this.nativeChain.lastFaultAt;
       }
     }
     return this.stopReason;
   }
 
+  /** An exception or interrupt was delivered since the run loop last looked (native-delivery.ts). @internal */
+  delivered = false;
+  /** Native handlers run straight from delivery (native-delivery.ts). */
+  readonly nativeChain: NativeDelivery = new NativeDelivery(this);
   /**
-   * A delivery just entered a native handler (the kernel's #PF and #DB
-   * handlers on the kmemcheck path): run it now, and when it returns with
-   * TF set (page hiding's single step), the step and the native #DB
-   * handler it traps to, instead of going round the run loop for each —
-   * exactly what the loop's next passes would do, in the same order, with
-   * the same checks before each: no pass while a device wants attention or
-   * the budget is spent, the fast path's conditions for a native routine
-   * (no TF/RF, no interrupt shadow, no debug registers, flat segments),
-   * stepSlow for the step (instruction breakpoints, RF, DR6, the #DB), the
-   * same no-progress rule. The frames are written and read by the same
-   * code as before; what is skipped is the loop's own work between them.
-   * Off (`nativeDelivery = false`) the loop runs them one pass each (tests
-   * compare the two). Returns the budget limit (lowered by the
-   * no-progress rule); `chainLastFaultAt` holds the loop's lastFaultAt.
-   */
-  private runDeliveredNatives(limit: number, lastFaultAt: number): number {
-    this.chainLastFaultAt = lastFaultAt;
-    if (!this.nativeDelivery) {
-      this.delivered = false;
-      return limit;
-    }
-    let stepNext = false;
-    for (;;) {
-      this.delivered = false;
-      if (this.stopReason !== null || this.halted || this.icount >= this.attentionAt || this.icount >= limit) return limit;
-      if (this.shadow || this.stiShadow || this.debugActive || this.segChecks) return limit;
-      if (this.flags & (TF | RF_BIT)) {
-        // A native handler returned with TF (and RF) set: the loop's next pass would be this step.
-        if (!stepNext) return limit;
-        const before = this.icount;
-        this.stepSlow();
-        if (this.icount === before) {
-          if (this.chainLastFaultAt === before) limit--;
-          this.chainLastFaultAt = before;
-        }
-        if (!this.delivered) return limit;
-        stepNext = false;
-        continue;
-      }
-      // A native handler returned to code that runs on the fast path: that is the loop's next pass.
-      if (stepNext) return limit;
-      // The fast path's pass for a block that is a native routine (nothing else: guest code goes back to the loop).
-      const eip = this.eip;
-      const ins = this.nativeBlockAt(eip);
-      if (ins === null) return limit;
-      const edges = this.edgeCounts;
-      if (edges !== null) this.countEdge(edges, eip);
-      const inst = this.jitInstrumentation;
-      if (inst !== null && inst.interpreted !== undefined) inst.interpreted(this, ins);
-      try {
-        this.eip = ins.next;
-        ins.exec(this, ins);
-        this.icount++; // execNative took one off: a native routine is no guest instruction
-        this.nativeDeliveryRuns++;
-      } catch (e) {
-        this.handleThrow(e, ins);
-        if (this.chainLastFaultAt === this.icount) limit--;
-        this.chainLastFaultAt = this.icount;
-      }
-      this.breakLoop = false;
-      stepNext = true;
-    }
-  }
-  /**
-   * The native routine whose block starts at `eip`, or null (guest code). The last two are linked by
-   * linear EIP as the run loop links blocks, valid while codeEpoch is unchanged (the #PF and #DB
-   * handlers of the kmemcheck path, one after the other); otherwise getBlock, as the loop's pass would.
-   */
-  private nativeBlockAt(eip: number): Instr | null {
-    const epoch = this.codeEpoch;
-    if (this.nativeLinkEpoch === epoch && eip !== -1) {
-      if (this.nativeLinkEip0 === eip) return this.nativeLinkIns0;
-      if (this.nativeLinkEip1 === eip) return this.nativeLinkIns1;
-    } else {
-      this.nativeLinkEpoch = epoch;
-      this.nativeLinkEip0 = this.nativeLinkEip1 = -1;
-    }
-    const block = this.getBlock(eip);
-    const ins = block.instrs[0]!;
-    if (ins.native === null) return null;
-    if (block.cacheable && eip !== -1 && this.codeEpoch === epoch) {
-      // The older slot makes room.
-      this.nativeLinkEip1 = this.nativeLinkEip0;
-      this.nativeLinkIns1 = this.nativeLinkIns0;
-      this.nativeLinkEip0 = eip;
-      this.nativeLinkIns0 = ins;
-    }
-    return ins;
-  }
-  private nativeLinkEpoch = -1;
-  private nativeLinkEip0 = -1;
-  private nativeLinkEip1 = -1;
-  private nativeLinkIns0: Instr | null = null;
-  private nativeLinkIns1: Instr | null = null;
-  /** An exception or interrupt was delivered since the run loop last looked (runDeliveredNatives). */
-  private delivered = false;
-  /** The run loop's lastFaultAt, as runDeliveredNatives leaves it. */
-  private chainLastFaultAt = -1;
-  /**
-   * Run native handlers straight from delivery (runDeliveredNatives); off, each is one pass of the run
+   * Run native handlers straight from delivery (native-delivery.ts); off, each is one pass of the run
    * loop. The same architectural result either way.
    */
-  nativeDelivery = true;
-  /** Native routines runDeliveredNatives ran (tests). */
-  nativeDeliveryRuns = 0;
+  get nativeDelivery(): boolean {
+    return this.nativeChain.enabled;
+  }
+  set nativeDelivery(on: boolean) {
+    this.nativeChain.enabled = on;
+  }
+  /** Native routines run from delivery (tests). */
+  get nativeDeliveryRuns(): number {
+    return this.nativeChain.runs;
+  }
 
-  /** One instruction with the full per-instruction checks (TF single-step). */
-  private stepSlow(): void {
+  /** One instruction with the full per-instruction checks (TF single-step). @internal */
+  stepSlow(): void {
     const tfBefore = (this.flags & TF) !== 0;
     this.shadow = false;
     this.stiShadow = false;
@@ -1683,7 +1635,8 @@ export class CPU {
     return ins;
   }
 
-  private handleThrow(e: unknown, ins: Instr): void {
+  /** A throw out of an executor: a fault delivered at `ins`, anything else a stop. @internal */
+  handleThrow(e: unknown, ins: Instr): void {
     this.cur = ins;
     if (e === FAULT) {
       if (this.excVector === Vec.PF) notePageFault(this, ins);
@@ -1697,11 +1650,31 @@ export class CPU {
   /** Deliver a fault `ins` raised: reported at the instruction (SDM Vol. 3 §6.5), RF set in the EFLAGS image. */
   private deliverFaultOf(ins: Instr, vector: number, errorCode: number): void {
     this.cur = ins;
-    if (!this.faultInNewTask) this.eip = ins.addr;
+    const eip = this.faultInNewTask ? this.eip : ins.addr;
+    this.eip = eip;
     this.faultInNewTask = false;
     this.deliveringFault = true;
     this.deliver(vector, errorCode, false);
     this.deliveringFault = false;
+    // Flat 32-bit code: the instruction's linear address is its EIP, decoded as a handler would decode it.
+    if (ins.addr === eip && ins.def !== null && ins.native === null && !this.segChecks && this.codeSize32 && this.stopReason === null) {
+      this.faultingInstr = ins;
+      this.faultingEpoch = this.codeEpoch;
+    }
+  }
+  /** The instruction whose fault the last delivery delivered (see faultedInstrAt), or null. */
+  private faultingInstr: Instr | null = null;
+  private faultingEpoch = -1;
+  /**
+   * The decoded instruction at linear `eip` whose fault the last delivery delivered, while no code
+   * may have changed since (the code epoch, as for block links): its bytes are the ones the processor
+   * executed, so a handler entered by that delivery (the page-hiding service's #PF handler) need not
+   * decode them again. Null when the last delivery was anything else (an interrupt, a trap, INT n, a
+   * fault in code that is not flat 32-bit) or was for another EIP. The Instr is the CPU's: read only.
+   */
+  faultedInstrAt(eip: number): Instr | null {
+    const ins = this.faultingInstr;
+    return ins !== null && ins.addr === (eip | 0) && this.faultingEpoch === this.codeEpoch ? ins : null;
   }
 
   /**
@@ -1730,6 +1703,7 @@ export class CPU {
   /** Deliver through the single exception path, converting a nested throw into the SDM's rules. */
   deliver(vector: number, errorCode: number, software: boolean): void {
     this.delivered = true;
+    this.faultingInstr = null;
     try {
       deliverException(this, vector, errorCode, software);
     } catch (e) {

@@ -126,6 +126,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   }
   // Error codes name the IDT entry (IDT bit = 2) and carry EXT for events not caused by INT n (SDM §6.13).
   if (vector * 8 + 7 > cpu.idtrLimit) cpu.fault(Vec.GP, vector * 8 + 2 + ext);
+  // A gate checked before whose tables nothing can have changed (checked-descriptors.ts): not even read.
+  if (!cpu.segChecks && cpu.checkedDescriptors.gateUnchanged(cpu, vector) && deliverUnchangedGate(cpu, vector, errorCode, software)) return;
   const lo = cpu.readSystem32((cpu.idtrBase + vector * 8) | 0);
   const hi = cpu.readSystem32((cpu.idtrBase + vector * 8 + 4) | 0);
   const type = (hi >>> 8) & 0x1f;
@@ -156,7 +158,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
   if (!(cs.access & DESC_P)) cpu.fault(Vec.NP, (sel & 0xfffc) + ext);
   const conforming = (cs.access & 4) !== 0;
   const newCpl = conforming ? cpu.cpl : dplOf(cs);
-  const eflags = cpu.getEflags() | (cpu.deliveringFault ? RF : 0);
+  const image = cpu.getEflags();
+  const eflags = image | (cpu.deliveringFault ? RF : 0);
   const eip = cpu.eip;
   const size = gate32 ? 4 : 2;
   const inter = newCpl < cpu.cpl;
@@ -204,8 +207,8 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
     throw e;
   }
   if (inter) setSegmentCache(cpu, SS, newSS, ssDesc);
-  else cpu.checkedDescriptors.recordGate(vector, lo, hi, cs, newCpl);
-  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP);
+  else cpu.checkedDescriptors.recordGate(cpu, vector, lo, hi, cs, newCpl);
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | newCpl, cs, offset, esp, eip, cplBefore, oldSS, oldESP, image);
 }
 
 /** EFLAGS, CS, EIP and the error code (if any) below `sp` on the handler's stack; returns the new stack pointer. */
@@ -217,14 +220,17 @@ function pushFrame(cpu: CPU, ssBase: number, sp: number, size: number, eflags: n
   return sp;
 }
 
-/** The frame is written: ESP, CS:EIP at the handler, EFLAGS as the gate type says, and the observer told. */
-function enterHandler(cpu: CPU, vector: number, errorCode: number, software: boolean, type: number, csSel: number, cs: Descriptor, offset: number, esp: number, eip: number, cplBefore: number, oldSS: number, oldESP: number): void {
+/**
+ * The frame is written: ESP, CS:EIP at the handler, EFLAGS as the gate type says, and the observer
+ * told. `image` is EFLAGS as the frame has it (without the RF of a fault), computed once.
+ */
+function enterHandler(cpu: CPU, vector: number, errorCode: number, software: boolean, type: number, csSel: number, cs: Descriptor, offset: number, esp: number, eip: number, cplBefore: number, oldSS: number, oldESP: number, image: number): void {
   cpu.regs[4] = esp;
   setSegmentCache(cpu, CS, csSel, cs);
   cpu.eip = offset;
   let clear = TF | NT | RF | VM;
   if ((type & 7) === 6) clear |= IF; // interrupt gate
-  cpu.setEflags(0, clear);
+  cpu.clearEflagsOf(image, clear);
   cpu.observer?.onException?.({
     vector,
     errorCode: errorCode < 0 ? null : errorCode,
@@ -255,6 +261,27 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   const dlo = cpu.readSystem32((table + index) | 0);
   const cs = cpu.checkedDescriptors.gateDescriptor(vector, dlo, cpu.readSystem32((table + index + 4) | 0));
   if (cs === null) return false;
+  enterCheckedGate(cpu, vector, errorCode, software, lo, hi, cs);
+  return true;
+}
+
+/**
+ * A same-privilege delivery through a gate checked before whose IDT entry and code-segment descriptor
+ * cannot have changed since (CheckedDescriptors.gateUnchanged): the recorded dwords, not read again.
+ * False, with nothing changed, for INT n through a gate whose DPL is below the CPL (the full path
+ * raises the #GP).
+ */
+function deliverUnchangedGate(cpu: CPU, vector: number, errorCode: number, software: boolean): boolean {
+  const known = cpu.checkedDescriptors;
+  const hi = known.gateHiOf(vector);
+  if (software && ((hi >>> 13) & 3) < cpu.cpl) return false;
+  enterCheckedGate(cpu, vector, errorCode, software, known.gateLoOf(vector), hi, known.gateCsOf(vector));
+  return true;
+}
+
+/** The frame of a same-privilege delivery through a checked gate (IDT dwords `lo`, `hi`, code segment `cs`), as deliverOnce writes it. */
+function enterCheckedGate(cpu: CPU, vector: number, errorCode: number, software: boolean, lo: number, hi: number, cs: Descriptor): void {
+  const sel = (lo >>> 16) & 0xffff;
   const type = (hi >>> 8) & 0x1f;
   const size = type & 8 ? 4 : 2;
   const offset = size === 4 ? (hi & 0xffff0000) | (lo & 0xffff) : lo & 0xffff;
@@ -262,8 +289,8 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   const oldSS = cpu.segSel[SS];
   const oldESP = cpu.regs[4];
   const eip = cpu.eip;
-  const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, cpu.getEflags() | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
+  const image = cpu.getEflags();
+  const esp = pushFrame(cpu, cpu.segBase[SS], oldESP, size, image | (cpu.deliveringFault ? RF : 0), cpu.segSel[CS], eip, errorCode);
   cpu.checkedDescriptors.hits++;
-  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP);
-  return true;
+  enterHandler(cpu, vector, errorCode, software, type, (sel & 0xfffc) | cpl, cs, offset, esp, eip, cpl, oldSS, oldESP, image);
 }

@@ -39,6 +39,12 @@ export interface TrapFrame {
   userSs: number;
   /** Linear address of the EIP slot of the frame (handlers that resume elsewhere rewrite it, e.g. the ring-1 #GP emulation). */
   frameAddress: number;
+  /**
+   * Physical address of that slot, when the frame (up to the interrupted SS) lies within one page and
+   * it is known; -1 (or absent) otherwise. Valid while the handler runs: it writes the frame there
+   * without a page walk.
+   */
+  framePhys?: number;
 }
 
 /** Called around every native routine bound with bindRoutine (the CPL-1 stack tracker shows its hidden stack to them). */
@@ -343,7 +349,8 @@ export class Kernel {
     const base = hasErr ? 4 : 0;
     // The frame the CPU just pushed: translated once when it lies within one page (it always does but at a page's end).
     const at = (cpu.segBase[SS] + esp) | 0;
-    let phys = (at & 0xfff) <= 0x1000 - 24 ? cpu.lookupPhys(at, false, false) : -1;
+    let phys = (at & 0xfff) <= 0x1000 - 24 ? cpu.cachedPhys(at) : -1;
+    if (phys < 0 && (at & 0xfff) <= 0x1000 - 24) phys = cpu.lookupPhys(at, false, false);
     if (phys + 24 > cpu.mem.size) phys = -1;
     const errorCode = hasErr ? this.frameWord(phys, at, 0) : null;
     const cs = this.frameWord(phys, at, base + 4) & 0xffff;
@@ -359,6 +366,7 @@ export class Kernel {
       userEsp: outer ? this.frameWord(phys, at, base + 12) : (esp + base + 12) | 0,
       userSs: outer ? this.frameWord(phys, at, base + 16) & 0xffff : cpu.segSel[SS],
       frameAddress: (cpu.segBase[SS] + esp + base) | 0,
+      framePhys: phys < 0 ? -1 : phys + base,
     };
     const h = this.handlers[vector];
     this.trapReturnDeferred = false;

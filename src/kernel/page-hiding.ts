@@ -300,6 +300,16 @@ export class PageHidingService {
   /** Pages of the current fault (scratch). */
   private readonly pages = new Int32Array(2 * AccessList.CAPACITY + 4);
   private pageCount = 0;
+  /**
+   * Bumped whenever a page's owners or a client's suspension change: `pageOwner` (the first owner of
+   * each of `pages`, looked up once by collectPages) holds while `collectedVersion` equals it, and the
+   * pages shown by reveal are still owned while `revealedVersion` does — so the hot path looks each
+   * page up once, not once per pass over the pages.
+   */
+  private version = 0;
+  private readonly pageOwner: (PageHidingClient | undefined)[] = [];
+  private collectedVersion = -1;
+  private revealedVersion = -1;
 
   private readonly peekSource = new PeekSource();
   private readonly decoded = new Map<number, Instr>();
@@ -378,6 +388,7 @@ export class PageHidingService {
     const i = this.clients.indexOf(client);
     if (i >= 0) this.clients.splice(i, 1);
     this.suspended.delete(client);
+    this.version++;
   }
 
   /** Learn accesses with `p` during the step instead of decoding them first (null: decode). */
@@ -412,6 +423,7 @@ export class PageHidingService {
     if (space !== undefined && (cur !== undefined || (virt >>> 0) >= 0xc0000000)) {
       throw new Error(`cannot hide 0x${(page * 4096).toString(16)} in a process's address space: a kernel page, or hidden already`);
     }
+    this.version++;
     if (cur !== undefined) {
       const list = this.sharers.get(page);
       if (list === undefined) this.sharers.set(page, [owner]);
@@ -438,6 +450,7 @@ export class PageHidingService {
     const page = virt >>> 12;
     const cur = this.owners.get(page);
     if (cur === undefined) return;
+    this.version++;
     const list = this.sharers.get(page);
     if (owner !== undefined && list !== undefined) {
       if (owner === cur) this.owners.set(page, list.shift()!);
@@ -503,12 +516,14 @@ export class PageHidingService {
   suspend(owner: PageHidingClient): void {
     if (this.suspended.has(owner)) return;
     this.suspended.add(owner);
+    this.version++;
     for (const p of this.pagesOf(owner)) if (this.activeOwner(p) === undefined) this.setPresent(p, true);
   }
 
   /** Hide `owner`'s pages again after suspend(). */
   resume(owner: PageHidingClient): void {
     if (!this.suspended.delete(owner)) return;
+    this.version++;
     for (const p of this.pagesOf(owner)) if (!this.isRevealed(p)) this.setPresent(p, false);
   }
 
@@ -695,7 +710,8 @@ export class PageHidingService {
     fault.late = false;
     this.fillContext(fault.context, f);
     if (!repeat) {
-      fault.ins = this.decodeAt(f.eip);
+      // The instruction the CPU just delivered this fault for is the one at the frame's EIP: not decoded again.
+      fault.ins = cpu.faultedInstrAt(f.eip) ?? this.decodeAt(f.eip);
       fault.accesses.clear();
       this.probing = !this.stepping && this.probe !== null && !this.wantsEarly(cr2 >>> 12) && this.probe.arm(fault, this);
       if (this.probing) {
@@ -734,12 +750,14 @@ export class PageHidingService {
   /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
   private reveal(f: TrapFrame): void {
     // Clients may have shown pages for good or suspended themselves meanwhile.
+    const unchanged = this.revealedCount === 0 || this.revealedVersion === this.version;
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
-      if (this.activeOwner(p) === undefined || this.isRevealed(p)) continue;
+      if (this.collectedOwner(i) === undefined || this.isRevealed(p)) continue;
       if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
       this.setPresent(p, true);
     }
+    this.revealedVersion = unchanged ? this.version : -1;
     // TF on, IF off in the frame: the instruction runs alone, then #DB. The original TF/IF are kept from the
     // first fault of the step (a repeat fault sees our TF already).
     if (!this.stepping) {
@@ -802,6 +820,7 @@ export class PageHidingService {
   /** The pages of the fault (scratch `pages`): CR2's, every page of every predicted access, the instruction's own bytes. */
   private collectPages(fault: HiddenFault, repeat: boolean): void {
     this.pageCount = 0;
+    this.collectedVersion = -1;
     this.addPage(fault.cr2 >>> 12);
     if (repeat) return;
     const a = fault.accesses;
@@ -815,14 +834,27 @@ export class PageHidingService {
     this.notified.clear();
   }
 
+  /** Look up the first owner of every collected page, once (see `version`). */
+  private lookUpOwners(): void {
+    for (let i = 0; i < this.pageCount; i++) this.pageOwner[i] = this.owners.get(this.pages[i]);
+    this.collectedVersion = this.version;
+  }
+
+  /** activeOwner of the i-th collected page, from `pageOwner` while nothing changed since it was looked up. */
+  private collectedOwner(i: number): PageHidingClient | undefined {
+    if (this.collectedVersion === this.version && this.sharers.size === 0 && this.suspended.size === 0) return this.pageOwner[i];
+    return this.activeOwner(this.pages[i]);
+  }
+
   /**
    * The owners of the hidden pages involved handle the access, each once per step (a repeat fault
    * goes to the owners of the page the decoder missed). True when one deferred it.
    */
   private notify(fault: HiddenFault, repeat: boolean): boolean {
     if (this.sharers.size === 0 && !this.ordered) {
+      this.lookUpOwners();
       for (let i = 0; i < this.pageCount; i++) {
-        const o = this.owners.get(this.pages[i]);
+        const o = this.collectedVersion === this.version ? this.pageOwner[i] : this.owners.get(this.pages[i]);
         if (o === undefined || this.isSuspendedNow(o)) continue;
         if (repeat ? i !== 0 : this.notified.includes(o)) continue;
         this.notified.add(o);
@@ -888,11 +920,14 @@ export class PageHidingService {
   }
 
   private concealRevealed(): void {
+    // Nothing changed since reveal showed them: every one still has an active owner.
+    const same = this.revealedVersion === this.version && this.sharers.size === 0 && this.suspended.size === 0;
     for (let i = 0; i < this.revealedCount; i++) {
       const p = this.revealed[i];
-      if (this.activeOwner(p) !== undefined) this.setPresent(p, false);
+      if (same || this.activeOwner(p) !== undefined) this.setPresent(p, false);
     }
     this.revealedCount = 0;
+    this.revealedVersion = -1;
   }
 
   private chain(h: TrapHandler | undefined, k: Kernel, f: TrapFrame): void {
@@ -912,7 +947,9 @@ export class PageHidingService {
 
   /** Linear address of the EFLAGS image in the frame the handler was entered with. */
   private setFrameEflags(f: TrapFrame, v: number): void {
-    this.kernel.mem.write32((f.frameAddress + 8) | 0, v);
+    const phys = f.framePhys ?? -1;
+    if (phys >= 0) this.kernel.mem.writePhys32(phys + 8, v);
+    else this.kernel.mem.write32((f.frameAddress + 8) | 0, v);
     f.eflags = v;
   }
 

@@ -16,7 +16,9 @@ import { assemble } from './asm.js';
 /** Where the loop's code is, and the hidden page it touches. */
 export const CODE = kva(0x10000) >>> 0;
 export const DATA = kva(0x30000) >>> 0;
-const TF = 0x100;
+/** EFLAGS.TF, for tests that set it from guest code. */
+export const TF = 0x100;
+const RF = 0x10000;
 
 export interface HiddenPageLoopOptions {
   /** Trips round the loop. */
@@ -29,6 +31,13 @@ export interface HiddenPageLoopOptions {
   csLimit?: boolean;
   /** Called in the #PF handler after it showed the page, with the faults before this one. */
   onFault?: (k: Kernel, fault: number) => void;
+  /** Instructions run at the top of every trip (ECX counts the trips down). */
+  guest?: string;
+  /**
+   * DR0 on the loop's first instruction after `guest` (a store to the hidden page: the instruction the #PF
+   * handler steps), its #DB handled as a debugger would (RF in the frame, the page left as it was).
+   */
+  breakpoint?: boolean;
 }
 
 /**
@@ -49,11 +58,18 @@ export function handlerEntry(k: Kernel, vector: number, csLimit = false): number
  * elements and the LODS. Returns the entries, appended to as the guest runs.
  */
 export function hiddenPageLoop(k: Kernel, opts: HiddenPageLoopOptions): number[][] {
-  const code = assemble(`
+  const prologue = `
       sti
       mov ecx, ${opts.trips}
-      xor eax, eax
+      xor eax, eax`;
+  const guest = opts.guest ?? '';
+  if (opts.breakpoint) {
+    k.cpu.writeDebugRegister(0, CODE + assemble(`${prologue}\n${guest}`, { base: CODE }).length);
+    k.cpu.writeDebugRegister(7, 1);
+  }
+  const code = assemble(`${prologue}
     1:
+      ${guest}
       mov [${DATA + 4}], ecx
       add eax, [${DATA + 4}]
       movzx edx, byte ptr [${DATA + 5}]
@@ -81,6 +97,12 @@ ${opts.lods ? `      mov esi, ${DATA + 0x100}\n      lodsd\n` : ''}      pop ecx
   });
   k.setTrapHandler(Vec.DB, (kk, f) => {
     entries.push(handlerEntry(kk, Vec.DB, opts.csLimit));
+    if (kk.cpu.dr[6]! & 1) {
+      // The instruction breakpoint: resume the instruction (RF), the page as it was.
+      kk.cpu.dr[6] = kk.cpu.dr[6]! & ~0xf;
+      kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | RF);
+      return;
+    }
     kk.as.writePte(DATA, pte & ~1);
     kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
   });

@@ -77,6 +77,12 @@ function returnCodeSegment(cpu: CPU, sel: number): Descriptor {
  */
 function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
   if ((sel & ~3) === 0 || !cpu.checkedDescriptors.enabled) return null;
+  // Nothing that could change the descriptor changed since it was checked: not even read.
+  const unchanged = cpu.checkedDescriptors.returnUnchanged(cpu, sel);
+  if (unchanged !== null) {
+    cpu.checkedDescriptors.hits++;
+    return unchanged;
+  }
   const index = sel & 0xfff8;
   const ldt = (sel & 4) !== 0;
   if (index + 7 > (ldt ? cpu.ldtLimit : cpu.gdtrLimit) >>> 0) return null;
@@ -133,7 +139,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   if (rpl === oldCpl) {
     if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
     markAccessed(cpu, newCs, d);
-    if (checked === null) cpu.checkedDescriptors.recordReturn(newCs, d, oldCpl);
+    if (checked === null) cpu.checkedDescriptors.recordReturn(cpu, newCs, d, oldCpl);
     cpu.regs[4] = (sp + 3 * size) | 0;
     setSegmentCache(cpu, CS, newCs, d);
     cpu.eip = eip;
