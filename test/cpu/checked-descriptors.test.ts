@@ -17,7 +17,7 @@ import { Kernel } from '../../src/kernel/kernel.js';
 import { KERNEL_CS, kva } from '../../src/kernel/layout.js';
 import { callGuest } from '../../src/kernel/call.js';
 import { Vec } from '../../src/cpu/stop.js';
-import { CODE, hiddenPageLoop, TF } from '../helpers/hidden-page.js';
+import { CODE, hiddenPageLoop, SELF_STEP } from '../helpers/hidden-page.js';
 
 type Mutation = (k: Kernel, fault: number) => void;
 
@@ -151,15 +151,7 @@ describe('delivery and IRET through gates checked before', () => {
   });
 
   it('write the same frames when the guest single-steps itself', () => {
-    // Every fourth trip the program sets TF for a few instructions (each #DB handler entry clears it again).
-    const guest = `test ecx, 3
-      jnz 2f
-      pushfd
-      or dword ptr [esp], ${TF}
-      popfd
-      nop
-      nop
-    2:`;
+    const guest = SELF_STEP;
     const full = run(false, undefined, guest);
     expect(full.entries.filter((e) => e[0] === Vec.DB).length).toBeGreaterThan(2 * 30 * 6 / 2 + 5);
     expectSame(run(true, undefined, guest), full);

@@ -17,7 +17,7 @@ import { Vec } from '../../src/cpu/stop.js';
 import type { InterruptController, TimedDevice } from '../../src/cpu/cpu.js';
 import { compileModule } from '../../src/cli/compile.js';
 import { runChecked } from '../../src/harness/checked-run.js';
-import { CODE, handlerEntry, hiddenPageLoop, TF } from '../helpers/hidden-page.js';
+import { CODE, handlerEntry, hiddenPageLoop, SELF_STEP } from '../helpers/hidden-page.js';
 import { hasGcc, NO_GCC, ROOT } from '../module/helpers.js';
 
 const IRQ = 0x20;
@@ -149,15 +149,7 @@ describe('native handlers run straight from delivery', () => {
   });
 
   it('write the same frames when the guest single-steps itself, and with interrupts and budgets', () => {
-    // Every fourth trip the program sets TF for a few instructions (each #DB handler entry clears it again).
-    const guest = `test ecx, 3
-      jnz 2f
-      pushfd
-      or dword ptr [esp], ${TF}
-      popfd
-      nop
-      nop
-    2:`;
+    const guest = SELF_STEP;
     const loop = run(false, { guest });
     expect(loop.entries.filter((e) => e[0] === Vec.DB).length).toBeGreaterThan(25 * 8 + 5);
     expectSame(run(true, { guest }), loop);

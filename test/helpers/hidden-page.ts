@@ -16,9 +16,21 @@ import { assemble } from './asm.js';
 /** Where the loop's code is, and the hidden page it touches. */
 export const CODE = kva(0x10000) >>> 0;
 export const DATA = kva(0x30000) >>> 0;
-/** EFLAGS.TF, for tests that set it from guest code. */
-export const TF = 0x100;
+const TF = 0x100;
 const RF = 0x10000;
+
+/**
+ * A `guest` for hiddenPageLoop that single-steps itself: every fourth trip it sets TF for a few
+ * instructions (each #DB handler entry clears it again).
+ */
+export const SELF_STEP = `test ecx, 3
+      jnz 2f
+      pushfd
+      or dword ptr [esp], ${TF}
+      popfd
+      nop
+      nop
+    2:`;
 
 export interface HiddenPageLoopOptions {
   /** Trips round the loop. */
