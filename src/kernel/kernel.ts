@@ -349,8 +349,10 @@ export class Kernel {
     const base = hasErr ? 4 : 0;
     // The frame the CPU just pushed: translated once when it lies within one page (it always does but at a page's end).
     const at = (cpu.segBase[SS] + esp) | 0;
-    let phys = (at & 0xfff) <= 0x1000 - 24 ? cpu.cachedPhys(at) : -1;
-    if (phys < 0 && (at & 0xfff) <= 0x1000 - 24) phys = cpu.lookupPhys(at, false, false);
+    // The processor pushed it through the TLB: its translation first, a page walk when it holds none.
+    const inPage = (at & 0xfff) <= 0x1000 - 24;
+    let phys = inPage ? cpu.cachedPhys(at) : -1;
+    if (inPage && phys < 0) phys = cpu.lookupPhys(at, false, false);
     if (phys + 24 > cpu.mem.size) phys = -1;
     const errorCode = hasErr ? this.frameWord(phys, at, 0) : null;
     const cs = this.frameWord(phys, at, base + 4) & 0xffff;
