@@ -64,10 +64,13 @@ export interface Snapshottable {
  * (SDM Vol. 3 §4.10: the TLB may be flushed at any time without changing
  * what software sees), and the memory unit itself (RAM is restored through
  * the dirty log). The code epoch only ever grows: it invalidates links
- * between compiled blocks, and going back would revive stale ones.
+ * between compiled blocks, and going back would revive stale ones. So do
+ * the WebAssembly tier's function tables (`wasm`): blocks compiled after
+ * the snapshot stay in the code cache, holding their table slots, and a
+ * table restored to fewer slots would give those slots to other blocks.
  */
 const CPU_CACHES = new Set<string>([
-  'mem', 'mem8', 'mem32', 'blocks', 'codePage', 'codeCached', 'codeEpoch',
+  'mem', 'mem8', 'mem32', 'blocks', 'codePage', 'codeCached', 'codeEpoch', 'wasm',
   'tlbRSup', 'tlbWSup', 'tlbRUsr', 'tlbWUsr', 'tlbR', 'tlbW', 'tlbUsed', 'tlbGlobal', 'tlbUsedCount',
 ]);
 

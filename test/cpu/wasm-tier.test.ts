@@ -12,17 +12,20 @@ import { describe, expect, it } from 'vitest';
 import { CPU } from '../../src/cpu/cpu.js';
 import { PhysicalMemory } from '../../src/cpu/memory.js';
 import { moduleStats } from '../../src/cpu/wasm/tier.js';
+import { MachineSnapshot } from '../../src/boot/snapshot.js';
 import { assemble, readBytes, CODE_BASE, DATA, STACK_TOP } from '../helpers/asm.js';
 
 type Tier = 'interpreted' | 'js' | 'wasm';
 
 /**
- * `threshold`: executions before a block is compiled (0: at its first, so a region holds only the
- * blocks decoded before it; more: the WebAssembly tier batches warm blocks); `regions` off: one
- * block per function; `memory`: RAM bytes.
+ * `threshold`: executions before a block is compiled (0: at its first; more: the WebAssembly tier
+ * batches warm blocks); `regionThreshold`: calls of a block's function before it is promoted to a
+ * region (a region holds the blocks decoded and warm by then); `regions` off: never promoted;
+ * `memory`: RAM bytes.
  */
 interface TierOptions {
   threshold?: number;
+  regionThreshold?: number;
   regions?: boolean;
   memory?: number;
 }
@@ -35,6 +38,7 @@ function runOn(tier: Tier, code: Uint8Array, budget: number, setup?: (cpu: CPU) 
   cpu.jitThreshold = tier === 'interpreted' ? Infinity : opts.threshold ?? 0;
   cpu.jitTier = tier === 'wasm' ? 'wasm' : 'js';
   if (cpu.wasm !== null && opts.regions !== undefined) cpu.wasm.regions = opts.regions;
+  if (cpu.wasm !== null && opts.regionThreshold !== undefined) cpu.wasm.regionThreshold = opts.regionThreshold;
   setup?.(cpu);
   const stop = cpu.run(budget);
   return {
@@ -51,11 +55,11 @@ function allTiers(src: string, budget = 200_000, setup?: (cpu: CPU) => void, opt
   const w = runOn('wasm', code, budget, setup, opts);
   expect(w.cpu.wasm).not.toBeNull();
   expect(w.cpu.wasm!.compiled).toBeGreaterThan(0);
-  return { interpreted, js, wasm: w.state, regionBlocks: w.cpu.wasm!.regionBlocks };
+  return { interpreted, js, wasm: w.state, regionBlocks: w.cpu.wasm!.regionBlocks, promoted: w.cpu.wasm!.promoted };
 }
 
-/** Compiled after three executions: the loops' blocks are decoded by then, so the regions hold several blocks. */
-const REGIONS = { threshold: 3 };
+/** Compiled after three executions and promoted after ten calls: the loops' blocks are decoded and warm by then, so the regions hold several blocks. */
+const REGIONS = { threshold: 3, regionThreshold: 10 };
 
 // Calls, returns, the ALU at three sizes with the flags read by Jcc/SETcc/CMOVcc/ADC, shifts, IMUL, string ops and an executor (DIV).
 const WORKLOAD = `
@@ -480,5 +484,200 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       expect(other.state).toEqual(first.state);
       expect(moduleStats.compiled).toBeGreaterThan(before);
     });
+  });
+  describe('promotion: a block called regionThreshold times becomes a region', () => {
+    /** Two blocks (the JZ in the middle splits the loop), each reached by a chained exit of the other. */
+    const LOOP = `
+      mov ecx, 1000
+      mov ebx, ${DATA}
+    1:
+      mov eax, ecx
+      and eax, 7
+      add [ebx], eax
+      test ecx, 3
+      jz 2f
+      add dword ptr [ebx + 4], 3
+      adc edi, ecx
+    2:
+      sub dword ptr [ebx + 8], 1
+      sbb esi, 0
+      dec ecx
+      jnz 1b
+      hlt
+    `;
+
+    it('promotes at the threshold, not before, and only with regions on; the results are the interpreter\'s', () => {
+      const code = assemble(LOOP);
+      const interpreted = runOn('interpreted', code, 200_000).state;
+      const cpu = new CPU({ memory: new PhysicalMemory(1 << 20, true) });
+      expect(cpu.wasm!.regionThreshold).toBe(100_000);
+      expect(cpu.wasm!.promoted).toBe(0);
+      const hot = runOn('wasm', code, 200_000, undefined, { threshold: 3, regionThreshold: 10 });
+      expect(hot.state).toEqual(interpreted);
+      expect(hot.cpu.wasm!.promoted).toBeGreaterThan(0);
+      expect(hot.cpu.wasm!.regionBlocks).toBeGreaterThan(0);
+      // Fewer calls than the threshold (about 1,000 per block): none.
+      const cold = runOn('wasm', code, 200_000, undefined, { threshold: 3, regionThreshold: 5000 });
+      expect(cold.state).toEqual(interpreted);
+      expect(cold.cpu.wasm!.promoted).toBe(0);
+      const off = runOn('wasm', code, 200_000, undefined, { threshold: 3, regionThreshold: 10, regions: false });
+      expect(off.state).toEqual(interpreted);
+      expect(off.cpu.wasm!.promoted).toBe(0);
+    });
+
+    it('stops after exactly each budget of a run in small slices, across the promotion, as without it and interpreted', () => {
+      const code = assemble(WORKLOAD);
+      /** The state after each of many small run() calls (budgets 1 to 37, then larger ones). */
+      const slices = (tier: Tier, opts: TierOptions) => {
+        const states: unknown[] = [];
+        const { cpu } = runOn(tier, code, 0, undefined, opts);
+        for (let k = 0; k < 400; k++) {
+          const budget = k < 300 ? 1 + ((k * 7) % 37) : 50 + k;
+          const stop = cpu.run(budget);
+          states.push({ k, stop, regs: Array.from(cpu.regs), eip: cpu.eip, eflags: cpu.getEflags(), icount: cpu.icount, data: Array.from(readBytes(cpu, DATA, 64)) });
+        }
+        return { states, cpu };
+      };
+      const interpreted = slices('interpreted', {}).states;
+      const without = slices('wasm', { threshold: 3, regions: false });
+      const promoted = slices('wasm', { threshold: 3, regionThreshold: 10 });
+      expect(without.cpu.wasm!.promoted).toBe(0);
+      expect(promoted.cpu.wasm!.promoted).toBeGreaterThan(0);
+      expect(without.states).toEqual(interpreted);
+      expect(promoted.states).toEqual(interpreted);
+    });
+
+    it('code written into a promoted region (its own block, then a later one) takes effect at once', () => {
+      // The loop's blocks are promoted after ten calls; once ECX is below 300 the first block
+      // writes the immediate of its own ADD (the next instruction), below 150 the one of the
+      // third block's ADD (the second's region holds it: the same page).
+      const code = assemble(`
+        mov ecx, 400
+        xor eax, eax
+        xor edx, edx
+        mov ebx, ${DATA}
+      1:
+        lea edi, [ebx + 40]
+        lea esi, [2f + 1]
+        cmp ecx, 300
+        cmovb edi, esi
+        mov [edi], ecx
+      2:
+        add eax, 0x11111111
+        test ecx, 1
+        jnz 3f
+        inc dword ptr [ebx + 4]
+      3:
+        lea edi, [ebx + 44]
+        lea esi, [4f + 2]
+        cmp ecx, 150
+        cmovb edi, esi
+        mov [edi], ecx
+      4:
+        add edx, 0x22222222
+        dec ecx
+        jnz 1b
+        hlt
+      `);
+      const before = runOn('interpreted', code, 1000);
+      const w = runOn('wasm', code, 1000, undefined, { threshold: 3, regionThreshold: 10 });
+      expect(w.state).toEqual(before.state);
+      // Promoted before the first write into the code.
+      expect(w.cpu.wasm!.promoted).toBeGreaterThan(0);
+      expect(w.cpu.regs[1]).toBeGreaterThan(300);
+      const stop = before.cpu.run(200_000);
+      expect(stop).toEqual({ kind: 'halted' });
+      expect(w.cpu.run(200_000)).toEqual(stop);
+      expect(w.cpu.getEflags()).toBe(before.cpu.getEflags());
+      expect(Array.from(w.cpu.regs)).toEqual(Array.from(before.cpu.regs));
+      expect(w.cpu.icount).toBe(before.cpu.icount);
+      // Every ADD saw the immediate its iteration wrote: ECX from 299 and from 149 down to 1.
+      expect(before.cpu.regs[0]).toBe((0x11111111 * 101 + (299 * 300) / 2) | 0);
+      expect(before.cpu.regs[2]).toBe((0x22222222 * 251 + (149 * 150) / 2) | 0);
+    });
+
+    it('a #DE inside a promoted region is delivered at the DIV, with the interpreter\'s count and registers', () => {
+      // The loop's blocks are regions after ten calls; the DIV in the second block faults when
+      // ECX reaches 1, 300 iterations in (no IDT: the machine stops there).
+      const src = `
+        mov ecx, 301
+        mov ebx, ${DATA}
+      1:
+        add dword ptr [ebx + 4], 5
+        test ecx, 1
+        jnz 2f
+        add dword ptr [ebx + 12], ecx
+      2:
+        mov eax, 1000
+        xor edx, edx
+        lea esi, [ecx - 1]
+        add [ebx + 8], esi
+        div esi
+        mov [ebx], eax
+        dec ecx
+        jnz 1b
+        hlt
+      `;
+      const code = assemble(src);
+      const interpreted = runOn('interpreted', code, 200_000).state;
+      expect(interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
+      const w = runOn('wasm', code, 200_000, undefined, { threshold: 3, regionThreshold: 10 });
+      expect(w.cpu.wasm!.promoted).toBeGreaterThan(0);
+      expect(w.state).toEqual(interpreted);
+    });
+
+    it('a second CPU running the same code compiles no module, regions included', () => {
+      const code = assemble(WORKLOAD);
+      const first = runOn('wasm', code, 200_000, undefined, { threshold: 5, regionThreshold: 10 });
+      expect(first.cpu.wasm!.promoted).toBeGreaterThan(0);
+      const before = moduleStats.compiled;
+      const second = runOn('wasm', code, 200_000, undefined, { threshold: 5, regionThreshold: 10 });
+      expect(second.state).toEqual(first.state);
+      expect(second.cpu.wasm!.promoted).toBe(first.cpu.wasm!.promoted);
+      expect(moduleStats.compiled).toBe(before);
+    });
+  });
+
+  it('a machine snapshot restored keeps the tier\'s table (a cache): blocks compiled after it still run their own code', () => {
+    // The input at DATA + 60 picks which of two subroutines the loop calls; each run restores the
+    // snapshot, writes the input and runs. The code page is never written, so blocks compiled in
+    // one run stay compiled for the next, whose own blocks must not take their table slots.
+    const code = assemble(`
+      mov ecx, 50
+      mov ebx, ${DATA}
+    1:
+      mov eax, [ebx + 60]
+      test eax, eax
+      jz 2f
+      call 4f
+      jmp 3f
+    2:
+      call 5f
+    3:
+      dec ecx
+      jnz 1b
+      hlt
+    4:
+      add dword ptr [ebx], 1
+      ret
+    5:
+      add dword ptr [ebx + 4], 2
+      ret
+    `);
+    const fresh = (input: number) => {
+      const { cpu } = runOn('interpreted', code, 0);
+      cpu.writePhys(DATA + 60, Uint8Array.of(input));
+      cpu.run(100_000);
+      return { regs: Array.from(cpu.regs), icount: cpu.icount, data: Array.from(readBytes(cpu, DATA, 64)) };
+    };
+    const { cpu } = runOn('wasm', code, 0, undefined, { threshold: 2, regions: false });
+    const snap = new MachineSnapshot(cpu, []);
+    for (const input of [1, 0, 1, 0, 1]) {
+      snap.restore();
+      cpu.writePhys(DATA + 60, Uint8Array.of(input));
+      cpu.run(100_000);
+      expect({ regs: Array.from(cpu.regs), icount: cpu.icount, data: Array.from(readBytes(cpu, DATA, 64)) }, `input ${input}`).toEqual(fresh(input));
+    }
+    expect(cpu.wasm!.compiled).toBeGreaterThan(0);
   });
 });

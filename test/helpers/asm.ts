@@ -105,10 +105,14 @@ export interface SnippetOptions extends AsmOptions {
  * threshold, so the instruction tests can run compiled: `KMEMSIM_JIT=wasm
  * KMEMSIM_JIT_THRESHOLD=0 npx vitest run test/cpu` runs them through the
  * WebAssembly tier, `KMEMSIM_JIT_THRESHOLD=0` alone through the JavaScript one.
+ * KMEMSIM_REGION_THRESHOLD sets the WebAssembly tier's regionThreshold, so
+ * they can run through promoted regions too (`KMEMSIM_REGION_THRESHOLD=2`).
  */
 function snippetJit(cpu: CPU): void {
   const t = process.env.KMEMSIM_JIT_THRESHOLD;
   if (t !== undefined && t !== '') cpu.jitThreshold = Number(t);
+  const r = process.env.KMEMSIM_REGION_THRESHOLD;
+  if (r !== undefined && r !== '' && cpu.wasm !== null) cpu.wasm.regionThreshold = Number(r);
 }
 
 export function runSnippet(src: string, setup?: Setup, opts: SnippetOptions = {}): SnippetResult {

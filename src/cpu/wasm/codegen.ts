@@ -17,10 +17,9 @@
  *   them in cpu.jitInstrs/jitIndex/jitDone, so the run loop delivers the
  *   exception exactly as for interpreted code.
  *
- * Function signature: (room, tlb, done, entry) → retired (`entry`: the
- * block to start with; a member's small function calls it, with the
- * signature (room, tlb, done) the table holds), where `room` is how
- * many instructions may retire before the run loop must look at the budget
+ * Function signature: (room, tlb, done) → retired, the one the table
+ * holds (a function starts with its first block: a region's entry), where
+ * `room` is how many instructions may retire before the run loop must look at the budget
  * or the devices, `tlb` the byte address of the current privilege's read
  * TLB (its write TLB follows at TLB_W), and `done` the instructions already
  * retired by the blocks run before this one in the same call from the run
@@ -35,11 +34,11 @@ import type { Instr } from '../instr.js';
 export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
-// Locals: the four parameters, then fixed locals, then temporaries. PC is the block to run next
-// (the parameter: the entry block, ./region.ts); D0 is `done` at the current block's entry (the
-// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
+// Locals: the three parameters, then fixed locals, then temporaries. PC is the block to run next
+// (0 at entry, as every local: the function's first block, ./region.ts); D0 is `done` at the current
+// block's entry (the executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
 export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, TLBW = 17, BRK = 18, D0 = 19, CIN = 20;
-export const PARAMS = 4;
+export const PARAMS = 3;
 export const FIRST_TEMP = 21;
 
 /**
@@ -47,15 +46,16 @@ export const FIRST_TEMP = 21;
  * by index: the type section is always this list.
  */
 export const TYPES = [
-  { params: 3, results: 1 }, // a block's entry (room, tlb, done) → retired; rd*, ex
-  { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired; a batch's function (room, tlb, done, entry) → retired
+  { params: 3, results: 1 }, // a block's or region's function (room, tlb, done) → retired; rd*, ex
+  { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired
   { params: 4, results: 0 }, // pw
   { params: 1, results: 1 }, // cc
   { params: 0, results: 1 }, // cf
   { params: 8, results: 0 }, // spill
   { params: 6, results: 0 }, // lazy
+  { params: 0, results: 0 }, // pr
 ] as const;
-export const BLOCK_TYPE = 0, REGION_TYPE = 1;
+export const BLOCK_TYPE = 0;
 
 /**
  * The gate: the CPU's slow paths, the same for every block of a CPU. They
@@ -76,12 +76,13 @@ export const GATE = [
   { name: 'ex', type: 0 }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
   { name: 'cc', type: 3 }, // CPU.cond(cc) on the flags in the state area
   { name: 'cf', type: 4 }, // CPU.getCF() on the flags in the state area
+  { name: 'pr', type: 7 }, // promote: the block at CUR has been entered regionThreshold times (wasm/tier.ts)
 ] as const;
 /** The first table slot of a compiled block (0 is never used: an empty chaining-cache entry). */
 export const FIRST_BLOCK_SLOT = 1 + GATE.length;
 const RD = { 1: 1, 2: 2, 4: 3 } as const;
 const WR = { 1: 4, 2: 5, 4: 6 } as const;
-const PW = 7, EX = 8, CC = 9, CFN = 10;
+const PW = 7, EX = 8, CC = 9, CFN = 10, PR = 11;
 
 /** A call of the gate function at table slot `slot`. */
 export function gate(slot: number, ...args: Ex[]): Ex {
@@ -218,10 +219,10 @@ export interface PendingFlags {
 }
 
 /**
- * One function being generated: a region of blocks (../jit.ts formRegion:
- * the entry block first, then blocks on its page that its direct branches
- * reach), each entered at the top of the function's dispatch loop
- * (./region.ts), with the registers in locals throughout.
+ * One function being generated: a block, or a region of blocks (../jit.ts
+ * formRegion: the entry block first, then blocks on its page that its
+ * direct branches reach), each entered at the top of the function's
+ * dispatch loop (./region.ts), with the registers in locals throughout.
  */
 export class BlockGen {
   readonly code: number[] = [];
@@ -241,23 +242,22 @@ export class BlockGen {
    */
   temps = 0;
   maxTemps = 0;
-  /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
-  block = 0;
+  /** The block being generated: its first address, length, and the region index of its first instruction. */
   start: number;
   count: number;
   base = 0;
   /**
-   * For each block, the blocks a direct branch from it continues inside the
-   * function, by first address: their index (./region.ts: only blocks of a
-   * region it belongs to, never one that must start in the run loop).
+   * The blocks a direct branch continues inside the function, by first
+   * address: their index (./region.ts: never one that must start in the run
+   * loop).
    */
-  private readonly inside: readonly ReadonlyMap<number, number>[];
+  private readonly inside: ReadonlyMap<number, number>;
 
   /**
    * `helperBase` is the function index of the module's spill helper (lazy
    * follows): the module defines its functions first.
    */
-  constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
+  constructor(readonly blocks: readonly (readonly Instr[])[], inside: ReadonlyMap<number, number>, readonly state: number, readonly helperBase: number) {
     regsWritten = 0;
     this.inside = inside;
     this.start = blocks[0]![0]!.addr | 0;
@@ -266,7 +266,6 @@ export class BlockGen {
 
   /** Start block `j` of the region: it is entered with the flags in the state area. */
   beginBlock(j: number, base: number): void {
-    this.block = j;
     this.start = this.blocks[j]![0]!.addr | 0;
     this.count = this.blocks[j]!.length;
     this.base = base;
@@ -338,6 +337,22 @@ export class BlockGen {
     const o: number[] = [];
     for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
+  }
+  /**
+   * The entry counter of a block's function (mutable global `global`):
+   * incremented at each call, and at the `at`-th the gate is asked to
+   * promote the block to a region (wasm/tier.ts). Once: a count past it
+   * does not ask again.
+   */
+  countEntry(global: number, at: number): void {
+    const o: number[] = [Op.global_get];
+    uleb(o, global);
+    o.push(...k32(1), Op.i32_add, Op.global_set);
+    uleb(o, global);
+    o.push(Op.global_get);
+    uleb(o, global);
+    o.push(...k32(at), Op.i32_eq, Op.if, VOID, ...gate(PR), Op.end);
+    this.emit(o);
   }
   /** The function's prologue: the registers into locals, the write TLB's address. */
   prologue(): void {
@@ -494,7 +509,7 @@ export class BlockGen {
    * state area.
    */
   goto(target: number, retired: number): Ex {
-    const j = this.inside[this.block]!.get(target | 0);
+    const j = this.inside.get(target | 0);
     if (j === undefined) return this.exit(k32(target), retired);
     // The flags stored with plain stores (no helper call): this is the loop's path.
     const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushInline()];

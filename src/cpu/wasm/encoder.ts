@@ -2,8 +2,8 @@
  * A small WebAssembly binary encoder (WebAssembly Core Specification 1.0,
  * §5 "Binary Format"): LEB128 numbers, the opcodes the block compiler uses,
  * and a module of one imported memory, an imported table, imported and
- * defined functions and exports. Only i32 (and i64 inside IMUL) values
- * appear.
+ * defined functions, mutable i32 globals and exports. Only i32 (and i64
+ * inside IMUL) values appear.
  */
 
 /** Opcodes (spec §5.4). */
@@ -27,6 +27,8 @@ export const enum Op {
   local_get = 0x20,
   local_set = 0x21,
   local_tee = 0x22,
+  global_get = 0x23,
+  global_set = 0x24,
   i32_load = 0x28,
   i32_load8_u = 0x2d,
   i32_load16_u = 0x2f,
@@ -125,6 +127,8 @@ export interface ModuleSpec {
   types: readonly FuncType[];
   imports: readonly { name: string; type: number }[];
   funcs: readonly Func[];
+  /** Mutable i32 globals defined by the module, each starting at 0 (none when absent). */
+  globals?: number;
   exports: readonly { name: string; func: number }[];
 }
 
@@ -162,6 +166,11 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   uleb(fs, m.funcs.length);
   for (const f of m.funcs) uleb(fs, f.type);
 
+  const gs: number[] = [];
+  const globals = m.globals ?? 0;
+  uleb(gs, globals);
+  for (let i = 0; i < globals; i++) gs.push(I32, 0x01, Op.i32_const, 0, Op.end); // mutable, init i32.const 0
+
   const es: number[] = [];
   uleb(es, m.exports.length);
   for (const e of m.exports) {
@@ -190,7 +199,10 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   uleb(cs, m.funcs.length);
   codeSize += cs.length;
 
-  const small = [[1, ts], [2, is], [3, fs], [7, es]] as const;
+  // Sections in the order the binary format requires; the global section only when there are globals.
+  const small: [number, number[]][] = [[1, ts], [2, is], [3, fs]];
+  if (globals > 0) small.push([6, gs]);
+  small.push([7, es]);
   let total = 8;
   for (const [, body] of small) total += sectionHeader(body.length).length + 1 + body.length;
   const codeHeader = sectionHeader(codeSize);

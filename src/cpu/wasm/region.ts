@@ -24,7 +24,7 @@
 import type { Instr } from '../instr.js';
 import * as ctl from '../exec/control.js';
 import { Op, VOID, uleb } from './encoder.js';
-import { BlockGen, BRK, DONE, FIRST_TEMP, PARAMS, PC, ROOM, TLB, get, k32 } from './codegen.js';
+import { BlockGen, BRK, DONE, FIRST_TEMP, PARAMS, PC, get, k32 } from './codegen.js';
 import { GENERATORS } from './instructions.js';
 
 /** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
@@ -72,53 +72,6 @@ function emitBlock(g: BlockGen, instrs: readonly Instr[]): void {
   g.emit([Op.unreachable]);
 }
 
-/**
- * The blocks of one generated function: the regions of a batch's members
- * (./tier.ts) merged, each block once (by identity: the code cache's
- * instruction array), so a block that several members reach is generated
- * once. `entries[m]` is the index of member m's entry block; `inside[j]`
- * maps the first address of each block a direct branch from block j may
- * continue to inside the function to its index — the blocks of the regions
- * block j belongs to (so on its own page, decoded under the same mapping:
- * a write to that page drops every member whose region holds them, as it
- * drops the single region's entry), never one that must start in the run
- * loop.
- */
-export interface FunctionPlan {
-  readonly blocks: readonly (readonly Instr[])[];
-  readonly entries: readonly number[];
-  readonly inside: readonly ReadonlyMap<number, number>[];
-  /** Each member's region as block indices (what `inside` was made from). */
-  readonly regions: readonly (readonly number[])[];
-}
-
-export function planFunction(regions: readonly (readonly (readonly Instr[])[])[]): FunctionPlan {
-  const blocks: (readonly Instr[])[] = [];
-  const index = new Map<readonly Instr[], number>();
-  const inside: Map<number, number>[] = [];
-  const indexOf = (b: readonly Instr[]): number => {
-    let j = index.get(b);
-    if (j === undefined) {
-      j = blocks.length;
-      index.set(b, j);
-      blocks.push(b);
-      inside.push(new Map());
-    }
-    return j;
-  };
-  const entries = regions.map((r) => indexOf(r[0]!));
-  const groups = regions.map((r) => r.map(indexOf));
-  for (const js of groups) {
-    for (const from of js) {
-      for (const to of js) {
-        const b = blocks[to]!;
-        if (!b[0]!.def?.startsBlock) inside[from]!.set(b[0]!.addr | 0, to);
-      }
-    }
-  }
-  return { blocks, entries, inside, regions: groups };
-}
-
 /** The generated function (its code, locals past the parameters, and the registers it writes). */
 export interface RegionBody {
   code: number[];
@@ -127,14 +80,23 @@ export interface RegionBody {
 }
 
 /**
- * The function of a plan, in a module whose helpers start at function
- * index `helperBase`: (room, tlb, done, entry) → retired, where `entry` is
- * the index of the block to start with (a member's: ./tier.ts calls it
- * through one small function per member).
+ * The function of a block or a region (its blocks: the entry first, then
+ * blocks on its page, ../jit.ts formRegion), in a module whose helpers start
+ * at function index `helperBase`: (room, tlb, done) → retired, starting with
+ * the entry block. A direct branch to any of the blocks (the entry included:
+ * a self-loop) continues inside the function, except to one that must start
+ * in the run loop (decodeBlock's startsBlock): a write to the page drops the
+ * entry block with every block of the region, which all lie on its page.
+ * With `counter`, the entry counter of a block's function (BlockGen
+ * countEntry): mutable global `counter.global`, promotion at `counter.at`.
  */
-export function generateFunction(plan: FunctionPlan, state: number, helperBase: number): RegionBody {
-  const { blocks } = plan;
-  const g = new BlockGen(blocks, plan.inside, state, helperBase);
+export function generateFunction(blocks: readonly (readonly Instr[])[], state: number, helperBase: number, counter?: { global: number; at: number }): RegionBody {
+  const inside = new Map<number, number>();
+  blocks.forEach((b, j) => {
+    if (!b[0]!.def?.startsBlock) inside.set(b[0]!.addr | 0, j);
+  });
+  const g = new BlockGen(blocks, inside, state, helperBase);
+  if (counter) g.countEntry(counter.global, counter.at);
   g.prologue();
   g.emit([Op.loop, VOID]);
   const n = blocks.length;
@@ -158,12 +120,4 @@ export function generateFunction(plan: FunctionPlan, state: number, helperBase: 
   }
   g.emit([Op.end, Op.unreachable]);
   return { code: g.code, locals: FIRST_TEMP - PARAMS + g.maxTemps, written: g.written };
-}
-
-/** The body of member m's function (room, tlb, done) → retired: the plan's function from block `entry` (function index `main`). */
-export function entryBody(entry: number, main: number): number[] {
-  // A tail call: blocks chain by tail calls (codegen.ts chainBody), so an entry must not stay on the stack.
-  const o = [...get(ROOM), ...get(TLB), ...get(DONE), ...k32(entry), Op.return_call];
-  uleb(o, main);
-  return o;
 }

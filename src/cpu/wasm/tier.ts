@@ -13,7 +13,19 @@
  *   still in the code cache) are compiled with it, one function each in
  *   one module (up to MAX_BATCH): a module's fixed cost (compile,
  *   instantiation, its helpers) is paid once for all of them, and fewer
- *   modules are made.
+ *   modules are made. A function holds its block alone: small, quick to
+ *   generate and for V8 to compile.
+ * - **Promotion to regions.** Each block's function counts its calls in a
+ *   mutable global of its own; at the `regionThreshold`-th it asks the gate
+ *   (`pr`) to promote it: its region (./region.ts: the block with the warm
+ *   blocks on its page its direct branches reach) is formed then, and
+ *   compiled — all the regions asked for, one function each in one module
+ *   — when the run loop next calls a compiled block, never while
+ *   WebAssembly frames are live. The region gets a table slot of its own,
+ *   the run loop's calls of the block enter it from then on, and the
+ *   chaining cache is cleared so that chained exits reach it too (the run
+ *   loop's calls fill the cache again). Regions are large (about 125 bytes
+ *   of code per guest instruction), so only blocks that prove hot get one.
  * - **Chaining.** Every exit of a block tail-calls its module's chain
  *   helper (codegen.ts chainBody), which tail-calls the next block through
  *   the table when the chaining cache has it — so most block transitions
@@ -38,25 +50,29 @@ import type { Block } from '../decoder.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
 import { formRegion } from '../jit.js';
-import { encodeModule, Op, VOID, type Func } from './encoder.js';
+import { encodeModule, type Func } from './encoder.js';
 import * as S from './state.js';
-import { BLOCK_TYPE, REGION_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
-import { entryBody, generateFunction, planFunction, type FunctionPlan } from './region.js';
+import { BLOCK_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
+import { generateFunction } from './region.js';
 
 /**
- * The module of a batch: one function holding every member's region
- * (./region.ts), a small function per member entering it at the member's
- * block (exported as "0", "1", …), then the helpers.
+ * A module of functions, one per entry of `functions` (each a block alone,
+ * or a region: ./region.ts), exported as "0", "1", …, then the helpers.
+ * With `promoteAt`, function j counts its calls in global j and asks for
+ * promotion at the `promoteAt`-th.
  */
-export function generateBatch(plan: FunctionPlan, state: number, pages: number): Uint8Array<ArrayBuffer> {
-  const members = plan.entries.length;
-  const main = generateFunction(plan, state, 1 + members);
-  // The function's type is (room, tlb, done, entry) → retired.
-  const funcs: Func[] = [{ type: REGION_TYPE, locals: main.locals, body: main.code }];
-  for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
-  funcs.push(...helpers(state, main.written));
-  const exports = plan.entries.map((_, j) => ({ name: String(j), func: 1 + j }));
-  return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
+function generateModule(functions: readonly (readonly (readonly Instr[])[])[], state: number, pages: number, promoteAt: number | null): Uint8Array<ArrayBuffer> {
+  const n = functions.length;
+  const funcs: Func[] = [];
+  let written = 0;
+  functions.forEach((blocks, j) => {
+    const f = generateFunction(blocks, state, n, promoteAt === null ? undefined : { global: j, at: promoteAt });
+    funcs.push({ type: BLOCK_TYPE, locals: f.locals, body: f.code });
+    written |= f.written;
+  });
+  funcs.push(...helpers(state, written));
+  const exports = functions.map((_, j) => ({ name: String(j), func: j }));
+  return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, globals: promoteAt === null ? 0 : n, exports });
 }
 
 /** A compiled function's instructions by the index its code passes to the gate (./region.ts): the instruction, its block, its index there. */
@@ -105,9 +121,30 @@ type BlockFn = (room: number, tlb: number, done: number) => number;
 interface Generation {
   readonly id: number;
   readonly table: WebAssembly.Table;
-  /** The instructions of the function at each table index (where the gate records a fault). */
-  readonly blocks: RegionMap[];
+  /** The function at each table index: its instructions (where the gate records a fault) and its block's handle (what `pr` promotes). */
+  readonly fns: { readonly map: RegionMap; readonly handle: Handle }[];
   used: number;
+}
+
+/**
+ * A compiled block as the run loop calls it (WasmTier.entry): the function
+ * it enters, its block's first and once promoted its region's.
+ */
+interface Handle {
+  readonly instrs: readonly Instr[];
+  gen: Generation;
+  index: number;
+  f: BlockFn;
+  /** Promotion was asked for (at most once). */
+  asked: boolean;
+}
+
+/** A region asked for (WasmTier.ask), compiled at the run loop's next call: its block must still be the code cache's at (ppage, off). */
+interface Promotion {
+  readonly handle: Handle;
+  readonly region: readonly (readonly Instr[])[];
+  readonly ppage: number;
+  readonly off: number;
 }
 
 /** A decoded block not compiled yet, and where the CPU's code cache holds it. */
@@ -131,10 +168,18 @@ export class WasmTier {
   compiled = 0;
   /** Blocks compiled into regions besides their entries (tests check that regions formed). */
   regionBlocks = 0;
-  /** Compile a block together with the blocks its direct branches reach on its page (./region.ts); off: one block per function. */
+  /** Promote hot blocks to regions (a block with the blocks its direct branches reach on its page, ./region.ts); off: one block per function. */
   regions = true;
-  /** Modules instantiated (one per batch). */
+  /** Calls of a block's function that promote it to a region (read when the block is compiled). */
+  regionThreshold = REGION_THRESHOLD;
+  /** Blocks promoted to a region. */
+  promoted = 0;
+  /** Modules of batches instantiated (one per batch; promotions not counted). */
   batches = 0;
+  /** Regions asked for, compiled at the run loop's next call (promote). */
+  private pending: Promotion[] = [];
+  /** Calls from the run loop under way (WebAssembly frames live): no promotion then. */
+  private running = 0;
   /** Blocks decoded and not compiled yet, in decoding order: the candidates for a batch. */
   private candidates: Candidate[] = [];
   /** What the run loop left of its budget at the current call (for the REP chunk, as the run loop sets it per block). */
@@ -150,23 +195,22 @@ export class WasmTier {
   private newGeneration(): void {
     const id = (this.gen?.id ?? 0) + 1;
     const table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
-    const blocks: RegionMap[] = [];
-    const gate = new WebAssembly.Instance(cachedModule(generateGate(this.pages)), { m: { mem: this.memory, ...this.gateFor(blocks) } }).exports;
+    const fns: Generation['fns'] = [];
+    const gate = new WebAssembly.Instance(cachedModule(generateGate(this.pages)), { m: { mem: this.memory, ...this.gateFor(fns) } }).exports;
     for (let slot = 1; slot < FIRST_BLOCK_SLOT; slot++) table.set(slot, gate[`g${slot}`] as () => number);
-    this.gen = { id, table, blocks, used: FIRST_BLOCK_SLOT };
+    this.gen = { id, table, fns, used: FIRST_BLOCK_SLOT };
   }
 
   /**
-   * The gate's functions for a table whose functions' instructions are
-   * `blocks` (by index). They get the instruction's index in its function's
-   * region and record its block and index there as where a fault is
-   * delivered.
+   * The gate's functions for a table whose functions are `fns` (by index).
+   * They get the instruction's index in its function's region and record
+   * its block and index there as where a fault is delivered.
    */
-  private gateFor(blocks: RegionMap[]): Record<string, (...a: number[]) => number | void> {
+  private gateFor(fns: Generation['fns']): Record<string, (...a: number[]) => number | void> {
     const cpu = this.cpu;
     const st = this.st;
     const faultPoint = (at: number, done: number): void => {
-      const r = blocks[st[CUR]!]!;
+      const r = fns[st[CUR]!]!.map;
       cpu.jitInstrs = r.blockOf[at]!;
       cpu.jitIndex = r.indexIn[at]!;
       cpu.jitDone = done;
@@ -186,7 +230,7 @@ export class WasmTier {
         cpu.probeWrite(l, size);
       },
       ex: (k: number, done: number, entry: number) => {
-        const ins = blocks[st[CUR]!]!.instrs[k]!;
+        const ins = fns[st[CUR]!]!.map.instrs[k]!;
         cpu.eip = ins.next;
         faultPoint(k, done);
         // As the run loop sets it before each block: a REP runs no more iterations than the budget has left.
@@ -206,6 +250,7 @@ export class WasmTier {
         this.loadFlags();
         return cpu.getCF();
       },
+      pr: () => this.ask(fns[st[CUR]!]!.handle),
     };
   }
 
@@ -276,53 +321,106 @@ export class WasmTier {
 
   /**
    * Compile a block (no native routines: jit.ts checked) with the warm
-   * blocks, each with the already-decoded blocks it reaches on its page
-   * when `regions` is on (jit.ts formRegion), or return null when this tier
-   * declines it.
+   * blocks, one function each, or return null when this tier declines it.
    */
   compile(instrs: readonly Instr[]): CompiledBlock | null {
     const members = this.warm(instrs);
     const batch = [instrs, ...members.map((b) => b.instrs)];
-    // Only warm blocks join a region, as a batch: code run once or twice is not worth compiling.
-    const mark = Math.max(1, this.cpu.jitThreshold / 2);
-    const regions = batch.map((b) => formRegion(b, this.regions ? this.cpu.cachedSuccessors(b[0]!.addr | 0, mark) : undefined));
-    const plan = planFunction(regions);
-    const key = `${this.state},${this.pages}:${plan.blocks.map(blockKey).join('|')}:${plan.regions.map((r) => r.join(',')).join('/')}`;
-    let mod = blockModules.get(key);
-    if (mod === undefined) {
-      if (blockModules.size >= MAX_MODULES) blockModules.clear();
-      mod = compileModule(generateBatch(plan, this.state, this.pages));
-      blockModules.set(key, mod);
-    }
-    if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
+    const at = this.regions ? Math.max(1, this.regionThreshold) : null;
+    const key = `${this.state},${this.pages},${at ?? 0}:${batch.map(blockKey).join('|')}`;
+    const exports = this.instantiate(key, batch.length, () => generateModule(batch.map((b) => [b]), this.state, this.pages, at));
     const gen = this.gen;
-    const exports = new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: gen.table } }).exports;
-    this.batches++;
-    const fns: CompiledBlock[] = [];
-    const map = regionMap(plan.blocks);
-    for (const r of regions) this.regionBlocks += r.length - 1;
-    for (let j = 0; j < batch.length; j++) {
-      if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
-      const index = gen.used++;
+    const fns = batch.map((b, j) => {
       const f = exports[String(j)] as BlockFn;
-      gen.table.set(index, f);
-      gen.blocks[index] = map;
-      fns.push(this.entry(gen, index, f, batch[j]!));
-    }
+      const handle: Handle = { instrs: b, gen, index: 0, f, asked: false };
+      handle.index = this.place(f, [b], handle);
+      return this.entry(handle);
+    });
+    this.batches++;
     this.compiled += batch.length;
     members.forEach((b, j) => (b.compiled = fns[j + 1]!));
     return fns[0]!;
   }
 
-  /** The function the run loop calls for the block at `index` of `gen`: the block's, which chains to the next blocks itself. */
-  private entry(gen: Generation, index: number, f: BlockFn, instrs: readonly Instr[]): CompiledBlock {
+  /** The exports of an instance of the module with `key` (generated by `generate` when not cached) in the current table, which has room for `n` more functions. */
+  private instantiate(key: string, n: number, generate: () => Uint8Array<ArrayBuffer>): WebAssembly.Exports {
+    let mod = blockModules.get(key);
+    if (mod === undefined) {
+      if (blockModules.size >= MAX_MODULES) blockModules.clear();
+      mod = compileModule(generate());
+      blockModules.set(key, mod);
+    }
+    if (this.gen.used + n > MAX_TABLE) this.newGeneration();
+    return new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: this.gen.table } }).exports;
+  }
+
+  /** Put `f` (the function of `blocks`, for `handle`) into the next slot of the current table; returns its index. */
+  private place(f: BlockFn, blocks: readonly (readonly Instr[])[], handle: Handle): number {
+    const gen = this.gen;
+    if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
+    const index = gen.used++;
+    gen.table.set(index, f);
+    gen.fns[index] = { map: regionMap(blocks), handle };
+    return index;
+  }
+
+  /**
+   * The gate's `pr`: the block of `handle` has been called regionThreshold
+   * times. Its region is formed now, while the mapping it runs under is the
+   * current one, and compiled at the run loop's next call (promote), which
+   * the BREAK slot makes come soon: the chain returns to the run loop at its
+   * next exit (nothing else changes: the run loop goes on with the next
+   * block). A region of the block alone is not worth it.
+   */
+  private ask(handle: Handle): void {
+    if (handle.asked) return;
+    handle.asked = true;
+    const eip = handle.instrs[0]!.addr | 0;
+    const e = this.cpu.tlbR[eip >>> 12]!;
+    if (e === 0) return;
+    const mark = Math.max(1, this.cpu.jitThreshold / 2);
+    const region = formRegion(handle.instrs, this.cpu.cachedSuccessors(eip, mark));
+    if (region.length === 1) return;
+    this.pending.push({ handle, region, ppage: e >>> 12, off: eip & 0xfff });
+    this.st[BREAK] = 1;
+  }
+
+  /**
+   * Compile the regions asked for whose blocks are still in the code cache
+   * (a write to their page drops them all), one function each in one
+   * module, and make their blocks' calls enter them.
+   */
+  private promote(): void {
+    const asked = this.pending.filter((p) => this.cpu.cachedBlock(p.ppage, p.off)?.instrs === p.handle.instrs);
+    this.pending = [];
+    if (asked.length === 0) return;
+    const regions = asked.map((p) => p.region);
+    const key = `${this.state},${this.pages},R:${regions.map((r) => r.map(blockKey).join('|')).join('/')}`;
+    const exports = this.instantiate(key, asked.length, () => generateModule(regions, this.state, this.pages, null));
+    asked.forEach(({ handle, region }, j) => {
+      const f = exports[String(j)] as BlockFn;
+      handle.index = this.place(f, region, handle);
+      handle.gen = this.gen;
+      handle.f = f;
+      this.regionBlocks += region.length - 1;
+    });
+    this.promoted += asked.length;
+    // Chained exits find blocks in the cache, which the run loop's calls fill again: with the regions.
+    this.cache.fill(0);
+  }
+
+  /** The function the run loop calls for `handle`'s block: its function (the region's once promoted), which chains to the next blocks itself. */
+  private entry(handle: Handle): CompiledBlock {
+    const instrs = handle.instrs;
     const eip = instrs[0]!.addr | 0;
     // A block that must see the exact instruction count (RDTSC, IN/OUT, INT: decodeBlock's startsBlock) is entered from the run loop only.
     const chained = !instrs[0]!.def?.startsBlock;
     const cpu = this.cpu;
     const st = this.st;
-    const generation = gen.id;
     return (_cpu: CPU, room: number, left?: number): number => {
+      if (this.pending.length !== 0 && this.running === 0) this.promote();
+      const index = handle.index;
+      const generation = handle.gen.id;
       this.storeFlags();
       st[BREAK] = 0;
       st[CUR] = index;
@@ -343,7 +441,13 @@ export class WasmTier {
         this.left = Infinity;
         st[GEN] = 0;
       }
-      const n = f(room, cpu.tlbOffset, 0);
+      let n: number;
+      this.running++;
+      try {
+        n = handle.f(room, cpu.tlbOffset, 0);
+      } finally {
+        this.running--;
+      }
       this.loadFlags();
       cpu.eip = st[EIP]!;
       return n;
@@ -353,6 +457,8 @@ export class WasmTier {
 
 const modules = new Map<string, WebAssembly.Module>();
 const MAX_MODULES = 50_000;
+/** Calls of a block's function before it is promoted to a region (WasmTier.regionThreshold's default): 1,000 made cold runs slower (more and earlier regions compiled), 1,000,000 steady runs. */
+const REGION_THRESHOLD = 100_000;
 /** Functions per table generation. */
 const MAX_TABLE = 1 << 16;
 /** Blocks per module. */
