@@ -525,6 +525,45 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       expect(off.cpu.wasm!.promoted).toBe(0);
     });
 
+    it('a block called less than 1/16 as often as the promoted one stays out of its region', () => {
+      // A loops onto itself inside its function; every 4th iteration it goes through B, and on some
+      // others through R (B and R go back to A: each of A, B is promoted with the other in its region),
+      // which the regions hold only when it is called as often: not when ECX & 0xfe is 0 (16 of 4,000
+      // iterations), but when ECX & 4 is (1,500 of them). Every block is compiled at its first run, so
+      // R is a compiled, decoded successor on the page either way.
+      const loop = (mask: number) => `
+        mov ecx, 4000
+        mov ebx, ${DATA}
+      1:
+        add [ebx], ecx
+        test ecx, 3
+        jz 2f
+        test ecx, ${mask}
+        jz 3f
+      4:
+        dec ecx
+        jnz 1b
+        hlt
+      2:
+        sub dword ptr [ebx + 8], 1
+        jmp 4b
+      3:
+        inc dword ptr [ebx + 16]
+        jmp 4b
+      `;
+      for (const mask of [0xfe, 4]) {
+        const code = assemble(loop(mask));
+        const interpreted = runOn('interpreted', code, 200_000).state;
+        const w = runOn('wasm', code, 200_000, undefined, { threshold: 0, regionThreshold: 100 });
+        expect(w.state).toEqual(interpreted);
+        const { promoted, regionBlocks } = w.cpu.wasm!;
+        expect(promoted).toBeGreaterThan(0);
+        // Rare: each region is its block and the other of A and B; often: R joins them.
+        if (mask === 0xfe) expect(regionBlocks).toBe(promoted);
+        else expect(regionBlocks).toBeGreaterThan(promoted);
+      }
+    });
+
     it('stops after exactly each budget of a run in small slices, across the promotion, as without it and interpreted', () => {
       const code = assemble(WORKLOAD);
       /** The state after each of many small run() calls (budgets 1 to 37, then larger ones). */

@@ -118,7 +118,7 @@ export interface Func {
  * A module (spec §5.5) importing memory `m.mem` (`pages` 64 KiB pages,
  * fixed), with `table` the function table `m.tab` (funcref, table 0), and
  * the functions `m.<name>`; defining `funcs`, numbered after the imported
- * functions; exporting `exports` (function indices). Every type is an
+ * functions; exporting `exports` (function or global indices). Every type is an
  * all-i32 signature from `types`, referred to by its index.
  */
 export interface ModuleSpec {
@@ -129,7 +129,7 @@ export interface ModuleSpec {
   funcs: readonly Func[];
   /** Mutable i32 globals defined by the module, each starting at 0 (none when absent). */
   globals?: number;
-  exports: readonly { name: string; func: number }[];
+  exports: readonly ({ name: string; func: number } | { name: string; global: number })[];
 }
 
 export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
@@ -175,8 +175,8 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   uleb(es, m.exports.length);
   for (const e of m.exports) {
     name(es, e.name);
-    es.push(0x00);
-    uleb(es, e.func);
+    es.push('global' in e ? 0x03 : 0x00);
+    uleb(es, 'global' in e ? e.global : e.func);
   }
 
   // The code section: each body with its size and locals, copied once into the module's bytes.

@@ -50,7 +50,7 @@ import type { Block } from '../decoder.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
 import { formRegion } from '../jit.js';
-import { encodeModule, type Func } from './encoder.js';
+import { encodeModule, type Func, type ModuleSpec } from './encoder.js';
 import * as S from './state.js';
 import { BLOCK_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
 import { generateFunction } from './region.js';
@@ -58,8 +58,8 @@ import { generateFunction } from './region.js';
 /**
  * A module of functions, one per entry of `functions` (each a block alone,
  * or a region: ./region.ts), exported as "0", "1", …, then the helpers.
- * With `promoteAt`, function j counts its calls in global j and asks for
- * promotion at the `promoteAt`-th.
+ * With `promoteAt`, function j counts its calls in global j (exported as
+ * "c0", "c1", …) and asks for promotion at the `promoteAt`-th.
  */
 function generateModule(functions: readonly (readonly (readonly Instr[])[])[], state: number, pages: number, promoteAt: number | null): Uint8Array<ArrayBuffer> {
   const n = functions.length;
@@ -71,7 +71,8 @@ function generateModule(functions: readonly (readonly (readonly Instr[])[])[], s
     written |= f.written;
   });
   funcs.push(...helpers(state, written));
-  const exports = functions.map((_, j) => ({ name: String(j), func: j }));
+  const exports: ModuleSpec['exports'][number][] = functions.map((_, j) => ({ name: String(j), func: j }));
+  if (promoteAt !== null) functions.forEach((_, j) => exports.push({ name: `c${j}`, global: j }));
   return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, globals: promoteAt === null ? 0 : n, exports });
 }
 
@@ -132,6 +133,8 @@ interface Generation {
  */
 interface Handle {
   readonly instrs: readonly Instr[];
+  /** Its block function's call count (null: regions off). */
+  readonly calls: WebAssembly.Global | null;
   gen: Generation;
   index: number;
   f: BlockFn;
@@ -180,6 +183,8 @@ export class WasmTier {
   private pending: Promotion[] = [];
   /** Calls from the run loop under way (WebAssembly frames live): no promotion then. */
   private running = 0;
+  /** The handle of each compiled block (by its instructions: the code cache's array). */
+  private readonly handles = new WeakMap<readonly Instr[], Handle>();
   /** Blocks decoded and not compiled yet, in decoding order: the candidates for a batch. */
   private candidates: Candidate[] = [];
   /** What the run loop left of its budget at the current call (for the REP chunk, as the run loop sets it per block). */
@@ -332,8 +337,10 @@ export class WasmTier {
     const gen = this.gen;
     const fns = batch.map((b, j) => {
       const f = exports[String(j)] as BlockFn;
-      const handle: Handle = { instrs: b, gen, index: 0, f, asked: false };
+      const calls = at === null ? null : (exports[`c${j}`] as WebAssembly.Global);
+      const handle: Handle = { instrs: b, calls, gen, index: 0, f, asked: false };
       handle.index = this.place(f, [b], handle);
+      this.handles.set(b, handle);
       return this.entry(handle);
     });
     this.batches++;
@@ -378,8 +385,14 @@ export class WasmTier {
     const eip = handle.instrs[0]!.addr | 0;
     const e = this.cpu.tlbR[eip >>> 12]!;
     if (e === 0) return;
-    const mark = Math.max(1, this.cpu.jitThreshold / 2);
-    const region = formRegion(handle.instrs, this.cpu.cachedSuccessors(eip, mark));
+    // Only blocks called at least 1/REGION_SHARE as often as this one join it: a region compiles and runs faster without its cold paths.
+    const decoded = this.cpu.cachedSuccessors(eip);
+    const min = handle.calls!.value / REGION_SHARE;
+    const region = formRegion(handle.instrs, (t) => {
+      const b = decoded(t);
+      const calls = b === null ? undefined : this.handles.get(b)?.calls;
+      return calls !== undefined && calls !== null && calls.value >= min ? b : null;
+    });
     if (region.length === 1) return;
     this.pending.push({ handle, region, ppage: e >>> 12, off: eip & 0xfff });
     this.st[BREAK] = 1;
@@ -459,6 +472,8 @@ const modules = new Map<string, WebAssembly.Module>();
 const MAX_MODULES = 50_000;
 /** Calls of a block's function before it is promoted to a region (WasmTier.regionThreshold's default): 1,000 made cold runs slower (more and earlier regions compiled), 1,000,000 steady runs. */
 const REGION_THRESHOLD = 100_000;
+/** A block joins a region when called at least 1/REGION_SHARE as often as its entry block. */
+const REGION_SHARE = 16;
 /** Functions per table generation. */
 const MAX_TABLE = 1 << 16;
 /** Blocks per module. */
