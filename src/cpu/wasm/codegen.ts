@@ -152,7 +152,10 @@ export function k32(v: number): Ex {
   sleb(o, v);
   return o;
 }
+/** local.get of locals 0–127 (one byte of index each), made once: the generators ask for them most (and only ever copy them). */
+const GETS: readonly Ex[] = Array.from({ length: 128 }, (_, i) => [Op.local_get, i]);
 export function get(i: number): Ex {
+  if (i < 128) return GETS[i]!;
   const o = [Op.local_get];
   uleb(o, i);
   return o;
@@ -163,6 +166,12 @@ export function get(i: number): Ex {
  * store back. Generation is synchronous, one function at a time.
  */
 let regsWritten = 0;
+/**
+ * The code of the function being generated (BlockGen.emit), one buffer for
+ * every function: a number array grown one push at a time was most of what
+ * the generators allocated.
+ */
+let buf = new Uint8Array(1 << 16);
 export function set(i: number, v: Ex): Ex {
   if (i >= R0 && i < R0 + 8) regsWritten |= 1 << (i - R0);
   return setLocal(i, v);
@@ -225,7 +234,8 @@ export interface PendingFlags {
  * dispatch loop (./region.ts), with the registers in locals throughout.
  */
 export class BlockGen {
-  readonly code: number[] = [];
+  /** Bytes of `buf` holding the function's code so far. */
+  private size = 0;
   pending: PendingFlags | null = null;
   /** Open structured constructs around the code being emitted (the loop is the outermost). */
   depth = 0;
@@ -281,7 +291,18 @@ export class BlockGen {
   }
 
   emit(code: Ex): void {
-    for (const b of code) this.code.push(b);
+    let n = this.size;
+    if (n + code.length > buf.length) {
+      const grown = new Uint8Array(Math.max(2 * buf.length, n + code.length));
+      grown.set(buf.subarray(0, n));
+      buf = grown;
+    }
+    for (let i = 0; i < code.length; i++) buf[n++] = code[i]!;
+    this.size = n;
+  }
+  /** The function's code (a copy: the buffer is the next function's). */
+  get code(): Uint8Array {
+    return buf.slice(0, this.size);
   }
   temp(): number {
     const t = FIRST_TEMP + this.temps++;

@@ -111,7 +111,7 @@ export interface FuncType {
 export interface Func {
   type: number;
   locals: number;
-  body: readonly number[];
+  body: ArrayLike<number>;
 }
 
 /**
@@ -211,7 +211,7 @@ export function encodeModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(total);
   out.set([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   let at = 8;
-  const put = (bytes: readonly number[]): void => {
+  const put = (bytes: ArrayLike<number>): void => {
     out.set(bytes, at);
     at += bytes.length;
   };

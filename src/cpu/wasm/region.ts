@@ -74,7 +74,7 @@ function emitBlock(g: BlockGen, instrs: readonly Instr[]): void {
 
 /** The generated function (its code, locals past the parameters, and the registers it writes). */
 export interface RegionBody {
-  code: number[];
+  code: Uint8Array;
   locals: number;
   written: number;
 }
