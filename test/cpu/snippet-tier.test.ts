@@ -1,0 +1,45 @@
+/**
+ * The test projects (vitest.config.ts) run test/cpu three ways: at the
+ * default threshold and tier, and with every block compiled at once on the
+ * WebAssembly and on the JavaScript tier. This checks that a snippet really
+ * runs where its project says: a project whose environment stopped reaching
+ * the CPU would pass every other test while checking only the interpreter.
+ */
+import { describe, expect, it } from 'vitest';
+import { runSnippet, CODE_BASE } from '../helpers/asm.js';
+import { JIT_THRESHOLD } from '../../src/cpu/jit.js';
+
+const threshold = process.env.KMEMSIM_JIT_THRESHOLD;
+const tier = process.env.KMEMSIM_JIT;
+
+describe('the snippet runner follows its test project', () => {
+  const { cpu } = runSnippet(`
+    mov ecx, 50
+  again:
+    add eax, ecx
+    dec ecx
+    jnz again
+    hlt
+  `);
+
+  it('computes the loop', () => {
+    expect(cpu.regs[0]).toBe(1275);
+  });
+
+  it('uses the tier of KMEMSIM_JIT (wasm when unset)', () => {
+    expect(cpu.jitTier).toBe(tier === 'js' ? 'js' : 'wasm');
+  });
+
+  it('compiles at the threshold of KMEMSIM_JIT_THRESHOLD', () => {
+    const loop = cpu.cachedBlock((CODE_BASE + 5) >>> 12, (CODE_BASE + 5) & 0xfff);
+    expect(loop).toBeDefined();
+    if (threshold === undefined || threshold === '') {
+      expect(cpu.jitThreshold).toBe(JIT_THRESHOLD);
+    } else {
+      expect(cpu.jitThreshold).toBe(Number(threshold));
+      // 50 executions of the loop's block: past a threshold of 0.
+      expect(loop!.compiled).not.toBeNull();
+      if (cpu.jitTier === 'wasm') expect(cpu.wasm!.compiled).toBeGreaterThan(0);
+    }
+  });
+});
