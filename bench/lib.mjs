@@ -65,12 +65,30 @@ export function runChild(cmd, args, { runs = 1, env = process.env, input } = {})
     const r = spawnSync(cmd, args, { env, input, maxBuffer: 64 << 20 });
     walls.push(nowSeconds() - t0);
     if (r.error) return { error: `cannot run ${cmd}: ${r.error.code ?? r.error.message}` };
+    if (refusedElf(cmd, r)) return { error: 'this host cannot execute i386 binaries (exec format error)' };
     const res = { stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), status: r.status ?? 128 + 9 };
     if (first && (res.stdout !== first.stdout || res.status !== first.status)) return { error: `${cmd}: runs disagree with each other` };
     first ??= res;
   }
   const c1 = childrenCpu();
   return { ...first, wall: median(walls), walls, cpu: c0 === null || c1 === null ? null : (c1 - c0) / runs };
+}
+
+/**
+ * The kernel refused `cmd`, an ELF file, with ENOEXEC (a kernel without IA32
+ * emulation, or a sandbox such as gVisor that runs only 64-bit code), and
+ * execvp fell back to running it as a shell script: sh's syntax error, not
+ * the program's output. Without this the refusal would look like a program
+ * that printed nothing and exited 2.
+ */
+export function refusedElf(cmd, r) {
+  if (r.status === 0 || r.stdout.length > 0) return false;
+  if (!/Syntax error|syntax error|Exec format error|cannot execute binary file/.test(r.stderr.toString('latin1'))) return false;
+  try {
+    return readFileSync(cmd).subarray(0, 4).toString('latin1') === '\x7fELF';
+  } catch {
+    return false;
+  }
 }
 
 /** A fresh `kmemsim ...` process (bin/kmemsim.js under this Node): start-up and V8 warm-up included. */
@@ -92,7 +110,11 @@ export function hasTool(name) {
  */
 export function runPeers(binary, args, { nativeRuns = 11, peerRuns = 3, peers = true } = {}) {
   const out = [{ name: 'native', ...runChild(binary, args, { runs: nativeRuns }) }];
-  if (!peers) return out;
+  if (!peers) {
+    // Without native, qemu-i386 still gives the reference output (see referenceOf).
+    if (out[0].error && hasTool('qemu-i386')) out.push({ name: 'qemu-i386', ...runChild('qemu-i386', [binary, ...args]) });
+    return out;
+  }
   if (hasTool('qemu-i386')) out.push({ name: 'qemu-i386', ...runChild('qemu-i386', [binary, ...args], { runs: peerRuns }) });
   else out.push({ name: 'qemu-i386', error: 'not installed' });
   if (hasTool('valgrind')) {
@@ -102,6 +124,15 @@ export function runPeers(binary, args, { nativeRuns = 11, peerRuns = 3, peers = 
     out.push({ name: 'valgrind --tool=none', error: 'not installed' }, { name: 'valgrind --tool=memcheck', error: 'not installed' });
   }
   return out;
+}
+
+/**
+ * The run whose output every other must match: native, or qemu-i386 where
+ * this host cannot execute i386 binaries (its output is the program's too;
+ * ratios stay to native and are left out without it). null when neither ran.
+ */
+export function referenceOf(peers) {
+  return peers.find((p) => (p.name === 'native' || p.name === 'qemu-i386') && !p.error) ?? null;
 }
 
 /** Node, CPU, cores and the load average when the bench started (the machine may be shared). */

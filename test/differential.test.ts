@@ -13,6 +13,14 @@
  *
  * Skipped, with a warning naming the reason, where the host cannot assemble
  * or run static i386 executables.
+ *
+ * The same programs also run with every block compiled, on each tier of the
+ * block compiler, against kmemsim's interpreter: this needs only `as` and
+ * `ld`, so it guards the generated code on hosts that cannot execute i386
+ * binaries too (a sandbox without IA32 emulation), where the comparison
+ * with the host CPU is skipped.
+ *   KMEMSIM_DIFF_TIER_PROGRAMS=N  programs for it (default the first 60 seeds above, and 8 with
+ *                                 16-bit addressing: every block compiled costs ~0.3 s a program)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +32,9 @@ import {
   REQUIRED_GROUPS, REQUIRED_TAGS, TEMPLATES, assembleAndLink, assembleAndLinkAsync, generateProgram,
 } from './differential/generator.js';
 import type { GeneratedProgram } from './differential/generator.js';
-import { canRunLowBuffer, canRunNativeI386, runNative, runNativeAsync } from './differential/native.js';
+import { canAssembleI386, canRunLowBuffer, canRunNativeI386, runNative, runNativeAsync } from './differential/native.js';
+import { defaultJitTier, setDefaultJitTier, wasmTierSupported } from '../src/cpu/wasm/state.js';
+import type { JitTier } from '../src/cpu/wasm/state.js';
 import type { NativeResult } from './differential/native.js';
 import { diffOutputs } from './differential/compare.js';
 import type { SimOutcome } from './differential/compare.js';
@@ -42,6 +52,7 @@ if (!probe.ok) console.warn(`[differential] kmemsim-vs-host tests skipped: ${pro
 const lowProbe = probe.ok ? canRunLowBuffer() : probe;
 if (probe.ok && !lowProbe.ok) console.warn(`[differential] programs with 16-bit addressing skipped: ${lowProbe.why}`);
 const ADDR16_SEEDS = ONLY || !lowProbe.ok ? [] : Array.from({ length: Math.max(1, Math.ceil(N / 10)) }, (_, i) => ADDR16_SEED_BASE + FIRST + i);
+const ADDR16_TIER_SEEDS = Array.from({ length: 8 }, (_, i) => ADDR16_SEED_BASE + FIRST + i);
 const CHUNK = 50;
 const MAX_INSTRUCTIONS = 10_000_000;
 const DETAILED = 3;
@@ -71,13 +82,17 @@ async function pool<T, R>(items: T[], limit: number, job: (t: T) => Promise<R>):
  * Run in kmemsim. Generated programs are straight-line code that runs once, so by default they would
  * only exercise the interpreter: `jitThreshold: 0` runs every block through the block compiler instead.
  */
-function runSim(elf: Uint8Array, jitThreshold = Infinity): SimOutcome {
+function runSim(elf: Uint8Array, jitThreshold = Infinity, tier?: JitTier): SimOutcome {
   let r: RunResult;
+  const saved = defaultJitTier();
   try {
+    if (tier !== undefined) setDefaultJitTier(tier);
     r = runUserProgram(elf, { argv: ['prog'], maxInstructions: MAX_INSTRUCTIONS, jitThreshold });
   } catch (err) {
     // Invariant 3: guest code must never make the host throw.
     return { stdout: new Uint8Array(0), exitCode: -1, stop: `runUserProgram threw: ${(err as Error).stack ?? err}` };
+  } finally {
+    setDefaultJitTier(saved);
   }
   const s = r.stop;
   let stop: string;
@@ -223,6 +238,57 @@ describe.skipIf(!probe.ok)('differential: kmemsim CPU vs host CPU', () => {
         ].join('\n');
         expect.fail(text);
       }
+    }, 600_000);
+  }
+});
+
+const assembles = canAssembleI386();
+if (!assembles.ok) console.warn(`[differential] block-compiler-vs-interpreter tests skipped: ${assembles.why}`);
+const TIER_SEEDS = ONLY ? SEEDS : SEEDS.slice(0, Number(process.env.KMEMSIM_DIFF_TIER_PROGRAMS ?? 60));
+const TIERS: JitTier[] = wasmTierSupported() ? ['wasm', 'js'] : ['js'];
+
+describe.skipIf(!assembles.ok)('differential: every block compiled, on each tier, vs the interpreter', () => {
+  let dir = '';
+  const progs = new Map<number, { prog: GeneratedProgram; exe: string; elf: Uint8Array }>();
+  /** The interpreter's outcome of each program, run once for both tiers. */
+  const interpretedOf = new Map<number, SimOutcome>();
+  let failed = false;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kmemsim-diff-tiers-'));
+    const list = TIER_SEEDS.map((s) => generateProgram(s, { exclude: EXCLUDE }));
+    // 16-bit addressing too (kmemsim maps the low buffer wherever the host could not).
+    if (!ONLY) list.push(...ADDR16_TIER_SEEDS.map((s) => generateProgram(s, { addr16: true, exclude: EXCLUDE })));
+    const par = Math.max(2, availableParallelism() * 2);
+    const built = await pool(list, par, async (prog) => {
+      const exe = await assembleAndLinkAsync(prog.source, dir, `t${prog.seed}`);
+      return { prog, exe, elf: new Uint8Array(readFileSync(exe)) };
+    });
+    for (const b of built) progs.set(b.prog.seed, b);
+  }, 600_000);
+
+  afterAll(() => {
+    if (KEEP || failed) console.warn(`[differential] generated programs kept in ${dir}`);
+    else if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const tier of TIERS) {
+    it(`the ${tier} tier matches the interpreter on ${TIER_SEEDS.length} programs and ${ONLY ? 0 : ADDR16_TIER_SEEDS.length} with 16-bit addressing`, async () => {
+      const failures: string[] = [];
+      let compared = 0;
+      for (const { prog, exe, elf } of progs.values()) {
+        await new Promise((resolve) => setImmediate(resolve));
+        const interpreted = interpretedOf.get(prog.seed) ?? runSim(elf);
+        interpretedOf.set(prog.seed, interpreted);
+        // A program the interpreter cannot finish is the host comparison's business.
+        if (!interpreted.stop.startsWith('exited')) continue;
+        compared++;
+        const d = diffOutputs(prog, elf, { stdout: interpreted.stdout, status: interpreted.exitCode }, runSim(elf, 0, tier));
+        if (d !== null) failures.push(`${d}\nsource: ${exe}.s`);
+      }
+      if (failures.length) failed = true;
+      expect(failures, `${failures.length} programs differ ("native" is the interpreter here; compiled on the ${tier} tier):\n${failures.slice(0, DETAILED).join('\n\n')}`).toEqual([]);
+      expect(compared).toBeGreaterThan(progs.size / 2);
     }, 600_000);
   }
 });

@@ -3,8 +3,9 @@
  * before any command runs: a value it cannot use is a usage error (exit
  * status 2) with one line saying what it must be, never a silent default.
  *
- *  - KMEMSIM_JIT: the block compiler's tier, `js` (the default: unset or
- *    empty too) or `wasm` (src/cpu/wasm/state.ts parses it).
+ *  - KMEMSIM_JIT: the block compiler's tier, `wasm` (the default: unset or
+ *    empty too, where the engine runs it) or `js` (src/cpu/wasm/state.ts
+ *    parses it).
  */
 import { parseJitTier } from '../cpu/wasm/state.js';
 

@@ -107,6 +107,19 @@ function probe(): { ok: boolean; why: string } {
   }
 }
 
+/**
+ * Can this host assemble and link i386 programs (`as --32`, `ld -m
+ * elf_i386`), whether or not it can run them? Enough for comparing kmemsim
+ * with itself (the block compiler's tiers against the interpreter).
+ */
+export function canAssembleI386(): { ok: boolean; why: string } {
+  for (const tool of ['as', 'ld']) {
+    const why = toolMissing(tool);
+    if (why) return { ok: false, why };
+  }
+  return { ok: true, why: 'as and ld are installed' };
+}
+
 let lowProbe: { ok: boolean; why: string } | undefined;
 
 /**

@@ -96,17 +96,14 @@ export interface SnippetOptions extends AsmOptions {
 }
 
 /**
- * Assemble `src` at 0x1000 and run it on a flat CPU (paging off, CPL 0,
- * no IDT, 1 MiB RAM, ESP = 0x80000). `setup` runs after the code is
- * loaded, before execution. End snippets with `hlt`.
- */
-/**
  * KMEMSIM_JIT_THRESHOLD (a number) sets the snippets' block-compile
- * threshold, so the instruction tests can run compiled: `KMEMSIM_JIT=wasm
- * KMEMSIM_JIT_THRESHOLD=0 npx vitest run test/cpu` runs them through the
- * WebAssembly tier, `KMEMSIM_JIT_THRESHOLD=0` alone through the JavaScript one.
- * KMEMSIM_REGION_THRESHOLD sets the WebAssembly tier's regionThreshold, so
- * they can run through promoted regions too (`KMEMSIM_REGION_THRESHOLD=2`).
+ * threshold, so the instruction tests can run compiled:
+ * `KMEMSIM_JIT_THRESHOLD=0 npx vitest run test/cpu` runs them through the
+ * default (WebAssembly) tier, with `KMEMSIM_JIT=js` through the JavaScript
+ * one. The test projects cpu-compiled-wasm and cpu-compiled-js
+ * (vitest.config.ts) do both on every `npm test`. KMEMSIM_REGION_THRESHOLD
+ * sets the WebAssembly tier's regionThreshold, so they can run through
+ * promoted regions too (`KMEMSIM_REGION_THRESHOLD=2`).
  */
 function snippetJit(cpu: CPU): void {
   const t = process.env.KMEMSIM_JIT_THRESHOLD;
@@ -115,6 +112,11 @@ function snippetJit(cpu: CPU): void {
   if (r !== undefined && r !== '' && cpu.wasm !== null) cpu.wasm.regionThreshold = Number(r);
 }
 
+/**
+ * Assemble `src` at 0x1000 and run it on a flat CPU (paging off, CPL 0,
+ * no IDT, 1 MiB RAM, ESP = 0x80000). `setup` runs after the code is
+ * loaded, before execution. End snippets with `hlt`.
+ */
 export function runSnippet(src: string, setup?: Setup, opts: SnippetOptions = {}): SnippetResult {
   const base = opts.base ?? CODE_BASE;
   const code = assemble(src, { ...opts, base });
