@@ -54,9 +54,13 @@ export const TYPES = [
   { params: 1, results: 1 }, // cc
   { params: 0, results: 1 }, // cf
   { params: 6, results: 0 }, // lazy
+  { params: 8, results: 0 }, // spill
+  { params: 5, results: 0 }, // settle
 ] as const;
 export const BLOCK_TYPE = 0, REGION_TYPE = 1;
-const LAZY_TYPE = 5;
+const LAZY_TYPE = 5, SPILL_TYPE = 6, SETTLE_TYPE = 7;
+/** The module's helpers by their offset from the first (BlockGen helperBase). */
+const SPILL = 0, LAZY = 1, SETTLE = 2, CHAIN = 3;
 
 /**
  * The gate: the CPU's slow paths, the same for every block of a CPU. They
@@ -96,18 +100,39 @@ export function gate(slot: number, ...args: Ex[]): Ex {
 
 /**
  * The helpers every block module defines once, after its blocks' functions,
- * called from exits and slow paths (out of line, so a block's code stays
- * small and compiles fast): lazy(kind, dst, src, res, size, mask) stores
- * the lazy-flag state (jit/flags.ts writeBack); chain(room, tlb, done,
- * eip), tail-called by every exit, runs the next block (see chainBody).
+ * called from slow paths and exits (out of line, so a block's code stays
+ * small and compiles fast): spill(r0..r7) stores the registers the
+ * module's function writes (`written`, a bit per register: the others
+ * always equal the state area's); lazy(kind, dst, src, res, size, mask)
+ * stores the lazy-flag state (jit/flags.ts writeBack); settle(desc, dst,
+ * src, res, cin) stores it from a DESC (BlockGen.settleCode); chain(room,
+ * tlb, done, eip), tail-called by every exit, runs the next block (see
+ * chainBody).
  */
-export function helpers(state: number): Func[] {
+export function helpers(state: number, written: number): Func[] {
+  const spill: number[] = [];
+  for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
+    { type: SPILL_TYPE, locals: 0, body: spill },
     { type: LAZY_TYPE, locals: 0, body: lazy },
+    { type: SETTLE_TYPE, locals: 0, body: settleBody(state) },
     { type: 1, locals: 2, body: chainBody(state) },
   ];
+}
+
+/** settle(desc, dst, src, res, cin): BlockGen.settleCode out of line (for slow paths), with plain stores. */
+function settleBody(state: number): Ex {
+  const DESC_ = 0, CIN_ = 4;
+  const o = [...get(DESC_), Op.if, VOID];
+  const fields: [number, Ex][] = [
+    [S.LF_KIND, and(get(DESC_), k32(0x7f))], [S.LF_DST, get(1)], [S.LF_SRC, get(2)], [S.LF_RES, get(3)],
+    [S.LF_SIZE, and(shrU(get(DESC_), 8), k32(0xff))], [S.LAZY_MASK, shrU(get(DESC_), 16)],
+  ];
+  for (const [off, v] of fields) o.push(...store(4, k32(0), v, state + off));
+  o.push(...and(get(DESC_), k32(0x80)), Op.if, VOID, ...store(4, k32(0), get(CIN_), state + S.LF_CIN), Op.end, Op.end);
+  return o;
 }
 
 /**
@@ -298,8 +323,9 @@ export class BlockGen {
   private readonly inside: readonly ReadonlyMap<number, number>[];
 
   /**
-   * `helperBase` is the function index of the module's spill helper (lazy
-   * follows): the module defines its functions first.
+   * `helperBase` is the function index of the module's first helper
+   * (helpers(): SPILL, LAZY, SETTLE, CHAIN from it): the module defines
+   * its functions first.
    */
   constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
     regsWritten = 0;
@@ -321,7 +347,7 @@ export class BlockGen {
   get at(): number {
     return this.base + this.k;
   }
-  /** Registers the function's code writes (a bit each): what its exits store back (expandSpills). */
+  /** Registers the function's code writes (a bit each): what its exits (expandSpills) and the spill helper store back. */
   get written(): number {
     return regsWritten;
   }
@@ -375,8 +401,16 @@ export class BlockGen {
   setSlot(off: number, v: Ex): Ex {
     return store(4, k32(0), v, this.state + off);
   }
-  /** Store the registers the function writes (a mark expandSpills replaces: the stores are on exits and slow paths only). */
+  /** Store the registers (by the spill helper: slow paths, kept small). */
   spill(): Ex {
+    const o: number[] = [];
+    for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
+    o.push(Op.call);
+    uleb(o, this.helperBase + SPILL);
+    return o;
+  }
+  /** Store the registers the function writes, in place (a mark expandSpills replaces): for exits, a hot path. */
+  spillInPlace(): Ex {
     return [SPILL_MARK];
   }
   reload(): Ex {
@@ -396,12 +430,12 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    if (p === DYN) return this.settleCode();
-    const o = call(this.helperBase, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    if (p === DYN) return call(this.helperBase + SETTLE, get(DESC), get(FD), get(FS), get(FR), get(CIN));
+    const o = call(this.helperBase + LAZY, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
     if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
     return o;
   }
-  /** flushCode() as stores in place (for the hottest path, a branch inside the function). */
+  /** flushCode() as stores in place (for exits, a hot path). */
   flushInline(): Ex {
     const p = this.pending;
     if (p === null) return [];
@@ -419,7 +453,7 @@ export class BlockGen {
    */
   settleCode(): Ex {
     const kind = and(get(DESC), k32(0x7f)), size = and(shrU(get(DESC), 8), k32(0xff)), m = shrU(get(DESC), 16);
-    const o = [...get(DESC), Op.if, VOID, ...call(this.helperBase, kind, get(FD), get(FS), get(FR), size, m)];
+    const o = [...get(DESC), Op.if, VOID, ...call(this.helperBase + LAZY, kind, get(FD), get(FS), get(FR), size, m)];
     o.push(...and(get(DESC), k32(0x80)), Op.if, VOID, ...this.setSlot(S.LF_CIN, get(CIN)), Op.end, Op.end);
     return o;
   }
@@ -551,8 +585,8 @@ export class BlockGen {
   }
   /** Leave with EIP = `eip` (side-effect free: evaluated twice) after `retired` instructions of this trip, chaining to the next block. */
   exit(eip: Ex, retired: number): Ex {
-    const o = [...this.flushInline(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
-    uleb(o, this.helperBase + 1);
+    const o = [...this.flushInline(), ...this.spillInPlace(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
+    uleb(o, this.helperBase + CHAIN);
     return o;
   }
   /**
@@ -570,7 +604,7 @@ export class BlockGen {
     if (j === undefined) return this.exit(k32(target), retired);
     const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE))];
     o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
-    o.push(...this.flushInline(), ...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
+    o.push(...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
     o.push(...this.descCode());
     // Labels by depth from the outermost construct, the dispatch loop (0): a later block j's is
     // blocks.length - j (region.ts); `br` counts from the innermost (depth - 1).

@@ -121,10 +121,11 @@ export function planFunction(regions: readonly (readonly (readonly Instr[])[])[]
   return { blocks, entries, inside, regions: groups };
 }
 
-/** The generated function (its code, locals past the parameters). */
+/** The generated function (its code, locals past the parameters, and the registers it writes). */
 export interface RegionBody {
   code: number[];
   locals: number;
+  written: number;
 }
 
 /** Whether block `j` of the plan may branch to its own first instruction inside the function (then it gets its own loop). */
@@ -173,7 +174,7 @@ export function generateFunction(plan: FunctionPlan, state: number, helperBase: 
     base += blocks[j]!.length;
   }
   g.emit([Op.end, Op.unreachable]);
-  return { code: expandSpills(g.code, g.written, state), locals: FIRST_TEMP - PARAMS + g.maxTemps };
+  return { code: expandSpills(g.code, g.written, state), locals: FIRST_TEMP - PARAMS + g.maxTemps, written: g.written };
 }
 
 /** The body of member m's function (room, tlb, done) → retired: the plan's function from block `entry` (function index `main`). */

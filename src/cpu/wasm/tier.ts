@@ -55,7 +55,7 @@ export function generateBatch(plan: FunctionPlan, state: number, pages: number):
   // The function's type is (room, tlb, done, entry) → retired.
   const funcs: Func[] = [{ type: REGION_TYPE, locals: main.locals, body: main.code }];
   for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
-  funcs.push(...helpers(state));
+  funcs.push(...helpers(state, main.written));
   // The function itself too: the chaining cache enters it at a member's block (codegen.ts chainBody).
   const exports = [...plan.entries.map((_, j) => ({ name: String(j), func: 1 + j })), { name: 'f', func: 0 }];
   return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
