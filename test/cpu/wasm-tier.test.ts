@@ -596,19 +596,21 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     });
 
     it('a fault in a region block entered with the flags still in the locals: delivered with those flags', () => {
-      // At ECX = 200 the SUB's result is 0 (ZF, PF set) and JAE is taken; the next block divides by it
-      // (inline DIV r32, and DIV r16 left to its executor) before setting any flag: #DE with the SUB's flags.
+      // At ECX = 200 the divisor ESI is 0 and the 8-bit ADC carries (AL = 200 + 0x7f), so JC is taken
+      // (as from the first pass, ECX = 400); the next block divides (inline DIV r32, and DIV r16 left to
+      // its executor) before setting any flag: #DE with the ADC's flags, which only the locals held.
       for (const div of ['div esi', 'div si']) {
         const r = allTiers(`
           mov ecx, 400
           mov ebx, ${DATA}
         1:
+          mov esi, ecx
+          sub esi, 200
           mov eax, ecx
-          sub eax, 200
-          jae 2f
+          adc al, 0x7f
+          jc 2f
           mov [ebx + 4], ecx
         2:
-          mov esi, eax
           mov eax, 1000
           mov edx, 0
           ${div}
