@@ -92,6 +92,11 @@ function nativeProblem(sample: Target | undefined): string | null {
   }
   const r = spawnSync(join(ROOT, sample.path), [], { env: {}, input: '' });
   if (r.error) return `host cannot run i386 binaries (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
+  // A kernel that refuses the ELF with ENOEXEC (no IA32 emulation, or a sandbox such as gVisor) makes
+  // execvp run it as a shell script: sh's complaint instead of the program's output.
+  if (r.stdout.length === 0 && /Syntax error|syntax error|Exec format error|cannot execute binary file/.test(r.stderr.toString('latin1'))) {
+    return 'host cannot run i386 binaries (exec format error)';
+  }
   return null;
 }
 

@@ -67,12 +67,26 @@ export function differential(spec: RunSpec): { native: Outcome; kmemsim: Outcome
   return { native: runNativeIn(a, spec), kmemsim: runKmemsimIn(b, spec) };
 }
 
-/** Why i386 programs cannot be built here, or null (gcc -m32 -static needs gcc-multilib). */
-export function gccM32Missing(): string | null {
+let m32Probe: { build: string | null; run: string | null } | undefined;
+function probeM32(): { build: string | null; run: string | null } {
+  if (m32Probe) return m32Probe;
   const dir = mkdtempSync(join(tmpdir(), 'kmemsim-m32-'));
-  const r = spawnSync('sh', ['-c', `printf 'int main(void){return 0;}' | gcc -m32 -static -x c - -o ${dir}/t && ${dir}/t`]);
-  if (r.error || r.status !== 0) return 'gcc -m32 -static does not work here (install gcc-multilib on an x86 host)';
-  return null;
+  const b = spawnSync('sh', ['-c', `printf 'int main(void){return 42;}' | gcc -m32 -static -x c - -o ${dir}/t`]);
+  if (b.error || b.status !== 0) return (m32Probe = { build: 'gcc -m32 -static does not work here (install gcc-multilib on an x86 host)', run: 'no i386 program could be built' });
+  // A kernel that refuses the ELF (no IA32 emulation, or a sandbox such as gVisor) makes execvp run it as a shell script.
+  const r = spawnSync(`${dir}/t`, [], { stdio: 'ignore' });
+  const run = r.error || r.status !== 42 ? `this host cannot execute i386 binaries (${r.error?.message ?? `exit status ${r.status}: exec format error`})` : null;
+  return (m32Probe = { build: null, run });
+}
+
+/** Why i386 programs cannot be built here, or null (gcc -m32 -static needs gcc-multilib). Running them needs nativeI386Missing too. */
+export function gccM32Missing(): string | null {
+  return probeM32().build;
+}
+
+/** Why i386 programs cannot run natively here (for the native side of `differential`), or null. */
+export function nativeI386Missing(): string | null {
+  return probeM32().run;
 }
 
 /** Compile test/linux/programs/<name>.c statically for i386 into `outDir`. */

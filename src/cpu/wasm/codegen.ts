@@ -35,9 +35,10 @@ export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
 // Locals: the three parameters, then fixed locals, then temporaries. PC is the block to run next
-// (0 at entry, as every local: the function's first block, ./region.ts); D0 is `done` at the current
-// block's entry (the executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags.
-export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, TLBW = 17, BRK = 18, D0 = 19, CIN = 20;
+// (0 at entry, as every local: the function's first block, ./region.ts); D0 is `done` at the current block's entry (the
+// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags; DESC
+// the lazy flags a block was branched to with (see DYN).
+export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, BRK = 17, D0 = 18, CIN = 19, DESC = 20;
 export const PARAMS = 3;
 export const FIRST_TEMP = 21;
 
@@ -51,11 +52,15 @@ export const TYPES = [
   { params: 4, results: 0 }, // pw
   { params: 1, results: 1 }, // cc
   { params: 0, results: 1 }, // cf
-  { params: 8, results: 0 }, // spill
   { params: 6, results: 0 }, // lazy
+  { params: 8, results: 0 }, // spill
+  { params: 5, results: 0 }, // settle
   { params: 0, results: 0 }, // pr
 ] as const;
 export const BLOCK_TYPE = 0;
+const LAZY_TYPE = 5, SPILL_TYPE = 6, SETTLE_TYPE = 7;
+/** The module's helpers by their offset from the first (BlockGen helperBase). */
+const SPILL = 0, LAZY = 1, SETTLE = 2, CHAIN = 3;
 
 /**
  * The gate: the CPU's slow paths, the same for every block of a CPU. They
@@ -76,7 +81,7 @@ export const GATE = [
   { name: 'ex', type: 0 }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
   { name: 'cc', type: 3 }, // CPU.cond(cc) on the flags in the state area
   { name: 'cf', type: 4 }, // CPU.getCF() on the flags in the state area
-  { name: 'pr', type: 7 }, // promote: the block at CUR has been entered regionThreshold times (wasm/tier.ts)
+  { name: 'pr', type: 8 }, // promote: the block at CUR has been entered regionThreshold times (wasm/tier.ts)
 ] as const;
 /** The first table slot of a compiled block (0 is never used: an empty chaining-cache entry). */
 export const FIRST_BLOCK_SLOT = 1 + GATE.length;
@@ -96,24 +101,64 @@ export function gate(slot: number, ...args: Ex[]): Ex {
 
 /**
  * The helpers every block module defines once, after its blocks' functions,
- * called from exits and slow paths (out of line, so a block's code stays
+ * called from slow paths and exits (out of line, so a block's code stays
  * small and compiles fast): spill(r0..r7) stores the registers the
- * module's functions write (`written`, a bit per register: the others
+ * module's function writes (`written`, a bit per register: the others
  * always equal the state area's); lazy(kind, dst, src, res, size, mask)
- * stores the lazy-flag state (jit/flags.ts writeBack); chain(room, tlb,
- * done, eip), tail-called by every exit, runs the next block (see
+ * stores the lazy-flag state (jit/flags.ts writeBack); settle(desc, dst,
+ * src, res, cin) stores it from a DESC (BlockGen.settleCode); chain(room,
+ * tlb, done, eip), tail-called by every exit, runs the next block (see
  * chainBody).
  */
-export function helpers(state: number, written = 0xff): Func[] {
+export function helpers(state: number, written: number): Func[] {
   const spill: number[] = [];
   for (let n = 0; n < 8; n++) if (written & (1 << n)) spill.push(...store(4, k32(0), get(n), state + S.REGS + 4 * n));
   const lazy: number[] = [];
   [S.LF_KIND, S.LF_DST, S.LF_SRC, S.LF_RES, S.LF_SIZE, S.LAZY_MASK].forEach((off, i) => lazy.push(...store(4, k32(0), get(i), state + off)));
   return [
-    { type: 5, locals: 0, body: spill },
-    { type: 6, locals: 0, body: lazy },
+    { type: SPILL_TYPE, locals: 0, body: spill },
+    { type: LAZY_TYPE, locals: 0, body: lazy },
+    { type: SETTLE_TYPE, locals: 0, body: settleBody(state) },
     { type: 1, locals: 2, body: chainBody(state) },
   ];
+}
+
+/** settle(desc, dst, src, res, cin): BlockGen.settleCode out of line (for slow paths), with plain stores. */
+function settleBody(state: number): Ex {
+  const DESC_ = 0, CIN_ = 4;
+  const o = [...get(DESC_), Op.if, VOID];
+  const fields: [number, Ex][] = [
+    [S.LF_KIND, and(get(DESC_), k32(0x7f))], [S.LF_DST, get(1)], [S.LF_SRC, get(2)], [S.LF_RES, get(3)],
+    [S.LF_SIZE, and(shrU(get(DESC_), 8), k32(0xff))], [S.LAZY_MASK, shrU(get(DESC_), 16)],
+  ];
+  for (const [off, v] of fields) o.push(...store(4, k32(0), v, state + off));
+  o.push(...and(get(DESC_), k32(0x80)), Op.if, VOID, ...store(4, k32(0), get(CIN_), state + S.LF_CIN), Op.end, Op.end);
+  return o;
+}
+
+/**
+ * What spill() leaves in the code: a value no byte has, replaced by
+ * expandSpills once the whole function is generated and so the registers
+ * it writes are known.
+ */
+const SPILL_MARK = -1;
+
+/**
+ * The function's code with each spill mark replaced by stores of the
+ * registers it writes (`written`, a bit per register: the others always
+ * equal the state area's), in place — no call, and nothing for the
+ * registers it only reads.
+ */
+export function expandSpills(code: ArrayLike<number>, written: number, state: number): number[] {
+  const stores: number[] = [];
+  for (let n = 0; n < 8; n++) if (written & (1 << n)) stores.push(...store(4, k32(0), get(R0 + n), state + S.REGS + 4 * n));
+  const o: number[] = [];
+  for (let i = 0; i < code.length; i++) {
+    const b = code[i]!;
+    if (b === SPILL_MARK) for (const x of stores) o.push(x);
+    else o.push(b);
+  }
+  return o;
 }
 
 /**
@@ -169,9 +214,9 @@ let regsWritten = 0;
 /**
  * The code of the function being generated (BlockGen.emit), one buffer for
  * every function: a number array grown one push at a time was most of what
- * the generators allocated.
+ * the generators allocated. 32-bit: it holds SPILL_MARK too.
  */
-let buf = new Uint8Array(1 << 16);
+let buf = new Int32Array(1 << 16);
 export function set(i: number, v: Ex): Ex {
   if (i >= R0 && i < R0 + 8) regsWritten |= 1 << (i - R0);
   return setLocal(i, v);
@@ -228,17 +273,40 @@ export interface PendingFlags {
 }
 
 /**
- * One function being generated: a block, or a region of blocks (../jit.ts
- * formRegion: the entry block first, then blocks on its page that its
- * direct branches reach), each entered at the top of the function's
- * dispatch loop (./region.ts), with the registers in locals throughout.
+ * The flags at the top of a block, known only at run time: a branch inside
+ * the function leaves them in the locals fd/fs/fr (and CIN) with the DESC
+ * local describing them (descriptor()), or DESC = 0 when the state area
+ * holds them (the function's entry). They reach the state area only where
+ * something looks at them there (settleCode).
+ */
+export const DYN = 'dyn';
+export type LazyState = PendingFlags | null | typeof DYN;
+
+/** DESC for pending flags: kind | carry in? 0x80 | size << 8 | mask << 16 (never 0: every mask has a bit). */
+export function descriptor(p: PendingFlags): number {
+  const cin = p.kind === Lazy.Adc || p.kind === Lazy.Sbb ? 0x80 : 0;
+  return p.kind | cin | (p.size << 8) | (p.mask << 16);
+}
+
+/**
+ * One function being generated: a region of blocks (../jit.ts formRegion:
+ * the entry block first, then blocks on its page that its direct branches
+ * reach), each entered at the top of the function's dispatch loop
+ * (./region.ts), with the registers in locals throughout.
  */
 export class BlockGen {
-  /** Bytes of `buf` holding the function's code so far. */
+  /** Elements of `buf` holding the function's code so far. */
   private size = 0;
-  pending: PendingFlags | null = null;
+  pending: LazyState = null;
   /** Open structured constructs around the code being emitted (the loop is the outermost). */
   depth = 0;
+  /** Open `if`s in the current instruction's code: a settle inside one leaves the flags DYN for the other path. */
+  private nest = 0;
+  /**
+   * The label of the current block's own `loop` (a self-loop branches to
+   * it; ./region.ts), as its depth from the outermost construct; -1 if none.
+   */
+  selfLabel = -1;
   /** The current instruction's index in its block, the instruction. */
   k = 0;
   ins!: Instr;
@@ -252,40 +320,44 @@ export class BlockGen {
    */
   temps = 0;
   maxTemps = 0;
-  /** The block being generated: its first address, length, and the region index of its first instruction. */
+  /** The block being generated: its index in the region, first address, length, and the region index of its first instruction. */
+  block = 0;
   start: number;
   count: number;
   base = 0;
   /**
-   * The blocks a direct branch continues inside the function, by first
-   * address: their index (./region.ts: never one that must start in the run
-   * loop).
+   * For each block, the blocks a direct branch from it continues inside the
+   * function, by first address: their index (./region.ts: only blocks of a
+   * region it belongs to, never one that must start in the run loop).
    */
-  private readonly inside: ReadonlyMap<number, number>;
+  private readonly inside: readonly ReadonlyMap<number, number>[];
 
   /**
-   * `helperBase` is the function index of the module's spill helper (lazy
-   * follows): the module defines its functions first.
+   * `helperBase` is the function index of the module's first helper
+   * (helpers(): SPILL, LAZY, SETTLE, CHAIN from it): the module defines
+   * its functions first.
    */
-  constructor(readonly blocks: readonly (readonly Instr[])[], inside: ReadonlyMap<number, number>, readonly state: number, readonly helperBase: number) {
+  constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
     regsWritten = 0;
     this.inside = inside;
     this.start = blocks[0]![0]!.addr | 0;
     this.count = blocks[0]!.length;
   }
 
-  /** Start block `j` of the region: it is entered with the flags in the state area. */
+  /** Start block `j` of the region: it is entered with the flags where DESC says. */
   beginBlock(j: number, base: number): void {
+    this.block = j;
     this.start = this.blocks[j]![0]!.addr | 0;
     this.count = this.blocks[j]!.length;
     this.base = base;
-    this.pending = null;
+    this.pending = DYN;
+    this.selfLabel = -1;
   }
   /** The current instruction's index in the region: what the imports get (./tier.ts maps it back to its block). */
   get at(): number {
     return this.base + this.k;
   }
-  /** Registers the function's code writes (a bit each): what helpers() stores back. */
+  /** Registers the function's code writes (a bit each): what its exits (expandSpills) and the spill helper store back. */
   get written(): number {
     return regsWritten;
   }
@@ -293,7 +365,7 @@ export class BlockGen {
   emit(code: Ex): void {
     let n = this.size;
     if (n + code.length > buf.length) {
-      const grown = new Uint8Array(Math.max(2 * buf.length, n + code.length));
+      const grown = new Int32Array(Math.max(2 * buf.length, n + code.length));
       grown.set(buf.subarray(0, n));
       buf = grown;
     }
@@ -301,7 +373,7 @@ export class BlockGen {
     this.size = n;
   }
   /** The function's code (a copy: the buffer is the next function's). */
-  get code(): Uint8Array {
+  get code(): Int32Array {
     return buf.slice(0, this.size);
   }
   temp(): number {
@@ -319,11 +391,13 @@ export class BlockGen {
   if(cond: Ex, then: () => void, otherwise?: () => void): void {
     this.emit([...cond, Op.if, VOID]);
     this.depth++;
+    this.nest++;
     then();
     if (otherwise) {
       this.emit([Op.else]);
       otherwise();
     }
+    this.nest--;
     this.depth--;
     this.emit([Op.end]);
   }
@@ -331,9 +405,11 @@ export class BlockGen {
   ifValue(cond: Ex, a: () => void, b: () => void): void {
     this.emit([...cond, Op.if, I32]);
     this.depth++;
+    this.nest++;
     a();
     this.emit([Op.else]);
     b();
+    this.nest--;
     this.depth--;
     this.emit([Op.end]);
   }
@@ -346,19 +422,24 @@ export class BlockGen {
   setSlot(off: number, v: Ex): Ex {
     return store(4, k32(0), v, this.state + off);
   }
-  /** Store the registers (all eight: the stores are on exits and slow paths only). */
+  /** Store the registers (by the spill helper: slow paths, kept small). */
   spill(): Ex {
     const o: number[] = [];
     for (let n = 0; n < 8; n++) o.push(...get(R0 + n));
     o.push(Op.call);
-    uleb(o, this.helperBase);
+    uleb(o, this.helperBase + SPILL);
     return o;
+  }
+  /** Store the registers the function writes, in place (a mark expandSpills replaces): for exits, a hot path. */
+  spillInPlace(): Ex {
+    return [SPILL_MARK];
   }
   reload(): Ex {
     const o: number[] = [];
     for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
   }
+  /** The function's prologue: the registers into locals; the flags in the state area (DESC 0 is a local's default). */
   /**
    * The entry counter of a block's function (mutable global `global`):
    * incremented at each call, and at the `at`-th the gate is asked to
@@ -375,10 +456,8 @@ export class BlockGen {
     o.push(...k32(at), Op.i32_eq, Op.if, VOID, ...gate(PR), Op.end);
     this.emit(o);
   }
-  /** The function's prologue: the registers into locals, the write TLB's address. */
   prologue(): void {
     this.emit(this.reload());
-    this.emit(set(TLBW, add(get(TLB), k32(S.TLB_W))));
     this.emit(set(D0, get(DONE)));
   }
 
@@ -388,14 +467,16 @@ export class BlockGen {
   flushCode(): Ex {
     const p = this.pending;
     if (p === null) return [];
-    const o = call(this.helperBase + 1, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
+    if (p === DYN) return call(this.helperBase + SETTLE, get(DESC), get(FD), get(FS), get(FR), get(CIN));
+    const o = call(this.helperBase + LAZY, k32(p.kind), get(FD), get(FS), get(FR), k32(p.size), k32(p.mask));
     if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
     return o;
   }
-  /** flushCode() as stores in place (for the hottest path, a branch inside the function). */
+  /** flushCode() as stores in place (for exits, a hot path). */
   flushInline(): Ex {
     const p = this.pending;
     if (p === null) return [];
+    if (p === DYN) return this.settleCode();
     const o = [
       ...this.setSlot(S.LF_KIND, k32(p.kind)), ...this.setSlot(S.LF_DST, get(FD)), ...this.setSlot(S.LF_SRC, get(FS)), ...this.setSlot(S.LF_RES, get(FR)),
       ...this.setSlot(S.LF_SIZE, k32(p.size)), ...this.setSlot(S.LAZY_MASK, k32(p.mask)),
@@ -403,9 +484,31 @@ export class BlockGen {
     if (p.kind === Lazy.Adc || p.kind === Lazy.Sbb) o.push(...this.setSlot(S.LF_CIN, get(CIN)));
     return o;
   }
+  /**
+   * The DYN flags stored into the state area if DESC says they are in the
+   * locals (nothing when the block was entered from outside the function).
+   */
+  settleCode(): Ex {
+    const kind = and(get(DESC), k32(0x7f)), size = and(shrU(get(DESC), 8), k32(0xff)), m = shrU(get(DESC), 16);
+    const o = [...get(DESC), Op.if, VOID, ...call(this.helperBase + LAZY, kind, get(FD), get(FS), get(FR), size, m)];
+    o.push(...and(get(DESC), k32(0x80)), Op.if, VOID, ...this.setSlot(S.LF_CIN, get(CIN)), Op.end, Op.end);
+    return o;
+  }
+  /** The flags into the state area: after this (on every path, so not inside an `if` for DYN flags) they are there. */
   flush(): void {
     this.emit(this.flushCode());
-    this.pending = null;
+    if (this.pending !== DYN || this.nest === 0) this.pending = null;
+  }
+  /** The pending flags, DYN ones stored into the state area first (null then: there they are, on this path). */
+  private known(): PendingFlags | null {
+    if (this.pending === DYN) this.flush();
+    return this.pending === DYN ? null : this.pending;
+  }
+  /** The code a branch inside the function sets DESC with, for the flags as they are (nothing if already DYN). */
+  private descCode(): Ex {
+    const p = this.pending;
+    if (p === DYN) return [];
+    return set(DESC, k32(p === null ? 0 : descriptor(p)));
   }
   setFlags(kind: Lazy, size: Size, m: number, d: Ex, s: Ex, r: Ex): void {
     this.emit([...set(FD, d), ...set(FS, s), ...set(FR, r)]);
@@ -420,14 +523,15 @@ export class BlockGen {
   }
   /** INC/DEC keep CF: the current CF moves into EFLAGS before the new state replaces it. */
   keepCarry(): void {
-    const p = this.pending;
+    const p = this.known();
     if (p === null) {
       this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, gate(CFN)));
     } else if (p.mask & CF) this.setEflagsBits(CF, this.flagBit(p, CF));
   }
   /** CF as 0/1 from the pending flags or the state area's. */
   carry(): Ex {
-    return this.pending !== null ? this.flagBit(this.pending, CF) : gate(CFN);
+    const p = this.known();
+    return p !== null ? this.flagBit(p, CF) : gate(CFN);
   }
 
   /** One status flag of the pending state as 0/1 (jit/flags.ts flagExpr). */
@@ -464,7 +568,7 @@ export class BlockGen {
 
   /** Condition `cc` (Jcc/SETcc/CMOVcc low nibble) as 0/1 (SDM Vol. 1 Appendix B; jit/flags.ts condExpr). */
   cond(cc: number): Ex {
-    const p = this.pending;
+    const p = this.known();
     const t = cc >> 1;
     if (p === null || t === 5) {
       this.flush();
@@ -518,35 +622,46 @@ export class BlockGen {
   }
   /** Leave with EIP = `eip` (side-effect free: evaluated twice) after `retired` instructions of this trip, chaining to the next block. */
   exit(eip: Ex, retired: number): Ex {
-    const o = [...this.flushInline(), ...this.spill(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
-    uleb(o, this.helperBase + 2);
+    const o = [...this.flushInline(), ...this.spillInPlace(), ...this.setSlot(S.EIP, eip), ...get(ROOM), ...get(TLB), ...add(get(DONE), k32(retired)), ...eip, Op.return_call];
+    uleb(o, this.helperBase + CHAIN);
     return o;
   }
   /**
    * A direct branch to `target` after `retired` instructions of this block:
    * to a block of the region (this one included), go on inside the function
    * while a whole pass through it fits in `room` and nothing set breakLoop;
-   * otherwise leave. The target block is entered with the flags in the
-   * state area.
+   * otherwise leave. The flags stay in the locals (DESC says which). The
+   * branch is structured where it can be (./region.ts): to the block's own
+   * loop, or forward out of the `block` the target's code follows; only a
+   * branch back to another block sets PC and goes through the dispatch
+   * loop's br_table.
    */
   goto(target: number, retired: number): Ex {
-    const j = this.inside.get(target | 0);
+    const j = this.inside[this.block]!.get(target | 0);
     if (j === undefined) return this.exit(k32(target), retired);
-    // The flags stored with plain stores (no helper call): this is the loop's path.
-    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE)), ...this.flushInline()];
+    const o: number[] = [...set(DONE, add(get(DONE), k32(retired))), ...set(D0, get(DONE))];
     o.push(...or(bin(Op.i32_gt_s, add(get(DONE), k32(this.blocks[j]!.length)), get(ROOM)), this.slot(S.BREAK)), Op.if, VOID);
-    o.push(...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
-    if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
-    // The dispatch loop is the outermost construct: its label is `depth - 1` levels out.
+    o.push(...this.flushCode(), ...this.spill(), ...this.setSlot(S.EIP, k32(target)), ...get(DONE), Op.return, Op.end);
+    o.push(...this.descCode());
+    // Labels by depth from the outermost construct, the dispatch loop (0): a later block j's is
+    // blocks.length - j (region.ts); `br` counts from the innermost (depth - 1).
+    let label: number;
+    if (j === this.block && this.selfLabel >= 0) label = this.selfLabel;
+    else if (j > this.block) label = this.blocks.length - j;
+    else {
+      if (this.blocks.length > 1) o.push(...setLocal(PC, k32(j)));
+      label = 0;
+    }
     o.push(Op.br);
-    uleb(o, this.depth - 1);
+    uleb(o, this.depth - 1 - label);
     return o;
   }
 
   // ---- memory ------------------------------------------------------------------------
 
-  private entry(tlb: number): Ex {
-    return load(4, add(get(tlb), shl(shrU(get(L), 12), 2)));
+  /** The TLB entry of L's page: the read TLB's, or (offset TLB_W) the write TLB's. */
+  private entry(offset = 0): Ex {
+    return load(4, add(get(TLB), shl(shrU(get(L), 12), 2)), offset);
   }
   /** Entry `e` is (page base | 1): nonzero and the access inside the page. */
   private fast(size: Size): Ex {
@@ -559,7 +674,7 @@ export class BlockGen {
   read(size: Size, lin: Ex): number {
     const v = this.temp();
     this.emit(set(L, lin));
-    this.emit(set(E, this.entry(TLB)));
+    this.emit(set(E, this.entry()));
     this.ifValue(this.fast(size), () => this.emit(load(size, this.phys())), () => {
       this.emit(this.sync());
       this.emit(gate(RD[size], get(L), k32(this.at), get(DONE)));
@@ -571,7 +686,7 @@ export class BlockGen {
   write(size: Size, lin: Ex, value: Ex): void {
     this.wrote = true;
     this.emit(set(L, lin));
-    this.emit(set(E, this.entry(TLBW)));
+    this.emit(set(E, this.entry(S.TLB_W)));
     this.if(this.fast(size), () => this.emit(store(size, this.phys(), value)), () => {
       this.emit(this.sync());
       this.emit(set(BRK, gate(WR[size], get(L), value, k32(this.at), get(DONE))));
@@ -586,7 +701,7 @@ export class BlockGen {
     const p = this.temp();
     this.emit(set(L, lin));
     this.emit(set(p, k32(-1)));
-    this.emit(set(E, this.entry(TLBW)));
+    this.emit(set(E, this.entry(S.TLB_W)));
     this.if(this.fast(size), () => this.emit(set(p, this.phys())), () => {
       this.emit(this.sync());
       this.emit(gate(PW, get(L), k32(size), k32(this.at), get(DONE)));

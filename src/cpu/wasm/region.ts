@@ -1,30 +1,32 @@
 /**
  * The body of one generated function: a region of blocks (../jit.ts
  * formRegion — the entry block, then the already-decoded blocks on its page
- * that its direct branches reach), as v86 compiles a hot page: a dispatch
- * loop whose `br_table` selects the block to run, so a branch from one of
- * the region's blocks to another (the same one included: a self-loop) sets
- * the block index and goes round the loop instead of returning to the
- * driver. The registers stay in locals across those branches; the lazy
- * flags are stored to the state area at each (a block is entered with them
- * there, as from the driver). The count, `room`, faults and breakLoop are
- * the single block's contract (./codegen.ts), per block: a branch inside
- * goes on only while the whole target block fits in `room` and nothing set
- * breakLoop, and every import gets the instruction's index in the region,
- * which the tier maps back to its block and index for cpu.jitInstrs and
- * cpu.jitIndex. Layout, for blocks 0..n-1:
+ * that its direct branches reach), as v86 compiles a hot page: a branch from
+ * one of the region's blocks to another goes on inside the function instead
+ * of returning to the driver. Branches are structured where they can be: a
+ * block that branches to itself is its own `loop`; a branch forward to a
+ * later block is a `br` out of the `block` whose end that block's code
+ * follows; a branch back to another block sets PC and goes round the
+ * dispatch loop, whose `br_table` (also the function's entry: PC, a local, is
+ * 0 then, the entry block) selects the block. The registers and the lazy flags
+ * (codegen.ts DYN) stay in locals across those branches. The count, `room`,
+ * faults and breakLoop are the single block's contract (./codegen.ts), per
+ * block: a branch inside goes on only while the whole target block fits in
+ * `room` and nothing set breakLoop, and every import gets the instruction's
+ * index in the region, which the tier maps back to its block and index for
+ * cpu.jitInstrs and cpu.jitIndex. Layout, for blocks 0..n-1:
  *
- *     loop                       ;; label: depth - 1 from anywhere inside
- *       block ... block          ;; n of them
+ *     loop                       ;; the dispatch loop: label depth 0
+ *       block ... block          ;; n of them: block j's label is at depth n - j
  *         br_table 0 1 … n-1 (PC)
- *       end  <block 0's code>    ;; each block ends in a return or a br to the loop
- *       end  <block 1's code> …
+ *       end  [loop] <block 0's code> [end]  ;; a self-loop's own loop (depth n - j + 1 inside)
+ *       end  <block 1's code> …             ;; each block ends in a return or a br
  *     end unreachable
  */
 import type { Instr } from '../instr.js';
 import * as ctl from '../exec/control.js';
 import { Op, VOID, uleb } from './encoder.js';
-import { BlockGen, BRK, DONE, FIRST_TEMP, PARAMS, PC, get, k32 } from './codegen.js';
+import { BlockGen, BRK, DONE, FIRST_TEMP, PARAMS, PC, expandSpills, get, k32 } from './codegen.js';
 import { GENERATORS } from './instructions.js';
 
 /** One instruction; returns false when the block ends here (jit.ts emitInstruction). */
@@ -74,9 +76,17 @@ function emitBlock(g: BlockGen, instrs: readonly Instr[]): void {
 
 /** The generated function (its code, locals past the parameters, and the registers it writes). */
 export interface RegionBody {
-  code: Uint8Array;
+  code: number[];
   locals: number;
   written: number;
+}
+
+/** Whether block `j` may branch to its own first instruction inside the function (then it gets its own loop). */
+function selfLoops(blocks: readonly (readonly Instr[])[], inside: ReadonlyMap<number, number>, j: number): boolean {
+  const b = blocks[j]!;
+  const start = b[0]!.addr | 0;
+  if (inside.get(start) !== j) return false;
+  return b.some((ins, k) => (ins.imm | 0) === start || (k === b.length - 1 && (ins.next | 0) === start));
 }
 
 /**
@@ -95,7 +105,7 @@ export function generateFunction(blocks: readonly (readonly Instr[])[], state: n
   blocks.forEach((b, j) => {
     if (!b[0]!.def?.startsBlock) inside.set(b[0]!.addr | 0, j);
   });
-  const g = new BlockGen(blocks, inside, state, helperBase);
+  const g = new BlockGen(blocks, blocks.map(() => inside), state, helperBase);
   if (counter) g.countEntry(counter.global, counter.at);
   g.prologue();
   g.emit([Op.loop, VOID]);
@@ -114,10 +124,17 @@ export function generateFunction(blocks: readonly (readonly Instr[])[], state: n
     // Inside: the loop and the blocks of the later region blocks.
     g.depth = n - j;
     g.beginBlock(j, base);
+    // With one block the dispatch loop is its loop (goto: no PC to set).
+    const own = n > 1 && selfLoops(blocks, inside, j);
+    if (own) {
+      g.emit([Op.loop, VOID]);
+      g.selfLabel = g.depth++;
+    }
     emitBlock(g, blocks[j]!);
+    if (own) g.emit([Op.end]);
     if (j < n - 1) g.emit([Op.end]);
     base += blocks[j]!.length;
   }
   g.emit([Op.end, Op.unreachable]);
-  return { code: g.code, locals: FIRST_TEMP - PARAMS + g.maxTemps, written: g.written };
+  return { code: expandSpills(g.code, g.written, state), locals: FIRST_TEMP - PARAMS + g.maxTemps, written: g.written };
 }
