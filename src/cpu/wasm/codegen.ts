@@ -19,8 +19,8 @@
  *
  * Function signature: (room, tlb, done) → retired, the one the table
  * holds (a function starts with its first block: a region's entry), where
- * `room` is how many instructions may retire before the run loop must look at the budget
- * or the devices, `tlb` the byte address of the current privilege's read
+ * `room` is how many instructions may retire before the run loop must look
+ * at the budget or the devices, `tlb` the byte address of the current privilege's read
  * TLB (its write TLB follows at TLB_W), and `done` the instructions already
  * retired by the blocks run before this one in the same call from the run
  * loop (./tier.ts chains blocks): the counts, `room` included, are relative
@@ -35,9 +35,9 @@ export type Ex = number[];
 export type Size = 1 | 2 | 4;
 
 // Locals: the three parameters, then fixed locals, then temporaries. PC is the block to run next
-// (0 at entry, as every local: the function's first block, ./region.ts); D0 is `done` at the current block's entry (the
-// executor import sets the REP chunk from it); CIN the carry in of pending ADC/SBB flags; DESC
-// the lazy flags a block was branched to with (see DYN).
+// (0 at entry, as every local: the function's first block, ./region.ts); D0 is `done` at the
+// current block's entry (the executor import sets the REP chunk from it); CIN the carry in of
+// pending ADC/SBB flags; DESC the lazy flags a block was branched to with (see DYN).
 export const ROOM = 0, TLB = 1, DONE = 2, PC = 3, R0 = 4, FD = 12, FS = 13, FR = 14, L = 15, E = 16, BRK = 17, D0 = 18, CIN = 19, DESC = 20;
 export const PARAMS = 3;
 export const FIRST_TEMP = 21;
@@ -439,7 +439,6 @@ export class BlockGen {
     for (let n = 0; n < 8; n++) o.push(...setLocal(R0 + n, this.slot(S.REGS + 4 * n)));
     return o;
   }
-  /** The function's prologue: the registers into locals; the flags in the state area (DESC 0 is a local's default). */
   /**
    * The entry counter of a block's function (mutable global `global`):
    * incremented at each call, and at the `at`-th the gate is asked to
@@ -456,6 +455,7 @@ export class BlockGen {
     o.push(...k32(at), Op.i32_eq, Op.if, VOID, ...gate(PR), Op.end);
     this.emit(o);
   }
+  /** The function's prologue: the registers into locals; the flags in the state area (DESC 0 is a local's default). */
   prologue(): void {
     this.emit(this.reload());
     this.emit(set(D0, get(DONE)));
