@@ -470,7 +470,12 @@ export class WasmTier {
 
 const modules = new Map<string, WebAssembly.Module>();
 const MAX_MODULES = 50_000;
-/** Calls of a block's function before it is promoted to a region (WasmTier.regionThreshold's default): 1,000 made cold runs slower (more and earlier regions compiled), 1,000,000 steady runs. */
+/**
+ * Calls of a block's function before it is promoted to a region
+ * (WasmTier.regionThreshold's default): lower made the cold benchmark
+ * slower (more and earlier regions to compile: README "Cold start"),
+ * higher leaves long runs without regions longer.
+ */
 const REGION_THRESHOLD = 100_000;
 /** A block joins a region when called at least 1/REGION_SHARE as often as its entry block. */
 const REGION_SHARE = 16;
