@@ -181,12 +181,10 @@ function chainBody(state: number): number[] {
   o.push(...set(H, shl(bin(Op.i32_shr_u, bin(Op.i32_mul, get(EIP_), k32(0x9e3779b1 | 0)), k32(32 - S.CACHE_BITS)), 4)));
   // Another EIP, an entry of another table (an older generation) or an empty one (index 0) ends the chain.
   o.push(...or(bin(Op.i32_ne, load(4, get(H), state + S.CACHE), get(EIP_)), bin(Op.i32_ne, load(4, get(H), state + S.CACHE + 12), slot(S.GEN))), Op.if, VOID, ...ret, Op.end);
-  // The entry: the table index of the batch's function | the block's index in it << 16 (state.ts CACHE).
   o.push(...set(IDX, load(4, get(H), state + S.CACHE + 4)));
   o.push(...or(eqz(get(IDX)), bin(Op.i32_gt_s, add(get(DONE_), load(4, get(H), state + S.CACHE + 8)), get(ROOM_))), Op.if, VOID, ...ret, Op.end);
-  // Straight into the batch's function at the block (not through the member's function: one call less per transition).
-  o.push(...store(4, k32(0), and(get(IDX), k32(0xffff)), state + S.CUR));
-  o.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...shrU(get(IDX), 16), ...and(get(IDX), k32(0xffff)), Op.return_call_indirect, REGION_TYPE, 0);
+  o.push(...store(4, k32(0), get(IDX), state + S.CUR));
+  o.push(...get(ROOM_), ...get(TLB_), ...get(DONE_), ...get(IDX), Op.return_call_indirect, BLOCK_TYPE, 0);
   return o;
 }
 

@@ -36,8 +36,7 @@ export const TLB_R_USR = TLB_R_SUP + 2 * TLB_BYTES;
 
 /**
  * The chaining cache (wasm/tier.ts): which compiled block starts at a linear
- * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, where to enter:
- * the table index of its batch's function | the block's index there << 16,
+ * EIP, direct-mapped, CACHE_ENTRIES entries of 16 bytes (EIP, table index,
  * instruction count, table generation); valid for one CPU.codeEpoch.
  */
 export const CACHE = TLB_R_USR + 2 * TLB_BYTES;

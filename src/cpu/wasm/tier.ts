@@ -15,9 +15,8 @@
  *   instantiation, its helpers) is paid once for all of them, and fewer
  *   modules are made.
  * - **Chaining.** Every exit of a block tail-calls its module's chain
- *   helper (codegen.ts chainBody), which tail-calls the next block's batch
- *   function at that block through the table when the chaining cache has
- *   it — so most block transitions
+ *   helper (codegen.ts chainBody), which tail-calls the next block through
+ *   the table when the chaining cache has it — so most block transitions
  *   never return to JavaScript, and the WebAssembly stack stays flat.
  * - **The gate.** Block modules import only the memory and the CPU's
  *   function table. The CPU's slow paths (the accessors, probeWrite, an
@@ -56,8 +55,7 @@ export function generateBatch(plan: FunctionPlan, state: number, pages: number):
   const funcs: Func[] = [{ type: REGION_TYPE, locals: main.locals, body: main.code }];
   for (const e of plan.entries) funcs.push({ type: BLOCK_TYPE, locals: 0, body: entryBody(e, 0) });
   funcs.push(...helpers(state, main.written));
-  // The function itself too: the chaining cache enters it at a member's block (codegen.ts chainBody).
-  const exports = [...plan.entries.map((_, j) => ({ name: String(j), func: 1 + j })), { name: 'f', func: 0 }];
+  const exports = plan.entries.map((_, j) => ({ name: String(j), func: 1 + j }));
   return encodeModule({ pages, table: true, types: TYPES, imports: [], funcs, exports });
 }
 
@@ -296,36 +294,28 @@ export class WasmTier {
       mod = compileModule(generateBatch(plan, this.state, this.pages));
       blockModules.set(key, mod);
     }
-    if (this.gen.used + batch.length + 1 > MAX_TABLE) this.newGeneration();
+    if (this.gen.used + batch.length > MAX_TABLE) this.newGeneration();
     const gen = this.gen;
     const exports = new WebAssembly.Instance(mod, { m: { mem: this.memory, tab: gen.table } }).exports;
     this.batches++;
     const fns: CompiledBlock[] = [];
     const map = regionMap(plan.blocks);
     for (const r of regions) this.regionBlocks += r.length - 1;
-    const slot = (f: unknown): number => {
+    for (let j = 0; j < batch.length; j++) {
       if (gen.used >= gen.table.length) gen.table.grow(gen.table.length);
       const index = gen.used++;
-      gen.table.set(index, f as BlockFn);
-      gen.blocks[index] = map;
-      return index;
-    };
-    const main = slot(exports.f);
-    for (let j = 0; j < batch.length; j++) {
       const f = exports[String(j)] as BlockFn;
-      fns.push(this.entry(gen, slot(f), f, batch[j]!, main | (plan.entries[j]! << 16)));
+      gen.table.set(index, f);
+      gen.blocks[index] = map;
+      fns.push(this.entry(gen, index, f, batch[j]!));
     }
     this.compiled += batch.length;
     members.forEach((b, j) => (b.compiled = fns[j + 1]!));
     return fns[0]!;
   }
 
-  /**
-   * The function the run loop calls for the block at `index` of `gen`: the
-   * block's, which chains to the next blocks itself; `chainTo` is where the
-   * chaining cache enters it (state.ts CACHE).
-   */
-  private entry(gen: Generation, index: number, f: BlockFn, instrs: readonly Instr[], chainTo: number): CompiledBlock {
+  /** The function the run loop calls for the block at `index` of `gen`: the block's, which chains to the next blocks itself. */
+  private entry(gen: Generation, index: number, f: BlockFn, instrs: readonly Instr[]): CompiledBlock {
     const eip = instrs[0]!.addr | 0;
     // A block that must see the exact instruction count (RDTSC, IN/OUT, INT: decodeBlock's startsBlock) is entered from the run loop only.
     const chained = !instrs[0]!.def?.startsBlock;
@@ -343,7 +333,7 @@ export class WasmTier {
         if (chained) {
           const h = (Math.imul(eip, 0x9e3779b1) >>> (32 - S.CACHE_BITS)) << 2;
           this.cache[h] = eip;
-          this.cache[h + 1] = chainTo;
+          this.cache[h + 1] = index;
           this.cache[h + 2] = instrs.length;
           this.cache[h + 3] = generation;
         }
