@@ -160,7 +160,7 @@ if (opts.json) console.log(JSON.stringify(report, null, 2));
 else {
   const m = report.machine;
   console.log(`\nkmemsim checkers bench: bench/modules/kernel-workload.c, ${opts.rounds} rounds; node ${m.node}, ${m.cpu}, ${m.cores} cores, load average ${m.loadavg.join(' ')}`);
-  console.log(`steady: median of ${opts.runs} in-process runs (interleaved, after a warm-up of every mode); cold: a fresh kmemsim process (median of ${opts.coldRuns}); ratios by CPU time\`);
+  console.log(`steady: median of ${opts.runs} in-process runs (interleaved, after a warm-up of every mode); cold: a fresh kmemsim process (median of ${opts.coldRuns}); ratios by CPU time`);
   console.log(reference?.name === 'qemu-i386' ? `checksums checked against qemu-i386's (native: ${native.error})\n` : '');
   printTable(
     ['run', 'instructions', 'CPU s', 'wall s', 'MIPS', 'vs plain', 'vs native', 'faults', 'steps', 'tracked/CPU s', 'faults/tracked', 'checksum'],
