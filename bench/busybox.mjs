@@ -26,6 +26,10 @@ function parseArgs(argv) {
   const o = { mib: 1, lines: 20000, json: false };
   for (const a of argv) {
     const [k, v] = a.split('=');
+    if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/busybox.mjs [--mib=N] [--lines=N] [--json]');
+      process.exit(0);
+    }
     if (k === '--mib' && Number(v) > 0) o.mib = Number(v);
     else if (k === '--lines' && Number(v) > 0) o.lines = Number(v);
     else if (k === '--json') o.json = true;
