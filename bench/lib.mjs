@@ -65,7 +65,8 @@ export function runChild(cmd, args, { runs = 1, env = process.env, input } = {})
     const r = spawnSync(cmd, args, { env, input, maxBuffer: 64 << 20 });
     walls.push(nowSeconds() - t0);
     if (r.error) return { error: `cannot run ${cmd}: ${r.error.code ?? r.error.message}` };
-    if (refusedElf(cmd, r)) return { error: 'this host cannot execute i386 binaries (exec format error)' };
+    // Refused as the program itself, or as a tool's own i386 part (valgrind's x86-linux tools).
+    if (refusedElf(cmd, r) || (r.stdout.length === 0 && /: Exec format error/.test(r.stderr.toString('latin1')))) return { error: 'this host cannot execute i386 binaries (exec format error)' };
     const res = { stdout: r.stdout.toString('latin1'), stderr: r.stderr.toString('latin1'), status: r.status ?? 128 + 9 };
     if (first && (res.stdout !== first.stdout || res.status !== first.status)) return { error: `${cmd}: runs disagree with each other` };
     first ??= res;
