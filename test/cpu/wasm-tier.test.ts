@@ -107,6 +107,54 @@ const WORKLOAD = `
   ret
 `;
 
+/** Blocks run every iteration, every 2nd, 4th and 8th (each a jump target): warm at different times, batched apart. */
+const STAGGERED_LOOP = `
+    mov ecx, 5000
+    mov ebx, ${DATA}
+  1:
+    add [ebx], ecx
+    test ecx, 1
+    jz 2f
+    jmp 5f
+  2:
+    add dword ptr [ebx + 4], 3
+    test ecx, 2
+    jz 3f
+    jmp 5f
+  3:
+    imul eax, ecx, 5
+    test ecx, 4
+    jz 4f
+    jmp 5f
+  4:
+    xor [ebx + 8], eax
+    inc dword ptr [ebx + 12]
+  5:
+    dec ecx
+    jnz 1b
+    hlt
+`;
+
+/** Two blocks (the JZ in the middle splits the loop), each reached by a chained exit of the other. */
+const TWO_BLOCK_LOOP = `
+  mov ecx, 1000
+  mov ebx, ${DATA}
+1:
+  mov eax, ecx
+  and eax, 7
+  add [ebx], eax
+  test ecx, 3
+  jz 2f
+  add dword ptr [ebx + 4], 3
+  adc edi, ecx
+2:
+  sub dword ptr [ebx + 8], 1
+  sbb esi, 0
+  dec ecx
+  jnz 1b
+  hlt
+`;
+
 describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the JavaScript tier', () => {
   it('a loop of calls, ALU, flags, shifts, IMUL, string ops and an executor call', () => {
     const r = allTiers(WORKLOAD);
@@ -169,24 +217,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
 
   it('regions: a loop across two blocks runs inside one function (the blocks after it too), as interpreted', () => {
     // The JZ in the middle splits the loop into two blocks; the loop's JNZ goes back to the first.
-    const src = `
-      mov ecx, 1000
-      mov ebx, ${DATA}
-    1:
-      mov eax, ecx
-      and eax, 7
-      add [ebx], eax
-      test ecx, 3
-      jz 2f
-      add dword ptr [ebx + 4], 3
-      adc edi, ecx
-    2:
-      sub dword ptr [ebx + 8], 1
-      sbb esi, 0
-      dec ecx
-      jnz 1b
-      hlt
-    `;
+    const src = TWO_BLOCK_LOOP;
     const r = allTiers(src, 200_000, undefined, REGIONS);
     expect(r.interpreted.stop).toEqual({ kind: 'halted' });
     expect(r.regionBlocks).toBeGreaterThan(0);
@@ -430,32 +461,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
       // Blocks run every iteration, every 2nd, 4th and 8th (each a jump target; the JMPs are followed into the
       // loop's tail): they become warm at different times, so with a threshold batches hold two blocks, and the
       // later ones go into a later module.
-      const code = assemble(`
-        mov ecx, 5000
-        mov ebx, ${DATA}
-      1:
-        add [ebx], ecx
-        test ecx, 1
-        jz 2f
-        jmp 5f
-      2:
-        add dword ptr [ebx + 4], 3
-        test ecx, 2
-        jz 3f
-        jmp 5f
-      3:
-        imul eax, ecx, 5
-        test ecx, 4
-        jz 4f
-        jmp 5f
-      4:
-        xor [ebx + 8], eax
-        inc dword ptr [ebx + 12]
-      5:
-        dec ecx
-        jnz 1b
-        hlt
-      `);
+      const code = assemble(STAGGERED_LOOP);
       for (const budget of [1, 50, 99, 500, 1001, 4096, 9999, 30_011]) {
         const interpreted = runOn('interpreted', code, budget).state;
         // Threshold 0: every block its own module; 8: batches. Regions off: a region would hold the
@@ -486,25 +492,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     });
   });
   describe('promotion: a block called regionThreshold times becomes a region', () => {
-    /** Two blocks (the JZ in the middle splits the loop), each reached by a chained exit of the other. */
-    const LOOP = `
-      mov ecx, 1000
-      mov ebx, ${DATA}
-    1:
-      mov eax, ecx
-      and eax, 7
-      add [ebx], eax
-      test ecx, 3
-      jz 2f
-      add dword ptr [ebx + 4], 3
-      adc edi, ecx
-    2:
-      sub dword ptr [ebx + 8], 1
-      sbb esi, 0
-      dec ecx
-      jnz 1b
-      hlt
-    `;
+    const LOOP = TWO_BLOCK_LOOP;
 
     it('promotes at the threshold, not before, and only with regions on; the results are the interpreter\'s', () => {
       const code = assemble(LOOP);
@@ -865,32 +853,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     it('chained exits reach the later members of batches (each its own function), with and without promotion', () => {
       // Blocks run every iteration, every 2nd, 4th and 8th: batches of several members, whose later members
       // chained exits reach through the cache.
-      const code = assemble(`
-        mov ecx, 5000
-        mov ebx, ${DATA}
-      1:
-        add [ebx], ecx
-        test ecx, 1
-        jz 2f
-        jmp 5f
-      2:
-        add dword ptr [ebx + 4], 3
-        test ecx, 2
-        jz 3f
-        jmp 5f
-      3:
-        imul eax, ecx, 5
-        test ecx, 4
-        jz 4f
-        jmp 5f
-      4:
-        xor [ebx + 8], eax
-        inc dword ptr [ebx + 12]
-      5:
-        dec ecx
-        jnz 1b
-        hlt
-      `);
+      const code = assemble(STAGGERED_LOOP);
       for (const budget of [99, 1001, 9999, 30_011]) {
         const interpreted = runOn('interpreted', code, budget).state;
         for (const regions of [false, true]) {
