@@ -89,13 +89,16 @@ const TLB_TRACK = 4096;
 const DR_LEN = [1, 2, 8, 4];
 const RF_BIT = 1 << 16;
 /**
+ * Faults out of a block's compiled form (thrown, or page faults an executor delivered itself:
+ * fault-preflight.ts) after which it is interpreted for good.
+ */
+export const JIT_FAULT_LIMIT = 16;
+
+/**
  * REP iterations per execution outside single-step: a longer string
  * instruction leaves EIP on itself and resumes, like an interrupted REP on
  * hardware, so the budget and pending interrupts are checked in between.
  */
-/** Exceptions out of a block's compiled form after which it is interpreted for good. */
-export const JIT_FAULT_LIMIT = 16;
-
 export const REP_CHUNK = 0x10000;
 
 const READ_ONLY_FIRST_OPERAND = new Set([
@@ -1485,7 +1488,16 @@ export class CPU {
             else block.compiledCov = compiled;
           }
           if (compiled !== null && n === instrs.length) {
+            const pageFaults = this.preflightFaults;
             i = compiled(this, stopAt - this.icount, left);
+            // A block whose accesses keep faulting on hidden pages (kmemcheck's, the CPL-1 stack's) is cheaper
+            // interpreted: each fault leaves the compiled code, and interpreting its few instructions costs
+            // less than entering and leaving it (the WebAssembly tier's boundary) once per tracked access.
+            if (this.preflightFaults !== pageFaults && ++block.jitFaults > JIT_FAULT_LIMIT) {
+              block.compiled = null;
+              block.compiledCov = null;
+              block.hits = -Infinity;
+            }
           } else {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an
@@ -1690,6 +1702,7 @@ export class CPU {
   deliverPageFaultOf(ins: Instr, lin: number, errorCode: number): void {
     this.cr2 = lin | 0;
     this.preflightFaultAt = this.icount;
+    this.preflightFaults++;
     this.deliverFaultOf(ins, Vec.PF, errorCode);
     this.icount--;
     this.stepTrapSuppressed = true;
@@ -1697,6 +1710,8 @@ export class CPU {
   }
   /** icount at the last deliverPageFaultOf (-1: none). */
   preflightFaultAt = -1;
+  /** deliverPageFaultOf calls (the run loop counts them per compiled block: JIT_FAULT_LIMIT). */
+  preflightFaults = 0;
   /** Page faults after which an instruction's executor checks its page first (fault-preflight.ts); Infinity: never. */
   preflightAfter = PREFLIGHT_AFTER;
 
