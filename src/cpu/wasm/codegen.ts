@@ -51,16 +51,16 @@ export const TYPES = [
   { params: 4, results: 1 }, // wr*; chain (room, tlb, done, eip) → retired
   { params: 4, results: 0 }, // pw
   { params: 1, results: 1 }, // cc
-  { params: 0, results: 1 }, // cf
+  { params: 0, results: 1 }, // carry
   { params: 6, results: 0 }, // lazy
   { params: 8, results: 0 }, // spill
   { params: 5, results: 0 }, // settle
   { params: 0, results: 0 }, // pr
 ] as const;
 export const BLOCK_TYPE = 0;
-const LAZY_TYPE = 5, SPILL_TYPE = 6, SETTLE_TYPE = 7;
+const CARRY_TYPE = 4, LAZY_TYPE = 5, SPILL_TYPE = 6, SETTLE_TYPE = 7;
 /** The module's helpers by their offset from the first (BlockGen helperBase). */
-const SPILL = 0, LAZY = 1, SETTLE = 2, CHAIN = 3;
+const SPILL = 0, LAZY = 1, SETTLE = 2, CHAIN = 3, CARRY = 4;
 
 /**
  * The gate: the CPU's slow paths, the same for every block of a CPU. They
@@ -80,14 +80,13 @@ export const GATE = [
   { name: 'pw', type: 2 }, // probeWrite(lin, size, index, done)
   { name: 'ex', type: 0 }, // executor(index, done, done at the block's entry) → stop (EIP changed or breakLoop)
   { name: 'cc', type: 3 }, // CPU.cond(cc) on the flags in the state area
-  { name: 'cf', type: 4 }, // CPU.getCF() on the flags in the state area
   { name: 'pr', type: 8 }, // promote: the block at CUR has been entered regionThreshold times (wasm/tier.ts)
 ] as const;
 /** The first table slot of a compiled block (0 is never used: an empty chaining-cache entry). */
 export const FIRST_BLOCK_SLOT = 1 + GATE.length;
 const RD = { 1: 1, 2: 2, 4: 3 } as const;
 const WR = { 1: 4, 2: 5, 4: 6 } as const;
-const PW = 7, EX = 8, CC = 9, CFN = 10, PR = 11;
+const PW = 7, EX = 8, CC = 9, PR = 10;
 
 /** A call of the gate function at table slot `slot`. */
 export function gate(slot: number, ...args: Ex[]): Ex {
@@ -108,7 +107,7 @@ export function gate(slot: number, ...args: Ex[]): Ex {
  * stores the lazy-flag state (jit/flags.ts writeBack); settle(desc, dst,
  * src, res, cin) stores it from a DESC (BlockGen.settleCode); chain(room,
  * tlb, done, eip), tail-called by every exit, runs the next block (see
- * chainBody).
+ * chainBody); carry() is CF from the state area's flags (carryBody).
  */
 export function helpers(state: number, written: number): Func[] {
   const spill: number[] = [];
@@ -120,7 +119,33 @@ export function helpers(state: number, written: number): Func[] {
     { type: LAZY_TYPE, locals: 0, body: lazy },
     { type: SETTLE_TYPE, locals: 0, body: settleBody(state) },
     { type: 1, locals: 2, body: chainBody(state) },
+    { type: CARRY_TYPE, locals: 1, body: carryBody(state) },
   ];
+}
+
+/**
+ * carry() → CF as 0/1 from the state area's flags, CPU.getCF() in
+ * WebAssembly: INC/DEC at a block's entry keep a CF that is still lazy, and
+ * ADC/SBB/RCL read it — a call out to JavaScript each time before.
+ */
+function carryBody(state: number): Ex {
+  const M = 0;
+  const slot = (off: number) => load(4, k32(0), state + off);
+  const masked = (off: number) => and(slot(off), get(M));
+  const o: number[] = [];
+  o.push(...eqz(and(slot(S.LAZY_MASK), k32(CF))), Op.if, VOID, ...and(slot(S.FLAGS), k32(CF)), Op.return, Op.end);
+  // The operand mask of the size (1, 2 or 4 bytes), as CPU.lfMask.
+  o.push(...set(M, [...k32(-1), ...sub(bin(Op.i32_shl, k32(1), shl(slot(S.LF_SIZE), 3)), k32(1)), ...bin(Op.i32_eq, slot(S.LF_SIZE), k32(4)), Op.select]));
+  const ret = (e: Ex) => [...e, Op.return];
+  const kindIs = (kind: Lazy) => bin(Op.i32_eq, slot(S.LF_KIND), k32(kind));
+  // With a carry in, equality carries too.
+  const withCin = (le: Ex, lt: Ex) => [...le, ...lt, ...ne0(slot(S.LF_CIN)), Op.select];
+  o.push(...kindIs(Lazy.Add), Op.if, VOID, ...ret(bin(Op.i32_lt_u, masked(S.LF_RES), masked(S.LF_DST))), Op.end);
+  o.push(...kindIs(Lazy.Sub), Op.if, VOID, ...ret(bin(Op.i32_lt_u, masked(S.LF_DST), masked(S.LF_SRC))), Op.end);
+  o.push(...kindIs(Lazy.Adc), Op.if, VOID, ...ret(withCin(bin(Op.i32_le_u, masked(S.LF_RES), masked(S.LF_DST)), bin(Op.i32_lt_u, masked(S.LF_RES), masked(S.LF_DST)))), Op.end);
+  o.push(...kindIs(Lazy.Sbb), Op.if, VOID, ...ret(withCin(bin(Op.i32_le_u, masked(S.LF_DST), masked(S.LF_SRC)), bin(Op.i32_lt_u, masked(S.LF_DST), masked(S.LF_SRC)))), Op.end);
+  o.push(...k32(0));
+  return o;
 }
 
 /** settle(desc, dst, src, res, cin): BlockGen.settleCode out of line (for slow paths), with plain stores. */
@@ -334,7 +359,7 @@ export class BlockGen {
 
   /**
    * `helperBase` is the function index of the module's first helper
-   * (helpers(): SPILL, LAZY, SETTLE, CHAIN from it): the module defines
+   * (helpers(): SPILL, LAZY, SETTLE, CHAIN, CARRY from it): the module defines
    * its functions first.
    */
   constructor(readonly blocks: readonly (readonly Instr[])[], inside: readonly ReadonlyMap<number, number>[], readonly state: number, readonly helperBase: number) {
@@ -525,13 +550,17 @@ export class BlockGen {
   keepCarry(): void {
     const p = this.known();
     if (p === null) {
-      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, gate(CFN)));
+      this.if(and(this.slot(S.LAZY_MASK), k32(CF)), () => this.setEflagsBits(CF, this.carryFromState()));
     } else if (p.mask & CF) this.setEflagsBits(CF, this.flagBit(p, CF));
+  }
+  /** CF as 0/1 from the state area's flags (the module's carry helper). */
+  private carryFromState(): Ex {
+    return call(this.helperBase + CARRY);
   }
   /** CF as 0/1 from the pending flags or the state area's. */
   carry(): Ex {
     const p = this.known();
-    return p !== null ? this.flagBit(p, CF) : gate(CFN);
+    return p !== null ? this.flagBit(p, CF) : this.carryFromState();
   }
 
   /** One status flag of the pending state as 0/1 (jit/flags.ts flagExpr). */

@@ -251,10 +251,6 @@ export class WasmTier {
         this.loadFlags();
         return cpu.cond(cc) ? 1 : 0;
       },
-      cf: () => {
-        this.loadFlags();
-        return cpu.getCF();
-      },
       pr: () => this.ask(fns[st[CUR]!]!.handle),
     };
   }
