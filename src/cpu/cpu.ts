@@ -1582,7 +1582,8 @@ export class CPU {
         return;
       }
     }
-    const ins = this.segChecks ? this.fetchChecked() : this.getBlock(this.eip).instrs[0];
+    // The step after a page fault's handler returned (page hiding's) is the faulted instruction, already decoded.
+    const ins = this.segChecks ? this.fetchChecked() : (this.faultedInstrAt(this.eip) ?? this.getBlock(this.eip).instrs[0]);
     if (ins === null) return;
     const edges = this.edgeCounts;
     if (edges !== null) {

@@ -118,6 +118,40 @@ describe('page faults delivered without a throw', () => {
     }
   });
 
+  it('a compiled block whose access keeps faulting is interpreted after JIT_FAULT_LIMIT faults', () => {
+    // The loop's block starts with the faulting load: every pass enters it, faults, and resumes after it.
+    const loop = (hidden: boolean) => {
+      const k = new Kernel();
+      // Compiled after its load faulted once interpreted: the compiled code calls the wrapped executor, which delivers.
+      k.cpu.preflightAfter = 1;
+      k.cpu.jitThreshold = 3;
+      k.mem.write(CODE, assemble(`mov ecx, 40\n1:\nmov eax, [${DATA}]\nadd ebx, eax\ndec ecx\njnz 1b\nret`, { base: CODE }));
+      const pte = k.as.readPte(DATA);
+      if (hidden) k.as.writePte(DATA, pte & ~1);
+      let faults = 0;
+      k.setTrapHandler(Vec.PF, (kk, f) => {
+        faults++;
+        kk.as.writePte(DATA, pte);
+        kk.mem.write32((f.frameAddress + 8) | 0, f.eflags | TF);
+      });
+      k.setTrapHandler(Vec.DB, (kk, f) => {
+        kk.as.writePte(DATA, pte & ~1);
+        kk.mem.write32((f.frameAddress + 8) | 0, f.eflags & ~TF);
+      });
+      const r = callGuest(k, CODE, [], 100_000);
+      expect(r.returned).toBe(true);
+      return { faults, block: k.cpu.getBlock((CODE + 5) | 0), instructions: r.instructions };
+    };
+    const plain = loop(false);
+    expect(plain.faults).toBe(0);
+    expect(plain.block.compiled).not.toBeNull();
+    const hidden = loop(true);
+    expect(hidden.faults).toBe(40);
+    expect(hidden.instructions).toBe(plain.instructions);
+    expect(hidden.block.compiled).toBeNull();
+    expect(hidden.block.hits).toBe(-Infinity);
+  });
+
   it('a handler that never makes the page present does not hang the CPU', () => {
     const k = new Kernel();
     k.cpu.preflightAfter = 1;
