@@ -155,6 +155,30 @@ const TWO_BLOCK_LOOP = `
   hlt
 `;
 
+/**
+ * A loop whose second block (the JNZ's target) divides by ECX - 1: #DE (no IDT: the machine stops) when
+ * ECX reaches 1, 300 iterations in, on an odd ECX, where the JNZ is taken.
+ */
+const DIVIDE_BY_COUNTER = `
+  mov ecx, 301
+  mov ebx, ${DATA}
+1:
+  add dword ptr [ebx + 4], 5
+  test ecx, 1
+  jnz 2f
+  add dword ptr [ebx + 12], ecx
+2:
+  mov eax, 1000
+  xor edx, edx
+  lea esi, [ecx - 1]
+  add [ebx + 8], esi
+  div esi
+  mov [ebx], eax
+  dec ecx
+  jnz 1b
+  hlt
+`;
+
 describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the JavaScript tier', () => {
   it('a loop of calls, ALU, flags, shifts, IMUL, string ops and an executor call', () => {
     const r = allTiers(WORKLOAD);
@@ -232,25 +256,7 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     // A block runs on past a Jcc (decodeBlock), so the JNZ's target starts a second block, which the
     // first one's region holds. DIV by a counter that reaches zero on an odd ECX, where the JNZ is
     // taken: #DE (no IDT) stops the machine in the region's second block.
-    const r = allTiers(`
-      mov ecx, 301
-      mov ebx, ${DATA}
-    1:
-      add dword ptr [ebx + 4], 5
-      test ecx, 1
-      jnz 2f
-      add dword ptr [ebx + 12], ecx
-    2:
-      mov eax, 1000
-      xor edx, edx
-      lea esi, [ecx - 1]
-      add [ebx + 8], esi
-      div esi
-      mov [ebx], eax
-      dec ecx
-      jnz 1b
-      hlt
-    `, 200_000, undefined, REGIONS);
+    const r = allTiers(DIVIDE_BY_COUNTER, 200_000, undefined, REGIONS);
     expect(r.interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
     expect(r.regionBlocks).toBeGreaterThan(0);
     expect(r.wasm).toEqual(r.interpreted);
@@ -390,6 +396,26 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     const r = allTiers(src, 1_000_000);
     expect(r.interpreted.stop).toEqual({ kind: 'halted' });
     expect(r.wasm).toEqual(r.interpreted);
+  });
+
+  it('CF still lazy at a block\'s entry (the carry helper): INC keeps it, ADC, SBB and RCL read it, after each kind at 8, 16 and 32 bits', () => {
+    const lines: string[] = ['xor edi, edi', 'xor esi, esi'];
+    const pairs = [[0, 0], [1, 2], [2, 1], [0x7f, 0x80], [0xff, 1], [0xffff, 1], [0x80000000, 1], [0xffffffff, 1]];
+    let n = 0;
+    for (const [a, b] of pairs) {
+      for (const op of ['add eax, edx', 'add al, dl', 'add ax, dx', 'sub eax, edx', 'sub al, dl', 'cmp ax, dx', 'stc\nadc eax, edx', 'clc\nadc al, dl', 'stc\nsbb eax, edx', 'stc\nsbb ax, dx', 'clc\nsbb al, dl', 'and eax, edx', 'neg eax', 'inc eax', 'dec al']) {
+        for (const reader of ['inc esi\nadc edi, 0', 'adc edi, edx', 'sbb edi, 1', 'rcl edi, 1']) {
+          // The jump ends the block: the next one starts with the flags in the state area.
+          lines.push(`mov eax, ${a}`, `mov edx, ${b}`, op, `jmp 7${n}f`, `7${n}:`, reader, 'rol edi, 3', 'add edi, esi');
+          n++;
+        }
+      }
+    }
+    const src = `mov ecx, 3\n9:\npush ecx\n${lines.join('\n')}\npop ecx\ndec ecx\njnz 9b\nhlt\n`;
+    const r = allTiers(src, 1_000_000);
+    expect(r.interpreted.stop).toEqual({ kind: 'halted' });
+    expect(r.wasm).toEqual(r.interpreted);
+    expect(r.js).toEqual(r.interpreted);
   });
 
   describe('batches: blocks compiled together, one module, reached through the gate', () => {
@@ -624,28 +650,8 @@ describe('WebAssembly tier (src/cpu/wasm) agrees with the interpreter and the Ja
     });
 
     it('a #DE inside a promoted region is delivered at the DIV, with the interpreter\'s count and registers', () => {
-      // The loop's blocks are regions after ten calls; the DIV in the second block faults when
-      // ECX reaches 1, 300 iterations in (no IDT: the machine stops there).
-      const src = `
-        mov ecx, 301
-        mov ebx, ${DATA}
-      1:
-        add dword ptr [ebx + 4], 5
-        test ecx, 1
-        jnz 2f
-        add dword ptr [ebx + 12], ecx
-      2:
-        mov eax, 1000
-        xor edx, edx
-        lea esi, [ecx - 1]
-        add [ebx + 8], esi
-        div esi
-        mov [ebx], eax
-        dec ecx
-        jnz 1b
-        hlt
-      `;
-      const code = assemble(src);
+      // The loop's blocks are regions after ten calls; DIVIDE_BY_COUNTER's DIV faults in the second block.
+      const code = assemble(DIVIDE_BY_COUNTER);
       const interpreted = runOn('interpreted', code, 200_000).state;
       expect(interpreted.stop).toMatchObject({ kind: 'fault', vector: 0 });
       const w = runOn('wasm', code, 200_000, undefined, { threshold: 3, regionThreshold: 10 });
