@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runUserProgram } from '../src/kernel/process.js';
+import { canRunNativeI386 } from './differential/native.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = join(ROOT, 'build/guests.json');
@@ -84,20 +85,11 @@ function envObject(env: string[]): Record<string, string> {
   return Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
-/** Can the host execute static i386 ELF files? Null if so, else the reason. */
+/** Can the host execute static i386 ELF files? Null if so, else the reason (test/differential/native.ts probes it). */
 function nativeProblem(sample: Target | undefined): string | null {
   if (!sample) return 'no example binaries';
-  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'ia32')) {
-    return `host is ${process.platform}/${process.arch}, not x86 Linux`;
-  }
-  const r = spawnSync(join(ROOT, sample.path), [], { env: {}, input: '' });
-  if (r.error) return `host cannot run i386 binaries (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
-  // A kernel that refuses the ELF with ENOEXEC (no IA32 emulation, or a sandbox such as gVisor) makes
-  // execvp run it as a shell script: sh's complaint instead of the program's output.
-  if (r.stdout.length === 0 && /Syntax error|syntax error|Exec format error|cannot execute binary file/.test(r.stderr.toString('latin1'))) {
-    return 'host cannot run i386 binaries (exec format error)';
-  }
-  return null;
+  const host = canRunNativeI386();
+  return host.ok ? null : host.why;
 }
 
 function runNative(t: Target, spec: ExampleSpec): Outcome {

@@ -98,6 +98,9 @@ function probe(): { ok: boolean; why: string } {
     }
     const r = runNative(exe, 10_000);
     if (r.error) return { ok: false, why: `cannot execute i386 binaries (kernel without IA32 emulation?): ${r.error}` };
+    // A kernel that refuses the ELF with ENOEXEC (no IA32 emulation, or a sandbox such as gVisor) makes execvp
+    // run it as a shell script: sh's exit status 2 and no output.
+    if (r.status === 2 && r.stdout.length === 0) return { ok: false, why: 'this host cannot execute i386 binaries (exec format error: no IA32 emulation, or a sandbox)' };
     if (r.status !== 42 || r.stdout.toString() !== 'ok\n') {
       return { ok: false, why: `i386 probe program misbehaved: status ${r.status}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout.toString())}` };
     }

@@ -8,13 +8,13 @@
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { differential, findBusybox, type RunSpec } from './harness.js';
 
+import { canRunNativeI386 } from '../differential/native.js';
 const found = findBusybox();
 // The comparison needs the host to run busybox too (a kernel without IA32 emulation, or a sandbox such as gVisor, refuses it).
-const probe = found.path ? spawnSync(found.path, ['true']) : null;
-const noNative = probe && (probe.error || probe.status !== 0) ? `this host cannot execute i386 binaries (busybox true: ${probe.error?.message ?? `exit status ${probe.status}, exec format error`})` : null;
+const host = canRunNativeI386();
+const noNative = found.path && !host.ok ? host.why : null;
 const bb = noNative ? { skip: noNative } : found;
 if (bb.skip) console.warn(`test/linux/busybox.test.ts skipped: ${bb.skip}`);
 

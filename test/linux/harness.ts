@@ -10,6 +10,7 @@ import { tmpdir, constants as osConstants } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runUserProgram } from '../../src/kernel/process.js';
+import { canRunNativeI386 } from '../differential/native.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -73,10 +74,8 @@ function probeM32(): { build: string | null; run: string | null } {
   const dir = mkdtempSync(join(tmpdir(), 'kmemsim-m32-'));
   const b = spawnSync('sh', ['-c', `printf 'int main(void){return 42;}' | gcc -m32 -static -x c - -o ${dir}/t`]);
   if (b.error || b.status !== 0) return (m32Probe = { build: 'gcc -m32 -static does not work here (install gcc-multilib on an x86 host)', run: 'no i386 program could be built' });
-  // A kernel that refuses the ELF (no IA32 emulation, or a sandbox such as gVisor) makes execvp run it as a shell script.
-  const r = spawnSync(`${dir}/t`, [], { stdio: 'ignore' });
-  const run = r.error || r.status !== 42 ? `this host cannot execute i386 binaries (${r.error?.message ?? `exit status ${r.status}: exec format error`})` : null;
-  return (m32Probe = { build: null, run });
+  const host = canRunNativeI386();
+  return (m32Probe = { build: null, run: host.ok ? null : host.why });
 }
 
 /** Why i386 programs cannot be built here, or null (gcc -m32 -static needs gcc-multilib). Running them needs nativeI386Missing too. */
