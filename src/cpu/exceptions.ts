@@ -213,6 +213,20 @@ function deliverOnce(cpu: CPU, vector: number, errorCode: number, software: bool
 
 /** EFLAGS, CS, EIP and the error code (if any) below `sp` on the handler's stack; returns the new stack pointer. */
 function pushFrame(cpu: CPU, ssBase: number, sp: number, size: number, eflags: number, cs: number, eip: number, errorCode: number): number {
+  const words = errorCode >= 0 ? 4 : 3;
+  const low = (ssBase + sp - 4 * words) | 0;
+  const e = cpu.tlbW[low >>> 12]!;
+  if (size === 4 && e !== 0 && (low & 3) === 0 && (low & 0xfff) <= 0x1000 - 4 * words) {
+    // A 32-bit frame within one page the write TLB holds: the stores write32 would make, through one lookup
+    // (none of them can fault, and a page with a data breakpoint or decoded code is never in the write TLB).
+    const m = cpu.mem32;
+    const p = ((e & ~0xfff) | (low & 0xfff)) >> 2;
+    m[p + words - 1] = eflags;
+    m[p + words - 2] = cs;
+    m[p + words - 3] = eip;
+    if (words === 4) m[p] = errorCode;
+    return (sp - 4 * words) | 0;
+  }
   sp = pushFrameWord(cpu, ssBase, sp, size, eflags);
   sp = pushFrameWord(cpu, ssBase, sp, size, cs);
   sp = pushFrameWord(cpu, ssBase, sp, size, eip);

@@ -45,6 +45,18 @@ describe('INT n', () => {
     expect(d.frame.slice(0, 3)).toEqual([L.CODE + 2, SEL.CODE0, 0x202]);
     expect(d.savedSs).toBeUndefined();
   });
+  it('IRET at the same privilege loads EIP, CS and EFLAGS from its frame: aligned, unaligned and straddling a page, paging on and off', () => {
+    // Every status flag, DF and OF set in the image; the PUSHFD after the return shows what IRET loaded.
+    const image = 0xcd7;
+    for (const paging of [false, true]) {
+      for (const esp of [L.STACK0 - 0x100, L.STACK0 - 0x102, L.STACK0 - 0x1000 + 8]) {
+        const m = new SystemMachine();
+        if (paging) m.enablePaging();
+        const stop = m.runAt(0, `push ${image}\npush cs\npush offset back\niret\nback:\npushfd\npop eax\nadd eax, esp\njmp EXIT`, { esp });
+        expect(stop, `paging ${paging}, ESP 0x${esp.toString(16)}`).toEqual({ kind: 'exited', status: (image + esp) | 0 });
+      }
+    }
+  });
   it('from CPL 1 to a ring-0 handler switches to SS0:ESP0; from CPL 3 to a ring-1 handler to SS1:ESP1', () => {
     const m = new SystemMachine();
     m.handlerGate(0x40, { dpl: 3 });

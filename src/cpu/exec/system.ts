@@ -117,9 +117,21 @@ export function iret(cpu: CPU, ins: Instr): void {
   }
   const ssb = cpu.segBase[SS];
   const sp = cpu.regs[4];
-  const newEip = cpu.read(size, (ssb + sp) | 0);
-  const newCs = cpu.read(size, (ssb + sp + size) | 0) & 0xffff;
-  const newFlags = cpu.read(size, (ssb + sp + 2 * size) | 0);
+  const at = (ssb + sp) | 0;
+  const e = cpu.tlbR[at >>> 12]!;
+  let newEip: number, newCs: number, newFlags: number;
+  if (size === 4 && e !== 0 && (at & 3) === 0 && (at & 0xfff) <= 0x1000 - 12) {
+    // EIP, CS and EFLAGS within one page the read TLB holds: the loads read32 would make, through one lookup.
+    const m = cpu.mem32;
+    const p = ((e & ~0xfff) | (at & 0xfff)) >> 2;
+    newEip = m[p]!;
+    newCs = m[p + 1]! & 0xffff;
+    newFlags = m[p + 2]!;
+  } else {
+    newEip = cpu.read(size, at);
+    newCs = cpu.read(size, (ssb + sp + size) | 0) & 0xffff;
+    newFlags = cpu.read(size, (ssb + sp + 2 * size) | 0);
+  }
   if (size === 4 && newFlags & VM && cpu.cpl === 0) {
     cpu.stop({ kind: 'unsupported', eip: ins.addr, bytes: ins.bytes, mnemonic: 'iret', message: `unsupported instruction IRET (${hexBytes(ins.bytes)}) at 0x${(ins.addr >>> 0).toString(16).padStart(8, '0')}: a return to virtual-8086 mode is not modelled` });
     return;
