@@ -730,8 +730,6 @@ export class CPU {
    * identity. The page walk (SDM Vol. 3 §4.3) lives here too.
    */
   translate(lin: number, write: boolean): number {
-    lin |= 0;
-    const vpage = lin >>> 12;
     let phys: number;
     if (!(this.cr0 & 0x80000000)) {
       phys = lin >>> 0;
@@ -740,6 +738,16 @@ export class CPU {
     } else {
       phys = this.walk(lin, write);
     }
+    return this.fillTlb(lin, write, phys);
+  }
+
+  /**
+   * The TLB entry for `lin` from the page walk that just succeeded with `phys` (walkTry, or translate's
+   * own walk: its tlbWritable and lastGlobal are this walk's); returns `phys`.
+   */
+  fillTlb(lin: number, write: boolean, phys: number): number {
+    lin |= 0;
+    const vpage = lin >>> 12;
     // Pages holding a data breakpoint stay out of the TLB so every access reaches checkDataBreakpoints.
     if (this.dataBpActive && this.watchedPages!.has(vpage)) return phys;
     const ppage = Math.floor(phys / PAGE);

@@ -145,6 +145,7 @@ function accessFaults(cpu: CPU, ins: Instr, lin: number, size: number, write: bo
     cpu.deliverPageFaultOf(ins, lin, ~r);
     return 1;
   }
-  cpu.translate(lin, write);
+  // The walk has set the accessed and dirty bits: its result goes into the TLB as translate() would put it.
+  cpu.fillTlb(lin, write, r);
   return 0;
 }
