@@ -118,8 +118,18 @@ export class InterruptedContext {
   }
 }
 
+/**
+ * What the access decoder reads: the general registers and segment bases the instruction runs
+ * with — an InterruptedContext, or the CPU's own arrays (the #PF handler's, with the interrupted ESP
+ * put in; the compiled checkers of src/shadow/instrument.ts).
+ */
+export interface AccessContext {
+  readonly regs: Int32Array;
+  readonly segBase: Int32Array;
+}
+
 /** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
-export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
+export type AccessDecoder = (ins: Instr, ctx: AccessContext, out: AccessList) => void;
 
 /**
  * Learns an access from the single step itself instead of the decoder (`--access-size debugreg`,
@@ -154,7 +164,21 @@ export class HiddenFault {
   errorCode = 0;
   /** The decoded instruction (def === null when it could not be decoded). */
   ins: Instr = new Instr();
-  readonly context = new InterruptedContext();
+  /**
+   * The interrupted context of the #PF. Copied from the CPU and the frame on first read, which must
+   * come while the #PF handler runs (onFault, the completer): most faults are handled without it.
+   */
+  get context(): InterruptedContext {
+    const k = this.contextKernel;
+    if (k !== null) {
+      this.contextKernel = null;
+      fillContext(k, this.interrupted, this.frame!);
+    }
+    return this.interrupted;
+  }
+  private readonly interrupted = new InterruptedContext();
+  /** The kernel whose #PF handler is running while `context` is not copied yet; null once it is (or outside a #PF). */
+  contextKernel: Kernel | null = null;
   /**
    * The interrupted context after the single step (from the #DB frame):
    * valid in onStepDone() only. The CPL-1 stack tracker reads ESP here.
@@ -708,7 +732,22 @@ export class PageHidingService {
     fault.repeat = repeat;
     fault.deferred = false;
     fault.late = false;
-    this.fillContext(fault.context, f);
+    fault.contextKernel = this.kernel;
+    // The copy waits for its first reader only on the plain path: a probe reads it at the #DB, a completer
+    // and a client that runs guest code first (the watch framework's, ordered) change the CPU's registers.
+    if (this.probe !== null || this.completer !== null || this.ordered || this.sharers.size > 0) void fault.context;
+    try {
+      this.handleFault(fault, f, repeat);
+    } finally {
+      // The CPU leaves the interrupted state when the handler returns.
+      fault.contextKernel = null;
+    }
+  };
+
+  /** onPageFault for a fault on a hidden page (`fault` filled in but for the context, copied on demand). */
+  private handleFault(fault: HiddenFault, f: TrapFrame, repeat: boolean): void {
+    const cpu = this.cpu;
+    const cr2 = fault.cr2;
     if (!repeat) {
       // The instruction the CPU just delivered this fault for is the one at the frame's EIP: not decoded again.
       fault.ins = cpu.faultedInstrAt(f.eip) ?? this.decodeAt(f.eip);
@@ -722,13 +761,7 @@ export class PageHidingService {
         this.reveal(f);
         return;
       }
-      if (this.decoder !== null && fault.ins.def !== null) {
-        try {
-          this.decoder(fault.ins, fault.context, fault.accesses);
-        } catch {
-          fault.accesses.clear();
-        }
-      }
+      if (this.decoder !== null && fault.ins.def !== null) this.decode(fault, f);
     }
     if (repeat && this.probing && ((cr2 - this.stepCr2) >>> 0) < 128) {
       // The rest of the access the probe measures (one straddling into the next page): shown, told at the #DB.
@@ -745,7 +778,26 @@ export class PageHidingService {
       return;
     }
     this.reveal(f);
-  };
+  }
+
+  /**
+   * The decoder on the interrupted registers. From the same stack segment they are the CPU's but for
+   * ESP, which is put in for the call (the decoder only reads them), so nothing is copied; from another
+   * ring (its own SS) the context is.
+   */
+  private decode(fault: HiddenFault, f: TrapFrame): void {
+    const cpu = this.cpu;
+    const live = fault.contextKernel !== null && f.userSs === cpu.segSel[SS];
+    const handlerEsp = cpu.regs[4];
+    if (live) cpu.regs[4] = f.userEsp;
+    try {
+      this.decoder!(fault.ins, live ? cpu : fault.context, fault.accesses);
+    } catch {
+      fault.accesses.clear();
+    } finally {
+      cpu.regs[4] = handlerEsp;
+    }
+  }
 
   /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
   private reveal(f: TrapFrame): void {
@@ -778,7 +830,7 @@ export class PageHidingService {
     }
     const fault = this.fault;
     // The context after the step is for onStepDone, the probe and the PUSHF fix-up below: filled only when one of them will look.
-    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) this.fillContext(fault.after, f);
+    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) fillContext(this.kernel, fault.after, f);
     // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
     fault.frame = f;
     let dr6Left = dr6;
@@ -953,35 +1005,6 @@ export class PageHidingService {
     f.eflags = v;
   }
 
-  /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
-  private fillContext(ctx: InterruptedContext, f: TrapFrame): void {
-    const cpu = this.cpu;
-    // Element by element: TypedArray.prototype.set costs more than the copy for 8 and 6 elements.
-    const regs = cpu.regs;
-    const segBase = cpu.segBase;
-    for (let i = 0; i < 8; i++) ctx.regs[i] = regs[i]!;
-    for (let i = 0; i < 6; i++) ctx.segBase[i] = segBase[i]!;
-    ctx.eflags = f.eflags;
-    ctx.eip = f.eip;
-    ctx.cs = f.cs;
-    ctx.cpl = f.cs & 3;
-    ctx.regs[4] = f.userEsp;
-    ctx.ss = f.userSs;
-    if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = this.descriptorBase(f.userSs);
-  }
-
-  private descriptorBase(sel: number): number {
-    const cpu = this.cpu;
-    const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
-    try {
-      const lo = this.kernel.mem.read32((table + (sel & ~7)) | 0);
-      const hi = this.kernel.mem.read32((table + (sel & ~7) + 4) | 0);
-      return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
-    } catch {
-      return 0;
-    }
-  }
-
   /** `ctx`: the context after the PUSHF (its ESP points at the image it pushed). */
   private fixPushedFlags(ctx: InterruptedContext, size: number, saved: number): void {
     const at = (ctx.segBase[SS] + ctx.regs[4]) | 0;
@@ -990,5 +1013,34 @@ export class PageHidingService {
     const fixed = (v & ~(TF | IF)) | saved;
     const bytes = new Uint8Array([fixed, fixed >> 8, fixed >> 16, fixed >> 24]);
     this.poke(at, bytes.subarray(0, size === 2 ? 2 : 4));
+  }
+}
+
+/** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
+function fillContext(k: Kernel, ctx: InterruptedContext, f: TrapFrame): void {
+  const cpu = k.cpu;
+  // Element by element: TypedArray.prototype.set costs more than the copy for 8 and 6 elements.
+  const regs = cpu.regs;
+  const segBase = cpu.segBase;
+  for (let i = 0; i < 8; i++) ctx.regs[i] = regs[i]!;
+  for (let i = 0; i < 6; i++) ctx.segBase[i] = segBase[i]!;
+  ctx.eflags = f.eflags;
+  ctx.eip = f.eip;
+  ctx.cs = f.cs;
+  ctx.cpl = f.cs & 3;
+  ctx.regs[4] = f.userEsp;
+  ctx.ss = f.userSs;
+  if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = descriptorBase(k, f.userSs);
+}
+
+function descriptorBase(k: Kernel, sel: number): number {
+  const cpu = k.cpu;
+  const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
+  try {
+    const lo = k.mem.read32((table + (sel & ~7)) | 0);
+    const hi = k.mem.read32((table + (sel & ~7) + 4) | 0);
+    return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  } catch {
+    return 0;
   }
 }

@@ -27,21 +27,11 @@
  */
 import { memSizeOf } from '../cpu/decoder.js';
 import { ES, REP_NONE, SS, type Instr } from '../cpu/instr.js';
-import { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext } from '../kernel/page-hiding.js';
+import { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, type AccessContext } from '../kernel/page-hiding.js';
 
-export { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext };
+export { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, type AccessContext };
 
 const ECX = 1, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
-
-/**
- * What the decoder reads: the general registers and segment bases the
- * instruction runs with — an InterruptedContext (a trap frame's copy) or
- * the CPU's own live arrays (the compiled checkers, ./instrument.ts).
- */
-export interface AccessContext {
-  readonly regs: Int32Array;
-  readonly segBase: Int32Array;
-}
 
 /** Effective address of the ModRM/moffs operand in `ctx` (SDM Vol. 2 §2.1.5). */
 export function effectiveAddress(ins: Instr, ctx: AccessContext): number {
