@@ -317,6 +317,8 @@ export class PageHidingService {
   private savedFlags = 0;
   private stepEip = 0;
   private readonly revealed = new Int32Array(MAX_REVEALED);
+  /** The physical address of each revealed page's PTE: concealRevealed writes there while nothing changed (see `version`). */
+  private readonly revealedPte = new Int32Array(MAX_REVEALED);
   private revealedCount = 0;
   /** The clients told of the current step (at most a few: kmemcheck, the stack tracker, the watch framework). */
   private readonly notified = new ClientList();
@@ -332,6 +334,12 @@ export class PageHidingService {
    */
   private version = 0;
   private readonly pageOwner: (PageHidingClient | undefined)[] = [];
+  /**
+   * The page each `pageOwner` entry was looked up for, at version `ownersVersion`: a fault whose pages
+   * are the last one's (a loop over one object) looks nothing up again.
+   */
+  private readonly ownerPage = new Int32Array(2 * AccessList.CAPACITY + 4).fill(-1);
+  private ownersVersion = -1;
   private collectedVersion = -1;
   private revealedVersion = -1;
 
@@ -599,15 +607,24 @@ export class PageHidingService {
 
   /** The PTE's P bit (kmemcheck_show_addr()/kmemcheck_hide_addr()) in its page table: one lookup, the store, INVLPG. */
   private setPresent(page: number, present: boolean): void {
-    const virt = (page * 4096) | 0;
-    const at = this.spaceOf(page).pteAddress(virt);
+    this.setPresentAt(page, this.pteAddressOf(page), present);
+  }
+
+  /** The physical address of the page's PTE in its page table, or -1. */
+  private pteAddressOf(page: number): number {
+    return this.spaceOf(page).pteAddress((page * 4096) | 0);
+  }
+
+  /** setPresent with the PTE's physical address `at` known (-1: none, nothing to do). */
+  private setPresentAt(page: number, at: number, present: boolean): void {
     if (at < 0) return;
-    const mem = this.kernel.mem;
-    const pte = mem.readPhys32(at);
+    // The CPU's physical accessors, as GuestMemory's readPhys32/writePhys32 (the hot path: no wrapper call).
+    const cpu = this.cpu;
+    const pte = cpu.mem.read32(at);
     const nv = present ? pte | PTE_P : pte & ~PTE_P;
     if (nv === pte) return;
-    mem.writePhys32(at, nv);
-    this.cpu.invalidatePage(virt);
+    cpu.writePhys32(at, nv);
+    cpu.invalidatePage((page * 4096) | 0);
   }
 
   // ---- host-side access to hidden pages ------------------------------------
@@ -806,8 +823,12 @@ export class PageHidingService {
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
       if (this.collectedOwner(i) === undefined || this.isRevealed(p)) continue;
-      if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
-      this.setPresent(p, true);
+      const at = this.pteAddressOf(p);
+      if (this.revealedCount < MAX_REVEALED) {
+        this.revealed[this.revealedCount] = p;
+        this.revealedPte[this.revealedCount++] = at;
+      }
+      this.setPresentAt(p, at, true);
     }
     this.revealedVersion = unchanged ? this.version : -1;
     // TF on, IF off in the frame: the instruction runs alone, then #DB. The original TF/IF are kept from the
@@ -888,7 +909,14 @@ export class PageHidingService {
 
   /** Look up the first owner of every collected page, once (see `version`). */
   private lookUpOwners(): void {
-    for (let i = 0; i < this.pageCount; i++) this.pageOwner[i] = this.owners.get(this.pages[i]);
+    const fresh = this.ownersVersion === this.version;
+    for (let i = 0; i < this.pageCount; i++) {
+      const p = this.pages[i];
+      if (fresh && this.ownerPage[i] === p) continue;
+      this.pageOwner[i] = this.owners.get(p);
+      this.ownerPage[i] = p;
+    }
+    this.ownersVersion = this.version;
     this.collectedVersion = this.version;
   }
 
@@ -972,11 +1000,12 @@ export class PageHidingService {
   }
 
   private concealRevealed(): void {
-    // Nothing changed since reveal showed them: every one still has an active owner.
+    // Nothing changed since reveal showed them: every one still has an active owner, its PTE where it was.
     const same = this.revealedVersion === this.version && this.sharers.size === 0 && this.suspended.size === 0;
     for (let i = 0; i < this.revealedCount; i++) {
       const p = this.revealed[i];
-      if (same || this.activeOwner(p) !== undefined) this.setPresent(p, false);
+      if (same) this.setPresentAt(p, this.revealedPte[i], false);
+      else if (this.activeOwner(p) !== undefined) this.setPresent(p, false);
     }
     this.revealedCount = 0;
     this.revealedVersion = -1;
@@ -1000,7 +1029,7 @@ export class PageHidingService {
   /** Linear address of the EFLAGS image in the frame the handler was entered with. */
   private setFrameEflags(f: TrapFrame, v: number): void {
     const phys = f.framePhys ?? -1;
-    if (phys >= 0) this.kernel.mem.writePhys32(phys + 8, v);
+    if (phys >= 0) this.cpu.writePhys32(phys + 8, v);
     else this.kernel.mem.write32((f.frameAddress + 8) | 0, v);
     f.eflags = v;
   }

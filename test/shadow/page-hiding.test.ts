@@ -247,6 +247,22 @@ describe('page-hiding service: the fault-driven single step', () => {
     expect(k.cpu.regs[4]).toBe(k.cpu.regs[5]);
   });
 
+  it('a page that changed owners between two faults of the same instruction goes to its new owner', () => {
+    const { k, svc, pages, run } = setup();
+    const a = new Recorder('a');
+    const b = new Recorder('b');
+    svc.register(a);
+    svc.register(b);
+    svc.hidePage(pages[0], a);
+    const src = 'mov ecx, 3\n1:\nmov eax, [A + 8]\ndec ecx\njnz 1b\nhlt';
+    expect(run(src)).toEqual({ kind: 'halted' });
+    svc.showPage(pages[0], a);
+    svc.hidePage(pages[0], b);
+    expect(run(src)).toEqual({ kind: 'halted' });
+    expect([a.seen.length, b.seen.length, a.steps, b.steps]).toEqual([3, 3, 3, 3]);
+    expect(k.as.readPte(pages[0]) & (PTE_P | PTE_HIDDEN)).toBe(PTE_HIDDEN);
+  });
+
   it('code on a hidden page runs: every fetch faults, is shown for its instruction and hidden again', () => {
     const { k, svc, pages } = setup();
     const c = new Recorder('c');
