@@ -237,6 +237,8 @@ export interface PageHidingStats {
 
 const BS = 0x4000;
 const MAX_REVEALED = 64;
+/** A collected page's PTE address not looked up yet (pteAddress gives -1 for none). */
+const PTE_UNKNOWN = -2;
 
 /** The trap handler installed before ours for a vector. */
 function installedHandler(k: Kernel, vector: number): TrapHandler | undefined {
@@ -340,6 +342,8 @@ export class PageHidingService {
    */
   private readonly ownerPage = new Int32Array(2 * AccessList.CAPACITY + 4).fill(-1);
   private ownersVersion = -1;
+  /** The physical address of each such page's PTE once reveal needed it (PTE_UNKNOWN before): kept as `pageOwner` is. */
+  private readonly pagePte = new Int32Array(2 * AccessList.CAPACITY + 4);
   private collectedVersion = -1;
   private revealedVersion = -1;
 
@@ -727,11 +731,13 @@ export class PageHidingService {
     const err = f.errorCode ?? 0;
     const cr2 = cpu.cr2 | 0;
     // Only not-present faults (no P, RSVD bits) can be on a hidden page; user-mode ones (U/S) and any on a
-    // process's page only in that process's address space.
-    let owner = err & (1 | 8) ? undefined : this.owners.get(cr2 >>> 12);
-    if (owner !== undefined && (err & 4 || (f.cs & 3) === 3 || (this.spaces.size > 0 && this.spaces.has(cr2 >>> 12))) && this.otherSpace(cr2 >>> 12)) owner = undefined;
-    if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
-    if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(cr2 >>> 12)) {
+    // process's page only in that process's address space. The last fault's page again (a loop over one
+    // object) has its owner from lookUpOwners.
+    const page = cr2 >>> 12;
+    let owner = err & (1 | 8) ? undefined : this.ownersVersion === this.version && this.ownerPage[0] === page ? this.pageOwner[0] : this.owners.get(page);
+    if (owner !== undefined && (err & 4 || (f.cs & 3) === 3 || (this.spaces.size > 0 && this.spaces.has(page))) && this.otherSpace(page)) owner = undefined;
+    if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(page);
+    if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(page)) {
       this.chain(this.prevPF, k, f);
       return;
     }
@@ -823,7 +829,7 @@ export class PageHidingService {
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
       if (this.collectedOwner(i) === undefined || this.isRevealed(p)) continue;
-      const at = this.pteAddressOf(p);
+      const at = this.collectedPte(i);
       if (this.revealedCount < MAX_REVEALED) {
         this.revealed[this.revealedCount] = p;
         this.revealedPte[this.revealedCount++] = at;
@@ -915,9 +921,22 @@ export class PageHidingService {
       if (fresh && this.ownerPage[i] === p) continue;
       this.pageOwner[i] = this.owners.get(p);
       this.ownerPage[i] = p;
+      this.pagePte[i] = PTE_UNKNOWN;
     }
     this.ownersVersion = this.version;
     this.collectedVersion = this.version;
+  }
+
+  /**
+   * The PTE address of the i-th collected page: found once per page while nothing changed (see `version`;
+   * the kernel's page tables only: a process's may be freed under a page it hid).
+   */
+  private collectedPte(i: number): number {
+    const p = this.pages[i];
+    if (this.collectedVersion !== this.version || this.spaces.size !== 0) return this.pteAddressOf(p);
+    let at = this.pagePte[i];
+    if (at === PTE_UNKNOWN) at = this.pagePte[i] = this.pteAddressOf(p);
+    return at;
   }
 
   /** activeOwner of the i-th collected page, from `pageOwner` while nothing changed since it was looked up. */
