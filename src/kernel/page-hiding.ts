@@ -811,15 +811,15 @@ export class PageHidingService {
   private decode(fault: HiddenFault, f: TrapFrame): void {
     const cpu = this.cpu;
     const live = fault.contextKernel !== null && f.userSs === cpu.segSel[SS];
+    const ctx = live ? cpu : fault.context;
     const handlerEsp = cpu.regs[4];
     if (live) cpu.regs[4] = f.userEsp;
     try {
-      this.decoder!(fault.ins, live ? cpu : fault.context, fault.accesses);
+      this.decoder!(fault.ins, ctx, fault.accesses);
     } catch {
       fault.accesses.clear();
-    } finally {
-      cpu.regs[4] = handlerEsp;
     }
+    cpu.regs[4] = handlerEsp;
   }
 
   /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
