@@ -186,7 +186,7 @@ export class HiddenFault {
   readonly after = new InterruptedContext();
   /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
   readonly accesses = new AccessList();
-  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone(). */
+  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone() (the kernel reuses it once the handler returned). */
   frame: TrapFrame | null = null;
   /**
    * A further fault of the instruction already being single-stepped: an
