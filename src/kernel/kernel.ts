@@ -20,7 +20,7 @@ import {
   PHYS_GDT, PHYS_IDT, PHYS_TSS, PHYS_PGDIR, PHYS_NATIVE, PHYS_KSTACK_TOP, PHYS_KSTACK_GUARD, PHYS_LOW_PT, KERNEL_STACK_SIZE, PHYS_POOL_START, PHYS_KTEXT, kva,
 } from './layout.js';
 
-/** What a trap handler sees: the hardware frame on the kernel stack. */
+/** What a trap handler sees: the hardware frame on the kernel stack. Valid until the handler returns (the object is reused). */
 export interface TrapFrame {
   vector: number;
   errorCode: number | null;
@@ -45,6 +45,23 @@ export interface TrapFrame {
    * without a page walk.
    */
   framePhys?: number;
+}
+
+/**
+ * The TrapFrame dispatchTrap fills for one nesting level of traps: reused by every trap at that
+ * level (a kmemcheck run takes two per tracked access), so a handler must not keep it once it returned.
+ */
+class TrapFrameSlot implements TrapFrame {
+  vector = 0;
+  errorCode: number | null = null;
+  eip = 0;
+  cs = 0;
+  eflags = 0;
+  fromUser = false;
+  userEsp = 0;
+  userSs = 0;
+  frameAddress = 0;
+  framePhys = -1;
 }
 
 /** Called around every native routine bound with bindRoutine (the CPL-1 stack tracker shows its hidden stack to them). */
@@ -358,22 +375,29 @@ export class Kernel {
     const cs = this.frameWord(phys, at, base + 4) & 0xffff;
     // Every gate targets a DPL-0 handler: an event from CPL 1–3 switched stacks and pushed SS:ESP.
     const outer = (cs & 3) > cpu.cpl;
-    const frame: TrapFrame = {
-      vector,
-      errorCode,
-      eip: this.frameWord(phys, at, base),
-      cs,
-      eflags: this.frameWord(phys, at, base + 8),
-      fromUser: (cs & 3) === 3,
-      userEsp: outer ? this.frameWord(phys, at, base + 12) : (esp + base + 12) | 0,
-      userSs: outer ? this.frameWord(phys, at, base + 16) & 0xffff : cpu.segSel[SS],
-      frameAddress: (cpu.segBase[SS] + esp + base) | 0,
-      framePhys: phys < 0 ? -1 : phys + base,
-    };
+    const depth = this.trapDepth;
+    const frame = this.trapFrames[depth] ?? (this.trapFrames[depth] = new TrapFrameSlot());
+    frame.vector = vector;
+    frame.errorCode = errorCode;
+    frame.eip = this.frameWord(phys, at, base);
+    frame.cs = cs;
+    frame.eflags = this.frameWord(phys, at, base + 8);
+    frame.fromUser = (cs & 3) === 3;
+    frame.userEsp = outer ? this.frameWord(phys, at, base + 12) : (esp + base + 12) | 0;
+    frame.userSs = outer ? this.frameWord(phys, at, base + 16) & 0xffff : cpu.segSel[SS];
+    frame.frameAddress = (cpu.segBase[SS] + esp + base) | 0;
+    frame.framePhys = phys < 0 ? -1 : phys + base;
     const h = this.handlers[vector];
     this.trapReturnDeferred = false;
-    if (h) h(this, frame);
-    else {
+    if (h) {
+      // A handler that runs guest code (a call into the guest) can take a trap of its own: that one gets the next level's frame.
+      this.trapDepth = depth + 1;
+      try {
+        h(this, frame);
+      } finally {
+        this.trapDepth = depth;
+      }
+    } else {
       cpu.stop({
         kind: 'fault',
         vector,
@@ -395,6 +419,9 @@ export class Kernel {
   private frameWord(phys: number, at: number, o: number): number {
     return phys >= 0 ? this.cpu.mem.read32(phys + o) : this.mem.read32((at + o) | 0);
   }
+  /** The TrapFrame of each nesting level of trap handlers (see TrapFrameSlot), and the level the next trap takes. */
+  private readonly trapFrames: TrapFrameSlot[] = [];
+  private trapDepth = 0;
   /** Vectors reached only by INT n in this kernel never carry an error code even if numbered 8–17. */
   private readonly softwareVectors = new Set<number>();
 

@@ -118,8 +118,18 @@ export class InterruptedContext {
   }
 }
 
+/**
+ * What the access decoder reads: the general registers and segment bases the instruction runs
+ * with — an InterruptedContext, or the CPU's own arrays (the #PF handler's, with the interrupted ESP
+ * put in; the compiled checkers of src/shadow/instrument.ts).
+ */
+export interface AccessContext {
+  readonly regs: Int32Array;
+  readonly segBase: Int32Array;
+}
+
 /** Fills `out` with the accesses `ins` makes in context `ctx` (src/shadow/access.ts implements it). */
-export type AccessDecoder = (ins: Instr, ctx: InterruptedContext, out: AccessList) => void;
+export type AccessDecoder = (ins: Instr, ctx: AccessContext, out: AccessList) => void;
 
 /**
  * Learns an access from the single step itself instead of the decoder (`--access-size debugreg`,
@@ -154,7 +164,21 @@ export class HiddenFault {
   errorCode = 0;
   /** The decoded instruction (def === null when it could not be decoded). */
   ins: Instr = new Instr();
-  readonly context = new InterruptedContext();
+  /**
+   * The interrupted context of the #PF. Copied from the CPU and the frame on first read, which must
+   * come while the #PF handler runs (onFault, the completer): most faults are handled without it.
+   */
+  get context(): InterruptedContext {
+    const k = this.contextKernel;
+    if (k !== null) {
+      this.contextKernel = null;
+      fillContext(k, this.interrupted, this.frame!);
+    }
+    return this.interrupted;
+  }
+  private readonly interrupted = new InterruptedContext();
+  /** The kernel whose #PF handler is running while `context` is not copied yet; null once it is (or outside a #PF). */
+  contextKernel: Kernel | null = null;
   /**
    * The interrupted context after the single step (from the #DB frame):
    * valid in onStepDone() only. The CPL-1 stack tracker reads ESP here.
@@ -162,7 +186,7 @@ export class HiddenFault {
   readonly after = new InterruptedContext();
   /** Its memory accesses, as the installed decoder computed them (empty without a decoder). */
   readonly accesses = new AccessList();
-  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone(). */
+  /** The trap frame: the #PF's in onFault(), the #DB's in onStepDone() (the kernel reuses it once the handler returned). */
   frame: TrapFrame | null = null;
   /**
    * A further fault of the instruction already being single-stepped: an
@@ -213,6 +237,8 @@ export interface PageHidingStats {
 
 const BS = 0x4000;
 const MAX_REVEALED = 64;
+/** A collected page's PTE address not looked up yet (pteAddress gives -1 for none). */
+const PTE_UNKNOWN = -2;
 
 /** The trap handler installed before ours for a vector. */
 function installedHandler(k: Kernel, vector: number): TrapHandler | undefined {
@@ -293,6 +319,8 @@ export class PageHidingService {
   private savedFlags = 0;
   private stepEip = 0;
   private readonly revealed = new Int32Array(MAX_REVEALED);
+  /** The physical address of each revealed page's PTE: concealRevealed writes there while nothing changed (see `version`). */
+  private readonly revealedPte = new Int32Array(MAX_REVEALED);
   private revealedCount = 0;
   /** The clients told of the current step (at most a few: kmemcheck, the stack tracker, the watch framework). */
   private readonly notified = new ClientList();
@@ -308,6 +336,14 @@ export class PageHidingService {
    */
   private version = 0;
   private readonly pageOwner: (PageHidingClient | undefined)[] = [];
+  /**
+   * The page each `pageOwner` entry was looked up for, at version `ownersVersion`: a fault whose pages
+   * are the last one's (a loop over one object) looks nothing up again.
+   */
+  private readonly ownerPage = new Int32Array(2 * AccessList.CAPACITY + 4).fill(-1);
+  private ownersVersion = -1;
+  /** The physical address of each such page's PTE once reveal needed it (PTE_UNKNOWN before): kept as `pageOwner` is. */
+  private readonly pagePte = new Int32Array(2 * AccessList.CAPACITY + 4);
   private collectedVersion = -1;
   private revealedVersion = -1;
 
@@ -575,15 +611,24 @@ export class PageHidingService {
 
   /** The PTE's P bit (kmemcheck_show_addr()/kmemcheck_hide_addr()) in its page table: one lookup, the store, INVLPG. */
   private setPresent(page: number, present: boolean): void {
-    const virt = (page * 4096) | 0;
-    const at = this.spaceOf(page).pteAddress(virt);
+    this.setPresentAt(page, this.pteAddressOf(page), present);
+  }
+
+  /** The physical address of the page's PTE in its page table, or -1. */
+  private pteAddressOf(page: number): number {
+    return this.spaceOf(page).pteAddress((page * 4096) | 0);
+  }
+
+  /** setPresent with the PTE's physical address `at` known (-1: none, nothing to do). */
+  private setPresentAt(page: number, at: number, present: boolean): void {
     if (at < 0) return;
-    const mem = this.kernel.mem;
-    const pte = mem.readPhys32(at);
+    // The CPU's physical accessors, as GuestMemory's readPhys32/writePhys32 (the hot path: no wrapper call).
+    const cpu = this.cpu;
+    const pte = cpu.mem.read32(at);
     const nv = present ? pte | PTE_P : pte & ~PTE_P;
     if (nv === pte) return;
-    mem.writePhys32(at, nv);
-    this.cpu.invalidatePage(virt);
+    cpu.writePhys32(at, nv);
+    cpu.invalidatePage((page * 4096) | 0);
   }
 
   // ---- host-side access to hidden pages ------------------------------------
@@ -686,11 +731,13 @@ export class PageHidingService {
     const err = f.errorCode ?? 0;
     const cr2 = cpu.cr2 | 0;
     // Only not-present faults (no P, RSVD bits) can be on a hidden page; user-mode ones (U/S) and any on a
-    // process's page only in that process's address space.
-    let owner = err & (1 | 8) ? undefined : this.owners.get(cr2 >>> 12);
-    if (owner !== undefined && (err & 4 || (f.cs & 3) === 3 || (this.spaces.size > 0 && this.spaces.has(cr2 >>> 12))) && this.otherSpace(cr2 >>> 12)) owner = undefined;
-    if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(cr2 >>> 12);
-    if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(cr2 >>> 12)) {
+    // process's page only in that process's address space. The last fault's page again (a loop over one
+    // object) has its owner from lookUpOwners.
+    const page = cr2 >>> 12;
+    let owner = err & (1 | 8) ? undefined : this.ownersVersion === this.version && this.ownerPage[0] === page ? this.pageOwner[0] : this.owners.get(page);
+    if (owner !== undefined && (err & 4 || (f.cs & 3) === 3 || (this.spaces.size > 0 && this.spaces.has(page))) && this.otherSpace(page)) owner = undefined;
+    if (owner !== undefined && this.isSuspendedNow(owner) && this.sharers.size > 0) owner = this.activeOwner(page);
+    if (owner === undefined || this.isSuspendedNow(owner) || this.isRevealed(page)) {
       this.chain(this.prevPF, k, f);
       return;
     }
@@ -708,7 +755,22 @@ export class PageHidingService {
     fault.repeat = repeat;
     fault.deferred = false;
     fault.late = false;
-    this.fillContext(fault.context, f);
+    fault.contextKernel = this.kernel;
+    // The copy waits for its first reader only on the plain path: a probe reads it at the #DB, a completer
+    // and a client that runs guest code first (the watch framework's, ordered) change the CPU's registers.
+    if (this.probe !== null || this.completer !== null || this.ordered || this.sharers.size > 0) void fault.context;
+    try {
+      this.handleFault(fault, f, repeat);
+    } finally {
+      // The CPU leaves the interrupted state when the handler returns.
+      fault.contextKernel = null;
+    }
+  };
+
+  /** onPageFault for a fault on a hidden page (`fault` filled in but for the context, copied on demand). */
+  private handleFault(fault: HiddenFault, f: TrapFrame, repeat: boolean): void {
+    const cpu = this.cpu;
+    const cr2 = fault.cr2;
     if (!repeat) {
       // The instruction the CPU just delivered this fault for is the one at the frame's EIP: not decoded again.
       fault.ins = cpu.faultedInstrAt(f.eip) ?? this.decodeAt(f.eip);
@@ -722,13 +784,7 @@ export class PageHidingService {
         this.reveal(f);
         return;
       }
-      if (this.decoder !== null && fault.ins.def !== null) {
-        try {
-          this.decoder(fault.ins, fault.context, fault.accesses);
-        } catch {
-          fault.accesses.clear();
-        }
-      }
+      if (this.decoder !== null && fault.ins.def !== null) this.decode(fault, f);
     }
     if (repeat && this.probing && ((cr2 - this.stepCr2) >>> 0) < 128) {
       // The rest of the access the probe measures (one straddling into the next page): shown, told at the #DB.
@@ -745,7 +801,26 @@ export class PageHidingService {
       return;
     }
     this.reveal(f);
-  };
+  }
+
+  /**
+   * The decoder on the interrupted registers. From the same stack segment they are the CPU's but for
+   * ESP, which is put in for the call (the decoder only reads them), so nothing is copied; from another
+   * ring (its own SS) the context is.
+   */
+  private decode(fault: HiddenFault, f: TrapFrame): void {
+    const cpu = this.cpu;
+    const live = fault.contextKernel !== null && f.userSs === cpu.segSel[SS];
+    const ctx = live ? cpu : fault.context;
+    const handlerEsp = cpu.regs[4];
+    if (live) cpu.regs[4] = f.userEsp;
+    try {
+      this.decoder!(fault.ins, ctx, fault.accesses);
+    } catch {
+      fault.accesses.clear();
+    }
+    cpu.regs[4] = handlerEsp;
+  }
 
   /** Show the fault's pages (kmemcheck_show()) and set TF in the frame: the instruction runs alone, then #DB. */
   private reveal(f: TrapFrame): void {
@@ -754,8 +829,12 @@ export class PageHidingService {
     for (let i = 0; i < this.pageCount; i++) {
       const p = this.pages[i];
       if (this.collectedOwner(i) === undefined || this.isRevealed(p)) continue;
-      if (this.revealedCount < MAX_REVEALED) this.revealed[this.revealedCount++] = p;
-      this.setPresent(p, true);
+      const at = this.collectedPte(i);
+      if (this.revealedCount < MAX_REVEALED) {
+        this.revealed[this.revealedCount] = p;
+        this.revealedPte[this.revealedCount++] = at;
+      }
+      this.setPresentAt(p, at, true);
     }
     this.revealedVersion = unchanged ? this.version : -1;
     // TF on, IF off in the frame: the instruction runs alone, then #DB. The original TF/IF are kept from the
@@ -778,7 +857,7 @@ export class PageHidingService {
     }
     const fault = this.fault;
     // The context after the step is for onStepDone, the probe and the PUSHF fix-up below: filled only when one of them will look.
-    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) this.fillContext(fault.after, f);
+    if (this.probing || this.notified.wantsStepDone() || fault.ins.op === 0x9c) fillContext(this.kernel, fault.after, f);
     // From here on the frame is the #DB's (a client may divert its return, as the watch framework's post call does).
     fault.frame = f;
     let dr6Left = dr6;
@@ -836,8 +915,28 @@ export class PageHidingService {
 
   /** Look up the first owner of every collected page, once (see `version`). */
   private lookUpOwners(): void {
-    for (let i = 0; i < this.pageCount; i++) this.pageOwner[i] = this.owners.get(this.pages[i]);
+    const fresh = this.ownersVersion === this.version;
+    for (let i = 0; i < this.pageCount; i++) {
+      const p = this.pages[i];
+      if (fresh && this.ownerPage[i] === p) continue;
+      this.pageOwner[i] = this.owners.get(p);
+      this.ownerPage[i] = p;
+      this.pagePte[i] = PTE_UNKNOWN;
+    }
+    this.ownersVersion = this.version;
     this.collectedVersion = this.version;
+  }
+
+  /**
+   * The PTE address of the i-th collected page: found once per page while nothing changed (see `version`;
+   * the kernel's page tables only: a process's may be freed under a page it hid).
+   */
+  private collectedPte(i: number): number {
+    const p = this.pages[i];
+    if (this.collectedVersion !== this.version || this.spaces.size !== 0) return this.pteAddressOf(p);
+    let at = this.pagePte[i];
+    if (at === PTE_UNKNOWN) at = this.pagePte[i] = this.pteAddressOf(p);
+    return at;
   }
 
   /** activeOwner of the i-th collected page, from `pageOwner` while nothing changed since it was looked up. */
@@ -920,11 +1019,12 @@ export class PageHidingService {
   }
 
   private concealRevealed(): void {
-    // Nothing changed since reveal showed them: every one still has an active owner.
+    // Nothing changed since reveal showed them: every one still has an active owner, its PTE where it was.
     const same = this.revealedVersion === this.version && this.sharers.size === 0 && this.suspended.size === 0;
     for (let i = 0; i < this.revealedCount; i++) {
       const p = this.revealed[i];
-      if (same || this.activeOwner(p) !== undefined) this.setPresent(p, false);
+      if (same) this.setPresentAt(p, this.revealedPte[i], false);
+      else if (this.activeOwner(p) !== undefined) this.setPresent(p, false);
     }
     this.revealedCount = 0;
     this.revealedVersion = -1;
@@ -948,38 +1048,9 @@ export class PageHidingService {
   /** Linear address of the EFLAGS image in the frame the handler was entered with. */
   private setFrameEflags(f: TrapFrame, v: number): void {
     const phys = f.framePhys ?? -1;
-    if (phys >= 0) this.kernel.mem.writePhys32(phys + 8, v);
+    if (phys >= 0) this.cpu.writePhys32(phys + 8, v);
     else this.kernel.mem.write32((f.frameAddress + 8) | 0, v);
     f.eflags = v;
-  }
-
-  /** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
-  private fillContext(ctx: InterruptedContext, f: TrapFrame): void {
-    const cpu = this.cpu;
-    // Element by element: TypedArray.prototype.set costs more than the copy for 8 and 6 elements.
-    const regs = cpu.regs;
-    const segBase = cpu.segBase;
-    for (let i = 0; i < 8; i++) ctx.regs[i] = regs[i]!;
-    for (let i = 0; i < 6; i++) ctx.segBase[i] = segBase[i]!;
-    ctx.eflags = f.eflags;
-    ctx.eip = f.eip;
-    ctx.cs = f.cs;
-    ctx.cpl = f.cs & 3;
-    ctx.regs[4] = f.userEsp;
-    ctx.ss = f.userSs;
-    if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = this.descriptorBase(f.userSs);
-  }
-
-  private descriptorBase(sel: number): number {
-    const cpu = this.cpu;
-    const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
-    try {
-      const lo = this.kernel.mem.read32((table + (sel & ~7)) | 0);
-      const hi = this.kernel.mem.read32((table + (sel & ~7) + 4) | 0);
-      return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
-    } catch {
-      return 0;
-    }
   }
 
   /** `ctx`: the context after the PUSHF (its ESP points at the image it pushed). */
@@ -990,5 +1061,34 @@ export class PageHidingService {
     const fixed = (v & ~(TF | IF)) | saved;
     const bytes = new Uint8Array([fixed, fixed >> 8, fixed >> 16, fixed >> 24]);
     this.poke(at, bytes.subarray(0, size === 2 ? 2 : 4));
+  }
+}
+
+/** The interrupted code's registers: the frame gives EIP, CS, EFLAGS and (TrapFrame.userEsp/userSs) its SS:ESP. */
+function fillContext(k: Kernel, ctx: InterruptedContext, f: TrapFrame): void {
+  const cpu = k.cpu;
+  // Element by element: TypedArray.prototype.set costs more than the copy for 8 and 6 elements.
+  const regs = cpu.regs;
+  const segBase = cpu.segBase;
+  for (let i = 0; i < 8; i++) ctx.regs[i] = regs[i]!;
+  for (let i = 0; i < 6; i++) ctx.segBase[i] = segBase[i]!;
+  ctx.eflags = f.eflags;
+  ctx.eip = f.eip;
+  ctx.cs = f.cs;
+  ctx.cpl = f.cs & 3;
+  ctx.regs[4] = f.userEsp;
+  ctx.ss = f.userSs;
+  if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = descriptorBase(k, f.userSs);
+}
+
+function descriptorBase(k: Kernel, sel: number): number {
+  const cpu = k.cpu;
+  const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
+  try {
+    const lo = k.mem.read32((table + (sel & ~7)) | 0);
+    const hi = k.mem.read32((table + (sel & ~7) + 4) | 0);
+    return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  } catch {
+    return 0;
   }
 }

@@ -27,21 +27,12 @@
  */
 import { memSizeOf } from '../cpu/decoder.js';
 import { ES, REP_NONE, SS, type Instr } from '../cpu/instr.js';
-import { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext } from '../kernel/page-hiding.js';
+import type { OpDef } from '../cpu/x86_table.js';
+import { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, type AccessContext } from '../kernel/page-hiding.js';
 
-export { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext };
+export { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, type AccessContext };
 
 const ECX = 1, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
-
-/**
- * What the decoder reads: the general registers and segment bases the
- * instruction runs with — an InterruptedContext (a trap frame's copy) or
- * the CPU's own live arrays (the compiled checkers, ./instrument.ts).
- */
-export interface AccessContext {
-  readonly regs: Int32Array;
-  readonly segBase: Int32Array;
-}
 
 /** Effective address of the ModRM/moffs operand in `ctx` (SDM Vol. 2 §2.1.5). */
 export function effectiveAddress(ins: Instr, ctx: AccessContext): number {
@@ -80,7 +71,31 @@ const WRITES = new Set(['mov', 'sgdt', 'sidt', 'sldt', 'str', 'smsw']);
  * CMPXCHG8B, ARPL).
  */
 export function operandKind(ins: Instr): number {
-  const def = ins.def!;
+  return factsOf(ins.def!).kind;
+}
+
+/** What decodeAccesses asks of an opcode definition, read once per definition (see factsOf). */
+interface OpFacts {
+  /** Modelled (no `unsupported`). */
+  readonly modelled: boolean;
+  readonly string: boolean;
+  /** The ModRM/moffs access kind (operandKind). */
+  readonly kind: number;
+}
+/**
+ * The tables' definitions come in many shapes (their optional fields): reading those fields on every
+ * fault is a megamorphic load each, so the answers are kept per definition (the tables never change).
+ */
+const factsByDef = new Map<OpDef, OpFacts>();
+function factsOf(def: OpDef): OpFacts {
+  let f = factsByDef.get(def);
+  if (f === undefined) {
+    f = { modelled: def.unsupported === undefined, string: def.string === true, kind: kindOf(def) };
+    factsByDef.set(def, f);
+  }
+  return f;
+}
+function kindOf(def: OpDef): number {
   if (def.memAccess !== undefined) return def.memAccess === 'w' ? ACCESS_WRITE : ACCESS_READ;
   const first = def.ops[0] ?? '';
   if (!(first[0] === 'E' || first[0] === 'M' || first[0] === 'O')) return ACCESS_READ;
@@ -96,13 +111,14 @@ export function operandKind(ins: Instr): number {
  */
 export function decodeAccesses(ins: Instr, ctx: AccessContext, out: AccessList): void {
   out.clear();
-  const def = ins.def;
-  if (def === null || def.unsupported !== undefined) return;
+  if (ins.def === null) return;
+  const facts = factsOf(ins.def);
+  if (!facts.modelled) return;
   const size = ins.size;
   const op = ins.op;
 
   // ---- string instructions: one iteration ------------------------------------------
-  if (def.string) {
+  if (facts.string) {
     if (ins.rep !== REP_NONE && (ins.asize === 4 ? ctx.regs[ECX] : ctx.regs[ECX] & 0xffff) === 0) return;
     const src = (ctx.segBase[ins.seg] + index(ins, ctx, ESI)) | 0;
     const dst = (ctx.segBase[ES] + index(ins, ctx, EDI)) | 0;
@@ -233,7 +249,7 @@ export function decodeAccesses(ins: Instr, ctx: AccessContext, out: AccessList):
     }
   }
 
-  out.add(ea, msize, operandKind(ins));
+  out.add(ea, msize, facts.kind);
 }
 
 /** Preallocated scratch for `accessSize`. */

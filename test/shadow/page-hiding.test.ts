@@ -228,6 +228,41 @@ describe('page-hiding service: the fault-driven single step', () => {
     expect(svc.stats.faults).toBe(1);
   });
 
+  it('the client reads the interrupted registers (ESP from before the trap) and the decoder addresses with them', () => {
+    const { k, svc, pages, run } = setup();
+    const seen: { regs: number[]; eflags: number; access: number }[] = [];
+    const c: PageHidingClient = {
+      name: 'c',
+      onFault(f) {
+        seen.push({ regs: [...f.context.regs], eflags: f.context.eflags, access: f.accesses.addr[0] });
+      },
+    };
+    svc.register(c);
+    svc.hidePage(pages[0], c);
+    // ESP-relative, with ESP on another page (the #PF frame goes below it): the handler's ESP would miss by the frame.
+    const src = 'mov eax, 1\nmov ecx, 2\nmov edx, 3\nmov ebx, 4\nmov esi, 6\nmov edi, 7\nmov ebp, esp\nmov esp, B + 64\nmov eax, [esp + A - B - 56]\nmov esp, ebp\nhlt';
+    expect(run(src, 0x2)).toEqual({ kind: 'halted' });
+    expect(seen).toEqual([{ regs: [1, 2, 3, 4, (pages[1] + 64) | 0, k.cpu.regs[5], 6, 7], eflags: 0x10002, access: (pages[0] + 8) | 0 }]); // RF: a fault's frame
+    // The handler's own ESP was back for its IRET: the program went on with its stack.
+    expect(k.cpu.regs[4]).toBe(k.cpu.regs[5]);
+  });
+
+  it('a page that changed owners between two faults of the same instruction goes to its new owner', () => {
+    const { k, svc, pages, run } = setup();
+    const a = new Recorder('a');
+    const b = new Recorder('b');
+    svc.register(a);
+    svc.register(b);
+    svc.hidePage(pages[0], a);
+    const src = 'mov ecx, 3\n1:\nmov eax, [A + 8]\ndec ecx\njnz 1b\nhlt';
+    expect(run(src)).toEqual({ kind: 'halted' });
+    svc.showPage(pages[0], a);
+    svc.hidePage(pages[0], b);
+    expect(run(src)).toEqual({ kind: 'halted' });
+    expect([a.seen.length, b.seen.length, a.steps, b.steps]).toEqual([3, 3, 3, 3]);
+    expect(k.as.readPte(pages[0]) & (PTE_P | PTE_HIDDEN)).toBe(PTE_HIDDEN);
+  });
+
   it('code on a hidden page runs: every fetch faults, is shown for its instruction and hidden again', () => {
     const { k, svc, pages } = setup();
     const c = new Recorder('c');
