@@ -1,10 +1,9 @@
 import { PhysicalMemory } from './memory.js';
 import { ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, FIXED_ONE, PARITY, Lazy } from './flags.js';
 import { Instr, CS, SS, DS, FS, GS } from './instr.js';
-import type { OpDef } from './x86_table.js';
 import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
-import { decodeBlock, memSizeOf, type Block } from './decoder.js';
+import { decodeBlock, memSizeOf, writesMemoryOperand, type Block } from './decoder.js';
 import { deliverException } from './exceptions.js';
 import { CheckedDescriptors } from './checked-descriptors.js';
 import { inSegmentCache } from './segments.js';
@@ -12,10 +11,14 @@ import { WasmTier } from './wasm/tier.js';
 import * as WS from './wasm/state.js';
 import type { JitTier } from './wasm/state.js';
 import { compileBlock, JIT_THRESHOLD, type CompiledBlock, type JitInstrumentation } from './jit.js';
-import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE } from './debug-bits.js';
+import { DR6_BS, DR6_FIXED, DR6_WRITABLE, DR7_FIXED, DR7_WRITABLE, enabledBreakpoints, dataBreakpointHits, instructionBreakpointHits } from './debug-registers.js';
 import { X87State } from './fpu/x87-state.js';
 import { notePageFault, PREFLIGHT_AFTER } from './fault-preflight.js';
 import { NativeDelivery } from './native-delivery.js';
+import { serviceAttention, type InterruptController, type TimedDevice } from './attention.js';
+import { lookupPhys, pageWalk } from './paging.js';
+
+export type { InterruptController, TimedDevice };
 
 /** Register numbers in ModRM order (SDM Vol. 2 Table 2-1). */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -54,29 +57,6 @@ export interface ExceptionEvent {
   external: boolean;
 }
 
-/**
- * The INTR line and the interrupt-acknowledge cycle (SDM Vol. 3 §6.3.1):
- * an 8259 PIC pair plugs in here. The CPU asks only when it could accept a
- * maskable interrupt (IF=1, no STI/MOV SS shadow), between instructions.
- */
-export interface InterruptController {
-  /** INTR asserted: an unmasked request is waiting. */
-  intr(): boolean;
-  /** INTA: the vector to deliver (and the request moves to in-service). */
-  acknowledge(): number;
-}
-
-/**
- * A device that acts at an instruction count (the 8254 timer): time is the
- * retired-instruction count, so runs are deterministic (invariant 4).
- */
-export interface TimedDevice {
-  /** Instruction count of the next event, Infinity when idle. */
-  nextEventAt: number;
-  /** Called once icount has reached nextEventAt. */
-  onTime(icount: number): void;
-}
-
 export interface CpuOptions {
   memory?: PhysicalMemory;
   memorySize?: number;
@@ -86,7 +66,6 @@ const PAGE = 4096;
 const TLB_ENTRIES = 1 << 20;
 const TLB_TRACK = 4096;
 /** DR7 LEN encodings: 00 = 1 byte, 01 = 2, 10 = 8 (undefined on IA-32, treated as 8), 11 = 4. */
-const DR_LEN = [1, 2, 8, 4];
 const RF_BIT = 1 << 16;
 /**
  * Faults out of a block's compiled form (thrown, or page faults an executor delivered itself:
@@ -100,24 +79,6 @@ export const JIT_FAULT_LIMIT = 16;
  * hardware, so the budget and pending interrupts are checked in between.
  */
 export const REP_CHUNK = 0x10000;
-
-const READ_ONLY_FIRST_OPERAND = new Set([
-  'cmp', 'test', 'bt', 'push', 'call', 'jmp', 'lgdt', 'lidt', 'lldt', 'ltr', 'verr', 'verw',
-  'mul', 'imul', 'div', 'idiv', 'lmsw', 'invlpg', 'nop', 'prefetch', 'ud0', 'ud1', 'clflush',
-]);
-const writesCache = new Map<OpDef, boolean>();
-/** Whether an instruction writes its ModRM/moffs memory operand: it is the first operand and not one only read. */
-function writesMemoryOperand(ins: Instr): boolean {
-  const def = ins.def;
-  if (def === null) return false;
-  let w = writesCache.get(def);
-  if (w === undefined) {
-    const first = def.ops[0] ?? '';
-    w = def.memAccess !== undefined ? def.memAccess === 'w' : (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
-    writesCache.set(def, w);
-  }
-  return w;
-}
 
 /**
  * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
@@ -727,7 +688,7 @@ export class CPU {
 
   /**
    * Linear → physical, filling the TLB. With paging off the mapping is the
-   * identity. The page walk (SDM Vol. 3 §4.3) lives here too.
+   * identity; with it on, the page walk is paging.ts's.
    */
   translate(lin: number, write: boolean): number {
     let phys: number;
@@ -768,8 +729,8 @@ export class CPU {
     }
     return phys;
   }
-  /** Set false by the page walk when a write must keep taking the slow path. */
-  private tlbWritable = true;
+  /** Set false by the page walk when a write must keep taking the slow path. @internal */
+  tlbWritable = true;
 
   /**
    * 32-bit paging walk (SDM Vol. 3 §4.3): PDE then PTE, or a 4 MiB page
@@ -783,45 +744,14 @@ export class CPU {
     return r;
   }
 
-  /**
-   * The page walk's verdict without raising: the physical address (with the
-   * accessed and dirty bits set, as walk() does), or the one's complement of
-   * the #PF error code (negative) when the access faults — and then nothing
-   * has changed: no A/D bit, CR2 untouched.
-   */
+  /** The page walk's verdict without raising: the physical address, or ~error code (paging.ts pageWalk). */
   walkTry(lin: number, write: boolean): number {
-    const user = this.cpl === 3 && !this.systemAccess;
-    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
-    const pde = this.mem.read32(pdeAddr);
-    const err = (write ? 2 : 0) | (user ? 4 : 0);
-    if (!(pde & 1)) return ~err;
-    const wp = (this.cr0 & 0x10000) !== 0;
-    if (pde & 0x80 && this.cr4 & 0x10) {
-      // 4 MiB page. Bits 21:13 are reserved without PSE-36.
-      if (pde & 0x3fe000) return ~(err | 1 | 8);
-      if (user && !(pde & 4)) return ~(err | 1);
-      if (write && !(pde & 2) && (user || wp)) return ~(err | 1);
-      const nv = pde | 0x20 | (write ? 0x40 : 0);
-      if (nv !== pde) this.mem.write32(pdeAddr, nv);
-      this.tlbWritable = write;
-      this.lastGlobal = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-      return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
-    }
-    const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
-    const pte = this.mem.read32(pteAddr);
-    if (!(pte & 1)) return ~err;
-    if (user && !(pde & pte & 4)) return ~(err | 1);
-    if (write && !(pde & pte & 2) && (user || wp)) return ~(err | 1);
-    if (!(pde & 0x20)) this.mem.write32(pdeAddr, pde | 0x20);
-    const nv = pte | 0x20 | (write ? 0x40 : 0);
-    if (nv !== pte) this.mem.write32(pteAddr, nv);
-    this.tlbWritable = write;
-    this.lastGlobal = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-    return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return pageWalk(this, lin, write);
   }
-  /** Set while the CPU itself reads descriptor tables or the TSS: those are supervisor accesses at any CPL. */
-  private systemAccess = false;
-  private lastGlobal = false;
+  /** Set while the CPU itself reads descriptor tables or the TSS: those are supervisor accesses at any CPL. @internal */
+  systemAccess = false;
+  /** The page walk's translation came from a global (G = 1) entry. @internal */
+  lastGlobal = false;
 
   pageFault(lin: number, errorCode: number): never {
     this.cr2 = lin | 0;
@@ -970,20 +900,7 @@ export class CPU {
    */
   writeDebugRegister(n: number, v: number): void {
     this.dr[n] = n === 6 ? (v & DR6_WRITABLE) | DR6_FIXED : n === 7 ? (v & DR7_WRITABLE) | DR7_FIXED : v;
-    const dr7 = this.dr[7];
-    let exec = false;
-    const watched = new Set<number>();
-    for (let i = 0; i < 4; i++) {
-      if (!((dr7 >>> (i * 2)) & 3)) continue;
-      const rw = (dr7 >>> (16 + i * 4)) & 3;
-      if (rw === 0) exec = true;
-      else if (rw === 1 || rw === 3) {
-        const len = DR_LEN[(dr7 >>> (18 + i * 4)) & 3];
-        const a = this.dr[i] & ~(len - 1);
-        watched.add(a >>> 12);
-        watched.add(((a + len - 1) | 0) >>> 12);
-      }
-    }
+    const { exec, watched } = enabledBreakpoints(this.dr);
     this.debugActive = exec || watched.size > 0;
     this.dataBpActive = watched.size > 0;
     this.watchedPages = watched;
@@ -993,28 +910,12 @@ export class CPU {
 
   /** A slow-path access overlapping an enabled data breakpoint: remember it for the #DB after the instruction. */
   private checkDataBreakpoints(lin: number, size: number, write: boolean): void {
-    if (this.systemAccess) return;
-    const dr7 = this.dr[7];
-    for (let i = 0; i < 4; i++) {
-      if (!((dr7 >>> (i * 2)) & 3)) continue;
-      const rw = (dr7 >>> (16 + i * 4)) & 3;
-      if (rw === 0 || rw === 2 || (rw === 1 && !write)) continue;
-      const len = DR_LEN[(dr7 >>> (18 + i * 4)) & 3];
-      const a = (this.dr[i] & ~(len - 1)) >>> 0;
-      const l = lin >>> 0;
-      if (l < a + len && a < l + size) this.dataBpHits |= 1 << i;
-    }
+    if (!this.systemAccess) this.dataBpHits |= dataBreakpointHits(this.dr, lin, size, write);
   }
 
   /** An enabled instruction breakpoint at this EIP (RF clear): its DR6 B-bit mask, else 0. */
   private instructionBreakpoint(eip: number): number {
-    if (this.flags & RF_BIT) return 0;
-    const dr7 = this.dr[7];
-    let hits = 0;
-    for (let i = 0; i < 4; i++) {
-      if ((dr7 >>> (i * 2)) & 3 && ((dr7 >>> (16 + i * 4)) & 3) === 0 && this.dr[i] === eip) hits |= 1 << i;
-    }
-    return hits;
+    return this.flags & RF_BIT ? 0 : instructionBreakpointHits(this.dr, eip);
   }
 
   /**
@@ -1077,46 +978,6 @@ export class CPU {
     this.requestAttention();
   }
 
-  /**
-   * Between instructions: run due timer events, then take a pending
-   * maskable interrupt if IF=1 and no shadow (SDM Vol. 3 §6.8.1). While
-   * halted with nothing pending, time advances to the next timer event.
-   */
-  private serviceAttention(limit: number): void {
-    for (;;) {
-      let next = Infinity;
-      for (const d of this.timedDevices) {
-        if (d.nextEventAt <= this.icount) d.onTime(this.icount);
-        if (d.nextEventAt < next) next = d.nextEventAt;
-      }
-      this.attentionAt = next;
-      const pic = this.interruptController;
-      if (pic !== null && pic.intr()) {
-        if (this.flags & IF && !this.stiShadow && !this.shadow) {
-          this.halted = false;
-          this.deliveringExternal = true;
-          this.deliver(pic.acknowledge(), -1, false);
-          this.deliveringExternal = false;
-          this.attentionAt = 0; // another request may be waiting behind this one
-          return;
-        }
-        // Masked for now: look again after the next instruction.
-        if (this.attentionAt > this.icount + 1) this.attentionAt = this.icount + 1;
-      }
-      if (!this.halted || this.stopReason) return;
-      if (next === Infinity || !(this.flags & IF)) {
-        this.halted = false;
-        this.stop({ kind: 'halted' });
-        return;
-      }
-      // Halted: time passes until the next timer event (or the budget ends).
-      if (next >= limit) {
-        this.icount = limit;
-        return;
-      }
-      this.icount = next;
-    }
-  }
   /** Select the TLB for the current privilege (CPL 3 is "user" for the U/S checks). */
   setCpl(cpl: number): void {
     if (cpl !== this.cpl) this.codeEpoch++;
@@ -1131,25 +992,11 @@ export class CPU {
   // Host-side access to guest memory (loaders, kernel routines, tests)
   // =========================================================================
 
-  /**
-   * Translate without side effects (no fault, no TLB fill, no A/D bits):
-   * the host-side accessor uses this to read guest memory as a given
-   * privilege would see it. Returns -1 when the access would fault.
-   */
+  /** Translate without side effects as a given privilege would (paging.ts lookupPhys); -1 when it would fault. */
   lookupPhys(lin: number, write: boolean, user: boolean): number {
-    if (!(this.cr0 & 0x80000000)) return lin >>> 0;
-    const pde = this.mem.read32(((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0);
-    if (!(pde & 1)) return -1;
-    const wp = (this.cr0 & 0x10000) !== 0;
-    if (pde & 0x80 && this.cr4 & 0x10) {
-      if ((user && !(pde & 4)) || (write && !(pde & 2) && (user || wp))) return -1;
-      return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
-    }
-    const pte = this.mem.read32(((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0);
-    if (!(pte & 1)) return -1;
-    if ((user && !(pde & pte & 4)) || (write && !(pde & pte & 2) && (user || wp))) return -1;
-    return ((pte & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return lookupPhys(this, lin, write, user);
   }
+
 
   /**
    * The physical address of `lin` from the TLB of the current privilege, or -1 when it holds no
@@ -1418,7 +1265,7 @@ export class CPU {
     let prev: Block | null = null;
     while (this.stopReason === null) {
       if (this.icount >= this.attentionAt) {
-        this.serviceAttention(limit);
+        serviceAttention(this, limit);
         prev = null;
         if (this.stopReason !== null) break;
         if (this.halted) {

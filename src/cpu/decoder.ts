@@ -425,3 +425,21 @@ export function memSizeOf(ins: Instr): number {
 }
 
 export { CS, DS };
+
+const READ_ONLY_FIRST_OPERAND = new Set([
+  'cmp', 'test', 'bt', 'push', 'call', 'jmp', 'lgdt', 'lidt', 'lldt', 'ltr', 'verr', 'verw',
+  'mul', 'imul', 'div', 'idiv', 'lmsw', 'invlpg', 'nop', 'prefetch', 'ud0', 'ud1', 'clflush',
+]);
+const writesCache = new Map<OpDef, boolean>();
+/** Whether an instruction writes its ModRM/moffs memory operand: it is the first operand and not one only read. */
+export function writesMemoryOperand(ins: Instr): boolean {
+  const def = ins.def;
+  if (def === null) return false;
+  let w = writesCache.get(def);
+  if (w === undefined) {
+    const first = def.ops[0] ?? '';
+    w = def.memAccess !== undefined ? def.memAccess === 'w' : (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
+    writesCache.set(def, w);
+  }
+  return w;
+}

@@ -25,7 +25,7 @@ import { CS, SS } from './instr.js';
 import { readDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, scratchDescriptor, DESC_P, type Descriptor } from './segments.js';
 import { Vec, vectorName } from './stop.js';
 import { taskGateDelivery } from './task-switch.js';
-import { DR7_GD } from './debug-bits.js';
+import { DR7_GD } from './debug-registers.js';
 
 /** Vectors whose exception pushes an error code (SDM Table 6-1). */
 export function hasErrorCode(vector: number): boolean {

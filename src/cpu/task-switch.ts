@@ -37,7 +37,7 @@ import { CS, SS, DS, ES, FS, GS } from './instr.js';
 import type { Instr } from './instr.js';
 import { readDescriptor, setSegmentCache, markAccessed, dplOf, isCode, DESC_P, DESC_S, type Descriptor } from './segments.js';
 import { Vec, FAULT } from './stop.js';
-import { DR6_BT, DR6_FIXED, DR7_LOCAL_ENABLES } from './debug-bits.js';
+import { DR6_BT, DR6_FIXED, DR7_LOCAL_ENABLES } from './debug-registers.js';
 
 /** Byte offsets of the 32-bit TSS fields the processor reads and writes (SDM Figure 7-2). */
 const TSS = { LINK: 0x00, CR3: 0x1c, EIP: 0x20, EFLAGS: 0x24, EAX: 0x28, ES: 0x48, LDT: 0x60, TRAP: 0x64 } as const;

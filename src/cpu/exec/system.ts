@@ -8,7 +8,7 @@
  */
 import { hexBytes } from '../disasm.js';
 import type { CPU } from '../cpu.js';
-import { DR6_BD, DR6_FIXED, DR7_GD } from '../debug-bits.js';
+import { DR6_BD, DR6_FIXED, DR7_GD } from '../debug-registers.js';
 import type { Instr } from '../instr.js';
 import { CS, SS, DS, ES, FS, GS } from '../instr.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VIF, VIP, VM, ZF } from '../flags.js';
