@@ -65,7 +65,6 @@ export interface CpuOptions {
 const PAGE = 4096;
 const TLB_ENTRIES = 1 << 20;
 const TLB_TRACK = 4096;
-/** DR7 LEN encodings: 00 = 1 byte, 01 = 2, 10 = 8 (undefined on IA-32, treated as 8), 11 = 4. */
 const RF_BIT = 1 << 16;
 /**
  * Faults out of a block's compiled form (thrown, or page faults an executor delivered itself:

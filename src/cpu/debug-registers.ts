@@ -19,7 +19,7 @@ export const DR7_WRITABLE = 0xffff23ff | 0;
 /** DR7.GD: general detect. L0–L3: the local enables a task switch clears. */
 export const DR7_GD = 0x2000, DR7_LOCAL_ENABLES = 0x55;
 
-/** Bytes a breakpoint covers, by DR7's LENn field (10 is 8 bytes on processors that have it). */
+/** Bytes a breakpoint covers, by DR7's LENn field: 00 = 1, 01 = 2, 10 = 8 (undefined on IA-32, treated as 8), 11 = 4. */
 const DR_LEN = [1, 2, 8, 4];
 
 /**
