@@ -136,16 +136,27 @@ function carryBody(state: number): Ex {
   o.push(...eqz(and(slot(S.LAZY_MASK), k32(CF))), Op.if, VOID, ...and(slot(S.FLAGS), k32(CF)), Op.return, Op.end);
   // The operand mask of the size (1, 2 or 4 bytes), as CPU.lfMask.
   o.push(...set(M, [...k32(-1), ...sub(bin(Op.i32_shl, k32(1), shl(slot(S.LF_SIZE), 3)), k32(1)), ...bin(Op.i32_eq, slot(S.LF_SIZE), k32(4)), Op.select]));
-  const ret = (e: Ex) => [...e, Op.return];
-  const kindIs = (kind: Lazy) => bin(Op.i32_eq, slot(S.LF_KIND), k32(kind));
-  // With a carry in, equality carries too.
-  const withCin = (le: Ex, lt: Ex) => [...le, ...lt, ...ne0(slot(S.LF_CIN)), Op.select];
-  o.push(...kindIs(Lazy.Add), Op.if, VOID, ...ret(bin(Op.i32_lt_u, masked(S.LF_RES), masked(S.LF_DST))), Op.end);
-  o.push(...kindIs(Lazy.Sub), Op.if, VOID, ...ret(bin(Op.i32_lt_u, masked(S.LF_DST), masked(S.LF_SRC))), Op.end);
-  o.push(...kindIs(Lazy.Adc), Op.if, VOID, ...ret(withCin(bin(Op.i32_le_u, masked(S.LF_RES), masked(S.LF_DST)), bin(Op.i32_lt_u, masked(S.LF_RES), masked(S.LF_DST)))), Op.end);
-  o.push(...kindIs(Lazy.Sbb), Op.if, VOID, ...ret(withCin(bin(Op.i32_le_u, masked(S.LF_DST), masked(S.LF_SRC)), bin(Op.i32_lt_u, masked(S.LF_DST), masked(S.LF_SRC)))), Op.end);
+  for (const kind of [Lazy.Add, Lazy.Sub, Lazy.Adc, Lazy.Sbb]) {
+    const cf = carryExpr(kind, () => masked(S.LF_DST), () => masked(S.LF_SRC), () => masked(S.LF_RES), () => slot(S.LF_CIN))!;
+    o.push(...bin(Op.i32_eq, slot(S.LF_KIND), k32(kind)), Op.if, VOID, ...cf, Op.return, Op.end);
+  }
   o.push(...k32(0));
   return o;
+}
+
+/**
+ * CF of a pending ADD, SUB, ADC or SBB from its operands (masked to the size), as CPU.getCF: the
+ * functions give each operand's code (some are used twice); null for the other kinds.
+ */
+function carryExpr(kind: Lazy, dst: () => Ex, src: () => Ex, res: () => Ex, cin: () => Ex): Ex | null {
+  switch (kind) {
+    case Lazy.Add: return bin(Op.i32_lt_u, res(), dst());
+    case Lazy.Sub: return bin(Op.i32_lt_u, dst(), src());
+    // With a carry in, equality carries too.
+    case Lazy.Adc: return [...bin(Op.i32_le_u, res(), dst()), ...bin(Op.i32_lt_u, res(), dst()), ...cin(), Op.select];
+    case Lazy.Sbb: return [...bin(Op.i32_le_u, dst(), src()), ...bin(Op.i32_lt_u, dst(), src()), ...cin(), Op.select];
+    default: return null;
+  }
 }
 
 /** settle(desc, dst, src, res, cin): BlockGen.settleCode out of line (for slow paths), with plain stores. */
@@ -571,17 +582,13 @@ export class BlockGen {
     switch (bit) {
       case ZF: return s === 4 ? eqz(fr) : eqz(and(fr, k32(mask(s))));
       case SF: return s === 4 ? bin(Op.i32_lt_s, fr, k32(0)) : ne0(and(fr, k32(signBit(s))));
-      case CF:
+      case CF: {
+        if (p.kind === Lazy.Logic) return k32(0);
         // The locals of 8/16-bit forms are masked like the CPU's fields.
-        switch (p.kind) {
-          case Lazy.Add: return bin(Op.i32_lt_u, fr, fd);
-          case Lazy.Sub: return bin(Op.i32_lt_u, fd, fs);
-          // With a carry in, equality carries too (CPU.getCF).
-          case Lazy.Adc: return [...bin(Op.i32_le_u, fr, fd), ...bin(Op.i32_lt_u, get(FR), get(FD)), ...get(CIN), Op.select];
-          case Lazy.Sbb: return [...bin(Op.i32_le_u, fd, fs), ...bin(Op.i32_lt_u, get(FD), get(FS)), ...get(CIN), Op.select];
-          case Lazy.Logic: return k32(0);
-          default: throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
-        }
+        const cf = carryExpr(p.kind, () => get(FD), () => get(FS), () => get(FR), () => get(CIN));
+        if (cf === null) throw new Error(`wasm: CF of lazy kind ${p.kind} is not derived inline`);
+        return cf;
+      }
       default: { // OF
         let x: Ex;
         switch (p.kind) {
