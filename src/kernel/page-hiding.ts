@@ -38,6 +38,7 @@ import type { CPU } from '../cpu/cpu.js';
 import { decodeInstr, type ByteSource } from '../cpu/decoder.js';
 import { DF, IF, TF } from '../cpu/flags.js';
 import { Instr, SS } from '../cpu/instr.js';
+import { parseDescriptorInto, scratchDescriptor } from '../cpu/segments.js';
 import { Vec } from '../cpu/stop.js';
 import type { Kernel, TrapFrame, TrapHandler } from './kernel.js';
 import { PTE_HIDDEN, PTE_P, type AddressSpace } from './paging.js';
@@ -1081,13 +1082,17 @@ function fillContext(k: Kernel, ctx: InterruptedContext, f: TrapFrame): void {
   if (f.userSs !== cpu.segSel[SS]) ctx.segBase[SS] = descriptorBase(k, f.userSs);
 }
 
+/** Parsed into by descriptorBase (nothing allocated per fault). */
+const stackDescriptor = scratchDescriptor();
+
+/** The base of the descriptor `sel` names (the interrupted stack segment's), 0 when it cannot be read. */
 function descriptorBase(k: Kernel, sel: number): number {
   const cpu = k.cpu;
   const table = sel & 4 ? cpu.ldtBase : cpu.gdtrBase;
   try {
     const lo = k.mem.read32((table + (sel & ~7)) | 0);
     const hi = k.mem.read32((table + (sel & ~7) + 4) | 0);
-    return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+    return parseDescriptorInto(lo, hi, stackDescriptor).base;
   } catch {
     return 0;
   }
