@@ -4,7 +4,7 @@ import { Instr, CS, SS, DS, FS, GS } from './instr.js';
 import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
 import { decodeBlock, memSizeOf, writesMemoryOperand, type Block } from './decoder.js';
-import { deliverException } from './exceptions.js';
+import { deliverException, deliverThroughKnownGate } from './exceptions.js';
 import { CheckedDescriptors } from './checked-descriptors.js';
 import { inSegmentCache } from './segments.js';
 import { WasmTier } from './wasm/tier.js';
@@ -1574,6 +1574,7 @@ export class CPU {
   deliver(vector: number, errorCode: number, software: boolean): void {
     this.delivered = true;
     this.faultingInstr = null;
+    if (!software && deliverThroughKnownGate(this, vector, errorCode)) return;
     try {
       deliverException(this, vector, errorCode, software);
     } catch (e) {

@@ -10,7 +10,7 @@ import { CPU } from '../cpu/cpu.js';
 import { PhysicalMemory } from '../cpu/memory.js';
 import { Instr, CS, DS, ES, FS, GS, SS } from '../cpu/instr.js';
 import { makeDescriptor, parseDescriptor, setSegmentCache } from '../cpu/segments.js';
-import { iret as execIret } from '../cpu/exec/system.js';
+import { iret as execIret, iretSameLevel } from '../cpu/exec/system.js';
 import { hasErrorCode } from '../cpu/exceptions.js';
 import { GuestMemory } from './guest-memory.js';
 import { PageFrameAllocator } from './pages.js';
@@ -425,8 +425,9 @@ export class Kernel {
   /** Vectors reached only by INT n in this kernel never carry an error code even if numbered 8–17. */
   private readonly softwareVectors = new Set<number>();
 
+  /** IRET, as the trap handler's last instruction: the common return (iretSameLevel) called directly, the full IRET otherwise. */
   private iret(): void {
-    execIret(this.cpu, IRET32);
+    if (!iretSameLevel(this.cpu)) execIret(this.cpu, IRET32);
   }
 }
 

@@ -94,6 +94,56 @@ function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
 }
 
 /**
+ * IRETD at its commonest — a kernel's trap handler returning to the code it
+ * interrupted: protected mode, NT clear, a 32-bit frame within one page the
+ * read TLB holds, back to the code segment already loaded at the same
+ * privilege, whose descriptor checked-descriptors.ts vouches is unchanged
+ * (so the full path's checks pass, its accessed bit is set and loading it
+ * changes nothing but ends the block). Does what the full IRET does — the
+ * same three loads, ESP, EIP, EFLAGS under the same mask — and returns
+ * true; false, with nothing changed, in every other case (the full path
+ * runs). A small function of its own: the kernel's return from its native
+ * trap handlers (two per kmemcheck access) calls it directly.
+ */
+export function iretSameLevel(cpu: CPU): boolean {
+  if (!(cpu.cr0 & 1) || cpu.flags & NT) return false;
+  const sp = cpu.regs[4];
+  const at = (cpu.segBase[SS] + sp) | 0;
+  const e = cpu.tlbR[at >>> 12]!;
+  if (e === 0 || (at & 3) !== 0 || (at & 0xfff) > 0x1000 - 12) return false;
+  const m = cpu.mem32;
+  const p = ((e & ~0xfff) | (at & 0xfff)) >> 2;
+  const newCs = m[p + 1]! & 0xffff;
+  const cpl = cpu.cpl;
+  if (newCs !== cpu.segSel[CS] || (newCs & 3) !== cpl) return false;
+  const newEip = m[p]!;
+  const newFlags = m[p + 2]!;
+  // A return to virtual-8086 mode (not modelled) is the full path's to refuse.
+  if (newFlags & VM && cpl === 0) return false;
+  const d = cpu.checkedDescriptors.returnUnchanged(cpu, newCs);
+  if (d === null || d.base !== cpu.segBase[CS] || d.limit !== cpu.segLimit[CS] || (d.access | (d.flags << 12)) !== cpu.segAttr[CS] || (newEip >>> 0) > (d.limit >>> 0)) return false;
+  cpu.checkedDescriptors.hits++;
+  cpu.regs[4] = (sp + 12) | 0;
+  // CS reloaded with what it holds: setSegmentCache's only effect then.
+  cpu.breakLoop = true;
+  cpu.eip = newEip;
+  cpu.setEflags(newFlags, returnFlagsMask(cpu, 4, cpl));
+  return true;
+}
+
+/** The EFLAGS bits an IRET of operand size `size` at CPL `cpl` may change (SDM "IRET/IRETD" operation). */
+function returnFlagsMask(cpu: CPU, size: number, cpl: number): number {
+  let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
+  if (size === 4) mask |= RF | AC | ID;
+  if (cpl <= ((cpu.flags & IOPL) >> 12)) mask |= IF;
+  if (cpl === 0) {
+    mask |= IOPL;
+    if (size === 4) mask |= VIF | VIP;
+  }
+  return mask;
+}
+
+/**
  * CF: IRET/IRETD in protected mode (SDM "IRET/IRETD" operation): return to
  * the same privilege level, or to an outer one popping SS:ESP as well; with
  * NT set, a task switch back to the previous task (task-switch.ts). Returns
@@ -101,6 +151,7 @@ function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
  */
 export function iret(cpu: CPU, ins: Instr): void {
   const size = ins.size;
+  if (size === 4 && iretSameLevel(cpu)) return;
   if (!(cpu.cr0 & 1)) {
     const eip = cpu.pop(size);
     const cs = cpu.pop(size) & 0xffff;
@@ -141,13 +192,7 @@ export function iret(cpu: CPU, ins: Instr): void {
   const checked = rpl === oldCpl ? checkedReturnSegment(cpu, newCs) : null;
   const d = checked ?? returnCodeSegment(cpu, newCs);
   const eip = size === 2 ? newEip & 0xffff : newEip;
-  let mask = CF | PF | AF | ZF | SF | TF | DF | OF | NT;
-  if (size === 4) mask |= RF | AC | ID;
-  if (oldCpl <= ((cpu.flags & IOPL) >> 12)) mask |= IF;
-  if (oldCpl === 0) {
-    mask |= IOPL;
-    if (size === 4) mask |= VIF | VIP;
-  }
+  const mask = returnFlagsMask(cpu, size, oldCpl);
   if (rpl === oldCpl) {
     if ((eip >>> 0) > (d.limit >>> 0)) cpu.fault(Vec.GP, 0);
     markAccessed(cpu, newCs, d);
