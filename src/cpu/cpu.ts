@@ -1021,9 +1021,10 @@ export class CPU {
   writePhys32(addr: number, v: number): void {
     if (addr < 0 || addr + 4 > this.mem.size) throw new RangeError(`physical range 0x${addr.toString(16)}+4 is outside memory`);
     this.mem.write32(addr, v);
-    const p = Math.floor(addr / PAGE);
+    // In range (checked above), so below 1 GiB: the shifts are the page numbers.
+    const p = addr >>> 12;
     if (this.codePage[p]) this.invalidateCode(p);
-    const q = Math.floor((addr + 3) / PAGE);
+    const q = (addr + 3) >>> 12;
     if (q !== p && this.codePage[q]) this.invalidateCode(q);
   }
 
