@@ -426,20 +426,40 @@ export function memSizeOf(ins: Instr): number {
 
 export { CS, DS };
 
+/** How an instruction accesses its ModRM/moffs memory operand (memoryOperandAccess): read, written, or both. */
+export const MEM_READ = 1, MEM_WRITE = 2, MEM_READ_WRITE = 3;
+
+/** Instructions whose first (destination-position) ModRM operand is only read (or not accessed at all: hint NOPs, INVLPG, UD0/UD1). */
 const READ_ONLY_FIRST_OPERAND = new Set([
   'cmp', 'test', 'bt', 'push', 'call', 'jmp', 'lgdt', 'lidt', 'lldt', 'ltr', 'verr', 'verw',
   'mul', 'imul', 'div', 'idiv', 'lmsw', 'invlpg', 'nop', 'prefetch', 'ud0', 'ud1', 'clflush',
 ]);
-const writesCache = new Map<OpDef, boolean>();
-/** Whether an instruction writes its ModRM/moffs memory operand: it is the first operand and not one only read. */
-export function writesMemoryOperand(ins: Instr): boolean {
-  const def = ins.def;
-  if (def === null) return false;
-  let w = writesCache.get(def);
-  if (w === undefined) {
+/** Instructions that only store to it (SETcc too). */
+const WRITE_ONLY_FIRST_OPERAND = new Set(['mov', 'sgdt', 'sidt', 'sldt', 'str', 'smsw']);
+const accessByDef = new Map<OpDef, number>();
+
+/**
+ * How `def` accesses its ModRM/moffs memory operand (SDM Appendix A operand notation): the table's
+ * `memAccess` when it says; else a memory operand in second place (G,E forms, loads, MOVZX, CMOVcc,
+ * far-pointer loads, BOUND, LAR/LSL, MOV Sreg,Ew) is read, and one in first place is read (CMP, TEST,
+ * BT, MUL/DIV, LGDT, PUSH/CALL/JMP Ev, ...), written (MOV, SETcc, SGDT/SIDT, SLDT/STR, SMSW) or read,
+ * modified and written (ALU operations, INC/DEC/NOT/NEG, shifts, BTS/BTR/BTC, XCHG, XADD, CMPXCHG,
+ * CMPXCHG8B, ARPL). One answer for the CPU's segment-limit check and kmemcheck's access decoder.
+ */
+export function memoryOperandAccess(def: OpDef): number {
+  let a = accessByDef.get(def);
+  if (a === undefined) {
     const first = def.ops[0] ?? '';
-    w = def.memAccess !== undefined ? def.memAccess === 'w' : (first[0] === 'E' || first[0] === 'M' || first[0] === 'O') && !READ_ONLY_FIRST_OPERAND.has(def.name);
-    writesCache.set(def, w);
+    if (def.memAccess !== undefined) a = def.memAccess === 'w' ? MEM_WRITE : MEM_READ;
+    else if (!(first[0] === 'E' || first[0] === 'M' || first[0] === 'O') || READ_ONLY_FIRST_OPERAND.has(def.name)) a = MEM_READ;
+    else if (WRITE_ONLY_FIRST_OPERAND.has(def.name) || def.name.startsWith('set')) a = MEM_WRITE;
+    else a = MEM_READ_WRITE;
+    accessByDef.set(def, a);
   }
-  return w;
+  return a;
+}
+
+/** Whether an instruction writes its ModRM/moffs memory operand (the segment-limit check's write test). */
+export function writesMemoryOperand(ins: Instr): boolean {
+  return ins.def !== null && (memoryOperandAccess(ins.def) & MEM_WRITE) !== 0;
 }

@@ -25,7 +25,7 @@
  * call gate copies. A page missed this way still works: the page-hiding
  * service shows it on its own #PF during the step.
  */
-import { memSizeOf } from '../cpu/decoder.js';
+import { MEM_READ, MEM_WRITE, memSizeOf, memoryOperandAccess } from '../cpu/decoder.js';
 import { ES, REP_NONE, SS, type Instr } from '../cpu/instr.js';
 import type { OpDef } from '../cpu/x86_table.js';
 import { ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, type AccessContext } from '../kernel/page-hiding.js';
@@ -54,21 +54,10 @@ function index(ins: Instr, ctx: AccessContext, r: number): number {
   return ins.asize === 4 ? ctx.regs[r] : ctx.regs[r] & 0xffff;
 }
 
-/** Instructions that read their ModRM memory operand when it is the first (destination-position) operand. */
-const READS = new Set([
-  'cmp', 'test', 'bt', 'mul', 'imul', 'div', 'idiv', 'lgdt', 'lidt', 'lldt', 'ltr', 'verr', 'verw', 'lmsw',
-]);
-/** Instructions that only store to it. */
-const WRITES = new Set(['mov', 'sgdt', 'sidt', 'sldt', 'str', 'smsw']);
-
 /**
- * The kind of the ModRM/moffs access from the operand list (SDM Appendix A
- * notation): a memory operand in second place (G,E forms, loads, MOVZX,
- * CMOVcc, far-pointer loads, BOUND, LAR/LSL, MOV Sreg,Ew) is read. In first
- * place it is read (CMP, TEST, BT, MUL/DIV, LGDT, ...), written (MOV,
- * SETcc, SGDT/SIDT, SLDT/STR, SMSW) or read, modified and written (ALU
- * operations, INC/DEC/NOT/NEG, shifts, BTS/BTR/BTC, XCHG, XADD, CMPXCHG,
- * CMPXCHG8B, ARPL).
+ * The kind of the ModRM/moffs access: the decoder's memoryOperandAccess (one table for the CPU's
+ * segment checks and this decoder), whose read/write/read-modify-write are ACCESS_READ, ACCESS_WRITE
+ * and ACCESS_RMW.
  */
 export function operandKind(ins: Instr): number {
   return factsOf(ins.def!).kind;
@@ -96,12 +85,8 @@ function factsOf(def: OpDef): OpFacts {
   return f;
 }
 function kindOf(def: OpDef): number {
-  if (def.memAccess !== undefined) return def.memAccess === 'w' ? ACCESS_WRITE : ACCESS_READ;
-  const first = def.ops[0] ?? '';
-  if (!(first[0] === 'E' || first[0] === 'M' || first[0] === 'O')) return ACCESS_READ;
-  if (READS.has(def.name)) return ACCESS_READ;
-  if (WRITES.has(def.name) || def.name.startsWith('set')) return ACCESS_WRITE;
-  return ACCESS_RMW;
+  const a = memoryOperandAccess(def);
+  return a === MEM_READ ? ACCESS_READ : a === MEM_WRITE ? ACCESS_WRITE : ACCESS_RMW;
 }
 
 /**

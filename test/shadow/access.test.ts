@@ -7,13 +7,13 @@
  * address and read/write kind against what the processor really does.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeAt, memSizeOf } from '../../src/cpu/decoder.js';
+import { decodeAt, memSizeOf, writesMemoryOperand } from '../../src/cpu/decoder.js';
 import { ES, SS } from '../../src/cpu/instr.js';
 import { Kernel } from '../../src/kernel/kernel.js';
 import { PHYS_KSTACK_TOP, kva } from '../../src/kernel/layout.js';
 import { PTE_P, PTE_RW } from '../../src/kernel/paging.js';
 import {
-  ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, accessSize, decodeAccesses,
+  ACCESS_PROBE, ACCESS_READ, ACCESS_RMW, ACCESS_WRITE, AccessList, InterruptedContext, accessSize, decodeAccesses, operandKind,
 } from '../../src/shadow/access.js';
 import type { CPU } from '../../src/cpu/cpu.js';
 import { enterCpl1 } from './fixture.js';
@@ -272,5 +272,26 @@ describe('access decoding against the CPU itself', () => {
     expect(problems).toEqual([]);
     expect(checked).toBe(2 * forms.length);
     expect(completedForms).toBeGreaterThan(250);
+  });
+});
+
+describe('one answer for how a ModRM operand is accessed (memoryOperandAccess)', () => {
+  it('the CPU segment check and the access decoder agree on every memory form', () => {
+    const forms = memoryForms(0x2000);
+    expect(forms.length).toBeGreaterThan(300);
+    for (const f of forms) {
+      const kind = operandKind(f.ins);
+      expect([ACCESS_READ, ACCESS_WRITE, ACCESS_RMW], f.label).toContain(kind);
+      // Written (alone or after a read) for the decoder exactly when the segment-limit check tests it as a write.
+      expect(writesMemoryOperand(f.ins), f.label).toBe(kind !== ACCESS_READ);
+    }
+    // Spot checks across the three answers.
+    const kindOf = (...b: number[]): number => operandKind(decodeAt(bytes(...b), 0x1000));
+    expect(kindOf(0x39, 0x08)).toBe(ACCESS_READ); // cmp [eax], ecx
+    expect(kindOf(0xff, 0x30)).toBe(ACCESS_READ); // push dword [eax]
+    expect(kindOf(0x0f, 0x01, 0x38)).toBe(ACCESS_READ); // invlpg [eax]
+    expect(kindOf(0x89, 0x08)).toBe(ACCESS_WRITE); // mov [eax], ecx
+    expect(kindOf(0x0f, 0x94, 0x00)).toBe(ACCESS_WRITE); // sete [eax]
+    expect(kindOf(0x01, 0x08)).toBe(ACCESS_RMW); // add [eax], ecx
   });
 });
