@@ -362,7 +362,7 @@ export class Kernel {
   /** Return from a handler: pop the error code if the vector pushed one, then IRET. */
   private dispatchTrap(cpu: CPU, vector: number): void {
     const esp = cpu.regs[4];
-    const hasErr = hasErrorCode(vector) && (this.softwareVectors.size === 0 || !this.softwareVectors.has(vector));
+    const hasErr = hasErrorCode(vector);
     const base = hasErr ? 4 : 0;
     // The frame the CPU just pushed: translated once when it lies within one page (it always does but at a page's end).
     const at = (cpu.segBase[SS] + esp) | 0;
@@ -371,17 +371,26 @@ export class Kernel {
     let phys = inPage ? cpu.cachedPhys(at) : -1;
     if (inPage && phys < 0) phys = cpu.lookupPhys(at, false, false);
     if (phys + 24 > cpu.mem.size) phys = -1;
-    const errorCode = hasErr ? this.frameWord(phys, at, 0) : null;
-    const cs = this.frameWord(phys, at, base + 4) & 0xffff;
-    // Every gate targets a DPL-0 handler: an event from CPL 1–3 switched stacks and pushed SS:ESP.
-    const outer = (cs & 3) > cpu.cpl;
     const depth = this.trapDepth;
     const frame = this.trapFrames[depth] ?? (this.trapFrames[depth] = new TrapFrameSlot());
     frame.vector = vector;
-    frame.errorCode = errorCode;
-    frame.eip = this.frameWord(phys, at, base);
-    frame.cs = cs;
-    frame.eflags = this.frameWord(phys, at, base + 8);
+    if (phys >= 0 && (phys & 3) === 0) {
+      // Its dwords straight from RAM (an aligned frame in one page: every kernel stack's).
+      const m = cpu.mem32;
+      const p = (phys + base) >> 2;
+      frame.errorCode = hasErr ? m[p - 1]! : null;
+      frame.eip = m[p]!;
+      frame.cs = m[p + 1]! & 0xffff;
+      frame.eflags = m[p + 2]!;
+    } else {
+      frame.errorCode = hasErr ? this.frameWord(phys, at, 0) : null;
+      frame.eip = this.frameWord(phys, at, base);
+      frame.cs = this.frameWord(phys, at, base + 4) & 0xffff;
+      frame.eflags = this.frameWord(phys, at, base + 8);
+    }
+    const cs = frame.cs;
+    // Every gate targets a DPL-0 handler: an event from CPL 1–3 switched stacks and pushed SS:ESP.
+    const outer = (cs & 3) > cpu.cpl;
     frame.fromUser = (cs & 3) === 3;
     frame.userEsp = outer ? this.frameWord(phys, at, base + 12) : (esp + base + 12) | 0;
     frame.userSs = outer ? this.frameWord(phys, at, base + 16) & 0xffff : cpu.segSel[SS];
@@ -401,7 +410,7 @@ export class Kernel {
       cpu.stop({
         kind: 'fault',
         vector,
-        errorCode,
+        errorCode: frame.errorCode,
         eip: frame.eip,
         message: `unexpected interrupt ${vector} at 0x${(frame.eip >>> 0).toString(16)}`,
       });
@@ -422,8 +431,6 @@ export class Kernel {
   /** The TrapFrame of each nesting level of trap handlers (see TrapFrameSlot), and the level the next trap takes. */
   private readonly trapFrames: TrapFrameSlot[] = [];
   private trapDepth = 0;
-  /** Vectors reached only by INT n in this kernel never carry an error code even if numbered 8–17. */
-  private readonly softwareVectors = new Set<number>();
 
   /** IRET, as the trap handler's last instruction: the common return (iretSameLevel) called directly, the full IRET otherwise. */
   private iret(): void {
