@@ -97,7 +97,8 @@ export class ErrorQueue {
   suppressed = 0;
 
   constructor(readonly capacity = QUEUE_SIZE) {
-    this.ring = Array.from({ length: capacity }, () => new ErrorRecord());
+    // Records are made when first needed (begin): most runs queue none, and each holds seven typed arrays.
+    this.ring = [];
   }
 
   get length(): number {
@@ -123,7 +124,7 @@ export class ErrorQueue {
       this.missed++;
       return null;
     }
-    const e = this.ring[this.wr];
+    const e = this.ring[this.wr] ?? (this.ring[this.wr] = new ErrorRecord());
     this.wr = (this.wr + 1) % this.capacity;
     this.count++;
     this.saved++;
@@ -175,7 +176,7 @@ export class ErrorQueue {
   /** kmemcheck_error_recall(): the oldest queued error as a snapshot, or null. */
   recall(): KmemcheckError | null {
     if (this.count === 0) return null;
-    const e = this.ring[this.rd];
+    const e = this.ring[this.rd]!;
     this.rd = (this.rd + 1) % this.capacity;
     this.count--;
     return snapshot(e);
