@@ -162,7 +162,7 @@ export function parseOptions(argv, spec, usage) {
       console.log(usage);
       process.exit(0);
     }
-    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
     const key = m && Object.keys(spec).find((k) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) === m[1]);
     if (!key) fail(`unknown option ${a}`, usage);
     if (typeof spec[key] === 'boolean') {

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * bench/ab.mjs — two builds of kmemsim on the checkers' module, in one
+ * process, runs alternated: the way to compare a change with the tree
+ * before it on a machine whose speed drifts (a shared 2-core machine's
+ * single runs of one build can differ by 40 %; alternating runs in one
+ * process puts both trees under the same drift).
+ *
+ *   node bench/ab.mjs TREE_A TREE_B [--seconds=N] [--rounds=N] [--plain|--inline|--precise|--cpl1|--ftrace]
+ *
+ * Each TREE is a checkout built with `npm run build` (its dist/ and its
+ * guest runtime). The module (bench/modules/kernel-workload.c, --rounds,
+ * default 100) is compiled once by TREE_A and the same object runs under
+ * each tree's runChecked() — kmemcheck unless a mode is given — in
+ * alternating order for --seconds (default 120) after two warm-up passes.
+ * Reported per tree: runs, and the minimum, first quartile and median
+ * CPU time (process.cpuUsage: every thread); for the fault-driven modes
+ * also tracked accesses per CPU second at the median.
+ *
+ * Exit status: 0; 1 when the trees disagree on the run (instructions,
+ * single steps, findings); 2 on a usage error or a tree that is not built.
+ */
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, fail, fmtInt, parseOptions, requireFile } from './lib.mjs';
+
+const USAGE = 'usage: node bench/ab.mjs TREE_A TREE_B [--seconds=N] [--rounds=N] [--plain|--inline|--precise|--cpl1|--ftrace]';
+const args = process.argv.slice(2);
+const trees = args.filter((a) => !a.startsWith('--')).map((t) => resolve(t));
+const opts = parseOptions(args.filter((a) => a.startsWith('--')), { seconds: 120, rounds: 100, plain: false, inline: false, precise: false, cpl1: false, ftrace: false }, USAGE);
+if (trees.length !== 2) fail('give two trees', USAGE);
+const MODES = { plain: {}, kmemcheck: { heap: 'kmemcheck' }, inline: { heap: 'inline' }, precise: { stack: 'precise' }, cpl1: { stack: 'cpl1' }, ftrace: { stack: 'ftrace' } };
+const chosen = Object.keys(MODES).filter((m) => opts[m]);
+if (chosen.length > 1) fail('give at most one mode', USAGE);
+const mode = chosen[0] ?? 'kmemcheck';
+
+const loaded = [];
+for (const tree of trees) {
+  for (const f of ['dist/cli/compile.js', 'dist/harness/checked-run.js']) requireFile(join(tree, f), `run npm run build in ${tree}`);
+  const { compileModule } = await import(pathToFileURL(join(tree, 'dist/cli/compile.js')).href);
+  const { runChecked } = await import(pathToFileURL(join(tree, 'dist/harness/checked-run.js')).href);
+  loaded.push({ tree, compileModule, runChecked, cpu: [], outcome: null });
+}
+let compiled;
+try {
+  compiled = loaded[0].compileModule(join(ROOT, 'bench/modules/kernel-workload.c'), { ftrace: true, cflags: [`-DROUNDS=${opts.rounds}`] });
+} catch (e) {
+  fail(`cannot compile the module: ${e.message}`);
+}
+
+let disagree = false;
+const end = Date.now() + opts.seconds * 1000;
+for (let pass = 0; pass < 3 || Date.now() < end; pass++) {
+  for (const t of pass & 1 ? loaded : [...loaded].reverse()) {
+    const c0 = process.cpuUsage();
+    const r = t.runChecked(compiled.object, { ...MODES[mode], name: 'kernel-workload', stackUsage: compiled.stackUsage });
+    const c = process.cpuUsage(c0);
+    if (!r.run) fail(`${t.tree}: the run failed: ${r.error?.message ?? r.error}`);
+    const outcome = JSON.stringify([r.run.instructions, r.summary.singleSteps, r.findings.length]);
+    t.outcome ??= outcome;
+    if (outcome !== loaded[0].outcome && loaded[0].outcome !== null) disagree = true;
+    if (pass >= 2) t.cpu.push((c.user + c.system) / 1e6);
+    t.steps = r.summary.singleSteps;
+  }
+}
+
+const at = (xs, q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+console.log(`bench/ab.mjs: ${mode}, bench/modules/kernel-workload.c at ${opts.rounds} rounds, ${opts.seconds} s of alternated runs (CPU s)`);
+for (const t of loaded) {
+  const xs = [...t.cpu].sort((a, b) => a - b);
+  const med = at(xs, 0.5);
+  const tracked = t.steps > 0 ? `  tracked accesses per CPU s ${fmtInt(t.steps / med)}` : '';
+  console.log(`${t.tree}: runs ${xs.length}  min ${xs[0].toFixed(3)}  p25 ${at(xs, 0.25).toFixed(3)}  median ${med.toFixed(3)}${tracked}`);
+}
+if (disagree) {
+  console.error(`bench/ab.mjs: the trees disagree on the run (instructions, single steps, findings): ${loaded.map((t) => t.outcome).join(' vs ')}`);
+  process.exit(1);
+}
