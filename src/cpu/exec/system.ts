@@ -16,6 +16,7 @@ import { Vec } from '../stop.js';
 import { loadSegment, readDescriptor, scratchDescriptor, setSegmentCache, dplOf, isCode, inSegment, inSegmentCache, markAccessed, DESC_P, DESC_S } from '../segments.js';
 import type { Descriptor } from '../segments.js';
 import { farTaskSwitch, nestedTaskReturn, setBusy } from '../task-switch.js';
+import { frameInTlb } from '../exceptions.js';
 
 /** Privileged instructions raise #GP(0) at CPL > 0 (SDM Vol. 3 §5.9). */
 function requireCpl0(cpu: CPU): void {
@@ -108,11 +109,9 @@ function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
 export function iretSameLevel(cpu: CPU): boolean {
   if (!(cpu.cr0 & 1) || cpu.flags & NT) return false;
   const sp = cpu.regs[4];
-  const at = (cpu.segBase[SS] + sp) | 0;
-  const e = cpu.tlbR[at >>> 12]!;
-  if (e === 0 || (at & 3) !== 0 || (at & 0xfff) > 0x1000 - 12) return false;
+  const p = frameInTlb(cpu, (cpu.segBase[SS] + sp) | 0, 3, false);
+  if (p < 0) return false;
   const m = cpu.mem32;
-  const p = ((e & ~0xfff) | (at & 0xfff)) >> 2;
   const newCs = m[p + 1]! & 0xffff;
   const cpl = cpu.cpl;
   if (newCs !== cpu.segSel[CS] || (newCs & 3) !== cpl) return false;
@@ -169,12 +168,11 @@ export function iret(cpu: CPU, ins: Instr): void {
   const ssb = cpu.segBase[SS];
   const sp = cpu.regs[4];
   const at = (ssb + sp) | 0;
-  const e = cpu.tlbR[at >>> 12]!;
+  // EIP, CS and EFLAGS within one page the read TLB holds: the loads read32 would make, through one lookup.
+  const p = size === 4 ? frameInTlb(cpu, at, 3, false) : -1;
   let newEip: number, newCs: number, newFlags: number;
-  if (size === 4 && e !== 0 && (at & 3) === 0 && (at & 0xfff) <= 0x1000 - 12) {
-    // EIP, CS and EFLAGS within one page the read TLB holds: the loads read32 would make, through one lookup.
+  if (p >= 0) {
     const m = cpu.mem32;
-    const p = ((e & ~0xfff) | (at & 0xfff)) >> 2;
     newEip = m[p]!;
     newCs = m[p + 1]! & 0xffff;
     newFlags = m[p + 2]!;
