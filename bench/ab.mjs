@@ -22,17 +22,17 @@
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, fail, fmtInt, parseOptions, requireFile } from './lib.mjs';
+import { CHECKER_MODES, ROOT, fail, fmtInt, parseOptions, requireFile } from './lib.mjs';
 
 const USAGE = 'usage: node bench/ab.mjs TREE_A TREE_B [--seconds=N] [--rounds=N] [--plain|--inline|--precise|--cpl1|--ftrace]';
 const args = process.argv.slice(2);
 const trees = args.filter((a) => !a.startsWith('--')).map((t) => resolve(t));
 const opts = parseOptions(args.filter((a) => a.startsWith('--')), { seconds: 120, rounds: 100, plain: false, inline: false, precise: false, cpl1: false, ftrace: false }, USAGE);
 if (trees.length !== 2) fail('give two trees', USAGE);
-const MODES = { plain: {}, kmemcheck: { heap: 'kmemcheck' }, inline: { heap: 'inline' }, precise: { stack: 'precise' }, cpl1: { stack: 'cpl1' }, ftrace: { stack: 'ftrace' } };
-const chosen = Object.keys(MODES).filter((m) => opts[m]);
+const chosen = CHECKER_MODES.filter((m) => opts[m.name]);
 if (chosen.length > 1) fail('give at most one mode', USAGE);
-const mode = chosen[0] ?? 'kmemcheck';
+const mode = chosen[0]?.name ?? 'kmemcheck';
+const modeOptions = CHECKER_MODES.find((m) => m.name === mode).options;
 
 const loaded = [];
 for (const tree of trees) {
@@ -53,7 +53,7 @@ const end = Date.now() + opts.seconds * 1000;
 for (let pass = 0; pass < 3 || Date.now() < end; pass++) {
   for (const t of pass & 1 ? loaded : [...loaded].reverse()) {
     const c0 = process.cpuUsage();
-    const r = t.runChecked(compiled.object, { ...MODES[mode], name: 'kernel-workload', stackUsage: compiled.stackUsage });
+    const r = t.runChecked(compiled.object, { ...modeOptions, name: 'kernel-workload', stackUsage: compiled.stackUsage });
     const c = process.cpuUsage(c0);
     if (!r.run) fail(`${t.tree}: the run failed: ${r.error?.message ?? r.error}`);
     const outcome = JSON.stringify([r.run.instructions, r.summary.singleSteps, r.findings.length]);

@@ -40,21 +40,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, fail, fmtInt, fmtRatio, fmtSeconds, inProcess, kmemsimCold, machine, median, parseOptions, printTable, ratio, referenceOf, requireFile, runPeers } from './lib.mjs';
+import { CHECKER_MODES as MODES, ROOT, fail, fmtInt, fmtRatio, fmtSeconds, inProcess, kmemsimCold, machine, median, parseOptions, printTable, ratio, referenceOf, requireFile, runPeers } from './lib.mjs';
 
 const USAGE = 'usage: node bench/checkers.mjs [--rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]';
 const SOURCE = join(ROOT, 'bench/modules/kernel-workload.c');
 const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
 
-/** The modes: runChecked() options and the `kmemsim run` flags that ask for the same. */
-const MODES = [
-  { name: 'plain', options: {}, flags: [] },
-  { name: 'kmemcheck', options: { heap: 'kmemcheck' }, flags: ['--kmemcheck'] },
-  { name: 'inline', options: { heap: 'inline' }, flags: ['--kmemcheck', '--kmemcheck-inline'] },
-  { name: 'precise', options: { stack: 'precise' }, flags: ['--stack', 'precise'] },
-  { name: 'cpl1', options: { stack: 'cpl1' }, flags: ['--stack', 'cpl1'] },
-  { name: 'ftrace', options: { stack: 'ftrace' }, flags: ['--stack', 'ftrace'] },
-];
 
 for (const f of ['dist/cli/compile.js', 'dist/harness/checked-run.js']) requireFile(join(ROOT, f), 'run npm run build');
 const { compileModule } = await import(pathToFileURL(join(ROOT, 'dist/cli/compile.js')).href);

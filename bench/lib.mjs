@@ -20,6 +20,16 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const KMEMSIM_BIN = join(ROOT, 'bin/kmemsim.js');
 
+/** The checkers' modes (bench/checkers.mjs, bench/ab.mjs): runChecked() options and the `kmemsim run` flags that ask for the same. */
+export const CHECKER_MODES = [
+  { name: 'plain', options: {}, flags: [] },
+  { name: 'kmemcheck', options: { heap: 'kmemcheck' }, flags: ['--kmemcheck'] },
+  { name: 'inline', options: { heap: 'inline' }, flags: ['--kmemcheck', '--kmemcheck-inline'] },
+  { name: 'precise', options: { stack: 'precise' }, flags: ['--stack', 'precise'] },
+  { name: 'cpl1', options: { stack: 'cpl1' }, flags: ['--stack', 'cpl1'] },
+  { name: 'ftrace', options: { stack: 'ftrace' }, flags: ['--stack', 'ftrace'] },
+];
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
