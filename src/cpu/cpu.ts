@@ -289,7 +289,7 @@ export class CPU {
     this.mem = opts.memory ?? new PhysicalMemory(opts.memorySize);
     this.mem32 = this.mem.u32;
     this.mem8 = this.mem.u8;
-    const state = this.mem.claimState();
+    const state = this.mem.claimState(() => this.clearStateArea());
     if (state >= 0) {
       // Registers and TLBs in the WebAssembly memory, where the generated code reaches them (wasm/state.ts).
       const buf = this.mem.wasm!.buffer;
@@ -719,7 +719,7 @@ export class CPU {
       const tlbR = this.systemAccess ? this.tlbRSup : this.tlbR;
       if (write) {
         // The fast path stores through this entry without the memory unit seeing it: log the frame now.
-        if (this.mem.dirtyLogging) this.mem.markDirty(ppage);
+        this.mem.markDirty(ppage);
         if (this.tlbWritable && !this.codePage[ppage]) (this.systemAccess ? this.tlbWSup : this.tlbW)[vpage] = entry;
       }
       tlbR[vpage] = entry;
@@ -1251,6 +1251,7 @@ export class CPU {
    * Returns the stop reason; `{kind:'budget'}` when the budget ran out.
    */
   run(budget: number, single = false): StopReason | null {
+    if (this.mem.isReleased) throw new Error('this machine was released (CPU.release): its memory belongs to the next machine');
     const d = this.runDriver;
     return d === null ? this.runDirect(budget, single) : d(budget, single);
   }
@@ -1402,6 +1403,24 @@ export class CPU {
       }
     }
     return this.stopReason;
+  }
+
+  /**
+   * Give the machine's RAM back for the next machine made in this process
+   * (PhysicalMemory.release: zeroed and pooled). Nothing may use this CPU
+   * or its memory afterwards (run() refuses); a second call does nothing.
+   */
+  release(): void {
+    this.mem.release();
+  }
+
+  /** The state area back to zeroes for the memory's next CPU (PhysicalMemory.claimState): empty TLBs, slots and chaining cache. */
+  private clearStateArea(): void {
+    this.flushTlb(false);
+    const buf = this.mem.wasm!.buffer;
+    const base = this.mem.size;
+    new Uint8Array(buf, base, WS.TLB_R_SUP).fill(0);
+    new Uint8Array(buf, base + WS.CACHE, WS.STATE_BYTES - WS.CACHE).fill(0);
   }
 
   /** An exception or interrupt was delivered since the run loop last looked (native-delivery.ts). @internal */

@@ -1,6 +1,35 @@
 import { defaultJitTier, STATE_BYTES, WASM_PAGE, wasmTierSupported } from './wasm/state.js';
 
 /**
+ * Released RAM waiting for the next PhysicalMemory of its size and kind
+ * (PhysicalMemory.release), zeroed. A process that runs machine after
+ * machine (`kmemsim compare`, the benchmark, a fuzzer without snapshots)
+ * then reuses one buffer instead of allocating 64 MiB or more per run. A
+ * fresh buffer costs more than the allocation: V8 accounts a new
+ * ArrayBuffer's bytes to the young generation, and the next backing store
+ * allocated while young ones hold more than twice the semi-space size
+ * forces a scavenge ("external memory pressure"), then another to promote
+ * it, then an old-space collection — about a tenth of a checked run of the
+ * benchmark's module. The pooled buffer is the same ArrayBuffer object
+ * (long promoted), so nothing is accounted again. At most POOL_LIMIT
+ * buffers are kept; a release beyond that leaves its buffer to the
+ * garbage collector.
+ */
+interface PooledBuffer {
+  size: number;
+  wasm: WebAssembly.Memory | null;
+  buffer: ArrayBuffer;
+  written: Uint8Array;
+}
+const pool: PooledBuffer[] = [];
+export const POOL_LIMIT = 2;
+
+/** Buffers waiting in the pool (tests). */
+export function pooledMemories(): number {
+  return pool.length;
+}
+
+/**
  * Physical memory: one flat byte array plus 16- and 32-bit views over it.
  *
  * This is the only place in kmemsim that touches the RAM array. Everything
@@ -31,6 +60,14 @@ export class PhysicalMemory {
   private dirtyFlags: Uint8Array | null = null;
   private dirtyList: Int32Array | null = null;
   private dirtyCount = 0;
+  /**
+   * Every frame written since this memory was made (one flag per 4 KiB
+   * frame, set wherever the dirty log is marked): what release() zeroes,
+   * so that RAM never touched stays untouched (zeroing it would fault in
+   * every page of it).
+   */
+  private readonly written: Uint8Array;
+  private released = false;
 
   constructor(size = 64 * 1024 * 1024, wasmState = defaultJitTier() === 'wasm') {
     if (size <= 0 || size % 4096 !== 0 || size > 1024 * 1024 * 1024) {
@@ -39,13 +76,22 @@ export class PhysicalMemory {
     this.size = size;
     let buf: ArrayBuffer;
     // An engine that cannot run the tier's code (no WebAssembly tail calls) gets a plain memory: the JavaScript tier.
-    if (wasmState && wasmTierSupported()) {
+    const wasm = wasmState && wasmTierSupported();
+    const i = pool.findIndex((b) => b.size === size && (b.wasm !== null) === wasm);
+    if (i >= 0) {
+      const b = pool.splice(i, 1)[0]!;
+      this.wasm = b.wasm;
+      buf = b.buffer;
+      this.written = b.written;
+    } else if (wasm) {
       const pages = (size + STATE_BYTES) / WASM_PAGE;
       this.wasm = new WebAssembly.Memory({ initial: Math.ceil(pages), maximum: Math.ceil(pages) });
       buf = this.wasm.buffer;
+      this.written = new Uint8Array(size >>> 12);
     } else {
       this.wasm = null;
       buf = new ArrayBuffer(size);
+      this.written = new Uint8Array(size >>> 12);
     }
     this.u8 = new Uint8Array(buf, 0, size);
     this.u32 = new Int32Array(buf, 0, size >>> 2);
@@ -53,15 +99,51 @@ export class PhysicalMemory {
   }
 
   private stateClaimed = false;
+  private clearState: (() => void) | null = null;
   /**
    * The byte offset of the processor state area (wasm/state.ts) for the one
    * CPU that uses this memory's WebAssembly tier, or -1 (no WebAssembly
-   * memory, or another CPU claimed it first).
+   * memory, or another CPU claimed it first). `clear` puts the area back
+   * to zeroes when the memory is released (its owner knows which TLB
+   * entries it filled; a pooled memory's next CPU expects an empty area).
    */
-  claimState(): number {
+  claimState(clear: () => void): number {
     if (this.wasm === null || this.stateClaimed) return -1;
     this.stateClaimed = true;
+    this.clearState = clear;
     return this.size;
+  }
+
+  /**
+   * Give this memory back for the next PhysicalMemory of the same size
+   * made in this process (see `pool`): the frames ever written and the
+   * state area are zeroed and the buffer pooled. The buffer is not
+   * detached (a new ArrayBuffer object is what the pool avoids), so this
+   * memory, its CPU and every view of it must not be used afterwards: they
+   * would see the next machine's RAM. A second call does nothing.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.clearState?.();
+    const w = this.written;
+    for (let f = 0; f < w.length; ) {
+      if (w[f] === 0) {
+        f++;
+        continue;
+      }
+      let e = f + 1;
+      while (e < w.length && w[e] !== 0) e++;
+      this.u8.fill(0, f << 12, e << 12);
+      w.fill(0, f, e);
+      f = e;
+    }
+    this.dirtyFlags = this.dirtyList = null;
+    if (pool.length < POOL_LIMIT) pool.push({ size: this.size, wasm: this.wasm, buffer: this.u8.buffer as ArrayBuffer, written: w });
+  }
+  /** release() was called: the memory belongs to the pool or the next machine. */
+  get isReleased(): boolean {
+    return this.released;
   }
 
   /** Start logging written frames (clears the log). The CPU's write TLB must be flushed after this, so that every write is seen. */
@@ -74,8 +156,9 @@ export class PhysicalMemory {
   get dirtyLogging(): boolean {
     return this.dirtyFlags !== null;
   }
-  /** Mark frame `pfn` written (while logging). */
+  /** Mark frame `pfn` written: for release() always, for the dirty log while it is on. */
   markDirty(pfn: number): void {
+    if (pfn < this.written.length) this.written[pfn] = 1;
     const f = this.dirtyFlags;
     if (f === null || pfn >= f.length || f[pfn]) return;
     f[pfn] = 1;
@@ -107,13 +190,13 @@ export class PhysicalMemory {
   write8(p: number, v: number): void {
     if (p < this.size) {
       this.u8[p] = v;
-      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+      this.markDirty(p >>> 12);
     }
   }
   write16(p: number, v: number): void {
     if ((p & 1) === 0 && p < this.size) {
       this.u16[p >>> 1] = v;
-      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+      this.markDirty(p >>> 12);
     } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);
@@ -122,7 +205,7 @@ export class PhysicalMemory {
   write32(p: number, v: number): void {
     if ((p & 3) === 0 && p < this.size) {
       this.u32[p >>> 2] = v;
-      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
+      this.markDirty(p >>> 12);
     } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);

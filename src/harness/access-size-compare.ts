@@ -90,6 +90,8 @@ export function compareAccessSize(programs: readonly (CompiledProgram | { name: 
         const { r, us } = run(s);
         const k = s ?? 'plain';
         times.set(k, [...(times.get(k) ?? []), us]);
+        // The machine goes back to the RAM pool (CheckedRunResult.release): only the host-side counters are read below.
+        r.release();
         last.set(k, r);
       }
     }

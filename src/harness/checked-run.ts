@@ -149,6 +149,17 @@ export interface CheckedRunResult {
   symbolize: Symbolizer;
   locate: SourceLocator;
   checkers: CheckerHandles;
+  /**
+   * Give the machine's RAM back for the next run in this process
+   * (CPU.release: zeroed, pooled, every view of it detached), so a loop of
+   * runs reuses one buffer instead of making V8 collect garbage for each
+   * new one. What the result holds as data stays (findings, reports,
+   * summary, the run's console and stop); `api`, `checkers` and `module`
+   * must not touch the machine afterwards, and a session that goes on
+   * (the fuzzer's snapshot) must not be released. Optional: an unreleased
+   * machine is simply collected.
+   */
+  release(): void;
 }
 
 /** A checker whose findings the run drains at the end. */
@@ -410,6 +421,7 @@ function checkedResult(s: CheckedSession, run: ModuleRunResult | null, error: un
     symbolize,
     locate,
     checkers: { ...s.checkers },
+    release: () => s.kernel?.cpu.release(),
   };
 }
 

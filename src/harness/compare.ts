@@ -108,7 +108,9 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
   const steps = 1 + order.length * runs;
   let step = 0;
   opts.onProgress?.({ strategy: 'warm-up', step: step++, steps });
-  once('plain'); // warm-up
+  // Each run's machine goes back to the RAM pool once its result is read (CheckedRunResult.release): the
+  // next run reuses it instead of allocating another, which V8 would answer with a garbage collection.
+  once('plain').r.release(); // warm-up
   const measured = new Map<Strategy, { r: CheckedRunResult; ms: number }>();
   for (const s of order) {
     const times: number[] = [];
@@ -117,11 +119,21 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
       opts.onProgress?.({ strategy: s, step: step++, steps });
       const m = once(s);
       times.push(m.ms);
+      last?.release();
       last = m.r;
     }
     measured.set(s, { r: last!, ms: median(times) });
   }
   opts.onProgress?.({ strategy: null, step, steps });
+  try {
+    return scoreProgram(p, strategies, measured, opts.findings);
+  } finally {
+    for (const m of measured.values()) m.r.release();
+  }
+}
+
+/** The strategies' scores from their last runs (`measured`), against the precise oracle. */
+function scoreProgram(p: CompiledProgram, strategies: readonly Strategy[], measured: Map<Strategy, { r: CheckedRunResult; ms: number }>, onFindings: CompareOptions['findings']): ProgramResult {
   const plain = measured.get('plain')!;
   // The strategies' findings: a module's own watch-framework reports (kmcf_set_overflow_report) are the same under every strategy.
   const checked = (r: CheckedRunResult): CheckedRunResult['findings'] => r.findings.filter((f) => f.checker !== 'watch');
@@ -132,7 +144,7 @@ export function compareProgram(p: CompiledProgram, opts: CompareOptions = {}): P
   }
   const results: StrategyResult[] = strategies.map((s) => {
     const { r, ms } = measured.get(s)!;
-    opts.findings?.(p.name, s, r.findings);
+    onFindings?.(p.name, s, r.findings);
     return {
       strategy: s,
       findings: checked(r).length,
