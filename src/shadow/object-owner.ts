@@ -27,16 +27,52 @@ import { findingFrame, type FindingFrame, type SourceLocator, type Symbolizer } 
 /** Stack words saved per event (as the error queue's STACK_WORDS). */
 const STACK_WORDS = 64;
 
-/** A saved call stack: the frame-pointer trace and the raw words from ESP up (copied as they are: made numbers when a report asks, see dumpOf). */
+/** A saved call stack: the frame-pointer trace and the raw words from ESP up (`n` words at `at` in the owner's WordArena). */
 interface SavedStack {
   icount: number;
   trace: number[];
-  words: Int32Array;
+  at: number;
+  n: number;
 }
 
-/** The saved stack as the stack walkers' StackDump (unsigned words). */
-function dumpOf(s: SavedStack): { icount: number; trace: number[]; stack: number[] } {
-  return { icount: s.icount, trace: s.trace, stack: Array.from(s.words, (v) => v >>> 0) };
+/** What backtrace() and formatTrace() read. */
+type StackDump = { icount: number; trace: number[]; stack: number[] };
+
+const CHUNK_BITS = 16;
+const CHUNK_WORDS = 1 << CHUNK_BITS;
+
+/**
+ * The saved stacks' words, written straight into chunks of CHUNK_WORDS: a typed array of its own per
+ * save (two per kmalloc/kfree pair) cost more than reading the stack — a backing store each, for the
+ * garbage collector.
+ */
+class WordArena {
+  private readonly chunks: Int32Array[] = [];
+  /** The chunk being filled, and the first free word in it. */
+  chunk = new Int32Array(0);
+  used = 0;
+
+  /** Room for `n` (≤ CHUNK_WORDS) more words in `chunk` from `used` on. */
+  reserve(n: number): void {
+    if (this.used + n <= this.chunk.length) return;
+    this.chunk = new Int32Array(CHUNK_WORDS);
+    this.chunks.push(this.chunk);
+    this.used = 0;
+  }
+
+  /** The `n` words just written at `used` are kept; returns where they are. */
+  commit(n: number): number {
+    const at = ((this.chunks.length - 1) << CHUNK_BITS) | this.used;
+    this.used += n;
+    return at;
+  }
+
+  /** The `n` words kept at `at`, as unsigned numbers. */
+  words(at: number, n: number): number[] {
+    const c = this.chunks[at >>> CHUNK_BITS]!;
+    const o = at & (CHUNK_WORDS - 1);
+    return Array.from(c.subarray(o, o + n), (v) => v >>> 0);
+  }
 }
 
 interface ObjectRecord {
@@ -79,6 +115,7 @@ export class ObjectOwners implements MmHooks {
   private readonly live = new Map<number, ObjectRecord>();
   private readonly scratchTrace = new Int32Array(TRACE_DEPTH);
   private readonly scratchStack = new Int32Array(STACK_WORDS);
+  private readonly arena = new WordArena();
   private unregister: (() => void) | null = null;
 
   constructor(readonly kernel: Kernel) {
@@ -97,18 +134,66 @@ export class ObjectOwners implements MmHooks {
     this.unregister = null;
   }
 
+  /** The page peekStack translated last and its physical address (-1: unmapped), for one save() only. */
+  private peekPage = -1;
+  private peekPhys = -1;
+  /**
+   * PageHidingService.peek32 with one translation per page: a save reads some hundred dwords of one
+   * or two stack pages, and every kmalloc and kfree saves two stacks. The page tables cannot change
+   * within a save (the cache is forgotten at its start).
+   */
+  private readonly peekStack = (lin: number): number | null => {
+    if ((lin & 3) !== 0) return this.peek.peek32(lin);
+    const page = lin >>> 12;
+    if (page !== this.peekPage) {
+      this.peekPage = page;
+      this.peekPhys = this.peek.physOf((lin & ~0xfff) | 0);
+    }
+    return this.peekPhys < 0 ? null : this.kernel.cpu.mem32[(this.peekPhys | (lin & 0xfff)) >>> 2]!;
+  };
+
   /** The guest stack now: inside an allocator routine, [ESP] is its caller's return address. */
   private save(): SavedStack {
     const cpu = this.kernel.cpu;
     const esp = cpu.regs[4]! >>> 0;
     const ssBase = cpu.segBase[2]!;
-    const peek = this.peek.peek32Fn;
+    this.peekPage = -1;
+    const peek = this.peekStack;
     const ret = peek((ssBase + esp) | 0);
     const n = walkFramePointers(peek, cpu.regs[5]!, esp, ssBase, this.scratchTrace);
-    const trace = n > 0 && ret !== null ? [ret >>> 0, ...Array.from(this.scratchTrace.subarray(0, Math.min(n, TRACE_DEPTH - 1)), (v) => v >>> 0)] : [];
-    const words = readStackWords(peek, esp, ssBase, this.scratchStack);
-    // Every kmalloc and kfree saves one: a plain copy here, the conversion only for the few a report describes.
-    return { icount: cpu.icount, trace, words: this.scratchStack.slice(0, words) };
+    const trace: number[] = [];
+    if (n > 0 && ret !== null) {
+      trace.push(ret >>> 0);
+      for (let i = 0; i < n && i < TRACE_DEPTH - 1; i++) trace.push(this.scratchTrace[i]! >>> 0);
+    }
+    // Every kmalloc and kfree saves one: copied as they are, the conversion only for the few a report describes.
+    const arena = this.arena;
+    arena.reserve(STACK_WORDS);
+    const words = this.copyStack((ssBase + esp) | 0, arena.chunk, arena.used);
+    return { icount: cpu.icount, trace, at: arena.commit(words), n: words };
+  }
+
+  /**
+   * readStackWords (../kernel/dumpstack.ts) into `out[o..o + STACK_WORDS)`: the dwords from `lin` up
+   * until one is unreadable, copied a page at a time (one translation each) when `lin` is aligned.
+   */
+  private copyStack(lin: number, out: Int32Array, o: number): number {
+    if ((lin & 3) !== 0) {
+      const n = readStackWords(this.peekStack, lin, 0, this.scratchStack);
+      out.set(this.scratchStack.subarray(0, n), o);
+      return n;
+    }
+    const m = this.kernel.cpu.mem32;
+    let n = 0;
+    while (n < STACK_WORDS) {
+      const a = (lin + 4 * n) | 0;
+      const phys = this.peek.physOf((a & ~0xfff) | 0);
+      if (phys < 0) break;
+      let p = (phys | (a & 0xfff)) >>> 2;
+      const end = Math.min(STACK_WORDS, n + ((0x1000 - (a & 0xfff)) >>> 2));
+      while (n < end) out[o + n++] = m[p++]!;
+    }
+    return n;
   }
 
   objectAllocated(virt: number, size: number, info: { cache: SlabCacheInfo; requested: number }): void {
@@ -123,6 +208,11 @@ export class ObjectOwners implements MmHooks {
     if (!r) return;
     r.freed = this.save();
     this.live.delete(virt >>> 0);
+  }
+
+  /** A saved stack as the stack walkers' StackDump (unsigned words). */
+  private dumpOf(s: SavedStack): StackDump {
+    return { icount: s.icount, trace: s.trace, stack: this.arena.words(s.at, s.n) };
   }
 
   /**
@@ -142,9 +232,9 @@ export class ObjectOwners implements MmHooks {
       if (a < r.start + r.size || r.start >>> 12 === a >>> 12) best = r;
     }
     if (best === null) return null;
-    const freed = best.freed !== null && best.freed.icount <= icount ? dumpOf(best.freed) : null;
-    const allocated = dumpOf(best.allocated);
-    const event = (s: ReturnType<typeof dumpOf>): StackEvent => ({
+    const freed = best.freed !== null && best.freed.icount <= icount ? this.dumpOf(best.freed) : null;
+    const allocated = this.dumpOf(best.allocated);
+    const event = (s: StackDump): StackEvent => ({
       icount: s.icount,
       stack: backtrace(s, symbolize).map((t) => findingFrame(t.address, true, symbolize, locate)),
     });
@@ -174,7 +264,7 @@ export class ObjectOwners implements MmHooks {
  *   Freed (instruction 40):
  *    [<c20c0050>] ? init_module+0x40/0x4b [uninit.c:24]
  */
-function formatObject(o: FindingObject, allocated: ReturnType<typeof dumpOf>, freed: ReturnType<typeof dumpOf> | null, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
+function formatObject(o: FindingObject, allocated: StackDump, freed: StackDump | null, symbolize?: Symbolizer, locate?: SourceLocator): string[] {
   const hex = (v: number): string => (v >>> 0).toString(16).padStart(8, '0');
   const where = o.offset < o.size ? `${o.offset} bytes inside of` : `${o.offset - o.size} bytes to the right of`;
   const lines = [
