@@ -3,8 +3,8 @@
  * bench/checkers.mjs — what each checker costs (`npm run bench` runs it
  * after bench/run.mjs).
  *
- *   node bench/checkers.mjs [--rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N]
- *                           [--peer-runs=N] [--no-peers] [--no-cold] [--json]
+ *   node bench/checkers.mjs [--rounds=N] [--runs=N] [--warmup=N] [--cold-runs=N]
+ *                           [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]
  *
  * The workload is bench/modules/kernel-workload.c, a loop-heavy kernel
  * module (kmalloc'd lists, sorting on the stack, CRC over a buffer,
@@ -20,8 +20,8 @@
  *   ftrace      ftrace stack-frame poisoning (--stack ftrace)
  * steady — runChecked() in this process, each machine's RAM released to the
  * pool for the next (CheckedRunResult.release, as `kmemsim compare` does),
- * after a warm-up run of every mode, median of --runs (default 3) passes
- * over the modes, interleaved — and cold: a fresh `kmemsim run OBJECT
+ * after --warmup (default 5) passes over the modes, median of --runs
+ * (default 3) passes over the modes, interleaved — and cold: a fresh `kmemsim run OBJECT
  * FLAGS` process, median of --cold-runs (default 1). The same source built
  * as an ordinary static i386 program (bench/native/kmemsim/kernel.h maps
  * kmalloc to malloc, printk to printf; needs gcc-multilib) runs natively,
@@ -44,9 +44,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CHECKER_MODES as MODES, ROOT, fail, fmtInt, fmtRatio, fmtSeconds, inProcess, kmemsimCold, machine, median, parseOptions, printTable, ratio, referenceOf, requireFile, runPeers } from './lib.mjs';
 
-const USAGE = 'usage: node bench/checkers.mjs [--rounds=N] [--runs=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]';
+const USAGE = 'usage: node bench/checkers.mjs [--rounds=N] [--runs=N] [--warmup=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]';
 const SOURCE = join(ROOT, 'bench/modules/kernel-workload.c');
-const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
+const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, warmup: 5, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
 
 
 for (const f of ['dist/cli/compile.js', 'dist/harness/checked-run.js']) requireFile(join(ROOT, f), 'run npm run build');
@@ -84,8 +84,10 @@ const native = peers[0];
 const reference = referenceOf(peers);
 
 /**
- * Steady state: one warm-up run of every mode (V8 compiles kmemsim's code paths for all of them), then
- * --runs passes over the modes, interleaved so that a change in the machine's load hits every mode alike.
+ * Steady state: --warmup passes over the modes first (V8 compiles kmemsim's code paths for all of them;
+ * the generated block functions of the JavaScript tier, shared between runs, take several runs to be
+ * optimized: a checker's second run costs 2–4 times its sixth), then --runs passes over the modes,
+ * interleaved so that a change in the machine's load hits every mode alike.
  */
 function steadyAll() {
   // Each run's machine goes back to the RAM pool (CheckedRunResult.release), inside the measured time: the
@@ -97,7 +99,7 @@ function steadyAll() {
       r.release();
       return r;
     });
-  for (const mode of MODES) once(mode);
+  for (let w = 0; w < opts.warmup; w++) for (const mode of MODES) once(mode);
   const samples = new Map(MODES.map((m) => [m, []]));
   for (let i = 0; i < opts.runs; i++) for (const mode of MODES) samples.get(mode).push(once(mode));
   const out = new Map();
@@ -161,7 +163,7 @@ if (opts.json) console.log(JSON.stringify(report, null, 2));
 else {
   const m = report.machine;
   console.log(`\nkmemsim checkers bench: bench/modules/kernel-workload.c, ${opts.rounds} rounds; node ${m.node}, ${m.cpu}, ${m.cores} cores, load average ${m.loadavg.join(' ')}`);
-  console.log(`steady: median of ${opts.runs} in-process runs (interleaved, after a warm-up of every mode); cold: a fresh kmemsim process (median of ${opts.coldRuns}); ratios by CPU time`);
+  console.log(`steady: median of ${opts.runs} in-process runs (interleaved, after ${opts.warmup} warm-up passes over the modes, each run's RAM back to the pool); cold: a fresh kmemsim process (median of ${opts.coldRuns}); ratios by CPU time`);
   console.log(reference?.name === 'qemu-i386' ? `checksums checked against qemu-i386's (native: ${native.error})\n` : '');
   printTable(
     ['run', 'instructions', 'CPU s', 'wall s', 'MIPS', 'vs plain', 'vs native', 'faults', 'steps', 'tracked/CPU s', 'faults/tracked', 'checksum'],
