@@ -190,13 +190,15 @@ export class PhysicalMemory {
   write8(p: number, v: number): void {
     if (p < this.size) {
       this.u8[p] = v;
-      this.markDirty(p >>> 12);
+      this.written[p >>> 12] = 1;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
     }
   }
   write16(p: number, v: number): void {
     if ((p & 1) === 0 && p < this.size) {
       this.u16[p >>> 1] = v;
-      this.markDirty(p >>> 12);
+      this.written[p >>> 12] = 1;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
     } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);
@@ -205,7 +207,8 @@ export class PhysicalMemory {
   write32(p: number, v: number): void {
     if ((p & 3) === 0 && p < this.size) {
       this.u32[p >>> 2] = v;
-      this.markDirty(p >>> 12);
+      this.written[p >>> 12] = 1;
+      if (this.dirtyFlags !== null) this.markDirty(p >>> 12);
     } else {
       this.write8(p, v & 0xff);
       this.write8(p + 1, (v >>> 8) & 0xff);
