@@ -266,6 +266,7 @@ export class Machine {
    * result again.
    */
   run(opts: { instructions?: number } = {}): RunResult {
+    if (this.released) throw releasedError();
     if (this.finished) return { ...this.finished, instructions: 0 };
     const budget = opts.instructions ?? DEFAULT_BUDGET;
     if (!Number.isSafeInteger(budget) || budget < 0) throw new KmemsimError(`kmemsim: run({ instructions: ${budget} }): a whole number of instructions >= 0`, 2);
@@ -430,7 +431,24 @@ export class Machine {
 
   // ---- registers and memory -----------------------------------------------------------
 
+  private released = false;
+  /**
+   * Give the machine's RAM back (CPU.release): the next machine of the same
+   * memory size loaded in this process reuses it, zeroed, instead of
+   * allocating another — which V8 answers with garbage collections, so a
+   * loop over many machines runs noticeably faster when each is released.
+   * `findings`, `reports`, `stdout`, `stderr` and `console` stay; run(),
+   * the registers and memory throw KmemsimError afterwards. A second call
+   * does nothing; a machine never released is simply collected.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.kernelOrNull?.cpu.release();
+  }
+
   private get cpu(): CPU {
+    if (this.released) throw releasedError();
     if (this.kernelOrNull === null) throw new KmemsimError('kmemsim: a module\'s machine boots on its first run(): registers and memory exist from then on (in hooks too)', 2);
     return this.kernelOrNull.cpu;
   }
@@ -494,6 +512,10 @@ export class Machine {
   get instructions(): number {
     return this.kernelOrNull?.cpu.icount ?? 0;
   }
+}
+
+function releasedError(): KmemsimError {
+  return new KmemsimError('kmemsim: this machine was released (release()): its memory belongs to the next machine', 2);
 }
 
 function registerNumber(name: string): number {

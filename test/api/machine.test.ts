@@ -63,6 +63,25 @@ describe.skipIf(!haveGuests)('Machine: programs', () => {
     expect(m.run()).toMatchObject({ reason: 'exit', instructions: 0, resumable: false });
   });
 
+  it('release(): the next machine reuses the RAM and runs exactly as on fresh memory; the released one refuses to run or be read', () => {
+    const fresh = Machine.load(PRIMES, { args: ARGS });
+    const r1 = fresh.run();
+    const out1 = text(fresh.stdout);
+    const buffer = fresh.kernel.cpu.mem8.buffer;
+    fresh.release();
+    fresh.release();
+    expect(text(fresh.stdout)).toBe(out1); // what it collected stays
+    expect(() => fresh.run()).toThrow(KmemsimError);
+    expect(() => fresh.reg('eax')).toThrow(/released/);
+    expect(() => fresh.read(0x08048000, 4)).toThrow(/released/);
+    const next = Machine.load(PRIMES, { args: ARGS });
+    expect(next.kernel.cpu.mem8.buffer).toBe(buffer);
+    const r2 = next.run();
+    expect({ ...r2, stop: null }).toEqual({ ...r1, stop: null });
+    expect(text(next.stdout)).toBe(out1);
+    next.release();
+  });
+
   it('resumes after a budget stop deterministically: any split gives the same registers, output and count', () => {
     const whole = Machine.load(PRIMES, { args: ARGS });
     expect(whole.run({ instructions: 200_000 })).toMatchObject({ reason: 'budget', exitCode: 124, instructions: 200_000, resumable: true });
