@@ -84,6 +84,12 @@ export const REP_CHUNK = 0x10000;
  * checkers: its outward surfaces are physical memory, I/O ports, native
  * address bindings and the observer.
  */
+/**
+ * The most `room`/`left` a compiled block is called with: the largest small integer V8 keeps unboxed
+ * (2^30 − 1). A block returns to the run loop after at most that many instructions, which goes on.
+ */
+const MAX_ROOM = 0x3fffffff;
+
 export class CPU {
   readonly mem: PhysicalMemory;
   readonly mem32: Int32Array;
@@ -1345,7 +1351,10 @@ export class CPU {
           }
           if (compiled !== null && n === instrs.length) {
             const pageFaults = this.preflightFaults;
-            i = compiled(this, stopAt - this.icount, left);
+            // Both as small integers: with a budget of 10^10 or no device event pending (attentionAt is
+            // Infinity) they are beyond V8's small-integer range, and each call boxed them in new heap numbers.
+            const room = stopAt - this.icount;
+            i = compiled(this, room < MAX_ROOM ? room : MAX_ROOM, left < MAX_ROOM ? left : MAX_ROOM);
             // A block whose accesses keep faulting on hidden pages (kmemcheck's, the CPL-1 stack's) is cheaper
             // interpreted: each fault leaves the compiled code, and interpreting its few instructions costs
             // less than entering and leaving it (the WebAssembly tier's boundary) once per tracked access.
