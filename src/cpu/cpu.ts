@@ -80,16 +80,16 @@ export const JIT_FAULT_LIMIT = 16;
 export const REP_CHUNK = 0x10000;
 
 /**
- * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
- * checkers: its outward surfaces are physical memory, I/O ports, native
- * address bindings and the observer.
- */
-/**
  * The most `room`/`left` a compiled block is called with: the largest small integer V8 keeps unboxed
  * (2^30 − 1). A block returns to the run loop after at most that many instructions, which goes on.
  */
 const MAX_ROOM = 0x3fffffff;
 
+/**
+ * An IA-32 processor (Intel SDM Vol. 1–3). Knows nothing of kernels or
+ * checkers: its outward surfaces are physical memory, I/O ports, native
+ * address bindings and the observer.
+ */
 export class CPU {
   readonly mem: PhysicalMemory;
   readonly mem32: Int32Array;

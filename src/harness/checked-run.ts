@@ -151,9 +151,9 @@ export interface CheckedRunResult {
   checkers: CheckerHandles;
   /**
    * Give the machine's RAM back for the next run in this process
-   * (CPU.release: zeroed, pooled, every view of it detached), so a loop of
-   * runs reuses one buffer instead of making V8 collect garbage for each
-   * new one. What the result holds as data stays (findings, reports,
+   * (CPU.release: zeroed and pooled; not detached, so nothing may read it
+   * through this result afterwards), so a loop of runs reuses one buffer
+   * instead of making V8 collect garbage for each new one. What the result holds as data stays (findings, reports,
    * summary, the run's console and stop); `api`, `checkers` and `module`
    * must not touch the machine afterwards, and a session that goes on
    * (the fuzzer's snapshot) must not be released. Optional: an unreleased

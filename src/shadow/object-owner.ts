@@ -138,8 +138,8 @@ export class ObjectOwners implements MmHooks {
   private peekPage = -1;
   private peekPhys = -1;
   /**
-   * PageHidingService.peek32 with one translation per page: a save reads some hundred dwords of one
-   * or two stack pages, and every kmalloc and kfree saves two stacks. The page tables cannot change
+   * PageHidingService.peek32 with one translation per page: a save reads the frame chain (two dwords
+   * a frame) of one or two stack pages, at every kmalloc and kfree. The page tables cannot change
    * within a save (the cache is forgotten at its start).
    */
   private readonly peekStack = (lin: number): number | null => {
