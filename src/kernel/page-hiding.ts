@@ -675,6 +675,33 @@ export class PageHidingService {
     return this.peek32Bytes(lin);
   }
 
+  /**
+   * Up to `n` dwords from `lin` up into `out[o..)`, hidden pages included, stopping at the first one
+   * that is not all mapped (readStackWords over peek32); returns how many. Aligned — every stack's
+   * case — a page at a time after one translation.
+   */
+  peekWords(lin: number, out: Int32Array, o: number, n: number): number {
+    let i = 0;
+    if ((lin & 3) !== 0) {
+      for (; i < n; i++) {
+        const w = this.peek32((lin + 4 * i) | 0);
+        if (w === null) break;
+        out[o + i] = w;
+      }
+      return i;
+    }
+    const m = this.cpu.mem32;
+    while (i < n) {
+      const a = (lin + 4 * i) | 0;
+      const phys = this.physOf((a & ~0xfff) | 0);
+      if (phys < 0) break;
+      let w = (phys | (a & 0xfff)) >>> 2;
+      const end = Math.min(n, i + ((0x1000 - (a & 0xfff)) >>> 2));
+      while (i < end) out[o + i++] = m[w++]!;
+    }
+    return i;
+  }
+
   /** peek32 byte by byte (a dword straddling two pages, or the end of RAM). */
   private peek32Bytes(lin: number): number | null {
     let v = 0;

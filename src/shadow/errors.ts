@@ -19,7 +19,7 @@
  */
 import type { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
 import { SHADOW_NAMES, UNTRACKED, type Shadow } from './shadow.js';
-import { TRACE_DEPTH, readStackWords, walkFramePointers, type RegisterDump } from '../kernel/dumpstack.js';
+import { TRACE_DEPTH, walkFramePointers, type RegisterDump } from '../kernel/dumpstack.js';
 
 export const QUEUE_SIZE = 64;
 /** Bytes of memory and shadow copied around the address (1 << CONFIG_KMEMCHECK_SHADOW_COPY_SHIFT). */
@@ -169,7 +169,7 @@ export class ErrorQueue {
     const esp = ctx.regs[4] >>> 0;
     const ssBase = ctx.segBase[2];
     e.traceCount = walkFramePointers(hiding.peek32Fn, ctx.regs[5], esp, ssBase, e.trace);
-    e.stackCount = readStackWords(hiding.peek32Fn, esp, ssBase, e.stack);
+    e.stackCount = hiding.peekWords((ssBase + esp) | 0, e.stack, 0, e.stack.length);
     return true;
   }
 

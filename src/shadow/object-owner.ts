@@ -21,7 +21,7 @@
 import type { Kernel } from '../kernel/kernel.js';
 import type { MmHooks, SlabCacheInfo } from '../kernel/mm/hooks.js';
 import { PageHidingService } from '../kernel/page-hiding.js';
-import { TRACE_DEPTH, backtrace, formatTrace, readStackWords, walkFramePointers } from '../kernel/dumpstack.js';
+import { TRACE_DEPTH, backtrace, formatTrace, walkFramePointers } from '../kernel/dumpstack.js';
 import { findingFrame, type FindingFrame, type SourceLocator, type Symbolizer } from './report.js';
 
 /** Stack words saved per event (as the error queue's STACK_WORDS). */
@@ -114,7 +114,6 @@ export class ObjectOwners implements MmHooks {
   private readonly peek: PageHidingService;
   private readonly live = new Map<number, ObjectRecord>();
   private readonly scratchTrace = new Int32Array(TRACE_DEPTH);
-  private readonly scratchStack = new Int32Array(STACK_WORDS);
   private readonly arena = new WordArena();
   private unregister: (() => void) | null = null;
 
@@ -169,31 +168,8 @@ export class ObjectOwners implements MmHooks {
     // Every kmalloc and kfree saves one: copied as they are, the conversion only for the few a report describes.
     const arena = this.arena;
     arena.reserve(STACK_WORDS);
-    const words = this.copyStack((ssBase + esp) | 0, arena.chunk, arena.used);
+    const words = this.peek.peekWords((ssBase + esp) | 0, arena.chunk, arena.used, STACK_WORDS);
     return { icount: cpu.icount, trace, at: arena.commit(words), n: words };
-  }
-
-  /**
-   * readStackWords (../kernel/dumpstack.ts) into `out[o..o + STACK_WORDS)`: the dwords from `lin` up
-   * until one is unreadable, copied a page at a time (one translation each) when `lin` is aligned.
-   */
-  private copyStack(lin: number, out: Int32Array, o: number): number {
-    if ((lin & 3) !== 0) {
-      const n = readStackWords(this.peekStack, lin, 0, this.scratchStack);
-      out.set(this.scratchStack.subarray(0, n), o);
-      return n;
-    }
-    const m = this.kernel.cpu.mem32;
-    let n = 0;
-    while (n < STACK_WORDS) {
-      const a = (lin + 4 * n) | 0;
-      const phys = this.peek.physOf((a & ~0xfff) | 0);
-      if (phys < 0) break;
-      let p = (phys | (a & 0xfff)) >>> 2;
-      const end = Math.min(STACK_WORDS, n + ((0x1000 - (a & 0xfff)) >>> 2));
-      while (n < end) out[o + n++] = m[p++]!;
-    }
-    return n;
   }
 
   objectAllocated(virt: number, size: number, info: { cache: SlabCacheInfo; requested: number }): void {

@@ -12,6 +12,7 @@ import { PageHidingService, type HiddenFault, type PageHidingClient } from '../.
 import { PTE_HIDDEN, PTE_P, PTE_PS } from '../../src/kernel/paging.js';
 import { decodeAccesses } from '../../src/shadow/access.js';
 import { assemble } from '../helpers/asm.js';
+import { readStackWords } from '../../src/kernel/dumpstack.js';
 import { MEM } from './fixture.js';
 
 const TF = 0x100, IF = 0x200;
@@ -166,6 +167,28 @@ describe('page-hiding service: host-side reads', () => {
     for (const lin of probes) expect([lin, svc.peek32(lin | 0)]).toEqual([lin, bytewise(lin | 0)]);
     expect(svc.peek32(pages[0] + 0x7fe)).not.toBe(null);
     expect(svc.peek32(unmapped)).toBe(null);
+  });
+
+  it('peekWords reads what readStackWords over peek32 reads: a page at a time, across pages, up to the end of RAM, unaligned', () => {
+    const { k, svc, pages } = setup();
+    const c = new Recorder('c');
+    svc.register(c);
+    for (const p of pages) k.mem.write(p, Uint8Array.from({ length: 4096 }, (_, i) => (i * 53 + (p >>> 12)) & 0xff));
+    svc.hidePage(pages[1], c);
+    const endOfRam = kva(MEM) >>> 0;
+    const starts = [pages[0], pages[0] + 0xf00, pages[1] + 0xfc0, pages[1] + 0xf81, pages[2] + 6, endOfRam - 0x40, endOfRam - 0x3e, 0x1000];
+    let words = 0;
+    for (const lin of starts) {
+      const want = new Int32Array(64);
+      const n = readStackWords(svc.peek32Fn, lin, 0, want);
+      const got = new Int32Array(70).fill(0x5a5a5a5a);
+      expect([lin, svc.peekWords(lin | 0, got, 3, 64)]).toEqual([lin, n]);
+      expect(Array.from(got.subarray(3, 3 + n))).toEqual(Array.from(want.subarray(0, n)));
+      expect(got[2]).toBe(0x5a5a5a5a);
+      expect(got[3 + n] ?? 0x5a5a5a5a).toBe(0x5a5a5a5a);
+      words += n;
+    }
+    expect(words).toBeGreaterThan(64 * 4); // most starts read all 64 words; the end of RAM and the unmapped page stop early
   });
 });
 
