@@ -346,6 +346,7 @@ export class Machine {
   }
 
   private moduleResult(r: CheckedRunResult): RunResult {
+    this.releaseRun = r.release;
     this.findings = r.findings;
     this.reports = r.findingReports;
     if (r.run === null) {
@@ -432,6 +433,8 @@ export class Machine {
   // ---- registers and memory -----------------------------------------------------------
 
   private released = false;
+  /** The finished module run's release (the RAM, the checkers' shadows). */
+  private releaseRun: (() => void) | null = null;
   /**
    * Give the machine's RAM back (CPU.release): the next machine of the same
    * memory size loaded in this process reuses it, zeroed, instead of
@@ -444,7 +447,9 @@ export class Machine {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.kernelOrNull?.cpu.release();
+    // A module's run releases its checkers' shadows with the RAM (CheckedRunResult.release).
+    if (this.releaseRun !== null) this.releaseRun();
+    else this.kernelOrNull?.cpu.release();
   }
 
   private get cpu(): CPU {

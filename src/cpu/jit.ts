@@ -49,10 +49,11 @@ import * as ctl from './exec/control.js';
 import { AT_BLOCK, AT_SYNCED, BlockEmitter, RELOAD, SPILL, WRITE_BACK_FK } from './jit/emitter.js';
 import { TEMPLATES } from './jit/templates.js';
 import { emitPush32 } from './jit/memory.js';
-import type { JitInstrumentation } from './jit/instrumentation.js';
+import type { JitInstrumentation, JitReplay } from './jit/instrumentation.js';
+import { recipeOf, replayKey, replayValues, type Recipe } from './jit/replay.js';
 import type { WasmTier } from './wasm/tier.js';
 
-export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite } from './jit/instrumentation.js';
+export type { JitInstrumentation, JitAccess, JitCompare, JitSite, JitInstructionSite, JitReplay } from './jit/instrumentation.js';
 export { composeInstrumentation } from './jit/instrumentation.js';
 
 /** Executions before a block is compiled: cold code is not worth the compile time. */
@@ -138,6 +139,23 @@ export function retainedBlockCount(): number {
 /** Compiled block factories by source text, shared by every CPU in the process. */
 const factories = new Map<string, (...a: unknown[]) => CompiledBlock>();
 const MAX_FACTORIES = 50_000;
+
+/** Regions compiled before, by replay key (./jit/replay.ts): the factory, where its values come from, the counters' advance. */
+interface Replay {
+  factory: (...a: unknown[]) => CompiledBlock;
+  recipe: Recipe;
+  counted: readonly number[] | null;
+}
+const replays = new Map<string, Replay>();
+/** The replay of a block compiled without instrumentation. */
+const UNINSTRUMENTED: JitReplay = { key: '', roots: [] };
+
+/** A factory's block for `owner`. */
+function instantiate(factory: (...a: unknown[]) => CompiledBlock, values: readonly unknown[], owner: object | undefined): CompiledBlock {
+  const block = factory(...values);
+  retainOptimizedCode(owner, factory, block);
+  return block;
+}
 
 /** One instruction; returns false when the block ends here. */
 function emitInstruction(c: BlockEmitter, ins: Instr, k: number): boolean {
@@ -266,6 +284,20 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   const start = instrs[0].addr | 0;
   let region = formRegion(instrs, options.successor);
   if (inst?.compiles) region = region.filter((b, i) => i === 0 || inst.compiles!(b));
+  // Compiled before in this process (the same bytes at the same addresses): the same factory, this run's values.
+  const replay = inst === null ? UNINSTRUMENTED : inst.replay?.() ?? null;
+  const bindingNames = inst?.bindings ? Object.keys(inst.bindings) : [];
+  const rkey = replay === null ? null : replayKey(region, `${options.edges === true ? 'e' : ''}\n${replay.key}\n${bindingNames.join(',')}\n`);
+  if (rkey !== null) {
+    const r = replays.get(rkey);
+    if (r !== undefined) {
+      if (r.counted !== null) replay!.counters?.add(r.counted);
+      const values = replayValues(r.recipe, region, replay!.roots);
+      for (const name of bindingNames) values.push(inst!.bindings![name]);
+      return instantiate(r.factory, values, options.owner);
+    }
+  }
+  const countedBefore = replay?.counters?.read() ?? null;
   // Branch targets continued inside the function (never a block that must start in the run loop: see formRegion).
   const inside = new Map(region.filter((b) => !b[0].def?.startsBlock).map((b) => [b[0].addr | 0, b.length]));
   const c = new BlockEmitter(start, inst, options.edges === true, inside);
@@ -314,14 +346,8 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
     // The one epilogue: every exit set fk, nx and n.
     `${SPILL} ${WRITE_BACK_FK} cpu.eip = nx; return done + n;`,
   ];
-  const names = [...c.names];
-  const values = [...c.values];
-  if (inst?.bindings) {
-    for (const [name, v] of Object.entries(inst.bindings)) {
-      names.push(name);
-      values.push(v);
-    }
-  }
+  const names = [...c.names, ...bindingNames];
+  const values = [...c.values, ...bindingNames.map((name) => inst!.bindings![name])];
   // Parenthesized: V8 compiles the inner function with the factory instead of pre-parsing it there
   // and parsing it again at its first call.
   const source = `return (function block(cpu, room) {\n${localsUsed(registersInLocals(lines.filter((x) => x !== '').join('\n')))}\n});`;
@@ -332,6 +358,7 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
   if (factory === undefined) {
     if (factories.size >= MAX_FACTORIES) {
       factories.clear();
+      replays.clear();
       retained.now.clear();
       retained.before.clear();
     }
@@ -339,7 +366,11 @@ export function compileBlock(instrs: readonly Instr[], options: CompileOptions =
     factories.set(key, factory);
     shareOptimizedCode(factory, values);
   }
-  const block = factory(...values);
-  retainOptimizedCode(options.owner, factory, block);
-  return block;
+  if (rkey !== null && replays.size < MAX_FACTORIES) {
+    const recipe = recipeOf(c.values, region, replay!.roots);
+    const after = replay!.counters?.read() ?? null;
+    const counted = countedBefore !== null && after !== null ? after.map((v, i) => v - countedBefore[i]!) : null;
+    if (recipe !== null) replays.set(rkey, { factory, recipe, counted });
+  }
+  return instantiate(factory, values, options.owner);
 }

@@ -152,8 +152,9 @@ export interface CheckedRunResult {
   /**
    * Give the machine's RAM back for the next run in this process
    * (CPU.release: zeroed and pooled; not detached, so nothing may read it
-   * through this result afterwards), so a loop of runs reuses one buffer
-   * instead of making V8 collect garbage for each new one. What the result holds as data stays (findings, reports,
+   * through this result afterwards), with the checkers' shadows
+   * (Shadow.release) and the saved allocation stacks, so a loop of runs
+   * reuses them instead of making V8 collect garbage for each new one. What the result holds as data stays (findings, reports,
    * summary, the run's console and stop); `api`, `checkers` and `module`
    * must not touch the machine afterwards, and a session that goes on
    * (the fuzzer's snapshot) must not be released. Optional: an unreleased
@@ -421,7 +422,11 @@ function checkedResult(s: CheckedSession, run: ModuleRunResult | null, error: un
     symbolize,
     locate,
     checkers: { ...s.checkers },
-    release: () => s.kernel?.cpu.release(),
+    release: () => {
+      for (const d of s.drainables) d.rules.release();
+      s.owners?.release();
+      s.kernel?.cpu.release();
+    },
   };
 }
 

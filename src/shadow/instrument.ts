@@ -48,7 +48,7 @@
  */
 import type { CPU, ExceptionEvent } from '../cpu/cpu.js';
 import type { Instr } from '../cpu/instr.js';
-import type { JitInstructionSite, JitInstrumentation, JitSite } from '../cpu/jit.js';
+import type { JitInstructionSite, JitInstrumentation, JitReplay, JitSite } from '../cpu/jit.js';
 import { RunDriver, type RunClient } from '../cpu/run-driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { HiddenFault, PageHidingService } from '../kernel/page-hiding.js';
@@ -75,6 +75,8 @@ export class CheckedInstruction extends HiddenFault {
 
 /** A client of the compiled checks: a precise checker (its shadow rules are ShadowRules'). */
 export interface CheckClient {
+  /** Which client this is: its compiled code depends on nothing else besides the instruction (the key of replays). */
+  readonly name: string;
   /** Its shadow: the tracked byte per page is what compiled code tests first. */
   readonly shadow: Shadow;
   /** Is it on, with something to check? (Otherwise it is not called.) */
@@ -237,6 +239,31 @@ export class CheckInstrumentation implements JitInstrumentation, RunClient {
   private clientsChanged(): void {
     this.espClients = this.clients.filter((c) => c.espMoved !== undefined);
     this.esp = 0.5;
+    this.replaying = null;
+  }
+
+  private replaying: JitReplay | null = null;
+  /**
+   * The block compiler's replays (JitReplay): the code depends on the
+   * clients (by name, in order) and binds this, the segment bases and each
+   * client with its shadow's arrays; the compile-time counters are stats'.
+   */
+  replay(): JitReplay {
+    if (this.replaying !== null) return this.replaying;
+    const stats = this.stats;
+    this.replaying = {
+      key: `${this.key}:${this.clients.map((c) => c.name).join(',')}`,
+      roots: [this, this.kernel.cpu.segBase, ...this.clients.flatMap((c) => [c, c.shadow.tracked, c.shadow.words, c.shadow.bytes])],
+      counters: {
+        read: () => [stats.asked, stats.instrumented, stats.planned],
+        add: (d) => {
+          stats.asked += d[0]!;
+          stats.instrumented += d[1]!;
+          stats.planned += d[2]!;
+        },
+      },
+    };
+    return this.replaying;
   }
 
   // ---- ESP --------------------------------------------------------------------------

@@ -72,6 +72,10 @@ export abstract class ShadowRules {
   get enabled(): boolean {
     return this.on;
   }
+  /** After the run: the shadow goes to the next checker made in this process (Shadow.release). Nothing may use this checker afterwards. */
+  release(): void {
+    this.shadow.release();
+  }
   /** Run-time on/off. */
   abstract setEnabled(on: boolean): void;
   /** Start tracking [virt, virt + bytes) in state `initial` (kmemcheck also hides the pages). */

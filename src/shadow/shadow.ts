@@ -29,6 +29,28 @@ const PAGE = 4096;
 /** Virtual pages in the 32-bit address space. */
 const PAGES = 1 << 20;
 
+/**
+ * Released shadows' page maps and slot buffers (Shadow.release), for the
+ * next Shadow in this process: a checked run's fresh 4 MiB page map cost
+ * about a tenth of an inline-checker run of the benchmark's module — the
+ * zero-fill, and the garbage collections V8 forces for new backing stores
+ * (as the RAM pool, src/cpu/memory.ts). The map comes back all zero; the
+ * slot buffers are filled again when a page takes them.
+ */
+interface PooledShadow {
+  tracked: Int32Array;
+  bytes: Uint8Array[];
+  words: Int32Array[];
+}
+const pool: PooledShadow[] = [];
+/** Shadows kept: one per checker of a run, a run or two at a time. */
+const POOL_LIMIT = 4;
+
+/** Shadows waiting in the pool (tests). */
+export function pooledShadows(): number {
+  return pool.length;
+}
+
 export class Shadow {
   /**
    * One entry per virtual page: 0 when the page is not tracked, else its
@@ -36,14 +58,41 @@ export class Shadow {
    * an access to an untracked page costs one load (the compiled checks,
    * ./instrument.ts, emit it inline).
    */
-  readonly tracked = new Int32Array(PAGES);
+  readonly tracked: Int32Array;
   /** The states of each slot's page, as bytes and as dwords (one buffer); slot 0 is never used. */
-  readonly bytes: Uint8Array[] = [new Uint8Array(0)];
-  readonly words: Int32Array[] = [new Int32Array(0)];
+  readonly bytes: Uint8Array[];
+  readonly words: Int32Array[];
   /** The virtual page number of each slot (-1: free). */
-  private readonly pageOf: number[] = [-1];
+  private readonly pageOf: number[];
   private readonly free: number[] = [];
   private count = 0;
+  private released = false;
+
+  constructor() {
+    const p = pool.pop();
+    this.tracked = p?.tracked ?? new Int32Array(PAGES);
+    this.bytes = p?.bytes ?? [new Uint8Array(0)];
+    this.words = p?.words ?? [new Int32Array(0)];
+    this.pageOf = this.bytes.map(() => -1);
+    // Pooled slots are free; the lowest first, as a fresh shadow numbers them.
+    for (let s = this.bytes.length - 1; s >= 1; s--) this.free.push(s);
+  }
+
+  /**
+   * Give the page map and slot buffers to the next Shadow made in this
+   * process (see `pool`): the map's entries are zeroed. Nothing may use
+   * this shadow afterwards (code compiled against its arrays included):
+   * they belong to the next one. A second call does nothing.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    for (let s = 1; s < this.pageOf.length; s++) {
+      const p = this.pageOf[s]!;
+      if (p >= 0) this.tracked[p] = 0;
+    }
+    if (pool.length < POOL_LIMIT) pool.push({ tracked: this.tracked, bytes: this.bytes, words: this.words });
+  }
 
   /** Number of tracked pages. */
   get trackedPages(): number {

@@ -16,7 +16,7 @@
  * - the benchmark modules (bench/modules) give the plain run's output under
  *   the inline checker, the stack oracle and both.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { decodeAt } from '../../src/cpu/decoder.js';
 import { ONE_BYTE, TWO_BYTE } from '../../src/cpu/x86_table.js';
@@ -230,6 +230,27 @@ describe('findings from compiled blocks', () => {
     expect(inl.stats.reads).toBeGreaterThan(200);
     expect(checks.stats.checked).toBe(56);
     expect(inl.errors.suppressed).toBe(55);
+  });
+
+  it('a second machine running the same code replays the compiled checks (jit/replay.ts) bound to its own checker and shadow', () => {
+    const once = () => {
+      const m = machine({ kmemcheck: false });
+      m.k.cpu.jitThreshold = 0;
+      const inl = InlineChecker.attach(m.k);
+      inl.track(m.data[0], 4096);
+      const checks = CheckInstrumentation.of(m.k);
+      const asked = vi.spyOn(checks, 'instruction');
+      expect(m.run(HOT_LOOP)).toEqual({ kind: 'halted' });
+      return { errors: inl.recall(), generated: asked.mock.calls.length, stats: { ...checks.stats }, reads: inl.stats.reads };
+    };
+    const first = once();
+    const second = once();
+    expect(second.generated).toBe(0); // every block replayed
+    expect(second.errors).toHaveLength(1);
+    expect(second.errors.map(reportShape)).toEqual(first.errors.map(reportShape));
+    expect(second.reads).toBe(first.reads);
+    expect(second.stats).toEqual(first.stats); // compile-time counters advanced as the compiles did
+    expect(second.stats.planned).toBeGreaterThan(0);
   });
 
   it('untracked memory is not decoded at run time, and detaching leaves a plain CPU', () => {

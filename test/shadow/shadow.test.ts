@@ -1,7 +1,7 @@
 /** Shadow memory, the error queue and the report text, as units. */
 import { describe, expect, it } from 'vitest';
 import {
-  SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED,
+  SHADOW_FREED, SHADOW_INITIALIZED, SHADOW_UNALLOCATED, SHADOW_UNINITIALIZED, Shadow, UNTRACKED, pooledShadows,
 } from '../../src/shadow/shadow.js';
 import { ErrorQueue } from '../../src/shadow/errors.js';
 import { formatDump, formatHeader, formatLost, formatTrace } from '../../src/shadow/report.js';
@@ -21,6 +21,36 @@ describe('shadow memory', () => {
     expect(s.get(BASE + 0x2000)).toBe(UNTRACKED);
     expect(s.isTracked(BASE + 0x1fff)).toBe(true);
     expect(s.isTracked(BASE - 1)).toBe(false);
+  });
+
+  it('a released shadow\'s page map and slot buffers go to the next shadow, the map all zero again', () => {
+    while (pooledShadows() > 0) new Shadow(); // other tests in this worker may have released some
+    const a = new Shadow();
+    a.track(BASE, 0x3000, SHADOW_UNINITIALIZED);
+    a.track(BASE + 0x100000, 16, SHADOW_FREED);
+    a.untrack(BASE + 0x1000, 1); // a free slot at release time
+    const { tracked, bytes } = a;
+    a.release();
+    a.release(); // a second call does nothing
+    expect(pooledShadows()).toBe(1);
+    const b = new Shadow();
+    expect(pooledShadows()).toBe(0);
+    expect(b.tracked).toBe(tracked);
+    expect(b.bytes).toBe(bytes);
+    expect(tracked.every((v) => v === 0)).toBe(true);
+    expect(b.trackedPages).toBe(0);
+    expect(b.get(BASE)).toBe(UNTRACKED);
+    // Pooled slots are taken again, their old states overwritten.
+    b.track(BASE + 0x5000, 8, SHADOW_UNALLOCATED);
+    expect(b.get(BASE + 0x5000)).toBe(SHADOW_UNALLOCATED);
+    expect(b.get(BASE + 0x5008)).toBe(SHADOW_INITIALIZED);
+    expect(b.get(BASE + 0x5fff)).toBe(SHADOW_INITIALIZED);
+    expect(b.bytes.length).toBe(bytes.length); // no new slot
+    expect(b.trackedPageNumbers()).toEqual([(BASE + 0x5000) >>> 12]);
+    // At most four wait in the pool.
+    const many = Array.from({ length: 6 }, () => new Shadow());
+    for (const s of many) s.release();
+    expect(pooledShadows()).toBe(4);
   });
 
   it('mark* set states across pages where tracked', () => {

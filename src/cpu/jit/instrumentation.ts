@@ -120,6 +120,30 @@ export interface JitInstrumentation {
   interpreted?(cpu: CPU, ins: Instr): void;
   /** Whether a block may be compiled at all (default: yes); a block refused stays interpreted. */
   compiles?(instrs: readonly Instr[]): boolean;
+  /**
+   * What lets the block compiler replay this instrumentation's code for a
+   * block it compiled before in this process (the same bytes at the same
+   * addresses: the next run of a module) without generating it again;
+   * null or absent: every block is generated (see `JitReplay`).
+   */
+  replay?(): JitReplay | null;
+}
+
+/**
+ * An instrumentation's promise for replays (../jit.ts, compileBlock): its
+ * emitted code is a function of the instructions and `key` alone, and
+ * every object it binds (`site.bind`) is an instruction of the block, its
+ * executor, or one of `roots` — a replay binds the same position of the
+ * current `roots`. A bound object that is none of these makes the block
+ * not replayable (it is generated every time, as without a replay).
+ */
+export interface JitReplay {
+  /** Everything besides the instructions the emitted code depends on (which clients, in which order). */
+  readonly key: string;
+  /** The objects the code may bind, in an order that is the same for the same key. */
+  readonly roots: readonly unknown[];
+  /** Compile-time counters the emitters advance (statistics): a replay advances them as the compile did. */
+  readonly counters?: { read(): number[]; add(delta: readonly number[]): void };
 }
 
 /**
@@ -148,5 +172,6 @@ export function composeInstrumentation(a: JitInstrumentation, b: JitInstrumentat
       }
       : undefined,
     compiles: a.compiles || b.compiles ? (instrs) => (a.compiles?.(instrs) ?? true) && (b.compiles?.(instrs) ?? true) : undefined,
+    // No replay: composed clients' code is generated for every block.
   };
 }
