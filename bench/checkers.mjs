@@ -21,7 +21,8 @@
  * steady — runChecked() in this process, each machine's RAM released to the
  * pool for the next (CheckedRunResult.release, as `kmemsim compare` does),
  * after --warmup (default 5) passes over the modes, median of --runs
- * (default 3) passes over the modes, interleaved — and cold: a fresh `kmemsim run OBJECT
+ * (default 7: a run of the cheaper modes that a garbage collection of the
+ * others lands in costs twice its neighbours) passes over the modes, interleaved — and cold: a fresh `kmemsim run OBJECT
  * FLAGS` process, median of --cold-runs (default 1). The same source built
  * as an ordinary static i386 program (bench/native/kmemsim/kernel.h maps
  * kmalloc to malloc, printk to printf; needs gcc-multilib) runs natively,
@@ -46,7 +47,7 @@ import { CHECKER_MODES as MODES, ROOT, fail, fmtInt, fmtRatio, fmtSeconds, inPro
 
 const USAGE = 'usage: node bench/checkers.mjs [--rounds=N] [--runs=N] [--warmup=N] [--cold-runs=N] [--native-runs=N] [--peer-runs=N] [--no-peers] [--no-cold] [--json]';
 const SOURCE = join(ROOT, 'bench/modules/kernel-workload.c');
-const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 3, warmup: 5, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
+const opts = parseOptions(process.argv.slice(2), { rounds: 100, runs: 7, warmup: 5, coldRuns: 1, nativeRuns: 51, peerRuns: 3, noPeers: false, noCold: false, json: false }, USAGE);
 
 
 for (const f of ['dist/cli/compile.js', 'dist/harness/checked-run.js']) requireFile(join(ROOT, f), 'run npm run build');
