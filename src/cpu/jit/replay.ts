@@ -21,7 +21,7 @@ import type { Instr } from '../instr.js';
 const CONST = 0, BLOCK = 1, INSTR = 2, EXEC = 3, ROOT = 4;
 const KIND = 24;
 
-/** Executor identities for the key (executors are module functions; a wrapped one differs). */
+/** Executor identities for the keys (executors are module functions; a wrapped one differs). */
 const execIds = new WeakMap<object, number>();
 let nextExecId = 1;
 function execId(f: object): number {
@@ -31,23 +31,29 @@ function execId(f: object): number {
 }
 
 /**
- * The region's replay key: `context` (options, the instrumentation's key),
- * then per block its length and per instruction its address, followed
- * continuation, sizes, executor and bytes, as UTF-16 code units (fixed
- * fields first, so the bytes' varying length cannot make two regions
- * collide).
+ * A key of a decoded block's code, for every cache of code made from
+ * blocks (the replays here, the WebAssembly tier's modules): its length,
+ * then per instruction its address, followed continuation, operand and
+ * address size, executor and bytes, as UTF-16 code units — fixed fields
+ * first, so the bytes' varying length cannot make two blocks collide. The
+ * bytes at an address in a mode (which the sizes with the prefixes among
+ * the bytes tell apart) decode to the same instruction.
  */
+export function blockKey(block: readonly Instr[]): string {
+  let k = String.fromCharCode(0xffff, block.length);
+  for (let i = 0; i < block.length; i++) {
+    const ins = block[i]!;
+    const a = ins.addr, c = ins.cont, x = execId(ins.exec);
+    k += String.fromCharCode(a >>> 16, a & 0xffff, c >>> 16, c & 0xffff, (ins.size << 4) | ins.asize, x >>> 16, x & 0xffff, ins.bytes.length);
+    k += String.fromCharCode.apply(null, ins.bytes);
+  }
+  return k;
+}
+
+/** The region's replay key: `context` (options, the instrumentation's key), then each block's key. */
 export function replayKey(region: readonly (readonly Instr[])[], context: string): string {
   let k = context;
-  for (const block of region) {
-    k += String.fromCharCode(0xffff, block.length);
-    for (let i = 0; i < block.length; i++) {
-      const ins = block[i]!;
-      const a = ins.addr, c = ins.cont, x = execId(ins.exec);
-      k += String.fromCharCode(a >>> 16, a & 0xffff, c >>> 16, c & 0xffff, (ins.size << 4) | ins.asize, x >>> 16, x & 0xffff, ins.bytes.length);
-      k += String.fromCharCode.apply(null, ins.bytes);
-    }
-  }
+  for (const block of region) k += blockKey(block);
   return k;
 }
 

@@ -50,6 +50,7 @@ import type { Block } from '../decoder.js';
 import type { Instr } from '../instr.js';
 import type { CompiledBlock } from '../jit.js';
 import { formRegion } from '../jit.js';
+import { blockKey } from '../jit/replay.js';
 import { encodeModule, type Func, type ModuleSpec } from './encoder.js';
 import * as S from './state.js';
 import { BLOCK_TYPE, FIRST_BLOCK_SLOT, GATE, TYPES, helpers } from './codegen.js';
@@ -482,21 +483,6 @@ const MAX_BATCH = 32;
 /** Candidates kept for batching (see WasmTier.decoded). */
 const MAX_CANDIDATES = 4096;
 
-/** Small numbers for executors, so a block's key names them. */
-const execIds = new Map<unknown, number>();
-const execId = (f: unknown): number => {
-  let id = execIds.get(f);
-  if (id === undefined) execIds.set(f, (id = execIds.size));
-  return id;
-};
-/** Everything of a block's instructions that its code depends on (what the generators read). */
-function blockKey(instrs: readonly Instr[]): string {
-  let key = '';
-  for (const i of instrs) {
-    key += `${i.addr},${i.next},${i.cont},${i.op},${i.size},${i.asize},${i.mod},${i.reg},${i.rm},${i.base},${i.index},${i.scale},${i.disp},${i.seg},${i.imm},${i.rep},${execId(i.exec)},${i.def?.startsBlock ? 1 : 0};`;
-  }
-  return key;
-}
 /** Modules by block key: a block seen before (another run, another CPU) is neither generated nor compiled again. */
 const blockModules = new Map<string, WebAssembly.Module>();
 
