@@ -13,11 +13,12 @@
  * default 100) is compiled once by TREE_A and the same object runs under
  * each tree's runChecked() — kmemcheck unless a mode is given — in
  * alternating order for --seconds (default 120) after two warm-up passes.
- * The tree loaded first in a process runs faster (about 5 % on the
- * checkers' module, measured with two copies of one tree: the same
- * build, A 0.716 and B 0.750 CPU s median), so the time is split between
- * two processes, one loading TREE_A first and one TREE_B first (internal
- * options --child and --reversed), and their runs are pooled.
+ * A process's first-loaded tree is suspect (two copies of one build in
+ * one process: A 0.716, B 0.750 CPU s median), so the time is split
+ * between two processes, one loading TREE_A first and one TREE_B first
+ * (internal options --child and --reversed), and their runs are pooled.
+ * Two copies of one build so measured still differ by up to about 5 %
+ * (B/A 0.962 over 90 s of kmemcheck): smaller changes are noise.
  * Reported per tree: runs, and the minimum, first quartile and median
  * CPU time (process.cpuUsage: every thread); for the fault-driven modes
  * also tracked accesses per CPU second at the median; then each load
