@@ -76,6 +76,19 @@ class TableKey {
     return true;
   }
 
+  /**
+   * record() again after the code epoch moved on (once per epoch: a key that cannot be recorded is not
+   * tried at every delivery). The entry's checks passed again on the read-again path (knowsGate,
+   * knownReturn), which without this would be the path for good after any TLB flush or code change.
+   */
+  refresh(cpu: CPU, idtAt: number | null, sel: number, lo: number, hi: number, dlo: number, dhi: number): void {
+    if (this.epoch === cpu.codeEpoch || this.tried === cpu.codeEpoch) return;
+    this.tried = cpu.codeEpoch;
+    this.record(cpu, idtAt, sel, lo, hi, dlo, dhi);
+  }
+  /** The code epoch of the last refresh. */
+  private tried = -1;
+
   /** The tables, their translations and the watched pages are as recorded. */
   holds(cpu: CPU, idtAt: number | null, sel: number): boolean {
     if (this.epoch !== cpu.codeEpoch || cpu.idtrBase !== this.idtBase || cpu.idtrLimit !== this.idtLimit) return false;
@@ -155,9 +168,11 @@ export class CheckedDescriptors {
     return this.gateCs[vector]!;
   }
 
-  /** The gate's code segment, parsed, when its descriptor still reads `dlo`, `dhi`; else null. */
-  gateDescriptor(vector: number, dlo: number, dhi: number): Descriptor | null {
-    return this.csLo[vector] === dlo && this.csHi[vector] === dhi ? this.gateCs[vector]! : null;
+  /** The gate's code segment, parsed, when its descriptor still reads `dlo`, `dhi`; else null (see TableKey.refresh). */
+  gateDescriptor(cpu: CPU, vector: number, dlo: number, dhi: number): Descriptor | null {
+    if (this.csLo[vector] !== dlo || this.csHi[vector] !== dhi) return null;
+    this.gateKey[vector]!.refresh(cpu, (cpu.idtrBase + vector * 8) | 0, (this.gateLo[vector] >>> 16) & 0xffff, this.gateLo[vector], this.gateHi[vector], dlo, dhi);
+    return this.gateCs[vector]!;
   }
 
   /** A same-privilege IRET to `sel` (descriptor `d`) passed every check at `cpl`. */
@@ -172,8 +187,10 @@ export class CheckedDescriptors {
   }
 
   /** The checked code segment of an IRET to `sel` at `cpl` whose descriptor reads `dlo`, `dhi`; else null. */
-  knownReturn(sel: number, dlo: number, dhi: number, cpl: number): Descriptor | null {
-    return this.enabled && this.retSel === sel && this.retCpl === cpl + 1 && this.retLo === dlo && this.retHi === dhi ? this.retCs : null;
+  knownReturn(cpu: CPU, sel: number, dlo: number, dhi: number, cpl: number): Descriptor | null {
+    if (!this.enabled || this.retSel !== sel || this.retCpl !== cpl + 1 || this.retLo !== dlo || this.retHi !== dhi) return null;
+    this.retKey.refresh(cpu, null, sel, 0, 0, dlo, dhi);
+    return this.retCs;
   }
 
   /** The code segment of an IRET to `sel` checked at `cpu`'s CPL, when nothing that could change its descriptor changed since; else null. */

@@ -3,7 +3,7 @@ import { ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, FIXED_ONE, PARITY, Lazy } fr
 import { Instr, CS, SS, DS, FS, GS } from './instr.js';
 import type { StopReason } from './stop.js';
 import { Vec, vectorName, FAULT } from './stop.js';
-import { decodeBlock, memSizeOf, writesMemoryOperand, type Block } from './decoder.js';
+import { Block, decodeBlock, memSizeOf, writesMemoryOperand } from './decoder.js';
 import { deliverException, deliverThroughKnownGate } from './exceptions.js';
 import { CheckedDescriptors } from './checked-descriptors.js';
 import { inSegmentCache } from './segments.js';
@@ -68,7 +68,8 @@ const TLB_TRACK = 4096;
 const RF_BIT = 1 << 16;
 /**
  * Faults out of a block's compiled form (thrown, or page faults an executor delivered itself:
- * fault-preflight.ts) after which it is interpreted for good.
+ * fault-preflight.ts) after which it is interpreted for good — or, when the instruction that
+ * faulted last is not the block's first, cut short before it (CPU.jitFaulted).
  */
 export const JIT_FAULT_LIMIT = 16;
 
@@ -1316,6 +1317,7 @@ export class CPU {
           else if (prev !== null && prev.epoch === this.codeEpoch && prev.linkEip2 === eip && eip !== -1) block = prev.link2!;
           else {
             block = this.getBlock(eip);
+            if (prev === null) block.unlinked++;
             if (prev !== null && block.cacheable && eip !== -1) {
               if (prev.epoch !== this.codeEpoch) {
                 prev.epoch = this.codeEpoch;
@@ -1344,7 +1346,7 @@ export class CPU {
           // While coverage is on, the variant that counts self-loop edges (a compile-time choice: off costs nothing).
           compiled = edges === null ? block.compiled : block.compiledCov;
           if (compiled === null && block.cacheable && ++block.hits > this.jitThreshold) {
-            compiled = compileBlock(instrs, { owner: this, edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined, wasm: this.jitTier === 'wasm' ? this.wasm : null });
+            compiled = compileBlock(instrs, { owner: this, edges: edges !== null, instrumentation: this.jitInstrumentation, successor: this.jitRegions ? this.cachedSuccessors(eip) : undefined, wasm: this.jitTier === 'wasm' && !block.prefersJs ? this.wasm : null });
             if (compiled === null) block.hits = -Infinity; // not compilable (a native routine): stay interpreted
             else if (edges === null) block.compiled = compiled;
             else block.compiledCov = compiled;
@@ -1355,14 +1357,9 @@ export class CPU {
             // Infinity) they are beyond V8's small-integer range, and each call boxed them in new heap numbers.
             const room = stopAt - this.icount;
             i = compiled(this, room < MAX_ROOM ? room : MAX_ROOM, left < MAX_ROOM ? left : MAX_ROOM);
-            // A block whose accesses keep faulting on hidden pages (kmemcheck's, the CPL-1 stack's) is cheaper
-            // interpreted: each fault leaves the compiled code, and interpreting its few instructions costs
-            // less than entering and leaving it (the WebAssembly tier's boundary) once per tracked access.
-            if (this.preflightFaults !== pageFaults && ++block.jitFaults > JIT_FAULT_LIMIT) {
-              block.compiled = null;
-              block.compiledCov = null;
-              block.hits = -Infinity;
-            }
+            // A block whose accesses keep faulting on hidden pages (kmemcheck's, the CPL-1 stack's) is
+            // interpreted from the faulting instruction on (jitFaulted).
+            if (this.preflightFaults !== pageFaults) this.jitFaulted(block, this.faultingInstr);
           } else {
             compiled = null;
             // The retired count is kept in a local inside the block and written back at its end; an
@@ -1391,13 +1388,9 @@ export class CPU {
           i = this.jitDone + this.jitIndex + 1;
           ins = (this.jitInstrs ?? block!.instrs)[this.jitIndex] ?? null;
           // A block that keeps faulting (its data sits on pages kmemcheck hides, a watched buffer) is
-          // cheaper interpreted: every throw unwinds through the compiled function and makes V8
-          // deoptimize it — and compiled functions are shared between blocks of the same code.
-          if (++block!.jitFaults > JIT_FAULT_LIMIT) {
-            block!.compiled = null;
-            block!.compiledCov = null;
-            block!.hits = -Infinity;
-          }
+          // cheaper interpreted from the faulting instruction on (jitFaulted): every throw unwinds through
+          // the compiled function and makes V8 deoptimize it — and compiled functions are shared between blocks of the same code.
+          this.jitFaulted(block!, ins);
         }
         this.icount += i - 1;
         this.handleThrow(e, ins ?? block!.instrs[0]);
@@ -1413,6 +1406,61 @@ export class CPU {
     }
     return this.stopReason;
   }
+
+  /**
+   * A fault left the compiled code the run loop entered at `block` (`ins`, the instruction it was
+   * delivered for; null: not known). It counts against the block whose instructions faulted — the
+   * code records them (cpu.jitInstrs/jitIndex) — which is `block`'s or, on the WebAssembly tier, a
+   * block its chain went on to. Past JIT_FAULT_LIMIT that block is interpreted for good: each fault
+   * leaves compiled code, which costs more than interpreting a few instructions. When the faulting
+   * instruction is not its first, the block is also cut short before it (splitBlock): the
+   * instructions before a kmemcheck-tracked access — often a loop's path that leaves before reaching
+   * it — stay compiled, and the faulting one starts its own block (after its single step the CPU
+   * resumes past it, at another block anyway). What the guest sees does not depend on where blocks end.
+   */
+  private jitFaulted(block: Block, ins: Instr | null): void {
+    const instrs = this.jitInstrs ?? block.instrs;
+    const k = this.jitIndex;
+    let at = block;
+    if (ins === null || instrs[k] !== ins) ins = null; // not where the code said: counted against the entry, as a whole
+    else if (instrs !== block.instrs) {
+      // A block the chain went on to, unless it was interpreted already (a region holds its code too).
+      const other = this.cachedBlockAt(instrs[0]!.addr);
+      if (other !== undefined && other.instrs === instrs && other.hits !== -Infinity) at = other;
+      else ins = null;
+    }
+    if (++at.jitFaults <= JIT_FAULT_LIMIT) return;
+    at.compiled = null;
+    at.compiledCov = null;
+    at.hits = -Infinity;
+    // Chains of the WebAssembly tier (and the run loop's links) lead to it compiled no more.
+    this.codeEpoch++;
+    if (ins !== null && k > 0) this.splitBlock(at, k);
+  }
+
+  /** The code cache's block at linear `eip` under the current mapping, if it holds one (no decoding, no walk). */
+  private cachedBlockAt(eip: number): Block | undefined {
+    const e = this.tlbR[eip >>> 12];
+    return e === 0 ? undefined : this.blocks[e >>> 12]?.[eip & 0xfff];
+  }
+
+  /**
+   * Put a block of `block`'s first `k` instructions in its place in the code cache, ready to compile
+   * (its instructions were run hot as part of `block`; jitFaulted has moved the code epoch on, so no
+   * link or chain leads to `block` any more).
+   */
+  private splitBlock(block: Block, k: number): void {
+    const eip = block.instrs[0]!.addr;
+    if (this.cachedBlockAt(eip) !== block) return;
+    // The last instruction that can straddle into the next page is the block's last: the head's does not.
+    const head = new Block(block.instrs.slice(0, k), true, false);
+    head.hits = this.jitThreshold;
+    head.split = true;
+    this.blocks[this.tlbR[eip >>> 12]! >>> 12]![eip & 0xfff] = head;
+    this.blocksSplit++;
+  }
+  /** Blocks cut short before an instruction that kept faulting (splitBlock; tests and benchmarks read it). */
+  blocksSplit = 0;
 
   /**
    * Give the machine's RAM back for the next machine made in this process

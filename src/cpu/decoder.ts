@@ -36,6 +36,24 @@ export class Block {
   compiledCov: CompiledBlock | null = null;
   /** Exceptions thrown out of the compiled form (see JIT_FAULT_LIMIT in cpu.ts). */
   jitFaults = 0;
+  /**
+   * Executions the run loop started with no block before it (after a trap handler's return, a single
+   * step, the start of a run). A block entered so more than half the time, and more than once, is
+   * compiled on the JavaScript tier, which costs less to enter than the WebAssembly tier, whose
+   * chaining such a block cannot use (the block after each kmemcheck-tracked access: ~10 % of a
+   * kmemcheck run, README "The eleventh round").
+   */
+  unlinked = 0;
+  /**
+   * Cut short before an instruction that kept faulting (CPU.splitBlock): compiled on the JavaScript
+   * tier too, as the run loop enters it once per fault (the next block, the faulting one's, is
+   * interpreted and never chained to).
+   */
+  split = false;
+  /** Compile on the JavaScript tier, not the WebAssembly one (see `unlinked`, `split`). */
+  get prefersJs(): boolean {
+    return this.split || (this.unlinked > 1 && this.unlinked * 2 > this.hits);
+  }
   constructor(
     readonly instrs: Instr[],
     readonly cacheable: boolean,

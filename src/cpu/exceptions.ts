@@ -292,7 +292,7 @@ function deliverCheckedGate(cpu: CPU, vector: number, errorCode: number, softwar
   if (index + 7 > (ldt ? cpu.ldtLimit : cpu.gdtrLimit) >>> 0) return false;
   const table = ldt ? cpu.ldtBase : cpu.gdtrBase;
   const dlo = cpu.readSystem32((table + index) | 0);
-  const cs = cpu.checkedDescriptors.gateDescriptor(vector, dlo, cpu.readSystem32((table + index + 4) | 0));
+  const cs = cpu.checkedDescriptors.gateDescriptor(cpu, vector, dlo, cpu.readSystem32((table + index + 4) | 0));
   if (cs === null) return false;
   enterCheckedGate(cpu, vector, errorCode, software, lo, hi, cs);
   return true;

@@ -100,6 +100,22 @@ describe('delivery and IRET through gates checked before', () => {
     expect(limits.size).toBe(2);
   });
 
+  it('read the tables no more once checked again after a TLB flush (TableKey.refresh)', () => {
+    // A flush moves the code epoch on: the next delivery and IRET read the IDT and GDT again, find the
+    // dwords checked before, and record them again, so the ones after read nothing.
+    const unread: number[] = [];
+    const mutate: Mutation = (k, n) => {
+      if (n === 10) k.cpu.flushTlb();
+      if (n === 11 || n === 60) unread.push(k.cpu.checkedDescriptors.unread);
+    };
+    const full = run(false, mutate);
+    unread.length = 0;
+    expectSame(run(true, mutate), full);
+    // 49 faults between the two counts, each with its #DB and two IRETs: nearly all read nothing.
+    expect(unread.length).toBe(2);
+    expect(unread[1]! - unread[0]!).toBeGreaterThan(4 * 45);
+  });
+
   /** The #DB handler's entries show IF both set (after the #DB gate became a trap gate) and clear (before). */
   const expectGateChanged = (r: Run): void => {
     const db = r.entries.filter((e) => e[0] === Vec.DB);

@@ -89,7 +89,7 @@ function checkedReturnSegment(cpu: CPU, sel: number): Descriptor | null {
   if (index + 7 > (ldt ? cpu.ldtLimit : cpu.gdtrLimit) >>> 0) return null;
   const table = ldt ? cpu.ldtBase : cpu.gdtrBase;
   const dlo = cpu.readSystem32((table + index) | 0);
-  const d = cpu.checkedDescriptors.knownReturn(sel, dlo, cpu.readSystem32((table + index + 4) | 0), cpu.cpl);
+  const d = cpu.checkedDescriptors.knownReturn(cpu, sel, dlo, cpu.readSystem32((table + index + 4) | 0), cpu.cpl);
   if (d !== null) cpu.checkedDescriptors.hits++;
   return d;
 }

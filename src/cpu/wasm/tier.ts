@@ -310,13 +310,14 @@ export class WasmTier {
 
   /**
    * The blocks to compile with `instrs`: the warm candidates (run at least
-   * half the threshold's times, and at least once), hottest first, then in
+   * half the threshold's times, and at least once; not those that go to the
+   * JavaScript tier, Block.prefersJs), hottest first, then in
    * decoding order — deterministic, as the hit counts are.
    */
   private warm(instrs: readonly Instr[]): Block[] {
     this.sweep();
     const mark = Math.max(1, this.cpu.jitThreshold / 2);
-    const warm = this.candidates.filter((c) => c.block.instrs !== instrs && c.block.hits >= mark && c.block.instrs.every((i) => i.native === null)).map((c) => c.block);
+    const warm = this.candidates.filter((c) => c.block.instrs !== instrs && c.block.hits >= mark && !c.block.prefersJs && c.block.instrs.every((i) => i.native === null)).map((c) => c.block);
     warm.sort((a, b) => b.hits - a.hits);
     return warm.slice(0, MAX_BATCH - 1);
   }
