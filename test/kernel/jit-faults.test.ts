@@ -31,7 +31,8 @@ const blockAt = (k: Kernel, eip: number): BlockView => (k.cpu as unknown as { ge
 /** Does the WebAssembly tier hold a function for the block (by its instructions, as WasmTier.handles)? */
 const onWasm = (k: Kernel, b: BlockView): boolean => (k.cpu.wasm as unknown as { handles: Map<unknown, unknown> }).handles.has(b.instrs);
 
-function run(threshold: number, iterations = 200): { eax: number; ebx: number; icount: number; faults: number; compiled: boolean; length: number } {
+/** A loop whose DIV faults on every trip (#DE; the handler makes the divisor 1 and the DIV runs again). */
+function divLoop(threshold: number, iterations = 200) {
   const k = new Kernel();
   k.cpu.jitThreshold = threshold;
   const code = assemble(`
@@ -56,8 +57,13 @@ function run(threshold: number, iterations = 200): { eax: number; ebx: number; i
   });
   const r = callGuest(k, CODE, [], 1_000_000);
   expect(r.returned).toBe(true);
+  return { k, state: { eax: r.eax, icount: r.instructions, faults, regs: Array.from(k.cpu.regs) } };
+}
+
+function run(threshold: number, iterations = 200): { eax: number; ebx: number; icount: number; faults: number; compiled: boolean; length: number } {
+  const { k, state } = divLoop(threshold, iterations);
   const loop = blockAt(k, CODE + 7);
-  return { eax: r.eax, ebx: k.cpu.regs[3]! >>> 0, icount: r.instructions, faults, compiled: loop.compiled !== null, length: loop.instrs.length };
+  return { eax: state.eax, ebx: k.cpu.regs[3]! >>> 0, icount: state.icount, faults: state.faults, compiled: loop.compiled !== null, length: loop.instrs.length };
 }
 
 describe('blocks that keep faulting', () => {
@@ -140,34 +146,9 @@ describe('a page fault inside a compiled block', () => {
 });
 
 describe('a block that keeps faulting after its first instruction', () => {
-  const LOOP = `
-      mov ecx, 200
-      xor ebx, ebx
-    1:
-      xor esi, esi
-      mov eax, 1000
-      xor edx, edx
-      div esi
-      add ebx, eax
-      dec ecx
-      jnz 1b
-      mov eax, ebx
-      ret
-  `;
-  function loop(threshold: number) {
-    const k = new Kernel();
-    k.cpu.jitThreshold = threshold;
-    k.mem.write(CODE, assemble(LOOP, { base: CODE }));
-    k.setTrapHandler(0, (kk) => {
-      kk.cpu.regs[6] = 1;
-    });
-    const r = callGuest(k, CODE, [], 1_000_000);
-    return { k, state: { returned: r.returned, eax: r.eax, icount: r.instructions, regs: Array.from(k.cpu.regs) } };
-  }
-
   it('is cut short before it: the instructions before stay compiled, the results are the interpreter\'s', () => {
-    const interpreted = loop(Infinity);
-    const { k, state } = loop(0);
+    const interpreted = divLoop(Infinity);
+    const { k, state } = divLoop(0);
     expect(state).toEqual(interpreted.state);
     expect(interpreted.k.cpu.blocksSplit).toBe(0);
     expect(k.cpu.blocksSplit).toBe(1);
