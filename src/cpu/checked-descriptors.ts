@@ -31,7 +31,10 @@
  * those pages, no change of CPL in between), the same IDTR, GDTR and LDT and
  * the same translations, the processor's reads would return the recorded
  * dwords — the SDM has them made through the TLB like any supervisor access
- * (Vol. 3 §4.10.2) — so the verdict stands without them.
+ * (Vol. 3 §4.10.2) — so the verdict stands without them. After any epoch
+ * change the next delivery or IRET through the entry reads the dwords again
+ * and, finding the checked ones, records where they were read once more
+ * (TableKey.refresh).
  */
 import type { CPU } from './cpu.js';
 import type { Descriptor } from './segments.js';
