@@ -554,19 +554,22 @@ export class CPU {
   }
 
   /**
-   * Recompute whether segment checks are needed: some loaded segment is
-   * not flat (base 0, limit 4 GiB, writable expand-up data or readable
-   * code), or DS/ES/SS is null. With every segment flat the checks could
-   * never fail, so the fast paths skip them; otherwise the CPU runs
-   * instruction by instruction through the checked paths.
+   * Recompute whether segment checks are needed: CS, DS, ES or SS is not
+   * flat (base 0, limit 4 GiB, writable expand-up data or readable code)
+   * or DS/ES/SS is null. With those flat the checks could never fail, so
+   * the fast paths skip them; otherwise the CPU runs instruction by
+   * instruction through the checked paths. FS and GS do not count: every
+   * access through them is checked (lin, segLin), and compiled code and
+   * the bulk string copy leave them to the executors — so a thread
+   * pointer in GS (every static glibc program's TLS, set_thread_area)
+   * leaves the rest of the program on the fast path.
    */
   segmentsChanged(): void {
     let checks = false;
-    for (let s = 0; s < 6; s++) {
+    for (let s = 0; s < 4; s++) {
       const a = this.segAttr[s];
-      if (a === 0) {
-        if (s !== FS && s !== GS) checks = true;
-      } else if (this.segBase[s] !== 0 || this.segLimit[s] !== -1) checks = true;
+      if (a === 0) checks = true;
+      else if (this.segBase[s] !== 0 || this.segLimit[s] !== -1) checks = true;
       else if (s === CS ? (a & 0x1a) !== 0x1a : (a & 0x1e) !== 0x12) checks = true;
     }
     if (checks !== this.segChecks) {

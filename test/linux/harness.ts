@@ -32,9 +32,14 @@ export interface RunSpec {
 
 const BASE_ENV = ['PATH=/usr/bin:/bin', 'LC_ALL=C', 'HOME=/nonexistent', 'TZ=UTC'];
 
-export function runNativeIn(dir: string, spec: RunSpec): Outcome {
+/**
+ * The reference run: the host executing the i386 binary, or — with `qemu`, on a host that cannot
+ * (qemuReference) — qemu-i386 (qemu-user) executing it.
+ */
+export function runNativeIn(dir: string, spec: RunSpec, qemu = false): Outcome {
   const env = Object.fromEntries([...BASE_ENV, ...(spec.env ?? [])].map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  const r = spawnSync(spec.exe, spec.args, { cwd: dir, env, input: spec.stdin ?? '', maxBuffer: 64 << 20, timeout: 30_000 });
+  const [file, args] = qemu ? ['qemu-i386', [spec.exe, ...spec.args]] : [spec.exe, spec.args];
+  const r = spawnSync(file, args, { cwd: dir, env, input: spec.stdin ?? '', maxBuffer: 64 << 20, timeout: 30_000 });
   // Death by a signal is compared as the status a shell shows for it (128 + N), which is what kmemsim run exits with.
   const status = r.status ?? (r.signal && osConstants.signals[r.signal] ? 128 + osConstants.signals[r.signal] : `signal ${r.signal}`);
   return { stdout: r.stdout?.toString('latin1') ?? '', stderr: r.stderr?.toString('latin1') ?? '', status };
@@ -57,15 +62,26 @@ export function runKmemsimIn(dir: string, spec: RunSpec): Outcome {
 }
 
 
-/** Run both ways in fresh scratch directories. */
-export function differential(spec: RunSpec): { native: Outcome; kmemsim: Outcome } {
+/**
+ * The reference for `differential` on this host: false (the host runs i386 binaries itself), true
+ * (it cannot, and qemu-i386 is installed: `differential(spec, true)`), or why there is none.
+ */
+export function qemuReference(): boolean | string {
+  const host = canRunNativeI386();
+  if (host.ok) return false;
+  const q = spawnSync('qemu-i386', ['--version'], { encoding: 'utf8' });
+  return q.error || q.status !== 0 ? `${host.why}, and qemu-i386 (Debian's qemu-user) is not installed` : true;
+}
+
+/** Run both ways in fresh scratch directories (the reference under qemu-i386 with `qemu`). */
+export function differential(spec: RunSpec, qemu = false): { native: Outcome; kmemsim: Outcome } {
   const base = mkdtempSync(join(tmpdir(), 'kmemsim-linux-'));
   const a = join(base, 'native'), b = join(base, 'kmemsim');
   mkdirSync(a);
   mkdirSync(b);
   spec.setup?.(a);
   spec.setup?.(b);
-  return { native: runNativeIn(a, spec), kmemsim: runKmemsimIn(b, spec) };
+  return { native: runNativeIn(a, spec, qemu), kmemsim: runKmemsimIn(b, spec) };
 }
 
 let m32Probe: { build: string | null; run: string | null } | undefined;

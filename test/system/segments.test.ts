@@ -233,6 +233,32 @@ describe('limit and type checks on accesses (enforced by the access path in src/
     const m = new SystemMachine();
     expect(m.runAt(0, `xor eax, eax\nmov ds, ax\nmov eax, [${L.DATA}]\njmp EXIT`)).toMatchObject({ kind: 'fault', vector: GP, errorCode: 0, eip: L.CODE + 4 });
   });
+  it('a GS with a base and a limit (a thread pointer) leaves the rest on the fast path; its own accesses are still checked', () => {
+    // Every static glibc program loads GS with its TLS block: FS and GS are checked on every access
+    // (CPU.segmentsChanged), so the program's other code still compiles and runs without segment checks.
+    const m = new SystemMachine();
+    m.setGdt(FREE, dataSegment({ dpl: 0, base: L.DATA, limit: 0xfff }));
+    m.cpu.writePhys32(L.DATA + 0x10, 0x1234);
+    const stop = m.runAt(0, `mov ax, ${S(0)}\nmov gs, ax\nmov ecx, 200\nxor ebx, ebx\n1:\nadd ebx, gs:[0x10]\ndec ecx\njnz 1b\nmov eax, gs:[0xffd]\njmp EXIT`);
+    // The dword at 0xffd straddles the limit (0xfff): #GP(0) at that MOV.
+    expect(stop).toMatchObject({ kind: 'fault', vector: GP, errorCode: 0, eip: L.CODE + 4 + 2 + 5 + 2 + 7 + 1 + 2 });
+    expect(m.cpu.regs[3]).toBe(200 * 0x1234);
+    expect(m.cpu.segChecks).toBe(false);
+    // The loop ran compiled (with segment checks on, every instruction would have been stepped one by one).
+    const loop = (m.cpu as unknown as { getBlock(eip: number): { compiled: unknown } }).getBlock(L.CODE + 4 + 2 + 5 + 2);
+    expect(loop.compiled).not.toBeNull();
+  });
+  it('REP MOVSB from GS beyond its limit → #GP(0) after the elements inside (the bulk copy leaves GS to the checked path)', () => {
+    const m = new SystemMachine();
+    m.setGdt(FREE, dataSegment({ dpl: 0, base: L.DATA, limit: 0xfff }));
+    const dst = L.DATA + 0x2000;
+    // Both source pages and the destination in the TLB, so a bulk copy could run on past the limit.
+    const stop = m.runAt(0, `mov ax, ${S(0)}\nmov gs, ax\nmov al, gs:[0]\nmov al, [${L.DATA + 0x1000}]\nmov [${dst}], al\nmov esi, 0xff0\nmov edi, ${dst}\nmov ecx, 0x40\ncld\nrep movs byte ptr es:[edi], byte ptr gs:[esi]\njmp EXIT`);
+    expect(stop).toMatchObject({ kind: 'fault', vector: GP, errorCode: 0 });
+    expect(m.cpu.regs[1]).toBe(0x30);
+    expect(m.cpu.regs[6]).toBe(0x1000);
+    expect(m.cpu.regs[7]).toBe(dst + 0x10);
+  });
   it('instructions are fetched at CS base + EIP', () => {
     const m = new SystemMachine();
     m.setGdt(FREE, codeSegment({ dpl: 0, base: L.CODE2 }));

@@ -129,13 +129,14 @@ export function outsString(cpu: CPU, ins: Instr): void {
  * REP MOVS / REP STOS forward, whole elements within one page on each
  * side: the loop above done on the physical arrays, chunk by chunk. Falls
  * back (returns false) whenever a translation is missing, segments need
- * checks, or a forward element-by-element copy would overlap its own
+ * checks (a source in FS or GS always does), or a forward element-by-element copy would overlap its own
  * output (that replicates, which a block copy would not), so faults and
  * corner cases still come from the architectural path. A page that holds
  * decoded code is never in the write TLB, so code writes take the slow path too.
  */
 function fastRep(cpu: CPU, ins: Instr, store: boolean): boolean {
-  if (cpu.df || cpu.repChunk < 0x1000 || cpu.segChecks || ins.asize !== 4) return false;
+  // FS and GS are always checked (CPU.segmentsChanged): a MOVS from them takes the architectural path.
+  if (cpu.df || cpu.repChunk < 0x1000 || cpu.segChecks || ins.asize !== 4 || (!store && ins.seg >= 4)) return false;
   const size = ins.size;
   let c = cpu.regs[ECX] >>> 0;
   let chunk = cpu.repChunk;
