@@ -129,8 +129,9 @@ export function outsString(cpu: CPU, ins: Instr): void {
  * REP MOVS / REP STOS forward, whole elements within one page on each
  * side: the loop above done on the physical arrays, chunk by chunk. Falls
  * back (returns false) whenever a translation is missing, segments need
- * checks (a source in FS or GS always does), or a forward element-by-element copy would overlap its own
- * output (that replicates, which a block copy would not), so faults and
+ * checks (a source in FS or GS always does), or a forward
+ * element-by-element copy would overlap its own output (that replicates,
+ * which a block copy would not), so faults and
  * corner cases still come from the architectural path. A page that holds
  * decoded code is never in the write TLB, so code writes take the slow path too.
  */
